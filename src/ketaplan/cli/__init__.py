@@ -1,0 +1,50 @@
+"""The ``ketaplan`` command line.
+
+Each command lives in its own module and imports the clinical code inside its function body,
+so that ``ketaplan --help`` and every command start fast (the start-up time is benchmarked).
+Errors are mapped once, in :func:`main`: a message on stderr and the error's exit code
+(2 bad input, 3 dose refused by a limit), never a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from ketaplan.cli import protocols
+
+app = typer.Typer(
+    name="ketaplan",
+    help="Decision support for IV ketamine infusion clinics. Every number shows how it was "
+    "reached; a prescriber confirms.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+app.command("protocols")(protocols.protocols)
+
+
+@app.callback()
+def _root() -> None:
+    """Decision support for IV ketamine infusion clinics."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI and return its exit code (tests call this; ``run`` exits with it)."""
+    from ketaplan.errors import KetaplanError
+
+    try:
+        app(args=argv, prog_name="ketaplan")
+    except SystemExit as done:  # typer's standalone mode ends every run this way
+        return done.code if isinstance(done.code, int) else 0
+    except KetaplanError as error:
+        print(f"ketaplan: {error.message}", file=sys.stderr)
+        return error.exit_code
+    return 0
+
+
+def run() -> None:
+    """Console-script entry point."""
+    sys.exit(main())

@@ -1,0 +1,239 @@
+"""The catalog's values: protocols, limits, screening vocabulary, interaction classes, supplies.
+
+Plain frozen dataclasses, built and validated by :mod:`ketaplan.clinical.catalog.loader`.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+from ketaplan.errors import InputError
+
+Category = Literal["mood", "pain"]
+Severity = Literal["block", "caution", "info"]
+WeightBasis = Literal["actual", "ideal", "adjusted"]
+Monitoring = Literal["nurse", "anaesthesia_provider"]
+
+
+def normalise_key(text: str) -> str:
+    """``"Bipolar Depression"`` and ``"bipolar-depression"`` both become ``bipolar_depression``."""
+    return "_".join(text.strip().lower().replace("-", " ").replace("/", " ").split())
+
+
+def close_matches(word: str, choices: list[str], n: int = 3) -> list[str]:
+    """The known words nearest to ``word``, for 'did you mean' messages."""
+    return difflib.get_close_matches(word, choices, n=n, cutoff=0.6)
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Dose-error reduction limits, as in a smart pump's drug library.
+
+    Soft limits (the protocol's mg/kg range, ``soft_max_total_mg``, ``soft_max_mg_per_kg_per_h``)
+    need a prescriber's override with a reason; hard limits are refused, override or not.
+    """
+
+    name: str
+    hard_min_mg_per_kg: float
+    hard_max_mg_per_kg: float
+    soft_max_total_mg: float
+    hard_max_total_mg: float
+    soft_max_mg_per_kg_per_h: float
+    hard_max_mg_per_kg_per_h: float
+    sources: Mapping[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesPolicy:
+    """The initial series: how many infusions, within how many days, how close together."""
+
+    sessions: int
+    min_days: int
+    max_days: int
+    max_per_week: int
+    min_hours_between: float
+
+
+@dataclass(frozen=True, slots=True)
+class BoosterPolicy:
+    """Reassessment after the series and the maintenance interval for boosters."""
+
+    reassess_after_days: int
+    interval_weeks: tuple[int, int]
+    consecutive_days: int
+
+
+@dataclass(frozen=True, slots=True)
+class Protocol:
+    """One condition's infusion protocol; every number has a source in ``sources``."""
+
+    key: str
+    title: str
+    category: Category
+    aliases: tuple[str, ...]
+    start_mg_per_kg: float
+    range_mg_per_kg: tuple[float, float]
+    infusion_min: float
+    recovery_min: float
+    rate_mg_per_kg_per_h: float | None
+    monitoring: Monitoring
+    limits: Limits
+    bag_ml: tuple[float, ...]
+    alternatives: tuple[str, ...]
+    notes: str
+    series: SeriesPolicy
+    booster: BoosterPolicy
+    sources: Mapping[str, str]
+    weight_basis_when_obese: WeightBasis | None = None
+
+    @property
+    def start_rate_mg_per_kg_per_h(self) -> float:
+        """The starting dose as a rate: mg/kg spread over the infusion time."""
+        return self.start_mg_per_kg / (self.infusion_min / 60.0)
+
+
+@dataclass(frozen=True, slots=True)
+class Contraindication:
+    """A history term screening understands."""
+
+    term: str
+    severity: Severity
+    synonyms: tuple[str, ...]
+    message: str
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class InteractionClass:
+    """A class of medications that interacts with ketamine, and what it does to the dose."""
+
+    key: str
+    title: str
+    severity: Severity
+    message: str
+    dose_factor: float
+    dose_reason: str
+    source: str
+    ingredients: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Modifier:
+    """A documented starting-dose modifier (sensitivity, experience, severity, preference)."""
+
+    key: str
+    categories: tuple[Category, ...]
+    factor: float
+    reason: str
+    source: str
+    min_age_years: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Vial:
+    mg_per_ml: float
+    volume_ml: float
+
+    @property
+    def mg(self) -> float:
+        return self.mg_per_ml * self.volume_ml
+
+
+@dataclass(frozen=True, slots=True)
+class Syringe:
+    capacity_ml: float
+    graduation_ml: float
+
+
+@dataclass(frozen=True, slots=True)
+class PreparationSettings:
+    diluent: str
+    bag_sizes_ml: tuple[float, ...]
+    pump_resolution_ml_per_h: float
+    max_final_mg_per_ml: float
+    min_draw_ml: float
+    max_delivered_overshoot_fraction: float
+
+
+@dataclass(frozen=True, slots=True)
+class ClinicSettings:
+    name: str
+    time_zone: str
+    price_per_session_usd: float
+    obesity_bmi: float
+    obese_weight_basis: WeightBasis
+    vials: tuple[Vial, ...]
+    syringes: tuple[Syringe, ...]
+    preparation: PreparationSettings
+
+
+@dataclass(frozen=True, slots=True)
+class Catalog:
+    """Everything the clinical modules look up, loaded once and never changed."""
+
+    version: str
+    sources: Mapping[str, str]
+    protocols: Mapping[str, Protocol]
+    contraindications: Mapping[str, Contraindication]
+    interaction_classes: Mapping[str, InteractionClass]
+    medication_fixes: Mapping[str, tuple[str, ...]]
+    modifiers: Mapping[str, Modifier]
+    clinic: ClinicSettings
+    files: tuple[str, ...] = ()
+    _condition_index: dict[str, str] = field(default_factory=dict, repr=False)
+    _term_index: dict[str, str] = field(default_factory=dict, repr=False)
+    _ingredient_index: dict[str, tuple[str, ...]] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        for key, protocol in self.protocols.items():
+            self._condition_index[key] = key
+            for alias in protocol.aliases:
+                self._condition_index.setdefault(alias, key)
+        for term, entry in self.contraindications.items():
+            self._term_index[term] = term
+            for synonym in entry.synonyms:
+                self._term_index.setdefault(synonym, term)
+        index: dict[str, list[str]] = {}
+        for key, cls in self.interaction_classes.items():
+            for ingredient in cls.ingredients:
+                index.setdefault(ingredient, []).append(key)
+        self._ingredient_index.update({k: tuple(v) for k, v in index.items()})
+
+    def cite(self, source_key: str) -> str:
+        """The full citation behind a source key (the key itself if the catalog lacks it)."""
+        return self.sources.get(source_key, source_key)
+
+    def protocol(self, condition: str) -> Protocol:
+        """The protocol for a condition key or alias; unknown names list the closest ones."""
+        key = self._condition_index.get(normalise_key(condition))
+        if key is None:
+            near = close_matches(normalise_key(condition), list(self._condition_index))
+            hint = f"; did you mean {', '.join(near)}?" if near else ""
+            raise InputError(
+                f"unknown condition {condition!r}{hint} "
+                f"(known: {', '.join(sorted(self.protocols))})",
+                code="input.unknown_condition",
+                fields={"field": "condition", "value": condition, "suggestions": near},
+            )
+        return self.protocols[key]
+
+    def history_term(self, term: str) -> Contraindication:
+        """The vocabulary entry for a history term or synonym; unknown terms list close ones."""
+        key = self._term_index.get(normalise_key(term))
+        if key is None:
+            near = close_matches(normalise_key(term), list(self._term_index))
+            hint = f"; did you mean {', '.join(near)}?" if near else ""
+            raise InputError(
+                f"unknown history term {term!r}{hint} "
+                f"(known terms: {', '.join(sorted(self.contraindications))})",
+                code="input.unknown_history_term",
+                fields={"field": "history", "value": term, "suggestions": near},
+            )
+        return self.contraindications[key]
+
+    def classes_of_ingredient(self, ingredient: str) -> tuple[str, ...]:
+        """Interaction classes of one generic ingredient (lower case), possibly none."""
+        return self._ingredient_index.get(ingredient, ())

@@ -1,0 +1,30 @@
+"""Test-wide set-up: no network, and a shared catalog."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from ketaplan.clinical.catalog import Catalog, load_catalog
+
+
+@pytest.fixture(autouse=True)
+def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests must not reach the internet: outbound connections other than loopback fail."""
+    real_connect = socket.socket.connect
+
+    def guarded(self: socket.socket, address: object) -> object:
+        host = address[0] if isinstance(address, tuple) else str(address)
+        if isinstance(host, str) and (
+            host.startswith(("127.", "/")) or host in {"localhost", "::1"}
+        ):
+            return real_connect(self, address)  # type: ignore[arg-type]
+        raise RuntimeError(f"test tried to reach the network: {address!r}")
+
+    monkeypatch.setattr(socket.socket, "connect", guarded)
+
+
+@pytest.fixture(scope="session")
+def catalog() -> Catalog:
+    return load_catalog()
