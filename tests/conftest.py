@@ -7,6 +7,8 @@ import socket
 import pytest
 
 from ketaplan.clinical.catalog import Catalog, load_catalog
+from ketaplan.clinical.medications import MedicationResolver
+from ketaplan.drug_dictionary import DnerDrugDictionary
 
 
 @pytest.fixture(autouse=True)
@@ -28,3 +30,9 @@ def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture(scope="session")
 def catalog() -> Catalog:
     return load_catalog()
+
+
+@pytest.fixture(scope="session")
+def resolver(catalog: Catalog) -> MedicationResolver:
+    """The real drug dictionary (its SQLite index is built once into the user cache)."""
+    return MedicationResolver(catalog, DnerDrugDictionary())

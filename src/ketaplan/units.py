@@ -21,6 +21,7 @@ Examples
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Mapping
@@ -243,3 +244,35 @@ def parse_length_cm(text: str, field: str = "height") -> float:
 def is_bare_number(text: str) -> bool:
     """True when ``text`` is only a number, with no unit (``"80"``, ``" 72.5 "``)."""
     return bool(_BARE_NUMBER.match(text))
+
+
+def typed_number_and_unit(text: str) -> tuple[float, str | None]:
+    """The first number and its unit as typed (``"176 lbs"`` → ``(176.0, "lbs")``).
+
+    Used to phrase suggestions ("did you mean 176 kg?") after a value was parsed.
+    """
+    number, unit = _terms(text, "value", "80 kg")[0]
+    return number, unit
+
+
+def is_pounds(unit: str | None) -> bool:
+    """True for the spellings of pounds that :data:`MASS_UNITS_TO_KG` accepts."""
+    return unit is not None and MASS_UNITS_TO_KG.get(unit) == KG_PER_LB
+
+
+def round_half_up(value: float, step: float) -> float:
+    """Round to a multiple of ``step``, halves up, without binary noise.
+
+    Clinical rounding is half up (151.05 mL/h → 151.1), not Python's half-to-even, and a value
+    such as 0.55 × 35 = 19.249999… must still round to 19.3.
+
+    >>> round_half_up(151.05, 0.1), round_half_up(0.55 * 35, 0.1), round_half_up(0.7, 0.01)
+    (151.1, 19.3, 0.7)
+    """
+    return round(math.floor(value / step + 0.5 + 1e-9) * step, _decimals(step))
+
+
+@functools.lru_cache(maxsize=64)
+def _decimals(step: float) -> int:
+    """Decimal places that show a multiple of ``step`` exactly (0.1 → 2, 0.01 → 3)."""
+    return max(0, -math.floor(math.log10(step)) + 1)

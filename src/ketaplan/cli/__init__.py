@@ -12,7 +12,7 @@ import sys
 
 import typer
 
-from ketaplan.cli import protocols
+from ketaplan.cli import demo, plan, protocols
 
 app = typer.Typer(
     name="ketaplan",
@@ -23,7 +23,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
+app.command("plan")(plan.plan)
 app.command("protocols")(protocols.protocols)
+app.command("demo")(demo.demo)
 
 
 @app.callback()

@@ -66,7 +66,7 @@ def _merge(
             origins[path] = origin
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Table:
     """A TOML table being validated, with where it came from for error messages."""
 
@@ -336,6 +336,7 @@ def _clinic(root: _Table, known: Mapping[str, str]) -> ClinicSettings:
             "max_final_mg_per_ml",
             "min_draw_ml",
             "max_delivered_overshoot_fraction",
+            "max_delivered_undershoot_fraction",
             "sources",
         ]
     )
@@ -381,6 +382,9 @@ def _clinic(root: _Table, known: Mapping[str, str]) -> ClinicSettings:
             min_draw_ml=prep.get("min_draw_ml", _number(positive=True)),
             max_delivered_overshoot_fraction=prep.get(
                 "max_delivered_overshoot_fraction", _number(lo=0, hi=0.05)
+            ),
+            max_delivered_undershoot_fraction=prep.get(
+                "max_delivered_undershoot_fraction", _number(lo=0, hi=0.1)
             ),
         ),
     )

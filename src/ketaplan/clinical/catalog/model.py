@@ -156,6 +156,7 @@ class PreparationSettings:
     max_final_mg_per_ml: float
     min_draw_ml: float
     max_delivered_overshoot_fraction: float
+    max_delivered_undershoot_fraction: float
 
 
 @dataclass(frozen=True, slots=True)

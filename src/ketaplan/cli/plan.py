@@ -1,0 +1,163 @@
+"""``ketaplan plan``: screening, personalised dose, limits and preparation for one infusion."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+if TYPE_CHECKING:
+    from ketaplan.clinical.planning import Plan
+
+
+def _whole_number(text: str | None, field: str) -> int | None:
+    from ketaplan.errors import InputError
+
+    if text is None:
+        return None
+    if not text.strip().isdigit():
+        raise InputError(
+            f"{field} {text!r} is not a whole number (e.g. 42)",
+            code="input.not_a_number",
+            fields={"field": field, "value": text},
+        )
+    return int(text)
+
+
+def _decimal(text: str | None, field: str) -> float | None:
+    import math
+
+    from ketaplan.errors import InputError
+
+    if text is None:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value <= 0:
+        raise InputError(
+            f"{field} {text!r} is not a positive number (e.g. 0.6)",
+            code="input.not_a_number",
+            fields={"field": field, "value": text},
+        )
+    return value
+
+
+def plan(
+    condition: Annotated[str, typer.Option(help="Condition key or alias, e.g. depression.")],
+    weight: Annotated[str, typer.Option(help='Weight with its unit: "80 kg", "176 lb".')],
+    height: Annotated[str | None, typer.Option(help='"175 cm", "1.75 m", "5 ft 9 in".')] = None,
+    age: Annotated[str | None, typer.Option(help="Age in years.")] = None,
+    sex: Annotated[str | None, typer.Option(help="female or male.")] = None,
+    med: Annotated[list[str] | None, typer.Option(help="A current medication; repeat.")] = None,
+    history: Annotated[
+        list[str] | None, typer.Option(help="A history term, e.g. controlled_hypertension.")
+    ] = None,
+    pregnant: Annotated[bool, typer.Option("--pregnant")] = False,
+    breastfeeding: Annotated[bool, typer.Option("--breastfeeding")] = False,
+    alcohol: Annotated[str | None, typer.Option(help="none|occasional|regular|heavy")] = None,
+    sensitivity: Annotated[str | None, typer.Option(help="normal|high|low")] = None,
+    experience: Annotated[
+        str | None, typer.Option(help="naive|prior_ketamine|prior_psychedelic")
+    ] = None,
+    severity: Annotated[str | None, typer.Option(help="mild|moderate|severe")] = None,
+    preference: Annotated[str | None, typer.Option(help="standard|lowest_effective")] = None,
+    bp: Annotated[str | None, typer.Option(help='Pre-infusion blood pressure, "128/84".')] = None,
+    mg_per_kg: Annotated[
+        str | None, typer.Option("--mg-per-kg", help="Prescriber's requested dose.")
+    ] = None,
+    override_reason: Annotated[str | None, typer.Option(help="Why a soft limit is passed.")] = None,
+    prescriber: Annotated[str | None, typer.Option(help="Prescriber giving the override.")] = None,
+    confirm_weight: Annotated[
+        bool, typer.Option("--confirm-weight", help="The weight is right though BMI is unusual.")
+    ] = False,
+    catalog: Annotated[
+        list[Path] | None, typer.Option("--catalog", help="Clinic catalog file(s) to merge.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Screen a patient, personalise the dose, check limits and prepare the infusion."""
+    from ketaplan.cli._output import print_json, print_lines
+    from ketaplan.clinical.catalog import load_catalog
+    from ketaplan.clinical.medications import MedicationResolver
+    from ketaplan.clinical.planning import PlanRequest, make_plan, plan_to_dict
+    from ketaplan.clinical.profile import build_profile
+    from ketaplan.drug_dictionary import DnerDrugDictionary
+
+    cat = load_catalog(tuple(catalog or ()))
+    profile = build_profile(
+        cat,
+        weight=weight,
+        height=height,
+        age_years=_whole_number(age, "age"),
+        sex=sex,
+        pregnant=pregnant,
+        breastfeeding=breastfeeding,
+        history=history or (),
+        medications=med or (),
+        alcohol=alcohol,
+        sensitivity=sensitivity,
+        experience=experience,
+        severity=severity,
+        preference=preference,
+        blood_pressure=bp,
+        confirm_weight=confirm_weight,
+    )
+    request = PlanRequest(
+        condition, profile, _decimal(mg_per_kg, "--mg-per-kg"), override_reason, prescriber
+    )
+    result = make_plan(request, cat, MedicationResolver(cat, DnerDrugDictionary()))
+    if as_json:
+        print_json(plan_to_dict(result))
+    else:
+        print_lines(summary_lines(result))
+
+
+def summary_lines(plan: Plan) -> list[str]:
+    """The plan as a nurse reads it: the verdict first, then the dose, then the bag and pump."""
+    from ketaplan.clinical.planning import DISCLAIMER
+    from ketaplan.clinical.preparation import preparation_steps
+
+    d, prep, e = plan.dose, plan.preparation, plan.eligibility
+    lines = [
+        f"KETAMINE INFUSION PLAN: {plan.protocol.title} (catalog {plan.catalog_version})",
+        DISCLAIMER,
+        "",
+        f"ELIGIBILITY: {e.status.upper()}",
+    ]
+    marks = {"block": "X", "caution": "!", "info": "-"}
+    for f in e.findings:
+        lines.append(f"  {marks[f.severity]} [{f.severity}] {f.code}: {f.message}")
+    if e.status == "contraindicated":
+        lines.append("  DO NOT INFUSE. Alternatives: " + "; ".join(plan.protocol.alternatives))
+    lines += [
+        "",
+        f"DOSE: {d.mg_per_kg:g} mg/kg x {d.dosing_weight_kg:g} kg ({d.weight_basis} body weight)"
+        f" = {d.total_mg:g} mg over {d.duration_min:g} min ({d.rate_mg_per_kg_per_h:.3g} "
+        "mg/kg/h)",
+        "  How it was reached:",
+    ]
+    for number, step in enumerate(d.explanation, 1):
+        changed = step.before is not None and step.before != step.after
+        before = f"{step.before:.4g} -> " if changed else ""
+        lines.append(
+            f"  {number}. {step.rule}: {before}{step.after:.4g} {step.unit}: {step.reason}"
+        )
+    if plan.override:
+        lines.append(
+            f"  OVERRIDE by {plan.override.prescriber} "
+            f"({', '.join(plan.override.limits)}): {plan.override.reason}"
+        )
+    lines += ["", "PREPARATION"]
+    lines += [f"  {n}. {text}" for n, text in enumerate(preparation_steps(prep), 1)]
+    lines += [
+        "",
+        f"PUMP: {prep.pump_rate_ml_per_h:g} mL/h, VTBI {prep.vtbi_ml:g} mL, "
+        f"{prep.duration_min:g} min; delivers {prep.delivered_mg:g} mg "
+        f"({prep.delivered_vs_ordered_percent:+.2f} % of the order)",
+        f"Then {plan.protocol.recovery_min:g} min recovery; monitoring: "
+        f"{plan.protocol.monitoring.replace('_', ' ')}.",
+    ]
+    return lines

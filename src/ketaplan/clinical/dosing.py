@@ -1,0 +1,215 @@
+"""The personalised starting dose, with every step of how it was reached.
+
+Start from the protocol's mg/kg, apply the documented modifiers in a fixed order (sensitivity,
+experience, severity, preference, age, interacting medication classes), keep the result inside
+the protocol's range — saying so when a bound is reached — and round to 0.01 mg/kg. A prescriber
+may then ask for a specific mg/kg; that is a step of its own, and the limits decide whether it
+needs an override (:mod:`ketaplan.clinical.limits`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from ketaplan.clinical.catalog import Catalog, Protocol
+from ketaplan.clinical.profile import DosingWeight, PatientProfile, WeightBasis
+from ketaplan.errors import InputError
+from ketaplan.units import round_half_up
+
+MG_PER_KG_STEP = 0.01
+TOTAL_MG_STEP = 0.1
+
+
+@dataclass(frozen=True, slots=True)
+class ExplanationStep:
+    """One step of the dose calculation: which rule, the value before and after, and why."""
+
+    rule: str
+    before: float | None
+    after: float
+    unit: str
+    reason: str
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class Dose:
+    dosing_weight_kg: float
+    weight_basis: WeightBasis
+    mg_per_kg: float
+    total_mg: float
+    duration_min: float
+    rate_mg_per_kg_per_h: float
+    personalised_mg_per_kg: float
+    explanation: tuple[ExplanationStep, ...]
+
+    @property
+    def rate_mg_per_h(self) -> float:
+        return self.total_mg / (self.duration_min / 60.0)
+
+
+def _modifier_keys(profile: PatientProfile, protocol: Protocol) -> list[str]:
+    keys = []
+    if profile.sensitivity != "normal":
+        keys.append(f"sensitivity.{profile.sensitivity}")
+    keys.append(f"experience.{profile.experience}")
+    if profile.severity != "moderate":
+        severe_mood = profile.severity == "severe" and protocol.category == "mood"
+        keys.append("severity.severe_mood" if severe_mood else f"severity.{profile.severity}")
+    if profile.preference != "standard":
+        keys.append(f"preference.{profile.preference}")
+    keys.append("age.older_adult")
+    return keys
+
+
+def total_mg(mg_per_kg: float, weight_kg: float) -> float:
+    """mg/kg × kg, rounded half up to 0.1 mg (what a syringe of 10 mg/mL can resolve)."""
+    return round_half_up(mg_per_kg * weight_kg, TOTAL_MG_STEP)
+
+
+def personalise_dose(
+    profile: PatientProfile,
+    protocol: Protocol,
+    catalog: Catalog,
+    weight: DosingWeight,
+    interaction_classes: tuple[str, ...] = (),
+    requested_mg_per_kg: float | None = None,
+) -> Dose:
+    """The starting dose for this patient under this protocol, explained step by step."""
+    steps = [
+        ExplanationStep(
+            "dosing_weight",
+            profile.weight_kg,
+            weight.weight_kg,
+            "kg",
+            weight.reason,
+            catalog.cite(weight.source),
+        ),
+        ExplanationStep(
+            "protocol.start",
+            None,
+            protocol.start_mg_per_kg,
+            "mg/kg",
+            f"{protocol.title}: protocol starting dose over {protocol.infusion_min:g} min",
+            catalog.cite(protocol.sources["start_mg_per_kg"]),
+        ),
+    ]
+    value = protocol.start_mg_per_kg
+    for key in _modifier_keys(profile, protocol):
+        modifier = catalog.modifiers.get(key)
+        if modifier is None or protocol.category not in modifier.categories:
+            continue
+        if modifier.min_age_years is not None and (
+            profile.age_years is None or profile.age_years < modifier.min_age_years
+        ):
+            continue
+        after = value * modifier.factor
+        steps.append(
+            ExplanationStep(
+                f"modifier.{key}",
+                value,
+                after,
+                "mg/kg",
+                f"{modifier.reason} (x{modifier.factor:g})",
+                catalog.cite(modifier.source),
+            )
+        )
+        value = after
+    for cls in interaction_classes:
+        entry = catalog.interaction_classes[cls]
+        after = value * entry.dose_factor
+        steps.append(
+            ExplanationStep(
+                f"interaction.{cls}",
+                value,
+                after,
+                "mg/kg",
+                f"{entry.dose_reason} (x{entry.dose_factor:g})",
+                catalog.cite(entry.source),
+            )
+        )
+        value = after
+    low, high = protocol.range_mg_per_kg
+    range_source = catalog.cite(protocol.sources["range_mg_per_kg"])
+    if value < low:
+        steps.append(
+            ExplanationStep(
+                "range.minimum",
+                value,
+                low,
+                "mg/kg",
+                f"the modifiers took the dose below the protocol range "
+                f"{low:g}-{high:g} mg/kg: the minimum is used; a lower "
+                "dose needs a prescriber's request and override",
+                range_source,
+            )
+        )
+        value = low
+    elif value > high:
+        steps.append(
+            ExplanationStep(
+                "range.maximum",
+                value,
+                high,
+                "mg/kg",
+                f"the modifiers took the dose above the protocol range "
+                f"{low:g}-{high:g} mg/kg: the maximum is used; a higher "
+                "dose needs a prescriber's request and override",
+                range_source,
+            )
+        )
+        value = high
+    rounded = round_half_up(value, MG_PER_KG_STEP)
+    if abs(rounded - value) > 1e-12:
+        steps.append(
+            ExplanationStep(
+                "rounding",
+                value,
+                rounded,
+                "mg/kg",
+                f"rounded to {MG_PER_KG_STEP:g} mg/kg",
+                catalog.cite("clinic_policy"),
+            )
+        )
+    personalised = rounded
+    mg_per_kg = personalised
+    if requested_mg_per_kg is not None:
+        if not math.isfinite(requested_mg_per_kg) or requested_mg_per_kg <= 0:
+            raise InputError(
+                f"requested dose {requested_mg_per_kg!r} mg/kg must be a positive number",
+                code="input.out_of_range",
+                fields={"field": "mg_per_kg", "value": requested_mg_per_kg},
+            )
+        mg_per_kg = round(requested_mg_per_kg, 3)
+        steps.append(
+            ExplanationStep(
+                "prescriber.request",
+                personalised,
+                mg_per_kg,
+                "mg/kg",
+                "dose requested by the prescriber",
+                "prescriber",
+            )
+        )
+    total = total_mg(mg_per_kg, weight.weight_kg)
+    steps.append(
+        ExplanationStep(
+            "total",
+            None,
+            total,
+            "mg",
+            f"{mg_per_kg:g} mg/kg x {weight.weight_kg:g} kg ({weight.basis} body weight)",
+            "arithmetic",
+        )
+    )
+    return Dose(
+        dosing_weight_kg=weight.weight_kg,
+        weight_basis=weight.basis,
+        mg_per_kg=mg_per_kg,
+        total_mg=total,
+        duration_min=protocol.infusion_min,
+        rate_mg_per_kg_per_h=mg_per_kg * 60.0 / protocol.infusion_min,
+        personalised_mg_per_kg=personalised,
+        explanation=tuple(steps),
+    )

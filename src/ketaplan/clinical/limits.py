@@ -1,0 +1,128 @@
+"""Dose-error reduction: soft and hard limits, as in a smart pump's drug library.
+
+Three quantities are checked against the protocol's limits: mg/kg, total mg and mg/kg/h.
+A value past a hard limit is refused, override or not. A value past a soft limit (outside the
+protocol's mg/kg range, or over the soft total or rate) needs an override carrying a reason and
+the prescriber's name; the override is recorded in the plan. Nothing is clamped silently: a
+refused dose is an error that names each limit, the value and the bound.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from ketaplan.clinical.catalog import Protocol
+from ketaplan.clinical.dosing import Dose
+from ketaplan.errors import HardLimitExceeded, OverrideRequired
+
+LimitStatus = Literal["within", "soft", "hard"]
+
+
+@dataclass(frozen=True, slots=True)
+class LimitCheck:
+    quantity: str
+    value: float
+    unit: str
+    soft_min: float | None
+    soft_max: float
+    hard_min: float | None
+    hard_max: float
+    status: LimitStatus
+
+    @property
+    def message(self) -> str:
+        if self.status == "within":
+            return f"{self.quantity} {self.value:g} {self.unit} is within limits"
+        kind = "hard" if self.status == "hard" else "soft"
+        low = self.hard_min if kind == "hard" else self.soft_min
+        high = self.hard_max if kind == "hard" else self.soft_max
+        if low is not None and self.value < low:
+            return f"{self.quantity} {self.value:g} {self.unit} is below the {kind} minimum {low:g}"
+        return f"{self.quantity} {self.value:g} {self.unit} is above the {kind} maximum {high:g}"
+
+
+@dataclass(frozen=True, slots=True)
+class Override:
+    """A prescriber's decision to go past soft limits, with the reason."""
+
+    prescriber: str
+    reason: str
+    limits: tuple[str, ...]
+
+
+def _check(
+    quantity: str,
+    value: float,
+    unit: str,
+    soft: tuple[float | None, float],
+    hard: tuple[float | None, float],
+) -> LimitCheck:
+    eps = 1e-9
+    status: LimitStatus = "within"
+    if (hard[0] is not None and value < hard[0] - eps) or value > hard[1] + eps:
+        status = "hard"
+    elif (soft[0] is not None and value < soft[0] - eps) or value > soft[1] + eps:
+        status = "soft"
+    return LimitCheck(quantity, value, unit, soft[0], soft[1], hard[0], hard[1], status)
+
+
+def check_limits(dose: Dose, protocol: Protocol) -> tuple[LimitCheck, ...]:
+    """Every limit with its status; nothing raised here."""
+    limits = protocol.limits
+    low, high = protocol.range_mg_per_kg
+    return (
+        _check(
+            "mg_per_kg",
+            dose.mg_per_kg,
+            "mg/kg",
+            (low, high),
+            (limits.hard_min_mg_per_kg, limits.hard_max_mg_per_kg),
+        ),
+        _check(
+            "total_mg",
+            dose.total_mg,
+            "mg",
+            (None, limits.soft_max_total_mg),
+            (None, limits.hard_max_total_mg),
+        ),
+        _check(
+            "rate_mg_per_kg_per_h",
+            round(dose.rate_mg_per_kg_per_h, 4),
+            "mg/kg/h",
+            (None, limits.soft_max_mg_per_kg_per_h),
+            (None, limits.hard_max_mg_per_kg_per_h),
+        ),
+    )
+
+
+def enforce_limits(
+    checks: tuple[LimitCheck, ...], *, override_reason: str | None, prescriber: str | None
+) -> Override | None:
+    """Refuse hard-limit breaches; require and record an override for soft ones."""
+    hard = [c for c in checks if c.status == "hard"]
+    if hard:
+        raise HardLimitExceeded(
+            "dose refused: "
+            + "; ".join(c.message for c in hard)
+            + " (hard limits cannot be overridden)",
+            fields={"limits": [c.quantity for c in hard]},
+        )
+    soft = [c for c in checks if c.status == "soft"]
+    if not soft:
+        return None
+    reason = (override_reason or "").strip()
+    who = (prescriber or "").strip()
+    if not reason or not who:
+        missing = " and ".join(
+            name
+            for name, value in (("a reason", reason), ("the prescriber's name", who))
+            if not value
+        )
+        raise OverrideRequired(
+            "dose needs a prescriber's override: "
+            + "; ".join(c.message for c in soft)
+            + f". Give {missing} (--override-reason, --prescriber) to proceed",
+            fields={"limits": [c.quantity for c in soft]},
+        )
+    return Override(prescriber=who, reason=reason, limits=tuple(c.quantity for c in soft))

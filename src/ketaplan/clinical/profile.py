@@ -1,0 +1,354 @@
+"""The patient profile: who is being dosed, validated at the boundary.
+
+Weight and height arrive as text with units (``"176 lb"``, ``"5 ft 9 in"``) and leave as
+``weight_kg`` and ``height_cm``. Values a person is unlikely to mean are refused with the likely
+mistake named: 350 "kg" is probably pounds; 180 kg at 175 cm (BMI 59) when 180 lb gives BMI 27
+is probably pounds too, and needs ``confirm_weight`` to be taken as kilograms.
+
+Body size formulas (``clinical/REFERENCE.md`` section 1): BMI = kg / m²; Devine ideal body weight
+= 50 kg (men) or 45.5 kg (women) + 2.3 kg per inch over 60 in; adjusted body weight =
+IBW + 0.4 × (actual − IBW).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal, cast, get_args
+
+from ketaplan.clinical.catalog import Catalog, Protocol
+from ketaplan.errors import InputError
+from ketaplan.units import (
+    CM_PER_IN,
+    KG_PER_LB,
+    is_pounds,
+    parse_length_cm,
+    parse_mass_kg,
+    round_half_up,
+    typed_number_and_unit,
+)
+
+Sex = Literal["female", "male"]
+Sensitivity = Literal["normal", "high", "low"]
+Experience = Literal["naive", "prior_ketamine", "prior_psychedelic"]
+SymptomSeverity = Literal["mild", "moderate", "severe"]
+Preference = Literal["standard", "lowest_effective"]
+AlcoholUse = Literal["none", "occasional", "regular", "heavy"]
+WeightBasis = Literal["actual", "ideal", "adjusted"]
+
+MIN_WEIGHT_KG = 30.0
+MAX_WEIGHT_KG = 300.0
+MIN_HEIGHT_CM = 120.0
+MAX_HEIGHT_CM = 230.0
+MIN_BMI = 13.0
+MAX_BMI = 80.0
+IMPLAUSIBLE_BMI = 50.0
+"""Above this BMI, a weight whose number reads as a normal BMI in pounds is questioned."""
+ADULT_AGE_YEARS = 18
+MAX_AGE_YEARS = 110
+
+
+@dataclass(frozen=True, slots=True)
+class PatientProfile:
+    """Everything dosing and screening need to know about a patient, in canonical units."""
+
+    weight_kg: float
+    height_cm: float | None = None
+    age_years: int | None = None
+    sex: Sex | None = None
+    pregnant: bool = False
+    breastfeeding: bool = False
+    history: tuple[str, ...] = ()
+    medications: tuple[str, ...] = ()
+    alcohol: AlcoholUse = "none"
+    sensitivity: Sensitivity = "normal"
+    experience: Experience = "naive"
+    severity: SymptomSeverity = "moderate"
+    preference: Preference = "standard"
+    systolic_mmhg: int | None = None
+    diastolic_mmhg: int | None = None
+
+    @property
+    def bmi(self) -> float | None:
+        """Body-mass index in kg/m², or None without a height."""
+        return bmi(self.weight_kg, self.height_cm) if self.height_cm else None
+
+
+def bmi(weight_kg: float, height_cm: float) -> float:
+    """Body-mass index, kg/m².
+
+    >>> round(bmi(70, 175), 1)
+    22.9
+    """
+    height_m = height_cm / 100.0
+    return weight_kg / (height_m * height_m)
+
+
+def ideal_body_weight_kg(height_cm: float, sex: Sex) -> float:
+    """Devine ideal body weight (Devine 1974), as used for drug dosing.
+
+    >>> round(ideal_body_weight_kg(175.26, "female"), 1)
+    66.2
+    """
+    base_kg = 50.0 if sex == "male" else 45.5
+    return base_kg + 2.3 * (height_cm / CM_PER_IN - 60.0)
+
+
+def adjusted_body_weight_kg(weight_kg: float, ideal_kg: float) -> float:
+    """Adjusted body weight: IBW plus 40 % of the weight above it."""
+    return ideal_kg + 0.4 * (weight_kg - ideal_kg)
+
+
+@dataclass(frozen=True, slots=True)
+class DosingWeight:
+    """The weight a dose is calculated on, and why that one."""
+
+    weight_kg: float
+    basis: WeightBasis
+    reason: str
+    source: str
+
+
+def round_weight_kg(weight_kg: float) -> float:
+    """Weight to 0.1 kg, as a clinic scale reads it.
+
+    Rounding first to 6 decimals removes binary noise, so that "176 lb" and "79.832 kg" land
+    on the same 0.1 kg.
+    """
+    return round_half_up(round(weight_kg, 6), 0.1)
+
+
+def dosing_weight(profile: PatientProfile, protocol: Protocol, catalog: Catalog) -> DosingWeight:
+    """Actual body weight unless the patient is obese and the protocol or clinic says otherwise.
+
+    The consensus statement (Sanacora 2017) notes limited data in obesity and suggests
+    considering ideal body weight; which basis to use is the clinic's decision. A basis heavier
+    than the actual weight is never used.
+    """
+    clinic = catalog.clinic
+    policy = protocol.weight_basis_when_obese or clinic.obese_weight_basis
+    actual = round_weight_kg(profile.weight_kg)
+    body_mass_index = profile.bmi
+    if body_mass_index is None:
+        return DosingWeight(
+            actual,
+            "actual",
+            "height not recorded, BMI unknown: actual body weight",
+            "clinic_policy",
+        )
+    if body_mass_index <= clinic.obesity_bmi:
+        return DosingWeight(
+            actual,
+            "actual",
+            f"BMI {body_mass_index:.1f} is not over {clinic.obesity_bmi:g}: actual body weight",
+            "sanacora_2017",
+        )
+    if policy == "actual":
+        return DosingWeight(
+            actual,
+            "actual",
+            f"BMI {body_mass_index:.1f} is over "
+            f"{clinic.obesity_bmi:g}, and the clinic doses obese patients by "
+            "actual body weight",
+            "clinic_policy",
+        )
+    if profile.sex is None or profile.height_cm is None:
+        raise InputError(
+            f"BMI {body_mass_index:.1f} is over {clinic.obesity_bmi:g} and this protocol doses "
+            f"obese patients by {policy} body weight, which needs the patient's sex "
+            "(female or male) and height",
+            code="input.missing",
+            fields={"field": "sex"},
+        )
+    ideal = ideal_body_weight_kg(profile.height_cm, profile.sex)
+    chosen = ideal if policy == "ideal" else adjusted_body_weight_kg(actual, ideal)
+    if chosen >= actual:
+        return DosingWeight(
+            actual,
+            "actual",
+            f"{policy} body weight {chosen:.1f} kg is not "
+            "below the actual weight: actual body weight",
+            "devine",
+        )
+    return DosingWeight(
+        round(chosen, 1),
+        policy,
+        f"BMI {body_mass_index:.1f} is over "
+        f"{clinic.obesity_bmi:g}: {policy} body weight (Devine IBW "
+        f"{ideal:.1f} kg)",
+        "devine",
+    )
+
+
+def _choice(value: str | None, field: str, choices: tuple[str, ...], default: str) -> str:
+    if value is None:
+        return default
+    normal = value.strip().lower().replace("-", "_").replace(" ", "_")
+    if normal not in choices:
+        raise InputError(
+            f"{field} {value!r} is not accepted (accepted: {', '.join(choices)})",
+            code="input.invalid_choice",
+            fields={"field": field, "value": value, "accepted": list(choices)},
+        )
+    return normal
+
+
+def _check_weight(weight_kg: float, typed: str) -> None:
+    if MIN_WEIGHT_KG <= weight_kg <= MAX_WEIGHT_KG:
+        return
+    number, unit = typed_number_and_unit(typed)
+    hint = ""
+    in_lb = is_pounds(unit)
+    if weight_kg > MAX_WEIGHT_KG and not in_lb and number * KG_PER_LB >= MIN_WEIGHT_KG:
+        hint = f"; if the scale read pounds, enter '{number:g} lb' ({number * KG_PER_LB:.1f} kg)"
+    elif weight_kg < MIN_WEIGHT_KG and in_lb and MIN_WEIGHT_KG <= number <= MAX_WEIGHT_KG:
+        hint = f"; if the scale read kilograms, enter '{number:g} kg'"
+    elif weight_kg < MIN_WEIGHT_KG and MIN_WEIGHT_KG <= number <= MAX_WEIGHT_KG:
+        hint = f"; did you mean '{number:g} kg'?"
+    side = "above" if weight_kg > MAX_WEIGHT_KG else "below"
+    raise InputError(
+        f"weight {typed!r} is {weight_kg:.1f} kg, {side} the accepted "
+        f"{MIN_WEIGHT_KG:g}-{MAX_WEIGHT_KG:g} kg{hint}",
+        code="input.out_of_range",
+        fields={"field": "weight", "value": typed, "weight_kg": round(weight_kg, 2)},
+    )
+
+
+def _check_height(height_cm: float, typed: str) -> None:
+    if MIN_HEIGHT_CM <= height_cm <= MAX_HEIGHT_CM:
+        return
+    hint = ""
+    if height_cm > MAX_HEIGHT_CM and MIN_HEIGHT_CM <= height_cm / CM_PER_IN <= MAX_HEIGHT_CM:
+        hint = f"; did you mean '{height_cm / CM_PER_IN:g} cm'?"
+    elif height_cm < MIN_HEIGHT_CM and MIN_HEIGHT_CM <= height_cm * CM_PER_IN <= MAX_HEIGHT_CM:
+        hint = f"; did you mean '{height_cm:g} in' ({height_cm * CM_PER_IN:.0f} cm)?"
+    elif height_cm < MIN_HEIGHT_CM and MIN_HEIGHT_CM <= height_cm * 100 <= MAX_HEIGHT_CM:
+        hint = f"; did you mean '{height_cm:g} m'?"
+    raise InputError(
+        f"height {typed!r} is {height_cm:.1f} cm, outside the accepted "
+        f"{MIN_HEIGHT_CM:g}-{MAX_HEIGHT_CM:g} cm{hint}",
+        code="input.out_of_range",
+        fields={"field": "height", "value": typed, "height_cm": round(height_cm, 1)},
+    )
+
+
+def _check_bmi(weight_kg: float, height_cm: float, typed: str, confirmed: bool) -> None:
+    value = bmi(weight_kg, height_cm)
+    as_pounds = bmi(weight_kg * KG_PER_LB, height_cm)
+    pounds_plausible = 17.0 <= as_pounds <= 40.0 and not is_pounds(typed_number_and_unit(typed)[1])
+    if value > MAX_BMI or (value > IMPLAUSIBLE_BMI and pounds_plausible and not confirmed):
+        hint = (
+            f"; if {typed!r} was in pounds, enter it with 'lb' (BMI {as_pounds:.1f})"
+            if pounds_plausible
+            else ""
+        )
+        confirm = "" if value > MAX_BMI else "; if it is right, confirm it (--confirm-weight)"
+        raise InputError(
+            f"weight {typed!r} at height {height_cm:.0f} cm gives a BMI of {value:.1f}, "
+            f"which is unlikely{hint}{confirm}",
+            code="input.implausible_weight",
+            fields={"field": "weight", "value": typed, "bmi": round(value, 1)},
+        )
+    if value < MIN_BMI:
+        raise InputError(
+            f"weight {typed!r} at height {height_cm:.0f} cm gives a BMI of {value:.1f}, "
+            f"below {MIN_BMI:g}; check both units (e.g. '80 kg', '176 lb', '175 cm')",
+            code="input.implausible_weight",
+            fields={"field": "weight", "value": typed, "bmi": round(value, 1)},
+        )
+
+
+def parse_blood_pressure(text: str) -> tuple[int, int]:
+    """``"150/95"`` → ``(150, 95)`` mmHg, refusing values no patient in a chair has.
+
+    >>> parse_blood_pressure("128/84")
+    (128, 84)
+    """
+    parts = text.replace(" ", "").removesuffix("mmHg").removesuffix("mmhg").split("/")
+    if len(parts) != 2 or not all(p.isdigit() for p in parts):
+        raise InputError(
+            f"blood pressure {text!r} is not systolic/diastolic in mmHg, e.g. '128/84'",
+            code="input.invalid_blood_pressure",
+            fields={"field": "blood_pressure", "value": text},
+        )
+    systolic, diastolic = int(parts[0]), int(parts[1])
+    if not (50 <= systolic <= 300 and 20 <= diastolic <= 200 and systolic > diastolic + 5):
+        raise InputError(
+            f"blood pressure {text!r} is not plausible: systolic 50-300 mmHg, diastolic "
+            "20-200 mmHg, systolic above diastolic",
+            code="input.invalid_blood_pressure",
+            fields={"field": "blood_pressure", "value": text},
+        )
+    return systolic, diastolic
+
+
+def build_profile(
+    catalog: Catalog,
+    *,
+    weight: str,
+    height: str | None = None,
+    age_years: int | None = None,
+    sex: str | None = None,
+    pregnant: bool = False,
+    breastfeeding: bool = False,
+    history: Sequence[str] = (),
+    medications: Sequence[str] = (),
+    alcohol: str | None = None,
+    sensitivity: str | None = None,
+    experience: str | None = None,
+    severity: str | None = None,
+    preference: str | None = None,
+    blood_pressure: str | None = None,
+    confirm_weight: bool = False,
+) -> PatientProfile:
+    """A validated profile from what a person typed; the first problem found is raised."""
+    weight_kg = parse_mass_kg(weight)
+    _check_weight(weight_kg, weight)
+    height_cm = None
+    if height is not None:
+        height_cm = parse_length_cm(height)
+        _check_height(height_cm, height)
+        _check_bmi(weight_kg, height_cm, weight, confirm_weight)
+    if age_years is not None and not 0 <= age_years <= MAX_AGE_YEARS:
+        raise InputError(
+            f"age {age_years} is outside 0-{MAX_AGE_YEARS} years",
+            code="input.out_of_range",
+            fields={"field": "age", "value": age_years},
+        )
+    sex_value = cast(Sex | None, _choice(sex, "sex", get_args(Sex), "")) or None
+    if (pregnant or breastfeeding) and sex_value == "male":
+        raise InputError(
+            "pregnancy or breastfeeding was given for a patient recorded as male; check both",
+            code="input.inconsistent",
+            fields={"field": "sex"},
+        )
+    terms = tuple(dict.fromkeys(catalog.history_term(term).term for term in history))
+    meds = tuple(m.strip() for m in medications if m.strip())
+    systolic = diastolic = None
+    if blood_pressure is not None:
+        systolic, diastolic = parse_blood_pressure(blood_pressure)
+    return PatientProfile(
+        weight_kg=weight_kg,
+        height_cm=height_cm,
+        age_years=age_years,
+        sex=sex_value,
+        pregnant=pregnant or "pregnancy" in terms,
+        breastfeeding=breastfeeding or "breastfeeding" in terms,
+        history=tuple(t for t in terms if t not in {"pregnancy", "breastfeeding"}),
+        medications=meds,
+        alcohol=cast(AlcoholUse, _choice(alcohol, "alcohol", get_args(AlcoholUse), "none")),
+        sensitivity=cast(
+            Sensitivity, _choice(sensitivity, "sensitivity", get_args(Sensitivity), "normal")
+        ),
+        experience=cast(
+            Experience, _choice(experience, "experience", get_args(Experience), "naive")
+        ),
+        severity=cast(
+            SymptomSeverity, _choice(severity, "severity", get_args(SymptomSeverity), "moderate")
+        ),
+        preference=cast(
+            Preference, _choice(preference, "preference", get_args(Preference), "standard")
+        ),
+        systolic_mmhg=systolic,
+        diastolic_mmhg=diastolic,
+    )

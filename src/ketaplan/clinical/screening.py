@@ -1,0 +1,197 @@
+"""Screening: may this patient be treated under this protocol, and what needs watching?
+
+Findings are data, not errors: each has a stable ``code`` (``contraindication.<term>``,
+``interaction.<class>``, ``patient.<fact>``, ``vitals.<fact>``), a severity (``block`` for an
+absolute contraindication, ``caution`` for a relative one or an interaction, ``info``), a message
+for the clinician and the source behind it. The eligibility status is the worst severity found.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from ketaplan.clinical.catalog import Catalog, Protocol
+from ketaplan.clinical.catalog.model import Severity
+from ketaplan.clinical.medications import MedicationResolver, ResolvedMedication
+from ketaplan.clinical.profile import ADULT_AGE_YEARS, PatientProfile
+
+Status = Literal["eligible", "caution", "contraindicated"]
+
+OLDER_ADULT_AGE_YEARS = 65
+PRE_DOSE_CAUTION_MMHG = (140, 90)
+"""Above this, weigh the risk before dosing (esketamine label; consensus — to confirm)."""
+PRE_DOSE_HOLD_MMHG = (180, 110)
+"""At or above this, do not start (clinic policy: no guideline gives the number)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    code: str
+    severity: Severity
+    message: str
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class Eligibility:
+    status: Status
+    findings: tuple[Finding, ...]
+    medications: tuple[ResolvedMedication, ...]
+
+    @property
+    def interaction_classes(self) -> tuple[str, ...]:
+        """Interaction classes present, in the order the medications were listed."""
+        return tuple(dict.fromkeys(c for m in self.medications for c in m.classes))
+
+
+_RANK = {"info": 0, "caution": 1, "block": 2}
+_STATUS: dict[int, Status] = {0: "eligible", 1: "caution", 2: "contraindicated"}
+
+
+def _history_findings(profile: PatientProfile, catalog: Catalog) -> list[Finding]:
+    terms = list(profile.history)
+    if profile.pregnant:
+        terms.append("pregnancy")
+    if profile.breastfeeding:
+        terms.append("breastfeeding")
+    findings = []
+    for term in terms:
+        entry = catalog.contraindications[term]
+        findings.append(
+            Finding(
+                f"contraindication.{term}",
+                entry.severity,
+                entry.message,
+                catalog.cite(entry.source),
+            )
+        )
+    return findings
+
+
+def _patient_findings(
+    profile: PatientProfile, protocol: Protocol, catalog: Catalog
+) -> list[Finding]:
+    findings = []
+    age = profile.age_years
+    if age is not None and age < ADULT_AGE_YEARS:
+        findings.append(
+            Finding(
+                "patient.age_under_18",
+                "block",
+                f"Age {age}: these protocols are for adults; treating a minor needs a specialist "
+                "protocol outside ketaplan's catalog.",
+                catalog.cite("clinic_policy"),
+            )
+        )
+    elif age is not None and age >= OLDER_ADULT_AGE_YEARS:
+        findings.append(
+            Finding(
+                "patient.older_adult",
+                "caution",
+                f"Age {age}: age is a risk factor for severe blood-pressure rises during "
+                "infusions; check blood pressure every 10 minutes.",
+                catalog.cite("yale_2024"),
+            )
+        )
+    if profile.systolic_mmhg is not None and profile.diastolic_mmhg is not None:
+        sbp, dbp = profile.systolic_mmhg, profile.diastolic_mmhg
+        if sbp >= PRE_DOSE_HOLD_MMHG[0] or dbp >= PRE_DOSE_HOLD_MMHG[1]:
+            findings.append(
+                Finding(
+                    "vitals.blood_pressure_hold",
+                    "block",
+                    f"Blood pressure {sbp}/{dbp} mmHg is at or above {PRE_DOSE_HOLD_MMHG[0]}/"
+                    f"{PRE_DOSE_HOLD_MMHG[1]}: hold the start, recheck in 5 minutes and call the "
+                    "prescriber.",
+                    catalog.cite("clinic_policy"),
+                )
+            )
+        elif sbp > PRE_DOSE_CAUTION_MMHG[0] or dbp > PRE_DOSE_CAUTION_MMHG[1]:
+            findings.append(
+                Finding(
+                    "vitals.blood_pressure_high",
+                    "caution",
+                    f"Blood pressure {sbp}/{dbp} mmHg is above {PRE_DOSE_CAUTION_MMHG[0]}/"
+                    f"{PRE_DOSE_CAUTION_MMHG[1]}: weigh the risk before dosing.",
+                    catalog.cite("spravato_label"),
+                )
+            )
+    if profile.alcohol in ("regular", "heavy"):
+        findings.append(
+            Finding(
+                "interaction.alcohol",
+                "caution",
+                f"Alcohol use ({profile.alcohol}): alcohol blunts ketamine's effect on mood and "
+                "adds sedation; no alcohol on infusion days.",
+                catalog.cite("seed_001"),
+            )
+        )
+    if protocol.monitoring == "anaesthesia_provider":
+        findings.append(
+            Finding(
+                "monitoring.anaesthesia_provider",
+                "info",
+                "High-dose protocol: given by an anaesthesiologist or anaesthetist with continuous "
+                "monitoring and emergency equipment.",
+                catalog.cite(protocol.sources.get("monitoring", "seed_003")),
+            )
+        )
+    if profile.height_cm is None:
+        findings.append(
+            Finding(
+                "patient.height_missing",
+                "info",
+                "Height not recorded: BMI unknown, so the dose uses actual body weight.",
+                catalog.cite("clinic_policy"),
+            )
+        )
+    return findings
+
+
+def _medication_findings(
+    medications: tuple[ResolvedMedication, ...], catalog: Catalog
+) -> list[Finding]:
+    findings = []
+    by_class: dict[str, list[str]] = {}
+    for med in medications:
+        for cls in med.classes:
+            by_class.setdefault(cls, []).append(med.typed)
+    for cls, typed in by_class.items():
+        entry = catalog.interaction_classes[cls]
+        findings.append(
+            Finding(
+                f"interaction.{cls}",
+                entry.severity,
+                f"{entry.title} ({', '.join(typed)}): {entry.message}.",
+                catalog.cite(entry.source),
+            )
+        )
+    for med in medications:
+        if med.resolved_by == "unresolved":
+            hint = f" Did you mean {', '.join(med.suggestions)}?" if med.suggestions else ""
+            findings.append(
+                Finding(
+                    "interaction.unknown_medication",
+                    "caution",
+                    f"Medication {med.typed!r} is not in the drug dictionary, so its interactions "
+                    f"are unknown: check it by hand before dosing.{hint}",
+                    catalog.cite("clinic_policy"),
+                )
+            )
+    return findings
+
+
+def screen(
+    profile: PatientProfile, protocol: Protocol, catalog: Catalog, resolver: MedicationResolver
+) -> Eligibility:
+    """Contraindications, interactions and patient facts for one protocol."""
+    medications = tuple(resolver.resolve(m) for m in profile.medications)
+    findings = (
+        _history_findings(profile, catalog)
+        + _medication_findings(medications, catalog)
+        + _patient_findings(profile, protocol, catalog)
+    )
+    findings.sort(key=lambda f: -_RANK[f.severity])
+    worst = max((_RANK[f.severity] for f in findings), default=0)
+    return Eligibility(_STATUS[worst], tuple(findings), medications)
