@@ -16,6 +16,7 @@ from the bag first can set that policy later.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from ketaplan.clinical.catalog import ClinicSettings, Syringe, Vial
@@ -58,61 +59,64 @@ class SyringeFill:
     draw_ml: float
 
 
-@dataclass(frozen=True, slots=True)
-class _Draw:
-    vial: Vial
-    fills: tuple[SyringeFill, ...]
-    draw_ml: float
-    drawn_mg: float
-    error: float
+# A candidate draw: the vial, then (syringe, graduations) for each fill, and the total mL.
+_Candidate = tuple[Vial, tuple[tuple[Syringe, int], ...], float]
 
 
-def _fill(syringe: Syringe, graduations: int) -> SyringeFill:
-    step = syringe.graduation_ml
-    return SyringeFill(syringe.capacity_ml, step, round_half_up(graduations * step, step))
+_DOMINANCE: dict[int, tuple[tuple[Syringe, ...], tuple[float, ...]]] = {}
 
 
-def _single_draws(ordered_mg: float, vial: Vial, clinic: ClinicSettings) -> list[_Draw]:
+def _dominated_below_ml(syringes: tuple[Syringe, ...]) -> tuple[float, ...]:
+    """For each syringe, the volume below which another syringe measures at least as closely.
+
+    That is a syringe whose graduations include all of this one's (0.1 mL marks include the
+    0.2 mL ones) and that still holds both graduations around the volume. Skipping dominated
+    syringes changes no choice and makes the search several times faster. Remembered by the
+    identity of the immutable stock tuple (hashing its dataclasses costs more than it saves).
+    """
+    known = _DOMINANCE.get(id(syringes))
+    if known is not None and known[0] is syringes:
+        return known[1]
+    limits = []
+    for syringe in syringes:
+        limit = 0.0
+        for finer in syringes:
+            ratio = syringe.graduation_ml / finer.graduation_ml
+            if (
+                finer is not syringe
+                and ratio >= 1
+                and abs(ratio - round(ratio)) < 1e-9
+                and (finer.capacity_ml < syringe.capacity_ml or ratio > 1)
+            ):
+                limit = max(limit, finer.capacity_ml - finer.graduation_ml)
+        limits.append(limit)
+    if len(_DOMINANCE) > 64:
+        _DOMINANCE.clear()
+    _DOMINANCE[id(syringes)] = (syringes, tuple(limits))
+    return tuple(limits)
+
+
+def _single_draws(exact_ml: float, vial: Vial, clinic: ClinicSettings) -> Iterator[_Candidate]:
     """Draws with one syringe: the graduations either side of the exact volume."""
     min_draw_ml = clinic.preparation.min_draw_ml
-    exact_ml = ordered_mg / vial.mg_per_ml
-    draws = []
-    searched_steps: list[float] = []
-    for syringe in clinic.syringes:
+    dominated = _dominated_below_ml(clinic.syringes)
+    for syringe, dominated_below_ml in zip(clinic.syringes, dominated, strict=True):
         step = syringe.graduation_ml
-        if exact_ml > syringe.capacity_ml + step or any(
-            abs(step / fine - round(step / fine)) < 1e-9 for fine in searched_steps
-        ):
-            # Too small, or its graduations are a subset of a finer syringe's that already held
-            # both neighbours of the exact volume: it cannot measure closer.
+        if exact_ml > syringe.capacity_ml + step or exact_ml <= dominated_below_ml:
             continue
         below = math.floor(exact_ml / step + 1e-9)
-        if (below + 1) * step <= syringe.capacity_ml + _EPS:
-            searched_steps.append(step)
         for graduations in (below, below + 1):
             draw_ml = graduations * step
             if min_draw_ml - _EPS <= draw_ml <= syringe.capacity_ml + _EPS:
-                drawn_mg = draw_ml * vial.mg_per_ml
-                draws.append(
-                    _Draw(
-                        vial,
-                        (_fill(syringe, graduations),),
-                        draw_ml,
-                        drawn_mg,
-                        drawn_mg / ordered_mg - 1.0,
-                    )
-                )
-    return draws
+                yield vial, ((syringe, graduations),), draw_ml
 
 
-def _split_draws(ordered_mg: float, vial: Vial, clinic: ClinicSettings) -> list[_Draw]:
+def _split_draws(exact_ml: float, vial: Vial, clinic: ClinicSettings) -> Iterator[_Candidate]:
     """Draws with two syringes: a larger one to a graduation below the exact volume, and the
     finest syringe for the remainder (what a nurse does when no single syringe reads close
     enough, e.g. 1.58 mL of 100 mg/mL)."""
     min_draw_ml = clinic.preparation.min_draw_ml
-    exact_ml = ordered_mg / vial.mg_per_ml
     finest = min(clinic.syringes, key=lambda s: s.graduation_ml)
-    draws = []
     for main in clinic.syringes:
         if main is finest:
             continue
@@ -125,21 +129,10 @@ def _split_draws(ordered_mg: float, vial: Vial, clinic: ClinicSettings) -> list[
         if main_ml < min_draw_ml or rest_ml < min_draw_ml or rest_ml > finest.capacity_ml:
             continue
         rest = math.floor(rest_ml / finest.graduation_ml + 0.5 + 1e-9)
-        draw_ml = main_ml + rest * finest.graduation_ml
-        drawn_mg = draw_ml * vial.mg_per_ml
-        draws.append(
-            _Draw(
-                vial,
-                (_fill(main, graduations), _fill(finest, rest)),
-                draw_ml,
-                drawn_mg,
-                drawn_mg / ordered_mg - 1.0,
-            )
-        )
-    return draws
+        yield (vial, ((main, graduations), (finest, rest)), main_ml + rest * finest.graduation_ml)
 
 
-def _best_draw(ordered_mg: float, clinic: ClinicSettings) -> _Draw:
+def _best_draw(ordered_mg: float, clinic: ClinicSettings) -> _Candidate:
     """The vial and syringe(s) that measure the order most exactly, within the tolerances.
 
     One syringe if any measures the order within tolerance, else a split draw with two.
@@ -148,19 +141,21 @@ def _best_draw(ordered_mg: float, clinic: ClinicSettings) -> _Draw:
     large, so on a tie the first found wins.
     """
     prep = clinic.preparation
-    over = prep.max_delivered_overshoot_fraction
-    under = prep.max_delivered_undershoot_fraction
+    lowest = -prep.max_delivered_undershoot_fraction - _EPS
+    highest = prep.max_delivered_overshoot_fraction + _EPS
     for candidates in (_single_draws, _split_draws):
-        best: _Draw | None = None
+        best: _Candidate | None = None
+        best_error = math.inf
         for vial in clinic.vials:
-            for draw in candidates(ordered_mg, vial, clinic):
-                within = -under - _EPS <= draw.error <= over + _EPS
-                if within and (best is None or abs(draw.error) < abs(best.error) - 1e-9):
-                    best = draw
+            for candidate in candidates(ordered_mg / vial.mg_per_ml, vial, clinic):
+                error = candidate[2] * vial.mg_per_ml / ordered_mg - 1.0
+                if lowest <= error <= highest and abs(error) < best_error - 1e-9:
+                    best, best_error = candidate, abs(error)
         if best is not None:
             return best
     raise InputError(
-        f"{ordered_mg:g} mg cannot be drawn within +{over:.0%}/-{under:.0%} with the vials "
+        f"{ordered_mg:g} mg cannot be drawn within +{prep.max_delivered_overshoot_fraction:.0%}"
+        f"/-{prep.max_delivered_undershoot_fraction:.0%} with the vials "
         f"({', '.join(f'{v.mg_per_ml:g} mg/mL' for v in clinic.vials)}) and syringes in "
         "stock; add a syringe or vial strength to the clinic settings",
         code="input.cannot_prepare",
@@ -182,7 +177,17 @@ def prepare_infusion(
             fields={"field": "total_mg"},
         )
     prep = clinic.preparation
-    draw = _best_draw(ordered_mg, clinic)
+    vial, fill_counts, exact_draw_ml = _best_draw(ordered_mg, clinic)
+    fills = tuple(
+        SyringeFill(
+            syringe.capacity_ml,
+            syringe.graduation_ml,
+            round_half_up(count * syringe.graduation_ml, syringe.graduation_ml),
+        )
+        for syringe, count in fill_counts
+    )
+    draw_ml = round(exact_draw_ml, 3)
+    drawn_mg = draw_ml * vial.mg_per_ml
     stocked = [b for b in bag_choices_ml if b in prep.bag_sizes_ml]
     if not stocked:
         raise InputError(
@@ -193,31 +198,31 @@ def prepare_infusion(
         )
     bag_ml = None
     for size in sorted(stocked):
-        if draw.drawn_mg / (size + draw.draw_ml) <= prep.max_final_mg_per_ml + _EPS:
+        if drawn_mg / (size + draw_ml) <= prep.max_final_mg_per_ml + _EPS:
             bag_ml = size
             break
     if bag_ml is None:
         raise InputError(
-            f"{draw.drawn_mg:g} mg in the largest bag ({max(stocked):g} mL) is more "
+            f"{drawn_mg:g} mg in the largest bag ({max(stocked):g} mL) is more "
             f"concentrated than {prep.max_final_mg_per_ml:g} mg/mL; use a larger bag",
             code="input.cannot_prepare",
             fields={"ordered_mg": ordered_mg},
         )
-    total_volume_ml = bag_ml + draw.draw_ml
-    final_mg_per_ml = draw.drawn_mg / total_volume_ml
+    total_volume_ml = bag_ml + draw_ml
+    final_mg_per_ml = drawn_mg / total_volume_ml
     hours = duration_min / 60.0
     rate = round_half_up(total_volume_ml / hours, prep.pump_resolution_ml_per_h)
     vtbi_ml = round(total_volume_ml, 2)
     delivered_mg = min(rate * hours, total_volume_ml) * final_mg_per_ml
-    vials_needed = math.ceil(draw.draw_ml / draw.vial.volume_ml - _EPS)
+    vials_needed = math.ceil(draw_ml / vial.volume_ml - _EPS)
     return Preparation(
-        vial_mg_per_ml=draw.vial.mg_per_ml,
-        vial_volume_ml=draw.vial.volume_ml,
+        vial_mg_per_ml=vial.mg_per_ml,
+        vial_volume_ml=vial.volume_ml,
         vials_needed=vials_needed,
-        syringes=draw.fills,
-        draw_ml=round(draw.draw_ml, 3),
-        drawn_mg=round(draw.drawn_mg, 3),
-        waste_mg=round(vials_needed * draw.vial.mg - draw.drawn_mg, 3),
+        syringes=fills,
+        draw_ml=draw_ml,
+        drawn_mg=round(drawn_mg, 3),
+        waste_mg=round(vials_needed * vial.mg - drawn_mg, 3),
         diluent=prep.diluent,
         bag_ml=bag_ml,
         total_volume_ml=round(total_volume_ml, 3),
