@@ -12,7 +12,7 @@ import sys
 
 import typer
 
-from ketaplan.cli import protocols
+from ketaplan.cli import course, protocols, score, session, titrate
 
 app = typer.Typer(
     name="ketaplan",
@@ -24,6 +24,10 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 app.command("protocols")(protocols.protocols)
+app.command("score")(score.score)
+app.command("course")(course.course)
+app.add_typer(session.app, name="session")
+app.command("titrate")(titrate.titrate)
 
 
 @app.callback()
