@@ -230,3 +230,21 @@ def test_a_rescheduled_course_never_breaks_a_calendar_constraint(
     last = plan.sessions[-1].start.astimezone(calendar.zone).date()
     assert plan.completes_within_window == (last <= plan.window_last_day)
     assert plan.completes_within_window or plan.problems
+
+
+def test_hours_between_infusions_are_real_hours_across_a_daylight_saving_change() -> None:
+    calendar = ClinicCalendar(
+        time_zone="America/Los_Angeles",
+        open_weekdays=frozenset(range(7)),
+        open_time=time(8),
+        close_time=time(17),
+        session_times=(time(9),),
+        holidays=frozenset(),
+        min_hours_between=24,
+        max_per_week=7,
+    )
+    saturday = calendar.appointment(date(2027, 3, 13), time(9))
+    sunday = calendar.appointment(date(2027, 3, 14), time(9))  # clocks went forward at 02:00
+    assert violations([saturday, sunday], calendar, 60, 24, 7) == [
+        f"{saturday.isoformat()} and {sunday.isoformat()} are 23 h apart, less than 24 h"
+    ]

@@ -271,3 +271,14 @@ def test_delivered_mg_equals_the_integral_of_rate_times_concentration(
 
 def test_a_new_log_is_empty_and_checked_in() -> None:
     assert SessionLog().state.state == "checked_in"
+
+
+def test_an_infusion_across_the_autumn_clock_change_counts_real_minutes() -> None:
+    from zoneinfo import ZoneInfo
+
+    zone = ZoneInfo("America/Los_Angeles")
+    start = datetime(2026, 11, 1, 1, 30, tzinfo=zone)  # first 01:30, PDT
+    stop = datetime(2026, 11, 1, 1, 10, fold=1, tzinfo=zone)  # the second 01:10, PST
+    summary = summarise(replay([Start(start, 60, 1.0), Stop(stop)]), 70)
+    assert summary.infusing_min == pytest.approx(40)
+    assert summary.delivered_mg == pytest.approx(40)

@@ -51,7 +51,7 @@ def course(
         ) from None
     catalog = load_catalog()
     protocol = catalog.protocol(condition)
-    calendar = load_calendar(calendar_file)
+    calendar = load_calendar(calendar_file, catalog.clinic.time_zone)
     plan = schedule_series(protocol, first_day, calendar)
     changes = [(n, "missed") for n in missed or ()] + [(n, "cancelled") for n in cancelled or ()]
     for number, status in sorted(changes):

@@ -21,10 +21,21 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ketaplan.errors import InputError
+
+
+def elapsed_h(earlier: datetime, later: datetime) -> float:
+    """Real hours between two aware times.
+
+    Python subtracts two datetimes that share one tzinfo (a ZoneInfo) as wall-clock times, so
+    09:00 Saturday to 09:00 Sunday across the spring DST change would count 24 h instead of
+    23 h; converting to UTC first counts the hours that really pass.
+    """
+    return (later.astimezone(UTC) - earlier.astimezone(UTC)).total_seconds() / 3600
+
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -124,12 +135,12 @@ def violations(
     Used by the scheduler as its own final check and by the tests as an independent oracle.
     """
     problems = []
-    ordered = sorted(starts)
+    ordered = sorted(starts, key=lambda s: s.astimezone(UTC))
     for start in ordered:
         if not calendar.fits(start, length_min):
             problems.append(f"{start.isoformat()} is outside the clinic's open days or hours")
     for earlier, later in itertools.pairwise(ordered):
-        gap_h = (later - earlier).total_seconds() / 3600
+        gap_h = elapsed_h(earlier, later)
         if gap_h < min_hours_between - 1e-9:
             problems.append(
                 f"{earlier.isoformat()} and {later.isoformat()} are {gap_h:g} h apart, "

@@ -36,7 +36,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Literal
 
-from ketaplan.clinical.calendar import ClinicCalendar, violations
+from ketaplan.clinical.calendar import ClinicCalendar, elapsed_h, violations
 from ketaplan.clinical.catalog import Protocol
 from ketaplan.clinical.outcomes import Relapse, detect_relapse, scale
 from ketaplan.errors import InputError
@@ -119,7 +119,7 @@ def _fits_spacing(
     candidate: datetime, prior: Sequence[datetime], calendar: ClinicCalendar, spacing: Spacing
 ) -> bool:
     if prior:
-        gap_h = (candidate - prior[-1]).total_seconds() / 3600
+        gap_h = elapsed_h(prior[-1], candidate)
         if gap_h < spacing.min_hours_between - 1e-9:
             return False
     day = candidate.astimezone(calendar.zone).date()
@@ -137,7 +137,7 @@ def _next_slot(
             continue
         for slot in calendar.session_times:
             candidate = calendar.appointment(day, slot)
-            if prior and candidate <= prior[-1]:
+            if prior and elapsed_h(prior[-1], candidate) <= 0:
                 continue
             if calendar.fits(candidate, spacing.length_min) and _fits_spacing(
                 candidate, prior, calendar, spacing

@@ -42,7 +42,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Literal
 
 from ketaplan.clinical.monitoring import Alert, MonitoringRule, Phase, VitalSigns, check_vitals
@@ -315,7 +315,7 @@ class SessionState:
 
 
 def _minutes(start: datetime, at: datetime) -> float:
-    return (at - start).total_seconds() / 60.0
+    return (at.astimezone(UTC) - start.astimezone(UTC)).total_seconds() / 60.0
 
 
 def _close_segment(state: SessionState, at: datetime) -> tuple[Segment, ...]:
@@ -351,7 +351,7 @@ def apply(state: SessionState, event: Event, rules: Sequence[MonitoringRule] = (
     """The state after one more event, or an error; the given state is never changed."""
     if state.state == "discharged":
         raise _refuse(event, state, "the patient was discharged; the chart is closed")
-    if state.last_at is not None and event.at < state.last_at:
+    if state.last_at is not None and _minutes(state.last_at, event.at) < 0:
         raise InputError(
             f"{event.kind} at {event.at.isoformat()} is before the previous event at "
             f"{state.last_at.isoformat()}; time cannot go backwards",

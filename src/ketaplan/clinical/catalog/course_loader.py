@@ -149,8 +149,12 @@ def _weekdays(t: _Table, name: str, value: Any) -> frozenset[int]:
     return frozenset(days)
 
 
-def load_calendar(path: Path | None = None) -> ClinicCalendar:
-    """The clinic calendar: the default, with a clinic's TOML or JSON file merged over it."""
+def load_calendar(path: Path | None = None, clinic_time_zone: str | None = None) -> ClinicCalendar:
+    """The clinic calendar: the default, with a clinic's TOML or JSON file merged over it.
+
+    Its time zone is the file's ``time_zone`` if it sets one, else ``clinic_time_zone``, else
+    the catalog's ``clinic.time_zone``: one clinic, one zone, set in one place.
+    """
     root = _load(CALENDAR_FILE, (path,) if path is not None else ())
     root.check_keys(["calendar"])
     t = root.table("calendar")
@@ -172,9 +176,13 @@ def load_calendar(path: Path | None = None) -> ClinicCalendar:
     for key, value in sources_t.data.items():
         if value not in known:
             raise sources_t.fail(key, f"unknown source {value!r}; add it to sources.toml first")
+    if "time_zone" not in t.data and clinic_time_zone is None:
+        from ketaplan.clinical.catalog.loader import load_catalog
+
+        clinic_time_zone = load_catalog().clinic.time_zone
     try:
         return ClinicCalendar(
-            time_zone=t.get("time_zone", _text),
+            time_zone=t.get("time_zone", _text, clinic_time_zone),
             open_weekdays=t.get("open_weekdays", _weekdays),
             open_time=t.get("open_time", _clock),
             close_time=t.get("close_time", _clock),
