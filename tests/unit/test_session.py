@@ -24,6 +24,7 @@ from ketaplan.clinical.session import (
     SideEffect,
     Start,
     Stop,
+    TolerabilityRated,
     VitalsTaken,
     append,
     event_from_dict,
@@ -282,3 +283,10 @@ def test_an_infusion_across_the_autumn_clock_change_counts_real_minutes() -> Non
     summary = summarise(replay([Start(start, 60, 1.0), Stop(stop)]), 70)
     assert summary.infusing_min == pytest.approx(40)
     assert summary.delivered_mg == pytest.approx(40)
+
+
+def test_the_tolerability_rating_is_charted_and_validated() -> None:
+    log = replay([Start(at(0), 150, 0.35), Stop(at(40)), TolerabilityRated(at(50), 2)])
+    assert summarise(log, 70).tolerability_rating == 2
+    with pytest.raises(InputError, match="outside 0-4"):
+        TolerabilityRated(at(50), 5)

@@ -17,8 +17,8 @@ States::
                                            └──discharge──► discharged (nothing after)
 
 After ``stop`` the infusion is over: start, rate, pause, resume and stop are refused, while
-recovery charting (vitals every 15 min, Dunlop; side effects, adjuncts, notes) and discharge
-are accepted. After ``discharge`` every event is refused.
+recovery charting (vitals every 15 min, Dunlop; side effects, adjuncts, the tolerability rating,
+notes) and discharge are accepted. After ``discharge`` every event is refused.
 
 Refusals: an event before the previous one (time going backwards), a naive timestamp, a rate
 or concentration <= 0 are input errors; an impossible sequence (resume without pause, start
@@ -241,6 +241,31 @@ class Adjunct:
 
 
 @dataclass(frozen=True, slots=True)
+class TolerabilityRated:
+    """The nurse's 0-4 tolerability / dissociation rating with the patient (outcomes.py anchors)."""
+
+    at: datetime
+    rating: int
+    kind: Literal["tolerability"] = "tolerability"
+
+    def __post_init__(self) -> None:
+        _aware(self.at, self.kind)
+        if isinstance(self.rating, bool) or not isinstance(self.rating, int):
+            raise InputError(
+                f"tolerability: rating {self.rating!r} is not a whole number 0-4",
+                code="input.not_a_number",
+                fields={"field": "rating", "value": repr(self.rating)},
+            )
+        if not 0 <= self.rating <= 4:
+            raise InputError(
+                f"tolerability: rating {self.rating} is outside 0-4 "
+                "(0 none, 1 mild, 2 moderate, 3 marked, 4 severe)",
+                code="input.out_of_range",
+                fields={"field": "rating", "value": self.rating},
+            )
+
+
+@dataclass(frozen=True, slots=True)
 class Note:
     at: datetime
     text: str
@@ -272,6 +297,7 @@ Event = (
     | VitalsTaken
     | SideEffect
     | Adjunct
+    | TolerabilityRated
     | Note
     | Discharge
 )
@@ -312,6 +338,7 @@ class SessionState:
     side_effects: tuple[SideEffect, ...] = ()
     adjuncts: tuple[Adjunct, ...] = ()
     completed: bool | None = None
+    tolerability_rating: int | None = None
 
 
 def _minutes(start: datetime, at: datetime) -> float:
@@ -436,6 +463,8 @@ def apply(state: SessionState, event: Event, rules: Sequence[MonitoringRule] = (
             return replace(moved, side_effects=(*state.side_effects, event), alerts=alerts)
         case Adjunct():
             return replace(moved, adjuncts=(*state.adjuncts, event))
+        case TolerabilityRated():
+            return replace(moved, tolerability_rating=event.rating)
         case Note():
             return moved
         case Discharge():
@@ -486,6 +515,7 @@ class SessionSummary:
     side_effects: tuple[SideEffect, ...]
     adjuncts: tuple[Adjunct, ...]
     completed: bool | None
+    tolerability_rating: int | None = None
 
     @property
     def worst_side_effect(self) -> SideEffectSeverity | None:
@@ -501,6 +531,7 @@ class SessionSummary:
             "pauses": self.pauses,
             "rate_changes": self.rate_changes,
             "completed": self.completed,
+            "tolerability_rating": self.tolerability_rating,
             "segments": [
                 [round(s.start_min, 3), round(s.end_min, 3), round(s.rate_mg_per_h, 4)]
                 for s in self.segments
@@ -541,6 +572,7 @@ def summarise(log: SessionLog, weight_kg: float) -> SessionSummary:
         side_effects=state.side_effects,
         adjuncts=state.adjuncts,
         completed=state.completed,
+        tolerability_rating=state.tolerability_rating,
     )
 
 
@@ -557,6 +589,7 @@ _FIELDS: dict[str, tuple[str, ...]] = {
     "vitals": ("systolic", "diastolic", "heart_rate", "spo2", "resp_rate"),
     "side_effect": ("name", "severity"),
     "adjunct": ("drug", "dose"),
+    "tolerability": ("rating",),
     "note": ("text",),
     "discharge": ("note",),
 }
@@ -599,8 +632,9 @@ def event_from_dict(data: object) -> Event:
     """One charted event from its JSON form (``{"at": ..., "type": ..., ...}``), validated.
 
     ``at`` is an ISO 8601 time with its UTC offset; ``type`` is one of check_in, start, rate,
-    pause, resume, stop, complete, vitals, side_effect, adjunct, note, discharge. Unknown fields
-    are refused, so a typo (``"rate_ml_h"``) never passes silently.
+    pause, resume, stop, complete, vitals, side_effect, adjunct, tolerability (``rating`` 0-4),
+    note, discharge. Unknown fields are refused, so a typo (``"rate_ml_h"``) never passes
+    silently.
     """
     if not isinstance(data, Mapping):
         raise InputError("an event must be a JSON object", code="input.invalid_event")
@@ -671,6 +705,8 @@ def event_from_dict(data: object) -> Event:
             )
         case "adjunct":
             return Adjunct(at, _text_field(data, "drug", kind), _text_field(data, "dose", kind))
+        case "tolerability":
+            return TolerabilityRated(at, data.get("rating"))  # type: ignore[arg-type]
         case "note":
             return Note(at, _text_field(data, "text", kind))
         case _:
