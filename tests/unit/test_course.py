@@ -248,3 +248,16 @@ def test_hours_between_infusions_are_real_hours_across_a_daylight_saving_change(
     assert violations([saturday, sunday], calendar, 60, 24, 7) == [
         f"{saturday.isoformat()} and {sunday.isoformat()} are 23 h apart, less than 24 h"
     ]
+
+
+def test_follow_up_without_an_end_of_series_score_is_reported_not_ignored(catalog: Catalog) -> None:
+    boosters = plan_boosters(
+        catalog.protocol("depression"),
+        date(2026, 12, 21),
+        load_calendar(),
+        {},
+        [ScoreRecord(date(2027, 1, 12), "gad7", 14)],
+    )
+    (check,) = boosters.relapses
+    assert not check.relapsed
+    assert "no gad7 score from the end of the series" in check.reason

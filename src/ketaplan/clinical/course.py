@@ -389,6 +389,14 @@ def plan_boosters(
         by_scale.setdefault(scale(record.scale).key, []).append(record)
     for key, records in by_scale.items():
         if key not in ends:
+            relapses.append(
+                Relapse(
+                    key,
+                    False,
+                    f"no {key} score from the end of the series to compare the follow-up "
+                    "with; record one at the last session",
+                )
+            )
             continue
         finding = detect_relapse(key, ends[key], [r.total for r in records])
         relapses.append(finding)
