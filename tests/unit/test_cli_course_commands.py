@@ -218,3 +218,52 @@ def test_titrate_refuses_a_broken_history_with_exit_2(
     code, out, err = run(capsys, "titrate", str(path))
     assert (code, out) == (2, "")
     assert "sessions[0].mg_per_kg" in err
+
+
+def test_score_qids_sr16_reports_domains(capsys: pytest.CaptureFixture[str]) -> None:
+    answers = "1,3,0,2,2,0,1,3,2,1,1,0,2,1,2,3"
+    code, out, _ = run(capsys, "score", "qids_sr16", answers, "--json")
+    assert code == 0
+    data = json.loads(out)
+    assert (data["total"], data["severity"]) == (16, "severe")
+    assert data["domains"]["sleep"] == 3
+
+
+def test_session_replay_uses_a_clinics_monitoring_file(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    clinic = tmp_path / "monitoring.toml"
+    clinic.write_text("[monitoring.mood.rules.in_sbp_hold]\nabove = 190\n")
+    code, out, _ = run(
+        capsys,
+        "session",
+        "replay",
+        str(EXAMPLES / "session1.jsonl"),
+        "--weight",
+        "176 lb",
+        "--monitoring",
+        str(clinic),
+        "--json",
+    )
+    assert code == 0
+    assert json.loads(out)["alerts"] == []
+
+
+def test_text_output_is_available_for_every_command(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(capsys, "score", "gad7", "1,1,1,1,1,1,1")[1].startswith(
+        "Generalized Anxiety Disorder-7: 7/21 (mild)"
+    )
+    assert (
+        "1. Mon 2026-12-07 09:00-10:00"
+        in run(capsys, "course", "--condition", "depression", "--start", "2026-12-07")[1]
+    )
+    assert (
+        "Delivered: 40.0 mg"
+        in run(capsys, "session", "replay", str(EXAMPLES / "session1.jsonl"), "--weight", "176 lb")[
+            1
+        ]
+    )
+    assert (
+        "Next session: 0.55 mg/kg"
+        in run(capsys, "titrate", str(EXAMPLES / "history_after_session3.json"))[1]
+    )

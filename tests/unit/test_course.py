@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from ketaplan.clinical.calendar import ClinicCalendar, violations
@@ -216,7 +216,9 @@ def test_a_rescheduled_course_never_breaks_a_calendar_constraint(
         full = error.code == "input.calendar_full"
         if not full:
             raise
+        event("calendar offers no slot")
         return
+    event("scheduled")
     spacing = Spacing.of(protocol, calendar)
     starts = [s.start for s in plan.sessions]
     assert len(starts) == protocol.series.sessions
