@@ -193,7 +193,7 @@ def _plan(
 
     spread = _place(first_aims, prior, calendar, spacing)
     sessions, window_last = build(spread)
-    if sessions[-1].start.date() > window_last:
+    if sessions[-1].start.astimezone(calendar.zone).date() > window_last:
         packed = _place([earliest] * n_remaining, prior, calendar, spacing)
         sessions, window_last = build(packed)
     problems = []
