@@ -149,7 +149,7 @@ BAD_INPUT = [
     (["--condition", "depresion"], 2, "did you mean depression"),
     (["--history", "uncontroled_hypertension"], 2, "did you mean uncontrolled_hypertension"),
     (["--pregnant", "--sex", "male"], 2, "recorded as male"),
-    (["--bp", "400/20"], 2, "not plausible"),
+    (["--bp", "400/20"], 2, "not a reading ketaplan accepts"),
     (["--bp", "high"], 2, "systolic/diastolic"),
     (["--alcohol", "lots"], 2, "accepted: none, occasional, regular, heavy"),
     (["--sensitivity", "extreme"], 2, "accepted: normal, high, low"),

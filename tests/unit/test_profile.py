@@ -80,7 +80,7 @@ def test_pregnancy_for_a_patient_recorded_as_male_is_refused(catalog: Catalog) -
         build_profile(catalog, weight="70 kg", sex="male", pregnant=True)
 
 
-@pytest.mark.parametrize("text", ["400/20", "120/130", "12/8", "high", "120-80"])
+@pytest.mark.parametrize("text", ["400/20", "120/130", "12/8", "high", "120-80", "120/"])
 def test_an_impossible_blood_pressure_is_refused(text: str) -> None:
     with pytest.raises(InputError, match="blood pressure"):
         parse_blood_pressure(text)

@@ -113,8 +113,8 @@ def test_heavy_alcohol_use_is_an_interaction(
 @pytest.mark.parametrize(
     ("bp", "code", "severity"),
     [
-        ("150/95", "vitals.blood_pressure_high", "caution"),
-        ("185/100", "vitals.blood_pressure_hold", "block"),
+        ("150/85", "vitals.pre_bp_caution_systolic", "caution"),
+        ("185/100", "vitals.pre_sbp_hold", "block"),
     ],
 )
 def test_pre_infusion_blood_pressure_is_screened(

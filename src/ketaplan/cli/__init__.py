@@ -12,7 +12,7 @@ import sys
 
 import typer
 
-from ketaplan.cli import demo, plan, protocols
+from ketaplan.cli import course, demo, plan, protocols, score, session, titrate
 
 app = typer.Typer(
     name="ketaplan",
@@ -25,6 +25,10 @@ app = typer.Typer(
 )
 app.command("plan")(plan.plan)
 app.command("protocols")(protocols.protocols)
+app.command("score")(score.score)
+app.command("course")(course.course)
+app.add_typer(session.app, name="session")
+app.command("titrate")(titrate.titrate)
 app.command("demo")(demo.demo)
 
 

@@ -9,20 +9,21 @@ for the clinician and the source behind it. The eligibility status is the worst 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Literal
 
 from ketaplan.clinical.catalog import Catalog, Protocol
+from ketaplan.clinical.catalog.course_loader import load_monitoring_rules
 from ketaplan.clinical.catalog.model import Severity
 from ketaplan.clinical.medications import MedicationResolver, ResolvedMedication
+from ketaplan.clinical.monitoring import MonitoringRules, check_vitals
 from ketaplan.clinical.profile import ADULT_AGE_YEARS, PatientProfile
 
 Status = Literal["eligible", "caution", "contraindicated"]
 
 OLDER_ADULT_AGE_YEARS = 65
-PRE_DOSE_CAUTION_MMHG = (140, 90)
-"""Above this, weigh the risk before dosing (esketamine label; consensus — to confirm)."""
-PRE_DOSE_HOLD_MMHG = (180, 110)
-"""At or above this, do not start (clinic policy: no guideline gives the number)."""
+_ACTION_SEVERITY: dict[str, Severity] = {"hold_start": "block"}
+"""A pre-infusion alert that holds the start blocks today's infusion; any other cautions."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +45,9 @@ class Eligibility:
         """Interaction classes present, in the order the medications were listed."""
         return tuple(dict.fromkeys(c for m in self.medications for c in m.classes))
 
+
+_NO_TIME = datetime(1970, 1, 1, tzinfo=UTC)
+"""Screening alerts carry no clock time; the check-in time is the session's business."""
 
 _RANK = {"info": 0, "caution": 1, "block": 2}
 _STATUS: dict[int, Status] = {0: "eligible", 1: "caution", 2: "contraindicated"}
@@ -94,29 +98,6 @@ def _patient_findings(
                 catalog.cite("yale_2024"),
             )
         )
-    if profile.systolic_mmhg is not None and profile.diastolic_mmhg is not None:
-        sbp, dbp = profile.systolic_mmhg, profile.diastolic_mmhg
-        if sbp >= PRE_DOSE_HOLD_MMHG[0] or dbp >= PRE_DOSE_HOLD_MMHG[1]:
-            findings.append(
-                Finding(
-                    "vitals.blood_pressure_hold",
-                    "block",
-                    f"Blood pressure {sbp}/{dbp} mmHg is at or above {PRE_DOSE_HOLD_MMHG[0]}/"
-                    f"{PRE_DOSE_HOLD_MMHG[1]}: hold the start, recheck in 5 minutes and call the "
-                    "prescriber.",
-                    catalog.cite("clinic_policy"),
-                )
-            )
-        elif sbp > PRE_DOSE_CAUTION_MMHG[0] or dbp > PRE_DOSE_CAUTION_MMHG[1]:
-            findings.append(
-                Finding(
-                    "vitals.blood_pressure_high",
-                    "caution",
-                    f"Blood pressure {sbp}/{dbp} mmHg is above {PRE_DOSE_CAUTION_MMHG[0]}/"
-                    f"{PRE_DOSE_CAUTION_MMHG[1]}: weigh the risk before dosing.",
-                    catalog.cite("spravato_label"),
-                )
-            )
     if profile.alcohol in ("regular", "heavy"):
         findings.append(
             Finding(
@@ -182,15 +163,43 @@ def _medication_findings(
     return findings
 
 
+def _vitals_findings(
+    profile: PatientProfile, protocol: Protocol, catalog: Catalog, monitoring: MonitoringRules
+) -> list[Finding]:
+    """Pre-infusion vital signs against the clinic's monitoring rules for this category."""
+    if profile.pre_infusion_vitals is None:
+        return []
+    alerts = check_vitals(
+        profile.pre_infusion_vitals,
+        "pre_infusion",
+        monitoring.for_category(protocol.category),
+        _NO_TIME,
+    )
+    return [
+        Finding(
+            a.code, _ACTION_SEVERITY.get(a.action, "caution"), a.message, catalog.cite(a.source)
+        )
+        for a in alerts
+    ]
+
+
 def screen(
-    profile: PatientProfile, protocol: Protocol, catalog: Catalog, resolver: MedicationResolver
+    profile: PatientProfile,
+    protocol: Protocol,
+    catalog: Catalog,
+    resolver: MedicationResolver,
+    monitoring: MonitoringRules | None = None,
 ) -> Eligibility:
-    """Contraindications, interactions and patient facts for one protocol."""
+    """Contraindications, interactions, pre-infusion vitals and patient facts for one protocol.
+
+    ``monitoring`` defaults to the default monitoring rules (``monitoring.toml``).
+    """
     medications = tuple(resolver.resolve(m) for m in profile.medications)
     findings = (
         _history_findings(profile, catalog)
         + _medication_findings(medications, catalog)
         + _patient_findings(profile, protocol, catalog)
+        + _vitals_findings(profile, protocol, catalog, monitoring or load_monitoring_rules())
     )
     findings.sort(key=lambda f: -_RANK[f.severity])
     worst = max((_RANK[f.severity] for f in findings), default=0)

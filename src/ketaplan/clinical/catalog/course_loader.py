@@ -1,0 +1,197 @@
+"""Loading the course catalog files: monitoring rules and the clinic calendar.
+
+Kept apart from :mod:`ketaplan.clinical.catalog.loader` (protocols, screening, supplies) but
+built with its validation helpers, so errors look the same: they name the file that set the
+value and the field's dotted path, and say what is accepted. A clinic file is merged over the
+default table by table (change one rule's threshold without repeating the others); a calendar
+file may be TOML or JSON.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Sequence
+from datetime import date, time
+from pathlib import Path
+from typing import Any, cast
+
+from ketaplan.clinical.calendar import WEEKDAYS, ClinicCalendar
+from ketaplan.clinical.catalog.loader import (
+    DEFAULT_DIR,
+    _choice,
+    _integer,
+    _merge,
+    _number,
+    _read,
+    _Table,
+    _text,
+    _texts,
+)
+from ketaplan.clinical.monitoring import (
+    ACTIONS,
+    PHASES,
+    VITALS,
+    Action,
+    MonitoringRule,
+    MonitoringRules,
+    Phase,
+    Vital,
+)
+from ketaplan.errors import CatalogError, InputError
+
+MONITORING_FILE = "monitoring.toml"
+CALENDAR_FILE = "calendar.toml"
+
+
+def _known_sources() -> dict[str, str]:
+    origins: dict[tuple[str, ...], str] = {}
+    merged: dict[str, Any] = {}
+    _read(DEFAULT_DIR / "sources.toml", origins, merged)
+    return {str(k): str(v) for k, v in merged.get("sources", {}).items()}
+
+
+def _load(default: str, extra_files: Sequence[Path]) -> _Table:
+    merged: dict[str, Any] = {}
+    origins: dict[tuple[str, ...], str] = {}
+    _read(DEFAULT_DIR / default, origins, merged)
+    for path in extra_files:
+        path = Path(path)
+        if path.suffix.lower() == ".json":
+            try:
+                data = json.loads(path.read_text(encoding="utf-8"))
+            except FileNotFoundError:
+                raise CatalogError(f"{path}: file not found", fields={"file": str(path)}) from None
+            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+                raise CatalogError(
+                    f"{path.name}: not valid JSON: {exc}", fields={"file": str(path)}
+                ) from exc
+            if not isinstance(data, dict):
+                raise CatalogError(
+                    f"{path.name}: expected a JSON object", fields={"file": str(path)}
+                )
+            _merge(merged, data, path.name, (), origins)
+        else:
+            _read(path, origins, merged)
+    return _Table(merged, (), origins)
+
+
+def _rule(code: str, t: _Table, sources: dict[str, str]) -> MonitoringRule:
+    t.check_keys(["phases", "vital", "above", "below", "action", "message", "source"])
+    phases = t.get("phases", _texts)
+    for phase in phases:
+        if phase not in PHASES:
+            raise t.fail("phases", f"expected phases among {', '.join(PHASES)}, got {phase!r}")
+    above = t.get("above", _number(positive=True), None)
+    below = t.get("below", _number(positive=True), None)
+    if (above is None) == (below is None):
+        raise t.fail("above", "give exactly one of 'above' or 'below'")
+    return MonitoringRule(
+        code=code,
+        phases=cast(tuple[Phase, ...], phases),
+        vital=cast(Vital, t.get("vital", _choice(*VITALS))),
+        action=cast(Action, t.get("action", _choice(*ACTIONS))),
+        message=t.get("message", _text),
+        source=t.get("source", _choice(*sources)),
+        above=above,
+        below=below,
+    )
+
+
+@functools.lru_cache(maxsize=8)
+def load_monitoring_rules(extra_files: tuple[Path, ...] = ()) -> MonitoringRules:
+    """The monitoring rules per category: the defaults with any clinic files merged over them."""
+    root = _load(MONITORING_FILE, extra_files)
+    root.check_keys(["monitoring"])
+    sources = _known_sources()
+    monitoring = root.table("monitoring")
+    by_category = {}
+    for category in monitoring.data:
+        if category not in ("mood", "pain"):
+            raise monitoring.fail(category, "expected a protocol category: mood or pain")
+        cat_t = monitoring.table(category)
+        cat_t.check_keys(["rules"])
+        rules_t = cat_t.table("rules")
+        by_category[category] = tuple(
+            _rule(code, rules_t.table(code), sources) for code in rules_t.data
+        )
+    return MonitoringRules(by_category)
+
+
+def _clock(t: _Table, name: str, value: Any) -> time:
+    try:
+        return time.fromisoformat(_text(t, name, value))
+    except ValueError:
+        raise t.fail(name, f"expected a local time 'HH:MM', got {value!r}") from None
+
+
+def _clocks(t: _Table, name: str, value: Any) -> tuple[time, ...]:
+    return tuple(sorted(_clock(t, f"{name}", v) for v in _texts(t, name, value)))
+
+
+def _dates(t: _Table, name: str, value: Any) -> frozenset[date]:
+    days = set()
+    for text in _texts(t, name, value) if value else ():
+        try:
+            days.add(date.fromisoformat(text))
+        except ValueError:
+            raise t.fail(name, f"expected dates 'YYYY-MM-DD', got {text!r}") from None
+    return frozenset(days)
+
+
+def _weekdays(t: _Table, name: str, value: Any) -> frozenset[int]:
+    days = set()
+    for text in _texts(t, name, value):
+        key = text.strip().lower()[:3]
+        if key not in WEEKDAYS:
+            raise t.fail(name, f"expected weekdays among {', '.join(WEEKDAYS)}, got {text!r}")
+        days.add(WEEKDAYS.index(key))
+    return frozenset(days)
+
+
+def load_calendar(path: Path | None = None, clinic_time_zone: str | None = None) -> ClinicCalendar:
+    """The clinic calendar: the default, with a clinic's TOML or JSON file merged over it.
+
+    Its time zone is the file's ``time_zone`` if it sets one, else ``clinic_time_zone``, else
+    the catalog's ``clinic.time_zone``: one clinic, one zone, set in one place.
+    """
+    root = _load(CALENDAR_FILE, (path,) if path is not None else ())
+    root.check_keys(["calendar"])
+    t = root.table("calendar")
+    t.check_keys(
+        [
+            "time_zone",
+            "open_weekdays",
+            "open_time",
+            "close_time",
+            "session_times",
+            "holidays",
+            "min_hours_between",
+            "max_per_week",
+            "sources",
+        ]
+    )
+    sources_t = t.table("sources")
+    known = _known_sources()
+    for key, value in sources_t.data.items():
+        if value not in known:
+            raise sources_t.fail(key, f"unknown source {value!r}; add it to sources.toml first")
+    if "time_zone" not in t.data and clinic_time_zone is None:
+        from ketaplan.clinical.catalog.loader import load_catalog
+
+        clinic_time_zone = load_catalog().clinic.time_zone
+    try:
+        return ClinicCalendar(
+            time_zone=t.get("time_zone", _text, clinic_time_zone),
+            open_weekdays=t.get("open_weekdays", _weekdays),
+            open_time=t.get("open_time", _clock),
+            close_time=t.get("close_time", _clock),
+            session_times=t.get("session_times", _clocks),
+            holidays=t.get("holidays", _dates, frozenset()),
+            min_hours_between=t.get("min_hours_between", _number(lo=0, hi=24 * 14)),
+            max_per_week=t.get("max_per_week", _integer(1)),
+        )
+    except CatalogError:
+        raise
+    except InputError as exc:  # the calendar's own consistency checks
+        raise CatalogError(f"{t.origin()}: calendar: {exc.message}", fields=exc.fields) from exc

@@ -1,0 +1,231 @@
+"""Vital-sign monitoring: validated readings, and rules (data) that turn them into alerts.
+
+Ketamine raises blood pressure during an infusion (mean peak +16/+11 mmHg at 40 min; severe
+hypertension in about 1 % of sessions, Yale 2024), so readings are taken before the start and
+every 10 minutes during and every 15 minutes after (Dunlop). The thresholds are catalog data
+(``catalog/monitoring.toml``), per protocol category, each citing its source; where no guideline
+gives a number it is marked clinic policy and a clinic changes it with its own file.
+
+An alert is an expected finding, returned as data that says what to do (hold the start, pause
+and recheck in 5 min, call the prescriber). A reading no monitor can produce (a blood pressure
+of 400/20, a systolic not above the diastolic) is an :class:`~ketaplan.errors.InputError`.
+
+Examples
+--------
+>>> VitalSigns(systolic_mmhg=128, diastolic_mmhg=82, heart_rate_bpm=76).blood_pressure
+'128/82'
+>>> VitalSigns(systolic_mmhg=80, diastolic_mmhg=90)
+Traceback (most recent call last):
+...
+ketaplan.errors.InputError: blood pressure 80/90: the systolic must be above the diastolic
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from ketaplan.errors import InputError
+
+Phase = Literal["pre_infusion", "in_infusion", "recovery"]
+Vital = Literal[
+    "systolic_mmhg", "diastolic_mmhg", "heart_rate_bpm", "spo2_pct", "resp_rate_per_min"
+]
+Action = Literal["hold_start", "weigh_risk", "pause_and_recheck", "call_prescriber"]
+
+PHASES: tuple[Phase, ...] = ("pre_infusion", "in_infusion", "recovery")
+VITALS: tuple[Vital, ...] = (
+    "systolic_mmhg",
+    "diastolic_mmhg",
+    "heart_rate_bpm",
+    "spo2_pct",
+    "resp_rate_per_min",
+)
+ACTIONS: tuple[Action, ...] = ("hold_start", "weigh_risk", "pause_and_recheck", "call_prescriber")
+
+ACCEPTED_RANGES: Mapping[Vital, tuple[float, float]] = {
+    "systolic_mmhg": (50.0, 300.0),
+    "diastolic_mmhg": (20.0, 200.0),
+    "heart_rate_bpm": (20.0, 250.0),
+    "spo2_pct": (50.0, 100.0),
+    "resp_rate_per_min": (2.0, 70.0),
+}
+"""Readings a monitor can plausibly show on a conscious adult; outside them a value is a typing
+error, not a finding. Deliberately wide so that real emergencies (SBP 250) still get through."""
+
+_LABELS: Mapping[Vital, str] = {
+    "systolic_mmhg": "systolic",
+    "diastolic_mmhg": "diastolic",
+    "heart_rate_bpm": "heart rate",
+    "spo2_pct": "SpO2",
+    "resp_rate_per_min": "respiratory rate",
+}
+_UNITS: Mapping[Vital, str] = {
+    "systolic_mmhg": "mmHg",
+    "diastolic_mmhg": "mmHg",
+    "heart_rate_bpm": "/min",
+    "spo2_pct": "%",
+    "resp_rate_per_min": "/min",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class VitalSigns:
+    """One set of readings; any subset may be present, but blood pressure comes as a pair."""
+
+    systolic_mmhg: float | None = None
+    diastolic_mmhg: float | None = None
+    heart_rate_bpm: float | None = None
+    spo2_pct: float | None = None
+    resp_rate_per_min: float | None = None
+
+    def __post_init__(self) -> None:
+        sbp, dbp = self.systolic_mmhg, self.diastolic_mmhg
+        if (sbp is None) != (dbp is None):
+            raise InputError(
+                "blood pressure needs both systolic and diastolic (e.g. 128/82)",
+                code="input.missing",
+                fields={"field": "blood_pressure"},
+            )
+        for name in VITALS:
+            value = getattr(self, name)
+            if value is None:
+                continue
+            low, high = ACCEPTED_RANGES[name]
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise InputError(
+                    f"{_LABELS[name]} {value!r} is not a number",
+                    code="input.not_a_number",
+                    fields={"field": name, "value": repr(value)},
+                )
+            if not math.isfinite(value) or not low <= value <= high:
+                if name in ("systolic_mmhg", "diastolic_mmhg"):
+                    s_low, s_high = ACCEPTED_RANGES["systolic_mmhg"]
+                    d_low, d_high = ACCEPTED_RANGES["diastolic_mmhg"]
+                    raise InputError(
+                        f"blood pressure {sbp:g}/{dbp:g} is not a reading ketaplan accepts: "
+                        f"systolic {s_low:g}-{s_high:g} mmHg, diastolic {d_low:g}-{d_high:g} "
+                        "mmHg, systolic above diastolic",
+                        code="input.out_of_range",
+                        fields={"field": "blood_pressure", "value": f"{sbp:g}/{dbp:g}"},
+                    )
+                raise InputError(
+                    f"{_LABELS[name]} {value:g} {_UNITS[name]} is outside the accepted "
+                    f"{low:g}-{high:g} {_UNITS[name]}",
+                    code="input.out_of_range",
+                    fields={"field": name, "value": value, "accepted": [low, high]},
+                )
+        if sbp is not None and dbp is not None and sbp <= dbp:
+            raise InputError(
+                f"blood pressure {sbp:g}/{dbp:g}: the systolic must be above the diastolic",
+                code="input.out_of_range",
+                fields={"field": "blood_pressure", "value": f"{sbp:g}/{dbp:g}"},
+            )
+
+    @property
+    def blood_pressure(self) -> str | None:
+        if self.systolic_mmhg is None or self.diastolic_mmhg is None:
+            return None
+        return f"{self.systolic_mmhg:g}/{self.diastolic_mmhg:g}"
+
+    def readings(self) -> dict[Vital, float]:
+        """The readings present, by vital."""
+        found: dict[Vital, float] = {}
+        for name in VITALS:
+            value = getattr(self, name)
+            if value is not None:
+                found[name] = float(value)
+        return found
+
+
+@dataclass(frozen=True, slots=True)
+class MonitoringRule:
+    """Fire when ``vital`` is strictly above ``above`` (or below ``below``) in one of ``phases``."""
+
+    code: str
+    phases: tuple[Phase, ...]
+    vital: Vital
+    action: Action
+    message: str
+    source: str
+    above: float | None = None
+    below: float | None = None
+
+    def fires(self, value: float) -> bool:
+        if self.above is not None and value > self.above:
+            return True
+        return self.below is not None and value < self.below
+
+
+@dataclass(frozen=True, slots=True)
+class MonitoringRules:
+    """The rules of each protocol category (``mood``, ``pain``)."""
+
+    by_category: Mapping[str, tuple[MonitoringRule, ...]]
+
+    def for_category(self, category: str) -> tuple[MonitoringRule, ...]:
+        rules = self.by_category.get(category)
+        if rules is None:
+            raise InputError(
+                f"no monitoring rules for category {category!r} "
+                f"(known: {', '.join(sorted(self.by_category))})",
+                code="input.unknown_category",
+                fields={"field": "category", "value": category},
+            )
+        return rules
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """A finding a nurse acts on: what fired, the reading, and what to do."""
+
+    code: str
+    message: str
+    at: datetime
+    action: str
+    source: str = ""
+    vital: str | None = None
+    value: float | None = None
+    threshold: float | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "code": self.code,
+            "message": self.message,
+            "at": self.at.isoformat(),
+            "action": self.action,
+            "vital": self.vital,
+            "value": self.value,
+            "threshold": self.threshold,
+            "source": self.source,
+        }
+
+
+def check_vitals(
+    vitals: VitalSigns, phase: Phase, rules: Iterable[MonitoringRule], at: datetime
+) -> tuple[Alert, ...]:
+    """The alerts one set of readings raises in a phase, in rule order."""
+    readings = vitals.readings()
+    alerts = []
+    for rule in rules:
+        if phase not in rule.phases or rule.vital not in readings:
+            continue
+        value = readings[rule.vital]
+        if rule.fires(value):
+            threshold = rule.above if rule.above is not None else rule.below
+            alerts.append(
+                Alert(
+                    code=f"vitals.{rule.code}",
+                    message=f"{_LABELS[rule.vital]} {value:g} {_UNITS[rule.vital]}: {rule.message}",
+                    at=at,
+                    action=rule.action,
+                    source=rule.source,
+                    vital=rule.vital,
+                    value=value,
+                    threshold=threshold,
+                )
+            )
+    return tuple(alerts)

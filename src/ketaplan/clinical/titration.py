@@ -1,0 +1,425 @@
+"""Titration: a proposal for the next session's mg/kg, with its reasons.
+
+Seed ``001``: start conservatively and adjust to the "sweet spot" where symptoms improve
+without an overwhelming experience, using both tolerability during the infusions and the
+response between them. The rules, in order:
+
+1. Poorly tolerated last session (tolerability rating 3-4, a severe side effect, an
+   in-infusion vital-sign or severe side-effect alert, two or more pauses): **decrease** one step.
+2. Responding (score at least 50 % below baseline; pain NRS 30 %): **hold** the dose that works.
+3. Mood protocols: well tolerated (rating 0-1, side effects mild at most, no alert, no pause)
+   and no response yet (less than 25 % better): **increase** one cautious step (0.05 mg/kg);
+   anything in between: **hold**. After three or more sessions without response the reasons
+   say so: few patients respond later (Sanacora 2017); the prescriber reassesses the course.
+4. Pain protocols: step towards the effective dose: **increase** one step (0.1 mg/kg) while
+   the pain has not responded and the session was not poorly tolerated (fair tolerance holds).
+
+The result always lies inside the protocol's ``range_mg_per_kg`` (the soft band): a step that
+would leave it stops at the bound and the reasons say so; a last dose given outside it (by a
+prescriber's override) is brought back inside, also said. The step sizes are clinic policy.
+This is a proposal: a prescriber accepts or overrides it.
+
+History (``ketaplan titrate history.json``)::
+
+    {
+      "condition": "depression",
+      "weight": "80 kg",
+      "primary_scale": "phq9",                       # optional: phq9 (mood) / pain_nrs (pain)
+      "baseline": {"date": "2026-12-07", "scores": {"phq9": 19}},
+      "sessions": [
+        {"number": 1, "date": "2026-12-07", "mg_per_kg": 0.5,
+         "tolerability": 1,                          # ketaplan 0-4 rating (outcomes.py)
+         "side_effects": [{"name": "nausea", "severity": "mild"}],
+         "alerts": ["vitals.in_sbp_hold"],           # alert codes from session replay
+         "pauses": 0,
+         "scores": {"phq9": 15}}                     # a total, or the list of item answers
+      ],
+      "follow_up": [{"date": "2027-01-20", "scores": {"phq9": 6}}]
+    }
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Literal
+
+from ketaplan.clinical.catalog import Protocol
+from ketaplan.clinical.course import ScoreRecord
+from ketaplan.clinical.outcomes import reduction_fraction, scale, score, validate_total
+from ketaplan.clinical.session import SEVERITIES
+from ketaplan.errors import InputError
+from ketaplan.units import parse_mass_kg
+
+Action = Literal["increase", "hold", "decrease"]
+Tolerance = Literal["good", "fair", "poor"]
+
+STEP_MG_PER_KG: Mapping[str, float] = {"mood": 0.05, "pain": 0.1}
+"""One titration step per category: clinic policy (no guideline gives a step size)."""
+PARTIAL_RESPONSE_FRACTION = 0.25
+"""Below this improvement there is no response at all; between it and response, partial."""
+SESSIONS_BEFORE_REASSESSMENT = 3
+"""Sanacora 2017: few respond after about three infusions without benefit."""
+
+
+@dataclass(frozen=True, slots=True)
+class SideEffectRecord:
+    name: str
+    severity: str
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRecord:
+    """One past session as titration sees it."""
+
+    number: int
+    on: date
+    mg_per_kg: float
+    tolerability: int | None = None
+    side_effects: tuple[SideEffectRecord, ...] = ()
+    alerts: tuple[str, ...] = ()
+    pauses: int = 0
+    scores: Mapping[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class History:
+    """A patient's course so far: condition, weight, baseline, sessions, follow-up scores."""
+
+    condition: str
+    weight_kg: float
+    baseline_scores: Mapping[str, int]
+    sessions: tuple[SessionRecord, ...]
+    follow_up: tuple[ScoreRecord, ...] = ()
+    primary_scale: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Titration:
+    """The proposal: next mg/kg, the action relative to the last dose, and every reason."""
+
+    recommended_mg_per_kg: float
+    action: Action
+    reasons: tuple[str, ...]
+    last_mg_per_kg: float | None
+    range_mg_per_kg: tuple[float, float]
+    tolerance: Tolerance | None
+    primary_scale: str
+    reduction_fraction: float | None
+
+    def to_dict(self, weight_kg: float | None = None) -> dict[str, object]:
+        data: dict[str, object] = {
+            "recommended_mg_per_kg": self.recommended_mg_per_kg,
+            "action": self.action,
+            "reasons": list(self.reasons),
+            "last_mg_per_kg": self.last_mg_per_kg,
+            "range_mg_per_kg": list(self.range_mg_per_kg),
+            "tolerance": self.tolerance,
+            "primary_scale": self.primary_scale,
+            "reduction_from_baseline": None
+            if self.reduction_fraction is None
+            else round(self.reduction_fraction, 3),
+            "proposal": "a prescriber accepts or overrides this recommendation",
+        }
+        if weight_kg is not None:
+            data["recommended_mg"] = round(self.recommended_mg_per_kg * weight_kg, 1)
+        return data
+
+
+def assess_tolerance(session: SessionRecord) -> tuple[Tolerance, list[str]]:
+    """How the session was tolerated, and what the judgement rests on."""
+    poor, fair = [], []
+    rating = session.tolerability
+    if rating is not None and rating >= 3:
+        poor.append(f"tolerability rated {rating}/4")
+    elif rating == 2:
+        fair.append("tolerability rated 2/4")
+    for effect in session.side_effects:
+        if effect.severity == "severe":
+            poor.append(f"severe {effect.name}")
+        elif effect.severity == "moderate":
+            fair.append(f"moderate {effect.name}")
+    for code in session.alerts:
+        if code.startswith(("vitals.in_", "side_effect.severe")):
+            poor.append(f"alert {code} during the infusion")
+        else:
+            fair.append(f"alert {code}")
+    if session.pauses >= 2:
+        poor.append(f"{session.pauses} pauses")
+    elif session.pauses == 1:
+        fair.append("1 pause")
+    if poor:
+        return "poor", poor + fair
+    if fair:
+        return "fair", fair
+    return "good", ["no side effect above mild, no alert, no pause, rating 0-1"]
+
+
+def _primary(protocol: Protocol, history: History) -> str:
+    if history.primary_scale:
+        return scale(history.primary_scale).key
+    return "pain_nrs" if protocol.category == "pain" else "phq9"
+
+
+def recommend_next_dose(protocol: Protocol, history: History) -> Titration:
+    """The next session's mg/kg for this protocol and history (see the module's rules)."""
+    low, high = protocol.range_mg_per_kg
+    primary = _primary(protocol, history)
+    spec = scale(primary)
+    if not history.sessions:
+        return Titration(
+            recommended_mg_per_kg=protocol.start_mg_per_kg,
+            action="hold",
+            reasons=(
+                f"no session yet: the protocol's starting dose {protocol.start_mg_per_kg:g} "
+                f"mg/kg (source {protocol.sources.get('start_mg_per_kg', '?')})",
+            ),
+            last_mg_per_kg=None,
+            range_mg_per_kg=(low, high),
+            tolerance=None,
+            primary_scale=primary,
+            reduction_fraction=None,
+        )
+    last = history.sessions[-1]
+    current = last.mg_per_kg
+    reasons: list[str] = []
+    tolerance, why = assess_tolerance(last)
+    reasons.append(
+        f"session {last.number} at {current:g} mg/kg tolerated {tolerance}: {'; '.join(why)}"
+    )
+
+    baseline = history.baseline_scores.get(primary)
+    scored = [s.scores[primary] for s in history.sessions if primary in s.scores]
+    scored += [r.total for r in history.follow_up if scale(r.scale).key == primary]
+    fraction: float | None = None
+    status = "unknown"
+    if baseline is None and len(scored) >= 2:
+        baseline = scored[0]
+        reasons.append(f"no baseline {primary}: the first session's score {baseline} serves")
+    if baseline is not None and scored:
+        latest = scored[-1]
+        fraction = reduction_fraction(baseline, latest)
+        if fraction >= spec.response_fraction - 1e-9:
+            status = "response"
+        elif fraction >= PARTIAL_RESPONSE_FRACTION:
+            status = "partial"
+        else:
+            status = "none"
+        reasons.append(
+            f"{primary} {baseline} -> {latest}: {fraction:.0%} change from baseline "
+            f"({status.replace('none', 'no response')}; response is "
+            f"{spec.response_fraction:.0%} or more)"
+        )
+    else:
+        reasons.append(f"no {primary} scores to judge response yet")
+
+    step = STEP_MG_PER_KG[protocol.category]
+    target = current
+    if tolerance == "poor":
+        target = current - step
+        reasons.append(f"poorly tolerated: lower by one step ({step:g} mg/kg)")
+    elif status == "response":
+        reasons.append("responding: keep the dose that works")
+    elif protocol.category == "mood":
+        if tolerance == "good" and status == "none":
+            target = current + step
+            reasons.append(f"well tolerated without response: step up cautiously by {step:g} mg/kg")
+        elif status == "partial":
+            reasons.append("partial response: hold and reassess after the next session")
+        elif tolerance == "fair":
+            reasons.append("side effects or alerts last time: hold rather than step up")
+        else:
+            reasons.append("hold until a score shows how the patient responds")
+        without = sum(1 for _ in history.sessions)
+        if status == "none" and without >= SESSIONS_BEFORE_REASSESSMENT:
+            reasons.append(
+                f"{without} sessions without response: few patients respond later "
+                "(Sanacora 2017); the prescriber reassesses whether to continue"
+            )
+    elif tolerance == "good":
+        target = current + step
+        reasons.append(
+            f"pain not yet responding and well tolerated: step towards the effective dose by "
+            f"{step:g} mg/kg"
+        )
+    else:
+        reasons.append("pain not yet responding but side effects last time: hold")
+
+    target = round(target, 4)
+    if target > high:
+        reasons.append(
+            f"the protocol range tops out at {high:g} mg/kg (range_mg_per_kg, source "
+            f"{protocol.sources.get('range_mg_per_kg', '?')}): the recommendation stays at "
+            "the upper bound; going higher needs a prescriber's override"
+        )
+        target = high
+    elif target < low:
+        reasons.append(
+            f"the protocol range starts at {low:g} mg/kg: the recommendation stays at the "
+            "lower bound; below it the prescriber decides whether to continue"
+        )
+        target = low
+    if target > current + 1e-9:
+        action: Action = "increase"
+    elif target < current - 1e-9:
+        action = "decrease"
+    else:
+        action = "hold"
+    return Titration(
+        recommended_mg_per_kg=target,
+        action=action,
+        reasons=tuple(reasons),
+        last_mg_per_kg=current,
+        range_mg_per_kg=(low, high),
+        tolerance=tolerance,
+        primary_scale=primary,
+        reduction_fraction=fraction,
+    )
+
+
+# ------------------------------------------------------------------ history from JSON ----
+
+
+def _fail(where: str, problem: str) -> InputError:
+    return InputError(
+        f"history: {where}: {problem}", code="input.invalid_history", fields={"field": where}
+    )
+
+
+def _date(value: object, where: str) -> date:
+    if not isinstance(value, str):
+        raise _fail(where, f"expected a date 'YYYY-MM-DD', got {value!r}")
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise _fail(where, f"expected a date 'YYYY-MM-DD', got {value!r}") from None
+
+
+def _scores(value: object, where: str) -> dict[str, int]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise _fail(where, "expected an object of scale: total or scale: [answers]")
+    totals: dict[str, int] = {}
+    for key, raw in value.items():
+        spec = scale(str(key))
+        try:
+            if isinstance(raw, list):
+                totals[spec.key] = score(spec.key, raw).total
+            else:
+                totals[spec.key] = validate_total(spec.key, raw)
+        except InputError as exc:
+            raise _fail(f"{where}.{key}", exc.message) from exc
+    return totals
+
+
+def _int(value: object, where: str, lo: int, hi: int | None = None) -> int:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int)
+        or value < lo
+        or (hi is not None and value > hi)
+    ):
+        accepted = f"{lo}-{hi}" if hi is not None else f"{lo} or more"
+        raise _fail(where, f"expected a whole number {accepted}, got {value!r}")
+    return value
+
+
+def _list(value: object, where: str) -> Sequence[object]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise _fail(where, f"expected a list, got {value!r}")
+    return value
+
+
+def history_from_dict(data: object) -> History:
+    """Validate a history document (the shape in the module docstring) into a :class:`History`."""
+    if not isinstance(data, Mapping):
+        raise _fail("document", "expected a JSON object")
+    condition = data.get("condition")
+    if not isinstance(condition, str) or not condition.strip():
+        raise _fail("condition", "missing (e.g. 'depression')")
+    weight = data.get("weight")
+    if not isinstance(weight, str):
+        raise _fail("weight", "expected a weight with its unit, e.g. '80 kg'")
+    weight_kg = parse_mass_kg(weight)
+    baseline = data.get("baseline") or {}
+    if not isinstance(baseline, Mapping):
+        raise _fail("baseline", "expected an object with 'scores'")
+    sessions = []
+    for i, raw in enumerate(_list(data.get("sessions"), "sessions")):
+        where = f"sessions[{i}]"
+        if not isinstance(raw, Mapping):
+            raise _fail(where, "expected an object")
+        mg_per_kg = raw.get("mg_per_kg")
+        if (
+            isinstance(mg_per_kg, bool)
+            or not isinstance(mg_per_kg, int | float)
+            or not (0 < mg_per_kg <= 5)
+        ):
+            raise _fail(f"{where}.mg_per_kg", f"expected a dose 0-5 mg/kg, got {mg_per_kg!r}")
+        effects = []
+        for j, effect in enumerate(_list(raw.get("side_effects"), f"{where}.side_effects")):
+            if (
+                not isinstance(effect, Mapping)
+                or not isinstance(effect.get("name"), str)
+                or effect.get("severity") not in SEVERITIES
+            ):
+                raise _fail(
+                    f"{where}.side_effects[{j}]",
+                    f"expected {{name, severity}} with severity one of {', '.join(SEVERITIES)}",
+                )
+            effects.append(SideEffectRecord(str(effect["name"]), str(effect["severity"])))
+        alerts = _list(raw.get("alerts"), f"{where}.alerts")
+        if not all(isinstance(a, str) for a in alerts):
+            raise _fail(f"{where}.alerts", "expected a list of alert codes")
+        tolerability = raw.get("tolerability")
+        sessions.append(
+            SessionRecord(
+                number=_int(raw.get("number", i + 1), f"{where}.number", 1),
+                on=_date(raw.get("date"), f"{where}.date"),
+                mg_per_kg=float(mg_per_kg),
+                tolerability=None
+                if tolerability is None
+                else _int(tolerability, f"{where}.tolerability", 0, 4),
+                side_effects=tuple(effects),
+                alerts=tuple(str(a) for a in alerts),
+                pauses=_int(raw.get("pauses", 0), f"{where}.pauses", 0),
+                scores=_scores(raw.get("scores"), f"{where}.scores"),
+            )
+        )
+    for earlier, later in itertools.pairwise(sessions):
+        if later.on < earlier.on:
+            raise _fail(
+                "sessions", f"session {later.number} is dated before session {earlier.number}"
+            )
+    follow_up = []
+    for i, raw in enumerate(_list(data.get("follow_up"), "follow_up")):
+        where = f"follow_up[{i}]"
+        if not isinstance(raw, Mapping):
+            raise _fail(where, "expected an object with 'date' and 'scores'")
+        on = _date(raw.get("date"), f"{where}.date")
+        for key, total in _scores(raw.get("scores"), f"{where}.scores").items():
+            follow_up.append(ScoreRecord(on, key, total))
+    primary = data.get("primary_scale")
+    if primary is not None and not isinstance(primary, str):
+        raise _fail("primary_scale", f"expected a scale key, got {primary!r}")
+    return History(
+        condition=condition,
+        weight_kg=weight_kg,
+        baseline_scores=_scores(baseline.get("scores"), "baseline.scores"),
+        sessions=tuple(sessions),
+        follow_up=tuple(follow_up),
+        primary_scale=scale(primary).key if primary else None,
+    )
+
+
+def series_end_scores(history: History) -> dict[str, int]:
+    """Each scale's latest score during the series: the reference for relapse detection."""
+    ends: dict[str, int] = {}
+    for session in history.sessions:
+        ends.update(session.scores)
+    return ends

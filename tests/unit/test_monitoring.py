@@ -1,0 +1,90 @@
+"""Vital signs are validated; monitoring thresholds are data a clinic can change."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from ketaplan.clinical.catalog.course_loader import load_monitoring_rules
+from ketaplan.clinical.monitoring import VitalSigns, check_vitals
+from ketaplan.errors import CatalogError, InputError
+
+AT = datetime(2026, 12, 7, 9, 0, tzinfo=timezone(timedelta(hours=-8)))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        (
+            {"systolic_mmhg": 400, "diastolic_mmhg": 20},
+            r"400/20 is not a reading ketaplan accepts: systolic 50-300 mmHg",
+        ),
+        ({"systolic_mmhg": 80, "diastolic_mmhg": 90}, "systolic must be above the diastolic"),
+        ({"systolic_mmhg": 120, "diastolic_mmhg": 120}, "systolic must be above the diastolic"),
+        ({"systolic_mmhg": 120}, "needs both systolic and diastolic"),
+        ({"spo2_pct": 101}, "SpO2 101 % is outside the accepted 50-100 %"),
+        ({"heart_rate_bpm": 0}, "heart rate 0 /min is outside"),
+    ],
+)
+def test_implausible_vital_signs_are_input_errors_saying_what_is_accepted(
+    kwargs: dict[str, float], message: str
+) -> None:
+    with pytest.raises(InputError, match=message):
+        VitalSigns(**kwargs)
+
+
+def test_default_thresholds_follow_the_reference_and_cite_their_source() -> None:
+    rules = {r.code: r for r in load_monitoring_rules().for_category("mood")}
+    assert (rules["pre_bp_caution_systolic"].above, rules["pre_bp_caution_systolic"].source) == (
+        140,
+        "predose_bp",
+    )
+    assert (rules["pre_bp_caution_diastolic"].above, rules["pre_bp_caution_diastolic"].action) == (
+        90,
+        "weigh_risk",
+    )
+    assert (rules["pre_sbp_hold"].above, rules["pre_sbp_hold"].action) == (180, "hold_start")
+    assert rules["pre_dbp_hold"].above == 110
+    assert rules["pre_hr_hold"].above == 110
+    assert rules["pre_spo2_hold"].below == 92
+    assert rules["in_sbp_hold"].source == "clinic_policy"
+    assert set(load_monitoring_rules().by_category) == {"mood", "pain"}
+
+
+def test_a_reading_at_the_threshold_does_not_fire_and_one_above_does() -> None:
+    rules = load_monitoring_rules().for_category("mood")
+    assert check_vitals(VitalSigns(180, 110), "in_infusion", rules, AT) == ()
+    codes = [
+        a.code for a in check_vitals(VitalSigns(181, 111, 111, 91, 9), "in_infusion", rules, AT)
+    ]
+    assert codes == [
+        "vitals.in_sbp_hold",
+        "vitals.in_dbp_hold",
+        "vitals.in_hr_hold",
+        "vitals.in_spo2_low",
+        "vitals.in_rr_low",
+    ]
+
+
+def test_pre_infusion_rules_say_hold_the_start() -> None:
+    alerts = check_vitals(
+        VitalSigns(185, 100), "pre_infusion", load_monitoring_rules().for_category("mood"), AT
+    )
+    assert [a.action for a in alerts] == ["weigh_risk", "weigh_risk", "hold_start"]
+
+
+def test_a_clinic_file_changes_one_threshold_and_keeps_the_rest(tmp_path: Path) -> None:
+    clinic = tmp_path / "monitoring.toml"
+    clinic.write_text("[monitoring.mood.rules.in_sbp_hold]\nabove = 170\n")
+    rules = {r.code: r for r in load_monitoring_rules((clinic,)).for_category("mood")}
+    assert rules["in_sbp_hold"].above == 170
+    assert rules["in_dbp_hold"].above == 110
+
+
+def test_a_clinic_rule_without_a_known_source_is_refused_naming_the_file(tmp_path: Path) -> None:
+    clinic = tmp_path / "ours.toml"
+    clinic.write_text('[monitoring.mood.rules.in_sbp_hold]\nsource = "my_aunt"\n')
+    with pytest.raises(CatalogError, match=r"ours.toml: monitoring.mood.rules.in_sbp_hold.source"):
+        load_monitoring_rules((clinic,))
