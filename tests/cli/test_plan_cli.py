@@ -229,3 +229,13 @@ def test_the_demo_plans_three_patients(capsys: pytest.CaptureFixture[str]) -> No
     assert out.count("KETAMINE INFUSION PLAN") == 3
     assert "ELIGIBILITY: CONTRAINDICATED" in out
     assert err == ""
+
+
+def test_a_blood_pressure_hold_says_to_hold_the_start_not_to_change_treatment(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out, _ = run(capsys, *BASE, "--bp", "186/104")
+    assert code == 0
+    assert "vitals.pre_sbp_hold" in out
+    assert "HOLD THE START" in out
+    assert "Alternatives" not in out

@@ -130,7 +130,12 @@ def summary_lines(plan: Plan) -> list[str]:
     marks = {"block": "X", "caution": "!", "info": "-"}
     for f in e.findings:
         lines.append(f"  {marks[f.severity]} [{f.severity}] {f.code}: {f.message}")
-    if e.status == "contraindicated":
+    blocks = [f for f in e.findings if f.severity == "block"]
+    if blocks and all(f.code.startswith("vitals.") for f in blocks):
+        lines.append(
+            "  HOLD THE START: recheck the vital signs after rest and call the prescriber."
+        )
+    elif blocks:
         lines.append("  DO NOT INFUSE. Alternatives: " + "; ".join(plan.protocol.alternatives))
     lines += [
         "",

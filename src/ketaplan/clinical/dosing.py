@@ -10,7 +10,7 @@ needs an override (:mod:`ketaplan.clinical.limits`).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from ketaplan.clinical.catalog import Catalog, Protocol
 from ketaplan.clinical.profile import DosingWeight, PatientProfile, WeightBasis
@@ -21,8 +21,7 @@ MG_PER_KG_STEP = 0.01
 TOTAL_MG_STEP = 0.1
 
 
-@dataclass(frozen=True, slots=True)
-class ExplanationStep:
+class ExplanationStep(NamedTuple):
     """One step of the dose calculation: which rule, the value before and after, and why."""
 
     rule: str
@@ -33,8 +32,7 @@ class ExplanationStep:
     source: str
 
 
-@dataclass(frozen=True, slots=True)
-class Dose:
+class Dose(NamedTuple):
     dosing_weight_kg: float
     weight_basis: WeightBasis
     mg_per_kg: float

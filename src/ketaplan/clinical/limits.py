@@ -9,8 +9,7 @@ refused dose is an error that names each limit, the value and the bound.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from ketaplan.clinical.catalog import Protocol
 from ketaplan.clinical.dosing import Dose
@@ -19,8 +18,7 @@ from ketaplan.errors import HardLimitExceeded, OverrideRequired
 LimitStatus = Literal["within", "soft", "hard"]
 
 
-@dataclass(frozen=True, slots=True)
-class LimitCheck:
+class LimitCheck(NamedTuple):
     quantity: str
     value: float
     unit: str
@@ -42,8 +40,7 @@ class LimitCheck:
         return f"{self.quantity} {self.value:g} {self.unit} is above the {kind} maximum {high:g}"
 
 
-@dataclass(frozen=True, slots=True)
-class Override:
+class Override(NamedTuple):
     """A prescriber's decision to go past soft limits, with the reason."""
 
     prescriber: str

@@ -8,7 +8,7 @@ contract that clients rely on (keys documented in the README).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from ketaplan.clinical.catalog import Catalog, Protocol
 from ketaplan.clinical.dosing import Dose, personalise_dose
@@ -33,8 +33,7 @@ class PlanRequest:
     prescriber: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Plan:
+class Plan(NamedTuple):
     protocol: Protocol
     catalog_version: str
     profile: PatientProfile

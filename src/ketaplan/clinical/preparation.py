@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from ketaplan.clinical.catalog import ClinicSettings, Syringe, Vial
 from ketaplan.errors import InputError
@@ -26,8 +26,7 @@ from ketaplan.units import round_half_up
 _EPS = 1e-9
 
 
-@dataclass(frozen=True, slots=True)
-class Preparation:
+class Preparation(NamedTuple):
     vial_mg_per_ml: float
     vial_volume_ml: float
     vials_needed: int
@@ -50,8 +49,7 @@ class Preparation:
         return (self.delivered_mg / self.ordered_mg - 1.0) * 100.0
 
 
-@dataclass(frozen=True, slots=True)
-class SyringeFill:
+class SyringeFill(NamedTuple):
     """One syringe drawn to one graduation."""
 
     capacity_ml: float

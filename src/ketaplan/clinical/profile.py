@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, cast, get_args
+from typing import Literal, NamedTuple, cast, get_args
 
 from ketaplan.clinical.catalog import Catalog, Protocol
 from ketaplan.clinical.monitoring import VitalSigns
@@ -99,8 +99,7 @@ def adjusted_body_weight_kg(weight_kg: float, ideal_kg: float) -> float:
     return ideal_kg + 0.4 * (weight_kg - ideal_kg)
 
 
-@dataclass(frozen=True, slots=True)
-class DosingWeight:
+class DosingWeight(NamedTuple):
     """The weight a dose is calculated on, and why that one."""
 
     weight_kg: float

@@ -8,9 +8,8 @@ for the clinician and the source behind it. The eligibility status is the worst 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from ketaplan.clinical.catalog import Catalog, Protocol
 from ketaplan.clinical.catalog.course_loader import load_monitoring_rules
@@ -26,16 +25,14 @@ _ACTION_SEVERITY: dict[str, Severity] = {"hold_start": "block"}
 """A pre-infusion alert that holds the start blocks today's infusion; any other cautions."""
 
 
-@dataclass(frozen=True, slots=True)
-class Finding:
+class Finding(NamedTuple):
     code: str
     severity: Severity
     message: str
     source: str
 
 
-@dataclass(frozen=True, slots=True)
-class Eligibility:
+class Eligibility(NamedTuple):
     status: Status
     findings: tuple[Finding, ...]
     medications: tuple[ResolvedMedication, ...]
