@@ -24,6 +24,7 @@ import sys
 import time
 from pathlib import Path
 
+from ketaplan.cli.demo import DEMO_PATIENTS
 from ketaplan.clinical.catalog import load_catalog
 from ketaplan.clinical.medications import MedicationResolver
 from ketaplan.clinical.planning import PlanRequest, make_plan
@@ -139,27 +140,7 @@ def start_up() -> dict[str, dict[str, float]]:
         check=True,
         stdout=subprocess.DEVNULL,
     )
-    plan_cmd = [
-        str(bin_dir / "ketaplan"),
-        "plan",
-        "--condition",
-        "depression",
-        "--weight",
-        "176 lb",
-        "--height",
-        "5 ft 9 in",
-        "--age",
-        "42",
-        "--sex",
-        "female",
-        "--med",
-        "Lamictal",
-        "--med",
-        "alprazolam 0.5 mg",
-        "--history",
-        "controlled_hypertension",
-        "--json",
-    ]
+    plan_cmd = [str(bin_dir / "ketaplan"), "plan", *DEMO_PATIENTS[0][1], "--json"]
     subprocess.run(plan_cmd, check=True, stdout=subprocess.DEVNULL)  # builds the drug index
     cases = {
         "python -c pass (baseline)": [sys.executable, "-c", "pass"],
