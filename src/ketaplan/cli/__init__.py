@@ -12,7 +12,7 @@ import sys
 
 import typer
 
-from ketaplan.cli import protocols
+from ketaplan.cli import protocols, simulate
 
 app = typer.Typer(
     name="ketaplan",
@@ -24,6 +24,7 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 app.command("protocols")(protocols.protocols)
+app.command("simulate")(simulate.simulate)
 
 
 @app.callback()

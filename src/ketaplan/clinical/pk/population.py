@@ -128,6 +128,7 @@ def simulate_virtual_cohort(
     segments_per_kg: Sequence[InfusionSegment],
     t_min: ArrayLike,
     *,
+    per_kg: bool = True,
     n_patients: int = 10_000,
     weight_range_kg: tuple[float, float] = (50.0, 120.0),
     seed: int = 20261207,
@@ -138,7 +139,8 @@ def simulate_virtual_cohort(
     """Weight-based dosing across a weight range: ``segments_per_kg`` rates are mg/kg/min.
 
     Weights are uniform over ``weight_range_kg``; each patient gets the per-kg plan times
-    their weight and their own log-normal parameters.
+    their weight (or, with ``per_kg=False``, the same mg/min plan) and their own log-normal
+    parameters.
     """
     low, high = weight_range_kg
     if not low <= high:
@@ -151,7 +153,7 @@ def simulate_virtual_cohort(
         parameters,
         segments_per_kg,
         t_min,
-        dose_scale=weights,
+        dose_scale=weights if per_kg else None,
         below_ng_per_ml=below_ng_per_ml,
         percentiles=percentiles,
         progress=progress,
