@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint typecheck unit bench venv clean
+.PHONY: run test lint typecheck unit bench bench-pk venv clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,6 +37,10 @@ unit: venv
 ## bench: the benchmarks; results go to benchmarks/results/
 bench: venv
 	$(BIN)/python benchmarks/plan.py
+
+## bench-pk: PK simulator vs solve_ivp, opentiva and PyTCI (makes .bench-venv*/ on first run)
+bench-pk: venv
+	$(BIN)/python benchmarks/pk.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

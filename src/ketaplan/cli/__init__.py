@@ -12,7 +12,7 @@ import sys
 
 import typer
 
-from ketaplan.cli import course, demo, plan, protocols, score, session, titrate
+from ketaplan.cli import course, demo, plan, protocols, score, session, simulate, titrate
 
 app = typer.Typer(
     name="ketaplan",
@@ -29,6 +29,7 @@ app.command("score")(score.score)
 app.command("course")(course.course)
 app.add_typer(session.app, name="session")
 app.command("titrate")(titrate.titrate)
+app.command("simulate")(simulate.simulate)
 app.command("demo")(demo.demo)
 
 

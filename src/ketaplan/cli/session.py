@@ -29,13 +29,11 @@ def replay(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Replay a session's events: delivered mg and mg/kg, infusing minutes, pauses, alerts."""
-    import json
-
     from ketaplan.cli._output import print_json, print_lines
     from ketaplan.clinical.catalog import load_catalog
     from ketaplan.clinical.catalog.course_loader import load_monitoring_rules
-    from ketaplan.clinical.session import SessionLog, append, event_from_dict, summarise
-    from ketaplan.errors import InputError, KetaplanError
+    from ketaplan.clinical.session import read_event_lines, summarise
+    from ketaplan.errors import InputError
     from ketaplan.units import parse_mass_kg
 
     weight_kg = parse_mass_kg(weight)
@@ -45,26 +43,7 @@ def replay(
         text = events.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise InputError(f"{events}: file not found", code="input.not_found") from None
-    log = SessionLog(rules=rules)
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            log = append(log, event_from_dict(json.loads(line)))
-        except json.JSONDecodeError as exc:
-            raise InputError(
-                f"{events.name} line {number}: not valid JSON: {exc.msg}",
-                code="input.invalid_json",
-                fields={"line": number},
-            ) from exc
-        except KetaplanError as exc:  # impossible sequences too: an invalid log is bad input
-            raise InputError(
-                f"{events.name} line {number}: {exc.message}",
-                code=exc.code,
-                fields={**exc.fields, "line": number},
-            ) from exc
-    if not log.events:
-        raise InputError(f"{events.name}: no events", code="input.missing")
+    log = read_event_lines(text.splitlines(), rules, events.name)
     summary = summarise(log, weight_kg)
     if as_json:
         print_json(summary.to_dict())

@@ -39,6 +39,7 @@ Examples
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -46,7 +47,7 @@ from datetime import UTC, datetime
 from typing import Literal
 
 from ketaplan.clinical.monitoring import Alert, MonitoringRule, Phase, VitalSigns, check_vitals
-from ketaplan.errors import ConflictError, InputError
+from ketaplan.errors import ConflictError, InputError, KetaplanError
 
 State = Literal["checked_in", "infusing", "paused", "stopped", "discharged"]
 SideEffectSeverity = Literal["mild", "moderate", "severe"]
@@ -95,6 +96,12 @@ def _aware(at: datetime, kind: str) -> None:
 
 
 def _positive(value: object, name: str, kind: str) -> float:
+    if value is None:
+        raise InputError(
+            f"{kind}: {name} is missing (a number greater than 0)",
+            code="input.missing",
+            fields={"field": name},
+        )
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise InputError(
             f"{kind}: {name} {value!r} is not a number",
@@ -547,6 +554,49 @@ class SessionSummary:
         }
 
 
+def infusion_segments(log: SessionLog) -> tuple[Segment, ...]:
+    """The constant-rate stretches so far; one still running is closed at the last event."""
+    state = log.state
+    if state.state == "infusing" and state.last_at is not None:
+        return _close_segment(state, state.last_at)
+    return state.segments
+
+
+def read_event_lines(
+    rows: Iterable[str | Mapping[str, object]],
+    rules: Sequence[MonitoringRule] = (),
+    name: str = "events",
+) -> SessionLog:
+    """A log from JSON Lines text (or already-parsed mappings), one event a row.
+
+    Rows are numbered from 1 as given (blank lines count, so numbers match the file); any
+    problem, an impossible sequence included, is an InputError naming the row: an invalid log
+    is bad input wherever it comes from.
+    """
+    log = SessionLog(rules=tuple(rules))
+    for number, row in enumerate(rows, start=1):
+        if isinstance(row, str) and not row.strip():
+            continue
+        try:
+            data = json.loads(row) if isinstance(row, str) else row
+            log = append(log, event_from_dict(data))
+        except json.JSONDecodeError as exc:
+            raise InputError(
+                f"{name} line {number}: not valid JSON: {exc.msg}",
+                code="input.invalid_json",
+                fields={"line": number},
+            ) from exc
+        except KetaplanError as exc:
+            raise InputError(
+                f"{name} line {number}: {exc.message}",
+                code=exc.code,
+                fields={**exc.fields, "line": number},
+            ) from exc
+    if not log.events:
+        raise InputError(f"{name}: no events", code="input.missing")
+    return log
+
+
 def summarise(log: SessionLog, weight_kg: float) -> SessionSummary:
     """Delivered dose and the rest, from the log alone.
 
@@ -555,9 +605,7 @@ def summarise(log: SessionLog, weight_kg: float) -> SessionSummary:
     """
     weight = _positive(weight_kg, "weight_kg", "session")
     state = log.state
-    segments = state.segments
-    if state.state == "infusing" and state.last_at is not None:
-        segments = _close_segment(state, state.last_at)
+    segments = infusion_segments(log)
     delivered_mg = math.fsum(s.delivered_mg for s in segments)
     infusing_min = math.fsum(s.end_min - s.start_min for s in segments)
     return SessionSummary(

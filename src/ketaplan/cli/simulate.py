@@ -1,0 +1,292 @@
+"""``ketaplan simulate``: predicted plasma (and effect-site) ketamine levels for an infusion.
+
+The infusion comes from explicit doses (``--dose-mg`` over ``--duration-min``), from a protocol
+(``--condition`` at the protocol's starting mg/kg for ``--weight``), or from a session's event
+log (``--events``). numpy, the models and matplotlib are imported inside the command, so the
+rest of the command line starts fast.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+if TYPE_CHECKING:
+    from ketaplan.clinical.pk import InfusionSegment, PkModel
+
+#: ``--below-ng-per-ml`` default: a clinic-policy level, not a published discharge criterion
+#: (clinical/REFERENCE.md section 5 gives 100-250 ng/mL as the dissociative range).
+DEFAULT_BELOW_NG_PER_ML = 100.0
+
+
+def protocol_segments(condition: str, weight_kg: float) -> tuple[InfusionSegment, ...]:
+    """The protocol's starting dose (mg/kg x weight) spread over its infusion time.
+
+    A stand-in until the personalised plan (modifiers, limits) is wired in here.
+    """
+    from ketaplan.clinical.catalog import load_catalog
+    from ketaplan.clinical.pk import constant_infusion
+
+    protocol = load_catalog().protocol(condition)
+    return constant_infusion(protocol.start_mg_per_kg * weight_kg, protocol.infusion_min)
+
+
+def _segments(
+    dose_mg: float | None,
+    duration_min: float | None,
+    condition: str | None,
+    events: Path | None,
+    weight_kg: float,
+) -> tuple[str, tuple[InfusionSegment, ...]]:
+    from ketaplan.clinical.pk import constant_infusion, segments_from_events
+    from ketaplan.errors import InputError
+
+    given = [name for name, value in (("dose", dose_mg), ("condition", condition)) if value]
+    given += ["events"] if events is not None else []
+    if len(given) != 1:
+        raise InputError(
+            "give exactly one infusion: --dose-mg with --duration-min, --condition, or --events"
+            + (f" (got {', '.join('--' + g for g in given)})" if given else ""),
+            code="input.missing",
+        )
+    if events is not None:
+        try:
+            lines = events.read_text(encoding="utf-8").splitlines()
+        except OSError as exc:
+            raise InputError(f"cannot read events file {str(events)!r}: {exc.strerror}") from exc
+        return "events", segments_from_events(lines, events.name)
+    if condition is not None:
+        return "protocol", protocol_segments(condition, weight_kg)
+    if duration_min is None:
+        raise InputError("--dose-mg needs --duration-min (e.g. --duration-min 40)")
+    assert dose_mg is not None
+    return "dose", constant_infusion(dose_mg, duration_min)
+
+
+def _cohort(
+    chosen: PkModel,
+    condition: str | None,
+    segments: tuple[InfusionSegment, ...],
+    grid: Any,
+    n_patients: int,
+    weight_range_kg: tuple[float, float],
+    seed: int,
+    below_ng_per_ml: float,
+) -> dict[str, Any]:
+    """A virtual cohort with a progress bar on stderr (shown on a terminal only)."""
+    import numpy as np
+    from tqdm import tqdm
+
+    from ketaplan.clinical import pk
+    from ketaplan.clinical.catalog import load_catalog
+
+    if condition is not None:  # the protocol doses per kg: each patient gets mg/kg x weight
+        protocol = load_catalog().protocol(condition)
+        plan = pk.constant_infusion(protocol.start_mg_per_kg, protocol.infusion_min)
+        per_kg = True
+    else:  # explicit mg or an event log: every patient gets the same mg
+        plan, per_kg = segments, False
+    with tqdm(total=grid.size, desc="virtual patients", unit="step", disable=None) as bar:
+
+        def advance(done: int, total: int) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
+
+        result = pk.simulate_virtual_cohort(
+            chosen,
+            plan,
+            grid,
+            per_kg=per_kg,
+            n_patients=n_patients,
+            weight_range_kg=weight_range_kg,
+            seed=seed,
+            below_ng_per_ml=below_ng_per_ml,
+            percentiles=(),
+            progress=advance,
+        )
+    summary = result.summary
+    below = summary.minutes_below_after_stop
+    found = below[~np.isnan(below)]
+    return {
+        "n_patients": n_patients,
+        "weight_range_kg": list(weight_range_kg),
+        "dosing": "mg/kg x weight" if per_kg else "same mg for every weight",
+        "seed": seed,
+        "peak_plasma_ng_per_ml_p5_p50_p95": _rounded(
+            np.percentile(summary.peak_plasma_ng_per_ml, (5, 50, 95)), 4
+        ),
+        "minutes_below_after_stop_p5_p50_p95": _rounded(np.percentile(found, (5, 50, 95)), 4)
+        if found.size
+        else None,
+        "below_ng_per_ml": below_ng_per_ml,
+        "fraction_not_below_within_grid": round(float(np.isnan(below).mean()), 6),
+        "variability": "ketaplan default (see the model's sources)",
+    }
+
+
+def _rounded(values: Any, digits: int) -> list[float]:
+    return [round(float(v), digits) for v in values]
+
+
+def simulate(
+    model: Annotated[str, typer.Option(help="PK model: domino, clements_250, hijazi, kamp.")] = (
+        "domino"
+    ),
+    weight: Annotated[
+        str | None, typer.Option(help='Body weight with its unit, e.g. "70 kg".')
+    ] = None,
+    dose_mg: Annotated[float | None, typer.Option(help="Total dose in mg.")] = None,
+    duration_min: Annotated[float | None, typer.Option(help="Infusion time in minutes.")] = None,
+    condition: Annotated[
+        str | None, typer.Option(help="Use this protocol's starting mg/kg and infusion time.")
+    ] = None,
+    events: Annotated[
+        Path | None, typer.Option(help="A session event log, one JSON object per line.")
+    ] = None,
+    until_min: Annotated[float, typer.Option(help="Simulate until this minute.")] = 240.0,
+    step_s: Annotated[float, typer.Option(help="Time step of the output, seconds.")] = 10.0,
+    below_ng_per_ml: Annotated[
+        float,
+        typer.Option(help="Report when plasma falls below this level (clinic policy)."),
+    ] = DEFAULT_BELOW_NG_PER_ML,
+    effect_site: Annotated[
+        bool, typer.Option("--effect-site", help="Also predict the effect site.")
+    ] = False,
+    bands: Annotated[
+        int | None,
+        typer.Option(help="Add 5th-95th percentile bands from this many virtual patients."),
+    ] = None,
+    cohort: Annotated[
+        int | None,
+        typer.Option(help="Also simulate this many virtual patients across a weight range."),
+    ] = None,
+    cohort_weights: Annotated[
+        tuple[str, str],
+        typer.Option(help='Weight range of the cohort, e.g. "50 kg" "120 kg".'),
+    ] = ("50 kg", "120 kg"),
+    seed: Annotated[int, typer.Option(help="Random seed of the virtual patients.")] = 20261207,
+    plot: Annotated[
+        Path | None, typer.Option(help="Draw the curves to a .png or .svg file.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Predict plasma ketamine levels for an infusion: peak, its time, and when it falls."""
+    from ketaplan.cli._output import print_json, print_lines
+    from ketaplan.clinical import pk
+    from ketaplan.errors import InputError
+    from ketaplan.units import parse_mass_kg
+
+    if weight is None:
+        raise InputError('--weight is required, with its unit (e.g. --weight "70 kg")')
+    if plot is not None and plot.suffix.lower() not in (".png", ".svg"):
+        raise InputError(f"--plot {str(plot)!r}: give a .png or .svg file name")
+    if bands is not None and not 10 <= bands <= 100_000:
+        raise InputError(f"--bands {bands}: use between 10 and 100000 virtual patients")
+    if cohort is not None and not 10 <= cohort <= 1_000_000:
+        raise InputError(f"--cohort {cohort}: use between 10 and 1000000 virtual patients")
+    weight_kg = parse_mass_kg(weight)
+    chosen = pk.pk_model(model)
+    source, segments = _segments(dose_mg, duration_min, condition, events, weight_kg)
+    grid = pk.time_grid_min(until_min, step_s)
+    result = pk.simulate(chosen.parameters(weight_kg), segments, grid, effect_site=effect_site)
+    plasma = result.plasma_ng_per_ml
+    peak = pk.peaks(grid, plasma)
+    stopped = pk.stop_min(segments)
+    below = pk.minutes_until_below(grid, plasma, below_ng_per_ml, stopped)[0]
+    band = None
+    if bands is not None:
+        band = pk.percentile_bands(
+            chosen, weight_kg, segments, grid, n_patients=bands, seed=seed, percentiles=(5, 50, 95)
+        )
+
+    cohort_report = None
+    if cohort is not None:
+        low, high = (parse_mass_kg(w, "cohort weight") for w in cohort_weights)
+        cohort_report = _cohort(
+            chosen, condition, segments, grid, cohort, (low, high), seed, below_ng_per_ml
+        )
+
+    series: dict[str, list[float]] = {
+        "t_min": _rounded(grid, 6),
+        "plasma_ng_per_ml": _rounded(plasma[0], 4),
+    }
+    if result.effect_ng_per_ml is not None:
+        series["effect_ng_per_ml"] = _rounded(result.effect_ng_per_ml[0], 4)
+    if band is not None:
+        for level, row in zip(band.percentiles, band.plasma_ng_per_ml, strict=True):
+            series[f"plasma_p{level:g}_ng_per_ml"] = _rounded(row, 4)
+    below_min = None if below != below else round(float(below), 4)  # NaN: never within grid
+    report: dict[str, Any] = {
+        "model": chosen.key,
+        "model_title": chosen.title,
+        "drug": chosen.drug,
+        "weight_kg": round(weight_kg, 3),
+        "infusion_source": source,
+        "segments": [
+            {
+                "start_min": round(s.start_min, 6),
+                "end_min": round(s.end_min, 6),
+                "rate_mg_per_min": round(s.rate_mg_per_min, 6),
+            }
+            for s in segments
+        ],
+        "total_dose_mg": round(pk.total_dose_mg(segments), 4),
+        "stop_min": round(stopped, 6),
+        "peak_plasma_ng_per_ml": round(float(peak.peak_plasma_ng_per_ml[0]), 4),
+        "time_of_peak_min": round(float(peak.time_of_peak_min[0]), 6),
+        "below_ng_per_ml": below_ng_per_ml,
+        "below_ng_per_ml_source": "clinic policy (default 100 ng/mL), review for your clinic",
+        "minutes_below_after_stop": below_min,
+        "bands": None
+        if band is None
+        else {"n_patients": band.n_patients, "seed": band.seed, "percentiles": [5, 50, 95]},
+        "cohort": cohort_report,
+        "sources": chosen.describe()["sources"],
+        "series": series,
+    }
+    if plot is not None:
+        from ketaplan.cli._pk_plot import draw
+
+        draw(plot, report)
+        report["plot"] = str(plot)
+    if as_json:
+        print_json(report)
+        return
+    lines = [
+        f"{chosen.title}, {weight_kg:g} kg ({chosen.population})",
+        f"Infusion ({source}): {report['total_dose_mg']:g} mg, "
+        + "; ".join(
+            f"{s.rate_mg_per_min:g} mg/min from {s.start_min:g} to {s.end_min:g} min"
+            for s in segments
+        ),
+        f"Predicted peak plasma: {report['peak_plasma_ng_per_ml']:.0f} ng/mL "
+        f"at {report['time_of_peak_min']:g} min",
+    ]
+    if below_min is None:
+        lines.append(f"Plasma stays above {below_ng_per_ml:g} ng/mL until {until_min:g} min")
+    else:
+        lines.append(
+            f"Falls below {below_ng_per_ml:g} ng/mL {below_min:.1f} min after the stop "
+            "(level: clinic policy)"
+        )
+    if band is not None:
+        index = int(peak.time_of_peak_min[0] / (step_s / 60.0) + 0.5)
+        low, mid, high = band.plasma_ng_per_ml[:, index]
+        lines.append(
+            f"At that time, 5th-95th percentile over {band.n_patients} virtual patients: "
+            f"{low:.0f}-{high:.0f} ng/mL (median {mid:.0f}; variability: ketaplan default)"
+        )
+    if cohort_report is not None:
+        peak_low, peak_mid, peak_high = cohort_report["peak_plasma_ng_per_ml_p5_p50_p95"]
+        lines.append(
+            f"Virtual cohort of {cohort_report['n_patients']} "
+            f"({cohort_report['weight_range_kg'][0]:g}-{cohort_report['weight_range_kg'][1]:g} "
+            f"kg, {cohort_report['dosing']}): peak 5th-95th percentile {peak_low:.0f}-"
+            f"{peak_high:.0f} ng/mL (median {peak_mid:.0f})"
+        )
+    if plot is not None:
+        lines.append(f"Plot: {plot}")
+    lines.append("A model prediction for a typical patient, not a measured level.")
+    print_lines(lines)
