@@ -92,7 +92,12 @@ def bench_ketaplan() -> dict[str, Any]:
             model, per_kg, grid, n_patients=COHORT, percentiles=percentiles
         )
 
+    batch = model.parameters(np.linspace(50.0, 120.0, 1000))
     return {
+        "batch_1000_plasma_effect": _repeat(
+            lambda: simulate(batch, per_kg, grid, dose_scale=batch.v1_l / 0.063, effect_site=True),
+            10,
+        ),
         "one_plasma": _repeat(one(False), 3000),
         "one_plasma_effect": _repeat(one(True), 3000),
         "cohort_peaks": _repeat(cohort(()), 3),
@@ -349,6 +354,12 @@ def report(results: dict[str, Any]) -> str:
         f"{_ms(k['cohort_peaks_bands']['median_s'])} | "
         f"{k['cohort_peaks_bands']['median_s'] / cohort:.2f} | 0 |",
     ]
+    per = k["batch_1000_plasma_effect"]["median_s"] / 1000
+    rows.append(
+        f"| ketaplan, 1,000 patients in one `simulate` call (plasma + effect site, full "
+        f"curves kept) | {_ms(per)} per patient ({_ms(per * 1000)} per call) | "
+        f"{per / one:.2f} | | | 0 |"
+    )
     s = results["solve_ivp"]
     rows.append(
         f"| scipy solve_ivp (RK45, rtol 1e-8, atol 1e-10) | {_ms(s['one']['median_s'])} | "
