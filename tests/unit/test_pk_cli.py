@@ -134,6 +134,10 @@ def test_bands_are_reproducible_with_a_seed(capsys: pytest.CaptureFixture[str]) 
             "between 10",
         ),
         (
+            ["--weight", "70 kg", "--dose-mg", "35", "--duration-min", "40", "--cohort", "5"],
+            "between 10",
+        ),
+        (
             [
                 "--weight",
                 "70 kg",

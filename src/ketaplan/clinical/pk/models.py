@@ -99,18 +99,11 @@ class PkModel:
     def parameters(self, weight_kg: ArrayLike) -> PkParameters:
         """Typical parameters for one weight or an array of weights (kg)."""
         weights = _weights_kg(weight_kg)
-        values = {name: self.per_kg[name] * weights for name in PARAMETER_NAMES}
+        per_kg = np.array([[self.per_kg[name]] for name in PARAMETER_NAMES])
+        values = per_kg * weights  # one row per parameter, one column per patient
         ke0 = np.full(weights.shape, np.nan if self.ke0_per_min is None else self.ke0_per_min)
-        return PkParameters(
-            compartments=self.compartments,
-            v1_l=values["v1"],
-            v2_l=values["v2"],
-            v3_l=values["v3"],
-            cl_l_per_min=values["cl"],
-            q2_l_per_min=values["q2"],
-            q3_l_per_min=values["q3"],
-            ke0_per_min=ke0,
-        )
+        v1, v2, v3, cl, q2, q3 = values
+        return PkParameters(self.compartments, v1, v2, v3, cl, q2, q3, ke0)
 
     def describe(self) -> dict[str, Any]:
         """A JSON-ready description: the catalog numbers, each with its full citation."""
@@ -129,6 +122,11 @@ class PkModel:
 
 
 def _weights_kg(weight_kg: ArrayLike) -> FloatArray:
+    low, high = WEIGHT_RANGE_KG
+    if isinstance(weight_kg, float | int) and not isinstance(weight_kg, bool):
+        weight = float(weight_kg)
+        if low <= weight <= high:  # one patient, the common case: no array checks needed
+            return np.array([weight])
     weights = np.atleast_1d(np.asarray(weight_kg, dtype=np.float64))
     if weights.ndim != 1 or weights.size == 0:
         raise InputError("weight must be one number or a list of numbers (kg)")

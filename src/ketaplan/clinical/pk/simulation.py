@@ -7,16 +7,24 @@ concentration coordinates a mammillary model is ``V dC/dt = K C + e1 u`` with ``
 ``numpy.linalg.eigh`` diagonalises it with orthogonal eigenvectors, well conditioned even when
 two rate constants nearly coincide. Plasma is then a sum of independent modes
 ``C1 = sum_i p_i`` with ``dp_i/dt = lambda_i p_i + g_i u`` and ``g_i = Q[0, i]^2 / V1 >= 0``.
-The effect site (``dCe/dt = ke0 (C1 - Ce)``) is split the same way, one term per mode, and
-each mode is advanced with divided differences of ``exp`` that never divide by a small gap.
+The effect site (``dCe/dt = ke0 (C1 - Ce)``) is one more mode, of rate ``-ke0``; where ``ke0``
+comes within 1e-3 of a mode's rate the effect site is recomputed per mode with divided
+differences of ``exp`` that never divide by a small gap.
 
-Two evaluations of the same solution are offered:
+Three evaluations of the same solution, all exact to rounding:
 
-* :func:`simulate` evaluates the closed form at every grid point of each constant-rate piece
-  at once (vectorised over patients and time; best for one to a few thousand patients);
+* :func:`simulate` for one patient diagonalises the 2x2 or 3x3 "arrowhead" matrix in closed
+  form (eigh when two rates nearly meet) and keeps the bookkeeping in Python floats: a
+  single simulation is dominated by per-call costs, not arithmetic;
+* :func:`simulate` for a batch evaluates the closed form at every grid point of each
+  constant-rate piece at once, vectorised over patients and time; on an evenly spaced grid
+  all pieces share one table of ``exp(rate k step)`` built from about ``2 sqrt(K)``
+  exponentials;
 * :func:`simulate_cohort` steps the exact one-step recurrence ``p <- exp(lambda h) p + F u``
   (vectorised over patients; best for 10,000+ virtual patients) and keeps per-patient
   summaries and percentile bands instead of the full matrix.
+
+Tests check each against the others and against a tight ``solve_ivp`` solution.
 
 Units: dose in mg, volumes in L, so mg/L = microgram/mL; concentrations are reported in ng/mL
 (x 1000).
@@ -33,6 +41,8 @@ Examples
 
 from __future__ import annotations
 
+import bisect
+import functools
 import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -157,6 +167,13 @@ def rate_pieces(segments: Sequence[InfusionSegment], end_min: float) -> RatePiec
     >>> p.start_min.tolist(), p.rate_mg_per_min.tolist()
     ([0.0, 10.0], [1.0, 0.0])
     """
+    starts, ends, rates = _piece_lists(segments, end_min)
+    return RatePieces(np.array(starts), np.array(ends), np.array(rates, dtype=np.float64))
+
+
+def _piece_lists(
+    segments: Sequence[InfusionSegment], end_min: float
+) -> tuple[list[float], list[float], list[float]]:
     edges = {0.0, float(end_min)}
     for segment in segments:
         edges.update(t for t in (segment.start_min, segment.end_min) if t < end_min)
@@ -168,9 +185,7 @@ def rate_pieces(segments: Sequence[InfusionSegment], end_min: float) -> RatePiec
         if not rates or rate != rates[-1]:
             starts.append(start)
             rates.append(rate)
-    return RatePieces(
-        np.array(starts), np.array([*starts[1:], points[-1]]), np.array(rates, dtype=np.float64)
-    )
+    return starts, [*starts[1:], points[-1]], rates
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,14 +232,16 @@ def _check_grid(t_min: ArrayLike) -> tuple[FloatArray, float | None]:
     grid = np.asarray(t_min, dtype=np.float64)
     if grid.ndim != 1 or grid.size < 2:
         raise InputError("the time grid must hold at least two times (minutes)")
-    steps = np.diff(grid)
-    if not (np.isfinite(grid[0]) and grid[0] >= 0 and np.isfinite(grid[-1])):
-        raise InputError("the time grid must hold finite times of 0 min or later")
-    if not float(steps.min()) > 0:
-        raise InputError("the time grid must be strictly increasing")
-    step = (float(grid[-1]) - float(grid[0])) / (grid.size - 1)
-    drift = float(np.abs(grid - (grid[0] + np.arange(grid.size) * step)).max())
-    return grid, (step if drift <= 1e-12 * float(grid[-1]) else None)
+    first, last = float(grid[0]), float(grid[-1])
+    if not (math.isfinite(first) and math.isfinite(last) and 0 <= first < last):
+        raise InputError("the time grid must be strictly increasing times of 0 min or later")
+    step = (last - first) / (grid.size - 1)
+    drift = float(np.abs(grid - (first + np.arange(grid.size) * step)).max())
+    if drift <= 1e-12 * last:  # evenly spaced, hence increasing
+        return grid, step
+    if not (np.isfinite(grid).all() and float(np.diff(grid).min()) > 0):
+        raise InputError("the time grid must be strictly increasing times of 0 min or later")
+    return grid, None
 
 
 def _dose_scale(dose_scale: ArrayLike | None, n: int) -> FloatArray:
@@ -248,22 +265,26 @@ def _phi1(z: FloatArray) -> FloatArray:
     return out
 
 
-def _exp(rate: FloatArray, s: FloatArray, step: float | None) -> FloatArray:
-    """``exp(rate * s)`` for ``rate`` of shape ``(n, m, 1)``; shape ``(n, m, len(s))``.
+def _exp_steps(rate: FloatArray, count: int, step: float) -> FloatArray:
+    """``exp(rate * k * step)`` for ``k = 0 .. count - 1``: ``(n, m)`` rates, ``(n, m, count)``.
 
-    On a uniform grid (``step`` given, ``s[k] = s[0] + k step``) the exponentials of ``K``
-    times are products of about ``2 sqrt(K)`` exponentials, ``exp(r (s0 + i h)) *
-    exp(r j B h)``: a few ulps from the direct values, and ten times cheaper on long grids.
+    Products of about ``2 sqrt(count)`` exponentials, ``exp(r i h) * exp(r j B h)`` with
+    ``k = j B + i``: within a few ulps of the direct values, and many times cheaper.
     """
-    count = s.size
-    if step is None or count < 64:
-        return np.exp(rate * s)
-    block = math.isqrt(count - 1) + 1
+    block, times = _block_times(count, step)
+    both = np.exp(rate[:, :, None] * times)
+    full: FloatArray = both[:, :, block:, None] * both[:, :, None, :block]
+    return full.reshape(rate.shape[0], rate.shape[1], -1)[:, :, :count]
+
+
+@functools.lru_cache(maxsize=64)
+def _block_times(count: int, step: float) -> tuple[int, FloatArray]:
+    """Block length ``B`` and the times ``[0, h, .., (B-1) h, 0, B h, 2 B h, ..]``."""
+    block = math.isqrt(max(count - 1, 0)) + 1
     blocks = -(-count // block)
-    inner = np.exp(rate * (s[0] + np.arange(block) * step))
-    outer = np.exp(rate * (np.arange(blocks) * (block * step)))
-    full: FloatArray = outer[:, :, :, None] * inner[:, :, None, :]
-    return full.reshape(rate.shape[0], rate.shape[1], blocks * block)[:, :, :count]
+    times = np.concatenate([np.arange(block) * step, np.arange(blocks) * (block * step)])
+    times.flags.writeable = False
+    return block, times
 
 
 def _advance(
@@ -273,24 +294,23 @@ def _advance(
     q0: FloatArray | None,
     ke0: FloatArray | None,
     s: FloatArray,
-    step: float | None = None,
 ) -> tuple[FloatArray, FloatArray | None]:
     """Mode states ``s`` minutes into a constant-rate piece; shapes ``(n, c, len(s))``.
 
     ``rate`` and ``gain_u`` (gain times infusion rate, or None for no infusion) are
     ``(n, c, 1)``; ``p0``/``q0`` the plasma/effect mode states at the piece's start (None for
-    drug-free); ``step`` says that ``s`` is uniform with that spacing.
+    drug-free).
     ``(exp(rate s) - 1) / rate`` loses at most about ``eps / |rate s|`` of a mode's value,
     an absolute error of order 1e-16 of the mode's steady state: exact for any clinical
     purpose, and cheaper than ``expm1``.
     """
-    e = _exp(rate, s, step)
+    e = np.exp(rate * s)
     p = e * p0[:, :, None] if p0 is not None else np.zeros(e.shape)
     if gain_u is not None:
         p += (gain_u / rate) * (e - 1.0)
     if ke0 is None:
         return p, None
-    f = _exp(-ke0, s, step)
+    f = np.exp(-ke0 * s)
     gap = rate + ke0
     near = np.abs(gap) < _NEAR_GAP * ke0
     # (e^{rate s} - e^{-ke0 s}) / (rate + ke0): the convolution of the two exponentials
@@ -322,12 +342,14 @@ def simulate(
     as scale give weight-based dosing across a batch). The patients start drug-free at 0 min.
     """
     grid, step = _check_grid(t_min)
+    if effect_site and bool(np.isnan(parameters.ke0_per_min).any()):
+        raise InputError("this model has no effect site (no ke0); simulate plasma only")
+    pieces = _Pieces.on(grid, segments)
+    if parameters.size == 1 and dose_scale is None:
+        return _simulate_one(parameters, pieces, grid, step, effect_site)
     found = modes(parameters)
     n, c = found.rate_per_min.shape
     scale = _dose_scale(dose_scale, n)
-    if effect_site and np.isnan(found.ke0_per_min).any():
-        raise InputError("this model has no effect site (no ke0); simulate plasma only")
-    pieces = _Pieces.on(grid, rate_pieces(segments, float(grid[-1])))
     plasma = np.empty((n, grid.size))
     effect = np.empty((n, grid.size)) if effect_site else None
     chunk = max(1, _CHUNK_ELEMENTS // (c * grid.size))
@@ -341,10 +363,137 @@ def simulate(
         if ke0 is not None and out is not None:
             near = (np.abs(rate + ke0[:, None]) < _NEAR_GAP * ke0[:, None]).any(axis=1)
             if near.any():
-                fixed_plasma, fixed_effect = plasma[rows][near], out[near]
-                _robust(rate[near], gain[near], ke0[near], pieces, grid, step, fixed_effect)
+                fixed_effect = out[near]
+                _robust(rate[near], gain[near], ke0[near], pieces, grid, fixed_effect)
                 out[near] = fixed_effect
-                plasma[rows][near] = fixed_plasma
+    return Concentrations(grid, plasma, effect)
+
+
+def _modes_closed_form(
+    central: float, coupling: list[float], diagonal: list[float]
+) -> tuple[list[float], list[float]] | None:
+    """Eigenvalues and squared first eigenvector components of a small mammillary matrix.
+
+    The symmetric matrix has ``central`` at (0, 0), ``coupling`` in row and column 0 and
+    ``diagonal`` below: an "arrowhead". Its eigenvalues (trigonometric solution of the
+    characteristic cubic for three compartments) and the weights
+    ``Q[0, i]^2 = prod_j (l_i - d_j) / prod_{m != i} (l_i - l_m)`` (the residues of
+    ``[(z - M)^-1]_00``) cost microseconds in Python where LAPACK's call costs tens. Returns
+    None when two rates are too close for these formulas to keep 12 digits.
+    """
+    c = len(diagonal) + 1
+    if c == 1:
+        return [central], [1.0]
+    if c == 2:
+        d, b = diagonal[0], coupling[0]
+        half_gap = math.hypot((central - d) / 2, b)
+        mean = (central + d) / 2
+        rates = [mean - half_gap, mean + half_gap]
+    else:
+        d2, d3 = diagonal
+        b2, b3 = coupling
+        q = (central + d2 + d3) / 3
+        p1 = b2 * b2 + b3 * b3
+        a0, a1, a2 = central - q, d2 - q, d3 - q
+        p = math.sqrt((a0 * a0 + a1 * a1 + a2 * a2 + 2 * p1) / 6)
+        if p == 0:
+            return None
+        # det((A - qI) / p) / 2 for the arrowhead matrix
+        r = (a0 * a1 * a2 - b2 * b2 * a2 - b3 * b3 * a1) / (2 * p**3)
+        phi = math.acos(min(1.0, max(-1.0, r))) / 3
+        largest = q + 2 * p * math.cos(phi)
+        smallest = q + 2 * p * math.cos(phi + 2 * math.pi / 3)
+        rates = [smallest, 3 * q - largest - smallest, largest]
+    scale = max(abs(x) for x in rates)
+    weights = []
+    for i, rate in enumerate(rates):
+        gaps = [rate - other for m, other in enumerate(rates) if m != i]
+        near = [rate - d for d in diagonal]
+        if min(abs(x) for x in gaps + near) < 1e-4 * scale:
+            return None
+        weights.append(math.prod(near) / math.prod(gaps))
+    return rates, weights
+
+
+def _simulate_one(
+    parameters: PkParameters,
+    pieces: _Pieces,
+    grid: FloatArray,
+    step: float | None,
+    effect_site: bool,
+) -> Concentrations:
+    """One patient: the same closed form as :func:`_modal`, bookkeeping in Python floats.
+
+    A single patient is the command line's and a nurse's case; numpy's per-call cost would
+    dominate arrays of three modes, so only the grid-sized work is done by numpy.
+    """
+    c = parameters.compartments
+    v1 = float(parameters.v1_l[0])
+    peripheral = [
+        (float(parameters.v2_l[0]), float(parameters.q2_l_per_min[0])),
+        (float(parameters.v3_l[0]), float(parameters.q3_l_per_min[0])),
+    ][: c - 1]
+    central = -(float(parameters.cl_l_per_min[0]) + sum(q for _, q in peripheral)) / v1
+    coupling = [q / math.sqrt(v1 * v) for v, q in peripheral]
+    diagonal = [-q / v for v, q in peripheral]
+    found = _modes_closed_form(central, coupling, diagonal)
+    if found is None:  # nearly equal rates: let LAPACK's eigh do it
+        symmetric = np.diag([central, *diagonal])
+        symmetric[0, 1:] = symmetric[1:, 0] = coupling
+        eigenvalues, vectors = np.linalg.eigh(symmetric)
+        found = eigenvalues.tolist(), (vectors[0] ** 2).tolist()
+    rate = found[0]
+    gain = [w * NG_PER_ML_PER_MG_PER_L / v1 for w in found[1]]
+    ke0 = float(parameters.ke0_per_min[0]) if effect_site else None
+    plasma = np.empty((1, grid.size))
+    effect = np.empty((1, grid.size)) if effect_site else None
+    if ke0 is not None and any(abs(r + ke0) < _NEAR_GAP * ke0 for r in rate):
+        batch = modes(parameters)
+        _modal(
+            batch.rate_per_min, batch.gain_ng_per_ml_per_mg, None, pieces, grid, step, plasma, None
+        )
+        assert effect is not None
+        _robust(
+            batch.rate_per_min, batch.gain_ng_per_ml_per_mg, batch.ke0_per_min, pieces, grid, effect
+        )
+        return Concentrations(grid, plasma, effect)
+    # columns: the modes, the effect-site mode (rate -ke0), and a constant (rate 0)
+    rates = [*rate, 0.0] if ke0 is None else [*rate, -ke0, 0.0]
+    ratio = [] if ke0 is None else [ke0 / (r + ke0) for r in rate]
+    longest = max(hi - lo for lo, hi in zip(pieces.lo, pieces.hi, strict=True))
+    table = None
+    if step is not None and longest:
+        table = _exp_steps(np.array([rates]), longest, step)[0]
+    p0 = [0.0] * c
+    ce0 = 0.0
+    last = len(pieces.lo) - 1
+    for i in range(last + 1):
+        start, end, u = pieces.start_min[i], pieces.end_min[i], pieces.rate_mg_per_min[i]
+        lo, hi = pieces.lo[i], pieces.hi[i]
+        steady = [g * u / r for g, r in zip(gain, rate, strict=True)]
+        a = [p + q for p, q in zip(p0, steady, strict=True)]
+        b = -sum(steady)
+        rows = [[*a, 0.0, b]] if ke0 is not None else [[*a, b]]
+        if ke0 is not None:
+            alpha = [x * y for x, y in zip(a, ratio, strict=True)]
+            rows.append([*alpha, ce0 - sum(alpha) - b, b])
+        if hi > lo:
+            if table is not None:  # s = s0 + k step: exp(r s) = exp(r s0) * table[k]
+                s0 = float(grid[lo]) - start
+                shift = [math.exp(r * s0) for r in rates]
+                coef = np.array([[x * y for x, y in zip(row, shift, strict=True)] for row in rows])
+                values = coef @ table[:, : hi - lo]
+            else:
+                s = grid[lo:hi] - start
+                values = np.array(rows) @ np.exp(np.array(rates)[:, None] * s)
+            plasma[0, lo:hi] = values[0]
+            if effect is not None:
+                effect[0, lo:hi] = values[1]
+        if i < last:
+            e_end = [math.exp(r * (end - start)) for r in rates]
+            p0 = [x * e - q for x, e, q in zip(a, e_end[:c], steady, strict=True)]
+            if ke0 is not None:
+                ce0 = sum(x * e for x, e in zip(rows[1], e_end, strict=True))
     return Concentrations(grid, plasma, effect)
 
 
@@ -359,15 +508,10 @@ class _Pieces:
     hi: list[int]
 
     @classmethod
-    def on(cls, grid: FloatArray, pieces: RatePieces) -> _Pieces:
-        bounds = [*np.searchsorted(grid, pieces.start_min, side="left").tolist(), grid.size]
-        return cls(
-            pieces.start_min.tolist(),
-            pieces.end_min.tolist(),
-            pieces.rate_mg_per_min.tolist(),
-            bounds[:-1],
-            bounds[1:],
-        )
+    def on(cls, grid: FloatArray, segments: Sequence[InfusionSegment]) -> _Pieces:
+        starts, ends, rates = _piece_lists(segments, float(grid[-1]))
+        bounds = [*(bisect.bisect_left(grid, start) for start in starts), grid.size]
+        return cls(starts, ends, rates, bounds[:-1], bounds[1:])
 
 
 def _modal(
@@ -390,33 +534,44 @@ def _modal(
     effect site with :func:`_robust`.)
     """
     n, c = rate.shape
+    if ke0 is None:
+        rates = rate
+    else:  # the effect site adds a mode of rate -ke0 (last column)
+        rates = np.concatenate([rate, -ke0[:, None]], axis=1)
+        gap = rate + ke0[:, None]  # zero only where the caller recomputes with _robust
+        ratio = ke0[:, None] / np.where(gap == 0, 1.0, gap)
+    coef = np.zeros((n, 1 if ke0 is None else 2, rates.shape[1]))
+    longest = max(hi - lo for lo, hi in zip(pieces.lo, pieces.hi, strict=True))
+    table = _exp_steps(rates, longest, step) if step is not None and longest else None
     p0 = np.zeros((n, c))
     ce0 = np.zeros(n)
     last = len(pieces.lo) - 1
     for i in range(last + 1):
         start, end, u = pieces.start_min[i], pieces.end_min[i], pieces.rate_mg_per_min[i]
         lo, hi = pieces.lo[i], pieces.hi[i]
-        steady = gain * (u / rate)  # g_i u / r_i (negative of each mode's steady state)
-        a = p0 + steady
-        b = -steady.sum(axis=1)
-        coef = a[:, None, :]
+        steady = gain * (u / rate) if u else None  # g_i u / r_i: minus each mode's plateau
+        a = p0 + steady if steady is not None else p0
+        b = -steady.sum(axis=1) if steady is not None else None
+        coef[:, 0, :c] = a
         if ke0 is not None:
-            alpha = a * (ke0[:, None] / (rate + ke0[:, None]))
-            beta = ce0 - alpha.sum(axis=1) - b
-            coef = np.stack([a, alpha], axis=1)
+            coef[:, 1, :c] = alpha = a * ratio
+            coef[:, 1, c] = ce0 - alpha.sum(axis=1) - (b if b is not None else 0.0)
         if hi > lo:
-            s = grid[lo:hi] - start
-            values = np.matmul(coef, _exp(rate[:, :, None], s, step))
-            plasma[:, lo:hi] = values[:, 0, :] + b[:, None]
-            if ke0 is not None and effect is not None:
-                decay = _exp(-ke0[:, None, None], s, step)[:, 0, :]
-                effect[:, lo:hi] = values[:, 1, :] + beta[:, None] * decay + b[:, None]
+            if table is not None:  # s = s0 + k step: exp(r s) = exp(r s0) * table[k]
+                shift = np.exp(rates * (float(grid[lo]) - start))
+                values = np.matmul(coef * shift[:, None, :], table[:, :, : hi - lo])
+            else:
+                values = np.matmul(coef, np.exp(rates[:, :, None] * (grid[lo:hi] - start)))
+            if b is not None:
+                values += b[:, None, None]
+            plasma[:, lo:hi] = values[:, 0]
+            if effect is not None:
+                effect[:, lo:hi] = values[:, 1]
         if i < last:
-            length = end - start
-            e_end = np.exp(rate * length)
-            p0 = a * e_end - steady
+            e_end = np.exp(rates * (end - start))
+            p0 = a * e_end[:, :c] - steady if steady is not None else a * e_end[:, :c]
             if ke0 is not None:
-                ce0 = (alpha * e_end).sum(axis=1) + beta * np.exp(-ke0 * length) + b
+                ce0 = (coef[:, 1] * e_end).sum(axis=1) + (b if b is not None else 0.0)
 
 
 def _robust(
@@ -425,7 +580,6 @@ def _robust(
     ke0: FloatArray,
     pieces: _Pieces,
     grid: FloatArray,
-    step: float | None,
     effect: FloatArray,
 ) -> None:
     """The effect site by per-mode divided differences, for ``ke0`` close to a mode's rate."""
@@ -438,7 +592,7 @@ def _robust(
         lo, hi = pieces.lo[i], pieces.hi[i]
         gain_u = gain3 * u if u else None
         if hi > lo:
-            _, q = _advance(rate3, gain_u, p0, q0, ke03, grid[lo:hi] - start, step)
+            _, q = _advance(rate3, gain_u, p0, q0, ke03, grid[lo:hi] - start)
             if q is not None:
                 effect[:, lo:hi] = q.sum(axis=1)
         if i < last:
