@@ -22,15 +22,24 @@ DEFAULT_BELOW_NG_PER_ML = 100.0
 
 
 def protocol_segments(condition: str, weight_kg: float) -> tuple[InfusionSegment, ...]:
-    """The protocol's starting dose (mg/kg x weight) spread over its infusion time.
+    """The personalised plan's dose for this patient, spread over the protocol's infusion time.
 
-    A stand-in until the personalised plan (modifiers, limits) is wired in here.
+    The same plan ``ketaplan plan`` makes from the weight alone (limits included: a dose a
+    limit refuses is refused here too).
     """
     from ketaplan.clinical.catalog import load_catalog
+    from ketaplan.clinical.medications import MedicationResolver
     from ketaplan.clinical.pk import constant_infusion
+    from ketaplan.clinical.planning import PlanRequest, make_plan
+    from ketaplan.clinical.profile import build_profile
+    from ketaplan.drug_dictionary import DnerDrugDictionary
 
-    protocol = load_catalog().protocol(condition)
-    return constant_infusion(protocol.start_mg_per_kg * weight_kg, protocol.infusion_min)
+    catalog = load_catalog()
+    profile = build_profile(catalog, weight=f"{weight_kg!r} kg")
+    plan = make_plan(
+        PlanRequest(condition, profile), catalog, MedicationResolver(catalog, DnerDrugDictionary())
+    )
+    return constant_infusion(plan.preparation.delivered_mg, plan.dose.duration_min)
 
 
 def _segments(
