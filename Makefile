@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint typecheck unit bench bench-pk venv clean
+.PHONY: run test lint typecheck unit bench bench-plan bench-pk venv clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,8 +34,11 @@ typecheck: venv
 unit: venv
 	$(BIN)/python -m pytest -q
 
-## bench: the benchmarks; results go to benchmarks/results/
-bench: venv
+## bench: all benchmarks; results go to benchmarks/results/
+bench: bench-plan bench-pk
+
+## bench-plan: plans per second in-process and `ketaplan plan` start-up
+bench-plan: venv
 	$(BIN)/python benchmarks/plan.py
 
 ## bench-pk: PK simulator vs solve_ivp, opentiva and PyTCI (makes .bench-venv*/ on first run)
