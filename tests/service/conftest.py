@@ -12,15 +12,17 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
+from ketaplan.services import Actor, UnitOfWork, add_user, load_actor, set_up_clinic
 from ketaplan.store import Database, migrate, open_database
 from ketaplan.store.engine import make_engine
+from ketaplan.store.models import AuditEvent, Base
 
 POSTGRES_URL_VARIABLE = "KETAPLAN_TEST_POSTGRES_URL"
 
@@ -62,3 +64,89 @@ def database(database_url: str) -> Iterator[Database]:
         yield opened
     finally:
         opened.close()
+
+
+# ---------------------------------------------------------------- services ----
+
+
+class CrashingUnitOfWork(UnitOfWork):
+    """A unit of work that fails after every write and audit row reached the database, just
+    before the commit: what a crash or a lost connection at that moment would do. It notes
+    how many audit rows its transaction could see at that moment."""
+
+    def __init__(self, database: Database, seen: list[int]) -> None:
+        super().__init__(database.session_factory)
+        self.seen = seen
+
+    def _commit_transaction(self) -> None:
+        self.seen.append(self.session.scalar(select(func.count()).select_from(AuditEvent)) or 0)
+        raise RuntimeError("simulated failure after the writes, before the commit")
+
+
+@pytest.fixture
+def uow(database: Database) -> UnitOfWork:
+    return UnitOfWork(database.session_factory)
+
+
+@pytest.fixture
+def audit_rows_at_crash() -> list[int]:
+    """Audit rows each crashed transaction saw just before failing (its own included)."""
+    return []
+
+
+@pytest.fixture
+def crashing_uow(database: Database, audit_rows_at_crash: list[int]) -> UnitOfWork:
+    return CrashingUnitOfWork(database, audit_rows_at_crash)
+
+
+@pytest.fixture
+def admin(uow: UnitOfWork) -> Actor:
+    return set_up_clinic(
+        uow,
+        name="Bay Ketamine Clinic",
+        time_zone="America/Los_Angeles",
+        admin_email="admin@bay.example",
+    )
+
+
+def _staff(uow: UnitOfWork, admin: Actor, role: str) -> Actor:
+    email = f"{role}@bay.example"
+    add_user(uow, email=email, role=role, actor=admin)
+    return load_actor(uow, email, origin="127.0.0.1")
+
+
+@pytest.fixture
+def nurse(uow: UnitOfWork, admin: Actor) -> Actor:
+    return _staff(uow, admin, "nurse")
+
+
+@pytest.fixture
+def prescriber(uow: UnitOfWork, admin: Actor) -> Actor:
+    return _staff(uow, admin, "prescriber")
+
+
+@pytest.fixture
+def front_desk(uow: UnitOfWork, admin: Actor) -> Actor:
+    return _staff(uow, admin, "front_desk")
+
+
+@pytest.fixture
+def rows(database: Database) -> Callable[[type[Base]], int]:
+    """How many rows a table holds now (read outside any service)."""
+
+    def count(model: type[Base]) -> int:
+        with database.session_factory() as session:
+            return session.scalar(select(func.count()).select_from(model)) or 0
+
+    return count
+
+
+@pytest.fixture
+def audit_log(database: Database) -> Callable[[], list[str]]:
+    """The audit trail's actions in order."""
+
+    def actions() -> list[str]:
+        with database.session_factory() as session:
+            return list(session.scalars(select(AuditEvent.action).order_by(AuditEvent.seq)))
+
+    return actions

@@ -1,0 +1,37 @@
+"""Use cases: one function per thing a clinic does, each one transaction with its audit event.
+
+Every function takes a :class:`UnitOfWork` first and the acting user as ``actor=``; it opens
+the unit of work, lets the domain decide, stores the result and the audit event together,
+and commits. API routes, web pages and CLI commands call these; none of them holds clinical
+logic or writes to the database itself.
+"""
+
+from __future__ import annotations
+
+from ketaplan.services.actors import ROLES, Actor, Role, require_role
+from ketaplan.services.clinics import add_user, load_actor, set_up_clinic
+from ketaplan.services.patients import (
+    PatientDetails,
+    PatientRecord,
+    create_patient,
+    get_patient,
+    update_patient,
+)
+from ketaplan.services.unit_of_work import UnitOfWork, utc_now
+
+__all__ = [
+    "ROLES",
+    "Actor",
+    "PatientDetails",
+    "PatientRecord",
+    "Role",
+    "UnitOfWork",
+    "add_user",
+    "create_patient",
+    "get_patient",
+    "load_actor",
+    "require_role",
+    "set_up_clinic",
+    "update_patient",
+    "utc_now",
+]
