@@ -19,7 +19,17 @@ from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
-from ketaplan.services import Actor, UnitOfWork, add_user, load_actor, set_up_clinic
+from ketaplan.clinical.catalog import Catalog
+from ketaplan.services import (
+    Actor,
+    PatientDetails,
+    PatientRecord,
+    UnitOfWork,
+    add_user,
+    create_patient,
+    load_actor,
+    set_up_clinic,
+)
 from ketaplan.store import Database, migrate, open_database
 from ketaplan.store.engine import make_engine
 from ketaplan.store.models import AuditEvent, Base
@@ -150,3 +160,17 @@ def audit_log(database: Database) -> Callable[[], list[str]]:
             return list(session.scalars(select(AuditEvent.action).order_by(AuditEvent.seq)))
 
     return actions
+
+
+@pytest.fixture
+def patient(uow: UnitOfWork, nurse: Actor, catalog: Catalog) -> PatientRecord:
+    """A 80 kg adult with depression on sertraline, registered by the nurse."""
+    details = PatientDetails(
+        full_name="Alex Example",
+        weight="80 kg",
+        height="175 cm",
+        age_years=42,
+        sex="female",
+        medications=("sertraline",),
+    )
+    return create_patient(uow, details, actor=nurse, catalog=catalog)

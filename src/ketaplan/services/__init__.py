@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from ketaplan.services.actors import ROLES, Actor, Role, require_role
 from ketaplan.services.clinics import add_user, load_actor, set_up_clinic
+from ketaplan.services.courses import CourseRecord, schedule_course
 from ketaplan.services.patients import (
     PatientDetails,
     PatientRecord,
@@ -17,20 +18,37 @@ from ketaplan.services.patients import (
     get_patient,
     update_patient,
 )
+from ketaplan.services.plans import PlanOrder, PlanRecord, create_plan, get_plan
+from ketaplan.services.sessions import (
+    SessionChart,
+    append_session_event,
+    get_session_chart,
+    open_session,
+)
 from ketaplan.services.unit_of_work import UnitOfWork, utc_now
 
 __all__ = [
     "ROLES",
     "Actor",
+    "CourseRecord",
     "PatientDetails",
     "PatientRecord",
+    "PlanOrder",
+    "PlanRecord",
     "Role",
+    "SessionChart",
     "UnitOfWork",
     "add_user",
+    "append_session_event",
     "create_patient",
+    "create_plan",
     "get_patient",
+    "get_plan",
+    "get_session_chart",
     "load_actor",
+    "open_session",
     "require_role",
+    "schedule_course",
     "set_up_clinic",
     "update_patient",
     "utc_now",
