@@ -19,11 +19,18 @@ from ketaplan.services.patients import (
     update_patient,
 )
 from ketaplan.services.plans import PlanOrder, PlanRecord, create_plan, get_plan
+from ketaplan.services.questionnaires import QuestionnaireRecord, record_questionnaire
 from ketaplan.services.sessions import (
     SessionChart,
     append_session_event,
     get_session_chart,
     open_session,
+)
+from ketaplan.services.titration import (
+    DecisionRecord,
+    TitrationRecord,
+    decide_titration,
+    recommend_titration,
 )
 from ketaplan.services.unit_of_work import UnitOfWork, utc_now
 
@@ -31,22 +38,28 @@ __all__ = [
     "ROLES",
     "Actor",
     "CourseRecord",
+    "DecisionRecord",
     "PatientDetails",
     "PatientRecord",
     "PlanOrder",
     "PlanRecord",
+    "QuestionnaireRecord",
     "Role",
     "SessionChart",
+    "TitrationRecord",
     "UnitOfWork",
     "add_user",
     "append_session_event",
     "create_patient",
     "create_plan",
+    "decide_titration",
     "get_patient",
     "get_plan",
     "get_session_chart",
     "load_actor",
     "open_session",
+    "recommend_titration",
+    "record_questionnaire",
     "require_role",
     "schedule_course",
     "set_up_clinic",
