@@ -12,7 +12,7 @@ import sys
 
 import typer
 
-from ketaplan.cli import course, demo, plan, protocols, score, session, titrate
+from ketaplan.cli import audit, course, db, demo, plan, protocols, score, session, titrate
 
 app = typer.Typer(
     name="ketaplan",
@@ -30,6 +30,8 @@ app.command("course")(course.course)
 app.add_typer(session.app, name="session")
 app.command("titrate")(titrate.titrate)
 app.command("demo")(demo.demo)
+app.add_typer(db.app, name="db")
+app.add_typer(audit.app, name="audit")
 
 
 @app.callback()

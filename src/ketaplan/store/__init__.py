@@ -10,8 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from ketaplan.errors import DatabaseNotReady
 from ketaplan.store.audit import (
     AuditEntry,
     BrokenLink,
@@ -47,10 +49,23 @@ def open_database(database_url: str) -> Database:
     engine = make_engine(database_url)
     try:
         require_migrated(engine)
+    except OperationalError as exc:
+        engine.dispose()
+        raise unavailable(engine, exc) from exc
     except BaseException:
         engine.dispose()
         raise
     return Database(engine, make_session_factory(engine))
+
+
+def unavailable(engine: Engine, exc: SQLAlchemyError) -> DatabaseNotReady:
+    """A database that cannot be reached or opened, as ketaplan's error (no traceback)."""
+    reason = getattr(exc, "orig", None) or exc
+    return DatabaseNotReady(
+        f"cannot open the database at {safe_url(engine)}: {str(reason).strip()}",
+        code="database.unavailable",
+        fields={"database": safe_url(engine)},
+    )
 
 
 __all__ = [
@@ -69,5 +84,6 @@ __all__ = [
     "open_database",
     "require_migrated",
     "safe_url",
+    "unavailable",
     "verify_audit_chain",
 ]

@@ -202,8 +202,12 @@ def verify_audit_chain(session: Session, *, batch_size: int = 1000) -> ChainVeri
     """Walk the audit trail in sequence order and report the first row that breaks it.
 
     Rows are read in batches (a server-side cursor on PostgreSQL), so a long trail does not
-    have to fit in memory.
+    have to fit in memory. Give it a session with no transaction begun: on PostgreSQL the walk
+    and the head are read at REPEATABLE READ, one snapshot, so an append committed meanwhile
+    cannot look like a cut end (SQLite's BEGIN IMMEDIATE already holds writers off).
     """
+    if session.get_bind().dialect.name == "postgresql":
+        session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
     statement = select(AuditEvent).order_by(AuditEvent.seq)
     with session.execute(statement.execution_options(yield_per=batch_size)) as result:
         walked = _walk(result.scalars())
