@@ -144,6 +144,14 @@ def _without_append_only_triggers(database: Database, statement: str) -> None:
             3,
             "does not link",
         ),
+        (
+            "INSERT INTO audit_event (seq, occurred_at, origin, action, entity_type, entity_id,"
+            " details, prev_hash, hash) SELECT 5, occurred_at, origin, action, entity_type,"
+            " entity_id, details, hash, 'forged' FROM audit_event WHERE seq = 4",
+            5,
+            "past the chain head",
+        ),
+        ("UPDATE audit_chain_head SET last_seq = 3", 4, "past the chain head"),
     ],
 )
 def test_tampering_with_the_audit_trail_is_detected(

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ketaplan.store.models import AuditChainHead, AuditEvent
@@ -201,21 +201,47 @@ def _walk(events: Iterable[AuditEvent]) -> ChainVerification:
 def verify_audit_chain(session: Session, *, batch_size: int = 1000) -> ChainVerification:
     """Walk the audit trail in sequence order and report the first row that breaks it.
 
-    Rows are read in batches (a server-side cursor on PostgreSQL), so a long trail does not
-    have to fit in memory. Give it a session with no transaction begun: on PostgreSQL the walk
-    and the head are read at REPEATABLE READ, one snapshot, so an append committed meanwhile
-    cannot look like a cut end (SQLite's BEGIN IMMEDIATE already holds writers off).
+    The head is read first and the walk stops at its sequence number, so events appended while
+    the walk runs are left for the next check instead of looking like a mismatch (at READ
+    COMMITTED on PostgreSQL each statement sees the latest commits). Rows are read in batches
+    (a server-side cursor on PostgreSQL), so a long trail does not have to fit in memory.
     """
-    if session.get_bind().dialect.name == "postgresql":
-        session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
-    statement = select(AuditEvent).order_by(AuditEvent.seq)
-    with session.execute(statement.execution_options(yield_per=batch_size)) as result:
+    head = session.execute(
+        select(AuditChainHead.last_seq, AuditChainHead.last_hash).where(
+            AuditChainHead.id == CHAIN_HEAD_ID
+        )
+    ).one_or_none()
+    head_seq, head_hash = (head.last_seq, head.last_hash) if head else (0, "")
+    statement = (
+        select(AuditEvent)
+        .where(AuditEvent.seq <= head_seq)
+        .order_by(AuditEvent.seq)
+        .execution_options(yield_per=batch_size)
+    )
+    with session.execute(statement) as result:
         walked = _walk(result.scalars())
     if walked.broken is not None:
         return walked
-    head = session.get(AuditChainHead, CHAIN_HEAD_ID)
-    head_seq = head.last_seq if head is not None else 0
-    if head is None or head_seq != walked.checked or head.last_hash != walked.last_hash:
+    # Rows past the head: appends committed during the walk (the head has moved on since),
+    # or rows slipped in without the head. The highest sequence is read before the head again,
+    # so an append committing in between only moves the head further.
+    beyond = session.scalar(select(func.max(AuditEvent.seq)).where(AuditEvent.seq > head_seq))
+    if beyond is not None:
+        head_now = session.scalar(
+            select(AuditChainHead.last_seq).where(AuditChainHead.id == CHAIN_HEAD_ID)
+        )
+        if head_now is None or head_now < beyond:
+            return ChainVerification(
+                walked.checked,
+                walked.last_hash,
+                BrokenLink(
+                    head_seq + 1,
+                    None,
+                    f"audit events up to {beyond} exist past the chain head ({head_now}): rows "
+                    "were added outside ketaplan, or the head was set back",
+                ),
+            )
+    if head is None or head_seq != walked.checked or head_hash != walked.last_hash:
         return ChainVerification(
             walked.checked,
             walked.last_hash,
