@@ -10,7 +10,8 @@
     │   └── HardLimitExceeded     above a hard limit: refused, override or not
     ├── NotFoundError             a record or catalog entry that does not exist
     ├── ConflictError             a stale version or an impossible sequence of events
-    └── PermissionDenied          the acting user's role does not allow it
+    ├── PermissionDenied          the acting user's role does not allow it
+    └── DatabaseNotReady          the database is not migrated to this version of ketaplan
 
 Expected clinical findings (a contraindication, a flagged score) are data, not errors. Each entry
 point maps these once: the CLI to a message and an exit code, the API to a 4xx JSON body.
@@ -106,3 +107,11 @@ class PermissionDenied(KetaplanError):
     default_code = "permission_denied"
     exit_code = 6
     http_status = 403
+
+
+class DatabaseNotReady(KetaplanError):
+    """The database's schema is not the one this code needs; the message names the command."""
+
+    default_code = "database.not_migrated"
+    exit_code = 7
+    http_status = 503

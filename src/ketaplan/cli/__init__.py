@@ -12,7 +12,7 @@ import sys
 
 import typer
 
-from ketaplan.cli import course, demo, plan, protocols, score, session, simulate, titrate
+from ketaplan.cli import audit, course, db, demo, plan, protocols, score, session, simulate, titrate
 
 app = typer.Typer(
     name="ketaplan",
@@ -31,6 +31,8 @@ app.add_typer(session.app, name="session")
 app.command("titrate")(titrate.titrate)
 app.command("simulate")(simulate.simulate)
 app.command("demo")(demo.demo)
+app.add_typer(db.app, name="db")
+app.add_typer(audit.app, name="audit")
 
 
 @app.callback()

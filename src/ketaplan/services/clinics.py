@@ -1,0 +1,122 @@
+"""Setting up a clinic and its staff.
+
+The first admin is created with the clinic, in one transaction, and is the actor of its audit
+events (there is nobody else yet). Passwords come with the accounts milestone; until then a
+user has no password hash and can act only through code that loads it (:func:`load_actor`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import select
+
+from ketaplan.errors import ConflictError, InputError, NotFoundError
+from ketaplan.services.actors import ROLES, Actor, Role, require_role
+from ketaplan.services.unit_of_work import UnitOfWork
+from ketaplan.store.models import Clinic, User
+
+
+def _email(text: str) -> str:
+    email = text.strip().lower()
+    local, _, domain = email.partition("@")
+    if not local or "." not in domain or " " in email or len(email) > 320:
+        raise InputError(
+            f"{text!r} is not an e-mail address (e.g. nurse@clinic.example)",
+            code="input.invalid_email",
+            fields={"field": "email", "value": text},
+        )
+    return email
+
+
+def _role(text: str) -> Role:
+    if text not in ROLES:
+        raise InputError(
+            f"role {text!r} is not one of {', '.join(ROLES)}",
+            code="input.invalid_choice",
+            fields={"field": "role", "value": text, "accepted": list(ROLES)},
+        )
+    return text
+
+
+def _time_zone(text: str) -> str:
+    try:
+        ZoneInfo(text)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InputError(
+            f"time zone {text!r} is not an IANA zone (e.g. America/Los_Angeles)",
+            code="input.invalid_time_zone",
+            fields={"field": "time_zone", "value": text},
+        ) from None
+    return text
+
+
+def _refuse_taken_email(uow: UnitOfWork, email: str) -> None:
+    if uow.session.scalar(select(User.id).where(User.email == email)) is not None:
+        raise ConflictError(
+            f"a user with e-mail {email} already exists",
+            code="conflict.email_taken",
+            fields={"email": email},
+        )
+
+
+def set_up_clinic(
+    uow: UnitOfWork,
+    *,
+    name: str,
+    time_zone: str,
+    admin_email: str,
+    settings: Mapping[str, Any] | None = None,
+    origin: str = "cli",
+) -> Actor:
+    """Create a clinic and its first admin; returns the admin as an actor."""
+    if not name.strip():
+        raise InputError("the clinic needs a name", code="input.missing", fields={"field": "name"})
+    email = _email(admin_email)
+    with uow:
+        _refuse_taken_email(uow, email)
+        now = uow.clock()
+        clinic = Clinic(
+            name=name.strip(),
+            time_zone=_time_zone(time_zone),
+            settings=dict(settings or {}),
+            created_at=now,
+        )
+        uow.session.add(clinic)
+        uow.session.flush()
+        admin = User(clinic_id=clinic.id, email=email, role="admin", created_at=now)
+        uow.session.add(admin)
+        uow.session.flush()
+        actor = Actor(admin.id, clinic.id, email, "admin", origin)
+        uow.audit(actor, "clinic.create", "clinic", clinic.id, details={"name": clinic.name})
+        uow.audit(actor, "user.create", "user", admin.id, details={"role": "admin"})
+        uow.commit()
+    return actor
+
+
+def add_user(uow: UnitOfWork, *, email: str, role: str, actor: Actor) -> int:
+    """Add a member of staff to the actor's clinic (admins only); returns the user id."""
+    require_role(actor, ("admin",), "adding a user")
+    address, checked_role = _email(email), _role(role)
+    with uow:
+        _refuse_taken_email(uow, address)
+        user = User(
+            clinic_id=actor.clinic_id, email=address, role=checked_role, created_at=uow.clock()
+        )
+        uow.session.add(user)
+        uow.session.flush()
+        uow.audit(actor, "user.create", "user", user.id, details={"role": checked_role})
+        uow.commit()
+        return user.id
+
+
+def load_actor(uow: UnitOfWork, email: str, *, origin: str) -> Actor:
+    """The active user with this e-mail as an actor (login comes with the accounts milestone)."""
+    address = email.strip().lower()
+    with uow:
+        user = uow.session.scalar(select(User).where(User.email == address, User.active))
+        if user is None:
+            raise NotFoundError(f"no active user with e-mail {address}", fields={"email": address})
+        return Actor(user.id, user.clinic_id, user.email, _role(user.role), origin)

@@ -1,0 +1,256 @@
+"""Patients: create, update (a new version, never in place), read (audited too).
+
+What staff type (``"176 lb"``, ``"5 ft 9 in"``, medication names) is validated by the domain's
+:func:`~ketaplan.clinical.profile.build_profile` and stored twice in each version: as typed
+(``inputs``, to show and edit again) and as the validated profile in canonical units
+(``profile``, what plans are computed from, so an old version reads back the same even after the
+catalog changes).
+
+Concurrency is optimistic: an update names the version it was made from; if someone saved a
+newer version in the meantime, the update is refused with :class:`~ketaplan.errors.ConflictError`
+and nothing is written. The version bump is a conditional UPDATE (``WHERE version = N``), and
+``(patient_id, version)`` is unique, so two concurrent updates from version N cannot both win.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from datetime import date, datetime
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, select, update
+
+from ketaplan.clinical.catalog import Catalog
+from ketaplan.clinical.monitoring import VitalSigns
+from ketaplan.clinical.profile import PatientProfile, build_profile
+from ketaplan.errors import ConflictError, InputError, NotFoundError
+from ketaplan.services.actors import Actor
+from ketaplan.services.unit_of_work import UnitOfWork
+from ketaplan.store.models import Patient, PatientVersion
+
+MAX_NAME_LENGTH = 200
+
+
+@dataclass(frozen=True, slots=True)
+class PatientDetails:
+    """A patient's details as staff enter them (units in the text: ``"80 kg"``, ``"176 lb"``)."""
+
+    full_name: str
+    weight: str
+    height: str | None = None
+    date_of_birth: date | None = None
+    age_years: int | None = None
+    sex: str | None = None
+    pregnant: bool = False
+    breastfeeding: bool = False
+    history: tuple[str, ...] = ()
+    medications: tuple[str, ...] = ()
+    alcohol: str | None = None
+    sensitivity: str | None = None
+    experience: str | None = None
+    severity: str | None = None
+    preference: str | None = None
+    blood_pressure: str | None = None
+    confirm_weight: bool = False
+
+
+_IDENTITY = ("full_name", "date_of_birth")
+
+
+@dataclass(frozen=True, slots=True)
+class PatientRecord:
+    """A patient as of one version."""
+
+    patient_id: int
+    version: int
+    details: PatientDetails
+    profile: PatientProfile
+    recorded_at: datetime
+    recorded_by: int
+
+
+def profile_to_dict(profile: PatientProfile) -> dict[str, Any]:
+    """The validated profile as JSON (canonical units; tuples become lists)."""
+    return asdict(profile)
+
+
+def profile_from_dict(data: dict[str, Any]) -> PatientProfile:
+    """The profile stored by :func:`profile_to_dict`, rebuilt as the domain's value."""
+    vitals = data.get("pre_infusion_vitals")
+    return PatientProfile(
+        **{
+            **data,
+            "history": tuple(data["history"]),
+            "medications": tuple(data["medications"]),
+            "pre_infusion_vitals": VitalSigns(**vitals) if vitals else None,
+        }
+    )
+
+
+def _inputs(details: PatientDetails) -> dict[str, Any]:
+    return {f.name: getattr(details, f.name) for f in fields(details) if f.name not in _IDENTITY}
+
+
+def _validated_profile(details: PatientDetails, catalog: Catalog) -> PatientProfile:
+    name = details.full_name.strip()
+    if not name or len(name) > MAX_NAME_LENGTH:
+        raise InputError(
+            f"the patient's name must be 1-{MAX_NAME_LENGTH} characters",
+            code="input.invalid_name",
+            fields={"field": "full_name"},
+        )
+    return build_profile(catalog, **_inputs(details))
+
+
+def _record(row: PatientVersion) -> PatientRecord:
+    inputs = dict(row.inputs)
+    inputs["history"] = tuple(inputs["history"])
+    inputs["medications"] = tuple(inputs["medications"])
+    details = PatientDetails(full_name=row.full_name, date_of_birth=row.date_of_birth, **inputs)
+    return PatientRecord(
+        row.patient_id,
+        row.version,
+        details,
+        profile_from_dict(row.profile),
+        row.recorded_at,
+        row.recorded_by,
+    )
+
+
+def _write_version(
+    uow: UnitOfWork,
+    patient_id: int,
+    version: int,
+    details: PatientDetails,
+    profile: PatientProfile,
+    actor: Actor,
+) -> PatientVersion:
+    row = PatientVersion(
+        patient_id=patient_id,
+        version=version,
+        full_name=details.full_name.strip(),
+        date_of_birth=details.date_of_birth,
+        inputs=_inputs(details),
+        profile=profile_to_dict(profile),
+        recorded_at=uow.clock(),
+        recorded_by=actor.user_id,
+    )
+    uow.session.add(row)
+    uow.session.flush()
+    return row
+
+
+def find_patient(uow: UnitOfWork, patient_id: int, actor: Actor) -> Patient:
+    """The patient row in the actor's clinic; another clinic's patient is "not found"."""
+    patient = uow.session.scalar(
+        select(Patient).where(Patient.id == patient_id, Patient.clinic_id == actor.clinic_id)
+    )
+    if patient is None:
+        raise NotFoundError(f"there is no patient {patient_id}", fields={"patient_id": patient_id})
+    return patient
+
+
+def current_version(uow: UnitOfWork, patient: Patient) -> PatientVersion:
+    return uow.session.scalars(
+        select(PatientVersion).where(
+            PatientVersion.patient_id == patient.id, PatientVersion.version == patient.version
+        )
+    ).one()
+
+
+def create_patient(
+    uow: UnitOfWork, details: PatientDetails, *, actor: Actor, catalog: Catalog
+) -> PatientRecord:
+    """Register a patient in the actor's clinic with version 1 of their details."""
+    profile = _validated_profile(details, catalog)
+    with uow:
+        patient = Patient(
+            clinic_id=actor.clinic_id, version=1, created_at=uow.clock(), created_by=actor.user_id
+        )
+        uow.session.add(patient)
+        uow.session.flush()
+        row = _write_version(uow, patient.id, 1, details, profile, actor)
+        uow.audit(
+            actor,
+            "patient.create",
+            "patient",
+            patient.id,
+            patient_id=patient.id,
+            details={"version": 1},
+        )
+        uow.commit()
+        return _record(row)
+
+
+def _stale(patient_id: int, expected: int, current: int) -> ConflictError:
+    return ConflictError(
+        f"patient {patient_id} was changed by someone else after you opened it (you edited "
+        f"version {expected}; it is now at version {current}); reload the patient and make "
+        "your change again",
+        code="conflict.stale_version",
+        fields={"patient_id": patient_id, "expected_version": expected, "version": current},
+    )
+
+
+def update_patient(
+    uow: UnitOfWork,
+    patient_id: int,
+    details: PatientDetails,
+    *,
+    expected_version: int,
+    actor: Actor,
+    catalog: Catalog,
+) -> PatientRecord:
+    """Save a new version of the patient's details, if ``expected_version`` is still current."""
+    profile = _validated_profile(details, catalog)
+    with uow:
+        patient = find_patient(uow, patient_id, actor)
+        if patient.version != expected_version:
+            raise _stale(patient_id, expected_version, patient.version)
+        before = _record(current_version(uow, patient)).details
+        bumped = cast(
+            "CursorResult[Any]",
+            uow.session.execute(
+                update(Patient)
+                .where(Patient.id == patient_id, Patient.version == expected_version)
+                .values(version=expected_version + 1)
+                .execution_options(synchronize_session=False)
+            ),
+        )
+        if bumped.rowcount != 1:  # another update won in the meantime
+            raise _stale(patient_id, expected_version, expected_version + 1)
+        row = _write_version(uow, patient_id, expected_version + 1, details, profile, actor)
+        changed = [
+            f.name for f in fields(details) if getattr(details, f.name) != getattr(before, f.name)
+        ]
+        uow.audit(
+            actor,
+            "patient.update",
+            "patient",
+            patient_id,
+            patient_id=patient_id,
+            details={
+                "from_version": expected_version,
+                "to_version": expected_version + 1,
+                "changed": changed,
+            },
+        )
+        uow.commit()
+        return _record(row)
+
+
+def get_patient(uow: UnitOfWork, patient_id: int, *, actor: Actor) -> PatientRecord:
+    """The patient's current details; the read is audited like a change."""
+    with uow:
+        patient = find_patient(uow, patient_id, actor)
+        record = _record(current_version(uow, patient))
+        uow.audit(
+            actor,
+            "patient.read",
+            "patient",
+            patient_id,
+            patient_id=patient_id,
+            details={"version": record.version},
+        )
+        uow.commit()
+        return record

@@ -1,0 +1,162 @@
+"""Plans: the domain's explained plan for a patient's current profile, saved as it was shown.
+
+The plan JSON is :func:`~ketaplan.clinical.planning.plan_to_dict` exactly (the README's
+contract), with the catalog version used and any override. A soft-limit override needs a
+prescriber, who is recorded as the overriding prescriber. A dose the limits refuse (override
+missing, hard limit) saves no plan, but the refusal itself is audited and committed: DESIGN asks
+for overrides and refusals alike to be recorded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from ketaplan.clinical.catalog import Catalog
+from ketaplan.clinical.medications import MedicationResolver
+from ketaplan.clinical.planning import PlanRequest, make_plan, plan_to_dict
+from ketaplan.errors import NotFoundError, SafetyLimitError
+from ketaplan.services.actors import Actor, require_role
+from ketaplan.services.patients import current_version, find_patient, profile_from_dict
+from ketaplan.services.unit_of_work import UnitOfWork
+from ketaplan.store.models import InfusionPlan, Patient
+
+
+@dataclass(frozen=True, slots=True)
+class PlanOrder:
+    """What is asked for: the condition, optionally a dose and an override reason."""
+
+    condition: str
+    requested_mg_per_kg: float | None = None
+    override_reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PlanRecord:
+    plan_id: int
+    patient_id: int
+    patient_version: int
+    condition: str
+    catalog_version: str
+    plan: dict[str, Any]
+    created_at: datetime
+    created_by: int
+
+
+def _record(row: InfusionPlan) -> PlanRecord:
+    return PlanRecord(
+        row.id,
+        row.patient_id,
+        row.patient_version,
+        row.condition,
+        row.catalog_version,
+        row.plan,
+        row.created_at,
+        row.created_by,
+    )
+
+
+def create_plan(
+    uow: UnitOfWork,
+    patient_id: int,
+    order: PlanOrder,
+    *,
+    actor: Actor,
+    catalog: Catalog,
+    resolver: MedicationResolver,
+) -> PlanRecord:
+    """Screen, dose, check limits and prepare for the patient's current details; save it."""
+    if order.override_reason is not None:
+        require_role(actor, ("prescriber",), "overriding a dose limit")
+    with uow:
+        patient = find_patient(uow, patient_id, actor)
+        version = current_version(uow, patient)
+        request = PlanRequest(
+            order.condition,
+            profile_from_dict(version.profile),
+            order.requested_mg_per_kg,
+            order.override_reason,
+            actor.email if order.override_reason is not None else None,
+        )
+        try:
+            plan = make_plan(request, catalog, resolver)
+        except SafetyLimitError as refused:
+            uow.audit(
+                actor,
+                "plan.refused",
+                "patient",
+                patient_id,
+                patient_id=patient_id,
+                details={
+                    "condition": order.condition,
+                    "patient_version": version.version,
+                    "requested_mg_per_kg": order.requested_mg_per_kg,
+                    "code": refused.code,
+                    "message": refused.message,
+                },
+            )
+            uow.commit()
+            raise
+        data = plan_to_dict(plan)
+        row = InfusionPlan(
+            patient_id=patient_id,
+            patient_version=version.version,
+            condition=plan.protocol.key,
+            catalog_version=plan.catalog_version,
+            eligibility_status=plan.eligibility.status,
+            mg_per_kg=plan.dose.mg_per_kg,
+            total_mg=plan.dose.total_mg,
+            inputs={
+                "condition": order.condition,
+                "requested_mg_per_kg": order.requested_mg_per_kg,
+                "override_reason": order.override_reason,
+            },
+            plan=data,
+            override=data["limits"]["override"],
+            created_at=uow.clock(),
+            created_by=actor.user_id,
+        )
+        uow.session.add(row)
+        uow.session.flush()
+        uow.audit(
+            actor,
+            "plan.create",
+            "plan",
+            row.id,
+            patient_id=patient_id,
+            details={
+                "condition": row.condition,
+                "patient_version": row.patient_version,
+                "catalog_version": row.catalog_version,
+                "eligibility": row.eligibility_status,
+                "mg_per_kg": row.mg_per_kg,
+                "total_mg": row.total_mg,
+                "override": row.override is not None,
+            },
+        )
+        uow.commit()
+        return _record(row)
+
+
+def find_plan(uow: UnitOfWork, plan_id: int, actor: Actor) -> InfusionPlan:
+    """A plan of a patient in the actor's clinic."""
+    plan = uow.session.scalar(
+        select(InfusionPlan)
+        .join(Patient, Patient.id == InfusionPlan.patient_id)
+        .where(InfusionPlan.id == plan_id, Patient.clinic_id == actor.clinic_id)
+    )
+    if plan is None:
+        raise NotFoundError(f"there is no plan {plan_id}", fields={"plan_id": plan_id})
+    return plan
+
+
+def get_plan(uow: UnitOfWork, plan_id: int, *, actor: Actor) -> PlanRecord:
+    """A saved plan as it was shown; the read is audited."""
+    with uow:
+        row = find_plan(uow, plan_id, actor)
+        uow.audit(actor, "plan.read", "plan", plan_id, patient_id=row.patient_id)
+        uow.commit()
+        return _record(row)

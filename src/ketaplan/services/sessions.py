@@ -1,0 +1,231 @@
+"""Infusion sessions: the chart as an append-only event log in the database.
+
+Each event is one ``session_event`` row with the session's next sequence number. Appending:
+
+1. the caller says how many events it has seen (``expected_seq``); if the chart has moved on,
+   the append is refused (:class:`~ketaplan.errors.ConflictError`): two nurses charting the
+   same session never overwrite or reorder each other's events;
+2. the stored events are replayed through the domain's fold (:mod:`ketaplan.clinical.session`)
+   and the new event is validated against it *before* anything is written: an impossible
+   event (resume without pause, time going backwards, anything after discharge) raises and
+   writes nothing, not even an audit row;
+3. the row is inserted as ``seq = expected_seq + 1``; the unique ``(session_id, seq)``
+   constraint settles a race the check in step 1 cannot see (PostgreSQL: the second insert
+   waits for the first transaction and then fails; SQLite: ``BEGIN IMMEDIATE`` already
+   serialised the two), and the loser gets the same ConflictError.
+
+The stored event is the JSON the domain parsed (``event_from_dict``), so replaying the rows
+rebuilds the same log. Monitoring rules come from the caller (the clinic's catalog); alerts are
+derived on replay, not stored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from ketaplan.clinical.catalog import Catalog
+from ketaplan.clinical.monitoring import MonitoringRules
+from ketaplan.clinical.session import SessionLog, append, event_from_dict, replay, summarise
+from ketaplan.errors import ConflictError, InputError, NotFoundError
+from ketaplan.services.actors import Actor
+from ketaplan.services.courses import find_course
+from ketaplan.services.patients import current_version, find_patient
+from ketaplan.services.plans import find_plan
+from ketaplan.services.unit_of_work import UnitOfWork
+from ketaplan.store.models import InfusionSession, Patient, SessionEvent
+
+
+@dataclass(frozen=True, slots=True)
+class SessionChart:
+    """A session's chart as of its last event: how many events, and what they add up to."""
+
+    session_id: int
+    patient_id: int
+    seq: int
+    events: tuple[dict[str, Any], ...]
+    summary: dict[str, object]
+
+    @property
+    def state(self) -> object:
+        return self.summary["state"]
+
+
+def find_session(uow: UnitOfWork, session_id: int, actor: Actor) -> InfusionSession:
+    """A session of a patient in the actor's clinic."""
+    found = uow.session.scalar(
+        select(InfusionSession)
+        .join(Patient, Patient.id == InfusionSession.patient_id)
+        .where(InfusionSession.id == session_id, Patient.clinic_id == actor.clinic_id)
+    )
+    if found is None:
+        raise NotFoundError(f"there is no session {session_id}", fields={"session_id": session_id})
+    return found
+
+
+def _stored_events(uow: UnitOfWork, session_id: int) -> list[SessionEvent]:
+    return list(
+        uow.session.scalars(
+            select(SessionEvent)
+            .where(SessionEvent.session_id == session_id)
+            .order_by(SessionEvent.seq)
+        )
+    )
+
+
+def _replayed(
+    rows: Sequence[SessionEvent], session: InfusionSession, monitoring: MonitoringRules
+) -> SessionLog:
+    rules = monitoring.for_category(session.category)
+    return replay((event_from_dict(row.data) for row in rows), rules)
+
+
+def _chart(
+    session: InfusionSession, events: Sequence[Mapping[str, Any]], log: SessionLog
+) -> SessionChart:
+    summary = summarise(log, session.weight_kg).to_dict()
+    return SessionChart(
+        session.id, session.patient_id, len(events), tuple(dict(e) for e in events), summary
+    )
+
+
+def open_session(
+    uow: UnitOfWork,
+    patient_id: int,
+    *,
+    condition: str,
+    actor: Actor,
+    catalog: Catalog,
+    course_id: int | None = None,
+    plan_id: int | None = None,
+    number: int | None = None,
+) -> SessionChart:
+    """Open an empty chart for an infusion, at the patient's current weight."""
+    protocol = catalog.protocol(condition)
+    with uow:
+        patient = find_patient(uow, patient_id, actor)
+        weight_kg = float(current_version(uow, patient).profile["weight_kg"])
+        for kind, found in (
+            ("course", find_course(uow, course_id, actor) if course_id is not None else None),
+            ("plan", find_plan(uow, plan_id, actor) if plan_id is not None else None),
+        ):
+            if found is not None and found.patient_id != patient_id:
+                raise InputError(
+                    f"{kind} {found.id} belongs to another patient",
+                    code="input.wrong_patient",
+                    fields={f"{kind}_id": found.id},
+                )
+        row = InfusionSession(
+            patient_id=patient_id,
+            course_id=course_id,
+            plan_id=plan_id,
+            number=number,
+            protocol_key=protocol.key,
+            category=protocol.category,
+            weight_kg=weight_kg,
+            created_at=uow.clock(),
+            created_by=actor.user_id,
+        )
+        uow.session.add(row)
+        uow.session.flush()
+        uow.audit(
+            actor,
+            "session.open",
+            "session",
+            row.id,
+            patient_id=patient_id,
+            details={
+                "protocol": protocol.key,
+                "course_id": course_id,
+                "plan_id": plan_id,
+                "number": number,
+            },
+        )
+        uow.commit()
+        return SessionChart(row.id, patient_id, 0, (), summarise(SessionLog(), weight_kg).to_dict())
+
+
+def _moved_on(session_id: int, expected_seq: int, seq: int) -> ConflictError:
+    return ConflictError(
+        f"session {session_id}'s chart has {seq} events, but this event was charted after "
+        f"event {expected_seq}: someone else charted in the meantime; reload the chart and "
+        "chart the event again if it is still right",
+        code="conflict.chart_moved_on",
+        fields={"session_id": session_id, "expected_seq": expected_seq, "seq": seq},
+    )
+
+
+def append_session_event(
+    uow: UnitOfWork,
+    session_id: int,
+    event: Mapping[str, object],
+    *,
+    expected_seq: int,
+    actor: Actor,
+    monitoring: MonitoringRules,
+) -> SessionChart:
+    """Chart one event (its JSON form) after the ``expected_seq`` events the caller has seen."""
+    if isinstance(expected_seq, bool) or not isinstance(expected_seq, int) or expected_seq < 0:
+        raise InputError(
+            f"expected_seq {expected_seq!r} must be the number of events already seen (0 or more)",
+            code="input.out_of_range",
+            fields={"field": "expected_seq"},
+        )
+    with uow:
+        session = find_session(uow, session_id, actor)
+        rows = _stored_events(uow, session_id)
+        if len(rows) != expected_seq:
+            raise _moved_on(session_id, expected_seq, len(rows))
+        parsed = event_from_dict(event)
+        log = append(_replayed(rows, session, monitoring), parsed)  # refusals raise here
+        data = dict(event)
+        uow.session.add(
+            SessionEvent(
+                session_id=session_id,
+                seq=expected_seq + 1,
+                kind=parsed.kind,
+                at=parsed.at.astimezone(UTC),
+                data=data,
+                recorded_at=uow.clock(),
+                recorded_by=actor.user_id,
+            )
+        )
+        try:
+            uow.session.flush()
+        except IntegrityError as lost:
+            raise _moved_on(session_id, expected_seq, expected_seq + 1) from lost
+        uow.audit(
+            actor,
+            "session.event.append",
+            "session",
+            session_id,
+            patient_id=session.patient_id,
+            details={"seq": expected_seq + 1, "kind": parsed.kind, "state": log.state.state},
+        )
+        uow.commit()
+        return _chart(session, [*(r.data for r in rows), data], log)
+
+
+def get_session_chart(
+    uow: UnitOfWork, session_id: int, *, actor: Actor, monitoring: MonitoringRules
+) -> SessionChart:
+    """The chart and what it adds up to (delivered dose, alerts...); the read is audited."""
+    with uow:
+        session = find_session(uow, session_id, actor)
+        rows = _stored_events(uow, session_id)
+        log = _replayed(rows, session, monitoring)
+        uow.audit(
+            actor,
+            "session.read",
+            "session",
+            session_id,
+            patient_id=session.patient_id,
+            details={"seq": len(rows)},
+        )
+        uow.commit()
+        return _chart(session, [r.data for r in rows], log)

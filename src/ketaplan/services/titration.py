@@ -1,0 +1,308 @@
+"""Titration: a recommendation computed from the stored course, and a prescriber's decision.
+
+:func:`recommend_titration` builds the domain's :class:`~ketaplan.clinical.titration.History`
+from the database and lets :func:`~ketaplan.clinical.titration.recommend_next_dose` decide:
+
+* sessions: the course's sessions whose infusion has ended (stopped or discharged), in order;
+  each session's dose is its plan's mg/kg when it was charted against a plan, otherwise the
+  mg/kg its chart delivered; tolerability, side effects, alerts and pauses come from the
+  replayed chart; its scores are the questionnaires recorded for that session;
+* baseline: the course's questionnaires (not tied to a session) answered before the first
+  session's first event; follow-up: those answered after the last session's last event;
+* weight: the patient's current profile.
+
+The recommendation is stored with the history it was computed from, so the reasons can be
+shown again exactly. :func:`decide_titration` records a prescriber accepting it or choosing
+another dose with a reason; a dose outside the protocol's hard limits is refused. Both rows
+are written once; a recommendation gets one decision.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from ketaplan.clinical.catalog import Catalog
+from ketaplan.clinical.course import ScoreRecord
+from ketaplan.clinical.monitoring import MonitoringRules
+from ketaplan.clinical.session import event_from_dict, replay, summarise
+from ketaplan.clinical.titration import (
+    History,
+    SessionRecord,
+    SideEffectRecord,
+    recommend_next_dose,
+)
+from ketaplan.errors import ConflictError, HardLimitExceeded, InputError, NotFoundError
+from ketaplan.services.actors import Actor, require_role
+from ketaplan.services.courses import find_course
+from ketaplan.services.patients import current_version, find_patient
+from ketaplan.services.unit_of_work import UnitOfWork
+from ketaplan.store.models import (
+    Clinic,
+    InfusionPlan,
+    InfusionSession,
+    Patient,
+    QuestionnaireResponse,
+    SessionEvent,
+    TitrationDecision,
+    TitrationRecommendation,
+    TreatmentCourse,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class TitrationRecord:
+    recommendation_id: int
+    patient_id: int
+    course_id: int
+    recommendation: dict[str, Any]
+    basis: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionRecord:
+    decision_id: int
+    recommendation_id: int
+    decision: str
+    mg_per_kg: float
+    reason: str
+    decided_at: datetime
+
+
+def _latest_by_scale(responses: list[QuestionnaireResponse]) -> dict[str, int]:
+    totals: dict[str, int] = {}
+    for response in sorted(responses, key=lambda r: r.answered_at):
+        totals[response.scale] = response.total
+    return totals
+
+
+def _history(
+    uow: UnitOfWork,
+    course: TreatmentCourse,
+    monitoring: MonitoringRules,
+    weight_kg: float,
+    zone: ZoneInfo,
+) -> History:
+    sessions = list(
+        uow.session.scalars(
+            select(InfusionSession)
+            .where(InfusionSession.course_id == course.id)
+            .order_by(InfusionSession.id)
+        )
+    )
+    responses = list(
+        uow.session.scalars(
+            select(QuestionnaireResponse).where(
+                QuestionnaireResponse.patient_id == course.patient_id,
+                (QuestionnaireResponse.course_id == course.id)
+                | QuestionnaireResponse.session_id.in_([s.id for s in sessions]),
+            )
+        )
+    )
+    records: list[SessionRecord] = []
+    first_at: datetime | None = None
+    last_at: datetime | None = None
+    for number, session in enumerate(sessions, start=1):
+        rows = list(
+            uow.session.scalars(
+                select(SessionEvent)
+                .where(SessionEvent.session_id == session.id)
+                .order_by(SessionEvent.seq)
+            )
+        )
+        log = replay(
+            (event_from_dict(r.data) for r in rows), monitoring.for_category(session.category)
+        )
+        if log.state.state not in ("stopped", "discharged"):
+            continue
+        summary = summarise(log, session.weight_kg)
+        plan = (
+            uow.session.get(InfusionPlan, session.plan_id) if session.plan_id is not None else None
+        )
+        first_at = first_at or rows[0].at
+        last_at = rows[-1].at
+        records.append(
+            SessionRecord(
+                number=session.number or number,
+                on=rows[0].at.astimezone(zone).date(),
+                mg_per_kg=plan.mg_per_kg if plan else round(summary.delivered_mg_per_kg, 3),
+                tolerability=summary.tolerability_rating,
+                side_effects=tuple(
+                    SideEffectRecord(s.name, s.severity) for s in summary.side_effects
+                ),
+                alerts=tuple(a.code for a in summary.alerts),
+                pauses=summary.pauses,
+                scores=_latest_by_scale([r for r in responses if r.session_id == session.id]),
+            )
+        )
+    unlinked = [r for r in responses if r.session_id is None]
+    baseline = [r for r in unlinked if first_at is None or r.answered_at < first_at]
+    follow_up = [r for r in unlinked if last_at is not None and r.answered_at > last_at]
+    return History(
+        condition=course.protocol_key,
+        weight_kg=weight_kg,
+        baseline_scores=_latest_by_scale(baseline),
+        sessions=tuple(records),
+        follow_up=tuple(
+            ScoreRecord(r.answered_at.astimezone(zone).date(), r.scale, r.total)
+            for r in sorted(follow_up, key=lambda r: r.answered_at)
+        ),
+    )
+
+
+def _basis(history: History) -> dict[str, Any]:
+    """The history as JSON, stored with the recommendation it produced."""
+    return {
+        "condition": history.condition,
+        "weight_kg": history.weight_kg,
+        "baseline_scores": dict(history.baseline_scores),
+        "sessions": [
+            {**asdict(s), "on": s.on.isoformat(), "scores": dict(s.scores)}
+            for s in history.sessions
+        ],
+        "follow_up": [
+            {"on": r.on.isoformat(), "scale": r.scale, "total": r.total} for r in history.follow_up
+        ],
+    }
+
+
+def recommend_titration(
+    uow: UnitOfWork,
+    course_id: int,
+    *,
+    actor: Actor,
+    catalog: Catalog,
+    monitoring: MonitoringRules,
+) -> TitrationRecord:
+    """The next session's mg/kg for the course so far, with reasons; stored for the decision."""
+    with uow:
+        course = find_course(uow, course_id, actor)
+        patient = find_patient(uow, course.patient_id, actor)
+        weight_kg = float(current_version(uow, patient).profile["weight_kg"])
+        clinic = uow.session.get_one(Clinic, patient.clinic_id)
+        history = _history(uow, course, monitoring, weight_kg, ZoneInfo(clinic.time_zone))
+        proposal = recommend_next_dose(catalog.protocol(course.protocol_key), history)
+        row = TitrationRecommendation(
+            patient_id=course.patient_id,
+            course_id=course.id,
+            recommended_mg_per_kg=proposal.recommended_mg_per_kg,
+            action=proposal.action,
+            recommendation=proposal.to_dict(weight_kg),
+            basis=_basis(history),
+            created_at=uow.clock(),
+            created_by=actor.user_id,
+        )
+        uow.session.add(row)
+        uow.session.flush()
+        uow.audit(
+            actor,
+            "titration.recommend",
+            "titration_recommendation",
+            row.id,
+            patient_id=course.patient_id,
+            details={
+                "course_id": course.id,
+                "action": proposal.action,
+                "recommended_mg_per_kg": proposal.recommended_mg_per_kg,
+                "sessions": len(history.sessions),
+            },
+        )
+        uow.commit()
+        return TitrationRecord(row.id, row.patient_id, course.id, row.recommendation, row.basis)
+
+
+def decide_titration(
+    uow: UnitOfWork,
+    recommendation_id: int,
+    *,
+    actor: Actor,
+    catalog: Catalog,
+    mg_per_kg: float | None = None,
+    reason: str = "",
+) -> DecisionRecord:
+    """A prescriber accepts the recommendation (no dose given, or the same dose) or chooses
+    another dose, which needs a reason; once per recommendation."""
+    require_role(actor, ("prescriber",), "deciding a titration")
+    with uow:
+        found = uow.session.execute(
+            select(TitrationRecommendation, TreatmentCourse)
+            .join(TreatmentCourse, TreatmentCourse.id == TitrationRecommendation.course_id)
+            .join(Patient, Patient.id == TitrationRecommendation.patient_id)
+            .where(
+                TitrationRecommendation.id == recommendation_id,
+                Patient.clinic_id == actor.clinic_id,
+            )
+        ).one_or_none()
+        if found is None:
+            raise NotFoundError(
+                f"there is no titration recommendation {recommendation_id}",
+                fields={"recommendation_id": recommendation_id},
+            )
+        recommendation, course = found
+        recommended = recommendation.recommended_mg_per_kg
+        chosen = recommended if mg_per_kg is None else mg_per_kg
+        if (
+            isinstance(chosen, bool)
+            or not isinstance(chosen, int | float)
+            or not math.isfinite(chosen)
+            or chosen <= 0
+        ):
+            raise InputError(
+                f"mg_per_kg {mg_per_kg!r} is not a positive dose",
+                code="input.out_of_range",
+                fields={"field": "mg_per_kg"},
+            )
+        overridden = not math.isclose(chosen, recommended, abs_tol=1e-9)
+        if overridden and not reason.strip():
+            raise InputError(
+                f"choosing {chosen:g} mg/kg instead of the recommended {recommended:g} mg/kg "
+                "needs a reason",
+                code="input.missing",
+                fields={"field": "reason"},
+            )
+        limits = catalog.protocol(course.protocol_key).limits
+        if not limits.hard_min_mg_per_kg <= chosen <= limits.hard_max_mg_per_kg:
+            raise HardLimitExceeded(
+                f"{chosen:g} mg/kg is outside the hard limits {limits.hard_min_mg_per_kg:g}-"
+                f"{limits.hard_max_mg_per_kg:g} mg/kg of the {course.protocol_key} protocol",
+                fields={"mg_per_kg": chosen},
+            )
+        row = TitrationDecision(
+            recommendation_id=recommendation_id,
+            decision="overridden" if overridden else "accepted",
+            mg_per_kg=float(chosen),
+            reason=reason.strip(),
+            decided_at=uow.clock(),
+            decided_by=actor.user_id,
+        )
+        uow.session.add(row)
+        try:
+            uow.session.flush()
+        except IntegrityError as taken:
+            raise ConflictError(
+                f"titration recommendation {recommendation_id} has already been decided",
+                code="conflict.already_decided",
+                fields={"recommendation_id": recommendation_id},
+            ) from taken
+        uow.audit(
+            actor,
+            "titration.decide",
+            "titration_recommendation",
+            recommendation_id,
+            patient_id=recommendation.patient_id,
+            details={
+                "decision": row.decision,
+                "mg_per_kg": row.mg_per_kg,
+                "recommended_mg_per_kg": recommended,
+            },
+        )
+        uow.commit()
+        return DecisionRecord(
+            row.id, recommendation_id, row.decision, row.mg_per_kg, row.reason, row.decided_at
+        )

@@ -1,0 +1,106 @@
+"""The unit of work: one transaction, rolled back unless committed, with its audit events.
+
+A service function opens it with ``with uow:``, does its reads and writes through
+``uow.session``, records what it did with :meth:`UnitOfWork.audit`, and calls
+:meth:`UnitOfWork.commit`. Commit flushes the changes, then chains the audit events onto the
+trail (locking the chain head only for this last step), then commits: the change and its audit
+rows land together or not at all. Leaving the block without commit (an error, a refusal) rolls
+everything back. A commit with nothing audited is refused: every service transaction touches
+records someone must be able to account for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Any, Self
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from ketaplan.services.actors import Actor
+from ketaplan.store import AuditEntry, append_audit_events
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class UnitOfWork:
+    """A transaction over the store. Reusable: each ``with`` block is a new transaction."""
+
+    def __init__(
+        self, session_factory: sessionmaker[Session], *, clock: Callable[[], datetime] = utc_now
+    ) -> None:
+        self._session_factory = session_factory
+        self.clock = clock
+        self._session: Session | None = None
+        self._audit: list[AuditEntry] = []
+
+    @property
+    def session(self) -> Session:
+        if self._session is None:
+            raise RuntimeError("the unit of work is used outside its `with` block")
+        return self._session
+
+    def __enter__(self) -> Self:
+        if self._session is not None:
+            raise RuntimeError("the unit of work is already open")
+        self._session = self._session_factory()
+        self._audit = []
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        session, self._session = self.session, None
+        self._audit = []
+        try:
+            session.rollback()  # a no-op after commit
+        finally:
+            session.close()
+
+    def audit(
+        self,
+        actor: Actor,
+        action: str,
+        entity_type: str,
+        entity_id: object,
+        *,
+        patient_id: int | None = None,
+        details: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Record what this transaction did; written when it commits, with the change."""
+        self._audit.append(
+            AuditEntry(
+                action=action,
+                entity_type=entity_type,
+                entity_id=str(entity_id),
+                actor_user_id=actor.user_id,
+                actor_role=actor.role,
+                origin=actor.origin,
+                patient_id=patient_id,
+                details=dict(details or {}),
+            )
+        )
+
+    def commit(self) -> None:
+        """Flush the changes, chain the audit events, commit; all or nothing."""
+        if not self._audit:
+            raise RuntimeError("refusing to commit a transaction that recorded no audit event")
+        session = self.session
+        session.flush()
+        append_audit_events(session, self._audit, self.clock())
+        self._audit = []
+        self._commit_transaction()
+
+    def _commit_transaction(self) -> None:
+        """The last step of :meth:`commit` (a seam: tests make it fail after the writes)."""
+        self.session.commit()
+
+    def rollback(self) -> None:
+        self._audit = []
+        self.session.rollback()

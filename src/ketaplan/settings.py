@@ -1,0 +1,57 @@
+"""Settings of the service, read from the environment by a function, never at import time.
+
+Entry points call :func:`load_settings` once with ``os.environ`` and pass the result on; tests
+pass a plain dict. Nothing here opens a database or touches the disk.
+
+Examples
+--------
+>>> load_settings({}).database_url
+'sqlite:///./ketaplan.db'
+>>> load_settings({"KETAPLAN_DATABASE_URL": "postgresql://clinic@db/ketaplan"}).database_url
+'postgresql+psycopg://clinic@db/ketaplan'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from ketaplan.errors import InputError
+
+DATABASE_URL_VARIABLE = "KETAPLAN_DATABASE_URL"
+DEFAULT_DATABASE_URL = "sqlite:///./ketaplan.db"
+"""The embedded default: one clinic on one laptop, a SQLite file in the working directory."""
+
+_POSTGRES_ALIASES = ("postgresql://", "postgres://")
+_ACCEPTED_PREFIXES = ("sqlite://", "postgresql+psycopg://")
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """What the service needs to know about its surroundings."""
+
+    database_url: str
+
+
+def _database_url(raw: str) -> str:
+    url = raw.strip()
+    for alias in _POSTGRES_ALIASES:
+        if url.startswith(alias):
+            # psycopg 3 is the only PostgreSQL driver installed; a bare postgresql:// would
+            # make SQLAlchemy look for psycopg2.
+            return "postgresql+psycopg://" + url.removeprefix(alias)
+    if not url.startswith(_ACCEPTED_PREFIXES):
+        shown = url.split("@")[-1] if "@" in url else url
+        raise InputError(
+            f"{DATABASE_URL_VARIABLE} {shown!r} is not a database ketaplan can use; give "
+            "sqlite:///path/to/ketaplan.db or postgresql+psycopg://user@host:5432/dbname",
+            code="input.invalid_database_url",
+            fields={"field": DATABASE_URL_VARIABLE},
+        )
+    return url
+
+
+def load_settings(environ: Mapping[str, str]) -> Settings:
+    """Settings from an environment mapping (``os.environ`` in entry points)."""
+    raw = environ.get(DATABASE_URL_VARIABLE, "").strip() or DEFAULT_DATABASE_URL
+    return Settings(database_url=_database_url(raw))

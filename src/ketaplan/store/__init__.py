@@ -1,0 +1,89 @@
+"""Persistence: SQLAlchemy models, engines, Alembic migrations and the audit chain.
+
+Entry points open the database with :func:`open_database`, which refuses a database that is not
+migrated; ``ketaplan db migrate`` uses :func:`migrate`. Services never build engines; they get a
+unit of work over :attr:`Database.session_factory`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from ketaplan.errors import DatabaseNotReady
+from ketaplan.store.audit import (
+    AuditEntry,
+    BrokenLink,
+    ChainVerification,
+    append_audit_events,
+    verify_audit_chain,
+)
+from ketaplan.store.engine import make_engine, make_session_factory, safe_url
+from ketaplan.store.schema import (
+    MIGRATE_COMMAND,
+    Migration,
+    current_revision,
+    head_revision,
+    migrate,
+    require_migrated,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Database:
+    """An open database: its engine and the factory of sessions over it."""
+
+    engine: Engine
+    session_factory: sessionmaker[Session]
+
+    def close(self) -> None:
+        """Close pooled connections (tests and short-lived commands)."""
+        self.engine.dispose()
+
+
+def open_database(database_url: str) -> Database:
+    """Connect, and refuse to go on unless the schema is at this code's revision."""
+    engine = make_engine(database_url)
+    try:
+        require_migrated(engine)
+    except OperationalError as exc:
+        engine.dispose()
+        raise unavailable(engine, exc) from exc
+    except BaseException:
+        engine.dispose()
+        raise
+    return Database(engine, make_session_factory(engine))
+
+
+def unavailable(engine: Engine, exc: SQLAlchemyError) -> DatabaseNotReady:
+    """A database that cannot be reached or opened, as ketaplan's error (no traceback)."""
+    reason = getattr(exc, "orig", None) or exc
+    return DatabaseNotReady(
+        f"cannot open the database at {safe_url(engine)}: {str(reason).strip()}",
+        code="database.unavailable",
+        fields={"database": safe_url(engine)},
+    )
+
+
+__all__ = [
+    "MIGRATE_COMMAND",
+    "AuditEntry",
+    "BrokenLink",
+    "ChainVerification",
+    "Database",
+    "Migration",
+    "append_audit_events",
+    "current_revision",
+    "head_revision",
+    "make_engine",
+    "make_session_factory",
+    "migrate",
+    "open_database",
+    "require_migrated",
+    "safe_url",
+    "unavailable",
+    "verify_audit_chain",
+]

@@ -1,0 +1,256 @@
+"""The audit trail: append-only rows, hash-chained so that tampering shows.
+
+Each ``audit_event`` row stores ``prev_hash`` (the hash of the row before it, or 64 zeros for
+the first) and ``hash = sha256(prev_hash + canonical JSON of the row)``, where the row is its
+sequence number, time, actor, origin, action, entity, patient and details. Changing any of
+these, deleting a row or inserting one breaks the chain at that row; cutting rows off the end
+is caught by the chain head (``audit_chain_head``), which every append updates in the same
+transaction.
+
+Appends are serialised so the chain never forks: the head row is read ``FOR UPDATE`` on
+PostgreSQL (a second writer waits until the first commits, then reads the new head); on SQLite
+every transaction already holds the write lock from ``BEGIN IMMEDIATE``. Appends happen at
+commit time (:class:`ketaplan.services.UnitOfWork`), after the transaction's other writes, so
+the head is locked only for the last moment of a transaction.
+
+What the chain proves, and what not: anyone who can only change rows through SQL is caught by
+:func:`verify_audit_chain`; someone who can rewrite the whole table *and* the head can rebuild
+a consistent chain. Publishing the head hash elsewhere (a printout, a second system) closes
+that gap; the head is what to publish.
+
+Examples
+--------
+>>> canonical_json({"b": 1, "a": [1.5, "é"]})
+'{"a":[1.5,"é"],"b":1}'
+>>> chain_hash(GENESIS_HASH, {"seq": 1})[:16]
+'0a00898550374c41'
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from ketaplan.store.models import AuditChainHead, AuditEvent
+
+GENESIS_HASH = "0" * 64
+CHAIN_HEAD_ID = 1
+
+
+def canonical_json(value: object) -> str:
+    """One text per value: sorted keys, no spaces, UTF-8 as is, no NaN or infinity."""
+    return json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    )
+
+
+def chain_hash(prev_hash: str, fields: Mapping[str, object]) -> str:
+    """``sha256(prev_hash + canonical JSON of the row's fields)`` as 64 hex digits."""
+    return hashlib.sha256((prev_hash + canonical_json(fields)).encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """What happened, before it gets its place in the chain.
+
+    ``details`` must be JSON (it is stored as JSON and hashed in canonical form); it names what
+    changed rather than copying patient data, which lives in its own tables.
+    """
+
+    action: str
+    entity_type: str
+    entity_id: str
+    actor_user_id: int | None
+    actor_role: str | None
+    origin: str
+    patient_id: int | None = None
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+
+def hashed_fields(event: AuditEvent) -> dict[str, object]:
+    """The fields of a row that its hash covers (all but ``id``, ``prev_hash`` and ``hash``)."""
+    return {
+        "seq": event.seq,
+        "occurred_at": event.occurred_at.astimezone(UTC).isoformat(),
+        "actor_user_id": event.actor_user_id,
+        "actor_role": event.actor_role,
+        "origin": event.origin,
+        "action": event.action,
+        "entity_type": event.entity_type,
+        "entity_id": event.entity_id,
+        "patient_id": event.patient_id,
+        "details": event.details,
+    }
+
+
+def _lock_head(session: Session) -> AuditChainHead:
+    statement = (
+        select(AuditChainHead)
+        .where(AuditChainHead.id == CHAIN_HEAD_ID)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    head = session.execute(statement).scalar_one_or_none()
+    if head is None:  # pragma: no cover - the initial migration creates it
+        raise RuntimeError("the audit chain head row is missing; was the database migrated?")
+    return head
+
+
+def append_audit_events(
+    session: Session, entries: Iterable[AuditEntry], now: datetime
+) -> list[AuditEvent]:
+    """Chain ``entries`` onto the audit trail inside the session's transaction."""
+    entries = list(entries)
+    if not entries:
+        return []
+    head = _lock_head(session)
+    occurred_at = now.astimezone(UTC)
+    written = []
+    for entry in entries:
+        event = AuditEvent(
+            seq=head.last_seq + 1,
+            occurred_at=occurred_at,
+            actor_user_id=entry.actor_user_id,
+            actor_role=entry.actor_role,
+            origin=entry.origin,
+            action=entry.action,
+            entity_type=entry.entity_type,
+            entity_id=entry.entity_id,
+            patient_id=entry.patient_id,
+            # Stored exactly as hashed: tuples become lists, keys sort the same way.
+            details=json.loads(canonical_json(dict(entry.details))),
+            prev_hash=head.last_hash,
+        )
+        event.hash = chain_hash(head.last_hash, hashed_fields(event))
+        session.add(event)
+        head.last_seq, head.last_hash = event.seq, event.hash
+        written.append(event)
+    session.flush()
+    return written
+
+
+@dataclass(frozen=True, slots=True)
+class BrokenLink:
+    """Where the chain breaks, and how."""
+
+    seq: int
+    event_id: int | None
+    reason: str
+
+    def to_dict(self) -> dict[str, object]:
+        return {"seq": self.seq, "event_id": self.event_id, "reason": self.reason}
+
+
+@dataclass(frozen=True, slots=True)
+class ChainVerification:
+    """The result of walking the chain: how many rows checked, and the first break if any."""
+
+    checked: int
+    last_hash: str
+    broken: BrokenLink | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.broken is None
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "ok": self.ok,
+            "checked": self.checked,
+            "last_hash": self.last_hash,
+            "broken": self.broken.to_dict() if self.broken else None,
+        }
+
+
+def _walk(events: Iterable[AuditEvent]) -> ChainVerification:
+    expected_seq = 1
+    prev_hash = GENESIS_HASH
+    for event in events:
+        problem = None
+        if event.seq != expected_seq:
+            problem = (
+                f"audit event {expected_seq} is missing (the next row has sequence {event.seq})"
+                if event.seq > expected_seq
+                else f"sequence {event.seq} appears twice or out of order"
+            )
+        elif event.prev_hash != prev_hash:
+            problem = (
+                f"audit event {event.seq} does not link to event {event.seq - 1}: its "
+                "prev_hash differs from that row's hash (a row was removed, inserted or rehashed)"
+            )
+        elif chain_hash(event.prev_hash, hashed_fields(event)) != event.hash:
+            problem = (
+                f"audit event {event.seq} was changed after it was written: its content no "
+                "longer matches its hash"
+            )
+        if problem:
+            broken = BrokenLink(expected_seq, event.id, problem)
+            return ChainVerification(expected_seq - 1, prev_hash, broken)
+        prev_hash = event.hash
+        expected_seq += 1
+    return ChainVerification(expected_seq - 1, prev_hash)
+
+
+def verify_audit_chain(session: Session, *, batch_size: int = 1000) -> ChainVerification:
+    """Walk the audit trail in sequence order and report the first row that breaks it.
+
+    The head is read first and the walk stops at its sequence number, so events appended while
+    the walk runs are left for the next check instead of looking like a mismatch (at READ
+    COMMITTED on PostgreSQL each statement sees the latest commits). Rows are read in batches
+    (a server-side cursor on PostgreSQL), so a long trail does not have to fit in memory.
+    """
+    head = session.execute(
+        select(AuditChainHead.last_seq, AuditChainHead.last_hash).where(
+            AuditChainHead.id == CHAIN_HEAD_ID
+        )
+    ).one_or_none()
+    head_seq, head_hash = (head.last_seq, head.last_hash) if head else (0, "")
+    statement = (
+        select(AuditEvent)
+        .where(AuditEvent.seq <= head_seq)
+        .order_by(AuditEvent.seq)
+        .execution_options(yield_per=batch_size)
+    )
+    with session.execute(statement) as result:
+        walked = _walk(result.scalars())
+    if walked.broken is not None:
+        return walked
+    # Rows past the head: appends committed during the walk (the head has moved on since),
+    # or rows slipped in without the head. The highest sequence is read before the head again,
+    # so an append committing in between only moves the head further.
+    beyond = session.scalar(select(func.max(AuditEvent.seq)).where(AuditEvent.seq > head_seq))
+    if beyond is not None:
+        head_now = session.scalar(
+            select(AuditChainHead.last_seq).where(AuditChainHead.id == CHAIN_HEAD_ID)
+        )
+        if head_now is None or head_now < beyond:
+            return ChainVerification(
+                walked.checked,
+                walked.last_hash,
+                BrokenLink(
+                    head_seq + 1,
+                    None,
+                    f"audit events up to {beyond} exist past the chain head ({head_now}): rows "
+                    "were added outside ketaplan, or the head was set back",
+                ),
+            )
+    if head is None or head_seq != walked.checked or head_hash != walked.last_hash:
+        return ChainVerification(
+            walked.checked,
+            walked.last_hash,
+            BrokenLink(
+                max(head_seq, walked.checked),
+                None,
+                f"the chain head records {head_seq} audit events, but the chain ends at "
+                f"event {walked.checked}: events were removed from the end, or the head was "
+                "changed",
+            ),
+        )
+    return walked

@@ -1,0 +1,67 @@
+"""Engines for SQLite and PostgreSQL, set up the same way wherever they are made.
+
+SQLite (the embedded default) gets, on every new connection:
+
+* ``journal_mode=WAL``: readers do not block the writer, and a crash leaves the last
+  committed transaction intact;
+* ``foreign_keys=ON``: SQLite ignores foreign keys unless asked, per connection;
+* ``synchronous=NORMAL`` (safe with WAL: a committed transaction survives a process crash);
+* a busy timeout, so a writer waits for the lock instead of failing at once.
+
+Every SQLite transaction starts with ``BEGIN IMMEDIATE``: it takes the write lock at the start,
+so writers queue up in order instead of failing half-way with "database is locked" when a
+read-then-write transaction tries to upgrade its lock. Every service transaction writes (even a
+read writes its audit row), so nothing is lost by this. This needs pysqlite's own implicit
+transaction handling turned off (``isolation_level = None``) and SQLAlchemy's ``begin`` event to
+emit the BEGIN (the SQLAlchemy documentation's recipe for SQLite transactions).
+
+PostgreSQL goes through psycopg 3 at READ COMMITTED; the audit chain head is locked with
+``SELECT ... FOR UPDATE`` (:mod:`ketaplan.store.audit`) and concurrent appends to one session
+chart are decided by the unique ``(session_id, seq)`` constraint.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+SQLITE_BUSY_TIMEOUT_S = 30.0
+
+
+def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+    finally:
+        cursor.close()
+
+
+def _sqlite_begin_immediate(connection: Connection) -> None:
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def make_engine(database_url: str) -> Engine:
+    """An engine for ``database_url`` (``sqlite:///...`` or ``postgresql+psycopg://...``)."""
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite":
+        engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S})
+        event.listen(engine, "connect", _sqlite_on_connect)
+        event.listen(engine, "begin", _sqlite_begin_immediate)
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def make_session_factory(engine: Engine) -> sessionmaker[Session]:
+    """Sessions whose loaded objects stay readable after commit (services return values)."""
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+def safe_url(engine: Engine) -> str:
+    """The engine's URL with any password hidden, for messages."""
+    return engine.url.render_as_string(hide_password=True)

@@ -1,0 +1,284 @@
+"""The tables, as SQLAlchemy 2 typed models.
+
+History is kept by appending rows, not by updating them (DESIGN: "records are never updated in
+place where history matters"): a patient's profile changes add a ``patient_version`` row; a
+session's chart is one ``session_event`` row per event with a per-session sequence number;
+questionnaire answers, titration recommendations and decisions, and audit events are rows
+written once. The database refuses UPDATE and DELETE on the append-only tables (triggers in the
+initial migration), so a bug cannot rewrite history quietly either.
+
+The only counters updated in place are ``patient.version`` (optimistic concurrency: an update
+names the version it read and loses if another got there first) and the audit chain head (the
+row every audit append locks, so the chain never forks).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from ketaplan.store.types import UTCDateTime
+
+ROLES = ("admin", "prescriber", "nurse", "front_desk")
+APPEND_ONLY_TABLES = (
+    "patient_version",
+    "session_event",
+    "questionnaire_response",
+    "titration_recommendation",
+    "titration_decision",
+    "audit_event",
+)
+"""Tables whose rows are written once: the migration adds triggers refusing UPDATE and DELETE."""
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UTCDateTime,
+        dict[str, Any]: JSON,
+        list[Any]: JSON,
+        float: Float(precision=53),
+    }
+
+
+class Clinic(Base):
+    """A clinic; its editable settings (calendar, vial stock, bag sizes, price) as JSON."""
+
+    __tablename__ = "clinic"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    time_zone: Mapped[str] = mapped_column(String(64))
+    settings: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime]
+
+
+class User(Base):
+    """A member of staff. ``password_hash`` is filled by the accounts milestone."""
+
+    __tablename__ = "app_user"
+    __table_args__ = (
+        CheckConstraint("role IN ('admin', 'prescriber', 'nurse', 'front_desk')", name="role"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinic.id"))
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    role: Mapped[str] = mapped_column(String(20))
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime]
+
+
+class Patient(Base):
+    """A patient's identity; what they are (name, weight, medications...) is in versions."""
+
+    __tablename__ = "patient"
+    __table_args__ = (CheckConstraint("version >= 1", name="version_positive"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinic.id"), index=True)
+    version: Mapped[int]
+    created_at: Mapped[datetime]
+    created_by: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
+
+
+class PatientVersion(Base):
+    """One version of a patient's details: what was typed, and the validated profile."""
+
+    __tablename__ = "patient_version"
+    __table_args__ = (UniqueConstraint("patient_id", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id"))
+    version: Mapped[int]
+    full_name: Mapped[str] = mapped_column(String(200))
+    date_of_birth: Mapped[date | None]
+    inputs: Mapped[dict[str, Any]]
+    profile: Mapped[dict[str, Any]]
+    recorded_at: Mapped[datetime]
+    recorded_by: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
+
+
+class InfusionPlan(Base):
+    """A saved plan: the full explained plan JSON, the catalog version, any override."""
+
+    __tablename__ = "infusion_plan"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id"), index=True)
+    patient_version: Mapped[int]
+    condition: Mapped[str] = mapped_column(String(64))
+    catalog_version: Mapped[str] = mapped_column(String(64))
+    eligibility_status: Mapped[str] = mapped_column(String(32))
+    mg_per_kg: Mapped[float]
+    total_mg: Mapped[float]
+    inputs: Mapped[dict[str, Any]]
+    plan: Mapped[dict[str, Any]]
+    override: Mapped[dict[str, Any] | None]
+    created_at: Mapped[datetime]
+    created_by: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
+
+
+class TreatmentCourse(Base):
+    """A course: the series as scheduled against the clinic calendar."""
+
+    __tablename__ = "treatment_course"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id"), index=True)
+    plan_id: Mapped[int | None] = mapped_column(ForeignKey("infusion_plan.id"))
+    protocol_key: Mapped[str] = mapped_column(String(64))
+    first_day: Mapped[date]
+    schedule: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime]
+    created_by: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
+
+
+class InfusionSession(Base):
+    """One infusion session; its chart is the ``session_event`` rows."""
+
+    __tablename__ = "infusion_session"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id"), index=True)
+    course_id: Mapped[int | None] = mapped_column(ForeignKey("treatment_course.id"), index=True)
+    plan_id: Mapped[int | None] = mapped_column(ForeignKey("infusion_plan.id"))
+    number: Mapped[int | None]
+    protocol_key: Mapped[str] = mapped_column(String(64))
+    category: Mapped[str] = mapped_column(String(32))
+    weight_kg: Mapped[float]
+    created_at: Mapped[datetime]
+    created_by: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
+
+
+class SessionEvent(Base):
+    """One charted event. ``(session_id, seq)`` is unique: two writers cannot both append N."""
+
+    __tablename__ = "session_event"
+    __table_args__ = (
+        UniqueConstraint("session_id", "seq"),
+        CheckConstraint("seq >= 1", name="seq_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("infusion_session.id"))
+    seq: Mapped[int]
+    kind: Mapped[str] = mapped_column(String(32))
+    at: Mapped[datetime]
+    data: Mapped[dict[str, Any]]
+    recorded_at: Mapped[datetime]
+    recorded_by: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
+
+
+class QuestionnaireResponse(Base):
+    """A scored questionnaire: every item answer, the total, band and flags."""
+
+    __tablename__ = "questionnaire_response"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id"), index=True)
+    course_id: Mapped[int | None] = mapped_column(ForeignKey("treatment_course.id"))
+    session_id: Mapped[int | None] = mapped_column(ForeignKey("infusion_session.id"))
+    scale: Mapped[str] = mapped_column(String(32))
+    answers: Mapped[list[Any]]
+    total: Mapped[int]
+    severity: Mapped[str] = mapped_column(String(32))
+    flags: Mapped[list[Any]]
+    details: Mapped[dict[str, Any]]
+    answered_at: Mapped[datetime]
+    source: Mapped[str] = mapped_column(String(20))
+    recorded_at: Mapped[datetime]
+    recorded_by: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+
+
+class TitrationRecommendation(Base):
+    """What titration proposed, and the history it was computed from."""
+
+    __tablename__ = "titration_recommendation"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id"), index=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("treatment_course.id"))
+    recommended_mg_per_kg: Mapped[float]
+    action: Mapped[str] = mapped_column(String(16))
+    recommendation: Mapped[dict[str, Any]]
+    basis: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime]
+    created_by: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
+
+
+class TitrationDecision(Base):
+    """A prescriber's decision on a recommendation: accepted, or overridden with a reason."""
+
+    __tablename__ = "titration_decision"
+    __table_args__ = (CheckConstraint("decision IN ('accepted', 'overridden')", name="decision"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    recommendation_id: Mapped[int] = mapped_column(
+        ForeignKey("titration_recommendation.id"), unique=True
+    )
+    decision: Mapped[str] = mapped_column(String(16))
+    mg_per_kg: Mapped[float]
+    reason: Mapped[str] = mapped_column(Text)
+    decided_at: Mapped[datetime]
+    decided_by: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
+
+
+class AuditEvent(Base):
+    """Who did what to which record, when and from where; hash-chained (see store.audit)."""
+
+    __tablename__ = "audit_event"
+    __table_args__ = (Index("ix_audit_event_patient_id", "patient_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    seq: Mapped[int] = mapped_column(unique=True)
+    occurred_at: Mapped[datetime]
+    actor_user_id: Mapped[int | None]
+    actor_role: Mapped[str | None] = mapped_column(String(20))
+    origin: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(64))
+    entity_type: Mapped[str] = mapped_column(String(32))
+    entity_id: Mapped[str] = mapped_column(String(64))
+    patient_id: Mapped[int | None] = mapped_column(Integer)
+    details: Mapped[dict[str, Any]]
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class AuditChainHead(Base):
+    """The single row holding the chain's last sequence number and hash.
+
+    Every append locks it (``SELECT ... FOR UPDATE`` on PostgreSQL; SQLite's ``BEGIN
+    IMMEDIATE`` already serialises writers), so two transactions never both extend the same
+    link; verification also checks it, which catches events cut from the end of the chain.
+    """
+
+    __tablename__ = "audit_chain_head"
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    last_seq: Mapped[int]
+    last_hash: Mapped[str] = mapped_column(String(64))

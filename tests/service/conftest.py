@@ -1,0 +1,176 @@
+"""Service tests run against real databases: SQLite always, PostgreSQL when configured.
+
+Every test that asks for ``database_url`` runs twice, ``[sqlite]`` and ``[postgresql]``. The
+SQLite database is a file in the test's tmp directory. The PostgreSQL one is a schema of its
+own (``ketaplan_test_<random>``) in the database named by ``KETAPLAN_TEST_POSTGRES_URL``, made
+for the test and dropped after it, so runs never see each other's rows. Without the variable
+the PostgreSQL runs are skipped; with it (CI sets it) they must pass: a server that cannot be
+reached is an error, not a skip.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+
+import pytest
+from sqlalchemy import create_engine, func, select, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
+
+from ketaplan.clinical.catalog import Catalog
+from ketaplan.services import (
+    Actor,
+    PatientDetails,
+    PatientRecord,
+    UnitOfWork,
+    add_user,
+    create_patient,
+    load_actor,
+    set_up_clinic,
+)
+from ketaplan.store import Database, migrate, open_database
+from ketaplan.store.engine import make_engine
+from ketaplan.store.models import AuditEvent, Base
+
+POSTGRES_URL_VARIABLE = "KETAPLAN_TEST_POSTGRES_URL"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """An empty database of each kind, never migrated."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'ketaplan.db'}"
+        return
+    base = os.environ.get(POSTGRES_URL_VARIABLE)
+    if not base:
+        pytest.skip(f"{POSTGRES_URL_VARIABLE} is not set")
+    schema = f"ketaplan_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(base, poolclass=NullPool)
+    try:
+        with admin.begin() as connection:
+            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+        url = make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
+        yield url.render_as_string(hide_password=False)
+        with admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    finally:
+        admin.dispose()
+
+
+@pytest.fixture
+def database(database_url: str) -> Iterator[Database]:
+    """A migrated database, opened the way entry points open it."""
+    engine = make_engine(database_url)
+    try:
+        migrate(engine)
+    finally:
+        engine.dispose()
+    opened = open_database(database_url)
+    try:
+        yield opened
+    finally:
+        opened.close()
+
+
+# ---------------------------------------------------------------- services ----
+
+
+class CrashingUnitOfWork(UnitOfWork):
+    """A unit of work that fails after every write and audit row reached the database, just
+    before the commit: what a crash or a lost connection at that moment would do. It notes
+    how many audit rows its transaction could see at that moment."""
+
+    def __init__(self, database: Database, seen: list[int]) -> None:
+        super().__init__(database.session_factory)
+        self.seen = seen
+
+    def _commit_transaction(self) -> None:
+        self.seen.append(self.session.scalar(select(func.count()).select_from(AuditEvent)) or 0)
+        raise RuntimeError("simulated failure after the writes, before the commit")
+
+
+@pytest.fixture
+def uow(database: Database) -> UnitOfWork:
+    return UnitOfWork(database.session_factory)
+
+
+@pytest.fixture
+def audit_rows_at_crash() -> list[int]:
+    """Audit rows each crashed transaction saw just before failing (its own included)."""
+    return []
+
+
+@pytest.fixture
+def crashing_uow(database: Database, audit_rows_at_crash: list[int]) -> UnitOfWork:
+    return CrashingUnitOfWork(database, audit_rows_at_crash)
+
+
+@pytest.fixture
+def admin(uow: UnitOfWork) -> Actor:
+    return set_up_clinic(
+        uow,
+        name="Bay Ketamine Clinic",
+        time_zone="America/Los_Angeles",
+        admin_email="admin@bay.example",
+    )
+
+
+def _staff(uow: UnitOfWork, admin: Actor, role: str) -> Actor:
+    email = f"{role}@bay.example"
+    add_user(uow, email=email, role=role, actor=admin)
+    return load_actor(uow, email, origin="127.0.0.1")
+
+
+@pytest.fixture
+def nurse(uow: UnitOfWork, admin: Actor) -> Actor:
+    return _staff(uow, admin, "nurse")
+
+
+@pytest.fixture
+def prescriber(uow: UnitOfWork, admin: Actor) -> Actor:
+    return _staff(uow, admin, "prescriber")
+
+
+@pytest.fixture
+def front_desk(uow: UnitOfWork, admin: Actor) -> Actor:
+    return _staff(uow, admin, "front_desk")
+
+
+@pytest.fixture
+def rows(database: Database) -> Callable[[type[Base]], int]:
+    """How many rows a table holds now (read outside any service)."""
+
+    def count(model: type[Base]) -> int:
+        with database.session_factory() as session:
+            return session.scalar(select(func.count()).select_from(model)) or 0
+
+    return count
+
+
+@pytest.fixture
+def audit_log(database: Database) -> Callable[[], list[str]]:
+    """The audit trail's actions in order."""
+
+    def actions() -> list[str]:
+        with database.session_factory() as session:
+            return list(session.scalars(select(AuditEvent.action).order_by(AuditEvent.seq)))
+
+    return actions
+
+
+@pytest.fixture
+def patient(uow: UnitOfWork, nurse: Actor, catalog: Catalog) -> PatientRecord:
+    """A 80 kg adult with depression on sertraline, registered by the nurse."""
+    details = PatientDetails(
+        full_name="Alex Example",
+        weight="80 kg",
+        height="175 cm",
+        age_years=42,
+        sex="female",
+        medications=("sertraline",),
+    )
+    return create_patient(uow, details, actor=nurse, catalog=catalog)

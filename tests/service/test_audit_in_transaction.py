@@ -1,0 +1,203 @@
+"""Every use case writes its audit event in the same transaction as its change.
+
+Each use case runs once through a unit of work that fails after all its writes (audit rows
+included) reached the database, just before commit: afterwards neither the change nor an audit
+row may be left. The use cases not covered next to their own tests are here, table-driven.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime
+
+import pytest
+
+from ketaplan.clinical.calendar import ClinicCalendar
+from ketaplan.clinical.catalog import Catalog
+from ketaplan.clinical.catalog.course_loader import load_calendar, load_monitoring_rules
+from ketaplan.clinical.medications import MedicationResolver
+from ketaplan.services import (
+    Actor,
+    PatientRecord,
+    PlanOrder,
+    UnitOfWork,
+    add_user,
+    create_plan,
+    decide_titration,
+    get_patient,
+    get_plan,
+    get_session_chart,
+    open_session,
+    recommend_titration,
+    record_questionnaire,
+    schedule_course,
+    update_patient,
+)
+from ketaplan.store.models import (
+    AuditEvent,
+    Base,
+    InfusionSession,
+    PatientVersion,
+    TitrationDecision,
+    TitrationRecommendation,
+    TreatmentCourse,
+    User,
+)
+
+
+@pytest.fixture
+def world(
+    uow: UnitOfWork,
+    admin: Actor,
+    nurse: Actor,
+    prescriber: Actor,
+    patient: PatientRecord,
+    catalog: Catalog,
+    resolver: MedicationResolver,
+) -> dict[str, int]:
+    """A plan, a course, an open session and a recommendation for the patient."""
+    plan = create_plan(
+        uow,
+        patient.patient_id,
+        PlanOrder("depression"),
+        actor=prescriber,
+        catalog=catalog,
+        resolver=resolver,
+    )
+    course = schedule_course(
+        uow,
+        patient.patient_id,
+        condition="depression",
+        first_day=date(2026, 12, 7),
+        actor=nurse,
+        catalog=catalog,
+        calendar=load_calendar(None, catalog.clinic.time_zone),
+    )
+    chart = open_session(
+        uow,
+        patient.patient_id,
+        condition="depression",
+        actor=nurse,
+        catalog=catalog,
+        course_id=course.course_id,
+    )
+    record_questionnaire(
+        uow,
+        patient.patient_id,
+        scale="phq9",
+        answers=[2] * 9,
+        answered_at=datetime(2026, 12, 6, tzinfo=UTC),
+        actor=nurse,
+        course_id=course.course_id,
+    )
+    proposal = recommend_titration(
+        uow, course.course_id, actor=prescriber, catalog=catalog, monitoring=load_monitoring_rules()
+    )
+    return {
+        "patient": patient.patient_id,
+        "plan": plan.plan_id,
+        "course": course.course_id,
+        "session": chart.session_id,
+        "recommendation": proposal.recommendation_id,
+    }
+
+
+@dataclass(frozen=True)
+class Context:
+    ids: dict[str, int]
+    patient: PatientRecord
+    admin: Actor
+    nurse: Actor
+    prescriber: Actor
+    catalog: Catalog
+
+
+def _calendar(c: Context) -> ClinicCalendar:
+    return load_calendar(None, c.catalog.clinic.time_zone)
+
+
+USE_CASES: dict[str, tuple[Callable[[UnitOfWork, Context], object], type[Base] | None]] = {
+    "add_user": (
+        lambda u, c: add_user(u, email="new@bay.example", role="nurse", actor=c.admin),
+        User,
+    ),
+    "update_patient": (
+        lambda u, c: update_patient(
+            u,
+            c.ids["patient"],
+            replace(c.patient.details, weight="81 kg"),
+            expected_version=1,
+            actor=c.nurse,
+            catalog=c.catalog,
+        ),
+        PatientVersion,
+    ),
+    "get_patient": (lambda u, c: get_patient(u, c.ids["patient"], actor=c.nurse), None),
+    "get_plan": (lambda u, c: get_plan(u, c.ids["plan"], actor=c.nurse), None),
+    "schedule_course": (
+        lambda u, c: schedule_course(
+            u,
+            c.ids["patient"],
+            condition="depression",
+            first_day=date(2027, 1, 4),
+            actor=c.nurse,
+            catalog=c.catalog,
+            calendar=_calendar(c),
+        ),
+        TreatmentCourse,
+    ),
+    "open_session": (
+        lambda u, c: open_session(
+            u, c.ids["patient"], condition="depression", actor=c.nurse, catalog=c.catalog
+        ),
+        InfusionSession,
+    ),
+    "get_session_chart": (
+        lambda u, c: get_session_chart(
+            u, c.ids["session"], actor=c.nurse, monitoring=load_monitoring_rules()
+        ),
+        None,
+    ),
+    "recommend_titration": (
+        lambda u, c: recommend_titration(
+            u,
+            c.ids["course"],
+            actor=c.prescriber,
+            catalog=c.catalog,
+            monitoring=load_monitoring_rules(),
+        ),
+        TitrationRecommendation,
+    ),
+    "decide_titration": (
+        lambda u, c: decide_titration(
+            u, c.ids["recommendation"], actor=c.prescriber, catalog=c.catalog
+        ),
+        TitrationDecision,
+    ),
+}
+
+
+@pytest.mark.parametrize("use_case", list(USE_CASES))
+def test_a_use_case_failing_before_commit_leaves_neither_its_change_nor_its_audit_row(
+    use_case: str,
+    crashing_uow: UnitOfWork,
+    audit_rows_at_crash: list[int],
+    world: dict[str, int],
+    patient: PatientRecord,
+    admin: Actor,
+    nurse: Actor,
+    prescriber: Actor,
+    catalog: Catalog,
+    rows: Callable[[type[Base]], int],
+) -> None:
+    run, table = USE_CASES[use_case]
+    context = Context(world, patient, admin, nurse, prescriber, catalog)
+    before_rows = rows(table) if table else None
+    audits_before = rows(AuditEvent)
+    with pytest.raises(RuntimeError, match="simulated"):
+        run(crashing_uow, context)
+    assert audit_rows_at_crash == [audits_before + 1]  # its audit row was written...
+    assert rows(AuditEvent) == audits_before  # ...and rolled back with the change
+    if table is not None:
+        assert rows(table) == before_rows

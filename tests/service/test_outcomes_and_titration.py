@@ -1,0 +1,284 @@
+"""Questionnaires keep every answer; titration recommends from the stored course and a
+prescriber decides once."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+
+from ketaplan.clinical.catalog import Catalog
+from ketaplan.clinical.catalog.course_loader import load_calendar, load_monitoring_rules
+from ketaplan.clinical.medications import MedicationResolver
+from ketaplan.clinical.titration import (
+    History,
+    SessionRecord,
+    SideEffectRecord,
+    recommend_next_dose,
+)
+from ketaplan.errors import ConflictError, HardLimitExceeded, InputError, PermissionDenied
+from ketaplan.services import (
+    Actor,
+    PatientRecord,
+    PlanOrder,
+    UnitOfWork,
+    append_session_event,
+    create_plan,
+    decide_titration,
+    open_session,
+    recommend_titration,
+    record_questionnaire,
+    schedule_course,
+)
+from ketaplan.store.models import AuditEvent, Base, QuestionnaireResponse, TitrationDecision
+
+EXAMPLE = Path(__file__).parents[2] / "examples" / "session1.jsonl"
+EVENTS = [
+    json.loads(line) for line in EXAMPLE.read_text(encoding="utf-8").splitlines() if line.strip()
+]
+BEFORE = datetime(2026, 12, 7, 16, 0, tzinfo=UTC)  # 08:00 in the clinic, before check-in
+AFTER = datetime(2026, 12, 7, 18, 30, tzinfo=UTC)  # 10:30 in the clinic, after discharge
+
+
+def test_a_questionnaire_keeps_every_answer_and_returns_flags_as_data(
+    uow: UnitOfWork,
+    nurse: Actor,
+    patient: PatientRecord,
+    rows: Callable[[type[Base]], int],
+    audit_log: Callable[[], list[str]],
+) -> None:
+    answers = [2, 2, 1, 1, 2, 1, 1, 1, 1]
+    recorded = record_questionnaire(
+        uow, patient.patient_id, scale="phq9", answers=answers, answered_at=BEFORE, actor=nurse
+    )
+    assert recorded.answers == tuple(answers)
+    assert recorded.score["total"] == 12
+    assert recorded.score["flags"] == ["phq9.item9_positive"]
+    assert rows(QuestionnaireResponse) == 1
+    assert audit_log()[-1] == "questionnaire.record"
+
+
+def test_an_incomplete_questionnaire_is_refused_and_writes_nothing(
+    uow: UnitOfWork, nurse: Actor, patient: PatientRecord, rows: Callable[[type[Base]], int]
+) -> None:
+    audits = rows(AuditEvent)
+    with pytest.raises(InputError, match="9 items"):
+        record_questionnaire(
+            uow, patient.patient_id, scale="phq9", answers=[1, 2], answered_at=BEFORE, actor=nurse
+        )
+    with pytest.raises(InputError, match="time zone"):
+        record_questionnaire(
+            uow,
+            patient.patient_id,
+            scale="gad7",
+            answers=[0] * 7,
+            answered_at=datetime(2026, 12, 7, 8, 0),
+            actor=nurse,
+        )
+    assert (rows(QuestionnaireResponse), rows(AuditEvent)) == (0, audits)
+
+
+def test_recording_a_questionnaire_writes_its_audit_row_in_the_same_transaction(
+    crashing_uow: UnitOfWork,
+    audit_rows_at_crash: list[int],
+    nurse: Actor,
+    patient: PatientRecord,
+    rows: Callable[[type[Base]], int],
+) -> None:
+    audits = rows(AuditEvent)
+    with pytest.raises(RuntimeError, match="simulated"):
+        record_questionnaire(
+            crashing_uow,
+            patient.patient_id,
+            scale="gad7",
+            answers=[1] * 7,
+            answered_at=BEFORE,
+            actor=nurse,
+        )
+    assert audit_rows_at_crash == [audits + 1]
+    assert (rows(QuestionnaireResponse), rows(AuditEvent)) == (0, audits)
+
+
+@pytest.fixture
+def course_after_one_session(
+    uow: UnitOfWork,
+    nurse: Actor,
+    prescriber: Actor,
+    patient: PatientRecord,
+    catalog: Catalog,
+    resolver: MedicationResolver,
+) -> int:
+    """Baseline PHQ-9 19, session 1 charted from examples/session1.jsonl with PHQ-9 15."""
+    plan = create_plan(
+        uow,
+        patient.patient_id,
+        PlanOrder("depression"),
+        actor=prescriber,
+        catalog=catalog,
+        resolver=resolver,
+    )
+    course = schedule_course(
+        uow,
+        patient.patient_id,
+        condition="depression",
+        first_day=date(2026, 12, 7),
+        actor=nurse,
+        catalog=catalog,
+        calendar=load_calendar(None, catalog.clinic.time_zone),
+        plan_id=plan.plan_id,
+    )
+    phq9 = {19: [3, 2, 2, 2, 2, 2, 2, 2, 2], 15: [2, 2, 2, 2, 2, 2, 1, 1, 1]}
+    record_questionnaire(
+        uow,
+        patient.patient_id,
+        scale="phq9",
+        answers=phq9[19],
+        answered_at=BEFORE,
+        actor=nurse,
+        course_id=course.course_id,
+    )
+    chart = open_session(
+        uow,
+        patient.patient_id,
+        condition="depression",
+        actor=nurse,
+        catalog=catalog,
+        course_id=course.course_id,
+        plan_id=plan.plan_id,
+        number=1,
+    )
+    for seq, event in enumerate(EVENTS):
+        append_session_event(
+            uow,
+            chart.session_id,
+            event,
+            expected_seq=seq,
+            actor=nurse,
+            monitoring=load_monitoring_rules(),
+        )
+    record_questionnaire(
+        uow,
+        patient.patient_id,
+        scale="phq9",
+        answers=phq9[15],
+        answered_at=AFTER,
+        actor=nurse,
+        course_id=course.course_id,
+        session_id=chart.session_id,
+    )
+    return course.course_id
+
+
+def test_titration_recommends_from_the_stored_course_like_the_domain(
+    uow: UnitOfWork,
+    prescriber: Actor,
+    catalog: Catalog,
+    course_after_one_session: int,
+    patient: PatientRecord,
+    audit_log: Callable[[], list[str]],
+) -> None:
+    record = recommend_titration(
+        uow,
+        course_after_one_session,
+        actor=prescriber,
+        catalog=catalog,
+        monitoring=load_monitoring_rules(),
+    )
+    session = record.basis["sessions"][0]
+    assert record.basis["baseline_scores"] == {"phq9": 19}
+    assert (session["number"], session["on"], session["tolerability"], session["pauses"]) == (
+        1,
+        "2026-12-07",
+        1,
+        1,
+    )
+    assert session["scores"] == {"phq9": 15}
+    expected = recommend_next_dose(
+        catalog.protocol("depression"),
+        History(
+            condition="depression",
+            weight_kg=patient.profile.weight_kg,
+            baseline_scores={"phq9": 19},
+            sessions=(
+                SessionRecord(
+                    number=1,
+                    on=date(2026, 12, 7),
+                    mg_per_kg=session["mg_per_kg"],
+                    tolerability=1,
+                    side_effects=tuple(
+                        SideEffectRecord(s["name"], s["severity"]) for s in session["side_effects"]
+                    ),
+                    alerts=tuple(session["alerts"]),
+                    pauses=1,
+                    scores={"phq9": 15},
+                ),
+            ),
+        ),
+    )
+    assert record.recommendation == expected.to_dict(patient.profile.weight_kg)
+    assert audit_log()[-1] == "titration.recommend"
+
+
+def test_a_prescriber_decides_a_recommendation_once(
+    uow: UnitOfWork,
+    nurse: Actor,
+    prescriber: Actor,
+    catalog: Catalog,
+    course_after_one_session: int,
+    rows: Callable[[type[Base]], int],
+) -> None:
+    record = recommend_titration(
+        uow,
+        course_after_one_session,
+        actor=prescriber,
+        catalog=catalog,
+        monitoring=load_monitoring_rules(),
+    )
+    rid = record.recommendation_id
+    other_mg_per_kg = round(record.recommendation["recommended_mg_per_kg"] - 0.05, 2)
+    with pytest.raises(PermissionDenied):
+        decide_titration(uow, rid, actor=nurse, catalog=catalog)
+    with pytest.raises(InputError, match="needs a reason"):
+        decide_titration(uow, rid, actor=prescriber, catalog=catalog, mg_per_kg=other_mg_per_kg)
+    with pytest.raises(HardLimitExceeded):
+        decide_titration(uow, rid, actor=prescriber, catalog=catalog, mg_per_kg=5.0, reason="typo")
+    assert rows(TitrationDecision) == 0
+    decided = decide_titration(uow, rid, actor=prescriber, catalog=catalog)
+    assert decided.decision == "accepted"
+    assert decided.mg_per_kg == record.recommendation["recommended_mg_per_kg"]
+    with pytest.raises(ConflictError, match="already been decided"):
+        decide_titration(
+            uow,
+            rid,
+            actor=prescriber,
+            catalog=catalog,
+            mg_per_kg=other_mg_per_kg,
+            reason="second thoughts",
+        )
+    assert rows(TitrationDecision) == 1
+
+
+def test_a_prescriber_may_choose_another_dose_with_a_reason(
+    uow: UnitOfWork, prescriber: Actor, catalog: Catalog, course_after_one_session: int
+) -> None:
+    record = recommend_titration(
+        uow,
+        course_after_one_session,
+        actor=prescriber,
+        catalog=catalog,
+        monitoring=load_monitoring_rules(),
+    )
+    other_mg_per_kg = round(record.recommendation["recommended_mg_per_kg"] - 0.05, 2)
+    decided = decide_titration(
+        uow,
+        record.recommendation_id,
+        actor=prescriber,
+        catalog=catalog,
+        mg_per_kg=other_mg_per_kg,
+        reason="patient asked to stay lower after the blood pressure rise",
+    )
+    assert (decided.decision, decided.mg_per_kg) == ("overridden", other_mg_per_kg)
+    assert decided.reason.startswith("patient asked")

@@ -1,0 +1,192 @@
+"""Plans and courses: the domain decides, the service stores the explained result and audits."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+
+import pytest
+
+from ketaplan.clinical.catalog import Catalog
+from ketaplan.clinical.catalog.course_loader import load_calendar
+from ketaplan.clinical.medications import MedicationResolver
+from ketaplan.clinical.planning import PlanRequest, make_plan, plan_to_dict
+from ketaplan.errors import HardLimitExceeded, InputError, OverrideRequired, PermissionDenied
+from ketaplan.services import (
+    Actor,
+    PatientRecord,
+    PlanOrder,
+    UnitOfWork,
+    create_plan,
+    get_plan,
+    schedule_course,
+)
+from ketaplan.services.patients import profile_from_dict, profile_to_dict
+from ketaplan.store.models import AuditEvent, Base, InfusionPlan, TreatmentCourse
+
+
+def test_a_saved_plan_is_the_domains_explained_plan_for_the_current_profile(
+    uow: UnitOfWork,
+    prescriber: Actor,
+    patient: PatientRecord,
+    catalog: Catalog,
+    resolver: MedicationResolver,
+    audit_log: Callable[[], list[str]],
+) -> None:
+    saved = create_plan(
+        uow,
+        patient.patient_id,
+        PlanOrder("depression"),
+        actor=prescriber,
+        catalog=catalog,
+        resolver=resolver,
+    )
+    expected = plan_to_dict(
+        make_plan(PlanRequest("depression", patient.profile), catalog, resolver)
+    )
+    assert saved.plan == expected
+    assert (saved.patient_version, saved.catalog_version) == (1, catalog.version)
+    assert get_plan(uow, saved.plan_id, actor=prescriber).plan == expected
+    assert audit_log()[-2:] == ["plan.create", "plan.read"]
+
+
+def test_the_profile_survives_the_round_trip_through_json(patient: PatientRecord) -> None:
+    assert profile_from_dict(profile_to_dict(patient.profile)) == patient.profile
+
+
+def test_an_override_is_a_prescribers_and_is_saved_with_the_plan(
+    uow: UnitOfWork,
+    nurse: Actor,
+    prescriber: Actor,
+    patient: PatientRecord,
+    catalog: Catalog,
+    resolver: MedicationResolver,
+) -> None:
+    order = PlanOrder(
+        "depression", requested_mg_per_kg=0.9, override_reason="partial response at 0.75"
+    )
+    with pytest.raises(PermissionDenied, match="prescriber"):
+        create_plan(uow, patient.patient_id, order, actor=nurse, catalog=catalog, resolver=resolver)
+    saved = create_plan(
+        uow, patient.patient_id, order, actor=prescriber, catalog=catalog, resolver=resolver
+    )
+    assert saved.plan["limits"]["override"]["prescriber"] == prescriber.email
+    assert saved.plan["limits"]["override"]["reason"] == "partial response at 0.75"
+
+
+def test_a_refused_dose_saves_no_plan_but_the_refusal_is_audited(
+    uow: UnitOfWork,
+    prescriber: Actor,
+    patient: PatientRecord,
+    catalog: Catalog,
+    resolver: MedicationResolver,
+    rows: Callable[[type[Base]], int],
+    audit_log: Callable[[], list[str]],
+) -> None:
+    with pytest.raises(OverrideRequired):
+        create_plan(
+            uow,
+            patient.patient_id,
+            PlanOrder("depression", requested_mg_per_kg=0.9),
+            actor=prescriber,
+            catalog=catalog,
+            resolver=resolver,
+        )
+    with pytest.raises(HardLimitExceeded):
+        create_plan(
+            uow,
+            patient.patient_id,
+            PlanOrder("depression", requested_mg_per_kg=3.0, override_reason="typo"),
+            actor=prescriber,
+            catalog=catalog,
+            resolver=resolver,
+        )
+    assert rows(InfusionPlan) == 0
+    assert audit_log()[-2:] == ["plan.refused", "plan.refused"]
+
+
+def test_creating_a_plan_writes_its_audit_row_in_the_same_transaction(
+    crashing_uow: UnitOfWork,
+    audit_rows_at_crash: list[int],
+    prescriber: Actor,
+    patient: PatientRecord,
+    catalog: Catalog,
+    resolver: MedicationResolver,
+    rows: Callable[[type[Base]], int],
+) -> None:
+    audits = rows(AuditEvent)
+    with pytest.raises(RuntimeError, match="simulated"):
+        create_plan(
+            crashing_uow,
+            patient.patient_id,
+            PlanOrder("depression"),
+            actor=prescriber,
+            catalog=catalog,
+            resolver=resolver,
+        )
+    assert audit_rows_at_crash == [audits + 1]
+    assert (rows(InfusionPlan), rows(AuditEvent)) == (0, audits)
+
+
+def test_a_course_is_the_domains_schedule_saved_for_the_patient(
+    uow: UnitOfWork,
+    front_desk: Actor,
+    patient: PatientRecord,
+    catalog: Catalog,
+    audit_log: Callable[[], list[str]],
+) -> None:
+    calendar = load_calendar(None, catalog.clinic.time_zone)
+    course = schedule_course(
+        uow,
+        patient.patient_id,
+        condition="depression",
+        first_day=date(2026, 12, 7),
+        actor=front_desk,
+        catalog=catalog,
+        calendar=calendar,
+    )
+    assert [s["date"] for s in course.schedule["sessions"]] == [
+        "2026-12-07",
+        "2026-12-10",
+        "2026-12-14",
+        "2026-12-15",
+        "2026-12-17",
+        "2026-12-21",
+    ]
+    assert audit_log()[-1] == "course.create"
+
+
+def test_a_course_refuses_another_patients_plan(
+    uow: UnitOfWork,
+    nurse: Actor,
+    prescriber: Actor,
+    patient: PatientRecord,
+    catalog: Catalog,
+    resolver: MedicationResolver,
+    rows: Callable[[type[Base]], int],
+) -> None:
+    plan = create_plan(
+        uow,
+        patient.patient_id,
+        PlanOrder("depression"),
+        actor=prescriber,
+        catalog=catalog,
+        resolver=resolver,
+    )
+    from ketaplan.services import PatientDetails, create_patient
+
+    other = create_patient(
+        uow, PatientDetails(full_name="Sam Other", weight="70 kg"), actor=nurse, catalog=catalog
+    )
+    with pytest.raises(InputError, match="is not a depression plan of patient"):
+        schedule_course(
+            uow,
+            other.patient_id,
+            condition="depression",
+            first_day=date(2026, 12, 7),
+            actor=nurse,
+            catalog=catalog,
+            calendar=load_calendar(None, catalog.clinic.time_zone),
+            plan_id=plan.plan_id,
+        )
+    assert rows(TreatmentCourse) == 0
