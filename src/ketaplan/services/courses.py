@@ -6,17 +6,15 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import select
-
 from ketaplan.clinical.calendar import ClinicCalendar
 from ketaplan.clinical.catalog import Catalog
 from ketaplan.clinical.course import schedule_series
-from ketaplan.errors import InputError, NotFoundError
+from ketaplan.errors import InputError
 from ketaplan.services.actors import Actor
-from ketaplan.services.patients import find_patient
+from ketaplan.services.patients import find_in_clinic, find_patient
 from ketaplan.services.plans import find_plan
 from ketaplan.services.unit_of_work import UnitOfWork
-from ketaplan.store.models import Patient, TreatmentCourse
+from ketaplan.store.models import TreatmentCourse
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,11 +81,4 @@ def schedule_course(
 
 def find_course(uow: UnitOfWork, course_id: int, actor: Actor) -> TreatmentCourse:
     """A course of a patient in the actor's clinic."""
-    course = uow.session.scalar(
-        select(TreatmentCourse)
-        .join(Patient, Patient.id == TreatmentCourse.patient_id)
-        .where(TreatmentCourse.id == course_id, Patient.clinic_id == actor.clinic_id)
-    )
-    if course is None:
-        raise NotFoundError(f"there is no course {course_id}", fields={"course_id": course_id})
-    return course
+    return find_in_clinic(uow, TreatmentCourse, course_id, actor, "course")

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
 from datetime import date, datetime
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import CursorResult, select, update
 
@@ -26,7 +26,13 @@ from ketaplan.clinical.profile import PatientProfile, build_profile
 from ketaplan.errors import ConflictError, InputError, NotFoundError
 from ketaplan.services.actors import Actor
 from ketaplan.services.unit_of_work import UnitOfWork
-from ketaplan.store.models import Patient, PatientVersion
+from ketaplan.store.models import (
+    InfusionPlan,
+    InfusionSession,
+    Patient,
+    PatientVersion,
+    TreatmentCourse,
+)
 
 MAX_NAME_LENGTH = 200
 
@@ -148,6 +154,26 @@ def find_patient(uow: UnitOfWork, patient_id: int, actor: Actor) -> Patient:
     if patient is None:
         raise NotFoundError(f"there is no patient {patient_id}", fields={"patient_id": patient_id})
     return patient
+
+
+PatientOwned = TypeVar("PatientOwned", InfusionPlan, TreatmentCourse, InfusionSession)
+
+
+def find_in_clinic(
+    uow: UnitOfWork, model: type[PatientOwned], row_id: int, actor: Actor, noun: str
+) -> PatientOwned:
+    """A row of a patient's record (plan, course, session) in the actor's clinic.
+
+    Another clinic's row is "not found", exactly like another clinic's patient.
+    """
+    row = uow.session.scalar(
+        select(model)
+        .join(Patient, Patient.id == model.patient_id)
+        .where(model.id == row_id, Patient.clinic_id == actor.clinic_id)
+    )
+    if row is None:
+        raise NotFoundError(f"there is no {noun} {row_id}", fields={f"{noun}_id": row_id})
+    return row
 
 
 def current_version(uow: UnitOfWork, patient: Patient) -> PatientVersion:

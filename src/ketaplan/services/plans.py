@@ -13,16 +13,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
-
 from ketaplan.clinical.catalog import Catalog
 from ketaplan.clinical.medications import MedicationResolver
 from ketaplan.clinical.planning import PlanRequest, make_plan, plan_to_dict
-from ketaplan.errors import NotFoundError, SafetyLimitError
+from ketaplan.errors import SafetyLimitError
 from ketaplan.services.actors import Actor, require_role
-from ketaplan.services.patients import current_version, find_patient, profile_from_dict
+from ketaplan.services.patients import (
+    current_version,
+    find_in_clinic,
+    find_patient,
+    profile_from_dict,
+)
 from ketaplan.services.unit_of_work import UnitOfWork
-from ketaplan.store.models import InfusionPlan, Patient
+from ketaplan.store.models import InfusionPlan
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,14 +146,7 @@ def create_plan(
 
 def find_plan(uow: UnitOfWork, plan_id: int, actor: Actor) -> InfusionPlan:
     """A plan of a patient in the actor's clinic."""
-    plan = uow.session.scalar(
-        select(InfusionPlan)
-        .join(Patient, Patient.id == InfusionPlan.patient_id)
-        .where(InfusionPlan.id == plan_id, Patient.clinic_id == actor.clinic_id)
-    )
-    if plan is None:
-        raise NotFoundError(f"there is no plan {plan_id}", fields={"plan_id": plan_id})
-    return plan
+    return find_in_clinic(uow, InfusionPlan, plan_id, actor, "plan")
 
 
 def get_plan(uow: UnitOfWork, plan_id: int, *, actor: Actor) -> PlanRecord:

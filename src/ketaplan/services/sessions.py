@@ -32,13 +32,13 @@ from sqlalchemy.exc import IntegrityError
 from ketaplan.clinical.catalog import Catalog
 from ketaplan.clinical.monitoring import MonitoringRules
 from ketaplan.clinical.session import SessionLog, append, event_from_dict, replay, summarise
-from ketaplan.errors import ConflictError, InputError, NotFoundError
+from ketaplan.errors import ConflictError, InputError
 from ketaplan.services.actors import Actor
 from ketaplan.services.courses import find_course
-from ketaplan.services.patients import current_version, find_patient
+from ketaplan.services.patients import current_version, find_in_clinic, find_patient
 from ketaplan.services.plans import find_plan
 from ketaplan.services.unit_of_work import UnitOfWork
-from ketaplan.store.models import InfusionSession, Patient, SessionEvent
+from ketaplan.store.models import InfusionSession, SessionEvent
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,14 +58,7 @@ class SessionChart:
 
 def find_session(uow: UnitOfWork, session_id: int, actor: Actor) -> InfusionSession:
     """A session of a patient in the actor's clinic."""
-    found = uow.session.scalar(
-        select(InfusionSession)
-        .join(Patient, Patient.id == InfusionSession.patient_id)
-        .where(InfusionSession.id == session_id, Patient.clinic_id == actor.clinic_id)
-    )
-    if found is None:
-        raise NotFoundError(f"there is no session {session_id}", fields={"session_id": session_id})
-    return found
+    return find_in_clinic(uow, InfusionSession, session_id, actor, "session")
 
 
 def _stored_events(uow: UnitOfWork, session_id: int) -> list[SessionEvent]:
