@@ -100,7 +100,6 @@ DURATION_UNITS_TO_MIN: Mapping[str, float] = {
 
 _NUMBER = r"[0-9]+(?:\.[0-9]+)?|\.[0-9]+"
 _TERM = re.compile(rf"\s*(?P<number>{_NUMBER})\s*(?P<unit>[^\s0-9.][^0-9]*?)?\s*(?=[0-9.]|$)")
-_BARE_NUMBER = re.compile(rf"^\s*[-+]?(?:{_NUMBER})\s*$")
 
 
 def _accepted(units: Mapping[str, float]) -> str:
@@ -239,11 +238,6 @@ def parse_length_cm(text: str, field: str = "height") -> float:
             )
         return feet * LENGTH_UNITS_TO_CM["ft"] + inches * CM_PER_IN
     return _single(text, field, LENGTH_UNITS_TO_CM, "175 cm")
-
-
-def is_bare_number(text: str) -> bool:
-    """True when ``text`` is only a number, with no unit (``"80"``, ``" 72.5 "``)."""
-    return bool(_BARE_NUMBER.match(text))
 
 
 def typed_number_and_unit(text: str) -> tuple[float, str | None]:

@@ -233,6 +233,8 @@ def _check_height(height_cm: float, typed: str) -> None:
 
 def _check_bmi(weight_kg: float, height_cm: float, typed: str, confirmed: bool) -> None:
     value = bmi(weight_kg, height_cm)
+    if MIN_BMI <= value <= IMPLAUSIBLE_BMI:
+        return
     as_pounds = bmi(weight_kg * KG_PER_LB, height_cm)
     pounds_plausible = 17.0 <= as_pounds <= 40.0 and not is_pounds(typed_number_and_unit(typed)[1])
     if value > MAX_BMI or (value > IMPLAUSIBLE_BMI and pounds_plausible and not confirmed):
