@@ -239,3 +239,22 @@ def test_a_blood_pressure_hold_says_to_hold_the_start_not_to_change_treatment(
     assert "vitals.pre_sbp_hold" in out
     assert "HOLD THE START" in out
     assert "Alternatives" not in out
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["plan", "--condition", "depression", "--weight", "350 kg"],
+        ["session", "replay", "examples/session1.jsonl", "--weight", "350 kg"],
+        ["simulate", "--dose-mg", "35", "--duration-min", "40", "--weight", "350 kg"],
+    ],
+    ids=["plan", "session replay", "simulate"],
+)
+def test_every_command_reads_a_patient_weight_with_the_same_check(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, args: list[str]
+) -> None:
+    monkeypatch.chdir(Path(__file__).resolve().parents[2])
+    code, out, err = run(capsys, *args)
+    assert code == 2
+    assert out == ""
+    assert "if the scale read pounds, enter '350 lb'" in err

@@ -32,11 +32,11 @@ def replay(
     from ketaplan.cli._output import print_json, print_lines
     from ketaplan.clinical.catalog import load_catalog
     from ketaplan.clinical.catalog.course_loader import load_monitoring_rules
+    from ketaplan.clinical.profile import parse_weight_kg
     from ketaplan.clinical.session import read_event_lines, summarise
     from ketaplan.errors import InputError
-    from ketaplan.units import parse_mass_kg
 
-    weight_kg = parse_mass_kg(weight)
+    weight_kg = parse_weight_kg(weight)
     protocol = load_catalog().protocol(condition)
     rules = load_monitoring_rules(tuple(monitoring or ())).for_category(protocol.category)
     try:

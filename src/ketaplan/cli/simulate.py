@@ -184,6 +184,7 @@ def simulate(
     """Predict plasma ketamine levels for an infusion: peak, its time, and when it falls."""
     from ketaplan.cli._output import print_json, print_lines
     from ketaplan.clinical import pk
+    from ketaplan.clinical.profile import parse_weight_kg
     from ketaplan.errors import InputError
     from ketaplan.units import parse_mass_kg
 
@@ -195,7 +196,7 @@ def simulate(
         raise InputError(f"--bands {bands}: use between 10 and 100000 virtual patients")
     if cohort is not None and not 10 <= cohort <= 1_000_000:
         raise InputError(f"--cohort {cohort}: use between 10 and 1000000 virtual patients")
-    weight_kg = parse_mass_kg(weight)
+    weight_kg = parse_weight_kg(weight)
     chosen = pk.pk_model(model)
     source, segments = _segments(dose_mg, duration_min, condition, events, weight_kg)
     grid = pk.time_grid_min(until_min, step_s)

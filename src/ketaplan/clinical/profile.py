@@ -231,6 +231,14 @@ def _check_height(height_cm: float, typed: str) -> None:
     )
 
 
+def parse_weight_kg(text: str) -> float:
+    """A patient's weight as typed (``"176 lb"``), in kg, refused outside 30-300 kg with the
+    likely mistake named. Every command that takes a patient's weight reads it here."""
+    weight_kg = parse_mass_kg(text)
+    _check_weight(weight_kg, text)
+    return weight_kg
+
+
 def _check_bmi(weight_kg: float, height_cm: float, typed: str, confirmed: bool) -> None:
     value = bmi(weight_kg, height_cm)
     if MIN_BMI <= value <= IMPLAUSIBLE_BMI:
@@ -295,8 +303,7 @@ def build_profile(
     confirm_weight: bool = False,
 ) -> PatientProfile:
     """A validated profile from what a person typed; the first problem found is raised."""
-    weight_kg = parse_mass_kg(weight)
-    _check_weight(weight_kg, weight)
+    weight_kg = parse_weight_kg(weight)
     height_cm = None
     if height is not None:
         height_cm = parse_length_cm(height)

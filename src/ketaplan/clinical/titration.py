@@ -49,9 +49,9 @@ from typing import Literal
 from ketaplan.clinical.catalog import Protocol
 from ketaplan.clinical.course import ScoreRecord
 from ketaplan.clinical.outcomes import reduction_fraction, scale, score, validate_total
+from ketaplan.clinical.profile import parse_weight_kg
 from ketaplan.clinical.session import SEVERITIES
 from ketaplan.errors import InputError
-from ketaplan.units import parse_mass_kg
 
 Action = Literal["increase", "hold", "decrease"]
 Tolerance = Literal["good", "fair", "poor"]
@@ -345,7 +345,7 @@ def history_from_dict(data: object) -> History:
     weight = data.get("weight")
     if not isinstance(weight, str):
         raise _fail("weight", "expected a weight with its unit, e.g. '80 kg'")
-    weight_kg = parse_mass_kg(weight)
+    weight_kg = parse_weight_kg(weight)
     baseline = data.get("baseline") or {}
     if not isinstance(baseline, Mapping):
         raise _fail("baseline", "expected an object with 'scores'")
