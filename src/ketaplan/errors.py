@@ -10,7 +10,9 @@
     │   └── HardLimitExceeded     above a hard limit: refused, override or not
     ├── NotFoundError             a record or catalog entry that does not exist
     ├── ConflictError             a stale version or an impossible sequence of events
+    ├── NotSignedIn               no valid sign-in (missing, wrong, expired or revoked)
     ├── PermissionDenied          the acting user's role does not allow it
+    ├── TooManyAttempts           sign-in attempts over the rate limit; try again later
     └── DatabaseNotReady          the database is not migrated to this version of ketaplan
 
 Expected clinical findings (a contraindication, a flagged score) are data, not errors. Each entry
@@ -99,6 +101,22 @@ class ConflictError(KetaplanError):
     default_code = "conflict"
     exit_code = 5
     http_status = 409
+
+
+class NotSignedIn(KetaplanError):
+    """No valid sign-in: wrong password, or a token that is missing, expired or revoked."""
+
+    default_code = "auth.not_signed_in"
+    exit_code = 6
+    http_status = 401
+
+
+class TooManyAttempts(KetaplanError):
+    """Too many failed sign-ins for this address or origin in the window; wait, then retry."""
+
+    default_code = "auth.too_many_attempts"
+    exit_code = 6
+    http_status = 429
 
 
 class PermissionDenied(KetaplanError):

@@ -13,12 +13,15 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
+from ketaplan.api import ServiceContext
 from ketaplan.clinical.catalog import Catalog
 from ketaplan.services import (
     Actor,
@@ -174,3 +177,74 @@ def patient(uow: UnitOfWork, nurse: Actor, catalog: Catalog) -> PatientRecord:
         medications=("sertraline",),
     )
     return create_patient(uow, details, actor=nurse, catalog=catalog)
+
+
+# --------------------------------------------------------------------- API ----
+
+PASSWORD = "correct horse battery staple"
+ROLE_EMAILS = {
+    "admin": "admin@bay.example",
+    "prescriber": "prescriber@bay.example",
+    "nurse": "nurse@bay.example",
+    "front_desk": "front_desk@bay.example",
+}
+
+
+@dataclass
+class Api:
+    """A test client over the app, and a bearer header per role (signed in once)."""
+
+    client: TestClient
+    context: ServiceContext
+    headers: dict[str, dict[str, str]]
+
+    def as_role(self, role: str) -> dict[str, str]:
+        return self.headers[role]
+
+
+@pytest.fixture(autouse=True)
+def _cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Argon2 at its cheapest in tests: the hashing itself is argon2-cffi's, tested there."""
+    from argon2 import PasswordHasher
+
+    from ketaplan.services import passwords
+
+    monkeypatch.setattr(
+        passwords, "HASHER", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    )
+
+
+@pytest.fixture
+def api(database: Database, catalog: Catalog, resolver: object) -> Iterator[Api]:
+    """The app over the test database: a clinic, one user per role with a password, and a
+    bearer token for each (signed in through the API itself)."""
+    from ketaplan.api import create_app
+    from ketaplan.clinical.catalog.course_loader import load_calendar, load_monitoring_rules
+    from ketaplan.clinical.medications import MedicationResolver
+
+    assert isinstance(resolver, MedicationResolver)
+    context = ServiceContext(
+        database=database,
+        catalog=catalog,
+        resolver=resolver,
+        monitoring=load_monitoring_rules(),
+        calendar=load_calendar(None, catalog.clinic.time_zone),
+    )
+    uow = UnitOfWork(database.session_factory)
+    admin = set_up_clinic(
+        uow,
+        name="Bay Ketamine Clinic",
+        time_zone="America/Los_Angeles",
+        admin_email=ROLE_EMAILS["admin"],
+        admin_password=PASSWORD,
+    )
+    for role, email in ROLE_EMAILS.items():
+        if role != "admin":
+            add_user(uow, email=email, role=role, actor=admin, password=PASSWORD)
+    with TestClient(create_app(context)) as client:
+        headers = {}
+        for role, email in ROLE_EMAILS.items():
+            answer = client.post("/api/v1/auth/token", json={"email": email, "password": PASSWORD})
+            assert answer.status_code == 200, answer.text
+            headers[role] = {"Authorization": f"Bearer {answer.json()['access_token']}"}
+        yield Api(client, context, headers)

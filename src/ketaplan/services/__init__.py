@@ -8,14 +8,16 @@ logic or writes to the database itself.
 
 from __future__ import annotations
 
-from ketaplan.services.actors import ROLES, Actor, Role, require_role
+from ketaplan.services.actors import ROLES, Actor, Role, Visitor, require_role
 from ketaplan.services.clinics import add_user, load_actor, set_up_clinic
 from ketaplan.services.courses import CourseRecord, schedule_course
 from ketaplan.services.patients import (
     PatientDetails,
     PatientRecord,
+    PatientSummary,
     create_patient,
     get_patient,
+    search_patients,
     update_patient,
 )
 from ketaplan.services.plans import PlanOrder, PlanRecord, create_plan, get_plan
@@ -41,6 +43,7 @@ __all__ = [
     "DecisionRecord",
     "PatientDetails",
     "PatientRecord",
+    "PatientSummary",
     "PlanOrder",
     "PlanRecord",
     "QuestionnaireRecord",
@@ -48,6 +51,7 @@ __all__ = [
     "SessionChart",
     "TitrationRecord",
     "UnitOfWork",
+    "Visitor",
     "add_user",
     "append_session_event",
     "create_patient",
@@ -62,6 +66,7 @@ __all__ = [
     "record_questionnaire",
     "require_role",
     "schedule_course",
+    "search_patients",
     "set_up_clinic",
     "update_patient",
     "utc_now",

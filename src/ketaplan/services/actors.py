@@ -27,6 +27,18 @@ class Actor:
     origin: str = "cli"
 
 
+@dataclass(frozen=True, slots=True)
+class Visitor:
+    """Someone acting without an account: a sign-in attempt, or a patient with a link.
+
+    The audit trail records them by origin only (no user id, no role).
+    """
+
+    origin: str
+    user_id: None = None
+    role: None = None
+
+
 def require_role(actor: Actor, allowed: Iterable[Role], doing: str) -> None:
     """Refuse unless the actor's role is one of ``allowed`` (clinical rules, e.g. overrides
     are a prescriber's; the full route-by-role matrix belongs to the API)."""

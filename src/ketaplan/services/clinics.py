@@ -1,8 +1,8 @@
 """Setting up a clinic and its staff.
 
 The first admin is created with the clinic, in one transaction, and is the actor of its audit
-events (there is nobody else yet). Passwords come with the accounts milestone; until then a
-user has no password hash and can act only through code that loads it (:func:`load_actor`).
+events (there is nobody else yet). A user created without a password cannot sign in (the CLI
+acts through :func:`load_actor`) until one is set (:mod:`ketaplan.services.accounts`).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from ketaplan.errors import ConflictError, InputError, NotFoundError
 from ketaplan.services.actors import ROLES, Actor, Role, require_role
+from ketaplan.services.passwords import hash_password
 from ketaplan.services.unit_of_work import UnitOfWork
 from ketaplan.store.models import Clinic, User
 
@@ -31,7 +32,7 @@ def _email(text: str) -> str:
     return email
 
 
-def _role(text: str) -> Role:
+def checked_role(text: str) -> Role:
     if text not in ROLES:
         raise InputError(
             f"role {text!r} is not one of {', '.join(ROLES)}",
@@ -53,6 +54,10 @@ def _time_zone(text: str) -> str:
     return text
 
 
+def _hashed(password: str | None) -> str | None:
+    return None if password is None else hash_password(password)
+
+
 def _refuse_taken_email(uow: UnitOfWork, email: str) -> None:
     if uow.session.scalar(select(User.id).where(User.email == email)) is not None:
         raise ConflictError(
@@ -70,11 +75,13 @@ def set_up_clinic(
     admin_email: str,
     settings: Mapping[str, Any] | None = None,
     origin: str = "cli",
+    admin_password: str | None = None,
 ) -> Actor:
     """Create a clinic and its first admin; returns the admin as an actor."""
     if not name.strip():
         raise InputError("the clinic needs a name", code="input.missing", fields={"field": "name"})
     email = _email(admin_email)
+    password_hash = _hashed(admin_password)
     with uow:
         _refuse_taken_email(uow, email)
         now = uow.clock()
@@ -86,7 +93,13 @@ def set_up_clinic(
         )
         uow.session.add(clinic)
         uow.session.flush()
-        admin = User(clinic_id=clinic.id, email=email, role="admin", created_at=now)
+        admin = User(
+            clinic_id=clinic.id,
+            email=email,
+            role="admin",
+            password_hash=password_hash,
+            created_at=now,
+        )
         uow.session.add(admin)
         uow.session.flush()
         actor = Actor(admin.id, clinic.id, email, "admin", origin)
@@ -96,27 +109,37 @@ def set_up_clinic(
     return actor
 
 
-def add_user(uow: UnitOfWork, *, email: str, role: str, actor: Actor) -> int:
-    """Add a member of staff to the actor's clinic (admins only); returns the user id."""
+def add_user(
+    uow: UnitOfWork, *, email: str, role: str, actor: Actor, password: str | None = None
+) -> int:
+    """Add a member of staff to the actor's clinic (admins only); returns the user id.
+
+    Without a password the account exists but cannot sign in until one is set.
+    """
     require_role(actor, ("admin",), "adding a user")
-    address, checked_role = _email(email), _role(role)
+    address, valid_role = _email(email), checked_role(role)
+    password_hash = _hashed(password)
     with uow:
         _refuse_taken_email(uow, address)
         user = User(
-            clinic_id=actor.clinic_id, email=address, role=checked_role, created_at=uow.clock()
+            clinic_id=actor.clinic_id,
+            email=address,
+            role=valid_role,
+            password_hash=password_hash,
+            created_at=uow.clock(),
         )
         uow.session.add(user)
         uow.session.flush()
-        uow.audit(actor, "user.create", "user", user.id, details={"role": checked_role})
+        uow.audit(actor, "user.create", "user", user.id, details={"role": valid_role})
         uow.commit()
         return user.id
 
 
 def load_actor(uow: UnitOfWork, email: str, *, origin: str) -> Actor:
-    """The active user with this e-mail as an actor (login comes with the accounts milestone)."""
+    """The active user with this e-mail as an actor, for the command line (no password)."""
     address = email.strip().lower()
     with uow:
         user = uow.session.scalar(select(User).where(User.email == address, User.active))
         if user is None:
             raise NotFoundError(f"no active user with e-mail {address}", fields={"email": address})
-        return Actor(user.id, user.clinic_id, user.email, _role(user.role), origin)
+        return Actor(user.id, user.clinic_id, user.email, checked_role(user.role), origin)

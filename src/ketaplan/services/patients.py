@@ -280,3 +280,63 @@ def get_patient(uow: UnitOfWork, patient_id: int, *, actor: Actor) -> PatientRec
         )
         uow.commit()
         return record
+
+
+@dataclass(frozen=True, slots=True)
+class PatientSummary:
+    """A line of a patient list: who, not what (no clinical details)."""
+
+    patient_id: int
+    version: int
+    full_name: str
+    date_of_birth: date | None
+
+
+MAX_SEARCH_RESULTS = 50
+
+
+def search_patients(
+    uow: UnitOfWork, query: str = "", *, actor: Actor, limit: int = MAX_SEARCH_RESULTS
+) -> list[PatientSummary]:
+    """Patients of the actor's clinic whose current name contains ``query`` (any case),
+    by name; an empty query lists them all. Which patients were shown is audited."""
+    text = query.strip()
+    if len(text) > MAX_NAME_LENGTH:
+        raise InputError(
+            f"a search is at most {MAX_NAME_LENGTH} characters",
+            code="input.too_long",
+            fields={"field": "q"},
+        )
+    if not 1 <= limit <= MAX_SEARCH_RESULTS:
+        raise InputError(
+            f"limit {limit} must be 1 to {MAX_SEARCH_RESULTS}",
+            code="input.out_of_range",
+            fields={"field": "limit"},
+        )
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    statement = (
+        select(PatientVersion)
+        .join(
+            Patient,
+            (Patient.id == PatientVersion.patient_id) & (Patient.version == PatientVersion.version),
+        )
+        .where(Patient.clinic_id == actor.clinic_id)
+        .order_by(PatientVersion.full_name, Patient.id)
+        .limit(limit)
+    )
+    if text:
+        statement = statement.where(PatientVersion.full_name.ilike(f"%{escaped}%", escape="\\"))
+    with uow:
+        found = [
+            PatientSummary(row.patient_id, row.version, row.full_name, row.date_of_birth)
+            for row in uow.session.scalars(statement)
+        ]
+        uow.audit(
+            actor,
+            "patient.search",
+            "clinic",
+            actor.clinic_id,
+            details={"patient_ids": [p.patient_id for p in found], "query_length": len(text)},
+        )
+        uow.commit()
+        return found

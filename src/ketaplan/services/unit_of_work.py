@@ -18,7 +18,7 @@ from typing import Any, Self
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from ketaplan.services.actors import Actor
+from ketaplan.services.actors import Actor, Visitor
 from ketaplan.store import AuditEntry, append_audit_events
 
 
@@ -65,7 +65,7 @@ class UnitOfWork:
 
     def audit(
         self,
-        actor: Actor,
+        actor: Actor | Visitor,
         action: str,
         entity_type: str,
         entity_id: object,

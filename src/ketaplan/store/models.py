@@ -40,6 +40,7 @@ APPEND_ONLY_TABLES = (
     "questionnaire_response",
     "titration_recommendation",
     "titration_decision",
+    "screening",
     "audit_event",
 )
 """Tables whose rows are written once: the migration adds triggers refusing UPDATE and DELETE."""
@@ -64,7 +65,11 @@ class Base(DeclarativeBase):
 
 
 class Clinic(Base):
-    """A clinic; its editable settings (calendar, vial stock, bag sizes, price) as JSON."""
+    """A clinic; its editable settings (calendar, vial stock, bag sizes, price) as JSON.
+
+    ``settings_version`` counts edits: an edit names the version it was made from, like a
+    patient update, and each edit's changes are in the audit trail.
+    """
 
     __tablename__ = "clinic"
 
@@ -72,6 +77,7 @@ class Clinic(Base):
     name: Mapped[str] = mapped_column(String(200))
     time_zone: Mapped[str] = mapped_column(String(64))
     settings: Mapped[dict[str, Any]]
+    settings_version: Mapped[int] = mapped_column(default=1, server_default="1")
     created_at: Mapped[datetime]
 
 
@@ -282,3 +288,71 @@ class AuditChainHead(Base):
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     last_seq: Mapped[int]
     last_hash: Mapped[str] = mapped_column(String(64))
+
+
+class AccessToken(Base):
+    """A signed-in session: the browser's cookie or an API client's bearer token.
+
+    Only the SHA-256 of the token is stored, so a copy of the database cannot be used to sign
+    in. ``revoked_at`` is set on sign-out (the one in-place update; the row is otherwise kept).
+    """
+
+    __tablename__ = "access_token"
+    __table_args__ = (CheckConstraint("kind IN ('cookie', 'bearer')", name="kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(10))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+    origin: Mapped[str] = mapped_column(String(64))
+
+
+class LoginAttempt(Base):
+    """Every sign-in attempt, kept to rate-limit guessing across all server workers."""
+
+    __tablename__ = "login_attempt"
+    __table_args__ = (Index("ix_login_attempt_email_at", "email", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(320))
+    origin: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime]
+    succeeded: Mapped[bool]
+
+
+class PatientLink(Base):
+    """A signed, expiring, single-patient link to answer questionnaires without an account.
+
+    The token is stored hashed; the link answers only the scales it was made for, once each.
+    """
+
+    __tablename__ = "patient_link"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id"), index=True)
+    course_id: Mapped[int | None] = mapped_column(ForeignKey("treatment_course.id"))
+    scales: Mapped[list[Any]]
+    created_at: Mapped[datetime]
+    created_by: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+
+class Screening(Base):
+    """A screening of a patient's details for a protocol: status and every finding."""
+
+    __tablename__ = "screening"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id"), index=True)
+    patient_version: Mapped[int]
+    condition: Mapped[str] = mapped_column(String(64))
+    catalog_version: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(32))
+    result: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime]
+    created_by: Mapped[int] = mapped_column(ForeignKey("app_user.id"))

@@ -1,0 +1,54 @@
+"""The REST API: FastAPI under ``/api/v1``, over the same services as the CLI and the web app.
+
+:func:`create_app` builds the app around an open database; ``ketaplan serve`` runs it with
+uvicorn. Every route passes :func:`~ketaplan.api.security.authorize` (sign-in, CSRF for cookie
+writes, the role matrix), and every error is JSON with a stable ``code`` (:mod:`.errors`).
+The interactive documentation pages are off: they load their scripts from a CDN, and clinics
+may be offline; the schema itself is at ``/api/v1/openapi.json`` for signed-in staff.
+"""
+
+from __future__ import annotations
+
+from fastapi import Depends, FastAPI
+
+from ketaplan import __version__
+from ketaplan.api.context import ServiceContext
+from ketaplan.api.errors import install_error_handlers
+from ketaplan.api.routes import auth, patients, system
+from ketaplan.api.security import authorize
+
+API_PREFIX = "/api/v1"
+
+
+def create_app(context: ServiceContext) -> FastAPI:
+    """The service app for one database and catalog."""
+    app = FastAPI(
+        title="ketaplan",
+        version=__version__,
+        summary="Decision support and records for IV ketamine infusion clinics",
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
+        dependencies=[Depends(authorize)],
+    )
+    app.state.services = context
+    install_error_handlers(app)
+    for module in (system, auth, patients):
+        app.include_router(module.router, prefix=API_PREFIX)
+    return app
+
+
+def app_from_environment() -> FastAPI:
+    """The app as uvicorn's factory builds it in each worker (``ketaplan serve``), from
+    ``KETAPLAN_DATABASE_URL`` and ``KETAPLAN_SECURE_COOKIES``."""
+    import os
+
+    from ketaplan.api.context import build_context
+    from ketaplan.settings import load_settings
+
+    settings = load_settings(os.environ)
+    secure = os.environ.get("KETAPLAN_SECURE_COOKIES", "").lower() in {"1", "true", "yes"}
+    return create_app(build_context(settings.database_url, secure_cookies=secure))
+
+
+__all__ = ["API_PREFIX", "ServiceContext", "app_from_environment", "create_app"]

@@ -1,0 +1,58 @@
+"""What the running service holds for every request: the database and the clinical catalog.
+
+Built once at start-up (:func:`ketaplan.api.create_app`) and reached by routes through
+:func:`services`. Loading the catalog, monitoring rules and calendar here, not per request,
+keeps a request to its own work; they are immutable values, safe to share between threads.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fastapi import Request
+
+from ketaplan.clinical.calendar import ClinicCalendar
+from ketaplan.clinical.catalog import Catalog
+from ketaplan.clinical.medications import MedicationResolver
+from ketaplan.clinical.monitoring import MonitoringRules
+from ketaplan.services import UnitOfWork
+from ketaplan.store import Database
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceContext:
+    database: Database
+    catalog: Catalog
+    resolver: MedicationResolver
+    monitoring: MonitoringRules
+    calendar: ClinicCalendar
+    secure_cookies: bool = False
+    """Mark the session cookie ``Secure`` (set when served over TLS, or behind a TLS proxy)."""
+
+    def unit_of_work(self) -> UnitOfWork:
+        return UnitOfWork(self.database.session_factory)
+
+
+def services(request: Request) -> ServiceContext:
+    """The service context of the app handling this request (a FastAPI dependency)."""
+    context: ServiceContext = request.app.state.services
+    return context
+
+
+def build_context(database_url: str, *, secure_cookies: bool = False) -> ServiceContext:
+    """Open the (migrated) database and load the catalog: what ``ketaplan serve`` does."""
+    from ketaplan.clinical.catalog import load_catalog
+    from ketaplan.clinical.catalog.course_loader import load_calendar, load_monitoring_rules
+    from ketaplan.drug_dictionary import DnerDrugDictionary
+    from ketaplan.store import open_database
+
+    catalog = load_catalog()
+    database = open_database(database_url)
+    return ServiceContext(
+        database=database,
+        catalog=catalog,
+        resolver=MedicationResolver(catalog, DnerDrugDictionary()),
+        monitoring=load_monitoring_rules(),
+        calendar=load_calendar(None, catalog.clinic.time_zone),
+        secure_cookies=secure_cookies,
+    )

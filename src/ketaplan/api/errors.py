@@ -1,0 +1,75 @@
+"""Errors as JSON: ``{code, message, ...fields}`` with the error's HTTP status, never a 500 page.
+
+ketaplan's own errors carry their code and status (:mod:`ketaplan.errors`). A request FastAPI
+cannot parse or validate (malformed JSON, a missing field, a string for a number) becomes
+``input.invalid_request`` with one entry per problem saying where it is and what is accepted.
+Anything unexpected is logged with its traceback and answered ``internal_error`` with no detail:
+a bug, which the tests (schemathesis included) are there to find.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ketaplan.errors import KetaplanError
+
+log = logging.getLogger("ketaplan.api")
+
+
+def error_response(status: int, code: str, message: str, **fields: Any) -> JSONResponse:
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse({"code": code, "message": message, **fields}, status, headers=headers)
+
+
+def _where(location: tuple[Any, ...]) -> str:
+    return ".".join(str(part) for part in location if part != "body") or "body"
+
+
+def _problems(error: RequestValidationError) -> list[dict[str, Any]]:
+    problems = []
+    for item in error.errors():
+        problems.append({"field": _where(tuple(item.get("loc", ()))), "problem": item["msg"]})
+    return problems
+
+
+async def _ketaplan_error(_request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, KetaplanError)
+    body = error.to_dict()
+    return error_response(error.http_status, **body)  # type: ignore[arg-type]
+
+
+async def _invalid_request(_request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, RequestValidationError)
+    problems = _problems(error)
+    summary = "; ".join(f"{p['field']}: {p['problem']}" for p in problems[:5])
+    return error_response(
+        422, "input.invalid_request", f"the request is not valid: {summary}", problems=problems
+    )
+
+
+async def _http_error(_request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, StarletteHTTPException)
+    codes = {404: "not_found", 405: "method_not_allowed"}
+    return error_response(
+        error.status_code, codes.get(error.status_code, "http_error"), str(error.detail)
+    )
+
+
+async def _unexpected(request: Request, error: Exception) -> JSONResponse:
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=error)
+    return error_response(
+        500, "internal_error", "ketaplan hit an internal error; nothing was saved. It is logged."
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(KetaplanError, _ketaplan_error)
+    app.add_exception_handler(RequestValidationError, _invalid_request)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)

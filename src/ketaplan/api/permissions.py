@@ -1,0 +1,49 @@
+"""Who may use which route: the whole role matrix, in one place.
+
+Every route of the app (API and web pages) is named, and every name has a rule here: the roles
+that may use it, or :data:`PUBLIC` for the few that need no sign-in (health, sign-in, the
+patient's questionnaire link, static assets). :func:`ketaplan.api.security.authorize` enforces
+the rule on every request, and a test walks all of the app's routes so that a new route without
+a rule fails the build instead of quietly being open (or closed).
+
+Clinical rules that are about the act rather than the route (a dose override is a
+prescriber's) are also enforced by the services, whatever the entry point.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from ketaplan.services import ROLES, Role
+
+PUBLIC: Final = "public"
+"""No sign-in needed; the route must not show patient data except through a patient link."""
+
+Rule = frozenset[Role] | str
+
+STAFF: Final[frozenset[Role]] = frozenset(ROLES)
+CLINICAL: Final[frozenset[Role]] = frozenset({"admin", "prescriber", "nurse"})
+"""Staff who see clinical details (doses, screening, charts); the front desk does not."""
+PRESCRIBER: Final[frozenset[Role]] = frozenset({"prescriber"})
+ADMIN: Final[frozenset[Role]] = frozenset({"admin"})
+CHARTING: Final[frozenset[Role]] = frozenset({"prescriber", "nurse"})
+"""Staff who treat patients and chart sessions."""
+
+RULES: Final[dict[str, Rule]] = {
+    # system and accounts
+    "health": PUBLIC,
+    "openapi": STAFF,
+    "sign_in_for_token": PUBLIC,
+    "sign_out": STAFF,
+    "who_am_i": STAFF,
+    # patients: the front desk registers and finds patients
+    "create_patient": STAFF,
+    "search_patients": STAFF,
+    "read_patient": STAFF,
+    "update_patient": STAFF,
+}
+
+
+def rule_for(route_name: str) -> Rule | None:
+    """The rule for a route name, or None when the route has none (a bug the tests catch)."""
+    return RULES.get(route_name)

@@ -1,0 +1,70 @@
+"""Signing in for a bearer token, signing out, and who the token belongs to."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+
+from ketaplan.api.context import services
+from ketaplan.api.security import SignedIn, client_origin
+from ketaplan.services.accounts import sign_in, sign_out
+
+router = APIRouter(prefix="/auth", tags=["accounts"])
+
+
+class Credentials(BaseModel):
+    email: str = Field(max_length=320, examples=["nurse@clinic.example"])
+    password: str = Field(max_length=1024)
+
+
+class StaffMember(BaseModel):
+    user_id: int
+    clinic_id: int
+    email: str
+    role: str
+
+
+class Token(BaseModel):
+    access_token: str
+    token_type: str = "bearer"
+    expires_at: datetime
+    user: StaffMember
+
+
+def _member(actor: SignedIn) -> StaffMember:
+    return StaffMember(
+        user_id=actor.user_id, clinic_id=actor.clinic_id, email=actor.email, role=actor.role
+    )
+
+
+@router.post("/token", name="sign_in_for_token")
+async def sign_in_for_token(credentials: Credentials, request: Request) -> Token:
+    """Sign in with e-mail and password; the token goes in ``Authorization: Bearer …``.
+
+    Failed attempts are rate-limited per address and per origin (429 when over the limit).
+    """
+    context = services(request)
+    done = await run_in_threadpool(
+        sign_in,
+        context.unit_of_work(),
+        credentials.email,
+        credentials.password,
+        kind="bearer",
+        origin=client_origin(request),
+    )
+    return Token(access_token=done.token, expires_at=done.expires_at, user=_member(done.actor))
+
+
+@router.post("/sign-out", name="sign_out", status_code=204)
+def sign_out_route(actor: SignedIn, request: Request) -> None:
+    """End the sign-in that this request carries (token or cookie)."""
+    sign_out(services(request).unit_of_work(), request.state.token, actor=actor)
+
+
+@router.get("/me", name="who_am_i")
+def who_am_i(actor: SignedIn) -> StaffMember:
+    """The signed-in member of staff."""
+    return _member(actor)

@@ -1,0 +1,148 @@
+"""Patients: register, search, read, update (a new version; stale versions get a 409)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from ketaplan.api.context import services
+from ketaplan.api.params import RecordId
+from ketaplan.api.security import SignedIn
+from ketaplan.services import (
+    PatientDetails,
+    PatientRecord,
+    create_patient,
+    get_patient,
+    search_patients,
+    update_patient,
+)
+from ketaplan.services.patients import MAX_SEARCH_RESULTS, profile_to_dict
+
+router = APIRouter(prefix="/patients", tags=["patients"])
+
+Text = Annotated[str, Field(max_length=200)]
+
+
+class PatientIn(BaseModel):
+    """A patient's details as typed; units go in the text ("80 kg", "176 lb", "5 ft 9 in")."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    full_name: Text = Field(examples=["Alex Example"])
+    weight: Annotated[str, Field(max_length=40, examples=["176 lb"])]
+    height: Annotated[str | None, Field(max_length=40, examples=["5 ft 9 in"])] = None
+    date_of_birth: date | None = None
+    age_years: Annotated[int | None, Field(ge=0, le=130)] = None
+    sex: Literal["female", "male", "other"] | None = None
+    pregnant: bool = False
+    breastfeeding: bool = False
+    history: Annotated[
+        list[Text], Field(max_length=50, examples=[["controlled_hypertension"]])
+    ] = []
+    medications: Annotated[list[Text], Field(max_length=50, examples=[["alprazolam 0.5 mg"]])] = []
+    alcohol: Text | None = None
+    sensitivity: Text | None = None
+    experience: Text | None = None
+    severity: Text | None = None
+    preference: Text | None = None
+    blood_pressure: Annotated[str | None, Field(max_length=20, examples=["128/82"])] = None
+    confirm_weight: bool = Field(
+        False, description="The weight is right although it looks like a unit mistake."
+    )
+
+    def details(self) -> PatientDetails:
+        values = self.model_dump()
+        values["history"] = tuple(values["history"])
+        values["medications"] = tuple(values["medications"])
+        return PatientDetails(**values)
+
+
+class PatientUpdate(PatientIn):
+    expected_version: Annotated[int, Field(ge=1)] = Field(
+        description="The version you are editing; if someone saved a newer one, you get a 409."
+    )
+
+
+class PatientOut(BaseModel):
+    patient_id: int
+    version: int
+    details: dict[str, Any]
+    profile: dict[str, Any]
+    recorded_at: datetime
+    recorded_by: int
+
+
+class PatientListItem(BaseModel):
+    patient_id: int
+    version: int
+    full_name: str
+    date_of_birth: date | None
+
+
+def _out(record: PatientRecord) -> PatientOut:
+    details = {name: getattr(record.details, name) for name in PatientDetails.__dataclass_fields__}
+    return PatientOut(
+        patient_id=record.patient_id,
+        version=record.version,
+        details=details,
+        profile=profile_to_dict(record.profile),
+        recorded_at=record.recorded_at,
+        recorded_by=record.recorded_by,
+    )
+
+
+@router.post("", name="create_patient", status_code=201)
+def create(body: PatientIn, actor: SignedIn, request: Request) -> PatientOut:
+    """Register a patient; the weight and height are checked with their units."""
+    context = services(request)
+    record = create_patient(
+        context.unit_of_work(), body.details(), actor=actor, catalog=context.catalog
+    )
+    return _out(record)
+
+
+@router.get("", name="search_patients")
+def search(
+    actor: SignedIn,
+    request: Request,
+    q: Annotated[str, Query(max_length=200, description="Part of the name.")] = "",
+    limit: Annotated[int, Query(ge=1, le=MAX_SEARCH_RESULTS)] = MAX_SEARCH_RESULTS,
+) -> list[PatientListItem]:
+    """Patients whose name contains ``q`` (any case), by name."""
+    found = search_patients(services(request).unit_of_work(), q, actor=actor, limit=limit)
+    return [
+        PatientListItem(
+            patient_id=p.patient_id,
+            version=p.version,
+            full_name=p.full_name,
+            date_of_birth=p.date_of_birth,
+        )
+        for p in found
+    ]
+
+
+@router.get("/{patient_id}", name="read_patient")
+def read(patient_id: RecordId, actor: SignedIn, request: Request) -> PatientOut:
+    """The patient's current details and validated profile."""
+    return _out(get_patient(services(request).unit_of_work(), patient_id, actor=actor))
+
+
+@router.put("/{patient_id}", name="update_patient")
+def update(
+    patient_id: RecordId, body: PatientUpdate, actor: SignedIn, request: Request
+) -> PatientOut:
+    """Save a new version of the patient's details (the old ones are kept)."""
+    context = services(request)
+    details = PatientIn.model_validate(body.model_dump(exclude={"expected_version"})).details()
+    record = update_patient(
+        context.unit_of_work(),
+        patient_id,
+        details,
+        expected_version=body.expected_version,
+        actor=actor,
+        catalog=context.catalog,
+    )
+    return _out(record)

@@ -1,0 +1,175 @@
+"""Accounts: passwords, signing in (rate-limited), and the tokens that carry a sign-in.
+
+Passwords are hashed with Argon2id (:mod:`ketaplan.services.passwords`). A sign-in gives a
+random token; only its SHA-256 is stored, so a copy of the database signs nobody in. The same
+token serves as the browser's session cookie (``kind="cookie"``) or an API client's bearer token
+(``kind="bearer"``); they differ in lifetime, and cookie requests that change something must
+also carry the CSRF token derived from it (:func:`csrf_token_for`).
+
+Guessing is rate-limited in the database, not in a process, so it holds across server workers:
+after :data:`MAX_FAILURES_PER_EMAIL` failed attempts for an address (or
+:data:`MAX_FAILURES_PER_ORIGIN` from one address on the network) within :data:`FAILURE_WINDOW`,
+further attempts are refused without checking the password until the window has passed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal
+
+from sqlalchemy import func, select, update
+
+from ketaplan.errors import NotFoundError, NotSignedIn, TooManyAttempts
+from ketaplan.services.actors import Actor, Visitor, require_role
+from ketaplan.services.clinics import checked_role
+from ketaplan.services.passwords import hash_password, password_matches
+from ketaplan.services.unit_of_work import UnitOfWork
+from ketaplan.store.models import AccessToken, LoginAttempt, User
+
+TokenKind = Literal["cookie", "bearer"]
+
+LIFETIME: dict[TokenKind, timedelta] = {
+    "cookie": timedelta(hours=12),  # one clinic day
+    "bearer": timedelta(days=30),
+}
+FAILURE_WINDOW = timedelta(minutes=15)
+MAX_FAILURES_PER_EMAIL = 5
+MAX_FAILURES_PER_ORIGIN = 20
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def csrf_token_for(token: str) -> str:
+    """The CSRF token that goes with a sign-in token: derived from it, so nothing is stored,
+    and unknowable to a page that cannot read the (HttpOnly) cookie."""
+    return hmac.new(token.encode("utf-8"), b"ketaplan csrf", hashlib.sha256).hexdigest()
+
+
+def set_password(uow: UnitOfWork, user_id: int, password: str, *, actor: Actor) -> None:
+    """Set a user's password: their own, or anyone's in the clinic for an admin."""
+    if user_id != actor.user_id:
+        require_role(actor, ("admin",), "setting another user's password")
+    hashed = hash_password(password)
+    with uow:
+        user = uow.session.scalar(
+            select(User).where(User.id == user_id, User.clinic_id == actor.clinic_id)
+        )
+        if user is None:
+            raise NotFoundError(f"there is no user {user_id}", fields={"user_id": user_id})
+        user.password_hash = hashed
+        uow.session.execute(  # a new password ends every existing sign-in
+            update(AccessToken)
+            .where(AccessToken.user_id == user_id, AccessToken.revoked_at.is_(None))
+            .values(revoked_at=uow.clock())
+        )
+        uow.audit(actor, "user.set_password", "user", user_id)
+        uow.commit()
+
+
+@dataclass(frozen=True, slots=True)
+class SignIn:
+    """A successful sign-in: who, and the token to present (shown once, never stored)."""
+
+    actor: Actor
+    token: str
+    csrf_token: str
+    expires_at: datetime
+
+
+def _failures_since(uow: UnitOfWork, since: datetime, *, email: str, origin: str) -> bool:
+    def failures(condition: object) -> int:
+        return (
+            uow.session.scalar(
+                select(func.count())
+                .select_from(LoginAttempt)
+                .where(condition, LoginAttempt.at >= since, LoginAttempt.succeeded.is_(False))  # type: ignore[arg-type]
+            )
+            or 0
+        )
+
+    return (
+        failures(LoginAttempt.email == email) >= MAX_FAILURES_PER_EMAIL
+        or failures(LoginAttempt.origin == origin) >= MAX_FAILURES_PER_ORIGIN
+    )
+
+
+def sign_in(uow: UnitOfWork, email: str, password: str, *, kind: TokenKind, origin: str) -> SignIn:
+    """Check the password and start a signed-in session; every attempt is recorded."""
+    address = email.strip().lower()[:320]
+    visitor = Visitor(origin)
+    with uow:
+        now = uow.clock()
+        if _failures_since(uow, now - FAILURE_WINDOW, email=address, origin=origin):
+            uow.audit(visitor, "auth.sign_in_refused", "user", address)
+            uow.commit()
+            raise TooManyAttempts(
+                "too many failed sign-ins for this account or from this address; wait "
+                f"{int(FAILURE_WINDOW.total_seconds() // 60)} minutes and try again, or ask an "
+                "admin to reset the password",
+                fields={"retry_after_s": int(FAILURE_WINDOW.total_seconds())},
+            )
+        user = uow.session.scalar(select(User).where(User.email == address, User.active))
+        succeeded = password_matches(user.password_hash if user else None, password)
+        uow.session.add(LoginAttempt(email=address, origin=origin, at=now, succeeded=succeeded))
+        if not succeeded or user is None:
+            uow.audit(visitor, "auth.sign_in_failed", "user", address)
+            uow.commit()
+            raise NotSignedIn(
+                "the e-mail address or the password is wrong", code="auth.invalid_credentials"
+            )
+        token = secrets.token_urlsafe(32)
+        expires_at = now + LIFETIME[kind]
+        uow.session.add(
+            AccessToken(
+                token_hash=hash_token(token),
+                user_id=user.id,
+                kind=kind,
+                created_at=now,
+                expires_at=expires_at,
+                origin=origin,
+            )
+        )
+        actor = Actor(user.id, user.clinic_id, user.email, checked_role(user.role), origin)
+        uow.audit(actor, "auth.sign_in", "user", user.id, details={"kind": kind})
+        uow.commit()
+    return SignIn(actor, token, csrf_token_for(token), expires_at)
+
+
+def actor_for_token(uow: UnitOfWork, token: str, *, kind: TokenKind, origin: str) -> Actor:
+    """The signed-in user a token stands for; a missing, expired or revoked token is refused.
+
+    A lookup, not an action: nothing is written (the request it authorises is audited).
+    """
+    with uow:
+        found = uow.session.execute(
+            select(User)
+            .join(AccessToken, AccessToken.user_id == User.id)
+            .where(
+                AccessToken.token_hash == hash_token(token),
+                AccessToken.kind == kind,
+                AccessToken.revoked_at.is_(None),
+                AccessToken.expires_at > uow.clock(),
+                User.active,
+            )
+        ).scalar_one_or_none()
+        if found is None:
+            raise NotSignedIn("you are not signed in, or your sign-in has expired; sign in again")
+        return Actor(found.id, found.clinic_id, found.email, checked_role(found.role), origin)
+
+
+def sign_out(uow: UnitOfWork, token: str, *, actor: Actor) -> None:
+    """End the sign-in this token carries."""
+    with uow:
+        uow.session.execute(
+            update(AccessToken)
+            .where(AccessToken.token_hash == hash_token(token), AccessToken.revoked_at.is_(None))
+            .values(revoked_at=uow.clock())
+        )
+        uow.audit(actor, "auth.sign_out", "user", actor.user_id)
+        uow.commit()

@@ -1,0 +1,191 @@
+"""Access to the API: every route has a rule, sign-in is required, roles and CSRF are enforced.
+
+The route walk is what keeps the role matrix honest: a route added without a rule in
+``ketaplan.api.permissions`` fails here, and so does a rule for a route that no longer exists.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+from fastapi import FastAPI
+from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
+
+from ketaplan.api import create_app
+from ketaplan.api.permissions import PUBLIC, RULES
+from ketaplan.api.security import CSRF_HEADER, SESSION_COOKIE
+from ketaplan.services import ROLES, UnitOfWork, utc_now
+from ketaplan.services.accounts import MAX_FAILURES_PER_EMAIL, sign_in
+from ketaplan.store.models import AuditEvent
+
+from .conftest import PASSWORD, ROLE_EMAILS, Api
+
+
+def _concrete(path: str) -> str:
+    """A path with every parameter filled in with a plausible id."""
+    return re.sub(r"\{[^}]+\}", "1", path)
+
+
+def _all_routes(api: Api) -> list[RouteContext]:
+    """Every route of the app, those of included routers too, with its full path."""
+    app = api.client.app
+    assert isinstance(app, FastAPI)
+    return list(iter_route_contexts(app.routes))
+
+
+def _api_routes(api: Api) -> list[tuple[str, str, str]]:
+    return [
+        (str(route.name), method, _concrete(str(route.path)))
+        for route in _all_routes(api)
+        if isinstance(route.original_route, APIRoute)
+        for method in sorted(route.methods or ())
+    ]
+
+
+def test_every_route_of_the_app_has_exactly_one_rule(api: Api) -> None:
+    routes = _all_routes(api)
+    names = [str(route.name) for route in routes]
+    assert len(names) == len(set(names)), "route names must be unique: rules are keyed by them"
+    missing = [name for name in names if name not in RULES]
+    assert missing == [], f"routes without an access rule in ketaplan.api.permissions: {missing}"
+    stale = sorted(set(RULES) - set(names))
+    assert stale == [], f"rules for routes that do not exist: {stale}"
+    for route in routes:
+        if not isinstance(route.original_route, APIRoute):
+            # Only API routes pass through `authorize`; anything else must be public.
+            assert RULES[str(route.name)] == PUBLIC, route.name
+
+
+def test_every_non_public_route_refuses_a_request_without_sign_in(api: Api) -> None:
+    for name, method, path in _api_routes(api):
+        if RULES[name] == PUBLIC:
+            continue
+        answer = api.client.request(method, path, json={})
+        assert answer.status_code == 401, (method, path, answer.text)
+        assert answer.json()["code"] == "auth.not_signed_in"
+        assert answer.headers["WWW-Authenticate"] == "Bearer"
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_the_role_matrix_is_enforced_on_every_route(api: Api, role: str) -> None:
+    for name, method, path in _api_routes(api):
+        rule = RULES[name]
+        if rule == PUBLIC or name == "sign_out":
+            continue
+        answer = api.client.request(method, path, json={}, headers=api.as_role(role))
+        refused = answer.status_code == 403 and (
+            answer.json()["code"] == "permission.role_not_allowed"
+        )
+        assert refused == (role not in rule), (role, method, path, answer.text)
+        assert answer.status_code < 500, (role, method, path, answer.text)
+
+
+def test_a_wrong_or_forged_token_is_refused(api: Api) -> None:
+    for token in ("forged", "", "x" * 5000):
+        answer = api.client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"})
+        assert answer.status_code == 401
+
+
+def test_signing_in_and_out(api: Api) -> None:
+    me = api.client.get("/api/v1/auth/me", headers=api.as_role("nurse"))
+    assert me.json() == {
+        "user_id": me.json()["user_id"],
+        "clinic_id": me.json()["clinic_id"],
+        "email": "nurse@bay.example",
+        "role": "nurse",
+    }
+    assert api.client.post("/api/v1/auth/sign-out", headers=api.as_role("nurse")).status_code == 204
+    again = api.client.get("/api/v1/auth/me", headers=api.as_role("nurse"))
+    assert again.status_code == 401
+
+
+def test_a_wrong_password_is_refused_without_saying_which_part_was_wrong(api: Api) -> None:
+    wrong = api.client.post(
+        "/api/v1/auth/token", json={"email": "nurse@bay.example", "password": "not the password"}
+    )
+    nobody = api.client.post(
+        "/api/v1/auth/token", json={"email": "nobody@bay.example", "password": PASSWORD}
+    )
+    assert wrong.status_code == nobody.status_code == 401
+    assert wrong.json()["message"] == nobody.json()["message"]
+
+
+def test_repeated_failures_lock_the_account_out_for_a_while(api: Api) -> None:
+    for _ in range(MAX_FAILURES_PER_EMAIL):
+        answer = api.client.post(
+            "/api/v1/auth/token", json={"email": "nurse@bay.example", "password": "guess guess!"}
+        )
+        assert answer.status_code == 401
+    locked = api.client.post(
+        "/api/v1/auth/token", json={"email": "nurse@bay.example", "password": PASSWORD}
+    )
+    assert locked.status_code == 429
+    assert locked.json()["code"] == "auth.too_many_attempts"
+    assert "wait 15 minutes" in locked.json()["message"]
+    other = api.client.post(
+        "/api/v1/auth/token", json={"email": "prescriber@bay.example", "password": PASSWORD}
+    )
+    assert other.status_code == 200
+
+
+def _cookie_sign_in(api: Api, *, clock_offset: timedelta = timedelta()) -> tuple[str, str]:
+    uow = UnitOfWork(api.context.database.session_factory, clock=lambda: utc_now() + clock_offset)
+    done = sign_in(uow, ROLE_EMAILS["nurse"], PASSWORD, kind="cookie", origin="testclient")
+    return done.token, done.csrf_token
+
+
+def test_cookie_writes_need_the_csrf_token_and_reads_do_not(api: Api) -> None:
+    token, csrf = _cookie_sign_in(api)
+    api.client.cookies.set(SESSION_COOKIE, token)
+    assert api.client.get("/api/v1/auth/me").status_code == 200
+    refused = api.client.post("/api/v1/auth/sign-out")
+    assert refused.status_code == 403
+    assert refused.json()["code"] == "permission.csrf_token_missing"
+    forged = api.client.post("/api/v1/auth/sign-out", headers={CSRF_HEADER: "0" * 64})
+    assert forged.status_code == 403
+    assert api.client.post("/api/v1/auth/sign-out", headers={CSRF_HEADER: csrf}).status_code == 204
+
+
+def test_an_expired_sign_in_is_refused(api: Api) -> None:
+    token, _ = _cookie_sign_in(api, clock_offset=-timedelta(hours=13))
+    api.client.cookies.set(SESSION_COOKIE, token)
+    assert api.client.get("/api/v1/auth/me").status_code == 401
+
+
+def test_a_bearer_token_is_not_accepted_as_a_cookie(api: Api) -> None:
+    bearer = api.as_role("nurse")["Authorization"].removeprefix("Bearer ")
+    api.client.cookies.set(SESSION_COOKIE, bearer)
+    assert api.client.get("/api/v1/auth/me").status_code == 401
+
+
+def test_health_needs_no_sign_in_and_the_schema_does(api: Api) -> None:
+    assert api.client.get("/api/v1/health").json() == {"status": "ok", "database": "ok"}
+    assert api.client.get("/api/v1/openapi.json").status_code == 401
+    schema = api.client.get("/api/v1/openapi.json", headers=api.as_role("front_desk")).json()
+    assert "/api/v1/patients" in schema["paths"]
+
+
+def test_sign_ins_are_in_the_audit_trail_with_their_origin(api: Api) -> None:
+    api.client.post("/api/v1/auth/token", json={"email": "nurse@bay.example", "password": "nope"})
+    with api.context.database.session_factory() as session:
+        rows = session.query(AuditEvent).order_by(AuditEvent.seq).all()
+    actions = [(row.action, row.origin) for row in rows]
+    assert ("auth.sign_in", "testclient") in actions
+    assert ("auth.sign_in_failed", "testclient") in actions
+
+
+def test_an_app_route_without_a_rule_is_closed(api: Api) -> None:
+    app = create_app(api.context)
+
+    @app.get("/api/v1/forgotten", name="forgotten_route")
+    def forgotten() -> dict[str, str]:  # pragma: no cover - never reached
+        return {}
+
+    from fastapi.testclient import TestClient
+
+    with TestClient(app) as client:
+        answer = client.get("/api/v1/forgotten", headers=api.as_role("admin"))
+    assert answer.status_code == 403
+    assert answer.json()["code"] == "permission.no_rule"
