@@ -42,7 +42,6 @@ Examples
 
 from __future__ import annotations
 
-import bisect
 import functools
 import math
 from collections.abc import Callable, Iterator, Sequence
@@ -237,7 +236,13 @@ def _check_grid(t_min: ArrayLike) -> tuple[FloatArray, float | None]:
     if not (math.isfinite(first) and math.isfinite(last) and 0 <= first < last):
         raise InputError("the time grid must be strictly increasing times of 0 min or later")
     step = (last - first) / (grid.size - 1)
-    drift = float(np.abs(grid - (first + np.arange(grid.size) * step)).max())
+    # |grid - (first + k step)|, in one scratch array: on a one-patient call each temporary
+    # costs about as much as the arithmetic
+    expected = np.arange(grid.size, dtype=np.float64)
+    expected *= step
+    expected += first
+    expected -= grid
+    drift = float(np.abs(expected, out=expected).max())
     if drift <= 1e-12 * last:  # evenly spaced, hence increasing
         return grid, step
     if not (np.isfinite(grid).all() and float(np.diff(grid).min()) > 0):
@@ -343,10 +348,13 @@ def simulate(
     as scale give weight-based dosing across a batch). The patients start drug-free at 0 min.
     """
     grid, step = _check_grid(t_min)
-    if effect_site and bool(np.isnan(parameters.ke0_per_min).any()):
+    one = parameters.size == 1 and dose_scale is None
+    if effect_site and (
+        math.isnan(parameters.ke0_per_min[0]) if one else np.isnan(parameters.ke0_per_min).any()
+    ):
         raise InputError("this model has no effect site (no ke0); simulate plasma only")
     pieces = _Pieces.on(grid, segments)
-    if parameters.size == 1 and dose_scale is None:
+    if one:
         return _simulate_one(parameters, pieces, grid, step, effect_site)
     found = modes(parameters)
     n, c = found.rate_per_min.shape
@@ -557,7 +565,8 @@ class _Pieces:
     @classmethod
     def on(cls, grid: FloatArray, segments: Sequence[InfusionSegment]) -> _Pieces:
         starts, ends, rates = _piece_lists(segments, float(grid[-1]))
-        bounds = [*(bisect.bisect_left(grid, start) for start in starts), grid.size]
+        # one searchsorted call: bisecting a numpy array from Python boxes every probe
+        bounds = [*grid.searchsorted(starts).tolist(), grid.size]
         return cls(starts, ends, rates, bounds[:-1], bounds[1:])
 
 
