@@ -104,7 +104,7 @@ class PkModel:
             # array whose rows are the seven fields (numpy calls cost more than the arithmetic)
             ke0_value = np.nan if self.ke0_per_min is None else self.ke0_per_min
             rows = [[self.per_kg[name] * weight] for name in PARAMETER_NAMES]
-            v1, v2, v3, cl, q2, q3, ke0_row = np.array([*rows, [ke0_value]])
+            v1, v2, v3, cl, q2, q3, ke0_row = np.array([*rows, [ke0_value]], dtype=np.float64)
             return PkParameters(self.compartments, v1, v2, v3, cl, q2, q3, ke0_row)
         weights = _weights_kg(weight_kg)
         per_kg = np.array([[self.per_kg[name]] for name in PARAMETER_NAMES])

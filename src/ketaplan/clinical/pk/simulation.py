@@ -505,15 +505,20 @@ def _simulate_one(
         else:
             longest = max(hi - lo for lo, hi in zip(pieces.lo, pieces.hi, strict=True))
             table = _exp_steps(np.array([rates]), longest, step)[0]
-    p0 = [0.0] * c  # plasma modes at the start of the piece
+    no_input = [0.0] * c
+    p0 = no_input  # plasma modes at the start of the piece
     ce0 = 0.0  # effect site at the start of the piece
     last = len(pieces.lo) - 1
     for i in range(last + 1):
         start, end, u = pieces.start_min[i], pieces.end_min[i], pieces.rate_mg_per_min[i]
         lo, hi = pieces.lo[i], pieces.hi[i]
-        steady = [g * u / r for g, r in zip(gain, rate, strict=True)]
-        a = [p + q for p, q in zip(p0, steady, strict=True)]
-        b = -sum(steady)
+        # within the piece mode i is a_i exp(r_i s) - steady_i, plasma sum(a_i exp(r_i s)) + b
+        if u:
+            steady = [g * u / r for g, r in zip(gain, rate, strict=True)]
+            a = [p + q for p, q in zip(p0, steady, strict=True)]
+            b = -sum(steady)
+        else:  # a washout: the modes decay from where they are
+            steady, a, b = no_input, p0, 0.0
         rows = [[*a, 0.0, b]] if ke0 is not None else [[*a, b]]
         if ke0 is not None:
             alpha = [x * y for x, y in zip(a, ratio, strict=True)]
@@ -526,7 +531,9 @@ def _simulate_one(
                     # on a grid time, the usual case)
                     shift = [math.exp(r * s0) for r in rates]
                     coef = [[x * y for x, y in zip(row, shift, strict=True)] for row in rows]
-                np.matmul(np.array(coef), table[:, : hi - lo], out=out[:, lo:hi])
+                # dtype given: numpy then skips guessing it from the nested lists
+                coef_array = np.array(coef, dtype=np.float64)
+                np.matmul(coef_array, table[:, : hi - lo], out=out[:, lo:hi])
             else:
                 s = grid[lo:hi] - start
                 np.matmul(np.array(rows), np.exp(np.array(rates)[:, None] * s), out=out[:, lo:hi])
