@@ -548,8 +548,11 @@ def _simulate_one(
 def _simulate_one_robust(
     parameters: PkParameters, pieces: _Pieces, grid: FloatArray, step: float | None
 ) -> Concentrations:
-    """One patient whose ``ke0`` nearly equals a mode's rate: the batch path's divided
-    differences (rare outside contrived parameters, so not worth a scalar version)."""
+    """One patient whose ``ke0`` nearly equals a mode's rate, by the batch path's code.
+
+    Divided differences keep the effect site exact there; the case is rare outside contrived
+    parameters, so it is not worth a scalar version.
+    """
     batch = modes(parameters)
     plasma = np.empty((1, grid.size))
     effect = np.empty((1, grid.size))
