@@ -412,8 +412,9 @@ def report(results: dict[str, Any]) -> str:
             "# PK simulation benchmark",
             "",
             f"Run {m['date']} on {m['cpu']} ({m['cores']} cores), Python {m['python']}, "
-            f"numpy {m['numpy']}, scipy {m['scipy']}. Command: `make bench-pk` "
-            "(`benchmarks/pk.py`).",
+            f"numpy {m['numpy']}, scipy {m['scipy']}; load average (1 min) "
+            f"{m['load_average_1min']['start']} at the start, {m['load_average_1min']['end']} "
+            "at the end. Command: `make bench-pk` (`benchmarks/pk.py`).",
             "",
             "Scenario: Domino 1984 ketamine model, 70 kg, 35 mg (0.5 mg/kg) over 40 min; "
             "4 h at 10 s resolution (1,441 times). The cohort: 100,000 virtual patients, "
@@ -449,7 +450,16 @@ def report(results: dict[str, Any]) -> str:
     )
 
 
+def _load() -> str:
+    """The 1-minute load average: on a shared machine it explains slow runs."""
+    try:
+        return f"{os.getloadavg()[0]:.1f}"
+    except OSError:
+        return "unknown"
+
+
 def main() -> None:
+    load_before = _load()
     ketaplan = bench_ketaplan()
     exact = np.asarray(ketaplan.pop("plasma_ng_per_ml"))
     cpu = platform.processor() or "unknown CPU"
@@ -474,6 +484,7 @@ def main() -> None:
         "opentiva": bench_opentiva(exact),
         "pytci": bench_pytci(exact),
     }
+    results["machine"]["load_average_1min"] = {"start": load_before, "end": _load()}
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "pk.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     text = report(results)
