@@ -120,6 +120,28 @@ def test_one_patient_alone_matches_the_same_patient_in_a_batch(key: str, jitter:
     )
 
 
+def test_a_repeated_one_patient_simulation_reuses_nothing_a_caller_can_change() -> None:
+    # the one-patient path keeps modes and exponentials between calls: a caller who writes
+    # into a result must not change the next one, and each call matches the batch path
+    params = load_pk_models()["domino"].parameters(70.0)
+    grid = time_grid_min(240, 10)
+    plan = constant_infusion(35, 40)
+    first = simulate(params, plan, grid, effect_site=True)
+    assert first.effect_ng_per_ml is not None
+    first.plasma_ng_per_ml[:] = -1.0
+    first.effect_ng_per_ml[:] = -1.0
+    again = simulate(params, plan, grid, effect_site=True)
+    batch = simulate(
+        load_pk_models()["domino"].parameters([70.0, 80.0]), plan, grid, effect_site=True
+    )
+    np.testing.assert_allclose(again.plasma_ng_per_ml[0], batch.plasma_ng_per_ml[0], rtol=1e-11)
+    assert again.effect_ng_per_ml is not None
+    assert batch.effect_ng_per_ml is not None
+    np.testing.assert_allclose(
+        again.effect_ng_per_ml[0, 1:], batch.effect_ng_per_ml[0, 1:], rtol=1e-11
+    )
+
+
 def test_a_uniform_and_a_jittered_grid_agree_at_shared_times() -> None:
     params = load_pk_models()["kamp"].parameters(80.0)
     grid = time_grid_min(100, 20)

@@ -98,6 +98,14 @@ class PkModel:
 
     def parameters(self, weight_kg: ArrayLike) -> PkParameters:
         """Typical parameters for one weight or an array of weights (kg)."""
+        weight = _one_weight_kg(weight_kg)
+        if weight is not None:
+            # one patient, the common case: the same products in Python floats, then one
+            # array whose rows are the seven fields (numpy calls cost more than the arithmetic)
+            ke0_value = np.nan if self.ke0_per_min is None else self.ke0_per_min
+            rows = [[self.per_kg[name] * weight] for name in PARAMETER_NAMES]
+            v1, v2, v3, cl, q2, q3, ke0_row = np.array([*rows, [ke0_value]], dtype=np.float64)
+            return PkParameters(self.compartments, v1, v2, v3, cl, q2, q3, ke0_row)
         weights = _weights_kg(weight_kg)
         per_kg = np.array([[self.per_kg[name]] for name in PARAMETER_NAMES])
         values = per_kg * weights  # one row per parameter, one column per patient
@@ -121,12 +129,17 @@ class PkModel:
         }
 
 
-def _weights_kg(weight_kg: ArrayLike) -> FloatArray:
-    low, high = WEIGHT_RANGE_KG
+def _one_weight_kg(weight_kg: ArrayLike) -> float | None:
+    """A single plain number in the accepted range as a float, else None (check as arrays)."""
     if isinstance(weight_kg, float | int) and not isinstance(weight_kg, bool):
         weight = float(weight_kg)
-        if low <= weight <= high:  # one patient, the common case: no array checks needed
-            return np.array([weight])
+        low, high = WEIGHT_RANGE_KG
+        if low <= weight <= high:
+            return weight
+    return None
+
+
+def _weights_kg(weight_kg: ArrayLike) -> FloatArray:
     weights = np.atleast_1d(np.asarray(weight_kg, dtype=np.float64))
     if weights.ndim != 1 or weights.size == 0:
         raise InputError("weight must be one number or a list of numbers (kg)")

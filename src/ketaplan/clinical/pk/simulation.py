@@ -14,8 +14,9 @@ differences of ``exp`` that never divide by a small gap.
 Three evaluations of the same solution, all exact to rounding:
 
 * :func:`simulate` for one patient diagonalises the 2x2 or 3x3 "arrowhead" matrix in closed
-  form (eigh when two rates nearly meet) and keeps the bookkeeping in Python floats: a
-  single simulation is dominated by per-call costs, not arithmetic;
+  form (eigh when two rates nearly meet), keeps the modes and the grid's table of
+  exponentials for the next call with the same parameters, and does the bookkeeping in
+  Python floats: a single simulation is dominated by per-call costs, not arithmetic;
 * :func:`simulate` for a batch evaluates the closed form at every grid point of each
   constant-rate piece at once, vectorised over patients and time; on an evenly spaced grid
   all pieces share one table of ``exp(rate k step)`` built from about ``2 sqrt(K)``
@@ -41,7 +42,6 @@ Examples
 
 from __future__ import annotations
 
-import bisect
 import functools
 import math
 from collections.abc import Callable, Iterator, Sequence
@@ -236,7 +236,13 @@ def _check_grid(t_min: ArrayLike) -> tuple[FloatArray, float | None]:
     if not (math.isfinite(first) and math.isfinite(last) and 0 <= first < last):
         raise InputError("the time grid must be strictly increasing times of 0 min or later")
     step = (last - first) / (grid.size - 1)
-    drift = float(np.abs(grid - (first + np.arange(grid.size) * step)).max())
+    # |grid - (first + k step)|, in one scratch array: on a one-patient call each temporary
+    # costs about as much as the arithmetic
+    expected = np.arange(grid.size, dtype=np.float64)
+    expected *= step
+    expected += first
+    expected -= grid
+    drift = float(np.abs(expected, out=expected).max())
     if drift <= 1e-12 * last:  # evenly spaced, hence increasing
         return grid, step
     if not (np.isfinite(grid).all() and float(np.diff(grid).min()) > 0):
@@ -342,10 +348,13 @@ def simulate(
     as scale give weight-based dosing across a batch). The patients start drug-free at 0 min.
     """
     grid, step = _check_grid(t_min)
-    if effect_site and bool(np.isnan(parameters.ke0_per_min).any()):
+    one = parameters.size == 1 and dose_scale is None
+    if effect_site and (
+        math.isnan(parameters.ke0_per_min[0]) if one else np.isnan(parameters.ke0_per_min).any()
+    ):
         raise InputError("this model has no effect site (no ke0); simulate plasma only")
     pieces = _Pieces.on(grid, segments)
-    if parameters.size == 1 and dose_scale is None:
+    if one:
         return _simulate_one(parameters, pieces, grid, step, effect_site)
     found = modes(parameters)
     n, c = found.rate_per_min.shape
@@ -415,6 +424,46 @@ def _modes_closed_form(
     return rates, weights
 
 
+@functools.lru_cache(maxsize=256)
+def _patient_modes(
+    compartments: int, v1: float, v2: float, v3: float, cl: float, q2: float, q3: float
+) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """One patient's mode rates (per min) and plasma gains (ng/mL per mg), as Python floats.
+
+    Cached per parameter set because a clinic simulates the same patient again and again
+    (plan, bands, replay, titration); the arguments are the parameters themselves, so a cache
+    hit returns exactly what a fresh computation would.
+    """
+    peripheral = [(v2, q2), (v3, q3)][: compartments - 1]
+    central = -(cl + sum(q for _, q in peripheral)) / v1
+    coupling = [q / math.sqrt(v1 * v) for v, q in peripheral]
+    diagonal = [-q / v for v, q in peripheral]
+    found = _modes_closed_form(central, coupling, diagonal)
+    if found is None:  # nearly equal rates: let LAPACK's eigh do it
+        symmetric = np.diag([central, *diagonal])
+        symmetric[0, 1:] = symmetric[1:, 0] = coupling
+        eigenvalues, vectors = np.linalg.eigh(symmetric)
+        found = eigenvalues.tolist(), (vectors[0] ** 2).tolist()
+    rates, weights = found
+    return tuple(rates), tuple(w * NG_PER_ML_PER_MG_PER_L / v1 for w in weights)
+
+
+#: Grids up to this many points keep their table of exponentials cached (the 4 h, 10 s grid
+#: with an effect site is 1,441 x 5 numbers, 58 kB; at most 32 tables, 13 MB at this size).
+_CACHED_TABLE_POINTS = 10_000
+
+
+@functools.lru_cache(maxsize=32)
+def _cached_exp_steps(rates: tuple[float, ...], count: int, step: float) -> FloatArray:
+    """:func:`_exp_steps` for one patient, kept: it depends only on the model and the grid.
+
+    Read-only, so that no caller can change what the next one gets.
+    """
+    table: FloatArray = _exp_steps(np.array([rates]), count, step)[0]
+    table.flags.writeable = False
+    return table
+
+
 def _simulate_one(
     parameters: PkParameters,
     pieces: _Pieces,
@@ -424,55 +473,52 @@ def _simulate_one(
 ) -> Concentrations:
     """One patient: the same closed form as :func:`_modal`, bookkeeping in Python floats.
 
-    A single patient is the command line's and a nurse's case; numpy's per-call cost would
-    dominate arrays of three modes, so only the grid-sized work is done by numpy.
+    A single patient is the command line's and a nurse's case, where numpy's per-call cost
+    (about a microsecond a call) outweighs the arithmetic on three modes. So the modes come
+    from :func:`_patient_modes` and, on an evenly spaced grid, the exponentials from
+    :func:`_cached_exp_steps` (both computed once per patient and grid), the bookkeeping is
+    done in Python floats, and each constant-rate piece costs two numpy calls: one small
+    coefficient array and one matrix product written straight into the result.
     """
-    c = parameters.compartments
-    v1 = float(parameters.v1_l[0])
-    peripheral = [
-        (float(parameters.v2_l[0]), float(parameters.q2_l_per_min[0])),
-        (float(parameters.v3_l[0]), float(parameters.q3_l_per_min[0])),
-    ][: c - 1]
-    central = -(float(parameters.cl_l_per_min[0]) + sum(q for _, q in peripheral)) / v1
-    coupling = [q / math.sqrt(v1 * v) for v, q in peripheral]
-    diagonal = [-q / v for v, q in peripheral]
-    found = _modes_closed_form(central, coupling, diagonal)
-    if found is None:  # nearly equal rates: let LAPACK's eigh do it
-        symmetric = np.diag([central, *diagonal])
-        symmetric[0, 1:] = symmetric[1:, 0] = coupling
-        eigenvalues, vectors = np.linalg.eigh(symmetric)
-        found = eigenvalues.tolist(), (vectors[0] ** 2).tolist()
-    rate = found[0]
-    gain = [w * NG_PER_ML_PER_MG_PER_L / v1 for w in found[1]]
+    rate, gain = _patient_modes(
+        parameters.compartments,
+        float(parameters.v1_l[0]),
+        float(parameters.v2_l[0]),
+        float(parameters.v3_l[0]),
+        float(parameters.cl_l_per_min[0]),
+        float(parameters.q2_l_per_min[0]),
+        float(parameters.q3_l_per_min[0]),
+    )
+    c = len(rate)
     ke0 = float(parameters.ke0_per_min[0]) if effect_site else None
-    plasma = np.empty((1, grid.size))
-    effect = np.empty((1, grid.size)) if effect_site else None
     if ke0 is not None and any(abs(r + ke0) < _NEAR_GAP * ke0 for r in rate):
-        batch = modes(parameters)
-        _modal(
-            batch.rate_per_min, batch.gain_ng_per_ml_per_mg, None, pieces, grid, step, plasma, None
-        )
-        assert effect is not None
-        _robust(
-            batch.rate_per_min, batch.gain_ng_per_ml_per_mg, batch.ke0_per_min, pieces, grid, effect
-        )
-        return Concentrations(grid, plasma, effect)
+        return _simulate_one_robust(parameters, pieces, grid, step)
     # columns: the modes, the effect-site mode (rate -ke0), and a constant (rate 0)
-    rates = [*rate, 0.0] if ke0 is None else [*rate, -ke0, 0.0]
+    rates = (*rate, 0.0) if ke0 is None else (*rate, -ke0, 0.0)
     ratio = [] if ke0 is None else [ke0 / (r + ke0) for r in rate]
-    longest = max(hi - lo for lo, hi in zip(pieces.lo, pieces.hi, strict=True))
+    # one row per output (plasma, then effect site): row slices of one C-ordered array
+    out = np.empty((1 if ke0 is None else 2, grid.size))
     table = None
-    if step is not None and longest:
-        table = _exp_steps(np.array([rates]), longest, step)[0]
-    p0 = [0.0] * c
-    ce0 = 0.0
+    if step is not None:
+        if grid.size <= _CACHED_TABLE_POINTS:
+            table = _cached_exp_steps(rates, grid.size, step)
+        else:
+            longest = max(hi - lo for lo, hi in zip(pieces.lo, pieces.hi, strict=True))
+            table = _exp_steps(np.array([rates]), longest, step)[0]
+    no_input = [0.0] * c
+    p0 = no_input  # plasma modes at the start of the piece
+    ce0 = 0.0  # effect site at the start of the piece
     last = len(pieces.lo) - 1
     for i in range(last + 1):
         start, end, u = pieces.start_min[i], pieces.end_min[i], pieces.rate_mg_per_min[i]
         lo, hi = pieces.lo[i], pieces.hi[i]
-        steady = [g * u / r for g, r in zip(gain, rate, strict=True)]
-        a = [p + q for p, q in zip(p0, steady, strict=True)]
-        b = -sum(steady)
+        # within the piece mode i is a_i exp(r_i s) - steady_i, plasma sum(a_i exp(r_i s)) + b
+        if u:
+            steady = [g * u / r for g, r in zip(gain, rate, strict=True)]
+            a = [p + q for p, q in zip(p0, steady, strict=True)]
+            b = -sum(steady)
+        else:  # a washout: the modes decay from where they are
+            steady, a, b = no_input, p0, 0.0
         rows = [[*a, 0.0, b]] if ke0 is not None else [[*a, b]]
         if ke0 is not None:
             alpha = [x * y for x, y in zip(a, ratio, strict=True)]
@@ -480,20 +526,39 @@ def _simulate_one(
         if hi > lo:
             if table is not None:  # s = s0 + k step: exp(r s) = exp(r s0) * table[k]
                 s0 = float(grid[lo]) - start
-                shift = [math.exp(r * s0) for r in rates]
-                coef = np.array([[x * y for x, y in zip(row, shift, strict=True)] for row in rows])
-                values = coef @ table[:, : hi - lo]
+                coef = rows
+                if s0:  # the piece starts between grid points (0 when a change is charted
+                    # on a grid time, the usual case)
+                    shift = [math.exp(r * s0) for r in rates]
+                    coef = [[x * y for x, y in zip(row, shift, strict=True)] for row in rows]
+                # dtype given: numpy then skips guessing it from the nested lists
+                coef_array = np.array(coef, dtype=np.float64)
+                np.matmul(coef_array, table[:, : hi - lo], out=out[:, lo:hi])
             else:
                 s = grid[lo:hi] - start
-                values = np.array(rows) @ np.exp(np.array(rates)[:, None] * s)
-            plasma[0, lo:hi] = values[0]
-            if effect is not None:
-                effect[0, lo:hi] = values[1]
+                np.matmul(np.array(rows), np.exp(np.array(rates)[:, None] * s), out=out[:, lo:hi])
         if i < last:
             e_end = [math.exp(r * (end - start)) for r in rates]
             p0 = [x * e - q for x, e, q in zip(a, e_end[:c], steady, strict=True)]
             if ke0 is not None:
                 ce0 = sum(x * e for x, e in zip(rows[1], e_end, strict=True))
+    return Concentrations(grid, out[:1], None if ke0 is None else out[1:])
+
+
+def _simulate_one_robust(
+    parameters: PkParameters, pieces: _Pieces, grid: FloatArray, step: float | None
+) -> Concentrations:
+    """One patient whose ``ke0`` nearly equals a mode's rate, by the batch path's code.
+
+    Divided differences keep the effect site exact there; the case is rare outside contrived
+    parameters, so it is not worth a scalar version.
+    """
+    batch = modes(parameters)
+    plasma = np.empty((1, grid.size))
+    effect = np.empty((1, grid.size))
+    rate, gain = batch.rate_per_min, batch.gain_ng_per_ml_per_mg
+    _modal(rate, gain, None, pieces, grid, step, plasma, None)
+    _robust(rate, gain, batch.ke0_per_min, pieces, grid, effect)
     return Concentrations(grid, plasma, effect)
 
 
@@ -510,7 +575,8 @@ class _Pieces:
     @classmethod
     def on(cls, grid: FloatArray, segments: Sequence[InfusionSegment]) -> _Pieces:
         starts, ends, rates = _piece_lists(segments, float(grid[-1]))
-        bounds = [*(bisect.bisect_left(grid, start) for start in starts), grid.size]
+        # one searchsorted call: bisecting a numpy array from Python boxes every probe
+        bounds = [*grid.searchsorted(starts).tolist(), grid.size]
         return cls(starts, ends, rates, bounds[:-1], bounds[1:])
 
 
