@@ -15,6 +15,7 @@ from ketaplan.clinical.catalog.course_loader import load_calendar
 from ketaplan.clinical.course import (
     ScoreRecord,
     Spacing,
+    course_plan_from_dict,
     plan_boosters,
     reschedule,
     schedule_series,
@@ -263,3 +264,22 @@ def test_follow_up_without_an_end_of_series_score_is_reported_not_ignored(catalo
     (check,) = boosters.relapses
     assert not check.relapsed
     assert "no gad7 score from the end of the series" in check.reason
+
+
+def test_a_stored_course_reads_back_as_the_same_plan_and_reschedules_alike(
+    catalog: Catalog,
+) -> None:
+    depression = catalog.protocol("depression")
+    calendar = load_calendar()
+    plan = reschedule(
+        schedule_series(depression, date(2026, 12, 7), calendar), depression, calendar, 2
+    )
+    stored = course_plan_from_dict(plan.to_dict())
+    assert stored == plan
+    assert reschedule(stored, depression, calendar, 4) == reschedule(plan, depression, calendar, 4)
+
+
+def test_a_damaged_stored_course_is_an_input_error_not_a_crash() -> None:
+    with pytest.raises(InputError, match="stored course schedule") as refused:
+        course_plan_from_dict({"protocol": "depression", "sessions": "?"})
+    assert refused.value.code == "input.damaged_schedule"

@@ -55,6 +55,12 @@ async def _invalid_request(_request: Request, error: Exception) -> JSONResponse:
 
 async def _http_error(_request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, StarletteHTTPException)
+    if error.status_code == 400:  # FastAPI could not decode the body it was sent
+        return error_response(
+            400,
+            "input.unreadable_body",
+            f"{error.detail}: send the body as JSON (Content-Type: application/json)",
+        )
     codes = {404: "not_found", 405: "method_not_allowed"}
     return error_response(
         error.status_code, codes.get(error.status_code, "http_error"), str(error.detail)

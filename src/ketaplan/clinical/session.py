@@ -79,6 +79,12 @@ class SessionSequenceError(ConflictError):
     default_code = "session.impossible_sequence"
 
 
+EARLIEST_YEAR = 1900
+LATEST_YEAR = 2200
+"""Event times outside these years are typing mistakes (and near Python's last year, turning
+the time into UTC overflows)."""
+
+
 def _aware(at: datetime, kind: str) -> None:
     if not isinstance(at, datetime):
         raise InputError(
@@ -91,6 +97,12 @@ def _aware(at: datetime, kind: str) -> None:
             f"{kind} at {at.isoformat()}: the time has no time zone; give it with its offset, "
             "e.g. 2026-12-07T09:00:00-08:00",
             code="input.naive_time",
+            fields={"field": "at", "value": at.isoformat()},
+        )
+    if not EARLIEST_YEAR <= at.year <= LATEST_YEAR:
+        raise InputError(
+            f"{kind} at {at.isoformat()}: the year must be {EARLIEST_YEAR} to {LATEST_YEAR}",
+            code="input.out_of_range",
             fields={"field": "at", "value": at.isoformat()},
         )
 
