@@ -12,7 +12,21 @@ import sys
 
 import typer
 
-from ketaplan.cli import audit, course, db, demo, plan, protocols, score, session, simulate, titrate
+from ketaplan.cli import (
+    audit,
+    backup,
+    course,
+    db,
+    demo,
+    plan,
+    protocols,
+    score,
+    serve,
+    session,
+    simulate,
+    titrate,
+    user,
+)
 
 app = typer.Typer(
     name="ketaplan",
@@ -33,6 +47,10 @@ app.command("simulate")(simulate.simulate)
 app.command("demo")(demo.demo)
 app.add_typer(db.app, name="db")
 app.add_typer(audit.app, name="audit")
+app.add_typer(user.app, name="user")
+app.command("serve")(serve.serve)
+app.command("backup")(backup.backup)
+app.command("restore")(backup.restore)
 
 
 @app.callback()
