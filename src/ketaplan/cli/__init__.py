@@ -18,6 +18,7 @@ from ketaplan.cli import (
     course,
     db,
     demo,
+    demo_data,
     plan,
     protocols,
     score,
@@ -45,6 +46,7 @@ app.add_typer(session.app, name="session")
 app.command("titrate")(titrate.titrate)
 app.command("simulate")(simulate.simulate)
 app.command("demo")(demo.demo)
+app.command("demo-data")(demo_data.demo_data)
 app.add_typer(db.app, name="db")
 app.add_typer(audit.app, name="audit")
 app.add_typer(user.app, name="user")
