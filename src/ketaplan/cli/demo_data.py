@@ -44,8 +44,8 @@ def demo_data(
             [
                 f"The demo clinic is already set up (admin: {DEMO_EMAILS['admin']}); its "
                 "passwords were shown when it was created.",
-                f"Forgot one? echo 'a new passphrase' | ketaplan user password --email "
-                f"{DEMO_EMAILS['admin']} --password-stdin",
+                f"Forgot one? `ketaplan user password --email {DEMO_EMAILS['admin']} "
+                "--password-stdin`, then type a new passphrase and Enter.",
             ]
         )
         return
