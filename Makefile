@@ -6,7 +6,12 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint typecheck unit bench bench-plan bench-pk venv clean
+.PHONY: run test lint typecheck unit bench bench-plan bench-pk bench-api venv clean
+
+# `make run` serves the embedded SQLite database in this directory (git-ignored).
+RUN_DATABASE := sqlite:///./ketaplan.db
+RUN_HOST     := 127.0.0.1
+RUN_PORT     := 8000
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,9 +22,11 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-## run: the main job on a fresh machine (a CLI demo until the service exists)
+## run: migrate, create the demo clinic (passwords printed on first run only), serve
 run: venv
-	$(BIN)/ketaplan demo
+	KETAPLAN_DATABASE_URL=$(RUN_DATABASE) $(BIN)/ketaplan db migrate
+	KETAPLAN_DATABASE_URL=$(RUN_DATABASE) $(BIN)/ketaplan demo-data --url http://$(RUN_HOST):$(RUN_PORT)
+	KETAPLAN_DATABASE_URL=$(RUN_DATABASE) $(BIN)/ketaplan serve --host $(RUN_HOST) --port $(RUN_PORT)
 
 ## test: lint, format check, strict typing, then the whole test suite
 test: lint typecheck unit
@@ -35,7 +42,7 @@ unit: venv
 	$(BIN)/python -m pytest -q
 
 ## bench: all benchmarks; results go to benchmarks/results/
-bench: bench-plan bench-pk
+bench: bench-plan bench-pk bench-api
 
 ## bench-plan: plans per second in-process and `ketaplan plan` start-up
 bench-plan: venv
@@ -44,6 +51,10 @@ bench-plan: venv
 ## bench-pk: PK simulator vs solve_ivp, opentiva and PyTCI (makes .bench-venv*/ on first run)
 bench-pk: venv
 	$(BIN)/python benchmarks/pk.py
+
+## bench-api: the REST API under load (2 workers) beside a bare FastAPI endpoint
+bench-api: venv
+	$(BIN)/python benchmarks/api_load.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -12,7 +12,22 @@ import sys
 
 import typer
 
-from ketaplan.cli import audit, course, db, demo, plan, protocols, score, session, simulate, titrate
+from ketaplan.cli import (
+    audit,
+    backup,
+    course,
+    db,
+    demo,
+    demo_data,
+    plan,
+    protocols,
+    score,
+    serve,
+    session,
+    simulate,
+    titrate,
+    user,
+)
 
 app = typer.Typer(
     name="ketaplan",
@@ -31,8 +46,13 @@ app.add_typer(session.app, name="session")
 app.command("titrate")(titrate.titrate)
 app.command("simulate")(simulate.simulate)
 app.command("demo")(demo.demo)
+app.command("demo-data")(demo_data.demo_data)
 app.add_typer(db.app, name="db")
 app.add_typer(audit.app, name="audit")
+app.add_typer(user.app, name="user")
+app.command("serve")(serve.serve)
+app.command("backup")(backup.backup)
+app.command("restore")(backup.restore)
 
 
 @app.callback()

@@ -1,0 +1,81 @@
+"""``ketaplan serve``: the REST API under uvicorn, with one or more worker processes.
+
+The database is checked *before* any worker starts: an un-migrated or unreachable database is
+refused here with the command that fixes it (exit 7), instead of every worker failing on its own
+with a traceback. Each worker then builds the app with the factory
+``ketaplan.api:app_from_environment``, which reads the same ``KETAPLAN_DATABASE_URL``; the
+normalised URL is put back into the environment so the workers cannot read it differently.
+
+For a SQLite database the serving process holds an exclusive lock on ``<database>.serve-lock``
+while it runs (:func:`hold_serve_lock`): ``ketaplan restore`` checks it so that it never swaps
+the database under a running server without ``--force``. The kernel drops the lock when the
+process ends, however it ends, so a crash leaves nothing stale behind.
+
+No ``--reload``: this is the clinic's server, not a development loop.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8000
+
+
+def serve(
+    host: Annotated[
+        str, typer.Option(help="Address to listen on (127.0.0.1: this machine only).")
+    ] = DEFAULT_HOST,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = DEFAULT_PORT,
+    workers: Annotated[
+        int, typer.Option(min=1, max=64, help="Worker processes (each with its own pool).")
+    ] = 1,
+    secure_cookies: Annotated[
+        bool,
+        typer.Option(
+            "--secure-cookies", help="Mark the session cookie Secure (served over TLS or a proxy)."
+        ),
+    ] = False,
+    log_level: Annotated[
+        str, typer.Option(help="uvicorn's log level (critical, error, warning, info, debug).")
+    ] = "info",
+) -> None:
+    """Serve the REST API (under /api/v1) on HOST:PORT until stopped (Ctrl-C)."""
+    import os
+
+    import uvicorn
+
+    from ketaplan.cli._output import print_lines
+    from ketaplan.settings import DATABASE_URL_VARIABLE, load_settings
+    from ketaplan.store import open_database, safe_url
+    from ketaplan.store.backup import hold_serve_lock, sqlite_path
+
+    database_url = load_settings(os.environ).database_url
+    database = open_database(database_url)  # refuses an un-migrated database, before workers
+    shown = safe_url(database.engine)
+    database.close()
+    os.environ[DATABASE_URL_VARIABLE] = database_url
+    os.environ["KETAPLAN_SECURE_COOKIES"] = "1" if secure_cookies else ""
+    path = sqlite_path(database_url)
+    lock = hold_serve_lock(path) if path is not None else None
+    try:
+        print_lines(
+            [
+                f"ketaplan serving {shown} on http://{host}:{port}/api/v1 "
+                f"({workers} worker{'s' if workers != 1 else ''}); Ctrl-C stops it."
+            ]
+        )
+        uvicorn.run(
+            "ketaplan.api:app_from_environment",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            reload=False,
+            log_level=log_level,
+        )
+    finally:
+        if lock is not None:
+            lock.close()
