@@ -45,6 +45,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ketaplan.api.transport import HTTP_PROTOCOL
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
 CONCURRENCY = 16
@@ -464,8 +466,15 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         (Path(tmp) / "bare_app.py").write_text(BARE_APP)
         bare_port = free_port()
-        bare_command = [sys.executable, "-m", "uvicorn", "bare_app:app", "--app-dir", tmp]
-        bare_command += ["--port", str(bare_port), "--workers", "2", "--log-level", "warning"]
+        # The same uvicorn set-up as `ketaplan serve`: 2 workers and its HTTP protocol
+        # (TCP_NODELAY on, see ketaplan.api.transport), so that only the app differs.
+        bare_command = [
+            sys.executable,
+            "-c",
+            f"import sys; sys.path.insert(0, {tmp!r}); import uvicorn; "
+            f"uvicorn.run('bare_app:app', port={bare_port}, workers=2, log_level='warning', "
+            f"http={HTTP_PROTOCOL!r})",
+        ]
         with server(bare_command, dict(os.environ), bare_port, "/docs"):
             print("SQLite", flush=True)
             results["SQLite"] = measure_backend("sqlite", f"sqlite:///{tmp}/bench.db", bare_port)

@@ -189,3 +189,22 @@ def test_an_app_route_without_a_rule_is_closed(api: Api) -> None:
         answer = client.get("/api/v1/forgotten", headers=api.as_role("admin"))
     assert answer.status_code == 403
     assert answer.json()["code"] == "permission.no_rule"
+
+
+def test_the_token_check_does_not_wait_for_a_writer_on_sqlite(api: Api) -> None:
+    """Every request checks its token; on SQLite that read must not queue behind writes."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from sqlalchemy import text
+
+    from ketaplan.services.accounts import actor_for_token
+
+    database = api.context.database
+    if database.engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL readers never wait for writers")
+    token = api.as_role("nurse")["Authorization"].removeprefix("Bearer ")
+    lookup = UnitOfWork(database.read_only_session_factory)
+    with database.session_factory() as writer, ThreadPoolExecutor(1) as pool:
+        writer.execute(text("SELECT 1"))  # BEGIN IMMEDIATE: the write lock is now held
+        checked = pool.submit(actor_for_token, lookup, token, kind="bearer", origin="test")
+        assert checked.result(timeout=5).role == "nurse"  # a writer's lock would hold it 30 s

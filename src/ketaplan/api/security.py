@@ -82,7 +82,7 @@ async def authorize(request: Request) -> None:
     token, kind = presented
     context = services(request)
     actor = await run_in_threadpool(
-        actor_for_token, context.unit_of_work(), token, kind=kind, origin=client_origin(request)
+        actor_for_token, context.lookup(), token, kind=kind, origin=client_origin(request)
     )
     if kind == "cookie" and request.method not in SAFE_METHODS:
         presented_csrf = await _presented_csrf_token(request)

@@ -47,6 +47,7 @@ def serve(
 
     import uvicorn
 
+    from ketaplan.api.transport import HTTP_PROTOCOL
     from ketaplan.cli._output import print_lines
     from ketaplan.settings import DATABASE_URL_VARIABLE, load_settings
     from ketaplan.store import open_database, safe_url
@@ -73,6 +74,7 @@ def serve(
             host=host,
             port=port,
             workers=workers,
+            http=HTTP_PROTOCOL,
             reload=False,
             log_level=log_level,
         )

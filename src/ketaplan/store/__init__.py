@@ -21,7 +21,12 @@ from ketaplan.store.audit import (
     append_audit_events,
     verify_audit_chain,
 )
-from ketaplan.store.engine import make_engine, make_session_factory, safe_url
+from ketaplan.store.engine import (
+    make_engine,
+    make_read_only_session_factory,
+    make_session_factory,
+    safe_url,
+)
 from ketaplan.store.schema import (
     MIGRATE_COMMAND,
     Migration,
@@ -38,6 +43,8 @@ class Database:
 
     engine: Engine
     session_factory: sessionmaker[Session]
+    read_only_session_factory: sessionmaker[Session]
+    """For lookups that write nothing and need no audit row (the sign-in token check)."""
 
     def close(self) -> None:
         """Close pooled connections (tests and short-lived commands)."""
@@ -55,7 +62,7 @@ def open_database(database_url: str) -> Database:
     except BaseException:
         engine.dispose()
         raise
-    return Database(engine, make_session_factory(engine))
+    return Database(engine, make_session_factory(engine), make_read_only_session_factory(engine))
 
 
 def unavailable(engine: Engine, exc: SQLAlchemyError) -> DatabaseNotReady:

@@ -11,9 +11,11 @@ SQLite (the embedded default) gets, on every new connection:
 Every SQLite transaction starts with ``BEGIN IMMEDIATE``: it takes the write lock at the start,
 so writers queue up in order instead of failing half-way with "database is locked" when a
 read-then-write transaction tries to upgrade its lock. Every service transaction writes (even a
-read writes its audit row), so nothing is lost by this. This needs pysqlite's own implicit
-transaction handling turned off (``isolation_level = None``) and SQLAlchemy's ``begin`` event to
-emit the BEGIN (the SQLAlchemy documentation's recipe for SQLite transactions).
+read writes its audit row), so nothing is lost by this. The one exception is a lookup that
+writes nothing (:func:`make_read_only_session_factory`): it begins a deferred transaction.
+This needs pysqlite's own implicit transaction handling turned off (``isolation_level = None``)
+and SQLAlchemy's ``begin`` event to emit the BEGIN (the SQLAlchemy documentation's recipe for
+SQLite transactions).
 
 PostgreSQL goes through psycopg 3 at READ COMMITTED; the audit chain head is locked with
 ``SELECT ... FOR UPDATE`` (:mod:`ketaplan.store.audit`) and concurrent appends to one session
@@ -42,8 +44,14 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
         cursor.close()
 
 
-def _sqlite_begin_immediate(connection: Connection) -> None:
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+READ_ONLY_OPTION = "ketaplan_read_only"
+
+
+def _sqlite_begin(connection: Connection) -> None:
+    if connection.get_execution_options().get(READ_ONLY_OPTION):
+        connection.exec_driver_sql("BEGIN")  # deferred: a reader takes no write lock
+    else:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def make_engine(database_url: str) -> Engine:
@@ -52,7 +60,7 @@ def make_engine(database_url: str) -> Engine:
     if url.get_backend_name() == "sqlite":
         engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S})
         event.listen(engine, "connect", _sqlite_on_connect)
-        event.listen(engine, "begin", _sqlite_begin_immediate)
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     return create_engine(url, pool_pre_ping=True)
 
@@ -60,6 +68,15 @@ def make_engine(database_url: str) -> Engine:
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     """Sessions whose loaded objects stay readable after commit (services return values)."""
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def make_read_only_session_factory(engine: Engine) -> sessionmaker[Session]:
+    """Sessions for lookups that write nothing (a sign-in token on every request): on SQLite
+    their transaction starts with a plain, deferred ``BEGIN``, so they read a snapshot beside
+    the writer (WAL) instead of queueing for the write lock behind it."""
+    return sessionmaker(
+        engine.execution_options(**{READ_ONLY_OPTION: True}), expire_on_commit=False
+    )
 
 
 def safe_url(engine: Engine) -> str:
