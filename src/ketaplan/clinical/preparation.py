@@ -129,18 +129,30 @@ def _stock(clinic: ClinicSettings, bag_choices_ml: tuple[float, ...]) -> _Stock:
     )
 
 
-def _single_draws(exact_ml: float, vial: Vial, stock: _Stock) -> Iterator[_Candidate]:
-    """Draws with one syringe: the graduations either side of the exact volume."""
+def _closest_single_draw(
+    ordered_mg: float, clinic: ClinicSettings, stock: _Stock
+) -> _Candidate | None:
+    """The closest draw with one syringe, within the tolerances: for each vial and syringe, the
+    graduations either side of the exact volume."""
     smallest_ml = stock.min_draw_ml - _EPS
-    for option in stock.syringes:
-        if exact_ml > option.brackets_up_to_ml or exact_ml <= option.dominated_below_ml:
-            continue
-        step = option.graduation_ml
-        below = math.floor(exact_ml / step + 1e-9)
-        for graduations in (below, below + 1):
-            draw_ml = graduations * step
-            if smallest_ml <= draw_ml <= option.holds_up_to_ml:
-                yield vial, ((option.syringe, graduations),), draw_ml
+    lowest, highest = stock.lowest_error, stock.highest_error
+    best: _Candidate | None = None
+    best_error = math.inf
+    for vial in clinic.vials:
+        exact_ml = ordered_mg / vial.mg_per_ml
+        for option in stock.syringes:
+            if exact_ml > option.brackets_up_to_ml or exact_ml <= option.dominated_below_ml:
+                continue
+            step = option.graduation_ml
+            below = math.floor(exact_ml / step + 1e-9)
+            for graduations in (below, below + 1):
+                draw_ml = graduations * step
+                if not smallest_ml <= draw_ml <= option.holds_up_to_ml:
+                    continue
+                error = draw_ml * vial.mg_per_ml / ordered_mg - 1.0
+                if lowest <= error <= highest and abs(error) < best_error - 1e-9:
+                    best, best_error = (vial, ((option.syringe, graduations),), draw_ml), abs(error)
+    return best
 
 
 def _split_draws(exact_ml: float, vial: Vial, stock: _Stock) -> Iterator[_Candidate]:
@@ -173,17 +185,19 @@ def _best_draw(ordered_mg: float, clinic: ClinicSettings, stock: _Stock) -> _Can
     then the smallest syringe (finest graduations). Vials and syringes are sorted small to
     large, so on a tie the first found wins.
     """
+    single = _closest_single_draw(ordered_mg, clinic, stock)
+    if single is not None:
+        return single
     lowest, highest = stock.lowest_error, stock.highest_error
-    for candidates in (_single_draws, _split_draws):
-        best: _Candidate | None = None
-        best_error = math.inf
-        for vial in clinic.vials:
-            for candidate in candidates(ordered_mg / vial.mg_per_ml, vial, stock):
-                error = candidate[2] * vial.mg_per_ml / ordered_mg - 1.0
-                if lowest <= error <= highest and abs(error) < best_error - 1e-9:
-                    best, best_error = candidate, abs(error)
-        if best is not None:
-            return best
+    best: _Candidate | None = None
+    best_error = math.inf
+    for vial in clinic.vials:
+        for candidate in _split_draws(ordered_mg / vial.mg_per_ml, vial, stock):
+            error = candidate[2] * vial.mg_per_ml / ordered_mg - 1.0
+            if lowest <= error <= highest and abs(error) < best_error - 1e-9:
+                best, best_error = candidate, abs(error)
+    if best is not None:
+        return best
     prep = clinic.preparation
     raise InputError(
         f"{ordered_mg:g} mg cannot be drawn within +{prep.max_delivered_overshoot_fraction:.0%}"
