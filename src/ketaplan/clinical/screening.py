@@ -40,6 +40,8 @@ class Eligibility(NamedTuple):
     @property
     def interaction_classes(self) -> tuple[str, ...]:
         """Interaction classes present, in the order the medications were listed."""
+        if not self.medications:
+            return ()
         return tuple(dict.fromkeys(c for m in self.medications for c in m.classes))
 
 
