@@ -263,10 +263,38 @@ def round_half_up(value: float, step: float) -> float:
     >>> round_half_up(151.05, 0.1), round_half_up(0.55 * 35, 0.1), round_half_up(0.7, 0.01)
     (151.1, 19.3, 0.7)
     """
-    return round(math.floor(value / step + 0.5 + 1e-9) * step, _decimals(step))
+    count = math.floor(value / step + 0.5 + 1e-9)
+    fraction = _decimal_fraction(step)
+    if fraction is not None:
+        numerator, denominator = fraction
+        scaled = count * numerator
+        if -_EXACT_NUMERATOR < scaled < _EXACT_NUMERATOR:
+            return scaled / denominator
+    return round(count * step, _decimals(step))
+
+
+_EXACT_NUMERATOR = 2**31
+"""Below this, count × step is too close to its decimal value for rounding to move it."""
 
 
 @functools.lru_cache(maxsize=64)
 def _decimals(step: float) -> int:
     """Decimal places that show a multiple of ``step`` exactly (0.1 → 2, 0.01 → 3)."""
     return max(0, -math.floor(math.log10(step)) + 1)
+
+
+@functools.lru_cache(maxsize=64)
+def _decimal_fraction(step: float) -> tuple[int, int] | None:
+    """``step`` as (numerator, 10**places) when it is a decimal of at most ``_decimals(step)``
+    places (0.1 → (1, 10), 0.25 → (25, 100)); None otherwise (1/3).
+
+    A multiple of such a step is then ``count * numerator / 10**places``: a division of whole
+    numbers, which Python rounds correctly to the nearest float. That is the float that
+    ``round(count * step, _decimals(step))`` returns, since the product is off its decimal
+    value by far less than the rounding moves it; the division costs a tenth of the rounding.
+    """
+    for places in range(_decimals(step) + 1):
+        numerator = round(step * 10**places)
+        if numerator / 10**places == step:
+            return numerator, 10**places
+    return None

@@ -18,6 +18,7 @@ from ketaplan.units import (
     parse_duration_min,
     parse_length_cm,
     parse_mass_kg,
+    round_half_up,
 )
 
 UREG = pint.UnitRegistry()
@@ -121,3 +122,23 @@ def test_every_conversion_factor_agrees_with_pint(
 def test_a_mass_typed_in_pounds_matches_pint(lb: object) -> None:
     text = f"{lb} lb"
     assert parse_mass_kg(text) == pytest.approx(UREG.Quantity(text).to("kg").magnitude, rel=1e-12)
+
+
+STEPS = [0.1, 0.01, 0.001, 0.2, 0.5, 0.05, 0.25, 0.125, 1.0, 2.0, 5.0, 10.0, 0.3, 1 / 3]
+
+
+@given(
+    value=st.floats(min_value=-1e7, max_value=1e7, allow_nan=False)
+    | st.integers(min_value=-100_000, max_value=100_000).map(lambda n: n / 1000 + 0.0005),
+    step=st.sampled_from(STEPS),
+)
+def test_rounding_half_up_gives_the_very_float_that_rounding_the_multiple_gives(
+    value: float, step: float
+) -> None:
+    # The division of whole numbers in round_half_up stands in for Python's decimal rounding
+    # of count * step; it must agree to the last bit, sign of zero included.
+    count = math.floor(value / step + 0.5 + 1e-9)
+    by_round = round(count * step, max(0, -math.floor(math.log10(step)) + 1))
+    result = round_half_up(value, step)
+    assert result == by_round
+    assert math.copysign(1.0, result) == math.copysign(1.0, by_round)

@@ -13,6 +13,7 @@ import math
 from typing import NamedTuple
 
 from ketaplan.clinical.catalog import Catalog, Protocol
+from ketaplan.clinical.catalog.memo import remembered_per_object
 from ketaplan.clinical.profile import DosingWeight, PatientProfile, WeightBasis
 from ketaplan.errors import InputError
 from ketaplan.units import round_half_up
@@ -47,6 +48,75 @@ class Dose(NamedTuple):
         return self.total_mg / (self.duration_min / 60.0)
 
 
+class _Factor(NamedTuple):
+    """A modifier or an interaction class as a dose step: the factor and the step's text."""
+
+    rule: str
+    factor: float
+    min_age_years: float | None
+    reason: str
+    source: str
+
+
+class _DoseRules(NamedTuple):
+    """What a protocol's dose explanation says that is the same for every patient."""
+
+    start: ExplanationStep
+    modifiers: dict[str, _Factor]
+    """The catalog's modifiers that apply to this protocol's category, by key."""
+    interactions: dict[str, _Factor]
+    below_range_reason: str
+    above_range_reason: str
+    range_source: str
+    rounding_reason: str
+    rounding_source: str
+
+
+@remembered_per_object
+def _dose_rules(protocol: Protocol, catalog: Catalog) -> _DoseRules:
+    low, high = protocol.range_mg_per_kg
+    return _DoseRules(
+        start=ExplanationStep(
+            "protocol.start",
+            None,
+            protocol.start_mg_per_kg,
+            "mg/kg",
+            f"{protocol.title}: protocol starting dose over {protocol.infusion_min:g} min",
+            catalog.cite(protocol.sources["start_mg_per_kg"]),
+        ),
+        modifiers={
+            key: _Factor(
+                f"modifier.{key}",
+                modifier.factor,
+                modifier.min_age_years,
+                f"{modifier.reason} (x{modifier.factor:g})",
+                catalog.cite(modifier.source),
+            )
+            for key, modifier in catalog.modifiers.items()
+            if protocol.category in modifier.categories
+        },
+        interactions={
+            key: _Factor(
+                f"interaction.{key}",
+                entry.dose_factor,
+                None,
+                f"{entry.dose_reason} (x{entry.dose_factor:g})",
+                catalog.cite(entry.source),
+            )
+            for key, entry in catalog.interaction_classes.items()
+        },
+        below_range_reason=f"the modifiers took the dose below the protocol range "
+        f"{low:g}-{high:g} mg/kg: the minimum is used; a lower "
+        "dose needs a prescriber's request and override",
+        above_range_reason=f"the modifiers took the dose above the protocol range "
+        f"{low:g}-{high:g} mg/kg: the maximum is used; a higher "
+        "dose needs a prescriber's request and override",
+        range_source=catalog.cite(protocol.sources["range_mg_per_kg"]),
+        rounding_reason=f"rounded to {MG_PER_KG_STEP:g} mg/kg",
+        rounding_source=catalog.cite("clinic_policy"),
+    )
+
+
 def _modifier_keys(profile: PatientProfile, protocol: Protocol) -> list[str]:
     keys = []
     if profile.sensitivity != "normal":
@@ -75,6 +145,7 @@ def personalise_dose(
     requested_mg_per_kg: float | None = None,
 ) -> Dose:
     """The starting dose for this patient under this protocol, explained step by step."""
+    rules = _dose_rules(protocol, catalog)
     steps = [
         ExplanationStep(
             "dosing_weight",
@@ -84,19 +155,12 @@ def personalise_dose(
             weight.reason,
             catalog.cite(weight.source),
         ),
-        ExplanationStep(
-            "protocol.start",
-            None,
-            protocol.start_mg_per_kg,
-            "mg/kg",
-            f"{protocol.title}: protocol starting dose over {protocol.infusion_min:g} min",
-            catalog.cite(protocol.sources["start_mg_per_kg"]),
-        ),
+        rules.start,
     ]
     value = protocol.start_mg_per_kg
     for key in _modifier_keys(profile, protocol):
-        modifier = catalog.modifiers.get(key)
-        if modifier is None or protocol.category not in modifier.categories:
+        modifier = rules.modifiers.get(key)
+        if modifier is None:
             continue
         if modifier.min_age_years is not None and (
             profile.age_years is None or profile.age_years < modifier.min_age_years
@@ -104,57 +168,30 @@ def personalise_dose(
             continue
         after = value * modifier.factor
         steps.append(
-            ExplanationStep(
-                f"modifier.{key}",
-                value,
-                after,
-                "mg/kg",
-                f"{modifier.reason} (x{modifier.factor:g})",
-                catalog.cite(modifier.source),
-            )
+            ExplanationStep(modifier.rule, value, after, "mg/kg", modifier.reason, modifier.source)
         )
         value = after
     for cls in interaction_classes:
-        entry = catalog.interaction_classes[cls]
-        after = value * entry.dose_factor
+        interaction = rules.interactions[cls]
+        after = value * interaction.factor
         steps.append(
             ExplanationStep(
-                f"interaction.{cls}",
-                value,
-                after,
-                "mg/kg",
-                f"{entry.dose_reason} (x{entry.dose_factor:g})",
-                catalog.cite(entry.source),
+                interaction.rule, value, after, "mg/kg", interaction.reason, interaction.source
             )
         )
         value = after
     low, high = protocol.range_mg_per_kg
-    range_source = catalog.cite(protocol.sources["range_mg_per_kg"])
     if value < low:
         steps.append(
             ExplanationStep(
-                "range.minimum",
-                value,
-                low,
-                "mg/kg",
-                f"the modifiers took the dose below the protocol range "
-                f"{low:g}-{high:g} mg/kg: the minimum is used; a lower "
-                "dose needs a prescriber's request and override",
-                range_source,
+                "range.minimum", value, low, "mg/kg", rules.below_range_reason, rules.range_source
             )
         )
         value = low
     elif value > high:
         steps.append(
             ExplanationStep(
-                "range.maximum",
-                value,
-                high,
-                "mg/kg",
-                f"the modifiers took the dose above the protocol range "
-                f"{low:g}-{high:g} mg/kg: the maximum is used; a higher "
-                "dose needs a prescriber's request and override",
-                range_source,
+                "range.maximum", value, high, "mg/kg", rules.above_range_reason, rules.range_source
             )
         )
         value = high
@@ -162,12 +199,7 @@ def personalise_dose(
     if abs(rounded - value) > 1e-12:
         steps.append(
             ExplanationStep(
-                "rounding",
-                value,
-                rounded,
-                "mg/kg",
-                f"rounded to {MG_PER_KG_STEP:g} mg/kg",
-                catalog.cite("clinic_policy"),
+                "rounding", value, rounded, "mg/kg", rules.rounding_reason, rules.rounding_source
             )
         )
     personalised = rounded

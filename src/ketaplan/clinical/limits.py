@@ -97,7 +97,13 @@ def enforce_limits(
     checks: tuple[LimitCheck, ...], *, override_reason: str | None, prescriber: str | None
 ) -> Override | None:
     """Refuse hard-limit breaches; require and record an override for soft ones."""
-    hard = [c for c in checks if c.status == "hard"]
+    hard: list[LimitCheck] = []
+    soft: list[LimitCheck] = []
+    for check in checks:
+        if check.status == "hard":
+            hard.append(check)
+        elif check.status == "soft":
+            soft.append(check)
     if hard:
         raise HardLimitExceeded(
             "dose refused: "
@@ -105,7 +111,6 @@ def enforce_limits(
             + " (hard limits cannot be overridden)",
             fields={"limits": [c.quantity for c in hard]},
         )
-    soft = [c for c in checks if c.status == "soft"]
     if not soft:
         return None
     reason = (override_reason or "").strip()

@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from typing import NamedTuple
 
 from ketaplan.clinical.catalog import ClinicSettings, Syringe, Vial
+from ketaplan.clinical.catalog.memo import remembered_per_object
 from ketaplan.errors import InputError
 from ketaplan.units import round_half_up
 
@@ -61,61 +62,107 @@ class SyringeFill(NamedTuple):
 _Candidate = tuple[Vial, tuple[tuple[Syringe, int], ...], float]
 
 
-_DOMINANCE: dict[int, tuple[tuple[Syringe, ...], tuple[float, ...]]] = {}
+class _SyringeInStock(NamedTuple):
+    """A syringe with the bounds the draw search compares against, worked out once."""
+
+    syringe: Syringe
+    graduation_ml: float
+    brackets_up_to_ml: float
+    """Capacity plus one graduation: a larger volume has no graduation above it."""
+    holds_up_to_ml: float
+    """Capacity, with the tolerance for binary noise."""
+    dominated_below_ml: float
+    """Below this volume another syringe measures at least as closely."""
 
 
-def _dominated_below_ml(syringes: tuple[Syringe, ...]) -> tuple[float, ...]:
-    """For each syringe, the volume below which another syringe measures at least as closely.
+class _Stock(NamedTuple):
+    """The clinic's supplies as the preparation of one protocol's infusions uses them."""
+
+    syringes: tuple[_SyringeInStock, ...]
+    finest: Syringe
+    min_draw_ml: float
+    lowest_error: float
+    highest_error: float
+    bags_ml: tuple[float, ...]
+    """The protocol's bag sizes that the clinic stocks, smallest first."""
+
+
+def _dominated_below_ml(syringe: Syringe, syringes: tuple[Syringe, ...]) -> float:
+    """The volume below which another syringe measures at least as closely as ``syringe``.
 
     That is a syringe whose graduations include all of this one's (0.1 mL marks include the
     0.2 mL ones) and that still holds both graduations around the volume. Skipping dominated
-    syringes changes no choice and makes the search several times faster. Remembered by the
-    identity of the immutable stock tuple (hashing its dataclasses costs more than it saves).
+    syringes changes no choice and makes the search several times faster.
     """
-    known = _DOMINANCE.get(id(syringes))
-    if known is not None and known[0] is syringes:
-        return known[1]
-    limits = []
-    for syringe in syringes:
-        limit = 0.0
-        for finer in syringes:
-            ratio = syringe.graduation_ml / finer.graduation_ml
-            if (
-                finer is not syringe
-                and ratio >= 1
-                and abs(ratio - round(ratio)) < 1e-9
-                and (finer.capacity_ml < syringe.capacity_ml or ratio > 1)
-            ):
-                limit = max(limit, finer.capacity_ml - finer.graduation_ml)
-        limits.append(limit)
-    if len(_DOMINANCE) > 64:
-        _DOMINANCE.clear()
-    _DOMINANCE[id(syringes)] = (syringes, tuple(limits))
-    return tuple(limits)
+    limit = 0.0
+    for finer in syringes:
+        ratio = syringe.graduation_ml / finer.graduation_ml
+        if (
+            finer is not syringe
+            and ratio >= 1
+            and abs(ratio - round(ratio)) < 1e-9
+            and (finer.capacity_ml < syringe.capacity_ml or ratio > 1)
+        ):
+            limit = max(limit, finer.capacity_ml - finer.graduation_ml)
+    return limit
 
 
-def _single_draws(exact_ml: float, vial: Vial, clinic: ClinicSettings) -> Iterator[_Candidate]:
-    """Draws with one syringe: the graduations either side of the exact volume."""
-    min_draw_ml = clinic.preparation.min_draw_ml
-    dominated = _dominated_below_ml(clinic.syringes)
-    for syringe, dominated_below_ml in zip(clinic.syringes, dominated, strict=True):
-        step = syringe.graduation_ml
-        if exact_ml > syringe.capacity_ml + step or exact_ml <= dominated_below_ml:
-            continue
-        below = math.floor(exact_ml / step + 1e-9)
-        for graduations in (below, below + 1):
-            draw_ml = graduations * step
-            if min_draw_ml - _EPS <= draw_ml <= syringe.capacity_ml + _EPS:
-                yield vial, ((syringe, graduations),), draw_ml
+@remembered_per_object
+def _stock(clinic: ClinicSettings, bag_choices_ml: tuple[float, ...]) -> _Stock:
+    prep = clinic.preparation
+    return _Stock(
+        syringes=tuple(
+            _SyringeInStock(
+                syringe,
+                syringe.graduation_ml,
+                syringe.capacity_ml + syringe.graduation_ml,
+                syringe.capacity_ml + _EPS,
+                _dominated_below_ml(syringe, clinic.syringes),
+            )
+            for syringe in clinic.syringes
+        ),
+        finest=min(clinic.syringes, key=lambda s: s.graduation_ml),
+        min_draw_ml=prep.min_draw_ml,
+        lowest_error=-prep.max_delivered_undershoot_fraction - _EPS,
+        highest_error=prep.max_delivered_overshoot_fraction + _EPS,
+        bags_ml=tuple(sorted(b for b in bag_choices_ml if b in prep.bag_sizes_ml)),
+    )
 
 
-def _split_draws(exact_ml: float, vial: Vial, clinic: ClinicSettings) -> Iterator[_Candidate]:
+def _closest_single_draw(
+    ordered_mg: float, clinic: ClinicSettings, stock: _Stock
+) -> _Candidate | None:
+    """The closest draw with one syringe, within the tolerances: for each vial and syringe, the
+    graduations either side of the exact volume."""
+    smallest_ml = stock.min_draw_ml - _EPS
+    lowest, highest = stock.lowest_error, stock.highest_error
+    best: _Candidate | None = None
+    best_error = math.inf
+    for vial in clinic.vials:
+        exact_ml = ordered_mg / vial.mg_per_ml
+        for option in stock.syringes:
+            if exact_ml > option.brackets_up_to_ml or exact_ml <= option.dominated_below_ml:
+                continue
+            step = option.graduation_ml
+            below = math.floor(exact_ml / step + 1e-9)
+            for graduations in (below, below + 1):
+                draw_ml = graduations * step
+                if not smallest_ml <= draw_ml <= option.holds_up_to_ml:
+                    continue
+                error = draw_ml * vial.mg_per_ml / ordered_mg - 1.0
+                if lowest <= error <= highest and abs(error) < best_error - 1e-9:
+                    best, best_error = (vial, ((option.syringe, graduations),), draw_ml), abs(error)
+    return best
+
+
+def _split_draws(exact_ml: float, vial: Vial, stock: _Stock) -> Iterator[_Candidate]:
     """Draws with two syringes: a larger one to a graduation below the exact volume, and the
     finest syringe for the remainder (what a nurse does when no single syringe reads close
     enough, e.g. 1.58 mL of 100 mg/mL)."""
-    min_draw_ml = clinic.preparation.min_draw_ml
-    finest = min(clinic.syringes, key=lambda s: s.graduation_ml)
-    for main in clinic.syringes:
+    min_draw_ml = stock.min_draw_ml
+    finest = stock.finest
+    for option in stock.syringes:
+        main = option.syringe
         if main is finest:
             continue
         graduations = min(
@@ -130,7 +177,7 @@ def _split_draws(exact_ml: float, vial: Vial, clinic: ClinicSettings) -> Iterato
         yield (vial, ((main, graduations), (finest, rest)), main_ml + rest * finest.graduation_ml)
 
 
-def _best_draw(ordered_mg: float, clinic: ClinicSettings) -> _Candidate:
+def _best_draw(ordered_mg: float, clinic: ClinicSettings, stock: _Stock) -> _Candidate:
     """The vial and syringe(s) that measure the order most exactly, within the tolerances.
 
     One syringe if any measures the order within tolerance, else a split draw with two.
@@ -138,19 +185,20 @@ def _best_draw(ordered_mg: float, clinic: ClinicSettings) -> _Candidate:
     then the smallest syringe (finest graduations). Vials and syringes are sorted small to
     large, so on a tie the first found wins.
     """
+    single = _closest_single_draw(ordered_mg, clinic, stock)
+    if single is not None:
+        return single
+    lowest, highest = stock.lowest_error, stock.highest_error
+    best: _Candidate | None = None
+    best_error = math.inf
+    for vial in clinic.vials:
+        for candidate in _split_draws(ordered_mg / vial.mg_per_ml, vial, stock):
+            error = candidate[2] * vial.mg_per_ml / ordered_mg - 1.0
+            if lowest <= error <= highest and abs(error) < best_error - 1e-9:
+                best, best_error = candidate, abs(error)
+    if best is not None:
+        return best
     prep = clinic.preparation
-    lowest = -prep.max_delivered_undershoot_fraction - _EPS
-    highest = prep.max_delivered_overshoot_fraction + _EPS
-    for candidates in (_single_draws, _split_draws):
-        best: _Candidate | None = None
-        best_error = math.inf
-        for vial in clinic.vials:
-            for candidate in candidates(ordered_mg / vial.mg_per_ml, vial, clinic):
-                error = candidate[2] * vial.mg_per_ml / ordered_mg - 1.0
-                if lowest <= error <= highest and abs(error) < best_error - 1e-9:
-                    best, best_error = candidate, abs(error)
-        if best is not None:
-            return best
     raise InputError(
         f"{ordered_mg:g} mg cannot be drawn within +{prep.max_delivered_overshoot_fraction:.0%}"
         f"/-{prep.max_delivered_undershoot_fraction:.0%} with the vials "
@@ -175,7 +223,8 @@ def prepare_infusion(
             fields={"field": "total_mg"},
         )
     prep = clinic.preparation
-    vial, fill_counts, exact_draw_ml = _best_draw(ordered_mg, clinic)
+    stock = _stock(clinic, bag_choices_ml)
+    vial, fill_counts, exact_draw_ml = _best_draw(ordered_mg, clinic, stock)
     fills = tuple(
         SyringeFill(
             syringe.capacity_ml,
@@ -186,8 +235,7 @@ def prepare_infusion(
     )
     draw_ml = round(exact_draw_ml, 3)
     drawn_mg = draw_ml * vial.mg_per_ml
-    stocked = [b for b in bag_choices_ml if b in prep.bag_sizes_ml]
-    if not stocked:
+    if not stock.bags_ml:
         raise InputError(
             f"none of the protocol's bag sizes ({', '.join(f'{b:g} mL' for b in bag_choices_ml)})"
             f" is in the clinic's stock ({', '.join(f'{b:g} mL' for b in prep.bag_sizes_ml)})",
@@ -195,13 +243,13 @@ def prepare_infusion(
             fields={"bag_choices_ml": list(bag_choices_ml)},
         )
     bag_ml = None
-    for size in sorted(stocked):
+    for size in stock.bags_ml:
         if drawn_mg / (size + draw_ml) <= prep.max_final_mg_per_ml + _EPS:
             bag_ml = size
             break
     if bag_ml is None:
         raise InputError(
-            f"{drawn_mg:g} mg in the largest bag ({max(stocked):g} mL) is more "
+            f"{drawn_mg:g} mg in the largest bag ({stock.bags_ml[-1]:g} mL) is more "
             f"concentrated than {prep.max_final_mg_per_ml:g} mg/mL; use a larger bag",
             code="input.cannot_prepare",
             fields={"ordered_mg": ordered_mg},

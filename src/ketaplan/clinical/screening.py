@@ -40,6 +40,8 @@ class Eligibility(NamedTuple):
     @property
     def interaction_classes(self) -> tuple[str, ...]:
         """Interaction classes present, in the order the medications were listed."""
+        if not self.medications:
+            return ()
         return tuple(dict.fromkeys(c for m in self.medications for c in m.classes))
 
 
@@ -161,15 +163,19 @@ def _medication_findings(
 
 
 def _vitals_findings(
-    profile: PatientProfile, protocol: Protocol, catalog: Catalog, monitoring: MonitoringRules
+    profile: PatientProfile,
+    protocol: Protocol,
+    catalog: Catalog,
+    monitoring: MonitoringRules | None,
 ) -> list[Finding]:
-    """Pre-infusion vital signs against the clinic's monitoring rules for this category."""
+    """Pre-infusion vital signs against the clinic's monitoring rules for this category
+    (the default rules unless ``monitoring`` is given)."""
     if profile.pre_infusion_vitals is None:
         return []
     alerts = check_vitals(
         profile.pre_infusion_vitals,
         "pre_infusion",
-        monitoring.for_category(protocol.category),
+        (monitoring or load_monitoring_rules()).for_category(protocol.category),
         _NO_TIME,
     )
     return [
@@ -196,10 +202,10 @@ def screen(
         _history_findings(profile, catalog)
         + _medication_findings(medications, catalog)
         + _patient_findings(profile, protocol, catalog)
-        + _vitals_findings(profile, protocol, catalog, monitoring or load_monitoring_rules())
+        + _vitals_findings(profile, protocol, catalog, monitoring)
     )
     findings.sort(key=lambda f: -_RANK[f.severity])
-    worst = max((_RANK[f.severity] for f in findings), default=0)
+    worst = _RANK[findings[0].severity] if findings else 0
     return Eligibility(_STATUS[worst], tuple(findings), medications)
 
 

@@ -18,6 +18,9 @@ WeightBasis = Literal["actual", "ideal", "adjusted"]
 Monitoring = Literal["nurse", "anaesthesia_provider"]
 
 
+MAX_CONDITIONS_AS_TYPED = 1000
+
+
 def normalise_key(text: str) -> str:
     """``"Bipolar Depression"`` and ``"bipolar-depression"`` both become ``bipolar_depression``."""
     return "_".join(text.strip().lower().replace("-", " ").replace("/", " ").split())
@@ -187,6 +190,8 @@ class Catalog:
     _condition_index: dict[str, str] = field(default_factory=dict, repr=False)
     _term_index: dict[str, str] = field(default_factory=dict, repr=False)
     _ingredient_index: dict[str, tuple[str, ...]] = field(default_factory=dict, repr=False)
+    _conditions_as_typed: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
+    """Condition names as callers spelled them, with their protocol key: most plans repeat one."""
 
     def __post_init__(self) -> None:
         for key, protocol in self.protocols.items():
@@ -209,6 +214,9 @@ class Catalog:
 
     def protocol(self, condition: str) -> Protocol:
         """The protocol for a condition key or alias; unknown names list the closest ones."""
+        key = self._conditions_as_typed.get(condition)
+        if key is not None:
+            return self.protocols[key]
         key = self._condition_index.get(normalise_key(condition))
         if key is None:
             near = close_matches(normalise_key(condition), list(self._condition_index))
@@ -219,6 +227,8 @@ class Catalog:
                 code="input.unknown_condition",
                 fields={"field": "condition", "value": condition, "suggestions": near},
             )
+        if len(self._conditions_as_typed) < MAX_CONDITIONS_AS_TYPED:
+            self._conditions_as_typed[condition] = key
         return self.protocols[key]
 
     def history_term(self, term: str) -> Contraindication:
