@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint typecheck unit bench bench-plan bench-pk venv clean
+.PHONY: run test lint typecheck unit browser bench bench-plan bench-pk venv clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,8 +21,18 @@ venv: $(STAMP)
 run: venv
 	$(BIN)/ketaplan demo
 
-## test: lint, format check, strict typing, then the whole test suite
-test: lint typecheck unit
+## test: lint, format check, strict typing, then the whole test suite (browser tests included)
+test: lint typecheck browser unit
+
+## browser: Debian's Chromium for the Playwright tests (never a downloaded browser build)
+CHROMIUM := /usr/bin/chromium
+browser:
+	@test -x $(CHROMIUM) || { \
+		echo "installing Debian's chromium for the browser tests (apt-get)"; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get install -y --no-install-recommends chromium \
+		|| { apt-get update && apt-get install -y --no-install-recommends chromium; }; }
+	@test -x $(CHROMIUM)
 
 lint: venv
 	$(BIN)/ruff check src tests benchmarks

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from fastapi import Depends, FastAPI
 
-from ketaplan import __version__
+from ketaplan import __version__, web
 from ketaplan.api.context import ServiceContext
 from ketaplan.api.errors import install_error_handlers
 from ketaplan.api.routes import auth, patients, system
@@ -35,6 +35,7 @@ def create_app(context: ServiceContext) -> FastAPI:
     install_error_handlers(app)
     for module in (system, auth, patients):
         app.include_router(module.router, prefix=API_PREFIX)
+    web.install(app)
     return app
 
 

@@ -41,6 +41,25 @@ RULES: Final[dict[str, Rule]] = {
     "search_patients": STAFF,
     "read_patient": STAFF,
     "update_patient": STAFF,
+    # web pages
+    "web_static": PUBLIC,
+    "web_home": STAFF,
+    "web_sign_in_page": PUBLIC,
+    "web_sign_in": PUBLIC,
+    "web_sign_out": STAFF,
+    "web_patients": STAFF,
+    "web_new_patient": STAFF,
+    "web_create_patient": STAFF,
+    "web_patient": CLINICAL,
+    "web_new_plan": CLINICAL,
+    "web_create_plan": CLINICAL,
+    "web_plan": CLINICAL,
+    "web_preparation_card": CLINICAL,
+    "web_schedule_course": CLINICAL,
+    "web_course": CLINICAL,
+    "web_open_session": CHARTING,
+    "web_session_console": CLINICAL,
+    "web_chart_event": CHARTING,
 }
 
 

@@ -1,0 +1,313 @@
+"""The web pages over TestClient: sign-in and roles, and every form refusing bad input with a
+message beside the field while saving nothing. The whole journey in a real browser is in
+``tests/browser``."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+import pytest
+from fastapi import FastAPI
+from fastapi.routing import APIRoute, iter_route_contexts
+from fastapi.testclient import TestClient
+
+from ketaplan.api.permissions import PUBLIC, RULES
+from ketaplan.store.models import (
+    Base,
+    InfusionPlan,
+    Patient,
+    SessionEvent,
+    TreatmentCourse,
+)
+
+from .conftest import PASSWORD, ROLE_EMAILS, Api
+
+
+def _web_routes(api: Api) -> list[tuple[str, str, str]]:
+    app = api.client.app
+    assert isinstance(app, FastAPI)
+    return [
+        (str(r.name), method, re.sub(r"\{[^}]+\}", "1", str(r.path)))
+        for r in iter_route_contexts(app.routes)
+        if isinstance(r.original_route, APIRoute) and not str(r.path).startswith("/api/")
+        for method in sorted(r.methods or ())
+    ]
+
+
+def _sign_in(client: TestClient, role: str) -> str:
+    """Sign in through the page; returns the CSRF token the pages carry."""
+    answer = client.post(
+        "/sign-in",
+        data={"email": ROLE_EMAILS[role], "password": PASSWORD, "next": "/patients"},
+        follow_redirects=False,
+    )
+    assert answer.status_code == 303, answer.text
+    cookie = answer.headers["set-cookie"]
+    assert "HttpOnly" in cookie
+    assert "samesite=lax" in cookie.lower()
+    page = client.get("/patients")
+    found = re.search(r'name="csrf_token" value="([0-9a-f]+)"', page.text)
+    assert found
+    return found.group(1)
+
+
+def _errors(html: str) -> dict[str, str]:
+    """The messages shown beside fields: ``{field name: message}``."""
+    return {
+        name: message
+        for name, message in re.findall(r'data-error-for="(\w+)">([^<]+)<', html)
+        if message.strip()
+    }
+
+
+def test_every_page_sends_a_visitor_who_is_not_signed_in_to_the_sign_in_page(api: Api) -> None:
+    for name, method, path in _web_routes(api):
+        if RULES[name] == PUBLIC:
+            continue
+        answer = api.client.request(method, path, follow_redirects=False)
+        assert answer.status_code == 303, (method, path, answer.text)
+        assert answer.headers["location"].startswith("/sign-in?next="), path
+
+
+def test_the_role_matrix_holds_for_pages_and_a_refusal_is_a_readable_page(api: Api) -> None:
+    _sign_in(api.client, "front_desk")
+    answer = api.client.get("/patients/1")
+    assert answer.status_code == 403
+    assert "text/html" in answer.headers["content-type"]
+    assert "front_desk" in answer.text
+    assert "Not allowed" in answer.text
+
+
+def test_a_form_post_without_the_csrf_token_is_refused(
+    api: Api, rows: Callable[[type[Base]], int]
+) -> None:
+    _sign_in(api.client, "nurse")
+    answer = api.client.post("/patients/new", data={"full_name": "X", "weight": "80 kg"})
+    assert answer.status_code == 403
+    assert "CSRF" in answer.text
+    assert rows(Patient) == 0
+
+
+def test_api_errors_stay_json(api: Api) -> None:
+    _sign_in(api.client, "nurse")
+    answer = api.client.get("/api/v1/patients/999")
+    assert answer.status_code == 404
+    assert answer.json()["code"] == "not_found"
+
+
+def test_a_wrong_password_is_shown_beside_the_field(api: Api) -> None:
+    answer = api.client.post(
+        "/sign-in", data={"email": ROLE_EMAILS["nurse"], "password": "not it at all"}
+    )
+    assert answer.status_code == 401
+    assert "wrong" in _errors(answer.text)["password"]
+    assert "ketaplan_session" not in answer.headers.get("set-cookie", "")
+
+
+@pytest.mark.parametrize(
+    ("typed", "field", "says"),
+    [
+        ({"full_name": "Ann Example", "weight": "176"}, "weight", "unit"),
+        ({"full_name": "Ann Example", "weight": ""}, "weight", "required"),
+        ({"full_name": "", "weight": "80 kg"}, "full_name", "name"),
+        (
+            {"full_name": "Ann", "weight": "80 kg", "date_of_birth": "31/12/1980"},
+            "date_of_birth",
+            "not a date",
+        ),
+        (
+            {"full_name": "Ann", "weight": "80 kg", "age_years": "forty"},
+            "age_years",
+            "whole number",
+        ),
+        ({"full_name": "Ann", "weight": "80 kg", "age_years": "200"}, "age_years", "outside"),
+        ({"full_name": "Ann", "weight": "80 kg", "height": "tall"}, "height", "tall"),
+        ({"full_name": "Ann", "weight": "80 kg", "blood_pressure": "high"}, "blood_pressure", ""),
+        (
+            {"full_name": "Ann", "weight": "80 kg", "sex": "male", "pregnant": "on"},
+            "sex",
+            "pregnan",
+        ),
+    ],
+)
+def test_the_intake_form_refuses_bad_input_beside_the_field_and_saves_nothing(
+    api: Api, rows: Callable[[type[Base]], int], typed: dict[str, str], field: str, says: str
+) -> None:
+    csrf = _sign_in(api.client, "nurse")
+    answer = api.client.post("/patients/new", data={"csrf_token": csrf, **typed})
+    assert answer.status_code == 422, answer.text
+    errors = _errors(answer.text)
+    assert field in errors, errors
+    assert says in errors[field]
+    assert "Not saved" in answer.text
+    assert f'value="{typed["full_name"]}"' in answer.text  # what was typed is kept
+    assert rows(Patient) == 0
+
+
+def _patient(api: Api, csrf: str) -> str:
+    answer = api.client.post(
+        "/patients/new",
+        data={
+            "csrf_token": csrf,
+            "full_name": "Ann Example",
+            "weight": "176 lb",
+            "height": "5 ft 9 in",
+            "age_years": "42",
+            "sex": "female",
+            "medications": "alprazolam 0.5 mg",
+        },
+        follow_redirects=False,
+    )
+    assert answer.status_code == 303, answer.text
+    return str(answer.headers["location"])
+
+
+@pytest.mark.parametrize(
+    ("role", "typed", "field", "says"),
+    [
+        ("nurse", {"condition": ""}, "condition", "choose"),
+        ("nurse", {"condition": "no such thing"}, "condition", "unknown condition"),
+        (
+            "nurse",
+            {"condition": "depression", "requested_mg_per_kg": "lots"},
+            "requested_mg_per_kg",
+            "not a dose",
+        ),
+        (
+            "nurse",
+            {"condition": "depression", "requested_mg_per_kg": "0.9"},
+            "override_reason",
+            "only a prescriber",
+        ),
+        (
+            "nurse",
+            {"condition": "depression", "requested_mg_per_kg": "0.9", "override_reason": "because"},
+            "override_reason",
+            "prescriber",
+        ),
+        (
+            "prescriber",
+            {"condition": "depression", "requested_mg_per_kg": "0.9"},
+            "override_reason",
+            "reason",
+        ),
+        (
+            "prescriber",
+            {"condition": "depression", "requested_mg_per_kg": "1.5", "override_reason": "x"},
+            "requested_mg_per_kg",
+            "hard",
+        ),
+    ],
+)
+def test_the_plan_form_refuses_bad_input_and_overrides_without_a_prescriber_or_reason(
+    api: Api,
+    rows: Callable[[type[Base]], int],
+    role: str,
+    typed: dict[str, str],
+    field: str,
+    says: str,
+) -> None:
+    csrf = _sign_in(api.client, role)
+    patient = _patient(api, csrf)
+    answer = api.client.post(f"{patient}/plans/new", data={"csrf_token": csrf, **typed})
+    assert answer.status_code in (403, 422), answer.text
+    errors = _errors(answer.text)
+    assert field in errors, errors
+    assert says in errors[field]
+    assert rows(InfusionPlan) == 0
+
+
+def test_a_prescriber_overrides_a_soft_limit_with_a_reason(api: Api) -> None:
+    csrf = _sign_in(api.client, "prescriber")
+    patient = _patient(api, csrf)
+    answer = api.client.post(
+        f"{patient}/plans/new",
+        data={
+            "csrf_token": csrf,
+            "condition": "depression",
+            "requested_mg_per_kg": "0.9",
+            "override_reason": "partial response at 0.75 mg/kg",
+        },
+    )
+    assert answer.status_code == 200
+    assert "Soft limit overridden by prescriber@bay.example" in answer.text
+    assert "interaction.benzodiazepine" in answer.text
+
+
+def test_course_and_session_forms_refuse_bad_input_and_save_nothing(
+    api: Api, rows: Callable[[type[Base]], int]
+) -> None:
+    csrf = _sign_in(api.client, "nurse")
+    patient = _patient(api, csrf)
+    plan = api.client.post(
+        f"{patient}/plans/new",
+        data={"csrf_token": csrf, "condition": "depression"},
+        follow_redirects=False,
+    ).headers["location"]
+    patient_id, plan_id = patient.rsplit("/", 1)[1], plan.rsplit("/", 1)[1]
+    for first_day, says in (("", "choose"), ("next tuesday", "not a date")):
+        answer = api.client.post(
+            f"/patients/{patient_id}/courses",
+            data={
+                "csrf_token": csrf,
+                "plan_id": plan_id,
+                "condition": "depression",
+                "first_day": first_day,
+            },
+        )
+        assert answer.status_code == 422
+        assert says in _errors(answer.text)["first_day"]
+    assert rows(TreatmentCourse) == 0
+
+    course = api.client.post(
+        f"/patients/{patient_id}/courses",
+        data={
+            "csrf_token": csrf,
+            "plan_id": plan_id,
+            "condition": "depression",
+            "first_day": "2026-12-07",
+        },
+        follow_redirects=False,
+    ).headers["location"]
+    page = api.client.get(course)
+    assert "$3,600" in page.text  # 6 sessions at the catalog's $600
+    session = api.client.post(
+        f"{course}/sessions", data={"csrf_token": csrf, "number": "1"}, follow_redirects=False
+    ).headers["location"]
+    for event, field in (
+        (
+            {"type": "start", "rate_ml_per_h": "fast", "concentration_mg_per_ml": "0.4"},
+            "rate_ml_per_h",
+        ),
+        (
+            {"type": "start", "rate_ml_per_h": "-5", "concentration_mg_per_ml": "0.4"},
+            "rate_ml_per_h",
+        ),
+        ({"type": "check_in", "systolic": "80", "diastolic": "95"}, ""),
+    ):
+        answer = api.client.post(
+            f"{session}/events", data={"csrf_token": csrf, "expected_seq": "0", **event}
+        )
+        assert answer.status_code == 422, answer.text
+        assert "Not charted" in answer.text
+        if field:
+            assert field in _errors(answer.text)
+    assert rows(SessionEvent) == 0
+    started = api.client.post(
+        f"{session}/events",
+        data={
+            "csrf_token": csrf,
+            "expected_seq": "0",
+            "type": "start",
+            "rate_ml_per_h": "150",
+            "concentration_mg_per_ml": "0.4",
+        },
+    )
+    assert started.status_code == 200
+    stale = api.client.post(
+        f"{session}/events", data={"csrf_token": csrf, "expected_seq": "0", "type": "pause"}
+    )
+    assert stale.status_code == 409
+    assert "someone charted first" in stale.text
+    assert rows(SessionEvent) == 1
