@@ -14,7 +14,18 @@ from fastapi import Depends, FastAPI
 from ketaplan import __version__, web
 from ketaplan.api.context import ServiceContext
 from ketaplan.api.errors import install_error_handlers
-from ketaplan.api.routes import auth, patients, system
+from ketaplan.api.params import ERROR_RESPONSES
+from ketaplan.api.routes import (
+    auth,
+    courses,
+    patients,
+    plans,
+    questionnaires,
+    screenings,
+    sessions,
+    system,
+    titration,
+)
 from ketaplan.api.security import authorize
 
 API_PREFIX = "/api/v1"
@@ -33,8 +44,9 @@ def create_app(context: ServiceContext) -> FastAPI:
     )
     app.state.services = context
     install_error_handlers(app)
-    for module in (system, auth, patients):
-        app.include_router(module.router, prefix=API_PREFIX)
+    app.include_router(system.router, prefix=API_PREFIX)
+    for module in (auth, patients, screenings, plans, courses, sessions, questionnaires, titration):
+        app.include_router(module.router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
     web.install(app)
     return app
 

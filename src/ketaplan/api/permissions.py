@@ -41,6 +41,35 @@ RULES: Final[dict[str, Rule]] = {
     "search_patients": STAFF,
     "read_patient": STAFF,
     "update_patient": STAFF,
+    # screenings and plans: clinical details, not for the front desk; a dose override is a
+    # prescriber's (the plan service refuses it from anyone else)
+    "screen_patient": CLINICAL,
+    "list_screenings": CLINICAL,
+    "create_plan": CLINICAL,
+    "list_plans": CLINICAL,
+    "read_plan": CLINICAL,
+    # courses: the front desk schedules and reschedules (dates only); boosters weigh scores
+    "create_course": STAFF,
+    "list_courses": STAFF,
+    "read_course": STAFF,
+    "reschedule_course": STAFF,
+    "course_calendar": STAFF,
+    "course_booster": CLINICAL,
+    # sessions: nurses and prescribers chart; clinical staff read charts
+    "open_session": CHARTING,
+    "append_session_event": CHARTING,
+    "read_session": CLINICAL,
+    "list_sessions": CLINICAL,
+    # questionnaires: entered by those who treat, read by clinical staff; the patient's link
+    # needs no account and shows only the first name and the questionnaires
+    "record_questionnaire": CHARTING,
+    "list_questionnaires": CLINICAL,
+    "create_patient_link": CHARTING,
+    "open_patient_link": PUBLIC,
+    "answer_patient_link": PUBLIC,
+    # titration: those who treat ask for a recommendation; the decision is the prescriber's
+    "recommend_titration": CHARTING,
+    "decide_titration": PRESCRIBER,
     # web pages
     "web_static": PUBLIC,
     "web_home": STAFF,

@@ -34,7 +34,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
-from typing import Literal
+from typing import Literal, TypeVar
 
 from ketaplan.clinical.calendar import ClinicCalendar, elapsed_h, violations
 from ketaplan.clinical.catalog import Protocol
@@ -42,6 +42,7 @@ from ketaplan.clinical.outcomes import Relapse, detect_relapse, scale
 from ketaplan.errors import InputError
 
 Status = Literal["scheduled", "missed", "cancelled"]
+_T = TypeVar("_T")
 SEARCH_HORIZON_DAYS = 366
 """Give up looking for a free appointment after a year: a calendar that open is a typo."""
 
@@ -283,6 +284,58 @@ def reschedule(
         aims,
         earliest,
     )
+
+
+def _stored(value: object, kind: type[_T], what: str) -> _T:
+    if not isinstance(value, kind):
+        raise TypeError(f"{what} is {type(value).__name__}, not {kind.__name__}")
+    return value
+
+
+def course_plan_from_dict(data: Mapping[str, object]) -> CoursePlan:
+    """The plan stored by :meth:`CoursePlan.to_dict`, rebuilt to be rescheduled.
+
+    The input is ketaplan's own JSON (a saved course), so a shape it does not recognise is a
+    damaged record: an :class:`InputError` naming what is wrong, never a silent guess.
+    """
+
+    def appointments(key: str) -> tuple[Appointment, ...]:
+        found = []
+        for item in _stored(data[key], list, key):
+            entry = _stored(item, dict, f"an entry of {key}")
+            status = entry["status"]
+            if status not in ("scheduled", "missed", "cancelled"):
+                raise ValueError(f"unknown appointment status {status!r}")
+            found.append(
+                Appointment(
+                    int(entry["number"]),
+                    datetime.fromisoformat(_stored(entry["start"], str, "start")),
+                    datetime.fromisoformat(_stored(entry["end"], str, "end")),
+                    status,
+                )
+            )
+        return tuple(found)
+
+    try:
+        spacing = _stored(data["spacing"], dict, "spacing")
+        return CoursePlan(
+            protocol_key=_stored(data["protocol"], str, "protocol"),
+            sessions=appointments("sessions"),
+            missed=appointments("missed"),
+            window_last_day=date.fromisoformat(_stored(data["window_last_day"], str, "window")),
+            completes_within_window=bool(data["completes_within_window"]),
+            problems=tuple(str(p) for p in _stored(data["problems"], list, "problems")),
+            spacing=Spacing(
+                min_hours_between=float(spacing["min_hours_between"]),
+                max_per_week=int(spacing["max_per_week"]),
+                length_min=float(spacing["appointment_min"]),
+            ),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InputError(
+            f"the stored course schedule cannot be read ({type(exc).__name__}: {exc})",
+            code="input.damaged_schedule",
+        ) from exc
 
 
 # ------------------------------------------------------------------------------ boosters ----

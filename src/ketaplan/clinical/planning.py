@@ -16,7 +16,7 @@ from ketaplan.clinical.limits import LimitCheck, Override, check_limits, enforce
 from ketaplan.clinical.medications import MedicationResolver
 from ketaplan.clinical.preparation import Preparation, preparation_steps, prepare_infusion
 from ketaplan.clinical.profile import PatientProfile, dosing_weight
-from ketaplan.clinical.screening import Eligibility, screen
+from ketaplan.clinical.screening import Eligibility, eligibility_to_dict, screen
 
 DISCLAIMER = (
     "Decision support for licensed clinicians: a prescriber reviews and confirms this plan "
@@ -95,22 +95,7 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
             "history": list(p.history),
             "alcohol": p.alcohol,
         },
-        "eligibility": {
-            "status": e.status,
-            "findings": [
-                {"code": f.code, "severity": f.severity, "message": f.message, "source": f.source}
-                for f in e.findings
-            ],
-            "medications": [
-                {
-                    "typed": m.typed,
-                    "ingredients": list(m.ingredients),
-                    "classes": list(m.classes),
-                    "resolved_by": m.resolved_by,
-                }
-                for m in e.medications
-            ],
-        },
+        "eligibility": eligibility_to_dict(e),
         "dose": {
             "dosing_weight_kg": d.dosing_weight_kg,
             "weight_basis": d.weight_basis,

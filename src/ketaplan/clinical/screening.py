@@ -9,7 +9,7 @@ for the clinician and the source behind it. The eligibility status is the worst 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 from ketaplan.clinical.catalog import Catalog, Protocol
 from ketaplan.clinical.catalog.course_loader import load_monitoring_rules
@@ -201,3 +201,24 @@ def screen(
     findings.sort(key=lambda f: -_RANK[f.severity])
     worst = max((_RANK[f.severity] for f in findings), default=0)
     return Eligibility(_STATUS[worst], tuple(findings), medications)
+
+
+def eligibility_to_dict(eligibility: Eligibility) -> dict[str, Any]:
+    """The verdict as JSON: the plan's ``eligibility`` key (README contract) and a saved
+    screening share this one shape."""
+    return {
+        "status": eligibility.status,
+        "findings": [
+            {"code": f.code, "severity": f.severity, "message": f.message, "source": f.source}
+            for f in eligibility.findings
+        ],
+        "medications": [
+            {
+                "typed": m.typed,
+                "ingredients": list(m.ingredients),
+                "classes": list(m.classes),
+                "resolved_by": m.resolved_by,
+            }
+            for m in eligibility.medications
+        ],
+    }

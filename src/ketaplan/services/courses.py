@@ -1,20 +1,36 @@
-"""Courses: the initial series scheduled by the domain against the clinic calendar, saved."""
+"""Courses: the series scheduled by the domain against the clinic calendar, rescheduled when a
+session is missed or cancelled (boosters after it: :mod:`ketaplan.services.boosters`).
+
+A course's schedule is the domain's :class:`~ketaplan.clinical.course.CoursePlan` as JSON. A
+reschedule replaces it (the missed or cancelled appointment stays in it, under ``missed``) and
+bumps the course's ``version``: the caller names the version it saw, and if someone else
+rescheduled in the meantime the change is refused with a 409, as for a patient update. The audit
+event lists the sessions that moved, from when to when.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, Literal, cast
+
+from sqlalchemy import CursorResult, select, update
 
 from ketaplan.clinical.calendar import ClinicCalendar
 from ketaplan.clinical.catalog import Catalog
-from ketaplan.clinical.course import schedule_series
-from ketaplan.errors import InputError
+from ketaplan.clinical.course import (
+    course_plan_from_dict,
+    reschedule,
+    schedule_series,
+)
+from ketaplan.errors import ConflictError, InputError
 from ketaplan.services.actors import Actor
 from ketaplan.services.patients import find_in_clinic, find_patient
 from ketaplan.services.plans import find_plan
 from ketaplan.services.unit_of_work import UnitOfWork
 from ketaplan.store.models import TreatmentCourse
+
+MAX_LISTED = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +41,19 @@ class CourseRecord:
     plan_id: int | None
     first_day: date
     schedule: dict[str, Any]
+    version: int = 1
+
+
+def _record(row: TreatmentCourse) -> CourseRecord:
+    return CourseRecord(
+        row.id,
+        row.patient_id,
+        row.protocol_key,
+        row.plan_id,
+        row.first_day,
+        row.schedule,
+        row.version,
+    )
 
 
 def schedule_course(
@@ -57,6 +86,7 @@ def schedule_course(
             protocol_key=protocol.key,
             first_day=first_day,
             schedule=schedule.to_dict(),
+            version=1,
             created_at=uow.clock(),
             created_by=actor.user_id,
         )
@@ -76,9 +106,124 @@ def schedule_course(
             },
         )
         uow.commit()
-        return CourseRecord(row.id, patient_id, row.protocol_key, plan_id, first_day, row.schedule)
+        return _record(row)
 
 
 def find_course(uow: UnitOfWork, course_id: int, actor: Actor) -> TreatmentCourse:
     """A course of a patient in the actor's clinic."""
     return find_in_clinic(uow, TreatmentCourse, course_id, actor, "course")
+
+
+def get_course(uow: UnitOfWork, course_id: int, *, actor: Actor) -> CourseRecord:
+    """A course and its current schedule; the read is audited."""
+    with uow:
+        row = find_course(uow, course_id, actor)
+        uow.audit(actor, "course.read", "course", course_id, patient_id=row.patient_id)
+        uow.commit()
+        return _record(row)
+
+
+def list_courses(uow: UnitOfWork, patient_id: int, *, actor: Actor) -> list[CourseRecord]:
+    """The patient's courses, newest first; audited."""
+    with uow:
+        find_patient(uow, patient_id, actor)
+        found = [
+            _record(row)
+            for row in uow.session.scalars(
+                select(TreatmentCourse)
+                .where(TreatmentCourse.patient_id == patient_id)
+                .order_by(TreatmentCourse.id.desc())
+                .limit(MAX_LISTED)
+            )
+        ]
+        uow.audit(
+            actor,
+            "course.list",
+            "patient",
+            patient_id,
+            patient_id=patient_id,
+            details={"course_ids": [c.course_id for c in found]},
+        )
+        uow.commit()
+        return found
+
+
+def _stale(course_id: int, expected: int, current: int) -> ConflictError:
+    return ConflictError(
+        f"course {course_id} was rescheduled by someone else after you opened it (you saw "
+        f"version {expected}; it is now at version {current}); reload the course and "
+        "reschedule again if it is still needed",
+        code="conflict.stale_version",
+        fields={"course_id": course_id, "expected_version": expected, "version": current},
+    )
+
+
+def reschedule_course(
+    uow: UnitOfWork,
+    course_id: int,
+    *,
+    session_number: int,
+    status: Literal["missed", "cancelled"],
+    expected_version: int,
+    actor: Actor,
+    catalog: Catalog,
+    calendar: ClinicCalendar,
+    from_date: date | None = None,
+) -> CourseRecord:
+    """Session ``session_number`` was missed or cancelled: it and the rest move (the domain's
+    :func:`~ketaplan.clinical.course.reschedule`), if ``expected_version`` is still current."""
+    if status not in ("missed", "cancelled"):
+        raise InputError(
+            f"status {status!r} is not accepted (accepted: missed, cancelled)",
+            code="input.out_of_range",
+            fields={"field": "status", "accepted": ["missed", "cancelled"]},
+        )
+    with uow:
+        course = find_course(uow, course_id, actor)
+        if course.version != expected_version:
+            raise _stale(course_id, expected_version, course.version)
+        protocol = catalog.protocol(course.protocol_key)
+        before = course_plan_from_dict(course.schedule)
+        after = reschedule(before, protocol, calendar, session_number, status, from_date)
+        bumped = cast(
+            "CursorResult[Any]",
+            uow.session.execute(
+                update(TreatmentCourse)
+                .where(TreatmentCourse.id == course_id, TreatmentCourse.version == expected_version)
+                .values(schedule=after.to_dict(), version=expected_version + 1)
+                .execution_options(synchronize_session=False)
+            ),
+        )
+        if bumped.rowcount != 1:  # another reschedule won in the meantime
+            raise _stale(course_id, expected_version, expected_version + 1)
+        was = {s.number: s.start.isoformat() for s in before.sessions}
+        moved = [
+            {"number": s.number, "from": was.get(s.number), "to": s.start.isoformat()}
+            for s in after.sessions
+            if was.get(s.number) != s.start.isoformat()
+        ]
+        uow.audit(
+            actor,
+            "course.reschedule",
+            "course",
+            course_id,
+            patient_id=course.patient_id,
+            details={
+                "session_number": session_number,
+                "status": status,
+                "from_version": expected_version,
+                "to_version": expected_version + 1,
+                "moved": moved,
+                "completes_within_window": after.completes_within_window,
+            },
+        )
+        uow.commit()
+        return CourseRecord(
+            course.id,
+            course.patient_id,
+            course.protocol_key,
+            course.plan_id,
+            course.first_day,
+            after.to_dict(),
+            expected_version + 1,
+        )

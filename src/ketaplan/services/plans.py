@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select
+
 from ketaplan.clinical.catalog import Catalog
 from ketaplan.clinical.medications import MedicationResolver
 from ketaplan.clinical.planning import PlanRequest, make_plan, plan_to_dict
@@ -156,3 +158,31 @@ def get_plan(uow: UnitOfWork, plan_id: int, *, actor: Actor) -> PlanRecord:
         uow.audit(actor, "plan.read", "plan", plan_id, patient_id=row.patient_id)
         uow.commit()
         return _record(row)
+
+
+MAX_LISTED = 100
+
+
+def list_plans(uow: UnitOfWork, patient_id: int, *, actor: Actor) -> list[PlanRecord]:
+    """The patient's saved plans, newest first (at most :data:`MAX_LISTED`); audited."""
+    with uow:
+        find_patient(uow, patient_id, actor)
+        found = [
+            _record(row)
+            for row in uow.session.scalars(
+                select(InfusionPlan)
+                .where(InfusionPlan.patient_id == patient_id)
+                .order_by(InfusionPlan.id.desc())
+                .limit(MAX_LISTED)
+            )
+        ]
+        uow.audit(
+            actor,
+            "plan.list",
+            "patient",
+            patient_id,
+            patient_id=patient_id,
+            details={"plan_ids": [p.plan_id for p in found]},
+        )
+        uow.commit()
+        return found

@@ -23,10 +23,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from ketaplan.clinical.catalog import Catalog
@@ -222,3 +222,60 @@ def get_session_chart(
         )
         uow.commit()
         return _chart(session, [r.data for r in rows], log)
+
+
+@dataclass(frozen=True, slots=True)
+class SessionListing:
+    """A line of a patient's session list: which session, for what, and how far charted."""
+
+    session_id: int
+    patient_id: int
+    course_id: int | None
+    plan_id: int | None
+    number: int | None
+    protocol_key: str
+    events: int
+    created_at: datetime
+
+
+MAX_LISTED = 200
+
+
+def list_sessions(uow: UnitOfWork, patient_id: int, *, actor: Actor) -> list[SessionListing]:
+    """The patient's sessions, newest first, with how many events each chart has; audited."""
+    with uow:
+        find_patient(uow, patient_id, actor)
+        counts = (
+            select(SessionEvent.session_id, func.count().label("events"))
+            .group_by(SessionEvent.session_id)
+            .subquery()
+        )
+        found = [
+            SessionListing(
+                row.id,
+                row.patient_id,
+                row.course_id,
+                row.plan_id,
+                row.number,
+                row.protocol_key,
+                events or 0,
+                row.created_at,
+            )
+            for row, events in uow.session.execute(
+                select(InfusionSession, counts.c.events)
+                .outerjoin(counts, counts.c.session_id == InfusionSession.id)
+                .where(InfusionSession.patient_id == patient_id)
+                .order_by(InfusionSession.id.desc())
+                .limit(MAX_LISTED)
+            )
+        ]
+        uow.audit(
+            actor,
+            "session.list",
+            "patient",
+            patient_id,
+            patient_id=patient_id,
+            details={"session_ids": [s.session_id for s in found]},
+        )
+        uow.commit()
+        return found

@@ -82,13 +82,14 @@ def _latest_by_scale(responses: list[QuestionnaireResponse]) -> dict[str, int]:
     return totals
 
 
-def _history(
+def course_history(
     uow: UnitOfWork,
     course: TreatmentCourse,
     monitoring: MonitoringRules,
     weight_kg: float,
     zone: ZoneInfo,
 ) -> History:
+    """The course so far as the domain's history (see the module docstring for what counts)."""
     sessions = list(
         uow.session.scalars(
             select(InfusionSession)
@@ -186,7 +187,7 @@ def recommend_titration(
         patient = find_patient(uow, course.patient_id, actor)
         weight_kg = float(current_version(uow, patient).profile["weight_kg"])
         clinic = uow.session.get_one(Clinic, patient.clinic_id)
-        history = _history(uow, course, monitoring, weight_kg, ZoneInfo(clinic.time_zone))
+        history = course_history(uow, course, monitoring, weight_kg, ZoneInfo(clinic.time_zone))
         proposal = recommend_next_dose(catalog.protocol(course.protocol_key), history)
         row = TitrationRecommendation(
             patient_id=course.patient_id,

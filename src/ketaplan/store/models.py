@@ -7,9 +7,10 @@ questionnaire answers, titration recommendations and decisions, and audit events
 written once. The database refuses UPDATE and DELETE on the append-only tables (triggers in the
 initial migration), so a bug cannot rewrite history quietly either.
 
-The only counters updated in place are ``patient.version`` (optimistic concurrency: an update
-names the version it read and loses if another got there first) and the audit chain head (the
-row every audit append locks, so the chain never forks).
+The only rows updated in place are ``patient.version`` and ``treatment_course`` (its schedule
+and ``version``: optimistic concurrency, an update names the version it read and loses if
+another got there first), a patient link's progress, a revoked sign-in, and the audit chain head
+(the row every audit append locks, so the chain never forks).
 """
 
 from __future__ import annotations
@@ -149,7 +150,13 @@ class InfusionPlan(Base):
 
 
 class TreatmentCourse(Base):
-    """A course: the series as scheduled against the clinic calendar."""
+    """A course: the series as scheduled against the clinic calendar.
+
+    Rescheduling replaces ``schedule`` (missed and cancelled appointments stay in it, under
+    ``missed``) and bumps ``version``: a reschedule names the version it was made from and loses
+    to any other made in the meantime, as a patient update does. Each change is in the audit
+    trail with the sessions that moved.
+    """
 
     __tablename__ = "treatment_course"
 
@@ -159,6 +166,7 @@ class TreatmentCourse(Base):
     protocol_key: Mapped[str] = mapped_column(String(64))
     first_day: Mapped[date]
     schedule: Mapped[dict[str, Any]]
+    version: Mapped[int] = mapped_column(default=1, server_default="1")
     created_at: Mapped[datetime]
     created_by: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
 
@@ -326,7 +334,8 @@ class LoginAttempt(Base):
 class PatientLink(Base):
     """A signed, expiring, single-patient link to answer questionnaires without an account.
 
-    The token is stored hashed; the link answers only the scales it was made for, once each.
+    The token is stored hashed; the link answers only the scales it was made for, once each:
+    ``answered`` lists the scales answered so far, and ``used_at`` is set when the last one is.
     """
 
     __tablename__ = "patient_link"
@@ -340,6 +349,7 @@ class PatientLink(Base):
     created_by: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
+    answered: Mapped[list[Any]] = mapped_column(default=list, server_default="[]")
 
 
 class Screening(Base):

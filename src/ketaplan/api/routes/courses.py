@@ -1,0 +1,161 @@
+"""Courses: schedule the series, reschedule a missed or cancelled session, boosters, calendar."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from ketaplan.api.context import services
+from ketaplan.api.params import ClinicDate, Condition, OptionalRecordId, RecordId
+from ketaplan.api.security import SignedIn
+from ketaplan.clinical.course import course_plan_from_dict
+from ketaplan.export.ics import course_to_ics
+from ketaplan.services import (
+    CourseRecord,
+    get_course,
+    list_courses,
+    recommend_booster,
+    reschedule_course,
+    schedule_course,
+    utc_now,
+)
+
+router = APIRouter(tags=["courses"])
+
+
+class CourseIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    condition: Condition
+    first_day: ClinicDate = Field(description="The series starts on the first open slot from it.")
+    plan_id: OptionalRecordId = None
+
+
+class RescheduleIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    session_number: Annotated[int, Field(ge=1, le=100)]
+    status: Literal["missed", "cancelled"]
+    expected_version: Annotated[int, Field(ge=1, le=2**31 - 1)] = Field(
+        description="The course version you saw; if it was rescheduled since, you get a 409."
+    )
+    from_date: ClinicDate | None = Field(
+        None, description="Move the rest from this day (default: the day after the missed one)."
+    )
+
+
+class CourseOut(BaseModel):
+    course_id: int
+    patient_id: int
+    protocol_key: str
+    plan_id: int | None
+    first_day: date
+    version: int
+    schedule: dict[str, Any]
+
+
+class BoosterOut(BaseModel):
+    course_id: int
+    patient_id: int
+    series_end_scores: dict[str, int]
+    boosters: dict[str, Any]
+
+
+def _out(record: CourseRecord) -> CourseOut:
+    return CourseOut(
+        course_id=record.course_id,
+        patient_id=record.patient_id,
+        protocol_key=record.protocol_key,
+        plan_id=record.plan_id,
+        first_day=record.first_day,
+        version=record.version,
+        schedule=record.schedule,
+    )
+
+
+@router.post("/patients/{patient_id}/courses", name="create_course", status_code=201)
+def create(patient_id: RecordId, body: CourseIn, actor: SignedIn, request: Request) -> CourseOut:
+    """Schedule the protocol's series against the clinic calendar and save it."""
+    context = services(request)
+    record = schedule_course(
+        context.unit_of_work(),
+        patient_id,
+        condition=body.condition,
+        first_day=body.first_day,
+        actor=actor,
+        catalog=context.catalog,
+        calendar=context.calendar,
+        plan_id=body.plan_id,
+    )
+    return _out(record)
+
+
+@router.get("/patients/{patient_id}/courses", name="list_courses")
+def listing(patient_id: RecordId, actor: SignedIn, request: Request) -> list[CourseOut]:
+    """The patient's courses, newest first."""
+    found = list_courses(services(request).unit_of_work(), patient_id, actor=actor)
+    return [_out(record) for record in found]
+
+
+@router.get("/courses/{course_id}", name="read_course")
+def read(course_id: RecordId, actor: SignedIn, request: Request) -> CourseOut:
+    """A course and its current schedule."""
+    return _out(get_course(services(request).unit_of_work(), course_id, actor=actor))
+
+
+@router.post("/courses/{course_id}/reschedule", name="reschedule_course")
+def move(course_id: RecordId, body: RescheduleIn, actor: SignedIn, request: Request) -> CourseOut:
+    """A session was missed or cancelled: it and the rest move, keeping the calendar's rules."""
+    context = services(request)
+    record = reschedule_course(
+        context.unit_of_work(),
+        course_id,
+        session_number=body.session_number,
+        status=body.status,
+        expected_version=body.expected_version,
+        actor=actor,
+        catalog=context.catalog,
+        calendar=context.calendar,
+        from_date=body.from_date,
+    )
+    return _out(record)
+
+
+@router.get("/courses/{course_id}/booster", name="course_booster")
+def booster(course_id: RecordId, actor: SignedIn, request: Request) -> BoosterOut:
+    """Reassessment and boosters after the series, from the course's stored scores."""
+    context = services(request)
+    advice = recommend_booster(
+        context.unit_of_work(),
+        course_id,
+        actor=actor,
+        catalog=context.catalog,
+        calendar=context.calendar,
+        monitoring=context.monitoring,
+    )
+    return BoosterOut(
+        course_id=advice.course_id,
+        patient_id=advice.patient_id,
+        series_end_scores=advice.series_end_scores,
+        boosters=advice.plan,
+    )
+
+
+@router.get(
+    "/courses/{course_id}/calendar.ics",
+    name="course_calendar",
+    response_class=Response,
+    responses={200: {"content": {"text/calendar": {}}, "description": "The sessions as iCalendar"}},
+)
+def calendar(course_id: RecordId, actor: SignedIn, request: Request) -> Response:
+    """The course's sessions as an iCalendar file for the patient's or clinic's calendar."""
+    record = get_course(services(request).unit_of_work(), course_id, actor=actor)
+    document = course_to_ics(course_plan_from_dict(record.schedule), utc_now())
+    return Response(
+        document,
+        media_type="text/calendar",
+        headers={"Content-Disposition": f'attachment; filename="course-{course_id}.ics"'},
+    )

@@ -1,0 +1,206 @@
+"""Questionnaires: responses entered by staff, and links for patients to answer from home.
+
+The two link routes are public: whoever holds the token sees the patient's first name and the
+questionnaires still to answer, and can answer each once; nothing else about the patient. A
+wrong, expired or used-up token is a 404 whose code says which (``link.not_found``,
+``link.expired``, ``link.used``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from ketaplan.api.context import services
+from ketaplan.api.params import ClinicTime, OptionalRecordId, RecordId
+from ketaplan.api.security import SignedIn, client_origin
+from ketaplan.services import (
+    QuestionnaireRecord,
+    answer_patient_link,
+    create_patient_link,
+    list_questionnaires,
+    open_patient_link,
+    record_questionnaire,
+)
+from ketaplan.services.patient_links import MAX_TOKEN_LENGTH
+
+router = APIRouter(tags=["questionnaires"])
+
+ScaleKey = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=32,
+        description="phq9, gad7, pcl5, qids_sr16, pain_nrs or tolerability.",
+        examples=["phq9"],
+    ),
+]
+Answers = Annotated[
+    list[Annotated[int, Field(ge=-1000, le=1000)]],
+    Field(max_length=50, description="Every item's answer, in item order.", examples=[[1] * 9]),
+]
+Token = Annotated[str, Path(min_length=1, max_length=MAX_TOKEN_LENGTH)]
+
+
+class ResponseIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    scale: ScaleKey
+    answers: Answers
+    answered_at: ClinicTime
+    course_id: OptionalRecordId = None
+    session_id: OptionalRecordId = None
+
+
+class ResponseOut(BaseModel):
+    response_id: int
+    patient_id: int
+    scale: str
+    answers: list[int]
+    score: dict[str, Any] = Field(description="total, severity, flags and scale details.")
+    answered_at: datetime
+    source: str
+    course_id: int | None
+    session_id: int | None
+
+
+class LinkIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    scales: Annotated[list[ScaleKey], Field(min_length=1, max_length=6)]
+    course_id: OptionalRecordId = None
+
+
+class LinkOut(BaseModel):
+    link_id: int
+    token: str = Field(description="Shown once: only its hash is kept.")
+    url_path: str
+    expires_at: datetime
+
+
+class QuestionnaireOut(BaseModel):
+    scale: str
+    title: str
+    items: int
+    item_min: int
+    item_max: int
+
+
+class LinkViewOut(BaseModel):
+    first_name: str
+    to_answer: list[QuestionnaireOut]
+    expires_at: datetime
+
+
+class LinkAnswerIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    scale: ScaleKey
+    answers: Answers
+
+
+class LinkAnswerOut(BaseModel):
+    """What the patient sees after answering: thanks, no score (a clinician reviews it)."""
+
+    scale: str
+    received_at: datetime
+
+
+def _out(record: QuestionnaireRecord) -> ResponseOut:
+    return ResponseOut(
+        response_id=record.response_id,
+        patient_id=record.patient_id,
+        scale=record.scale,
+        answers=list(record.answers),
+        score=record.score,
+        answered_at=record.answered_at,
+        source=record.source,
+        course_id=record.course_id,
+        session_id=record.session_id,
+    )
+
+
+@router.post("/patients/{patient_id}/questionnaires", name="record_questionnaire", status_code=201)
+def record(
+    patient_id: RecordId, body: ResponseIn, actor: SignedIn, request: Request
+) -> ResponseOut:
+    """Score and store a completed questionnaire (every item; flags come back as data)."""
+    answered = record_questionnaire(
+        services(request).unit_of_work(),
+        patient_id,
+        scale=body.scale,
+        answers=body.answers,
+        answered_at=body.answered_at,
+        actor=actor,
+        course_id=body.course_id,
+        session_id=body.session_id,
+    )
+    return _out(answered)
+
+
+@router.get("/patients/{patient_id}/questionnaires", name="list_questionnaires")
+def listing(
+    patient_id: RecordId,
+    actor: SignedIn,
+    request: Request,
+    scale: Annotated[ScaleKey | None, Query(description="Only this scale.")] = None,
+) -> list[ResponseOut]:
+    """The patient's responses, newest answered first."""
+    found = list_questionnaires(
+        services(request).unit_of_work(), patient_id, actor=actor, scale_key=scale
+    )
+    return [_out(record) for record in found]
+
+
+@router.post("/patients/{patient_id}/links", name="create_patient_link", status_code=201)
+def create_link(patient_id: RecordId, body: LinkIn, actor: SignedIn, request: Request) -> LinkOut:
+    """A link for the patient to answer these questionnaires once each, within three days."""
+    created = create_patient_link(
+        services(request).unit_of_work(),
+        patient_id,
+        scales=body.scales,
+        actor=actor,
+        course_id=body.course_id,
+    )
+    return LinkOut(
+        link_id=created.link_id,
+        token=created.token,
+        url_path=f"/api/v1/links/{created.token}",
+        expires_at=created.expires_at,
+    )
+
+
+@router.get("/links/{token}", name="open_patient_link")
+def open_link(token: Token, request: Request) -> LinkViewOut:
+    """What a link shows the patient: their first name and what is left to answer."""
+    view = open_patient_link(services(request).unit_of_work(), token, origin=client_origin(request))
+    return LinkViewOut(
+        first_name=view.first_name,
+        to_answer=[
+            QuestionnaireOut(
+                scale=q.scale,
+                title=q.title,
+                items=q.items,
+                item_min=q.item_min,
+                item_max=q.item_max,
+            )
+            for q in view.to_answer
+        ],
+        expires_at=view.expires_at,
+    )
+
+
+@router.post("/links/{token}/responses", name="answer_patient_link", status_code=201)
+def answer_link(token: Token, body: LinkAnswerIn, request: Request) -> LinkAnswerOut:
+    """The patient's answers to one of the link's questionnaires."""
+    answered = answer_patient_link(
+        services(request).unit_of_work(),
+        token,
+        scale=body.scale,
+        answers=body.answers,
+        origin=client_origin(request),
+    )
+    return LinkAnswerOut(scale=answered.scale, received_at=answered.answered_at)

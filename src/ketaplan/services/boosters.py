@@ -1,0 +1,74 @@
+"""Boosters: when the course's series is over, reassessment and boosters with their reasons.
+
+The domain decides (:func:`~ketaplan.clinical.course.plan_boosters`); this use case gathers what
+it needs from the record: the course's schedule (the series' last day), the last scores during
+the series and the follow-up scores after it (the same history titration reads, so both see the
+course alike). Nothing is stored: it is advice computed afresh, and the read is audited.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from ketaplan.clinical.calendar import ClinicCalendar
+from ketaplan.clinical.catalog import Catalog
+from ketaplan.clinical.course import course_plan_from_dict, plan_boosters
+from ketaplan.clinical.monitoring import MonitoringRules
+from ketaplan.clinical.titration import series_end_scores
+from ketaplan.services.actors import Actor
+from ketaplan.services.courses import find_course
+from ketaplan.services.patients import current_version, find_patient
+from ketaplan.services.titration import course_history
+from ketaplan.services.unit_of_work import UnitOfWork
+from ketaplan.store.models import Clinic
+
+
+@dataclass(frozen=True, slots=True)
+class BoosterAdvice:
+    """The booster plan for a course, with the scores it was computed from."""
+
+    course_id: int
+    patient_id: int
+    series_end_scores: dict[str, int]
+    plan: dict[str, object]
+
+
+def recommend_booster(
+    uow: UnitOfWork,
+    course_id: int,
+    *,
+    actor: Actor,
+    catalog: Catalog,
+    calendar: ClinicCalendar,
+    monitoring: MonitoringRules,
+) -> BoosterAdvice:
+    """Reassessment and boosters after the series (:func:`~ketaplan.clinical.course.
+    plan_boosters`), from the course's schedule and its stored questionnaire scores: the last
+    scores during the series against those after it. Audited as a read of the course."""
+    with uow:
+        course = find_course(uow, course_id, actor)
+        patient = find_patient(uow, course.patient_id, actor)
+        weight_kg = float(current_version(uow, patient).profile["weight_kg"])
+        clinic = uow.session.get_one(Clinic, patient.clinic_id)
+        history = course_history(uow, course, monitoring, weight_kg, ZoneInfo(clinic.time_zone))
+        schedule = course_plan_from_dict(course.schedule)
+        ends = series_end_scores(history)
+        boosters = plan_boosters(
+            catalog.protocol(course.protocol_key),
+            schedule.series_end,
+            calendar,
+            ends,
+            history.follow_up,
+        )
+        plan = boosters.to_dict()
+        uow.audit(
+            actor,
+            "course.booster",
+            "course",
+            course_id,
+            patient_id=course.patient_id,
+            details={"triggers": [r.trigger for r in boosters.recommendations]},
+        )
+        uow.commit()
+        return BoosterAdvice(course_id, course.patient_id, ends, plan)

@@ -1,0 +1,134 @@
+"""Screenings: the domain's findings for a patient's current details and a protocol, saved.
+
+A screening is what :func:`~ketaplan.clinical.screening.screen` found (contraindications,
+interactions, patient facts, pre-infusion vitals) for the patient's current version, kept as it
+was shown: the status, every finding with its code, severity, message and source, and how each
+medication was resolved. Rows are written once (the table is append-only); screening again after
+the details change adds a new row, so the history of what staff were told is kept.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from ketaplan.clinical.catalog import Catalog
+from ketaplan.clinical.medications import MedicationResolver
+from ketaplan.clinical.monitoring import MonitoringRules
+from ketaplan.clinical.screening import eligibility_to_dict, screen
+from ketaplan.services.actors import Actor
+from ketaplan.services.patients import current_version, find_patient, profile_from_dict
+from ketaplan.services.unit_of_work import UnitOfWork
+from ketaplan.store.models import Screening
+
+MAX_LISTED = 100
+"""A patient's screenings listed at most: the newest first, enough for any clinical review."""
+
+
+@dataclass(frozen=True, slots=True)
+class ScreeningRecord:
+    """A saved screening: status (the worst severity found) and every finding."""
+
+    screening_id: int
+    patient_id: int
+    patient_version: int
+    condition: str
+    catalog_version: str
+    status: str
+    findings: tuple[dict[str, Any], ...]
+    medications: tuple[dict[str, Any], ...]
+    created_at: datetime
+    created_by: int
+
+
+def _record(row: Screening) -> ScreeningRecord:
+    return ScreeningRecord(
+        row.id,
+        row.patient_id,
+        row.patient_version,
+        row.condition,
+        row.catalog_version,
+        row.status,
+        tuple(row.result["findings"]),
+        tuple(row.result["medications"]),
+        row.created_at,
+        row.created_by,
+    )
+
+
+def screen_patient(
+    uow: UnitOfWork,
+    patient_id: int,
+    *,
+    condition: str,
+    actor: Actor,
+    catalog: Catalog,
+    resolver: MedicationResolver,
+    monitoring: MonitoringRules | None = None,
+) -> ScreeningRecord:
+    """Screen the patient's current details for the condition's protocol; save the findings.
+
+    An unknown condition is an :class:`~ketaplan.errors.InputError` before anything is read.
+    """
+    protocol = catalog.protocol(condition)
+    with uow:
+        patient = find_patient(uow, patient_id, actor)
+        version = current_version(uow, patient)
+        eligibility = screen(
+            profile_from_dict(version.profile), protocol, catalog, resolver, monitoring
+        )
+        row = Screening(
+            patient_id=patient_id,
+            patient_version=version.version,
+            condition=protocol.key,
+            catalog_version=catalog.version,
+            status=eligibility.status,
+            result=eligibility_to_dict(eligibility),
+            created_at=uow.clock(),
+            created_by=actor.user_id,
+        )
+        uow.session.add(row)
+        uow.session.flush()
+        uow.audit(
+            actor,
+            "screening.create",
+            "screening",
+            row.id,
+            patient_id=patient_id,
+            details={
+                "condition": protocol.key,
+                "patient_version": version.version,
+                "status": eligibility.status,
+                "codes": [f.code for f in eligibility.findings],
+            },
+        )
+        uow.commit()
+        return _record(row)
+
+
+def list_screenings(uow: UnitOfWork, patient_id: int, *, actor: Actor) -> list[ScreeningRecord]:
+    """The patient's screenings, newest first (at most :data:`MAX_LISTED`); audited."""
+    with uow:
+        find_patient(uow, patient_id, actor)
+        found = [
+            _record(row)
+            for row in uow.session.scalars(
+                select(Screening)
+                .where(Screening.patient_id == patient_id)
+                .order_by(Screening.id.desc())
+                .limit(MAX_LISTED)
+            )
+        ]
+        uow.audit(
+            actor,
+            "screening.list",
+            "patient",
+            patient_id,
+            patient_id=patient_id,
+            details={"screening_ids": [s.screening_id for s in found]},
+        )
+        uow.commit()
+        return found
