@@ -311,3 +311,29 @@ def test_course_and_session_forms_refuse_bad_input_and_save_nothing(
     assert stale.status_code == 409
     assert "someone charted first" in stale.text
     assert rows(SessionEvent) == 1
+
+
+def test_the_patient_questionnaire_marks_unanswered_questions_and_saves_nothing(
+    api: Api, rows: Callable[[type[Base]], int]
+) -> None:
+    from ketaplan.store.models import QuestionnaireResponse
+
+    csrf = _sign_in(api.client, "nurse")
+    patient = _patient(api, csrf)
+    made = api.client.post(f"{patient}/links", data={"csrf_token": csrf, "scales": "phq9"})
+    link = re.search(r'id="patient-link" value="([^"]+)"', made.text)
+    assert link
+    path = "/q/" + link.group(1).rsplit("/q/", 1)[1]
+    api.client.cookies.clear()  # the patient has no account
+    page = api.client.get(path)
+    assert "Little interest or pleasure in doing things" in page.text
+    answers = {f"item{i}": "1" for i in range(1, 9)}  # item 9 left out
+    refused = api.client.post(path, data={"scale": "phq9", **answers})
+    assert refused.status_code == 422
+    assert "Please answer this question" in _errors(refused.text)["item9"]
+    assert rows(QuestionnaireResponse) == 0
+    done = api.client.post(path, data={"scale": "phq9", **answers, "item9": "0"})
+    assert done.status_code == 200
+    assert "Thank you" in done.text
+    assert rows(QuestionnaireResponse) == 1
+    assert api.client.get("/q/not-a-real-token").status_code == 404

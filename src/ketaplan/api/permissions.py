@@ -89,6 +89,13 @@ RULES: Final[dict[str, Rule]] = {
     "web_open_session": CHARTING,
     "web_session_console": CLINICAL,
     "web_chart_event": CHARTING,
+    "web_screen_patient": CLINICAL,
+    "web_screening": CLINICAL,
+    "web_create_patient_link": CHARTING,
+    "web_patient_questionnaire": PUBLIC,
+    "web_answer_questionnaire": PUBLIC,
+    "web_dashboard": STAFF,
+    "web_protocols": STAFF,
 }
 
 

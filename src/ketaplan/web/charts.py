@@ -53,7 +53,7 @@ def outcome_chart(overview: PatientOverview, time_zone: str) -> str:
         by_scale[line.scale].append(line)
     outcomes = {o.scale: o for o in overview.outcomes}
     parts: list[str] = []
-    top = 10
+    top = 24
     for key, lines in by_scale.items():
         spec = outcomes[key]
         total_max = spec.total_max
@@ -62,10 +62,9 @@ def outcome_chart(overview: PatientOverview, time_zone: str) -> str:
             return top + PANEL_H - total / total_max * PANEL_H
 
         parts.append(
-            f'<text x="{LEFT}" y="{top - 0 + 4}" class="t" font-weight="700" '
-            f'dy="-2">{escape(key.upper())} ({escape(spec.title)})</text>'
+            f'<text x="{LEFT}" y="{top - 8}" class="t" font-weight="700">'
+            f"{escape(key.upper())} ({escape(spec.title)})</text>"
         )
-        top += 8
 
         bands = list(spec.bands)
         for index, (lowest, name) in enumerate(bands):
@@ -94,7 +93,7 @@ def outcome_chart(overview: PatientOverview, time_zone: str) -> str:
                 f'<text x="{px:.1f}" y="{py - 10:.1f}" class="v" text-anchor="middle">'
                 f"{line.total}</text>"
             )
-        top += PANEL_H + GAP
+        top += PANEL_H + GAP + 16
 
     if doses:
         highest = max(max(d for _, d in doses), 0.5)
@@ -121,8 +120,13 @@ def outcome_chart(overview: PatientOverview, time_zone: str) -> str:
 
     axis_y = top + 14
     ticks = 6
+    shown: set[str] = set()
     for index in range(ticks + 1):
         at = first + timedelta(seconds=span * index / ticks)
+        day = at.astimezone(zone).strftime("%d %b")
+        if day in shown:
+            continue
+        shown.add(day)
         parts.append(
             f'<text x="{x(at):.1f}" y="{axis_y}" class="a" text-anchor="middle">'
             f"{at.astimezone(zone).strftime('%d %b')}</text>"

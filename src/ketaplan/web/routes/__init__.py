@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
-from ketaplan.web.routes import auth, courses, patients, plans, sessions
+from ketaplan.web.routes import auth, courses, outcomes, patients, plans, sessions
 
-ROUTERS = (auth.router, patients.router, plans.router, courses.router, sessions.router)
+ROUTERS = (
+    auth.router,
+    patients.router,
+    plans.router,
+    courses.router,
+    sessions.router,
+    outcomes.router,
+)

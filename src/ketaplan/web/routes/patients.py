@@ -13,7 +13,7 @@ from ketaplan.api.context import services
 from ketaplan.api.params import RecordId
 from ketaplan.api.security import SignedIn
 from ketaplan.errors import InputError
-from ketaplan.services import PatientDetails, create_patient, search_patients
+from ketaplan.services import Actor, PatientDetails, create_patient, search_patients
 from ketaplan.services.patient_overview import patient_overview
 from ketaplan.web.charts import outcome_chart
 from ketaplan.web.rendering import call, field_errors, form_of, redirect, render
@@ -129,8 +129,8 @@ async def create(actor: SignedIn, request: Request) -> Response:
     return redirect(f"/patients/{record.patient_id}")
 
 
-@router.get("/patients/{patient_id}", name="web_patient", response_class=HTMLResponse)
-async def patient_page(patient_id: RecordId, actor: SignedIn, request: Request) -> Response:
+async def patient_page_values(request: Request, patient_id: int, actor: Actor) -> dict[str, Any]:
+    """What the patient page shows (also re-shown after its forms)."""
     context = services(request)
     overview = await call(
         patient_overview,
@@ -146,5 +146,12 @@ async def patient_page(patient_id: RecordId, actor: SignedIn, request: Request) 
         "conditions": sorted(
             (key, protocol.title) for key, protocol in context.catalog.protocols.items()
         ),
+        "errors": {},
+        "link": "",
     }
-    return render(request, "patient.html", values)
+    return values
+
+
+@router.get("/patients/{patient_id}", name="web_patient", response_class=HTMLResponse)
+async def patient_page(patient_id: RecordId, actor: SignedIn, request: Request) -> Response:
+    return render(request, "patient.html", await patient_page_values(request, patient_id, actor))
