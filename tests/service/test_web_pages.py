@@ -337,3 +337,117 @@ def test_the_patient_questionnaire_marks_unanswered_questions_and_saves_nothing(
     assert "Thank you" in done.text
     assert rows(QuestionnaireResponse) == 1
     assert api.client.get("/q/not-a-real-token").status_code == 404
+
+
+def _settings_form(client: TestClient) -> dict[str, str]:
+    """The settings form as the page fills it in (hidden fields included)."""
+    page = client.get("/settings")
+    assert page.status_code == 200, page.text
+    values = dict(re.findall(r'<input[^>]*name="(\w+)"[^>]*value="([^"]*)"', page.text))
+    values.update(re.findall(r'<textarea[^>]*name="(\w+)"[^>]*>([^<]*)</textarea>', page.text))
+    return values
+
+
+def test_an_admin_sees_the_clinic_settings_with_calendar_and_monitoring_thresholds(
+    api: Api,
+) -> None:
+    _sign_in(api.client, "admin")
+    page = api.client.get("/patients")
+    assert 'href="/settings"' in page.text
+    form = _settings_form(api.client)
+    assert form["name"] == "Bay Ketamine Clinic"
+    assert form["price_per_session_usd"] == "600"
+    assert "mg/mL x" in form["vials"]
+    assert form["version"].isdigit()
+    settings = api.client.get("/settings").text
+    assert 'id="calendar"' in settings
+    assert "Session start times" in settings
+    assert 'id="monitoring"' in settings
+    assert "pause and recheck" in settings or "call prescriber" in settings
+
+
+@pytest.mark.parametrize("role", ["prescriber", "nurse", "front_desk"])
+def test_only_an_admin_may_open_or_change_the_clinic_settings(api: Api, role: str) -> None:
+    csrf = _sign_in(api.client, role)
+    assert 'href="/settings"' not in api.client.get("/patients").text
+    assert api.client.get("/settings").status_code == 403
+    refused = api.client.post("/settings", data={"csrf_token": csrf, "name": "Mine"})
+    assert refused.status_code == 403
+
+
+def test_an_admin_saves_the_clinic_settings_and_sees_them_in_force(
+    api: Api,
+) -> None:
+    csrf = _sign_in(api.client, "admin")
+    form = _settings_form(api.client)
+    saved = api.client.post(
+        "/settings",
+        data={
+            **form,
+            "csrf_token": csrf,
+            "name": "Bay Ketamine Clinic West",
+            "price_per_session_usd": "$650",
+            "bag_sizes_ml": "100, 250 mL",
+            "vials": "50 mg/mL x 10 mL\n10 mg/mL x 20 mL",
+        },
+        follow_redirects=False,
+    )
+    assert saved.status_code == 303, saved.text
+    page = api.client.get(saved.headers["location"])
+    assert "Saved." in page.text
+    after = _settings_form(api.client)
+    assert after["name"] == "Bay Ketamine Clinic West"
+    assert after["price_per_session_usd"] == "650"
+    assert after["bag_sizes_ml"] == "100, 250"
+    assert after["vials"] == "50 mg/mL x 10 mL\n10 mg/mL x 20 mL"
+    assert int(after["version"]) == int(form["version"]) + 1
+
+
+@pytest.mark.parametrize(
+    ("typed", "field", "says"),
+    [
+        ({"name": "  "}, "name", "1-200 characters"),
+        ({"price_per_session_usd": "six hundred"}, "price_per_session_usd", "not a number"),
+        ({"price_per_session_usd": "-5"}, "price_per_session_usd", "between 0"),
+        ({"bag_sizes_ml": "100, big"}, "bag_sizes_ml", "not a volume"),
+        ({"bag_sizes_ml": "5000"}, "bag_sizes_ml", "must be 1 to"),
+        ({"vials": "50 mg per vial"}, "vials", "is not written as"),
+        ({"vials": ""}, "vials", "at least one vial"),
+    ],
+)
+def test_the_settings_form_refuses_bad_input_beside_the_field_and_saves_nothing(
+    api: Api, typed: dict[str, str], field: str, says: str
+) -> None:
+    csrf = _sign_in(api.client, "admin")
+    form = _settings_form(api.client)
+    answer = api.client.post("/settings", data={**form, "csrf_token": csrf, **typed})
+    assert answer.status_code == 422, answer.text
+    errors = _errors(answer.text)
+    assert field in errors, errors
+    assert says in errors[field]
+    assert "Not saved" in answer.text
+    assert _settings_form(api.client) == form  # nothing saved, version unchanged
+
+
+def test_a_settings_edit_from_a_stale_version_is_refused_with_a_clear_message(
+    api: Api,
+) -> None:
+    csrf = _sign_in(api.client, "admin")
+    opened = _settings_form(api.client)
+    first = api.client.post(
+        "/settings",
+        data={**opened, "csrf_token": csrf, "price_per_session_usd": "700"},
+        follow_redirects=False,
+    )
+    assert first.status_code == 303
+    second = api.client.post(
+        "/settings", data={**opened, "csrf_token": csrf, "price_per_session_usd": "550"}
+    )
+    assert second.status_code == 409
+    assert "Someone else saved the clinic settings" in second.text
+    assert "your changes were not saved" in second.text
+    assert 'id="saved-now"' in second.text
+    assert 'value="550"' in second.text  # what the admin typed is kept
+    now = _settings_form(api.client)
+    assert now["price_per_session_usd"] == "700"
+    assert int(now["version"]) == int(opened["version"]) + 1

@@ -96,6 +96,8 @@ RULES: Final[dict[str, Rule]] = {
     "web_answer_questionnaire": PUBLIC,
     "web_dashboard": STAFF,
     "web_protocols": STAFF,
+    "web_clinic_settings": ADMIN,
+    "web_update_clinic_settings": ADMIN,
 }
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ketaplan.web.routes import auth, courses, outcomes, patients, plans, sessions
+from ketaplan.web.routes import auth, courses, outcomes, patients, plans, sessions, settings
 
 ROUTERS = (
     auth.router,
@@ -11,4 +11,5 @@ ROUTERS = (
     courses.router,
     sessions.router,
     outcomes.router,
+    settings.router,
 )
