@@ -451,3 +451,148 @@ def test_a_settings_edit_from_a_stale_version_is_refused_with_a_clear_message(
     now = _settings_form(api.client)
     assert now["price_per_session_usd"] == "700"
     assert int(now["version"]) == int(opened["version"]) + 1
+
+
+def _course(api: Api, csrf: str) -> str:
+    """A depression course (six sessions from 7 Dec 2026) for a new patient; its path."""
+    patient = _patient(api, csrf)
+    plan = api.client.post(
+        f"{patient}/plans/new",
+        data={"csrf_token": csrf, "condition": "depression"},
+        follow_redirects=False,
+    ).headers["location"]
+    course = api.client.post(
+        f"{patient}/courses",
+        data={
+            "csrf_token": csrf,
+            "plan_id": plan.rsplit("/", 1)[1],
+            "condition": "depression",
+            "first_day": "2026-12-07",
+        },
+        follow_redirects=False,
+    )
+    assert course.status_code == 303, course.text
+    return str(course.headers["location"])
+
+
+def test_the_course_page_suggests_the_next_dose_with_reasons_and_shows_the_booster_advice(
+    api: Api,
+) -> None:
+    csrf = _sign_in(api.client, "nurse")
+    course = _course(api, csrf)
+    page = api.client.get(course)
+    assert "No dose has been suggested" in page.text
+    assert 'id="booster"' in page.text
+    assert "reassess on" in page.text
+    asked = api.client.post(f"{course}/titration", data={"csrf_token": csrf})
+    assert asked.status_code == 200
+    assert 'id="titration-dose"' in asked.text
+    reasons = re.search(r'<ul id="titration-reasons">(.*?)</ul>', asked.text, re.S)
+    assert reasons
+    assert "<li>" in reasons.group(1)
+    assert "Awaiting a prescriber" in asked.text  # a nurse asks; she does not decide
+    assert 'id="titration-accept"' not in asked.text
+
+
+def test_a_nurse_cannot_decide_a_titration(api: Api, rows: Callable[[type[Base]], int]) -> None:
+    from ketaplan.store.models import TitrationDecision
+
+    csrf = _sign_in(api.client, "nurse")
+    course = _course(api, csrf)
+    api.client.post(f"{course}/titration", data={"csrf_token": csrf})
+    refused = api.client.post(
+        f"{course}/titration/decision",
+        data={"csrf_token": csrf, "recommendation_id": "1", "choice": "accept"},
+    )
+    assert refused.status_code == 403
+    assert rows(TitrationDecision) == 0
+
+
+def _recommendation_id(html: str) -> str:
+    found = re.search(r'name="recommendation_id" value="(\d+)"', html)
+    assert found, html
+    return found.group(1)
+
+
+def test_a_prescriber_accepts_the_suggested_dose(api: Api) -> None:
+    csrf = _sign_in(api.client, "prescriber")
+    course = _course(api, csrf)
+    page = api.client.post(f"{course}/titration", data={"csrf_token": csrf})
+    dose = re.search(r'id="titration-dose">([\d.]+) mg/kg', page.text)
+    assert dose
+    accepted = api.client.post(
+        f"{course}/titration/decision",
+        data={
+            "csrf_token": csrf,
+            "recommendation_id": _recommendation_id(page.text),
+            "choice": "accept",
+        },
+    )
+    assert accepted.status_code == 200
+    decision = re.search(r'id="titration-decision">(.*?)</div>', accepted.text, re.S)
+    assert decision
+    assert "Accepted" in decision.group(1)
+    assert f"{dose.group(1)} mg/kg" in decision.group(1)
+    assert 'id="titration-override"' not in accepted.text
+
+
+@pytest.mark.parametrize(
+    ("typed", "field", "says"),
+    [
+        ({"mg_per_kg": "", "reason": "x"}, "mg_per_kg", "give the dose"),
+        ({"mg_per_kg": "lots", "reason": "x"}, "mg_per_kg", "not a dose"),
+        ({"mg_per_kg": "0.65", "reason": "  "}, "reason", "needs a reason"),
+        ({"mg_per_kg": "3", "reason": "why not"}, "mg_per_kg", "hard limits"),
+        ({"mg_per_kg": "-1", "reason": "x"}, "mg_per_kg", "not a positive dose"),
+    ],
+)
+def test_a_titration_override_refuses_bad_input_beside_the_field_and_saves_nothing(
+    api: Api,
+    rows: Callable[[type[Base]], int],
+    typed: dict[str, str],
+    field: str,
+    says: str,
+) -> None:
+    from ketaplan.store.models import TitrationDecision
+
+    csrf = _sign_in(api.client, "prescriber")
+    course = _course(api, csrf)
+    page = api.client.post(f"{course}/titration", data={"csrf_token": csrf})
+    answer = api.client.post(
+        f"{course}/titration/decision",
+        data={
+            "csrf_token": csrf,
+            "recommendation_id": _recommendation_id(page.text),
+            "choice": "override",
+            **typed,
+        },
+    )
+    assert answer.status_code == 422, answer.text
+    errors = _errors(answer.text)
+    assert field in errors, errors
+    assert says in errors[field]
+    assert "Not saved" in answer.text
+    assert rows(TitrationDecision) == 0
+
+
+def test_a_prescriber_overrides_the_suggestion_with_a_reason_once(api: Api) -> None:
+    csrf = _sign_in(api.client, "prescriber")
+    course = _course(api, csrf)
+    page = api.client.post(f"{course}/titration", data={"csrf_token": csrf})
+    decision = {
+        "csrf_token": csrf,
+        "recommendation_id": _recommendation_id(page.text),
+        "choice": "override",
+        "mg_per_kg": "0.65",
+        "reason": "nausea at the last session",
+    }
+    done = api.client.post(f"{course}/titration/decision", data=decision)
+    assert done.status_code == 200, done.text
+    shown = re.search(r'id="titration-decision">(.*?)</div>', done.text, re.S)
+    assert shown
+    assert "Overridden" in shown.group(1)
+    assert "0.65 mg/kg" in shown.group(1)
+    assert "nausea at the last session" in shown.group(1)
+    again = api.client.post(f"{course}/titration/decision", data=decision)
+    assert again.status_code == 409
+    assert "already been decided" in again.text

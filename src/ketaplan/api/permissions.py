@@ -86,6 +86,8 @@ RULES: Final[dict[str, Rule]] = {
     "web_preparation_card": CLINICAL,
     "web_schedule_course": CLINICAL,
     "web_course": CLINICAL,
+    "web_recommend_titration": CHARTING,
+    "web_decide_titration": PRESCRIBER,
     "web_open_session": CHARTING,
     "web_session_console": CLINICAL,
     "web_chart_event": CHARTING,

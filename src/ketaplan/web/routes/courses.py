@@ -1,10 +1,12 @@
-"""Courses: scheduling the series from a plan, and the course page (calendar, cost, sessions)."""
+"""Courses: scheduling the series from a plan, and the course page (calendar, cost, sessions,
+the booster advice, and the next dose's titration with the prescriber's accept or override)."""
 
 from __future__ import annotations
 
 import calendar as month_calendar
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
@@ -14,9 +16,10 @@ from ketaplan.api.context import services
 from ketaplan.api.params import RecordId
 from ketaplan.api.security import SignedIn
 from ketaplan.clinical.calendar import ClinicCalendar
-from ketaplan.errors import InputError
-from ketaplan.services import open_session, schedule_course
+from ketaplan.errors import ConflictError, HardLimitExceeded, InputError
+from ketaplan.services import Actor, open_session, recommend_booster, schedule_course
 from ketaplan.services.patient_overview import course_overview
+from ketaplan.services.titration import decide_titration, latest_titration, recommend_titration
 from ketaplan.web.rendering import call, field_errors, form_of, redirect, render
 from ketaplan.web.routes.plans import plan_values
 
@@ -99,8 +102,8 @@ async def schedule(patient_id: RecordId, actor: SignedIn, request: Request) -> R
     return redirect(f"/courses/{record.course_id}")
 
 
-@router.get("/courses/{course_id}", name="web_course", response_class=HTMLResponse)
-async def course_page(course_id: RecordId, actor: SignedIn, request: Request) -> Response:
+async def course_values(request: Request, course_id: int, actor: Actor) -> dict[str, Any]:
+    """What the course page shows (also re-shown after its titration forms)."""
     context = services(request)
     course = await call(
         course_overview,
@@ -110,16 +113,98 @@ async def course_page(course_id: RecordId, actor: SignedIn, request: Request) ->
         catalog=context.catalog,
         monitoring=context.monitoring,
     )
+    booster = await call(
+        recommend_booster,
+        context.unit_of_work(),
+        course_id,
+        actor=actor,
+        catalog=context.catalog,
+        calendar=context.calendar,
+        monitoring=context.monitoring,
+    )
+    titration = await call(latest_titration, context.unit_of_work(), course_id, actor=actor)
     days = {date.fromisoformat(s["date"]): s["number"] for s in course.schedule["sessions"]}
-    opened = {s.number for s in course.sessions if s.number is not None}
+    return {
+        "course": course,
+        "months": month_grids(days, context.calendar),
+        "opened": {s.number for s in course.sessions if s.number is not None},
+        "booster": booster,
+        "titration": titration,
+        "errors": {},
+        "values": {},
+    }
+
+
+@router.get("/courses/{course_id}", name="web_course", response_class=HTMLResponse)
+async def course_page(course_id: RecordId, actor: SignedIn, request: Request) -> Response:
+    return render(request, "course.html", await course_values(request, course_id, actor))
+
+
+@router.post("/courses/{course_id}/titration", name="web_recommend_titration")
+async def recommend_next_dose(course_id: RecordId, actor: SignedIn, request: Request) -> Response:
+    context = services(request)
+    await call(
+        recommend_titration,
+        context.unit_of_work(),
+        course_id,
+        actor=actor,
+        catalog=context.catalog,
+        monitoring=context.monitoring,
+    )
+    return redirect(f"/courses/{course_id}#titration")
+
+
+def _decision_dose(form: dict[str, str]) -> float | None:
+    """None to accept the recommendation; otherwise the dose the prescriber typed."""
+    if form.get("choice") == "accept":
+        return None
+    text = form.get("mg_per_kg", "").strip()
+    try:
+        return float(text)
+    except ValueError:
+        raise InputError(
+            "give the dose you choose instead, in mg/kg (e.g. 0.6)"
+            if not text
+            else f"{text!r} is not a dose in mg/kg (e.g. 0.6)",
+            fields={"field": "mg_per_kg"},
+        ) from None
+
+
+@router.post("/courses/{course_id}/titration/decision", name="web_decide_titration")
+async def decide_next_dose(course_id: RecordId, actor: SignedIn, request: Request) -> Response:
+    form = await form_of(request)
+    context = services(request)
+    shown = await call(latest_titration, context.unit_of_work(), course_id, actor=actor)
+    errors: dict[str, str]
+    status = 422
+    if shown is None or str(shown.titration.recommendation_id) != form.get("recommendation_id"):
+        errors = {
+            "": "a newer recommendation was made for this course after this page was opened; "
+            "decide on the one shown now"
+        }
+        status = 409
+    else:
+        try:
+            await call(
+                decide_titration,
+                context.unit_of_work(),
+                shown.titration.recommendation_id,
+                actor=actor,
+                catalog=context.catalog,
+                mg_per_kg=_decision_dose(form),
+                reason=form.get("reason", ""),
+            )
+        except InputError as refused:
+            errors = field_errors(refused)
+        except HardLimitExceeded as refused:
+            errors = {"mg_per_kg": refused.message}
+        except ConflictError as refused:
+            errors, status = {"": refused.message}, 409
+        else:
+            return redirect(f"/courses/{course_id}#titration")
+    values = await course_values(request, course_id, actor)
     return render(
-        request,
-        "course.html",
-        {
-            "course": course,
-            "months": month_grids(days, context.calendar),
-            "opened": opened,
-        },
+        request, "course.html", {**values, "errors": errors, "values": form}, status=status
     )
 
 
