@@ -596,3 +596,22 @@ def test_a_prescriber_overrides_the_suggestion_with_a_reason_once(api: Api) -> N
     again = api.client.post(f"{course}/titration/decision", data=decision)
     assert again.status_code == 409
     assert "already been decided" in again.text
+
+
+def test_the_dashboard_shows_a_patient_whose_phq9_item_9_needs_review(api: Api) -> None:
+    csrf = _sign_in(api.client, "nurse")
+    patient = _patient(api, csrf)
+    made = api.client.post(f"{patient}/links", data={"csrf_token": csrf, "scales": "phq9"})
+    link = re.search(r'id="patient-link" value="([^"]+)"', made.text)
+    assert link
+    path = "/q/" + link.group(1).rsplit("/q/", 1)[1]
+    api.client.cookies.clear()
+    answers = {f"item{i}": "1" for i in range(1, 10)}
+    assert api.client.post(path, data={"scale": "phq9", **answers}).status_code == 200
+    _sign_in(api.client, "front_desk")
+    page = api.client.get("/dashboard")
+    assert page.status_code == 200, page.text
+    flags = re.search(r'id="item9-flags">(.*?)</div>', page.text, re.S)
+    assert flags
+    assert "Ann Example" in flags.group(1)
+    assert "PHQ-9 9" in flags.group(1)

@@ -71,16 +71,20 @@ def clinic_dashboard(uow: UnitOfWork, *, actor: Actor, zone: ZoneInfo) -> Dashbo
     with uow:
         now = uow.clock()
         today = now.astimezone(zone).date()
-        names = dict(
-            uow.session.execute(
-                select(Patient.id, PatientVersion.full_name)
-                .join(
-                    PatientVersion,
-                    (PatientVersion.patient_id == Patient.id)
-                    & (PatientVersion.version == Patient.version),
+        # A Result has keys() (its column names): dict(result) would take it for a mapping and
+        # fail, hence iter(), which dict() reads as (id, name) pairs.
+        names: dict[int, str] = dict(
+            iter(
+                uow.session.execute(
+                    select(Patient.id, PatientVersion.full_name)
+                    .join(
+                        PatientVersion,
+                        (PatientVersion.patient_id == Patient.id)
+                        & (PatientVersion.version == Patient.version),
+                    )
+                    .where(Patient.clinic_id == actor.clinic_id)
                 )
-                .where(Patient.clinic_id == actor.clinic_id)
-            ).tuples()
+            )
         )
         courses = list(
             uow.session.scalars(
