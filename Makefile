@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint typecheck unit browser bench bench-plan bench-pk venv clean
+.PHONY: run test lint typecheck unit browser bench bench-plan bench-pk bench-pages venv clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -45,7 +45,7 @@ unit: venv
 	$(BIN)/python -m pytest -q
 
 ## bench: all benchmarks; results go to benchmarks/results/
-bench: bench-plan bench-pk
+bench: bench-plan bench-pk bench-pages
 
 ## bench-plan: plans per second in-process and `ketaplan plan` start-up
 bench-plan: venv
@@ -54,6 +54,10 @@ bench-plan: venv
 ## bench-pk: PK simulator vs solve_ivp, opentiva and PyTCI (makes .bench-venv*/ on first run)
 bench-pk: venv
 	$(BIN)/python benchmarks/pk.py
+
+## bench-pages: server time to render each main page for a patient with 20 sessions
+bench-pages: venv
+	$(BIN)/python benchmarks/pages.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
