@@ -215,7 +215,23 @@ def test_the_plan_form_refuses_bad_input_and_overrides_without_a_prescriber_or_r
     errors = _errors(answer.text)
     assert field in errors, errors
     assert says in errors[field]
+    assert "--override-reason" not in answer.text  # the CLI's flags mean nothing here
     assert rows(InfusionPlan) == 0
+
+
+def test_the_override_page_names_the_soft_limit_without_the_cli_flags(api: Api) -> None:
+    csrf = _sign_in(api.client, "prescriber")
+    patient = _patient(api, csrf)
+    answer = api.client.post(
+        f"{patient}/plans/new",
+        data={"csrf_token": csrf, "condition": "depression", "requested_mg_per_kg": "0.9"},
+    )
+    assert answer.status_code == 422
+    dose = _errors(answer.text)["requested_mg_per_kg"]
+    assert dose.startswith("this dose is past a soft limit: ")
+    assert "mg/kg" in dose
+    assert "--" not in dose
+    assert "give the clinical reason" in _errors(answer.text)["override_reason"]
 
 
 def test_a_prescriber_overrides_a_soft_limit_with_a_reason(api: Api) -> None:

@@ -50,6 +50,15 @@ def order_from_form(form: dict[str, str]) -> PlanOrder:
     return PlanOrder(form["condition"].strip(), requested, reason)
 
 
+def override_message(refused: OverrideRequired) -> str:
+    """The soft limits the dose is past, in the page's words: the error's own message ends
+    with the CLI's flags, and the field beside it says what to do here."""
+    limits = refused.fields.get("soft_limits")
+    if not isinstance(limits, list) or not limits:
+        return "this dose is past a soft limit and needs a prescriber's override"
+    return "this dose is past a soft limit: " + "; ".join(str(m) for m in limits)
+
+
 async def _plan_form(
     request: Request,
     patient_id: int,
@@ -98,7 +107,7 @@ async def create(patient_id: RecordId, actor: SignedIn, request: Request) -> Res
             resolver=context.resolver,
         )
     except OverrideRequired as refused:
-        errors = {"requested_mg_per_kg": refused.message}
+        errors = {"requested_mg_per_kg": override_message(refused)}
         if actor.role == "prescriber":
             errors["override_reason"] = (
                 "this dose is past a soft limit: give the clinical reason for the override"
