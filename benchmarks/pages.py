@@ -98,8 +98,7 @@ def _session_events(start: datetime) -> list[dict[str, Any]]:
     events = [json.loads(line) for line in EXAMPLE.read_text().splitlines() if line.strip()]
     first = datetime.fromisoformat(events[0]["at"])
     return [
-        {**e, "at": (start + (datetime.fromisoformat(e["at"]) - first)).isoformat()}
-        for e in events
+        {**e, "at": (start + (datetime.fromisoformat(e["at"]) - first)).isoformat()} for e in events
     ]
 
 
