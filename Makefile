@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint typecheck unit bench bench-plan bench-pk bench-api venv clean
+.PHONY: run test lint typecheck unit browser bench bench-plan bench-pk bench-api bench-pages venv clean
 
 # `make run` serves the embedded SQLite database in this directory (git-ignored).
 RUN_DATABASE := sqlite:///./ketaplan.db
@@ -28,8 +28,18 @@ run: venv
 	KETAPLAN_DATABASE_URL=$(RUN_DATABASE) $(BIN)/ketaplan demo-data --url http://$(RUN_HOST):$(RUN_PORT)
 	KETAPLAN_DATABASE_URL=$(RUN_DATABASE) $(BIN)/ketaplan serve --host $(RUN_HOST) --port $(RUN_PORT)
 
-## test: lint, format check, strict typing, then the whole test suite
-test: lint typecheck unit
+## test: lint, format check, strict typing, then the whole test suite (browser tests included)
+test: lint typecheck browser unit
+
+## browser: Debian's Chromium for the Playwright tests (never a downloaded browser build)
+CHROMIUM := /usr/bin/chromium
+browser:
+	@test -x $(CHROMIUM) || { \
+		echo "installing Debian's chromium for the browser tests (apt-get)"; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get install -y --no-install-recommends chromium \
+		|| { apt-get update && apt-get install -y --no-install-recommends chromium; }; }
+	@test -x $(CHROMIUM)
 
 lint: venv
 	$(BIN)/ruff check src tests benchmarks
@@ -42,7 +52,7 @@ unit: venv
 	$(BIN)/python -m pytest -q
 
 ## bench: all benchmarks; results go to benchmarks/results/
-bench: bench-plan bench-pk bench-api
+bench: bench-plan bench-pk bench-api bench-pages
 
 ## bench-plan: plans per second in-process and `ketaplan plan` start-up
 bench-plan: venv
@@ -55,6 +65,10 @@ bench-pk: venv
 ## bench-api: the REST API under load (2 workers) beside a bare FastAPI endpoint
 bench-api: venv
 	$(BIN)/python benchmarks/api_load.py
+
+## bench-pages: server time to render each main page for a patient with 20 sessions
+bench-pages: venv
+	$(BIN)/python benchmarks/pages.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

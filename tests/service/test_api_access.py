@@ -39,7 +39,7 @@ def _api_routes(api: Api) -> list[tuple[str, str, str]]:
     return [
         (str(route.name), method, _concrete(str(route.path)))
         for route in _all_routes(api)
-        if isinstance(route.original_route, APIRoute)
+        if isinstance(route.original_route, APIRoute) and str(route.path).startswith("/api/")
         for method in sorted(route.methods or ())
     ]
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from fastapi import Depends, FastAPI
 
-from ketaplan import __version__
+from ketaplan import __version__, web
 from ketaplan.api.context import ServiceContext
 from ketaplan.api.errors import install_error_handlers
 from ketaplan.api.params import ERROR_RESPONSES
@@ -47,6 +47,7 @@ def create_app(context: ServiceContext) -> FastAPI:
     app.include_router(system.router, prefix=API_PREFIX)
     for module in (auth, patients, screenings, plans, courses, sessions, questionnaires, titration):
         app.include_router(module.router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
+    web.install(app)
     return app
 
 

@@ -5,21 +5,47 @@ cannot parse or validate (malformed JSON, a missing field, a string for a number
 ``input.invalid_request`` with one entry per problem saying where it is and what is accepted.
 Anything unexpected is logged with its traceback and answered ``internal_error`` with no detail:
 a bug, which the tests (schemathesis included) are there to find.
+
+Under ``/api/`` errors stay JSON. Elsewhere (the web pages) they go to the page renderer the web
+app installs (:data:`PAGE_ERRORS`): a 401 sends the browser to the sign-in page and anything
+else is a readable page with the same message.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
 
 from ketaplan.errors import KetaplanError
 
 log = logging.getLogger("ketaplan.api")
+
+PageErrorRenderer = Callable[[Request, int, str, str], Awaitable[Response]]
+PAGE_ERRORS = "page_errors"
+"""``app.state`` attribute of the renderer for errors outside ``/api/`` (set by the web app)."""
+
+
+def _page_renderer(request: Request) -> PageErrorRenderer | None:
+    if request.url.path.startswith("/api/"):
+        return None
+    renderer: PageErrorRenderer | None = getattr(request.app.state, PAGE_ERRORS, None)
+    return renderer
+
+
+async def _respond(
+    request: Request, status: int, code: str, message: str, **fields: Any
+) -> Response:
+    renderer = _page_renderer(request)
+    if renderer is not None:
+        return await renderer(request, status, code, message)
+    return error_response(status, code, message, **fields)
 
 
 def error_response(status: int, code: str, message: str, **fields: Any) -> JSONResponse:
@@ -38,22 +64,25 @@ def _problems(error: RequestValidationError) -> list[dict[str, Any]]:
     return problems
 
 
-async def _ketaplan_error(_request: Request, error: Exception) -> JSONResponse:
+async def _ketaplan_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, KetaplanError)
-    body = error.to_dict()
-    return error_response(error.http_status, **body)  # type: ignore[arg-type]
+    return await _respond(request, error.http_status, **error.to_dict())  # type: ignore[arg-type]
 
 
-async def _invalid_request(_request: Request, error: Exception) -> JSONResponse:
+async def _invalid_request(request: Request, error: Exception) -> Response:
     assert isinstance(error, RequestValidationError)
     problems = _problems(error)
     summary = "; ".join(f"{p['field']}: {p['problem']}" for p in problems[:5])
-    return error_response(
-        422, "input.invalid_request", f"the request is not valid: {summary}", problems=problems
+    return await _respond(
+        request,
+        422,
+        "input.invalid_request",
+        f"the request is not valid: {summary}",
+        problems=problems,
     )
 
 
-async def _http_error(_request: Request, error: Exception) -> JSONResponse:
+async def _http_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, StarletteHTTPException)
     if error.status_code == 400:  # FastAPI could not decode the body it was sent
         return error_response(
@@ -62,15 +91,18 @@ async def _http_error(_request: Request, error: Exception) -> JSONResponse:
             f"{error.detail}: send the body as JSON (Content-Type: application/json)",
         )
     codes = {404: "not_found", 405: "method_not_allowed"}
-    return error_response(
-        error.status_code, codes.get(error.status_code, "http_error"), str(error.detail)
+    return await _respond(
+        request, error.status_code, codes.get(error.status_code, "http_error"), str(error.detail)
     )
 
 
-async def _unexpected(request: Request, error: Exception) -> JSONResponse:
+async def _unexpected(request: Request, error: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=error)
-    return error_response(
-        500, "internal_error", "ketaplan hit an internal error; nothing was saved. It is logged."
+    return await _respond(
+        request,
+        500,
+        "internal_error",
+        "ketaplan hit an internal error; nothing was saved. It is logged.",
     )
 
 

@@ -125,6 +125,12 @@ def enforce_limits(
             "dose needs a prescriber's override: "
             + "; ".join(c.message for c in soft)
             + f". Give {missing} (--override-reason, --prescriber) to proceed",
-            fields={"limits": [c.quantity for c in soft]},
+            fields={
+                "limits": [c.quantity for c in soft],
+                "soft_limits": [c.message for c in soft],
+                "missing": [
+                    name for name, value in (("reason", reason), ("prescriber", who)) if not value
+                ],
+            },
         )
     return Override(prescriber=who, reason=reason, limits=tuple(c.quantity for c in soft))

@@ -307,3 +307,58 @@ def decide_titration(
         return DecisionRecord(
             row.id, recommendation_id, row.decision, row.mg_per_kg, row.reason, row.decided_at
         )
+
+
+@dataclass(frozen=True, slots=True)
+class TitrationView:
+    """A course's latest recommendation as stored, with its decision once one is made."""
+
+    titration: TitrationRecord
+    created_at: datetime
+    decision: DecisionRecord | None
+
+
+def latest_titration(uow: UnitOfWork, course_id: int, *, actor: Actor) -> TitrationView | None:
+    """The course's most recent recommendation and its decision (None before the first);
+    what the course page shows so that a recommendation is decided where it was asked for.
+    Audited as a read of the course's titration, whether or not there is one yet."""
+    with uow:
+        course = find_course(uow, course_id, actor)
+        row = uow.session.scalars(
+            select(TitrationRecommendation)
+            .where(TitrationRecommendation.course_id == course.id)
+            .order_by(TitrationRecommendation.id.desc())
+            .limit(1)
+        ).first()
+        decided = (
+            None
+            if row is None
+            else uow.session.scalars(
+                select(TitrationDecision).where(TitrationDecision.recommendation_id == row.id)
+            ).first()
+        )
+        uow.audit(
+            actor,
+            "titration.read",
+            "course",
+            course.id,
+            patient_id=course.patient_id,
+            details={"recommendation_id": None if row is None else row.id},
+        )
+        uow.commit()
+        if row is None:
+            return None
+        return TitrationView(
+            TitrationRecord(row.id, row.patient_id, course.id, row.recommendation, row.basis),
+            row.created_at,
+            None
+            if decided is None
+            else DecisionRecord(
+                decided.id,
+                row.id,
+                decided.decision,
+                decided.mg_per_kg,
+                decided.reason,
+                decided.decided_at,
+            ),
+        )

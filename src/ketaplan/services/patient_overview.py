@@ -1,0 +1,334 @@
+"""A patient's whole record at a glance: what the patient page and the outcome chart show.
+
+One read, one transaction, one audit event (``patient.overview.read``): the patient's current
+details, their plans, courses, sessions (each replayed for its delivered dose, state and
+alerts) and questionnaire scores, with each scale's baseline, latest score, response and
+remission as the domain defines them (:mod:`ketaplan.clinical.outcomes`). The page draws; it
+decides nothing.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from ketaplan.clinical.catalog import Catalog
+from ketaplan.clinical.monitoring import MonitoringRules
+from ketaplan.clinical.outcomes import is_remission, is_response, reduction_fraction, scale
+from ketaplan.clinical.session import event_from_dict, replay, summarise
+from ketaplan.services.actors import Actor
+from ketaplan.services.clinic_settings import clinic_price
+from ketaplan.services.courses import find_course
+from ketaplan.services.patients import PatientRecord, _record, current_version, find_patient
+from ketaplan.services.sessions import (
+    SessionChart,
+    _chart,
+    _replayed,
+    _stored_events,
+    find_session,
+)
+from ketaplan.services.unit_of_work import UnitOfWork
+from ketaplan.store.models import (
+    InfusionPlan,
+    InfusionSession,
+    QuestionnaireResponse,
+    SessionEvent,
+    TreatmentCourse,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class PlanLine:
+    plan_id: int
+    condition: str
+    eligibility_status: str
+    mg_per_kg: float
+    total_mg: float
+    overridden: bool
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class CourseLine:
+    course_id: int
+    protocol_key: str
+    plan_id: int | None
+    first_day: date
+    session_dates: tuple[date, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SessionLine:
+    session_id: int
+    course_id: int | None
+    plan_id: int | None
+    number: int | None
+    opened_at: datetime
+    started_at: datetime | None
+    state: str
+    delivered_mg: float
+    delivered_mg_per_kg: float
+    alerts: int
+
+
+@dataclass(frozen=True, slots=True)
+class ScoreLine:
+    response_id: int
+    scale: str
+    total: int
+    severity: str
+    flags: tuple[str, ...]
+    answered_at: datetime
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class ScaleOutcome:
+    """A scale's course so far: first and latest totals, and what they mean."""
+
+    scale: str
+    title: str
+    total_max: int
+    bands: tuple[tuple[int, str], ...]
+    baseline_total: int
+    latest_total: int
+    reduction_fraction: float
+    response: bool
+    remission: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PatientOverview:
+    patient: PatientRecord
+    plans: tuple[PlanLine, ...]
+    courses: tuple[CourseLine, ...]
+    sessions: tuple[SessionLine, ...]
+    scores: tuple[ScoreLine, ...]
+    outcomes: tuple[ScaleOutcome, ...]
+
+
+def _sessions(
+    uow: UnitOfWork, patient_id: int, monitoring: MonitoringRules
+) -> tuple[SessionLine, ...]:
+    rows = list(
+        uow.session.scalars(
+            select(InfusionSession)
+            .where(InfusionSession.patient_id == patient_id)
+            .order_by(InfusionSession.id)
+        )
+    )
+    events: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for event in uow.session.scalars(
+        select(SessionEvent)
+        .where(SessionEvent.session_id.in_([r.id for r in rows]))
+        .order_by(SessionEvent.session_id, SessionEvent.seq)
+    ):
+        events[event.session_id].append(event.data)
+    lines = []
+    for row in rows:
+        parsed = [event_from_dict(e) for e in events[row.id]]
+        summary = summarise(replay(parsed, monitoring.for_category(row.category)), row.weight_kg)
+        started = next((e.at for e in parsed if e.kind == "start"), None)
+        lines.append(
+            SessionLine(
+                row.id,
+                row.course_id,
+                row.plan_id,
+                row.number,
+                row.created_at,
+                started,
+                summary.state,
+                summary.delivered_mg,
+                summary.delivered_mg_per_kg,
+                len(summary.alerts),
+            )
+        )
+    return tuple(lines)
+
+
+def _outcomes(scores: tuple[ScoreLine, ...]) -> tuple[ScaleOutcome, ...]:
+    by_scale: dict[str, list[ScoreLine]] = defaultdict(list)
+    for line in scores:
+        by_scale[line.scale].append(line)
+    outcomes = []
+    for key, lines in by_scale.items():
+        spec = scale(key)
+        first, last = lines[0].total, lines[-1].total
+        outcomes.append(
+            ScaleOutcome(
+                key,
+                spec.title,
+                spec.total_max,
+                spec.bands,
+                first,
+                last,
+                reduction_fraction(first, last),
+                len(lines) > 1 and is_response(key, first, last),
+                len(lines) > 1 and is_remission(key, last),
+            )
+        )
+    return tuple(outcomes)
+
+
+def patient_overview(
+    uow: UnitOfWork, patient_id: int, *, actor: Actor, monitoring: MonitoringRules
+) -> PatientOverview:
+    """Everything the patient page shows; the read is audited."""
+    with uow:
+        patient = find_patient(uow, patient_id, actor)
+        record = _record(current_version(uow, patient))
+        plans = tuple(
+            PlanLine(
+                p.id,
+                p.condition,
+                p.eligibility_status,
+                p.mg_per_kg,
+                p.total_mg,
+                p.override is not None,
+                p.created_at,
+            )
+            for p in uow.session.scalars(
+                select(InfusionPlan)
+                .where(InfusionPlan.patient_id == patient_id)
+                .order_by(InfusionPlan.id)
+            )
+        )
+        courses = tuple(
+            CourseLine(
+                c.id,
+                c.protocol_key,
+                c.plan_id,
+                c.first_day,
+                tuple(date.fromisoformat(s["date"]) for s in c.schedule["sessions"]),
+            )
+            for c in uow.session.scalars(
+                select(TreatmentCourse)
+                .where(TreatmentCourse.patient_id == patient_id)
+                .order_by(TreatmentCourse.id)
+            )
+        )
+        scores = tuple(
+            ScoreLine(r.id, r.scale, r.total, r.severity, tuple(r.flags), r.answered_at, r.source)
+            for r in uow.session.scalars(
+                select(QuestionnaireResponse)
+                .where(QuestionnaireResponse.patient_id == patient_id)
+                .order_by(QuestionnaireResponse.answered_at, QuestionnaireResponse.id)
+            )
+        )
+        sessions = _sessions(uow, patient_id, monitoring)
+        uow.audit(
+            actor,
+            "patient.overview.read",
+            "patient",
+            patient_id,
+            patient_id=patient_id,
+            details={"version": record.version, "sessions": len(sessions), "scores": len(scores)},
+        )
+        uow.commit()
+        return PatientOverview(record, plans, courses, sessions, scores, _outcomes(scores))
+
+
+@dataclass(frozen=True, slots=True)
+class CourseOverview:
+    """A course as the course page shows it: the schedule, its cost, the sessions opened."""
+
+    course_id: int
+    patient_id: int
+    patient_name: str
+    protocol_key: str
+    plan_id: int | None
+    schedule: dict[str, Any]
+    price_per_session_usd: float
+    cost_usd: float
+    sessions: tuple[SessionLine, ...]
+
+
+def course_overview(
+    uow: UnitOfWork,
+    course_id: int,
+    *,
+    actor: Actor,
+    catalog: Catalog,
+    monitoring: MonitoringRules,
+) -> CourseOverview:
+    """The course, its cost at the clinic's price per session, and its sessions (audited)."""
+    with uow:
+        course = find_course(uow, course_id, actor)
+        patient = find_patient(uow, course.patient_id, actor)
+        name = current_version(uow, patient).full_name
+        price = clinic_price(uow, actor, catalog)
+        sessions = tuple(
+            s for s in _sessions(uow, course.patient_id, monitoring) if s.course_id == course_id
+        )
+        uow.audit(actor, "course.read", "course", course_id, patient_id=course.patient_id)
+        uow.commit()
+        count = len(course.schedule["sessions"])
+        return CourseOverview(
+            course.id,
+            course.patient_id,
+            name,
+            course.protocol_key,
+            course.plan_id,
+            course.schedule,
+            price,
+            round(price * count, 2),
+            sessions,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ConsoleView:
+    """What the infusion-chair console shows: the chart, the patient, and the plan's numbers
+    the pump is programmed with."""
+
+    chart: SessionChart
+    patient_name: str
+    number: int | None
+    course_id: int | None
+    plan_id: int | None
+    planned_mg: float | None
+    concentration_mg_per_ml: float | None
+    pump_rate_ml_per_h: float | None
+    duration_min: float | None
+
+
+def session_console(
+    uow: UnitOfWork, session_id: int, *, actor: Actor, monitoring: MonitoringRules
+) -> ConsoleView:
+    """The session's chart with its patient and plan; the read is audited."""
+    with uow:
+        session = find_session(uow, session_id, actor)
+        patient = find_patient(uow, session.patient_id, actor)
+        name = current_version(uow, patient).full_name
+        rows = _stored_events(uow, session_id)
+        chart = _chart(session, [r.data for r in rows], _replayed(rows, session, monitoring))
+        prep: dict[str, Any] = {}
+        planned: float | None = None
+        if session.plan_id is not None:
+            plan = uow.session.get(InfusionPlan, session.plan_id)
+            if plan is not None:
+                prep, planned = plan.plan["preparation"], plan.total_mg
+        uow.audit(
+            actor,
+            "session.read",
+            "session",
+            session_id,
+            patient_id=session.patient_id,
+            details={"seq": len(rows)},
+        )
+        uow.commit()
+        return ConsoleView(
+            chart,
+            name,
+            session.number,
+            session.course_id,
+            session.plan_id,
+            planned,
+            prep.get("final_mg_per_ml"),
+            prep.get("pump_rate_ml_per_h"),
+            prep.get("duration_min"),
+        )

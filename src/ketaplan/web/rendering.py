@@ -1,0 +1,134 @@
+"""Rendering pages: the Jinja2 environment, what every page gets, forms, and error pages.
+
+Templates live in ``templates/`` inside the package and are autoescaped. Every page gets the
+signed-in actor, the CSRF token its forms carry as a hidden field, and filters that show
+numbers and times the way the clinic reads them (times in the clinic's zone).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import date, datetime
+from functools import partial
+from pathlib import Path
+from typing import Any, ParamSpec, TypeVar
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+from starlette.templating import Jinja2Templates
+
+from ketaplan.api.context import services
+from ketaplan.api.security import SESSION_COOKIE
+from ketaplan.errors import KetaplanError
+from ketaplan.services import Actor
+from ketaplan.services.accounts import csrf_token_for
+
+TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+def label(value: object) -> str:
+    """``moderately_severe`` → ``moderately severe``; codes as words."""
+    return str(value).replace("_", " ")
+
+
+def number(value: object, places: int = 1) -> str:
+    """A number without trailing zeros: 40.0 → 40, 0.55 → 0.55 (at most ``places``)."""
+    if value is None:
+        return "—"
+    if not isinstance(value, int | float):
+        return str(value)
+    text = f"{value:.{places}f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def _zone(request: Request) -> ZoneInfo:
+    return ZoneInfo(services(request).calendar.time_zone)
+
+
+def local_time(request: Request, value: datetime | str | None, pattern: str) -> str:
+    if value is None:
+        return "—"
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return moment.astimezone(_zone(request)).strftime(pattern)
+
+
+def long_date(value: date | str) -> str:
+    day = date.fromisoformat(value) if isinstance(value, str) else value
+    return day.strftime("%a %d %b %Y")
+
+
+TEMPLATES.env.filters["label"] = label
+TEMPLATES.env.filters["num"] = number
+TEMPLATES.env.filters["long_date"] = long_date
+
+
+def actor_of(request: Request) -> Actor | None:
+    actor: Actor | None = getattr(request.state, "actor", None)
+    return actor
+
+
+def csrf_of(request: Request) -> str:
+    """The CSRF token for this request's sign-in, for the page's forms ('' when signed out)."""
+    token: str | None = getattr(request.state, "token", None) or request.cookies.get(SESSION_COOKIE)
+    return csrf_token_for(token) if token else ""
+
+
+def render(
+    request: Request,
+    template: str,
+    context: Mapping[str, Any] | None = None,
+    *,
+    status: int = 200,
+) -> HTMLResponse:
+    """A page: the template with the actor, CSRF token and time helpers."""
+    values: dict[str, Any] = {
+        "actor": actor_of(request),
+        "csrf_token": csrf_of(request),
+        "time": partial(local_time, request, pattern="%H:%M"),
+        "when": partial(local_time, request, pattern="%a %d %b %Y, %H:%M"),
+        "clinic_zone": services(request).calendar.time_zone,
+        **(context or {}),
+    }
+    return TEMPLATES.TemplateResponse(request, template, values, status_code=status)
+
+
+def redirect(url: str) -> RedirectResponse:
+    """After a form post: see the result at ``url`` (POST-redirect-GET)."""
+    return RedirectResponse(url, status_code=303)
+
+
+async def call(function: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    """Run a (blocking) service function off the event loop."""
+    return await run_in_threadpool(function, *args, **kwargs)
+
+
+async def form_of(request: Request) -> dict[str, str]:
+    """The posted form as text fields (files are not accepted anywhere)."""
+    form = await request.form()
+    return {key: value for key, value in form.items() if isinstance(value, str)}
+
+
+def field_errors(error: KetaplanError, aliases: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The error's message keyed by the form field it is about (``""`` when it names none)."""
+    field = str(error.fields.get("field", ""))
+    return {(aliases or {}).get(field, field): error.message}
+
+
+async def render_error(request: Request, status: int, code: str, message: str) -> Response:
+    """Errors on pages: sign-in for a 401, otherwise a readable page with the message."""
+    if status == 401:
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return redirect(f"/sign-in?next={quote(target, safe='')}")
+    return render(
+        request,
+        "error.html",
+        {"status": status, "code": code, "message": message},
+        status=status,
+    )

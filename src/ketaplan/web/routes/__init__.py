@@ -1,0 +1,15 @@
+"""The page routes, one module per part of the clinic's work."""
+
+from __future__ import annotations
+
+from ketaplan.web.routes import auth, courses, outcomes, patients, plans, sessions, settings
+
+ROUTERS = (
+    auth.router,
+    patients.router,
+    plans.router,
+    courses.router,
+    sessions.router,
+    outcomes.router,
+    settings.router,
+)

@@ -1,0 +1,235 @@
+"""Courses: scheduling the series from a plan, and the course page (calendar, cost, sessions,
+the booster advice, and the next dose's titration with the prescriber's accept or override)."""
+
+from __future__ import annotations
+
+import calendar as month_calendar
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+from starlette.responses import Response
+
+from ketaplan.api.context import services
+from ketaplan.api.params import RecordId
+from ketaplan.api.security import SignedIn
+from ketaplan.clinical.calendar import ClinicCalendar
+from ketaplan.errors import ConflictError, HardLimitExceeded, InputError
+from ketaplan.services import Actor, open_session, recommend_booster, schedule_course
+from ketaplan.services.patient_overview import course_overview
+from ketaplan.services.titration import decide_titration, latest_titration, recommend_titration
+from ketaplan.web.rendering import call, field_errors, form_of, redirect, render
+from ketaplan.web.routes.plans import plan_values
+
+router = APIRouter()
+
+
+@dataclass(frozen=True, slots=True)
+class Day:
+    day: date
+    in_month: bool
+    session: int | None
+    closed: bool
+
+
+def month_grids(days: dict[date, int], clinic: ClinicCalendar) -> list[tuple[str, list[list[Day]]]]:
+    """Each month holding a session, as weeks of days (Monday first), sessions numbered."""
+    months = sorted({(d.year, d.month) for d in days})
+    grids = []
+    for year, month in months:
+        weeks = month_calendar.Calendar(firstweekday=0).monthdatescalendar(year, month)
+        grids.append(
+            (
+                date(year, month, 1).strftime("%B %Y"),
+                [
+                    [
+                        Day(
+                            d,
+                            d.month == month,
+                            days.get(d),
+                            d.weekday() not in clinic.open_weekdays or d in clinic.holidays,
+                        )
+                        for d in week
+                    ]
+                    for week in weeks
+                ],
+            )
+        )
+    return grids
+
+
+def _first_day(text: str) -> date:
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise InputError(
+            "choose the day of the first session"
+            if not text.strip()
+            else f"{text!r} is not a date (YYYY-MM-DD)",
+            fields={"field": "first_day"},
+        ) from None
+
+
+@router.post("/patients/{patient_id}/courses", name="web_schedule_course")
+async def schedule(patient_id: RecordId, actor: SignedIn, request: Request) -> Response:
+    form = await form_of(request)
+    context = services(request)
+    plan_id = int(form["plan_id"]) if form.get("plan_id", "").isdigit() else None
+    try:
+        record = await call(
+            schedule_course,
+            context.unit_of_work(),
+            patient_id,
+            condition=form.get("condition", ""),
+            first_day=_first_day(form.get("first_day", "")),
+            actor=actor,
+            catalog=context.catalog,
+            calendar=context.calendar,
+            plan_id=plan_id,
+        )
+    except InputError as refused:
+        if plan_id is None:
+            raise
+        values = await plan_values(request, plan_id, actor)
+        return render(
+            request,
+            "plan.html",
+            {**values, "errors": field_errors(refused), "form": form},
+            status=422,
+        )
+    return redirect(f"/courses/{record.course_id}")
+
+
+async def course_values(request: Request, course_id: int, actor: Actor) -> dict[str, Any]:
+    """What the course page shows (also re-shown after its titration forms)."""
+    context = services(request)
+    course = await call(
+        course_overview,
+        context.unit_of_work(),
+        course_id,
+        actor=actor,
+        catalog=context.catalog,
+        monitoring=context.monitoring,
+    )
+    booster = await call(
+        recommend_booster,
+        context.unit_of_work(),
+        course_id,
+        actor=actor,
+        catalog=context.catalog,
+        calendar=context.calendar,
+        monitoring=context.monitoring,
+    )
+    titration = await call(latest_titration, context.unit_of_work(), course_id, actor=actor)
+    days = {date.fromisoformat(s["date"]): s["number"] for s in course.schedule["sessions"]}
+    return {
+        "course": course,
+        "months": month_grids(days, context.calendar),
+        "opened": {s.number for s in course.sessions if s.number is not None},
+        "booster": booster,
+        "titration": titration,
+        "errors": {},
+        "values": {},
+    }
+
+
+@router.get("/courses/{course_id}", name="web_course", response_class=HTMLResponse)
+async def course_page(course_id: RecordId, actor: SignedIn, request: Request) -> Response:
+    return render(request, "course.html", await course_values(request, course_id, actor))
+
+
+@router.post("/courses/{course_id}/titration", name="web_recommend_titration")
+async def recommend_next_dose(course_id: RecordId, actor: SignedIn, request: Request) -> Response:
+    context = services(request)
+    await call(
+        recommend_titration,
+        context.unit_of_work(),
+        course_id,
+        actor=actor,
+        catalog=context.catalog,
+        monitoring=context.monitoring,
+    )
+    return redirect(f"/courses/{course_id}#titration")
+
+
+def _decision_dose(form: dict[str, str]) -> float | None:
+    """None to accept the recommendation; otherwise the dose the prescriber typed."""
+    if form.get("choice") == "accept":
+        return None
+    text = form.get("mg_per_kg", "").strip()
+    try:
+        return float(text)
+    except ValueError:
+        raise InputError(
+            "give the dose you choose instead, in mg/kg (e.g. 0.6)"
+            if not text
+            else f"{text!r} is not a dose in mg/kg (e.g. 0.6)",
+            fields={"field": "mg_per_kg"},
+        ) from None
+
+
+@router.post("/courses/{course_id}/titration/decision", name="web_decide_titration")
+async def decide_next_dose(course_id: RecordId, actor: SignedIn, request: Request) -> Response:
+    form = await form_of(request)
+    context = services(request)
+    shown = await call(latest_titration, context.unit_of_work(), course_id, actor=actor)
+    errors: dict[str, str]
+    status = 422
+    if shown is None or str(shown.titration.recommendation_id) != form.get("recommendation_id"):
+        errors = {
+            "": "a newer recommendation was made for this course after this page was opened; "
+            "decide on the one shown now"
+        }
+        status = 409
+    else:
+        try:
+            await call(
+                decide_titration,
+                context.unit_of_work(),
+                shown.titration.recommendation_id,
+                actor=actor,
+                catalog=context.catalog,
+                mg_per_kg=_decision_dose(form),
+                reason=form.get("reason", ""),
+            )
+        except InputError as refused:
+            errors = field_errors(refused)
+        except HardLimitExceeded as refused:
+            errors = {"mg_per_kg": refused.message}
+        except ConflictError as refused:
+            errors, status = {"": refused.message}, 409
+        else:
+            return redirect(f"/courses/{course_id}#titration")
+    values = await course_values(request, course_id, actor)
+    return render(
+        request, "course.html", {**values, "errors": errors, "values": form}, status=status
+    )
+
+
+@router.post("/courses/{course_id}/sessions", name="web_open_session")
+async def open_course_session(course_id: RecordId, actor: SignedIn, request: Request) -> Response:
+    form = await form_of(request)
+    context = services(request)
+    course = await call(
+        course_overview,
+        context.unit_of_work(),
+        course_id,
+        actor=actor,
+        catalog=context.catalog,
+        monitoring=context.monitoring,
+    )
+    number = int(form["number"]) if form.get("number", "").isdigit() else None
+    chart = await call(
+        open_session,
+        context.unit_of_work(),
+        course.patient_id,
+        condition=course.protocol_key,
+        actor=actor,
+        catalog=context.catalog,
+        course_id=course_id,
+        plan_id=course.plan_id,
+        number=number,
+    )
+    return redirect(f"/sessions/{chart.session_id}")

@@ -1,0 +1,177 @@
+"""Screening, the patient's questionnaire link (made by staff, answered on the phone), and the
+clinic's day (dashboard)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+from starlette.responses import Response
+
+from ketaplan.api.context import services
+from ketaplan.api.params import RecordId
+from ketaplan.api.security import SignedIn, client_origin
+from ketaplan.errors import ConflictError, InputError
+from ketaplan.services import get_patient
+from ketaplan.services.dashboard import clinic_dashboard
+from ketaplan.services.patient_links import (
+    answer_patient_link,
+    create_patient_link,
+    open_patient_link,
+)
+from ketaplan.services.screenings import list_screenings, screen_patient
+from ketaplan.web.item_texts import ITEM_TEXTS
+from ketaplan.web.rendering import call, field_errors, form_of, redirect, render
+from ketaplan.web.routes.patients import patient_page_values
+
+router = APIRouter()
+
+
+@router.post("/patients/{patient_id}/screenings", name="web_screen_patient")
+async def screen(patient_id: RecordId, actor: SignedIn, request: Request) -> Response:
+    form = await form_of(request)
+    context = services(request)
+    try:
+        await call(
+            screen_patient,
+            context.unit_of_work(),
+            patient_id,
+            condition=form.get("screen_condition", "").strip() or "(none chosen)",
+            actor=actor,
+            catalog=context.catalog,
+            resolver=context.resolver,
+            monitoring=context.monitoring,
+        )
+    except InputError as refused:
+        values = await patient_page_values(request, patient_id, actor)
+        errors = {"screen_condition": field_errors(refused).popitem()[1]}
+        return render(request, "patient.html", {**values, "errors": errors}, status=422)
+    return redirect(f"/patients/{patient_id}/screening")
+
+
+@router.get("/patients/{patient_id}/screening", name="web_screening", response_class=HTMLResponse)
+async def latest_screening(patient_id: RecordId, actor: SignedIn, request: Request) -> Response:
+    context = services(request)
+    found = await call(list_screenings, context.unit_of_work(), patient_id, actor=actor)
+    if not found:
+        return redirect(f"/patients/{patient_id}")
+    patient = await call(get_patient, context.unit_of_work(), patient_id, actor=actor)
+    latest = found[0]
+    title = context.catalog.protocol(latest.condition).title
+    return render(
+        request,
+        "screening.html",
+        {"s": latest, "patient": patient, "condition_title": title},
+    )
+
+
+@router.post("/patients/{patient_id}/links", name="web_create_patient_link")
+async def make_link(patient_id: RecordId, actor: SignedIn, request: Request) -> Response:
+    form = await form_of(request)
+    scales = [s for s in form.get("scales", "phq9").replace(",", " ").split() if s]
+    values = await patient_page_values(request, patient_id, actor)
+    try:
+        link = await call(
+            create_patient_link,
+            services(request).unit_of_work(),
+            patient_id,
+            scales=scales,
+            actor=actor,
+        )
+    except InputError as refused:
+        errors = {"scales": refused.message}
+        return render(request, "patient.html", {**values, "errors": errors}, status=422)
+    url = str(request.url_for("web_patient_questionnaire", token=link.token))
+    return render(request, "patient.html", {**values, "link": url, "link_expires": link.expires_at})
+
+
+@router.get("/q/{token}", name="web_patient_questionnaire", response_class=HTMLResponse)
+async def questionnaire(token: str, request: Request) -> Response:
+    view = await call(
+        open_patient_link, services(request).unit_of_work(), token, origin=client_origin(request)
+    )
+    return render(
+        request,
+        "questionnaire.html",
+        {"view": view, "item_texts": ITEM_TEXTS, "values": {}, "missing": set(), "error": ""},
+    )
+
+
+@router.post("/q/{token}", name="web_answer_questionnaire")
+async def answer(token: str, request: Request) -> Response:
+    form = await form_of(request)
+    context = services(request)
+    view = await call(
+        open_patient_link, context.unit_of_work(), token, origin=client_origin(request)
+    )
+    asked = next((q for q in view.to_answer if q.scale == form.get("scale")), None)
+    error = ""
+    missing: set[str] = set()
+    if asked is None:
+        error = "this questionnaire is not on your link any more; reload the page"
+    else:
+        names = [f"item{i}" for i in range(1, asked.items + 1)]
+        missing = {n for n in names if not form.get(n, "").strip()}
+        if missing:
+            error = f"{len(missing)} question(s) still need an answer; they are marked below"
+        else:
+            try:
+                answers = [int(form[n]) for n in names]
+                await call(
+                    answer_patient_link,
+                    context.unit_of_work(),
+                    token,
+                    scale=asked.scale,
+                    answers=answers,
+                    origin=client_origin(request),
+                )
+            except ValueError:
+                error = "an answer was not one of the choices; choose again"
+            except (InputError, ConflictError) as refused:
+                error = refused.message
+            else:
+                remaining = tuple(q for q in view.to_answer if q.scale != asked.scale)
+                if remaining:
+                    return redirect(str(request.url_for("web_patient_questionnaire", token=token)))
+                # The link is used up now: thank the patient here (opening it again would not).
+                return render(
+                    request,
+                    "questionnaire.html",
+                    {"view": replace(view, to_answer=remaining), "item_texts": ITEM_TEXTS},
+                )
+    return render(
+        request,
+        "questionnaire.html",
+        {
+            "view": view,
+            "item_texts": ITEM_TEXTS,
+            "values": form,
+            "missing": missing,
+            "error": error,
+        },
+        status=422,
+    )
+
+
+@router.get("/dashboard", name="web_dashboard", response_class=HTMLResponse)
+async def dashboard(actor: SignedIn, request: Request) -> Response:
+    context = services(request)
+    day = await call(
+        clinic_dashboard,
+        context.unit_of_work(),
+        actor=actor,
+        zone=ZoneInfo(context.calendar.time_zone),
+    )
+    return render(request, "dashboard.html", {"d": day})
+
+
+@router.get("/protocols", name="web_protocols", response_class=HTMLResponse)
+async def protocols(actor: SignedIn, request: Request) -> Response:
+    catalog = services(request).catalog
+    return render(
+        request,
+        "protocols.html",
+        {"protocols": sorted(catalog.protocols.values(), key=lambda p: p.title), "c": catalog},
+    )

@@ -1,0 +1,157 @@
+"""Patients: the list and search, intake, and the patient's page (record and outcome chart)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+from starlette.responses import Response
+
+from ketaplan.api.context import services
+from ketaplan.api.params import RecordId
+from ketaplan.api.security import SignedIn
+from ketaplan.errors import InputError
+from ketaplan.services import Actor, PatientDetails, create_patient, search_patients
+from ketaplan.services.patient_overview import patient_overview
+from ketaplan.web.charts import outcome_chart
+from ketaplan.web.rendering import call, field_errors, form_of, redirect, render
+
+router = APIRouter()
+
+CHOICES: dict[str, list[tuple[str, str]]] = {
+    "sex": [("female", "Female"), ("male", "Male")],
+    "alcohol": [(v, v.title()) for v in ("none", "occasional", "regular", "heavy")],
+    "sensitivity": [(v, v.title()) for v in ("normal", "high", "low")],
+    "experience": [
+        ("naive", "Ketamine-naive"),
+        ("prior_ketamine", "Had ketamine before"),
+        ("prior_psychedelic", "Had psychedelics before"),
+    ],
+    "severity": [(v, v.title()) for v in ("mild", "moderate", "severe")],
+    "preference": [("standard", "Standard"), ("lowest_effective", "Lowest effective dose")],
+}
+ALIASES = {"age": "age_years"}
+"""Domain error fields that a form names differently."""
+
+
+def _lines(text: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in text.replace(",", "\n").splitlines() if part.strip())
+
+
+def _optional(text: str) -> str | None:
+    return text.strip() or None
+
+
+def details_from_form(form: dict[str, str]) -> PatientDetails:
+    """The intake form as the service's input; a value the form cannot even read is an
+    InputError naming its field (the service checks everything else)."""
+    born: date | None = None
+    if form.get("date_of_birth", "").strip():
+        try:
+            born = date.fromisoformat(form["date_of_birth"].strip())
+        except ValueError:
+            raise InputError(
+                f"date of birth {form['date_of_birth']!r} is not a date (YYYY-MM-DD)",
+                fields={"field": "date_of_birth"},
+            ) from None
+        if born > date.today():
+            raise InputError(
+                "the date of birth is in the future", fields={"field": "date_of_birth"}
+            )
+    age: int | None = None
+    if form.get("age_years", "").strip():
+        try:
+            age = int(form["age_years"].strip())
+        except ValueError:
+            raise InputError(
+                f"age {form['age_years']!r} is not a whole number of years",
+                fields={"field": "age_years"},
+            ) from None
+    if not form.get("weight", "").strip():
+        raise InputError(
+            "the weight is required, with its unit (e.g. 176 lb or 80 kg)",
+            fields={"field": "weight"},
+        )
+    return PatientDetails(
+        full_name=form.get("full_name", ""),
+        weight=form["weight"].strip(),
+        height=_optional(form.get("height", "")),
+        date_of_birth=born,
+        age_years=age,
+        sex=_optional(form.get("sex", "")),
+        pregnant=form.get("pregnant") == "on",
+        breastfeeding=form.get("breastfeeding") == "on",
+        history=_lines(form.get("history", "")),
+        medications=tuple(
+            line.strip() for line in form.get("medications", "").splitlines() if line.strip()
+        ),
+        alcohol=_optional(form.get("alcohol", "")),
+        sensitivity=_optional(form.get("sensitivity", "")),
+        experience=_optional(form.get("experience", "")),
+        severity=_optional(form.get("severity", "")),
+        preference=_optional(form.get("preference", "")),
+        blood_pressure=_optional(form.get("blood_pressure", "")),
+        confirm_weight=form.get("confirm_weight") == "on",
+    )
+
+
+@router.get("/patients", name="web_patients", response_class=HTMLResponse)
+async def patient_list(actor: SignedIn, request: Request, q: str = "") -> Response:
+    found = await call(search_patients, services(request).unit_of_work(), q[:200], actor=actor)
+    return render(request, "patients.html", {"patients": found, "q": q})
+
+
+@router.get("/patients/new", name="web_new_patient", response_class=HTMLResponse)
+async def new_patient(actor: SignedIn, request: Request) -> Response:
+    return render(request, "patient_form.html", {"values": {}, "errors": {}, "choices": CHOICES})
+
+
+@router.post("/patients/new", name="web_create_patient")
+async def create(actor: SignedIn, request: Request) -> Response:
+    form = await form_of(request)
+    context = services(request)
+    try:
+        details = details_from_form(form)
+        record = await call(
+            create_patient, context.unit_of_work(), details, actor=actor, catalog=context.catalog
+        )
+    except InputError as refused:
+        return render(
+            request,
+            "patient_form.html",
+            {"values": form, "errors": field_errors(refused, ALIASES), "choices": CHOICES},
+            status=422,
+        )
+    if actor.role == "front_desk":
+        return redirect(f"/patients?created={record.patient_id}")
+    return redirect(f"/patients/{record.patient_id}")
+
+
+async def patient_page_values(request: Request, patient_id: int, actor: Actor) -> dict[str, Any]:
+    """What the patient page shows (also re-shown after its forms)."""
+    context = services(request)
+    overview = await call(
+        patient_overview,
+        context.unit_of_work(),
+        patient_id,
+        actor=actor,
+        monitoring=context.monitoring,
+    )
+    values: dict[str, Any] = {
+        "o": overview,
+        "p": overview.patient,
+        "chart": outcome_chart(overview, context.calendar.time_zone),
+        "conditions": sorted(
+            (key, protocol.title) for key, protocol in context.catalog.protocols.items()
+        ),
+        "errors": {},
+        "link": "",
+    }
+    return values
+
+
+@router.get("/patients/{patient_id}", name="web_patient", response_class=HTMLResponse)
+async def patient_page(patient_id: RecordId, actor: SignedIn, request: Request) -> Response:
+    return render(request, "patient.html", await patient_page_values(request, patient_id, actor))

@@ -1,0 +1,117 @@
+"""Clinic settings (admins): name, price per session, vial stock and bag sizes, with the
+calendar and monitoring thresholds in force shown beside them (those come from the catalog)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+from starlette.responses import Response
+
+from ketaplan.api.context import services
+from ketaplan.api.security import SignedIn
+from ketaplan.errors import ConflictError, InputError
+from ketaplan.services import Actor
+from ketaplan.services.clinic_settings import (
+    ClinicSettingsInput,
+    ClinicSettingsRecord,
+    clinic_settings,
+    update_clinic_settings,
+    vials_as_text,
+)
+from ketaplan.web.rendering import call, field_errors, form_of, number, redirect, render
+
+router = APIRouter()
+
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+def form_values(record: ClinicSettingsRecord) -> dict[str, str]:
+    """The settings as the form shows them (what an admin would type)."""
+    return {
+        "version": str(record.version),
+        "name": record.name,
+        "price_per_session_usd": number(record.price_per_session_usd, 2),
+        "bag_sizes_ml": ", ".join(number(b) for b in record.bag_sizes_ml),
+        "vials": vials_as_text(record.vials),
+    }
+
+
+def _page(
+    request: Request, values: dict[str, str], errors: dict[str, str], **extra: Any
+) -> dict[str, Any]:
+    context = services(request)
+    return {
+        "values": values,
+        "errors": errors,
+        "calendar": context.calendar,
+        "weekdays": WEEKDAYS,
+        "monitoring": sorted(context.monitoring.by_category.items()),
+        **extra,
+    }
+
+
+async def _current(request: Request, actor: Actor) -> ClinicSettingsRecord:
+    context = services(request)
+    return await call(clinic_settings, context.unit_of_work(), actor=actor, catalog=context.catalog)
+
+
+@router.get("/settings", name="web_clinic_settings", response_class=HTMLResponse)
+async def settings_page(actor: SignedIn, request: Request, saved: str = "") -> Response:
+    record = await _current(request, actor)
+    return render(
+        request, "settings.html", _page(request, form_values(record), {}, saved=bool(saved))
+    )
+
+
+@router.post("/settings", name="web_update_clinic_settings")
+async def save_settings(actor: SignedIn, request: Request) -> Response:
+    form = await form_of(request)
+    context = services(request)
+    version_text = form.get("version", "").strip()
+    try:
+        if not version_text.isdigit():
+            raise InputError(
+                "the form lost the settings version it was opened at; reload the page",
+                fields={"field": ""},
+            )
+        await call(
+            update_clinic_settings,
+            context.unit_of_work(),
+            ClinicSettingsInput(
+                name=form.get("name", ""),
+                price_per_session_usd=form.get("price_per_session_usd", ""),
+                bag_sizes_ml=form.get("bag_sizes_ml", ""),
+                vials=form.get("vials", ""),
+            ),
+            expected_version=int(version_text),
+            actor=actor,
+            catalog=context.catalog,
+        )
+    except InputError as refused:
+        return render(
+            request, "settings.html", _page(request, form, field_errors(refused)), status=422
+        )
+    except ConflictError as stale:
+        # Keep what the admin typed, and show what is saved now, so the change can be made again.
+        current = await _current(request, actor)
+        message = (
+            "Someone else saved the clinic settings after you opened this page, so your changes "
+            f"were not saved (you started from version {version_text}; the settings are now at "
+            f"version {current.version}). The values saved now are shown under “Saved now”; "
+            "make your change again on top of them."
+        )
+        return render(
+            request,
+            "settings.html",
+            _page(
+                request,
+                {**form, "version": str(current.version)},
+                {"": message},
+                current=form_values(current),
+                conflict=stale.code,
+            ),
+            status=409,
+        )
+    return redirect("/settings?saved=1")

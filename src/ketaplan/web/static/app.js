@@ -1,0 +1,74 @@
+// ketaplan: progressive enhancement only. Every page works without this file; with it, the
+// session console's timer runs between events, the console answers single keys, and the patient
+// search filters as you type. No framework, no network beyond this server.
+"use strict";
+
+function pad(n) { return String(n).padStart(2, "0"); }
+
+function startConsoleTimer() {
+  const console_ = document.getElementById("console");
+  if (!console_ || console_.dataset.state !== "infusing" || !console_.dataset.lastAt) return;
+  const lastAt = Date.parse(console_.dataset.lastAt);
+  const baseMin = parseFloat(console_.dataset.infusingMin || "0");
+  const baseMg = parseFloat(console_.dataset.deliveredMg || "0");
+  const rateMgPerH = parseFloat(console_.dataset.rateMgPerH || "0");
+  const timer = document.getElementById("timer");
+  const delivered = document.getElementById("delivered");
+  function tick() {
+    // The server's figures are as of the last charted event; extrapolate at the running rate.
+    const elapsedS = Math.max(0, (Date.now() - lastAt) / 1000);
+    const totalS = Math.floor(baseMin * 60 + elapsedS);
+    timer.textContent = Math.floor(totalS / 60) + ":" + pad(totalS % 60);
+    delivered.textContent = (baseMg + rateMgPerH * elapsedS / 3600).toFixed(1);
+  }
+  tick();
+  window.setInterval(tick, 1000);
+}
+
+function consoleKeys() {
+  if (!document.getElementById("console")) return;
+  document.addEventListener("keydown", (event) => {
+    if (event.ctrlKey || event.metaKey || event.altKey) return;
+    const target = event.target;
+    if (target instanceof HTMLElement && target.closest("input, select, textarea")) return;
+    const button = document.querySelector(`button[data-key="${event.key.toLowerCase()}"]`);
+    if (!button) return;
+    event.preventDefault();
+    const field = button.form && button.form.querySelector("input:not([type=hidden]), select");
+    if (field && !field.value) { field.focus(); return; }  // a rate to type first
+    button.click();
+  });
+}
+
+function liveSearch() {
+  const input = document.querySelector("[data-live-search]");
+  const list = document.getElementById("patient-list");
+  if (!input || !list) return;
+  let pending = 0;
+  input.addEventListener("input", () => {
+    window.clearTimeout(pending);
+    pending = window.setTimeout(async () => {
+      const url = "/patients?q=" + encodeURIComponent(input.value);
+      const answer = await fetch(url, { credentials: "same-origin" });
+      if (!answer.ok) return;
+      const page = new DOMParser().parseFromString(await answer.text(), "text/html");
+      const fresh = page.getElementById("patient-list");
+      if (fresh) list.replaceWith(fresh);
+      window.history.replaceState(null, "", url);
+    }, 250);
+  });
+}
+
+function clearErrorsOnEdit() {
+  // A field marked wrong stops looking wrong once it is edited; the server still decides.
+  document.querySelectorAll(".field.has-error").forEach((field) => {
+    field.addEventListener("input", () => field.classList.add("edited"), { once: true });
+  });
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  startConsoleTimer();
+  consoleKeys();
+  liveSearch();
+  clearErrorsOnEdit();
+});

@@ -1,0 +1,141 @@
+"""Browser tests: Playwright driving Debian's Chromium against the app on 127.0.0.1.
+
+The server is the real app (uvicorn in a thread) over a migrated SQLite database in a tmp
+directory, with a clinic and one user per role. The browser is ``/usr/bin/chromium`` (``make
+test`` installs Debian's package when it is missing; Playwright never downloads one). Without it
+these tests are skipped on a developer's machine but FAIL under CI (``CI=true``): CI must run
+them.
+
+Screenshots of every step go to ``test-artifacts/screenshots/`` (git-ignored). With
+``KETAPLAN_DOCS_SCREENSHOTS=1`` the main pages are also written to ``docs/screenshots/`` for the
+README.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import uvicorn
+from argon2 import PasswordHasher
+
+from ketaplan.services import UnitOfWork, add_user, set_up_clinic
+
+CHROMIUM = Path("/usr/bin/chromium")
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts" / "screenshots"
+DOCS = ROOT / "docs" / "screenshots"
+PASSWORD = "correct horse battery staple"
+EMAILS = {
+    "admin": "admin@bay.example",
+    "prescriber": "prescriber@bay.example",
+    "nurse": "nurse@bay.example",
+    "front_desk": "front_desk@bay.example",
+}
+
+
+@dataclass(frozen=True)
+class Server:
+    base_url: str
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """The app on a free loopback port, over a fresh database with a clinic and its staff."""
+    from ketaplan.api import create_app
+    from ketaplan.api.context import build_context
+    from ketaplan.services import passwords
+    from ketaplan.store import migrate
+    from ketaplan.store.engine import make_engine
+
+    url = f"sqlite:///{tmp_path_factory.mktemp('browser') / 'clinic.db'}"
+    engine = make_engine(url)
+    migrate(engine)
+    engine.dispose()
+    with pytest.MonkeyPatch.context() as patch:
+        # Argon2 at its cheapest: the hashing itself is argon2-cffi's, tested there.
+        patch.setattr(
+            passwords, "HASHER", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+        )
+        context = build_context(url)
+        uow = UnitOfWork(context.database.session_factory)
+        admin = set_up_clinic(
+            uow,
+            name="Bay Ketamine Clinic",
+            time_zone="America/Los_Angeles",
+            admin_email=EMAILS["admin"],
+            admin_password=PASSWORD,
+        )
+        for role, email in EMAILS.items():
+            if role != "admin":
+                add_user(uow, email=email, role=role, actor=admin, password=PASSWORD)
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        listener.bind(("127.0.0.1", 0))
+        port = listener.getsockname()[1]
+        config = uvicorn.Config(create_app(context), log_level="warning", lifespan="off")
+        uvicorn_server = uvicorn.Server(config)
+        thread = threading.Thread(
+            target=uvicorn_server.run, kwargs={"sockets": [listener]}, daemon=True
+        )
+        thread.start()
+        deadline = time.monotonic() + 15
+        while not uvicorn_server.started:
+            if time.monotonic() > deadline or not thread.is_alive():
+                raise RuntimeError("the test server did not start")
+            time.sleep(0.02)
+        try:
+            yield Server(f"http://127.0.0.1:{port}")
+        finally:
+            uvicorn_server.should_exit = True
+            thread.join(timeout=10)
+            listener.close()
+            context.database.close()
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[object]:
+    """Debian's Chromium through Playwright (headless)."""
+    if not CHROMIUM.exists():
+        message = f"{CHROMIUM} is missing: run `make browser` (apt-get install chromium)"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+class Shots:
+    """Numbered screenshots of each step; the main pages also for the README when asked."""
+
+    def __init__(self, name: str) -> None:
+        self.folder = ARTIFACTS / name
+        self.folder.mkdir(parents=True, exist_ok=True)
+        for old in self.folder.glob("*.png"):
+            old.unlink()
+        self.count = 0
+        self.docs = os.environ.get("KETAPLAN_DOCS_SCREENSHOTS") == "1"
+
+    def take(self, page: object, step: str, *, doc: str | None = None) -> None:
+        self.count += 1
+        path = self.folder / f"{self.count:02d}-{step}.png"
+        page.screenshot(path=str(path), full_page=True)  # type: ignore[attr-defined]
+        if doc and self.docs:
+            DOCS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(DOCS / f"{doc}.png"), full_page=True)  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def shots(request: pytest.FixtureRequest) -> Shots:
+    return Shots(request.node.name)

@@ -1,0 +1,633 @@
+"""The web pages over TestClient: sign-in and roles, and every form refusing bad input with a
+message beside the field while saving nothing. The whole journey in a real browser is in
+``tests/browser``."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+import pytest
+from fastapi import FastAPI
+from fastapi.routing import APIRoute, iter_route_contexts
+from fastapi.testclient import TestClient
+
+from ketaplan.api.permissions import PUBLIC, RULES
+from ketaplan.store.models import (
+    Base,
+    InfusionPlan,
+    Patient,
+    SessionEvent,
+    TreatmentCourse,
+)
+
+from .conftest import PASSWORD, ROLE_EMAILS, Api
+
+
+def _web_routes(api: Api) -> list[tuple[str, str, str]]:
+    app = api.client.app
+    assert isinstance(app, FastAPI)
+    return [
+        (str(r.name), method, re.sub(r"\{[^}]+\}", "1", str(r.path)))
+        for r in iter_route_contexts(app.routes)
+        if isinstance(r.original_route, APIRoute) and not str(r.path).startswith("/api/")
+        for method in sorted(r.methods or ())
+    ]
+
+
+def _sign_in(client: TestClient, role: str) -> str:
+    """Sign in through the page; returns the CSRF token the pages carry."""
+    answer = client.post(
+        "/sign-in",
+        data={"email": ROLE_EMAILS[role], "password": PASSWORD, "next": "/patients"},
+        follow_redirects=False,
+    )
+    assert answer.status_code == 303, answer.text
+    cookie = answer.headers["set-cookie"]
+    assert "HttpOnly" in cookie
+    assert "samesite=lax" in cookie.lower()
+    page = client.get("/patients")
+    found = re.search(r'name="csrf_token" value="([0-9a-f]+)"', page.text)
+    assert found
+    return found.group(1)
+
+
+def _errors(html: str) -> dict[str, str]:
+    """The messages shown beside fields: ``{field name: message}``."""
+    return {
+        name: message
+        for name, message in re.findall(r'data-error-for="(\w+)">([^<]+)<', html)
+        if message.strip()
+    }
+
+
+def test_every_page_sends_a_visitor_who_is_not_signed_in_to_the_sign_in_page(api: Api) -> None:
+    for name, method, path in _web_routes(api):
+        if RULES[name] == PUBLIC:
+            continue
+        answer = api.client.request(method, path, follow_redirects=False)
+        assert answer.status_code == 303, (method, path, answer.text)
+        assert answer.headers["location"].startswith("/sign-in?next="), path
+
+
+def test_the_role_matrix_holds_for_pages_and_a_refusal_is_a_readable_page(api: Api) -> None:
+    _sign_in(api.client, "front_desk")
+    answer = api.client.get("/patients/1")
+    assert answer.status_code == 403
+    assert "text/html" in answer.headers["content-type"]
+    assert "front_desk" in answer.text
+    assert "Not allowed" in answer.text
+
+
+def test_a_form_post_without_the_csrf_token_is_refused(
+    api: Api, rows: Callable[[type[Base]], int]
+) -> None:
+    _sign_in(api.client, "nurse")
+    answer = api.client.post("/patients/new", data={"full_name": "X", "weight": "80 kg"})
+    assert answer.status_code == 403
+    assert "CSRF" in answer.text
+    assert rows(Patient) == 0
+
+
+def test_api_errors_stay_json(api: Api) -> None:
+    _sign_in(api.client, "nurse")
+    answer = api.client.get("/api/v1/patients/999")
+    assert answer.status_code == 404
+    assert answer.json()["code"] == "not_found"
+
+
+def test_a_wrong_password_is_shown_beside_the_field(api: Api) -> None:
+    answer = api.client.post(
+        "/sign-in", data={"email": ROLE_EMAILS["nurse"], "password": "not it at all"}
+    )
+    assert answer.status_code == 401
+    assert "wrong" in _errors(answer.text)["password"]
+    assert "ketaplan_session" not in answer.headers.get("set-cookie", "")
+
+
+@pytest.mark.parametrize(
+    ("typed", "field", "says"),
+    [
+        ({"full_name": "Ann Example", "weight": "176"}, "weight", "unit"),
+        ({"full_name": "Ann Example", "weight": ""}, "weight", "required"),
+        ({"full_name": "", "weight": "80 kg"}, "full_name", "name"),
+        (
+            {"full_name": "Ann", "weight": "80 kg", "date_of_birth": "31/12/1980"},
+            "date_of_birth",
+            "not a date",
+        ),
+        (
+            {"full_name": "Ann", "weight": "80 kg", "age_years": "forty"},
+            "age_years",
+            "whole number",
+        ),
+        ({"full_name": "Ann", "weight": "80 kg", "age_years": "200"}, "age_years", "outside"),
+        ({"full_name": "Ann", "weight": "80 kg", "height": "tall"}, "height", "tall"),
+        ({"full_name": "Ann", "weight": "80 kg", "blood_pressure": "high"}, "blood_pressure", ""),
+        (
+            {"full_name": "Ann", "weight": "80 kg", "sex": "male", "pregnant": "on"},
+            "sex",
+            "pregnan",
+        ),
+    ],
+)
+def test_the_intake_form_refuses_bad_input_beside_the_field_and_saves_nothing(
+    api: Api, rows: Callable[[type[Base]], int], typed: dict[str, str], field: str, says: str
+) -> None:
+    csrf = _sign_in(api.client, "nurse")
+    answer = api.client.post("/patients/new", data={"csrf_token": csrf, **typed})
+    assert answer.status_code == 422, answer.text
+    errors = _errors(answer.text)
+    assert field in errors, errors
+    assert says in errors[field]
+    assert "Not saved" in answer.text
+    assert f'value="{typed["full_name"]}"' in answer.text  # what was typed is kept
+    assert rows(Patient) == 0
+
+
+def _patient(api: Api, csrf: str) -> str:
+    answer = api.client.post(
+        "/patients/new",
+        data={
+            "csrf_token": csrf,
+            "full_name": "Ann Example",
+            "weight": "176 lb",
+            "height": "5 ft 9 in",
+            "age_years": "42",
+            "sex": "female",
+            "medications": "alprazolam 0.5 mg",
+        },
+        follow_redirects=False,
+    )
+    assert answer.status_code == 303, answer.text
+    return str(answer.headers["location"])
+
+
+@pytest.mark.parametrize(
+    ("role", "typed", "field", "says"),
+    [
+        ("nurse", {"condition": ""}, "condition", "choose"),
+        ("nurse", {"condition": "no such thing"}, "condition", "unknown condition"),
+        (
+            "nurse",
+            {"condition": "depression", "requested_mg_per_kg": "lots"},
+            "requested_mg_per_kg",
+            "not a dose",
+        ),
+        (
+            "nurse",
+            {"condition": "depression", "requested_mg_per_kg": "0.9"},
+            "override_reason",
+            "only a prescriber",
+        ),
+        (
+            "nurse",
+            {"condition": "depression", "requested_mg_per_kg": "0.9", "override_reason": "because"},
+            "override_reason",
+            "prescriber",
+        ),
+        (
+            "prescriber",
+            {"condition": "depression", "requested_mg_per_kg": "0.9"},
+            "override_reason",
+            "reason",
+        ),
+        (
+            "prescriber",
+            {"condition": "depression", "requested_mg_per_kg": "1.5", "override_reason": "x"},
+            "requested_mg_per_kg",
+            "hard",
+        ),
+    ],
+)
+def test_the_plan_form_refuses_bad_input_and_overrides_without_a_prescriber_or_reason(
+    api: Api,
+    rows: Callable[[type[Base]], int],
+    role: str,
+    typed: dict[str, str],
+    field: str,
+    says: str,
+) -> None:
+    csrf = _sign_in(api.client, role)
+    patient = _patient(api, csrf)
+    answer = api.client.post(f"{patient}/plans/new", data={"csrf_token": csrf, **typed})
+    assert answer.status_code in (403, 422), answer.text
+    errors = _errors(answer.text)
+    assert field in errors, errors
+    assert says in errors[field]
+    assert "--override-reason" not in answer.text  # the CLI's flags mean nothing here
+    assert rows(InfusionPlan) == 0
+
+
+def test_the_override_page_names_the_soft_limit_without_the_cli_flags(api: Api) -> None:
+    csrf = _sign_in(api.client, "prescriber")
+    patient = _patient(api, csrf)
+    answer = api.client.post(
+        f"{patient}/plans/new",
+        data={"csrf_token": csrf, "condition": "depression", "requested_mg_per_kg": "0.9"},
+    )
+    assert answer.status_code == 422
+    dose = _errors(answer.text)["requested_mg_per_kg"]
+    assert dose.startswith("this dose is past a soft limit: ")
+    assert "mg/kg" in dose
+    assert "--" not in dose
+    assert "give the clinical reason" in _errors(answer.text)["override_reason"]
+
+
+def test_a_prescriber_overrides_a_soft_limit_with_a_reason(api: Api) -> None:
+    csrf = _sign_in(api.client, "prescriber")
+    patient = _patient(api, csrf)
+    answer = api.client.post(
+        f"{patient}/plans/new",
+        data={
+            "csrf_token": csrf,
+            "condition": "depression",
+            "requested_mg_per_kg": "0.9",
+            "override_reason": "partial response at 0.75 mg/kg",
+        },
+    )
+    assert answer.status_code == 200
+    assert "Soft limit overridden by prescriber@bay.example" in answer.text
+    assert "interaction.benzodiazepine" in answer.text
+
+
+def test_course_and_session_forms_refuse_bad_input_and_save_nothing(
+    api: Api, rows: Callable[[type[Base]], int]
+) -> None:
+    csrf = _sign_in(api.client, "nurse")
+    patient = _patient(api, csrf)
+    plan = api.client.post(
+        f"{patient}/plans/new",
+        data={"csrf_token": csrf, "condition": "depression"},
+        follow_redirects=False,
+    ).headers["location"]
+    patient_id, plan_id = patient.rsplit("/", 1)[1], plan.rsplit("/", 1)[1]
+    for first_day, says in (("", "choose"), ("next tuesday", "not a date")):
+        answer = api.client.post(
+            f"/patients/{patient_id}/courses",
+            data={
+                "csrf_token": csrf,
+                "plan_id": plan_id,
+                "condition": "depression",
+                "first_day": first_day,
+            },
+        )
+        assert answer.status_code == 422
+        assert says in _errors(answer.text)["first_day"]
+    assert rows(TreatmentCourse) == 0
+
+    course = api.client.post(
+        f"/patients/{patient_id}/courses",
+        data={
+            "csrf_token": csrf,
+            "plan_id": plan_id,
+            "condition": "depression",
+            "first_day": "2026-12-07",
+        },
+        follow_redirects=False,
+    ).headers["location"]
+    page = api.client.get(course)
+    assert "$3,600" in page.text  # 6 sessions at the catalog's $600
+    session = api.client.post(
+        f"{course}/sessions", data={"csrf_token": csrf, "number": "1"}, follow_redirects=False
+    ).headers["location"]
+    for event, field in (
+        (
+            {"type": "start", "rate_ml_per_h": "fast", "concentration_mg_per_ml": "0.4"},
+            "rate_ml_per_h",
+        ),
+        (
+            {"type": "start", "rate_ml_per_h": "-5", "concentration_mg_per_ml": "0.4"},
+            "rate_ml_per_h",
+        ),
+        ({"type": "check_in", "systolic": "80", "diastolic": "95"}, ""),
+    ):
+        answer = api.client.post(
+            f"{session}/events", data={"csrf_token": csrf, "expected_seq": "0", **event}
+        )
+        assert answer.status_code == 422, answer.text
+        assert "Not charted" in answer.text
+        if field:
+            assert field in _errors(answer.text)
+    assert rows(SessionEvent) == 0
+    started = api.client.post(
+        f"{session}/events",
+        data={
+            "csrf_token": csrf,
+            "expected_seq": "0",
+            "type": "start",
+            "rate_ml_per_h": "150",
+            "concentration_mg_per_ml": "0.4",
+        },
+    )
+    assert started.status_code == 200
+    stale = api.client.post(
+        f"{session}/events", data={"csrf_token": csrf, "expected_seq": "0", "type": "pause"}
+    )
+    assert stale.status_code == 409
+    assert "someone charted first" in stale.text
+    assert rows(SessionEvent) == 1
+
+
+def test_the_patient_questionnaire_marks_unanswered_questions_and_saves_nothing(
+    api: Api, rows: Callable[[type[Base]], int]
+) -> None:
+    from ketaplan.store.models import QuestionnaireResponse
+
+    csrf = _sign_in(api.client, "nurse")
+    patient = _patient(api, csrf)
+    made = api.client.post(f"{patient}/links", data={"csrf_token": csrf, "scales": "phq9"})
+    link = re.search(r'id="patient-link" value="([^"]+)"', made.text)
+    assert link
+    path = "/q/" + link.group(1).rsplit("/q/", 1)[1]
+    api.client.cookies.clear()  # the patient has no account
+    page = api.client.get(path)
+    assert "Little interest or pleasure in doing things" in page.text
+    answers = {f"item{i}": "1" for i in range(1, 9)}  # item 9 left out
+    refused = api.client.post(path, data={"scale": "phq9", **answers})
+    assert refused.status_code == 422
+    assert "Please answer this question" in _errors(refused.text)["item9"]
+    assert rows(QuestionnaireResponse) == 0
+    done = api.client.post(path, data={"scale": "phq9", **answers, "item9": "0"})
+    assert done.status_code == 200
+    assert "Thank you" in done.text
+    assert rows(QuestionnaireResponse) == 1
+    assert api.client.get("/q/not-a-real-token").status_code == 404
+
+
+def _settings_form(client: TestClient) -> dict[str, str]:
+    """The settings form as the page fills it in (hidden fields included)."""
+    page = client.get("/settings")
+    assert page.status_code == 200, page.text
+    values = dict(re.findall(r'<input[^>]*name="(\w+)"[^>]*value="([^"]*)"', page.text))
+    values.update(re.findall(r'<textarea[^>]*name="(\w+)"[^>]*>([^<]*)</textarea>', page.text))
+    return values
+
+
+def test_an_admin_sees_the_clinic_settings_with_calendar_and_monitoring_thresholds(
+    api: Api,
+) -> None:
+    _sign_in(api.client, "admin")
+    page = api.client.get("/patients")
+    assert 'href="/settings"' in page.text
+    form = _settings_form(api.client)
+    assert form["name"] == "Bay Ketamine Clinic"
+    assert form["price_per_session_usd"] == "600"
+    assert "mg/mL x" in form["vials"]
+    assert form["version"].isdigit()
+    settings = api.client.get("/settings").text
+    assert 'id="calendar"' in settings
+    assert "Session start times" in settings
+    assert 'id="monitoring"' in settings
+    assert "pause and recheck" in settings or "call prescriber" in settings
+
+
+@pytest.mark.parametrize("role", ["prescriber", "nurse", "front_desk"])
+def test_only_an_admin_may_open_or_change_the_clinic_settings(api: Api, role: str) -> None:
+    csrf = _sign_in(api.client, role)
+    assert 'href="/settings"' not in api.client.get("/patients").text
+    assert api.client.get("/settings").status_code == 403
+    refused = api.client.post("/settings", data={"csrf_token": csrf, "name": "Mine"})
+    assert refused.status_code == 403
+
+
+def test_an_admin_saves_the_clinic_settings_and_sees_them_in_force(
+    api: Api,
+) -> None:
+    csrf = _sign_in(api.client, "admin")
+    form = _settings_form(api.client)
+    saved = api.client.post(
+        "/settings",
+        data={
+            **form,
+            "csrf_token": csrf,
+            "name": "Bay Ketamine Clinic West",
+            "price_per_session_usd": "$650",
+            "bag_sizes_ml": "100, 250 mL",
+            "vials": "50 mg/mL x 10 mL\n10 mg/mL x 20 mL",
+        },
+        follow_redirects=False,
+    )
+    assert saved.status_code == 303, saved.text
+    page = api.client.get(saved.headers["location"])
+    assert "Saved." in page.text
+    after = _settings_form(api.client)
+    assert after["name"] == "Bay Ketamine Clinic West"
+    assert after["price_per_session_usd"] == "650"
+    assert after["bag_sizes_ml"] == "100, 250"
+    assert after["vials"] == "50 mg/mL x 10 mL\n10 mg/mL x 20 mL"
+    assert int(after["version"]) == int(form["version"]) + 1
+
+
+@pytest.mark.parametrize(
+    ("typed", "field", "says"),
+    [
+        ({"name": "  "}, "name", "1-200 characters"),
+        ({"price_per_session_usd": "six hundred"}, "price_per_session_usd", "not a number"),
+        ({"price_per_session_usd": "-5"}, "price_per_session_usd", "between 0"),
+        ({"bag_sizes_ml": "100, big"}, "bag_sizes_ml", "not a volume"),
+        ({"bag_sizes_ml": "5000"}, "bag_sizes_ml", "must be 1 to"),
+        ({"vials": "50 mg per vial"}, "vials", "is not written as"),
+        ({"vials": ""}, "vials", "at least one vial"),
+    ],
+)
+def test_the_settings_form_refuses_bad_input_beside_the_field_and_saves_nothing(
+    api: Api, typed: dict[str, str], field: str, says: str
+) -> None:
+    csrf = _sign_in(api.client, "admin")
+    form = _settings_form(api.client)
+    answer = api.client.post("/settings", data={**form, "csrf_token": csrf, **typed})
+    assert answer.status_code == 422, answer.text
+    errors = _errors(answer.text)
+    assert field in errors, errors
+    assert says in errors[field]
+    assert "Not saved" in answer.text
+    assert _settings_form(api.client) == form  # nothing saved, version unchanged
+
+
+def test_a_settings_edit_from_a_stale_version_is_refused_with_a_clear_message(
+    api: Api,
+) -> None:
+    csrf = _sign_in(api.client, "admin")
+    opened = _settings_form(api.client)
+    first = api.client.post(
+        "/settings",
+        data={**opened, "csrf_token": csrf, "price_per_session_usd": "700"},
+        follow_redirects=False,
+    )
+    assert first.status_code == 303
+    second = api.client.post(
+        "/settings", data={**opened, "csrf_token": csrf, "price_per_session_usd": "550"}
+    )
+    assert second.status_code == 409
+    assert "Someone else saved the clinic settings" in second.text
+    assert "your changes were not saved" in second.text
+    assert 'id="saved-now"' in second.text
+    assert 'value="550"' in second.text  # what the admin typed is kept
+    now = _settings_form(api.client)
+    assert now["price_per_session_usd"] == "700"
+    assert int(now["version"]) == int(opened["version"]) + 1
+
+
+def _course(api: Api, csrf: str) -> str:
+    """A depression course (six sessions from 7 Dec 2026) for a new patient; its path."""
+    patient = _patient(api, csrf)
+    plan = api.client.post(
+        f"{patient}/plans/new",
+        data={"csrf_token": csrf, "condition": "depression"},
+        follow_redirects=False,
+    ).headers["location"]
+    course = api.client.post(
+        f"{patient}/courses",
+        data={
+            "csrf_token": csrf,
+            "plan_id": plan.rsplit("/", 1)[1],
+            "condition": "depression",
+            "first_day": "2026-12-07",
+        },
+        follow_redirects=False,
+    )
+    assert course.status_code == 303, course.text
+    return str(course.headers["location"])
+
+
+def test_the_course_page_suggests_the_next_dose_with_reasons_and_shows_the_booster_advice(
+    api: Api,
+) -> None:
+    csrf = _sign_in(api.client, "nurse")
+    course = _course(api, csrf)
+    page = api.client.get(course)
+    assert "No dose has been suggested" in page.text
+    assert 'id="booster"' in page.text
+    assert "reassess on" in page.text
+    asked = api.client.post(f"{course}/titration", data={"csrf_token": csrf})
+    assert asked.status_code == 200
+    assert 'id="titration-dose"' in asked.text
+    reasons = re.search(r'<ul id="titration-reasons">(.*?)</ul>', asked.text, re.S)
+    assert reasons
+    assert "<li>" in reasons.group(1)
+    assert "Awaiting a prescriber" in asked.text  # a nurse asks; she does not decide
+    assert 'id="titration-accept"' not in asked.text
+
+
+def test_a_nurse_cannot_decide_a_titration(api: Api, rows: Callable[[type[Base]], int]) -> None:
+    from ketaplan.store.models import TitrationDecision
+
+    csrf = _sign_in(api.client, "nurse")
+    course = _course(api, csrf)
+    api.client.post(f"{course}/titration", data={"csrf_token": csrf})
+    refused = api.client.post(
+        f"{course}/titration/decision",
+        data={"csrf_token": csrf, "recommendation_id": "1", "choice": "accept"},
+    )
+    assert refused.status_code == 403
+    assert rows(TitrationDecision) == 0
+
+
+def _recommendation_id(html: str) -> str:
+    found = re.search(r'name="recommendation_id" value="(\d+)"', html)
+    assert found, html
+    return found.group(1)
+
+
+def test_a_prescriber_accepts_the_suggested_dose(api: Api) -> None:
+    csrf = _sign_in(api.client, "prescriber")
+    course = _course(api, csrf)
+    page = api.client.post(f"{course}/titration", data={"csrf_token": csrf})
+    dose = re.search(r'id="titration-dose">([\d.]+) mg/kg', page.text)
+    assert dose
+    accepted = api.client.post(
+        f"{course}/titration/decision",
+        data={
+            "csrf_token": csrf,
+            "recommendation_id": _recommendation_id(page.text),
+            "choice": "accept",
+        },
+    )
+    assert accepted.status_code == 200
+    decision = re.search(r'id="titration-decision">(.*?)</div>', accepted.text, re.S)
+    assert decision
+    assert "Accepted" in decision.group(1)
+    assert f"{dose.group(1)} mg/kg" in decision.group(1)
+    assert 'id="titration-override"' not in accepted.text
+
+
+@pytest.mark.parametrize(
+    ("typed", "field", "says"),
+    [
+        ({"mg_per_kg": "", "reason": "x"}, "mg_per_kg", "give the dose"),
+        ({"mg_per_kg": "lots", "reason": "x"}, "mg_per_kg", "not a dose"),
+        ({"mg_per_kg": "0.65", "reason": "  "}, "reason", "needs a reason"),
+        ({"mg_per_kg": "3", "reason": "why not"}, "mg_per_kg", "hard limits"),
+        ({"mg_per_kg": "-1", "reason": "x"}, "mg_per_kg", "not a positive dose"),
+    ],
+)
+def test_a_titration_override_refuses_bad_input_beside_the_field_and_saves_nothing(
+    api: Api,
+    rows: Callable[[type[Base]], int],
+    typed: dict[str, str],
+    field: str,
+    says: str,
+) -> None:
+    from ketaplan.store.models import TitrationDecision
+
+    csrf = _sign_in(api.client, "prescriber")
+    course = _course(api, csrf)
+    page = api.client.post(f"{course}/titration", data={"csrf_token": csrf})
+    answer = api.client.post(
+        f"{course}/titration/decision",
+        data={
+            "csrf_token": csrf,
+            "recommendation_id": _recommendation_id(page.text),
+            "choice": "override",
+            **typed,
+        },
+    )
+    assert answer.status_code == 422, answer.text
+    errors = _errors(answer.text)
+    assert field in errors, errors
+    assert says in errors[field]
+    assert "Not saved" in answer.text
+    assert rows(TitrationDecision) == 0
+
+
+def test_a_prescriber_overrides_the_suggestion_with_a_reason_once(api: Api) -> None:
+    csrf = _sign_in(api.client, "prescriber")
+    course = _course(api, csrf)
+    page = api.client.post(f"{course}/titration", data={"csrf_token": csrf})
+    decision = {
+        "csrf_token": csrf,
+        "recommendation_id": _recommendation_id(page.text),
+        "choice": "override",
+        "mg_per_kg": "0.65",
+        "reason": "nausea at the last session",
+    }
+    done = api.client.post(f"{course}/titration/decision", data=decision)
+    assert done.status_code == 200, done.text
+    shown = re.search(r'id="titration-decision">(.*?)</div>', done.text, re.S)
+    assert shown
+    assert "Overridden" in shown.group(1)
+    assert "0.65 mg/kg" in shown.group(1)
+    assert "nausea at the last session" in shown.group(1)
+    again = api.client.post(f"{course}/titration/decision", data=decision)
+    assert again.status_code == 409
+    assert "already been decided" in again.text
+
+
+def test_the_dashboard_shows_a_patient_whose_phq9_item_9_needs_review(api: Api) -> None:
+    csrf = _sign_in(api.client, "nurse")
+    patient = _patient(api, csrf)
+    made = api.client.post(f"{patient}/links", data={"csrf_token": csrf, "scales": "phq9"})
+    link = re.search(r'id="patient-link" value="([^"]+)"', made.text)
+    assert link
+    path = "/q/" + link.group(1).rsplit("/q/", 1)[1]
+    api.client.cookies.clear()
+    answers = {f"item{i}": "1" for i in range(1, 10)}
+    assert api.client.post(path, data={"scale": "phq9", **answers}).status_code == 200
+    _sign_in(api.client, "front_desk")
+    page = api.client.get("/dashboard")
+    assert page.status_code == 200, page.text
+    flags = re.search(r'id="item9-flags">(.*?)</div>', page.text, re.S)
+    assert flags
+    assert "Ann Example" in flags.group(1)
+    assert "PHQ-9 9" in flags.group(1)
