@@ -23,14 +23,13 @@ from ketaplan.clinical.session import event_from_dict, replay, summarise
 from ketaplan.services.actors import Actor
 from ketaplan.services.clinic_settings import clinic_price
 from ketaplan.services.courses import find_course
-from ketaplan.services.patients import PatientRecord, _record, current_version, find_patient
-from ketaplan.services.sessions import (
-    SessionChart,
-    _chart,
-    _replayed,
-    _stored_events,
-    find_session,
+from ketaplan.services.patients import (
+    PatientRecord,
+    current_record,
+    current_version,
+    find_patient,
 )
+from ketaplan.services.sessions import SessionChart, find_session, read_chart
 from ketaplan.services.unit_of_work import UnitOfWork
 from ketaplan.store.models import (
     InfusionPlan,
@@ -180,7 +179,7 @@ def patient_overview(
     """Everything the patient page shows; the read is audited."""
     with uow:
         patient = find_patient(uow, patient_id, actor)
-        record = _record(current_version(uow, patient))
+        record = current_record(uow, patient)
         plans = tuple(
             PlanLine(
                 p.id,
@@ -304,8 +303,7 @@ def session_console(
         session = find_session(uow, session_id, actor)
         patient = find_patient(uow, session.patient_id, actor)
         name = current_version(uow, patient).full_name
-        rows = _stored_events(uow, session_id)
-        chart = _chart(session, [r.data for r in rows], _replayed(rows, session, monitoring))
+        chart = read_chart(uow, session, monitoring)
         prep: dict[str, Any] = {}
         planned: float | None = None
         if session.plan_id is not None:
@@ -318,7 +316,7 @@ def session_console(
             "session",
             session_id,
             patient_id=session.patient_id,
-            details={"seq": len(rows)},
+            details={"seq": chart.seq},
         )
         uow.commit()
         return ConsoleView(

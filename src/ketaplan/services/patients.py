@@ -184,6 +184,11 @@ def current_version(uow: UnitOfWork, patient: Patient) -> PatientVersion:
     ).one()
 
 
+def current_record(uow: UnitOfWork, patient: Patient) -> PatientRecord:
+    """The patient as of their current version."""
+    return _record(current_version(uow, patient))
+
+
 def create_patient(
     uow: UnitOfWork, details: PatientDetails, *, actor: Actor, catalog: Catalog
 ) -> PatientRecord:
@@ -233,7 +238,7 @@ def update_patient(
         patient = find_patient(uow, patient_id, actor)
         if patient.version != expected_version:
             raise _stale(patient_id, expected_version, patient.version)
-        before = _record(current_version(uow, patient)).details
+        before = current_record(uow, patient).details
         bumped = cast(
             "CursorResult[Any]",
             uow.session.execute(
@@ -269,7 +274,7 @@ def get_patient(uow: UnitOfWork, patient_id: int, *, actor: Actor) -> PatientRec
     """The patient's current details; the read is audited like a change."""
     with uow:
         patient = find_patient(uow, patient_id, actor)
-        record = _record(current_version(uow, patient))
+        record = current_record(uow, patient)
         uow.audit(
             actor,
             "patient.read",

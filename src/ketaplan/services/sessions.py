@@ -204,24 +204,32 @@ def append_session_event(
         return _chart(session, [*(r.data for r in rows), data], log)
 
 
+def read_chart(
+    uow: UnitOfWork, session: InfusionSession, monitoring: MonitoringRules
+) -> SessionChart:
+    """The session's stored events replayed into its chart, inside the caller's transaction
+    (which audits the read)."""
+    rows = _stored_events(uow, session.id)
+    return _chart(session, [r.data for r in rows], _replayed(rows, session, monitoring))
+
+
 def get_session_chart(
     uow: UnitOfWork, session_id: int, *, actor: Actor, monitoring: MonitoringRules
 ) -> SessionChart:
     """The chart and what it adds up to (delivered dose, alerts...); the read is audited."""
     with uow:
         session = find_session(uow, session_id, actor)
-        rows = _stored_events(uow, session_id)
-        log = _replayed(rows, session, monitoring)
+        chart = read_chart(uow, session, monitoring)
         uow.audit(
             actor,
             "session.read",
             "session",
             session_id,
             patient_id=session.patient_id,
-            details={"seq": len(rows)},
+            details={"seq": chart.seq},
         )
         uow.commit()
-        return _chart(session, [r.data for r in rows], log)
+        return chart
 
 
 @dataclass(frozen=True, slots=True)
