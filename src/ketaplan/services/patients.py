@@ -16,9 +16,10 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
 from datetime import date, datetime
+from functools import cache
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import CursorResult, Select, bindparam, select, update
 
 from ketaplan.clinical.catalog import Catalog
 from ketaplan.clinical.monitoring import VitalSigns
@@ -146,10 +147,17 @@ def _write_version(
     return row
 
 
+# The lookups below run in nearly every request; their statements are built once, with bound
+# parameters, because building them per call cost as much as running them.
+_PATIENT_IN_CLINIC = select(Patient).where(
+    Patient.id == bindparam("patient_id"), Patient.clinic_id == bindparam("clinic_id")
+)
+
+
 def find_patient(uow: UnitOfWork, patient_id: int, actor: Actor) -> Patient:
     """The patient row in the actor's clinic; another clinic's patient is "not found"."""
     patient = uow.session.scalar(
-        select(Patient).where(Patient.id == patient_id, Patient.clinic_id == actor.clinic_id)
+        _PATIENT_IN_CLINIC, {"patient_id": patient_id, "clinic_id": actor.clinic_id}
     )
     if patient is None:
         raise NotFoundError(f"there is no patient {patient_id}", fields={"patient_id": patient_id})
@@ -159,6 +167,15 @@ def find_patient(uow: UnitOfWork, patient_id: int, actor: Actor) -> Patient:
 PatientOwned = TypeVar("PatientOwned", InfusionPlan, TreatmentCourse, InfusionSession)
 
 
+@cache
+def _row_in_clinic(model: type[PatientOwned]) -> Select[PatientOwned]:
+    return (
+        select(model)
+        .join(Patient, Patient.id == model.patient_id)
+        .where(model.id == bindparam("row_id"), Patient.clinic_id == bindparam("clinic_id"))
+    )
+
+
 def find_in_clinic(
     uow: UnitOfWork, model: type[PatientOwned], row_id: int, actor: Actor, noun: str
 ) -> PatientOwned:
@@ -166,21 +183,23 @@ def find_in_clinic(
 
     Another clinic's row is "not found", exactly like another clinic's patient.
     """
-    row = uow.session.scalar(
-        select(model)
-        .join(Patient, Patient.id == model.patient_id)
-        .where(model.id == row_id, Patient.clinic_id == actor.clinic_id)
+    row: PatientOwned | None = uow.session.scalar(
+        _row_in_clinic(model), {"row_id": row_id, "clinic_id": actor.clinic_id}
     )
     if row is None:
         raise NotFoundError(f"there is no {noun} {row_id}", fields={f"{noun}_id": row_id})
     return row
 
 
+_CURRENT_VERSION = select(PatientVersion).where(
+    PatientVersion.patient_id == bindparam("patient_id"),
+    PatientVersion.version == bindparam("version"),
+)
+
+
 def current_version(uow: UnitOfWork, patient: Patient) -> PatientVersion:
     return uow.session.scalars(
-        select(PatientVersion).where(
-            PatientVersion.patient_id == patient.id, PatientVersion.version == patient.version
-        )
+        _CURRENT_VERSION, {"patient_id": patient.id, "version": patient.version}
     ).one()
 
 

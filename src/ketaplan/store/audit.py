@@ -33,9 +33,9 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select
+from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from ketaplan.store.models import AuditChainHead, AuditEvent
@@ -74,66 +74,92 @@ class AuditEntry:
     details: Mapping[str, Any] = field(default_factory=dict)
 
 
-def hashed_fields(event: AuditEvent) -> dict[str, object]:
-    """The fields of a row that its hash covers (all but ``id``, ``prev_hash`` and ``hash``)."""
+_HEAD = cast(Table, AuditChainHead.__table__)
+_EVENTS = cast(Table, AuditEvent.__table__)
+# Built once: an append runs these three statements in every write transaction, and building
+# them per call (ORM flush, expression coercion) cost more than the rest of the append.
+_LOCK_HEAD = (
+    select(_HEAD.c.last_seq, _HEAD.c.last_hash).where(_HEAD.c.id == CHAIN_HEAD_ID).with_for_update()
+)
+_INSERT_EVENTS = insert(_EVENTS)
+_MOVE_HEAD = (
+    update(_HEAD)
+    .where(_HEAD.c.id == CHAIN_HEAD_ID)
+    .values(last_seq=bindparam("new_seq"), last_hash=bindparam("new_hash"))
+)
+
+
+def append_audit_events(session: Session, entries: Iterable[AuditEntry], now: datetime) -> int:
+    """Chain ``entries`` onto the audit trail inside the session's transaction.
+
+    Returns the sequence number of the last event written (0 if there was nothing to write).
+    """
+    entries = list(entries)
+    if not entries:
+        return 0
+    connection = session.connection()
+    head = connection.execute(_LOCK_HEAD).one_or_none()
+    if head is None:  # pragma: no cover - the initial migration creates it
+        raise RuntimeError("the audit chain head row is missing; was the database migrated?")
+    seq: int = head.last_seq
+    last_hash: str = head.last_hash
+    occurred_at = now.astimezone(UTC)
+    rows = []
+    for entry in entries:
+        seq += 1
+        row: dict[str, Any] = {
+            "seq": seq,
+            "occurred_at": occurred_at,
+            "actor_user_id": entry.actor_user_id,
+            "actor_role": entry.actor_role,
+            "origin": entry.origin,
+            "action": entry.action,
+            "entity_type": entry.entity_type,
+            "entity_id": entry.entity_id,
+            "patient_id": entry.patient_id,
+            # Stored exactly as hashed: tuples become lists, keys sort the same way.
+            "details": json.loads(canonical_json(dict(entry.details))),
+            "prev_hash": last_hash,
+        }
+        row["hash"] = last_hash = chain_hash(last_hash, _hashed(row))
+        rows.append(row)
+    connection.execute(_INSERT_EVENTS, rows)
+    connection.execute(_MOVE_HEAD, {"new_seq": seq, "new_hash": last_hash})
+    return seq
+
+
+def _hashed(row: Mapping[str, Any]) -> dict[str, object]:
     return {
-        "seq": event.seq,
-        "occurred_at": event.occurred_at.astimezone(UTC).isoformat(),
-        "actor_user_id": event.actor_user_id,
-        "actor_role": event.actor_role,
-        "origin": event.origin,
-        "action": event.action,
-        "entity_type": event.entity_type,
-        "entity_id": event.entity_id,
-        "patient_id": event.patient_id,
-        "details": event.details,
+        "seq": row["seq"],
+        "occurred_at": row["occurred_at"].astimezone(UTC).isoformat(),
+        "actor_user_id": row["actor_user_id"],
+        "actor_role": row["actor_role"],
+        "origin": row["origin"],
+        "action": row["action"],
+        "entity_type": row["entity_type"],
+        "entity_id": row["entity_id"],
+        "patient_id": row["patient_id"],
+        "details": row["details"],
     }
 
 
-def _lock_head(session: Session) -> AuditChainHead:
-    statement = (
-        select(AuditChainHead)
-        .where(AuditChainHead.id == CHAIN_HEAD_ID)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    head = session.execute(statement).scalar_one_or_none()
-    if head is None:  # pragma: no cover - the initial migration creates it
-        raise RuntimeError("the audit chain head row is missing; was the database migrated?")
-    return head
+def hashed_fields(event: AuditEvent) -> dict[str, object]:
+    """The fields of a row that its hash covers (all but ``id``, ``prev_hash`` and ``hash``)."""
+    return _hashed({column: getattr(event, column) for column in _HASHED_COLUMNS})
 
 
-def append_audit_events(
-    session: Session, entries: Iterable[AuditEntry], now: datetime
-) -> list[AuditEvent]:
-    """Chain ``entries`` onto the audit trail inside the session's transaction."""
-    entries = list(entries)
-    if not entries:
-        return []
-    head = _lock_head(session)
-    occurred_at = now.astimezone(UTC)
-    written = []
-    for entry in entries:
-        event = AuditEvent(
-            seq=head.last_seq + 1,
-            occurred_at=occurred_at,
-            actor_user_id=entry.actor_user_id,
-            actor_role=entry.actor_role,
-            origin=entry.origin,
-            action=entry.action,
-            entity_type=entry.entity_type,
-            entity_id=entry.entity_id,
-            patient_id=entry.patient_id,
-            # Stored exactly as hashed: tuples become lists, keys sort the same way.
-            details=json.loads(canonical_json(dict(entry.details))),
-            prev_hash=head.last_hash,
-        )
-        event.hash = chain_hash(head.last_hash, hashed_fields(event))
-        session.add(event)
-        head.last_seq, head.last_hash = event.seq, event.hash
-        written.append(event)
-    session.flush()
-    return written
+_HASHED_COLUMNS = (
+    "seq",
+    "occurred_at",
+    "actor_user_id",
+    "actor_role",
+    "origin",
+    "action",
+    "entity_type",
+    "entity_id",
+    "patient_id",
+    "details",
+)
 
 
 @dataclass(frozen=True, slots=True)

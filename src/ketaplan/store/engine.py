@@ -6,7 +6,10 @@ SQLite (the embedded default) gets, on every new connection:
   committed transaction intact;
 * ``foreign_keys=ON``: SQLite ignores foreign keys unless asked, per connection;
 * ``synchronous=NORMAL`` (safe with WAL: a committed transaction survives a process crash);
-* a busy timeout, so a writer waits for the lock instead of failing at once.
+* a busy timeout, so a writer waits for the lock instead of failing at once;
+* a writer gate (:mod:`ketaplan.store.writer_gate`) that queues write transactions before
+  SQLite's lock, so the next writer starts as soon as the last one commits instead of sleeping
+  in SQLite's busy handler.
 
 Every SQLite transaction starts with ``BEGIN IMMEDIATE``: it takes the write lock at the start,
 so writers queue up in order instead of failing half-way with "database is locked" when a
@@ -24,17 +27,25 @@ chart are decided by the unique ``(session_id, seq)`` constraint.
 
 from __future__ import annotations
 
+import sqlite3
+from functools import partial
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+
+from ketaplan.store.writer_gate import GatedConnection, WriterGate
 
 SQLITE_BUSY_TIMEOUT_S = 30.0
 
 
-def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
+def _sqlite_on_connect(gate: WriterGate | None, dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.isolation_level = None
+    if isinstance(dbapi_connection, GatedConnection):
+        dbapi_connection.gate = gate
     cursor = dbapi_connection.cursor()
     try:
         cursor.execute("PRAGMA journal_mode=WAL")
@@ -51,6 +62,12 @@ def _sqlite_begin(connection: Connection) -> None:
     if connection.get_execution_options().get(READ_ONLY_OPTION):
         connection.exec_driver_sql("BEGIN")  # deferred: a reader takes no write lock
     else:
+        dbapi_connection = connection.connection.dbapi_connection
+        if isinstance(dbapi_connection, GatedConnection):
+            try:
+                dbapi_connection.enter_gate()
+            except sqlite3.OperationalError as locked:  # the same error as SQLite's own lock
+                raise OperationalError("BEGIN IMMEDIATE", None, locked) from None
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
@@ -58,8 +75,17 @@ def make_engine(database_url: str) -> Engine:
     """An engine for ``database_url`` (``sqlite:///...`` or ``postgresql+psycopg://...``)."""
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite":
-        engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S})
-        event.listen(engine, "connect", _sqlite_on_connect)
+        in_memory = not url.database or url.database == ":memory:"
+        gate = (
+            None
+            if in_memory
+            else WriterGate(Path(url.database or ""), timeout_s=SQLITE_BUSY_TIMEOUT_S)
+        )
+        connect_args: dict[str, Any] = {"timeout": SQLITE_BUSY_TIMEOUT_S}
+        if gate is not None:
+            connect_args["factory"] = GatedConnection
+        engine = create_engine(url, connect_args=connect_args)
+        event.listen(engine, "connect", partial(_sqlite_on_connect, gate))
         event.listen(engine, "begin", _sqlite_begin)
         return engine
     return create_engine(url, pool_pre_ping=True)

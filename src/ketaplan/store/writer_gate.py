@@ -1,0 +1,124 @@
+"""One writer at a time on a SQLite database, handed over promptly across threads and processes.
+
+SQLite lets one transaction write at a time; the others wait in its busy handler, which sleeps
+in growing steps (up to 100 ms each) and checks again. Under load that sleep, not the work,
+was most of a request's time: a writer could wait 100 ms for a lock freed 1 ms after it fell
+asleep. The gate puts the queue in front of SQLite instead. A write transaction passes the gate
+before its ``BEGIN IMMEDIATE`` and leaves it when it commits or rolls back:
+
+* within a process, a :class:`threading.Lock`, which wakes the next thread as soon as it is
+  released;
+* between processes (``ketaplan serve --workers N``), an exclusive ``flock`` on
+  ``<database>.writer-lock``, polled every :data:`POLL_S` by at most one thread per process.
+
+SQLite's own lock stays the guarantee: the gate only decides who asks first. Anything that
+writes without it (a ``sqlite3`` shell, ``ketaplan backup``) still meets SQLite's lock and its
+busy timeout, exactly as before. A transaction that cannot pass within the timeout fails with
+SQLite's own "database is locked" error, as it would have at SQLite's lock.
+
+The gate holds across the whole transaction, so a thread that opens a second write transaction
+while its first is still open waits for itself; it fails after the timeout, as it did before
+at SQLite's lock.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+LOCK_SUFFIX = ".writer-lock"
+POLL_S = 0.0005
+"""How often a waiting process tries the file lock: a fraction of a write transaction here."""
+
+
+class WriterGate:
+    """The gate for one SQLite database file (see the module docstring)."""
+
+    def __init__(self, database: Path, *, timeout_s: float) -> None:
+        self.lock_path = database.with_name(database.name + LOCK_SUFFIX)
+        self.timeout_s = timeout_s
+        self._threads = threading.Lock()
+        self._file: int | None = None
+        self._file_pid: int | None = None
+
+    def _descriptor(self) -> int:
+        # A forked child shares its parent's open file, and so its lock: reopen after a fork.
+        if self._file is None or self._file_pid != os.getpid():
+            self._file = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            self._file_pid = os.getpid()
+        return self._file
+
+    def enter(self) -> None:
+        """Wait for the gate; "database is locked" after :attr:`timeout_s`."""
+        deadline = time.monotonic() + self.timeout_s
+        if not self._threads.acquire(timeout=self.timeout_s):
+            raise self._timed_out()
+        try:
+            descriptor = self._descriptor()
+            while True:
+                try:
+                    fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    return
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        raise self._timed_out() from None
+                    time.sleep(POLL_S)
+        except BaseException:
+            self._threads.release()
+            raise
+
+    def leave(self) -> None:
+        """Let the next writer in."""
+        try:
+            if self._file is not None and self._file_pid == os.getpid():
+                fcntl.flock(self._file, fcntl.LOCK_UN)
+        finally:
+            self._threads.release()
+
+    def _timed_out(self) -> sqlite3.OperationalError:
+        return sqlite3.OperationalError(
+            f"database is locked (no write turn within {self.timeout_s:g} s; another "
+            "transaction kept it)"
+        )
+
+
+class GatedConnection(sqlite3.Connection):
+    """A pysqlite connection that leaves its database's :class:`WriterGate` when its
+    transaction ends, whoever ends it (SQLAlchemy's commit, rollback or pool reset)."""
+
+    gate: WriterGate | None = None
+    holds_gate = False
+
+    def enter_gate(self) -> None:
+        if self.gate is not None and not self.holds_gate:
+            self.gate.enter()
+            self.holds_gate = True
+
+    def _leave_gate(self) -> None:
+        if self.holds_gate and self.gate is not None:
+            self.holds_gate = False
+            self.gate.leave()
+
+    def commit(self) -> None:
+        try:
+            super().commit()
+        finally:
+            # A failed COMMIT can leave the transaction open: keep the gate until its rollback.
+            if not self.in_transaction:
+                self._leave_gate()
+
+    def rollback(self) -> None:
+        try:
+            super().rollback()
+        finally:
+            self._leave_gate()
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self._leave_gate()
