@@ -203,6 +203,29 @@ def current_version(uow: UnitOfWork, patient: Patient) -> PatientVersion:
     ).one()
 
 
+_CURRENT_PROFILE = (
+    select(PatientVersion.version, PatientVersion.profile)
+    .join(
+        Patient,
+        (Patient.id == PatientVersion.patient_id) & (Patient.version == PatientVersion.version),
+    )
+    .where(Patient.id == bindparam("patient_id"), Patient.clinic_id == bindparam("clinic_id"))
+)
+
+
+def current_profile(uow: UnitOfWork, patient_id: int, actor: Actor) -> tuple[int, dict[str, Any]]:
+    """The version number and validated profile of a patient in the actor's clinic, in one
+    query (what planning needs; :func:`find_patient` and :func:`current_version` load both
+    rows whole)."""
+    found = uow.session.execute(
+        _CURRENT_PROFILE, {"patient_id": patient_id, "clinic_id": actor.clinic_id}
+    ).one_or_none()
+    if found is None:
+        raise NotFoundError(f"there is no patient {patient_id}", fields={"patient_id": patient_id})
+    version, profile = found
+    return version, profile
+
+
 def current_record(uow: UnitOfWork, patient: Patient) -> PatientRecord:
     """The patient as of their current version."""
     return _record(current_version(uow, patient))

@@ -21,7 +21,7 @@ from ketaplan.clinical.planning import PlanRequest, make_plan, plan_to_dict
 from ketaplan.errors import SafetyLimitError
 from ketaplan.services.actors import Actor, require_role
 from ketaplan.services.patients import (
-    current_version,
+    current_profile,
     find_in_clinic,
     find_patient,
     profile_from_dict,
@@ -83,11 +83,10 @@ def create_plan(
     if order.override_reason is not None:
         require_role(actor, ("prescriber",), "overriding a dose limit")
     with uow:
-        patient = find_patient(uow, patient_id, actor)
-        version = current_version(uow, patient)
+        patient_version, profile = current_profile(uow, patient_id, actor)
         request = PlanRequest(
             order.condition,
-            profile_from_dict(version.profile),
+            profile_from_dict(profile),
             order.requested_mg_per_kg,
             order.override_reason,
             actor.email if order.override_reason is not None else None,
@@ -103,7 +102,7 @@ def create_plan(
                 patient_id=patient_id,
                 details={
                     "condition": order.condition,
-                    "patient_version": version.version,
+                    "patient_version": patient_version,
                     "requested_mg_per_kg": order.requested_mg_per_kg,
                     "code": refused.code,
                     "message": refused.message,
@@ -114,7 +113,7 @@ def create_plan(
         data = plan_to_dict(plan)
         values = {
             "patient_id": patient_id,
-            "patient_version": version.version,
+            "patient_version": patient_version,
             "condition": plan.protocol.key,
             "catalog_version": plan.catalog_version,
             "eligibility_status": plan.eligibility.status,
@@ -139,7 +138,7 @@ def create_plan(
             patient_id=patient_id,
             details={
                 "condition": values["condition"],
-                "patient_version": version.version,
+                "patient_version": patient_version,
                 "catalog_version": plan.catalog_version,
                 "eligibility": plan.eligibility.status,
                 "mg_per_kg": plan.dose.mg_per_kg,
@@ -151,7 +150,7 @@ def create_plan(
         return PlanRecord(
             plan_id,
             patient_id,
-            version.version,
+            patient_version,
             plan.protocol.key,
             plan.catalog_version,
             data,
