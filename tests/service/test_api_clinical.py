@@ -128,6 +128,9 @@ def test_a_dose_past_the_soft_limit_needs_an_override_which_is_a_prescribers(
     )
     assert refused.status_code == 422
     assert refused.json()["code"] == "limit.override_required"
+    message = refused.json()["message"]
+    assert 'send "override_reason" in the request body' in message  # the API's own field
+    assert "--override-reason" not in message  # the CLI's flags mean nothing here
     assert _last_action(api) == "plan.refused"
     override = {
         "condition": "depression",
