@@ -22,7 +22,7 @@ point maps these once: the CLI to a message and an exit code, the API to a 4xx J
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import ClassVar
+from typing import ClassVar, Self
 
 
 class KetaplanError(Exception):
@@ -47,6 +47,12 @@ class KetaplanError(Exception):
         self.message = message
         self.code = code or self.default_code
         self.fields: dict[str, object] = dict(fields or {})
+
+    def with_hint(self, hint: str) -> Self:
+        """The same error (class, code, fields) with a hint for one entry point appended to
+        its message: the domain says what is needed in its own words, and the CLI, the API or
+        a page says how to give it there (``--override-reason`` means nothing in a form)."""
+        return type(self)(f"{self.message} ({hint})", code=self.code, fields=self.fields)
 
     def to_dict(self) -> dict[str, object]:
         """The error as a JSON-ready mapping: ``{code, message, **fields}``."""

@@ -157,7 +157,16 @@ BAD_INPUT = [
     (["--mg-per-kg", "abc"], 2, "not a positive number"),
     (["--mg-per-kg", "-1"], 2, "not a positive number"),
     (["--mg-per-kg", "0.9"], 3, "needs a prescriber's override"),
-    (["--mg-per-kg", "0.9", "--override-reason", "partial response"], 3, "the prescriber's name"),
+    (
+        ["--mg-per-kg", "0.9"],
+        3,
+        """to proceed (add --override-reason "WHY" --prescriber "NAME")""",
+    ),
+    (
+        ["--mg-per-kg", "0.9", "--override-reason", "partial response"],
+        3,
+        """Give the prescriber's name to proceed (add --prescriber "NAME")""",
+    ),
     (
         ["--mg-per-kg", "1.2", "--override-reason", "r", "--prescriber", "Dr B"],
         3,

@@ -14,6 +14,7 @@ import os
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 
 import pytest
 from fastapi.testclient import TestClient
@@ -33,6 +34,7 @@ from ketaplan.services import (
     load_actor,
     set_up_clinic,
 )
+from ketaplan.services.unit_of_work import utc_now
 from ketaplan.store import Database, migrate, open_database
 from ketaplan.store.engine import make_engine
 from ketaplan.store.models import AuditEvent, Base
@@ -87,8 +89,10 @@ class CrashingUnitOfWork(UnitOfWork):
     before the commit: what a crash or a lost connection at that moment would do. It notes
     how many audit rows its transaction could see at that moment."""
 
-    def __init__(self, database: Database, seen: list[int]) -> None:
-        super().__init__(database.session_factory)
+    def __init__(
+        self, database: Database, seen: list[int], clock: Callable[[], datetime] = utc_now
+    ) -> None:
+        super().__init__(database.session_factory, clock=clock)
         self.seen = seen
 
     def _commit_transaction(self) -> None:
@@ -97,8 +101,16 @@ class CrashingUnitOfWork(UnitOfWork):
 
 
 @pytest.fixture
-def uow(database: Database) -> UnitOfWork:
-    return UnitOfWork(database.session_factory)
+def clock() -> Callable[[], datetime]:
+    """The service units of work's clock: the real one, unless a test module overrides this
+    fixture to stand the clinic at a fixed moment (tests charting a given day need that day
+    to be in the past whatever the real date)."""
+    return utc_now
+
+
+@pytest.fixture
+def uow(database: Database, clock: Callable[[], datetime]) -> UnitOfWork:
+    return UnitOfWork(database.session_factory, clock=clock)
 
 
 @pytest.fixture
@@ -108,8 +120,10 @@ def audit_rows_at_crash() -> list[int]:
 
 
 @pytest.fixture
-def crashing_uow(database: Database, audit_rows_at_crash: list[int]) -> UnitOfWork:
-    return CrashingUnitOfWork(database, audit_rows_at_crash)
+def crashing_uow(
+    database: Database, audit_rows_at_crash: list[int], clock: Callable[[], datetime]
+) -> UnitOfWork:
+    return CrashingUnitOfWork(database, audit_rows_at_crash, clock)
 
 
 @pytest.fixture

@@ -10,15 +10,19 @@ import re
 from datetime import timedelta
 
 import pytest
+import uvicorn
 from fastapi import FastAPI
 from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
+from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from ketaplan.api import create_app
 from ketaplan.api.permissions import PUBLIC, RULES
 from ketaplan.api.security import CSRF_HEADER, SESSION_COOKIE
+from ketaplan.cli import main
 from ketaplan.services import ROLES, UnitOfWork, utc_now
 from ketaplan.services.accounts import MAX_FAILURES_PER_EMAIL, sign_in
-from ketaplan.store.models import AuditEvent
+from ketaplan.store.models import AuditEvent, LoginAttempt
 
 from .conftest import PASSWORD, ROLE_EMAILS, Api
 
@@ -128,6 +132,65 @@ def test_repeated_failures_lock_the_account_out_for_a_while(api: Api) -> None:
         "/api/v1/auth/token", json={"email": "prescriber@bay.example", "password": PASSWORD}
     )
     assert other.status_code == 200
+
+
+FORWARDED_FOR = "203.0.113.7"
+
+
+def _proxy_settings_of_serve(
+    monkeypatch: pytest.MonkeyPatch, database_url: str, *args: str
+) -> dict[str, object]:
+    """The proxy settings ``ketaplan serve ARGS`` hands uvicorn (which is not started)."""
+    handed: dict[str, object] = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **options: handed.update(options))
+    monkeypatch.setenv("KETAPLAN_DATABASE_URL", database_url)  # serve sets both; restored after
+    monkeypatch.setenv("KETAPLAN_SECURE_COOKIES", "")
+    assert main(["serve", "--port", "8123", *args]) == 0
+    return {k: v for k, v in handed.items() if k in {"proxy_headers", "forwarded_allow_ips"}}
+
+
+@pytest.mark.parametrize(
+    ("args", "peer", "origin"),
+    [
+        ([], "127.0.0.1", "127.0.0.1"),  # default: the peer, even a local one, whatever it claims
+        (["--forwarded-allow-ips", "127.0.0.1"], "127.0.0.1", FORWARDED_FOR),
+        (["--forwarded-allow-ips", "10.0.0.0/8"], "127.0.0.1", "127.0.0.1"),  # not the proxy
+        (["--forwarded-allow-ips", "10.0.0.0/8, ::1"], "10.1.2.3", FORWARDED_FOR),
+    ],
+)
+def test_the_sign_in_rate_limit_counts_by_the_socket_peer_unless_its_proxy_is_trusted(
+    api: Api,
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    args: list[str],
+    peer: str,
+    origin: str,
+) -> None:
+    config = uvicorn.Config(
+        api.client.app,
+        log_config=None,
+        **_proxy_settings_of_serve(monkeypatch, database_url, *args),
+    )
+    config.load()  # wraps the app as uvicorn will serve it
+    client = TestClient(config.loaded_app, client=(peer, 50000))
+    answer = client.post(
+        "/api/v1/auth/token",
+        json={"email": ROLE_EMAILS["nurse"], "password": "a wrong guess"},
+        headers={"X-Forwarded-For": FORWARDED_FOR},
+    )
+    assert answer.status_code == 401
+    with api.context.database.session_factory() as session:
+        counted = session.scalars(select(LoginAttempt.origin).order_by(LoginAttempt.id)).all()
+    assert counted[-1] == origin  # what MAX_FAILURES_PER_ORIGIN counts
+
+
+def test_serve_refuses_a_proxy_that_is_not_an_address_before_opening_the_database(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["serve", "--forwarded-allow-ips", "127.0.0.1,proxy.example"]) == 2
+    err = capsys.readouterr().err
+    assert "'proxy.example' is not an IP address or network" in err
+    assert "comma-separated" in err
 
 
 def _cookie_sign_in(api: Api, *, clock_offset: timedelta = timedelta()) -> tuple[str, str]:

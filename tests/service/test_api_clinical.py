@@ -4,7 +4,7 @@ titration; each route's happy path, its documented refusals, and its audit rows.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -128,6 +128,9 @@ def test_a_dose_past_the_soft_limit_needs_an_override_which_is_a_prescribers(
     )
     assert refused.status_code == 422
     assert refused.json()["code"] == "limit.override_required"
+    message = refused.json()["message"]
+    assert 'send "override_reason" in the request body' in message  # the API's own field
+    assert "--override-reason" not in message  # the CLI's flags mean nothing here
     assert _last_action(api) == "plan.refused"
     override = {
         "condition": "depression",
@@ -419,6 +422,33 @@ def test_bad_questionnaires_are_422s(api: Api, changes: dict[str, object], code:
     )
     assert answer.status_code == 422, answer.text
     assert answer.json()["code"] == code
+
+
+@pytest.mark.parametrize(
+    ("answered_at", "code"),
+    [
+        (datetime.now(UTC) + timedelta(days=1), "input.time_in_future"),
+        (datetime.now(UTC) + timedelta(hours=2), "input.time_in_future"),
+        (datetime(1999, 12, 31, 23, 0, tzinfo=UTC), "input.time_too_early"),
+    ],
+)
+def test_an_answer_time_in_the_future_or_before_2000_is_refused_and_names_the_field(
+    api: Api, answered_at: datetime, code: str
+) -> None:
+    patient_id = _patient(api)
+    answer = api.client.post(
+        f"{V1}/patients/{patient_id}/questionnaires",
+        json={"scale": "phq9", "answers": PHQ9, "answered_at": answered_at.isoformat()},
+        headers=api.as_role("nurse"),
+    )
+    assert answer.status_code == 422, answer.text
+    body = answer.json()
+    assert (body["code"], body["field"]) == (code, "answered_at")
+    assert "from 2000-01-01 up to 5 minutes after the server's clock" in body["message"]
+    listed = api.client.get(
+        f"{V1}/patients/{patient_id}/questionnaires", headers=api.as_role("nurse")
+    )
+    assert listed.json() == []
 
 
 def test_a_questionnaire_tied_to_another_patients_session_is_refused(api: Api) -> None:

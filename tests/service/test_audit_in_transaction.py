@@ -45,6 +45,15 @@ from ketaplan.store.models import (
     User,
 )
 
+CLINIC_EVENING = datetime(2026, 12, 8, 2, 0, tzinfo=UTC)  # 18:00 on the course's first day
+
+
+@pytest.fixture
+def clock() -> Callable[[], datetime]:
+    """The clinic's clock stands after the course's first day (7 December 2026): the baseline
+    questionnaire (6 December) is in the past whatever the real date."""
+    return lambda: CLINIC_EVENING
+
 
 @pytest.fixture
 def world(

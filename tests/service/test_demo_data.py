@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
 
+from ketaplan.api import ServiceContext
 from ketaplan.cli import main
-from ketaplan.services import UnitOfWork
+from ketaplan.clinical.catalog import Catalog
+from ketaplan.clinical.catalog.course_loader import load_calendar, load_monitoring_rules
+from ketaplan.clinical.medications import MedicationResolver
+from ketaplan.services import Actor, UnitOfWork
 from ketaplan.services.accounts import sign_in
+from ketaplan.services.demo_clinic import create_demo_clinic
 from ketaplan.store import Database
 from ketaplan.store.models import (
+    AuditChainHead,
+    Base,
     InfusionPlan,
     InfusionSession,
     Patient,
@@ -71,4 +80,76 @@ def test_demo_data_creates_a_clinic_with_history_once_and_prints_the_passwords_o
     assert "already set up" in again
     assert not any(password in again for password in accounts.values())
     assert {m: count(m) for m in counts} == counts
+    assert main(["audit", "verify"]) == 0
+
+
+class FailingHalfWay(UnitOfWork):
+    """Fails at its ``fail_at``-th commit (a demo clinic takes about 300), noting how many
+    patients its transaction could see by then: proof that the failure came half-way."""
+
+    def __init__(
+        self, sessions: sessionmaker[Session], *, fail_at: int, patients_seen: list[int]
+    ) -> None:
+        super().__init__(sessions)
+        self.fail_at = fail_at
+        self.commits = 0
+        self.patients_seen = patients_seen
+
+    def _commit_transaction(self) -> None:
+        self.commits += 1
+        if self.commits == self.fail_at:
+            self.patients_seen.append(
+                self.session.scalar(select(func.count()).select_from(Patient)) or 0
+            )
+            raise RuntimeError("simulated failure half-way through the demo clinic")
+        super()._commit_transaction()
+
+
+def _snapshot(database: Database) -> dict[str, object]:
+    """Every table's row count, and the audit chain's head."""
+    with database.session_factory() as session:
+        counts: dict[str, object] = {
+            table.name: session.scalar(select(func.count()).select_from(table))
+            for table in Base.metadata.sorted_tables
+        }
+        counts["audit_head"] = session.scalars(select(AuditChainHead.last_hash)).all()
+    return counts
+
+
+def test_demo_data_that_fails_half_way_leaves_the_database_as_it_was_and_a_rerun_works(
+    database: Database,
+    database_url: str,
+    admin: Actor,
+    catalog: Catalog,
+    resolver: MedicationResolver,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    context = ServiceContext(
+        database=database,
+        catalog=catalog,
+        resolver=resolver,
+        monitoring=load_monitoring_rules(),
+        calendar=load_calendar(None, catalog.clinic.time_zone),
+    )
+    before = _snapshot(database)  # another clinic (the admin fixture's) is already there
+    seen: list[int] = []
+    with pytest.raises(RuntimeError, match="half-way"):
+        create_demo_clinic(
+            database,
+            catalog=context.catalog,
+            resolver=context.resolver,
+            monitoring=context.monitoring,
+            calendar=context.calendar,
+            today=date(2026, 3, 11),
+            unit_of_work=lambda sessions: FailingHalfWay(sessions, fail_at=150, patients_seen=seen),
+        )
+    assert seen[0] >= 1  # it failed with patients made, not before it began
+    assert _snapshot(database) == before
+
+    monkeypatch.setenv("KETAPLAN_DATABASE_URL", database_url)
+    assert main(["demo-data"]) == 0  # a rerun makes the whole clinic, not "already set up"
+    out = capsys.readouterr().out
+    assert "Demo clinic set up: 4 synthetic patients" in out
+    assert "nurse@demo-clinic.example" in out
     assert main(["audit", "verify"]) == 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -41,6 +41,14 @@ EVENTS = [
 ]
 BEFORE = datetime(2026, 12, 7, 16, 0, tzinfo=UTC)  # 08:00 in the clinic, before check-in
 AFTER = datetime(2026, 12, 7, 18, 30, tzinfo=UTC)  # 10:30 in the clinic, after discharge
+CLINIC_EVENING = datetime(2026, 12, 8, 2, 0, tzinfo=UTC)  # 18:00 in the clinic
+
+
+@pytest.fixture
+def clock() -> Callable[[], datetime]:
+    """The clinic's clock stands on the evening of the day these tests chart (7 December 2026):
+    its answers and sessions are in the past whatever the real date."""
+    return lambda: CLINIC_EVENING
 
 
 def test_a_questionnaire_keeps_every_answer_and_returns_flags_as_data(
@@ -79,6 +87,54 @@ def test_an_incomplete_questionnaire_is_refused_and_writes_nothing(
             actor=nurse,
         )
     assert (rows(QuestionnaireResponse), rows(AuditEvent)) == (0, audits)
+
+
+@pytest.mark.parametrize(
+    ("answered_at", "code"),
+    [
+        (CLINIC_EVENING + timedelta(minutes=5, seconds=1), "input.time_in_future"),
+        (datetime(2027, 12, 7, 9, 0, tzinfo=UTC), "input.time_in_future"),
+        (datetime(1999, 12, 31, 23, 59, tzinfo=UTC), "input.time_too_early"),
+    ],
+)
+def test_an_answer_time_past_the_clinic_clock_or_before_2000_is_refused_and_writes_nothing(
+    uow: UnitOfWork,
+    nurse: Actor,
+    patient: PatientRecord,
+    rows: Callable[[type[Base]], int],
+    answered_at: datetime,
+    code: str,
+) -> None:
+    audits = rows(AuditEvent)
+    with pytest.raises(InputError) as refused:
+        record_questionnaire(
+            uow,
+            patient.patient_id,
+            scale="gad7",
+            answers=[1] * 7,
+            answered_at=answered_at,
+            actor=nurse,
+        )
+    assert refused.value.code == code
+    assert refused.value.fields["field"] == "answered_at"
+    assert refused.value.fields["latest"] == "2026-12-08T02:05:00+00:00"
+    assert "up to 5 minutes after the server's clock" in refused.value.message
+    assert (rows(QuestionnaireResponse), rows(AuditEvent)) == (0, audits)
+
+
+def test_an_answer_time_a_little_ahead_of_the_clinic_clock_or_long_ago_is_kept(
+    uow: UnitOfWork, nurse: Actor, patient: PatientRecord
+) -> None:
+    for answered_at in (CLINIC_EVENING + timedelta(minutes=5), datetime(2000, 1, 1, tzinfo=UTC)):
+        recorded = record_questionnaire(
+            uow,
+            patient.patient_id,
+            scale="gad7",
+            answers=[1] * 7,
+            answered_at=answered_at,
+            actor=nurse,
+        )
+        assert recorded.answered_at == answered_at
 
 
 def test_recording_a_questionnaire_writes_its_audit_row_in_the_same_transaction(

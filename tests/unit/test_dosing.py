@@ -105,8 +105,10 @@ def test_a_requested_dose_above_the_soft_limit_needs_a_reason_and_a_prescriber(
 ) -> None:
     with pytest.raises(OverrideRequired, match=r"above the soft maximum 0\.75") as caught:
         _plan(catalog, resolver, mg_per_kg=0.9)
-    assert "a reason and the prescriber's name" in caught.value.message
-    with pytest.raises(OverrideRequired, match="the prescriber's name"):
+    assert "Give an override reason and the prescriber's name to proceed" in caught.value.message
+    assert "--" not in caught.value.message  # the domain names no entry point's flags or fields
+    assert caught.value.fields["missing"] == ["reason", "prescriber"]
+    with pytest.raises(OverrideRequired, match=r"Give the prescriber's name to proceed$"):
         _plan(catalog, resolver, mg_per_kg=0.9, reason="partial response at 0.75")
     plan = _plan(
         catalog,

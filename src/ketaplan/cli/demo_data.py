@@ -1,7 +1,8 @@
 """``ketaplan demo-data``: a demo clinic with staff and synthetic patients (``make run``).
 
 Safe to run again: once the demo clinic exists it says so and changes nothing. The generated
-passwords are printed only when the accounts are created.
+passwords are printed only when the accounts are created. All or nothing: a run that fails
+half-way leaves the database as it was, and the next run starts afresh.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ def demo_data(
     try:
         today = datetime.now(ZoneInfo(context.catalog.clinic.time_zone)).date()
         made = create_demo_clinic(
-            context.unit_of_work,
+            context.database,
             catalog=context.catalog,
             resolver=context.resolver,
             monitoring=context.monitoring,

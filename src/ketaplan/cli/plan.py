@@ -9,6 +9,7 @@ import typer
 
 if TYPE_CHECKING:
     from ketaplan.clinical.planning import Plan
+    from ketaplan.errors import OverrideRequired
 
 
 def _whole_number(text: str | None, field: str) -> int | None:
@@ -85,6 +86,7 @@ def plan(
     from ketaplan.clinical.planning import PlanRequest, make_plan, plan_to_dict
     from ketaplan.clinical.profile import build_profile
     from ketaplan.drug_dictionary import DnerDrugDictionary
+    from ketaplan.errors import OverrideRequired
 
     cat = load_catalog(tuple(catalog or ()))
     profile = build_profile(
@@ -108,11 +110,25 @@ def plan(
     request = PlanRequest(
         condition, profile, _decimal(mg_per_kg, "--mg-per-kg"), override_reason, prescriber
     )
-    result = make_plan(request, cat, MedicationResolver(cat, DnerDrugDictionary()))
+    try:
+        result = make_plan(request, cat, MedicationResolver(cat, DnerDrugDictionary()))
+    except OverrideRequired as refused:
+        raise refused.with_hint(override_hint(refused)) from None
     if as_json:
         print_json(plan_to_dict(result))
     else:
         print_lines(summary_lines(result))
+
+
+OVERRIDE_FLAGS = {"reason": '--override-reason "WHY"', "prescriber": '--prescriber "NAME"'}
+"""How the command line gives each part of an override the limits ask for."""
+
+
+def override_hint(refused: OverrideRequired) -> str:
+    """The flags that give what the override still lacks (the error's ``missing`` field)."""
+    missing = refused.fields.get("missing")
+    names = missing if isinstance(missing, list) else list(OVERRIDE_FLAGS)
+    return "add " + " ".join(OVERRIDE_FLAGS[str(n)] for n in names if n in OVERRIDE_FLAGS)
 
 
 def summary_lines(plan: Plan) -> list[str]:

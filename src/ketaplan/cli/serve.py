@@ -11,6 +11,11 @@ while it runs (:func:`hold_serve_lock`): ``ketaplan restore`` checks it so that 
 the database under a running server without ``--force``. The kernel drops the lock when the
 process ends, however it ends, so a crash leaves nothing stale behind.
 
+Proxy headers (``X-Forwarded-For``, ``X-Forwarded-Proto``) are ignored unless
+``--forwarded-allow-ips`` names the proxies to believe: the client address that the sign-in
+rate limit and the audit trail use is otherwise the connection's peer, which a local process
+cannot forge (:mod:`ketaplan.api.transport`).
+
 No ``--reload``: this is the clinic's server, not a development loop.
 """
 
@@ -38,6 +43,14 @@ def serve(
             "--secure-cookies", help="Mark the session cookie Secure (served over TLS or a proxy)."
         ),
     ] = False,
+    forwarded_allow_ips: Annotated[
+        str | None,
+        typer.Option(
+            help="Trust X-Forwarded-For/-Proto only from these proxies: IP addresses or networks, "
+            "comma-separated (e.g. 127.0.0.1 for a proxy on this machine). Default: trust none; "
+            "the client address (sign-in rate limit, audit trail) is the connection's peer.",
+        ),
+    ] = None,
     log_level: Annotated[
         str, typer.Option(help="uvicorn's log level (critical, error, warning, info, debug).")
     ] = "info",
@@ -47,12 +60,13 @@ def serve(
 
     import uvicorn
 
-    from ketaplan.api.transport import HTTP_PROTOCOL
+    from ketaplan.api.transport import HTTP_PROTOCOL, proxy_options
     from ketaplan.cli._output import print_lines
     from ketaplan.settings import DATABASE_URL_VARIABLE, load_settings
     from ketaplan.store import open_database, safe_url
     from ketaplan.store.backup import hold_serve_lock, sqlite_path
 
+    proxies = proxy_options(forwarded_allow_ips)  # a bad address is refused before anything
     database_url = load_settings(os.environ).database_url
     database = open_database(database_url)  # refuses an un-migrated database, before workers
     shown = safe_url(database.engine)
@@ -62,10 +76,14 @@ def serve(
     path = sqlite_path(database_url)
     lock = hold_serve_lock(path) if path is not None else None
     try:
+        trusted = proxies.get("forwarded_allow_ips")
         print_lines(
             [
                 f"ketaplan serving {shown} on http://{host}:{port}/api/v1 "
-                f"({workers} worker{'s' if workers != 1 else ''}); Ctrl-C stops it."
+                f"({workers} worker{'s' if workers != 1 else ''}); Ctrl-C stops it.",
+                f"Client addresses from X-Forwarded-For when the peer is {', '.join(trusted)}."
+                if trusted
+                else "Client addresses are the connections' peers (no proxy trusted).",
             ]
         )
         uvicorn.run(
@@ -77,6 +95,7 @@ def serve(
             http=HTTP_PROTOCOL,
             reload=False,
             log_level=log_level,
+            **proxies,
         )
     finally:
         if lock is not None:

@@ -116,15 +116,17 @@ def enforce_limits(
     reason = (override_reason or "").strip()
     who = (prescriber or "").strip()
     if not reason or not who:
+        # In the domain's words only: each entry point adds how to give these there (the
+        # CLI its flags, the API its JSON fields, the web page its form), from ``missing``.
         missing = " and ".join(
             name
-            for name, value in (("a reason", reason), ("the prescriber's name", who))
+            for name, value in (("an override reason", reason), ("the prescriber's name", who))
             if not value
         )
         raise OverrideRequired(
             "dose needs a prescriber's override: "
             + "; ".join(c.message for c in soft)
-            + f". Give {missing} (--override-reason, --prescriber) to proceed",
+            + f". Give {missing} to proceed",
             fields={
                 "limits": [c.quantity for c in soft],
                 "soft_limits": [c.message for c in soft],

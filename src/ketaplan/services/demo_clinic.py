@@ -14,6 +14,11 @@ Every name, date of birth and answer here is invented.
 
 It runs once per database: :func:`create_demo_clinic` returns None when the demo admin already
 exists (passwords are never shown again; ``ketaplan user password`` sets a new one).
+
+It is all or nothing: the many service calls share one database transaction
+(:meth:`ketaplan.store.Database.all_or_nothing`), so a failure half-way (a bug, a full disk, a
+lost connection, Ctrl-C) leaves no half-made clinic behind, whose admin would make every rerun
+say "already set up". Run it again and it starts from scratch.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
 
 from ketaplan.clinical.calendar import ClinicCalendar
 from ketaplan.clinical.catalog import Catalog
@@ -43,6 +49,7 @@ from ketaplan.services.screenings import screen_patient
 from ketaplan.services.sessions import append_session_event, open_session
 from ketaplan.services.titration import decide_titration, recommend_titration
 from ketaplan.services.unit_of_work import UnitOfWork
+from ketaplan.store import Database
 from ketaplan.store.models import User
 
 CLINIC_NAME = "Demo Ketamine Clinic"
@@ -246,7 +253,33 @@ def _events(
 
 
 def create_demo_clinic(
-    session_factory_uow: Callable[[], UnitOfWork],
+    database: Database,
+    *,
+    catalog: Catalog,
+    resolver: MedicationResolver,
+    monitoring: MonitoringRules,
+    calendar: ClinicCalendar,
+    today: date,
+    unit_of_work: Callable[[sessionmaker[Session]], UnitOfWork] = UnitOfWork,
+) -> DemoClinic | None:
+    """Create the demo clinic, staff and patients in one transaction; None if it exists.
+
+    ``unit_of_work`` makes the unit of work over the job's sessions (tests pass one that
+    fails half-way).
+    """
+    with database.all_or_nothing() as sessions:
+        return _create_demo_clinic(
+            unit_of_work(sessions),
+            catalog=catalog,
+            resolver=resolver,
+            monitoring=monitoring,
+            calendar=calendar,
+            today=today,
+        )
+
+
+def _create_demo_clinic(
+    uow: UnitOfWork,
     *,
     catalog: Catalog,
     resolver: MedicationResolver,
@@ -254,8 +287,6 @@ def create_demo_clinic(
     calendar: ClinicCalendar,
     today: date,
 ) -> DemoClinic | None:
-    """Create the demo clinic, staff and patients; None if it exists already."""
-    uow = session_factory_uow()
     if demo_admin_exists(uow):
         return None
     passwords = {role: _password() for role in DEMO_EMAILS}
@@ -268,7 +299,7 @@ def create_demo_clinic(
             admin_email=DEMO_EMAILS["admin"],
             admin_password=passwords["admin"],
         )
-    except ConflictError:  # another run got there first
+    except ConflictError:  # another run got there first (checked inside this transaction)
         return None
     staff: dict[str, Actor] = {"admin": admin}
     for role in ("prescriber", "nurse"):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from sqlalchemy import select
@@ -29,6 +29,15 @@ Source = Literal["staff", "patient_link"]
 
 MAX_LISTED = 500
 """A patient's responses listed at most (newest first): years of weekly questionnaires."""
+
+CLOCK_SKEW = timedelta(minutes=5)
+"""How far after the server's clock an answer time may be: the entering device's clock may run a
+little ahead. Beyond that the time is a typing mistake (a wrong month or year), and a score
+dated in the future would stand as the patient's latest for weeks and steer titration."""
+EARLIEST_ANSWER = datetime(2000, 1, 1, tzinfo=UTC)
+"""No answer kept here predates 2000 (ketamine clinics for depression began in the 2010s);
+an earlier time is a typing mistake. Answers from before the patient was registered are
+allowed: a baseline on paper is often entered later."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,12 +136,39 @@ def store_response(
     )
 
 
-def _checked_time(answered_at: datetime) -> datetime:
+def _checked_time(answered_at: datetime, now: datetime) -> datetime:
+    """An answer time with its offset, from 2000 up to a few minutes after ``now``."""
     if answered_at.tzinfo is None or answered_at.utcoffset() is None:
         raise InputError(
             f"answered_at {answered_at.isoformat()} has no time zone; give it with its offset",
             code="input.naive_time",
             fields={"field": "answered_at"},
+        )
+    latest = now + CLOCK_SKEW
+    accepted = (
+        f"from {EARLIEST_ANSWER.date().isoformat()} up to {int(CLOCK_SKEW.total_seconds() // 60)}"
+        f" minutes after the server's clock ({now.astimezone(UTC).isoformat(timespec='seconds')})"
+    )
+    bounds = {
+        "field": "answered_at",
+        "value": answered_at.isoformat(),
+        "earliest": EARLIEST_ANSWER.isoformat(),
+        "latest": latest.astimezone(UTC).isoformat(timespec="seconds"),
+    }
+    if answered_at > latest:
+        raise InputError(
+            f"answered_at {answered_at.isoformat()} is in the future; give when the patient "
+            f"answered, {accepted}",
+            code="input.time_in_future",
+            fields=bounds,
+        )
+    if answered_at < EARLIEST_ANSWER:
+        raise InputError(
+            f"answered_at {answered_at.isoformat()} is before "
+            f"{EARLIEST_ANSWER.date().isoformat()}, which is surely a typing mistake; give when "
+            f"the patient answered, {accepted}",
+            code="input.time_too_early",
+            fields=bounds,
         )
     return answered_at
 
@@ -149,8 +185,12 @@ def record_questionnaire(
     session_id: int | None = None,
     source: Source = "staff",
 ) -> QuestionnaireRecord:
-    """Score and store one completed questionnaire (all items; a gap is refused)."""
-    _checked_time(answered_at)
+    """Score and store one completed questionnaire (all items; a gap is refused).
+
+    ``answered_at`` is when the patient answered: with its offset, not in the future (beyond
+    :data:`CLOCK_SKEW` by the unit of work's clock) and not before :data:`EARLIEST_ANSWER`.
+    """
+    _checked_time(answered_at, uow.clock())
     scored = score(scale, answers)
     with uow:
         find_patient(uow, patient_id, actor)

@@ -7,6 +7,8 @@ unit of work over :attr:`Database.session_factory`.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from sqlalchemy import Engine
@@ -49,6 +51,28 @@ class Database:
     def close(self) -> None:
         """Close pooled connections (tests and short-lived commands)."""
         self.engine.dispose()
+
+    @contextmanager
+    def all_or_nothing(self) -> Iterator[sessionmaker[Session]]:
+        """Sessions that all share one database transaction, committed only at the end.
+
+        For a job made of many service calls that must land together or not at all (the demo
+        clinic): each service still opens its unit of work and commits, but over this factory
+        its commit only releases a savepoint inside the one transaction. Leaving the block
+        normally commits everything; an exception rolls everything back, so a failure half-way
+        leaves the database as it was. The transaction holds the write lock (SQLite) or the
+        rows it wrote (PostgreSQL) until the end: keep such jobs short and rare.
+        """
+        with self.engine.connect() as connection:
+            transaction = connection.begin()
+            try:
+                yield sessionmaker(
+                    connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
+                )
+            except BaseException:
+                transaction.rollback()
+                raise
+            transaction.commit()
 
 
 def open_database(database_url: str) -> Database:

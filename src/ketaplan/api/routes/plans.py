@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ketaplan.api.context import services
 from ketaplan.api.params import Condition, Reason, RecordId
 from ketaplan.api.security import SignedIn
+from ketaplan.errors import OverrideRequired
 from ketaplan.services import PlanOrder, PlanRecord, create_plan, get_plan, list_plans
 
 router = APIRouter(tags=["plans"])
@@ -23,6 +24,14 @@ router = APIRouter(tags=["plans"])
 MAX_REQUESTED_MG_PER_KG = 100.0
 """Far above any protocol's hard limit: the limits refuse and explain; this only keeps the
 number a number."""
+
+
+OVERRIDE_HINT = (
+    'send "override_reason" in the request body, signed in as a prescriber: the signed-in '
+    "prescriber is recorded as the one who overrides"
+)
+"""How an API client gives the override the limits ask for (the domain's message names what,
+not how)."""
 
 
 class PlanIn(BaseModel):
@@ -65,14 +74,17 @@ def _out(record: PlanRecord) -> PlanOut:
 def create(patient_id: RecordId, body: PlanIn, actor: SignedIn, request: Request) -> PlanOut:
     """Plan an infusion for the patient's current details and save it, explained."""
     context = services(request)
-    record = create_plan(
-        context.unit_of_work(),
-        patient_id,
-        PlanOrder(body.condition, body.requested_mg_per_kg, body.override_reason),
-        actor=actor,
-        catalog=context.catalog,
-        resolver=context.resolver,
-    )
+    try:
+        record = create_plan(
+            context.unit_of_work(),
+            patient_id,
+            PlanOrder(body.condition, body.requested_mg_per_kg, body.override_reason),
+            actor=actor,
+            catalog=context.catalog,
+            resolver=context.resolver,
+        )
+    except OverrideRequired as refused:
+        raise refused.with_hint(OVERRIDE_HINT) from None
     return _out(record)
 
 

@@ -50,7 +50,15 @@ class ResponseIn(BaseModel):
 
     scale: ScaleKey
     answers: Answers
-    answered_at: ClinicTime
+    answered_at: Annotated[
+        ClinicTime,
+        Field(
+            description="When the patient answered, with its UTC offset: from 2000 up to 5 "
+            "minutes after the server's clock (422 input.time_in_future or "
+            "input.time_too_early otherwise).",
+            examples=["2026-11-20T10:00:00-08:00"],
+        ),
+    ]
     course_id: OptionalRecordId = None
     session_id: OptionalRecordId = None
 

@@ -17,17 +17,8 @@ from pathlib import Path
 from typing import Any, cast
 
 from ketaplan.clinical.calendar import WEEKDAYS, ClinicCalendar
-from ketaplan.clinical.catalog.loader import (
-    DEFAULT_DIR,
-    _choice,
-    _integer,
-    _merge,
-    _number,
-    _read,
-    _Table,
-    _text,
-    _texts,
-)
+from ketaplan.clinical.catalog.loader import DEFAULT_DIR, merge_layer, read_layer
+from ketaplan.clinical.catalog.validation import Table, choice, integer, number, text, texts
 from ketaplan.clinical.monitoring import (
     ACTIONS,
     PHASES,
@@ -47,14 +38,14 @@ CALENDAR_FILE = "calendar.toml"
 def _known_sources() -> dict[str, str]:
     origins: dict[tuple[str, ...], str] = {}
     merged: dict[str, Any] = {}
-    _read(DEFAULT_DIR / "sources.toml", origins, merged)
+    read_layer(DEFAULT_DIR / "sources.toml", origins, merged)
     return {str(k): str(v) for k, v in merged.get("sources", {}).items()}
 
 
-def _load(default: str, extra_files: Sequence[Path]) -> _Table:
+def _load(default: str, extra_files: Sequence[Path]) -> Table:
     merged: dict[str, Any] = {}
     origins: dict[tuple[str, ...], str] = {}
-    _read(DEFAULT_DIR / default, origins, merged)
+    read_layer(DEFAULT_DIR / default, origins, merged)
     for path in extra_files:
         path = Path(path)
         if path.suffix.lower() == ".json":
@@ -70,29 +61,29 @@ def _load(default: str, extra_files: Sequence[Path]) -> _Table:
                 raise CatalogError(
                     f"{path.name}: expected a JSON object", fields={"file": str(path)}
                 )
-            _merge(merged, data, path.name, (), origins)
+            merge_layer(merged, data, path.name, (), origins)
         else:
-            _read(path, origins, merged)
-    return _Table(merged, (), origins)
+            read_layer(path, origins, merged)
+    return Table(merged, (), origins)
 
 
-def _rule(code: str, t: _Table, sources: dict[str, str]) -> MonitoringRule:
+def _rule(code: str, t: Table, sources: dict[str, str]) -> MonitoringRule:
     t.check_keys(["phases", "vital", "above", "below", "action", "message", "source"])
-    phases = t.get("phases", _texts)
+    phases = t.get("phases", texts)
     for phase in phases:
         if phase not in PHASES:
             raise t.fail("phases", f"expected phases among {', '.join(PHASES)}, got {phase!r}")
-    above = t.get("above", _number(positive=True), None)
-    below = t.get("below", _number(positive=True), None)
+    above = t.get("above", number(positive=True), None)
+    below = t.get("below", number(positive=True), None)
     if (above is None) == (below is None):
         raise t.fail("above", "give exactly one of 'above' or 'below'")
     return MonitoringRule(
         code=code,
         phases=cast(tuple[Phase, ...], phases),
-        vital=cast(Vital, t.get("vital", _choice(*VITALS))),
-        action=cast(Action, t.get("action", _choice(*ACTIONS))),
-        message=t.get("message", _text),
-        source=t.get("source", _choice(*sources)),
+        vital=cast(Vital, t.get("vital", choice(*VITALS))),
+        action=cast(Action, t.get("action", choice(*ACTIONS))),
+        message=t.get("message", text),
+        source=t.get("source", choice(*sources)),
         above=above,
         below=below,
     )
@@ -118,33 +109,33 @@ def load_monitoring_rules(extra_files: tuple[Path, ...] = ()) -> MonitoringRules
     return MonitoringRules(by_category)
 
 
-def _clock(t: _Table, name: str, value: Any) -> time:
+def _clock(t: Table, name: str, value: Any) -> time:
     try:
-        return time.fromisoformat(_text(t, name, value))
+        return time.fromisoformat(text(t, name, value))
     except ValueError:
         raise t.fail(name, f"expected a local time 'HH:MM', got {value!r}") from None
 
 
-def _clocks(t: _Table, name: str, value: Any) -> tuple[time, ...]:
-    return tuple(sorted(_clock(t, f"{name}", v) for v in _texts(t, name, value)))
+def _clocks(t: Table, name: str, value: Any) -> tuple[time, ...]:
+    return tuple(sorted(_clock(t, f"{name}", v) for v in texts(t, name, value)))
 
 
-def _dates(t: _Table, name: str, value: Any) -> frozenset[date]:
+def _dates(t: Table, name: str, value: Any) -> frozenset[date]:
     days = set()
-    for text in _texts(t, name, value) if value else ():
+    for entry in texts(t, name, value) if value else ():
         try:
-            days.add(date.fromisoformat(text))
+            days.add(date.fromisoformat(entry))
         except ValueError:
-            raise t.fail(name, f"expected dates 'YYYY-MM-DD', got {text!r}") from None
+            raise t.fail(name, f"expected dates 'YYYY-MM-DD', got {entry!r}") from None
     return frozenset(days)
 
 
-def _weekdays(t: _Table, name: str, value: Any) -> frozenset[int]:
+def _weekdays(t: Table, name: str, value: Any) -> frozenset[int]:
     days = set()
-    for text in _texts(t, name, value):
-        key = text.strip().lower()[:3]
+    for entry in texts(t, name, value):
+        key = entry.strip().lower()[:3]
         if key not in WEEKDAYS:
-            raise t.fail(name, f"expected weekdays among {', '.join(WEEKDAYS)}, got {text!r}")
+            raise t.fail(name, f"expected weekdays among {', '.join(WEEKDAYS)}, got {entry!r}")
         days.add(WEEKDAYS.index(key))
     return frozenset(days)
 
@@ -182,14 +173,14 @@ def load_calendar(path: Path | None = None, clinic_time_zone: str | None = None)
         clinic_time_zone = load_catalog().clinic.time_zone
     try:
         return ClinicCalendar(
-            time_zone=t.get("time_zone", _text, clinic_time_zone),
+            time_zone=t.get("time_zone", text, clinic_time_zone),
             open_weekdays=t.get("open_weekdays", _weekdays),
             open_time=t.get("open_time", _clock),
             close_time=t.get("close_time", _clock),
             session_times=t.get("session_times", _clocks),
             holidays=t.get("holidays", _dates, frozenset()),
-            min_hours_between=t.get("min_hours_between", _number(lo=0, hi=24 * 14)),
-            max_per_week=t.get("max_per_week", _integer(1)),
+            min_hours_between=t.get("min_hours_between", number(lo=0, hi=24 * 14)),
+            max_per_week=t.get("max_per_week", integer(1)),
         )
     except CatalogError:
         raise

@@ -25,8 +25,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from ketaplan.clinical.catalog.loader import _choice, _integer, _number, _Table, _text, _texts
 from ketaplan.clinical.catalog.model import close_matches, normalise_key
+from ketaplan.clinical.catalog.validation import Table, choice, integer, number, text, texts
 from ketaplan.errors import CatalogError, InputError
 
 PK_MODELS_FILE = Path(__file__).parent.parent / "catalog" / "pk_models.toml"
@@ -159,7 +159,7 @@ _RATE_FIELDS = ("k10_per_min", "k12_per_min", "k13_per_min", "k21_per_min", "k31
 _CLEARANCE_FIELDS = ("v1_l", "v2_l", "v3_l", "cl_l_per_h", "q2_l_per_h", "q3_l_per_h")
 
 
-def _model(key: str, t: _Table, citations: Mapping[str, str]) -> PkModel:
+def _model(key: str, t: Table, citations: Mapping[str, str]) -> PkModel:
     t.check_keys(
         [
             "title",
@@ -177,11 +177,11 @@ def _model(key: str, t: _Table, citations: Mapping[str, str]) -> PkModel:
             "sources",
         ]
     )
-    form = t.get("form", _choice("rate_constants", "clearances"))
-    compartments = t.get("compartments", _integer(1))
+    form = t.get("form", choice("rate_constants", "clearances"))
+    compartments = t.get("compartments", integer(1))
     if compartments > 3:
         raise t.fail("compartments", f"must be 1, 2 or 3, got {compartments}")
-    positive = _number(positive=True)
+    positive = number(positive=True)
     values: dict[str, float] = {}
     per_kg = dict.fromkeys(PARAMETER_NAMES, 0.0)
     if form == "rate_constants":
@@ -222,7 +222,7 @@ def _model(key: str, t: _Table, citations: Mapping[str, str]) -> PkModel:
         values["ke0_per_min"] = ke0
     iiv_t = t.table("iiv_cv")
     iiv_t.check_keys(PARAMETER_NAMES)
-    iiv = {name: iiv_t.get(name, _number(lo=0, hi=2)) for name in iiv_t.data}
+    iiv = {name: iiv_t.get(name, number(lo=0, hi=2)) for name in iiv_t.data}
     for name in iiv:
         if per_kg[name] == 0:
             raise iiv_t.fail(name, f"the {compartments}-compartment model has no {name}")
@@ -237,10 +237,10 @@ def _model(key: str, t: _Table, citations: Mapping[str, str]) -> PkModel:
             raise sources_t.fail(name, "every number needs a source; this one has none")
     return PkModel(
         key=key,
-        title=t.get("title", _text),
-        drug=t.get("drug", _text),
-        population=t.get("population", _text),
-        covariates=t.get("covariates", _texts, ()),
+        title=t.get("title", text),
+        drug=t.get("drug", text),
+        population=t.get("population", text),
+        covariates=t.get("covariates", texts, ()),
         compartments=compartments,
         per_kg=per_kg,
         ke0_per_min=ke0,
@@ -262,10 +262,10 @@ def build_pk_models(path: Path = PK_MODELS_FILE) -> dict[str, PkModel]:
         raise CatalogError(
             f"{path.name}: not valid TOML: {exc}", fields={"file": str(path)}
         ) from exc
-    root = _Table(data, (), {(key,): path.name for key in data})
+    root = Table(data, (), {(key,): path.name for key in data})
     root.check_keys(["sources", "models"])
     sources_t = root.table("sources")
-    citations = {key: _text(sources_t, key, value) for key, value in sources_t.data.items()}
+    citations = {key: text(sources_t, key, value) for key, value in sources_t.data.items()}
     models_t = root.table("models")
     return {key: _model(key, models_t.table(key), citations) for key in models_t.data}
 
