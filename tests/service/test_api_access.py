@@ -271,3 +271,45 @@ def test_the_token_check_does_not_wait_for_a_writer_on_sqlite(api: Api) -> None:
         writer.execute(text("SELECT 1"))  # BEGIN IMMEDIATE: the write lock is now held
         checked = pool.submit(actor_for_token, lookup, token, kind="bearer", origin="test")
         assert checked.result(timeout=5).role == "nurse"  # a writer's lock would hold it 30 s
+
+
+def test_a_database_busy_past_the_lock_timeout_is_a_503_and_saves_nothing(
+    api: Api, database_url: str
+) -> None:
+    if not database_url.startswith("sqlite"):
+        pytest.skip("SQLite's writer gate; PostgreSQL writers wait on row locks")
+    from sqlalchemy import func, text
+
+    from ketaplan.store.models import Patient
+    from ketaplan.store.writer_gate import GatedConnection
+
+    engine = api.context.database.engine
+    with engine.connect() as probe:
+        dbapi = probe.connection.dbapi_connection
+        assert isinstance(dbapi, GatedConnection) and dbapi.gate is not None
+        gate = dbapi.gate
+    gate.timeout_s = 0.2
+    patient = {"full_name": "Busy Day", "weight": "70 kg", "height": "170 cm", "age_years": 40}
+    with engine.begin() as other_writer:  # another transaction holds the write turn
+        other_writer.execute(text("SELECT 1"))
+        answer = api.client.post("/api/v1/patients", json=patient, headers=api.as_role("nurse"))
+    assert answer.status_code == 503, answer.text
+    assert answer.json()["code"] == "database.busy"
+    assert "nothing was saved" in answer.json()["message"]
+    assert answer.headers["Retry-After"] == "5"
+    with api.context.database.session_factory() as session:
+        assert session.scalar(select(func.count()).select_from(Patient)) == 0
+
+
+def test_an_unreachable_database_is_a_503(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    import ketaplan.api.security as security
+
+    def unreachable(*_args: object, **_kwargs: object) -> None:
+        raise OperationalError("SELECT", None, Exception("connection refused"))
+
+    monkeypatch.setattr(security, "actor_for_token", unreachable)
+    answer = api.client.get("/api/v1/auth/me", headers=api.as_role("nurse"))
+    assert answer.status_code == 503
+    assert answer.json()["code"] == "database.unavailable"

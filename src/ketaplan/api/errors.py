@@ -3,8 +3,10 @@
 ketaplan's own errors carry their code and status (:mod:`ketaplan.errors`). A request FastAPI
 cannot parse or validate (malformed JSON, a missing field, a string for a number) becomes
 ``input.invalid_request`` with one entry per problem saying where it is and what is accepted.
-Anything unexpected is logged with its traceback and answered ``internal_error`` with no detail:
-a bug, which the tests (schemathesis included) are there to find.
+A database that is busy past the lock timeout or out of reach is a 503 (``database.busy``,
+``database.unavailable``) with ``Retry-After``. Anything else unexpected is logged with its
+traceback and answered ``internal_error`` with no detail: a bug, which the tests (schemathesis
+included) are there to find.
 
 Under ``/api/`` errors stay JSON. Elsewhere (the web pages) they go to the page renderer the web
 app installs (:data:`PAGE_ERRORS`): a 401 sends the browser to the sign-in page and anything
@@ -20,6 +22,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
@@ -96,6 +99,30 @@ async def _http_error(request: Request, error: Exception) -> Response:
     )
 
 
+async def _database_unavailable(request: Request, error: Exception) -> Response:
+    """503, not 500: the request was fine, the database was busy or out of reach."""
+    assert isinstance(error, OperationalError)
+    log.warning("database error on %s %s: %s", request.method, request.url.path, error.orig)
+    if "database is locked" in str(error.orig):
+        code = "database.busy"
+        message = (
+            "the database is busy with other changes and this one could not start in time; "
+            "nothing was saved, try again in a moment"
+        )
+    else:
+        code = "database.unavailable"
+        message = (
+            "the database could not be reached; if you were saving something, reload to check "
+            "whether it was saved before trying again"
+        )
+    renderer = _page_renderer(request)
+    if renderer is not None:
+        return await renderer(request, 503, code, message)
+    answer = error_response(503, code, message)
+    answer.headers["Retry-After"] = "5"
+    return answer
+
+
 async def _unexpected(request: Request, error: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=error)
     return await _respond(
@@ -110,4 +137,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(KetaplanError, _ketaplan_error)
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(OperationalError, _database_unavailable)
     app.add_exception_handler(Exception, _unexpected)
