@@ -286,7 +286,8 @@ def test_a_database_busy_past_the_lock_timeout_is_a_503_and_saves_nothing(
     engine = api.context.database.engine
     with engine.connect() as probe:
         dbapi = probe.connection.dbapi_connection
-        assert isinstance(dbapi, GatedConnection) and dbapi.gate is not None
+        assert isinstance(dbapi, GatedConnection)
+        assert dbapi.gate is not None
         gate = dbapi.gate
     gate.timeout_s = 0.2
     patient = {"full_name": "Busy Day", "weight": "70 kg", "height": "170 cm", "age_years": 40}

@@ -45,10 +45,17 @@ def test_a_write_transaction_holds_the_gate_until_commit_or_rollback(engine: Eng
         connection.execute(text("INSERT INTO note (writer) VALUES ('a')"))
         assert gate._threads.locked()
     assert not gate._threads.locked()
-    with pytest.raises(RuntimeError), engine.begin() as connection:
-        connection.execute(text("INSERT INTO note (writer) VALUES ('b')"))
-        assert gate._threads.locked()
-        raise RuntimeError("refused")
+    held_during: list[bool] = []
+
+    def refused_half_way() -> None:
+        with engine.begin() as connection:
+            connection.execute(text("INSERT INTO note (writer) VALUES ('b')"))
+            held_during.append(gate._threads.locked())
+            raise RuntimeError("refused")
+
+    with pytest.raises(RuntimeError):
+        refused_half_way()
+    assert held_during == [True]
     assert not gate._threads.locked()
     with engine.connect() as connection:
         assert connection.execute(text("SELECT writer FROM note")).scalars().all() == ["a"]
@@ -133,7 +140,8 @@ def test_the_gate_gives_up_with_database_is_locked(engine: Engine) -> None:
         thread = threading.Thread(target=second)
         thread.start()
         thread.join()
-    assert failure and "database is locked" in str(failure[0])
+    assert len(failure) == 1
+    assert "database is locked" in str(failure[0])
     assert not gate._threads.locked()  # the first one's commit let go
 
 
