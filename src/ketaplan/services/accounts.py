@@ -161,7 +161,9 @@ _SIGNED_IN_USER = (
 def actor_for_token(uow: UnitOfWork, token: str, *, kind: TokenKind, origin: str) -> Actor:
     """The signed-in user a token stands for; a missing, expired or revoked token is refused.
 
-    A lookup, not an action: nothing is written (the request it authorises is audited).
+    A lookup, not an action: nothing is written (the request it authorises is audited). The
+    API calls it on its event loop (:func:`ketaplan.api.security.authorize`), so it must stay a
+    single read that never waits for a lock.
     """
     with uow:
         found = (
