@@ -445,6 +445,29 @@ def test_the_settings_form_refuses_bad_input_beside_the_field_and_saves_nothing(
     assert _settings_form(api.client) == form  # nothing saved, version unchanged
 
 
+def test_the_preparation_card_uses_the_vials_and_bags_the_admin_saved(api: Api) -> None:
+    csrf = _sign_in(api.client, "admin")
+    form = _settings_form(api.client)
+    saved = api.client.post(
+        "/settings",
+        data={**form, "csrf_token": csrf, "bag_sizes_ml": "250", "vials": "10 mg/mL x 20 mL"},
+        follow_redirects=False,
+    )
+    assert saved.status_code == 303, saved.text
+    csrf = _sign_in(api.client, "nurse")
+    plan = api.client.post(
+        f"{_patient(api, csrf)}/plans/new",
+        data={"csrf_token": csrf, "condition": "depression"},
+        follow_redirects=False,
+    )
+    assert plan.status_code == 303, plan.text
+    card = api.client.get(plan.headers["location"] + "/card").text
+    assert re.search(r'data-prep="vial">ketamine 10 mg/mL', card)
+    assert re.search(r'data-prep="bag_ml">250 mL', card)
+    assert "Stock used: the clinic's own (settings version" in card
+    assert "vials 10 mg/mL × 20 mL; bags 250 mL" in card
+
+
 def test_a_settings_edit_from_a_stale_version_is_refused_with_a_clear_message(
     api: Api,
 ) -> None:

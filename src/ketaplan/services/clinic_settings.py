@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, select, update
 
-from ketaplan.clinical.catalog import Catalog
+from ketaplan.clinical.catalog import Catalog, ClinicSettings, Vial
 from ketaplan.errors import ConflictError, InputError, NotFoundError
 from ketaplan.services.actors import Actor, require_role
 from ketaplan.services.unit_of_work import UnitOfWork
@@ -130,10 +130,20 @@ def _vials(text: str) -> tuple[VialStock, ...]:
     return tuple(vials)
 
 
+def _own_bag_sizes_ml(own: dict[str, Any], defaults: ClinicSettings) -> tuple[float, ...]:
+    return tuple(float(v) for v in own.get("bag_sizes_ml", defaults.preparation.bag_sizes_ml))
+
+
+def _own_vials(own: dict[str, Any], defaults: ClinicSettings) -> tuple[VialStock, ...]:
+    vials = own.get("vials")
+    if vials:
+        return tuple(VialStock(float(v["mg_per_ml"]), float(v["volume_ml"])) for v in vials)
+    return tuple(VialStock(v.mg_per_ml, v.volume_ml) for v in defaults.vials)
+
+
 def _record(clinic: Clinic, catalog: Catalog) -> ClinicSettingsRecord:
     own = clinic.settings or {}
     defaults = catalog.clinic
-    vials = own.get("vials")
     return ClinicSettingsRecord(
         clinic_id=clinic.id,
         version=clinic.settings_version,
@@ -142,14 +152,8 @@ def _record(clinic: Clinic, catalog: Catalog) -> ClinicSettingsRecord:
         price_per_session_usd=float(
             own.get("price_per_session_usd", defaults.price_per_session_usd)
         ),
-        bag_sizes_ml=tuple(
-            float(v) for v in own.get("bag_sizes_ml", defaults.preparation.bag_sizes_ml)
-        ),
-        vials=(
-            tuple(VialStock(float(v["mg_per_ml"]), float(v["volume_ml"])) for v in vials)
-            if vials
-            else tuple(VialStock(v.mg_per_ml, v.volume_ml) for v in defaults.vials)
-        ),
+        bag_sizes_ml=_own_bag_sizes_ml(own, defaults),
+        vials=_own_vials(own, defaults),
     )
 
 
@@ -249,3 +253,86 @@ def clinic_price(uow: UnitOfWork, actor: Actor, catalog: Catalog) -> float:
     if clinic is None:
         raise NotFoundError(f"there is no clinic {actor.clinic_id}")
     return _record(clinic, catalog).price_per_session_usd
+
+
+@dataclass(frozen=True, slots=True)
+class ClinicStock:
+    """The supplies a clinic's infusions are prepared with, and where they come from.
+
+    ``supplies`` is the catalog's ``[clinic]`` with the clinic's own vials and bag sizes put in
+    (syringes, diluent and tolerances stay the catalog's): what
+    :func:`ketaplan.clinical.preparation.prepare_infusion` takes as its stock.
+    """
+
+    supplies: ClinicSettings
+    settings_version: int
+    own: bool
+    """True when the clinic's settings name vials or bag sizes of their own."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """What a saved plan records about the stock it was prepared from."""
+        return {
+            "source": "clinic_settings" if self.own else "catalog",
+            "settings_version": self.settings_version,
+            "vials": [
+                {"mg_per_ml": v.mg_per_ml, "volume_ml": v.volume_ml} for v in self.supplies.vials
+            ],
+            "bag_sizes_ml": list(self.supplies.preparation.bag_sizes_ml),
+        }
+
+
+MAX_REMEMBERED_STOCKS = 64
+_stocks: dict[
+    tuple[int, tuple[VialStock, ...], tuple[float, ...]], tuple[object, ClinicSettings]
+] = {}
+
+
+def _supplies(
+    defaults: ClinicSettings, vials: tuple[VialStock, ...], bag_sizes_ml: tuple[float, ...]
+) -> ClinicSettings:
+    """The catalog's clinic with these vials and bags, built once per distinct stock.
+
+    Plan creation is on the hot path, and the preparation search remembers what it worked out
+    per stock object (:mod:`ketaplan.clinical.catalog.memo`): handing it the same object for the
+    same stock keeps that work, where a new object per request would redo it. The key is the
+    stock itself (not the settings version), so a restored database or two clinics with the same
+    stock can never be handed the wrong one; the entry keeps ``defaults`` alive so its id stays
+    its own.
+    """
+    key = (id(defaults), vials, bag_sizes_ml)
+    known = _stocks.get(key)
+    if known is not None:
+        return known[1]
+    if len(_stocks) >= MAX_REMEMBERED_STOCKS:
+        _stocks.clear()
+    built = replace(
+        defaults,
+        vials=tuple(
+            sorted((Vial(v.mg_per_ml, v.volume_ml) for v in vials), key=lambda v: v.mg_per_ml)
+        ),
+        preparation=replace(defaults.preparation, bag_sizes_ml=bag_sizes_ml),
+    )
+    _stocks[key] = (defaults, built)
+    return built
+
+
+def clinic_stock(uow: UnitOfWork, actor: Actor, catalog: Catalog) -> ClinicStock:
+    """The stock in force for the actor's clinic, inside an open unit of work (for plans).
+
+    Reads two columns of the clinic's row; the derived stock is remembered (see
+    :func:`_supplies`), so a plan costs one small query more, not a catalog rebuild.
+    """
+    found = uow.session.execute(
+        select(Clinic.settings, Clinic.settings_version).where(Clinic.id == actor.clinic_id)
+    ).one_or_none()
+    if found is None:
+        raise NotFoundError(f"there is no clinic {actor.clinic_id}")
+    own: dict[str, Any] = found[0] or {}
+    version = int(found[1])
+    defaults = catalog.clinic
+    if not own.get("vials") and "bag_sizes_ml" not in own:
+        return ClinicStock(defaults, version, own=False)
+    supplies = _supplies(
+        defaults, _own_vials(own, defaults), tuple(sorted(_own_bag_sizes_ml(own, defaults)))
+    )
+    return ClinicStock(supplies, version, own=True)
