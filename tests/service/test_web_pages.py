@@ -360,6 +360,8 @@ def _settings_form(client: TestClient) -> dict[str, str]:
     page = client.get("/settings")
     assert page.status_code == 200, page.text
     values = dict(re.findall(r'<input[^>]*name="(\w+)"[^>]*value="([^"]*)"', page.text))
+    for unchecked in re.findall(r'<input type="checkbox" name="(\w+)"[^>]*value="on" >', page.text):
+        del values[unchecked]  # a browser posts only the ticked boxes
     values.update(re.findall(r'<textarea[^>]*name="(\w+)"[^>]*>([^<]*)</textarea>', page.text))
     return values
 
@@ -429,6 +431,12 @@ def test_an_admin_saves_the_clinic_settings_and_sees_them_in_force(
         ({"bag_sizes_ml": "5000"}, "bag_sizes_ml", "must be 1 to"),
         ({"vials": "50 mg per vial"}, "vials", "is not written as"),
         ({"vials": ""}, "vials", "at least one vial"),
+        ({"threshold__mood__in_sbp_hold": "1800"}, "threshold__mood__in_sbp_hold", "120-220"),
+        ({"threshold__pain__pre_hr_hold": "fast"}, "threshold__pain__pre_hr_hold", "not a number"),
+        ({"close_time": "07:30"}, "close_time", "after opening time"),
+        ({"session_times": "09:00, 25:00"}, "session_times", "HH:MM"),
+        ({"max_per_week": "0"}, "max_per_week", "1 to 7"),
+        ({"holidays": "Christmas"}, "holidays", "YYYY-MM-DD"),
     ],
 )
 def test_the_settings_form_refuses_bad_input_beside_the_field_and_saves_nothing(
@@ -443,6 +451,56 @@ def test_the_settings_form_refuses_bad_input_beside_the_field_and_saves_nothing(
     assert says in errors[field]
     assert "Not saved" in answer.text
     assert _settings_form(api.client) == form  # nothing saved, version unchanged
+
+
+def test_an_admin_sets_the_calendar_and_an_alert_threshold_and_the_console_uses_it(
+    api: Api,
+) -> None:
+    csrf = _sign_in(api.client, "admin")
+    form = _settings_form(api.client)
+    assert form["threshold__mood__pre_sbp_hold"] == "180"
+    assert form["open_mon"] == "on"
+    assert "open_sat" not in form
+    typed = {k: v for k, v in form.items() if k not in ("open_tue", "open_thu")}
+    saved = api.client.post(
+        "/settings",
+        data={
+            **typed,
+            "csrf_token": csrf,
+            "threshold__mood__pre_sbp_hold": "160",
+            "session_times": "10:00",
+        },
+        follow_redirects=False,
+    )
+    assert saved.status_code == 303, saved.text
+    after = _settings_form(api.client)
+    assert after["threshold__mood__pre_sbp_hold"] == "160"
+    assert after["session_times"] == "10:00"
+    assert "open_tue" not in after
+    assert "open_wed" in after
+
+    csrf = _sign_in(api.client, "nurse")
+    course = _course(api, csrf)
+    page = api.client.get(course).text
+    starts = re.findall(r"<td>(\w\w\w) \d\d Dec 2026, (\d\d:\d\d)", page)
+    assert len(starts) == 6
+    assert {day for day, _ in starts} <= {"Mon", "Wed", "Fri"}
+    assert {at for _, at in starts} == {"10:00"}
+    session = api.client.post(
+        f"{course}/sessions", data={"csrf_token": csrf, "number": "1"}, follow_redirects=False
+    ).headers["location"]
+    console = api.client.post(
+        f"{session}/events",
+        data={
+            "csrf_token": csrf,
+            "expected_seq": "0",
+            "type": "check_in",
+            "systolic": "170",
+            "diastolic": "85",
+        },
+    )
+    assert console.status_code == 200, console.text
+    assert "systolic above 160 mmHg: hold the start" in console.text
 
 
 def test_the_preparation_card_uses_the_vials_and_bags_the_admin_saved(api: Api) -> None:
