@@ -4,6 +4,7 @@ message beside the field while saving nothing. The whole journey in a real brows
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Callable
 
@@ -143,6 +144,56 @@ def test_the_intake_form_refuses_bad_input_beside_the_field_and_saves_nothing(
     assert "Not saved" in answer.text
     assert f'value="{typed["full_name"]}"' in answer.text  # what was typed is kept
     assert rows(Patient) == 0
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        {"weight": "180 kg", "height": "5 ft 9 in"},
+        {"weight": "176"},
+        {"weight": "80 kg", "height": "tall"},
+        {"weight": "80 kg", "age_years": "200"},
+        {"weight": "80 kg", "blood_pressure": "80/95"},
+        {"weight": "80 kg", "sex": "male", "pregnant": "on"},
+        {"weight": "80 kg", "history": "hypertensoin"},
+    ],
+)
+def test_the_live_intake_check_gives_the_message_a_submit_would_and_stores_nothing(
+    api: Api, rows: Callable[[type[Base]], int], typed: dict[str, str]
+) -> None:
+    from ketaplan.store.models import AuditEvent
+
+    csrf = _sign_in(api.client, "front_desk")
+    audit_rows = rows(AuditEvent)
+    live = api.client.post("/patients/check", data=typed, headers={"X-CSRF-Token": csrf})
+    assert live.status_code == 200, live.text
+    assert live.headers["cache-control"] == "no-store"
+    submitted = api.client.post(
+        "/patients/new", data={"csrf_token": csrf, "full_name": "Ann Example", **typed}
+    )
+    assert submitted.status_code == 422
+    shown = {field: html.unescape(message) for field, message in _errors(submitted.text).items()}
+    assert shown == {live.json()["field"]: live.json()["message"]}
+    assert rows(Patient) == 0
+    assert rows(AuditEvent) == audit_rows  # nothing read from the database, nothing audited
+
+
+def test_the_live_intake_check_suggests_pounds_and_passes_a_plausible_profile(api: Api) -> None:
+    csrf = _sign_in(api.client, "nurse")
+    mistaken = api.client.post(
+        "/patients/check",
+        data={"weight": "180 kg", "height": "5 ft 9 in"},
+        headers={"X-CSRF-Token": csrf},
+    ).json()
+    assert mistaken["field"] == "weight"
+    assert "lb" in mistaken["message"]
+    fine = api.client.post(
+        "/patients/check",
+        data={"weight": "180 lb", "height": "5 ft 9 in", "full_name": "ignored"},
+        headers={"X-CSRF-Token": csrf},
+    ).json()
+    assert fine == {"field": None, "message": ""}
+    assert api.client.post("/patients/check", data={"weight": "80 kg"}).status_code == 403
 
 
 def _patient(api: Api, csrf: str) -> str:

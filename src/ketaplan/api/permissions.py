@@ -79,6 +79,7 @@ RULES: Final[dict[str, Rule]] = {
     "web_patients": STAFF,
     "web_new_patient": STAFF,
     "web_create_patient": STAFF,
+    "web_check_patient": STAFF,
     "web_patient": CLINICAL,
     "web_new_plan": CLINICAL,
     "web_create_plan": CLINICAL,
