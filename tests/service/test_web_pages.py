@@ -406,6 +406,98 @@ def test_the_patient_questionnaire_marks_unanswered_questions_and_saves_nothing(
     assert api.client.get("/q/not-a-real-token").status_code == 404
 
 
+PHQ9_ON_PAPER = {f"item{i}": str(a) for i, a in enumerate([2, 3, 2, 2, 3, 3, 2, 2, 1], 1)}
+
+
+@pytest.mark.parametrize(
+    ("typed", "field", "says"),
+    [
+        ({"item4": ""}, "item4", "no answer"),
+        ({"item9": "4"}, "item9", "choose 0-3"),
+        ({"item2": "-1"}, "item2", "not an answer"),
+        ({"answered_at": ""}, "answered_at", "when the patient answered"),
+        ({"answered_at": "yesterday"}, "answered_at", "not a date and time"),
+        ({"answered_at": "2099-01-01T09:00"}, "answered_at", "in the future"),
+        ({"answered_at": "1999-12-31T09:00"}, "answered_at", "before 2000"),
+        ({"scale": "bdi"}, "scale", "choose the questionnaire"),
+        ({"course_id": "abc"}, "course_id", "courses"),
+    ],
+)
+def test_the_staff_questionnaire_refuses_bad_input_beside_the_field_and_saves_nothing(
+    api: Api,
+    rows: Callable[[type[Base]], int],
+    typed: dict[str, str],
+    field: str,
+    says: str,
+) -> None:
+    from ketaplan.store.models import QuestionnaireResponse
+
+    csrf = _sign_in(api.client, "nurse")
+    patient = _patient(api, csrf)
+    answer = api.client.post(
+        f"{patient}/questionnaires",
+        data={
+            "csrf_token": csrf,
+            "scale": "phq9",
+            "answered_at": "2026-11-02T10:15",
+            **PHQ9_ON_PAPER,
+            **typed,
+        },
+    )
+    assert answer.status_code == 422, answer.text
+    errors = _errors(answer.text)
+    assert field in errors, errors
+    assert says in html.unescape(errors[field])
+    assert "Not saved" in answer.text
+    assert rows(QuestionnaireResponse) == 0
+
+
+def test_a_nurse_enters_a_phq9_from_paper_and_it_is_on_the_chart_with_its_flag(
+    api: Api, rows: Callable[[type[Base]], int]
+) -> None:
+    from ketaplan.store.models import QuestionnaireResponse
+
+    csrf = _sign_in(api.client, "nurse")
+    course = _course(api, csrf)
+    patient_id = _course_patient(api, course)
+    page = api.client.get(f"/patients/{patient_id}/questionnaires/new?scale=pcl5")
+    assert page.status_code == 200
+    assert page.text.count('type="radio" name="item20"') == 5  # PCL-5: 20 items 0-4
+    saved = api.client.post(
+        f"/patients/{patient_id}/questionnaires",
+        data={
+            "csrf_token": csrf,
+            "scale": "phq9",
+            "answered_at": "2026-11-02T10:15",
+            "course_id": course.rsplit("/", 1)[1],
+            **PHQ9_ON_PAPER,
+        },
+        follow_redirects=False,
+    )
+    assert saved.status_code == 303, saved.text
+    assert rows(QuestionnaireResponse) == 1
+    listed = api.client.get(
+        f"/api/v1/patients/{patient_id}/questionnaires", headers=api.as_role("nurse")
+    ).json()
+    (response,) = listed if isinstance(listed, list) else listed["responses"]
+    assert response["score"]["total"] == 20
+    assert response["source"] == "staff"
+    assert response["course_id"] == int(course.rsplit("/", 1)[1])
+    assert response["answered_at"].startswith("2026-11-02T18:15")  # 10:15 Pacific, in UTC
+    overview = api.client.get(f"/patients/{patient_id}").text
+    assert "PHQ-9 item 9 answered above 0" in overview
+
+
+@pytest.mark.parametrize("role", ["front_desk", "admin"])
+def test_only_those_who_treat_enter_questionnaires(api: Api, role: str) -> None:
+    csrf = _sign_in(api.client, role)
+    assert api.client.get("/patients/1/questionnaires/new").status_code == 403
+    refused = api.client.post(
+        "/patients/1/questionnaires", data={"csrf_token": csrf, "scale": "phq9"}
+    )
+    assert refused.status_code == 403
+
+
 def _settings_form(client: TestClient) -> dict[str, str]:
     """The settings form as the page fills it in (hidden fields included)."""
     page = client.get("/settings")
@@ -621,6 +713,13 @@ def _course(api: Api, csrf: str) -> str:
     )
     assert course.status_code == 303, course.text
     return str(course.headers["location"])
+
+
+def _course_patient(api: Api, course: str) -> int:
+    """The patient a course page belongs to."""
+    found = re.search(r'href="/patients/(\d+)"', api.client.get(course).text)
+    assert found
+    return int(found.group(1))
 
 
 def test_the_course_page_suggests_the_next_dose_with_reasons_and_shows_the_booster_advice(

@@ -95,6 +95,8 @@ RULES: Final[dict[str, Rule]] = {
     "web_screen_patient": CLINICAL,
     "web_screening": CLINICAL,
     "web_create_patient_link": CHARTING,
+    "web_new_questionnaire": CHARTING,
+    "web_record_questionnaire": CHARTING,
     "web_patient_questionnaire": PUBLIC,
     "web_answer_questionnaire": PUBLIC,
     "web_dashboard": STAFF,
