@@ -1,8 +1,10 @@
 """The clinic's whole journey in a real browser, one step after another, a screenshot each.
 
-sign in → new patient entered in pounds → screening with an interaction warning → plan →
-soft-limit override by the prescriber → course → session console with a pause and a rate change
-→ questionnaire through the patient link (on a phone) → the new score on the outcome chart.
+the admin changes the price per session → sign in → new patient entered in pounds (checked as
+typed) → screening with an interaction warning → plan → soft-limit override by the prescriber →
+course at the new price → session console with a pause and a rate change → the next dose
+suggested and accepted → a PHQ-9 entered from paper → questionnaire through the patient link
+(on a phone) → the new scores on the outcome chart.
 """
 
 from __future__ import annotations
@@ -53,6 +55,19 @@ def _make_link(page: Page, shots: Shots, step: str) -> str:
 def test_the_whole_journey_from_sign_in_to_the_new_score_on_the_chart(
     server: Server, chromium: Browser, shots: Shots
 ) -> None:
+    # The admin sets the clinic's price per session; every course is costed at it.
+    admin = chromium.new_context(viewport=TABLET, device_scale_factor=1)
+    settings = admin.new_page()
+    settings.set_default_timeout(10_000)
+    _sign_in(settings, server, "admin")
+    settings.get_by_role("link", name="Settings").click()
+    settings.get_by_label("Price per session (USD)").fill("650")
+    settings.get_by_role("button", name="Save settings").click()
+    expect(settings.get_by_role("status")).to_contain_text("Saved.")
+    expect(settings.get_by_label("Price per session (USD)")).to_have_value("650")
+    shots.take(settings, "clinic-settings-saved")
+    admin.close()
+
     context = chromium.new_context(viewport=TABLET, device_scale_factor=1)
     page = context.new_page()
     page.set_default_timeout(10_000)
@@ -82,6 +97,7 @@ def test_the_whole_journey_from_sign_in_to_the_new_score_on_the_chart(
     page.get_by_role("button", name="Register patient").click()
     expect(page.get_by_role("heading", name="Jordan Rivera")).to_be_visible()
     expect(page.get_by_text("79.8")).to_be_visible()  # 176 lb in kg
+    patient_url = page.url
     shots.take(page, "patient")
 
     # Baseline PHQ-9 through a patient link (PHQ-9 19).
@@ -122,8 +138,9 @@ def test_the_whole_journey_from_sign_in_to_the_new_score_on_the_chart(
     monday = today + timedelta(days=7 - today.weekday())
     page.get_by_label("First session").fill(monday.isoformat())
     page.get_by_role("button", name="Schedule course").click()
-    expect(page.locator("#course-cost")).to_have_text("$3,600")
+    expect(page.locator("#course-cost")).to_have_text("$3,900")  # 6 at the admin's $650
     expect(page.locator("#course-calendar td.session")).to_have_count(6)
+    course_url = page.url
     shots.take(page, "course", doc="course")
 
     # Session console: check-in, start, pause, resume, rate change, a high BP, stop.
@@ -157,12 +174,31 @@ def test_the_whole_journey_from_sign_in_to_the_new_score_on_the_chart(
     expect(page.locator("#state")).to_have_text("stopped")
     shots.take(page, "console-stopped")
 
+    # The next dose: suggested from the finished session, accepted by the prescriber.
+    page.goto(course_url)
+    page.get_by_role("button", name="Recommend next dose").click()
+    expect(page.locator("#titration-reasons li").first).to_be_visible()
+    suggested = page.locator("#titration-dose").inner_text()
+    page.get_by_role("button", name=re.compile(r"^Accept ")).click()
+    expect(page.locator("#titration-decision")).to_contain_text("Accepted")
+    expect(page.locator("#titration-decision")).to_contain_text(suggested)
+    shots.take(page, "titration-accepted")
+
+    # A PHQ-9 the patient filled in on paper after the session, entered by the prescriber.
+    page.goto(patient_url)
+    page.get_by_role("link", name="Enter a questionnaire").click()
+    page.get_by_label("Course (optional)").select_option(index=1)
+    for item, answer in enumerate([2, 2, 1, 2, 1, 2, 1, 1, 0], start=1):
+        page.locator(f'input[name="item{item}"][value="{answer}"]').check()
+    shots.take(page, "questionnaire-from-paper")
+    page.get_by_role("button", name="Save the answers").click()
+    expect(page.locator('#outcome-chart circle[data-total="12"]')).to_be_visible()
+
     # The patient answers again on the phone; the new score is on the chart.
-    page.get_by_role("link", name="Jordan Rivera").first.click()
     follow_up = _make_link(page, shots, "follow-up")
     _answer_link(chromium, follow_up, [1, 1, 1, 1, 0, 1, 1, 1, 0], shots, "follow-up-2")
     page.reload()
-    expect(page.locator('#outcome-chart circle[data-scale="phq9"]')).to_have_count(2)
+    expect(page.locator('#outcome-chart circle[data-scale="phq9"]')).to_have_count(3)
     expect(page.locator('#outcome-chart circle[data-total="7"]')).to_be_visible()
     expect(page.locator("#outcomes")).to_contain_text("PHQ9 19 → 7")
     expect(page.locator('[data-badge="response"]')).to_be_visible()

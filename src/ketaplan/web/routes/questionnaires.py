@@ -137,7 +137,8 @@ async def new_questionnaire(
 ) -> Response:
     spec = SCALES[scale] if scale in STAFF_SCALES else SCALES["phq9"]
     zone = ZoneInfo(services(request).calendar.time_zone)
-    now = datetime.now(UTC).astimezone(zone).strftime("%Y-%m-%dT%H:%M")
+    # To the second, so that a score entered right after another one sorts after it.
+    now = datetime.now(UTC).astimezone(zone).strftime("%Y-%m-%dT%H:%M:%S")
     return await _page(
         request, patient_id, actor, spec, {"scale": spec.key, "answered_at": now}, {}
     )
