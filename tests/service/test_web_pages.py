@@ -488,6 +488,21 @@ def test_a_nurse_enters_a_phq9_from_paper_and_it_is_on_the_chart_with_its_flag(
     assert "PHQ-9 item 9 answered above 0" in overview
 
 
+def test_a_gad7_that_screens_positive_raises_no_phq9_item_9_banner(api: Api) -> None:
+    csrf = _sign_in(api.client, "nurse")
+    patient = _patient(api, csrf)
+    gad7 = {f"item{i}": "2" for i in range(1, 8)}  # 14: screens positive, a flag of its own
+    saved = api.client.post(
+        f"{patient}/questionnaires",
+        data={"csrf_token": csrf, "scale": "gad7", "answered_at": "2026-11-02T10:15", **gad7},
+        follow_redirects=False,
+    )
+    assert saved.status_code == 303, saved.text
+    page = api.client.get(patient).text
+    assert 'data-total="14"' in page
+    assert "item 9" not in page
+
+
 @pytest.mark.parametrize("role", ["front_desk", "admin"])
 def test_only_those_who_treat_enter_questionnaires(api: Api, role: str) -> None:
     csrf = _sign_in(api.client, role)

@@ -188,6 +188,9 @@ async def patient_page_values(request: Request, patient_id: int, actor: Actor) -
         "o": overview,
         "p": overview.patient,
         "chart": outcome_chart(overview, context.calendar.time_zone),
+        # Only PHQ-9 item 9 calls for the same-day review banner; other flags (a GAD-7 that
+        # screens positive) are shown on the chart, not as a safety alert.
+        "item9_flagged": [s for s in overview.scores if "phq9.item9_positive" in s.flags],
         "conditions": sorted(
             (key, protocol.title) for key, protocol in context.catalog.protocols.items()
         ),
