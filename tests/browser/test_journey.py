@@ -35,7 +35,7 @@ def _answer_link(browser: Browser, link: str, answers: list[int], shots: Shots, 
     page = phone.new_page()
     page.goto(link)
     expect(page.get_by_role("heading", name=re.compile("PHQ-9"))).to_be_visible()
-    shots.take(page, f"{step}-link", doc="patient-questionnaire" if step.endswith("2") else None)
+    shots.take(page, f"{step}-link")
     for item, answer in enumerate(answers, start=1):
         page.locator(f'input[name="item{item}"][value="{answer}"]').check()
     page.get_by_role("button", name="Send my answers").click()
@@ -74,7 +74,7 @@ def test_the_whole_journey_from_sign_in_to_the_new_score_on_the_chart(
 
     # Sign in (the prescriber: the override is theirs).
     page.goto(f"{server.base_url}/")
-    shots.take(page, "sign-in", doc="sign-in")
+    shots.take(page, "sign-in")
     _sign_in(page, server, "prescriber")
 
     # New patient, weight in pounds; a weight without a unit is refused beside the field first.
@@ -92,7 +92,7 @@ def test_the_whole_journey_from_sign_in_to_the_new_score_on_the_chart(
     page.get_by_label("Medications, one a line").fill("alprazolam 0.5 mg\nLamictal 100 mg")
     page.get_by_role("button", name="Register patient").click()
     expect(page.locator('[data-error-for="weight"]')).to_contain_text("no unit")
-    shots.take(page, "intake-refused", doc="intake-error")
+    shots.take(page, "intake-refused")
     page.get_by_label("Weight, with its unit").fill("176 lb")
     page.get_by_role("button", name="Register patient").click()
     expect(page.get_by_role("heading", name="Jordan Rivera")).to_be_visible()
@@ -110,7 +110,7 @@ def test_the_whole_journey_from_sign_in_to_the_new_score_on_the_chart(
     caution = page.locator(".findings.caution")
     expect(caution).to_contain_text("interaction.benzodiazepine")
     expect(caution).to_contain_text("alprazolam")
-    shots.take(page, "screening", doc="screening")
+    shots.take(page, "screening")
 
     # Plan with a dose past the soft limit: refused until the prescriber gives a reason.
     page.get_by_role("link", name="Plan a dose").click()
@@ -118,18 +118,18 @@ def test_the_whole_journey_from_sign_in_to_the_new_score_on_the_chart(
     page.get_by_label("Requested dose (mg/kg), optional").fill("0.9")
     page.get_by_role("button", name="Work out the plan").click()
     expect(page.locator('[data-error-for="override_reason"]')).to_contain_text("reason")
-    shots.take(page, "override-needed", doc="override")
+    shots.take(page, "override-needed")
     page.get_by_label("Reason for the override (required)").fill("partial response at 0.75 mg/kg")
     page.get_by_role("button", name="Work out the plan").click()
     expect(page.locator("#override")).to_contain_text("partial response at 0.75 mg/kg")
     expect(page.locator("#verdict")).to_have_text("caution")
     expect(page.locator("#explanation")).to_contain_text("protocol.start")
     expect(page.locator('[data-prep="pump_rate_ml_per_h"]')).to_contain_text("mL/h")
-    shots.take(page, "plan", doc="plan")
+    shots.take(page, "plan")
     page.get_by_role("link", name="Printable preparation card").click()
     expect(page.locator("#preparation-card")).to_contain_text("Draw")
     page.emulate_media(media="print")
-    shots.take(page, "preparation-card-print", doc="preparation-card")
+    shots.take(page, "preparation-card-print")
     page.emulate_media(media="screen")
     page.go_back()
 
@@ -141,7 +141,7 @@ def test_the_whole_journey_from_sign_in_to_the_new_score_on_the_chart(
     expect(page.locator("#course-cost")).to_have_text("$3,900")  # 6 at the admin's $650
     expect(page.locator("#course-calendar td.session")).to_have_count(6)
     course_url = page.url
-    shots.take(page, "course", doc="course")
+    shots.take(page, "course")
 
     # Session console: check-in, start, pause, resume, rate change, a high BP, stop.
     page.get_by_role("button", name="Open session 1").click()
@@ -169,7 +169,7 @@ def test_the_whole_journey_from_sign_in_to_the_new_score_on_the_chart(
     page.get_by_label("Diastolic (mmHg)").fill("104")
     page.get_by_role("button", name=re.compile("Record vitals")).click()
     expect(page.locator('[data-alert="vitals.in_sbp_hold"]')).to_contain_text("Pause")
-    shots.take(page, "console-alert", doc="session-console")
+    shots.take(page, "console-alert")
     page.get_by_role("button", name=re.compile("Stop")).click()
     expect(page.locator("#state")).to_have_text("stopped")
     shots.take(page, "console-stopped")
@@ -203,5 +203,5 @@ def test_the_whole_journey_from_sign_in_to_the_new_score_on_the_chart(
     expect(page.locator("#outcomes")).to_contain_text("PHQ9 19 → 7")
     expect(page.locator('[data-badge="response"]')).to_be_visible()
     expect(page.locator("#outcome-chart rect[data-dose]")).to_have_count(1)
-    shots.take(page, "outcome-chart", doc="patient-outcomes")
+    shots.take(page, "outcome-chart")
     context.close()
