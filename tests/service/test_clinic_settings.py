@@ -271,3 +271,27 @@ def test_the_defaults_are_always_acceptable_thresholds(
         uow, admin, catalog, calendar, monitoring, thresholds=thresholds_as_text(monitoring)
     )
     assert saved.monitoring == monitoring
+
+
+def test_a_stored_threshold_for_a_rule_the_catalog_dropped_is_ignored_not_refused(
+    uow: UnitOfWork,
+    admin: Actor,
+    catalog: Catalog,
+    calendar: ClinicCalendar,
+    monitoring: MonitoringRules,
+    database: Database,
+) -> None:
+    from ketaplan.services.clinic_settings import clinic_monitoring
+
+    with database.session_factory() as session:
+        clinic = session.scalars(select(Clinic)).one()
+        clinic.settings = {
+            **(clinic.settings or {}),
+            "monitoring": {"mood": {"retired_rule": 5, "in_sbp_hold": 170}, "gone": {"x": 1}},
+        }
+        session.commit()
+    with uow:
+        rules = clinic_monitoring(uow, admin, monitoring)
+    (sbp,) = [r for r in rules.for_category("mood") if r.code == "in_sbp_hold"]
+    assert sbp.above == 170
+    assert rules.for_category("pain") == monitoring.for_category("pain")

@@ -360,10 +360,24 @@ def _own_calendar(own: Mapping[str, Any], default: ClinicCalendar) -> ClinicCale
 
 
 def _own_monitoring(own: Mapping[str, Any], default: MonitoringRules) -> MonitoringRules:
+    """The default rules with the clinic's stored thresholds.
+
+    A stored threshold for a rule the catalog no longer has is left out rather than refused:
+    alerts must keep working for a clinic whose settings predate a catalog change.
+    """
     data = own.get("monitoring")
     if not data:
         return default
-    return _remembered("monitoring", default, data, lambda: with_thresholds(default, data))
+    known = {
+        category: {
+            code: value
+            for code, value in values.items()
+            if any(rule.code == code for rule in default.by_category.get(category, ()))
+        }
+        for category, values in data.items()
+        if category in default.by_category
+    }
+    return _remembered("monitoring", default, known, lambda: with_thresholds(default, known))
 
 
 def _own_bag_sizes_ml(own: dict[str, Any], defaults: ClinicSettings) -> tuple[float, ...]:
