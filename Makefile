@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint typecheck unit browser bench bench-plan bench-pk bench-api bench-pages venv clean
+.PHONY: run test lint typecheck unit browser screenshots bench bench-plan bench-pk bench-api bench-pages venv clean
 
 # `make run` serves the embedded SQLite database in this directory (git-ignored).
 RUN_DATABASE := sqlite:///./ketaplan.db
@@ -40,6 +40,10 @@ browser:
 		apt-get install -y --no-install-recommends chromium \
 		|| { apt-get update && apt-get install -y --no-install-recommends chromium; }; }
 	@test -x $(CHROMIUM)
+
+## screenshots: the README's screenshots (docs/screenshots/) from a `ketaplan demo-data` clinic
+screenshots: venv browser
+	KETAPLAN_DOCS_SCREENSHOTS=1 $(BIN)/python -m pytest -q tests/browser/test_docs_screenshots.py
 
 lint: venv
 	$(BIN)/ruff check src tests benchmarks

@@ -6,18 +6,23 @@ test`` installs Debian's package when it is missing; Playwright never downloads 
 these tests are skipped on a developer's machine but FAIL under CI (``CI=true``): CI must run
 them.
 
-Screenshots of every step go to ``test-artifacts/screenshots/`` (git-ignored). With
-``KETAPLAN_DOCS_SCREENSHOTS=1`` the main pages are also written to ``docs/screenshots/`` for the
-README.
+Screenshots of every step go to ``test-artifacts/screenshots/`` (git-ignored). The README's
+screenshots come from a clinic made by ``ketaplan demo-data`` (``test_docs_screenshots.py``):
+with ``KETAPLAN_DOCS_SCREENSHOTS=1`` (``make screenshots``) they are also written to
+``docs/screenshots/``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import socket
+import subprocess
+import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +30,7 @@ import pytest
 import uvicorn
 from argon2 import PasswordHasher
 
+from ketaplan.api import ServiceContext
 from ketaplan.services import UnitOfWork, add_user, set_up_clinic
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -45,36 +51,21 @@ class Server:
     base_url: str
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """The app on a free loopback port, over a fresh database with a clinic and its staff."""
+@contextlib.contextmanager
+def _serving(url: str, set_up: Callable[[ServiceContext], None]) -> Iterator[Server]:
+    """The app over the migrated database at ``url`` on a free loopback port, after
+    ``set_up(context)`` has put its clinic in."""
     from ketaplan.api import create_app
     from ketaplan.api.context import build_context
     from ketaplan.services import passwords
-    from ketaplan.store import migrate
-    from ketaplan.store.engine import make_engine
 
-    url = f"sqlite:///{tmp_path_factory.mktemp('browser') / 'clinic.db'}"
-    engine = make_engine(url)
-    migrate(engine)
-    engine.dispose()
     with pytest.MonkeyPatch.context() as patch:
         # Argon2 at its cheapest: the hashing itself is argon2-cffi's, tested there.
         patch.setattr(
             passwords, "HASHER", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
         )
         context = build_context(url)
-        uow = UnitOfWork(context.database.session_factory)
-        admin = set_up_clinic(
-            uow,
-            name="Bay Ketamine Clinic",
-            time_zone="America/Los_Angeles",
-            admin_email=EMAILS["admin"],
-            admin_password=PASSWORD,
-        )
-        for role, email in EMAILS.items():
-            if role != "admin":
-                add_user(uow, email=email, role=role, actor=admin, password=PASSWORD)
+        set_up(context)
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         listener.bind(("127.0.0.1", 0))
         port = listener.getsockname()[1]
@@ -96,6 +87,67 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             thread.join(timeout=10)
             listener.close()
             context.database.close()
+
+
+def _migrated_sqlite(tmp_path_factory: pytest.TempPathFactory, name: str) -> str:
+    from ketaplan.store import migrate
+    from ketaplan.store.engine import make_engine
+
+    url = f"sqlite:///{tmp_path_factory.mktemp(name) / 'clinic.db'}"
+    engine = make_engine(url)
+    migrate(engine)
+    engine.dispose()
+    return url
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """The app on a free loopback port, over a fresh database with a clinic and its staff."""
+
+    def clinic_and_staff(context: ServiceContext) -> None:
+        uow = UnitOfWork(context.database.session_factory)
+        admin = set_up_clinic(
+            uow,
+            name="Bay Ketamine Clinic",
+            time_zone="America/Los_Angeles",
+            admin_email=EMAILS["admin"],
+            admin_password=PASSWORD,
+        )
+        for role, email in EMAILS.items():
+            if role != "admin":
+                add_user(uow, email=email, role=role, actor=admin, password=PASSWORD)
+
+    with _serving(_migrated_sqlite(tmp_path_factory, "browser"), clinic_and_staff) as serving:
+        yield serving
+
+
+@dataclass(frozen=True)
+class DemoServer(Server):
+    accounts: dict[str, tuple[str, str]]
+    """The demo accounts' e-mail and one-time password, by role (as ``ketaplan demo-data``
+    printed them)."""
+
+
+DEMO_ACCOUNT = re.compile(r"^\s+(admin|prescriber|nurse)\s+(\S+@\S+)\s+(\S+)\s*$", re.M)
+
+
+@pytest.fixture(scope="module")
+def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer]:
+    """The app over a clinic made by ``ketaplan demo-data`` (weeks of synthetic history), the
+    command a new user runs, so that the README's screenshots show what they will see."""
+    url = _migrated_sqlite(tmp_path_factory, "demo")
+    made = subprocess.run(
+        [sys.executable, "-m", "ketaplan", "demo-data"],
+        env={**os.environ, "KETAPLAN_DATABASE_URL": url},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    found = {role: (email, password) for role, email, password in DEMO_ACCOUNT.findall(made.stdout)}
+    assert set(found) == {"admin", "prescriber", "nurse"}, made.stdout
+    with _serving(url, lambda context: None) as serving:
+        yield DemoServer(serving.base_url, found)
 
 
 @pytest.fixture(scope="module")

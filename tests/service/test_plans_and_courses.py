@@ -21,6 +21,11 @@ from ketaplan.services import (
     get_plan,
     schedule_course,
 )
+from ketaplan.services.clinic_settings import (
+    ClinicSettingsInput,
+    clinic_settings,
+    update_clinic_settings,
+)
 from ketaplan.services.patients import profile_from_dict, profile_to_dict
 from ketaplan.store.models import AuditEvent, Base, InfusionPlan, TreatmentCourse
 
@@ -44,10 +49,59 @@ def test_a_saved_plan_is_the_domains_explained_plan_for_the_current_profile(
     expected = plan_to_dict(
         make_plan(PlanRequest("depression", patient.profile), catalog, resolver)
     )
+    stock = saved.plan["preparation"].pop("stock")
     assert saved.plan == expected
+    assert stock["source"] == "catalog"  # the clinic has set no stock of its own
+    assert stock["bag_sizes_ml"] == list(catalog.clinic.preparation.bag_sizes_ml)
     assert (saved.patient_version, saved.catalog_version) == (1, catalog.version)
-    assert get_plan(uow, saved.plan_id, actor=prescriber).plan == expected
+    read = get_plan(uow, saved.plan_id, actor=prescriber).plan
+    assert read["preparation"].pop("stock") == stock
+    assert read == expected
     assert audit_log()[-2:] == ["plan.create", "plan.read"]
+
+
+def test_a_plan_is_prepared_from_the_clinics_own_vials_and_bags_and_says_so(
+    uow: UnitOfWork,
+    admin: Actor,
+    prescriber: Actor,
+    patient: PatientRecord,
+    catalog: Catalog,
+    resolver: MedicationResolver,
+) -> None:
+    settings = clinic_settings(uow, actor=admin, catalog=catalog)
+    update_clinic_settings(
+        uow,
+        ClinicSettingsInput(
+            name=settings.name,
+            price_per_session_usd="600",
+            bag_sizes_ml="250",
+            vials="10 mg/mL x 20 mL",
+        ),
+        expected_version=settings.version,
+        actor=admin,
+        catalog=catalog,
+    )
+    saved = create_plan(
+        uow,
+        patient.patient_id,
+        PlanOrder("depression"),
+        actor=prescriber,
+        catalog=catalog,
+        resolver=resolver,
+    )
+    prep = saved.plan["preparation"]
+    assert (prep["vial_mg_per_ml"], prep["vial_volume_ml"], prep["bag_ml"]) == (10, 20, 250)
+    assert prep["stock"] == {
+        "source": "clinic_settings",
+        "settings_version": settings.version + 1,
+        "vials": [{"mg_per_ml": 10.0, "volume_ml": 20.0}],
+        "bag_sizes_ml": [250.0],
+    }
+    # the depression protocol's 100 mL bag is not stocked: the card says which bag it uses
+    assert any("clinic's 250 mL bag" in step for step in prep["steps"])
+    assert prep["final_mg_per_ml"] == round(
+        saved.plan["dose"]["total_mg"] / (250 + prep["draw_ml"]), 4
+    )
 
 
 def test_the_profile_survives_the_round_trip_through_json(patient: PatientRecord) -> None:

@@ -4,6 +4,7 @@ message beside the field while saving nothing. The whole journey in a real brows
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Callable
 
@@ -143,6 +144,56 @@ def test_the_intake_form_refuses_bad_input_beside_the_field_and_saves_nothing(
     assert "Not saved" in answer.text
     assert f'value="{typed["full_name"]}"' in answer.text  # what was typed is kept
     assert rows(Patient) == 0
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        {"weight": "180 kg", "height": "5 ft 9 in"},
+        {"weight": "176"},
+        {"weight": "80 kg", "height": "tall"},
+        {"weight": "80 kg", "age_years": "200"},
+        {"weight": "80 kg", "blood_pressure": "80/95"},
+        {"weight": "80 kg", "sex": "male", "pregnant": "on"},
+        {"weight": "80 kg", "history": "hypertensoin"},
+    ],
+)
+def test_the_live_intake_check_gives_the_message_a_submit_would_and_stores_nothing(
+    api: Api, rows: Callable[[type[Base]], int], typed: dict[str, str]
+) -> None:
+    from ketaplan.store.models import AuditEvent
+
+    csrf = _sign_in(api.client, "front_desk")
+    audit_rows = rows(AuditEvent)
+    live = api.client.post("/patients/check", data=typed, headers={"X-CSRF-Token": csrf})
+    assert live.status_code == 200, live.text
+    assert live.headers["cache-control"] == "no-store"
+    submitted = api.client.post(
+        "/patients/new", data={"csrf_token": csrf, "full_name": "Ann Example", **typed}
+    )
+    assert submitted.status_code == 422
+    shown = {field: html.unescape(message) for field, message in _errors(submitted.text).items()}
+    assert shown == {live.json()["field"]: live.json()["message"]}
+    assert rows(Patient) == 0
+    assert rows(AuditEvent) == audit_rows  # nothing read from the database, nothing audited
+
+
+def test_the_live_intake_check_suggests_pounds_and_passes_a_plausible_profile(api: Api) -> None:
+    csrf = _sign_in(api.client, "nurse")
+    mistaken = api.client.post(
+        "/patients/check",
+        data={"weight": "180 kg", "height": "5 ft 9 in"},
+        headers={"X-CSRF-Token": csrf},
+    ).json()
+    assert mistaken["field"] == "weight"
+    assert "lb" in mistaken["message"]
+    fine = api.client.post(
+        "/patients/check",
+        data={"weight": "180 lb", "height": "5 ft 9 in", "full_name": "ignored"},
+        headers={"X-CSRF-Token": csrf},
+    ).json()
+    assert fine == {"field": None, "message": ""}
+    assert api.client.post("/patients/check", data={"weight": "80 kg"}).status_code == 403
 
 
 def _patient(api: Api, csrf: str) -> str:
@@ -355,11 +406,120 @@ def test_the_patient_questionnaire_marks_unanswered_questions_and_saves_nothing(
     assert api.client.get("/q/not-a-real-token").status_code == 404
 
 
+PHQ9_ON_PAPER = {f"item{i}": str(a) for i, a in enumerate([2, 3, 2, 2, 3, 3, 2, 2, 1], 1)}
+
+
+@pytest.mark.parametrize(
+    ("typed", "field", "says"),
+    [
+        ({"item4": ""}, "item4", "no answer"),
+        ({"item9": "4"}, "item9", "choose 0-3"),
+        ({"item2": "-1"}, "item2", "not an answer"),
+        ({"answered_at": ""}, "answered_at", "when the patient answered"),
+        ({"answered_at": "yesterday"}, "answered_at", "not a date and time"),
+        ({"answered_at": "2099-01-01T09:00"}, "answered_at", "in the future"),
+        ({"answered_at": "1999-12-31T09:00"}, "answered_at", "before 2000"),
+        ({"scale": "bdi"}, "scale", "choose the questionnaire"),
+        ({"course_id": "abc"}, "course_id", "courses"),
+    ],
+)
+def test_the_staff_questionnaire_refuses_bad_input_beside_the_field_and_saves_nothing(
+    api: Api,
+    rows: Callable[[type[Base]], int],
+    typed: dict[str, str],
+    field: str,
+    says: str,
+) -> None:
+    from ketaplan.store.models import QuestionnaireResponse
+
+    csrf = _sign_in(api.client, "nurse")
+    patient = _patient(api, csrf)
+    answer = api.client.post(
+        f"{patient}/questionnaires",
+        data={
+            "csrf_token": csrf,
+            "scale": "phq9",
+            "answered_at": "2026-11-02T10:15",
+            **PHQ9_ON_PAPER,
+            **typed,
+        },
+    )
+    assert answer.status_code == 422, answer.text
+    errors = _errors(answer.text)
+    assert field in errors, errors
+    assert says in html.unescape(errors[field])
+    assert "Not saved" in answer.text
+    assert rows(QuestionnaireResponse) == 0
+
+
+def test_a_nurse_enters_a_phq9_from_paper_and_it_is_on_the_chart_with_its_flag(
+    api: Api, rows: Callable[[type[Base]], int]
+) -> None:
+    from ketaplan.store.models import QuestionnaireResponse
+
+    csrf = _sign_in(api.client, "nurse")
+    course = _course(api, csrf)
+    patient_id = _course_patient(api, course)
+    page = api.client.get(f"/patients/{patient_id}/questionnaires/new?scale=pcl5")
+    assert page.status_code == 200
+    assert page.text.count('type="radio" name="item20"') == 5  # PCL-5: 20 items 0-4
+    saved = api.client.post(
+        f"/patients/{patient_id}/questionnaires",
+        data={
+            "csrf_token": csrf,
+            "scale": "phq9",
+            "answered_at": "2026-11-02T10:15",
+            "course_id": course.rsplit("/", 1)[1],
+            **PHQ9_ON_PAPER,
+        },
+        follow_redirects=False,
+    )
+    assert saved.status_code == 303, saved.text
+    assert rows(QuestionnaireResponse) == 1
+    listed = api.client.get(
+        f"/api/v1/patients/{patient_id}/questionnaires", headers=api.as_role("nurse")
+    ).json()
+    (response,) = listed if isinstance(listed, list) else listed["responses"]
+    assert response["score"]["total"] == 20
+    assert response["source"] == "staff"
+    assert response["course_id"] == int(course.rsplit("/", 1)[1])
+    assert response["answered_at"].startswith("2026-11-02T18:15")  # 10:15 Pacific, in UTC
+    overview = api.client.get(f"/patients/{patient_id}").text
+    assert "PHQ-9 item 9 answered above 0" in overview
+
+
+def test_a_gad7_that_screens_positive_raises_no_phq9_item_9_banner(api: Api) -> None:
+    csrf = _sign_in(api.client, "nurse")
+    patient = _patient(api, csrf)
+    gad7 = {f"item{i}": "2" for i in range(1, 8)}  # 14: screens positive, a flag of its own
+    saved = api.client.post(
+        f"{patient}/questionnaires",
+        data={"csrf_token": csrf, "scale": "gad7", "answered_at": "2026-11-02T10:15", **gad7},
+        follow_redirects=False,
+    )
+    assert saved.status_code == 303, saved.text
+    page = api.client.get(patient).text
+    assert 'data-total="14"' in page
+    assert "item 9" not in page
+
+
+@pytest.mark.parametrize("role", ["front_desk", "admin"])
+def test_only_those_who_treat_enter_questionnaires(api: Api, role: str) -> None:
+    csrf = _sign_in(api.client, role)
+    assert api.client.get("/patients/1/questionnaires/new").status_code == 403
+    refused = api.client.post(
+        "/patients/1/questionnaires", data={"csrf_token": csrf, "scale": "phq9"}
+    )
+    assert refused.status_code == 403
+
+
 def _settings_form(client: TestClient) -> dict[str, str]:
     """The settings form as the page fills it in (hidden fields included)."""
     page = client.get("/settings")
     assert page.status_code == 200, page.text
     values = dict(re.findall(r'<input[^>]*name="(\w+)"[^>]*value="([^"]*)"', page.text))
+    for unchecked in re.findall(r'<input type="checkbox" name="(\w+)"[^>]*value="on" >', page.text):
+        del values[unchecked]  # a browser posts only the ticked boxes
     values.update(re.findall(r'<textarea[^>]*name="(\w+)"[^>]*>([^<]*)</textarea>', page.text))
     return values
 
@@ -429,6 +589,12 @@ def test_an_admin_saves_the_clinic_settings_and_sees_them_in_force(
         ({"bag_sizes_ml": "5000"}, "bag_sizes_ml", "must be 1 to"),
         ({"vials": "50 mg per vial"}, "vials", "is not written as"),
         ({"vials": ""}, "vials", "at least one vial"),
+        ({"threshold__mood__in_sbp_hold": "1800"}, "threshold__mood__in_sbp_hold", "120-220"),
+        ({"threshold__pain__pre_hr_hold": "fast"}, "threshold__pain__pre_hr_hold", "not a number"),
+        ({"close_time": "07:30"}, "close_time", "after opening time"),
+        ({"session_times": "09:00, 25:00"}, "session_times", "HH:MM"),
+        ({"max_per_week": "0"}, "max_per_week", "1 to 7"),
+        ({"holidays": "Christmas"}, "holidays", "YYYY-MM-DD"),
     ],
 )
 def test_the_settings_form_refuses_bad_input_beside_the_field_and_saves_nothing(
@@ -443,6 +609,79 @@ def test_the_settings_form_refuses_bad_input_beside_the_field_and_saves_nothing(
     assert says in errors[field]
     assert "Not saved" in answer.text
     assert _settings_form(api.client) == form  # nothing saved, version unchanged
+
+
+def test_an_admin_sets_the_calendar_and_an_alert_threshold_and_the_console_uses_it(
+    api: Api,
+) -> None:
+    csrf = _sign_in(api.client, "admin")
+    form = _settings_form(api.client)
+    assert form["threshold__mood__pre_sbp_hold"] == "180"
+    assert form["open_mon"] == "on"
+    assert "open_sat" not in form
+    typed = {k: v for k, v in form.items() if k not in ("open_tue", "open_thu")}
+    saved = api.client.post(
+        "/settings",
+        data={
+            **typed,
+            "csrf_token": csrf,
+            "threshold__mood__pre_sbp_hold": "160",
+            "session_times": "10:00",
+        },
+        follow_redirects=False,
+    )
+    assert saved.status_code == 303, saved.text
+    after = _settings_form(api.client)
+    assert after["threshold__mood__pre_sbp_hold"] == "160"
+    assert after["session_times"] == "10:00"
+    assert "open_tue" not in after
+    assert "open_wed" in after
+
+    csrf = _sign_in(api.client, "nurse")
+    course = _course(api, csrf)
+    page = api.client.get(course).text
+    starts = re.findall(r"<td>(\w\w\w) \d\d Dec 2026, (\d\d:\d\d)", page)
+    assert len(starts) == 6
+    assert {day for day, _ in starts} <= {"Mon", "Wed", "Fri"}
+    assert {at for _, at in starts} == {"10:00"}
+    session = api.client.post(
+        f"{course}/sessions", data={"csrf_token": csrf, "number": "1"}, follow_redirects=False
+    ).headers["location"]
+    console = api.client.post(
+        f"{session}/events",
+        data={
+            "csrf_token": csrf,
+            "expected_seq": "0",
+            "type": "check_in",
+            "systolic": "170",
+            "diastolic": "85",
+        },
+    )
+    assert console.status_code == 200, console.text
+    assert "systolic above 160 mmHg: hold the start" in console.text
+
+
+def test_the_preparation_card_uses_the_vials_and_bags_the_admin_saved(api: Api) -> None:
+    csrf = _sign_in(api.client, "admin")
+    form = _settings_form(api.client)
+    saved = api.client.post(
+        "/settings",
+        data={**form, "csrf_token": csrf, "bag_sizes_ml": "250", "vials": "10 mg/mL x 20 mL"},
+        follow_redirects=False,
+    )
+    assert saved.status_code == 303, saved.text
+    csrf = _sign_in(api.client, "nurse")
+    plan = api.client.post(
+        f"{_patient(api, csrf)}/plans/new",
+        data={"csrf_token": csrf, "condition": "depression"},
+        follow_redirects=False,
+    )
+    assert plan.status_code == 303, plan.text
+    card = api.client.get(plan.headers["location"] + "/card").text
+    assert re.search(r'data-prep="vial">ketamine 10 mg/mL', card)
+    assert re.search(r'data-prep="bag_ml">250 mL', card)
+    assert "Stock used: the clinic's own (settings version" in card
+    assert "vials 10 mg/mL × 20 mL; bags 250 mL" in card
 
 
 def test_a_settings_edit_from_a_stale_version_is_refused_with_a_clear_message(
@@ -489,6 +728,13 @@ def _course(api: Api, csrf: str) -> str:
     )
     assert course.status_code == 303, course.text
     return str(course.headers["location"])
+
+
+def _course_patient(api: Api, course: str) -> int:
+    """The patient a course page belongs to."""
+    found = re.search(r'href="/patients/(\d+)"', api.client.get(course).text)
+    assert found
+    return int(found.group(1))
 
 
 def test_the_course_page_suggests_the_next_dose_with_reasons_and_shows_the_booster_advice(

@@ -88,3 +88,25 @@ def test_a_clinic_rule_without_a_known_source_is_refused_naming_the_file(tmp_pat
     clinic.write_text('[monitoring.mood.rules.in_sbp_hold]\nsource = "my_aunt"\n')
     with pytest.raises(CatalogError, match=r"ours.toml: monitoring.mood.rules.in_sbp_hold.source"):
         load_monitoring_rules((clinic,))
+
+
+def test_every_catalog_alert_names_its_threshold_so_a_clinic_threshold_rewrites_it() -> None:
+    from ketaplan.clinical.catalog.course_loader import load_monitoring_rules
+    from ketaplan.clinical.monitoring import (
+        THRESHOLD_RANGES,
+        rule_direction,
+        rule_threshold,
+        with_thresholds,
+    )
+
+    rules = load_monitoring_rules()
+    for category, category_rules in rules.by_category.items():
+        for rule in category_rules:
+            low, high = THRESHOLD_RANGES[(rule.vital, rule_direction(rule))]
+            assert low <= rule_threshold(rule) <= high, rule.code  # defaults are acceptable
+            changed = with_thresholds(rules, {category: {rule.code: low}})
+            (moved,) = [r for r in changed.for_category(category) if r.code == rule.code]
+            assert rule_threshold(moved) == low
+            assert f"{rule_direction(rule)} {low:g}" in moved.message, moved.message
+            assert "(clinic setting)" not in moved.message
+            assert f"{rule_threshold(rule):g}" not in moved.message.split(":")[0]

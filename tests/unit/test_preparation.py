@@ -55,9 +55,28 @@ def test_a_dose_too_concentrated_for_the_largest_bag_is_refused(catalog: Catalog
         prepare_infusion(400.0, 60.0, (100.0,), catalog.clinic)
 
 
-def test_a_bag_size_not_in_stock_is_refused(catalog: Catalog) -> None:
-    with pytest.raises(InputError, match="in the clinic's stock"):
-        prepare_infusion(35.0, 40.0, (1000.0,), catalog.clinic)
+def test_a_protocol_bag_the_clinic_does_not_stock_is_replaced_by_a_stocked_one_and_said(
+    catalog: Catalog,
+) -> None:
+    prep = prepare_infusion(35.0, 40.0, (1000.0,), catalog.clinic)
+    assert prep.bag_ml == 50  # the smallest stocked bag under the maximum concentration
+    assert prep.protocol_bags_ml == (1000.0,)
+    assert any("1000 mL bag is not in the clinic's stock" in s for s in preparation_steps(prep))
+    assert prepare_infusion(35.0, 40.0, (100.0,), catalog.clinic).protocol_bags_ml == ()
+
+
+def test_a_clinic_with_only_ten_milligram_vials_and_quarter_litre_bags_prepares_with_those(
+    catalog: Catalog,
+) -> None:
+    clinic = replace(
+        catalog.clinic,
+        vials=(Vial(10.0, 20.0),),
+        preparation=replace(catalog.clinic.preparation, bag_sizes_ml=(250.0,)),
+    )
+    prep = prepare_infusion(40.0, 40.0, (100.0,), clinic)
+    assert (prep.vial_mg_per_ml, prep.bag_ml) == (10.0, 250.0)
+    assert prep.draw_ml == pytest.approx(4.0)
+    assert prep.final_mg_per_ml == pytest.approx(40.0 / 254.0, abs=1e-4)
 
 
 def test_waste_is_what_is_left_in_the_opened_vials(catalog: Catalog) -> None:

@@ -23,8 +23,9 @@ ketaplan.errors.InputError: blood pressure 80/90: the systolic must be above the
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Literal
 
@@ -176,6 +177,115 @@ class MonitoringRules:
                 fields={"field": "category", "value": category},
             )
         return rules
+
+
+Direction = Literal["above", "below"]
+
+THRESHOLD_RANGES: Mapping[tuple[Vital, Direction], tuple[float, float]] = {
+    ("systolic_mmhg", "above"): (120.0, 220.0),
+    ("systolic_mmhg", "below"): (70.0, 110.0),
+    ("diastolic_mmhg", "above"): (70.0, 130.0),
+    ("diastolic_mmhg", "below"): (40.0, 70.0),
+    ("heart_rate_bpm", "above"): (80.0, 160.0),
+    ("heart_rate_bpm", "below"): (35.0, 60.0),
+    ("spo2_pct", "below"): (85.0, 97.0),
+    ("resp_rate_per_min", "below"): (4.0, 14.0),
+    ("resp_rate_per_min", "above"): (16.0, 40.0),
+}
+"""Alert thresholds a clinic may set, per vital and direction (ketaplan's plausibility bounds,
+not a guideline). They keep a typing slip from switching an alert off: a systolic hold at
+1800 mmHg would never fire and one at 18 would fire on every reading. Each range contains the
+catalog's default (``monitoring.toml``), so the defaults are always acceptable."""
+
+
+def rule_direction(rule: MonitoringRule) -> Direction:
+    """Whether the rule fires above or below its threshold."""
+    return "above" if rule.above is not None else "below"
+
+
+def rule_threshold(rule: MonitoringRule) -> float:
+    """The number the rule compares a reading with."""
+    value = rule.above if rule.above is not None else rule.below
+    assert value is not None  # the loader requires exactly one of above / below
+    return value
+
+
+def threshold_text(vital: Vital, direction: Direction) -> str:
+    """What a clinic may set for one kind of threshold, for forms and messages."""
+    low, high = THRESHOLD_RANGES[(vital, direction)]
+    return f"{_LABELS[vital]} {direction} {low:g}-{high:g} {_UNITS[vital]}"
+
+
+def _with_threshold(rule: MonitoringRule, value: float) -> MonitoringRule:
+    """The rule at a new threshold, its message saying the new number.
+
+    Messages name their threshold ("systolic above 180 mmHg: pause ..."); the number after
+    "above"/"below" is replaced so that the alert a nurse reads never states an old limit.
+    """
+    direction = rule_direction(rule)
+    old = rule_threshold(rule)
+    pattern = rf"\b{direction} {re.escape(f'{old:g}')}(?![\d.])"
+    message, found = re.subn(pattern, f"{direction} {value:g}", rule.message, count=1)
+    if not found:
+        message = f"{direction} {value:g} {_UNITS[rule.vital]} (clinic setting): {rule.message}"
+    if direction == "above":
+        return replace(rule, message=message, above=value)
+    return replace(rule, message=message, below=value)
+
+
+def with_thresholds(
+    rules: MonitoringRules, thresholds: Mapping[str, Mapping[str, float]]
+) -> MonitoringRules:
+    """The rules with a clinic's own thresholds: ``{category: {rule code: number}}``.
+
+    Only the number changes (phases, vital, action and direction stay the catalog's); a rule
+    keeps its source and its message names the new number. An unknown category or rule code, or
+    a number outside :data:`THRESHOLD_RANGES`, is an :class:`~ketaplan.errors.InputError`
+    whose ``field`` is ``threshold__<category>__<code>``.
+
+    Examples
+    --------
+    >>> rule = MonitoringRule("in_sbp_hold", ("in_infusion",), "systolic_mmhg",
+    ...     "pause_and_recheck", "systolic above 180 mmHg: pause", "clinic_policy", above=180)
+    >>> rules = MonitoringRules({"mood": (rule,)})
+    >>> with_thresholds(rules, {"mood": {"in_sbp_hold": 170}}).for_category("mood")[0].message
+    'systolic above 170 mmHg: pause'
+    >>> with_thresholds(rules, {"mood": {"in_sbp_hold": 1800}})  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ketaplan.errors.InputError: systolic alert threshold 1800 mmHg ... systolic above 120-220 mmHg
+    """
+    by_category = dict(rules.by_category)
+    for category, values in thresholds.items():
+        known = {rule.code: rule for rule in rules.for_category(category)}
+        changed = dict(known)
+        for code, value in values.items():
+            field = f"threshold__{category}__{code}"
+            rule = known.get(code)
+            if rule is None:
+                raise InputError(
+                    f"no monitoring rule {code!r} for {category} (known: {', '.join(known)})",
+                    code="input.unknown_rule",
+                    fields={"field": field, "value": code},
+                )
+            low, high = THRESHOLD_RANGES[(rule.vital, rule_direction(rule))]
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, int | float)
+                or not math.isfinite(value)
+                or not low <= value <= high
+            ):
+                shown = f"{value:g}" if isinstance(value, int | float) else repr(value)
+                raise InputError(
+                    f"{_LABELS[rule.vital]} alert threshold {shown} {_UNITS[rule.vital]} "
+                    f"({category}, {code}) is outside the accepted "
+                    f"{threshold_text(rule.vital, rule_direction(rule))}",
+                    code="input.out_of_range",
+                    fields={"field": field, "value": value, "accepted": [low, high]},
+                )
+            changed[code] = _with_threshold(rule, float(value))
+        by_category[category] = tuple(changed[rule.code] for rule in known.values())
+    return MonitoringRules(by_category)
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from ketaplan.clinical.catalog import Catalog, Protocol
+from ketaplan.clinical.catalog import Catalog, ClinicSettings, Protocol
 from ketaplan.clinical.dosing import Dose, personalise_dose
 from ketaplan.clinical.limits import LimitCheck, Override, check_limits, enforce_limits
 from ketaplan.clinical.medications import MedicationResolver
@@ -44,8 +44,18 @@ class Plan(NamedTuple):
     preparation: Preparation
 
 
-def make_plan(request: PlanRequest, catalog: Catalog, resolver: MedicationResolver) -> Plan:
-    """Screen, dose, check limits and prepare; raises only for bad input or refused doses."""
+def make_plan(
+    request: PlanRequest,
+    catalog: Catalog,
+    resolver: MedicationResolver,
+    stock: ClinicSettings | None = None,
+) -> Plan:
+    """Screen, dose, check limits and prepare; raises only for bad input or refused doses.
+
+    ``stock`` is the clinic whose vials, syringes and bags the preparation uses: a clinic's own
+    stock from its settings (the service passes it), or by default the catalog's ``[clinic]``.
+    Only the preparation depends on it; screening and dosing never do.
+    """
     protocol = catalog.protocol(request.condition)
     profile = request.profile
     eligibility = screen(profile, protocol, catalog, resolver)
@@ -63,7 +73,7 @@ def make_plan(request: PlanRequest, catalog: Catalog, resolver: MedicationResolv
         checks, override_reason=request.override_reason, prescriber=request.prescriber
     )
     preparation = prepare_infusion(
-        dose.total_mg, dose.duration_min, protocol.bag_ml, catalog.clinic
+        dose.total_mg, dose.duration_min, protocol.bag_ml, stock or catalog.clinic
     )
     return Plan(
         protocol, catalog.version, profile, eligibility, dose, checks, override, preparation

@@ -44,6 +44,9 @@ class Preparation(NamedTuple):
     vtbi_ml: float
     delivered_mg: float
     ordered_mg: float
+    protocol_bags_ml: tuple[float, ...] = ()
+    """The protocol's bag sizes when the clinic stocks none of them (the bag then comes from the
+    clinic's own sizes, and the card says so); empty when the protocol's bag was used."""
 
     @property
     def delivered_vs_ordered_percent(self) -> float:
@@ -84,7 +87,9 @@ class _Stock(NamedTuple):
     lowest_error: float
     highest_error: float
     bags_ml: tuple[float, ...]
-    """The protocol's bag sizes that the clinic stocks, smallest first."""
+    """The protocol's bag sizes that the clinic stocks, smallest first; when it stocks none of
+    them, every size it stocks."""
+    protocol_bag_stocked: bool
 
 
 def _dominated_below_ml(syringe: Syringe, syringes: tuple[Syringe, ...]) -> float:
@@ -109,7 +114,15 @@ def _dominated_below_ml(syringe: Syringe, syringes: tuple[Syringe, ...]) -> floa
 
 @remembered_per_object
 def _stock(clinic: ClinicSettings, bag_choices_ml: tuple[float, ...]) -> _Stock:
+    """The stock for one protocol's bag choices.
+
+    A protocol's bag size is clinic policy (which bag a mood infusion usually runs in), while
+    the bag sizes in stock are what the clinic can actually hang. When the clinic stocks none of
+    the protocol's sizes, the infusion is prepared in the smallest stocked bag that keeps the
+    final concentration under the maximum rather than not at all, and the card says so.
+    """
     prep = clinic.preparation
+    stocked = tuple(sorted(b for b in bag_choices_ml if b in prep.bag_sizes_ml))
     return _Stock(
         syringes=tuple(
             _SyringeInStock(
@@ -125,7 +138,8 @@ def _stock(clinic: ClinicSettings, bag_choices_ml: tuple[float, ...]) -> _Stock:
         min_draw_ml=prep.min_draw_ml,
         lowest_error=-prep.max_delivered_undershoot_fraction - _EPS,
         highest_error=prep.max_delivered_overshoot_fraction + _EPS,
-        bags_ml=tuple(sorted(b for b in bag_choices_ml if b in prep.bag_sizes_ml)),
+        bags_ml=stocked or tuple(sorted(prep.bag_sizes_ml)),
+        protocol_bag_stocked=bool(stocked),
     )
 
 
@@ -237,8 +251,7 @@ def prepare_infusion(
     drawn_mg = draw_ml * vial.mg_per_ml
     if not stock.bags_ml:
         raise InputError(
-            f"none of the protocol's bag sizes ({', '.join(f'{b:g} mL' for b in bag_choices_ml)})"
-            f" is in the clinic's stock ({', '.join(f'{b:g} mL' for b in prep.bag_sizes_ml)})",
+            "the clinic stocks no infusion bags; add a bag size to the clinic settings",
             code="input.cannot_prepare",
             fields={"bag_choices_ml": list(bag_choices_ml)},
         )
@@ -278,6 +291,7 @@ def prepare_infusion(
         vtbi_ml=vtbi_ml,
         delivered_mg=round(delivered_mg, 2),
         ordered_mg=ordered_mg,
+        protocol_bags_ml=() if stock.protocol_bag_stocked else tuple(bag_choices_ml),
     )
 
 
@@ -299,6 +313,13 @@ def preparation_steps(p: Preparation) -> list[str]:
         f"{p.vtbi_ml:g} mL, over {p.duration_min:g} min.",
         f"Record waste: {p.waste_mg:g} mg, witnessed.",
     ]
+    if p.protocol_bags_ml:
+        sizes = " or ".join(f"{b:g} mL" for b in p.protocol_bags_ml)
+        steps.insert(
+            2,
+            f"The protocol's {sizes} bag is not in the clinic's stock: this card uses the "
+            f"clinic's {p.bag_ml:g} mL bag (pump rate and concentration worked out for it).",
+        )
     if p.vial_mg_per_ml >= 100:
         steps.insert(1, "100 mg/mL must be diluted before IV use: never give it undiluted.")
     return steps

@@ -25,6 +25,7 @@ from ketaplan.clinical.course import (
 )
 from ketaplan.errors import ConflictError, InputError
 from ketaplan.services.actors import Actor
+from ketaplan.services.clinic_settings import clinic_calendar
 from ketaplan.services.patients import find_in_clinic, find_patient
 from ketaplan.services.plans import find_plan
 from ketaplan.services.unit_of_work import UnitOfWork
@@ -69,9 +70,9 @@ def schedule_course(
 ) -> CourseRecord:
     """Schedule the protocol's series from ``first_day`` and save it for the patient."""
     protocol = catalog.protocol(condition)
-    schedule = schedule_series(protocol, first_day, calendar)
     with uow:
         find_patient(uow, patient_id, actor)
+        schedule = schedule_series(protocol, first_day, clinic_calendar(uow, actor, calendar))
         if plan_id is not None:
             plan = find_plan(uow, plan_id, actor)
             if plan.patient_id != patient_id or plan.condition != protocol.key:
@@ -184,6 +185,7 @@ def reschedule_course(
             raise _stale(course_id, expected_version, course.version)
         protocol = catalog.protocol(course.protocol_key)
         before = course_plan_from_dict(course.schedule)
+        calendar = clinic_calendar(uow, actor, calendar)
         after = reschedule(before, protocol, calendar, session_number, status, from_date)
         bumped = cast(
             "CursorResult[Any]",

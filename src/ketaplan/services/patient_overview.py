@@ -16,12 +16,13 @@ from typing import Any
 
 from sqlalchemy import select
 
+from ketaplan.clinical.calendar import ClinicCalendar
 from ketaplan.clinical.catalog import Catalog
 from ketaplan.clinical.monitoring import MonitoringRules
 from ketaplan.clinical.outcomes import is_remission, is_response, reduction_fraction, scale
 from ketaplan.clinical.session import event_from_dict, replay, summarise
 from ketaplan.services.actors import Actor
-from ketaplan.services.clinic_settings import clinic_price
+from ketaplan.services.clinic_settings import clinic_calendar, clinic_monitoring, clinic_price
 from ketaplan.services.courses import find_course
 from ketaplan.services.patients import (
     PatientRecord,
@@ -218,7 +219,7 @@ def patient_overview(
                 .order_by(QuestionnaireResponse.answered_at, QuestionnaireResponse.id)
             )
         )
-        sessions = _sessions(uow, patient_id, monitoring)
+        sessions = _sessions(uow, patient_id, clinic_monitoring(uow, actor, monitoring))
         uow.audit(
             actor,
             "patient.overview.read",
@@ -244,6 +245,8 @@ class CourseOverview:
     price_per_session_usd: float
     cost_usd: float
     sessions: tuple[SessionLine, ...]
+    calendar: ClinicCalendar | None = None
+    """The clinic's calendar in force (when the caller passed the default to start from)."""
 
 
 def course_overview(
@@ -253,16 +256,21 @@ def course_overview(
     actor: Actor,
     catalog: Catalog,
     monitoring: MonitoringRules,
+    calendar: ClinicCalendar | None = None,
 ) -> CourseOverview:
-    """The course, its cost at the clinic's price per session, and its sessions (audited)."""
+    """The course, its cost at the clinic's price per session, and its sessions (audited);
+    with ``calendar`` (the default), also the clinic's calendar in force, for the month view."""
     with uow:
         course = find_course(uow, course_id, actor)
         patient = find_patient(uow, course.patient_id, actor)
         name = current_version(uow, patient).full_name
         price = clinic_price(uow, actor, catalog)
         sessions = tuple(
-            s for s in _sessions(uow, course.patient_id, monitoring) if s.course_id == course_id
+            s
+            for s in _sessions(uow, course.patient_id, clinic_monitoring(uow, actor, monitoring))
+            if s.course_id == course_id
         )
+        in_force = clinic_calendar(uow, actor, calendar) if calendar is not None else None
         uow.audit(actor, "course.read", "course", course_id, patient_id=course.patient_id)
         uow.commit()
         count = len(course.schedule["sessions"])
@@ -276,6 +284,7 @@ def course_overview(
             price,
             round(price * count, 2),
             sessions,
+            in_force,
         )
 
 
@@ -303,7 +312,7 @@ def session_console(
         session = find_session(uow, session_id, actor)
         patient = find_patient(uow, session.patient_id, actor)
         name = current_version(uow, patient).full_name
-        chart = read_chart(uow, session, monitoring)
+        chart = read_chart(uow, session, clinic_monitoring(uow, actor, monitoring))
         prep: dict[str, Any] = {}
         planned: float | None = None
         if session.plan_id is not None:

@@ -109,6 +109,17 @@ def _validated_profile(details: PatientDetails, catalog: Catalog) -> PatientProf
     return build_profile(catalog, **_inputs(details))
 
 
+def check_patient_details(details: PatientDetails, *, catalog: Catalog) -> PatientProfile:
+    """The profile the details would give, or the :class:`~ketaplan.errors.InputError` that
+    :func:`create_patient` would refuse them with (same parser, same message, same field).
+
+    For an intake form's live checks while staff type. It reads nothing from the database and
+    writes nothing, so there is nothing to audit; the name and date of birth are not part of
+    the profile and are neither needed nor checked here.
+    """
+    return build_profile(catalog, **_inputs(details))
+
+
 def _record(row: PatientVersion) -> PatientRecord:
     inputs = dict(row.inputs)
     inputs["history"] = tuple(inputs["history"])

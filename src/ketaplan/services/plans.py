@@ -1,7 +1,9 @@
 """Plans: the domain's explained plan for a patient's current profile, saved as it was shown.
 
 The plan JSON is :func:`~ketaplan.clinical.planning.plan_to_dict` exactly (the README's
-contract), with the catalog version used and any override. A soft-limit override needs a
+contract), with the catalog version used and any override, and under ``preparation.stock`` the
+vials and bags it was prepared from: the clinic's own (from its settings, with their version)
+or the catalog's defaults when the clinic has set none. A soft-limit override needs a
 prescriber, who is recorded as the overriding prescriber. A dose the limits refuse (override
 missing, hard limit) saves no plan, but the refusal itself is audited and committed: DESIGN asks
 for overrides and refusals alike to be recorded.
@@ -20,6 +22,7 @@ from ketaplan.clinical.medications import MedicationResolver
 from ketaplan.clinical.planning import PlanRequest, make_plan, plan_to_dict
 from ketaplan.errors import SafetyLimitError
 from ketaplan.services.actors import Actor, require_role
+from ketaplan.services.clinic_settings import clinic_stock
 from ketaplan.services.patients import (
     current_profile,
     find_in_clinic,
@@ -91,8 +94,9 @@ def create_plan(
             order.override_reason,
             actor.email if order.override_reason is not None else None,
         )
+        stock = clinic_stock(uow, actor, catalog)
         try:
-            plan = make_plan(request, catalog, resolver)
+            plan = make_plan(request, catalog, resolver, stock.supplies)
         except SafetyLimitError as refused:
             uow.audit(
                 actor,
@@ -111,6 +115,7 @@ def create_plan(
             uow.commit()
             raise
         data = plan_to_dict(plan)
+        data["preparation"]["stock"] = stock.to_dict()
         values = {
             "patient_id": patient_id,
             "patient_version": patient_version,
@@ -144,6 +149,8 @@ def create_plan(
                 "mg_per_kg": plan.dose.mg_per_kg,
                 "total_mg": plan.dose.total_mg,
                 "override": values["override"] is not None,
+                "stock": data["preparation"]["stock"]["source"],
+                "settings_version": stock.settings_version,
             },
         )
         uow.commit()

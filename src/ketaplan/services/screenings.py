@@ -20,6 +20,7 @@ from ketaplan.clinical.medications import MedicationResolver
 from ketaplan.clinical.monitoring import MonitoringRules
 from ketaplan.clinical.screening import eligibility_to_dict, screen
 from ketaplan.services.actors import Actor
+from ketaplan.services.clinic_settings import clinic_monitoring
 from ketaplan.services.patients import current_version, find_patient, profile_from_dict
 from ketaplan.services.unit_of_work import UnitOfWork
 from ketaplan.store.models import Screening
@@ -77,6 +78,8 @@ def screen_patient(
     with uow:
         patient = find_patient(uow, patient_id, actor)
         version = current_version(uow, patient)
+        if monitoring is not None:
+            monitoring = clinic_monitoring(uow, actor, monitoring)
         eligibility = screen(
             profile_from_dict(version.profile), protocol, catalog, resolver, monitoring
         )

@@ -15,8 +15,9 @@ Each event is one ``session_event`` row with the session's next sequence number.
    serialised the two), and the loser gets the same ConflictError.
 
 The stored event is the JSON the domain parsed (``event_from_dict``), so replaying the rows
-rebuilds the same log. Monitoring rules come from the caller (the clinic's catalog); alerts are
-derived on replay, not stored.
+rebuilds the same log. Monitoring rules come from the caller (the catalog's) with the clinic's
+own thresholds from its settings (:func:`~ketaplan.services.clinic_settings.clinic_monitoring`);
+alerts are derived on replay, not stored.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from ketaplan.clinical.monitoring import MonitoringRules
 from ketaplan.clinical.session import SessionLog, append, event_from_dict, replay, summarise
 from ketaplan.errors import ConflictError, InputError
 from ketaplan.services.actors import Actor
+from ketaplan.services.clinic_settings import clinic_monitoring
 from ketaplan.services.courses import find_course
 from ketaplan.services.patients import current_version, find_in_clinic, find_patient
 from ketaplan.services.plans import find_plan
@@ -182,6 +184,7 @@ def append_session_event(
         if len(stored) != expected_seq:
             raise _moved_on(session_id, expected_seq, len(stored))
         parsed = event_from_dict(event)
+        monitoring = clinic_monitoring(uow, actor, monitoring)
         log = append(_replayed(stored, session, monitoring), parsed)  # refusals raise here
         data = dict(event)
         try:
@@ -226,7 +229,7 @@ def get_session_chart(
     """The chart and what it adds up to (delivered dose, alerts...); the read is audited."""
     with uow:
         session = find_session(uow, session_id, actor)
-        chart = read_chart(uow, session, monitoring)
+        chart = read_chart(uow, session, clinic_monitoring(uow, actor, monitoring))
         uow.audit(
             actor,
             "session.read",

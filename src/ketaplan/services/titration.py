@@ -40,6 +40,7 @@ from ketaplan.clinical.titration import (
 )
 from ketaplan.errors import ConflictError, HardLimitExceeded, InputError, NotFoundError
 from ketaplan.services.actors import Actor, require_role
+from ketaplan.services.clinic_settings import clinic_monitoring
 from ketaplan.services.courses import find_course
 from ketaplan.services.patients import current_version, find_patient
 from ketaplan.services.unit_of_work import UnitOfWork
@@ -187,6 +188,7 @@ def recommend_titration(
         patient = find_patient(uow, course.patient_id, actor)
         weight_kg = float(current_version(uow, patient).profile["weight_kg"])
         clinic = uow.session.get_one(Clinic, patient.clinic_id)
+        monitoring = clinic_monitoring(uow, actor, monitoring)
         history = course_history(uow, course, monitoring, weight_kg, ZoneInfo(clinic.time_zone))
         proposal = recommend_next_dose(catalog.protocol(course.protocol_key), history)
         row = TitrationRecommendation(

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from ketaplan.web.routes import auth, courses, outcomes, patients, plans, sessions, settings
+from ketaplan.web.routes import (
+    auth,
+    courses,
+    outcomes,
+    patients,
+    plans,
+    questionnaires,
+    sessions,
+    settings,
+)
 
 ROUTERS = (
     auth.router,
@@ -11,5 +20,6 @@ ROUTERS = (
     courses.router,
     sessions.router,
     outcomes.router,
+    questionnaires.router,
     settings.router,
 )

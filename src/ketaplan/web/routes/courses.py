@@ -112,6 +112,7 @@ async def course_values(request: Request, course_id: int, actor: Actor) -> dict[
         actor=actor,
         catalog=context.catalog,
         monitoring=context.monitoring,
+        calendar=context.calendar,
     )
     booster = await call(
         recommend_booster,
@@ -126,7 +127,7 @@ async def course_values(request: Request, course_id: int, actor: Actor) -> dict[
     days = {date.fromisoformat(s["date"]): s["number"] for s in course.schedule["sessions"]}
     return {
         "course": course,
-        "months": month_grids(days, context.calendar),
+        "months": month_grids(days, course.calendar or context.calendar),
         "opened": {s.number for s in course.sessions if s.number is not None},
         "booster": booster,
         "titration": titration,

@@ -6,7 +6,7 @@ from datetime import date
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.responses import Response
 
 from ketaplan.api.context import services
@@ -15,6 +15,7 @@ from ketaplan.api.security import SignedIn
 from ketaplan.errors import InputError
 from ketaplan.services import Actor, PatientDetails, create_patient, search_patients
 from ketaplan.services.patient_overview import patient_overview
+from ketaplan.services.patients import check_patient_details
 from ketaplan.web.charts import outcome_chart
 from ketaplan.web.rendering import call, field_errors, form_of, redirect, render
 
@@ -103,6 +104,50 @@ async def patient_list(actor: SignedIn, request: Request, q: str = "") -> Respon
     return render(request, "patients.html", {"patients": found, "q": q})
 
 
+LIVE_CHECKED_FIELDS = frozenset(
+    {
+        "weight",
+        "height",
+        "age_years",
+        "sex",
+        "pregnant",
+        "breastfeeding",
+        "history",
+        "alcohol",
+        "sensitivity",
+        "experience",
+        "severity",
+        "preference",
+        "blood_pressure",
+        "confirm_weight",
+    }
+)
+"""The intake fields the live check reads: the ones the profile is built from. The name, date
+of birth and medications are not sent to it (the page leaves them out) and ignored if sent."""
+
+
+@router.post("/patients/check", name="web_check_patient")
+async def check_intake(actor: SignedIn, request: Request) -> Response:
+    """The intake form's live check: the message :func:`create` would show, or none.
+
+    Runs the same form reading and profile builder as registering the patient, so the message
+    beside a field while typing is the one a submit would give (e.g. 180 "kg" at 5 ft 9 in:
+    probably pounds). A POST (with the page's CSRF token) keeps the typed values out of URLs
+    and access logs; nothing is read from or written to the database, so it is not audited,
+    and nothing of the form is logged or echoed beyond the one message.
+    """
+    form = await form_of(request)
+    typed = {key: value for key, value in form.items() if key in LIVE_CHECKED_FIELDS}
+    headers = {"Cache-Control": "no-store"}
+    try:
+        details = details_from_form(typed)
+        await call(check_patient_details, details, catalog=services(request).catalog)
+    except InputError as refused:
+        ((field, message),) = field_errors(refused, ALIASES).items()
+        return JSONResponse({"field": field, "message": message}, headers=headers)
+    return JSONResponse({"field": None, "message": ""}, headers=headers)
+
+
 @router.get("/patients/new", name="web_new_patient", response_class=HTMLResponse)
 async def new_patient(actor: SignedIn, request: Request) -> Response:
     return render(request, "patient_form.html", {"values": {}, "errors": {}, "choices": CHOICES})
@@ -143,6 +188,9 @@ async def patient_page_values(request: Request, patient_id: int, actor: Actor) -
         "o": overview,
         "p": overview.patient,
         "chart": outcome_chart(overview, context.calendar.time_zone),
+        # Only PHQ-9 item 9 calls for the same-day review banner; other flags (a GAD-7 that
+        # screens positive) are shown on the chart, not as a safety alert.
+        "item9_flagged": [s for s in overview.scores if "phq9.item9_positive" in s.flags],
         "conditions": sorted(
             (key, protocol.title) for key, protocol in context.catalog.protocols.items()
         ),

@@ -1,5 +1,6 @@
-"""Clinic settings (admins): name, price per session, vial stock and bag sizes, with the
-calendar and monitoring thresholds in force shown beside them (those come from the catalog)."""
+"""Clinic settings (admins): name, price per session, vial stock and bag sizes, the calendar
+courses are scheduled against, and the vital-sign alert thresholds. The defaults come from the
+catalog; the service validates and stores the clinic's own values."""
 
 from __future__ import annotations
 
@@ -11,12 +12,17 @@ from starlette.responses import Response
 
 from ketaplan.api.context import services
 from ketaplan.api.security import SignedIn
+from ketaplan.clinical.calendar import WEEKDAYS as WEEKDAY_KEYS
+from ketaplan.clinical.monitoring import rule_direction, threshold_text
 from ketaplan.errors import ConflictError, InputError
 from ketaplan.services import Actor
 from ketaplan.services.clinic_settings import (
+    CalendarInput,
     ClinicSettingsInput,
     ClinicSettingsRecord,
+    calendar_as_text,
     clinic_settings,
+    thresholds_as_text,
     update_clinic_settings,
     vials_as_text,
 )
@@ -35,6 +41,8 @@ def form_values(record: ClinicSettingsRecord) -> dict[str, str]:
         "price_per_session_usd": number(record.price_per_session_usd, 2),
         "bag_sizes_ml": ", ".join(number(b) for b in record.bag_sizes_ml),
         "vials": vials_as_text(record.vials),
+        **calendar_as_text(record.calendar),
+        **thresholds_as_text(record.monitoring),
     }
 
 
@@ -45,16 +53,49 @@ def _page(
     return {
         "values": values,
         "errors": errors,
-        "calendar": context.calendar,
-        "weekdays": WEEKDAYS,
-        "monitoring": sorted(context.monitoring.by_category.items()),
+        "calendar_zone": context.calendar.time_zone,
+        "weekdays": tuple(zip(WEEKDAY_KEYS, WEEKDAYS, strict=True)),
+        "monitoring": [
+            (
+                category,
+                [(rule, threshold_text(rule.vital, rule_direction(rule))) for rule in rules],
+            )
+            for category, rules in sorted(context.monitoring.by_category.items())
+        ],
         **extra,
     }
 
 
 async def _current(request: Request, actor: Actor) -> ClinicSettingsRecord:
     context = services(request)
-    return await call(clinic_settings, context.unit_of_work(), actor=actor, catalog=context.catalog)
+    return await call(
+        clinic_settings,
+        context.unit_of_work(),
+        actor=actor,
+        catalog=context.catalog,
+        calendar=context.calendar,
+        monitoring=context.monitoring,
+    )
+
+
+def _typed(form: dict[str, str]) -> ClinicSettingsInput:
+    """The posted form as the service's input (weekdays are one checkbox each)."""
+    return ClinicSettingsInput(
+        name=form.get("name", ""),
+        price_per_session_usd=form.get("price_per_session_usd", ""),
+        bag_sizes_ml=form.get("bag_sizes_ml", ""),
+        vials=form.get("vials", ""),
+        calendar=CalendarInput(
+            open_weekdays=tuple(day for day in WEEKDAY_KEYS if form.get(f"open_{day}")),
+            open_time=form.get("open_time", ""),
+            close_time=form.get("close_time", ""),
+            session_times=form.get("session_times", ""),
+            holidays=form.get("holidays", ""),
+            min_hours_between=form.get("min_hours_between", ""),
+            max_per_week=form.get("max_per_week", ""),
+        ),
+        thresholds={k: v for k, v in form.items() if k.startswith("threshold__")},
+    )
 
 
 @router.get("/settings", name="web_clinic_settings", response_class=HTMLResponse)
@@ -79,15 +120,12 @@ async def save_settings(actor: SignedIn, request: Request) -> Response:
         await call(
             update_clinic_settings,
             context.unit_of_work(),
-            ClinicSettingsInput(
-                name=form.get("name", ""),
-                price_per_session_usd=form.get("price_per_session_usd", ""),
-                bag_sizes_ml=form.get("bag_sizes_ml", ""),
-                vials=form.get("vials", ""),
-            ),
+            _typed(form),
             expected_version=int(version_text),
             actor=actor,
             catalog=context.catalog,
+            calendar=context.calendar,
+            monitoring=context.monitoring,
         )
     except InputError as refused:
         return render(

@@ -1,6 +1,7 @@
 // ketaplan: progressive enhancement only. Every page works without this file; with it, the
-// session console's timer runs between events, the console answers single keys, and the patient
-// search filters as you type. No framework, no network beyond this server.
+// session console's timer runs between events, the console answers single keys, the patient
+// search filters as you type, and the intake form checks the fields as they are typed. No
+// framework, no network beyond this server.
 "use strict";
 
 function pad(n) { return String(n).padStart(2, "0"); }
@@ -66,9 +67,79 @@ function clearErrorsOnEdit() {
   });
 }
 
+// Fields the intake's live check never sends: identity and medications are not needed to check
+// the profile, so they stay on the page until the form is submitted.
+const NOT_LIVE_CHECKED = new Set(["full_name", "date_of_birth", "medications", "csrf_token"]);
+
+function showFieldError(form, name, message) {
+  const error = form.querySelector(`[data-error-for="${name}"]`);
+  if (!error) return;
+  const field = error.closest(".field");
+  const input = form.querySelector(`[name="${name}"]`);
+  error.textContent = message;
+  if (field) field.classList.toggle("has-error", Boolean(message));
+  if (field) field.classList.remove("edited");
+  if (input) {
+    if (message) {
+      input.setAttribute("aria-invalid", "true");
+      input.setAttribute("aria-describedby", error.id);
+    } else {
+      input.removeAttribute("aria-invalid");
+    }
+  }
+}
+
+function liveIntakeChecks() {
+  // The server checks the profile with the same parser as a submit (POST /patients/check) and
+  // answers with at most one message; it is shown beside its field once that field has been
+  // touched. The submit still decides: this only tells staff sooner.
+  const form = document.querySelector("form[data-validate]");
+  if (!form || !form.dataset.checkUrl) return;
+  const token = form.querySelector("input[name=csrf_token]");
+  const touched = new Set();
+  let pending = 0;
+  let asked = 0;
+  async function check() {
+    const body = new URLSearchParams();
+    for (const [name, value] of new FormData(form)) {
+      if (!NOT_LIVE_CHECKED.has(name) && typeof value === "string") body.append(name, value);
+    }
+    const mine = ++asked;
+    let answer;
+    try {
+      answer = await fetch(form.dataset.checkUrl, {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { "X-CSRF-Token": token ? token.value : "" },
+        body,
+      });
+    } catch (_) {
+      return;  // offline or server gone: the submit will say what is wrong
+    }
+    if (!answer.ok || mine !== asked) return;  // a later check is on its way
+    const result = await answer.json();
+    touched.forEach((name) => {
+      showFieldError(form, name, name === result.field ? result.message : "");
+    });
+    form.dataset.liveChecked = String(mine);
+  }
+  function changed(event) {
+    const target = event.target;
+    if (!(target instanceof HTMLElement) || !target.getAttribute("name")) return;
+    const name = target.getAttribute("name");
+    if (NOT_LIVE_CHECKED.has(name)) return;
+    touched.add(name);
+    window.clearTimeout(pending);
+    pending = window.setTimeout(check, event.type === "change" ? 0 : 400);
+  }
+  form.addEventListener("input", changed);
+  form.addEventListener("change", changed);
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   startConsoleTimer();
   consoleKeys();
   liveSearch();
   clearErrorsOnEdit();
+  liveIntakeChecks();
 });

@@ -1,0 +1,297 @@
+"""Clinic settings in the database: the calendar and alert thresholds an admin saves are the
+ones courses are scheduled against and alerts are raised with; every change is audited with
+its old and new value, and a refused edit saves nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from ketaplan.clinical.calendar import ClinicCalendar
+from ketaplan.clinical.catalog import Catalog
+from ketaplan.clinical.catalog.course_loader import load_calendar, load_monitoring_rules
+from ketaplan.clinical.monitoring import MonitoringRules
+from ketaplan.errors import InputError
+from ketaplan.services import (
+    Actor,
+    PatientRecord,
+    UnitOfWork,
+    append_session_event,
+    open_session,
+    schedule_course,
+)
+from ketaplan.services.clinic_settings import (
+    CalendarInput,
+    ClinicSettingsInput,
+    ClinicSettingsRecord,
+    clinic_settings,
+    update_clinic_settings,
+)
+from ketaplan.store import Database
+from ketaplan.store.models import AuditEvent, Base, Clinic
+
+
+@pytest.fixture
+def calendar(catalog: Catalog) -> ClinicCalendar:
+    return load_calendar(None, catalog.clinic.time_zone)
+
+
+@pytest.fixture
+def monitoring() -> MonitoringRules:
+    return load_monitoring_rules()
+
+
+def _calendar_input(**typed: Any) -> CalendarInput:
+    values: dict[str, Any] = {
+        "open_weekdays": ("mon", "tue", "wed", "thu", "fri"),
+        "open_time": "08:00",
+        "close_time": "17:00",
+        "session_times": "09:00, 11:00, 13:00",
+        "holidays": "2026-12-25",
+        "min_hours_between": "20",
+        "max_per_week": "5",
+    }
+    values.update(typed)
+    return CalendarInput(**values)
+
+
+def _save(
+    uow: UnitOfWork,
+    admin: Actor,
+    catalog: Catalog,
+    calendar: ClinicCalendar,
+    monitoring: MonitoringRules,
+    *,
+    calendar_input: CalendarInput | None = None,
+    thresholds: dict[str, str] | None = None,
+) -> ClinicSettingsRecord:
+    current = clinic_settings(
+        uow, actor=admin, catalog=catalog, calendar=calendar, monitoring=monitoring
+    )
+    return update_clinic_settings(
+        uow,
+        ClinicSettingsInput(
+            name=current.name,
+            price_per_session_usd="600",
+            bag_sizes_ml="50, 100, 250, 500",
+            vials="10 mg/mL x 20 mL\n50 mg/mL x 10 mL",
+            calendar=calendar_input,
+            thresholds=thresholds or {},
+        ),
+        expected_version=current.version,
+        actor=admin,
+        catalog=catalog,
+        calendar=calendar,
+        monitoring=monitoring,
+    )
+
+
+def test_a_course_is_scheduled_on_the_days_the_clinic_says_it_is_open(
+    uow: UnitOfWork,
+    admin: Actor,
+    nurse: Actor,
+    patient: PatientRecord,
+    catalog: Catalog,
+    calendar: ClinicCalendar,
+    monitoring: MonitoringRules,
+) -> None:
+    saved = _save(
+        uow,
+        admin,
+        catalog,
+        calendar,
+        monitoring,
+        calendar_input=_calendar_input(
+            open_weekdays=("mon", "wed", "fri"), session_times="10:30", min_hours_between="24"
+        ),
+    )
+    assert saved.calendar.open_weekdays == frozenset({0, 2, 4})
+    course = schedule_course(
+        uow,
+        patient.patient_id,
+        condition="depression",
+        first_day=date(2026, 12, 7),
+        actor=nurse,
+        catalog=catalog,
+        calendar=calendar,
+    )
+    days = [date.fromisoformat(s["date"]) for s in course.schedule["sessions"]]
+    assert len(days) == 6
+    assert {d.weekday() for d in days} <= {0, 2, 4}
+    assert {s["start"][11:16] for s in course.schedule["sessions"]} == {"10:30"}
+    assert date(2026, 12, 25) not in days
+
+
+def test_a_session_alert_uses_the_clinics_own_threshold_and_names_it(
+    uow: UnitOfWork,
+    admin: Actor,
+    nurse: Actor,
+    patient: PatientRecord,
+    catalog: Catalog,
+    calendar: ClinicCalendar,
+    monitoring: MonitoringRules,
+) -> None:
+    def alerts_for_check_in(systolic: int) -> list[dict[str, Any]]:
+        session = open_session(
+            uow, patient.patient_id, condition="depression", actor=nurse, catalog=catalog
+        )
+        chart = append_session_event(
+            uow,
+            session.session_id,
+            {
+                "at": "2026-12-07T08:50:00-08:00",
+                "type": "check_in",
+                "systolic": systolic,
+                "diastolic": 84,
+            },
+            expected_seq=0,
+            actor=nurse,
+            monitoring=monitoring,
+        )
+        alerts: list[dict[str, Any]] = chart.summary["alerts"]  # type: ignore[assignment]
+        return [a for a in alerts if a["code"] == "vitals.pre_sbp_hold"]
+
+    assert alerts_for_check_in(170) == []  # the catalog holds the start above 180
+    _save(
+        uow,
+        admin,
+        catalog,
+        calendar,
+        monitoring,
+        thresholds={"threshold__mood__pre_sbp_hold": "160"},
+    )
+    held = alerts_for_check_in(170)
+    assert len(held) == 1
+    assert held[0]["threshold"] == 160
+    assert held[0]["message"].startswith("systolic 170 mmHg: systolic above 160 mmHg: hold")
+    assert alerts_for_check_in(155) == []
+
+
+def test_each_changed_setting_is_audited_with_its_old_and_new_value(
+    uow: UnitOfWork,
+    admin: Actor,
+    catalog: Catalog,
+    calendar: ClinicCalendar,
+    monitoring: MonitoringRules,
+    database: Database,
+) -> None:
+    _save(
+        uow,
+        admin,
+        catalog,
+        calendar,
+        monitoring,
+        calendar_input=_calendar_input(max_per_week="3"),
+        thresholds={"threshold__pain__in_spo2_low": "90"},
+    )
+    with database.session_factory() as session:
+        event = session.scalars(
+            select(AuditEvent)
+            .where(AuditEvent.action == "clinic.settings.update")
+            .order_by(AuditEvent.seq.desc())
+        ).first()
+        stored = session.scalars(select(Clinic)).one().settings
+    assert event is not None
+    changed = event.details["changed"]
+    assert changed["calendar.max_per_week"] == {"from": 5, "to": 3}
+    assert changed["threshold.pain.in_spo2_low"] == {"from": 92.0, "to": 90.0}
+    assert "threshold.mood.in_spo2_low" not in changed
+    assert "calendar.open_time" not in changed
+    # only what differs from the defaults is stored; the rest follows the catalog
+    assert stored["monitoring"] == {"pain": {"in_spo2_low": 90.0}}
+    assert stored["calendar"]["max_per_week"] == 3
+
+
+@pytest.mark.parametrize(
+    ("calendar_typed", "thresholds", "field", "says"),
+    [
+        ({}, {"threshold__mood__in_sbp_hold": "300"}, "threshold__mood__in_sbp_hold", "120-220"),
+        ({}, {"threshold__mood__in_sbp_hold": "high"}, "threshold__mood__in_sbp_hold", "not a"),
+        ({}, {"threshold__mood__in_spo2_low": "50"}, "threshold__mood__in_spo2_low", "85-97"),
+        ({}, {"threshold__mood__no_such_rule": "5"}, "threshold__mood__no_such_rule", "knows"),
+        ({"open_weekdays": ()}, {}, "open_weekdays", "at least one day"),
+        ({"open_time": "8am"}, {}, "open_time", "HH:MM"),
+        ({"close_time": "07:00"}, {}, "close_time", "after opening"),
+        ({"session_times": "18:00"}, {}, "session_times", "outside opening hours"),
+        ({"holidays": "25/12/2026"}, {}, "holidays", "YYYY-MM-DD"),
+        ({"min_hours_between": "200"}, {}, "min_hours_between", "0 to 168"),
+        ({"max_per_week": "9"}, {}, "max_per_week", "1 to 7"),
+    ],
+)
+def test_a_bad_calendar_or_threshold_is_refused_by_field_and_saves_nothing(
+    uow: UnitOfWork,
+    admin: Actor,
+    catalog: Catalog,
+    calendar: ClinicCalendar,
+    monitoring: MonitoringRules,
+    rows: Callable[[type[Base]], int],
+    calendar_typed: dict[str, Any],
+    thresholds: dict[str, str],
+    field: str,
+    says: str,
+) -> None:
+    before = clinic_settings(
+        uow, actor=admin, catalog=catalog, calendar=calendar, monitoring=monitoring
+    )
+    audit_rows = rows(AuditEvent)
+    with pytest.raises(InputError) as refused:
+        _save(
+            uow,
+            admin,
+            catalog,
+            calendar,
+            monitoring,
+            calendar_input=_calendar_input(**calendar_typed),
+            thresholds=thresholds,
+        )
+    assert refused.value.fields["field"] == field
+    assert says in refused.value.message
+    # the read inside _save is audited; nothing else was written
+    assert rows(AuditEvent) == audit_rows + 1
+    after = clinic_settings(
+        uow, actor=admin, catalog=catalog, calendar=calendar, monitoring=monitoring
+    )
+    assert after == before
+
+
+def test_the_defaults_are_always_acceptable_thresholds(
+    uow: UnitOfWork,
+    admin: Actor,
+    catalog: Catalog,
+    calendar: ClinicCalendar,
+    monitoring: MonitoringRules,
+) -> None:
+    from ketaplan.services.clinic_settings import thresholds_as_text
+
+    saved = _save(
+        uow, admin, catalog, calendar, monitoring, thresholds=thresholds_as_text(monitoring)
+    )
+    assert saved.monitoring == monitoring
+
+
+def test_a_stored_threshold_for_a_rule_the_catalog_dropped_is_ignored_not_refused(
+    uow: UnitOfWork,
+    admin: Actor,
+    catalog: Catalog,
+    calendar: ClinicCalendar,
+    monitoring: MonitoringRules,
+    database: Database,
+) -> None:
+    from ketaplan.services.clinic_settings import clinic_monitoring
+
+    with database.session_factory() as session:
+        clinic = session.scalars(select(Clinic)).one()
+        clinic.settings = {
+            **(clinic.settings or {}),
+            "monitoring": {"mood": {"retired_rule": 5, "in_sbp_hold": 170}, "gone": {"x": 1}},
+        }
+        session.commit()
+    with uow:
+        rules = clinic_monitoring(uow, admin, monitoring)
+    (sbp,) = [r for r in rules.for_category("mood") if r.code == "in_sbp_hold"]
+    assert sbp.above == 170
+    assert rules.for_category("pain") == monitoring.for_category("pain")
