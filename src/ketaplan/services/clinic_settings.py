@@ -25,7 +25,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, time
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import CursorResult, Table, bindparam, select, update
 
 from ketaplan.clinical.calendar import WEEKDAYS, ClinicCalendar
 from ketaplan.clinical.catalog import Catalog, ClinicSettings, Vial
@@ -380,11 +380,11 @@ def _own_monitoring(own: Mapping[str, Any], default: MonitoringRules) -> Monitor
     return _remembered("monitoring", default, known, lambda: with_thresholds(default, known))
 
 
-def _own_bag_sizes_ml(own: dict[str, Any], defaults: ClinicSettings) -> tuple[float, ...]:
+def _own_bag_sizes_ml(own: Mapping[str, Any], defaults: ClinicSettings) -> tuple[float, ...]:
     return tuple(float(v) for v in own.get("bag_sizes_ml", defaults.preparation.bag_sizes_ml))
 
 
-def _own_vials(own: dict[str, Any], defaults: ClinicSettings) -> tuple[VialStock, ...]:
+def _own_vials(own: Mapping[str, Any], defaults: ClinicSettings) -> tuple[VialStock, ...]:
     vials = own.get("vials")
     if vials:
         return tuple(VialStock(float(v["mg_per_ml"]), float(v["volume_ml"])) for v in vials)
@@ -588,11 +588,26 @@ def clinic_price(uow: UnitOfWork, actor: Actor, catalog: Catalog) -> float:
     return float(own.get("price_per_session_usd", catalog.clinic.price_per_session_usd))
 
 
-def _own_settings(uow: UnitOfWork, actor: Actor) -> Mapping[str, Any]:
-    clinic = uow.session.get(Clinic, actor.clinic_id)
-    if clinic is None:
+_CLINICS = cast(Table, Clinic.__table__)
+# Built once: plans, charts and alerts read the clinic's settings on every request.
+_OWN_SETTINGS = select(_CLINICS.c.settings, _CLINICS.c.settings_version).where(
+    _CLINICS.c.id == bindparam("clinic_id")
+)
+
+
+def _own_settings_and_version(uow: UnitOfWork, actor: Actor) -> tuple[Mapping[str, Any], int]:
+    found = (
+        uow.session.connection()
+        .execute(_OWN_SETTINGS, {"clinic_id": actor.clinic_id})
+        .one_or_none()
+    )
+    if found is None:
         raise NotFoundError(f"there is no clinic {actor.clinic_id}")
-    return clinic.settings or {}
+    return found.settings or {}, int(found.settings_version)
+
+
+def _own_settings(uow: UnitOfWork, actor: Actor) -> Mapping[str, Any]:
+    return _own_settings_and_version(uow, actor)[0]
 
 
 def clinic_calendar(uow: UnitOfWork, actor: Actor, default: ClinicCalendar) -> ClinicCalendar:
@@ -693,13 +708,7 @@ def clinic_stock(uow: UnitOfWork, actor: Actor, catalog: Catalog) -> ClinicStock
     Reads two columns of the clinic's row; the derived stock is remembered (see
     :func:`_supplies`), so a plan costs one small query more, not a catalog rebuild.
     """
-    found = uow.session.execute(
-        select(Clinic.settings, Clinic.settings_version).where(Clinic.id == actor.clinic_id)
-    ).one_or_none()
-    if found is None:
-        raise NotFoundError(f"there is no clinic {actor.clinic_id}")
-    own: dict[str, Any] = found[0] or {}
-    version = int(found[1])
+    own, version = _own_settings_and_version(uow, actor)
     defaults = catalog.clinic
     if not own.get("vials") and "bag_sizes_ml" not in own:
         return ClinicStock(defaults, version, own=False)
