@@ -165,3 +165,18 @@ def test_tampering_with_the_audit_trail_is_detected(
     assert result.broken is not None
     assert result.broken.seq == broken_seq
     assert reason in result.broken.reason
+
+
+def test_lookups_read_without_a_write_transaction(database: Database, database_url: str) -> None:
+    """The sign-in check's engine: a deferred BEGIN on SQLite (no write turn), autocommit on
+    PostgreSQL (no BEGIN/ROLLBACK round trips); either way it sees what was committed."""
+    _append(database, 1)
+    with database.read_only_session_factory() as session:
+        assert session.scalar(select(func.count()).select_from(AuditEvent)) == 1
+        dbapi = session.connection().connection.dbapi_connection
+        if database_url.startswith("postgresql"):
+            assert dbapi.autocommit is True  # type: ignore[union-attr]
+        else:
+            gate = getattr(dbapi, "gate", None)
+            assert gate is not None
+            assert not gate._threads.locked()

@@ -18,7 +18,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import OperationalError
 
 from ketaplan.store import make_engine
-from ketaplan.store.engine import make_read_only_session_factory
+from ketaplan.store.engine import make_lookup_engine, make_read_only_session_factory
 from ketaplan.store.writer_gate import LOCK_SUFFIX, GatedConnection, WriterGate
 
 
@@ -63,7 +63,7 @@ def test_a_write_transaction_holds_the_gate_until_commit_or_rollback(engine: Eng
 
 def test_a_read_only_lookup_does_not_wait_for_the_gate(engine: Engine) -> None:
     gate = _gate(engine)
-    lookups = make_read_only_session_factory(engine)
+    lookups = make_read_only_session_factory(make_lookup_engine(engine))
     with engine.begin() as writer:
         writer.execute(text("INSERT INTO note (writer) VALUES ('a')"))
         with lookups() as session:  # same thread, gate held: a reader still gets in

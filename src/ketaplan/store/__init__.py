@@ -25,6 +25,7 @@ from ketaplan.store.audit import (
 )
 from ketaplan.store.engine import (
     make_engine,
+    make_lookup_engine,
     make_read_only_session_factory,
     make_session_factory,
     safe_url,
@@ -45,11 +46,13 @@ class Database:
 
     engine: Engine
     session_factory: sessionmaker[Session]
+    lookup_engine: Engine
     read_only_session_factory: sessionmaker[Session]
     """For lookups that write nothing and need no audit row (the sign-in token check)."""
 
     def close(self) -> None:
         """Close pooled connections (tests and short-lived commands)."""
+        self.lookup_engine.dispose()
         self.engine.dispose()
 
     @contextmanager
@@ -86,7 +89,10 @@ def open_database(database_url: str) -> Database:
     except BaseException:
         engine.dispose()
         raise
-    return Database(engine, make_session_factory(engine), make_read_only_session_factory(engine))
+    lookups = make_lookup_engine(engine)
+    return Database(
+        engine, make_session_factory(engine), lookups, make_read_only_session_factory(lookups)
+    )
 
 
 def unavailable(engine: Engine, exc: SQLAlchemyError) -> DatabaseNotReady:

@@ -96,13 +96,23 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 
 
-def make_read_only_session_factory(engine: Engine) -> sessionmaker[Session]:
-    """Sessions for lookups that write nothing (a sign-in token on every request): on SQLite
-    their transaction starts with a plain, deferred ``BEGIN``, so they read a snapshot beside
-    the writer (WAL) instead of queueing for the write lock behind it."""
-    return sessionmaker(
-        engine.execution_options(**{READ_ONLY_OPTION: True}), expire_on_commit=False
-    )
+def make_lookup_engine(engine: Engine) -> Engine:
+    """The engine for lookups that write nothing (the sign-in token check on every request).
+
+    On SQLite, the same pool with a plain, deferred ``BEGIN``: the lookup reads a snapshot
+    beside the writer (WAL) instead of queueing for the write lock. On PostgreSQL, a pool of its
+    own in autocommit: a single SELECT needs no ``BEGIN`` and ``ROLLBACK`` round trips around
+    it, and switching a shared pool's connections in and out of autocommit costs more than
+    those round trips.
+    """
+    if engine.dialect.name == "sqlite":
+        return engine.execution_options(**{READ_ONLY_OPTION: True})
+    return create_engine(engine.url, pool_pre_ping=True, isolation_level="AUTOCOMMIT")
+
+
+def make_read_only_session_factory(lookup_engine: Engine) -> sessionmaker[Session]:
+    """Sessions over :func:`make_lookup_engine`'s engine."""
+    return sessionmaker(lookup_engine, expire_on_commit=False)
 
 
 def safe_url(engine: Engine) -> str:
