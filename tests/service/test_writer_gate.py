@@ -158,3 +158,19 @@ def test_an_in_memory_database_has_no_gate() -> None:
             assert not isinstance(connection.connection.dbapi_connection, GatedConnection)
     finally:
         engine.dispose()
+
+
+def test_a_connection_dropped_mid_transaction_lets_go_of_the_gate(tmp_path: Path) -> None:
+    import gc
+    import sqlite3
+
+    gate = WriterGate(tmp_path / "gate.db", timeout_s=0.2)
+    dropped = sqlite3.connect(tmp_path / "gate.db", factory=GatedConnection)
+    dropped.gate = gate
+    dropped.enter_gate()
+    assert gate._threads.locked()
+    del dropped
+    gc.collect()
+    assert not gate._threads.locked()
+    gate.enter()  # and the file lock is free too
+    gate.leave()

@@ -122,3 +122,8 @@ class GatedConnection(sqlite3.Connection):
             super().close()
         finally:
             self._leave_gate()
+
+    def __del__(self) -> None:
+        # A connection dropped with its transaction open (SQLite then releases its lock when
+        # the connection is freed) must not keep every other writer out until they time out.
+        self._leave_gate()
