@@ -21,6 +21,7 @@ from ketaplan.services import (
     PatientRecord,
     UnitOfWork,
     append_session_event,
+    get_session_chart,
     open_session,
     schedule_course,
 )
@@ -32,7 +33,7 @@ from ketaplan.services.clinic_settings import (
     update_clinic_settings,
 )
 from ketaplan.store import Database
-from ketaplan.store.models import AuditEvent, Base, Clinic
+from ketaplan.store.models import AuditEvent, Base, Clinic, InfusionSession
 
 
 @pytest.fixture
@@ -169,6 +170,68 @@ def test_a_session_alert_uses_the_clinics_own_threshold_and_names_it(
     assert held[0]["threshold"] == 160
     assert held[0]["message"].startswith("systolic 170 mmHg: systolic above 160 mmHg: hold")
     assert alerts_for_check_in(155) == []
+
+
+def test_a_chart_keeps_the_thresholds_in_force_when_its_session_was_opened(
+    uow: UnitOfWork,
+    database: Database,
+    admin: Actor,
+    nurse: Actor,
+    patient: PatientRecord,
+    catalog: Catalog,
+    calendar: ClinicCalendar,
+    monitoring: MonitoringRules,
+) -> None:
+    """A settings change applies to sessions opened after it; the alerts of charts already
+    taken are not rewritten (sessions from before thresholds were recorded follow the clinic's
+    thresholds now, as they always did)."""
+    check_in = {
+        "at": "2026-12-07T08:50:00-08:00",
+        "type": "check_in",
+        "systolic": 170,
+        "diastolic": 84,
+    }
+
+    def held(session_id: int) -> list[float]:
+        chart = get_session_chart(uow, session_id, actor=nurse, monitoring=monitoring)
+        alerts: list[dict[str, Any]] = chart.summary["alerts"]  # type: ignore[assignment]
+        return [a["threshold"] for a in alerts if a["code"] == "vitals.pre_sbp_hold"]
+
+    def opened_and_checked_in() -> int:
+        session = open_session(
+            uow, patient.patient_id, condition="depression", actor=nurse, catalog=catalog
+        )
+        append_session_event(
+            uow, session.session_id, check_in, expected_seq=0, actor=nurse, monitoring=monitoring
+        )
+        return session.session_id
+
+    before = opened_and_checked_in()
+    legacy = opened_and_checked_in()
+    with database.session_factory() as session:  # as if opened before migration 0004
+        session.get_one(InfusionSession, legacy).alert_thresholds = None
+        session.commit()
+    assert held(before) == held(legacy) == []  # the catalog holds the start above 180
+    _save(
+        uow,
+        admin,
+        catalog,
+        calendar,
+        monitoring,
+        thresholds={"threshold__mood__pre_sbp_hold": "160"},
+    )
+    after = opened_and_checked_in()
+    assert held(after) == [160]
+    assert held(before) == []  # judged by the thresholds of its day
+    assert held(legacy) == [160]
+    with database.session_factory() as session:
+        recorded = {
+            row.id: row.alert_thresholds
+            for row in session.scalars(
+                select(InfusionSession).where(InfusionSession.id.in_([before, after]))
+            )
+        }
+    assert recorded == {before: {}, after: {"pre_sbp_hold": 160.0}}
 
 
 def test_each_changed_setting_is_audited_with_its_old_and_new_value(

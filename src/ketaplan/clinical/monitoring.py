@@ -288,6 +288,30 @@ def with_thresholds(
     return MonitoringRules(by_category)
 
 
+def with_recorded_thresholds(
+    rules: tuple[MonitoringRule, ...], recorded: Mapping[str, float]
+) -> tuple[MonitoringRule, ...]:
+    """A category's rules at the thresholds recorded with a session (``{rule code: number}``).
+
+    Unlike :func:`with_thresholds` nothing is refused: the numbers were checked when the clinic
+    saved them, and a chart must replay as it was taken even if the accepted ranges have moved
+    since. A recorded code the catalog no longer has is left out.
+
+    Examples
+    --------
+    >>> rule = MonitoringRule("in_sbp_hold", ("in_infusion",), "systolic_mmhg",
+    ...     "pause_and_recheck", "systolic above 180 mmHg: pause", "clinic_policy", above=180)
+    >>> with_recorded_thresholds((rule,), {"in_sbp_hold": 165, "gone": 1})[0].message
+    'systolic above 165 mmHg: pause'
+    """
+    return tuple(
+        _with_threshold(rule, float(recorded[rule.code]))
+        if rule.code in recorded and float(recorded[rule.code]) != rule_threshold(rule)
+        else rule
+        for rule in rules
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Alert:
     """A finding a nurse acts on: what fired, the reading, and what to do."""

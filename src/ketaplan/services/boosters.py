@@ -17,7 +17,7 @@ from ketaplan.clinical.course import course_plan_from_dict, plan_boosters
 from ketaplan.clinical.monitoring import MonitoringRules
 from ketaplan.clinical.titration import series_end_scores
 from ketaplan.services.actors import Actor
-from ketaplan.services.clinic_settings import clinic_calendar, clinic_monitoring
+from ketaplan.services.clinic_settings import clinic_calendar, clinic_chart_rules
 from ketaplan.services.courses import find_course
 from ketaplan.services.patients import current_version, find_patient
 from ketaplan.services.titration import course_history
@@ -52,8 +52,8 @@ def recommend_booster(
         patient = find_patient(uow, course.patient_id, actor)
         weight_kg = float(current_version(uow, patient).profile["weight_kg"])
         clinic = uow.session.get_one(Clinic, patient.clinic_id)
-        monitoring = clinic_monitoring(uow, actor, monitoring)
-        history = course_history(uow, course, monitoring, weight_kg, ZoneInfo(clinic.time_zone))
+        rules = clinic_chart_rules(uow, actor, monitoring)
+        history = course_history(uow, course, rules, weight_kg, ZoneInfo(clinic.time_zone))
         schedule = course_plan_from_dict(course.schedule)
         ends = series_end_scores(history)
         boosters = plan_boosters(

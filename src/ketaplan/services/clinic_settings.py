@@ -23,6 +23,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, time
+from functools import lru_cache
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import CursorResult, Table, bindparam, select, update
@@ -30,16 +31,18 @@ from sqlalchemy import CursorResult, Table, bindparam, select, update
 from ketaplan.clinical.calendar import WEEKDAYS, ClinicCalendar
 from ketaplan.clinical.catalog import Catalog, ClinicSettings, Vial
 from ketaplan.clinical.monitoring import (
+    MonitoringRule,
     MonitoringRules,
     rule_direction,
     rule_threshold,
     threshold_text,
+    with_recorded_thresholds,
     with_thresholds,
 )
 from ketaplan.errors import ConflictError, InputError, NotFoundError
 from ketaplan.services.actors import Actor, require_role
 from ketaplan.services.unit_of_work import UnitOfWork
-from ketaplan.store.models import Clinic
+from ketaplan.store.models import Clinic, InfusionSession
 
 MAX_PRICE_USD = 100_000.0
 MAX_BAG_ML = 2000.0
@@ -620,6 +623,45 @@ def clinic_monitoring(uow: UnitOfWork, actor: Actor, default: MonitoringRules) -
     """The monitoring rules in force for the actor's clinic, inside an open unit of work: the
     catalog's (``default``) with the clinic's own thresholds. Alerts are raised with them."""
     return _own_monitoring(_own_settings(uow, actor), default)
+
+
+def clinic_alert_thresholds(uow: UnitOfWork, actor: Actor, category: str) -> dict[str, float]:
+    """The clinic's own alert thresholds for a category now (``{rule code: number}``, empty
+    when it uses the catalog's): what a new session records as its ``alert_thresholds``."""
+    stored = _own_settings(uow, actor).get("monitoring") or {}
+    return {code: float(value) for code, value in (stored.get(category) or {}).items()}
+
+
+@dataclass(frozen=True, slots=True)
+class ChartRules:
+    """The rules charts are judged by: each session by the thresholds recorded when it was
+    opened, on the catalog's rules (``default``); a session from before they were recorded by
+    the clinic's thresholds now (``current``)."""
+
+    default: MonitoringRules
+    current: MonitoringRules
+
+    def for_session(self, session: InfusionSession) -> tuple[MonitoringRule, ...]:
+        recorded = session.alert_thresholds
+        if recorded is None:
+            return self.current.for_category(session.category)
+        return _recorded_rules(
+            self.default.for_category(session.category),
+            tuple(sorted((code, float(value)) for code, value in recorded.items())),
+        )
+
+
+@lru_cache(maxsize=256)
+def _recorded_rules(
+    rules: tuple[MonitoringRule, ...], recorded: tuple[tuple[str, float], ...]
+) -> tuple[MonitoringRule, ...]:
+    # Charts are replayed on every append and page; the rules of a recorded set are built once.
+    return with_recorded_thresholds(rules, dict(recorded))
+
+
+def clinic_chart_rules(uow: UnitOfWork, actor: Actor, default: MonitoringRules) -> ChartRules:
+    """The :class:`ChartRules` for the actor's clinic, inside an open unit of work."""
+    return ChartRules(default, clinic_monitoring(uow, actor, default))
 
 
 def thresholds_as_text(rules: MonitoringRules) -> dict[str, str]:

@@ -22,7 +22,12 @@ from ketaplan.clinical.monitoring import MonitoringRules
 from ketaplan.clinical.outcomes import is_remission, is_response, reduction_fraction, scale
 from ketaplan.clinical.session import event_from_dict, replay, summarise
 from ketaplan.services.actors import Actor
-from ketaplan.services.clinic_settings import clinic_calendar, clinic_monitoring, clinic_price
+from ketaplan.services.clinic_settings import (
+    ChartRules,
+    clinic_calendar,
+    clinic_chart_rules,
+    clinic_price,
+)
 from ketaplan.services.courses import find_course
 from ketaplan.services.patients import (
     PatientRecord,
@@ -111,9 +116,7 @@ class PatientOverview:
     outcomes: tuple[ScaleOutcome, ...]
 
 
-def _sessions(
-    uow: UnitOfWork, patient_id: int, monitoring: MonitoringRules
-) -> tuple[SessionLine, ...]:
+def _sessions(uow: UnitOfWork, patient_id: int, rules: ChartRules) -> tuple[SessionLine, ...]:
     rows = list(
         uow.session.scalars(
             select(InfusionSession)
@@ -131,7 +134,7 @@ def _sessions(
     lines = []
     for row in rows:
         parsed = [event_from_dict(e) for e in events[row.id]]
-        summary = summarise(replay(parsed, monitoring.for_category(row.category)), row.weight_kg)
+        summary = summarise(replay(parsed, rules.for_session(row)), row.weight_kg)
         started = next((e.at for e in parsed if e.kind == "start"), None)
         lines.append(
             SessionLine(
@@ -219,7 +222,7 @@ def patient_overview(
                 .order_by(QuestionnaireResponse.answered_at, QuestionnaireResponse.id)
             )
         )
-        sessions = _sessions(uow, patient_id, clinic_monitoring(uow, actor, monitoring))
+        sessions = _sessions(uow, patient_id, clinic_chart_rules(uow, actor, monitoring))
         uow.audit(
             actor,
             "patient.overview.read",
@@ -267,7 +270,7 @@ def course_overview(
         price = clinic_price(uow, actor, catalog)
         sessions = tuple(
             s
-            for s in _sessions(uow, course.patient_id, clinic_monitoring(uow, actor, monitoring))
+            for s in _sessions(uow, course.patient_id, clinic_chart_rules(uow, actor, monitoring))
             if s.course_id == course_id
         )
         in_force = clinic_calendar(uow, actor, calendar) if calendar is not None else None
@@ -312,7 +315,7 @@ def session_console(
         session = find_session(uow, session_id, actor)
         patient = find_patient(uow, session.patient_id, actor)
         name = current_version(uow, patient).full_name
-        chart = read_chart(uow, session, clinic_monitoring(uow, actor, monitoring))
+        chart = read_chart(uow, session, clinic_chart_rules(uow, actor, monitoring))
         prep: dict[str, Any] = {}
         planned: float | None = None
         if session.plan_id is not None:

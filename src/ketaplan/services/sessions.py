@@ -16,8 +16,9 @@ Each event is one ``session_event`` row with the session's next sequence number.
 
 The stored event is the JSON the domain parsed (``event_from_dict``), so replaying the rows
 rebuilds the same log. Monitoring rules come from the caller (the catalog's) with the clinic's
-own thresholds from its settings (:func:`~ketaplan.services.clinic_settings.clinic_monitoring`);
-alerts are derived on replay, not stored.
+own thresholds as recorded when the session was opened (``alert_thresholds``, see
+:class:`~ketaplan.services.clinic_settings.ChartRules`): alerts are derived on replay, not
+stored, and a later settings change does not rewrite the alerts of a chart already taken.
 """
 
 from __future__ import annotations
@@ -35,7 +36,11 @@ from ketaplan.clinical.monitoring import MonitoringRules
 from ketaplan.clinical.session import SessionLog, append, event_from_dict, replay, summarise
 from ketaplan.errors import ConflictError, InputError
 from ketaplan.services.actors import Actor
-from ketaplan.services.clinic_settings import clinic_monitoring
+from ketaplan.services.clinic_settings import (
+    ChartRules,
+    clinic_alert_thresholds,
+    clinic_chart_rules,
+)
 from ketaplan.services.courses import find_course
 from ketaplan.services.patients import current_version, find_in_clinic, find_patient
 from ketaplan.services.plans import find_plan
@@ -81,10 +86,9 @@ def _stored_events(uow: UnitOfWork, session_id: int) -> list[dict[str, Any]]:
 
 
 def _replayed(
-    events: Sequence[Mapping[str, Any]], session: InfusionSession, monitoring: MonitoringRules
+    events: Sequence[Mapping[str, Any]], session: InfusionSession, rules: ChartRules
 ) -> SessionLog:
-    rules = monitoring.for_category(session.category)
-    return replay((event_from_dict(data) for data in events), rules)
+    return replay((event_from_dict(data) for data in events), rules.for_session(session))
 
 
 def _chart(
@@ -132,6 +136,7 @@ def open_session(
             weight_kg=weight_kg,
             created_at=uow.clock(),
             created_by=actor.user_id,
+            alert_thresholds=clinic_alert_thresholds(uow, actor, protocol.category),
         )
         uow.session.add(row)
         uow.session.flush()
@@ -184,8 +189,8 @@ def append_session_event(
         if len(stored) != expected_seq:
             raise _moved_on(session_id, expected_seq, len(stored))
         parsed = event_from_dict(event)
-        monitoring = clinic_monitoring(uow, actor, monitoring)
-        log = append(_replayed(stored, session, monitoring), parsed)  # refusals raise here
+        rules = clinic_chart_rules(uow, actor, monitoring)
+        log = append(_replayed(stored, session, rules), parsed)  # refusals raise here
         data = dict(event)
         try:
             uow.session.connection().execute(
@@ -214,13 +219,11 @@ def append_session_event(
         return _chart(session, [*stored, data], log)
 
 
-def read_chart(
-    uow: UnitOfWork, session: InfusionSession, monitoring: MonitoringRules
-) -> SessionChart:
+def read_chart(uow: UnitOfWork, session: InfusionSession, rules: ChartRules) -> SessionChart:
     """The session's stored events replayed into its chart, inside the caller's transaction
     (which audits the read)."""
     stored = _stored_events(uow, session.id)
-    return _chart(session, stored, _replayed(stored, session, monitoring))
+    return _chart(session, stored, _replayed(stored, session, rules))
 
 
 def get_session_chart(
@@ -229,7 +232,7 @@ def get_session_chart(
     """The chart and what it adds up to (delivered dose, alerts...); the read is audited."""
     with uow:
         session = find_session(uow, session_id, actor)
-        chart = read_chart(uow, session, clinic_monitoring(uow, actor, monitoring))
+        chart = read_chart(uow, session, clinic_chart_rules(uow, actor, monitoring))
         uow.audit(
             actor,
             "session.read",

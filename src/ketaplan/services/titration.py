@@ -40,7 +40,7 @@ from ketaplan.clinical.titration import (
 )
 from ketaplan.errors import ConflictError, HardLimitExceeded, InputError, NotFoundError
 from ketaplan.services.actors import Actor, require_role
-from ketaplan.services.clinic_settings import clinic_monitoring
+from ketaplan.services.clinic_settings import ChartRules, clinic_chart_rules
 from ketaplan.services.courses import find_course
 from ketaplan.services.patients import current_version, find_patient
 from ketaplan.services.unit_of_work import UnitOfWork
@@ -86,7 +86,7 @@ def _latest_by_scale(responses: list[QuestionnaireResponse]) -> dict[str, int]:
 def course_history(
     uow: UnitOfWork,
     course: TreatmentCourse,
-    monitoring: MonitoringRules,
+    rules: ChartRules,
     weight_kg: float,
     zone: ZoneInfo,
 ) -> History:
@@ -118,9 +118,7 @@ def course_history(
                 .order_by(SessionEvent.seq)
             )
         )
-        log = replay(
-            (event_from_dict(r.data) for r in rows), monitoring.for_category(session.category)
-        )
+        log = replay((event_from_dict(r.data) for r in rows), rules.for_session(session))
         if log.state.state not in ("stopped", "discharged"):
             continue
         summary = summarise(log, session.weight_kg)
@@ -188,8 +186,8 @@ def recommend_titration(
         patient = find_patient(uow, course.patient_id, actor)
         weight_kg = float(current_version(uow, patient).profile["weight_kg"])
         clinic = uow.session.get_one(Clinic, patient.clinic_id)
-        monitoring = clinic_monitoring(uow, actor, monitoring)
-        history = course_history(uow, course, monitoring, weight_kg, ZoneInfo(clinic.time_zone))
+        rules = clinic_chart_rules(uow, actor, monitoring)
+        history = course_history(uow, course, rules, weight_kg, ZoneInfo(clinic.time_zone))
         proposal = recommend_next_dose(catalog.protocol(course.protocol_key), history)
         row = TitrationRecommendation(
             patient_id=course.patient_id,

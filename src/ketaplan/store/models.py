@@ -186,6 +186,10 @@ class InfusionSession(Base):
     weight_kg: Mapped[float]
     created_at: Mapped[datetime]
     created_by: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
+    alert_thresholds: Mapped[dict[str, Any] | None]
+    """The clinic's own alert thresholds for the category when the session was opened
+    (``{rule code: number}``, empty for the catalog's): the chart is judged by them, whatever
+    the settings say later. NULL for sessions opened before they were recorded."""
 
 
 class SessionEvent(Base):
