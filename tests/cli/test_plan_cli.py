@@ -140,6 +140,7 @@ BAD_INPUT = [
     (["--weight", "350 kg"], 2, "enter '350 lb'"),
     (["--weight", "45 lb"], 2, "enter '45 kg'"),
     (["--weight", "180 kg"], 2, "if '180 kg' was in pounds"),
+    (["--weight", "180 kg"], 2, "confirm the weight (--confirm-weight)"),
     (["--height", "175"], 2, "has no unit"),
     (["--height", "175 in"], 2, "did you mean '175 cm'"),
     (["--height", "5 ft 13 in"], 2, "12 or more"),

@@ -44,6 +44,7 @@ def test_a_patient_weighed_in_pounds_is_stored_in_kilograms_as_typed_too(api: Ap
     [
         ({"weight": "80"}, "input.unit_missing", "unit"),
         ({"weight": "180 kg", "height": "5 ft 9 in"}, None, "lb"),
+        ({"weight": "180 kg", "height": "5 ft 9 in"}, None, 'send "confirm_weight": true'),
         ({"weight": "eighty kg"}, None, "weight"),
         ({"history": ["hypertensoin"]}, None, "hypertension"),
         ({"blood_pressure": "400/20"}, None, "400/20"),

@@ -57,6 +57,21 @@ def test_an_implausible_weight_or_height_is_refused_with_the_likely_mistake(
         build_profile(catalog, weight=weight, height=height)
 
 
+def test_the_domain_says_the_weight_may_be_confirmed_without_naming_a_flag(
+    catalog: Catalog,
+) -> None:
+    """Each entry point says how (a CLI flag, a JSON field, a checkbox); the domain only what."""
+    with pytest.raises(InputError) as refused:
+        build_profile(catalog, weight="180 kg", height="5 ft 9 in")
+    assert refused.value.message.endswith("if it is right, confirm the weight")
+    assert "--" not in refused.value.message
+    assert refused.value.fields["confirmable"] is True
+    with pytest.raises(InputError) as beyond:  # past any plausible BMI: nothing to confirm
+        build_profile(catalog, weight="290 kg", height="4 ft 6 in")
+    assert "confirm" not in beyond.value.message
+    assert beyond.value.fields["confirmable"] is False
+
+
 def test_a_heavy_weight_that_is_right_can_be_confirmed(catalog: Catalog) -> None:
     profile = build_profile(catalog, weight="180 kg", height="5 ft 9 in", confirm_weight=True)
     assert profile.weight_kg == 180.0

@@ -84,29 +84,32 @@ def plan(
     from ketaplan.clinical.catalog import load_catalog
     from ketaplan.clinical.medications import MedicationResolver
     from ketaplan.clinical.planning import PlanRequest, make_plan, plan_to_dict
-    from ketaplan.clinical.profile import build_profile
+    from ketaplan.clinical.profile import build_profile, with_confirm_weight_hint
     from ketaplan.drug_dictionary import DnerDrugDictionary
-    from ketaplan.errors import OverrideRequired
+    from ketaplan.errors import InputError, OverrideRequired
 
     cat = load_catalog(tuple(catalog or ()))
-    profile = build_profile(
-        cat,
-        weight=weight,
-        height=height,
-        age_years=_whole_number(age, "age"),
-        sex=sex,
-        pregnant=pregnant,
-        breastfeeding=breastfeeding,
-        history=history or (),
-        medications=med or (),
-        alcohol=alcohol,
-        sensitivity=sensitivity,
-        experience=experience,
-        severity=severity,
-        preference=preference,
-        blood_pressure=bp,
-        confirm_weight=confirm_weight,
-    )
+    try:
+        profile = build_profile(
+            cat,
+            weight=weight,
+            height=height,
+            age_years=_whole_number(age, "age"),
+            sex=sex,
+            pregnant=pregnant,
+            breastfeeding=breastfeeding,
+            history=history or (),
+            medications=med or (),
+            alcohol=alcohol,
+            sensitivity=sensitivity,
+            experience=experience,
+            severity=severity,
+            preference=preference,
+            blood_pressure=bp,
+            confirm_weight=confirm_weight,
+        )
+    except InputError as refused:
+        raise with_confirm_weight_hint(refused, "--confirm-weight") from None
     request = PlanRequest(
         condition, profile, _decimal(mg_per_kg, "--mg-per-kg"), override_reason, prescriber
     )

@@ -239,6 +239,14 @@ def parse_weight_kg(text: str) -> float:
     return weight_kg
 
 
+def with_confirm_weight_hint(error: InputError, how: str) -> InputError:
+    """The error with how this entry point confirms an unusual weight (``--confirm-weight``,
+    a JSON field, a checkbox), when the weight may be confirmed; any other error as it is."""
+    if error.code == "input.implausible_weight" and error.fields.get("confirmable"):
+        return error.with_hint(how)
+    return error
+
+
 def _check_bmi(weight_kg: float, height_cm: float, typed: str, confirmed: bool) -> None:
     value = bmi(weight_kg, height_cm)
     if MIN_BMI <= value <= IMPLAUSIBLE_BMI:
@@ -251,12 +259,18 @@ def _check_bmi(weight_kg: float, height_cm: float, typed: str, confirmed: bool) 
             if pounds_plausible
             else ""
         )
-        confirm = "" if value > MAX_BMI else "; if it is right, confirm it (--confirm-weight)"
+        confirmable = value <= MAX_BMI
+        confirm = "; if it is right, confirm the weight" if confirmable else ""
         raise InputError(
             f"weight {typed!r} at height {height_cm:.0f} cm gives a BMI of {value:.1f}, "
             f"which is unlikely{hint}{confirm}",
             code="input.implausible_weight",
-            fields={"field": "weight", "value": typed, "bmi": round(value, 1)},
+            fields={
+                "field": "weight",
+                "value": typed,
+                "bmi": round(value, 1),
+                "confirmable": confirmable,
+            },
         )
     if value < MIN_BMI:
         raise InputError(

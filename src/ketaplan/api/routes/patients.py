@@ -11,6 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from ketaplan.api.context import services
 from ketaplan.api.params import RecordId
 from ketaplan.api.security import SignedIn
+from ketaplan.clinical.profile import with_confirm_weight_hint
+from ketaplan.errors import InputError
 from ketaplan.services import (
     PatientDetails,
     PatientRecord,
@@ -22,6 +24,9 @@ from ketaplan.services import (
 from ketaplan.services.patients import MAX_SEARCH_RESULTS, profile_to_dict
 
 router = APIRouter(prefix="/patients", tags=["patients"])
+
+CONFIRM_WEIGHT_HINT = 'send "confirm_weight": true'
+"""How an API client confirms a weight that looks unusual for the height."""
 
 Text = Annotated[str, Field(max_length=200)]
 
@@ -98,9 +103,12 @@ def _out(record: PatientRecord) -> PatientOut:
 def create(body: PatientIn, actor: SignedIn, request: Request) -> PatientOut:
     """Register a patient; the weight and height are checked with their units."""
     context = services(request)
-    record = create_patient(
-        context.unit_of_work(), body.details(), actor=actor, catalog=context.catalog
-    )
+    try:
+        record = create_patient(
+            context.unit_of_work(), body.details(), actor=actor, catalog=context.catalog
+        )
+    except InputError as refused:
+        raise with_confirm_weight_hint(refused, CONFIRM_WEIGHT_HINT) from None
     return _out(record)
 
 
@@ -137,12 +145,15 @@ def update(
     """Save a new version of the patient's details (the old ones are kept)."""
     context = services(request)
     details = PatientIn.model_validate(body.model_dump(exclude={"expected_version"})).details()
-    record = update_patient(
-        context.unit_of_work(),
-        patient_id,
-        details,
-        expected_version=body.expected_version,
-        actor=actor,
-        catalog=context.catalog,
-    )
+    try:
+        record = update_patient(
+            context.unit_of_work(),
+            patient_id,
+            details,
+            expected_version=body.expected_version,
+            actor=actor,
+            catalog=context.catalog,
+        )
+    except InputError as refused:
+        raise with_confirm_weight_hint(refused, CONFIRM_WEIGHT_HINT) from None
     return _out(record)

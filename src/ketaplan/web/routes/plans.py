@@ -51,8 +51,8 @@ def order_from_form(form: dict[str, str]) -> PlanOrder:
 
 
 def override_message(refused: OverrideRequired) -> str:
-    """The soft limits the dose is past, in the page's words: the error's own message ends
-    with the CLI's flags, and the field beside it says what to do here."""
+    """The soft limits the dose is past, in the page's words; the field beside it (the
+    override reason) says what to do here."""
     limits = refused.fields.get("soft_limits")
     if not isinstance(limits, list) or not limits:
         return "this dose is past a soft limit and needs a prescriber's override"
