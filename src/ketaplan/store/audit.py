@@ -89,14 +89,11 @@ _MOVE_HEAD = (
 )
 
 
-def append_audit_events(session: Session, entries: Iterable[AuditEntry], now: datetime) -> int:
-    """Chain ``entries`` onto the audit trail inside the session's transaction.
-
-    Returns the sequence number of the last event written (0 if there was nothing to write).
-    """
+def append_audit_events(session: Session, entries: Iterable[AuditEntry], now: datetime) -> None:
+    """Chain ``entries`` onto the audit trail inside the session's transaction."""
     entries = list(entries)
     if not entries:
-        return 0
+        return
     connection = session.connection()
     head = connection.execute(_LOCK_HEAD).one_or_none()
     if head is None:  # pragma: no cover - the initial migration creates it
@@ -125,27 +122,6 @@ def append_audit_events(session: Session, entries: Iterable[AuditEntry], now: da
         rows.append(row)
     connection.execute(_INSERT_EVENTS, rows)
     connection.execute(_MOVE_HEAD, {"new_seq": seq, "new_hash": last_hash})
-    return seq
-
-
-def _hashed(row: Mapping[str, Any]) -> dict[str, object]:
-    return {
-        "seq": row["seq"],
-        "occurred_at": row["occurred_at"].astimezone(UTC).isoformat(),
-        "actor_user_id": row["actor_user_id"],
-        "actor_role": row["actor_role"],
-        "origin": row["origin"],
-        "action": row["action"],
-        "entity_type": row["entity_type"],
-        "entity_id": row["entity_id"],
-        "patient_id": row["patient_id"],
-        "details": row["details"],
-    }
-
-
-def hashed_fields(event: AuditEvent) -> dict[str, object]:
-    """The fields of a row that its hash covers (all but ``id``, ``prev_hash`` and ``hash``)."""
-    return _hashed({column: getattr(event, column) for column in _HASHED_COLUMNS})
 
 
 _HASHED_COLUMNS = (
@@ -160,6 +136,18 @@ _HASHED_COLUMNS = (
     "patient_id",
     "details",
 )
+"""The columns a row's hash covers: all but ``id``, ``prev_hash`` and ``hash``."""
+
+
+def _hashed(row: Mapping[str, Any]) -> dict[str, object]:
+    fields: dict[str, object] = {column: row[column] for column in _HASHED_COLUMNS}
+    fields["occurred_at"] = row["occurred_at"].astimezone(UTC).isoformat()
+    return fields
+
+
+def hashed_fields(event: AuditEvent) -> dict[str, object]:
+    """The fields of a row that its hash covers, as hashed."""
+    return _hashed({column: getattr(event, column) for column in _HASHED_COLUMNS})
 
 
 @dataclass(frozen=True, slots=True)
