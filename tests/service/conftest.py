@@ -18,7 +18,7 @@ from datetime import datetime
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import Engine, create_engine, func, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
@@ -38,6 +38,7 @@ from ketaplan.services.unit_of_work import utc_now
 from ketaplan.store import Database, migrate, open_database
 from ketaplan.store.engine import make_engine
 from ketaplan.store.models import AuditEvent, Base
+from ketaplan.store.writer_gate import GatedConnection, WriterGate
 
 POSTGRES_URL_VARIABLE = "KETAPLAN_TEST_POSTGRES_URL"
 
@@ -262,3 +263,12 @@ def api(database: Database, catalog: Catalog, resolver: object) -> Iterator[Api]
             assert answer.status_code == 200, answer.text
             headers[role] = {"Authorization": f"Bearer {answer.json()['access_token']}"}
         yield Api(client, context, headers)
+
+
+def writer_gate(engine: Engine) -> WriterGate:
+    """The writer gate of a SQLite file engine (the one its connections share)."""
+    with engine.connect() as connection:
+        dbapi = connection.connection.dbapi_connection
+        assert isinstance(dbapi, GatedConnection)
+        assert dbapi.gate is not None
+        return dbapi.gate

@@ -24,7 +24,7 @@ from ketaplan.services import ROLES, UnitOfWork, utc_now
 from ketaplan.services.accounts import MAX_FAILURES_PER_EMAIL, sign_in
 from ketaplan.store.models import AuditEvent, LoginAttempt
 
-from .conftest import PASSWORD, ROLE_EMAILS, Api
+from .conftest import PASSWORD, ROLE_EMAILS, Api, writer_gate
 
 
 def _concrete(path: str) -> str:
@@ -281,15 +281,9 @@ def test_a_database_busy_past_the_lock_timeout_is_a_503_and_saves_nothing(
     from sqlalchemy import func, text
 
     from ketaplan.store.models import Patient
-    from ketaplan.store.writer_gate import GatedConnection
 
     engine = api.context.database.engine
-    with engine.connect() as probe:
-        dbapi = probe.connection.dbapi_connection
-        assert isinstance(dbapi, GatedConnection)
-        assert dbapi.gate is not None
-        gate = dbapi.gate
-    gate.timeout_s = 0.2
+    writer_gate(engine).timeout_s = 0.2
     patient = {"full_name": "Busy Day", "weight": "70 kg", "height": "170 cm", "age_years": 40}
     with engine.begin() as other_writer:  # another transaction holds the write turn
         other_writer.execute(text("SELECT 1"))

@@ -26,6 +26,8 @@ from ketaplan.store import (
 from ketaplan.store.engine import make_engine
 from ketaplan.store.models import AuditChainHead, AuditEvent, Base
 
+from .conftest import writer_gate
+
 NOW = datetime(2026, 12, 7, 17, 0, tzinfo=UTC)
 
 
@@ -173,10 +175,8 @@ def test_lookups_read_without_a_write_transaction(database: Database, database_u
     _append(database, 1)
     with database.read_only_session_factory() as session:
         assert session.scalar(select(func.count()).select_from(AuditEvent)) == 1
-        dbapi = session.connection().connection.dbapi_connection
         if database_url.startswith("postgresql"):
+            dbapi = session.connection().connection.dbapi_connection
             assert dbapi.autocommit is True  # type: ignore[union-attr]
         else:
-            gate = getattr(dbapi, "gate", None)
-            assert gate is not None
-            assert not gate._threads.locked()
+            assert not writer_gate(database.engine)._threads.locked()

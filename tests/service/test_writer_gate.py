@@ -18,8 +18,10 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import OperationalError
 
 from ketaplan.store import make_engine
-from ketaplan.store.engine import make_lookup_engine, make_read_only_session_factory
+from ketaplan.store.engine import make_lookup_engine, make_session_factory
 from ketaplan.store.writer_gate import LOCK_SUFFIX, GatedConnection, WriterGate
+
+from .conftest import writer_gate
 
 
 @pytest.fixture
@@ -31,16 +33,8 @@ def engine(tmp_path: Path) -> Engine:
     made.dispose()
 
 
-def _gate(engine: Engine) -> WriterGate:
-    with engine.connect() as connection:
-        dbapi = connection.connection.dbapi_connection
-        assert isinstance(dbapi, GatedConnection)
-        assert dbapi.gate is not None
-        return dbapi.gate
-
-
 def test_a_write_transaction_holds_the_gate_until_commit_or_rollback(engine: Engine) -> None:
-    gate = _gate(engine)
+    gate = writer_gate(engine)
     with engine.begin() as connection:
         connection.execute(text("INSERT INTO note (writer) VALUES ('a')"))
         assert gate._threads.locked()
@@ -62,8 +56,8 @@ def test_a_write_transaction_holds_the_gate_until_commit_or_rollback(engine: Eng
 
 
 def test_a_read_only_lookup_does_not_wait_for_the_gate(engine: Engine) -> None:
-    gate = _gate(engine)
-    lookups = make_read_only_session_factory(make_lookup_engine(engine))
+    gate = writer_gate(engine)
+    lookups = make_session_factory(make_lookup_engine(engine))
     with engine.begin() as writer:
         writer.execute(text("INSERT INTO note (writer) VALUES ('a')"))
         with lookups() as session:  # same thread, gate held: a reader still gets in
@@ -124,7 +118,7 @@ def test_a_writer_in_another_process_is_waited_for(engine: Engine, tmp_path: Pat
 
 
 def test_the_gate_gives_up_with_database_is_locked(engine: Engine) -> None:
-    gate = _gate(engine)
+    gate = writer_gate(engine)
     gate.timeout_s = 0.2
     with engine.begin() as first:
         first.execute(text("INSERT INTO note (writer) VALUES ('a')"))

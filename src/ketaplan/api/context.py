@@ -34,7 +34,7 @@ class ServiceContext:
 
     def lookup(self) -> UnitOfWork:
         """A unit of work for a lookup that writes nothing (see
-        :func:`ketaplan.store.engine.make_read_only_session_factory`)."""
+        :func:`ketaplan.store.engine.make_lookup_engine`)."""
         return UnitOfWork(self.database.read_only_session_factory)
 
 

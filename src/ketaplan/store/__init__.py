@@ -26,7 +26,6 @@ from ketaplan.store.audit import (
 from ketaplan.store.engine import (
     make_engine,
     make_lookup_engine,
-    make_read_only_session_factory,
     make_session_factory,
     safe_url,
 )
@@ -90,9 +89,7 @@ def open_database(database_url: str) -> Database:
         engine.dispose()
         raise
     lookups = make_lookup_engine(engine)
-    return Database(
-        engine, make_session_factory(engine), lookups, make_read_only_session_factory(lookups)
-    )
+    return Database(engine, make_session_factory(engine), lookups, make_session_factory(lookups))
 
 
 def unavailable(engine: Engine, exc: SQLAlchemyError) -> DatabaseNotReady:

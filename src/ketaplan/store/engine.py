@@ -15,7 +15,7 @@ Every SQLite transaction starts with ``BEGIN IMMEDIATE``: it takes the write loc
 so writers queue up in order instead of failing half-way with "database is locked" when a
 read-then-write transaction tries to upgrade its lock. Every service transaction writes (even a
 read writes its audit row), so nothing is lost by this. The one exception is a lookup that
-writes nothing (:func:`make_read_only_session_factory`): it begins a deferred transaction.
+writes nothing (:func:`make_lookup_engine`): it begins a deferred transaction.
 This needs pysqlite's own implicit transaction handling turned off (``isolation_level = None``)
 and SQLAlchemy's ``begin`` event to emit the BEGIN (the SQLAlchemy documentation's recipe for
 SQLite transactions).
@@ -75,14 +75,10 @@ def make_engine(database_url: str) -> Engine:
     """An engine for ``database_url`` (``sqlite:///...`` or ``postgresql+psycopg://...``)."""
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite":
-        in_memory = not url.database or url.database == ":memory:"
-        gate = (
-            None
-            if in_memory
-            else WriterGate(Path(url.database or ""), timeout_s=SQLITE_BUSY_TIMEOUT_S)
-        )
         connect_args: dict[str, Any] = {"timeout": SQLITE_BUSY_TIMEOUT_S}
-        if gate is not None:
+        gate = None
+        if url.database and url.database != ":memory:":  # an in-memory database has one writer
+            gate = WriterGate(Path(url.database), timeout_s=SQLITE_BUSY_TIMEOUT_S)
             connect_args["factory"] = GatedConnection
         engine = create_engine(url, connect_args=connect_args)
         event.listen(engine, "connect", partial(_sqlite_on_connect, gate))
@@ -108,11 +104,6 @@ def make_lookup_engine(engine: Engine) -> Engine:
     if engine.dialect.name == "sqlite":
         return engine.execution_options(**{READ_ONLY_OPTION: True})
     return create_engine(engine.url, pool_pre_ping=True, isolation_level="AUTOCOMMIT")
-
-
-def make_read_only_session_factory(lookup_engine: Engine) -> sessionmaker[Session]:
-    """Sessions over :func:`make_lookup_engine`'s engine."""
-    return sessionmaker(lookup_engine, expire_on_commit=False)
 
 
 def safe_url(engine: Engine) -> str:
