@@ -51,8 +51,14 @@ async def _respond(
     return error_response(status, code, message, **fields)
 
 
+HEADERS_BY_STATUS: dict[int, dict[str, str]] = {
+    401: {"WWW-Authenticate": "Bearer"},
+    503: {"Retry-After": "5"},  # the database was busy or out of reach: try again shortly
+}
+
+
 def error_response(status: int, code: str, message: str, **fields: Any) -> JSONResponse:
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    headers = HEADERS_BY_STATUS.get(status)
     return JSONResponse({"code": code, "message": message, **fields}, status, headers=headers)
 
 
@@ -115,12 +121,7 @@ async def _database_unavailable(request: Request, error: Exception) -> Response:
             "the database could not be reached; if you were saving something, reload to check "
             "whether it was saved before trying again"
         )
-    renderer = _page_renderer(request)
-    if renderer is not None:
-        return await renderer(request, 503, code, message)
-    answer = error_response(503, code, message)
-    answer.headers["Retry-After"] = "5"
-    return answer
+    return await _respond(request, 503, code, message)
 
 
 async def _unexpected(request: Request, error: Exception) -> Response:
