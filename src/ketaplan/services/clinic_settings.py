@@ -20,10 +20,9 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, time
-from functools import lru_cache
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import CursorResult, Table, bindparam, select, update
@@ -335,31 +334,41 @@ def _own_thresholds(
 
 
 Derived = TypeVar("Derived")
-_derived: dict[tuple[str, int, str], tuple[object, object]] = {}
+MAX_REMEMBERED = 64
+_derived: dict[tuple[str, int, Hashable], tuple[object, object]] = {}
 
 
-def _remembered(kind: str, default: object, own: object, build: Callable[[], Derived]) -> Derived:
-    """A value derived from a default and a clinic's own JSON, built once per distinct pair.
+def _remembered(kind: str, default: object, key: Hashable, build: Callable[[], Derived]) -> Derived:
+    """A value derived from a default and a clinic's own values, built once per distinct pair.
 
-    Keyed by the content (not the settings version), so a restored database or two clinics with
-    the same values cannot be handed the wrong one; the entry keeps ``default`` alive so that its
-    id stays its own. Services ask on every course, chart and alert, so this keeps them to a
-    dictionary lookup.
+    ``key`` stands for the clinic's values by content (their canonical JSON, or the values
+    themselves), not the settings version, so a restored database or two clinics with the same
+    values cannot be handed the wrong one; the entry keeps ``default`` alive so that its id
+    stays its own. Services ask on every plan, course, chart and alert, so this keeps them to a
+    dictionary lookup (and plans to one stock object per stock, whose preparation work
+    :mod:`ketaplan.clinical.catalog.memo` keeps).
     """
-    key = (kind, id(default), json.dumps(own, sort_keys=True))
-    known = _derived.get(key)
+    entry = (kind, id(default), key)
+    known = _derived.get(entry)
     if known is None:
-        if len(_derived) >= MAX_REMEMBERED_STOCKS:
+        if len(_derived) >= MAX_REMEMBERED:
             _derived.clear()
-        known = _derived[key] = (default, build())
+        known = _derived[entry] = (default, build())
     return cast(Derived, known[1])
+
+
+def _content(value: object) -> str:
+    """A clinic's stored values as a cache key: their canonical JSON."""
+    return json.dumps(value, sort_keys=True)
 
 
 def _own_calendar(own: Mapping[str, Any], default: ClinicCalendar) -> ClinicCalendar:
     data = own.get("calendar")
     if not data:
         return default
-    return _remembered("calendar", default, data, lambda: _calendar_from_json(data, default))
+    return _remembered(
+        "calendar", default, _content(data), lambda: _calendar_from_json(data, default)
+    )
 
 
 def _own_monitoring(own: Mapping[str, Any], default: MonitoringRules) -> MonitoringRules:
@@ -380,7 +389,9 @@ def _own_monitoring(own: Mapping[str, Any], default: MonitoringRules) -> Monitor
         for category, values in data.items()
         if category in default.by_category
     }
-    return _remembered("monitoring", default, known, lambda: with_thresholds(default, known))
+    return _remembered(
+        "monitoring", default, _content(known), lambda: with_thresholds(default, known)
+    )
 
 
 def _own_bag_sizes_ml(own: Mapping[str, Any], defaults: ClinicSettings) -> tuple[float, ...]:
@@ -584,10 +595,7 @@ def vials_as_text(vials: tuple[VialStock, ...]) -> str:
 
 def clinic_price(uow: UnitOfWork, actor: Actor, catalog: Catalog) -> float:
     """The price per session in force, inside an open unit of work (for course costs)."""
-    clinic = uow.session.scalar(select(Clinic).where(Clinic.id == actor.clinic_id))
-    if clinic is None:
-        raise NotFoundError(f"there is no clinic {actor.clinic_id}")
-    own = clinic.settings or {}
+    own = _own_settings(uow, actor)
     return float(own.get("price_per_session_usd", catalog.clinic.price_per_session_usd))
 
 
@@ -645,18 +653,13 @@ class ChartRules:
         recorded = session.alert_thresholds
         if recorded is None:
             return self.current.for_category(session.category)
-        return _recorded_rules(
-            self.default.for_category(session.category),
-            tuple(sorted((code, float(value)) for code, value in recorded.items())),
+        rules = self.default.for_category(session.category)
+        return _remembered(
+            "recorded thresholds",
+            self.default,
+            (session.category, _content(recorded)),
+            lambda: with_recorded_thresholds(rules, recorded),
         )
-
-
-@lru_cache(maxsize=256)
-def _recorded_rules(
-    rules: tuple[MonitoringRule, ...], recorded: tuple[tuple[str, float], ...]
-) -> tuple[MonitoringRule, ...]:
-    # Charts are replayed on every append and page; the rules of a recorded set are built once.
-    return with_recorded_thresholds(rules, dict(recorded))
 
 
 def clinic_chart_rules(uow: UnitOfWork, actor: Actor, default: MonitoringRules) -> ChartRules:
@@ -709,39 +712,23 @@ class ClinicStock:
         }
 
 
-MAX_REMEMBERED_STOCKS = 64
-_stocks: dict[
-    tuple[int, tuple[VialStock, ...], tuple[float, ...]], tuple[object, ClinicSettings]
-] = {}
-
-
 def _supplies(
     defaults: ClinicSettings, vials: tuple[VialStock, ...], bag_sizes_ml: tuple[float, ...]
 ) -> ClinicSettings:
-    """The catalog's clinic with these vials and bags, built once per distinct stock.
-
-    Plan creation is on the hot path, and the preparation search remembers what it worked out
-    per stock object (:mod:`ketaplan.clinical.catalog.memo`): handing it the same object for the
-    same stock keeps that work, where a new object per request would redo it. The key is the
-    stock itself (not the settings version), so a restored database or two clinics with the same
-    stock can never be handed the wrong one; the entry keeps ``defaults`` alive so its id stays
-    its own.
-    """
-    key = (id(defaults), vials, bag_sizes_ml)
-    known = _stocks.get(key)
-    if known is not None:
-        return known[1]
-    if len(_stocks) >= MAX_REMEMBERED_STOCKS:
-        _stocks.clear()
-    built = replace(
+    """The catalog's clinic with these vials and bags, one object per distinct stock
+    (:func:`_remembered`): the preparation search remembers its work per stock object."""
+    return _remembered(
+        "stock",
         defaults,
-        vials=tuple(
-            sorted((Vial(v.mg_per_ml, v.volume_ml) for v in vials), key=lambda v: v.mg_per_ml)
+        (vials, bag_sizes_ml),
+        lambda: replace(
+            defaults,
+            vials=tuple(
+                sorted((Vial(v.mg_per_ml, v.volume_ml) for v in vials), key=lambda v: v.mg_per_ml)
+            ),
+            preparation=replace(defaults.preparation, bag_sizes_ml=bag_sizes_ml),
         ),
-        preparation=replace(defaults.preparation, bag_sizes_ml=bag_sizes_ml),
     )
-    _stocks[key] = (defaults, built)
-    return built
 
 
 def clinic_stock(uow: UnitOfWork, actor: Actor, catalog: Catalog) -> ClinicStock:
