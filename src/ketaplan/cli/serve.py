@@ -16,12 +16,15 @@ Proxy headers (``X-Forwarded-For``, ``X-Forwarded-Proto``) are ignored unless
 rate limit and the audit trail use is otherwise the connection's peer, which a local process
 cannot forge (:mod:`ketaplan.api.transport`).
 
+With ``--workers`` above one, each worker listens on a socket of its own so that new
+connections are spread over the workers (:mod:`ketaplan.api.workers`).
+
 No ``--reload``: this is the clinic's server, not a development loop.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -61,6 +64,12 @@ def serve(
     import uvicorn
 
     from ketaplan.api.transport import HTTP_PROTOCOL, proxy_options
+    from ketaplan.api.workers import (
+        SPREADS_CONNECTIONS,
+        Workers,
+        check_address_free,
+        listening_sockets,
+    )
     from ketaplan.cli._output import print_lines
     from ketaplan.settings import DATABASE_URL_VARIABLE, load_settings
     from ketaplan.store import open_database, safe_url
@@ -71,6 +80,7 @@ def serve(
     database = open_database(database_url)  # refuses an un-migrated database, before workers
     shown = safe_url(database.engine)
     database.close()
+    check_address_free(host, port)  # a taken port is refused before any worker starts
     os.environ[DATABASE_URL_VARIABLE] = database_url
     os.environ["KETAPLAN_SECURE_COOKIES"] = "1" if secure_cookies else ""
     path = sqlite_path(database_url)
@@ -86,17 +96,20 @@ def serve(
                 else "Client addresses are the connections' peers (no proxy trusted).",
             ]
         )
-        uvicorn.run(
-            "ketaplan.api:app_from_environment",
+        options: dict[str, Any] = dict(
+            app="ketaplan.api:app_from_environment",
             factory=True,
             host=host,
             port=port,
             workers=workers,
             http=HTTP_PROTOCOL,
-            reload=False,
             log_level=log_level,
             **proxies,
         )
+        if workers > 1 and SPREADS_CONNECTIONS:  # one socket per worker (ketaplan.api.workers)
+            Workers(uvicorn.Config(**options), listening_sockets(host, port, workers)).run()
+        else:
+            uvicorn.run(**options)
     finally:
         if lock is not None:
             lock.close()

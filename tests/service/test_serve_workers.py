@@ -1,0 +1,150 @@
+"""``ketaplan serve --workers N``: each worker listens on a socket of its own, new connections
+are spread over them, a taken port is refused, and a worker that dies is replaced."""
+
+from __future__ import annotations
+
+import os
+import select
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from ketaplan.api.workers import SPREADS_CONNECTIONS, check_address_free, listening_sockets
+from ketaplan.cli import main
+from ketaplan.errors import ConflictError
+from ketaplan.store import Database
+
+pytestmark = pytest.mark.skipif(not SPREADS_CONNECTIONS, reason="SO_REUSEPORT spreading: Linux")
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def port() -> int:
+    return _free_port()
+
+
+def test_new_connections_are_spread_over_the_workers_sockets(port: int) -> None:
+    sockets = listening_sockets("127.0.0.1", port, 2)
+    clients = [socket.create_connection(("127.0.0.1", port)) for _ in range(40)]
+    try:
+        accepted = [0, 0]
+        deadline = time.monotonic() + 10
+        while sum(accepted) < len(clients) and time.monotonic() < deadline:
+            readable, _, _ = select.select(sockets, [], [], 1)
+            for sock in readable:
+                connection, _ = sock.accept()
+                connection.close()
+                accepted[sockets.index(sock)] += 1
+        # Each connection goes to one socket by a hash of its address and port: all 40 on one
+        # socket would happen about once in 2**39 runs.
+        assert sum(accepted) == 40
+        assert min(accepted) > 0, accepted
+    finally:
+        for sock in [*clients, *sockets]:
+            sock.close()
+
+
+def test_a_port_something_listens_on_is_refused(port: int) -> None:
+    taken = f"port {port} on 127.0.0.1 is already in use"
+    with socket.create_server(("127.0.0.1", port)), pytest.raises(ConflictError, match=taken):
+        check_address_free("127.0.0.1", port)
+
+
+def test_a_second_server_cannot_join_the_workers_port(port: int) -> None:
+    """SO_REUSEPORT would let it: the sockets would share the connections of two servers."""
+    first = listening_sockets("127.0.0.1", port, 2)
+    try:
+        with pytest.raises(ConflictError) as refused:
+            listening_sockets("127.0.0.1", port, 2)
+        assert refused.value.code == "serve.port_in_use"
+    finally:
+        for sock in first:
+            sock.close()
+
+
+def test_serve_refuses_a_taken_port_before_starting(
+    database: Database,
+    database_url: str,
+    port: int,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("KETAPLAN_DATABASE_URL", database_url)
+    with socket.create_server(("127.0.0.1", port)):
+        assert main(["serve", "--port", str(port), "--workers", "2"]) == 5
+    assert "choose another --port" in capsys.readouterr().err
+
+
+def _workers(supervisor: int) -> set[int]:
+    children = Path(f"/proc/{supervisor}/task/{supervisor}/children").read_text().split()
+    # The spawn start method adds a resource tracker process beside the workers.
+    return {
+        int(pid)
+        for pid in children
+        if "resource_tracker" not in Path(f"/proc/{pid}/cmdline").read_bytes().decode()
+    }
+
+
+@pytest.fixture
+def serving(database: Database, database_url: str, port: int, tmp_path: Path) -> Iterator[int]:
+    """``ketaplan serve --workers 2`` on ``port``; yields the supervisor's pid."""
+    log = tmp_path / "serve.log"
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "ketaplan", "serve", "--port", str(port), "--workers", "2"],
+            env={**os.environ, "KETAPLAN_DATABASE_URL": database_url},
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        _wait_for(lambda: _health(port) and len(_workers(process.pid)) == 2, log)
+        yield process.pid
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
+
+
+def _health(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/health", timeout=5) as r:
+            return bool(r.status == 200)
+    except OSError:
+        return False
+
+
+def _wait_for(condition: Callable[[], bool], log: Path, timeout_s: float = 30) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out; the server said:\n{log.read_text()}")
+
+
+def test_a_worker_that_dies_is_replaced_and_no_connection_is_refused(
+    serving: int, port: int, tmp_path: Path
+) -> None:
+    first, second = sorted(_workers(serving))
+    os.kill(first, signal.SIGKILL)
+    # While the replacement starts, connections hashed to the dead worker's socket wait in
+    # its queue (the socket belongs to the supervisor): every one is answered, none refused.
+    assert all(_health(port) for _ in range(20))
+    _wait_for(lambda: len(_workers(serving)) == 2, tmp_path / "serve.log")
+    replacement = _workers(serving) - {second}
+    assert len(replacement) == 1
+    assert first not in replacement
+    assert all(_health(port) for _ in range(20))
