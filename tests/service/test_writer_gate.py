@@ -19,7 +19,12 @@ from sqlalchemy.exc import OperationalError
 
 from ketaplan.store import make_engine
 from ketaplan.store.engine import make_lookup_engine, make_session_factory
-from ketaplan.store.writer_gate import LOCK_SUFFIX, GatedConnection, WriterGate
+from ketaplan.store.writer_gate import (
+    CHECKPOINT_EVERY_COMMITS,
+    LOCK_SUFFIX,
+    GatedConnection,
+    WriterGate,
+)
 
 from .conftest import writer_gate
 
@@ -168,3 +173,35 @@ def test_a_connection_dropped_mid_transaction_lets_go_of_the_gate(tmp_path: Path
     assert not gate._threads.locked()
     gate.enter()  # and the file lock is free too
     gate.leave()
+
+
+def test_checkpoints_run_after_the_writer_has_left_the_gate(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite's automatic checkpoint ran inside COMMIT, with every queued writer waiting."""
+    gate = writer_gate(engine)
+    seen: list[tuple[bool, bool]] = []
+    checkpoint = GatedConnection.checkpoint
+
+    def watched(connection: GatedConnection) -> None:
+        seen.append((gate._threads.locked(), connection.in_transaction))
+        checkpoint(connection)
+
+    monkeypatch.setattr(GatedConnection, "checkpoint", watched)
+    for _ in range(CHECKPOINT_EVERY_COMMITS):
+        with engine.begin() as connection:
+            connection.execute(text("INSERT INTO note (writer) VALUES ('a')"))
+    assert seen == [(False, False)]
+    with engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 0
+
+
+def test_the_write_ahead_log_is_copied_back_and_reused(engine: Engine, tmp_path: Path) -> None:
+    # 3 x 64 commits of 16 KB: 3 MB of log without checkpoints, under SQLite's own 4 MB
+    # threshold, so only the gate's checkpoints keep it small.
+    for _ in range(3 * CHECKPOINT_EVERY_COMMITS):
+        with engine.begin() as connection:
+            connection.execute(text("INSERT INTO note (writer) VALUES (:w)"), {"w": "x" * 16384})
+    assert (tmp_path / "gate.db-wal").stat().st_size < 2_000_000
+    with engine.connect() as connection:
+        assert connection.exec_driver_sql("SELECT count(*) FROM note").scalar() == 192

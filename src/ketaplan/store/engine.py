@@ -9,7 +9,8 @@ SQLite (the embedded default) gets, on every new connection:
 * a busy timeout, so a writer waits for the lock instead of failing at once;
 * a writer gate (:mod:`ketaplan.store.writer_gate`) that queues write transactions before
   SQLite's lock, so the next writer starts as soon as the last one commits instead of sleeping
-  in SQLite's busy handler.
+  in SQLite's busy handler; checkpoints run after a writer has left the gate, not inside
+  its COMMIT.
 
 Every SQLite transaction starts with ``BEGIN IMMEDIATE``: it takes the write lock at the start,
 so writers queue up in order instead of failing half-way with "database is locked" when a
@@ -44,13 +45,14 @@ SQLITE_BUSY_TIMEOUT_S = 30.0
 
 def _sqlite_on_connect(gate: WriterGate | None, dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.isolation_level = None
-    if isinstance(dbapi_connection, GatedConnection):
-        dbapi_connection.gate = gate
     cursor = dbapi_connection.cursor()
     try:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        if isinstance(dbapi_connection, GatedConnection):
+            dbapi_connection.gate = gate
+            cursor.execute("PRAGMA wal_autocheckpoint=0")  # checkpoints after the gate
     finally:
         cursor.close()
 

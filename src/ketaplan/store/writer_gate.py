@@ -19,11 +19,23 @@ SQLite's own "database is locked" error, as it would have at SQLite's lock.
 The gate holds across the whole transaction, so a thread that opens a second write transaction
 while its first is still open waits for itself; it fails after the timeout, as it did before
 at SQLite's lock.
+
+Checkpoints run after the gate is left. SQLite's automatic checkpoint (copying the write-ahead
+log back into the database file, every 1,000 pages) runs inside the COMMIT that crosses the
+threshold, so that commit, and with the gate every writer queued behind it, waits several
+milliseconds: in-process, the 99th percentile of a plan's write turn was 4.8 ms against 0.7 ms
+at the median. Gated connections switch it off (``wal_autocheckpoint=0``, set in
+:mod:`ketaplan.store.engine`) and every :data:`CHECKPOINT_EVERY_COMMITS`-th commit in a process
+runs the same PASSIVE checkpoint itself, once it has let the next writer in. A PASSIVE
+checkpoint never blocks writers or readers; if another connection is checkpointing, this one
+leaves it to them. Connections made elsewhere (a ``sqlite3`` shell) keep SQLite's default.
 """
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
+import itertools
 import os
 import sqlite3
 import threading
@@ -33,6 +45,9 @@ from pathlib import Path
 LOCK_SUFFIX = ".writer-lock"
 POLL_S = 0.0005
 """How often a waiting process tries the file lock: a fraction of a write transaction here."""
+CHECKPOINT_EVERY_COMMITS = 64
+"""Commits in a process between its checkpoints: a plan's commit writes about 40 KB of log, so
+about 2.5 MB, under SQLite's default of 1,000 pages (4 MB)."""
 
 
 class WriterGate:
@@ -44,6 +59,7 @@ class WriterGate:
         self._threads = threading.Lock()
         self._file: int | None = None
         self._file_pid: int | None = None
+        self._commits = itertools.count(1)  # next() is atomic under the GIL
 
     def _descriptor(self) -> int:
         # A forked child shares its parent's open file, and so its lock: reopen after a fork.
@@ -79,6 +95,10 @@ class WriterGate:
         finally:
             self._threads.release()
 
+    def checkpoint_due(self) -> bool:
+        """Count a commit; true for every :data:`CHECKPOINT_EVERY_COMMITS`-th."""
+        return next(self._commits) % CHECKPOINT_EVERY_COMMITS == 0
+
     def _timed_out(self) -> sqlite3.OperationalError:
         return sqlite3.OperationalError(
             f"database is locked (no write turn within {self.timeout_s:g} s; another "
@@ -110,6 +130,14 @@ class GatedConnection(sqlite3.Connection):
             # A failed COMMIT can leave the transaction open: keep the gate until its rollback.
             if not self.in_transaction:
                 self._leave_gate()
+        if self.gate is not None and self.gate.checkpoint_due():
+            self.checkpoint()
+
+    def checkpoint(self) -> None:
+        """Copy the write-ahead log into the database file, outside the gate (see the module
+        docstring); a no-op while another connection checkpoints."""
+        with contextlib.suppress(sqlite3.OperationalError):  # busy: another one is at it
+            self.execute("PRAGMA wal_checkpoint(PASSIVE)").close()
 
     def rollback(self) -> None:
         try:
