@@ -7,8 +7,8 @@ the bare endpoint's throughput; p99 < 50 ms at 200 requests/s; on SQLite and Pos
 Servers: `ketaplan serve --workers 2` over a fresh, migrated database (SQLite in a temporary
 directory; PostgreSQL in a fresh schema of the database named by KETAPLAN_BENCH_POSTGRES_URL or
 KETAPLAN_TEST_POSTGRES_URL, skipped when neither is set), and a bare FastAPI app (one POST
-endpoint that parses a JSON body and answers JSON) under uvicorn with 2 workers. Both on
-127.0.0.1.
+endpoint that parses a JSON body and answers JSON) under the same two workers, each on a socket
+of its own (ketaplan.api.workers). Both on 127.0.0.1.
 
 Load: an asyncio HTTP/1.1 client in this process (keep-alive connections, no HTTP library in
 the way, so that the client costs as little as possible; it shares the machine's cores with
@@ -130,6 +130,8 @@ class Workload:
     """The next request of client ``k``."""
     answered: Callable[[int, int, bytes], None] = lambda _k, _status, _body: None
     expected_status: int = 201
+    server_pid: int | None = None
+    """The server's supervisor: its CPU time and its workers' is measured in the closed loop."""
 
 
 @dataclass
@@ -138,6 +140,7 @@ class Figures:
     errors: int
     seconds: float
     latencies_ms: list[float] = field(repr=False)
+    server_cpu_s: float | None = None
 
     def to_dict(self) -> dict[str, float | int]:
         ordered = sorted(self.latencies_ms)
@@ -153,7 +156,36 @@ class Figures:
             "p99_ms": pct(0.99),
             "max_ms": round(ordered[-1], 2),
             "mean_ms": round(statistics.fmean(ordered), 2),
-        }
+        } | (
+            {}
+            if self.server_cpu_s is None
+            else {
+                "server_cpu_ms_per_request": round(self.server_cpu_s / self.requests * 1000, 3),
+                "server_cpu_share_of_machine": round(
+                    self.server_cpu_s / self.seconds / (os.cpu_count() or 1), 3
+                ),
+            }
+        )
+
+
+def process_tree_cpu_s(pid: int) -> float:
+    """CPU time (user + system) used so far by ``pid`` and its descendants now alive."""
+    parents: dict[int, int] = {}
+    used: dict[int, float] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # ended while we looked
+        child = int(stat.parent.name)
+        parents[child] = int(fields[1])
+        used[child] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    tree, grew = {pid}, True
+    while grew:
+        more = {child for child, parent in parents.items() if parent in tree} - tree
+        tree |= more
+        grew = bool(more)
+    return sum(used.get(member, 0.0) for member in tree)
 
 
 async def closed_loop(work: Workload, seconds: float, warm_up_s: float) -> Figures:
@@ -162,6 +194,13 @@ async def closed_loop(work: Workload, seconds: float, warm_up_s: float) -> Figur
     start = time.perf_counter()
     measure_from = start + warm_up_s
     stop_at = measure_from + seconds
+
+    cpu_s: list[float] = []
+
+    async def server_cpu() -> None:
+        for moment in (measure_from, stop_at):
+            await asyncio.sleep(moment - time.perf_counter())
+            cpu_s.append(process_tree_cpu_s(work.server_pid) if work.server_pid else 0.0)
 
     async def client(k: int) -> None:
         nonlocal errors
@@ -178,8 +217,9 @@ async def closed_loop(work: Workload, seconds: float, warm_up_s: float) -> Figur
         finally:
             connection.close()
 
-    await asyncio.gather(*(client(k) for k in range(CONCURRENCY)))
-    return Figures(len(latencies), errors, seconds, latencies)
+    await asyncio.gather(server_cpu(), *(client(k) for k in range(CONCURRENCY)))
+    used = cpu_s[1] - cpu_s[0] if work.server_pid else None
+    return Figures(len(latencies), errors, seconds, latencies, used)
 
 
 async def open_loop(work: Workload, rate: float, seconds: float, warm_up_s: float) -> Figures:
@@ -249,7 +289,8 @@ def wait_until_up(port: int, path: str, process: subprocess.Popen[bytes]) -> Non
 
 
 @contextmanager
-def server(command: list[str], env: dict[str, str], port: int, probe: str) -> Iterator[None]:
+def server(command: list[str], env: dict[str, str], port: int, probe: str) -> Iterator[int]:
+    """Run ``command`` until the block ends; yields its pid."""
     process = subprocess.Popen(
         command,
         env=env,
@@ -259,7 +300,7 @@ def server(command: list[str], env: dict[str, str], port: int, probe: str) -> It
     )
     try:
         wait_until_up(port, probe, process)
-        yield
+        yield process.pid
     finally:
         os.killpg(process.pid, 15)
         process.wait(timeout=30)
@@ -371,7 +412,9 @@ class Charts:
             self.idle.append(chart)
 
 
-def measure_backend(name: str, database_url: str, bare_port: int) -> dict[str, object]:
+def measure_backend(
+    name: str, database_url: str, bare_port: int, bare_pid: int
+) -> dict[str, object]:
     # Enough charts for every request of every run, at EVENTS_PER_SESSION each.
     # An overloaded server in the open loop can have every request in flight at once, each on
     # its own chart: one chart per open-loop request, plus the closed loop's share.
@@ -385,15 +428,18 @@ def measure_backend(name: str, database_url: str, bare_port: int) -> dict[str, o
     command = [sys.executable, "-m", "ketaplan", "serve", "--port", str(port)]
     command += ["--workers", "2", "--log-level", "warning"]
     results: dict[str, object] = {}
-    with server(command, env, port, "/api/v1/health"):
+    with server(command, env, port, "/api/v1/health") as pid:
         prescriber = sign_in(port, "prescriber@b.example")
         nurse = sign_in(port, "nurse@b.example")
         plan_body = json.dumps({"condition": "depression"}).encode()
         plan_path = f"/api/v1/patients/{clinic.patient_id}/plans"
         bare = Workload("bare", bare_port, None, lambda _k: ("/plans", plan_body))
+        bare.server_pid = bare_pid
         plans = Workload("plans", port, prescriber, lambda _k: (plan_path, plan_body))
+        plans.server_pid = pid
         charts = Charts(clinic.sessions)
         events = Workload("events", port, nurse, charts.next_request, charts.answered)
+        events.server_pid = pid
         for work in (bare, plans, events):
             figures = asyncio.run(closed_loop(work, SECONDS, WARM_UP_S))
             results[f"{work.name}_closed"] = figures.to_dict()
@@ -406,9 +452,12 @@ def measure_backend(name: str, database_url: str, bare_port: int) -> dict[str, o
 
 
 def _row(label: str, figures: dict[str, float | int]) -> str:
+    cpu_ms = figures.get("server_cpu_ms_per_request", "-")
+    share = figures.get("server_cpu_share_of_machine")
     return (
         f"| {label} | {figures['requests_per_s']} | {figures['p50_ms']} | {figures['p99_ms']} "
-        f"| {figures['max_ms']} | {figures['errors']} |"
+        f"| {figures['max_ms']} | {figures['errors']} | {cpu_ms} "
+        f"| {'-' if share is None else f'{share:.0%}'} |"
     )
 
 
@@ -431,8 +480,9 @@ def report(results: dict[str, dict[str, object]], machine: dict[str, object]) ->
         lines += [
             f"## {backend}",
             "",
-            "| load | req/s | p50 ms | p99 ms | max ms | errors |",
-            "| --- | ---: | ---: | ---: | ---: | ---: |",
+            "| load | req/s | p50 ms | p99 ms | max ms | errors | server CPU ms/request "
+            "| server CPU, share of machine |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
             _row("bare FastAPI, closed loop", bare),
             _row("plan creation, closed loop", plans),
             _row("event append, closed loop", events),
@@ -444,6 +494,10 @@ def report(results: dict[str, dict[str, object]], machine: dict[str, object]) ->
             f"{'met' if ratio >= 0.5 else 'MISSED'})",
             "- event append / bare throughput: "
             f"{events['requests_per_s'] / bare['requests_per_s']:.1%}",
+            "- server CPU per request, against the bare endpoint's: plan creation "
+            f"{plans['server_cpu_ms_per_request'] / bare['server_cpu_ms_per_request']:.1f}x, "
+            "event append "
+            f"{events['server_cpu_ms_per_request'] / bare['server_cpu_ms_per_request']:.1f}x",
         ]
         for work in ("plans", "events"):
             p99 = f[f"{work}_open_{RATE}"]["p99_ms"]
@@ -463,7 +517,10 @@ def report(results: dict[str, dict[str, object]], machine: dict[str, object]) ->
         "against it, saves it and its audit event. On SQLite, write transactions take turns",
         "(ketaplan.store.writer_gate); on PostgreSQL, the audit chain head is locked per commit.",
         "The throughput ratio is therefore the cost of that work against an empty request; the",
-        "p99 at the offered rate is what a clinic's clients would feel.",
+        "p99 at the offered rate is what a clinic's clients would feel. Server CPU is the user",
+        "and system time of the server's processes (supervisor and workers) over the measured",
+        "seconds of the closed loop, per answered request; its share of the machine says how",
+        "much of the CPUs the server used (the client in this process uses some of the rest).",
         "",
     ]
     return "\n".join(lines)
@@ -480,25 +537,30 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         (Path(tmp) / "bare_app.py").write_text(BARE_APP)
         bare_port = free_port()
-        # The same uvicorn set-up as `ketaplan serve`: 2 workers and its HTTP protocol
-        # (TCP_NODELAY on, see ketaplan.api.transport), so that only the app differs.
+        # The same server set-up as `ketaplan serve --workers 2`: uvicorn with its HTTP
+        # protocol (TCP_NODELAY on, see ketaplan.api.transport) in two workers, each on a
+        # socket of its own (ketaplan.api.workers), so that only the app differs.
         bare_command = [
             sys.executable,
             "-c",
             f"import sys; sys.path.insert(0, {tmp!r}); import uvicorn; "
-            f"uvicorn.run('bare_app:app', port={bare_port}, workers=2, log_level='warning', "
-            f"http={HTTP_PROTOCOL!r})",
+            "from ketaplan.api.workers import Workers, listening_sockets; "
+            f"Workers(uvicorn.Config('bare_app:app', port={bare_port}, workers=2, "
+            f"log_level='warning', http={HTTP_PROTOCOL!r}), "
+            f"listening_sockets('127.0.0.1', {bare_port}, 2)).run()",
         ]
-        with server(bare_command, dict(os.environ), bare_port, "/docs"):
+        with server(bare_command, dict(os.environ), bare_port, "/docs") as bare_pid:
             print("SQLite", flush=True)
-            results["SQLite"] = measure_backend("sqlite", f"sqlite:///{tmp}/bench.db", bare_port)
+            results["SQLite"] = measure_backend(
+                "sqlite", f"sqlite:///{tmp}/bench.db", bare_port, bare_pid
+            )
             base = os.environ.get("KETAPLAN_BENCH_POSTGRES_URL") or os.environ.get(
                 "KETAPLAN_TEST_POSTGRES_URL"
             )
             if base:
                 print("PostgreSQL", flush=True)
                 with postgres_schema(base) as url:
-                    results["PostgreSQL"] = measure_backend("postgresql", url, bare_port)
+                    results["PostgreSQL"] = measure_backend("postgresql", url, bare_port, bare_pid)
             else:
                 print("PostgreSQL skipped: set KETAPLAN_BENCH_POSTGRES_URL", flush=True)
     RESULTS.mkdir(parents=True, exist_ok=True)
