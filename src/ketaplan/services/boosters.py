@@ -19,7 +19,7 @@ from ketaplan.clinical.titration import series_end_scores
 from ketaplan.services.actors import Actor
 from ketaplan.services.clinic_settings import clinic_calendar, clinic_chart_rules
 from ketaplan.services.courses import find_course
-from ketaplan.services.patients import current_version, find_patient
+from ketaplan.services.patients import current_profile
 from ketaplan.services.titration import course_history
 from ketaplan.services.unit_of_work import UnitOfWork
 from ketaplan.store.models import Clinic
@@ -49,9 +49,9 @@ def recommend_booster(
     scores during the series against those after it. Audited as a read of the course."""
     with uow:
         course = find_course(uow, course_id, actor)
-        patient = find_patient(uow, course.patient_id, actor)
-        weight_kg = float(current_version(uow, patient).profile["weight_kg"])
-        clinic = uow.session.get_one(Clinic, patient.clinic_id)
+        _version, profile = current_profile(uow, course.patient_id, actor)
+        weight_kg = float(profile["weight_kg"])
+        clinic = uow.session.get_one(Clinic, actor.clinic_id)
         rules = clinic_chart_rules(uow, actor, monitoring)
         history = course_history(uow, course, rules, weight_kg, ZoneInfo(clinic.time_zone))
         schedule = course_plan_from_dict(course.schedule)

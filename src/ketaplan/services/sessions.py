@@ -42,7 +42,7 @@ from ketaplan.services.clinic_settings import (
     clinic_chart_rules,
 )
 from ketaplan.services.courses import find_course
-from ketaplan.services.patients import current_version, find_in_clinic, find_patient
+from ketaplan.services.patients import current_profile, find_in_clinic, find_patient
 from ketaplan.services.plans import find_plan
 from ketaplan.services.unit_of_work import UnitOfWork
 from ketaplan.store.models import InfusionSession, SessionEvent
@@ -114,8 +114,8 @@ def open_session(
     """Open an empty chart for an infusion, at the patient's current weight."""
     protocol = catalog.protocol(condition)
     with uow:
-        patient = find_patient(uow, patient_id, actor)
-        weight_kg = float(current_version(uow, patient).profile["weight_kg"])
+        _version, profile = current_profile(uow, patient_id, actor)
+        weight_kg = float(profile["weight_kg"])
         for kind, found in (
             ("course", find_course(uow, course_id, actor) if course_id is not None else None),
             ("plan", find_plan(uow, plan_id, actor) if plan_id is not None else None),
