@@ -266,10 +266,10 @@ def test_the_token_check_does_not_wait_for_a_writer_on_sqlite(api: Api) -> None:
     if database.engine.dialect.name != "sqlite":
         pytest.skip("PostgreSQL readers never wait for writers")
     token = api.as_role("nurse")["Authorization"].removeprefix("Bearer ")
-    lookup = UnitOfWork(database.read_only_session_factory)
+    lookups = database.lookup_engine
     with database.session_factory() as writer, ThreadPoolExecutor(1) as pool:
         writer.execute(text("SELECT 1"))  # BEGIN IMMEDIATE: the write lock is now held
-        checked = pool.submit(actor_for_token, lookup, token, kind="bearer", origin="test")
+        checked = pool.submit(actor_for_token, lookups, token, kind="bearer", origin="test")
         assert checked.result(timeout=5).role == "nurse"  # a writer's lock would hold it 30 s
 
 

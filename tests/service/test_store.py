@@ -173,10 +173,10 @@ def test_lookups_read_without_a_write_transaction(database: Database, database_u
     """The sign-in check's engine: a deferred BEGIN on SQLite (no write turn), autocommit on
     PostgreSQL (no BEGIN/ROLLBACK round trips); either way it sees what was committed."""
     _append(database, 1)
-    with database.read_only_session_factory() as session:
-        assert session.scalar(select(func.count()).select_from(AuditEvent)) == 1
+    with database.lookup_engine.connect() as connection:
+        assert connection.scalar(select(func.count()).select_from(AuditEvent)) == 1
         if database_url.startswith("postgresql"):
-            dbapi = session.connection().connection.dbapi_connection
+            dbapi = connection.connection.dbapi_connection
             assert dbapi.autocommit is True  # type: ignore[union-attr]
         else:
             assert not writer_gate(database.engine)._threads.locked()

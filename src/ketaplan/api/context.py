@@ -32,11 +32,6 @@ class ServiceContext:
     def unit_of_work(self) -> UnitOfWork:
         return UnitOfWork(self.database.session_factory)
 
-    def lookup(self) -> UnitOfWork:
-        """A unit of work for a lookup that writes nothing (see
-        :func:`ketaplan.store.engine.make_lookup_engine`)."""
-        return UnitOfWork(self.database.read_only_session_factory)
-
 
 def services(request: Request) -> ServiceContext:
     """The service context of the app handling this request (a FastAPI dependency)."""

@@ -80,10 +80,12 @@ async def authorize(request: Request) -> None:
         )
     token, kind = presented
     context = services(request)
-    # On the event loop, not in a worker thread: one indexed read in a read-only transaction
-    # that never waits for a writer (SQLite's WAL, PostgreSQL's MVCC) costs less than the hop
-    # to a thread and back, which every signed-in request would pay.
-    actor = actor_for_token(context.lookup(), token, kind=kind, origin=client_origin(request))
+    # On the event loop, not in a worker thread: one indexed read that never waits for a
+    # writer (SQLite's WAL, PostgreSQL's MVCC) costs less than the hop to a thread and back,
+    # which every signed-in request would pay.
+    actor = actor_for_token(
+        context.database.lookup_engine, token, kind=kind, origin=client_origin(request)
+    )
     if kind == "cookie" and request.method not in SAFE_METHODS:
         presented_csrf = await _presented_csrf_token(request)
         if not hmac.compare_digest(presented_csrf, csrf_token_for(token)):

@@ -46,7 +46,6 @@ class Database:
     engine: Engine
     session_factory: sessionmaker[Session]
     lookup_engine: Engine
-    read_only_session_factory: sessionmaker[Session]
     """For lookups that write nothing and need no audit row (the sign-in token check)."""
 
     def close(self) -> None:
@@ -88,8 +87,7 @@ def open_database(database_url: str) -> Database:
     except BaseException:
         engine.dispose()
         raise
-    lookups = make_lookup_engine(engine)
-    return Database(engine, make_session_factory(engine), lookups, make_session_factory(lookups))
+    return Database(engine, make_session_factory(engine), make_lookup_engine(engine))
 
 
 def unavailable(engine: Engine, exc: SQLAlchemyError) -> DatabaseNotReady:
