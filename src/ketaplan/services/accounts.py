@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal, cast
@@ -159,14 +158,7 @@ _SIGNED_IN_USER = (
 )
 
 
-def actor_for_token(
-    lookups: Engine,
-    token: str,
-    *,
-    kind: TokenKind,
-    origin: str,
-    clock: Callable[[], datetime] = utc_now,
-) -> Actor:
+def actor_for_token(lookups: Engine, token: str, *, kind: TokenKind, origin: str) -> Actor:
     """The signed-in user a token stands for; a missing, expired or revoked token is refused.
 
     A lookup, not an action: nothing is written (the request it authorises is audited). It
@@ -177,7 +169,7 @@ def actor_for_token(
     """
     with lookups.connect() as connection:
         found = connection.execute(
-            _SIGNED_IN_USER, {"token_hash": hash_token(token), "kind": kind, "now": clock()}
+            _SIGNED_IN_USER, {"token_hash": hash_token(token), "kind": kind, "now": utc_now()}
         ).one_or_none()
     if found is None:
         raise NotSignedIn("you are not signed in, or your sign-in has expired; sign in again")
