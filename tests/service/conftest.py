@@ -11,6 +11,7 @@ reached is an error, not a skip.
 from __future__ import annotations
 
 import os
+import socket
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -272,3 +273,11 @@ def writer_gate(engine: Engine) -> WriterGate:
         assert isinstance(dbapi, GatedConnection)
         assert dbapi.gate is not None
         return dbapi.gate
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now (for a server a test starts)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port

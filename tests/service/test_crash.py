@@ -20,7 +20,6 @@ import http.client
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -47,19 +46,14 @@ from ketaplan.services import (
 from ketaplan.store import Database
 from ketaplan.store.models import AuditEvent, SessionEvent
 
+from .conftest import free_port
+
 APPENDS = 500
 SESSIONS = 25
 THREADS = 24
 KILL_AFTER_ACKS = 150
 PASSWORD = "crash test passphrase"
 EVENT_AT = "2026-12-07T09:00:00-08:00"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @dataclass
@@ -70,7 +64,7 @@ class Server:
     process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         env = {**os.environ, "KETAPLAN_DATABASE_URL": self.database_url}
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(

@@ -21,19 +21,14 @@ from ketaplan.cli import main
 from ketaplan.errors import ConflictError
 from ketaplan.store import Database
 
+from .conftest import free_port
+
 pytestmark = pytest.mark.skipif(not SPREADS_CONNECTIONS, reason="SO_REUSEPORT spreading: Linux")
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @pytest.fixture
 def port() -> int:
-    return _free_port()
+    return free_port()
 
 
 def test_new_connections_are_spread_over_the_workers_sockets(port: int) -> None:
