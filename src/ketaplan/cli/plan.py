@@ -81,14 +81,15 @@ def plan(
 ) -> None:
     """Screen a patient, personalise the dose, check limits and prepare the infusion."""
     from ketaplan.cli._output import print_json, print_lines
-    from ketaplan.clinical.catalog import load_catalog
+    from ketaplan.clinical.catalog.course_loader import load_policy
     from ketaplan.clinical.medications import MedicationResolver
     from ketaplan.clinical.planning import PlanRequest, make_plan, plan_to_dict
     from ketaplan.clinical.profile import build_profile, with_confirm_weight_hint
     from ketaplan.drug_dictionary import DnerDrugDictionary
     from ketaplan.errors import InputError, OverrideRequired
 
-    cat = load_catalog(tuple(catalog or ()))
+    policy = load_policy(tuple(catalog or ()))
+    cat = policy.catalog
     try:
         profile = build_profile(
             cat,
@@ -114,7 +115,7 @@ def plan(
         condition, profile, _decimal(mg_per_kg, "--mg-per-kg"), override_reason, prescriber
     )
     try:
-        result = make_plan(request, cat, MedicationResolver(cat, DnerDrugDictionary()))
+        result = make_plan(request, policy, MedicationResolver(cat, DnerDrugDictionary()))
     except OverrideRequired as refused:
         raise refused.with_hint(override_hint(refused)) from None
     if as_json:

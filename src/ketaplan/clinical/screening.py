@@ -12,7 +12,6 @@ from datetime import UTC, datetime
 from typing import Any, Literal, NamedTuple
 
 from ketaplan.clinical.catalog import Catalog, Protocol
-from ketaplan.clinical.catalog.course_loader import load_monitoring_rules
 from ketaplan.clinical.catalog.model import Severity
 from ketaplan.clinical.medications import MedicationResolver, ResolvedMedication
 from ketaplan.clinical.monitoring import MonitoringRules, check_vitals
@@ -166,16 +165,15 @@ def _vitals_findings(
     profile: PatientProfile,
     protocol: Protocol,
     catalog: Catalog,
-    monitoring: MonitoringRules | None,
+    monitoring: MonitoringRules,
 ) -> list[Finding]:
-    """Pre-infusion vital signs against the clinic's monitoring rules for this category
-    (the default rules unless ``monitoring`` is given)."""
+    """Pre-infusion vital signs against the clinic's monitoring rules for this category."""
     if profile.pre_infusion_vitals is None:
         return []
     alerts = check_vitals(
         profile.pre_infusion_vitals,
         "pre_infusion",
-        (monitoring or load_monitoring_rules()).for_category(protocol.category),
+        monitoring.for_category(protocol.category),
         _NO_TIME,
     )
     return [
@@ -191,11 +189,12 @@ def screen(
     protocol: Protocol,
     catalog: Catalog,
     resolver: MedicationResolver,
-    monitoring: MonitoringRules | None = None,
+    monitoring: MonitoringRules,
 ) -> Eligibility:
     """Contraindications, interactions, pre-infusion vitals and patient facts for one protocol.
 
-    ``monitoring`` defaults to the default monitoring rules (``monitoring.toml``).
+    ``monitoring`` is the clinic's rules in force (its policy's): the pre-infusion readings are
+    judged by the same thresholds as at the chair, never by defaults loaded here.
     """
     medications = tuple(resolver.resolve(m) for m in profile.medications)
     findings = (
