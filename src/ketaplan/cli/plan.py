@@ -139,24 +139,20 @@ def summary_lines(plan: Plan) -> list[str]:
     """The plan as a nurse reads it: the verdict first, then the dose, then the bag and pump."""
     from ketaplan.clinical.planning import DISCLAIMER
     from ketaplan.clinical.preparation import preparation_steps
+    from ketaplan.clinical.screening import VERDICT_HEADLINES, verdict
 
     d, prep, e = plan.dose, plan.preparation, plan.eligibility
     lines = [
         f"KETAMINE INFUSION PLAN: {plan.protocol.title} (catalog {plan.catalog_version})",
         DISCLAIMER,
         "",
-        f"ELIGIBILITY: {e.status.upper()}",
+        f"ELIGIBILITY: {e.status.upper()}: {VERDICT_HEADLINES[verdict(e)]}",
     ]
     marks = {"block": "X", "caution": "!", "info": "-"}
     for f in e.findings:
         lines.append(f"  {marks[f.severity]} [{f.severity}] {f.code}: {f.message}")
-    blocks = [f for f in e.findings if f.severity == "block"]
-    if blocks and all(f.code.startswith("vitals.") for f in blocks):
-        lines.append(
-            "  HOLD THE START: recheck the vital signs after rest and call the prescriber."
-        )
-    elif blocks:
-        lines.append("  DO NOT INFUSE. Alternatives: " + "; ".join(plan.protocol.alternatives))
+    if verdict(e) == "do_not_infuse":
+        lines.append("  Alternatives: " + "; ".join(plan.protocol.alternatives))
     lines += [
         "",
         f"DOSE: {d.mg_per_kg:g} mg/kg x {d.dosing_weight_kg:g} kg ({d.weight_basis} body weight)"

@@ -17,7 +17,12 @@ from sqlalchemy import select
 
 from ketaplan.clinical.medications import MedicationResolver
 from ketaplan.clinical.policy import ClinicPolicy
-from ketaplan.clinical.screening import eligibility_to_dict, screen
+from ketaplan.clinical.screening import (
+    VERDICT_HEADLINES,
+    eligibility_to_dict,
+    screen,
+    verdict_for,
+)
 from ketaplan.services.actors import Actor
 from ketaplan.services.clinic_settings import clinic_policy
 from ketaplan.services.patients import current_version, find_patient, profile_from_dict
@@ -42,6 +47,12 @@ class ScreeningRecord:
     medications: tuple[dict[str, Any], ...]
     created_at: datetime
     created_by: int
+
+    @property
+    def headline(self) -> str:
+        """The verdict in the domain's words (as the CLI and the plan say it)."""
+        blocks = (f["code"] for f in self.findings if f["severity"] == "block")
+        return VERDICT_HEADLINES[verdict_for(self.status, blocks)]
 
 
 def _record(row: Screening) -> ScreeningRecord:
