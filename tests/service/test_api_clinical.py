@@ -317,14 +317,21 @@ def test_charting_a_session_event_by_event(api: Api) -> None:
     assert (chart["seq"], chart["events"], chart["alerts"]) == (0, [], [])
     session_id = chart["session_id"]
     events = [
-        {"type": "check_in", "at": "2026-12-07T09:00:00-08:00", "systolic": 120, "diastolic": 80},
+        {
+            "type": "check_in",
+            "at": "2025-12-07T09:00:00-08:00",
+            "systolic": 120,
+            "diastolic": 80,
+            "heart_rate": 72,
+            "spo2": 98,
+        },
         {
             "type": "start",
-            "at": "2026-12-07T09:05:00-08:00",
+            "at": "2025-12-07T09:05:00-08:00",
             "rate_ml_per_h": 60,
             "concentration_mg_per_ml": 0.4,
         },
-        {"type": "stop", "at": "2026-12-07T09:45:00-08:00"},
+        {"type": "stop", "at": "2025-12-07T09:45:00-08:00", "completed": True},
     ]
     for seq, event in enumerate(events):
         chart = _ok(_event(api, session_id, seq, event), 201)
@@ -341,10 +348,10 @@ def test_charting_a_session_event_by_event(api: Api) -> None:
 
 def test_an_event_after_the_chart_moved_on_is_a_409(api: Api) -> None:
     session_id = _session(api, _patient(api))["session_id"]
-    check_in = {"type": "check_in", "at": "2026-12-07T09:00:00-08:00"}
+    check_in = {"type": "check_in", "at": "2025-12-07T09:00:00-08:00"}
     _ok(_event(api, session_id, 0, check_in), 201)
     late = _event(
-        api, session_id, 0, {"type": "note", "at": "2026-12-07T09:01:00-08:00", "text": "x"}
+        api, session_id, 0, {"type": "note", "at": "2025-12-07T09:01:00-08:00", "text": "x"}
     )
     assert late.status_code == 409
     assert late.json()["code"] == "conflict.chart_moved_on"
@@ -619,7 +626,7 @@ def test_every_successful_write_is_audited(api: Api) -> None:
         (
             "post",
             f"{V1}/sessions/{session_id}/events",
-            {"expected_seq": 0, "event": {"type": "check_in", "at": "2026-12-07T09:00:00-08:00"}},
+            {"expected_seq": 0, "event": {"type": "check_in", "at": "2025-12-07T09:00:00-08:00"}},
             "session.event.append",
         ),
         ("post", f"{V1}/patients/{patient_id}/links", {"scales": ["phq9"]}, "patient_link.create"),

@@ -142,6 +142,7 @@ def append(session_id: RecordId, body: EventIn, actor: SignedIn, request: Reques
         expected_seq=body.expected_seq,
         actor=actor,
         monitoring=context.monitoring,
+        catalog=context.catalog,
     )
     return _out(chart)
 
@@ -151,6 +152,10 @@ def read(session_id: RecordId, actor: SignedIn, request: Request) -> ChartOut:
     """The chart: state, delivered dose, alerts and every event."""
     context = services(request)
     chart = get_session_chart(
-        context.unit_of_work(), session_id, actor=actor, monitoring=context.monitoring
+        context.unit_of_work(),
+        session_id,
+        actor=actor,
+        monitoring=context.monitoring,
+        catalog=context.catalog,
     )
     return _out(chart)
