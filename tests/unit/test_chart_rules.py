@@ -385,7 +385,11 @@ def test_every_action_a_rule_may_name_has_advice_and_a_severity() -> None:
 
 def test_the_summary_says_which_events_the_state_allows_and_what_blocks_the_start() -> None:
     data = summarise(chart(CheckIn(at(-10))), 70).to_dict()
-    assert data["allowed_events"] == list(allowed_events("checked_in")[1:])
+    assert data["allowed_events"] == [
+        kind for kind in allowed_events("checked_in") if kind not in ("check_in", "hold_override")
+    ]
+    held = summarise(chart(CheckIn(at(-10), VitalSigns(186, 100, 80, 98))), 70)
+    assert "hold_override" in held.allowed_events
     assert [b["code"] for b in data["start_blockers"]] == ["session.no_pre_infusion_vitals"]  # type: ignore[index]
     assert data["discharge_blockers"] == []
     assert allowed_events("discharged") == ()
