@@ -90,6 +90,7 @@ async def _console(
         session_id,
         actor=actor,
         monitoring=context.monitoring,
+        catalog=context.catalog,
     )
     summary = view.chart.summary
     rate_ml_per_h = None
@@ -140,6 +141,7 @@ async def chart_event(session_id: RecordId, actor: SignedIn, request: Request) -
             expected_seq=expected,
             actor=actor,
             monitoring=context.monitoring,
+            catalog=context.catalog,
         )
     except ConflictError as refused:
         return await _console(
