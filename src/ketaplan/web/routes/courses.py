@@ -89,15 +89,15 @@ async def schedule(patient_id: RecordId, actor: SignedIn, request: Request) -> R
             calendar=context.calendar,
             plan_id=plan_id,
         )
-    except InputError as refused:
+    except (InputError, ConflictError) as refused:
         if plan_id is None:
             raise
         values = await plan_values(request, plan_id, actor)
         return render(
             request,
             "plan.html",
-            {**values, "errors": field_errors(refused), "form": form},
-            status=422,
+            {**values, "errors": field_errors(refused, {"plan_id": ""}), "form": form},
+            status=refused.http_status,
         )
     return redirect(f"/courses/{record.course_id}")
 
@@ -230,7 +230,7 @@ async def open_course_session(course_id: RecordId, actor: SignedIn, request: Req
         actor=actor,
         catalog=context.catalog,
         course_id=course_id,
-        plan_id=course.plan_id,
+        plan_id=None,  # the course's newest active order (a titration may have replaced it)
         number=number,
     )
     return redirect(f"/sessions/{chart.session_id}")
