@@ -29,6 +29,8 @@ from ketaplan.services import (
 from ketaplan.store import Database
 from ketaplan.store.models import AuditEvent, Base, SessionEvent
 
+from .conftest import signed_plan
+
 EXAMPLE = Path(__file__).parents[2] / "examples" / "session1.jsonl"
 EVENTS = [
     json.loads(line) for line in EXAMPLE.read_text(encoding="utf-8").splitlines() if line.strip()
@@ -41,7 +43,15 @@ def monitoring() -> MonitoringRules:
 
 
 @pytest.fixture
-def chart(uow: UnitOfWork, nurse: Actor, patient: PatientRecord, catalog: Catalog) -> SessionChart:
+def chart(
+    uow: UnitOfWork,
+    nurse: Actor,
+    prescriber: Actor,
+    patient: PatientRecord,
+    catalog: Catalog,
+    resolver: object,
+) -> SessionChart:
+    signed_plan(uow, patient.patient_id, prescriber=prescriber, catalog=catalog, resolver=resolver)
     return open_session(
         uow, patient.patient_id, condition="depression", actor=nurse, catalog=catalog
     )

@@ -53,6 +53,16 @@ def _sign_in(client: TestClient, role: str) -> str:
     return found.group(1)
 
 
+def _sign(api: Api, plan: str) -> None:
+    """The prescriber signs the plan at ``plan`` (a page path ending in its id), through the
+    service: the pages under test stay signed in as whoever they were."""
+    from ketaplan.services import UnitOfWork, load_actor, sign_order
+
+    uow = UnitOfWork(api.context.database.session_factory)
+    prescriber = load_actor(uow, ROLE_EMAILS["prescriber"], origin="test")
+    sign_order(uow, int(plan.rsplit("/", 1)[1]), password=PASSWORD, actor=prescriber)
+
+
 def _errors(html: str) -> dict[str, str]:
     """The messages shown beside fields: ``{field name: message}``."""
     return {
@@ -313,6 +323,7 @@ def test_course_and_session_forms_refuse_bad_input_and_save_nothing(
         follow_redirects=False,
     ).headers["location"]
     patient_id, plan_id = patient.rsplit("/", 1)[1], plan.rsplit("/", 1)[1]
+    _sign(api, plan)
     for first_day, says in (("", "choose"), ("next tuesday", "not a date")):
         answer = api.client.post(
             f"/patients/{patient_id}/courses",
@@ -677,7 +688,11 @@ def test_the_preparation_card_uses_the_vials_and_bags_the_admin_saved(api: Api) 
         follow_redirects=False,
     )
     assert plan.status_code == 303, plan.text
+    unsigned = api.client.get(plan.headers["location"] + "/card").text
+    assert 'data-prep="vial"' not in unsigned  # no card until a prescriber signs
+    _sign(api, plan.headers["location"])
     card = api.client.get(plan.headers["location"] + "/card").text
+    assert "Order signed by <strong>prescriber@bay.example</strong>" in card
     assert re.search(r'data-prep="vial">ketamine 10 mg/mL', card)
     assert re.search(r'data-prep="bag_ml">250 mL', card)
     assert "Stock used: the clinic's own (settings version" in card
@@ -716,6 +731,7 @@ def _course(api: Api, csrf: str) -> str:
         data={"csrf_token": csrf, "condition": "depression"},
         follow_redirects=False,
     ).headers["location"]
+    _sign(api, plan)
     course = api.client.post(
         f"{patient}/courses",
         data={
@@ -788,6 +804,7 @@ def test_a_prescriber_accepts_the_suggested_dose(api: Api) -> None:
             "csrf_token": csrf,
             "recommendation_id": _recommendation_id(page.text),
             "choice": "accept",
+            "password": PASSWORD,
         },
     )
     assert accepted.status_code == 200
@@ -826,6 +843,7 @@ def test_a_titration_override_refuses_bad_input_beside_the_field_and_saves_nothi
             "csrf_token": csrf,
             "recommendation_id": _recommendation_id(page.text),
             "choice": "override",
+            "password": PASSWORD,
             **typed,
         },
     )
@@ -847,6 +865,7 @@ def test_a_prescriber_overrides_the_suggestion_with_a_reason_once(api: Api) -> N
         "choice": "override",
         "mg_per_kg": "0.65",
         "reason": "nausea at the last session",
+        "password": PASSWORD,
     }
     done = api.client.post(f"{course}/titration/decision", data=decision)
     assert done.status_code == 200, done.text

@@ -209,7 +209,7 @@ def _not_active(plan_id: int, state: OrderState, doing: str) -> ConflictError:
     return ConflictError(
         f"{doing} needs an active order signed by a prescriber; order {plan_id} {why}",
         code="order.not_active",
-        fields={"plan_id": plan_id, "status": state.status, "field": "plan_id"},
+        fields={"plan_id": plan_id, "order_status": state.status, "field": "plan_id"},
     )
 
 

@@ -116,7 +116,7 @@ PROPOSING_ROLES: tuple[Role, ...] = ("prescriber", "nurse")
 """Who proposes an order: those who treat. A prescriber's signature makes it active."""
 
 
-def _save_plan(
+def save_proposed_order(
     uow: UnitOfWork,
     patient_id: int,
     order: PlanOrder,
@@ -218,7 +218,7 @@ def create_plan(
         require_role(actor, ("prescriber",), "overriding a dose limit")
     with uow:
         try:
-            row = _save_plan(
+            row = save_proposed_order(
                 uow, patient_id, order, actor=actor, catalog=catalog, resolver=resolver
             )
         except SafetyLimitError:
@@ -307,7 +307,7 @@ def sign_in_transaction(
         raise ConflictError(
             f"order {row.id} is {state.status}, not proposed: only a proposed order is signed",
             code="order.not_proposed",
-            fields={"plan_id": row.id, "status": state.status},
+            fields={"plan_id": row.id, "order_status": state.status},
         )
     current = uow.session.scalar(select(Patient.version).where(Patient.id == row.patient_id))
     if current != row.patient_version:
@@ -457,7 +457,7 @@ def cancel_order(uow: UnitOfWork, plan_id: int, *, reason: str, actor: Actor) ->
             raise ConflictError(
                 f"order {plan_id} is already {state.status}",
                 code="order.not_open",
-                fields={"plan_id": plan_id, "status": state.status},
+                fields={"plan_id": plan_id, "order_status": state.status},
             )
         if state.status == "active":
             require_role(actor, ("prescriber",), "cancelling a signed order")

@@ -16,8 +16,22 @@ from ketaplan.api.context import services
 from ketaplan.api.params import RecordId
 from ketaplan.api.security import SignedIn
 from ketaplan.clinical.calendar import ClinicCalendar
-from ketaplan.errors import ConflictError, HardLimitExceeded, InputError
-from ketaplan.services import Actor, open_session, recommend_booster, schedule_course
+from ketaplan.errors import (
+    ConflictError,
+    HardLimitExceeded,
+    InputError,
+    OverrideRequired,
+    PermissionDenied,
+    SafetyLimitError,
+    TooManyAttempts,
+)
+from ketaplan.services import (
+    DEFAULT_MEANING,
+    Actor,
+    open_session,
+    recommend_booster,
+    schedule_course,
+)
 from ketaplan.services.patient_overview import course_overview
 from ketaplan.services.titration import decide_titration, latest_titration, recommend_titration
 from ketaplan.web.rendering import call, field_errors, form_of, redirect, render
@@ -133,6 +147,7 @@ async def course_values(request: Request, course_id: int, actor: Actor) -> dict[
         "titration": titration,
         "errors": {},
         "values": {},
+        "default_meaning": DEFAULT_MEANING,
     }
 
 
@@ -192,13 +207,22 @@ async def decide_next_dose(course_id: RecordId, actor: SignedIn, request: Reques
                 shown.titration.recommendation_id,
                 actor=actor,
                 catalog=context.catalog,
+                resolver=context.resolver,
+                password=form.get("password", ""),
                 mg_per_kg=_decision_dose(form),
                 reason=form.get("reason", ""),
+                override_reason=form.get("override_reason", "").strip() or None,
             )
         except InputError as refused:
             errors = field_errors(refused)
         except HardLimitExceeded as refused:
             errors = {"mg_per_kg": refused.message}
+        except OverrideRequired as refused:
+            errors = {"override_reason": refused.message}
+        except SafetyLimitError as refused:  # screening stops the infusion: override it
+            errors = {"override_reason": refused.message}
+        except (PermissionDenied, TooManyAttempts) as refused:
+            errors, status = {"password": refused.message}, refused.http_status
         except ConflictError as refused:
             errors, status = {"": refused.message}, 409
         else:
