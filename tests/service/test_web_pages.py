@@ -896,3 +896,95 @@ def test_the_dashboard_shows_a_patient_whose_phq9_item_9_needs_review(api: Api) 
     assert flags
     assert "Ann Example" in flags.group(1)
     assert "PHQ-9 9" in flags.group(1)
+
+
+def test_a_prescriber_signs_an_order_on_its_page_after_a_wrong_password_is_refused(
+    api: Api, rows: Callable[[type[Base]], int]
+) -> None:
+    from ketaplan.store.models import OrderEvent
+
+    csrf = _sign_in(api.client, "nurse")
+    plan = api.client.post(
+        f"{_patient(api, csrf)}/plans/new",
+        data={"csrf_token": csrf, "condition": "depression"},
+        follow_redirects=False,
+    ).headers["location"]
+    proposed = api.client.get(plan).text
+    assert "proposed, not signed" in proposed
+    assert 'id="pump-withheld"' in proposed
+    assert 'action="' + plan + '/sign"' not in proposed  # a nurse proposes; she does not sign
+    assert "Schedule course" not in proposed
+    csrf = _sign_in(api.client, "prescriber")
+    wrong = api.client.post(f"{plan}/sign", data={"csrf_token": csrf, "password": "guess again"})
+    assert wrong.status_code == 403
+    assert "password is wrong" in _errors(wrong.text)["password"]
+    assert rows(OrderEvent) == 1
+    signed = api.client.post(
+        f"{plan}/sign", data={"csrf_token": csrf, "password": PASSWORD}, follow_redirects=False
+    )
+    assert signed.status_code == 303, signed.text
+    page = api.client.get(plan).text
+    assert "signed, active" in page
+    assert "Signed by prescriber@bay.example" in page
+    assert 'data-prep="pump_rate_ml_per_h"' in page
+    assert "Schedule course" in page
+
+
+def test_a_contraindicated_order_asks_the_prescriber_for_an_override_reason(
+    api: Api, rows: Callable[[type[Base]], int]
+) -> None:
+    from ketaplan.store.models import OrderEvent
+
+    csrf = _sign_in(api.client, "prescriber")
+    patient = api.client.post(
+        "/patients/new",
+        data={
+            "csrf_token": csrf,
+            "full_name": "Cora Block",
+            "weight": "70 kg",
+            "history": "uncontrolled_hypertension",
+        },
+        follow_redirects=False,
+    ).headers["location"]
+    plan = api.client.post(
+        f"{patient}/plans/new",
+        data={"csrf_token": csrf, "condition": "depression"},
+        follow_redirects=False,
+    ).headers["location"]
+    page = api.client.get(plan).text
+    assert "contraindicated: do not infuse unless a prescriber overrides" in page
+    assert 'name="override_reason"' in page
+    refused = api.client.post(f"{plan}/sign", data={"csrf_token": csrf, "password": PASSWORD})
+    assert refused.status_code == 422
+    assert "override" in _errors(refused.text)["override_reason"]
+    assert rows(OrderEvent) == 1
+    signed = api.client.post(
+        f"{plan}/sign",
+        data={"csrf_token": csrf, "password": PASSWORD, "override_reason": "BP now controlled"},
+        follow_redirects=False,
+    )
+    assert signed.status_code == 303, signed.text
+    card = api.client.get(f"{plan}/card").text
+    assert "Prescriber's override" in card
+    assert "BP now controlled" in card
+
+
+def test_an_order_is_cancelled_with_a_reason_beside_the_field(api: Api) -> None:
+    csrf = _sign_in(api.client, "nurse")
+    plan = api.client.post(
+        f"{_patient(api, csrf)}/plans/new",
+        data={"csrf_token": csrf, "condition": "depression"},
+        follow_redirects=False,
+    ).headers["location"]
+    missing = api.client.post(f"{plan}/cancel", data={"csrf_token": csrf, "cancel_reason": " "})
+    assert missing.status_code == 422
+    assert "why" in _errors(missing.text)["cancel_reason"]
+    done = api.client.post(
+        f"{plan}/cancel",
+        data={"csrf_token": csrf, "cancel_reason": "entered for the wrong patient"},
+        follow_redirects=False,
+    )
+    assert done.status_code == 303
+    page = api.client.get(plan).text
+    assert "order cancelled: entered for the wrong patient" in page
+    assert 'id="cancel"' not in page
