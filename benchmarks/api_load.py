@@ -333,7 +333,7 @@ class Clinic:
 
 def set_up(database_url: str, sessions: int) -> Clinic:
     """Migrate, and make a clinic, a prescriber, a nurse, a patient and empty session charts."""
-    from ketaplan.clinical.catalog import load_catalog
+    from ketaplan.clinical.catalog.course_loader import load_policy
     from ketaplan.services import (
         PatientDetails,
         UnitOfWork,
@@ -349,7 +349,8 @@ def set_up(database_url: str, sessions: int) -> Clinic:
     migrate(engine)
     engine.dispose()
     database = open_database(database_url)
-    catalog = load_catalog()
+    policy = load_policy()
+    catalog = policy.catalog
     try:
         uow = UnitOfWork(database.session_factory)
         admin = set_up_clinic(
@@ -368,7 +369,7 @@ def set_up(database_url: str, sessions: int) -> Clinic:
         )
         patient = create_patient(uow, details, actor=nurse, catalog=catalog).patient_id
         charts = [
-            open_session(uow, patient, condition="depression", actor=nurse, catalog=catalog)
+            open_session(uow, patient, condition="depression", actor=nurse, policy=policy)
             for _ in range(sessions)
         ]
     finally:

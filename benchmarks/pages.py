@@ -155,8 +155,7 @@ def build_patient(context: ServiceContext) -> dict[str, str]:
         condition="depression",
         first_day=first_start.astimezone(zone).date(),
         actor=doctor,
-        catalog=context.catalog,
-        calendar=context.calendar,
+        policy=context.policy,
         plan_id=plan.plan_id,
     )
     cid = course.course_id
@@ -178,7 +177,7 @@ def build_patient(context: ServiceContext) -> dict[str, str]:
             pid,
             condition="depression",
             actor=doctor,
-            catalog=context.catalog,
+            policy=context.policy,
             course_id=cid,
             plan_id=plan.plan_id,
             number=number,
@@ -191,7 +190,7 @@ def build_patient(context: ServiceContext) -> dict[str, str]:
                 event,
                 expected_seq=seq,
                 actor=doctor,
-                monitoring=context.monitoring,
+                policy=context.policy,
             )
         better = min(number // 2, 2)
         for scale, answers in (

@@ -10,12 +10,15 @@ reached is an error, not a skip.
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -29,11 +32,15 @@ from ketaplan.services import (
     Actor,
     PatientDetails,
     PatientRecord,
+    PlanOrder,
+    PlanRecord,
     UnitOfWork,
     add_user,
     create_patient,
+    create_plan,
     load_actor,
     set_up_clinic,
+    sign_order,
 )
 from ketaplan.services.unit_of_work import utc_now
 from ketaplan.store import Database, migrate, open_database
@@ -140,7 +147,7 @@ def admin(uow: UnitOfWork) -> Actor:
 
 def _staff(uow: UnitOfWork, admin: Actor, role: str) -> Actor:
     email = f"{role}@bay.example"
-    add_user(uow, email=email, role=role, actor=admin)
+    add_user(uow, email=email, role=role, actor=admin, password=PASSWORD)
     return load_actor(uow, email, origin="127.0.0.1")
 
 
@@ -195,15 +202,66 @@ def patient(uow: UnitOfWork, nurse: Actor, catalog: Catalog) -> PatientRecord:
     return create_patient(uow, details, actor=nurse, catalog=catalog)
 
 
-# --------------------------------------------------------------------- API ----
+def signed_plan(
+    uow: UnitOfWork,
+    patient_id: int,
+    *,
+    prescriber: Actor,
+    catalog: Catalog,
+    resolver: object,
+    condition: str = "depression",
+    requested_mg_per_kg: float | None = None,
+    override_reason: str | None = None,
+    proposer: Actor | None = None,
+) -> PlanRecord:
+    """A plan proposed (by ``proposer``, or the prescriber) and signed by the prescriber:
+    the active order a course or a session needs (under the catalog's policy)."""
+    from ketaplan.clinical.catalog.course_loader import load_calendar, load_monitoring_rules
+    from ketaplan.clinical.medications import MedicationResolver
+    from ketaplan.clinical.policy import catalog_policy
 
-PASSWORD = "correct horse battery staple"
+    policy = catalog_policy(catalog, load_monitoring_rules(), load_calendar())
+
+    assert isinstance(resolver, MedicationResolver)
+    proposed = create_plan(
+        uow,
+        patient_id,
+        PlanOrder(condition, requested_mg_per_kg, override_reason),
+        actor=proposer or prescriber,
+        policy=policy,
+        resolver=resolver,
+    )
+    return sign_order(uow, proposed.plan_id, password=PASSWORD, actor=prescriber)
+
+
+EXAMPLE_CHART = Path(__file__).parents[2] / "examples" / "session1.jsonl"
+ORDER_BAG_MG_PER_ML = 0.3846
+"""The bag of the signed depression order for the ``patient`` fixture: 40 mg (0.5 mg/kg x
+80 kg) in 104 mL. The example chart was written for a 0.4 mg/mL bag; at the chair a start must
+match the order's bag, so the service tests chart it with this one."""
+
+
+def example_chart() -> list[dict[str, Any]]:
+    """``examples/session1.jsonl`` as the ``patient`` fixture's order is charted."""
+    lines = EXAMPLE_CHART.read_text(encoding="utf-8").splitlines()
+    return [
+        {**event, "concentration_mg_per_ml": ORDER_BAG_MG_PER_ML}
+        if event["type"] == "start"
+        else event
+        for event in (json.loads(line) for line in lines if line.strip())
+    ]
+
+
+# --------------------------------------------------------------------- API ----
 ROLE_EMAILS = {
     "admin": "admin@bay.example",
     "prescriber": "prescriber@bay.example",
     "nurse": "nurse@bay.example",
     "front_desk": "front_desk@bay.example",
 }
+
+
+PASSWORD = "correct horse battery staple"
 
 
 @dataclass

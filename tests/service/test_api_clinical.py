@@ -14,7 +14,7 @@ from ketaplan.services import UnitOfWork, utc_now
 from ketaplan.services.patient_links import answer_patient_link
 from ketaplan.store.models import AuditEvent, Base, InfusionPlan, PatientLink, QuestionnaireResponse
 
-from .conftest import Api
+from .conftest import PASSWORD, Api
 
 V1 = "/api/v1"
 PATIENT = {
@@ -26,6 +26,8 @@ PATIENT = {
     "medications": ["alprazolam 0.5 mg"],
 }
 PHQ9 = [2, 3, 2, 2, 3, 3, 2, 2, 0]
+ORDER_BAG_MG_PER_ML = 0.3846
+"""The signed depression order's bag for PATIENT: 40 mg (0.5 mg/kg x 80 kg) in 104 mL."""
 
 
 def _ok(answer: Any, status: int = 200) -> Any:
@@ -178,7 +180,28 @@ def test_nan_and_infinity_are_refused_not_stored(api: Api) -> None:
 # -------------------------------------------------------------------- courses ----
 
 
+def _signed_order(api: Api, patient_id: int) -> dict[str, Any]:
+    """A plan proposed by the nurse and signed by the prescriber: the active order."""
+    proposed = _ok(
+        api.client.post(
+            f"{V1}/patients/{patient_id}/plans",
+            json={"condition": "depression"},
+            headers=api.as_role("nurse"),
+        ),
+        201,
+    )
+    signed: dict[str, Any] = _ok(
+        api.client.post(
+            f"{V1}/plans/{proposed['plan_id']}/sign",
+            json={"password": PASSWORD},
+            headers=api.as_role("prescriber"),
+        )
+    )
+    return signed
+
+
 def _course(api: Api, patient_id: int, role: str = "front_desk") -> dict[str, Any]:
+    _signed_order(api, patient_id)
     body: dict[str, Any] = _ok(
         api.client.post(
             f"{V1}/patients/{patient_id}/courses",
@@ -292,6 +315,7 @@ def test_a_booster_recommendation_after_the_series(api: Api) -> None:
 
 
 def _session(api: Api, patient_id: int) -> dict[str, Any]:
+    _signed_order(api, patient_id)
     body: dict[str, Any] = _ok(
         api.client.post(
             f"{V1}/patients/{patient_id}/sessions",
@@ -329,14 +353,14 @@ def test_charting_a_session_event_by_event(api: Api) -> None:
             "type": "start",
             "at": "2025-12-07T09:05:00-08:00",
             "rate_ml_per_h": 60,
-            "concentration_mg_per_ml": 0.4,
+            "concentration_mg_per_ml": ORDER_BAG_MG_PER_ML,
         },
         {"type": "stop", "at": "2025-12-07T09:45:00-08:00", "completed": True},
     ]
     for seq, event in enumerate(events):
         chart = _ok(_event(api, session_id, seq, event), 201)
     assert chart["seq"] == 3
-    assert chart["delivered_mg"] == pytest.approx(16.0, abs=0.01)
+    assert chart["delivered_mg"] == pytest.approx(60 * ORDER_BAG_MG_PER_ML * 40 / 60, abs=0.01)
     read = _ok(api.client.get(f"{V1}/sessions/{session_id}", headers=api.as_role("prescriber")))
     assert read == chart
     listed = _ok(
@@ -352,7 +376,7 @@ def test_refusals_at_the_chair_are_4xx_naming_the_field_and_chart_nothing(api: A
     assert "start" in chart["allowed_events"]
     session_id = chart["session_id"]
     start = {"type": "start", "at": "2025-12-07T09:05:00-08:00", "rate_ml_per_h": 60,
-             "concentration_mg_per_ml": 0.4}  # fmt: skip
+             "concentration_mg_per_ml": ORDER_BAG_MG_PER_ML}  # fmt: skip
     early = _event(api, session_id, 0, start)
     assert early.status_code == 409
     assert (early.json()["code"], early.json()["field"]) == (
@@ -622,21 +646,35 @@ def test_a_titration_recommendation_and_the_prescribers_decision(api: Api) -> No
         201,
     )
     url = f"{V1}/titration/{recommended['recommendation_id']}/decision"
-    by_nurse = api.client.post(url, json={"reason": ""}, headers=api.as_role("nurse"))
+    by_nurse = api.client.post(
+        url, json={"reason": "", "password": PASSWORD}, headers=api.as_role("nurse")
+    )
     assert by_nurse.status_code == 403
-    no_reason = api.client.post(url, json={"mg_per_kg": 0.6}, headers=api.as_role("prescriber"))
+    no_reason = api.client.post(
+        url, json={"mg_per_kg": 0.6, "password": PASSWORD}, headers=api.as_role("prescriber")
+    )
     assert no_reason.status_code == 422
     assert no_reason.json()["code"] == "input.missing"
+    wrong = api.client.post(
+        url,
+        json={"mg_per_kg": 0.6, "reason": "tolerated well", "password": "not my password"},
+        headers=api.as_role("prescriber"),
+    )
+    assert wrong.status_code == 403
+    assert wrong.json()["code"] == "signature.wrong_password"
     decided = _ok(
         api.client.post(
             url,
-            json={"mg_per_kg": 0.6, "reason": "tolerated well"},
+            json={"mg_per_kg": 0.6, "reason": "tolerated well", "password": PASSWORD},
             headers=api.as_role("prescriber"),
         ),
         201,
     )
     assert decided["decision"] == "overridden"
-    twice = api.client.post(url, json={}, headers=api.as_role("prescriber"))
+    order = _ok(api.client.get(f"{V1}/plans/{decided['plan_id']}", headers=api.as_role("nurse")))
+    assert (order["status"], order["plan"]["dose"]["mg_per_kg"]) == ("active", 0.6)
+    assert order["plan"]["preparation"]["pump_rate_ml_per_h"] > 0
+    twice = api.client.post(url, json={"password": PASSWORD}, headers=api.as_role("prescriber"))
     assert twice.status_code == 409
     assert twice.json()["code"] == "conflict.already_decided"
 

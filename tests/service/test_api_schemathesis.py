@@ -44,6 +44,7 @@ from ketaplan.services import (
     open_session,
     schedule_course,
     set_up_clinic,
+    sign_order,
 )
 from ketaplan.store import migrate, open_database
 from ketaplan.store.engine import make_engine
@@ -95,14 +96,14 @@ def seeded_app(
         policy=policy,
         resolver=resolver,
     )
+    sign_order(uow, plan.plan_id, password=PASSWORD, actor=prescriber)
     course = schedule_course(
         uow,
         patient.patient_id,
         condition="depression",
         first_day=date(2026, 12, 7),
         actor=prescriber,
-        catalog=catalog,
-        calendar=calendar,
+        policy=policy,
         plan_id=plan.plan_id,
     )
     open_session(
@@ -110,7 +111,7 @@ def seeded_app(
         patient.patient_id,
         condition="depression",
         actor=prescriber,
-        catalog=catalog,
+        policy=policy,
         course_id=course.course_id,
         plan_id=plan.plan_id,
         number=1,

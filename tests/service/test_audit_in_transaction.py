@@ -17,13 +17,14 @@ from ketaplan.clinical.calendar import ClinicCalendar
 from ketaplan.clinical.catalog import Catalog
 from ketaplan.clinical.catalog.course_loader import load_calendar, load_monitoring_rules
 from ketaplan.clinical.medications import MedicationResolver
-from ketaplan.clinical.policy import ClinicPolicy
+from ketaplan.clinical.policy import ClinicPolicy, catalog_policy
 from ketaplan.services import (
     Actor,
     PatientRecord,
     PlanOrder,
     UnitOfWork,
     add_user,
+    cancel_order,
     create_plan,
     decide_titration,
     get_patient,
@@ -33,18 +34,22 @@ from ketaplan.services import (
     recommend_titration,
     record_questionnaire,
     schedule_course,
+    sign_order,
     update_patient,
 )
 from ketaplan.store.models import (
     AuditEvent,
     Base,
     InfusionSession,
+    OrderEvent,
     PatientVersion,
     TitrationDecision,
     TitrationRecommendation,
     TreatmentCourse,
     User,
 )
+
+from .conftest import PASSWORD, signed_plan
 
 CLINIC_EVENING = datetime(2026, 12, 8, 2, 0, tzinfo=UTC)  # 18:00 on the course's first day
 
@@ -67,14 +72,9 @@ def world(
     resolver: MedicationResolver,
     policy: ClinicPolicy,
 ) -> dict[str, int]:
-    """A plan, a course, an open session and a recommendation for the patient."""
-    plan = create_plan(
-        uow,
-        patient.patient_id,
-        PlanOrder("depression"),
-        actor=prescriber,
-        policy=policy,
-        resolver=resolver,
+    """A signed plan, a course, an open session and a recommendation for the patient."""
+    plan = signed_plan(
+        uow, patient.patient_id, prescriber=prescriber, catalog=catalog, resolver=resolver
     )
     course = schedule_course(
         uow,
@@ -82,15 +82,14 @@ def world(
         condition="depression",
         first_day=date(2026, 12, 7),
         actor=nurse,
-        catalog=catalog,
-        calendar=load_calendar(None, catalog.clinic.time_zone),
+        policy=policy,
     )
     chart = open_session(
         uow,
         patient.patient_id,
         condition="depression",
         actor=nurse,
-        catalog=catalog,
+        policy=policy,
         course_id=course.course_id,
     )
     record_questionnaire(
@@ -102,12 +101,19 @@ def world(
         actor=nurse,
         course_id=course.course_id,
     )
-    proposal = recommend_titration(
-        uow, course.course_id, actor=prescriber, catalog=catalog, monitoring=load_monitoring_rules()
+    proposal = recommend_titration(uow, course.course_id, actor=prescriber, policy=policy)
+    proposed = create_plan(
+        uow,
+        patient.patient_id,
+        PlanOrder("depression"),
+        actor=nurse,
+        policy=policy,
+        resolver=resolver,
     )
     return {
         "patient": patient.patient_id,
         "plan": plan.plan_id,
+        "proposed": proposed.plan_id,
         "course": course.course_id,
         "session": chart.session_id,
         "recommendation": proposal.recommendation_id,
@@ -122,6 +128,11 @@ class Context:
     nurse: Actor
     prescriber: Actor
     catalog: Catalog
+    resolver: MedicationResolver
+
+    @property
+    def policy(self) -> ClinicPolicy:
+        return catalog_policy(self.catalog, load_monitoring_rules(), _calendar(self))
 
 
 def _calendar(c: Context) -> ClinicCalendar:
@@ -153,25 +164,18 @@ USE_CASES: dict[str, tuple[Callable[[UnitOfWork, Context], object], type[Base] |
             condition="depression",
             first_day=date(2027, 1, 4),
             actor=c.nurse,
-            catalog=c.catalog,
-            calendar=_calendar(c),
+            policy=c.policy,
         ),
         TreatmentCourse,
     ),
     "open_session": (
         lambda u, c: open_session(
-            u, c.ids["patient"], condition="depression", actor=c.nurse, catalog=c.catalog
+            u, c.ids["patient"], condition="depression", actor=c.nurse, policy=c.policy
         ),
         InfusionSession,
     ),
     "get_session_chart": (
-        lambda u, c: get_session_chart(
-            u,
-            c.ids["session"],
-            actor=c.nurse,
-            monitoring=load_monitoring_rules(),
-            catalog=c.catalog,
-        ),
+        lambda u, c: get_session_chart(u, c.ids["session"], actor=c.nurse, policy=c.policy),
         None,
     ),
     "recommend_titration": (
@@ -179,18 +183,33 @@ USE_CASES: dict[str, tuple[Callable[[UnitOfWork, Context], object], type[Base] |
             u,
             c.ids["course"],
             actor=c.prescriber,
-            catalog=c.catalog,
-            monitoring=load_monitoring_rules(),
+            policy=c.policy,
         ),
         TitrationRecommendation,
     ),
     "decide_titration": (
         lambda u, c: decide_titration(
-            u, c.ids["recommendation"], actor=c.prescriber, catalog=c.catalog
+            u,
+            c.ids["recommendation"],
+            actor=c.prescriber,
+            policy=c.policy,
+            resolver=c.resolver,
+            password=PASSWORD,
         ),
         TitrationDecision,
     ),
+    "sign_order": (
+        lambda u, c: sign_order(u, c.ids["proposed"], password=PASSWORD, actor=c.prescriber),
+        OrderEvent,
+    ),
+    "cancel_order": (
+        lambda u, c: cancel_order(u, c.ids["proposed"], reason="duplicate", actor=c.nurse),
+        OrderEvent,
+    ),
 }
+AUDIT_ROWS = {"decide_titration": 4, "sign_order": 2}
+"""Use cases writing more than one audit row: the titration decision is also a new order, its
+signature and the supersession of the course's order; a signature supersedes the last one."""
 
 
 @pytest.mark.parametrize("use_case", list(USE_CASES))
@@ -204,15 +223,17 @@ def test_a_use_case_failing_before_commit_leaves_neither_its_change_nor_its_audi
     nurse: Actor,
     prescriber: Actor,
     catalog: Catalog,
+    resolver: MedicationResolver,
     rows: Callable[[type[Base]], int],
 ) -> None:
     run, table = USE_CASES[use_case]
-    context = Context(world, patient, admin, nurse, prescriber, catalog)
+    context = Context(world, patient, admin, nurse, prescriber, catalog, resolver)
     before_rows = rows(table) if table else None
     audits_before = rows(AuditEvent)
     with pytest.raises(RuntimeError, match="simulated"):
         run(crashing_uow, context)
-    assert audit_rows_at_crash == [audits_before + 1]  # its audit row was written...
+    written = AUDIT_ROWS.get(use_case, 1)
+    assert audit_rows_at_crash == [audits_before + written]  # its audit rows were written...
     assert rows(AuditEvent) == audits_before  # ...and rolled back with the change
     if table is not None:
         assert rows(table) == before_rows

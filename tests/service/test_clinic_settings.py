@@ -16,7 +16,7 @@ from ketaplan.clinical.catalog import Catalog
 from ketaplan.clinical.catalog.course_loader import load_calendar, load_monitoring_rules
 from ketaplan.clinical.medications import MedicationResolver
 from ketaplan.clinical.monitoring import MonitoringRules
-from ketaplan.clinical.policy import catalog_policy
+from ketaplan.clinical.policy import ClinicPolicy, catalog_policy
 from ketaplan.errors import InputError
 from ketaplan.services import (
     Actor,
@@ -42,6 +42,8 @@ from ketaplan.services.clinic_settings import (
 )
 from ketaplan.store import Database
 from ketaplan.store.models import AuditEvent, Base, Clinic, InfusionSession
+
+from .conftest import signed_plan
 
 
 @pytest.fixture
@@ -107,7 +109,11 @@ def test_a_course_is_scheduled_on_the_days_the_clinic_says_it_is_open(
     catalog: Catalog,
     calendar: ClinicCalendar,
     monitoring: MonitoringRules,
+    prescriber: Actor,
+    resolver: MedicationResolver,
+    policy: ClinicPolicy,
 ) -> None:
+    signed_plan(uow, patient.patient_id, prescriber=prescriber, catalog=catalog, resolver=resolver)
     saved = _save(
         uow,
         admin,
@@ -125,8 +131,7 @@ def test_a_course_is_scheduled_on_the_days_the_clinic_says_it_is_open(
         condition="depression",
         first_day=date(2026, 12, 7),
         actor=nurse,
-        catalog=catalog,
-        calendar=calendar,
+        policy=policy,
     )
     days = [date.fromisoformat(s["date"]) for s in course.schedule["sessions"]]
     assert len(days) == 6
@@ -143,10 +148,15 @@ def test_a_session_alert_uses_the_clinics_own_threshold_and_names_it(
     catalog: Catalog,
     calendar: ClinicCalendar,
     monitoring: MonitoringRules,
+    prescriber: Actor,
+    resolver: MedicationResolver,
+    policy: ClinicPolicy,
 ) -> None:
+    signed_plan(uow, patient.patient_id, prescriber=prescriber, catalog=catalog, resolver=resolver)
+
     def alerts_for_check_in(systolic: int) -> list[dict[str, Any]]:
         session = open_session(
-            uow, patient.patient_id, condition="depression", actor=nurse, catalog=catalog
+            uow, patient.patient_id, condition="depression", actor=nurse, policy=policy
         )
         chart = append_session_event(
             uow,
@@ -159,8 +169,7 @@ def test_a_session_alert_uses_the_clinics_own_threshold_and_names_it(
             },
             expected_seq=0,
             actor=nurse,
-            monitoring=monitoring,
-            catalog=catalog,
+            policy=policy,
         )
         alerts: list[dict[str, Any]] = chart.summary["alerts"]  # type: ignore[assignment]
         return [a for a in alerts if a["code"] == "vitals.pre_sbp_hold"]
@@ -190,10 +199,14 @@ def test_a_chart_keeps_the_thresholds_in_force_when_its_session_was_opened(
     catalog: Catalog,
     calendar: ClinicCalendar,
     monitoring: MonitoringRules,
+    prescriber: Actor,
+    resolver: MedicationResolver,
+    policy: ClinicPolicy,
 ) -> None:
     """A settings change applies to sessions opened after it; the alerts of charts already
     taken are not rewritten (sessions from before thresholds were recorded follow the clinic's
     thresholds now, as they always did)."""
+    signed_plan(uow, patient.patient_id, prescriber=prescriber, catalog=catalog, resolver=resolver)
     check_in = {
         "at": "2025-12-07T08:50:00-08:00",
         "type": "check_in",
@@ -202,15 +215,13 @@ def test_a_chart_keeps_the_thresholds_in_force_when_its_session_was_opened(
     }
 
     def held(session_id: int) -> list[float]:
-        chart = get_session_chart(
-            uow, session_id, actor=nurse, monitoring=monitoring, catalog=catalog
-        )
+        chart = get_session_chart(uow, session_id, actor=nurse, policy=policy)
         alerts: list[dict[str, Any]] = chart.summary["alerts"]  # type: ignore[assignment]
         return [a["threshold"] for a in alerts if a["code"] == "vitals.pre_sbp_hold"]
 
     def opened_and_checked_in() -> int:
         session = open_session(
-            uow, patient.patient_id, condition="depression", actor=nurse, catalog=catalog
+            uow, patient.patient_id, condition="depression", actor=nurse, policy=policy
         )
         append_session_event(
             uow,
@@ -218,8 +229,7 @@ def test_a_chart_keeps_the_thresholds_in_force_when_its_session_was_opened(
             check_in,
             expected_seq=0,
             actor=nurse,
-            monitoring=monitoring,
-            catalog=catalog,
+            policy=policy,
         )
         return session.session_id
 

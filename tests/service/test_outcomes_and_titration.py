@@ -3,7 +3,6 @@ prescriber decides once."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -11,23 +10,22 @@ from pathlib import Path
 import pytest
 
 from ketaplan.clinical.catalog import Catalog
-from ketaplan.clinical.catalog.course_loader import load_calendar, load_monitoring_rules
 from ketaplan.clinical.medications import MedicationResolver
 from ketaplan.clinical.policy import ClinicPolicy
+from ketaplan.clinical.profile import dosing_weight
 from ketaplan.clinical.titration import (
     History,
     SessionRecord,
     SideEffectRecord,
     recommend_next_dose,
+    within_limits,
 )
 from ketaplan.errors import ConflictError, HardLimitExceeded, InputError, PermissionDenied
 from ketaplan.services import (
     Actor,
     PatientRecord,
-    PlanOrder,
     UnitOfWork,
     append_session_event,
-    create_plan,
     decide_titration,
     open_session,
     recommend_titration,
@@ -36,10 +34,10 @@ from ketaplan.services import (
 )
 from ketaplan.store.models import AuditEvent, Base, QuestionnaireResponse, TitrationDecision
 
+from .conftest import PASSWORD, example_chart, signed_plan
+
 EXAMPLE = Path(__file__).parents[2] / "examples" / "session1.jsonl"
-EVENTS = [
-    json.loads(line) for line in EXAMPLE.read_text(encoding="utf-8").splitlines() if line.strip()
-]
+EVENTS = example_chart()
 BEFORE = datetime(2026, 12, 7, 16, 0, tzinfo=UTC)  # 08:00 in the clinic, before check-in
 AFTER = datetime(2026, 12, 7, 18, 30, tzinfo=UTC)  # 10:30 in the clinic, after discharge
 CLINIC_EVENING = datetime(2026, 12, 8, 2, 0, tzinfo=UTC)  # 18:00 in the clinic
@@ -170,13 +168,13 @@ def course_after_one_session(
     policy: ClinicPolicy,
 ) -> int:
     """Baseline PHQ-9 19, session 1 charted from examples/session1.jsonl with PHQ-9 15."""
-    plan = create_plan(
+    plan = signed_plan(
         uow,
         patient.patient_id,
-        PlanOrder("depression"),
-        actor=prescriber,
-        policy=policy,
+        prescriber=prescriber,
+        catalog=catalog,
         resolver=resolver,
+        proposer=nurse,
     )
     course = schedule_course(
         uow,
@@ -184,8 +182,7 @@ def course_after_one_session(
         condition="depression",
         first_day=date(2026, 12, 7),
         actor=nurse,
-        catalog=catalog,
-        calendar=load_calendar(None, catalog.clinic.time_zone),
+        policy=policy,
         plan_id=plan.plan_id,
     )
     phq9 = {19: [3, 2, 2, 2, 2, 2, 2, 2, 2], 15: [2, 2, 2, 2, 2, 2, 1, 1, 1]}
@@ -203,24 +200,18 @@ def course_after_one_session(
         patient.patient_id,
         condition="depression",
         actor=nurse,
-        catalog=catalog,
+        policy=policy,
         course_id=course.course_id,
-        plan_id=plan.plan_id,
         number=1,
     )
-    prep = plan.plan["preparation"]  # the example's start, at the order's bag and pump rate
-    ordered = {"rate_ml_per_h": prep["pump_rate_ml_per_h"]}
-    ordered["concentration_mg_per_ml"] = prep["final_mg_per_ml"]
-    events = [{**e, **ordered} if e["type"] == "start" else e for e in EVENTS]
-    for seq, event in enumerate(events):
+    for seq, event in enumerate(EVENTS):
         append_session_event(
             uow,
             chart.session_id,
             event,
             expected_seq=seq,
             actor=nurse,
-            monitoring=load_monitoring_rules(),
-            catalog=catalog,
+            policy=policy,
         )
     record_questionnaire(
         uow,
@@ -242,13 +233,13 @@ def test_titration_recommends_from_the_stored_course_like_the_domain(
     course_after_one_session: int,
     patient: PatientRecord,
     audit_log: Callable[[], list[str]],
+    policy: ClinicPolicy,
 ) -> None:
     record = recommend_titration(
         uow,
         course_after_one_session,
         actor=prescriber,
-        catalog=catalog,
-        monitoring=load_monitoring_rules(),
+        policy=policy,
     )
     session = record.basis["sessions"][0]
     assert record.basis["baseline_scores"] == {"phq9": 19}
@@ -281,7 +272,10 @@ def test_titration_recommends_from_the_stored_course_like_the_domain(
             ),
         ),
     )
-    assert record.recommendation == expected.to_dict(patient.profile.weight_kg)
+    protocol = catalog.protocol("depression")
+    limited = within_limits(expected, protocol, dosing_weight(patient.profile, protocol, catalog))
+    assert record.recommendation == limited.to_dict(patient.profile.weight_kg)
+    assert record.recommendation["limits"]["needs_override"] is False
     assert audit_log()[-1] == "titration.recommend"
 
 
@@ -291,25 +285,45 @@ def test_a_prescriber_decides_a_recommendation_once(
     prescriber: Actor,
     catalog: Catalog,
     course_after_one_session: int,
+    resolver: MedicationResolver,
     rows: Callable[[type[Base]], int],
+    policy: ClinicPolicy,
 ) -> None:
     record = recommend_titration(
         uow,
         course_after_one_session,
         actor=prescriber,
-        catalog=catalog,
-        monitoring=load_monitoring_rules(),
+        policy=policy,
     )
     rid = record.recommendation_id
     other_mg_per_kg = round(record.recommendation["recommended_mg_per_kg"] - 0.05, 2)
     with pytest.raises(PermissionDenied):
-        decide_titration(uow, rid, actor=nurse, catalog=catalog)
+        decide_titration(uow, rid, actor=nurse, policy=policy, resolver=resolver, password=PASSWORD)
     with pytest.raises(InputError, match="needs a reason"):
-        decide_titration(uow, rid, actor=prescriber, catalog=catalog, mg_per_kg=other_mg_per_kg)
+        decide_titration(
+            uow,
+            rid,
+            actor=prescriber,
+            policy=policy,
+            resolver=resolver,
+            password=PASSWORD,
+            mg_per_kg=other_mg_per_kg,
+        )
     with pytest.raises(HardLimitExceeded):
-        decide_titration(uow, rid, actor=prescriber, catalog=catalog, mg_per_kg=5.0, reason="typo")
+        decide_titration(
+            uow,
+            rid,
+            actor=prescriber,
+            policy=policy,
+            resolver=resolver,
+            password=PASSWORD,
+            mg_per_kg=5.0,
+            reason="typo",
+        )
     assert rows(TitrationDecision) == 0
-    decided = decide_titration(uow, rid, actor=prescriber, catalog=catalog)
+    decided = decide_titration(
+        uow, rid, actor=prescriber, policy=policy, resolver=resolver, password=PASSWORD
+    )
     assert decided.decision == "accepted"
     assert decided.mg_per_kg == record.recommendation["recommended_mg_per_kg"]
     with pytest.raises(ConflictError, match="already been decided"):
@@ -317,7 +331,9 @@ def test_a_prescriber_decides_a_recommendation_once(
             uow,
             rid,
             actor=prescriber,
-            catalog=catalog,
+            policy=policy,
+            resolver=resolver,
+            password=PASSWORD,
             mg_per_kg=other_mg_per_kg,
             reason="second thoughts",
         )
@@ -325,21 +341,27 @@ def test_a_prescriber_decides_a_recommendation_once(
 
 
 def test_a_prescriber_may_choose_another_dose_with_a_reason(
-    uow: UnitOfWork, prescriber: Actor, catalog: Catalog, course_after_one_session: int
+    uow: UnitOfWork,
+    prescriber: Actor,
+    catalog: Catalog,
+    resolver: MedicationResolver,
+    course_after_one_session: int,
+    policy: ClinicPolicy,
 ) -> None:
     record = recommend_titration(
         uow,
         course_after_one_session,
         actor=prescriber,
-        catalog=catalog,
-        monitoring=load_monitoring_rules(),
+        policy=policy,
     )
     other_mg_per_kg = round(record.recommendation["recommended_mg_per_kg"] - 0.05, 2)
     decided = decide_titration(
         uow,
         record.recommendation_id,
         actor=prescriber,
-        catalog=catalog,
+        policy=policy,
+        resolver=resolver,
+        password=PASSWORD,
         mg_per_kg=other_mg_per_kg,
         reason="patient asked to stay lower after the blood pressure rise",
     )

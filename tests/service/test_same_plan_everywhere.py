@@ -106,10 +106,22 @@ def served(database_url: str, staffed: None, clinic_file: Path, tmp_path: Path) 
 
 
 def _comparable(plan: dict[str, Any]) -> dict[str, Any]:
-    """The plan without what only a saved plan records (the stock's provenance)."""
+    """The plan without what only a saved order records: its state and the stock's
+    provenance (the CLI is a calculator, not an order)."""
+    assert plan["order"]["status"] == "active", plan["order"]
+    assert plan["preparation_withheld"] is None
     preparation = dict(plan["preparation"])
     preparation.pop("stock", None)
-    return {**plan, "preparation": preparation}
+    kept = {k: v for k, v in plan.items() if k not in ("order", "preparation_withheld")}
+    return {**kept, "preparation": preparation}
+
+
+def _signed(port: int, plan_id: int, token: str) -> dict[str, Any]:
+    """The order signed by the prescriber: its preparation shows only then."""
+    signed: dict[str, Any] = _call(
+        port, "POST", f"/plans/{plan_id}/sign", {"password": PASSWORD}, token
+    )["plan"]
+    return signed
 
 
 def test_the_cli_the_api_and_the_web_app_plan_a_patient_the_same_with_one_clinic_file(
@@ -129,13 +141,10 @@ def test_the_cli_the_api_and_the_web_app_plan_a_patient_the_same_with_one_clinic
         "access_token"
     ]
     patient = _call(served, "POST", "/patients", {"full_name": "Api Path", **PATIENT}, token)
-    from_api = _call(
-        served,
-        "POST",
-        f"/patients/{patient['patient_id']}/plans",
-        {"condition": "depression"},
-        token,
-    )["plan"]
+    path = f"/patients/{patient['patient_id']}/plans"
+    proposed = _call(served, "POST", path, {"condition": "depression"}, token)
+    assert proposed["plan"]["preparation"] is None  # not signed yet
+    from_api = _signed(served, proposed["plan_id"], token)
 
     # The web app as each worker of ``ketaplan serve`` builds it, from the environment.
     settings = load_settings(
@@ -160,7 +169,6 @@ def test_the_cli_the_api_and_the_web_app_plan_a_patient_the_same_with_one_clinic
         )
         assert planned.status_code == 303, planned.text
     context.database.close()
-    plan_id = planned.headers["location"].rsplit("/", 1)[-1]
-    from_web = _call(served, "GET", f"/plans/{plan_id}", token=token)["plan"]
+    from_web = _signed(served, int(planned.headers["location"].rsplit("/", 1)[-1]), token)
 
     assert _comparable(from_api) == _comparable(from_web) == from_cli

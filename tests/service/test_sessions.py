@@ -14,9 +14,10 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
 from ketaplan.clinical.catalog import Catalog, load_catalog
-from ketaplan.clinical.catalog.course_loader import load_monitoring_rules
+from ketaplan.clinical.catalog.course_loader import load_calendar, load_monitoring_rules
 from ketaplan.clinical.medications import MedicationResolver
 from ketaplan.clinical.monitoring import MonitoringRules
+from ketaplan.clinical.policy import ClinicPolicy, catalog_policy
 from ketaplan.clinical.session import SessionSequenceError
 from ketaplan.errors import (
     ConflictError,
@@ -29,23 +30,24 @@ from ketaplan.errors import (
 from ketaplan.services import (
     Actor,
     PatientRecord,
-    PlanOrder,
     SessionChart,
     UnitOfWork,
     append_session_event,
-    create_plan,
     get_session_chart,
     open_session,
 )
 from ketaplan.store import Database
 from ketaplan.store.models import AuditEvent, Base, SessionEvent
 
+from .conftest import ORDER_BAG_MG_PER_ML, example_chart, signed_plan
+
 CATALOG = load_catalog()
+POLICY = catalog_policy(CATALOG, load_monitoring_rules(), load_calendar())
 CLINIC_EVENING = datetime(2026, 12, 8, 2, 0, tzinfo=UTC)  # 18:00 in the clinic, 7 December
+
+
 EXAMPLE = Path(__file__).parents[2] / "examples" / "session1.jsonl"
-EVENTS = [
-    json.loads(line) for line in EXAMPLE.read_text(encoding="utf-8").splitlines() if line.strip()
-]
+EVENTS = example_chart()
 
 
 @pytest.fixture
@@ -61,10 +63,17 @@ def monitoring() -> MonitoringRules:
 
 
 @pytest.fixture
-def chart(uow: UnitOfWork, nurse: Actor, patient: PatientRecord, catalog: Catalog) -> SessionChart:
-    return open_session(
-        uow, patient.patient_id, condition="depression", actor=nurse, catalog=catalog
-    )
+def chart(
+    uow: UnitOfWork,
+    nurse: Actor,
+    prescriber: Actor,
+    patient: PatientRecord,
+    catalog: Catalog,
+    resolver: object,
+    policy: ClinicPolicy,
+) -> SessionChart:
+    signed_plan(uow, patient.patient_id, prescriber=prescriber, catalog=catalog, resolver=resolver)
+    return open_session(uow, patient.patient_id, condition="depression", actor=nurse, policy=policy)
 
 
 def _chart_all(
@@ -81,8 +90,7 @@ def _chart_all(
             event,
             expected_seq=seq,
             actor=nurse,
-            monitoring=monitoring,
-            catalog=CATALOG,
+            policy=POLICY,
         )
     return chart
 
@@ -97,9 +105,7 @@ def test_a_charted_session_adds_up_like_the_domains_replay(
     done = _chart_all(uow, chart, nurse, monitoring, EVENTS)
     assert done.seq == len(EVENTS) == rows(SessionEvent)
     assert done.state == "discharged"
-    again = get_session_chart(
-        uow, chart.session_id, actor=nurse, monitoring=monitoring, catalog=CATALOG
-    )
+    again = get_session_chart(uow, chart.session_id, actor=nurse, policy=POLICY)
     assert again.summary == done.summary
     assert again.events[:-1] == tuple(EVENTS[:-1])
     assert again.events[-1] == {**EVENTS[-1], "checked_by": nurse.email}  # the service's
@@ -126,8 +132,7 @@ def test_a_refused_event_writes_nothing(
             resume_without_pause,
             expected_seq=2,
             actor=nurse,
-            monitoring=monitoring,
-            catalog=CATALOG,
+            policy=POLICY,
         )
     with pytest.raises(InputError, match="time cannot go backwards"):
         append_session_event(
@@ -136,8 +141,7 @@ def test_a_refused_event_writes_nothing(
             back_in_time,
             expected_seq=2,
             actor=nurse,
-            monitoring=monitoring,
-            catalog=CATALOG,
+            policy=POLICY,
         )
     with pytest.raises(InputError, match="unknown field"):
         append_session_event(
@@ -146,8 +150,7 @@ def test_a_refused_event_writes_nothing(
             typo,
             expected_seq=2,
             actor=nurse,
-            monitoring=monitoring,
-            catalog=CATALOG,
+            policy=POLICY,
         )
     assert (rows(SessionEvent), rows(AuditEvent)) == (events, audits)
 
@@ -167,8 +170,7 @@ def test_an_event_charted_after_a_stale_sequence_is_refused(
             EVENTS[3],
             expected_seq=2,
             actor=nurse,
-            monitoring=monitoring,
-            catalog=CATALOG,
+            policy=POLICY,
         )
     assert caught.value.code == "conflict.chart_moved_on"
     assert caught.value.fields == {"session_id": chart.session_id, "expected_seq": 2, "seq": 3}
@@ -192,8 +194,7 @@ def test_appending_an_event_writes_its_audit_row_in_the_same_transaction(
             EVENTS[0],
             expected_seq=0,
             actor=nurse,
-            monitoring=monitoring,
-            catalog=CATALOG,
+            policy=POLICY,
         )
     assert audit_rows_at_crash == [audits + 1]
     assert (rows(SessionEvent), rows(AuditEvent)) == (0, audits)
@@ -221,8 +222,7 @@ def test_two_concurrent_appends_after_the_same_event_one_wins_the_other_conflict
                 event,
                 expected_seq=2,
                 actor=actor,
-                monitoring=monitoring,
-                catalog=CATALOG,
+                policy=POLICY,
             )
             outcomes.append("charted")
         except ConflictError:
@@ -238,12 +238,7 @@ def test_two_concurrent_appends_after_the_same_event_one_wins_the_other_conflict
         thread.join(timeout=30)
     assert sorted(outcomes) == ["charted", "conflict"]
     assert rows(SessionEvent) == 3
-    assert (
-        get_session_chart(
-            uow, chart.session_id, actor=nurse, monitoring=monitoring, catalog=CATALOG
-        ).seq
-        == 3
-    )
+    assert get_session_chart(uow, chart.session_id, actor=nurse, policy=POLICY).seq == 3
 
 
 def test_the_database_refuses_a_second_event_with_the_same_sequence_number(
@@ -282,9 +277,7 @@ def test_many_concurrent_appends_keep_one_gapless_sequence(
         for n in range(5):
             text_ = f"{name}-{n}"
             while True:
-                seen = get_session_chart(
-                    local, chart.session_id, actor=nurse, monitoring=monitoring, catalog=CATALOG
-                ).seq
+                seen = get_session_chart(local, chart.session_id, actor=nurse, policy=POLICY).seq
                 try:
                     append_session_event(
                         local,
@@ -292,8 +285,7 @@ def test_many_concurrent_appends_keep_one_gapless_sequence(
                         {"at": "2026-12-07T09:05:00-08:00", "type": "note", "text": text_},
                         expected_seq=seen,
                         actor=nurse,
-                        monitoring=monitoring,
-                        catalog=CATALOG,
+                        policy=POLICY,
                     )
                 except ConflictError:
                     continue
@@ -306,9 +298,7 @@ def test_many_concurrent_appends_keep_one_gapless_sequence(
         thread.start()
     for thread in threads:
         thread.join(timeout=60)
-    final = get_session_chart(
-        uow, chart.session_id, actor=nurse, monitoring=monitoring, catalog=CATALOG
-    )
+    final = get_session_chart(uow, chart.session_id, actor=nurse, policy=POLICY)
     notes = [e["text"] for e in final.events if e["type"] == "note"]
     assert sorted(notes) == sorted(acknowledged)
     assert len(acknowledged) == 20
@@ -330,14 +320,14 @@ def ordered(
     patient: PatientRecord,
     catalog: Catalog,
     resolver: MedicationResolver,
+    policy: ClinicPolicy,
 ) -> tuple[SessionChart, dict[str, float]]:
-    """A session opened on a depression plan, and the plan's bag and pump program."""
-    plan = create_plan(
-        uow, patient.patient_id, PlanOrder("depression"), actor=prescriber, catalog=catalog,
-        resolver=resolver,
-    )  # fmt: skip
+    """A session opened on a signed depression order, and the order's bag and pump program."""
+    plan = signed_plan(
+        uow, patient.patient_id, prescriber=prescriber, catalog=catalog, resolver=resolver
+    )
     opened = open_session(
-        uow, patient.patient_id, condition="depression", actor=nurse, catalog=catalog,
+        uow, patient.patient_id, condition="depression", actor=nurse, policy=policy,
         plan_id=plan.plan_id,
     )  # fmt: skip
     prep = plan.plan["preparation"]
@@ -353,8 +343,7 @@ def _append(
 ) -> SessionChart:
     return append_session_event(
         uow, chart.session_id, event, expected_seq=seq, actor=actor,
-        monitoring=load_monitoring_rules(), catalog=CATALOG,
-    )  # fmt: skip
+        policy=POLICY, )  # fmt: skip
 
 
 def _refused_writes_nothing(
@@ -509,7 +498,7 @@ def test_a_correction_voids_an_entry_and_a_chart_taken_before_the_checks_still_r
     with database.engine.begin() as connection:  # charted before stops said how they ended
         for seq, data in [
             (2, {"at": AT.format("09:00"), "type": "start", "rate_ml_per_h": 150,
-                 "concentration_mg_per_ml": 0.4}),
+                 "concentration_mg_per_ml": ORDER_BAG_MG_PER_ML}),
             (3, {"at": "2026-12-09T09:00:00-08:00", "type": "vitals", "spo2": 97}),
         ]:  # fmt: skip
             connection.execute(
@@ -521,7 +510,7 @@ def test_a_correction_voids_an_entry_and_a_chart_taken_before_the_checks_still_r
                  "d": json.dumps(data), "u": nurse.user_id},
             )  # fmt: skip
     wedged = get_session_chart(uow, chart.session_id, actor=nurse,
-                               monitoring=load_monitoring_rules(), catalog=CATALOG)  # fmt: skip
+                               policy=POLICY)  # fmt: skip
     assert wedged.state == "infusing"
     stop = {"at": AT.format("09:40"), "type": "stop", "completed": True}
     _refused_writes_nothing(

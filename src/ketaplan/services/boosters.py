@@ -11,13 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from ketaplan.clinical.calendar import ClinicCalendar
-from ketaplan.clinical.catalog import Catalog
 from ketaplan.clinical.course import course_plan_from_dict, plan_boosters
-from ketaplan.clinical.monitoring import MonitoringRules
+from ketaplan.clinical.policy import ClinicPolicy
 from ketaplan.clinical.titration import series_end_scores
 from ketaplan.services.actors import Actor
-from ketaplan.services.clinic_settings import clinic_calendar, clinic_chart_rules
+from ketaplan.services.clinic_settings import clinic_chart_rules, clinic_policy
 from ketaplan.services.courses import find_course
 from ketaplan.services.patients import current_profile
 from ketaplan.services.titration import course_history
@@ -40,9 +38,7 @@ def recommend_booster(
     course_id: int,
     *,
     actor: Actor,
-    catalog: Catalog,
-    calendar: ClinicCalendar,
-    monitoring: MonitoringRules,
+    policy: ClinicPolicy,
 ) -> BoosterAdvice:
     """Reassessment and boosters after the series (:func:`~ketaplan.clinical.course.
     plan_boosters`), from the course's schedule and its stored questionnaire scores: the last
@@ -52,14 +48,14 @@ def recommend_booster(
         _version, profile = current_profile(uow, course.patient_id, actor)
         weight_kg = float(profile["weight_kg"])
         clinic = uow.session.get_one(Clinic, actor.clinic_id)
-        rules = clinic_chart_rules(uow, actor, monitoring)
+        rules = clinic_chart_rules(uow, actor, policy.monitoring)
         history = course_history(uow, course, rules, weight_kg, ZoneInfo(clinic.time_zone))
         schedule = course_plan_from_dict(course.schedule)
         ends = series_end_scores(history)
         boosters = plan_boosters(
-            catalog.protocol(course.protocol_key),
+            policy.catalog.protocol(course.protocol_key),
             schedule.series_end,
-            clinic_calendar(uow, actor, calendar),
+            clinic_policy(uow, actor, policy).calendar,
             ends,
             history.follow_up,
         )

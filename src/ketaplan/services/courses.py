@@ -16,16 +16,16 @@ from typing import Any, Literal, cast
 
 from sqlalchemy import CursorResult, select, update
 
-from ketaplan.clinical.calendar import ClinicCalendar
-from ketaplan.clinical.catalog import Catalog
 from ketaplan.clinical.course import (
     course_plan_from_dict,
     reschedule,
     schedule_series,
 )
+from ketaplan.clinical.policy import ClinicPolicy
 from ketaplan.errors import ConflictError, InputError
 from ketaplan.services.actors import Actor
-from ketaplan.services.clinic_settings import clinic_calendar
+from ketaplan.services.clinic_settings import clinic_policy
+from ketaplan.services.orders import newest_active_order, require_active
 from ketaplan.services.patients import find_in_clinic, find_patient
 from ketaplan.services.plans import find_plan
 from ketaplan.services.unit_of_work import UnitOfWork
@@ -64,15 +64,21 @@ def schedule_course(
     condition: str,
     first_day: date,
     actor: Actor,
-    catalog: Catalog,
-    calendar: ClinicCalendar,
+    policy: ClinicPolicy,
     plan_id: int | None = None,
 ) -> CourseRecord:
-    """Schedule the protocol's series from ``first_day`` and save it for the patient."""
-    protocol = catalog.protocol(condition)
+    """Schedule the protocol's series from ``first_day`` and save it for the patient.
+
+    A course needs an active order signed by a prescriber for the patient and protocol:
+    ``plan_id`` names it, or, left out, the patient's newest active order for the protocol
+    is used. A proposed, cancelled or superseded order is refused, and so is scheduling with
+    none (a contraindicated plan, unsigned, can never be scheduled)."""
+    protocol = policy.catalog.protocol(condition)
+    doing = "scheduling a course"
     with uow:
         find_patient(uow, patient_id, actor)
-        schedule = schedule_series(protocol, first_day, clinic_calendar(uow, actor, calendar))
+        calendar = clinic_policy(uow, actor, policy).calendar
+        schedule = schedule_series(protocol, first_day, calendar)
         if plan_id is not None:
             plan = find_plan(uow, plan_id, actor)
             if plan.patient_id != patient_id or plan.condition != protocol.key:
@@ -81,6 +87,9 @@ def schedule_course(
                     code="input.wrong_plan",
                     fields={"plan_id": plan_id},
                 )
+            require_active(uow, plan, doing)
+        else:
+            plan_id = newest_active_order(uow, patient_id, protocol.key, doing).id
         row = TreatmentCourse(
             patient_id=patient_id,
             plan_id=plan_id,
@@ -104,6 +113,7 @@ def schedule_course(
                 "first_day": first_day.isoformat(),
                 "sessions": len(schedule.sessions),
                 "completes_within_window": schedule.completes_within_window,
+                "plan_id": plan_id,
             },
         )
         uow.commit()
@@ -167,8 +177,7 @@ def reschedule_course(
     status: Literal["missed", "cancelled"],
     expected_version: int,
     actor: Actor,
-    catalog: Catalog,
-    calendar: ClinicCalendar,
+    policy: ClinicPolicy,
     from_date: date | None = None,
 ) -> CourseRecord:
     """Session ``session_number`` was missed or cancelled: it and the rest move (the domain's
@@ -183,9 +192,9 @@ def reschedule_course(
         course = find_course(uow, course_id, actor)
         if course.version != expected_version:
             raise _stale(course_id, expected_version, course.version)
-        protocol = catalog.protocol(course.protocol_key)
+        protocol = policy.catalog.protocol(course.protocol_key)
         before = course_plan_from_dict(course.schedule)
-        calendar = clinic_calendar(uow, actor, calendar)
+        calendar = clinic_policy(uow, actor, policy).calendar
         after = reschedule(before, protocol, calendar, session_number, status, from_date)
         bumped = cast(
             "CursorResult[Any]",

@@ -17,18 +17,18 @@ from typing import Any
 from sqlalchemy import select
 
 from ketaplan.clinical.calendar import ClinicCalendar
-from ketaplan.clinical.catalog import Catalog
-from ketaplan.clinical.monitoring import MonitoringRules
 from ketaplan.clinical.outcomes import is_remission, is_response, reduction_fraction, scale
+from ketaplan.clinical.policy import ClinicPolicy
 from ketaplan.clinical.session import summarise
 from ketaplan.services.actors import Actor
 from ketaplan.services.clinic_settings import (
     ChartRules,
-    clinic_calendar,
     clinic_chart_rules,
+    clinic_policy,
     clinic_price,
 )
 from ketaplan.services.courses import find_course
+from ketaplan.services.orders import order_states
 from ketaplan.services.patients import (
     PatientRecord,
     current_record,
@@ -61,6 +61,8 @@ class PlanLine:
     total_mg: float
     overridden: bool
     created_at: datetime
+    order_status: str = "proposed"
+    """proposed, active (signed), superseded or cancelled."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +125,7 @@ class PatientOverview:
 
 
 def _sessions(
-    uow: UnitOfWork, patient_id: int, rules: ChartRules, actor: Actor, catalog: Catalog
+    uow: UnitOfWork, patient_id: int, rules: ChartRules, actor: Actor, policy: ClinicPolicy
 ) -> tuple[SessionLine, ...]:
     rows = list(
         uow.session.scalars(
@@ -141,7 +143,7 @@ def _sessions(
         events[event.session_id].append(event.data)
     lines = []
     for row in rows:
-        log = replay_stored(events[row.id], row, rules, chart_terms(uow, row, actor, catalog))
+        log = replay_stored(events[row.id], row, rules, chart_terms(uow, row, actor, policy))
         summary = summarise(log, row.weight_kg)
         started = next((e.at for e in log.events if e.kind == "start"), None)
         lines.append(
@@ -190,13 +192,20 @@ def patient_overview(
     patient_id: int,
     *,
     actor: Actor,
-    monitoring: MonitoringRules,
-    catalog: Catalog,
+    policy: ClinicPolicy,
 ) -> PatientOverview:
     """Everything the patient page shows; the read is audited."""
     with uow:
         patient = find_patient(uow, patient_id, actor)
         record = current_record(uow, patient)
+        plan_rows = list(
+            uow.session.scalars(
+                select(InfusionPlan)
+                .where(InfusionPlan.patient_id == patient_id)
+                .order_by(InfusionPlan.id)
+            )
+        )
+        states = order_states(uow, [p.id for p in plan_rows])
         plans = tuple(
             PlanLine(
                 p.id,
@@ -206,12 +215,9 @@ def patient_overview(
                 p.total_mg,
                 p.override is not None,
                 p.created_at,
+                states[p.id].status,
             )
-            for p in uow.session.scalars(
-                select(InfusionPlan)
-                .where(InfusionPlan.patient_id == patient_id)
-                .order_by(InfusionPlan.id)
-            )
+            for p in plan_rows
         )
         courses = tuple(
             CourseLine(
@@ -235,8 +241,8 @@ def patient_overview(
                 .order_by(QuestionnaireResponse.answered_at, QuestionnaireResponse.id)
             )
         )
-        rules = clinic_chart_rules(uow, actor, monitoring)
-        sessions = _sessions(uow, patient_id, rules, actor, catalog)
+        rules = clinic_chart_rules(uow, actor, policy.monitoring)
+        sessions = _sessions(uow, patient_id, rules, actor, policy)
         uow.audit(
             actor,
             "patient.overview.read",
@@ -262,8 +268,8 @@ class CourseOverview:
     price_per_session_usd: float
     cost_usd: float
     sessions: tuple[SessionLine, ...]
-    calendar: ClinicCalendar | None = None
-    """The clinic's calendar in force (when the caller passed the default to start from)."""
+    calendar: ClinicCalendar
+    """The clinic's calendar in force, for the month view."""
 
 
 def course_overview(
@@ -271,24 +277,22 @@ def course_overview(
     course_id: int,
     *,
     actor: Actor,
-    catalog: Catalog,
-    monitoring: MonitoringRules,
-    calendar: ClinicCalendar | None = None,
+    policy: ClinicPolicy,
 ) -> CourseOverview:
-    """The course, its cost at the clinic's price per session, and its sessions (audited);
-    with ``calendar`` (the default), also the clinic's calendar in force, for the month view."""
+    """The course, its cost at the clinic's price per session, its sessions and the clinic's
+    calendar in force, for the month view (audited)."""
     with uow:
         course = find_course(uow, course_id, actor)
         patient = find_patient(uow, course.patient_id, actor)
         name = current_version(uow, patient).full_name
-        price = clinic_price(uow, actor, catalog)
-        rules = clinic_chart_rules(uow, actor, monitoring)
+        price = clinic_price(uow, actor, policy.catalog)
+        rules = clinic_chart_rules(uow, actor, policy.monitoring)
         sessions = tuple(
             s
-            for s in _sessions(uow, course.patient_id, rules, actor, catalog)
+            for s in _sessions(uow, course.patient_id, rules, actor, policy)
             if s.course_id == course_id
         )
-        in_force = clinic_calendar(uow, actor, calendar) if calendar is not None else None
+        in_force = clinic_policy(uow, actor, policy).calendar
         uow.audit(actor, "course.read", "course", course_id, patient_id=course.patient_id)
         uow.commit()
         count = len(course.schedule["sessions"])
@@ -327,16 +331,15 @@ def session_console(
     session_id: int,
     *,
     actor: Actor,
-    monitoring: MonitoringRules,
-    catalog: Catalog,
+    policy: ClinicPolicy,
 ) -> ConsoleView:
     """The session's chart with its patient and plan; the read is audited."""
     with uow:
         session = find_session(uow, session_id, actor)
         patient = find_patient(uow, session.patient_id, actor)
         name = current_version(uow, patient).full_name
-        rules = clinic_chart_rules(uow, actor, monitoring)
-        chart = read_chart(uow, session, rules, actor=actor, catalog=catalog)
+        rules = clinic_chart_rules(uow, actor, policy.monitoring)
+        chart = read_chart(uow, session, rules, actor=actor, policy=policy)
         prep: dict[str, Any] = {}
         planned: float | None = None
         if session.plan_id is not None:

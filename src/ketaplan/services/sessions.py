@@ -39,9 +39,8 @@ from typing import Any, cast
 from sqlalchemy import Table, bindparam, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from ketaplan.clinical.catalog import Catalog
 from ketaplan.clinical.chart_rules import ChartTerms, OrderTerms
-from ketaplan.clinical.monitoring import MonitoringRules
+from ketaplan.clinical.policy import ClinicPolicy
 from ketaplan.clinical.session import SessionLog, append, event_from_dict, replay, summarise
 from ketaplan.errors import ConflictError, InputError
 from ketaplan.services.actors import Actor, require_role
@@ -51,6 +50,7 @@ from ketaplan.services.clinic_settings import (
     clinic_chart_rules,
 )
 from ketaplan.services.courses import find_course
+from ketaplan.services.orders import newest_active_order, require_active
 from ketaplan.services.patients import current_profile, find_in_clinic, find_patient
 from ketaplan.services.plans import find_plan
 from ketaplan.services.unit_of_work import UnitOfWork
@@ -116,15 +116,16 @@ def order_terms_of(plan: InfusionPlan | None) -> OrderTerms | None:
 
 
 def chart_terms(
-    uow: UnitOfWork, session: InfusionSession, actor: Actor, catalog: Catalog
+    uow: UnitOfWork, session: InfusionSession, actor: Actor, policy: ClinicPolicy
 ) -> ChartTerms:
-    """What the session's chart is checked against, inside an open unit of work."""
-    protocol = catalog.protocol(session.protocol_key)
+    """What the session's chart is checked against, inside an open unit of work: the
+    clinic's maximum concentration, the protocol's limits and recovery time, the order."""
+    protocol = policy.catalog.protocol(session.protocol_key)
     limits = protocol.limits
     plan = find_plan(uow, session.plan_id, actor) if session.plan_id is not None else None
     return ChartTerms(
         weight_kg=session.weight_kg,
-        max_concentration_mg_per_ml=catalog.clinic.preparation.max_final_mg_per_ml,
+        max_concentration_mg_per_ml=policy.max_concentration_mg_per_ml,
         hard_max_mg_per_kg_per_h=limits.hard_max_mg_per_kg_per_h,
         soft_max_mg_per_kg_per_h=limits.soft_max_mg_per_kg_per_h,
         recovery_min=protocol.recovery_min,
@@ -165,26 +166,46 @@ def open_session(
     *,
     condition: str,
     actor: Actor,
-    catalog: Catalog,
+    policy: ClinicPolicy,
     course_id: int | None = None,
     plan_id: int | None = None,
     number: int | None = None,
 ) -> SessionChart:
-    """Open an empty chart for an infusion, at the patient's current weight."""
-    protocol = catalog.protocol(condition)
+    """Open an empty chart for an infusion, at the patient's current weight, on an active
+    order signed by a prescriber: ``plan_id`` when given (it must be active), otherwise the
+    patient's newest active order for the protocol, which for a course is the course's
+    newest (a titration decision's order supersedes the one the course started on)."""
+    protocol = policy.catalog.protocol(condition)
+    doing = "opening a session"
     with uow:
         _version, profile = current_profile(uow, patient_id, actor)
         weight_kg = float(profile["weight_kg"])
-        for kind, found in (
-            ("course", find_course(uow, course_id, actor) if course_id is not None else None),
-            ("plan", find_plan(uow, plan_id, actor) if plan_id is not None else None),
-        ):
+        course = find_course(uow, course_id, actor) if course_id is not None else None
+        plan = find_plan(uow, plan_id, actor) if plan_id is not None else None
+        for kind, found in (("course", course), ("plan", plan)):
             if found is not None and found.patient_id != patient_id:
                 raise InputError(
                     f"{kind} {found.id} belongs to another patient",
                     code="input.wrong_patient",
                     fields={f"{kind}_id": found.id},
                 )
+        if course is not None and course.protocol_key != protocol.key:
+            raise InputError(
+                f"course {course.id} is a {course.protocol_key} course, not {protocol.key}",
+                code="input.wrong_course",
+                fields={"course_id": course.id},
+            )
+        if plan is not None:
+            if plan.condition != protocol.key:
+                raise InputError(
+                    f"plan {plan.id} is a {plan.condition} plan, not {protocol.key}",
+                    code="input.wrong_plan",
+                    fields={"plan_id": plan.id},
+                )
+            require_active(uow, plan, doing)
+        else:
+            plan = newest_active_order(uow, patient_id, protocol.key, doing)
+        plan_id = plan.id
         row = InfusionSession(
             patient_id=patient_id,
             course_id=course_id,
@@ -212,7 +233,7 @@ def open_session(
                 "number": number,
             },
         )
-        terms = chart_terms(uow, row, actor, catalog)
+        terms = chart_terms(uow, row, actor, policy)
         uow.commit()
         empty = SessionLog(rules=(), terms=terms)
         return SessionChart(row.id, patient_id, 0, (), summarise(empty, weight_kg).to_dict())
@@ -235,8 +256,7 @@ def append_session_event(
     *,
     expected_seq: int,
     actor: Actor,
-    monitoring: MonitoringRules,
-    catalog: Catalog,
+    policy: ClinicPolicy,
 ) -> SessionChart:
     """Chart one event (its JSON form) after the ``expected_seq`` events the caller has seen.
 
@@ -257,8 +277,8 @@ def append_session_event(
         parsed = event_from_dict(event)
         if parsed.kind == "hold_override":
             require_role(actor, ("prescriber",), "overriding a hold on the start")
-        rules = clinic_chart_rules(uow, actor, monitoring)
-        terms = chart_terms(uow, session, actor, catalog)
+        rules = clinic_chart_rules(uow, actor, policy.monitoring)
+        terms = chart_terms(uow, session, actor, policy)
         now = uow.clock()
         log = append(replay_stored(stored, session, rules, terms), parsed, now)  # refusals raise
         data = dict(event)
@@ -297,13 +317,13 @@ def read_chart(
     rules: ChartRules,
     *,
     actor: Actor,
-    catalog: Catalog,
+    policy: ClinicPolicy,
 ) -> SessionChart:
     """The session's stored events replayed into its chart, inside the caller's transaction
     (which audits the read), checked against the same terms as its events were (discharge
     criteria as of the clock)."""
     stored = _stored_events(uow, session.id)
-    terms = chart_terms(uow, session, actor, catalog)
+    terms = chart_terms(uow, session, actor, policy)
     return _chart(session, stored, replay_stored(stored, session, rules, terms), uow.clock())
 
 
@@ -312,14 +332,13 @@ def get_session_chart(
     session_id: int,
     *,
     actor: Actor,
-    monitoring: MonitoringRules,
-    catalog: Catalog,
+    policy: ClinicPolicy,
 ) -> SessionChart:
     """The chart and what it adds up to (delivered dose, alerts...); the read is audited."""
     with uow:
         session = find_session(uow, session_id, actor)
-        rules = clinic_chart_rules(uow, actor, monitoring)
-        chart = read_chart(uow, session, rules, actor=actor, catalog=catalog)
+        rules = clinic_chart_rules(uow, actor, policy.monitoring)
+        chart = read_chart(uow, session, rules, actor=actor, policy=policy)
         uow.audit(
             actor,
             "session.read",

@@ -31,7 +31,9 @@ class CourseIn(BaseModel):
 
     condition: Condition
     first_day: ClinicDate = Field(description="The series starts on the first open slot from it.")
-    plan_id: OptionalRecordId = None
+    plan_id: OptionalRecordId = Field(
+        None, description="The active order to run; default: the newest for the protocol."
+    )
 
 
 class RescheduleIn(BaseModel):
@@ -78,7 +80,10 @@ def _out(record: CourseRecord) -> CourseOut:
 
 @router.post("/patients/{patient_id}/courses", name="create_course", status_code=201)
 def create(patient_id: RecordId, body: CourseIn, actor: SignedIn, request: Request) -> CourseOut:
-    """Schedule the protocol's series against the clinic calendar and save it."""
+    """Schedule the protocol's series against the clinic calendar and save it, on the patient's
+    active order signed by a prescriber: ``plan_id``, or the newest active order for the
+    protocol when it is left out. 409 ``order.not_active`` (the named order is proposed,
+    superseded or cancelled) or ``order.none_active`` (there is none): nothing is saved."""
     context = services(request)
     record = schedule_course(
         context.unit_of_work(),
@@ -86,8 +91,7 @@ def create(patient_id: RecordId, body: CourseIn, actor: SignedIn, request: Reque
         condition=body.condition,
         first_day=body.first_day,
         actor=actor,
-        catalog=context.catalog,
-        calendar=context.calendar,
+        policy=context.policy,
         plan_id=body.plan_id,
     )
     return _out(record)
@@ -117,8 +121,7 @@ def move(course_id: RecordId, body: RescheduleIn, actor: SignedIn, request: Requ
         status=body.status,
         expected_version=body.expected_version,
         actor=actor,
-        catalog=context.catalog,
-        calendar=context.calendar,
+        policy=context.policy,
         from_date=body.from_date,
     )
     return _out(record)
@@ -132,9 +135,7 @@ def booster(course_id: RecordId, actor: SignedIn, request: Request) -> BoosterOu
         context.unit_of_work(),
         course_id,
         actor=actor,
-        catalog=context.catalog,
-        calendar=context.calendar,
-        monitoring=context.monitoring,
+        policy=context.policy,
     )
     return BoosterOut(
         course_id=advice.course_id,

@@ -157,7 +157,7 @@ def create(patient_id: RecordId, body: SessionIn, actor: SignedIn, request: Requ
         patient_id,
         condition=body.condition,
         actor=actor,
-        catalog=context.catalog,
+        policy=context.policy,
         course_id=body.course_id,
         plan_id=body.plan_id,
         number=body.number,
@@ -192,8 +192,7 @@ def append(session_id: RecordId, body: EventIn, actor: SignedIn, request: Reques
         body.event,
         expected_seq=body.expected_seq,
         actor=actor,
-        monitoring=context.monitoring,
-        catalog=context.catalog,
+        policy=context.policy,
     )
     return _out(chart)
 
@@ -206,7 +205,6 @@ def read(session_id: RecordId, actor: SignedIn, request: Request) -> ChartOut:
         context.unit_of_work(),
         session_id,
         actor=actor,
-        monitoring=context.monitoring,
-        catalog=context.catalog,
+        policy=context.policy,
     )
     return _out(chart)

@@ -16,8 +16,22 @@ from ketaplan.api.context import services
 from ketaplan.api.params import RecordId
 from ketaplan.api.security import SignedIn
 from ketaplan.clinical.calendar import ClinicCalendar
-from ketaplan.errors import ConflictError, HardLimitExceeded, InputError
-from ketaplan.services import Actor, open_session, recommend_booster, schedule_course
+from ketaplan.errors import (
+    ConflictError,
+    HardLimitExceeded,
+    InputError,
+    OverrideRequired,
+    PermissionDenied,
+    SafetyLimitError,
+    TooManyAttempts,
+)
+from ketaplan.services import (
+    DEFAULT_MEANING,
+    Actor,
+    open_session,
+    recommend_booster,
+    schedule_course,
+)
 from ketaplan.services.patient_overview import course_overview
 from ketaplan.services.titration import decide_titration, latest_titration, recommend_titration
 from ketaplan.web.rendering import call, field_errors, form_of, redirect, render
@@ -85,19 +99,18 @@ async def schedule(patient_id: RecordId, actor: SignedIn, request: Request) -> R
             condition=form.get("condition", ""),
             first_day=_first_day(form.get("first_day", "")),
             actor=actor,
-            catalog=context.catalog,
-            calendar=context.calendar,
+            policy=context.policy,
             plan_id=plan_id,
         )
-    except InputError as refused:
+    except (InputError, ConflictError) as refused:
         if plan_id is None:
             raise
         values = await plan_values(request, plan_id, actor)
         return render(
             request,
             "plan.html",
-            {**values, "errors": field_errors(refused), "form": form},
-            status=422,
+            {**values, "errors": field_errors(refused, {"plan_id": ""}), "form": form},
+            status=refused.http_status,
         )
     return redirect(f"/courses/{record.course_id}")
 
@@ -110,18 +123,14 @@ async def course_values(request: Request, course_id: int, actor: Actor) -> dict[
         context.unit_of_work(),
         course_id,
         actor=actor,
-        catalog=context.catalog,
-        monitoring=context.monitoring,
-        calendar=context.calendar,
+        policy=context.policy,
     )
     booster = await call(
         recommend_booster,
         context.unit_of_work(),
         course_id,
         actor=actor,
-        catalog=context.catalog,
-        calendar=context.calendar,
-        monitoring=context.monitoring,
+        policy=context.policy,
     )
     titration = await call(latest_titration, context.unit_of_work(), course_id, actor=actor)
     days = {date.fromisoformat(s["date"]): s["number"] for s in course.schedule["sessions"]}
@@ -133,6 +142,7 @@ async def course_values(request: Request, course_id: int, actor: Actor) -> dict[
         "titration": titration,
         "errors": {},
         "values": {},
+        "default_meaning": DEFAULT_MEANING,
     }
 
 
@@ -149,8 +159,7 @@ async def recommend_next_dose(course_id: RecordId, actor: SignedIn, request: Req
         context.unit_of_work(),
         course_id,
         actor=actor,
-        catalog=context.catalog,
-        monitoring=context.monitoring,
+        policy=context.policy,
     )
     return redirect(f"/courses/{course_id}#titration")
 
@@ -191,14 +200,23 @@ async def decide_next_dose(course_id: RecordId, actor: SignedIn, request: Reques
                 context.unit_of_work(),
                 shown.titration.recommendation_id,
                 actor=actor,
-                catalog=context.catalog,
+                policy=context.policy,
+                resolver=context.resolver,
+                password=form.get("password", ""),
                 mg_per_kg=_decision_dose(form),
                 reason=form.get("reason", ""),
+                override_reason=form.get("override_reason", "").strip() or None,
             )
         except InputError as refused:
             errors = field_errors(refused)
         except HardLimitExceeded as refused:
             errors = {"mg_per_kg": refused.message}
+        except OverrideRequired as refused:
+            errors = {"override_reason": refused.message}
+        except SafetyLimitError as refused:  # screening stops the infusion: override it
+            errors = {"override_reason": refused.message}
+        except (PermissionDenied, TooManyAttempts) as refused:
+            errors, status = {"password": refused.message}, refused.http_status
         except ConflictError as refused:
             errors, status = {"": refused.message}, 409
         else:
@@ -218,8 +236,7 @@ async def open_course_session(course_id: RecordId, actor: SignedIn, request: Req
         context.unit_of_work(),
         course_id,
         actor=actor,
-        catalog=context.catalog,
-        monitoring=context.monitoring,
+        policy=context.policy,
     )
     number = int(form["number"]) if form.get("number", "").isdigit() else None
     chart = await call(
@@ -228,9 +245,9 @@ async def open_course_session(course_id: RecordId, actor: SignedIn, request: Req
         course.patient_id,
         condition=course.protocol_key,
         actor=actor,
-        catalog=context.catalog,
+        policy=context.policy,
         course_id=course_id,
-        plan_id=course.plan_id,
+        plan_id=None,  # the course's newest active order (a titration may have replaced it)
         number=number,
     )
     return redirect(f"/sessions/{chart.session_id}")

@@ -182,8 +182,7 @@ async def patient_page_values(request: Request, patient_id: int, actor: Actor) -
         context.unit_of_work(),
         patient_id,
         actor=actor,
-        monitoring=context.monitoring,
-        catalog=context.catalog,
+        policy=context.policy,
     )
     values: dict[str, Any] = {
         "o": overview,

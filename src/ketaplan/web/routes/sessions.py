@@ -89,8 +89,7 @@ async def _console(
         context.unit_of_work(),
         session_id,
         actor=actor,
-        monitoring=context.monitoring,
-        catalog=context.catalog,
+        policy=context.policy,
     )
     summary = view.chart.summary
     rate_ml_per_h = None
@@ -140,8 +139,7 @@ async def chart_event(session_id: RecordId, actor: SignedIn, request: Request) -
             event_from_form(form),
             expected_seq=expected,
             actor=actor,
-            monitoring=context.monitoring,
-            catalog=context.catalog,
+            policy=context.policy,
         )
     except ConflictError as refused:
         return await _console(
