@@ -55,7 +55,7 @@ WARM_UP_S = 2.0
 RATE = 200
 EVENTS_PER_SESSION = 20
 PASSWORD = "benchmark passphrase"
-EVENT_AT = "2026-12-07T09:00:00-08:00"
+EVENT_AT = "2026-11-30T09:00:00-08:00"  # in the past: a future time is refused
 
 BARE_APP = """
 from fastapi import FastAPI
@@ -332,16 +332,22 @@ class Clinic:
 
 
 def set_up(database_url: str, sessions: int) -> Clinic:
-    """Migrate, and make a clinic, a prescriber, a nurse, a patient and empty session charts."""
+    """Migrate, and make a clinic, a prescriber, a nurse, a patient with a signed order and
+    empty session charts on it."""
     from ketaplan.clinical.catalog.course_loader import load_policy
+    from ketaplan.clinical.medications import MedicationResolver
+    from ketaplan.drug_dictionary import DnerDrugDictionary
     from ketaplan.services import (
         PatientDetails,
+        PlanOrder,
         UnitOfWork,
         add_user,
         create_patient,
+        create_plan,
         load_actor,
         open_session,
         set_up_clinic,
+        sign_order,
     )
     from ketaplan.store import make_engine, migrate, open_database
 
@@ -359,6 +365,7 @@ def set_up(database_url: str, sessions: int) -> Clinic:
         for role in ("prescriber", "nurse"):
             add_user(uow, email=f"{role}@b.example", role=role, actor=admin, password=PASSWORD)
         nurse = load_actor(uow, "nurse@b.example", origin="bench")
+        prescriber = load_actor(uow, "prescriber@b.example", origin="bench")
         details = PatientDetails(
             full_name="Bench Patient",
             weight="176 lb",
@@ -368,6 +375,12 @@ def set_up(database_url: str, sessions: int) -> Clinic:
             medications=("Lamictal", "alprazolam 0.5 mg"),
         )
         patient = create_patient(uow, details, actor=nurse, catalog=catalog).patient_id
+        resolver = MedicationResolver(catalog, DnerDrugDictionary())
+        order = PlanOrder("depression")
+        proposed = create_plan(
+            uow, patient, order, actor=nurse, policy=policy, resolver=resolver
+        )  # charts open only on a signed order
+        sign_order(uow, proposed.plan_id, password=PASSWORD, actor=prescriber)
         charts = [
             open_session(uow, patient, condition="depression", actor=nurse, policy=policy)
             for _ in range(sessions)

@@ -58,6 +58,7 @@ from ketaplan.services import (
     schedule_course,
     screen_patient,
     set_up_clinic,
+    sign_order,
 )
 from ketaplan.store import migrate, open_database
 from ketaplan.store.engine import make_engine
@@ -93,12 +94,18 @@ def database_url() -> Iterator[tuple[str, str]]:
         admin.dispose()
 
 
-def _session_events(start: datetime) -> list[dict[str, Any]]:
-    """examples/session1.jsonl moved to start at ``start`` (same spacing between events)."""
+def _session_events(start: datetime, bag_mg_per_ml: float) -> list[dict[str, Any]]:
+    """examples/session1.jsonl moved to start at ``start`` (same spacing between events), on
+    the order's bag (a start must match it)."""
     events = [json.loads(line) for line in EXAMPLE.read_text().splitlines() if line.strip()]
     first = datetime.fromisoformat(events[0]["at"])
     return [
-        {**e, "at": (start + (datetime.fromisoformat(e["at"]) - first)).isoformat()} for e in events
+        {
+            **e,
+            "at": (start + (datetime.fromisoformat(e["at"]) - first)).isoformat(),
+            **({"concentration_mg_per_ml": bag_mg_per_ml} if e["type"] == "start" else {}),
+        }
+        for e in events
     ]
 
 
@@ -146,6 +153,8 @@ def build_patient(context: ServiceContext) -> dict[str, str]:
         policy=context.policy,
         resolver=context.resolver,
     )
+    plan = sign_order(uow, plan.plan_id, password=PASSWORD, actor=doctor)
+    bag_mg_per_ml = float(plan.plan["preparation"]["final_mg_per_ml"])
     now = datetime.now(UTC).replace(microsecond=0)
     first_start = now - timedelta(days=3 * (SESSIONS - 1), hours=4)
     zone = context.calendar.zone
@@ -183,7 +192,7 @@ def build_patient(context: ServiceContext) -> dict[str, str]:
             number=number,
         )
         session_id = chart.session_id
-        for seq, event in enumerate(_session_events(start)):
+        for seq, event in enumerate(_session_events(start, bag_mg_per_ml)):
             append_session_event(
                 uow,
                 session_id,
