@@ -135,16 +135,15 @@ def build_patient(context: ServiceContext) -> dict[str, str]:
         pid,
         condition="depression",
         actor=doctor,
-        catalog=context.catalog,
+        policy=context.policy,
         resolver=context.resolver,
-        monitoring=context.monitoring,
     )
     plan = create_plan(
         uow,
         pid,
         PlanOrder("depression"),
         actor=doctor,
-        catalog=context.catalog,
+        policy=context.policy,
         resolver=context.resolver,
     )
     now = datetime.now(UTC).replace(microsecond=0)

@@ -34,9 +34,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ketaplan.cli.demo import DEMO_PATIENTS
-from ketaplan.clinical.catalog import Catalog, load_catalog
+from ketaplan.clinical.catalog.course_loader import load_policy
 from ketaplan.clinical.medications import MedicationResolver
 from ketaplan.clinical.planning import PlanRequest, make_plan
+from ketaplan.clinical.policy import ClinicPolicy
 from ketaplan.clinical.profile import build_profile
 from ketaplan.drug_dictionary import DnerDrugDictionary
 
@@ -111,18 +112,19 @@ def _pin_to_one_core() -> None:
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
 
 
-def _warmed_planner() -> tuple[Catalog, MedicationResolver, list[PlanRequest]]:
-    """The catalog, a resolver and the 1,000 requests on validated profiles, each planned once
-    to warm the medication memo and the drug index."""
-    catalog = load_catalog()
+def _warmed_planner() -> tuple[ClinicPolicy, MedicationResolver, list[PlanRequest]]:
+    """The policy of the packaged files, a resolver and the 1,000 requests on validated
+    profiles, each planned once to warm the medication memo and the drug index."""
+    policy = load_policy()
+    catalog = policy.catalog
     resolver = MedicationResolver(catalog, DnerDrugDictionary())
     requests = [
         PlanRequest(c, build_profile(catalog, **p))  # type: ignore[arg-type]
         for c, p in _varied_patients(1000)
     ]
     for request in requests:
-        make_plan(request, catalog, resolver)
-    return catalog, resolver, requests
+        make_plan(request, policy, resolver)
+    return policy, resolver, requests
 
 
 def _timed_runs(run_once: Callable[[int], object]) -> dict[str, float]:
@@ -147,15 +149,16 @@ def _timed_runs(run_once: Callable[[int], object]) -> dict[str, float]:
 def in_process() -> dict[str, float]:
     """CPU time of this process (not wall time), so other load on the machine does not count."""
     _pin_to_one_core()
-    catalog, resolver, requests = _warmed_planner()
+    policy, resolver, requests = _warmed_planner()
+    catalog = policy.catalog
     patients = _varied_patients(1000)
 
     def from_typed(i: int) -> object:
         condition, typed = patients[i % len(patients)]
         profile = build_profile(catalog, **typed)  # type: ignore[arg-type]
-        return make_plan(PlanRequest(condition, profile), catalog, resolver)
+        return make_plan(PlanRequest(condition, profile), policy, resolver)
 
-    validated = _timed_runs(lambda i: make_plan(requests[i % len(requests)], catalog, resolver))
+    validated = _timed_runs(lambda i: make_plan(requests[i % len(requests)], policy, resolver))
     typed = _timed_runs(from_typed)
     return {
         **{f"{k}_validated_profile": v for k, v in validated.items()},
@@ -165,9 +168,9 @@ def in_process() -> dict[str, float]:
 
 def _count_plans(n: int) -> None:
     """The worker callgrind runs: set up, then plan ``n`` validated profiles."""
-    catalog, resolver, requests = _warmed_planner()
+    policy, resolver, requests = _warmed_planner()
     for i in range(n):
-        make_plan(requests[i % len(requests)], catalog, resolver)
+        make_plan(requests[i % len(requests)], policy, resolver)
 
 
 def instructions_per_plan() -> float | None:

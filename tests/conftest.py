@@ -8,6 +8,7 @@ import pytest
 
 from ketaplan.clinical.catalog import Catalog, load_catalog
 from ketaplan.clinical.medications import MedicationResolver
+from ketaplan.clinical.policy import ClinicPolicy, catalog_policy
 from ketaplan.drug_dictionary import DnerDrugDictionary
 
 
@@ -36,3 +37,13 @@ def catalog() -> Catalog:
 def resolver(catalog: Catalog) -> MedicationResolver:
     """The real drug dictionary (its SQLite index is built once into the user cache)."""
     return MedicationResolver(catalog, DnerDrugDictionary())
+
+
+@pytest.fixture(scope="session")
+def policy(catalog: Catalog) -> ClinicPolicy:
+    """The packaged catalog's clinic policy: its monitoring rules and calendar."""
+    from ketaplan.clinical.catalog.course_loader import load_calendar, load_monitoring_rules
+
+    return catalog_policy(
+        catalog, load_monitoring_rules(), load_calendar(None, catalog.clinic.time_zone)
+    )

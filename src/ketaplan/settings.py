@@ -9,16 +9,23 @@ Examples
 'sqlite:///./ketaplan.db'
 >>> load_settings({"KETAPLAN_DATABASE_URL": "postgresql://clinic@db/ketaplan"}).database_url
 'postgresql+psycopg://clinic@db/ketaplan'
+>>> [str(p) for p in load_settings({"KETAPLAN_CATALOG": "clinic.toml"}).catalog_files]
+['clinic.toml']
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 from ketaplan.errors import InputError
 
 DATABASE_URL_VARIABLE = "KETAPLAN_DATABASE_URL"
+CATALOG_VARIABLE = "KETAPLAN_CATALOG"
+"""The clinic's own catalog file(s) merged over the packaged catalog, separated by the path
+separator (``:`` on Linux); ``ketaplan serve --catalog`` sets it for its workers."""
 DEFAULT_DATABASE_URL = "sqlite:///./ketaplan.db"
 """The embedded default: one clinic on one laptop, a SQLite file in the working directory."""
 
@@ -31,6 +38,8 @@ class Settings:
     """What the service needs to know about its surroundings."""
 
     database_url: str
+    catalog_files: tuple[Path, ...] = ()
+    """The clinic's own catalog files, in the order they are merged (later files win)."""
 
 
 def _database_url(raw: str) -> str:
@@ -54,4 +63,7 @@ def _database_url(raw: str) -> str:
 def load_settings(environ: Mapping[str, str]) -> Settings:
     """Settings from an environment mapping (``os.environ`` in entry points)."""
     raw = environ.get(DATABASE_URL_VARIABLE, "").strip() or DEFAULT_DATABASE_URL
-    return Settings(database_url=_database_url(raw))
+    files = tuple(
+        Path(part) for part in environ.get(CATALOG_VARIABLE, "").split(os.pathsep) if part.strip()
+    )
+    return Settings(database_url=_database_url(raw), catalog_files=files)

@@ -96,7 +96,8 @@ def test_a_contraindicated_patient_is_told_not_to_infuse_with_alternatives(
     code, out, _ = run(capsys, *BASE, "--history", "psychosis")
     assert code == 0
     assert "ELIGIBILITY: CONTRAINDICATED" in out
-    assert "DO NOT INFUSE. Alternatives:" in out
+    assert "Contraindicated: do not infuse" in out
+    assert "Alternatives:" in out
 
 
 def test_an_override_is_recorded_in_the_plan(capsys: pytest.CaptureFixture[str]) -> None:
@@ -247,7 +248,7 @@ def test_a_blood_pressure_hold_says_to_hold_the_start_not_to_change_treatment(
     code, out, _ = run(capsys, *BASE, "--bp", "186/104")
     assert code == 0
     assert "vitals.pre_sbp_hold" in out
-    assert "HOLD THE START" in out
+    assert "Hold the start: recheck the vital signs" in out
     assert "Alternatives" not in out
 
 

@@ -5,10 +5,15 @@ from __future__ import annotations
 import pytest
 
 from ketaplan.clinical.catalog import Catalog
+from ketaplan.clinical.catalog.course_loader import load_calendar, load_monitoring_rules
 from ketaplan.clinical.medications import MedicationResolver
 from ketaplan.clinical.planning import PlanRequest, make_plan
+from ketaplan.clinical.policy import catalog_policy
 from ketaplan.clinical.preparation import prepare_infusion
 from ketaplan.clinical.profile import build_profile
+
+RULES = load_monitoring_rules()
+CALENDAR = load_calendar()
 
 REFERENCE_DOSES = [
     # (condition, weight, mg/kg, total mg, minutes, source)
@@ -38,7 +43,9 @@ def test_the_protocol_dose_matches_the_published_regimen(
     source: str,
 ) -> None:
     plan = make_plan(
-        PlanRequest(condition, build_profile(catalog, weight=weight)), catalog, resolver
+        PlanRequest(condition, build_profile(catalog, weight=weight)),
+        catalog_policy(catalog, RULES, CALENDAR),
+        resolver,
     )
     assert (plan.dose.mg_per_kg, plan.dose.total_mg, plan.dose.duration_min) == (
         mg_per_kg,

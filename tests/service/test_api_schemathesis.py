@@ -32,6 +32,7 @@ from ketaplan.api import ServiceContext, create_app
 from ketaplan.clinical.catalog import Catalog
 from ketaplan.clinical.catalog.course_loader import load_calendar, load_monitoring_rules
 from ketaplan.clinical.medications import MedicationResolver
+from ketaplan.clinical.policy import ClinicPolicy
 from ketaplan.services import (
     PatientDetails,
     PlanOrder,
@@ -63,7 +64,7 @@ LEFT_OUT = {"POST /api/v1/auth/sign-out"}
 
 @pytest.fixture
 def seeded_app(
-    tmp_path: Path, catalog: Catalog, resolver: MedicationResolver
+    tmp_path: Path, catalog: Catalog, resolver: MedicationResolver, policy: ClinicPolicy
 ) -> Iterator[tuple[TestClient, dict[str, str]]]:
     # In memory when the machine has a tmpfs: a third faster, and the run is about the API.
     shm = Path("/dev/shm")
@@ -91,7 +92,7 @@ def seeded_app(
         patient.patient_id,
         PlanOrder("depression"),
         actor=prescriber,
-        catalog=catalog,
+        policy=policy,
         resolver=resolver,
     )
     course = schedule_course(

@@ -17,6 +17,7 @@ from ketaplan.clinical.calendar import ClinicCalendar
 from ketaplan.clinical.catalog import Catalog
 from ketaplan.clinical.catalog.course_loader import load_calendar, load_monitoring_rules
 from ketaplan.clinical.medications import MedicationResolver
+from ketaplan.clinical.policy import ClinicPolicy
 from ketaplan.services import (
     Actor,
     PatientRecord,
@@ -64,6 +65,7 @@ def world(
     patient: PatientRecord,
     catalog: Catalog,
     resolver: MedicationResolver,
+    policy: ClinicPolicy,
 ) -> dict[str, int]:
     """A plan, a course, an open session and a recommendation for the patient."""
     plan = create_plan(
@@ -71,7 +73,7 @@ def world(
         patient.patient_id,
         PlanOrder("depression"),
         actor=prescriber,
-        catalog=catalog,
+        policy=policy,
         resolver=resolver,
     )
     course = schedule_course(

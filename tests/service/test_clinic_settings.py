@@ -14,22 +14,30 @@ from sqlalchemy import select
 from ketaplan.clinical.calendar import ClinicCalendar
 from ketaplan.clinical.catalog import Catalog
 from ketaplan.clinical.catalog.course_loader import load_calendar, load_monitoring_rules
+from ketaplan.clinical.medications import MedicationResolver
 from ketaplan.clinical.monitoring import MonitoringRules
+from ketaplan.clinical.policy import catalog_policy
 from ketaplan.errors import InputError
 from ketaplan.services import (
     Actor,
+    PatientDetails,
     PatientRecord,
+    PlanOrder,
     UnitOfWork,
     append_session_event,
+    create_patient,
+    create_plan,
     get_session_chart,
     open_session,
     schedule_course,
+    screen_patient,
 )
 from ketaplan.services.clinic_settings import (
     CalendarInput,
     ClinicSettingsInput,
     ClinicSettingsRecord,
     clinic_settings,
+    thresholds_as_text,
     update_clinic_settings,
 )
 from ketaplan.store import Database
@@ -367,3 +375,44 @@ def test_a_stored_threshold_for_a_rule_the_catalog_dropped_is_ignored_not_refuse
     (sbp,) = [r for r in rules.for_category("mood") if r.code == "in_sbp_hold"]
     assert sbp.above == 170
     assert rules.for_category("pain") == monitoring.for_category("pain")
+
+
+def test_a_screening_and_a_plan_judge_pre_infusion_vitals_by_the_same_clinic_thresholds(
+    uow: UnitOfWork,
+    admin: Actor,
+    nurse: Actor,
+    prescriber: Actor,
+    catalog: Catalog,
+    calendar: ClinicCalendar,
+    monitoring: MonitoringRules,
+    resolver: MedicationResolver,
+) -> None:
+    """A clinic that holds the start above 150 mmHg: 162/84 is a hold for the screening and for
+    the saved plan alike (the plan once fell back to the catalog's 180 and said caution)."""
+    thresholds = thresholds_as_text(monitoring) | {"threshold__mood__pre_sbp_hold": "150"}
+    _save(uow, admin, catalog, calendar, monitoring, thresholds=thresholds)
+    details = PatientDetails(
+        full_name="Sam Pressure", weight="70 kg", height="170 cm", blood_pressure="162/84"
+    )
+    patient = create_patient(uow, details, actor=nurse, catalog=catalog)
+    served = catalog_policy(catalog, monitoring, calendar)
+    screening = screen_patient(
+        uow,
+        patient.patient_id,
+        condition="depression",
+        actor=nurse,
+        policy=served,
+        resolver=resolver,
+    )
+    plan = create_plan(
+        uow,
+        patient.patient_id,
+        PlanOrder("depression"),
+        actor=prescriber,
+        policy=served,
+        resolver=resolver,
+    )
+    assert screening.status == plan.plan["eligibility"]["status"] == "contraindicated"
+    codes = {f["code"] for f in plan.plan["eligibility"]["findings"]}
+    assert "vitals.pre_sbp_hold" in codes
+    assert {f["code"] for f in screening.findings} == codes

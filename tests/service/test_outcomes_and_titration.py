@@ -13,6 +13,7 @@ import pytest
 from ketaplan.clinical.catalog import Catalog
 from ketaplan.clinical.catalog.course_loader import load_calendar, load_monitoring_rules
 from ketaplan.clinical.medications import MedicationResolver
+from ketaplan.clinical.policy import ClinicPolicy
 from ketaplan.clinical.titration import (
     History,
     SessionRecord,
@@ -166,6 +167,7 @@ def course_after_one_session(
     patient: PatientRecord,
     catalog: Catalog,
     resolver: MedicationResolver,
+    policy: ClinicPolicy,
 ) -> int:
     """Baseline PHQ-9 19, session 1 charted from examples/session1.jsonl with PHQ-9 15."""
     plan = create_plan(
@@ -173,7 +175,7 @@ def course_after_one_session(
         patient.patient_id,
         PlanOrder("depression"),
         actor=prescriber,
-        catalog=catalog,
+        policy=policy,
         resolver=resolver,
     )
     course = schedule_course(

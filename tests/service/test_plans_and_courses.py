@@ -11,6 +11,7 @@ from ketaplan.clinical.catalog import Catalog
 from ketaplan.clinical.catalog.course_loader import load_calendar
 from ketaplan.clinical.medications import MedicationResolver
 from ketaplan.clinical.planning import PlanRequest, make_plan, plan_to_dict
+from ketaplan.clinical.policy import ClinicPolicy
 from ketaplan.errors import HardLimitExceeded, InputError, OverrideRequired, PermissionDenied
 from ketaplan.services import (
     Actor,
@@ -37,18 +38,17 @@ def test_a_saved_plan_is_the_domains_explained_plan_for_the_current_profile(
     catalog: Catalog,
     resolver: MedicationResolver,
     audit_log: Callable[[], list[str]],
+    policy: ClinicPolicy,
 ) -> None:
     saved = create_plan(
         uow,
         patient.patient_id,
         PlanOrder("depression"),
         actor=prescriber,
-        catalog=catalog,
+        policy=policy,
         resolver=resolver,
     )
-    expected = plan_to_dict(
-        make_plan(PlanRequest("depression", patient.profile), catalog, resolver)
-    )
+    expected = plan_to_dict(make_plan(PlanRequest("depression", patient.profile), policy, resolver))
     stock = saved.plan["preparation"].pop("stock")
     assert saved.plan == expected
     assert stock["source"] == "catalog"  # the clinic has set no stock of its own
@@ -67,6 +67,7 @@ def test_a_plan_is_prepared_from_the_clinics_own_vials_and_bags_and_says_so(
     patient: PatientRecord,
     catalog: Catalog,
     resolver: MedicationResolver,
+    policy: ClinicPolicy,
 ) -> None:
     settings = clinic_settings(uow, actor=admin, catalog=catalog)
     update_clinic_settings(
@@ -86,7 +87,7 @@ def test_a_plan_is_prepared_from_the_clinics_own_vials_and_bags_and_says_so(
         patient.patient_id,
         PlanOrder("depression"),
         actor=prescriber,
-        catalog=catalog,
+        policy=policy,
         resolver=resolver,
     )
     prep = saved.plan["preparation"]
@@ -115,14 +116,15 @@ def test_an_override_is_a_prescribers_and_is_saved_with_the_plan(
     patient: PatientRecord,
     catalog: Catalog,
     resolver: MedicationResolver,
+    policy: ClinicPolicy,
 ) -> None:
     order = PlanOrder(
         "depression", requested_mg_per_kg=0.9, override_reason="partial response at 0.75"
     )
     with pytest.raises(PermissionDenied, match="prescriber"):
-        create_plan(uow, patient.patient_id, order, actor=nurse, catalog=catalog, resolver=resolver)
+        create_plan(uow, patient.patient_id, order, actor=nurse, policy=policy, resolver=resolver)
     saved = create_plan(
-        uow, patient.patient_id, order, actor=prescriber, catalog=catalog, resolver=resolver
+        uow, patient.patient_id, order, actor=prescriber, policy=policy, resolver=resolver
     )
     assert saved.plan["limits"]["override"]["prescriber"] == prescriber.email
     assert saved.plan["limits"]["override"]["reason"] == "partial response at 0.75"
@@ -136,6 +138,7 @@ def test_a_refused_dose_saves_no_plan_but_the_refusal_is_audited(
     resolver: MedicationResolver,
     rows: Callable[[type[Base]], int],
     audit_log: Callable[[], list[str]],
+    policy: ClinicPolicy,
 ) -> None:
     with pytest.raises(OverrideRequired):
         create_plan(
@@ -143,7 +146,7 @@ def test_a_refused_dose_saves_no_plan_but_the_refusal_is_audited(
             patient.patient_id,
             PlanOrder("depression", requested_mg_per_kg=0.9),
             actor=prescriber,
-            catalog=catalog,
+            policy=policy,
             resolver=resolver,
         )
     with pytest.raises(HardLimitExceeded):
@@ -152,7 +155,7 @@ def test_a_refused_dose_saves_no_plan_but_the_refusal_is_audited(
             patient.patient_id,
             PlanOrder("depression", requested_mg_per_kg=3.0, override_reason="typo"),
             actor=prescriber,
-            catalog=catalog,
+            policy=policy,
             resolver=resolver,
         )
     assert rows(InfusionPlan) == 0
@@ -167,6 +170,7 @@ def test_creating_a_plan_writes_its_audit_row_in_the_same_transaction(
     catalog: Catalog,
     resolver: MedicationResolver,
     rows: Callable[[type[Base]], int],
+    policy: ClinicPolicy,
 ) -> None:
     audits = rows(AuditEvent)
     with pytest.raises(RuntimeError, match="simulated"):
@@ -175,7 +179,7 @@ def test_creating_a_plan_writes_its_audit_row_in_the_same_transaction(
             patient.patient_id,
             PlanOrder("depression"),
             actor=prescriber,
-            catalog=catalog,
+            policy=policy,
             resolver=resolver,
         )
     assert audit_rows_at_crash == [audits + 1]
@@ -218,13 +222,14 @@ def test_a_course_refuses_another_patients_plan(
     catalog: Catalog,
     resolver: MedicationResolver,
     rows: Callable[[type[Base]], int],
+    policy: ClinicPolicy,
 ) -> None:
     plan = create_plan(
         uow,
         patient.patient_id,
         PlanOrder("depression"),
         actor=prescriber,
-        catalog=catalog,
+        policy=policy,
         resolver=resolver,
     )
     from ketaplan.services import PatientDetails, create_patient

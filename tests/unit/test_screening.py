@@ -5,16 +5,19 @@ from __future__ import annotations
 import pytest
 
 from ketaplan.clinical.catalog import Catalog
+from ketaplan.clinical.catalog.course_loader import load_monitoring_rules
 from ketaplan.clinical.medications import MedicationResolver
 from ketaplan.clinical.profile import build_profile
 from ketaplan.clinical.screening import Eligibility, screen
+
+RULES = load_monitoring_rules()
 
 
 def _screen(
     catalog: Catalog, resolver: MedicationResolver, condition: str = "depression", **profile: object
 ) -> Eligibility:
     built = build_profile(catalog, **{"weight": "70 kg", "height": "170 cm", **profile})  # type: ignore[arg-type]
-    return screen(built, catalog.protocol(condition), catalog, resolver)
+    return screen(built, catalog.protocol(condition), catalog, resolver, RULES)
 
 
 def codes(eligibility: Eligibility) -> set[str]:

@@ -53,7 +53,7 @@ def create_app(context: ServiceContext) -> FastAPI:
 
 def app_from_environment() -> FastAPI:
     """The app as uvicorn's factory builds it in each worker (``ketaplan serve``), from
-    ``KETAPLAN_DATABASE_URL`` and ``KETAPLAN_SECURE_COOKIES``."""
+    ``KETAPLAN_DATABASE_URL``, ``KETAPLAN_CATALOG`` and ``KETAPLAN_SECURE_COOKIES``."""
     import os
 
     from ketaplan.api.context import build_context
@@ -61,7 +61,11 @@ def app_from_environment() -> FastAPI:
 
     settings = load_settings(os.environ)
     secure = os.environ.get("KETAPLAN_SECURE_COOKIES", "").lower() in {"1", "true", "yes"}
-    return create_app(build_context(settings.database_url, secure_cookies=secure))
+    return create_app(
+        build_context(
+            settings.database_url, catalog_files=settings.catalog_files, secure_cookies=secure
+        )
+    )
 
 
 __all__ = ["API_PREFIX", "ServiceContext", "app_from_environment", "create_app"]

@@ -8,6 +8,7 @@ keeps a request to its own work; they are immutable values, safe to share betwee
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from fastapi import Request
 
@@ -15,6 +16,7 @@ from ketaplan.clinical.calendar import ClinicCalendar
 from ketaplan.clinical.catalog import Catalog
 from ketaplan.clinical.medications import MedicationResolver
 from ketaplan.clinical.monitoring import MonitoringRules
+from ketaplan.clinical.policy import ClinicPolicy, catalog_policy
 from ketaplan.services import UnitOfWork
 from ketaplan.store import Database
 
@@ -29,6 +31,12 @@ class ServiceContext:
     secure_cookies: bool = False
     """Mark the session cookie ``Secure`` (set when served over TLS, or behind a TLS proxy)."""
 
+    @property
+    def policy(self) -> ClinicPolicy:
+        """The policy of the served files (catalog with any clinic file, rules, calendar): what
+        each use case resolves the signed-in clinic's own settings over."""
+        return catalog_policy(self.catalog, self.monitoring, self.calendar)
+
     def unit_of_work(self) -> UnitOfWork:
         return UnitOfWork(self.database.session_factory)
 
@@ -39,14 +47,20 @@ def services(request: Request) -> ServiceContext:
     return context
 
 
-def build_context(database_url: str, *, secure_cookies: bool = False) -> ServiceContext:
-    """Open the (migrated) database and load the catalog: what ``ketaplan serve`` does."""
+def build_context(
+    database_url: str,
+    *,
+    catalog_files: tuple[Path, ...] = (),
+    secure_cookies: bool = False,
+) -> ServiceContext:
+    """Open the (migrated) database and load the catalog, with the clinic's own catalog files
+    merged over it (``ketaplan serve --catalog``): what ``ketaplan serve`` does."""
     from ketaplan.clinical.catalog import load_catalog
     from ketaplan.clinical.catalog.course_loader import load_calendar, load_monitoring_rules
     from ketaplan.drug_dictionary import DnerDrugDictionary
     from ketaplan.store import open_database
 
-    catalog = load_catalog()
+    catalog = load_catalog(catalog_files)
     database = open_database(database_url)
     return ServiceContext(
         database=database,

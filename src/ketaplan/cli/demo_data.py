@@ -27,7 +27,8 @@ def demo_data(
     from ketaplan.services.demo_clinic import DEMO_EMAILS, create_demo_clinic
     from ketaplan.settings import load_settings
 
-    context = build_context(load_settings(os.environ).database_url)
+    settings = load_settings(os.environ)
+    context = build_context(settings.database_url, catalog_files=settings.catalog_files)
     try:
         today = datetime.now(ZoneInfo(context.catalog.clinic.time_zone)).date()
         made = create_demo_clinic(

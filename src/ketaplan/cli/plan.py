@@ -81,14 +81,15 @@ def plan(
 ) -> None:
     """Screen a patient, personalise the dose, check limits and prepare the infusion."""
     from ketaplan.cli._output import print_json, print_lines
-    from ketaplan.clinical.catalog import load_catalog
+    from ketaplan.clinical.catalog.course_loader import load_policy
     from ketaplan.clinical.medications import MedicationResolver
     from ketaplan.clinical.planning import PlanRequest, make_plan, plan_to_dict
     from ketaplan.clinical.profile import build_profile, with_confirm_weight_hint
     from ketaplan.drug_dictionary import DnerDrugDictionary
     from ketaplan.errors import InputError, OverrideRequired
 
-    cat = load_catalog(tuple(catalog or ()))
+    policy = load_policy(tuple(catalog or ()))
+    cat = policy.catalog
     try:
         profile = build_profile(
             cat,
@@ -114,7 +115,7 @@ def plan(
         condition, profile, _decimal(mg_per_kg, "--mg-per-kg"), override_reason, prescriber
     )
     try:
-        result = make_plan(request, cat, MedicationResolver(cat, DnerDrugDictionary()))
+        result = make_plan(request, policy, MedicationResolver(cat, DnerDrugDictionary()))
     except OverrideRequired as refused:
         raise refused.with_hint(override_hint(refused)) from None
     if as_json:
@@ -138,24 +139,20 @@ def summary_lines(plan: Plan) -> list[str]:
     """The plan as a nurse reads it: the verdict first, then the dose, then the bag and pump."""
     from ketaplan.clinical.planning import DISCLAIMER
     from ketaplan.clinical.preparation import preparation_steps
+    from ketaplan.clinical.screening import VERDICT_HEADLINES, verdict
 
     d, prep, e = plan.dose, plan.preparation, plan.eligibility
     lines = [
         f"KETAMINE INFUSION PLAN: {plan.protocol.title} (catalog {plan.catalog_version})",
         DISCLAIMER,
         "",
-        f"ELIGIBILITY: {e.status.upper()}",
+        f"ELIGIBILITY: {e.status.upper()}: {VERDICT_HEADLINES[verdict(e)]}",
     ]
     marks = {"block": "X", "caution": "!", "info": "-"}
     for f in e.findings:
         lines.append(f"  {marks[f.severity]} [{f.severity}] {f.code}: {f.message}")
-    blocks = [f for f in e.findings if f.severity == "block"]
-    if blocks and all(f.code.startswith("vitals.") for f in blocks):
-        lines.append(
-            "  HOLD THE START: recheck the vital signs after rest and call the prescriber."
-        )
-    elif blocks:
-        lines.append("  DO NOT INFUSE. Alternatives: " + "; ".join(plan.protocol.alternatives))
+    if verdict(e) == "do_not_infuse":
+        lines.append("  Alternatives: " + "; ".join(plan.protocol.alternatives))
     lines += [
         "",
         f"DOSE: {d.mg_per_kg:g} mg/kg x {d.dosing_weight_kg:g} kg ({d.weight_basis} body weight)"

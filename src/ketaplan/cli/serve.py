@@ -24,6 +24,7 @@ No ``--reload``: this is the clinic's server, not a development loop.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -54,6 +55,14 @@ def serve(
             "the client address (sign-in rate limit, audit trail) is the connection's peer.",
         ),
     ] = None,
+    catalog: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--catalog",
+            help="The clinic's own catalog file(s), merged over the packaged catalog as "
+            "`ketaplan plan --catalog` merges them (default: $KETAPLAN_CATALOG).",
+        ),
+    ] = None,
     log_level: Annotated[
         str, typer.Option(help="uvicorn's log level (critical, error, warning, info, debug).")
     ] = "info",
@@ -71,17 +80,22 @@ def serve(
         listening_sockets,
     )
     from ketaplan.cli._output import print_lines
-    from ketaplan.settings import DATABASE_URL_VARIABLE, load_settings
+    from ketaplan.clinical.catalog import load_catalog
+    from ketaplan.settings import CATALOG_VARIABLE, DATABASE_URL_VARIABLE, load_settings
     from ketaplan.store import open_database, safe_url
     from ketaplan.store.backup import hold_serve_lock, sqlite_path
 
     proxies = proxy_options(forwarded_allow_ips)  # a bad address is refused before anything
-    database_url = load_settings(os.environ).database_url
+    settings = load_settings(os.environ)
+    database_url = settings.database_url
+    catalog_files = tuple(catalog) if catalog else settings.catalog_files
+    served = load_catalog(catalog_files)  # a bad clinic file is refused here, not per worker
     database = open_database(database_url)  # refuses an un-migrated database, before workers
     shown = safe_url(database.engine)
     database.close()
     check_address_free(host, port)  # a taken port is refused before any worker starts
     os.environ[DATABASE_URL_VARIABLE] = database_url
+    os.environ[CATALOG_VARIABLE] = os.pathsep.join(str(p.resolve()) for p in catalog_files)
     os.environ["KETAPLAN_SECURE_COOKIES"] = "1" if secure_cookies else ""
     path = sqlite_path(database_url)
     lock = hold_serve_lock(path) if path is not None else None
@@ -94,6 +108,8 @@ def serve(
                 f"Client addresses from X-Forwarded-For when the peer is {', '.join(trusted)}."
                 if trusted
                 else "Client addresses are the connections' peers (no proxy trusted).",
+                f"Catalog {served.version}"
+                + (f" with {', '.join(str(p) for p in catalog_files)}" if catalog_files else ""),
             ]
         )
         options: dict[str, Any] = dict(

@@ -27,17 +27,18 @@ def protocol_segments(condition: str, weight_kg: float) -> tuple[InfusionSegment
     The same plan ``ketaplan plan`` makes from the weight alone (limits included: a dose a
     limit refuses is refused here too).
     """
-    from ketaplan.clinical.catalog import load_catalog
+    from ketaplan.clinical.catalog.course_loader import load_policy
     from ketaplan.clinical.medications import MedicationResolver
     from ketaplan.clinical.pk import constant_infusion
     from ketaplan.clinical.planning import PlanRequest, make_plan
     from ketaplan.clinical.profile import build_profile
     from ketaplan.drug_dictionary import DnerDrugDictionary
 
-    catalog = load_catalog()
+    policy = load_policy()
+    catalog = policy.catalog
     profile = build_profile(catalog, weight=f"{weight_kg!r} kg")
     plan = make_plan(
-        PlanRequest(condition, profile), catalog, MedicationResolver(catalog, DnerDrugDictionary())
+        PlanRequest(condition, profile), policy, MedicationResolver(catalog, DnerDrugDictionary())
     )
     return constant_infusion(plan.preparation.delivered_mg, plan.dose.duration_min)
 

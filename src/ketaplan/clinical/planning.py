@@ -10,10 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from ketaplan.clinical.catalog import Catalog, ClinicSettings, Protocol
+from ketaplan.clinical.catalog import Protocol
 from ketaplan.clinical.dosing import Dose, personalise_dose
 from ketaplan.clinical.limits import LimitCheck, Override, check_limits, enforce_limits
 from ketaplan.clinical.medications import MedicationResolver
+from ketaplan.clinical.policy import ClinicPolicy
 from ketaplan.clinical.preparation import Preparation, preparation_steps, prepare_infusion
 from ketaplan.clinical.profile import PatientProfile, dosing_weight
 from ketaplan.clinical.screening import Eligibility, eligibility_to_dict, screen
@@ -44,21 +45,18 @@ class Plan(NamedTuple):
     preparation: Preparation
 
 
-def make_plan(
-    request: PlanRequest,
-    catalog: Catalog,
-    resolver: MedicationResolver,
-    stock: ClinicSettings | None = None,
-) -> Plan:
+def make_plan(request: PlanRequest, policy: ClinicPolicy, resolver: MedicationResolver) -> Plan:
     """Screen, dose, check limits and prepare; raises only for bad input or refused doses.
 
-    ``stock`` is the clinic whose vials, syringes and bags the preparation uses: a clinic's own
-    stock from its settings (the service passes it), or by default the catalog's ``[clinic]``.
-    Only the preparation depends on it; screening and dosing never do.
+    Everything the clinic decides comes from ``policy``: the catalog (with its clinic file),
+    the pre-infusion thresholds screening uses, the dosing-weight basis and the stock the
+    preparation is made from. The CLI, the API and the pages pass the same policy for the same
+    clinic, so they plan a patient identically.
     """
+    catalog = policy.catalog
     protocol = catalog.protocol(request.condition)
     profile = request.profile
-    eligibility = screen(profile, protocol, catalog, resolver)
+    eligibility = screen(profile, protocol, catalog, resolver, policy.monitoring)
     weight = dosing_weight(profile, protocol, catalog)
     dose = personalise_dose(
         profile,
@@ -73,7 +71,7 @@ def make_plan(
         checks, override_reason=request.override_reason, prescriber=request.prescriber
     )
     preparation = prepare_infusion(
-        dose.total_mg, dose.duration_min, protocol.bag_ml, stock or catalog.clinic
+        dose.total_mg, dose.duration_min, protocol.bag_ml, policy.supplies
     )
     return Plan(
         protocol, catalog.version, profile, eligibility, dose, checks, override, preparation

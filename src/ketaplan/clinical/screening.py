@@ -8,11 +8,11 @@ for the clinician and the source behind it. The eligibility status is the worst 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any, Literal, NamedTuple
 
 from ketaplan.clinical.catalog import Catalog, Protocol
-from ketaplan.clinical.catalog.course_loader import load_monitoring_rules
 from ketaplan.clinical.catalog.model import Severity
 from ketaplan.clinical.medications import MedicationResolver, ResolvedMedication
 from ketaplan.clinical.monitoring import MonitoringRules, check_vitals
@@ -166,16 +166,15 @@ def _vitals_findings(
     profile: PatientProfile,
     protocol: Protocol,
     catalog: Catalog,
-    monitoring: MonitoringRules | None,
+    monitoring: MonitoringRules,
 ) -> list[Finding]:
-    """Pre-infusion vital signs against the clinic's monitoring rules for this category
-    (the default rules unless ``monitoring`` is given)."""
+    """Pre-infusion vital signs against the clinic's monitoring rules for this category."""
     if profile.pre_infusion_vitals is None:
         return []
     alerts = check_vitals(
         profile.pre_infusion_vitals,
         "pre_infusion",
-        (monitoring or load_monitoring_rules()).for_category(protocol.category),
+        monitoring.for_category(protocol.category),
         _NO_TIME,
     )
     return [
@@ -191,11 +190,12 @@ def screen(
     protocol: Protocol,
     catalog: Catalog,
     resolver: MedicationResolver,
-    monitoring: MonitoringRules | None = None,
+    monitoring: MonitoringRules,
 ) -> Eligibility:
     """Contraindications, interactions, pre-infusion vitals and patient facts for one protocol.
 
-    ``monitoring`` defaults to the default monitoring rules (``monitoring.toml``).
+    ``monitoring`` is the clinic's rules in force (its policy's): the pre-infusion readings are
+    judged by the same thresholds as at the chair, never by defaults loaded here.
     """
     medications = tuple(resolver.resolve(m) for m in profile.medications)
     findings = (
@@ -209,11 +209,44 @@ def screen(
     return Eligibility(_STATUS[worst], tuple(findings), medications)
 
 
+Verdict = Literal["eligible", "caution", "hold", "do_not_infuse"]
+VERDICT_HEADLINES: dict[Verdict, str] = {
+    "eligible": "Eligible: nothing found that stops or limits the infusion",
+    "caution": "Caution: review each caution below before the infusion",
+    "hold": "Hold the start: recheck the vital signs after rest and call the prescriber",
+    "do_not_infuse": "Contraindicated: do not infuse (see the contraindications below)",
+}
+"""What each verdict tells staff, in one line: the CLI, the API and the pages all say this."""
+
+
+def verdict_for(status: str, block_codes: Iterable[str]) -> Verdict:
+    """The verdict of a status and the codes of its blocking findings: a block from
+    pre-infusion readings alone is a *hold* (they may settle after rest); any other block
+    means *do not infuse*. Saved screenings and plans carry both, so old rows get it too."""
+    if status == "eligible":
+        return "eligible"
+    if status == "caution":
+        return "caution"
+    if all(code.startswith("vitals.") for code in block_codes):
+        return "hold"
+    return "do_not_infuse"
+
+
+def verdict(eligibility: Eligibility) -> Verdict:
+    """The verdict of a screening (see :func:`verdict_for`)."""
+    return verdict_for(
+        eligibility.status, (f.code for f in eligibility.findings if f.severity == "block")
+    )
+
+
 def eligibility_to_dict(eligibility: Eligibility) -> dict[str, Any]:
     """The verdict as JSON: the plan's ``eligibility`` key (README contract) and a saved
     screening share this one shape."""
+    kind = verdict(eligibility)
     return {
         "status": eligibility.status,
+        "verdict": kind,
+        "headline": VERDICT_HEADLINES[kind],
         "findings": [
             {"code": f.code, "severity": f.severity, "message": f.message, "source": f.source}
             for f in eligibility.findings

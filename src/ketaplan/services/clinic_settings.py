@@ -38,6 +38,7 @@ from ketaplan.clinical.monitoring import (
     with_recorded_thresholds,
     with_thresholds,
 )
+from ketaplan.clinical.policy import ClinicPolicy
 from ketaplan.errors import ConflictError, InputError, NotFoundError
 from ketaplan.services.actors import Actor, require_role
 from ketaplan.services.unit_of_work import UnitOfWork
@@ -686,32 +687,6 @@ def calendar_as_text(calendar: ClinicCalendar) -> dict[str, str]:
     }
 
 
-@dataclass(frozen=True, slots=True)
-class ClinicStock:
-    """The supplies a clinic's infusions are prepared with, and where they come from.
-
-    ``supplies`` is the catalog's ``[clinic]`` with the clinic's own vials and bag sizes put in
-    (syringes, diluent and tolerances stay the catalog's): what
-    :func:`ketaplan.clinical.preparation.prepare_infusion` takes as its stock.
-    """
-
-    supplies: ClinicSettings
-    settings_version: int
-    own: bool
-    """True when the clinic's settings name vials or bag sizes of their own."""
-
-    def to_dict(self) -> dict[str, Any]:
-        """What a saved plan records about the stock it was prepared from."""
-        return {
-            "source": "clinic_settings" if self.own else "catalog",
-            "settings_version": self.settings_version,
-            "vials": [
-                {"mg_per_ml": v.mg_per_ml, "volume_ml": v.volume_ml} for v in self.supplies.vials
-            ],
-            "bag_sizes_ml": list(self.supplies.preparation.bag_sizes_ml),
-        }
-
-
 def _supplies(
     defaults: ClinicSettings, vials: tuple[VialStock, ...], bag_sizes_ml: tuple[float, ...]
 ) -> ClinicSettings:
@@ -731,17 +706,30 @@ def _supplies(
     )
 
 
-def clinic_stock(uow: UnitOfWork, actor: Actor, catalog: Catalog) -> ClinicStock:
-    """The stock in force for the actor's clinic, inside an open unit of work (for plans).
+def clinic_policy(uow: UnitOfWork, actor: Actor, base: ClinicPolicy) -> ClinicPolicy:
+    """The actor's clinic's policy, inside an open unit of work: its own settings (calendar,
+    alert thresholds, vials and bags) over ``base`` (the entry point's catalog, rules and
+    calendar, with any clinic file).
 
-    Reads two columns of the clinic's row; the derived stock is remembered (see
-    :func:`_supplies`), so a plan costs one small query more, not a catalog rebuild.
+    Every use case that doses, screens, schedules or charts resolves its policy here, once, and
+    hands it to the domain: one query of two columns, and derived values remembered per
+    content (:func:`_remembered`), so a plan costs one small query more, not a catalog rebuild.
     """
     own, version = _own_settings_and_version(uow, actor)
-    defaults = catalog.clinic
-    if not own.get("vials") and "bag_sizes_ml" not in own:
-        return ClinicStock(defaults, version, own=False)
-    supplies = _supplies(
-        defaults, _own_vials(own, defaults), tuple(sorted(_own_bag_sizes_ml(own, defaults)))
+    defaults = base.supplies
+    own_stock = bool(own.get("vials")) or "bag_sizes_ml" in own
+    supplies = (
+        _supplies(
+            defaults, _own_vials(own, defaults), tuple(sorted(_own_bag_sizes_ml(own, defaults)))
+        )
+        if own_stock
+        else defaults
     )
-    return ClinicStock(supplies, version, own=True)
+    return ClinicPolicy(
+        catalog=base.catalog,
+        monitoring=_own_monitoring(own, base.monitoring),
+        calendar=_own_calendar(own, base.calendar),
+        supplies=supplies,
+        settings_version=version,
+        stock_source="clinic_settings" if own_stock else "catalog",
+    )

@@ -38,6 +38,7 @@ from ketaplan.clinical.catalog import Catalog
 from ketaplan.clinical.course import schedule_series
 from ketaplan.clinical.medications import MedicationResolver
 from ketaplan.clinical.monitoring import MonitoringRules
+from ketaplan.clinical.policy import catalog_policy
 from ketaplan.errors import ConflictError
 from ketaplan.services.actors import Actor
 from ketaplan.services.clinics import add_user, load_actor, set_up_clinic
@@ -299,6 +300,7 @@ def _create_demo_clinic(
         return None
     passwords = {role: _password() for role in DEMO_EMAILS}
     time_zone = catalog.clinic.time_zone
+    policy = catalog_policy(catalog, monitoring, calendar)
     try:
         admin = set_up_clinic(
             uow,
@@ -326,9 +328,8 @@ def _create_demo_clinic(
             pid,
             condition=patient.condition,
             actor=nurse,
-            catalog=catalog,
+            policy=policy,
             resolver=resolver,
-            monitoring=monitoring,
         )
         baseline_at = datetime.combine(today - timedelta(weeks=4), datetime.min.time(), zone)
         scales = patient.scores
@@ -351,7 +352,7 @@ def _create_demo_clinic(
                 pid,
                 PlanOrder(patient.condition, mg_per_kg, reason),
                 actor=prescriber,
-                catalog=catalog,
+                policy=policy,
                 resolver=resolver,
             )
         else:
@@ -360,7 +361,7 @@ def _create_demo_clinic(
                 pid,
                 PlanOrder(patient.condition),
                 actor=prescriber,
-                catalog=catalog,
+                policy=policy,
                 resolver=resolver,
             )
         first_day = _first_day(

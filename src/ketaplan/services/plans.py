@@ -17,12 +17,12 @@ from typing import Any, cast
 
 from sqlalchemy import Table, insert, select
 
-from ketaplan.clinical.catalog import Catalog
 from ketaplan.clinical.medications import MedicationResolver
 from ketaplan.clinical.planning import PlanRequest, make_plan, plan_to_dict
+from ketaplan.clinical.policy import ClinicPolicy
 from ketaplan.errors import SafetyLimitError
 from ketaplan.services.actors import Actor, require_role
-from ketaplan.services.clinic_settings import clinic_stock
+from ketaplan.services.clinic_settings import clinic_policy
 from ketaplan.services.patients import (
     current_profile,
     find_in_clinic,
@@ -79,10 +79,15 @@ def create_plan(
     order: PlanOrder,
     *,
     actor: Actor,
-    catalog: Catalog,
+    policy: ClinicPolicy,
     resolver: MedicationResolver,
 ) -> PlanRecord:
-    """Screen, dose, check limits and prepare for the patient's current details; save it."""
+    """Screen, dose, check limits and prepare for the patient's current details; save it.
+
+    ``policy`` is the entry point's (catalog with any clinic file, rules, calendar); the
+    clinic's own settings are put over it here, so the plan is judged by the same thresholds
+    and stock as a screening or a chart of the same clinic.
+    """
     if order.override_reason is not None:
         require_role(actor, ("prescriber",), "overriding a dose limit")
     with uow:
@@ -94,9 +99,9 @@ def create_plan(
             order.override_reason,
             actor.email if order.override_reason is not None else None,
         )
-        stock = clinic_stock(uow, actor, catalog)
+        policy = clinic_policy(uow, actor, policy)
         try:
-            plan = make_plan(request, catalog, resolver, stock.supplies)
+            plan = make_plan(request, policy, resolver)
         except SafetyLimitError as refused:
             uow.audit(
                 actor,
@@ -115,7 +120,7 @@ def create_plan(
             uow.commit()
             raise
         data = plan_to_dict(plan)
-        data["preparation"]["stock"] = stock.to_dict()
+        data["preparation"]["stock"] = policy.stock_to_dict()
         values = {
             "patient_id": patient_id,
             "patient_version": patient_version,
@@ -150,7 +155,7 @@ def create_plan(
                 "total_mg": plan.dose.total_mg,
                 "override": values["override"] is not None,
                 "stock": data["preparation"]["stock"]["source"],
-                "settings_version": stock.settings_version,
+                "settings_version": policy.settings_version,
             },
         )
         uow.commit()

@@ -15,12 +15,16 @@ from typing import Any
 
 from sqlalchemy import select
 
-from ketaplan.clinical.catalog import Catalog
 from ketaplan.clinical.medications import MedicationResolver
-from ketaplan.clinical.monitoring import MonitoringRules
-from ketaplan.clinical.screening import eligibility_to_dict, screen
+from ketaplan.clinical.policy import ClinicPolicy
+from ketaplan.clinical.screening import (
+    VERDICT_HEADLINES,
+    eligibility_to_dict,
+    screen,
+    verdict_for,
+)
 from ketaplan.services.actors import Actor
-from ketaplan.services.clinic_settings import clinic_monitoring
+from ketaplan.services.clinic_settings import clinic_policy
 from ketaplan.services.patients import current_version, find_patient, profile_from_dict
 from ketaplan.services.unit_of_work import UnitOfWork
 from ketaplan.store.models import Screening
@@ -44,6 +48,12 @@ class ScreeningRecord:
     created_at: datetime
     created_by: int
 
+    @property
+    def headline(self) -> str:
+        """The verdict in the domain's words (as the CLI and the plan say it)."""
+        blocks = (f["code"] for f in self.findings if f["severity"] == "block")
+        return VERDICT_HEADLINES[verdict_for(self.status, blocks)]
+
 
 def _record(row: Screening) -> ScreeningRecord:
     return ScreeningRecord(
@@ -66,22 +76,21 @@ def screen_patient(
     *,
     condition: str,
     actor: Actor,
-    catalog: Catalog,
+    policy: ClinicPolicy,
     resolver: MedicationResolver,
-    monitoring: MonitoringRules | None = None,
 ) -> ScreeningRecord:
     """Screen the patient's current details for the condition's protocol; save the findings.
 
     An unknown condition is an :class:`~ketaplan.errors.InputError` before anything is read.
     """
+    catalog = policy.catalog
     protocol = catalog.protocol(condition)
     with uow:
         patient = find_patient(uow, patient_id, actor)
         version = current_version(uow, patient)
-        if monitoring is not None:
-            monitoring = clinic_monitoring(uow, actor, monitoring)
+        policy = clinic_policy(uow, actor, policy)
         eligibility = screen(
-            profile_from_dict(version.profile), protocol, catalog, resolver, monitoring
+            profile_from_dict(version.profile), protocol, catalog, resolver, policy.monitoring
         )
         row = Screening(
             patient_id=patient_id,

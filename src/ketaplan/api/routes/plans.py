@@ -80,7 +80,7 @@ def create(patient_id: RecordId, body: PlanIn, actor: SignedIn, request: Request
             patient_id,
             PlanOrder(body.condition, body.requested_mg_per_kg, body.override_reason),
             actor=actor,
-            catalog=context.catalog,
+            policy=context.policy,
             resolver=context.resolver,
         )
     except OverrideRequired as refused:

@@ -68,9 +68,8 @@ def create(
         patient_id,
         condition=body.condition,
         actor=actor,
-        catalog=context.catalog,
+        policy=context.policy,
         resolver=context.resolver,
-        monitoring=context.monitoring,
     )
     return _out(record)
 

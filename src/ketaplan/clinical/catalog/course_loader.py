@@ -14,7 +14,7 @@ import json
 from collections.abc import Sequence
 from datetime import date, time
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from ketaplan.clinical.calendar import WEEKDAYS, ClinicCalendar
 from ketaplan.clinical.catalog.loader import DEFAULT_DIR, merge_layer, read_layer
@@ -31,6 +31,9 @@ from ketaplan.clinical.monitoring import (
     Vital,
 )
 from ketaplan.errors import CatalogError, InputError
+
+if TYPE_CHECKING:
+    from ketaplan.clinical.policy import ClinicPolicy
 
 MONITORING_FILE = "monitoring.toml"
 CALENDAR_FILE = "calendar.toml"
@@ -194,3 +197,21 @@ def load_calendar(path: Path | None = None, clinic_time_zone: str | None = None)
         raise
     except InputError as exc:  # the calendar's own consistency checks
         raise CatalogError(f"{t.origin()}: calendar: {exc.message}", fields=exc.fields) from exc
+
+
+def load_policy(
+    catalog_files: Sequence[Path] = (), calendar_file: Path | None = None
+) -> ClinicPolicy:
+    """The clinic policy of the files alone: the catalog with the clinic's own files merged
+    over it, the monitoring rules and the calendar in the catalog's clinic time zone.
+
+    What the CLI plans with and what ``ketaplan serve --catalog`` starts every clinic from, so
+    that the same files give the same plan whatever the entry point.
+    """
+    from ketaplan.clinical.catalog.loader import load_catalog
+    from ketaplan.clinical.policy import catalog_policy
+
+    catalog = load_catalog(tuple(catalog_files))
+    return catalog_policy(
+        catalog, load_monitoring_rules(), load_calendar(calendar_file, catalog.clinic.time_zone)
+    )

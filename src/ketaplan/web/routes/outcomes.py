@@ -40,9 +40,8 @@ async def screen(patient_id: RecordId, actor: SignedIn, request: Request) -> Res
             patient_id,
             condition=form.get("screen_condition", "").strip() or "(none chosen)",
             actor=actor,
-            catalog=context.catalog,
+            policy=context.policy,
             resolver=context.resolver,
-            monitoring=context.monitoring,
         )
     except InputError as refused:
         values = await patient_page_values(request, patient_id, actor)

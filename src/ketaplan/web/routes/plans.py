@@ -103,7 +103,7 @@ async def create(patient_id: RecordId, actor: SignedIn, request: Request) -> Res
             patient_id,
             order,
             actor=actor,
-            catalog=context.catalog,
+            policy=context.policy,
             resolver=context.resolver,
         )
     except OverrideRequired as refused:
