@@ -17,6 +17,7 @@ from ketaplan.clinical.catalog import Catalog, load_catalog
 from ketaplan.clinical.catalog.course_loader import load_monitoring_rules
 from ketaplan.clinical.medications import MedicationResolver
 from ketaplan.clinical.monitoring import MonitoringRules
+from ketaplan.clinical.policy import ClinicPolicy
 from ketaplan.clinical.session import SessionSequenceError
 from ketaplan.errors import (
     ConflictError,
@@ -329,11 +330,12 @@ def ordered(
     prescriber: Actor,
     patient: PatientRecord,
     catalog: Catalog,
+    policy: ClinicPolicy,
     resolver: MedicationResolver,
 ) -> tuple[SessionChart, dict[str, float]]:
     """A session opened on a depression plan, and the plan's bag and pump program."""
     plan = create_plan(
-        uow, patient.patient_id, PlanOrder("depression"), actor=prescriber, catalog=catalog,
+        uow, patient.patient_id, PlanOrder("depression"), actor=prescriber, policy=policy,
         resolver=resolver,
     )  # fmt: skip
     opened = open_session(
