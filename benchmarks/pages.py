@@ -93,12 +93,23 @@ def database_url() -> Iterator[tuple[str, str]]:
         admin.dispose()
 
 
-def _session_events(start: datetime) -> list[dict[str, Any]]:
-    """examples/session1.jsonl moved to start at ``start`` (same spacing between events)."""
+def _session_events(start: datetime, plan: dict[str, Any]) -> list[dict[str, Any]]:
+    """examples/session1.jsonl moved to start at ``start`` (same spacing between events), its
+    start at the plan's bag and pump rate (a chart is checked against its order)."""
     events = [json.loads(line) for line in EXAMPLE.read_text().splitlines() if line.strip()]
     first = datetime.fromisoformat(events[0]["at"])
+    prep = plan["preparation"]
+    ordered = {
+        "rate_ml_per_h": prep["pump_rate_ml_per_h"],
+        "concentration_mg_per_ml": prep["final_mg_per_ml"],
+    }
     return [
-        {**e, "at": (start + (datetime.fromisoformat(e["at"]) - first)).isoformat()} for e in events
+        {
+            **e,
+            **(ordered if e["type"] == "start" else {}),
+            "at": (start + (datetime.fromisoformat(e["at"]) - first)).isoformat(),
+        }
+        for e in events
     ]
 
 
@@ -184,7 +195,7 @@ def build_patient(context: ServiceContext) -> dict[str, str]:
             number=number,
         )
         session_id = chart.session_id
-        for seq, event in enumerate(_session_events(start)):
+        for seq, event in enumerate(_session_events(start, plan.plan)):
             append_session_event(
                 uow,
                 session_id,
@@ -192,6 +203,7 @@ def build_patient(context: ServiceContext) -> dict[str, str]:
                 expected_seq=seq,
                 actor=doctor,
                 monitoring=context.monitoring,
+                catalog=context.catalog,
             )
         better = min(number // 2, 2)
         for scale, answers in (

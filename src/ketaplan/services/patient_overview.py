@@ -123,7 +123,7 @@ class PatientOverview:
 
 
 def _sessions(
-    uow: UnitOfWork, patient_id: int, rules: ChartRules, actor: Actor, catalog: Catalog
+    uow: UnitOfWork, patient_id: int, rules: ChartRules, catalog: Catalog
 ) -> tuple[SessionLine, ...]:
     rows = list(
         uow.session.scalars(
@@ -141,7 +141,7 @@ def _sessions(
         events[event.session_id].append(event.data)
     lines = []
     for row in rows:
-        log = replay_stored(events[row.id], row, rules, chart_terms(uow, row, actor, catalog))
+        log = replay_stored(events[row.id], row, rules, chart_terms(uow, row, catalog))
         summary = summarise(log, row.weight_kg)
         started = next((e.at for e in log.events if e.kind == "start"), None)
         lines.append(
@@ -236,7 +236,7 @@ def patient_overview(
             )
         )
         rules = clinic_chart_rules(uow, actor, monitoring)
-        sessions = _sessions(uow, patient_id, rules, actor, catalog)
+        sessions = _sessions(uow, patient_id, rules, catalog)
         uow.audit(
             actor,
             "patient.overview.read",
@@ -284,9 +284,7 @@ def course_overview(
         price = clinic_price(uow, actor, catalog)
         rules = clinic_chart_rules(uow, actor, monitoring)
         sessions = tuple(
-            s
-            for s in _sessions(uow, course.patient_id, rules, actor, catalog)
-            if s.course_id == course_id
+            s for s in _sessions(uow, course.patient_id, rules, catalog) if s.course_id == course_id
         )
         in_force = clinic_calendar(uow, actor, calendar) if calendar is not None else None
         uow.audit(actor, "course.read", "course", course_id, patient_id=course.patient_id)
