@@ -55,7 +55,7 @@ WARM_UP_S = 2.0
 RATE = 200
 EVENTS_PER_SESSION = 20
 PASSWORD = "benchmark passphrase"
-EVENT_AT = "2026-11-30T09:00:00-08:00"  # in the past: a future time is refused
+EVENT_AT = "2025-12-07T09:00:00-08:00"  # in the past: charts refuse future times
 
 BARE_APP = """
 from fastapi import FastAPI

@@ -94,16 +94,21 @@ def database_url() -> Iterator[tuple[str, str]]:
         admin.dispose()
 
 
-def _session_events(start: datetime, bag_mg_per_ml: float) -> list[dict[str, Any]]:
-    """examples/session1.jsonl moved to start at ``start`` (same spacing between events), on
-    the order's bag (a start must match it)."""
+def _session_events(start: datetime, plan: dict[str, Any]) -> list[dict[str, Any]]:
+    """examples/session1.jsonl moved to start at ``start`` (same spacing between events), its
+    start at the plan's bag and pump rate (a chart is checked against its order)."""
     events = [json.loads(line) for line in EXAMPLE.read_text().splitlines() if line.strip()]
     first = datetime.fromisoformat(events[0]["at"])
+    prep = plan["preparation"]
+    ordered = {
+        "rate_ml_per_h": prep["pump_rate_ml_per_h"],
+        "concentration_mg_per_ml": prep["final_mg_per_ml"],
+    }
     return [
         {
             **e,
+            **(ordered if e["type"] == "start" else {}),
             "at": (start + (datetime.fromisoformat(e["at"]) - first)).isoformat(),
-            **({"concentration_mg_per_ml": bag_mg_per_ml} if e["type"] == "start" else {}),
         }
         for e in events
     ]
@@ -154,7 +159,6 @@ def build_patient(context: ServiceContext) -> dict[str, str]:
         resolver=context.resolver,
     )
     plan = sign_order(uow, plan.plan_id, password=PASSWORD, actor=doctor)
-    bag_mg_per_ml = float(plan.plan["preparation"]["final_mg_per_ml"])
     now = datetime.now(UTC).replace(microsecond=0)
     first_start = now - timedelta(days=3 * (SESSIONS - 1), hours=4)
     zone = context.calendar.zone
@@ -192,7 +196,7 @@ def build_patient(context: ServiceContext) -> dict[str, str]:
             number=number,
         )
         session_id = chart.session_id
-        for seq, event in enumerate(_session_events(start, bag_mg_per_ml)):
+        for seq, event in enumerate(_session_events(start, plan.plan)):
             append_session_event(
                 uow,
                 session_id,

@@ -75,6 +75,12 @@ PATIENTS = {
         full_name="Hal Held", weight="95 kg", height="175 cm", blood_pressure="192/104"
     ),
 }
+CHART_EVENTS = (
+    *("check_in", "check_in", "check_in_held", "vitals", "vitals", "start", "start", "start"),
+    *("rate", "rate", "pause", "resume", "stop", "stop", "hold_override", "correction"),
+    *("discharge", "discharge"),
+)
+"""What the nurse charts, the usual events more often than the rest."""
 GOOD_VITALS = {"systolic": 128, "diastolic": 80, "heart_rate": 76, "spo2": 98}
 HOLD_VITALS = {"systolic": 196, "diastolic": 112, "heart_rate": 118, "spo2": 90}
 
@@ -241,11 +247,7 @@ class SafetyPath(RuleBasedStateMachine):
 
     @rule(
         session=sessions,
-        kind=st.sampled_from(
-            ["check_in", "check_in", "check_in_held", "vitals", "vitals", "start", "start"]
-            + ["start", "rate", "rate", "pause", "resume", "stop", "stop", "hold_override"]
-            + ["correction", "discharge", "discharge"]
-        ),
+        kind=st.sampled_from(CHART_EVENTS),
         rate=st.sampled_from(["order", "order", "double", "999"]),
         concentration=st.sampled_from(["order", "order", "order", "0.4", "100"]),
         future=st.sampled_from([False, False, False, True]),

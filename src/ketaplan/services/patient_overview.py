@@ -125,7 +125,7 @@ class PatientOverview:
 
 
 def _sessions(
-    uow: UnitOfWork, patient_id: int, rules: ChartRules, actor: Actor, policy: ClinicPolicy
+    uow: UnitOfWork, patient_id: int, rules: ChartRules, policy: ClinicPolicy
 ) -> tuple[SessionLine, ...]:
     rows = list(
         uow.session.scalars(
@@ -143,7 +143,7 @@ def _sessions(
         events[event.session_id].append(event.data)
     lines = []
     for row in rows:
-        log = replay_stored(events[row.id], row, rules, chart_terms(uow, row, actor, policy))
+        log = replay_stored(events[row.id], row, rules, chart_terms(uow, row, policy))
         summary = summarise(log, row.weight_kg)
         started = next((e.at for e in log.events if e.kind == "start"), None)
         lines.append(
@@ -242,7 +242,7 @@ def patient_overview(
             )
         )
         rules = clinic_chart_rules(uow, actor, policy.monitoring)
-        sessions = _sessions(uow, patient_id, rules, actor, policy)
+        sessions = _sessions(uow, patient_id, rules, policy)
         uow.audit(
             actor,
             "patient.overview.read",
@@ -288,9 +288,7 @@ def course_overview(
         price = clinic_price(uow, actor, policy.catalog)
         rules = clinic_chart_rules(uow, actor, policy.monitoring)
         sessions = tuple(
-            s
-            for s in _sessions(uow, course.patient_id, rules, actor, policy)
-            if s.course_id == course_id
+            s for s in _sessions(uow, course.patient_id, rules, policy) if s.course_id == course_id
         )
         in_force = clinic_policy(uow, actor, policy).calendar
         uow.audit(actor, "course.read", "course", course_id, patient_id=course.patient_id)

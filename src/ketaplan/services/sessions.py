@@ -115,14 +115,14 @@ def order_terms_of(plan: InfusionPlan | None) -> OrderTerms | None:
         return None
 
 
-def chart_terms(
-    uow: UnitOfWork, session: InfusionSession, actor: Actor, policy: ClinicPolicy
-) -> ChartTerms:
+def chart_terms(uow: UnitOfWork, session: InfusionSession, policy: ClinicPolicy) -> ChartTerms:
     """What the session's chart is checked against, inside an open unit of work: the
     clinic's maximum concentration, the protocol's limits and recovery time, the order."""
     protocol = policy.catalog.protocol(session.protocol_key)
     limits = protocol.limits
-    plan = find_plan(uow, session.plan_id, actor) if session.plan_id is not None else None
+    # The session's plan was checked to be its patient's when it was opened; get() answers
+    # from the unit of work's identity map after the first time (a page of 20 sessions).
+    plan = uow.session.get(InfusionPlan, session.plan_id) if session.plan_id is not None else None
     return ChartTerms(
         weight_kg=session.weight_kg,
         max_concentration_mg_per_ml=policy.max_concentration_mg_per_ml,
@@ -233,7 +233,7 @@ def open_session(
                 "number": number,
             },
         )
-        terms = chart_terms(uow, row, actor, policy)
+        terms = chart_terms(uow, row, policy)
         uow.commit()
         empty = SessionLog(rules=(), terms=terms)
         return SessionChart(row.id, patient_id, 0, (), summarise(empty, weight_kg).to_dict())
@@ -278,7 +278,7 @@ def append_session_event(
         if parsed.kind == "hold_override":
             require_role(actor, ("prescriber",), "overriding a hold on the start")
         rules = clinic_chart_rules(uow, actor, policy.monitoring)
-        terms = chart_terms(uow, session, actor, policy)
+        terms = chart_terms(uow, session, policy)
         now = uow.clock()
         log = append(replay_stored(stored, session, rules, terms), parsed, now)  # refusals raise
         data = dict(event)
@@ -323,7 +323,7 @@ def read_chart(
     (which audits the read), checked against the same terms as its events were (discharge
     criteria as of the clock)."""
     stored = _stored_events(uow, session.id)
-    terms = chart_terms(uow, session, actor, policy)
+    terms = chart_terms(uow, session, policy)
     return _chart(session, stored, replay_stored(stored, session, rules, terms), uow.clock())
 
 
