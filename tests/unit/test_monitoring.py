@@ -110,3 +110,26 @@ def test_every_catalog_alert_names_its_threshold_so_a_clinic_threshold_rewrites_
             assert f"{rule_direction(rule)} {low:g}" in moved.message, moved.message
             assert "(clinic setting)" not in moved.message
             assert f"{rule_threshold(rule):g}" not in moved.message.split(":")[0]
+
+
+def test_low_side_and_recovery_rules_are_clinic_policy_within_the_ranges_a_clinic_may_set() -> None:
+    from ketaplan.clinical.monitoring import (
+        RECOVERY_ACTIONS,
+        THRESHOLD_RANGES,
+        rule_direction,
+        rule_threshold,
+    )
+
+    for category in ("mood", "pain"):
+        rules = {r.code: r for r in load_monitoring_rules().for_category(category)}
+        assert (rules["in_sbp_low"].below, rules["in_hr_low"].below) == (90, 50)
+        assert (rules["rec_sbp_low"].below, rules["rec_hr_low"].below) == (90, 50)
+        for rule in rules.values():
+            low, high = THRESHOLD_RANGES[(rule.vital, rule_direction(rule))]
+            assert low <= rule_threshold(rule) <= high, rule.code
+            if rule.code.startswith("rec_"):
+                assert rule.phases == ("recovery",)
+                assert rule.action in RECOVERY_ACTIONS
+                assert rule.source == "clinic_policy"
+            if rule.code.startswith("in_"):
+                assert rule.phases == ("in_infusion",)

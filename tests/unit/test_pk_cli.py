@@ -67,7 +67,7 @@ def test_an_event_log_is_simulated_with_its_pause(
                 '{"at": "2026-12-07T09:10:00-08:00", "type": "pause"}',
                 '{"at": "2026-12-07T09:15:00-08:00", "type": "vitals", "systolic": 138, "diastolic": 85}',
                 '{"at": "2026-12-07T09:20:00-08:00", "type": "resume"}',
-                '{"at": "2026-12-07T09:50:00-08:00", "type": "stop"}',
+                '{"at": "2026-12-07T09:50:00-08:00", "type": "stop", "completed": true}',
             ]
         ),
         encoding="utf-8",

@@ -24,7 +24,7 @@ START = {"rate_ml_per_h": 150, "concentration_mg_per_ml": 0.35}
 
 def test_a_start_and_stop_make_one_segment_at_rate_times_concentration() -> None:
     # 150 mL/h x 0.35 mg/mL = 52.5 mg/h = 0.875 mg/min
-    segments = segments_from_events([_row(0, "start", **START), _row(40, "stop")])
+    segments = segments_from_events([_row(0, "start", **START), _row(40, "stop", completed=True)])
     assert segments == (InfusionSegment(0.0, 40.0, 0.875),)
 
 
@@ -36,7 +36,7 @@ def test_a_pause_and_resume_leave_a_gap_and_a_rate_change_starts_a_new_segment()
         _row(20, "side_effect", name="nausea", severity="mild"),
         _row(25, "resume"),
         _row(30, "rate", rate_ml_per_h=75),
-        _row(50, "stop"),
+        _row(50, "stop", completed=True),
         _row(55, "note", text="discharged"),
     ]
     segments = segments_from_events(rows)
@@ -48,14 +48,14 @@ def test_a_pause_and_resume_leave_a_gap_and_a_rate_change_starts_a_new_segment()
 
 
 def test_mappings_are_accepted_as_well_as_json_lines() -> None:
-    rows = [json.loads(_row(0, "start", **START)), json.loads(_row(40, "stop"))]
+    rows = [json.loads(_row(0, "start", **START)), json.loads(_row(40, "stop", completed=True))]
     assert segments_from_events(rows) == (InfusionSegment(0.0, 40.0, 0.875),)
 
 
 def test_times_in_different_zones_are_compared_as_instants() -> None:
     rows = [
         '{"at": "2026-12-07T09:00:00-08:00", "type": "start", "rate_ml_per_h": 150, "concentration_mg_per_ml": 0.35}',
-        '{"at": "2026-12-07T17:40:00+00:00", "type": "stop"}',
+        '{"at": "2026-12-07T17:40:00+00:00", "type": "stop", "completed": true}',
     ]
     assert segments_from_events(rows)[0].end_min == 40.0
 
@@ -72,10 +72,14 @@ def test_times_in_different_zones_are_compared_as_instants() -> None:
         (['{"at": "yesterday", "type": "start"}'], 1, "not an ISO 8601 time"),
         ([_row(0, "pause")], 1, "only a running infusion can be paused"),
         ([_row(0, "start", **START), _row(5, "start", **START)], 2, "already started"),
-        ([_row(10, "start", **START), _row(5, "stop")], 2, "time cannot go backwards"),
+        (
+            [_row(10, "start", **START), _row(5, "stop", completed=True)],
+            2,
+            "time cannot go backwards",
+        ),
         ([_row(0, "start", **START), _row(5, "resume")], 2, "needs a paused infusion"),
         (
-            [_row(0, "start", **START), _row(5, "stop"), _row(6, "pause")],
+            [_row(0, "start", **START), _row(5, "stop", completed=True), _row(6, "pause")],
             3,
             "the infusion was stopped",
         ),

@@ -157,7 +157,11 @@ def test_recovery_charting_is_accepted_after_stop_and_checked_against_recovery_r
     )
     summary = summarise(log, 70)
     assert summary.state == "discharged"
-    assert [a.code for a in summary.alerts] == ["vitals.in_sbp_hold"]
+    (alert,) = summary.alerts
+    assert alert.code == "vitals.rec_sbp_high"
+    assert alert.action == "recovery_recheck"
+    assert "pause" not in alert.message
+    assert "pause" not in alert.advice.lower()
 
 
 def test_alerts_carry_the_action_and_time_of_the_reading() -> None:

@@ -35,7 +35,17 @@ Phase = Literal["pre_infusion", "in_infusion", "recovery"]
 Vital = Literal[
     "systolic_mmhg", "diastolic_mmhg", "heart_rate_bpm", "spo2_pct", "resp_rate_per_min"
 ]
-Action = Literal["hold_start", "weigh_risk", "pause_and_recheck", "call_prescriber"]
+Action = Literal[
+    "hold_start",
+    "weigh_risk",
+    "pause_and_recheck",
+    "call_prescriber",
+    "recovery_recheck",
+    "stop_infusion",
+    "check_pump",
+    "end_infusion",
+]
+Severity = Literal["info", "caution", "warning", "critical"]
 
 PHASES: tuple[Phase, ...] = ("pre_infusion", "in_infusion", "recovery")
 VITALS: tuple[Vital, ...] = (
@@ -45,7 +55,54 @@ VITALS: tuple[Vital, ...] = (
     "spo2_pct",
     "resp_rate_per_min",
 )
-ACTIONS: tuple[Action, ...] = ("hold_start", "weigh_risk", "pause_and_recheck", "call_prescriber")
+ACTIONS: tuple[Action, ...] = (
+    "hold_start",
+    "weigh_risk",
+    "pause_and_recheck",
+    "call_prescriber",
+    "recovery_recheck",
+)
+"""The actions a vital-sign rule (catalog data) may name; the chart's own checks add
+``stop_infusion``, ``check_pump`` and ``end_infusion``."""
+SEVERITIES: tuple[Severity, ...] = ("info", "caution", "warning", "critical")
+RECOVERY_ACTIONS: tuple[Action, ...] = ("recovery_recheck", "call_prescriber")
+"""The actions a rule that applies in recovery may name: the infusion is over, so nothing that
+pauses or holds it."""
+
+ACTION_ADVICE: Mapping[str, tuple[Severity, str]] = {
+    "hold_start": (
+        "warning",
+        "Hold the start and call the prescriber: start when a new reading is back within "
+        "limits, or when a prescriber overrides the hold with a reason.",
+    ),
+    "weigh_risk": (
+        "caution",
+        "Recheck after 5 minutes' rest; the prescriber weighs the risk before the start.",
+    ),
+    "pause_and_recheck": (
+        "warning",
+        "Pause the infusion and recheck in 5 minutes; call the prescriber if it persists.",
+    ),
+    "call_prescriber": ("warning", "Stay with the patient and call the prescriber now."),
+    "recovery_recheck": (
+        "caution",
+        "Keep the patient in the chair and recheck in 15 minutes; call the prescriber if it "
+        "persists.",
+    ),
+    "stop_infusion": (
+        "critical",
+        "Stop the pump now, check its program and the bag against the order, and call the "
+        "prescriber before any restart.",
+    ),
+    "check_pump": (
+        "warning",
+        "Check the pump program and the bag against the order; correct the pump, or call the "
+        "prescriber if the change was intended.",
+    ),
+    "end_infusion": ("warning", "The bag is empty: stop the pump and chart the stop."),
+}
+"""What each alert action (:data:`Action`) asks of the nurse, with its severity: the one
+vocabulary the console, the API and the CLI show."""
 
 ACCEPTED_RANGES: Mapping[Vital, tuple[float, float]] = {
     "systolic_mmhg": (50.0, 300.0),
@@ -312,9 +369,19 @@ def with_recorded_thresholds(
     )
 
 
+def action_advice(action: str) -> tuple[Severity, str]:
+    """The severity and words of an alert action (a clinic rule's unknown action: a warning
+    that says to call the prescriber)."""
+    return ACTION_ADVICE.get(action, ACTION_ADVICE["call_prescriber"])
+
+
 @dataclass(frozen=True, slots=True)
 class Alert:
-    """A finding a nurse acts on: what fired, the reading, and what to do."""
+    """A finding a nurse acts on: what fired, the reading, and what to do.
+
+    ``resolved_at`` is the time of a later reading of the same vital back within the rule's
+    limit (or, for a pump alert, a later rate within the limit); the alert stays on the chart.
+    """
 
     code: str
     message: str
@@ -324,6 +391,15 @@ class Alert:
     vital: str | None = None
     value: float | None = None
     threshold: float | None = None
+    resolved_at: datetime | None = None
+
+    @property
+    def severity(self) -> Severity:
+        return action_advice(self.action)[0]
+
+    @property
+    def advice(self) -> str:
+        return action_advice(self.action)[1]
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -331,10 +407,13 @@ class Alert:
             "message": self.message,
             "at": self.at.isoformat(),
             "action": self.action,
+            "severity": self.severity,
+            "advice": self.advice,
             "vital": self.vital,
             "value": self.value,
             "threshold": self.threshold,
             "source": self.source,
+            "resolved_at": None if self.resolved_at is None else self.resolved_at.isoformat(),
         }
 
 
@@ -363,3 +442,23 @@ def check_vitals(
                 )
             )
     return tuple(alerts)
+
+
+def resolve_alerts(
+    alerts: tuple[Alert, ...], vitals: VitalSigns, rules: Iterable[MonitoringRule], at: datetime
+) -> tuple[Alert, ...]:
+    """The alerts with those a reading shows back within their rule's limit marked resolved.
+
+    An alert is resolved by a later reading of its vital that its rule would not fire on; one
+    whose rule is no longer among ``rules`` stays as it was.
+    """
+    readings = vitals.readings()
+    by_code = {f"vitals.{rule.code}": rule for rule in rules}
+    changed = list(alerts)
+    for index, alert in enumerate(alerts):
+        rule = by_code.get(alert.code)
+        if alert.resolved_at is not None or rule is None or rule.vital not in readings:
+            continue
+        if alert.at < at and not rule.fires(readings[rule.vital]):
+            changed[index] = replace(alert, resolved_at=at)
+    return tuple(changed)

@@ -2,11 +2,12 @@
 
 A chart is never edited in place (DESIGN: "append events and derive the current state"): the
 nurse appends check-in, start, rate changes, pauses, vital signs, side effects, adjuncts, notes,
-stop and discharge; :func:`append` returns a new immutable :class:`SessionLog` or refuses the
-event, leaving the log as it was. What the prescriber and the PK simulator need is a pure fold
-over the events (:func:`summarise`): delivered mg (the integral of rate x concentration over
-the infusing time), infusing minutes, pauses, the state, vital-sign alerts, and the infusion
-segments ``(start_min, end_min, rate_mg_per_h)``.
+stop and discharge (the events: :mod:`ketaplan.clinical.chart_events`); :func:`append` returns
+a new immutable :class:`SessionLog` or refuses the event, leaving the log as it was. What the
+prescriber and the PK simulator need is a pure fold over the events (:func:`summarise`):
+delivered mg (the integral of rate x concentration over the infusing time, never more than the
+bag holds), infusing minutes, pauses, the state, alerts, and the infusion segments
+``(start_min, end_min, rate_mg_per_h)``.
 
 States::
 
@@ -20,10 +21,17 @@ After ``stop`` the infusion is over: start, rate, pause, resume and stop are ref
 recovery charting (vitals every 15 min, Dunlop; side effects, adjuncts, the tolerability rating,
 notes) and discharge are accepted. After ``discharge`` every event is refused.
 
+A ``correction`` voids a mistaken entry by its number: nothing is deleted, and the state, the
+dose and the alerts are those of the chart without it (:data:`~ketaplan.clinical.chart_rules.
+VOIDABLE` says what may be voided).
+
 Refusals: an event before the previous one (time going backwards), a naive timestamp, a rate
 or concentration <= 0 are input errors; an impossible sequence (resume without pause, start
 twice, an infusion event after stop, anything after discharge) is a
-:class:`SessionSequenceError`, a :class:`~ketaplan.errors.ConflictError`.
+:class:`SessionSequenceError`, a :class:`~ketaplan.errors.ConflictError`. A chart checked
+against :class:`~ketaplan.clinical.chart_rules.ChartTerms` also refuses what
+:mod:`ketaplan.clinical.chart_rules` lists (the start's and the discharge's criteria), and
+with ``now`` given, an event time in the future.
 
 Examples
 --------
@@ -44,478 +52,190 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Literal
 
-from ketaplan.clinical.monitoring import Alert, MonitoringRule, Phase, VitalSigns, check_vitals
-from ketaplan.errors import ConflictError, InputError, KetaplanError
-
-State = Literal["checked_in", "infusing", "paused", "stopped", "discharged"]
-SideEffectSeverity = Literal["mild", "moderate", "severe"]
-SEVERITIES: tuple[SideEffectSeverity, ...] = ("mild", "moderate", "severe")
-
-KNOWN_SIDE_EFFECTS = (
-    "dissociation",
-    "nausea",
-    "vomiting",
-    "raised_blood_pressure",
-    "hallucinations",
-    "dizziness",
-    "headache",
-    "confusion",
-    "anxiety",
-    "blurred_vision",
-    "drowsiness",
-    "tachycardia",
-    "agitation",
-    "double_vision",
-    "numbness",
+from ketaplan.clinical.chart_events import (
+    CHECKLIST,
+    KNOWN_SIDE_EFFECTS,
+    SEVERITIES,
+    Adjunct,
+    CheckIn,
+    Correction,
+    Discharge,
+    Event,
+    HoldOverride,
+    Note,
+    Pause,
+    RateChange,
+    Resume,
+    SideEffect,
+    SideEffectSeverity,
+    Start,
+    Stop,
+    TolerabilityRated,
+    VitalsTaken,
+    event_from_dict,
+    positive_number,
 )
-"""Side effects named by the seeds (``001``, ``002``); other names are accepted as written."""
-
-
-class SessionSequenceError(ConflictError):
-    """An event that cannot follow the ones before it (resume without pause, start twice...)."""
-
-    default_code = "session.impossible_sequence"
-
-
-EARLIEST_YEAR = 1900
-LATEST_YEAR = 2200
-"""Event times outside these years are typing mistakes (and near Python's last year, turning
-the time into UTC overflows)."""
-
-
-def _aware(at: datetime, kind: str) -> None:
-    if not isinstance(at, datetime):
-        raise InputError(
-            f"{kind}: 'at' must be a date and time, got {at!r}",
-            code="input.not_a_time",
-            fields={"field": "at", "value": repr(at)},
-        )
-    if at.tzinfo is None or at.utcoffset() is None:
-        raise InputError(
-            f"{kind} at {at.isoformat()}: the time has no time zone; give it with its offset, "
-            "e.g. 2026-12-07T09:00:00-08:00",
-            code="input.naive_time",
-            fields={"field": "at", "value": at.isoformat()},
-        )
-    if not EARLIEST_YEAR <= at.year <= LATEST_YEAR:
-        raise InputError(
-            f"{kind} at {at.isoformat()}: the year must be {EARLIEST_YEAR} to {LATEST_YEAR}",
-            code="input.out_of_range",
-            fields={"field": "at", "value": at.isoformat()},
-        )
-
-
-def _positive(value: object, name: str, kind: str) -> float:
-    if value is None:
-        raise InputError(
-            f"{kind}: {name} is missing (a number greater than 0)",
-            code="input.missing",
-            fields={"field": name},
-        )
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise InputError(
-            f"{kind}: {name} {value!r} is not a number",
-            code="input.not_a_number",
-            fields={"field": name, "value": repr(value)},
-        )
-    if not math.isfinite(value) or value <= 0:
-        raise InputError(
-            f"{kind}: {name} must be greater than 0, got {value:g}",
-            code="input.out_of_range",
-            fields={"field": name, "value": value},
-        )
-    return float(value)
-
-
-@dataclass(frozen=True, slots=True)
-class CheckIn:
-    """Arrival and pre-infusion readings (checked against the pre-infusion rules)."""
-
-    at: datetime
-    vitals: VitalSigns = field(default_factory=VitalSigns)
-    kind: Literal["check_in"] = "check_in"
-
-    def __post_init__(self) -> None:
-        _aware(self.at, self.kind)
-
-
-@dataclass(frozen=True, slots=True)
-class Start:
-    """The pump starts: rate in mL/h, bag concentration in mg/mL."""
-
-    at: datetime
-    rate_ml_per_h: float
-    concentration_mg_per_ml: float
-    kind: Literal["start"] = "start"
-
-    def __post_init__(self) -> None:
-        _aware(self.at, self.kind)
-        _positive(self.rate_ml_per_h, "rate_ml_per_h", self.kind)
-        _positive(self.concentration_mg_per_ml, "concentration_mg_per_ml", self.kind)
-
-
-@dataclass(frozen=True, slots=True)
-class RateChange:
-    """The pump is reprogrammed to a new rate (real-time adjustment, seed ``001``)."""
-
-    at: datetime
-    rate_ml_per_h: float
-    kind: Literal["rate"] = "rate"
-
-    def __post_init__(self) -> None:
-        _aware(self.at, self.kind)
-        _positive(self.rate_ml_per_h, "rate_ml_per_h", self.kind)
-
-
-@dataclass(frozen=True, slots=True)
-class Pause:
-    at: datetime
-    reason: str = ""
-    kind: Literal["pause"] = "pause"
-
-    def __post_init__(self) -> None:
-        _aware(self.at, self.kind)
-
-
-@dataclass(frozen=True, slots=True)
-class Resume:
-    """Resume at the rate in force before the pause."""
-
-    at: datetime
-    kind: Literal["resume"] = "resume"
-
-    def __post_init__(self) -> None:
-        _aware(self.at, self.kind)
-
-
-@dataclass(frozen=True, slots=True)
-class Stop:
-    """The infusion ends: ``completed`` when the planned dose ran, otherwise stopped early."""
-
-    at: datetime
-    completed: bool = True
-    reason: str = ""
-    kind: Literal["stop"] = "stop"
-
-    def __post_init__(self) -> None:
-        _aware(self.at, self.kind)
-
-
-@dataclass(frozen=True, slots=True)
-class VitalsTaken:
-    at: datetime
-    vitals: VitalSigns
-    kind: Literal["vitals"] = "vitals"
-
-    def __post_init__(self) -> None:
-        _aware(self.at, self.kind)
-
-
-@dataclass(frozen=True, slots=True)
-class SideEffect:
-    at: datetime
-    name: str
-    severity: SideEffectSeverity
-    kind: Literal["side_effect"] = "side_effect"
-
-    def __post_init__(self) -> None:
-        _aware(self.at, self.kind)
-        if not isinstance(self.name, str) or not self.name.strip():
-            raise InputError(
-                "side_effect: name is missing (e.g. 'nausea')",
-                code="input.missing",
-                fields={"field": "name"},
-            )
-        if self.severity not in SEVERITIES:
-            raise InputError(
-                f"side_effect: severity {self.severity!r}; accepted: {', '.join(SEVERITIES)}",
-                code="input.out_of_range",
-                fields={"field": "severity", "value": repr(self.severity)},
-            )
-
-
-@dataclass(frozen=True, slots=True)
-class Adjunct:
-    """A supportive medication given (e.g. ondansetron for nausea, labetalol for BP)."""
-
-    at: datetime
-    drug: str
-    dose: str
-    kind: Literal["adjunct"] = "adjunct"
-
-    def __post_init__(self) -> None:
-        _aware(self.at, self.kind)
-        if not isinstance(self.drug, str) or not self.drug.strip():
-            raise InputError(
-                "adjunct: drug is missing", code="input.missing", fields={"field": "drug"}
-            )
-        if not isinstance(self.dose, str) or not self.dose.strip():
-            raise InputError(
-                "adjunct: dose is missing (e.g. '4 mg IV')",
-                code="input.missing",
-                fields={"field": "dose"},
-            )
-
-
-@dataclass(frozen=True, slots=True)
-class TolerabilityRated:
-    """The nurse's 0-4 tolerability / dissociation rating with the patient (outcomes.py anchors)."""
-
-    at: datetime
-    rating: int
-    kind: Literal["tolerability"] = "tolerability"
-
-    def __post_init__(self) -> None:
-        _aware(self.at, self.kind)
-        if isinstance(self.rating, bool) or not isinstance(self.rating, int):
-            raise InputError(
-                f"tolerability: rating {self.rating!r} is not a whole number 0-4",
-                code="input.not_a_number",
-                fields={"field": "rating", "value": repr(self.rating)},
-            )
-        if not 0 <= self.rating <= 4:
-            raise InputError(
-                f"tolerability: rating {self.rating} is outside 0-4 "
-                "(0 none, 1 mild, 2 moderate, 3 marked, 4 severe)",
-                code="input.out_of_range",
-                fields={"field": "rating", "value": self.rating},
-            )
-
-
-@dataclass(frozen=True, slots=True)
-class Note:
-    at: datetime
-    text: str
-    kind: Literal["note"] = "note"
-
-    def __post_init__(self) -> None:
-        _aware(self.at, self.kind)
-
-
-@dataclass(frozen=True, slots=True)
-class Discharge:
-    """The patient leaves with an escort; no more events."""
-
-    at: datetime
-    note: str = ""
-    kind: Literal["discharge"] = "discharge"
-
-    def __post_init__(self) -> None:
-        _aware(self.at, self.kind)
-
-
-Event = (
-    CheckIn
-    | Start
-    | RateChange
-    | Pause
-    | Resume
-    | Stop
-    | VitalsTaken
-    | SideEffect
-    | Adjunct
-    | TolerabilityRated
-    | Note
-    | Discharge
+from ketaplan.clinical.chart_fold import (
+    SessionSequenceError,
+    SessionState,
+    State,
+    apply,
+    check_terms,
+    close_segment,
+    discharge_blockers,
+    discharge_from,
+    refusal,
+    start_blockers,
 )
+from ketaplan.clinical.chart_rules import (
+    Blocker,
+    ChartTerms,
+    OrderTerms,
+    Segment,
+    allowed_events,
+    capped,
+    check_not_future,
+    check_voidable,
+    dose_alerts,
+)
+from ketaplan.clinical.monitoring import Alert, MonitoringRule
+from ketaplan.errors import InputError, KetaplanError
 
-_INFUSION_EVENTS = (Start, RateChange, Pause, Resume, Stop)
+__all__ = [
+    "CHECKLIST",
+    "KNOWN_SIDE_EFFECTS",
+    "SEVERITIES",
+    "Adjunct",
+    "ChartTerms",
+    "CheckIn",
+    "Correction",
+    "Discharge",
+    "Event",
+    "HoldOverride",
+    "Note",
+    "OrderTerms",
+    "Pause",
+    "RateChange",
+    "Resume",
+    "Segment",
+    "SessionLog",
+    "SessionSequenceError",
+    "SessionState",
+    "SessionSummary",
+    "SideEffect",
+    "SideEffectSeverity",
+    "Start",
+    "State",
+    "Stop",
+    "TolerabilityRated",
+    "VitalsTaken",
+    "append",
+    "apply",
+    "event_from_dict",
+    "infusion_segments",
+    "read_event_lines",
+    "replay",
+    "summarise",
+]
 
-
-@dataclass(frozen=True, slots=True)
-class Segment:
-    """A stretch of constant rate, in minutes from the first start (for the PK simulator)."""
-
-    start_min: float
-    end_min: float
-    rate_mg_per_h: float
-
-    @property
-    def delivered_mg(self) -> float:
-        return self.rate_mg_per_h * (self.end_min - self.start_min) / 60.0
-
-    def as_tuple(self) -> tuple[float, float, float]:
-        return (self.start_min, self.end_min, self.rate_mg_per_h)
-
-
-@dataclass(frozen=True, slots=True)
-class SessionState:
-    """The fold's running state; every field follows from the events so far."""
-
-    state: State = "checked_in"
-    started_at: datetime | None = None
-    last_at: datetime | None = None
-    rate_ml_per_h: float | None = None
-    concentration_mg_per_ml: float | None = None
-    segment_from: datetime | None = None
-    segments: tuple[Segment, ...] = ()
-    pauses: int = 0
-    rate_changes: int = 0
-    alerts: tuple[Alert, ...] = ()
-    side_effects: tuple[SideEffect, ...] = ()
-    adjuncts: tuple[Adjunct, ...] = ()
-    completed: bool | None = None
-    tolerability_rating: int | None = None
-
-
-def _minutes(start: datetime, at: datetime) -> float:
-    return (at.astimezone(UTC) - start.astimezone(UTC)).total_seconds() / 60.0
-
-
-def _close_segment(state: SessionState, at: datetime) -> tuple[Segment, ...]:
-    """The segments with the running one closed at ``at`` (zero-length stretches dropped)."""
-    if state.state != "infusing" or state.segment_from is None or state.started_at is None:
-        return state.segments
-    assert state.rate_ml_per_h is not None
-    assert state.concentration_mg_per_ml is not None
-    begin = _minutes(state.started_at, state.segment_from)
-    end = _minutes(state.started_at, at)
-    if end <= begin:
-        return state.segments
-    rate_mg_per_h = state.rate_ml_per_h * state.concentration_mg_per_ml
-    return (*state.segments, Segment(begin, end, rate_mg_per_h))
-
-
-def _refuse(event: Event, state: SessionState, why: str) -> SessionSequenceError:
-    return SessionSequenceError(
-        f"{event.kind} at {event.at.isoformat()} refused: {why}",
-        fields={"event": event.kind, "at": event.at.isoformat(), "state": state.state},
-    )
-
-
-def _phase(state: SessionState) -> Phase:
-    if state.state == "checked_in":
-        return "pre_infusion"
-    if state.state in ("infusing", "paused"):
-        return "in_infusion"
-    return "recovery"
-
-
-def apply(state: SessionState, event: Event, rules: Sequence[MonitoringRule] = ()) -> SessionState:
-    """The state after one more event, or an error; the given state is never changed."""
-    if state.state == "discharged":
-        raise _refuse(event, state, "the patient was discharged; the chart is closed")
-    if state.last_at is not None and _minutes(state.last_at, event.at) < 0:
-        raise InputError(
-            f"{event.kind} at {event.at.isoformat()} is before the previous event at "
-            f"{state.last_at.isoformat()}; time cannot go backwards",
-            code="input.time_backwards",
-            fields={"event": event.kind, "at": event.at.isoformat()},
-        )
-    if state.state == "stopped" and isinstance(event, _INFUSION_EVENTS):
-        raise _refuse(event, state, "the infusion was stopped; only recovery charting follows")
-    moved = replace(state, last_at=event.at)
-    match event:
-        case Start():
-            if state.state != "checked_in":
-                raise _refuse(event, state, "the infusion has already started")
-            return replace(
-                moved,
-                state="infusing",
-                started_at=event.at,
-                segment_from=event.at,
-                rate_ml_per_h=event.rate_ml_per_h,
-                concentration_mg_per_ml=event.concentration_mg_per_ml,
-            )
-        case RateChange():
-            if state.state not in ("infusing", "paused"):
-                raise _refuse(event, state, "there is no running infusion to change")
-            if state.state == "paused":
-                return replace(
-                    moved, rate_ml_per_h=event.rate_ml_per_h, rate_changes=state.rate_changes + 1
-                )
-            return replace(
-                moved,
-                segments=_close_segment(state, event.at),
-                segment_from=event.at,
-                rate_ml_per_h=event.rate_ml_per_h,
-                rate_changes=state.rate_changes + 1,
-            )
-        case Pause():
-            if state.state != "infusing":
-                raise _refuse(event, state, "only a running infusion can be paused")
-            return replace(
-                moved,
-                state="paused",
-                segments=_close_segment(state, event.at),
-                segment_from=None,
-                pauses=state.pauses + 1,
-            )
-        case Resume():
-            if state.state != "paused":
-                raise _refuse(event, state, "resume needs a paused infusion")
-            return replace(moved, state="infusing", segment_from=event.at)
-        case Stop():
-            if state.state not in ("infusing", "paused"):
-                raise _refuse(event, state, "there is no infusion to stop")
-            return replace(
-                moved,
-                state="stopped",
-                segments=_close_segment(state, event.at),
-                segment_from=None,
-                completed=event.completed,
-            )
-        case CheckIn():
-            if state.state != "checked_in" or state.last_at is not None:
-                raise _refuse(event, state, "check-in comes first, once")
-            alerts = check_vitals(event.vitals, "pre_infusion", rules, event.at)
-            return replace(moved, alerts=state.alerts + alerts)
-        case VitalsTaken():
-            alerts = check_vitals(event.vitals, _phase(state), rules, event.at)
-            return replace(moved, alerts=state.alerts + alerts)
-        case SideEffect():
-            alerts = state.alerts
-            if event.severity == "severe":
-                alerts = (
-                    *alerts,
-                    Alert(
-                        code="side_effect.severe",
-                        message=f"severe {event.name}: pause or lower the infusion, stay with "
-                        "the patient and call the prescriber",
-                        at=event.at,
-                        action="call_prescriber",
-                        source="clinic_policy",
-                    ),
-                )
-            return replace(moved, side_effects=(*state.side_effects, event), alerts=alerts)
-        case Adjunct():
-            return replace(moved, adjuncts=(*state.adjuncts, event))
-        case TolerabilityRated():
-            return replace(moved, tolerability_rating=event.rating)
-        case Note():
-            return moved
-        case Discharge():
-            if state.state != "stopped":
-                raise _refuse(event, state, "discharge follows the end of the infusion")
-            return replace(moved, state="discharged")
-    raise InputError(f"unknown event {event!r}", code="input.unknown_event")  # pragma: no cover
+# ---------------------------------------------------------------------------- log ----
 
 
 @dataclass(frozen=True, slots=True)
 class SessionLog:
-    """The append-only chart: the events and the state they fold to.
+    """The append-only chart: every event charted, and the state the non-voided ones fold to.
 
     ``rules`` are the monitoring rules of the protocol's category, so that the alerts a
-    reading raised are part of the chart from the moment it was appended.
+    reading raised are part of the chart from the moment it was appended; ``terms`` what the
+    chart is checked against (None: the sequence rules and the vital-sign alerts only).
+    ``voided`` holds the 1-based numbers of the events a correction voided.
     """
 
     events: tuple[Event, ...] = ()
     state: SessionState = field(default_factory=SessionState)
     rules: tuple[MonitoringRule, ...] = ()
+    terms: ChartTerms | None = None
+    voided: frozenset[int] = frozenset()
 
 
-def append(log: SessionLog, event: Event) -> SessionLog:
-    """A new log with ``event`` at its end; a refused event raises and changes nothing."""
-    return SessionLog((*log.events, event), apply(log.state, event, log.rules), log.rules)
+def _fold(
+    events: Iterable[Event], log: SessionLog, checked: bool, skip: frozenset[int]
+) -> SessionState:
+    state = SessionState()
+    for seq, event in enumerate(events, start=1):
+        if seq in skip or isinstance(event, Correction):
+            continue
+        if checked and log.terms is not None:
+            check_terms(state, event, log.terms)
+        state = apply(state, event, log.rules, log.terms)
+    return state
 
 
-def replay(events: Iterable[Event], rules: Sequence[MonitoringRule] = ()) -> SessionLog:
+def _correct(log: SessionLog, correction: Correction, checked: bool) -> SessionLog:
+    seq = correction.voids_seq
+    if log.state.state == "discharged":
+        raise refusal(correction, log.state, "the patient was discharged; the chart is closed")
+    if seq > len(log.events):
+        raise InputError(
+            f"correction refused: the chart has {len(log.events)} entries, no entry {seq}",
+            code="input.out_of_range",
+            fields={"field": "voids_seq", "value": seq},
+        )
+    if seq in log.voided:
+        raise InputError(
+            f"correction refused: entry {seq} is already voided",
+            code="session.already_voided",
+            fields={"field": "voids_seq", "value": seq},
+        )
+    later = [
+        e
+        for n, e in enumerate(log.events[seq:], start=seq + 1)
+        if n not in log.voided and not isinstance(e, Correction)
+    ]
+    check_voidable(log.events[seq - 1].kind, not later, seq)
+    voided = log.voided | {seq}
+    try:
+        state = _fold(log.events, log, checked, voided)
+    except KetaplanError as exc:
+        raise InputError(
+            f"correction refused: without entry {seq} the chart does not hold: {exc.message}",
+            code="session.correction_breaks_chart",
+            fields={"field": "voids_seq", "value": seq},
+        ) from exc
+    return replace(log, events=(*log.events, correction), state=state, voided=voided)
+
+
+def append(
+    log: SessionLog, event: Event, now: datetime | None = None, *, checked: bool = True
+) -> SessionLog:
+    """A new log with ``event`` at its end; a refused event raises and changes nothing.
+
+    With ``now`` an event more than a few minutes after it is refused. ``checked=False``
+    folds an event that was accepted when it was charted (a stored chart always reads back,
+    whatever the rules have become since): only the sequence rules apply.
+    """
+    check_not_future(event.at, event.kind, now)
+    if isinstance(event, Correction):
+        return _correct(log, event, checked)
+    if checked and log.terms is not None:
+        check_terms(log.state, event, log.terms)
+    state = apply(log.state, event, log.rules, log.terms)
+    return replace(log, events=(*log.events, event), state=state)
+
+
+def replay(
+    events: Iterable[Event],
+    rules: Sequence[MonitoringRule] = (),
+    terms: ChartTerms | None = None,
+    *,
+    now: datetime | None = None,
+    checked: bool = True,
+) -> SessionLog:
     """Fold a whole list of events into a log (the first refused event raises)."""
-    log = SessionLog(rules=tuple(rules))
+    log = SessionLog(rules=tuple(rules), terms=terms)
     for event in events:
-        log = append(log, event)
+        log = append(log, event, now, checked=checked)
     return log
 
 
@@ -535,11 +255,22 @@ class SessionSummary:
     adjuncts: tuple[Adjunct, ...]
     completed: bool | None
     tolerability_rating: int | None = None
+    voided: tuple[int, ...] = ()
+    bag_empty: bool = False
+    stop_reason: str = ""
+    allowed_events: tuple[str, ...] = ()
+    start_blockers: tuple[Blocker, ...] = ()
+    discharge_blockers: tuple[Blocker, ...] = ()
+    discharge_from: datetime | None = None
 
     @property
     def worst_side_effect(self) -> SideEffectSeverity | None:
         ranks = [SEVERITIES.index(s.severity) for s in self.side_effects]
         return SEVERITIES[max(ranks)] if ranks else None
+
+    @property
+    def stopped_early(self) -> bool:
+        return self.completed is False
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -550,11 +281,14 @@ class SessionSummary:
             "pauses": self.pauses,
             "rate_changes": self.rate_changes,
             "completed": self.completed,
+            "stopped_early": self.stopped_early,
+            "stop_reason": self.stop_reason or None,
             "tolerability_rating": self.tolerability_rating,
             "segments": [
                 [round(s.start_min, 3), round(s.end_min, 3), round(s.rate_mg_per_h, 4)]
                 for s in self.segments
             ],
+            "bag_empty": self.bag_empty,
             "alerts": [a.to_dict() for a in self.alerts],
             "side_effects": [
                 {"name": s.name, "severity": s.severity, "at": s.at.isoformat()}
@@ -563,35 +297,52 @@ class SessionSummary:
             "adjuncts": [
                 {"drug": a.drug, "dose": a.dose, "at": a.at.isoformat()} for a in self.adjuncts
             ],
+            "voided": list(self.voided),
+            "allowed_events": list(self.allowed_events),
+            "start_blockers": [b.to_dict() for b in self.start_blockers],
+            "discharge_blockers": [b.to_dict() for b in self.discharge_blockers],
+            "discharge_from": None
+            if self.discharge_from is None
+            else self.discharge_from.isoformat(),
         }
 
 
-def infusion_segments(log: SessionLog) -> tuple[Segment, ...]:
-    """The constant-rate stretches so far; one still running is closed at the last event."""
+def _delivery(log: SessionLog) -> tuple[tuple[Segment, ...], bool]:
     state = log.state
+    segments = state.segments
     if state.state == "infusing" and state.last_at is not None:
-        return _close_segment(state, state.last_at)
-    return state.segments
+        segments = close_segment(state, state.last_at)
+    order = log.terms.order if log.terms is not None else None
+    return capped(segments, order.bag_mg if order is not None else None)
+
+
+def infusion_segments(log: SessionLog) -> tuple[Segment, ...]:
+    """The constant-rate stretches so far; one still running is closed at the last event, and
+    delivery ends where the order's bag runs empty."""
+    return _delivery(log)[0]
 
 
 def read_event_lines(
     rows: Iterable[str | Mapping[str, object]],
     rules: Sequence[MonitoringRule] = (),
     name: str = "events",
+    *,
+    terms: ChartTerms | None = None,
+    now: datetime | None = None,
 ) -> SessionLog:
     """A log from JSON Lines text (or already-parsed mappings), one event a row.
 
     Rows are numbered from 1 as given (blank lines count, so numbers match the file); any
-    problem, an impossible sequence included, is an InputError naming the row: an invalid log
-    is bad input wherever it comes from.
+    problem, an impossible sequence or a refusal by ``terms`` included, is an InputError naming
+    the row: an invalid log is bad input wherever it comes from.
     """
-    log = SessionLog(rules=tuple(rules))
+    log = SessionLog(rules=tuple(rules), terms=terms)
     for number, row in enumerate(rows, start=1):
         if isinstance(row, str) and not row.strip():
             continue
         try:
             data = json.loads(row) if isinstance(row, str) else row
-            log = append(log, event_from_dict(data))
+            log = append(log, event_from_dict(data), now)
         except json.JSONDecodeError as exc:
             raise InputError(
                 f"{name} line {number}: not valid JSON: {exc.msg}",
@@ -609,17 +360,26 @@ def read_event_lines(
     return log
 
 
-def summarise(log: SessionLog, weight_kg: float) -> SessionSummary:
+def summarise(log: SessionLog, weight_kg: float, now: datetime | None = None) -> SessionSummary:
     """Delivered dose and the rest, from the log alone.
 
     An infusion still running is counted up to the log's last event: the chart knows nothing
-    later, and a summary must not guess.
+    later, and a summary must not guess. Delivery stops where the order's bag runs empty.
+    ``discharge_blockers`` are as of ``now`` (default: the last event).
     """
-    weight = _positive(weight_kg, "weight_kg", "session")
+    weight = positive_number(weight_kg, "weight_kg", "session")
     state = log.state
-    segments = infusion_segments(log)
+    segments, bag_empty = _delivery(log)
     delivered_mg = math.fsum(s.delivered_mg for s in segments)
     infusing_min = math.fsum(s.end_min - s.start_min for s in segments)
+    alerts = state.alerts
+    if log.terms is not None:
+        extra = dose_alerts(state.started_at, segments, bag_empty, log.terms)
+        alerts = tuple(sorted((*alerts, *extra), key=lambda a: a.at.astimezone(UTC)))
+    allowed = allowed_events(state.state)
+    if log.events:
+        allowed = tuple(kind for kind in allowed if kind != "check_in")
+    checked = log.terms is not None
     return SessionSummary(
         state=state.state,
         delivered_mg=delivered_mg,
@@ -628,146 +388,18 @@ def summarise(log: SessionLog, weight_kg: float) -> SessionSummary:
         pauses=state.pauses,
         rate_changes=state.rate_changes,
         segments=segments,
-        alerts=state.alerts,
+        alerts=alerts,
         side_effects=state.side_effects,
         adjuncts=state.adjuncts,
         completed=state.completed,
         tolerability_rating=state.tolerability_rating,
+        voided=tuple(sorted(log.voided)),
+        bag_empty=bag_empty,
+        stop_reason=state.stop_reason,
+        allowed_events=allowed,
+        start_blockers=start_blockers(state) if checked else (),
+        discharge_blockers=(
+            discharge_blockers(state, log.terms, now or state.last_at) if checked else ()
+        ),
+        discharge_from=discharge_from(state, log.terms),
     )
-
-
-# ------------------------------------------------------------------ events from JSON ----
-
-_FIELDS: dict[str, tuple[str, ...]] = {
-    "check_in": ("systolic", "diastolic", "heart_rate", "spo2", "resp_rate"),
-    "start": ("rate_ml_per_h", "concentration_mg_per_ml"),
-    "rate": ("rate_ml_per_h",),
-    "pause": ("reason",),
-    "resume": (),
-    "stop": ("reason", "completed"),
-    "complete": ("reason",),
-    "vitals": ("systolic", "diastolic", "heart_rate", "spo2", "resp_rate"),
-    "side_effect": ("name", "severity"),
-    "adjunct": ("drug", "dose"),
-    "tolerability": ("rating",),
-    "note": ("text",),
-    "discharge": ("note",),
-}
-
-
-def _vitals_from(data: Mapping[str, object]) -> VitalSigns:
-    def number(key: str) -> float | None:
-        value = data.get(key)
-        if value is None:
-            return None
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise InputError(
-                f"{key} {value!r} is not a number",
-                code="input.not_a_number",
-                fields={"field": key, "value": repr(value)},
-            )
-        return float(value)
-
-    return VitalSigns(
-        systolic_mmhg=number("systolic"),
-        diastolic_mmhg=number("diastolic"),
-        heart_rate_bpm=number("heart_rate"),
-        spo2_pct=number("spo2"),
-        resp_rate_per_min=number("resp_rate"),
-    )
-
-
-def _text_field(data: Mapping[str, object], key: str, kind: str, default: str | None = None) -> str:
-    value = data.get(key, default)
-    if not isinstance(value, str):
-        raise InputError(
-            f"{kind}: {key} must be text, got {value!r}",
-            code="input.missing" if value is None else "input.not_text",
-            fields={"field": key},
-        )
-    return value
-
-
-def event_from_dict(data: object) -> Event:
-    """One charted event from its JSON form (``{"at": ..., "type": ..., ...}``), validated.
-
-    ``at`` is an ISO 8601 time with its UTC offset; ``type`` is one of check_in, start, rate,
-    pause, resume, stop, complete, vitals, side_effect, adjunct, tolerability (``rating`` 0-4),
-    note, discharge. Unknown fields are refused, so a typo (``"rate_ml_h"``) never passes
-    silently.
-    """
-    if not isinstance(data, Mapping):
-        raise InputError("an event must be a JSON object", code="input.invalid_event")
-    kind = data.get("type")
-    if kind not in _FIELDS:
-        raise InputError(
-            f"unknown event type {kind!r} (accepted: {', '.join(_FIELDS)})",
-            code="input.invalid_event",
-            fields={"field": "type", "value": repr(kind)},
-        )
-    unknown = sorted(set(data) - {"at", "type", *_FIELDS[kind]})
-    if unknown:
-        raise InputError(
-            f"{kind}: unknown field(s) {', '.join(unknown)} "
-            f"(accepted: at, type, {', '.join(_FIELDS[kind]) or 'nothing else'})",
-            code="input.invalid_event",
-            fields={"field": unknown[0]},
-        )
-    raw_at = data.get("at")
-    if not isinstance(raw_at, str):
-        raise InputError(
-            f"{kind}: 'at' is missing; give an ISO time with offset, "
-            "e.g. 2026-12-07T09:00:00-08:00",
-            code="input.missing",
-            fields={"field": "at"},
-        )
-    try:
-        at = datetime.fromisoformat(raw_at)
-    except ValueError:
-        raise InputError(
-            f"{kind}: 'at' {raw_at!r} is not an ISO 8601 time (e.g. 2026-12-07T09:00:00-08:00)",
-            code="input.not_a_time",
-            fields={"field": "at", "value": raw_at},
-        ) from None
-    match kind:
-        case "check_in":
-            return CheckIn(at, _vitals_from(data))
-        case "start":
-            return Start(at, data.get("rate_ml_per_h"), data.get("concentration_mg_per_ml"))  # type: ignore[arg-type]
-        case "rate":
-            return RateChange(at, data.get("rate_ml_per_h"))  # type: ignore[arg-type]
-        case "pause":
-            return Pause(at, _text_field(data, "reason", kind, ""))
-        case "resume":
-            return Resume(at)
-        case "stop" | "complete":
-            completed = data.get("completed", True)
-            if not isinstance(completed, bool):
-                raise InputError(
-                    "stop: completed must be true or false", code="input.invalid_event"
-                )
-            return Stop(at, completed, _text_field(data, "reason", kind, ""))
-        case "vitals":
-            vitals = _vitals_from(data)
-            if not vitals.readings():
-                raise InputError(
-                    "vitals: no reading given (systolic and diastolic, heart_rate, spo2, "
-                    "resp_rate)",
-                    code="input.missing",
-                    fields={"field": "vitals"},
-                )
-            return VitalsTaken(at, vitals)
-        case "side_effect":
-            return SideEffect(
-                at,
-                _text_field(data, "name", kind).strip().lower().replace(" ", "_"),
-                _text_field(data, "severity", kind),  # type: ignore[arg-type]
-            )
-        case "adjunct":
-            return Adjunct(at, _text_field(data, "drug", kind), _text_field(data, "dose", kind))
-        case "tolerability":
-            return TolerabilityRated(at, data.get("rating"))  # type: ignore[arg-type]
-        case "note":
-            return Note(at, _text_field(data, "text", kind))
-        case _:
-            return Discharge(at, _text_field(data, "note", kind, ""))

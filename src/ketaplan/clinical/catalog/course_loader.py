@@ -22,6 +22,7 @@ from ketaplan.clinical.catalog.validation import Table, choice, integer, number,
 from ketaplan.clinical.monitoring import (
     ACTIONS,
     PHASES,
+    RECOVERY_ACTIONS,
     VITALS,
     Action,
     MonitoringRule,
@@ -77,11 +78,18 @@ def _rule(code: str, t: Table, sources: dict[str, str]) -> MonitoringRule:
     below = t.get("below", number(positive=True), None)
     if (above is None) == (below is None):
         raise t.fail("above", "give exactly one of 'above' or 'below'")
+    action = cast(Action, t.get("action", choice(*ACTIONS)))
+    if "recovery" in phases and action not in RECOVERY_ACTIONS:
+        raise t.fail(
+            "action",
+            f"a rule that applies in recovery asks for {' or '.join(RECOVERY_ACTIONS)} "
+            f"(after the stop there is no infusion to pause or hold), got {action!r}",
+        )
     return MonitoringRule(
         code=code,
         phases=cast(tuple[Phase, ...], phases),
         vital=cast(Vital, t.get("vital", choice(*VITALS))),
-        action=cast(Action, t.get("action", choice(*ACTIONS))),
+        action=action,
         message=t.get("message", text),
         source=t.get("source", choice(*sources)),
         above=above,

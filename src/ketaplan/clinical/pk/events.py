@@ -10,7 +10,7 @@ Examples
 ...     '{"at": "2026-12-07T09:00:00-08:00", "type": "start", "rate_ml_per_h": 150,'
 ...     ' "concentration_mg_per_ml": 0.35}',
 ...     '{"at": "2026-12-07T09:20:00-08:00", "type": "vitals", "systolic": 142, "diastolic": 88}',
-...     '{"at": "2026-12-07T09:40:00-08:00", "type": "stop"}',
+...     '{"at": "2026-12-07T09:40:00-08:00", "type": "stop", "completed": true}',
 ... ]
 >>> segments_from_events(rows)
 (InfusionSegment(start_min=0.0, end_min=40.0, rate_mg_per_min=0.875),)
