@@ -221,3 +221,237 @@ def test_pause_and_stop_stay_in_view_with_alerts_on_the_page(
     page.mouse.wheel(0, 2000)
     _in_view(page, page.get_by_role("button", name=re.compile("^Pause")))
     page.context.close()
+
+
+def _concentration(page: Page) -> str:
+    """The order's bag concentration, as the start form's hint gives it ("order: 0.4 mg/mL")."""
+    return page.locator("#ev-start .hint").inner_text().split()[1]
+
+
+def _refused_beside(page: Page, form: str, field: str, says: str) -> None:
+    expect(page.locator(f"#{form} [data-error-for='{field}']")).to_contain_text(says)
+    expect(page.locator(".refused")).to_contain_text("Not charted")
+
+
+def test_a_start_is_refused_beside_start_without_vitals_and_at_a_wrong_concentration(
+    clinic: Clinic, tablet: tuple[str, Browser], shots: Shots
+) -> None:
+    size, chromium = tablet
+    page = _signed_in(clinic, chromium, size)
+    _open_session(clinic, page, _course(clinic))
+    # No pre-infusion vitals: the page says so before anyone tries, and S does not start.
+    expect(page.locator("#start-blockers")).to_contain_text("pre-infusion vitals")
+    expect(page.locator("#ev-start button[data-key]")).to_have_count(0)
+    page.keyboard.press("s")
+    page.get_by_label("Bag label (mg/mL)").fill(_concentration(page))
+    page.get_by_role("button", name=re.compile("^Start")).click()
+    _refused_beside(page, "ev-start", "form", "pre-infusion vitals")
+    expect(_rows(page)).to_have_count(0)
+    expect(page.locator("#state")).to_have_text("checked in")
+    shots.take(page, f"start-without-vitals-{size}")
+
+    _vitals(page, 128, 82, 74, 98)
+    page.get_by_role("button", name=re.compile("Check in")).click()
+    expect(_rows(page)).to_have_count(1)
+    expect(page.locator("#start-blockers")).to_have_count(0)
+    # An undiluted vial: refused beside the concentration, saying what the order's bag holds.
+    order = _concentration(page)
+    page.get_by_label("Bag label (mg/mL)").fill("100")
+    page.get_by_role("button", name=re.compile("^Start")).click()
+    _refused_beside(page, "ev-start", "concentration_mg_per_ml", order)
+    expect(page.get_by_label("Bag label (mg/mL)")).to_have_value("100")
+    expect(_rows(page)).to_have_count(1)
+    shots.take(page, f"start-wrong-concentration-{size}")
+    page.get_by_label("Bag label (mg/mL)").fill(order)
+    page.get_by_role("button", name=re.compile("^Start")).click()
+    expect(page.locator("#state")).to_have_text("infusing")
+    expect(_rows(page)).to_have_count(2)
+    page.context.close()
+
+
+def test_a_hold_blocks_the_start_until_a_prescriber_overrides_it(
+    clinic: Clinic, tablet: tuple[str, Browser], shots: Shots
+) -> None:
+    size, chromium = tablet
+    course_id = _course(clinic)
+    nurse = _signed_in(clinic, chromium, size)
+    session_id = _open_session(clinic, nurse, course_id)
+    _vitals(nurse, 192, 112, 80, 97)  # above the clinic's hold for the start
+    nurse.get_by_role("button", name=re.compile("Check in")).click()
+    expect(nurse.locator("#start-blockers")).to_contain_text("on hold")
+    expect(nurse.locator("#ev-hold_override")).to_have_count(0)  # a nurse cannot override
+    nurse.get_by_label("Bag label (mg/mL)").fill(_concentration(nurse))
+    nurse.get_by_role("button", name=re.compile("^Start")).click()
+    _refused_beside(nurse, "ev-start", "form", "on hold")
+    expect(_rows(nurse)).to_have_count(1)
+    shots.take(nurse, f"start-on-hold-{size}")
+    nurse.context.close()
+
+    prescriber = _signed_in(clinic, chromium, size, "prescriber")
+    prescriber.goto(f"{clinic.base_url}/sessions/{session_id}")
+    prescriber.get_by_role("button", name="Override the hold").click()
+    _refused_beside(prescriber, "ev-hold_override", "reason", "reason")
+    expect(_rows(prescriber)).to_have_count(1)
+    prescriber.get_by_label("Override the hold: your reason").fill(
+        "white-coat hypertension, known; 20 min rest and recheck done"
+    )
+    prescriber.get_by_role("button", name="Override the hold").click()
+    expect(_rows(prescriber)).to_have_count(2)
+    expect(prescriber.locator("#start-blockers")).to_have_count(0)
+    prescriber.get_by_label("Bag label (mg/mL)").fill(_concentration(prescriber))
+    prescriber.get_by_role("button", name=re.compile("^Start")).click()
+    expect(prescriber.locator("#state")).to_have_text("infusing")
+    prescriber.context.close()
+
+
+def test_a_mistaken_entry_is_voided_with_a_reason_and_stays_on_the_chart(
+    clinic: Clinic, tablet: tuple[str, Browser], shots: Shots
+) -> None:
+    size, chromium = tablet
+    page = _signed_in(clinic, chromium, size)
+    _open_session(clinic, page, _course(clinic))
+    _vitals(page, 128, 82, 74, 98)
+    page.get_by_role("button", name=re.compile("Check in")).click()
+    page.get_by_label("Bag label (mg/mL)").fill(_concentration(page))
+    page.get_by_role("button", name=re.compile("^Start")).click()
+    _vitals(page, 194, 84, 74, 98)  # a typing slip: 194 for 124
+    page.get_by_role("button", name=re.compile("Record vitals")).click()
+    expect(page.locator("#alerts")).to_contain_text("194")
+    expect(_rows(page)).to_have_count(3)
+
+    row = page.locator("#chart tr[data-seq='3']")
+    row.get_by_text("Void this entry…").click()
+    row.get_by_role("button", name="Void entry 3").click()  # no reason: refused beside it
+    row = page.locator("#chart tr[data-seq='3']")
+    expect(row.locator("[data-error-for='reason']")).to_contain_text("reason")
+    expect(_rows(page)).to_have_count(3)
+    row.get_by_label("Why it is wrong").fill("typed 194 for 124")
+    row.get_by_role("button", name="Void entry 3").click()
+    expect(_rows(page)).to_have_count(4)  # nothing deleted: the correction is a new entry
+    expect(page.locator("#chart tr[data-seq='3']")).to_have_class(re.compile("voided"))
+    expect(page.locator("#chart tr[data-seq='4']")).to_contain_text("typed 194 for 124")
+    expect(page.locator("#alerts")).to_have_count(0)  # the alert went with the voided reading
+    shots.take(page, f"corrected-{size}")
+    page.context.close()
+
+
+def test_stopped_early_needs_a_reason(
+    clinic: Clinic, tablet: tuple[str, Browser], shots: Shots
+) -> None:
+    size, chromium = tablet
+    page = _signed_in(clinic, chromium, size)
+    _open_session(clinic, page, _course(clinic))
+    _vitals(page, 128, 82, 74, 98)
+    page.get_by_role("button", name=re.compile("Check in")).click()
+    page.get_by_label("Bag label (mg/mL)").fill(_concentration(page))
+    page.get_by_role("button", name=re.compile("^Start")).click()
+    expect(page.locator("#state")).to_have_text("infusing")
+    page.keyboard.press("x")  # opens the stop panel; charts nothing
+    expect(page.locator("#stop-panel")).to_have_attribute("open", "")
+    expect(page.get_by_label("Planned dose completed")).to_be_focused()
+    expect(_rows(page)).to_have_count(2)
+    page.get_by_role("button", name="Confirm stop").click()  # neither chosen
+    _refused_beside(page, "ev-stop", "completed", "completed")
+    page.get_by_label("Stopped early", exact=True).check()
+    page.get_by_role("button", name="Confirm stop").click()
+    _refused_beside(page, "ev-stop", "reason", "reason")
+    expect(_rows(page)).to_have_count(2)
+    shots.take(page, f"stop-early-refused-{size}")
+    page.get_by_label("Reason for stopping early").fill("patient asked to stop: anxious")
+    page.get_by_role("button", name="Confirm stop").click()
+    expect(page.locator("#state")).to_have_text("stopped")
+    expect(page.locator("#chart tr[data-seq='3']")).to_contain_text("stopped early")
+    page.context.close()
+
+
+def _stopped_minutes_ago(clinic: Clinic, page: Page, minutes: float) -> int:
+    """A session checked in, started at the order's bag and stopped ``minutes`` ago, charted
+    through the service with past times; the console open on it."""
+    session_id = _open_session(clinic, page, _course(clinic))
+    concentration = float(_concentration(page))
+    rate = float(page.get_by_label("Pump rate (mL/h)").input_value())
+    _chart(
+        clinic,
+        session_id,
+        {
+            "type": "check_in",
+            "at": _ago(minutes + 45),
+            "systolic": 126,
+            "diastolic": 80,
+            "heart_rate": 72,
+            "spo2": 98,
+        },
+        {
+            "type": "start",
+            "at": _ago(minutes + 40),
+            "rate_ml_per_h": rate,
+            "concentration_mg_per_ml": concentration,
+        },
+        {"type": "stop", "at": _ago(minutes), "completed": True},
+    )
+    page.reload()
+    expect(page.locator("#state")).to_have_text("stopped")
+    return session_id
+
+
+ALL_BOXES = (
+    "Recovery vitals within limits",
+    "Oriented, walking steadily",
+    "Escort present; no driving today",
+)
+
+
+def _discharge(page: Page, *boxes: str) -> None:
+    for box in ALL_BOXES:
+        page.get_by_label(box).set_checked(box in boxes)
+    page.get_by_role("button", name=re.compile("^Discharge")).click()
+
+
+def test_a_discharge_is_refused_until_its_criteria_hold(
+    clinic: Clinic, tablet: tuple[str, Browser], shots: Shots
+) -> None:
+    size, chromium = tablet
+    page = _signed_in(clinic, chromium, size)
+    _stopped_minutes_ago(clinic, page, 30)  # past the protocol's recovery time
+    # No vitals since the stop: said before anyone tries, and refused when tried.
+    expect(page.locator("#discharge-blockers")).to_contain_text("after the stop")
+    _discharge(page, *ALL_BOXES)
+    _refused_beside(page, "ev-discharge", "vitals_within_limits", "after the stop")
+    expect(_rows(page)).to_have_count(3)
+    # Low oxygen in recovery: a recovery alert (never "pause the infusion"), discharge refused.
+    _vitals(page, 124, 80, 70, 88)
+    page.get_by_role("button", name=re.compile("Record vitals")).click()
+    expect(page.locator("#alerts li").first).not_to_contain_text("Pause the infusion")
+    _discharge(page, *ALL_BOXES)
+    _refused_beside(page, "ev-discharge", "vitals_within_limits", "SpO")
+    expect(_rows(page)).to_have_count(4)
+    shots.take(page, f"discharge-refused-{size}")
+    # Back within limits: the alert shows resolved; the checklist must still be complete.
+    _vitals(page, 122, 78, 70, 97)
+    page.get_by_role("button", name=re.compile("Record vitals")).click()
+    expect(page.locator("#alerts li.resolved").first).to_contain_text("resolved at")
+    expect(page.locator("#discharge-blockers")).to_have_count(0)
+    _discharge(page, *ALL_BOXES[:2])
+    _refused_beside(page, "ev-discharge", "escort_present", "escort")
+    expect(_rows(page)).to_have_count(5)
+    _discharge(page, *ALL_BOXES)
+    expect(page.locator("#state")).to_have_text("discharged")
+    expect(page.locator("#chart tr[data-seq='6']")).to_contain_text(EMAILS["nurse"])
+    shots.take(page, f"discharged-{size}")
+    page.context.close()
+
+
+def test_a_discharge_waits_for_the_recovery_time(
+    clinic: Clinic, tablet: tuple[str, Browser]
+) -> None:
+    size, chromium = tablet
+    page = _signed_in(clinic, chromium, size)
+    _stopped_minutes_ago(clinic, page, 5)
+    _vitals(page, 122, 78, 70, 97)
+    page.get_by_role("button", name=re.compile("Record vitals")).click()
+    expect(page.locator("#discharge-blockers")).to_contain_text("discharge from")
+    _discharge(page, *ALL_BOXES)
+    _refused_beside(page, "ev-discharge", "form", "discharge from")
+    expect(_rows(page)).to_have_count(4)
+    expect(page.locator("#state")).to_have_text("stopped")
+    page.context.close()

@@ -321,7 +321,8 @@ def session_console(
         if session.plan_id is not None:
             plan = uow.session.get(InfusionPlan, session.plan_id)
             if plan is not None:
-                prep, planned = plan.plan["preparation"], plan.total_mg
+                # an order not yet signed and cleared carries no preparation
+                prep, planned = plan.plan.get("preparation") or {}, plan.total_mg
         uow.audit(
             actor,
             "session.read",

@@ -71,12 +71,6 @@ FIELDS: dict[str, tuple[str, ...]] = {
 """The fields each form shows: an error naming one of them is shown beside it, any other
 error beside the form's button."""
 
-WHAT_TO_DO = {
-    "hold_start": "Hold the start and call the prescriber.",
-    "weigh_risk": "Recheck after 5 minutes' rest; the prescriber weighs the risk before starting.",
-    "pause_and_recheck": "Pause the infusion and recheck in 5 minutes.",
-    "call_prescriber": "Call the prescriber now.",
-}
 DETAIL_WORDS = {
     "rate_ml_per_h": ("rate", "mL/h"),
     "concentration_mg_per_ml": ("bag", "mg/mL"),
@@ -175,23 +169,6 @@ def _errors_beside(kind: str, refused: KetaplanError) -> dict[str, str]:
     return {(name if name in FIELDS.get(kind, ()) else ""): text for name, text in errors.items()}
 
 
-def _allowed_events(summary: dict[str, object], charted: bool) -> tuple[str, ...]:
-    allowed = summary.get("allowed_events")
-    if isinstance(allowed, list | tuple):
-        return tuple(str(kind) for kind in allowed)
-    if not charted:  # until the chart reports them: the states' own rules
-        return ("check_in", "start")
-    state = summary["state"]
-    infusion = {
-        "checked_in": ("start",),
-        "infusing": ("pause", "rate", "stop"),
-        "paused": ("resume", "stop"),
-        "stopped": ("tolerability", "discharge"),
-    }.get(str(state), ())
-    charting = ("vitals", "side_effect", "adjunct", "note")
-    return (*infusion, *(charting if state != "discharged" else ()))
-
-
 def _forms_on_page(allowed: tuple[str, ...], summary: dict[str, object], held: bool) -> set[str]:
     """The event forms the console shows (see session.html)."""
     shown = {kind for kind in allowed if kind != "stop" or summary["state"] != "checked_in"}
@@ -228,17 +205,9 @@ async def _console(
         if event["type"] in ("start", "rate"):
             rate_ml_per_h = event["rate_ml_per_h"]
     segments: list[list[float]] = summary["segments"]  # type: ignore[assignment]
-    alerts = [
-        {
-            **alert,
-            "advice": alert.get("advice")
-            or WHAT_TO_DO.get(alert["action"], str(alert["action"]).replace("_", " ")),
-            "severity": alert.get("severity") or _severity(alert["action"]),
-        }
-        for alert in reversed(summary["alerts"])  # type: ignore[call-overload]
-    ]
+    alerts: list[dict[str, Any]] = list(reversed(summary["alerts"]))  # type: ignore[call-overload]
     start_blockers: list[dict[str, str]] = summary.get("start_blockers") or []  # type: ignore[assignment]
-    allowed = _allowed_events(summary, bool(view.chart.events))
+    allowed: tuple[str, ...] = tuple(summary["allowed_events"])  # type: ignore[arg-type]
     held = any("hold" in str(b.get("code", "")) for b in start_blockers)
     failed = (form or {}).get("type", "") if errors else ""
     return render(
@@ -269,12 +238,6 @@ async def _console(
             "side_effects": [(name, name.title()) for name in SIDE_EFFECTS],
         },
         status=status,
-    )
-
-
-def _severity(action: object) -> str:
-    return (
-        "warning" if action in ("hold_start", "call_prescriber", "pause_and_recheck") else "caution"
     )
 
 
