@@ -208,7 +208,7 @@ async def _console(
     alerts: list[dict[str, Any]] = list(reversed(summary["alerts"]))  # type: ignore[call-overload]
     start_blockers: list[dict[str, str]] = summary.get("start_blockers") or []  # type: ignore[assignment]
     allowed: tuple[str, ...] = tuple(summary["allowed_events"])  # type: ignore[arg-type]
-    held = any("hold" in str(b.get("code", "")) for b in start_blockers)
+    held = any(b.get("field") == "hold_override" for b in start_blockers)
     failed = (form or {}).get("type", "") if errors else ""
     return render(
         request,
