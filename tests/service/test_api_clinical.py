@@ -317,14 +317,21 @@ def test_charting_a_session_event_by_event(api: Api) -> None:
     assert (chart["seq"], chart["events"], chart["alerts"]) == (0, [], [])
     session_id = chart["session_id"]
     events = [
-        {"type": "check_in", "at": "2026-12-07T09:00:00-08:00", "systolic": 120, "diastolic": 80},
+        {
+            "type": "check_in",
+            "at": "2025-12-07T09:00:00-08:00",
+            "systolic": 120,
+            "diastolic": 80,
+            "heart_rate": 72,
+            "spo2": 98,
+        },
         {
             "type": "start",
-            "at": "2026-12-07T09:05:00-08:00",
+            "at": "2025-12-07T09:05:00-08:00",
             "rate_ml_per_h": 60,
             "concentration_mg_per_ml": 0.4,
         },
-        {"type": "stop", "at": "2026-12-07T09:45:00-08:00"},
+        {"type": "stop", "at": "2025-12-07T09:45:00-08:00", "completed": True},
     ]
     for seq, event in enumerate(events):
         chart = _ok(_event(api, session_id, seq, event), 201)
@@ -339,12 +346,51 @@ def test_charting_a_session_event_by_event(api: Api) -> None:
     assert _audit(api)[-1].action == "session.list"
 
 
+def test_refusals_at_the_chair_are_4xx_naming_the_field_and_chart_nothing(api: Api) -> None:
+    chart = _session(api, _patient(api))
+    assert chart["start_blockers"][0]["code"] == "session.no_pre_infusion_vitals"
+    assert "start" in chart["allowed_events"]
+    session_id = chart["session_id"]
+    start = {"type": "start", "at": "2025-12-07T09:05:00-08:00", "rate_ml_per_h": 60,
+             "concentration_mg_per_ml": 0.4}  # fmt: skip
+    early = _event(api, session_id, 0, start)
+    assert early.status_code == 409
+    assert (early.json()["code"], early.json()["field"]) == (
+        "session.no_pre_infusion_vitals",
+        "check_in",
+    )
+    held = {"type": "check_in", "at": "2025-12-07T09:00:00-08:00", "systolic": 190,
+            "diastolic": 100, "heart_rate": 80, "spo2": 97}  # fmt: skip
+    _ok(_event(api, session_id, 0, held), 201)
+    on_hold = _event(api, session_id, 1, start)
+    assert (on_hold.status_code, on_hold.json()["code"]) == (422, "session.start_on_hold")
+    override = {"type": "hold_override", "at": "2025-12-07T09:02:00-08:00", "reason": "usual"}
+    assert _event(api, session_id, 1, override).status_code == 403
+    undiluted = {**start, "concentration_mg_per_ml": 100}
+    prescriber = api.client.post(
+        f"{V1}/sessions/{session_id}/events",
+        json={"expected_seq": 1, "event": override},
+        headers=api.as_role("prescriber"),
+    )
+    assert prescriber.status_code == 201, prescriber.text
+    refused = _event(api, session_id, 2, undiluted)
+    assert (refused.status_code, refused.json()["code"]) == (
+        422,
+        "session.concentration_above_max",
+    )
+    future = _event(api, session_id, 2, {**start, "at": "2099-01-01T09:00:00-08:00"})
+    assert (future.status_code, future.json()["code"]) == (422, "input.future_time")
+    read = _ok(api.client.get(f"{V1}/sessions/{session_id}", headers=api.as_role("nurse")))
+    assert read["seq"] == 2
+    assert read["alerts"][0]["severity"] in ("warning", "caution")
+
+
 def test_an_event_after_the_chart_moved_on_is_a_409(api: Api) -> None:
     session_id = _session(api, _patient(api))["session_id"]
-    check_in = {"type": "check_in", "at": "2026-12-07T09:00:00-08:00"}
+    check_in = {"type": "check_in", "at": "2025-12-07T09:00:00-08:00"}
     _ok(_event(api, session_id, 0, check_in), 201)
     late = _event(
-        api, session_id, 0, {"type": "note", "at": "2026-12-07T09:01:00-08:00", "text": "x"}
+        api, session_id, 0, {"type": "note", "at": "2025-12-07T09:01:00-08:00", "text": "x"}
     )
     assert late.status_code == 409
     assert late.json()["code"] == "conflict.chart_moved_on"
@@ -619,7 +665,7 @@ def test_every_successful_write_is_audited(api: Api) -> None:
         (
             "post",
             f"{V1}/sessions/{session_id}/events",
-            {"expected_seq": 0, "event": {"type": "check_in", "at": "2026-12-07T09:00:00-08:00"}},
+            {"expected_seq": 0, "event": {"type": "check_in", "at": "2025-12-07T09:00:00-08:00"}},
             "session.event.append",
         ),
         ("post", f"{V1}/patients/{patient_id}/links", {"scales": ["phq9"]}, "patient_link.create"),

@@ -164,7 +164,11 @@ USE_CASES: dict[str, tuple[Callable[[UnitOfWork, Context], object], type[Base] |
     ),
     "get_session_chart": (
         lambda u, c: get_session_chart(
-            u, c.ids["session"], actor=c.nurse, monitoring=load_monitoring_rules()
+            u,
+            c.ids["session"],
+            actor=c.nurse,
+            monitoring=load_monitoring_rules(),
+            catalog=c.catalog,
         ),
         None,
     ),

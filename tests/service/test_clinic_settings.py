@@ -144,7 +144,7 @@ def test_a_session_alert_uses_the_clinics_own_threshold_and_names_it(
             uow,
             session.session_id,
             {
-                "at": "2026-12-07T08:50:00-08:00",
+                "at": "2025-12-07T08:50:00-08:00",
                 "type": "check_in",
                 "systolic": systolic,
                 "diastolic": 84,
@@ -152,6 +152,7 @@ def test_a_session_alert_uses_the_clinics_own_threshold_and_names_it(
             expected_seq=0,
             actor=nurse,
             monitoring=monitoring,
+            catalog=catalog,
         )
         alerts: list[dict[str, Any]] = chart.summary["alerts"]  # type: ignore[assignment]
         return [a for a in alerts if a["code"] == "vitals.pre_sbp_hold"]
@@ -186,14 +187,16 @@ def test_a_chart_keeps_the_thresholds_in_force_when_its_session_was_opened(
     taken are not rewritten (sessions from before thresholds were recorded follow the clinic's
     thresholds now, as they always did)."""
     check_in = {
-        "at": "2026-12-07T08:50:00-08:00",
+        "at": "2025-12-07T08:50:00-08:00",
         "type": "check_in",
         "systolic": 170,
         "diastolic": 84,
     }
 
     def held(session_id: int) -> list[float]:
-        chart = get_session_chart(uow, session_id, actor=nurse, monitoring=monitoring)
+        chart = get_session_chart(
+            uow, session_id, actor=nurse, monitoring=monitoring, catalog=catalog
+        )
         alerts: list[dict[str, Any]] = chart.summary["alerts"]  # type: ignore[assignment]
         return [a["threshold"] for a in alerts if a["code"] == "vitals.pre_sbp_hold"]
 
@@ -202,7 +205,13 @@ def test_a_chart_keeps_the_thresholds_in_force_when_its_session_was_opened(
             uow, patient.patient_id, condition="depression", actor=nurse, catalog=catalog
         )
         append_session_event(
-            uow, session.session_id, check_in, expected_seq=0, actor=nurse, monitoring=monitoring
+            uow,
+            session.session_id,
+            check_in,
+            expected_seq=0,
+            actor=nurse,
+            monitoring=monitoring,
+            catalog=catalog,
         )
         return session.session_id
 

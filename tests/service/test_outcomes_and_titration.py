@@ -206,7 +206,11 @@ def course_after_one_session(
         plan_id=plan.plan_id,
         number=1,
     )
-    for seq, event in enumerate(EVENTS):
+    prep = plan.plan["preparation"]  # the example's start, at the order's bag and pump rate
+    ordered = {"rate_ml_per_h": prep["pump_rate_ml_per_h"]}
+    ordered["concentration_mg_per_ml"] = prep["final_mg_per_ml"]
+    events = [{**e, **ordered} if e["type"] == "start" else e for e in EVENTS]
+    for seq, event in enumerate(events):
         append_session_event(
             uow,
             chart.session_id,
@@ -214,6 +218,7 @@ def course_after_one_session(
             expected_seq=seq,
             actor=nurse,
             monitoring=load_monitoring_rules(),
+            catalog=catalog,
         )
     record_questionnaire(
         uow,

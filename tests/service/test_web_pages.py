@@ -361,23 +361,31 @@ def test_course_and_session_forms_refuse_bad_input_and_save_nothing(
         if field:
             assert field in _errors(answer.text)
     assert rows(SessionEvent) == 0
+    with api.context.database.session_factory() as db:
+        prep = db.get_one(InfusionPlan, int(plan_id)).plan["preparation"]
+    vitals = {"systolic": "128", "diastolic": "82", "heart_rate": "76", "spo2": "98"}
+    checked_in = api.client.post(
+        f"{session}/events",
+        data={"csrf_token": csrf, "expected_seq": "0", "type": "check_in", **vitals},
+    )
+    assert checked_in.status_code == 200
     started = api.client.post(
         f"{session}/events",
         data={
             "csrf_token": csrf,
-            "expected_seq": "0",
+            "expected_seq": "1",
             "type": "start",
-            "rate_ml_per_h": "150",
-            "concentration_mg_per_ml": "0.4",
+            "rate_ml_per_h": str(prep["pump_rate_ml_per_h"]),
+            "concentration_mg_per_ml": str(prep["final_mg_per_ml"]),
         },
     )
     assert started.status_code == 200
     stale = api.client.post(
-        f"{session}/events", data={"csrf_token": csrf, "expected_seq": "0", "type": "pause"}
+        f"{session}/events", data={"csrf_token": csrf, "expected_seq": "1", "type": "pause"}
     )
     assert stale.status_code == 409
     assert "someone charted first" in stale.text
-    assert rows(SessionEvent) == 1
+    assert rows(SessionEvent) == 2
 
 
 def test_the_patient_questionnaire_marks_unanswered_questions_and_saves_nothing(

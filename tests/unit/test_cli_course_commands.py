@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from ketaplan.cli import main
+from ketaplan.cli import session as session_cli
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
+AFTER_THE_EXAMPLE = datetime(2026, 12, 8, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def _replayed_after_the_example(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``session replay`` refuses events after its clock: the worked example's session is on
+    7 December 2026, so the clock stands the day after it whatever the real date."""
+    monkeypatch.setattr(session_cli, "clock", lambda: AFTER_THE_EXAMPLE)
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -154,7 +164,7 @@ def test_session_replay_reports_delivered_dose_and_alerts(
         (['{"at": "2026-12-07T09:00:00-08:00", "type": "resume"}'], "line 1: resume at"),
         (
             [
-                '{"at": "2026-12-07T09:00:00-08:00", "type": "start", "rate_ml_per_h": 150, "concentration_mg_per_ml": 0.35}',
+                '{"at": "2026-12-07T09:00:00-08:00", "type": "check_in", "systolic": 120, "diastolic": 80}',
                 '{"at": "2026-12-07T08:59:00-08:00", "type": "pause"}',
             ],
             "line 2: pause at 2026-12-07T08:59:00-08:00 is before the previous event",
@@ -267,3 +277,52 @@ def test_text_output_is_available_for_every_command(capsys: pytest.CaptureFixtur
         "Next session: 0.55 mg/kg"
         in run(capsys, "titrate", str(EXAMPLES / "history_after_session3.json"))[1]
     )
+
+
+CHECK_IN = (
+    '{"at": "%s08:50:00-08:00", "type": "check_in", "systolic": 128, "diastolic": 82, '
+    '"heart_rate": 76, "spo2": 98}'
+)
+
+
+def _replay(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, *lines: str
+) -> tuple[int, str, str]:
+    path = tmp_path / "chart.jsonl"
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return run(capsys, "session", "replay", str(path), "--weight", "70 kg", "--json")
+
+
+def test_session_replay_refuses_a_bag_above_the_clinics_maximum(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    start = '{"at": "2026-12-07T09:00:00-08:00", "type": "start", "rate_ml_per_h": 5, "concentration_mg_per_ml": 100}'
+    code, out, err = _replay(capsys, tmp_path, CHECK_IN % "2026-12-07T", start)
+    assert (code, out) == (2, "")
+    assert "line 2: start refused: a bag of 100 mg/mL" in err
+
+
+def test_session_replay_alerts_on_a_rate_past_the_hard_limit(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    start = '{"at": "2026-12-07T09:00:00-08:00", "type": "start", "rate_ml_per_h": 999, "concentration_mg_per_ml": 0.35}'
+    code, out, _ = _replay(capsys, tmp_path, CHECK_IN % "2026-12-07T", start)
+    assert code == 0
+    (alert,) = json.loads(out)["alerts"]
+    assert (alert["code"], alert["severity"], alert["action"]) == (
+        "pump.past_hard_limit",
+        "critical",
+        "stop_infusion",
+    )
+    assert "Stop the pump now" in alert["advice"]
+
+
+def test_session_replay_refuses_a_future_event_and_accepts_historical_ones(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, out, err = _replay(capsys, tmp_path, CHECK_IN % "2026-12-09T")
+    assert (code, out) == (2, "")
+    assert "after the clock" in err
+    code, out, _ = _replay(capsys, tmp_path, CHECK_IN % "2019-03-04T")
+    assert code == 0
+    assert json.loads(out)["allowed_events"][0] == "start"

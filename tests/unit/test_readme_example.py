@@ -5,13 +5,25 @@ from __future__ import annotations
 import json
 import re
 import shlex
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from ketaplan.cli import main
+from ketaplan.cli import session as session_cli
 
 ROOT = Path(__file__).parents[2]
+AFTER_THE_EXAMPLE = datetime(2026, 12, 8, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def _replayed_after_the_example(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``session replay`` refuses events after its clock: the worked example's session is on
+    7 December 2026, so the clock stands the day after it whatever the real date."""
+    monkeypatch.setattr(session_cli, "clock", lambda: AFTER_THE_EXAMPLE)
+
+
 SECTION = "## Worked example: a depression course from the command line"
 
 

@@ -395,6 +395,9 @@ _FIELDS: dict[str, tuple[str, ...]] = {
     "hold_override": ("reason",),
     "correction": ("voids_seq", "reason"),
 }
+SERVICE_FIELDS: dict[str, tuple[str, ...]] = {"discharge": ("checked_by",)}
+"""Fields the service writes into a stored event (who ticked the discharge checklist): read
+back from storage, refused from a client."""
 EVENT_TYPES: tuple[str, ...] = tuple(_FIELDS)
 """Every event ``type`` :func:`event_from_dict` reads (``complete`` is ``stop`` completed)."""
 
@@ -457,7 +460,8 @@ def event_from_dict(data: object, *, stored: bool = False) -> Event:
 
     ``stored=True`` reads an event charted before ``completed`` and the discharge checklist
     were required: a stop without ``completed`` is a completed stop, a discharge without its
-    checklist has its boxes unticked. A chart already taken must always read back.
+    checklist has its boxes unticked, and the fields the service wrote (:data:`SERVICE_FIELDS`)
+    are accepted. A chart already taken must always read back.
     """
     if not isinstance(data, Mapping):
         raise InputError("an event must be a JSON object", code="input.invalid_event")
@@ -468,7 +472,8 @@ def event_from_dict(data: object, *, stored: bool = False) -> Event:
             code="input.invalid_event",
             fields={"field": "type", "value": repr(kind)},
         )
-    unknown = sorted(set(data) - {"at", "type", *_FIELDS[kind]})
+    written = SERVICE_FIELDS.get(kind, ()) if stored else ()
+    unknown = sorted(set(data) - {"at", "type", *_FIELDS[kind], *written})
     if unknown:
         raise InputError(
             f"{kind}: unknown field(s) {', '.join(unknown)} "

@@ -182,6 +182,7 @@ def _events(
     rate = float(plan["preparation"]["pump_rate_ml_per_h"])
     concentration = float(plan["preparation"]["final_mg_per_ml"])
     minutes = float(plan["dose"]["duration_min"])
+    recovery = float(plan["dose"].get("recovery_min", 20))
 
     def at(offset_min: float) -> str:
         return (start + timedelta(minutes=offset_min)).isoformat()
@@ -247,7 +248,14 @@ def _events(
             "at": at(minutes + paused + 25),
             "text": "Oriented, walking steadily; reports feeling calm.",
         },
-        {"type": "discharge", "at": at(minutes + paused + 40), "note": "Home with a friend."},
+        {
+            "type": "discharge",
+            "at": at(minutes + paused + 3 + max(37.0, recovery)),
+            "note": "Home with a friend.",
+            "vitals_within_limits": True,
+            "oriented_and_steady": True,
+            "escort_present": True,
+        },
     ]
     return events
 
@@ -384,9 +392,12 @@ def _create_demo_clinic(
                 number=slot["number"],
             )
             start = datetime.fromisoformat(slot["start"])
-            for seq, event in enumerate(
-                _events(start, plan.plan, slot["number"], complete=not is_today)
-            ):
+            charted = [  # a session later today is charted only as far as the clock
+                event
+                for event in _events(start, plan.plan, slot["number"], complete=not is_today)
+                if datetime.fromisoformat(str(event["at"])) <= uow.clock()
+            ]
+            for seq, event in enumerate(charted):
                 append_session_event(
                     uow,
                     chart.session_id,
@@ -394,6 +405,7 @@ def _create_demo_clinic(
                     expected_seq=seq,
                     actor=nurse,
                     monitoring=monitoring,
+                    catalog=catalog,
                 )
             sessions_today += is_today
             # Scores mid-course and after the latest completed session show the response.

@@ -20,7 +20,7 @@ from ketaplan.clinical.calendar import ClinicCalendar
 from ketaplan.clinical.catalog import Catalog
 from ketaplan.clinical.monitoring import MonitoringRules
 from ketaplan.clinical.outcomes import is_remission, is_response, reduction_fraction, scale
-from ketaplan.clinical.session import event_from_dict, replay, summarise
+from ketaplan.clinical.session import summarise
 from ketaplan.services.actors import Actor
 from ketaplan.services.clinic_settings import (
     ChartRules,
@@ -35,7 +35,13 @@ from ketaplan.services.patients import (
     current_version,
     find_patient,
 )
-from ketaplan.services.sessions import SessionChart, find_session, read_chart
+from ketaplan.services.sessions import (
+    SessionChart,
+    chart_terms,
+    find_session,
+    read_chart,
+    replay_stored,
+)
 from ketaplan.services.unit_of_work import UnitOfWork
 from ketaplan.store.models import (
     InfusionPlan,
@@ -116,7 +122,9 @@ class PatientOverview:
     outcomes: tuple[ScaleOutcome, ...]
 
 
-def _sessions(uow: UnitOfWork, patient_id: int, rules: ChartRules) -> tuple[SessionLine, ...]:
+def _sessions(
+    uow: UnitOfWork, patient_id: int, rules: ChartRules, actor: Actor, catalog: Catalog
+) -> tuple[SessionLine, ...]:
     rows = list(
         uow.session.scalars(
             select(InfusionSession)
@@ -133,9 +141,9 @@ def _sessions(uow: UnitOfWork, patient_id: int, rules: ChartRules) -> tuple[Sess
         events[event.session_id].append(event.data)
     lines = []
     for row in rows:
-        parsed = [event_from_dict(e) for e in events[row.id]]
-        summary = summarise(replay(parsed, rules.for_session(row)), row.weight_kg)
-        started = next((e.at for e in parsed if e.kind == "start"), None)
+        log = replay_stored(events[row.id], row, rules, chart_terms(uow, row, actor, catalog))
+        summary = summarise(log, row.weight_kg)
+        started = next((e.at for e in log.events if e.kind == "start"), None)
         lines.append(
             SessionLine(
                 row.id,
@@ -178,7 +186,12 @@ def _outcomes(scores: tuple[ScoreLine, ...]) -> tuple[ScaleOutcome, ...]:
 
 
 def patient_overview(
-    uow: UnitOfWork, patient_id: int, *, actor: Actor, monitoring: MonitoringRules
+    uow: UnitOfWork,
+    patient_id: int,
+    *,
+    actor: Actor,
+    monitoring: MonitoringRules,
+    catalog: Catalog,
 ) -> PatientOverview:
     """Everything the patient page shows; the read is audited."""
     with uow:
@@ -222,7 +235,8 @@ def patient_overview(
                 .order_by(QuestionnaireResponse.answered_at, QuestionnaireResponse.id)
             )
         )
-        sessions = _sessions(uow, patient_id, clinic_chart_rules(uow, actor, monitoring))
+        rules = clinic_chart_rules(uow, actor, monitoring)
+        sessions = _sessions(uow, patient_id, rules, actor, catalog)
         uow.audit(
             actor,
             "patient.overview.read",
@@ -268,9 +282,10 @@ def course_overview(
         patient = find_patient(uow, course.patient_id, actor)
         name = current_version(uow, patient).full_name
         price = clinic_price(uow, actor, catalog)
+        rules = clinic_chart_rules(uow, actor, monitoring)
         sessions = tuple(
             s
-            for s in _sessions(uow, course.patient_id, clinic_chart_rules(uow, actor, monitoring))
+            for s in _sessions(uow, course.patient_id, rules, actor, catalog)
             if s.course_id == course_id
         )
         in_force = clinic_calendar(uow, actor, calendar) if calendar is not None else None
@@ -308,14 +323,20 @@ class ConsoleView:
 
 
 def session_console(
-    uow: UnitOfWork, session_id: int, *, actor: Actor, monitoring: MonitoringRules
+    uow: UnitOfWork,
+    session_id: int,
+    *,
+    actor: Actor,
+    monitoring: MonitoringRules,
+    catalog: Catalog,
 ) -> ConsoleView:
     """The session's chart with its patient and plan; the read is audited."""
     with uow:
         session = find_session(uow, session_id, actor)
         patient = find_patient(uow, session.patient_id, actor)
         name = current_version(uow, patient).full_name
-        chart = read_chart(uow, session, clinic_chart_rules(uow, actor, monitoring))
+        rules = clinic_chart_rules(uow, actor, monitoring)
+        chart = read_chart(uow, session, rules, actor=actor, catalog=catalog)
         prep: dict[str, Any] = {}
         planned: float | None = None
         if session.plan_id is not None:

@@ -19,6 +19,14 @@ rebuilds the same log. Monitoring rules come from the caller (the catalog's) wit
 own thresholds as recorded when the session was opened (``alert_thresholds``, see
 :class:`~ketaplan.services.clinic_settings.ChartRules`): alerts are derived on replay, not
 stored, and a later settings change does not rewrite the alerts of a chart already taken.
+
+Every chart is checked against its :class:`~ketaplan.clinical.chart_rules.ChartTerms`
+(:func:`chart_terms`): the session's weight, the clinic's most concentrated bag, the protocol's
+mg/kg/h limits and recovery time, and the order it was opened on (its bag and pump program). A
+new event is checked against them and the clock (no event more than a few minutes ahead); the
+stored events are folded as they were accepted (``checked=False``), so a chart taken before a
+rule existed still reads back. A hold override is a prescriber's; a discharge stores who
+ticked its checklist (``checked_by``), written here, never taken from the client.
 """
 
 from __future__ import annotations
@@ -32,10 +40,11 @@ from sqlalchemy import Table, bindparam, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from ketaplan.clinical.catalog import Catalog
+from ketaplan.clinical.chart_rules import ChartTerms, OrderTerms
 from ketaplan.clinical.monitoring import MonitoringRules
 from ketaplan.clinical.session import SessionLog, append, event_from_dict, replay, summarise
 from ketaplan.errors import ConflictError, InputError
-from ketaplan.services.actors import Actor
+from ketaplan.services.actors import Actor, require_role
 from ketaplan.services.clinic_settings import (
     ChartRules,
     clinic_alert_thresholds,
@@ -45,7 +54,7 @@ from ketaplan.services.courses import find_course
 from ketaplan.services.patients import current_profile, find_in_clinic, find_patient
 from ketaplan.services.plans import find_plan
 from ketaplan.services.unit_of_work import UnitOfWork
-from ketaplan.store.models import InfusionSession, SessionEvent
+from ketaplan.store.models import InfusionPlan, InfusionSession, SessionEvent
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,16 +94,66 @@ def _stored_events(uow: UnitOfWork, session_id: int) -> list[dict[str, Any]]:
     return list(found.scalars())
 
 
-def _replayed(
-    events: Sequence[Mapping[str, Any]], session: InfusionSession, rules: ChartRules
+def order_terms_of(plan: InfusionPlan | None) -> OrderTerms | None:
+    """The bag and pump program a plan row orders (None: no plan, or no preparation in it)."""
+    if plan is None:
+        return None
+    body = plan.plan or {}
+    preparation = body.get("preparation")
+    dose = body.get("dose") or {}
+    if not isinstance(preparation, dict):
+        return None
+    try:
+        return OrderTerms(
+            order_id=plan.id,
+            concentration_mg_per_ml=float(preparation["final_mg_per_ml"]),
+            rate_ml_per_h=float(preparation["pump_rate_ml_per_h"]),
+            ordered_mg=float(dose.get("total_mg", plan.total_mg)),
+            bag_mg=float(preparation["drawn_mg"]),
+        )
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def chart_terms(
+    uow: UnitOfWork, session: InfusionSession, actor: Actor, catalog: Catalog
+) -> ChartTerms:
+    """What the session's chart is checked against, inside an open unit of work."""
+    protocol = catalog.protocol(session.protocol_key)
+    limits = protocol.limits
+    plan = find_plan(uow, session.plan_id, actor) if session.plan_id is not None else None
+    return ChartTerms(
+        weight_kg=session.weight_kg,
+        max_concentration_mg_per_ml=catalog.clinic.preparation.max_final_mg_per_ml,
+        hard_max_mg_per_kg_per_h=limits.hard_max_mg_per_kg_per_h,
+        soft_max_mg_per_kg_per_h=limits.soft_max_mg_per_kg_per_h,
+        recovery_min=protocol.recovery_min,
+        order=order_terms_of(plan),
+    )
+
+
+def replay_stored(
+    events: Sequence[Mapping[str, Any]],
+    session: InfusionSession,
+    rules: ChartRules,
+    terms: ChartTerms | None,
 ) -> SessionLog:
-    return replay((event_from_dict(data) for data in events), rules.for_session(session))
+    """A session's stored events (their JSON) folded as they were accepted when charted."""
+    return replay(
+        (event_from_dict(data, stored=True) for data in events),
+        rules.for_session(session),
+        terms,
+        checked=False,
+    )
 
 
 def _chart(
-    session: InfusionSession, events: Sequence[Mapping[str, Any]], log: SessionLog
+    session: InfusionSession,
+    events: Sequence[Mapping[str, Any]],
+    log: SessionLog,
+    now: datetime | None = None,
 ) -> SessionChart:
-    summary = summarise(log, session.weight_kg).to_dict()
+    summary = summarise(log, session.weight_kg, now).to_dict()
     return SessionChart(
         session.id, session.patient_id, len(events), tuple(dict(e) for e in events), summary
     )
@@ -153,8 +212,10 @@ def open_session(
                 "number": number,
             },
         )
+        terms = chart_terms(uow, row, actor, catalog)
         uow.commit()
-        return SessionChart(row.id, patient_id, 0, (), summarise(SessionLog(), weight_kg).to_dict())
+        empty = SessionLog(rules=(), terms=terms)
+        return SessionChart(row.id, patient_id, 0, (), summarise(empty, weight_kg).to_dict())
 
 
 def _moved_on(session_id: int, expected_seq: int, seq: int) -> ConflictError:
@@ -175,8 +236,13 @@ def append_session_event(
     expected_seq: int,
     actor: Actor,
     monitoring: MonitoringRules,
+    catalog: Catalog,
 ) -> SessionChart:
-    """Chart one event (its JSON form) after the ``expected_seq`` events the caller has seen."""
+    """Chart one event (its JSON form) after the ``expected_seq`` events the caller has seen.
+
+    Refused, writing nothing: an event the domain refuses (sequence, the chart's terms, a time
+    more than a few minutes after the clock), a hold override by anyone but a prescriber.
+    """
     if isinstance(expected_seq, bool) or not isinstance(expected_seq, int) or expected_seq < 0:
         raise InputError(
             f"expected_seq {expected_seq!r} must be the number of events already seen (0 or more)",
@@ -189,9 +255,15 @@ def append_session_event(
         if len(stored) != expected_seq:
             raise _moved_on(session_id, expected_seq, len(stored))
         parsed = event_from_dict(event)
+        if parsed.kind == "hold_override":
+            require_role(actor, ("prescriber",), "overriding a hold on the start")
         rules = clinic_chart_rules(uow, actor, monitoring)
-        log = append(_replayed(stored, session, rules), parsed)  # refusals raise here
+        terms = chart_terms(uow, session, actor, catalog)
+        now = uow.clock()
+        log = append(replay_stored(stored, session, rules, terms), parsed, now)  # refusals raise
         data = dict(event)
+        if parsed.kind == "discharge":
+            data["checked_by"] = actor.email
         try:
             uow.session.connection().execute(
                 _INSERT_EVENT,
@@ -216,23 +288,38 @@ def append_session_event(
             details={"seq": expected_seq + 1, "kind": parsed.kind, "state": log.state.state},
         )
         uow.commit()
-        return _chart(session, [*stored, data], log)
+        return _chart(session, [*stored, data], log, now)
 
 
-def read_chart(uow: UnitOfWork, session: InfusionSession, rules: ChartRules) -> SessionChart:
+def read_chart(
+    uow: UnitOfWork,
+    session: InfusionSession,
+    rules: ChartRules,
+    *,
+    actor: Actor,
+    catalog: Catalog,
+) -> SessionChart:
     """The session's stored events replayed into its chart, inside the caller's transaction
-    (which audits the read)."""
+    (which audits the read), checked against the same terms as its events were (discharge
+    criteria as of the clock)."""
     stored = _stored_events(uow, session.id)
-    return _chart(session, stored, _replayed(stored, session, rules))
+    terms = chart_terms(uow, session, actor, catalog)
+    return _chart(session, stored, replay_stored(stored, session, rules, terms), uow.clock())
 
 
 def get_session_chart(
-    uow: UnitOfWork, session_id: int, *, actor: Actor, monitoring: MonitoringRules
+    uow: UnitOfWork,
+    session_id: int,
+    *,
+    actor: Actor,
+    monitoring: MonitoringRules,
+    catalog: Catalog,
 ) -> SessionChart:
     """The chart and what it adds up to (delivered dose, alerts...); the read is audited."""
     with uow:
         session = find_session(uow, session_id, actor)
-        chart = read_chart(uow, session, clinic_chart_rules(uow, actor, monitoring))
+        rules = clinic_chart_rules(uow, actor, monitoring)
+        chart = read_chart(uow, session, rules, actor=actor, catalog=catalog)
         uow.audit(
             actor,
             "session.read",

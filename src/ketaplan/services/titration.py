@@ -118,7 +118,11 @@ def course_history(
                 .order_by(SessionEvent.seq)
             )
         )
-        log = replay((event_from_dict(r.data) for r in rows), rules.for_session(session))
+        log = replay(
+            (event_from_dict(r.data, stored=True) for r in rows),
+            rules.for_session(session),
+            checked=False,
+        )
         if log.state.state not in ("stopped", "discharged"):
             continue
         summary = summarise(log, session.weight_kg)

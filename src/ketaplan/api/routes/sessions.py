@@ -1,5 +1,17 @@
 """Sessions: open a chart, append events (with the number already seen: 409 if it moved on),
-read the chart with what it adds up to (state, delivered dose, alerts)."""
+read the chart with what it adds up to (state, delivered dose, alerts).
+
+Every event is checked against the session's order and protocol and the server's clock before
+it is charted; a refusal charts nothing and is a 4xx with the domain's code and the form
+``field`` it concerns: 409 for an impossible sequence (``session.impossible_sequence``, a start
+before the pre-infusion vitals ``session.no_pre_infusion_vitals``), 422 for bad input
+(``input.*``, ``input.future_time``, a correction that cannot void its entry, an unticked
+discharge checklist ``session.discharge_checklist``) and for safety refusals (a start on hold
+``session.start_on_hold``, a bag that is not the order's ``session.concentration_not_ordered``
+or above the clinic's maximum ``session.concentration_above_max``, a discharge before its
+criteria hold ``session.recovery_time`` ...), 403 for a hold override by anyone but a
+prescriber.
+"""
 
 from __future__ import annotations
 
@@ -53,12 +65,39 @@ class EventIn(BaseModel):
         dict[Annotated[str, Field(max_length=64)], EventValue],
         Field(
             max_length=20,
-            description="The event as `ketaplan session` reads it: `at` (ISO time with offset), "
-            "`type` (check_in, start, rate, pause, resume, stop, complete, vitals, "
-            "side_effect, adjunct, tolerability, note, discharge) and its fields.",
+            description="The event as `ketaplan session` reads it: `at` (ISO time with offset, "
+            "at most 5 minutes after the server's clock), `type` and its fields: check_in and "
+            "vitals (systolic, diastolic, heart_rate, spo2, resp_rate; a start needs blood "
+            "pressure, heart rate and SpO2 charted first), start (rate_ml_per_h, "
+            "concentration_mg_per_ml: the order's bag), rate (rate_ml_per_h), pause (reason), "
+            "resume, stop (completed: true or false, required; reason, required when false), "
+            "complete (a completed stop), side_effect (name, severity), adjunct (drug, dose), "
+            "tolerability (rating 0-4), note (text), hold_override (reason; prescribers only), "
+            "correction (voids_seq: the entry to void, 1 for the first; reason), discharge "
+            "(note; vitals_within_limits, oriented_and_steady, escort_present, each true).",
             examples=[{"type": "start", "at": "2026-12-07T09:05:00-08:00", "rate_ml_per_h": 50}],
         ),
     ]
+
+
+class AlertOut(BaseModel):
+    code: str
+    message: str
+    at: str
+    action: str
+    severity: str = Field(description="info, caution, warning or critical.")
+    advice: str = Field(description="What to do, in words.")
+    vital: str | None
+    value: float | None
+    threshold: float | None
+    source: str
+    resolved_at: str | None = Field(description="When a later reading was back within limits.")
+
+
+class BlockerOut(BaseModel):
+    code: str
+    message: str
+    field: str = Field(description="The form field or event the blocker concerns.")
 
 
 class ChartOut(BaseModel):
@@ -67,7 +106,11 @@ class ChartOut(BaseModel):
     seq: int = Field(description="How many events the chart has: the next expected_seq.")
     state: str
     delivered_mg: float | None
-    alerts: list[Any]
+    alerts: list[AlertOut]
+    allowed_events: list[str] = Field(description="Event types the chart accepts now.")
+    start_blockers: list[BlockerOut]
+    discharge_blockers: list[BlockerOut]
+    voided: list[int] = Field(description="Entries a correction voided (1 for the first).")
     summary: dict[str, Any]
     events: list[dict[str, Any]]
 
@@ -84,14 +127,22 @@ class SessionListItem(BaseModel):
 def _out(chart: SessionChart) -> ChartOut:
     summary = chart.summary
     delivered = summary.get("delivered_mg")
-    alerts = summary.get("alerts")
+
+    def listed(key: str) -> list[Any]:
+        found = summary.get(key)
+        return list(found) if isinstance(found, list) else []
+
     return ChartOut(
         session_id=chart.session_id,
         patient_id=chart.patient_id,
         seq=chart.seq,
         state=str(chart.state),
         delivered_mg=float(delivered) if isinstance(delivered, int | float) else None,
-        alerts=list(alerts) if isinstance(alerts, list) else [],
+        alerts=[AlertOut(**a) for a in listed("alerts")],
+        allowed_events=[str(e) for e in listed("allowed_events")],
+        start_blockers=[BlockerOut(**b) for b in listed("start_blockers")],
+        discharge_blockers=[BlockerOut(**b) for b in listed("discharge_blockers")],
+        voided=[int(n) for n in listed("voided")],
         summary=summary,
         events=list(chart.events),
     )
@@ -142,6 +193,7 @@ def append(session_id: RecordId, body: EventIn, actor: SignedIn, request: Reques
         expected_seq=body.expected_seq,
         actor=actor,
         monitoring=context.monitoring,
+        catalog=context.catalog,
     )
     return _out(chart)
 
@@ -151,6 +203,10 @@ def read(session_id: RecordId, actor: SignedIn, request: Request) -> ChartOut:
     """The chart: state, delivered dose, alerts and every event."""
     context = services(request)
     chart = get_session_chart(
-        context.unit_of_work(), session_id, actor=actor, monitoring=context.monitoring
+        context.unit_of_work(),
+        session_id,
+        actor=actor,
+        monitoring=context.monitoring,
+        catalog=context.catalog,
     )
     return _out(chart)

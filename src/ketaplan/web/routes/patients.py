@@ -183,6 +183,7 @@ async def patient_page_values(request: Request, patient_id: int, actor: Actor) -
         patient_id,
         actor=actor,
         monitoring=context.monitoring,
+        catalog=context.catalog,
     )
     values: dict[str, Any] = {
         "o": overview,

@@ -198,6 +198,7 @@ async def _console(
         session_id,
         actor=actor,
         monitoring=context.monitoring,
+        catalog=context.catalog,
     )
     summary = view.chart.summary
     rate_ml_per_h = None
@@ -273,6 +274,7 @@ async def chart_event(session_id: RecordId, actor: SignedIn, request: Request) -
             expected_seq=expected,
             actor=actor,
             monitoring=context.monitoring,
+            catalog=context.catalog,
         )
     except ConflictError as refused:
         if refused.code == "conflict.chart_moved_on":
