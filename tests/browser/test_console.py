@@ -152,7 +152,11 @@ def _chart(clinic: Clinic, session_id: int, *events: dict[str, Any]) -> None:
     nurse = clinic.actors["nurse"]
     for event in events:
         seq = get_session_chart(
-            clinic.uow(), session_id, actor=nurse, monitoring=clinic.context.monitoring
+            clinic.uow(),
+            session_id,
+            actor=nurse,
+            monitoring=clinic.context.monitoring,
+            catalog=clinic.context.catalog,
         ).seq
         append_session_event(
             clinic.uow(),
@@ -161,6 +165,7 @@ def _chart(clinic: Clinic, session_id: int, *events: dict[str, Any]) -> None:
             expected_seq=seq,
             actor=nurse,
             monitoring=clinic.context.monitoring,
+            catalog=clinic.context.catalog,
         )
 
 
@@ -254,14 +259,19 @@ def test_a_start_is_refused_beside_start_without_vitals_and_at_a_wrong_concentra
     page.get_by_role("button", name=re.compile("Check in")).click()
     expect(_rows(page)).to_have_count(1)
     expect(page.locator("#start-blockers")).to_have_count(0)
-    # An undiluted vial: refused beside the concentration, saying what the order's bag holds.
+    # An undiluted vial: refused beside the concentration, whatever the order.
     order = _concentration(page)
     page.get_by_label("Bag label (mg/mL)").fill("100")
     page.get_by_role("button", name=re.compile("^Start")).click()
-    _refused_beside(page, "ev-start", "concentration_mg_per_ml", order)
+    _refused_beside(page, "ev-start", "concentration_mg_per_ml", "clinic's maximum")
     expect(page.get_by_label("Bag label (mg/mL)")).to_have_value("100")
     expect(_rows(page)).to_have_count(1)
-    shots.take(page, f"start-wrong-concentration-{size}")
+    shots.take(page, f"start-undiluted-{size}")
+    # A bag within the clinic's limits but not the order's: the message says what it holds.
+    page.get_by_label("Bag label (mg/mL)").fill("1")
+    page.get_by_role("button", name=re.compile("^Start")).click()
+    _refused_beside(page, "ev-start", "concentration_mg_per_ml", f"the order's bag is {order}")
+    expect(_rows(page)).to_have_count(1)
     page.get_by_label("Bag label (mg/mL)").fill(order)
     page.get_by_role("button", name=re.compile("^Start")).click()
     expect(page.locator("#state")).to_have_text("infusing")
