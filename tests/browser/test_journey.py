@@ -2,7 +2,7 @@
 
 the admin changes the price per session → sign in → new patient entered in pounds (checked as
 typed) → screening with an interaction warning → plan → soft-limit override by the prescriber →
-course at the new price → session console with a pause and a rate change → the next dose
+the order signed (a wrong password refused first) → course at the new price → session console with a pause and a rate change → the next dose
 suggested and accepted → a PHQ-9 entered from paper → questionnaire through the patient link
 (on a phone) → the new scores on the outcome chart.
 """
@@ -124,7 +124,22 @@ def test_the_whole_journey_from_sign_in_to_the_new_score_on_the_chart(
     expect(page.locator("#override")).to_contain_text("partial response at 0.75 mg/kg")
     expect(page.locator("#verdict")).to_have_text("caution")
     expect(page.locator("#explanation")).to_contain_text("protocol.start")
+    # A proposed order: no preparation card or pump program until the prescriber signs it.
+    expect(page.locator("#order-status")).to_contain_text("proposed")
+    expect(page.locator("#pump-withheld")).to_be_visible()
+    expect(page.locator("#preparation-card")).to_have_count(0)
+    shots.take(page, "plan-proposed")
+    page.get_by_label("Your password (entered again to sign)").fill("not my password at all")
+    page.get_by_role("button", name="Sign order").click()
+    expect(page.locator('[data-error-for="password"]')).to_contain_text("password is wrong")
+    expect(page.locator("#order-status")).to_contain_text("proposed")
+    page.get_by_label("Your name as signed").fill("Dr Sam Okafor")
+    page.get_by_label("Your password (entered again to sign)").fill(PASSWORD)
+    page.get_by_role("button", name="Sign order").click()
+    expect(page.locator("#order-status")).to_contain_text("signed, active")
+    expect(page.locator("#order")).to_contain_text("Signed by Dr Sam Okafor")
     expect(page.locator('[data-prep="pump_rate_ml_per_h"]')).to_contain_text("mL/h")
+    expect(page.locator('[data-prep="signed"]')).to_contain_text("Dr Sam Okafor")
     shots.take(page, "plan")
     page.get_by_role("link", name="Printable preparation card").click()
     expect(page.locator("#preparation-card")).to_contain_text("Draw")
@@ -185,6 +200,7 @@ def test_the_whole_journey_from_sign_in_to_the_new_score_on_the_chart(
     page.get_by_role("button", name="Recommend next dose").click()
     expect(page.locator("#titration-reasons li").first).to_be_visible()
     suggested = page.locator("#titration-dose").inner_text()
+    page.get_by_label("Your password (entered again to sign)").fill(PASSWORD)
     page.get_by_role("button", name=re.compile(r"^Accept ")).click()
     expect(page.locator("#titration-decision")).to_contain_text("Accepted")
     expect(page.locator("#titration-decision")).to_contain_text(suggested)

@@ -29,11 +29,15 @@ from ketaplan.services import (
     Actor,
     PatientDetails,
     PatientRecord,
+    PlanOrder,
+    PlanRecord,
     UnitOfWork,
     add_user,
     create_patient,
+    create_plan,
     load_actor,
     set_up_clinic,
+    sign_order,
 )
 from ketaplan.services.unit_of_work import utc_now
 from ketaplan.store import Database, migrate, open_database
@@ -140,7 +144,7 @@ def admin(uow: UnitOfWork) -> Actor:
 
 def _staff(uow: UnitOfWork, admin: Actor, role: str) -> Actor:
     email = f"{role}@bay.example"
-    add_user(uow, email=email, role=role, actor=admin)
+    add_user(uow, email=email, role=role, actor=admin, password=PASSWORD)
     return load_actor(uow, email, origin="127.0.0.1")
 
 
@@ -195,15 +199,44 @@ def patient(uow: UnitOfWork, nurse: Actor, catalog: Catalog) -> PatientRecord:
     return create_patient(uow, details, actor=nurse, catalog=catalog)
 
 
-# --------------------------------------------------------------------- API ----
+def signed_plan(
+    uow: UnitOfWork,
+    patient_id: int,
+    *,
+    prescriber: Actor,
+    catalog: Catalog,
+    resolver: object,
+    condition: str = "depression",
+    requested_mg_per_kg: float | None = None,
+    override_reason: str | None = None,
+    proposer: Actor | None = None,
+) -> PlanRecord:
+    """A plan proposed (by ``proposer``, or the prescriber) and signed by the prescriber:
+    the active order a course or a session needs."""
+    from ketaplan.clinical.medications import MedicationResolver
 
-PASSWORD = "correct horse battery staple"
+    assert isinstance(resolver, MedicationResolver)
+    proposed = create_plan(
+        uow,
+        patient_id,
+        PlanOrder(condition, requested_mg_per_kg, override_reason),
+        actor=proposer or prescriber,
+        catalog=catalog,
+        resolver=resolver,
+    )
+    return sign_order(uow, proposed.plan_id, password=PASSWORD, actor=prescriber)
+
+
+# --------------------------------------------------------------------- API ----
 ROLE_EMAILS = {
     "admin": "admin@bay.example",
     "prescriber": "prescriber@bay.example",
     "nurse": "nurse@bay.example",
     "front_desk": "front_desk@bay.example",
 }
+
+
+PASSWORD = "correct horse battery staple"
 
 
 @dataclass

@@ -14,7 +14,7 @@ from ketaplan.services import UnitOfWork, utc_now
 from ketaplan.services.patient_links import answer_patient_link
 from ketaplan.store.models import AuditEvent, Base, InfusionPlan, PatientLink, QuestionnaireResponse
 
-from .conftest import Api
+from .conftest import PASSWORD, Api
 
 V1 = "/api/v1"
 PATIENT = {
@@ -178,7 +178,28 @@ def test_nan_and_infinity_are_refused_not_stored(api: Api) -> None:
 # -------------------------------------------------------------------- courses ----
 
 
+def _signed_order(api: Api, patient_id: int) -> dict[str, Any]:
+    """A plan proposed by the nurse and signed by the prescriber: the active order."""
+    proposed = _ok(
+        api.client.post(
+            f"{V1}/patients/{patient_id}/plans",
+            json={"condition": "depression"},
+            headers=api.as_role("nurse"),
+        ),
+        201,
+    )
+    signed: dict[str, Any] = _ok(
+        api.client.post(
+            f"{V1}/plans/{proposed['plan_id']}/sign",
+            json={"password": PASSWORD},
+            headers=api.as_role("prescriber"),
+        )
+    )
+    return signed
+
+
 def _course(api: Api, patient_id: int, role: str = "front_desk") -> dict[str, Any]:
+    _signed_order(api, patient_id)
     body: dict[str, Any] = _ok(
         api.client.post(
             f"{V1}/patients/{patient_id}/courses",
@@ -292,6 +313,7 @@ def test_a_booster_recommendation_after_the_series(api: Api) -> None:
 
 
 def _session(api: Api, patient_id: int) -> dict[str, Any]:
+    _signed_order(api, patient_id)
     body: dict[str, Any] = _ok(
         api.client.post(
             f"{V1}/patients/{patient_id}/sessions",
@@ -622,21 +644,35 @@ def test_a_titration_recommendation_and_the_prescribers_decision(api: Api) -> No
         201,
     )
     url = f"{V1}/titration/{recommended['recommendation_id']}/decision"
-    by_nurse = api.client.post(url, json={"reason": ""}, headers=api.as_role("nurse"))
+    by_nurse = api.client.post(
+        url, json={"reason": "", "password": PASSWORD}, headers=api.as_role("nurse")
+    )
     assert by_nurse.status_code == 403
-    no_reason = api.client.post(url, json={"mg_per_kg": 0.6}, headers=api.as_role("prescriber"))
+    no_reason = api.client.post(
+        url, json={"mg_per_kg": 0.6, "password": PASSWORD}, headers=api.as_role("prescriber")
+    )
     assert no_reason.status_code == 422
     assert no_reason.json()["code"] == "input.missing"
+    wrong = api.client.post(
+        url,
+        json={"mg_per_kg": 0.6, "reason": "tolerated well", "password": "not my password"},
+        headers=api.as_role("prescriber"),
+    )
+    assert wrong.status_code == 403
+    assert wrong.json()["code"] == "signature.wrong_password"
     decided = _ok(
         api.client.post(
             url,
-            json={"mg_per_kg": 0.6, "reason": "tolerated well"},
+            json={"mg_per_kg": 0.6, "reason": "tolerated well", "password": PASSWORD},
             headers=api.as_role("prescriber"),
         ),
         201,
     )
     assert decided["decision"] == "overridden"
-    twice = api.client.post(url, json={}, headers=api.as_role("prescriber"))
+    order = _ok(api.client.get(f"{V1}/plans/{decided['plan_id']}", headers=api.as_role("nurse")))
+    assert (order["status"], order["plan"]["dose"]["mg_per_kg"]) == ("active", 0.6)
+    assert order["plan"]["preparation"]["pump_rate_ml_per_h"] > 0
+    twice = api.client.post(url, json={"password": PASSWORD}, headers=api.as_role("prescriber"))
     assert twice.status_code == 409
     assert twice.json()["code"] == "conflict.already_decided"
 

@@ -43,6 +43,7 @@ from ketaplan.services import (
     open_session,
     schedule_course,
     set_up_clinic,
+    sign_order,
 )
 from ketaplan.store import migrate, open_database
 from ketaplan.store.engine import make_engine
@@ -94,6 +95,7 @@ def seeded_app(
         catalog=catalog,
         resolver=resolver,
     )
+    sign_order(uow, plan.plan_id, password=PASSWORD, actor=prescriber)
     course = schedule_course(
         uow,
         patient.patient_id,

@@ -23,6 +23,7 @@ from ketaplan.services import (
     PlanOrder,
     UnitOfWork,
     add_user,
+    cancel_order,
     create_plan,
     decide_titration,
     get_patient,
@@ -32,18 +33,22 @@ from ketaplan.services import (
     recommend_titration,
     record_questionnaire,
     schedule_course,
+    sign_order,
     update_patient,
 )
 from ketaplan.store.models import (
     AuditEvent,
     Base,
     InfusionSession,
+    OrderEvent,
     PatientVersion,
     TitrationDecision,
     TitrationRecommendation,
     TreatmentCourse,
     User,
 )
+
+from .conftest import PASSWORD, signed_plan
 
 CLINIC_EVENING = datetime(2026, 12, 8, 2, 0, tzinfo=UTC)  # 18:00 on the course's first day
 
@@ -65,14 +70,9 @@ def world(
     catalog: Catalog,
     resolver: MedicationResolver,
 ) -> dict[str, int]:
-    """A plan, a course, an open session and a recommendation for the patient."""
-    plan = create_plan(
-        uow,
-        patient.patient_id,
-        PlanOrder("depression"),
-        actor=prescriber,
-        catalog=catalog,
-        resolver=resolver,
+    """A signed plan, a course, an open session and a recommendation for the patient."""
+    plan = signed_plan(
+        uow, patient.patient_id, prescriber=prescriber, catalog=catalog, resolver=resolver
     )
     course = schedule_course(
         uow,
@@ -103,9 +103,18 @@ def world(
     proposal = recommend_titration(
         uow, course.course_id, actor=prescriber, catalog=catalog, monitoring=load_monitoring_rules()
     )
+    proposed = create_plan(
+        uow,
+        patient.patient_id,
+        PlanOrder("depression"),
+        actor=nurse,
+        catalog=catalog,
+        resolver=resolver,
+    )
     return {
         "patient": patient.patient_id,
         "plan": plan.plan_id,
+        "proposed": proposed.plan_id,
         "course": course.course_id,
         "session": chart.session_id,
         "recommendation": proposal.recommendation_id,
@@ -120,6 +129,7 @@ class Context:
     nurse: Actor
     prescriber: Actor
     catalog: Catalog
+    resolver: MedicationResolver
 
 
 def _calendar(c: Context) -> ClinicCalendar:
@@ -184,11 +194,27 @@ USE_CASES: dict[str, tuple[Callable[[UnitOfWork, Context], object], type[Base] |
     ),
     "decide_titration": (
         lambda u, c: decide_titration(
-            u, c.ids["recommendation"], actor=c.prescriber, catalog=c.catalog
+            u,
+            c.ids["recommendation"],
+            actor=c.prescriber,
+            catalog=c.catalog,
+            resolver=c.resolver,
+            password=PASSWORD,
         ),
         TitrationDecision,
     ),
+    "sign_order": (
+        lambda u, c: sign_order(u, c.ids["proposed"], password=PASSWORD, actor=c.prescriber),
+        OrderEvent,
+    ),
+    "cancel_order": (
+        lambda u, c: cancel_order(u, c.ids["proposed"], reason="duplicate", actor=c.nurse),
+        OrderEvent,
+    ),
 }
+AUDIT_ROWS = {"decide_titration": 4, "sign_order": 2}
+"""Use cases writing more than one audit row: the titration decision is also a new order, its
+signature and the supersession of the course's order; a signature supersedes the last one."""
 
 
 @pytest.mark.parametrize("use_case", list(USE_CASES))
@@ -202,15 +228,17 @@ def test_a_use_case_failing_before_commit_leaves_neither_its_change_nor_its_audi
     nurse: Actor,
     prescriber: Actor,
     catalog: Catalog,
+    resolver: MedicationResolver,
     rows: Callable[[type[Base]], int],
 ) -> None:
     run, table = USE_CASES[use_case]
-    context = Context(world, patient, admin, nurse, prescriber, catalog)
+    context = Context(world, patient, admin, nurse, prescriber, catalog, resolver)
     before_rows = rows(table) if table else None
     audits_before = rows(AuditEvent)
     with pytest.raises(RuntimeError, match="simulated"):
         run(crashing_uow, context)
-    assert audit_rows_at_crash == [audits_before + 1]  # its audit row was written...
+    written = AUDIT_ROWS.get(use_case, 1)
+    assert audit_rows_at_crash == [audits_before + written]  # its audit rows were written...
     assert rows(AuditEvent) == audits_before  # ...and rolled back with the change
     if table is not None:
         assert rows(table) == before_rows

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from ketaplan.clinical.calendar import ClinicCalendar
 from ketaplan.clinical.catalog import Catalog
 from ketaplan.clinical.catalog.course_loader import load_calendar, load_monitoring_rules
+from ketaplan.clinical.medications import MedicationResolver
 from ketaplan.clinical.monitoring import MonitoringRules
 from ketaplan.errors import InputError
 from ketaplan.services import (
@@ -34,6 +35,8 @@ from ketaplan.services.clinic_settings import (
 )
 from ketaplan.store import Database
 from ketaplan.store.models import AuditEvent, Base, Clinic, InfusionSession
+
+from .conftest import signed_plan
 
 
 @pytest.fixture
@@ -99,7 +102,10 @@ def test_a_course_is_scheduled_on_the_days_the_clinic_says_it_is_open(
     catalog: Catalog,
     calendar: ClinicCalendar,
     monitoring: MonitoringRules,
+    prescriber: Actor,
+    resolver: MedicationResolver,
 ) -> None:
+    signed_plan(uow, patient.patient_id, prescriber=prescriber, catalog=catalog, resolver=resolver)
     saved = _save(
         uow,
         admin,
@@ -135,7 +141,11 @@ def test_a_session_alert_uses_the_clinics_own_threshold_and_names_it(
     catalog: Catalog,
     calendar: ClinicCalendar,
     monitoring: MonitoringRules,
+    prescriber: Actor,
+    resolver: MedicationResolver,
 ) -> None:
+    signed_plan(uow, patient.patient_id, prescriber=prescriber, catalog=catalog, resolver=resolver)
+
     def alerts_for_check_in(systolic: int) -> list[dict[str, Any]]:
         session = open_session(
             uow, patient.patient_id, condition="depression", actor=nurse, catalog=catalog
@@ -182,10 +192,13 @@ def test_a_chart_keeps_the_thresholds_in_force_when_its_session_was_opened(
     catalog: Catalog,
     calendar: ClinicCalendar,
     monitoring: MonitoringRules,
+    prescriber: Actor,
+    resolver: MedicationResolver,
 ) -> None:
     """A settings change applies to sessions opened after it; the alerts of charts already
     taken are not rewritten (sessions from before thresholds were recorded follow the clinic's
     thresholds now, as they always did)."""
+    signed_plan(uow, patient.patient_id, prescriber=prescriber, catalog=catalog, resolver=resolver)
     check_in = {
         "at": "2025-12-07T08:50:00-08:00",
         "type": "check_in",

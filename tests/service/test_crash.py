@@ -34,6 +34,7 @@ import pytest
 from sqlalchemy import select
 
 from ketaplan.clinical.catalog import Catalog
+from ketaplan.clinical.medications import MedicationResolver
 from ketaplan.services import (
     PatientDetails,
     UnitOfWork,
@@ -46,7 +47,8 @@ from ketaplan.services import (
 from ketaplan.store import Database
 from ketaplan.store.models import AuditEvent, SessionEvent
 
-from .conftest import free_port
+from .conftest import PASSWORD as SIGNING_PASSWORD
+from .conftest import free_port, signed_plan
 
 APPENDS = 500
 SESSIONS = 25
@@ -133,16 +135,23 @@ def server(database_url: str, tmp_path: Path) -> Iterator[Server]:
         running.kill(signal.SIGTERM)
 
 
-def _clinic_with_sessions(database: Database, catalog: Catalog) -> list[int]:
+def _clinic_with_sessions(
+    database: Database, catalog: Catalog, resolver: MedicationResolver
+) -> list[int]:
     uow = UnitOfWork(database.session_factory)
     admin = set_up_clinic(
         uow, name="Crash Clinic", time_zone="America/Los_Angeles", admin_email="a@crash.example"
     )
     add_user(uow, email="n@crash.example", role="nurse", actor=admin, password=PASSWORD)
+    add_user(
+        uow, email="p@crash.example", role="prescriber", actor=admin, password=SIGNING_PASSWORD
+    )
     nurse = load_actor(uow, "n@crash.example", origin="test")
+    prescriber = load_actor(uow, "p@crash.example", origin="test")
     patient = create_patient(
         uow, PatientDetails(full_name="Pat Crash", weight="70 kg"), actor=nurse, catalog=catalog
     )
+    signed_plan(uow, patient.patient_id, prescriber=prescriber, catalog=catalog, resolver=resolver)
     return [
         open_session(
             uow, patient.patient_id, condition="depression", actor=nurse, catalog=catalog
@@ -192,9 +201,13 @@ def _append_until_it_lands(
 
 @pytest.mark.slow
 def test_sigkill_during_500_concurrent_appends_loses_no_acknowledged_event(
-    database: Database, catalog: Catalog, server: Server, database_url: str
+    database: Database,
+    catalog: Catalog,
+    resolver: MedicationResolver,
+    server: Server,
+    database_url: str,
 ) -> None:
-    sessions = _clinic_with_sessions(database, catalog)
+    sessions = _clinic_with_sessions(database, catalog, resolver)
     server.start()
     status, signed_in = server.request(
         "POST", "/api/v1/auth/token", {"email": "n@crash.example", "password": PASSWORD}

@@ -13,20 +13,20 @@ import pytest
 from ketaplan.clinical.catalog import Catalog
 from ketaplan.clinical.catalog.course_loader import load_calendar, load_monitoring_rules
 from ketaplan.clinical.medications import MedicationResolver
+from ketaplan.clinical.profile import dosing_weight
 from ketaplan.clinical.titration import (
     History,
     SessionRecord,
     SideEffectRecord,
     recommend_next_dose,
+    within_limits,
 )
 from ketaplan.errors import ConflictError, HardLimitExceeded, InputError, PermissionDenied
 from ketaplan.services import (
     Actor,
     PatientRecord,
-    PlanOrder,
     UnitOfWork,
     append_session_event,
-    create_plan,
     decide_titration,
     open_session,
     recommend_titration,
@@ -34,6 +34,8 @@ from ketaplan.services import (
     schedule_course,
 )
 from ketaplan.store.models import AuditEvent, Base, QuestionnaireResponse, TitrationDecision
+
+from .conftest import PASSWORD, signed_plan
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "session1.jsonl"
 EVENTS = [
@@ -168,13 +170,13 @@ def course_after_one_session(
     resolver: MedicationResolver,
 ) -> int:
     """Baseline PHQ-9 19, session 1 charted from examples/session1.jsonl with PHQ-9 15."""
-    plan = create_plan(
+    plan = signed_plan(
         uow,
         patient.patient_id,
-        PlanOrder("depression"),
-        actor=prescriber,
+        prescriber=prescriber,
         catalog=catalog,
         resolver=resolver,
+        proposer=nurse,
     )
     course = schedule_course(
         uow,
@@ -203,7 +205,6 @@ def course_after_one_session(
         actor=nurse,
         catalog=catalog,
         course_id=course.course_id,
-        plan_id=plan.plan_id,
         number=1,
     )
     prep = plan.plan["preparation"]  # the example's start, at the order's bag and pump rate
@@ -279,7 +280,10 @@ def test_titration_recommends_from_the_stored_course_like_the_domain(
             ),
         ),
     )
-    assert record.recommendation == expected.to_dict(patient.profile.weight_kg)
+    protocol = catalog.protocol("depression")
+    limited = within_limits(expected, protocol, dosing_weight(patient.profile, protocol, catalog))
+    assert record.recommendation == limited.to_dict(patient.profile.weight_kg)
+    assert record.recommendation["limits"]["needs_override"] is False
     assert audit_log()[-1] == "titration.recommend"
 
 
@@ -289,6 +293,7 @@ def test_a_prescriber_decides_a_recommendation_once(
     prescriber: Actor,
     catalog: Catalog,
     course_after_one_session: int,
+    resolver: MedicationResolver,
     rows: Callable[[type[Base]], int],
 ) -> None:
     record = recommend_titration(
@@ -301,13 +306,34 @@ def test_a_prescriber_decides_a_recommendation_once(
     rid = record.recommendation_id
     other_mg_per_kg = round(record.recommendation["recommended_mg_per_kg"] - 0.05, 2)
     with pytest.raises(PermissionDenied):
-        decide_titration(uow, rid, actor=nurse, catalog=catalog)
+        decide_titration(
+            uow, rid, actor=nurse, catalog=catalog, resolver=resolver, password=PASSWORD
+        )
     with pytest.raises(InputError, match="needs a reason"):
-        decide_titration(uow, rid, actor=prescriber, catalog=catalog, mg_per_kg=other_mg_per_kg)
+        decide_titration(
+            uow,
+            rid,
+            actor=prescriber,
+            catalog=catalog,
+            resolver=resolver,
+            password=PASSWORD,
+            mg_per_kg=other_mg_per_kg,
+        )
     with pytest.raises(HardLimitExceeded):
-        decide_titration(uow, rid, actor=prescriber, catalog=catalog, mg_per_kg=5.0, reason="typo")
+        decide_titration(
+            uow,
+            rid,
+            actor=prescriber,
+            catalog=catalog,
+            resolver=resolver,
+            password=PASSWORD,
+            mg_per_kg=5.0,
+            reason="typo",
+        )
     assert rows(TitrationDecision) == 0
-    decided = decide_titration(uow, rid, actor=prescriber, catalog=catalog)
+    decided = decide_titration(
+        uow, rid, actor=prescriber, catalog=catalog, resolver=resolver, password=PASSWORD
+    )
     assert decided.decision == "accepted"
     assert decided.mg_per_kg == record.recommendation["recommended_mg_per_kg"]
     with pytest.raises(ConflictError, match="already been decided"):
@@ -316,6 +342,8 @@ def test_a_prescriber_decides_a_recommendation_once(
             rid,
             actor=prescriber,
             catalog=catalog,
+            resolver=resolver,
+            password=PASSWORD,
             mg_per_kg=other_mg_per_kg,
             reason="second thoughts",
         )
@@ -323,7 +351,11 @@ def test_a_prescriber_decides_a_recommendation_once(
 
 
 def test_a_prescriber_may_choose_another_dose_with_a_reason(
-    uow: UnitOfWork, prescriber: Actor, catalog: Catalog, course_after_one_session: int
+    uow: UnitOfWork,
+    prescriber: Actor,
+    catalog: Catalog,
+    resolver: MedicationResolver,
+    course_after_one_session: int,
 ) -> None:
     record = recommend_titration(
         uow,
@@ -338,6 +370,8 @@ def test_a_prescriber_may_choose_another_dose_with_a_reason(
         record.recommendation_id,
         actor=prescriber,
         catalog=catalog,
+        resolver=resolver,
+        password=PASSWORD,
         mg_per_kg=other_mg_per_kg,
         reason="patient asked to stay lower after the blood pressure rise",
     )

@@ -20,6 +20,7 @@ from ketaplan.services import (
     create_plan,
     get_plan,
     schedule_course,
+    sign_order,
 )
 from ketaplan.services.clinic_settings import (
     ClinicSettingsInput,
@@ -28,6 +29,8 @@ from ketaplan.services.clinic_settings import (
 )
 from ketaplan.services.patients import profile_from_dict, profile_to_dict
 from ketaplan.store.models import AuditEvent, Base, InfusionPlan, TreatmentCourse
+
+from .conftest import PASSWORD, signed_plan
 
 
 def test_a_saved_plan_is_the_domains_explained_plan_for_the_current_profile(
@@ -49,15 +52,25 @@ def test_a_saved_plan_is_the_domains_explained_plan_for_the_current_profile(
     expected = plan_to_dict(
         make_plan(PlanRequest("depression", patient.profile), catalog, resolver)
     )
-    stock = saved.plan["preparation"].pop("stock")
-    assert saved.plan == expected
+    # a proposed order: everything but the preparation, which waits for the signature
+    assert saved.status == "proposed"
+    assert saved.plan["preparation"] is None
+    assert saved.plan["preparation_withheld"] == "not signed by a prescriber yet"
+    assert {k: v for k, v in saved.plan.items() if k not in ("order", "preparation_withheld")} == {
+        **expected,
+        "preparation": None,
+    }
+    assert (saved.patient_version, saved.catalog_version) == (1, catalog.version)
+    sign_order(uow, saved.plan_id, password=PASSWORD, actor=prescriber)
+    read = get_plan(uow, saved.plan_id, actor=prescriber)
+    assert (read.status, read.preparation_withheld) == ("active", None)
+    stock = read.plan["preparation"].pop("stock")
     assert stock["source"] == "catalog"  # the clinic has set no stock of its own
     assert stock["bag_sizes_ml"] == list(catalog.clinic.preparation.bag_sizes_ml)
-    assert (saved.patient_version, saved.catalog_version) == (1, catalog.version)
-    read = get_plan(uow, saved.plan_id, actor=prescriber).plan
-    assert read["preparation"].pop("stock") == stock
-    assert read == expected
-    assert audit_log()[-2:] == ["plan.create", "plan.read"]
+    assert {k: v for k, v in read.plan.items() if k not in ("order", "preparation_withheld")} == (
+        expected
+    )
+    assert audit_log()[-3:] == ["plan.create", "order.sign", "plan.read"]
 
 
 def test_a_plan_is_prepared_from_the_clinics_own_vials_and_bags_and_says_so(
@@ -89,6 +102,7 @@ def test_a_plan_is_prepared_from_the_clinics_own_vials_and_bags_and_says_so(
         catalog=catalog,
         resolver=resolver,
     )
+    saved = sign_order(uow, saved.plan_id, password=PASSWORD, actor=prescriber)
     prep = saved.plan["preparation"]
     assert (prep["vial_mg_per_ml"], prep["vial_volume_ml"], prep["bag_ml"]) == (10, 20, 250)
     assert prep["stock"] == {
@@ -185,10 +199,15 @@ def test_creating_a_plan_writes_its_audit_row_in_the_same_transaction(
 def test_a_course_is_the_domains_schedule_saved_for_the_patient(
     uow: UnitOfWork,
     front_desk: Actor,
+    prescriber: Actor,
     patient: PatientRecord,
     catalog: Catalog,
+    resolver: MedicationResolver,
     audit_log: Callable[[], list[str]],
 ) -> None:
+    order = signed_plan(
+        uow, patient.patient_id, prescriber=prescriber, catalog=catalog, resolver=resolver
+    )
     calendar = load_calendar(None, catalog.clinic.time_zone)
     course = schedule_course(
         uow,
@@ -208,6 +227,7 @@ def test_a_course_is_the_domains_schedule_saved_for_the_patient(
         "2026-12-21",
     ]
     assert audit_log()[-1] == "course.create"
+    assert course.plan_id == order.plan_id  # the patient's active order, when none is named
 
 
 def test_a_course_refuses_another_patients_plan(

@@ -40,6 +40,8 @@ from ketaplan.services import (
 from ketaplan.store import Database
 from ketaplan.store.models import AuditEvent, Base, SessionEvent
 
+from .conftest import signed_plan
+
 CATALOG = load_catalog()
 CLINIC_EVENING = datetime(2026, 12, 8, 2, 0, tzinfo=UTC)  # 18:00 in the clinic, 7 December
 EXAMPLE = Path(__file__).parents[2] / "examples" / "session1.jsonl"
@@ -61,7 +63,15 @@ def monitoring() -> MonitoringRules:
 
 
 @pytest.fixture
-def chart(uow: UnitOfWork, nurse: Actor, patient: PatientRecord, catalog: Catalog) -> SessionChart:
+def chart(
+    uow: UnitOfWork,
+    nurse: Actor,
+    prescriber: Actor,
+    patient: PatientRecord,
+    catalog: Catalog,
+    resolver: object,
+) -> SessionChart:
+    signed_plan(uow, patient.patient_id, prescriber=prescriber, catalog=catalog, resolver=resolver)
     return open_session(
         uow, patient.patient_id, condition="depression", actor=nurse, catalog=catalog
     )

@@ -53,6 +53,16 @@ def _sign_in(client: TestClient, role: str) -> str:
     return found.group(1)
 
 
+def _sign(api: Api, plan: str) -> None:
+    """The prescriber signs the plan at ``plan`` (a page path ending in its id), through the
+    service: the pages under test stay signed in as whoever they were."""
+    from ketaplan.services import UnitOfWork, load_actor, sign_order
+
+    uow = UnitOfWork(api.context.database.session_factory)
+    prescriber = load_actor(uow, ROLE_EMAILS["prescriber"], origin="test")
+    sign_order(uow, int(plan.rsplit("/", 1)[1]), password=PASSWORD, actor=prescriber)
+
+
 def _errors(html: str) -> dict[str, str]:
     """The messages shown beside fields: ``{field name: message}``."""
     return {
@@ -313,6 +323,7 @@ def test_course_and_session_forms_refuse_bad_input_and_save_nothing(
         follow_redirects=False,
     ).headers["location"]
     patient_id, plan_id = patient.rsplit("/", 1)[1], plan.rsplit("/", 1)[1]
+    _sign(api, plan)
     for first_day, says in (("", "choose"), ("next tuesday", "not a date")):
         answer = api.client.post(
             f"/patients/{patient_id}/courses",
@@ -685,7 +696,11 @@ def test_the_preparation_card_uses_the_vials_and_bags_the_admin_saved(api: Api) 
         follow_redirects=False,
     )
     assert plan.status_code == 303, plan.text
+    unsigned = api.client.get(plan.headers["location"] + "/card").text
+    assert 'data-prep="vial"' not in unsigned  # no card until a prescriber signs
+    _sign(api, plan.headers["location"])
     card = api.client.get(plan.headers["location"] + "/card").text
+    assert "Order signed by <strong>prescriber@bay.example</strong>" in card
     assert re.search(r'data-prep="vial">ketamine 10 mg/mL', card)
     assert re.search(r'data-prep="bag_ml">250 mL', card)
     assert "Stock used: the clinic's own (settings version" in card
@@ -724,6 +739,7 @@ def _course(api: Api, csrf: str) -> str:
         data={"csrf_token": csrf, "condition": "depression"},
         follow_redirects=False,
     ).headers["location"]
+    _sign(api, plan)
     course = api.client.post(
         f"{patient}/courses",
         data={
@@ -796,6 +812,7 @@ def test_a_prescriber_accepts_the_suggested_dose(api: Api) -> None:
             "csrf_token": csrf,
             "recommendation_id": _recommendation_id(page.text),
             "choice": "accept",
+            "password": PASSWORD,
         },
     )
     assert accepted.status_code == 200
@@ -834,6 +851,7 @@ def test_a_titration_override_refuses_bad_input_beside_the_field_and_saves_nothi
             "csrf_token": csrf,
             "recommendation_id": _recommendation_id(page.text),
             "choice": "override",
+            "password": PASSWORD,
             **typed,
         },
     )
@@ -855,6 +873,7 @@ def test_a_prescriber_overrides_the_suggestion_with_a_reason_once(api: Api) -> N
         "choice": "override",
         "mg_per_kg": "0.65",
         "reason": "nausea at the last session",
+        "password": PASSWORD,
     }
     done = api.client.post(f"{course}/titration/decision", data=decision)
     assert done.status_code == 200, done.text
@@ -885,3 +904,95 @@ def test_the_dashboard_shows_a_patient_whose_phq9_item_9_needs_review(api: Api) 
     assert flags
     assert "Ann Example" in flags.group(1)
     assert "PHQ-9 9" in flags.group(1)
+
+
+def test_a_prescriber_signs_an_order_on_its_page_after_a_wrong_password_is_refused(
+    api: Api, rows: Callable[[type[Base]], int]
+) -> None:
+    from ketaplan.store.models import OrderEvent
+
+    csrf = _sign_in(api.client, "nurse")
+    plan = api.client.post(
+        f"{_patient(api, csrf)}/plans/new",
+        data={"csrf_token": csrf, "condition": "depression"},
+        follow_redirects=False,
+    ).headers["location"]
+    proposed = api.client.get(plan).text
+    assert "proposed, not signed" in proposed
+    assert 'id="pump-withheld"' in proposed
+    assert 'action="' + plan + '/sign"' not in proposed  # a nurse proposes; she does not sign
+    assert "Schedule course" not in proposed
+    csrf = _sign_in(api.client, "prescriber")
+    wrong = api.client.post(f"{plan}/sign", data={"csrf_token": csrf, "password": "guess again"})
+    assert wrong.status_code == 403
+    assert "password is wrong" in _errors(wrong.text)["password"]
+    assert rows(OrderEvent) == 1
+    signed = api.client.post(
+        f"{plan}/sign", data={"csrf_token": csrf, "password": PASSWORD}, follow_redirects=False
+    )
+    assert signed.status_code == 303, signed.text
+    page = api.client.get(plan).text
+    assert "signed, active" in page
+    assert "Signed by prescriber@bay.example" in page
+    assert 'data-prep="pump_rate_ml_per_h"' in page
+    assert "Schedule course" in page
+
+
+def test_a_contraindicated_order_asks_the_prescriber_for_an_override_reason(
+    api: Api, rows: Callable[[type[Base]], int]
+) -> None:
+    from ketaplan.store.models import OrderEvent
+
+    csrf = _sign_in(api.client, "prescriber")
+    patient = api.client.post(
+        "/patients/new",
+        data={
+            "csrf_token": csrf,
+            "full_name": "Cora Block",
+            "weight": "70 kg",
+            "history": "uncontrolled_hypertension",
+        },
+        follow_redirects=False,
+    ).headers["location"]
+    plan = api.client.post(
+        f"{patient}/plans/new",
+        data={"csrf_token": csrf, "condition": "depression"},
+        follow_redirects=False,
+    ).headers["location"]
+    page = api.client.get(plan).text
+    assert "contraindicated: do not infuse unless a prescriber overrides" in page
+    assert 'name="override_reason"' in page
+    refused = api.client.post(f"{plan}/sign", data={"csrf_token": csrf, "password": PASSWORD})
+    assert refused.status_code == 422
+    assert "override" in _errors(refused.text)["override_reason"]
+    assert rows(OrderEvent) == 1
+    signed = api.client.post(
+        f"{plan}/sign",
+        data={"csrf_token": csrf, "password": PASSWORD, "override_reason": "BP now controlled"},
+        follow_redirects=False,
+    )
+    assert signed.status_code == 303, signed.text
+    card = api.client.get(f"{plan}/card").text
+    assert "Prescriber's override" in card
+    assert "BP now controlled" in card
+
+
+def test_an_order_is_cancelled_with_a_reason_beside_the_field(api: Api) -> None:
+    csrf = _sign_in(api.client, "nurse")
+    plan = api.client.post(
+        f"{_patient(api, csrf)}/plans/new",
+        data={"csrf_token": csrf, "condition": "depression"},
+        follow_redirects=False,
+    ).headers["location"]
+    missing = api.client.post(f"{plan}/cancel", data={"csrf_token": csrf, "cancel_reason": " "})
+    assert missing.status_code == 422
+    assert "why" in _errors(missing.text)["cancel_reason"]
+    done = api.client.post(
+        f"{plan}/cancel",
+        data={"csrf_token": csrf, "cancel_reason": "entered for the wrong patient"},
+        follow_redirects=False,
+    )
+    assert done.status_code == 303
+    page = api.client.get(plan).text
+    assert "order cancelled: entered for the wrong patient" in page
+    assert 'id="cancel"' not in page

@@ -326,3 +326,58 @@ def test_session_replay_refuses_a_future_event_and_accepts_historical_ones(
     code, out, _ = _replay(capsys, tmp_path, CHECK_IN % "2019-03-04T")
     assert code == 0
     assert json.loads(out)["allowed_events"][0] == "start"
+
+
+def _heavy_history(tmp_path: Path, **more: object) -> Path:
+    """Three well-tolerated sessions at the top of the depression range without response, for
+    a 280 kg patient: the next step stays at 0.75 mg/kg, which is 210 mg on actual weight."""
+    sessions = [
+        {"number": n, "date": f"2026-12-0{n + 6}", "mg_per_kg": 0.75, "tolerability": 1}
+        for n in (1, 2, 3)
+    ]
+    path = tmp_path / "heavy.json"
+    path.write_text(
+        json.dumps(
+            {
+                "condition": "depression",
+                "weight": "280 kg",
+                "baseline": {"scores": {"phq9": 20}},
+                "sessions": [{**s, "scores": {"phq9": 20}} for s in sessions],
+                **more,
+            }
+        )
+    )
+    return path
+
+
+def test_titrate_caps_a_proposal_past_the_hard_total_and_names_the_limit(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, out, _ = run(capsys, "titrate", str(_heavy_history(tmp_path)), "--json")
+    assert code == 0
+    data = json.loads(out)
+    assert data["recommended_mg_per_kg"] == 0.53  # 150 mg hard maximum / 280 kg, rounded down
+    assert data["recommended_mg"] <= 150
+    assert data["limits"]["capped"] is True
+    assert data["limits"]["needs_override"] is True  # still past the soft 100 mg
+    assert any("hard maximum 150" in r and "capped at 0.53" in r for r in data["reasons"])
+    assert any("needs a prescriber's override" in r for r in data["reasons"])
+    code, out, _ = run(capsys, "titrate", str(_heavy_history(tmp_path)))
+    assert "CAPPED AT THE HARD LIMIT" in out
+    assert "NEEDS A PRESCRIBER'S OVERRIDE" in out
+
+
+def test_titrate_doses_an_obese_patient_on_the_clinics_weight_basis(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    clinic = tmp_path / "clinic.toml"
+    clinic.write_text('[clinic]\nobese_weight_basis = "ideal"\n')
+    history = _heavy_history(tmp_path, height="175 cm", sex="female")
+    code, out, _ = run(capsys, "titrate", str(history), "--catalog", str(clinic), "--json")
+    assert code == 0
+    data = json.loads(out)
+    assert data["weight_basis"] == "ideal"
+    assert data["dosing_weight_kg"] < 80
+    assert data["recommended_mg_per_kg"] == 0.75  # within every limit on the ideal weight
+    assert data["recommended_mg"] == round(0.75 * data["dosing_weight_kg"], 1)
+    assert data["limits"]["needs_override"] is False

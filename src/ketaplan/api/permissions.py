@@ -41,13 +41,17 @@ RULES: Final[dict[str, Rule]] = {
     "search_patients": STAFF,
     "read_patient": STAFF,
     "update_patient": STAFF,
-    # screenings and plans: clinical details, not for the front desk; a dose override is a
-    # prescriber's (the plan service refuses it from anyone else)
+    # screenings and plans: clinical details, not for the front desk; those who treat propose
+    # an order, a prescriber signs it (a dose override is a prescriber's too: the plan service
+    # refuses it from anyone else); a nurse may withdraw a proposed order, only a prescriber
+    # cancels a signed one (the service checks)
     "screen_patient": CLINICAL,
     "list_screenings": CLINICAL,
-    "create_plan": CLINICAL,
+    "create_plan": CHARTING,
     "list_plans": CLINICAL,
     "read_plan": CLINICAL,
+    "sign_order": PRESCRIBER,
+    "cancel_order": CHARTING,
     # courses: the front desk schedules and reschedules (dates only); boosters weigh scores
     "create_course": STAFF,
     "list_courses": STAFF,
@@ -81,9 +85,11 @@ RULES: Final[dict[str, Rule]] = {
     "web_create_patient": STAFF,
     "web_check_patient": STAFF,
     "web_patient": CLINICAL,
-    "web_new_plan": CLINICAL,
-    "web_create_plan": CLINICAL,
+    "web_new_plan": CHARTING,
+    "web_create_plan": CHARTING,
     "web_plan": CLINICAL,
+    "web_sign_order": PRESCRIBER,
+    "web_cancel_order": CHARTING,
     "web_preparation_card": CLINICAL,
     "web_schedule_course": CLINICAL,
     "web_course": CLINICAL,

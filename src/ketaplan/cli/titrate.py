@@ -1,4 +1,9 @@
-"""``ketaplan titrate history.json``: the next session's mg/kg, with reasons (a proposal)."""
+"""``ketaplan titrate history.json``: the next session's mg/kg, with reasons (a proposal).
+
+The proposal passes the same limits as a plan (mg/kg, total mg on the protocol's dosing
+weight, mg/kg/h; :func:`~ketaplan.clinical.titration.within_limits`): capped, with the limit
+named, past a hard one; flagged as needing a prescriber's override past a soft one.
+"""
 
 from __future__ import annotations
 
@@ -33,22 +38,35 @@ def read_history(path: Path) -> History:
 def titrate(
     history: Annotated[Path, typer.Argument(help="history.json: condition, weight, sessions.")],
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    catalog: Annotated[
+        list[Path] | None, typer.Option("--catalog", help="Clinic catalog file(s) to merge.")
+    ] = None,
 ) -> None:
     """Recommend the next session's dose from tolerability and response; a prescriber decides."""
     from ketaplan.cli._output import print_json, print_lines
     from ketaplan.clinical.catalog import load_catalog
-    from ketaplan.clinical.titration import recommend_next_dose
+    from ketaplan.clinical.dosing import total_mg
+    from ketaplan.clinical.titration import (
+        history_dosing_weight,
+        recommend_next_dose,
+        within_limits,
+    )
 
     record = read_history(history)
-    protocol = load_catalog().protocol(record.condition)
-    result = recommend_next_dose(protocol, record)
+    clinic = load_catalog(tuple(catalog or ()))
+    protocol = clinic.protocol(record.condition)
+    weight = history_dosing_weight(record, protocol, clinic)
+    result = within_limits(recommend_next_dose(protocol, record), protocol, weight)
     if as_json:
         print_json(result.to_dict(record.weight_kg))
         return
-    mg = result.recommended_mg_per_kg * record.weight_kg
+    mg = total_mg(result.recommended_mg_per_kg, weight.weight_kg)
+    flag = " - NEEDS A PRESCRIBER'S OVERRIDE (past a soft limit)" if result.needs_override else ""
+    capped = " - CAPPED AT THE HARD LIMIT" if result.capped else ""
     lines = [
         f"Next session: {result.recommended_mg_per_kg:g} mg/kg ({mg:.1f} mg at "
-        f"{record.weight_kg:.1f} kg), {result.action} - a proposal for the prescriber",
+        f"{weight.weight_kg:.1f} kg {weight.basis} body weight), {result.action} - a proposal "
+        f"for the prescriber{capped}{flag}",
     ]
     lines += [f"  - {reason}" for reason in result.reasons]
     print_lines(lines)

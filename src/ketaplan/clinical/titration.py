@@ -19,6 +19,13 @@ would leave it stops at the bound and the reasons say so; a last dose given outs
 prescriber's override) is brought back inside, also said. The step sizes are clinic policy.
 This is a proposal: a prescriber accepts or overrides it.
 
+:func:`within_limits` then checks the proposal the way a plan is checked (the same
+:func:`~ketaplan.clinical.limits.check_limits`): mg/kg, total mg on the patient's *dosing*
+weight (ideal or adjusted for an obese patient when the clinic says so) and mg/kg/h. Past a
+hard limit (a very heavy patient's total) the proposal is capped at the most the hard limits
+allow, and the reasons name the limit; past a soft limit it is flagged ``needs_override``:
+accepting it needs a prescriber's override with a reason, as for any plan.
+
 History (``ketaplan titrate history.json``)::
 
     {
@@ -34,24 +41,29 @@ History (``ketaplan titrate history.json``)::
          "pauses": 0,
          "scores": {"phq9": 15}}                     # a total, or the list of item answers
       ],
-      "follow_up": [{"date": "2027-01-20", "scores": {"phq9": 6}}]
+      "follow_up": [{"date": "2027-01-20", "scores": {"phq9": 6}}],
+      "height": "175 cm", "sex": "female"            # optional: an obese patient's dosing weight
     }
 """
 
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Literal
 
-from ketaplan.clinical.catalog import Protocol
+from ketaplan.clinical.catalog import Catalog, Protocol
 from ketaplan.clinical.course import ScoreRecord
+from ketaplan.clinical.dosing import Dose, total_mg
+from ketaplan.clinical.limits import LimitCheck, check_limits
 from ketaplan.clinical.outcomes import reduction_fraction, scale, score, validate_total
-from ketaplan.clinical.profile import parse_weight_kg
+from ketaplan.clinical.profile import DosingWeight, PatientProfile, dosing_weight, parse_weight_kg
 from ketaplan.clinical.session import SEVERITIES
 from ketaplan.errors import InputError
+from ketaplan.units import parse_length_cm
 
 Action = Literal["increase", "hold", "decrease"]
 Tolerance = Literal["good", "fair", "poor"]
@@ -94,6 +106,9 @@ class History:
     sessions: tuple[SessionRecord, ...]
     follow_up: tuple[ScoreRecord, ...] = ()
     primary_scale: str | None = None
+    height_cm: float | None = None
+    sex: Literal["female", "male"] | None = None
+    """Height and sex, when known, decide an obese patient's dosing weight."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +123,13 @@ class Titration:
     tolerance: Tolerance | None
     primary_scale: str
     reduction_fraction: float | None
+    dosing_weight_kg: float | None = None
+    weight_basis: str | None = None
+    limit_checks: tuple[LimitCheck, ...] = ()
+    needs_override: bool = False
+    """Past a soft limit: accepting it needs a prescriber's override with a reason."""
+    capped: bool = False
+    """The step would have passed a hard limit: capped at the most the limits allow."""
 
     def to_dict(self, weight_kg: float | None = None) -> dict[str, object]:
         data: dict[str, object] = {
@@ -123,8 +145,29 @@ class Titration:
             else round(self.reduction_fraction, 3),
             "proposal": "a prescriber accepts or overrides this recommendation",
         }
-        if weight_kg is not None:
+        if self.dosing_weight_kg is not None:
+            data["recommended_mg"] = total_mg(self.recommended_mg_per_kg, self.dosing_weight_kg)
+            data["dosing_weight_kg"] = self.dosing_weight_kg
+            data["weight_basis"] = self.weight_basis
+        elif weight_kg is not None:
             data["recommended_mg"] = round(self.recommended_mg_per_kg * weight_kg, 1)
+        if self.limit_checks:
+            data["limits"] = {
+                "checks": [
+                    {
+                        "quantity": c.quantity,
+                        "value": c.value,
+                        "unit": c.unit,
+                        "soft_max": c.soft_max,
+                        "hard_max": c.hard_max,
+                        "status": c.status,
+                        "message": c.message,
+                    }
+                    for c in self.limit_checks
+                ],
+                "needs_override": self.needs_override,
+                "capped": self.capped,
+            }
         return data
 
 
@@ -279,6 +322,95 @@ def recommend_next_dose(protocol: Protocol, history: History) -> Titration:
     )
 
 
+def _checks(mg_per_kg: float, protocol: Protocol, weight: DosingWeight) -> tuple[LimitCheck, ...]:
+    dose = Dose(
+        dosing_weight_kg=weight.weight_kg,
+        weight_basis=weight.basis,
+        mg_per_kg=mg_per_kg,
+        total_mg=total_mg(mg_per_kg, weight.weight_kg),
+        duration_min=protocol.infusion_min,
+        rate_mg_per_kg_per_h=mg_per_kg * 60.0 / protocol.infusion_min,
+        personalised_mg_per_kg=mg_per_kg,
+        explanation=(),
+    )
+    return check_limits(dose, protocol)
+
+
+def _most_within_hard_limits(protocol: Protocol, weight_kg: float) -> float:
+    """The largest mg/kg, in 0.01 steps, whose mg/kg, total mg and mg/kg/h pass the hard limits."""
+    limits = protocol.limits
+    top = min(
+        limits.hard_max_mg_per_kg,
+        limits.hard_max_total_mg / weight_kg,
+        limits.hard_max_mg_per_kg_per_h * protocol.infusion_min / 60.0,
+    )
+    capped = math.floor(top * 100 + 1e-9) / 100
+    while capped > 0.01 and total_mg(capped, weight_kg) > limits.hard_max_total_mg + 1e-9:
+        capped = round(capped - 0.01, 2)
+    return capped
+
+
+def within_limits(titration: Titration, protocol: Protocol, weight: DosingWeight) -> Titration:
+    """The proposal checked against every limit a plan is checked against, on the dosing
+    weight: capped (and said) past a hard limit, flagged past a soft one (module docstring)."""
+    reasons = list(titration.reasons)
+    mg_per_kg = titration.recommended_mg_per_kg
+    reasons.append(
+        f"dosing weight {weight.weight_kg:g} kg ({weight.basis} body weight: {weight.reason}): "
+        f"{mg_per_kg:g} mg/kg is {total_mg(mg_per_kg, weight.weight_kg):g} mg"
+    )
+    checks = _checks(mg_per_kg, protocol, weight)
+    hard = [c for c in checks if c.status == "hard"]
+    capped = False
+    if hard:
+        capped = True
+        mg_per_kg = _most_within_hard_limits(protocol, weight.weight_kg)
+        checks = _checks(mg_per_kg, protocol, weight)
+        reasons.append(
+            "; ".join(c.message for c in hard)
+            + f" (hard limits cannot be overridden): the proposal is capped at {mg_per_kg:g} "
+            f"mg/kg ({total_mg(mg_per_kg, weight.weight_kg):g} mg), the most the hard limits "
+            "allow"
+        )
+    soft = [c for c in checks if c.status != "within"]
+    if soft:
+        reasons.append(
+            "past a soft limit: "
+            + "; ".join(c.message for c in soft)
+            + ": accepting it needs a prescriber's override with the clinical reason"
+        )
+    action = titration.action
+    last = titration.last_mg_per_kg
+    if capped and last is not None:
+        action = (
+            "increase"
+            if mg_per_kg > last + 1e-9
+            else "decrease"
+            if mg_per_kg < last - 1e-9
+            else "hold"
+        )
+    return replace(
+        titration,
+        recommended_mg_per_kg=mg_per_kg,
+        action=action,
+        reasons=tuple(reasons),
+        dosing_weight_kg=weight.weight_kg,
+        weight_basis=weight.basis,
+        limit_checks=checks,
+        needs_override=bool(soft),
+        capped=capped,
+    )
+
+
+def history_dosing_weight(history: History, protocol: Protocol, catalog: Catalog) -> DosingWeight:
+    """The dosing weight for a history document's patient, by the clinic's basis (what
+    :func:`within_limits` checks a proposal on)."""
+    profile = PatientProfile(
+        weight_kg=history.weight_kg, height_cm=history.height_cm, sex=history.sex
+    )
+    return dosing_weight(profile, protocol, catalog)
+
+
 # ------------------------------------------------------------------ history from JSON ----
 
 
@@ -407,6 +539,12 @@ def history_from_dict(data: object) -> History:
     primary = data.get("primary_scale")
     if primary is not None and not isinstance(primary, str):
         raise _fail("primary_scale", f"expected a scale key, got {primary!r}")
+    height = data.get("height")
+    if height is not None and not isinstance(height, str):
+        raise _fail("height", "expected a height with its unit, e.g. '175 cm'")
+    sex = data.get("sex")
+    if sex is not None and sex not in ("female", "male"):
+        raise _fail("sex", f"expected 'female' or 'male', got {sex!r}")
     return History(
         condition=condition,
         weight_kg=weight_kg,
@@ -414,6 +552,8 @@ def history_from_dict(data: object) -> History:
         sessions=tuple(sessions),
         follow_up=tuple(follow_up),
         primary_scale=scale(primary).key if primary else None,
+        height_cm=None if height is None else parse_length_cm(height),
+        sex="female" if sex == "female" else "male" if sex == "male" else None,
     )
 
 

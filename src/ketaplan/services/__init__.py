@@ -18,6 +18,7 @@ from ketaplan.services.courses import (
     reschedule_course,
     schedule_course,
 )
+from ketaplan.services.orders import DEFAULT_MEANING, OrderState
 from ketaplan.services.patient_links import (
     LinkCreated,
     LinkView,
@@ -34,7 +35,15 @@ from ketaplan.services.patients import (
     search_patients,
     update_patient,
 )
-from ketaplan.services.plans import PlanOrder, PlanRecord, create_plan, get_plan, list_plans
+from ketaplan.services.plans import (
+    PlanOrder,
+    PlanRecord,
+    cancel_order,
+    create_plan,
+    get_plan,
+    list_plans,
+    sign_order,
+)
 from ketaplan.services.questionnaires import (
     QuestionnaireRecord,
     list_questionnaires,
@@ -58,6 +67,7 @@ from ketaplan.services.titration import (
 from ketaplan.services.unit_of_work import UnitOfWork, utc_now
 
 __all__ = [
+    "DEFAULT_MEANING",
     "ROLES",
     "Actor",
     "BoosterAdvice",
@@ -65,6 +75,7 @@ __all__ = [
     "DecisionRecord",
     "LinkCreated",
     "LinkView",
+    "OrderState",
     "PatientDetails",
     "PatientRecord",
     "PatientSummary",
@@ -81,6 +92,7 @@ __all__ = [
     "add_user",
     "answer_patient_link",
     "append_session_event",
+    "cancel_order",
     "create_patient",
     "create_patient_link",
     "create_plan",
@@ -106,6 +118,7 @@ __all__ = [
     "screen_patient",
     "search_patients",
     "set_up_clinic",
+    "sign_order",
     "update_patient",
     "utc_now",
 ]

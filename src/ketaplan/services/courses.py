@@ -26,6 +26,7 @@ from ketaplan.clinical.course import (
 from ketaplan.errors import ConflictError, InputError
 from ketaplan.services.actors import Actor
 from ketaplan.services.clinic_settings import clinic_calendar
+from ketaplan.services.orders import newest_active_order, require_active
 from ketaplan.services.patients import find_in_clinic, find_patient
 from ketaplan.services.plans import find_plan
 from ketaplan.services.unit_of_work import UnitOfWork
@@ -68,8 +69,14 @@ def schedule_course(
     calendar: ClinicCalendar,
     plan_id: int | None = None,
 ) -> CourseRecord:
-    """Schedule the protocol's series from ``first_day`` and save it for the patient."""
+    """Schedule the protocol's series from ``first_day`` and save it for the patient.
+
+    A course needs an active order signed by a prescriber for the patient and protocol:
+    ``plan_id`` names it, or, left out, the patient's newest active order for the protocol
+    is used. A proposed, cancelled or superseded order is refused, and so is scheduling with
+    none (a contraindicated plan, unsigned, can never be scheduled)."""
     protocol = catalog.protocol(condition)
+    doing = "scheduling a course"
     with uow:
         find_patient(uow, patient_id, actor)
         schedule = schedule_series(protocol, first_day, clinic_calendar(uow, actor, calendar))
@@ -81,6 +88,9 @@ def schedule_course(
                     code="input.wrong_plan",
                     fields={"plan_id": plan_id},
                 )
+            require_active(uow, plan, doing)
+        else:
+            plan_id = newest_active_order(uow, patient_id, protocol.key, doing).id
         row = TreatmentCourse(
             patient_id=patient_id,
             plan_id=plan_id,
@@ -104,6 +114,7 @@ def schedule_course(
                 "first_day": first_day.isoformat(),
                 "sessions": len(schedule.sessions),
                 "completes_within_window": schedule.completes_within_window,
+                "plan_id": plan_id,
             },
         )
         uow.commit()

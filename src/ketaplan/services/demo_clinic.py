@@ -2,13 +2,15 @@
 
 Everything is made through the services, as staff would make it: the clinic and its admin,
 a prescriber and a nurse (generated passwords, returned once), patients registered by the nurse,
-screenings and plans (one dose past a soft limit, overridden by the prescriber with a reason),
+screenings and plans (proposed by the nurse and signed by the prescriber; one dose past a soft
+limit, overridden by the prescriber with a reason),
 courses scheduled against the clinic calendar, completed sessions charted event by event
 (check-in, start, vitals, a pause for nausea and the resume, a rate change, stop, recovery
 vitals, discharge), PHQ-9 / GAD-7 / pain scores over the course that show a response, one
 PHQ-9 with item 9 above 0 (the flag a clinician reviews the same day), and a titration
-recommendation with the prescriber's decision. Dates are relative to ``today`` so that the
-courses are under way and, on a clinic day, sessions fall today.
+recommendation with the prescriber's decision (signed as the course's next order). Dates are
+relative to ``today`` so that the courses are under way and, on a clinic day, sessions fall
+today.
 
 Every name, date of birth and answer here is invented.
 
@@ -43,7 +45,7 @@ from ketaplan.services.actors import Actor
 from ketaplan.services.clinics import add_user, load_actor, set_up_clinic
 from ketaplan.services.courses import schedule_course
 from ketaplan.services.patients import PatientDetails, create_patient
-from ketaplan.services.plans import PlanOrder, PlanRecord, create_plan
+from ketaplan.services.plans import PlanOrder, PlanRecord, create_plan, sign_order
 from ketaplan.services.questionnaires import record_questionnaire
 from ketaplan.services.screenings import screen_patient
 from ketaplan.services.sessions import append_session_event, open_session
@@ -354,15 +356,16 @@ def _create_demo_clinic(
                 catalog=catalog,
                 resolver=resolver,
             )
-        else:
+        else:  # proposed by the nurse
             plan = create_plan(
                 uow,
                 pid,
                 PlanOrder(patient.condition),
-                actor=prescriber,
+                actor=nurse,
                 catalog=catalog,
                 resolver=resolver,
             )
+        plan = sign_order(uow, plan.plan_id, password=passwords["prescriber"], actor=prescriber)
         first_day = _first_day(
             catalog, patient.condition, calendar, today, patient.course_weeks_ago
         )
@@ -388,7 +391,6 @@ def _create_demo_clinic(
                 actor=nurse,
                 catalog=catalog,
                 course_id=course.course_id,
-                plan_id=plan.plan_id,
                 number=slot["number"],
             )
             start = datetime.fromisoformat(slot["start"])
@@ -428,6 +430,14 @@ def _create_demo_clinic(
             proposal = recommend_titration(
                 uow, course.course_id, actor=prescriber, catalog=catalog, monitoring=monitoring
             )
-            decide_titration(uow, proposal.recommendation_id, actor=prescriber, catalog=catalog)
+            decide_titration(
+                uow,
+                proposal.recommendation_id,
+                actor=prescriber,
+                catalog=catalog,
+                resolver=resolver,
+                password=passwords["prescriber"],
+                reason="",
+            )
     credentials = tuple((role, DEMO_EMAILS[role], passwords[role]) for role in DEMO_EMAILS)
     return DemoClinic(admin.clinic_id, credentials, tuple(names), sessions_today)

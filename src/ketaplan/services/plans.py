@@ -1,4 +1,6 @@
-"""Plans: the domain's explained plan for a patient's current profile, saved as it was shown.
+"""Plans: the domain's explained plan for a patient's current profile, saved as it was shown,
+as an order (:mod:`ketaplan.services.orders`): proposed by those who treat, signed by a
+prescriber, only then prepared and infused.
 
 The plan JSON is :func:`~ketaplan.clinical.planning.plan_to_dict` exactly (the README's
 contract), with the catalog version used and any override, and under ``preparation.stock`` the
@@ -11,18 +13,39 @@ for overrides and refusals alike to be recorded.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Table, func, insert, select
 
 from ketaplan.clinical.catalog import Catalog
 from ketaplan.clinical.medications import MedicationResolver
 from ketaplan.clinical.planning import PlanRequest, make_plan, plan_to_dict
-from ketaplan.errors import SafetyLimitError
-from ketaplan.services.actors import Actor, require_role
+from ketaplan.errors import (
+    ConflictError,
+    InputError,
+    PermissionDenied,
+    SafetyLimitError,
+    TooManyAttempts,
+)
+from ketaplan.services.accounts import FAILURE_WINDOW, MAX_FAILURES_PER_EMAIL
+from ketaplan.services.actors import Actor, Role, require_role
 from ketaplan.services.clinic_settings import clinic_stock
+from ketaplan.services.orders import (
+    DEFAULT_MEANING,
+    PROPOSED,
+    OrderState,
+    OrderStatus,
+    active_orders,
+    append_order_event,
+    needs_override,
+    order_state,
+    order_states,
+    plan_for_reading,
+)
+from ketaplan.services.passwords import password_matches
 from ketaplan.services.patients import (
     current_profile,
     find_in_clinic,
@@ -30,7 +53,7 @@ from ketaplan.services.patients import (
     profile_from_dict,
 )
 from ketaplan.services.unit_of_work import UnitOfWork
-from ketaplan.store.models import InfusionPlan
+from ketaplan.store.models import InfusionPlan, LoginAttempt, Patient, User
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +67,10 @@ class PlanOrder:
 
 @dataclass(frozen=True, slots=True)
 class PlanRecord:
+    """A saved plan as an order: the plan JSON as a reader sees it (the preparation withheld,
+    ``null``, until a prescriber's signature makes the order active), and where the order
+    stands."""
+
     plan_id: int
     patient_id: int
     patient_version: int
@@ -52,18 +79,31 @@ class PlanRecord:
     plan: dict[str, Any]
     created_at: datetime
     created_by: int
+    status: OrderStatus = "proposed"
+    signed_by: str | None = None
+    signed_at: datetime | None = None
+    signature_meaning: str | None = None
+    preparation_withheld: str | None = None
+    order: OrderState = PROPOSED
 
 
-def _record(row: InfusionPlan) -> PlanRecord:
+def _record(row: InfusionPlan, state: OrderState) -> PlanRecord:
+    plan = plan_for_reading(row.plan, state)
     return PlanRecord(
         row.id,
         row.patient_id,
         row.patient_version,
         row.condition,
         row.catalog_version,
-        row.plan,
+        plan,
         row.created_at,
         row.created_by,
+        state.status,
+        state.signed_by,
+        state.signed_at,
+        state.signature_meaning,
+        plan["preparation_withheld"],
+        state,
     )
 
 
@@ -71,6 +111,95 @@ _PLANS = cast(Table, InfusionPlan.__table__)
 # Built once (plan creation is the service's busiest write): an ORM flush of the new row cost
 # more than working the plan out.
 _INSERT_PLAN = insert(_PLANS).returning(_PLANS.c.id)
+
+PROPOSING_ROLES: tuple[Role, ...] = ("prescriber", "nurse")
+"""Who proposes an order: those who treat. A prescriber's signature makes it active."""
+
+
+def save_proposed_order(
+    uow: UnitOfWork,
+    patient_id: int,
+    order: PlanOrder,
+    *,
+    actor: Actor,
+    catalog: Catalog,
+    resolver: MedicationResolver,
+    inputs: Mapping[str, Any] | None = None,
+) -> InfusionPlan:
+    """Plan and save a proposed order inside the caller's transaction; a refused dose is
+    audited (the caller commits that audit, and nothing else, before re-raising)."""
+    patient_version, profile = current_profile(uow, patient_id, actor)
+    request = PlanRequest(
+        order.condition,
+        profile_from_dict(profile),
+        order.requested_mg_per_kg,
+        order.override_reason,
+        actor.email if order.override_reason is not None else None,
+    )
+    stock = clinic_stock(uow, actor, catalog)
+    try:
+        plan = make_plan(request, catalog, resolver, stock.supplies)
+    except SafetyLimitError as refused:
+        uow.audit(
+            actor,
+            "plan.refused",
+            "patient",
+            patient_id,
+            patient_id=patient_id,
+            details={
+                "condition": order.condition,
+                "patient_version": patient_version,
+                "requested_mg_per_kg": order.requested_mg_per_kg,
+                "code": refused.code,
+                "message": refused.message,
+                **(inputs or {}),
+            },
+        )
+        raise
+    data = plan_to_dict(plan)
+    data["preparation"]["stock"] = stock.to_dict()
+    values = {
+        "patient_id": patient_id,
+        "patient_version": patient_version,
+        "condition": plan.protocol.key,
+        "catalog_version": plan.catalog_version,
+        "eligibility_status": plan.eligibility.status,
+        "mg_per_kg": plan.dose.mg_per_kg,
+        "total_mg": plan.dose.total_mg,
+        "inputs": {
+            "condition": order.condition,
+            "requested_mg_per_kg": order.requested_mg_per_kg,
+            "override_reason": order.override_reason,
+            **(inputs or {}),
+        },
+        "plan": data,
+        "override": data["limits"]["override"],
+        "created_at": uow.clock(),
+        "created_by": actor.user_id,
+    }
+    plan_id: int = uow.session.connection().execute(_INSERT_PLAN, values).scalar_one()
+    append_order_event(uow, plan_id, "proposed", actor=actor)
+    uow.audit(
+        actor,
+        "plan.create",
+        "plan",
+        plan_id,
+        patient_id=patient_id,
+        details={
+            "condition": values["condition"],
+            "patient_version": patient_version,
+            "catalog_version": plan.catalog_version,
+            "eligibility": plan.eligibility.status,
+            "mg_per_kg": plan.dose.mg_per_kg,
+            "total_mg": plan.dose.total_mg,
+            "override": values["override"] is not None,
+            "stock": data["preparation"]["stock"]["source"],
+            "settings_version": stock.settings_version,
+            "order": "proposed",
+            **(inputs or {}),
+        },
+    )
+    return InfusionPlan(id=plan_id, **values)
 
 
 def create_plan(
@@ -82,88 +211,292 @@ def create_plan(
     catalog: Catalog,
     resolver: MedicationResolver,
 ) -> PlanRecord:
-    """Screen, dose, check limits and prepare for the patient's current details; save it."""
+    """Screen, dose, check limits and prepare for the patient's current details; save it as
+    a *proposed* order (a prescriber signs it: :func:`sign_order`)."""
+    require_role(actor, PROPOSING_ROLES, "proposing an order")
     if order.override_reason is not None:
         require_role(actor, ("prescriber",), "overriding a dose limit")
     with uow:
-        patient_version, profile = current_profile(uow, patient_id, actor)
-        request = PlanRequest(
-            order.condition,
-            profile_from_dict(profile),
-            order.requested_mg_per_kg,
-            order.override_reason,
-            actor.email if order.override_reason is not None else None,
-        )
-        stock = clinic_stock(uow, actor, catalog)
         try:
-            plan = make_plan(request, catalog, resolver, stock.supplies)
+            row = save_proposed_order(
+                uow, patient_id, order, actor=actor, catalog=catalog, resolver=resolver
+            )
+        except SafetyLimitError:
+            uow.commit()  # the audited refusal, nothing else
+            raise
+        uow.commit()
+        return _record(row, PROPOSED)
+
+
+# ------------------------------------------------------------------- signing ----
+
+
+def check_signature_password(
+    uow: UnitOfWork, password: str, *, actor: Actor, action: str, entity: tuple[str, int]
+) -> None:
+    """The signer's re-entered password, checked before any write transaction opens (Argon2
+    is slow on purpose; no writer should wait for it). A wrong password is audited and
+    counts as a failed sign-in: the sign-in rate limit covers guessing here too."""
+    with uow.lookup() as session:
+        now = uow.clock()
+        stored = session.scalar(
+            select(User.password_hash).where(User.id == actor.user_id, User.active)
+        )
+        failures = (
+            session.scalar(
+                select(func.count())
+                .select_from(LoginAttempt)
+                .where(
+                    LoginAttempt.email == actor.email,
+                    LoginAttempt.at >= now - FAILURE_WINDOW,
+                    LoginAttempt.succeeded.is_(False),
+                )
+            )
+            or 0
+        )
+    blocked = failures >= MAX_FAILURES_PER_EMAIL
+    if not blocked and password_matches(stored, password):
+        return
+    with uow:
+        if not blocked:
+            uow.session.add(
+                LoginAttempt(email=actor.email, origin=actor.origin, at=now, succeeded=False)
+            )
+        uow.audit(
+            actor,
+            action,
+            entity[0],
+            entity[1],
+            details={"refused": "too_many_attempts" if blocked else "wrong_password"},
+        )
+        uow.commit()
+    if blocked:
+        raise TooManyAttempts(
+            "too many wrong passwords for this account: wait "
+            f"{int(FAILURE_WINDOW.total_seconds() // 60)} minutes and sign again",
+            fields={"retry_after_s": int(FAILURE_WINDOW.total_seconds()), "field": "password"},
+        )
+    raise PermissionDenied(
+        "the password is wrong: a signature needs the signer's own password; nothing was signed",
+        code="signature.wrong_password",
+        fields={"field": "password"},
+    )
+
+
+def _clean(text: str | None) -> str:
+    return (text or "").strip()
+
+
+def sign_in_transaction(
+    uow: UnitOfWork,
+    row: InfusionPlan,
+    *,
+    actor: Actor,
+    meaning: str,
+    override_reason: str | None,
+    signer_name: str | None,
+) -> OrderState:
+    """Sign a proposed order inside the caller's transaction (the password already checked):
+    re-check its state, refuse a contraindicated or held plan without an override reason,
+    supersede the patient's active order for the same protocol, audit ``order.sign``."""
+    uow.session.execute(  # one signature at a time per patient (SQLite: BEGIN IMMEDIATE)
+        select(Patient.id).where(Patient.id == row.patient_id).with_for_update()
+    )
+    state = order_state(uow, row.id)
+    if state.status != "proposed":
+        raise ConflictError(
+            f"order {row.id} is {state.status}, not proposed: only a proposed order is signed",
+            code="order.not_proposed",
+            fields={"plan_id": row.id, "order_status": state.status},
+        )
+    current = uow.session.scalar(select(Patient.version).where(Patient.id == row.patient_id))
+    if current != row.patient_version:
+        raise ConflictError(
+            f"the patient's details changed after order {row.id} was planned (version "
+            f"{row.patient_version}, now {current}): make a new plan from the current details "
+            "and sign that one",
+            code="order.stale_patient",
+            fields={"plan_id": row.id, "patient_version": current},
+        )
+    blocking = needs_override(row.plan)
+    override: dict[str, Any] | None = None
+    if blocking:
+        reason = _clean(override_reason)
+        if not reason:
+            raise SafetyLimitError(
+                f"order {row.id} cannot be signed as it stands: "
+                + "; ".join(f["message"] for f in blocking)
+                + ". Signing it anyway needs a prescriber's override with the clinical reason",
+                code="order.override_required",
+                fields={
+                    "plan_id": row.id,
+                    "findings": [f["code"] for f in blocking],
+                    "field": "override_reason",
+                },
+            )
+        override = {"reason": reason, "prescriber": actor.email, "findings": blocking}
+    name = _clean(signer_name) or actor.email
+    signed_at = append_order_event(
+        uow, row.id, "signed", actor=actor, meaning=meaning, override=override, signer_name=name
+    )
+    superseded = [
+        plan_id
+        for plan_id in active_orders(uow, row.patient_id, row.condition)
+        if plan_id != row.id
+    ]
+    for plan_id in superseded:
+        append_order_event(
+            uow,
+            plan_id,
+            "superseded",
+            actor=actor,
+            reason=f"superseded by order {row.id}, signed by {actor.email}",
+        )
+        uow.audit(
+            actor,
+            "order.supersede",
+            "plan",
+            plan_id,
+            patient_id=row.patient_id,
+            details={"by_plan_id": row.id},
+        )
+    uow.audit(
+        actor,
+        "order.sign",
+        "plan",
+        row.id,
+        patient_id=row.patient_id,
+        details={
+            "signer": actor.email,
+            "signer_name": name,
+            "meaning": meaning,
+            "override": override,
+            "superseded": superseded,
+        },
+    )
+    return OrderState(
+        "active",
+        signed_by=actor.email,
+        signer_name=name,
+        signed_at=signed_at,
+        signature_meaning=meaning,
+        override=override,
+    )
+
+
+def sign_order(
+    uow: UnitOfWork,
+    plan_id: int,
+    *,
+    password: str,
+    actor: Actor,
+    meaning: str = DEFAULT_MEANING,
+    override_reason: str | None = None,
+    signer_name: str | None = None,
+) -> PlanRecord:
+    """A prescriber's electronic signature: the order becomes active, and the patient's
+    previous active order for the protocol is superseded.
+
+    The signer re-enters their password (checked before the write transaction); the
+    signature records their e-mail and name, the time and what it means, in the order's
+    events and the audit trail. A plan whose screening stops the infusion (a
+    contraindication, a held start) needs ``override_reason``, which is recorded. Refusals
+    (wrong password, the override missing, an order no longer proposed) sign nothing.
+    """
+    require_role(actor, ("prescriber",), "signing an order")
+    meaning = _clean(meaning)
+    if not meaning:
+        raise InputError(
+            "say what the signature means (e.g. " + repr(DEFAULT_MEANING) + ")",
+            code="input.missing",
+            fields={"field": "meaning"},
+        )
+    check_signature_password(
+        uow, password, actor=actor, action="order.sign_refused", entity=("plan", plan_id)
+    )
+    with uow:
+        row = find_plan(uow, plan_id, actor)
+        try:
+            state = sign_in_transaction(
+                uow,
+                row,
+                actor=actor,
+                meaning=meaning,
+                override_reason=override_reason,
+                signer_name=signer_name,
+            )
         except SafetyLimitError as refused:
+            uow.rollback()
             uow.audit(
                 actor,
-                "plan.refused",
-                "patient",
-                patient_id,
-                patient_id=patient_id,
-                details={
-                    "condition": order.condition,
-                    "patient_version": patient_version,
-                    "requested_mg_per_kg": order.requested_mg_per_kg,
-                    "code": refused.code,
-                    "message": refused.message,
-                },
+                "order.sign_refused",
+                "plan",
+                plan_id,
+                patient_id=row.patient_id,
+                details={"refused": refused.code},
             )
             uow.commit()
             raise
-        data = plan_to_dict(plan)
-        data["preparation"]["stock"] = stock.to_dict()
-        values = {
-            "patient_id": patient_id,
-            "patient_version": patient_version,
-            "condition": plan.protocol.key,
-            "catalog_version": plan.catalog_version,
-            "eligibility_status": plan.eligibility.status,
-            "mg_per_kg": plan.dose.mg_per_kg,
-            "total_mg": plan.dose.total_mg,
-            "inputs": {
-                "condition": order.condition,
-                "requested_mg_per_kg": order.requested_mg_per_kg,
-                "override_reason": order.override_reason,
-            },
-            "plan": data,
-            "override": data["limits"]["override"],
-            "created_at": uow.clock(),
-            "created_by": actor.user_id,
-        }
-        plan_id: int = uow.session.connection().execute(_INSERT_PLAN, values).scalar_one()
+        uow.commit()
+        return _record(row, state)
+
+
+def cancel_order(uow: UnitOfWork, plan_id: int, *, reason: str, actor: Actor) -> PlanRecord:
+    """Cancel an order, with the reason. A prescriber cancels any proposed or active order; a
+    nurse withdraws a proposed one (stopping a signed order is the prescriber's decision)."""
+    require_role(actor, ("prescriber", "nurse"), "cancelling an order")
+    why = _clean(reason)
+    if not why:
+        raise InputError(
+            "say why the order is cancelled", code="input.missing", fields={"field": "reason"}
+        )
+    with uow:
+        row = find_plan(uow, plan_id, actor)
+        state = order_state(uow, plan_id)
+        if state.status not in ("proposed", "active"):
+            raise ConflictError(
+                f"order {plan_id} is already {state.status}",
+                code="order.not_open",
+                fields={"plan_id": plan_id, "order_status": state.status},
+            )
+        if state.status == "active":
+            require_role(actor, ("prescriber",), "cancelling a signed order")
+        at = append_order_event(uow, plan_id, "cancelled", actor=actor, reason=why)
         uow.audit(
             actor,
-            "plan.create",
+            "order.cancel",
             "plan",
             plan_id,
-            patient_id=patient_id,
-            details={
-                "condition": values["condition"],
-                "patient_version": patient_version,
-                "catalog_version": plan.catalog_version,
-                "eligibility": plan.eligibility.status,
-                "mg_per_kg": plan.dose.mg_per_kg,
-                "total_mg": plan.dose.total_mg,
-                "override": values["override"] is not None,
-                "stock": data["preparation"]["stock"]["source"],
-                "settings_version": stock.settings_version,
-            },
+            patient_id=row.patient_id,
+            details={"reason": why, "was": state.status},
         )
         uow.commit()
-        return PlanRecord(
-            plan_id,
-            patient_id,
-            patient_version,
-            plan.protocol.key,
-            plan.catalog_version,
-            data,
-            values["created_at"],
-            actor.user_id,
+        return _record(
+            row,
+            OrderState(
+                "cancelled",
+                signed_by=state.signed_by,
+                signer_name=state.signer_name,
+                signed_at=state.signed_at,
+                signature_meaning=state.signature_meaning,
+                override=state.override,
+                ended_at=at,
+                ended_reason=why,
+            ),
         )
+
+
+def active_order_preparation(uow: UnitOfWork, plan_id: int) -> dict[str, Any] | None:
+    """An active order's stored preparation and dose (what the chair is charted against),
+    inside the caller's transaction; None unless the order is active."""
+    row = uow.session.get(InfusionPlan, plan_id)
+    if row is None or not order_state(uow, plan_id).active:
+        return None
+    return {
+        "plan_id": plan_id,
+        "preparation": row.plan["preparation"],
+        "dose": row.plan["dose"],
+    }
 
 
 def find_plan(uow: UnitOfWork, plan_id: int, actor: Actor) -> InfusionPlan:
@@ -175,9 +508,10 @@ def get_plan(uow: UnitOfWork, plan_id: int, *, actor: Actor) -> PlanRecord:
     """A saved plan as it was shown; the read is audited."""
     with uow:
         row = find_plan(uow, plan_id, actor)
+        state = order_state(uow, plan_id)
         uow.audit(actor, "plan.read", "plan", plan_id, patient_id=row.patient_id)
         uow.commit()
-        return _record(row)
+        return _record(row, state)
 
 
 MAX_LISTED = 100
@@ -187,15 +521,16 @@ def list_plans(uow: UnitOfWork, patient_id: int, *, actor: Actor) -> list[PlanRe
     """The patient's saved plans, newest first (at most :data:`MAX_LISTED`); audited."""
     with uow:
         find_patient(uow, patient_id, actor)
-        found = [
-            _record(row)
-            for row in uow.session.scalars(
+        rows = list(
+            uow.session.scalars(
                 select(InfusionPlan)
                 .where(InfusionPlan.patient_id == patient_id)
                 .order_by(InfusionPlan.id.desc())
                 .limit(MAX_LISTED)
             )
-        ]
+        )
+        states = order_states(uow, [row.id for row in rows])
+        found = [_record(row, states[row.id]) for row in rows]
         uow.audit(
             actor,
             "plan.list",

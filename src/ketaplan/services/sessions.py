@@ -51,6 +51,7 @@ from ketaplan.services.clinic_settings import (
     clinic_chart_rules,
 )
 from ketaplan.services.courses import find_course
+from ketaplan.services.orders import newest_active_order, require_active
 from ketaplan.services.patients import current_profile, find_in_clinic, find_patient
 from ketaplan.services.plans import find_plan
 from ketaplan.services.unit_of_work import UnitOfWork
@@ -170,21 +171,41 @@ def open_session(
     plan_id: int | None = None,
     number: int | None = None,
 ) -> SessionChart:
-    """Open an empty chart for an infusion, at the patient's current weight."""
+    """Open an empty chart for an infusion, at the patient's current weight, on an active
+    order signed by a prescriber: ``plan_id`` when given (it must be active), otherwise the
+    patient's newest active order for the protocol, which for a course is the course's
+    newest (a titration decision's order supersedes the one the course started on)."""
     protocol = catalog.protocol(condition)
+    doing = "opening a session"
     with uow:
         _version, profile = current_profile(uow, patient_id, actor)
         weight_kg = float(profile["weight_kg"])
-        for kind, found in (
-            ("course", find_course(uow, course_id, actor) if course_id is not None else None),
-            ("plan", find_plan(uow, plan_id, actor) if plan_id is not None else None),
-        ):
+        course = find_course(uow, course_id, actor) if course_id is not None else None
+        plan = find_plan(uow, plan_id, actor) if plan_id is not None else None
+        for kind, found in (("course", course), ("plan", plan)):
             if found is not None and found.patient_id != patient_id:
                 raise InputError(
                     f"{kind} {found.id} belongs to another patient",
                     code="input.wrong_patient",
                     fields={f"{kind}_id": found.id},
                 )
+        if course is not None and course.protocol_key != protocol.key:
+            raise InputError(
+                f"course {course.id} is a {course.protocol_key} course, not {protocol.key}",
+                code="input.wrong_course",
+                fields={"course_id": course.id},
+            )
+        if plan is not None:
+            if plan.condition != protocol.key:
+                raise InputError(
+                    f"plan {plan.id} is a {plan.condition} plan, not {protocol.key}",
+                    code="input.wrong_plan",
+                    fields={"plan_id": plan.id},
+                )
+            require_active(uow, plan, doing)
+        else:
+            plan = newest_active_order(uow, patient_id, protocol.key, doing)
+        plan_id = plan.id
         row = InfusionSession(
             patient_id=patient_id,
             course_id=course_id,

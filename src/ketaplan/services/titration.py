@@ -11,10 +11,20 @@ from the database and lets :func:`~ketaplan.clinical.titration.recommend_next_do
   session's first event; follow-up: those answered after the last session's last event;
 * weight: the patient's current profile.
 
-The recommendation is stored with the history it was computed from, so the reasons can be
-shown again exactly. :func:`decide_titration` records a prescriber accepting it or choosing
-another dose with a reason; a dose outside the protocol's hard limits is refused. Both rows
-are written once; a recommendation gets one decision.
+The recommendation is checked against every limit a plan is checked against, on the
+patient's dosing weight (:func:`~ketaplan.clinical.titration.within_limits`), and stored with
+the history it was computed from, so the reasons can be shown again exactly.
+
+:func:`decide_titration` closes the loop: a prescriber accepts the recommendation or chooses
+another dose (with a reason), and the decision *is* the next order. It is planned through the
+same path as any plan (:func:`~ketaplan.services.plans.save_proposed_order`: screening, every
+limit, the clinic's dosing-weight basis, its stock, the preparation), signed by the deciding
+prescriber
+in the same action (password re-entered, checked before the write transaction), and so
+supersedes the course's active order: the next session opened from the course runs on it and
+its pump rate. Past a soft limit it needs an override reason like any plan; past a hard limit
+it is refused, and only the refusal is recorded (audited). The decision row, the new order
+and its signature land together or not at all; a recommendation gets one decision.
 """
 
 from __future__ import annotations
@@ -30,19 +40,29 @@ from sqlalchemy.exc import IntegrityError
 
 from ketaplan.clinical.catalog import Catalog
 from ketaplan.clinical.course import ScoreRecord
+from ketaplan.clinical.medications import MedicationResolver
 from ketaplan.clinical.monitoring import MonitoringRules
+from ketaplan.clinical.profile import dosing_weight
 from ketaplan.clinical.session import event_from_dict, replay, summarise
 from ketaplan.clinical.titration import (
     History,
     SessionRecord,
     SideEffectRecord,
     recommend_next_dose,
+    within_limits,
 )
-from ketaplan.errors import ConflictError, HardLimitExceeded, InputError, NotFoundError
+from ketaplan.errors import ConflictError, InputError, NotFoundError, SafetyLimitError
 from ketaplan.services.actors import Actor, require_role
 from ketaplan.services.clinic_settings import ChartRules, clinic_chart_rules
 from ketaplan.services.courses import find_course
-from ketaplan.services.patients import current_version, find_patient
+from ketaplan.services.orders import DEFAULT_MEANING
+from ketaplan.services.patients import current_version, find_patient, profile_from_dict
+from ketaplan.services.plans import (
+    PlanOrder,
+    check_signature_password,
+    save_proposed_order,
+    sign_in_transaction,
+)
 from ketaplan.services.unit_of_work import UnitOfWork
 from ketaplan.store.models import (
     Clinic,
@@ -74,6 +94,8 @@ class DecisionRecord:
     mg_per_kg: float
     reason: str
     decided_at: datetime
+    plan_id: int | None = None
+    """The order the decision made (signed, active); None for decisions made before orders."""
 
 
 def _latest_by_scale(responses: list[QuestionnaireResponse]) -> dict[str, int]:
@@ -188,11 +210,17 @@ def recommend_titration(
     with uow:
         course = find_course(uow, course_id, actor)
         patient = find_patient(uow, course.patient_id, actor)
-        weight_kg = float(current_version(uow, patient).profile["weight_kg"])
+        profile = profile_from_dict(current_version(uow, patient).profile)
+        weight_kg = profile.weight_kg
         clinic = uow.session.get_one(Clinic, patient.clinic_id)
         rules = clinic_chart_rules(uow, actor, monitoring)
         history = course_history(uow, course, rules, weight_kg, ZoneInfo(clinic.time_zone))
-        proposal = recommend_next_dose(catalog.protocol(course.protocol_key), history)
+        protocol = catalog.protocol(course.protocol_key)
+        proposal = within_limits(
+            recommend_next_dose(protocol, history),
+            protocol,
+            dosing_weight(profile, protocol, catalog),
+        )
         row = TitrationRecommendation(
             patient_id=course.patient_id,
             course_id=course.id,
@@ -216,10 +244,36 @@ def recommend_titration(
                 "action": proposal.action,
                 "recommended_mg_per_kg": proposal.recommended_mg_per_kg,
                 "sessions": len(history.sessions),
+                "needs_override": proposal.needs_override,
+                "capped": proposal.capped,
             },
         )
         uow.commit()
         return TitrationRecord(row.id, row.patient_id, course.id, row.recommendation, row.basis)
+
+
+def _chosen_dose(mg_per_kg: float | None, recommended: float) -> float:
+    chosen = recommended if mg_per_kg is None else mg_per_kg
+    if (
+        isinstance(chosen, bool)
+        or not isinstance(chosen, int | float)
+        or not math.isfinite(chosen)
+        or chosen <= 0
+    ):
+        raise InputError(
+            f"mg_per_kg {mg_per_kg!r} is not a positive dose",
+            code="input.out_of_range",
+            fields={"field": "mg_per_kg"},
+        )
+    return float(chosen)
+
+
+def _already_decided(recommendation_id: int) -> ConflictError:
+    return ConflictError(
+        f"titration recommendation {recommendation_id} has already been decided",
+        code="conflict.already_decided",
+        fields={"recommendation_id": recommendation_id},
+    )
 
 
 def decide_titration(
@@ -228,12 +282,35 @@ def decide_titration(
     *,
     actor: Actor,
     catalog: Catalog,
+    resolver: MedicationResolver,
+    password: str,
     mg_per_kg: float | None = None,
     reason: str = "",
+    override_reason: str | None = None,
+    meaning: str = DEFAULT_MEANING,
 ) -> DecisionRecord:
     """A prescriber accepts the recommendation (no dose given, or the same dose) or chooses
-    another dose, which needs a reason; once per recommendation."""
+    another dose, which needs a reason; once per recommendation. The decision becomes the
+    course's next order, planned like any plan and signed by the prescriber here (the module
+    docstring says how).
+
+    Past a soft limit the override reason is ``override_reason``, or else the decision's
+    ``reason``; a plan whose screening stops the infusion needs ``override_reason`` itself
+    (overriding a contraindication is not the same decision as choosing a dose).
+    """
     require_role(actor, ("prescriber",), "deciding a titration")
+    meaning = meaning.strip()
+    if not meaning:
+        raise InputError(
+            "say what the signature means", code="input.missing", fields={"field": "meaning"}
+        )
+    check_signature_password(
+        uow,
+        password,
+        actor=actor,
+        action="titration.decide_refused",
+        entity=("titration_recommendation", recommendation_id),
+    )
     with uow:
         found = uow.session.execute(
             select(TitrationRecommendation, TreatmentCourse)
@@ -251,18 +328,7 @@ def decide_titration(
             )
         recommendation, course = found
         recommended = recommendation.recommended_mg_per_kg
-        chosen = recommended if mg_per_kg is None else mg_per_kg
-        if (
-            isinstance(chosen, bool)
-            or not isinstance(chosen, int | float)
-            or not math.isfinite(chosen)
-            or chosen <= 0
-        ):
-            raise InputError(
-                f"mg_per_kg {mg_per_kg!r} is not a positive dose",
-                code="input.out_of_range",
-                fields={"field": "mg_per_kg"},
-            )
+        chosen = _chosen_dose(mg_per_kg, recommended)
         overridden = not math.isclose(chosen, recommended, abs_tol=1e-9)
         if overridden and not reason.strip():
             raise InputError(
@@ -271,17 +337,56 @@ def decide_titration(
                 code="input.missing",
                 fields={"field": "reason"},
             )
-        limits = catalog.protocol(course.protocol_key).limits
-        if not limits.hard_min_mg_per_kg <= chosen <= limits.hard_max_mg_per_kg:
-            raise HardLimitExceeded(
-                f"{chosen:g} mg/kg is outside the hard limits {limits.hard_min_mg_per_kg:g}-"
-                f"{limits.hard_max_mg_per_kg:g} mg/kg of the {course.protocol_key} protocol",
-                fields={"mg_per_kg": chosen},
+        if uow.session.scalar(
+            select(TitrationDecision.id).where(
+                TitrationDecision.recommendation_id == recommendation_id
             )
+        ):
+            raise _already_decided(recommendation_id)
+        soft_override = (override_reason or "").strip() or reason.strip() or None
+        decided = {
+            "titration_recommendation_id": recommendation_id,
+            "titration_decision": "overridden" if overridden else "accepted",
+        }
+        try:
+            plan = save_proposed_order(
+                uow,
+                recommendation.patient_id,
+                PlanOrder(course.protocol_key, chosen, soft_override),
+                actor=actor,
+                catalog=catalog,
+                resolver=resolver,
+                inputs=decided,
+            )
+            state = sign_in_transaction(
+                uow,
+                plan,
+                actor=actor,
+                meaning=meaning,
+                override_reason=override_reason,
+                signer_name=None,
+            )
+        except SafetyLimitError as refused:
+            uow.rollback()  # nothing of the decision is kept; the refusal is
+            uow.audit(
+                actor,
+                "titration.decide_refused",
+                "titration_recommendation",
+                recommendation_id,
+                patient_id=recommendation.patient_id,
+                details={
+                    "mg_per_kg": chosen,
+                    "recommended_mg_per_kg": recommended,
+                    "code": refused.code,
+                    "message": refused.message,
+                },
+            )
+            uow.commit()
+            raise
         row = TitrationDecision(
             recommendation_id=recommendation_id,
             decision="overridden" if overridden else "accepted",
-            mg_per_kg=float(chosen),
+            mg_per_kg=chosen,
             reason=reason.strip(),
             decided_at=uow.clock(),
             decided_by=actor.user_id,
@@ -290,11 +395,7 @@ def decide_titration(
         try:
             uow.session.flush()
         except IntegrityError as taken:
-            raise ConflictError(
-                f"titration recommendation {recommendation_id} has already been decided",
-                code="conflict.already_decided",
-                fields={"recommendation_id": recommendation_id},
-            ) from taken
+            raise _already_decided(recommendation_id) from taken
         uow.audit(
             actor,
             "titration.decide",
@@ -305,11 +406,19 @@ def decide_titration(
                 "decision": row.decision,
                 "mg_per_kg": row.mg_per_kg,
                 "recommended_mg_per_kg": recommended,
+                "plan_id": plan.id,
+                "signed_at": None if state.signed_at is None else state.signed_at.isoformat(),
             },
         )
         uow.commit()
         return DecisionRecord(
-            row.id, recommendation_id, row.decision, row.mg_per_kg, row.reason, row.decided_at
+            row.id,
+            recommendation_id,
+            row.decision,
+            row.mg_per_kg,
+            row.reason,
+            row.decided_at,
+            plan.id,
         )
 
 

@@ -11,15 +11,18 @@ records someone must be able to account for.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Self
 
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from ketaplan.services.actors import Actor, Visitor
 from ketaplan.store import AuditEntry, append_audit_events
+from ketaplan.store.engine import READ_ONLY_OPTION
 
 
 def utc_now() -> datetime:
@@ -61,6 +64,22 @@ class UnitOfWork:
         try:
             session.rollback()  # a no-op after commit
         finally:
+            session.close()
+
+    @contextmanager
+    def lookup(self) -> Iterator[Session]:
+        """A session for a read that writes nothing and is not an action of its own, outside
+        the unit of work's transaction: the stored password hash a signature is checked
+        against, read *before* the write transaction so that no writer waits while Argon2
+        runs. On SQLite it begins a deferred transaction (no write turn). Whatever is read
+        here is checked again inside the write transaction that acts on it."""
+        session = self._session_factory()
+        try:
+            if isinstance(session.get_bind(), Engine):
+                session.connection(execution_options={READ_ONLY_OPTION: True})
+            yield session
+        finally:
+            session.rollback()
             session.close()
 
     def audit(

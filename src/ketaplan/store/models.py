@@ -3,9 +3,10 @@
 History is kept by appending rows, not by updating them (DESIGN: "records are never updated in
 place where history matters"): a patient's profile changes add a ``patient_version`` row; a
 session's chart is one ``session_event`` row per event with a per-session sequence number;
-questionnaire answers, titration recommendations and decisions, and audit events are rows
-written once. The database refuses UPDATE and DELETE on the append-only tables (triggers in the
-initial migration), so a bug cannot rewrite history quietly either.
+questionnaire answers, titration recommendations and decisions, an order's lifecycle
+(``order_event``) and audit events are rows written once. The database refuses UPDATE and
+DELETE on the append-only tables (triggers in the migrations), so a bug cannot rewrite history
+quietly either.
 
 The only rows updated in place are ``patient.version`` and ``treatment_course`` (its schedule
 and ``version``: optimistic concurrency, an update names the version it read and loses if
@@ -42,6 +43,7 @@ APPEND_ONLY_TABLES = (
     "titration_recommendation",
     "titration_decision",
     "screening",
+    "order_event",
     "audit_event",
 )
 """Tables whose rows are written once: the migration adds triggers refusing UPDATE and DELETE."""
@@ -147,6 +149,40 @@ class InfusionPlan(Base):
     override: Mapped[dict[str, Any] | None]
     created_at: Mapped[datetime]
     created_by: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
+
+
+ORDER_STATUSES = ("proposed", "signed", "superseded", "cancelled")
+
+
+class OrderEvent(Base):
+    """One step of a plan's life as an order: proposed, signed, superseded or cancelled.
+
+    A plan row is the order; its status is the last of its events (``signed`` makes it
+    *active*; a plan with no event yet, saved before orders existed, is *proposed*). Each
+    status happens at most once per plan (the unique ``(plan_id, status)``), which also settles
+    two prescribers signing the same order at once. A signature records who signed (user,
+    e-mail and the name they gave), when, and what the signature means; an override of a
+    contraindication or hold is recorded with its reason.
+    """
+
+    __tablename__ = "order_event"
+    __table_args__ = (
+        UniqueConstraint("plan_id", "status"),
+        CheckConstraint(
+            "status IN ('proposed', 'signed', 'superseded', 'cancelled')", name="status"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("infusion_plan.id"))
+    status: Mapped[str] = mapped_column(String(16))
+    at: Mapped[datetime]
+    by: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
+    signer_email: Mapped[str | None] = mapped_column(String(320))
+    signer_name: Mapped[str | None] = mapped_column(String(200))
+    meaning: Mapped[str | None] = mapped_column(Text)
+    reason: Mapped[str | None] = mapped_column(Text)
+    override: Mapped[dict[str, Any] | None]
 
 
 class TreatmentCourse(Base):

@@ -1,23 +1,45 @@
-"""Plans: screening, personalised dose, limits and preparation, saved with the explanation.
+"""Plans as orders: screening, personalised dose, limits and preparation, saved with the
+explanation as a *proposed* order; a prescriber signs it (it becomes *active*) or it is
+cancelled.
 
 A dose past a soft limit needs ``override_reason`` and a prescriber (a 422
 ``limit.override_required`` without it, a 403 for anyone else); past a hard limit it is refused
 (422 ``limit.hard_limit_exceeded``). Refusals save no plan but are audited.
+
+Until an order is active its ``plan.preparation`` is ``null`` and ``preparation_withheld`` says
+why. Signing (``POST /plans/{id}/sign``, prescribers) re-checks the signer's password: a wrong
+one is a 403 ``signature.wrong_password`` (429 ``auth.too_many_attempts`` after repeated
+failures, like sign-in); a contraindicated or held plan without ``override_reason`` is a 422
+``order.override_required``; an order that is no longer proposed is a 409
+``order.not_proposed``; a plan made before the patient's details changed is a 409
+``order.stale_patient``. Cancelling (``POST /plans/{id}/cancel``) needs a reason; a nurse may
+withdraw a proposed order, only a prescriber cancels a signed one (403); an order already
+cancelled or superseded is a 409 ``order.not_open``. Every refusal signs nothing and is
+audited.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from ketaplan.api.context import services
-from ketaplan.api.params import Condition, Reason, RecordId
+from ketaplan.api.params import Condition, ErrorOut, Reason, RecordId
 from ketaplan.api.security import SignedIn
 from ketaplan.errors import OverrideRequired
-from ketaplan.services import PlanOrder, PlanRecord, create_plan, get_plan, list_plans
+from ketaplan.services import (
+    DEFAULT_MEANING,
+    PlanOrder,
+    PlanRecord,
+    cancel_order,
+    create_plan,
+    get_plan,
+    list_plans,
+    sign_order,
+)
 
 router = APIRouter(tags=["plans"])
 
@@ -46,18 +68,71 @@ class PlanIn(BaseModel):
     )
 
 
+class SignIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    password: Annotated[str, Field(min_length=1, max_length=1024)] = Field(
+        description="The signing prescriber's own password, entered again for this signature."
+    )
+    meaning: Annotated[str, Field(min_length=1, max_length=500)] = Field(
+        DEFAULT_MEANING, description="What the signature means; recorded with it."
+    )
+    override_reason: Reason | None = Field(
+        None,
+        description="Needed to sign a plan whose screening stops the infusion (a "
+        "contraindication, a held start): the clinical reason for overriding it.",
+    )
+    signer_name: Annotated[str | None, Field(min_length=1, max_length=200)] = Field(
+        None, description="The signer's name as printed on the order (default: e-mail)."
+    )
+
+
+class CancelIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Reason
+
+
+OrderStatusOut = Literal["proposed", "active", "superseded", "cancelled"]
+
+
+class OrderOut(BaseModel):
+    """Where the order stands, and the signature behind it."""
+
+    status: OrderStatusOut
+    signed_by: str | None
+    signer_name: str | None
+    signed_at: datetime | None
+    signature_meaning: str | None
+    override: dict[str, Any] | None = Field(
+        description="A prescriber's override of a contraindication or hold: reason, findings."
+    )
+    ended_at: datetime | None
+    ended_reason: str | None = Field(description="Why it was cancelled or superseded.")
+
+
 class PlanOut(BaseModel):
     plan_id: int
     patient_id: int
     patient_version: int
     condition: str
     catalog_version: str
-    plan: dict[str, Any] = Field(description="The plan JSON (README: `--json` keys).")
+    plan: dict[str, Any] = Field(
+        description="The plan JSON (README: `--json` keys); `preparation` is null, and "
+        "`preparation_withheld` says why, until the order is active."
+    )
     created_at: datetime
     created_by: int
+    status: OrderStatusOut
+    signed_by: str | None
+    signed_at: datetime | None
+    signature_meaning: str | None
+    preparation_withheld: str | None
+    order: OrderOut
 
 
 def _out(record: PlanRecord) -> PlanOut:
+    order = record.order
     return PlanOut(
         plan_id=record.plan_id,
         patient_id=record.patient_id,
@@ -67,6 +142,21 @@ def _out(record: PlanRecord) -> PlanOut:
         plan=record.plan,
         created_at=record.created_at,
         created_by=record.created_by,
+        status=record.status,
+        signed_by=record.signed_by,
+        signed_at=record.signed_at,
+        signature_meaning=record.signature_meaning,
+        preparation_withheld=record.preparation_withheld,
+        order=OrderOut(
+            status=order.status,
+            signed_by=order.signed_by,
+            signer_name=order.signer_name,
+            signed_at=order.signed_at,
+            signature_meaning=order.signature_meaning,
+            override=order.override,
+            ended_at=order.ended_at,
+            ended_reason=order.ended_reason,
+        ),
     )
 
 
@@ -98,3 +188,33 @@ def listing(patient_id: RecordId, actor: SignedIn, request: Request) -> list[Pla
 def read(plan_id: RecordId, actor: SignedIn, request: Request) -> PlanOut:
     """A saved plan as it was shown."""
     return _out(get_plan(services(request).unit_of_work(), plan_id, actor=actor))
+
+
+@router.post(
+    "/plans/{plan_id}/sign",
+    name="sign_order",
+    responses={429: {"model": ErrorOut, "description": "Too many wrong passwords; wait"}},
+)
+def sign(plan_id: RecordId, body: SignIn, actor: SignedIn, request: Request) -> PlanOut:
+    """A prescriber's electronic signature: the order becomes active (its preparation and
+    pump program are shown) and supersedes the patient's previous active order for the
+    protocol."""
+    record = sign_order(
+        services(request).unit_of_work(),
+        plan_id,
+        password=body.password,
+        actor=actor,
+        meaning=body.meaning,
+        override_reason=body.override_reason,
+        signer_name=body.signer_name,
+    )
+    return _out(record)
+
+
+@router.post("/plans/{plan_id}/cancel", name="cancel_order")
+def cancel(plan_id: RecordId, body: CancelIn, actor: SignedIn, request: Request) -> PlanOut:
+    """Cancel an order, with the reason (a signed one: prescribers only)."""
+    record = cancel_order(
+        services(request).unit_of_work(), plan_id, reason=body.reason, actor=actor
+    )
+    return _out(record)

@@ -1,4 +1,12 @@
-"""Titration: a recommendation for the course's next dose, and the prescriber's decision."""
+"""Titration: a recommendation for the course's next dose, and the prescriber's decision.
+
+The decision is the course's next order: planned like any plan and signed by the deciding
+prescriber in the same request (``password`` re-entered). Errors: 403
+``signature.wrong_password``; 422 ``limit.override_required`` past a soft limit without a
+reason, 422 ``limit.hard_limit_exceeded`` past a hard one, 422 ``order.override_required``
+when screening stops the infusion and no ``override_reason`` is given; 409
+``conflict.already_decided``. A refusal records no decision and no order (it is audited).
+"""
 
 from __future__ import annotations
 
@@ -9,9 +17,9 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from ketaplan.api.context import services
-from ketaplan.api.params import RecordId
+from ketaplan.api.params import ErrorOut, RecordId
 from ketaplan.api.security import SignedIn
-from ketaplan.services import decide_titration, recommend_titration
+from ketaplan.services import DEFAULT_MEANING, decide_titration, recommend_titration
 
 router = APIRouter(tags=["titration"])
 
@@ -31,6 +39,17 @@ class DecisionIn(BaseModel):
         None, description="Leave out to accept the recommendation; another dose needs a reason."
     )
     reason: Annotated[str, Field(max_length=1000)] = ""
+    password: Annotated[str, Field(min_length=1, max_length=1024)] = Field(
+        description="The deciding prescriber's password: the decision is signed as an order."
+    )
+    override_reason: Annotated[str | None, Field(min_length=1, max_length=1000)] = Field(
+        None,
+        description="Past a soft limit (default: the reason), or to override a "
+        "contraindication or hold found by screening.",
+    )
+    meaning: Annotated[str, Field(min_length=1, max_length=500)] = Field(
+        DEFAULT_MEANING, description="What the signature means; recorded with it."
+    )
 
 
 class DecisionOut(BaseModel):
@@ -40,6 +59,7 @@ class DecisionOut(BaseModel):
     mg_per_kg: float
     reason: str
     decided_at: datetime
+    plan_id: int | None = Field(description="The signed order the decision made.")
 
 
 @router.post("/courses/{course_id}/titration", name="recommend_titration", status_code=201)
@@ -62,19 +82,29 @@ def recommend(course_id: RecordId, actor: SignedIn, request: Request) -> Recomme
     )
 
 
-@router.post("/titration/{recommendation_id}/decision", name="decide_titration", status_code=201)
+@router.post(
+    "/titration/{recommendation_id}/decision",
+    name="decide_titration",
+    status_code=201,
+    responses={429: {"model": ErrorOut, "description": "Too many wrong passwords; wait"}},
+)
 def decide(
     recommendation_id: RecordId, body: DecisionIn, actor: SignedIn, request: Request
 ) -> DecisionOut:
-    """Accept the recommendation or choose another dose with a reason (prescribers; once)."""
+    """Accept the recommendation or choose another dose with a reason (prescribers; once):
+    the decision becomes the course's next order, signed by the prescriber."""
     context = services(request)
     record = decide_titration(
         context.unit_of_work(),
         recommendation_id,
         actor=actor,
         catalog=context.catalog,
+        resolver=context.resolver,
+        password=body.password,
         mg_per_kg=body.mg_per_kg,
         reason=body.reason,
+        override_reason=body.override_reason,
+        meaning=body.meaning,
     )
     return DecisionOut(
         decision_id=record.decision_id,
@@ -83,4 +113,5 @@ def decide(
         mg_per_kg=record.mg_per_kg,
         reason=record.reason,
         decided_at=record.decided_at,
+        plan_id=record.plan_id,
     )

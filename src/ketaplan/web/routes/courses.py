@@ -16,8 +16,22 @@ from ketaplan.api.context import services
 from ketaplan.api.params import RecordId
 from ketaplan.api.security import SignedIn
 from ketaplan.clinical.calendar import ClinicCalendar
-from ketaplan.errors import ConflictError, HardLimitExceeded, InputError
-from ketaplan.services import Actor, open_session, recommend_booster, schedule_course
+from ketaplan.errors import (
+    ConflictError,
+    HardLimitExceeded,
+    InputError,
+    OverrideRequired,
+    PermissionDenied,
+    SafetyLimitError,
+    TooManyAttempts,
+)
+from ketaplan.services import (
+    DEFAULT_MEANING,
+    Actor,
+    open_session,
+    recommend_booster,
+    schedule_course,
+)
 from ketaplan.services.patient_overview import course_overview
 from ketaplan.services.titration import decide_titration, latest_titration, recommend_titration
 from ketaplan.web.rendering import call, field_errors, form_of, redirect, render
@@ -89,15 +103,15 @@ async def schedule(patient_id: RecordId, actor: SignedIn, request: Request) -> R
             calendar=context.calendar,
             plan_id=plan_id,
         )
-    except InputError as refused:
+    except (InputError, ConflictError) as refused:
         if plan_id is None:
             raise
         values = await plan_values(request, plan_id, actor)
         return render(
             request,
             "plan.html",
-            {**values, "errors": field_errors(refused), "form": form},
-            status=422,
+            {**values, "errors": field_errors(refused, {"plan_id": ""}), "form": form},
+            status=refused.http_status,
         )
     return redirect(f"/courses/{record.course_id}")
 
@@ -133,6 +147,7 @@ async def course_values(request: Request, course_id: int, actor: Actor) -> dict[
         "titration": titration,
         "errors": {},
         "values": {},
+        "default_meaning": DEFAULT_MEANING,
     }
 
 
@@ -192,13 +207,22 @@ async def decide_next_dose(course_id: RecordId, actor: SignedIn, request: Reques
                 shown.titration.recommendation_id,
                 actor=actor,
                 catalog=context.catalog,
+                resolver=context.resolver,
+                password=form.get("password", ""),
                 mg_per_kg=_decision_dose(form),
                 reason=form.get("reason", ""),
+                override_reason=form.get("override_reason", "").strip() or None,
             )
         except InputError as refused:
             errors = field_errors(refused)
         except HardLimitExceeded as refused:
             errors = {"mg_per_kg": refused.message}
+        except OverrideRequired as refused:
+            errors = {"override_reason": refused.message}
+        except SafetyLimitError as refused:  # screening stops the infusion: override it
+            errors = {"override_reason": refused.message}
+        except (PermissionDenied, TooManyAttempts) as refused:
+            errors, status = {"password": refused.message}, refused.http_status
         except ConflictError as refused:
             errors, status = {"": refused.message}, 409
         else:
@@ -230,7 +254,7 @@ async def open_course_session(course_id: RecordId, actor: SignedIn, request: Req
         actor=actor,
         catalog=context.catalog,
         course_id=course_id,
-        plan_id=course.plan_id,
+        plan_id=None,  # the course's newest active order (a titration may have replaced it)
         number=number,
     )
     return redirect(f"/sessions/{chart.session_id}")

@@ -1,4 +1,6 @@
-"""Plans: ordering one (with the soft-limit override flow), the plan page, the printable card."""
+"""Plans: ordering one (with the soft-limit override flow), the plan page with the order's
+status, the prescriber's signature (password re-entered; an override reason when screening
+stops the infusion) and cancelling; the printable card, for active orders only."""
 
 from __future__ import annotations
 
@@ -15,10 +17,21 @@ from ketaplan.api.security import SignedIn
 from ketaplan.errors import (
     HardLimitExceeded,
     InputError,
+    KetaplanError,
     OverrideRequired,
     PermissionDenied,
 )
-from ketaplan.services import Actor, PlanOrder, create_plan, get_patient, get_plan
+from ketaplan.services import (
+    DEFAULT_MEANING,
+    Actor,
+    PlanOrder,
+    cancel_order,
+    create_plan,
+    get_patient,
+    get_plan,
+    sign_order,
+)
+from ketaplan.services.orders import needs_override
 from ketaplan.web.rendering import call, field_errors, form_of, redirect, render
 
 router = APIRouter()
@@ -137,13 +150,82 @@ async def plan_values(request: Request, plan_id: int, actor: Actor) -> dict[str,
     context = services(request)
     record = await call(get_plan, context.unit_of_work(), plan_id, actor=actor)
     patient = await call(get_patient, context.unit_of_work(), record.patient_id, actor=actor)
-    return {"record": record, "plan": record.plan, "patient": patient}
+    return {
+        "record": record,
+        "plan": record.plan,
+        "patient": patient,
+        "blocking": needs_override(record.plan),
+        "default_meaning": DEFAULT_MEANING,
+    }
+
+
+async def _plan_page(
+    request: Request,
+    plan_id: int,
+    actor: Actor,
+    *,
+    form: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+    status: int = 200,
+) -> Response:
+    values = await plan_values(request, plan_id, actor)
+    return render(
+        request,
+        "plan.html",
+        {**values, "errors": errors or {}, "form": form or {}},
+        status=status,
+    )
 
 
 @router.get("/plans/{plan_id}", name="web_plan", response_class=HTMLResponse)
 async def plan_page(plan_id: RecordId, actor: SignedIn, request: Request) -> Response:
-    values = await plan_values(request, plan_id, actor)
-    return render(request, "plan.html", {**values, "errors": {}, "form": {}})
+    return await _plan_page(request, plan_id, actor)
+
+
+@router.post("/plans/{plan_id}/sign", name="web_sign_order")
+async def sign(plan_id: RecordId, actor: SignedIn, request: Request) -> Response:
+    form = await form_of(request)
+    try:
+        await call(
+            sign_order,
+            services(request).unit_of_work(),
+            plan_id,
+            password=form.get("password", ""),
+            actor=actor,
+            meaning=form.get("meaning", "").strip() or DEFAULT_MEANING,
+            override_reason=form.get("override_reason", "").strip() or None,
+            signer_name=form.get("signer_name", "").strip() or None,
+        )
+    except KetaplanError as refused:
+        if refused.http_status in (401, 404):
+            raise
+        kept = {k: v for k, v in form.items() if k != "password"}
+        errors = field_errors(refused, {"plan_id": ""})
+        return await _plan_page(
+            request, plan_id, actor, form=kept, errors=errors, status=refused.http_status
+        )
+    return redirect(f"/plans/{plan_id}")
+
+
+@router.post("/plans/{plan_id}/cancel", name="web_cancel_order")
+async def cancel(plan_id: RecordId, actor: SignedIn, request: Request) -> Response:
+    form = await form_of(request)
+    try:
+        await call(
+            cancel_order,
+            services(request).unit_of_work(),
+            plan_id,
+            reason=form.get("cancel_reason", ""),
+            actor=actor,
+        )
+    except KetaplanError as refused:
+        if refused.http_status in (401, 404):
+            raise
+        errors = field_errors(refused, {"reason": "cancel_reason", "role": "cancel_reason"})
+        return await _plan_page(
+            request, plan_id, actor, form=form, errors=errors, status=refused.http_status
+        )
+    return redirect(f"/plans/{plan_id}")
 
 
 @router.get("/plans/{plan_id}/card", name="web_preparation_card", response_class=HTMLResponse)
