@@ -38,6 +38,7 @@ from ketaplan.services import (
     load_actor,
     schedule_course,
     set_up_clinic,
+    sign_order,
     utc_now,
 )
 
@@ -88,7 +89,8 @@ def tablet(request: pytest.FixtureRequest, chromium: Browser) -> tuple[str, Brow
 
 
 def _course(clinic: Clinic, history: tuple[str, ...] = ()) -> int:
-    """A new 80 kg patient with a depression plan by the prescriber and a course from today."""
+    """A new 80 kg patient with a depression order proposed by the nurse and signed by the
+    prescriber (sessions open only on an active signed order), and a course from today."""
     context = clinic.context
     prescriber = clinic.actors["prescriber"]
     patient = create_patient(
@@ -104,14 +106,15 @@ def _course(clinic: Clinic, history: tuple[str, ...] = ()) -> int:
         actor=clinic.actors["nurse"],
         catalog=context.catalog,
     )
-    plan = create_plan(
+    proposed = create_plan(
         clinic.uow(),
         patient.patient_id,
         PlanOrder(condition="depression"),
-        actor=prescriber,
+        actor=clinic.actors["nurse"],
         catalog=context.catalog,
         resolver=context.resolver,
     )
+    plan = sign_order(clinic.uow(), proposed.plan_id, password=PASSWORD, actor=prescriber)
     course = schedule_course(
         clinic.uow(),
         patient.patient_id,

@@ -35,6 +35,7 @@ from ketaplan.services.patients import (
     current_version,
     find_patient,
 )
+from ketaplan.services.plans import active_order_preparation
 from ketaplan.services.sessions import (
     SessionChart,
     chart_terms,
@@ -340,10 +341,10 @@ def session_console(
         prep: dict[str, Any] = {}
         planned: float | None = None
         if session.plan_id is not None:
-            plan = uow.session.get(InfusionPlan, session.plan_id)
-            if plan is not None:
-                # an order not yet signed and cleared carries no preparation
-                prep, planned = plan.plan.get("preparation") or {}, plan.total_mg
+            # the numbers the pump is programmed with: only an active signed order's
+            order = active_order_preparation(uow, session.plan_id)
+            if order is not None:
+                prep, planned = order["preparation"] or {}, order["dose"]["total_mg"]
         uow.audit(
             actor,
             "session.read",
