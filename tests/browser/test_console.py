@@ -42,7 +42,7 @@ from ketaplan.services import (
     utc_now,
 )
 
-from .conftest import EMAILS, PASSWORD, Server, Shots, _migrated_sqlite, _serving
+from .conftest import EMAILS, PASSWORD, Server, Shots, migrated_sqlite, serve_app
 
 TABLETS = {
     "portrait": {"width": 768, "height": 1024},
@@ -79,7 +79,7 @@ def clinic(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Clinic]:
             add_user(uow, email=EMAILS[role], role=role, actor=admin, password=PASSWORD)
             made["actors"][role] = load_actor(uow, EMAILS[role], origin="test")
 
-    with _serving(_migrated_sqlite(tmp_path_factory, "console"), clinic_and_staff) as serving:
+    with serve_app(migrated_sqlite(tmp_path_factory, "console"), clinic_and_staff) as serving:
         yield Clinic(serving.base_url, made["context"], made["actors"])
 
 

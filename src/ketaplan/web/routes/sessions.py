@@ -162,7 +162,7 @@ def alert_lines(newest_first: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
-def _errors_beside(kind: str, refused: KetaplanError) -> dict[str, str]:
+def errors_beside(kind: str, refused: KetaplanError) -> dict[str, str]:
     """The refusal keyed by the field of the form ``kind`` it is about; ``""`` (the form's
     button) when it names none of that form's fields."""
     errors = field_errors(refused)
@@ -246,7 +246,7 @@ async def _refused(
     request: Request, session_id: int, actor: Actor, form: dict[str, str], refused: KetaplanError
 ) -> Response:
     """The console again, nothing charted, with the refusal beside the control that sent it."""
-    errors = _errors_beside(form.get("type", ""), refused)
+    errors = errors_beside(form.get("type", ""), refused)
     return await _console(
         request, session_id, actor, errors=errors, form=form, status=refused.http_status
     )
