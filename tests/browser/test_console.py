@@ -213,11 +213,16 @@ def test_pause_and_stop_stay_in_view_with_alerts_on_the_page(
     )
     page.get_by_role("button", name=re.compile("^Start")).click()
     expect(page.locator("#state")).to_have_text("infusing")
-    # Several alerts: high blood pressure, fast heart, low oxygen, twice.
+    # Several alerts: high blood pressure, fast heart, low oxygen, three times.
     for reading in ((184, 104, 128, 89), (186, 106, 131, 88), (182, 102, 126, 90)):
         _vitals(page, *reading)
         page.get_by_role("button", name=re.compile("Record vitals")).click()
-    expect(page.locator("#alerts li").first).to_be_visible()
+    # A pump programmed far past the protocol's hard mg/kg/h: the most severe alert, first.
+    page.get_by_label("New rate (mL/h)").fill("999")
+    page.get_by_role("button", name=re.compile("Change rate")).click()
+    critical = page.locator("#alerts li").first
+    expect(critical).to_have_attribute("data-severity", "critical")
+    expect(critical).to_contain_text("Stop the pump now")
     assert page.locator("#alerts li").count() >= 4
     page.goto(f"{clinic.base_url}/sessions/{session_id}")
     shots.take(page, f"console-alerts-{size}")

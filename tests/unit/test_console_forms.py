@@ -48,12 +48,21 @@ def test_a_refusal_goes_beside_the_field_it_names_or_else_beside_the_button() ->
     assert errors_beside("discharge", early) == {"": "too early"}
 
 
-def _alert(code: str, at: str, resolved_at: str | None = None) -> dict[str, Any]:
-    return {"code": code, "at": at, "resolved_at": resolved_at, "message": code}
+def _alert(
+    code: str, at: str, resolved_at: str | None = None, severity: str = "warning"
+) -> dict[str, Any]:
+    return {
+        "code": code,
+        "at": at,
+        "resolved_at": resolved_at,
+        "message": code,
+        "severity": severity,
+    }
 
 
-def test_alert_lines_show_each_kind_once_active_first_newest_first() -> None:
+def test_alert_lines_show_each_kind_once_active_and_most_severe_first() -> None:
     newest_first = [
+        _alert("pump.past_hard_limit", "09:05", severity="critical"),
         _alert("vitals.in_spo2_low", "09:30"),
         _alert("vitals.in_sbp_hold", "09:20", resolved_at="09:25"),
         _alert("vitals.in_spo2_low", "09:15"),
@@ -61,6 +70,7 @@ def test_alert_lines_show_each_kind_once_active_first_newest_first() -> None:
     ]
     lines = alert_lines(newest_first)
     assert [(a["code"], a["times"], a["first_at"]) for a in lines] == [
+        ("pump.past_hard_limit", 1, "09:05"),
         ("vitals.in_spo2_low", 2, "09:15"),
         ("vitals.in_hr_high", 1, "09:10"),
         ("vitals.in_sbp_hold", 1, "09:20"),

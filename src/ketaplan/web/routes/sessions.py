@@ -86,6 +86,7 @@ CHECKLIST_WORDS = {
     "oriented_and_steady": "oriented and steady",
     "escort_present": "escort present",
 }
+SEVERITY_RANK = {"info": 0, "caution": 1, "warning": 2, "critical": 3}
 SIDE_EFFECTS = ("nausea", "dissociation", "dizziness", "headache", "anxiety", "vomiting")
 
 
@@ -149,17 +150,20 @@ def event_details(event: dict[str, Any]) -> str:
 
 
 def alert_lines(newest_first: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One line per kind of alert (its newest reading, and how many times it fired), the
-    active ones first, then those resolved since; newest first in each."""
+    """One line per kind of alert (its newest reading, and how many times it fired): the
+    active ones first, the most severe first, then those resolved since; newest first in
+    each."""
     lines: dict[str, dict[str, Any]] = {}
     for alert in newest_first:
         line = lines.setdefault(alert["code"], {**alert, "times": 0, "first_at": alert["at"]})
         line["times"] += 1
         line["first_at"] = alert["at"]
     ordered = list(lines.values())
-    return [a for a in ordered if not a.get("resolved_at")] + [
-        a for a in ordered if a.get("resolved_at")
-    ]
+    active = sorted(
+        (a for a in ordered if not a.get("resolved_at")),
+        key=lambda a: -SEVERITY_RANK.get(str(a.get("severity")), 0),
+    )
+    return active + [a for a in ordered if a.get("resolved_at")]
 
 
 def errors_beside(kind: str, refused: KetaplanError) -> dict[str, str]:
