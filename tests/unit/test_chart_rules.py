@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ketaplan.clinical.catalog.course_loader import load_monitoring_rules
+from ketaplan.clinical.chart_fold import active_holds
 from ketaplan.clinical.chart_rules import allowed_events
 from ketaplan.clinical.monitoring import ACTION_ADVICE, ACTIONS, VitalSigns
 from ketaplan.clinical.session import (
@@ -385,7 +386,11 @@ def test_every_action_a_rule_may_name_has_advice_and_a_severity() -> None:
 
 def test_the_summary_says_which_events_the_state_allows_and_what_blocks_the_start() -> None:
     data = summarise(chart(CheckIn(at(-10))), 70).to_dict()
-    assert data["allowed_events"] == list(allowed_events("checked_in")[1:])
+    assert data["allowed_events"] == [
+        kind for kind in allowed_events("checked_in") if kind not in ("check_in", "hold_override")
+    ]
+    held = summarise(chart(CheckIn(at(-10), VitalSigns(186, 100, 80, 98))), 70)
+    assert "hold_override" in held.allowed_events
     assert [b["code"] for b in data["start_blockers"]] == ["session.no_pre_infusion_vitals"]  # type: ignore[index]
     assert data["discharge_blockers"] == []
     assert allowed_events("discharged") == ()
@@ -474,3 +479,34 @@ def test_a_voided_event_changes_nothing_against_never_charting_it(
     assert mine.pop("voided") == [seq]
     theirs.pop("voided")
     assert mine == theirs
+
+
+any_event = st.one_of(
+    st.builds(lambda m: CheckIn(at(m), GOOD), st.integers(-20, 0)),
+    st.builds(lambda m: CheckIn(at(m)), st.integers(-20, 0)),
+    st.builds(lambda m, s: VitalsTaken(at(m), VitalSigns(s, 80, 75, 97)), st.integers(-20, 90),
+              st.sampled_from([120, 150, 186])),
+    st.builds(lambda m: HoldOverride(at(m), "prescriber accepts"), st.integers(-20, 90)),
+    st.builds(lambda m, r, c: Start(at(m), r, c), st.integers(-20, 90), st.floats(1, 999),
+              st.sampled_from([0.35, 0.35, 0.35, 0.4, 5.0])),
+    st.builds(lambda m: Stop(at(m)), st.integers(-20, 90)),
+    st.builds(lambda m: Correction(at(m), 1, "mistake"), st.integers(-20, 90)),
+)  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(any_event, max_size=10))
+def test_no_chart_starts_without_pre_infusion_vitals_the_orders_bag_and_no_hold_in_force(
+    events: list[Event],
+) -> None:
+    log = SessionLog(rules=RULES, terms=TERMS)
+    for event in sorted(events, key=lambda e: e.at):
+        before = log.state
+        try:
+            log = append(log, event, now=at(90))
+        except (InputError, SafetyLimitError, SessionSequenceError):
+            continue
+        if before.state == "checked_in" and log.state.state == "infusing":
+            assert before.pre_infusion_vitals
+            assert active_holds(before) == ()
+            assert event.concentration_mg_per_ml == 0.35  # type: ignore[union-attr]

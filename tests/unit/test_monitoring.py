@@ -133,3 +133,16 @@ def test_low_side_and_recovery_rules_are_clinic_policy_within_the_ranges_a_clini
                 assert rule.source == "clinic_policy"
             if rule.code.startswith("in_"):
                 assert rule.phases == ("in_infusion",)
+
+
+def test_a_clinic_may_set_the_low_side_and_recovery_thresholds_within_their_ranges() -> None:
+    from ketaplan.clinical.monitoring import with_thresholds
+
+    rules = with_thresholds(
+        load_monitoring_rules(), {"mood": {"in_hr_low": 45, "rec_sbp_low": 85}}
+    ).for_category("mood")
+    by_code = {r.code: r for r in rules}
+    assert by_code["in_hr_low"].message.startswith("heart rate below 45/min")
+    assert by_code["rec_sbp_low"].message.startswith("systolic below 85 mmHg")
+    with pytest.raises(InputError, match="35-60"):
+        with_thresholds(load_monitoring_rules(), {"mood": {"in_hr_low": 20}})

@@ -116,9 +116,16 @@ def close_segment(state: SessionState, at: datetime) -> tuple[Segment, ...]:
 
 
 def refusal(event: Event, state: SessionState, why: str) -> SessionSequenceError:
+    """The error for an event that cannot follow the chart so far (``field``: its type, the
+    control a console shows the refusal beside)."""
     return SessionSequenceError(
         f"{event.kind} at {event.at.isoformat()} refused: {why}",
-        fields={"event": event.kind, "at": event.at.isoformat(), "state": state.state},
+        fields={
+            "field": event.kind,
+            "event": event.kind,
+            "at": event.at.isoformat(),
+            "state": state.state,
+        },
     )
 
 
@@ -142,13 +149,10 @@ def _read(
     pre = state.pre_infusion_vitals or (
         phase == "pre_infusion" and all(v in readings for v in PRE_INFUSION_VITALS)
     )
-    recovery = state.recovery_vitals | set(readings) if phase == "recovery" else frozenset()
-    return replace(
-        state,
-        alerts=alerts,
-        pre_infusion_vitals=pre,
-        recovery_vitals=frozenset(recovery) if phase == "recovery" else state.recovery_vitals,
-    )
+    recovery = state.recovery_vitals
+    if phase == "recovery":
+        recovery = recovery | frozenset(readings)
+    return replace(state, alerts=alerts, pre_infusion_vitals=pre, recovery_vitals=recovery)
 
 
 def active_holds(state: SessionState) -> tuple[Alert, ...]:

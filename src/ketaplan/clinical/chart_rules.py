@@ -17,10 +17,12 @@ Two kinds of checks, on purpose:
 
 Examples
 --------
+>>> from datetime import UTC
+>>> at = datetime(2026, 12, 7, 17, 0, tzinfo=UTC)
 >>> terms = ChartTerms(70, 2.0, 2.0, 1.0, 20)
->>> [a.code for a in pump_alerts(T, 150, 0.4, terms, "start")]
+>>> [a.code for a in pump_alerts(at, 150, 0.4, terms, "start")]
 []
->>> [(a.code, a.severity) for a in pump_alerts(T, 999, 0.4, terms, "start")]
+>>> [(a.code, a.severity) for a in pump_alerts(at, 999, 0.4, terms, "start")]
 [('pump.past_hard_limit', 'critical')]
 """
 
@@ -29,7 +31,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from ketaplan.clinical.monitoring import Alert
 from ketaplan.errors import InputError
@@ -42,9 +44,6 @@ RATE_TOLERANCE = 0.005
 """A rate more than 0.5 % above the ordered rate is above the order (pumps step 0.1 mL/h)."""
 DOSE_PAST_ORDER_FRACTION = 0.01
 """Delivered mg more than 1 % past the ordered mg raises an alert."""
-
-T = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
-"""A time for the examples."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -80,6 +80,7 @@ from ketaplan.clinical.chart_fold import (
     SessionSequenceError,
     SessionState,
     State,
+    active_holds,
     apply,
     check_terms,
     close_segment,
@@ -377,8 +378,10 @@ def summarise(log: SessionLog, weight_kg: float, now: datetime | None = None) ->
         extra = dose_alerts(state.started_at, segments, bag_empty, log.terms)
         alerts = tuple(sorted((*alerts, *extra), key=lambda a: a.at.astimezone(UTC)))
     allowed = allowed_events(state.state)
-    if log.events:
+    if state.last_at is not None:  # check-in comes first, once
         allowed = tuple(kind for kind in allowed if kind != "check_in")
+    if not active_holds(state):  # an override lifts a hold; with none, it is refused
+        allowed = tuple(kind for kind in allowed if kind != "hold_override")
     checked = log.terms is not None
     return SessionSummary(
         state=state.state,
