@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -231,3 +232,52 @@ def test_titration_never_leaves_the_protocol_range(
             else "hold"
         )
         assert result.action == expected
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    condition=st.sampled_from(["depression", "ptsd", "fibromyalgia", "crps", "neuropathic_pain"]),
+    weight_kg=st.floats(min_value=30, max_value=300),
+    last_mg_per_kg=st.floats(min_value=0.1, max_value=2.0),
+    tolerability=st.integers(min_value=0, max_value=4),
+)
+def test_a_proposal_never_passes_a_hard_limit_and_is_flagged_past_a_soft_one(
+    condition: str, weight_kg: float, last_mg_per_kg: float, tolerability: int
+) -> None:
+    from ketaplan.clinical.catalog import load_catalog
+    from ketaplan.clinical.dosing import total_mg
+    from ketaplan.clinical.profile import DosingWeight
+    from ketaplan.clinical.titration import within_limits
+
+    protocol = load_catalog().protocol(condition)
+    weight = DosingWeight(round(weight_kg, 1), "actual", "as weighed", "clinic_policy")
+    scale = "pain_nrs" if protocol.category == "pain" else "phq9"
+    raw = recommend_next_dose(
+        protocol,
+        replace(
+            history(
+                session(
+                    round(last_mg_per_kg, 2),
+                    7 if scale == "pain_nrs" else 19,
+                    scale=scale,
+                    tolerability=tolerability,
+                ),
+                condition=condition,
+            ),
+            baseline_scores={scale: 8 if scale == "pain_nrs" else 20},
+        ),
+    )
+    result = within_limits(raw, protocol, weight)
+    limits = protocol.limits
+    mg = total_mg(result.recommended_mg_per_kg, weight.weight_kg)
+    assert mg <= limits.hard_max_total_mg + 1e-9
+    assert result.recommended_mg_per_kg * 60 / protocol.infusion_min <= (
+        limits.hard_max_mg_per_kg_per_h + 1e-9
+    )
+    assert all(c.status != "hard" for c in result.limit_checks)
+    assert result.needs_override == any(c.status != "within" for c in result.limit_checks)
+    if result.capped:
+        assert result.recommended_mg_per_kg < raw.recommended_mg_per_kg
+        assert any("capped at" in r for r in result.reasons)
+    else:
+        assert result.recommended_mg_per_kg == raw.recommended_mg_per_kg

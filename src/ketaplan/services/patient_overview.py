@@ -29,6 +29,7 @@ from ketaplan.services.clinic_settings import (
     clinic_price,
 )
 from ketaplan.services.courses import find_course
+from ketaplan.services.orders import order_states
 from ketaplan.services.patients import (
     PatientRecord,
     current_record,
@@ -62,6 +63,8 @@ class PlanLine:
     total_mg: float
     overridden: bool
     created_at: datetime
+    order_status: str = "proposed"
+    """proposed, active (signed), superseded or cancelled."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,6 +201,14 @@ def patient_overview(
     with uow:
         patient = find_patient(uow, patient_id, actor)
         record = current_record(uow, patient)
+        plan_rows = list(
+            uow.session.scalars(
+                select(InfusionPlan)
+                .where(InfusionPlan.patient_id == patient_id)
+                .order_by(InfusionPlan.id)
+            )
+        )
+        states = order_states(uow, [p.id for p in plan_rows])
         plans = tuple(
             PlanLine(
                 p.id,
@@ -207,12 +218,9 @@ def patient_overview(
                 p.total_mg,
                 p.override is not None,
                 p.created_at,
+                states[p.id].status,
             )
-            for p in uow.session.scalars(
-                select(InfusionPlan)
-                .where(InfusionPlan.patient_id == patient_id)
-                .order_by(InfusionPlan.id)
-            )
+            for p in plan_rows
         )
         courses = tuple(
             CourseLine(

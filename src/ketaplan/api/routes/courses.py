@@ -31,7 +31,9 @@ class CourseIn(BaseModel):
 
     condition: Condition
     first_day: ClinicDate = Field(description="The series starts on the first open slot from it.")
-    plan_id: OptionalRecordId = None
+    plan_id: OptionalRecordId = Field(
+        None, description="The active order to run; default: the newest for the protocol."
+    )
 
 
 class RescheduleIn(BaseModel):
@@ -78,7 +80,10 @@ def _out(record: CourseRecord) -> CourseOut:
 
 @router.post("/patients/{patient_id}/courses", name="create_course", status_code=201)
 def create(patient_id: RecordId, body: CourseIn, actor: SignedIn, request: Request) -> CourseOut:
-    """Schedule the protocol's series against the clinic calendar and save it."""
+    """Schedule the protocol's series against the clinic calendar and save it, on the patient's
+    active order signed by a prescriber: ``plan_id``, or the newest active order for the
+    protocol when it is left out. 409 ``order.not_active`` (the named order is proposed,
+    superseded or cancelled) or ``order.none_active`` (there is none): nothing is saved."""
     context = services(request)
     record = schedule_course(
         context.unit_of_work(),
