@@ -145,6 +145,7 @@ def _open_session(clinic: Clinic, page: Page, course_id: int) -> int:
     page.goto(f"{clinic.base_url}/courses/{course_id}")
     page.get_by_role("button", name="Open session 1").click()
     expect(page.locator("#state")).to_have_text("checked in")
+    expect(page.locator(".crumbs")).to_contain_text(f"signed by {EMAILS['prescriber']}")
     found = re.search(r"/sessions/(\d+)", page.url)
     assert found is not None
     return int(found.group(1))

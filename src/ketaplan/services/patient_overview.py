@@ -29,7 +29,7 @@ from ketaplan.services.clinic_settings import (
     clinic_price,
 )
 from ketaplan.services.courses import find_course
-from ketaplan.services.orders import order_states
+from ketaplan.services.orders import order_state, order_states
 from ketaplan.services.patients import (
     PatientRecord,
     current_record,
@@ -329,6 +329,10 @@ class ConsoleView:
     concentration_mg_per_ml: float | None
     pump_rate_ml_per_h: float | None
     duration_min: float | None
+    order_status: str | None = None
+    """The order's lifecycle status (``active``, ``superseded``...), None without an order."""
+    signed_by: str | None = None
+    """The prescriber who signed the order the chair is charting against."""
 
 
 def session_console(
@@ -348,6 +352,7 @@ def session_console(
         chart = read_chart(uow, session, rules, actor=actor, catalog=catalog)
         prep: dict[str, Any] = {}
         planned: float | None = None
+        state = order_state(uow, session.plan_id) if session.plan_id is not None else None
         if session.plan_id is not None:
             # the numbers the pump is programmed with: only an active signed order's
             order = active_order_preparation(uow, session.plan_id)
@@ -372,4 +377,6 @@ def session_console(
             prep.get("final_mg_per_ml"),
             prep.get("pump_rate_ml_per_h"),
             prep.get("duration_min"),
+            state.status if state is not None else None,
+            (state.signer_name or state.signed_by) if state is not None else None,
         )
