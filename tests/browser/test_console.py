@@ -268,6 +268,10 @@ def test_a_start_is_refused_beside_start_without_vitals_and_at_a_wrong_concentra
     page.get_by_role("button", name=re.compile("Check in")).click()
     expect(_rows(page)).to_have_count(1)
     expect(page.locator("#start-blockers")).to_have_count(0)
+    # Now S is Start's key, but it only asks for the bag's concentration, read off its label.
+    page.keyboard.press("s")
+    expect(page.get_by_label("Bag label (mg/mL)")).to_be_focused()
+    expect(_rows(page)).to_have_count(1)
     # An undiluted vial: refused beside the concentration, whatever the order.
     order = _concentration(page)
     page.get_by_label("Bag label (mg/mL)").fill("100")
