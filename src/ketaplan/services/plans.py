@@ -287,7 +287,7 @@ def _clean(text: str | None) -> str:
     return (text or "").strip()
 
 
-def sign_in_transaction(
+def record_signature(
     uow: UnitOfWork,
     row: InfusionPlan,
     *,
@@ -417,7 +417,7 @@ def sign_order(
     with uow:
         row = find_plan(uow, plan_id, actor)
         try:
-            state = sign_in_transaction(
+            state = record_signature(
                 uow,
                 row,
                 actor=actor,

@@ -60,8 +60,8 @@ from ketaplan.services.patients import current_version, find_patient, profile_fr
 from ketaplan.services.plans import (
     PlanOrder,
     check_signature_password,
+    record_signature,
     save_proposed_order,
-    sign_in_transaction,
 )
 from ketaplan.services.unit_of_work import UnitOfWork
 from ketaplan.store.models import (
@@ -358,7 +358,7 @@ def decide_titration(
                 resolver=resolver,
                 inputs=decided,
             )
-            state = sign_in_transaction(
+            state = record_signature(
                 uow,
                 plan,
                 actor=actor,
