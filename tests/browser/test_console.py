@@ -354,6 +354,16 @@ def test_a_mistaken_entry_is_voided_with_a_reason_and_stays_on_the_chart(
     expect(page.locator("#chart tr[data-seq='3']")).to_have_class(re.compile("voided"))
     expect(page.locator("#chart tr[data-seq='4']")).to_contain_text("typed 194 for 124")
     expect(page.locator("#alerts")).to_have_count(0)  # the alert went with the voided reading
+    # A pump rate typed wrong and voided: the console shows the rate still running.
+    page.get_by_label("New rate (mL/h)").fill("165")
+    page.get_by_role("button", name=re.compile("Change rate")).click()
+    expect(page.locator("#rate")).to_have_text("165")
+    row = page.locator("#chart tr[data-seq='5']")
+    row.get_by_text("Void this entry…").click()
+    row.get_by_label("Why it is wrong").fill("charted on the wrong chair")
+    row.get_by_role("button", name="Void entry 5").click()
+    expect(page.locator("#chart tr[data-seq='5']")).to_have_class(re.compile("voided"))
+    expect(page.locator("#rate")).not_to_have_text("165")
     shots.take(page, f"corrected-{size}")
     page.context.close()
 

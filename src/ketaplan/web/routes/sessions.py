@@ -205,9 +205,10 @@ async def _console(
         catalog=context.catalog,
     )
     summary = view.chart.summary
+    voided = set(summary.get("voided") or [])  # type: ignore[call-overload]
     rate_ml_per_h = None
-    for event in view.chart.events:
-        if event["type"] in ("start", "rate"):
+    for seq, event in enumerate(view.chart.events, start=1):
+        if event["type"] in ("start", "rate") and seq not in voided:
             rate_ml_per_h = event["rate_ml_per_h"]
     segments: list[list[float]] = summary["segments"]  # type: ignore[assignment]
     alerts: list[dict[str, Any]] = list(reversed(summary["alerts"]))  # type: ignore[call-overload]
@@ -229,7 +230,7 @@ async def _console(
             # a refusal of a form the page no longer shows is said at the top instead
             "unplaced": failed and failed not in _forms_on_page(allowed, summary, held),
             "discharge_blockers": summary.get("discharge_blockers") or [],
-            "voided": set(summary.get("voided") or []),  # type: ignore[call-overload]
+            "voided": voided,
             "alerts": alerts,
             "alert_lines": alert_lines(alerts),
             "details": event_details,
