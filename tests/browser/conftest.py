@@ -52,7 +52,7 @@ class Server:
 
 
 @contextlib.contextmanager
-def _serving(url: str, set_up: Callable[[ServiceContext], None]) -> Iterator[Server]:
+def serve_app(url: str, set_up: Callable[[ServiceContext], None]) -> Iterator[Server]:
     """The app over the migrated database at ``url`` on a free loopback port, after
     ``set_up(context)`` has put its clinic in."""
     from ketaplan.api import create_app
@@ -89,7 +89,7 @@ def _serving(url: str, set_up: Callable[[ServiceContext], None]) -> Iterator[Ser
             context.database.close()
 
 
-def _migrated_sqlite(tmp_path_factory: pytest.TempPathFactory, name: str) -> str:
+def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory, name: str) -> str:
     from ketaplan.store import migrate
     from ketaplan.store.engine import make_engine
 
@@ -117,7 +117,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             if role != "admin":
                 add_user(uow, email=email, role=role, actor=admin, password=PASSWORD)
 
-    with _serving(_migrated_sqlite(tmp_path_factory, "browser"), clinic_and_staff) as serving:
+    with serve_app(migrated_sqlite(tmp_path_factory, "browser"), clinic_and_staff) as serving:
         yield serving
 
 
@@ -135,7 +135,7 @@ DEMO_ACCOUNT = re.compile(r"^\s+(admin|prescriber|nurse)\s+(\S+@\S+)\s+(\S+)\s*$
 def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer]:
     """The app over a clinic made by ``ketaplan demo-data`` (weeks of synthetic history), the
     command a new user runs, so that the README's screenshots show what they will see."""
-    url = _migrated_sqlite(tmp_path_factory, "demo")
+    url = migrated_sqlite(tmp_path_factory, "demo")
     made = subprocess.run(
         [sys.executable, "-m", "ketaplan", "demo-data"],
         env={**os.environ, "KETAPLAN_DATABASE_URL": url},
@@ -146,7 +146,7 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer
     )
     found = {role: (email, password) for role, email, password in DEMO_ACCOUNT.findall(made.stdout)}
     assert set(found) == {"admin", "prescriber", "nurse"}, made.stdout
-    with _serving(url, lambda context: None) as serving:
+    with serve_app(url, lambda context: None) as serving:
         yield DemoServer(serving.base_url, found)
 
 

@@ -110,8 +110,11 @@ def test_the_readme_screenshots_from_the_demo_clinic(
     page.get_by_label("Systolic (mmHg)").fill("128")
     page.get_by_label("Diastolic (mmHg)").fill("82")
     page.get_by_label("Heart rate (bpm)").fill("74")
+    page.get_by_label("SpO₂ (%)").fill("98")
     page.get_by_role("button", name=re.compile("Check in")).click()
-    page.get_by_role("button", name=re.compile("Start")).click()
+    order_concentration = page.locator("#ev-start .hint").inner_text().split()[1]
+    page.get_by_label("Bag label (mg/mL)").fill(order_concentration)
+    page.get_by_role("button", name=re.compile("^Start")).click()
     expect(page.locator("#state")).to_have_text("infusing")
     page.get_by_label("Systolic (mmHg)").fill("184")
     page.get_by_label("Diastolic (mmHg)").fill("104")

@@ -164,8 +164,12 @@ def test_the_whole_journey_from_sign_in_to_the_new_score_on_the_chart(
     page.get_by_label("Systolic (mmHg)").fill("128")
     page.get_by_label("Diastolic (mmHg)").fill("82")
     page.get_by_label("Heart rate (bpm)").fill("74")
+    page.get_by_label("SpO₂ (%)").fill("98")
     page.get_by_role("button", name=re.compile("Check in")).click()
-    page.get_by_role("button", name=re.compile("Start")).click()
+    # The bag's concentration is read off its label, never pre-filled: the order's is the hint.
+    order_concentration = page.locator("#ev-start .hint")
+    page.get_by_label("Bag label (mg/mL)").fill(order_concentration.first.inner_text().split()[1])
+    page.get_by_role("button", name=re.compile("^Start")).click()
     expect(page.locator("#state")).to_have_text("infusing")
     page.wait_for_timeout(1200)
     expect(page.locator("#timer")).not_to_have_text("0:00")  # the timer runs between events
@@ -185,7 +189,9 @@ def test_the_whole_journey_from_sign_in_to_the_new_score_on_the_chart(
     page.get_by_role("button", name=re.compile("Record vitals")).click()
     expect(page.locator('[data-alert="vitals.in_sbp_hold"]')).to_contain_text("Pause")
     shots.take(page, "console-alert")
-    page.get_by_role("button", name=re.compile("Stop")).click()
+    page.get_by_role("button", name=re.compile("^Stop")).click()
+    page.get_by_label("Planned dose completed").check()
+    page.get_by_role("button", name="Confirm stop").click()
     expect(page.locator("#state")).to_have_text("stopped")
     shots.take(page, "console-stopped")
 

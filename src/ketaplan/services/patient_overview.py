@@ -28,13 +28,14 @@ from ketaplan.services.clinic_settings import (
     clinic_price,
 )
 from ketaplan.services.courses import find_course
-from ketaplan.services.orders import order_states
+from ketaplan.services.orders import order_state, order_states
 from ketaplan.services.patients import (
     PatientRecord,
     current_record,
     current_version,
     find_patient,
 )
+from ketaplan.services.plans import active_order_preparation
 from ketaplan.services.sessions import (
     SessionChart,
     chart_terms,
@@ -322,6 +323,10 @@ class ConsoleView:
     concentration_mg_per_ml: float | None
     pump_rate_ml_per_h: float | None
     duration_min: float | None
+    order_status: str | None = None
+    """The order's lifecycle status (``active``, ``superseded``...), None without an order."""
+    signed_by: str | None = None
+    """The prescriber who signed the order the chair is charting against."""
 
 
 def session_console(
@@ -340,10 +345,12 @@ def session_console(
         chart = read_chart(uow, session, rules, actor=actor, policy=policy)
         prep: dict[str, Any] = {}
         planned: float | None = None
+        state = order_state(uow, session.plan_id) if session.plan_id is not None else None
         if session.plan_id is not None:
-            plan = uow.session.get(InfusionPlan, session.plan_id)
-            if plan is not None:
-                prep, planned = plan.plan["preparation"], plan.total_mg
+            # the numbers the pump is programmed with: only an active signed order's
+            order = active_order_preparation(uow, session.plan_id)
+            if order is not None:
+                prep, planned = order["preparation"] or {}, order["dose"]["total_mg"]
         uow.audit(
             actor,
             "session.read",
@@ -363,4 +370,6 @@ def session_console(
             prep.get("final_mg_per_ml"),
             prep.get("pump_rate_ml_per_h"),
             prep.get("duration_min"),
+            state.status if state is not None else None,
+            (state.signer_name or state.signed_by) if state is not None else None,
         )

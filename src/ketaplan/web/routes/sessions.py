@@ -4,6 +4,11 @@ Each button posts one event with the number of events the page was showing
 (``expected_seq``): if a colleague charted in the meantime, the service refuses it with a
 conflict and the console says so and shows the new chart. The event's time is the server's
 clock when it arrives (the chair's tablet clock is not trusted).
+
+The page decides nothing: which buttons it shows comes from the chart's summary
+(``allowed_events``, ``start_blockers``, ``discharge_blockers``), the words of each alert from
+the domain, and a refusal is shown beside the control that sent it (the form field the error
+names, or the form's own button when it names none of that form's fields).
 """
 
 from __future__ import annotations
@@ -18,7 +23,13 @@ from starlette.responses import Response
 from ketaplan.api.context import services
 from ketaplan.api.params import RecordId
 from ketaplan.api.security import SignedIn
-from ketaplan.errors import ConflictError, InputError
+from ketaplan.errors import (
+    ConflictError,
+    InputError,
+    KetaplanError,
+    PermissionDenied,
+    SafetyLimitError,
+)
 from ketaplan.services import Actor, append_session_event, utc_now
 from ketaplan.services.patient_overview import session_console
 from ketaplan.web.rendering import call, field_errors, form_of, redirect, render
@@ -31,6 +42,7 @@ NUMBERS: dict[str, tuple[str, ...]] = {
     "check_in": ("systolic", "diastolic", "heart_rate", "spo2", "resp_rate"),
     "vitals": ("systolic", "diastolic", "heart_rate", "spo2", "resp_rate"),
     "tolerability": ("rating",),
+    "correction": ("voids_seq",),
 }
 TEXTS: dict[str, tuple[str, ...]] = {
     "pause": ("reason",),
@@ -39,18 +51,47 @@ TEXTS: dict[str, tuple[str, ...]] = {
     "adjunct": ("drug", "dose"),
     "note": ("text",),
     "discharge": ("note",),
+    "correction": ("reason",),
+    "hold_override": ("reason",),
 }
-WHAT_TO_DO = {
-    "hold_start": "Hold the start and call the prescriber.",
-    "weigh_risk": "Recheck after 5 minutes' rest; the prescriber weighs the risk before starting.",
-    "pause_and_recheck": "Pause the infusion and recheck in 5 minutes.",
-    "call_prescriber": "Call the prescriber now.",
+REQUIRED_TEXTS = frozenset({"name", "severity", "drug", "dose", "text"})
+CHECKLIST = ("vitals_within_limits", "oriented_and_steady", "escort_present")
+"""The discharge checklist's boxes, each posted as ``yes`` when ticked."""
+WHOLE_NUMBERS = frozenset({"rating", "voids_seq"})
+
+FIELDS: dict[str, tuple[str, ...]] = {
+    **NUMBERS,
+    "stop": ("completed", "reason"),
+    "discharge": (*CHECKLIST, "note"),
+    "correction": ("voids_seq", "reason"),
+    "hold_override": ("reason",),
+    "side_effect": ("name", "severity"),
+    "adjunct": ("drug", "dose"),
 }
+"""The fields each form shows: an error naming one of them is shown beside it, any other
+error beside the form's button."""
+
+DETAIL_WORDS = {
+    "rate_ml_per_h": ("rate", "mL/h"),
+    "concentration_mg_per_ml": ("bag", "mg/mL"),
+    "systolic": ("BP", ""),
+    "heart_rate": ("HR", "bpm"),
+    "spo2": ("SpO₂", "%"),
+    "resp_rate": ("RR", "/min"),
+    "voids_seq": ("voids entry", ""),
+    "checked_by": ("checked by", ""),
+}
+CHECKLIST_WORDS = {
+    "vitals_within_limits": "vitals within limits",
+    "oriented_and_steady": "oriented and steady",
+    "escort_present": "escort present",
+}
+SEVERITY_RANK = {"info": 0, "caution": 1, "warning": 2, "critical": 3}
 SIDE_EFFECTS = ("nausea", "dissociation", "dizziness", "headache", "anxiety", "vomiting")
 
 
 def event_from_form(form: dict[str, str]) -> dict[str, Any]:
-    """The posted button as the chart's JSON event, stamped with the server's clock."""
+    """The posted form as the chart's JSON event, stamped with the server's clock."""
     kind = form.get("type", "")
     event: dict[str, Any] = {"type": kind, "at": utc_now().isoformat()}
     for name in NUMBERS.get(kind, ()):
@@ -63,14 +104,85 @@ def event_from_form(form: dict[str, str]) -> dict[str, Any]:
             raise InputError(f"{text!r} is not a number", fields={"field": name}) from None
         if not math.isfinite(value):
             raise InputError(f"{text!r} is not a number", fields={"field": name})
-        event[name] = int(value) if name == "rating" and value.is_integer() else value
+        event[name] = int(value) if name in WHOLE_NUMBERS and value.is_integer() else value
     for name in TEXTS.get(kind, ()):
         text = form.get(name, "").strip()
-        if text or name in ("name", "severity", "drug", "dose", "text"):
+        if text or name in REQUIRED_TEXTS:
             event[name] = text
     if kind == "stop":
-        event["completed"] = form.get("completed", "yes") == "yes"
+        choice = form.get("completed", "")
+        if choice not in ("yes", "no"):
+            raise InputError(
+                "say whether the planned dose was completed or the infusion was stopped early",
+                fields={"field": "completed"},
+            )
+        event["completed"] = choice == "yes"
+    if kind == "discharge":
+        for name in CHECKLIST:
+            event[name] = form.get(name) == "yes"
     return event
+
+
+def _number(value: object) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def event_details(event: dict[str, Any]) -> str:
+    """One chart row's details in words: "rate 120 mL/h · bag 0.35 mg/mL", "BP 128/82 · ..."."""
+    parts = []
+    for key, value in event.items():
+        if key in ("at", "type", "diastolic") or value is None:
+            continue
+        if key == "systolic":
+            parts.append(f"BP {_number(value)}/{_number(event.get('diastolic', '?'))}")
+        elif key in CHECKLIST_WORDS:
+            parts.append(f"{CHECKLIST_WORDS[key]}: {'yes' if value else 'NO'}")
+        elif key == "completed":
+            parts.append("planned dose completed" if value else "stopped early")
+        elif key in DETAIL_WORDS:
+            word, unit = DETAIL_WORDS[key]
+            parts.append(f"{word} {_number(value)}{' ' + unit if unit else ''}".strip())
+        else:
+            parts.append(f"{key.replace('_', ' ')} {_number(value)}")
+    return " · ".join(parts)
+
+
+def alert_lines(newest_first: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One line per kind of alert (its newest reading, and how many times it fired): the
+    active ones first, the most severe first, then those resolved since; newest first in
+    each."""
+    lines: dict[str, dict[str, Any]] = {}
+    for alert in newest_first:
+        line = lines.setdefault(alert["code"], {**alert, "times": 0, "first_at": alert["at"]})
+        line["times"] += 1
+        line["first_at"] = alert["at"]
+    ordered = list(lines.values())
+    active = sorted(
+        (a for a in ordered if not a.get("resolved_at")),
+        key=lambda a: -SEVERITY_RANK.get(str(a.get("severity")), 0),
+    )
+    return active + [a for a in ordered if a.get("resolved_at")]
+
+
+def errors_beside(kind: str, refused: KetaplanError) -> dict[str, str]:
+    """The refusal keyed by the field of the form ``kind`` it is about; ``""`` (the form's
+    button) when it names none of that form's fields."""
+    errors = field_errors(refused)
+    return {(name if name in FIELDS.get(kind, ()) else ""): text for name, text in errors.items()}
+
+
+def _forms_on_page(allowed: tuple[str, ...], summary: dict[str, object], held: bool) -> set[str]:
+    """The event forms the console shows (see session.html)."""
+    shown = {kind for kind in allowed if kind != "stop" or summary["state"] != "checked_in"}
+    if summary["state"] != "discharged":
+        shown |= {"side_effect", "adjunct", "check_in" if "check_in" in allowed else "vitals"}
+    if summary["state"] == "stopped":
+        shown.add("tolerability")
+    if held and "start" in allowed:
+        shown.add("hold_override")
+    return shown
 
 
 async def _console(
@@ -92,11 +204,17 @@ async def _console(
         policy=context.policy,
     )
     summary = view.chart.summary
+    voided = set(summary.get("voided") or [])  # type: ignore[call-overload]
     rate_ml_per_h = None
-    for event in view.chart.events:
-        if event["type"] in ("start", "rate"):
+    for seq, event in enumerate(view.chart.events, start=1):
+        if event["type"] in ("start", "rate") and seq not in voided:
             rate_ml_per_h = event["rate_ml_per_h"]
     segments: list[list[float]] = summary["segments"]  # type: ignore[assignment]
+    alerts: list[dict[str, Any]] = list(reversed(summary["alerts"]))  # type: ignore[call-overload]
+    start_blockers: list[dict[str, str]] = summary.get("start_blockers") or []  # type: ignore[assignment]
+    allowed: tuple[str, ...] = tuple(summary["allowed_events"])  # type: ignore[arg-type]
+    held = any(b.get("field") == "hold_override" for b in start_blockers)
+    failed = (form or {}).get("type", "") if errors else ""
     return render(
         request,
         "session.html",
@@ -104,17 +222,37 @@ async def _console(
             "v": view,
             "s": summary,
             "state": summary["state"],
+            "allowed": allowed,
+            "start_blockers": start_blockers,
+            "held": held,
+            "vitals_kind": "check_in" if "check_in" in allowed else "vitals",
+            # a refusal of a form the page no longer shows is said at the top instead
+            "unplaced": failed and failed not in _forms_on_page(allowed, summary, held),
+            "discharge_blockers": summary.get("discharge_blockers") or [],
+            "voided": voided,
+            "alerts": alerts,
+            "alert_lines": alert_lines(alerts),
+            "details": event_details,
             "last_at": view.chart.events[-1]["at"] if view.chart.events else "",
             "rate_ml_per_h": rate_ml_per_h,
             "rate_mg_per_h": segments[-1][2] if segments and summary["state"] == "infusing" else 0,
             "errors": errors or {},
             "form": form or {},
-            "failed_type": (form or {}).get("type", ""),
+            "failed_type": failed,
             "conflict": conflict,
-            "what_to_do": WHAT_TO_DO,
             "side_effects": [(name, name.title()) for name in SIDE_EFFECTS],
         },
         status=status,
+    )
+
+
+async def _refused(
+    request: Request, session_id: int, actor: Actor, form: dict[str, str], refused: KetaplanError
+) -> Response:
+    """The console again, nothing charted, with the refusal beside the control that sent it."""
+    errors = errors_beside(form.get("type", ""), refused)
+    return await _console(
+        request, session_id, actor, errors=errors, form=form, status=refused.http_status
     )
 
 
@@ -142,11 +280,11 @@ async def chart_event(session_id: RecordId, actor: SignedIn, request: Request) -
             policy=context.policy,
         )
     except ConflictError as refused:
-        return await _console(
-            request, session_id, actor, form=form, status=409, conflict=refused.message
-        )
-    except InputError as refused:
-        return await _console(
-            request, session_id, actor, errors=field_errors(refused), form=form, status=422
-        )
+        if refused.code == "conflict.chart_moved_on":
+            return await _console(
+                request, session_id, actor, form=form, status=409, conflict=refused.message
+            )
+        return await _refused(request, session_id, actor, form, refused)
+    except (InputError, SafetyLimitError, PermissionDenied) as refused:
+        return await _refused(request, session_id, actor, form, refused)
     return redirect(f"/sessions/{session_id}#console")

@@ -32,11 +32,21 @@ function consoleKeys() {
     if (event.ctrlKey || event.metaKey || event.altKey) return;
     const target = event.target;
     if (target instanceof HTMLElement && target.closest("input, select, textarea")) return;
-    const button = document.querySelector(`button[data-key="${event.key.toLowerCase()}"]`);
+    const button = document.querySelector(`[data-key="${event.key.toLowerCase()}"]`);
     if (!button) return;
     event.preventDefault();
-    const field = button.form && button.form.querySelector("input:not([type=hidden]), select");
-    if (field && !field.value) { field.focus(); return; }  // a rate to type first
+    if (button instanceof HTMLElement && button.tagName === "SUMMARY") {
+      // Stop opens its panel (completed or stopped early?); it never charts on one key.
+      const panel = button.parentElement;
+      button.click();
+      const first = panel && panel.querySelector("input:not([type=hidden])");
+      if (first && panel.open) first.focus();
+      return;
+    }
+    if (!(button instanceof HTMLButtonElement)) return;
+    const empty = button.form && Array.from(button.form.querySelectorAll("input:not([type=hidden]), select"))
+      .find((field) => !field.value);
+    if (empty) { empty.focus(); return; }  // a number to type (or read off the bag) first
     button.click();
   });
 }
