@@ -15,6 +15,7 @@ with ``KETAPLAN_DOCS_SCREENSHOTS=1`` (``make screenshots``) they are also writte
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import re
 import socket
@@ -24,6 +25,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -31,13 +33,18 @@ import uvicorn
 from argon2 import PasswordHasher
 
 from ketaplan.api import ServiceContext
-from ketaplan.services import UnitOfWork, add_user, set_up_clinic
+from ketaplan.services import add_user, set_up_clinic, utc_now
 
 CHROMIUM = Path("/usr/bin/chromium")
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "screenshots"
 DOCS = ROOT / "docs" / "screenshots"
 PASSWORD = "correct horse battery staple"
+TABLETS = {
+    "portrait": {"width": 768, "height": 1024},
+    "landscape": {"width": 1024, "height": 768},
+}
+"""The tablet sizes the console must fit (issue 12)."""
 EMAILS = {
     "admin": "admin@bay.example",
     "prescriber": "prescriber@bay.example",
@@ -46,15 +53,33 @@ EMAILS = {
 }
 
 
+class Clock:
+    """The served app's clock: the real one, moved on when a test needs time to pass (the
+    recovery time after a stop) rather than waiting for it. It only ever moves forward."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta(0)
+
+    def __call__(self) -> datetime:
+        return utc_now() + self.offset
+
+    def advance(self, by: timedelta) -> None:
+        assert by >= timedelta(0), "the clock only moves forward"
+        self.offset += by
+
+
 @dataclass(frozen=True)
 class Server:
     base_url: str
+    context: ServiceContext
+    """The served app's services (the test reads what the pages should show through them)."""
+    clock: Clock
 
 
 @contextlib.contextmanager
 def serve_app(url: str, set_up: Callable[[ServiceContext], None]) -> Iterator[Server]:
     """The app over the migrated database at ``url`` on a free loopback port, after
-    ``set_up(context)`` has put its clinic in."""
+    ``set_up(context)`` has put its clinic in; its clock is the :class:`Clock` yielded."""
     from ketaplan.api import create_app
     from ketaplan.api.context import build_context
     from ketaplan.services import passwords
@@ -64,7 +89,8 @@ def serve_app(url: str, set_up: Callable[[ServiceContext], None]) -> Iterator[Se
         patch.setattr(
             passwords, "HASHER", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
         )
-        context = build_context(url)
+        clock = Clock()
+        context = dataclasses.replace(build_context(url), clock=clock)
         set_up(context)
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         listener.bind(("127.0.0.1", 0))
@@ -81,7 +107,7 @@ def serve_app(url: str, set_up: Callable[[ServiceContext], None]) -> Iterator[Se
                 raise RuntimeError("the test server did not start")
             time.sleep(0.02)
         try:
-            yield Server(f"http://127.0.0.1:{port}")
+            yield Server(f"http://127.0.0.1:{port}", context, clock)
         finally:
             uvicorn_server.should_exit = True
             thread.join(timeout=10)
@@ -100,12 +126,13 @@ def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory, name: str) -> str:
     return url
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """The app on a free loopback port, over a fresh database with a clinic and its staff."""
+    """The app on a free loopback port, over a fresh database with a clinic and its staff
+    (one per test: a test may move its clock on)."""
 
     def clinic_and_staff(context: ServiceContext) -> None:
-        uow = UnitOfWork(context.database.session_factory)
+        uow = context.unit_of_work()
         admin = set_up_clinic(
             uow,
             name="Bay Ketamine Clinic",
@@ -147,7 +174,7 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer
     found = {role: (email, password) for role, email, password in DEMO_ACCOUNT.findall(made.stdout)}
     assert set(found) == {"admin", "prescriber", "nurse"}, made.stdout
     with serve_app(url, lambda context: None) as serving:
-        yield DemoServer(serving.base_url, found)
+        yield DemoServer(serving.base_url, serving.context, serving.clock, found)
 
 
 @pytest.fixture(scope="module")

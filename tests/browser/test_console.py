@@ -42,18 +42,13 @@ from ketaplan.services import (
     utc_now,
 )
 
-from .conftest import EMAILS, PASSWORD, Server, Shots, migrated_sqlite, serve_app
+from .conftest import EMAILS, PASSWORD, TABLETS, Server, Shots, migrated_sqlite, serve_app
 
-TABLETS = {
-    "portrait": {"width": 768, "height": 1024},
-    "landscape": {"width": 1024, "height": 768},
-}
 _names = itertools.count(1)
 
 
 @dataclass(frozen=True)
 class Clinic(Server):
-    context: ServiceContext
     actors: dict[str, Actor]
 
     def uow(self) -> UnitOfWork:
@@ -65,7 +60,7 @@ def clinic(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Clinic]:
     made: dict[str, Any] = {}
 
     def clinic_and_staff(context: ServiceContext) -> None:
-        uow = UnitOfWork(context.database.session_factory)
+        uow = context.unit_of_work()
         admin = set_up_clinic(
             uow,
             name="Bay Ketamine Clinic",
@@ -73,14 +68,13 @@ def clinic(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Clinic]:
             admin_email=EMAILS["admin"],
             admin_password=PASSWORD,
         )
-        made["context"] = context
         made["actors"] = {"admin": admin}
         for role in ("prescriber", "nurse"):
             add_user(uow, email=EMAILS[role], role=role, actor=admin, password=PASSWORD)
             made["actors"][role] = load_actor(uow, EMAILS[role], origin="test")
 
     with serve_app(migrated_sqlite(tmp_path_factory, "console"), clinic_and_staff) as serving:
-        yield Clinic(serving.base_url, made["context"], made["actors"])
+        yield Clinic(serving.base_url, serving.context, serving.clock, made["actors"])
 
 
 @pytest.fixture(params=sorted(TABLETS), ids=sorted(TABLETS))

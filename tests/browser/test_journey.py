@@ -1,10 +1,21 @@
-"""The clinic's whole journey in a real browser, one step after another, a screenshot each.
+"""The clinic's path in a real browser, one step after another, a screenshot each.
 
-the admin changes the price per session → sign in → new patient entered in pounds (checked as
-typed) → screening with an interaction warning → plan → soft-limit override by the prescriber →
-the order signed (a wrong password refused first) → course at the new price → session console with a pause and a rate change → the next dose
-suggested and accepted → a PHQ-9 entered from paper → questionnaire through the patient link
-(on a phone) → the new scores on the outcome chart.
+The whole journey, on a 1024×768 tablet: the admin changes the price per session → sign in →
+new patient entered in pounds (checked as typed) → screening with an interaction warning →
+plan → soft-limit override by the prescriber → the order signed (a wrong password refused
+first) → course at the new price → session console: pre-infusion vitals, start at the order's
+bag, a pause, a rate change, a high BP, stop, recovery vitals, discharge with its checklist →
+the next dose suggested and accepted, signed: the next session opens on that order's pump rate
+and bag → a PHQ-9 entered from paper → questionnaire through the patient link (on a phone) →
+the new scores on the outcome chart.
+
+The clinical part of it again on a 768×1024 tablet, with the same steps (the helpers below):
+new patient → plan → signed (a wrong password refused first) → course → the session console
+from check-in to discharge → the prescriber overrides the suggested dose: the next session
+opens on the new order's pump rate and bag, not the first order's.
+
+Each test has its own server; the recovery time after the stop passes on the server's clock
+(:class:`~tests.browser.conftest.Clock`), not in real time.
 """
 
 from __future__ import annotations
@@ -14,10 +25,24 @@ from datetime import date, timedelta
 
 from playwright.sync_api import Browser, Page, expect
 
-from .conftest import EMAILS, PASSWORD, Server, Shots
+from ketaplan.services import get_plan, load_actor
+from ketaplan.web.rendering import number
 
-TABLET = {"width": 1024, "height": 768}
+from .conftest import EMAILS, PASSWORD, TABLETS, Server, Shots
+
 PHONE = {"width": 390, "height": 844}
+CHECKLIST = (
+    "Recovery vitals within limits",
+    "Oriented, walking steadily",
+    "Escort present; no driving today",
+)
+
+
+def _tablet(chromium: Browser, size: str) -> Page:
+    context = chromium.new_context(viewport=TABLETS[size], device_scale_factor=1)
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    return page
 
 
 def _sign_in(page: Page, server: Server, role: str) -> None:
@@ -52,13 +77,189 @@ def _make_link(page: Page, shots: Shots, step: str) -> str:
     return link
 
 
+def _intake(page: Page, name: str, weight: str) -> None:
+    """The new-patient form filled in (not sent)."""
+    page.get_by_role("link", name="New patient").click()
+    page.get_by_label("Full name").fill(name)
+    page.get_by_label("Age (years)").fill("42")
+    page.get_by_label("Sex").select_option("female")
+    page.get_by_label("Height, with its unit").fill("5 ft 9 in")
+    page.get_by_label("Weight, with its unit").fill(weight)
+
+
+def _register(page: Page, name: str) -> str:
+    """Send the new-patient form; the patient page's address."""
+    page.get_by_role("button", name="Register patient").click()
+    expect(page.get_by_role("heading", name=name)).to_be_visible()
+    return page.url
+
+
+def _work_out_plan(page: Page, link: str, mg_per_kg: str = "") -> None:
+    """Through ``link`` (the patient page's "New plan", the screening's "Plan a dose"): a
+    depression plan, at the requested dose if one is given."""
+    page.get_by_role("link", name=link).click()
+    page.get_by_label("Condition").select_option("depression")
+    if mg_per_kg:
+        page.get_by_label("Requested dose (mg/kg), optional").fill(mg_per_kg)
+    page.get_by_role("button", name="Work out the plan").click()
+
+
+def _sign_order(page: Page, shots: Shots, step: str) -> int:
+    """The proposed order on its page, signed by the prescriber: with no preparation card or
+    pump program until then; a wrong password refused beside the field first (still proposed);
+    then the name and the password re-entered. The order's id."""
+    expect(page.locator("#order-status")).to_contain_text("proposed")
+    expect(page.locator("#pump-withheld")).to_be_visible()
+    expect(page.locator("#preparation-card")).to_have_count(0)
+    shots.take(page, f"{step}-proposed")
+    page.get_by_label("Your password (entered again to sign)").fill("not my password at all")
+    page.get_by_role("button", name="Sign order").click()
+    expect(page.locator('[data-error-for="password"]')).to_contain_text("password is wrong")
+    expect(page.locator("#order-status")).to_contain_text("proposed")
+    expect(page.locator("#preparation-card")).to_have_count(0)
+    shots.take(page, f"{step}-wrong-password")
+    page.get_by_label("Your name as signed").fill("Dr Sam Okafor")
+    page.get_by_label("Your password (entered again to sign)").fill(PASSWORD)
+    page.get_by_role("button", name="Sign order").click()
+    expect(page.locator("#order-status")).to_contain_text("signed, active")
+    expect(page.locator("#order")).to_contain_text("Signed by Dr Sam Okafor")
+    expect(page.locator('[data-prep="pump_rate_ml_per_h"]')).to_contain_text("mL/h")
+    expect(page.locator('[data-prep="signed"]')).to_contain_text("Dr Sam Okafor")
+    shots.take(page, step)
+    found = re.search(r"/plans/(\d+)", page.url)
+    assert found is not None
+    return int(found.group(1))
+
+
+def _pump(server: Server, plan_id: int) -> tuple[float, float]:
+    """The signed order's pump rate (mL/h) and bag (mg/mL), read through the services."""
+    context = server.context
+    prescriber = load_actor(context.unit_of_work(), EMAILS["prescriber"], origin="test")
+    record = get_plan(context.unit_of_work(), plan_id, actor=prescriber)
+    assert record.status == "active", record.status
+    preparation = record.plan["preparation"]
+    return preparation["pump_rate_ml_per_h"], preparation["final_mg_per_ml"]
+
+
+def _schedule_course(page: Page, shots: Shots) -> str:
+    """From the signed order's page, six sessions from next Monday; the course page's address."""
+    today = date.today()
+    monday = today + timedelta(days=7 - today.weekday())
+    page.get_by_label("First session").fill(monday.isoformat())
+    page.get_by_role("button", name="Schedule course").click()
+    expect(page.locator("#course-calendar td.session")).to_have_count(6)
+    shots.take(page, "course")
+    return page.url
+
+
+def _open_session(page: Page, course_url: str, session: int) -> None:
+    page.goto(course_url)
+    page.get_by_role("button", name=f"Open session {session}").click()
+    expect(page.locator("#state")).to_have_text("checked in")
+
+
+def _vitals(page: Page, systolic: int, diastolic: int, heart_rate: int, spo2: int) -> None:
+    page.get_by_label("Systolic (mmHg)").fill(str(systolic))
+    page.get_by_label("Diastolic (mmHg)").fill(str(diastolic))
+    page.get_by_label("Heart rate (bpm)").fill(str(heart_rate))
+    page.get_by_label("SpO₂ (%)").fill(str(spo2))
+
+
+def _check_in_and_start(page: Page, pump: tuple[float, float]) -> None:
+    """Pre-infusion vitals, then the start at the order's bag: the pump rate pre-filled from
+    the order, the bag's concentration read off its label (the order's is only the hint)."""
+    rate, concentration = pump
+    _vitals(page, 128, 82, 74, 98)
+    page.get_by_role("button", name=re.compile("Check in")).click()
+    expect(page.get_by_label("Pump rate (mL/h)")).to_have_value(number(rate))
+    expect(page.locator("#ev-start .hint")).to_have_text(f"order: {number(concentration, 4)} mg/mL")
+    page.get_by_label("Bag label (mg/mL)").fill(number(concentration, 4))
+    page.get_by_role("button", name=re.compile("^Start")).click()
+    expect(page.locator("#state")).to_have_text("infusing")
+    expect(page.locator("#rate")).to_have_text(number(rate))
+    page.wait_for_timeout(1200)
+    expect(page.locator("#timer")).not_to_have_text("0:00")  # the timer runs between events
+
+
+def _pause_and_resume(page: Page, shots: Shots) -> None:
+    page.keyboard.press("p")  # keyboard: P pauses
+    expect(page.locator("#state")).to_have_text("paused")
+    shots.take(page, "console-paused")
+    page.get_by_role("button", name=re.compile("Resume")).click()
+    expect(page.locator("#state")).to_have_text("infusing")
+
+
+def _stop_recover_and_discharge(page: Page, server: Server, shots: Shots) -> None:
+    """Stop (the planned dose completed); the recovery time passes on the server's clock;
+    recovery vitals; discharge with the whole checklist, stored with who ticked it."""
+    page.get_by_role("button", name=re.compile("^Stop")).click()
+    page.get_by_label("Planned dose completed").check()
+    page.get_by_role("button", name="Confirm stop").click()
+    expect(page.locator("#state")).to_have_text("stopped")
+    expect(page.locator("#discharge-blockers")).to_contain_text("discharge from")
+    shots.take(page, "console-stopped")
+    recovery = server.context.catalog.protocol("depression").recovery_min
+    server.clock.advance(timedelta(minutes=recovery + 1))
+    page.reload()
+    _vitals(page, 122, 78, 70, 97)
+    page.get_by_role("button", name=re.compile("Record vitals")).click()
+    expect(page.locator("#discharge-blockers")).to_have_count(0)
+    for box in CHECKLIST:
+        page.get_by_label(box).check()
+    page.get_by_role("button", name=re.compile("^Discharge")).click()
+    expect(page.locator("#state")).to_have_text("discharged")
+    discharge = page.locator("#chart tbody tr[data-seq]").first
+    expect(discharge).to_contain_text("escort present: yes")
+    expect(discharge).to_contain_text(EMAILS["prescriber"])
+    shots.take(page, "console-discharged")
+
+
+def _decide_next_dose(page: Page, course_url: str, shots: Shots, *, instead: str = "") -> int:
+    """On the course page, the next dose suggested from the finished session and decided by
+    the prescriber with their password: accepted, or ``instead`` another dose with a reason.
+    The decision is the next order, signed; its id."""
+    page.goto(course_url)
+    page.get_by_role("button", name="Recommend next dose").click()
+    expect(page.locator("#titration-reasons li").first).to_be_visible()
+    suggested = page.locator("#titration-dose").inner_text()
+    page.get_by_label("Your password (entered again to sign)").fill(PASSWORD)
+    decision = page.locator("#titration-decision")
+    if instead:
+        page.get_by_label("Dose for the next session (mg/kg)").fill(instead)
+        page.get_by_label("Clinical reason").fill("well tolerated; no response yet")
+        page.get_by_role("button", name="Override and sign this dose").click()
+        expect(decision).to_contain_text("Overridden")
+        expect(decision).to_contain_text(f"{instead} mg/kg")
+    else:
+        page.get_by_role("button", name=re.compile(r"^Accept ")).click()
+        expect(decision).to_contain_text("Accepted")
+        expect(decision).to_contain_text(suggested)
+    shots.take(page, "titration-decided")
+    order = decision.get_by_role("link", name=re.compile("signed order"))
+    found = re.search(r"/plans/(\d+)", order.get_attribute("href") or "")
+    assert found is not None
+    return int(found.group(1))
+
+
+def _next_session_runs_on(
+    page: Page, server: Server, course_url: str, plan_id: int
+) -> tuple[float, float]:
+    """Session 2 opened from the course charts against the decision's order: its pump rate
+    pre-filled, its bag the hint, its rate in the pump readout. The order's (rate, bag)."""
+    _open_session(page, course_url, 2)
+    rate, concentration = _pump(server, plan_id)
+    expect(page.locator(".crumbs")).to_contain_text(f"Order #{plan_id}")
+    expect(page.get_by_label("Pump rate (mL/h)")).to_have_value(number(rate))
+    expect(page.locator("#ev-start .hint")).to_have_text(f"order: {number(concentration, 4)} mg/mL")
+    expect(page.locator("#controlbar")).to_contain_text(f"order {number(rate)}")
+    return rate, concentration
+
+
 def test_the_whole_journey_from_sign_in_to_the_new_score_on_the_chart(
     server: Server, chromium: Browser, shots: Shots
 ) -> None:
     # The admin sets the clinic's price per session; every course is costed at it.
-    admin = chromium.new_context(viewport=TABLET, device_scale_factor=1)
-    settings = admin.new_page()
-    settings.set_default_timeout(10_000)
+    settings = _tablet(chromium, "landscape")
     _sign_in(settings, server, "admin")
     settings.get_by_role("link", name="Settings").click()
     settings.get_by_label("Price per session (USD)").fill("650")
@@ -66,24 +267,16 @@ def test_the_whole_journey_from_sign_in_to_the_new_score_on_the_chart(
     expect(settings.get_by_role("status")).to_contain_text("Saved.")
     expect(settings.get_by_label("Price per session (USD)")).to_have_value("650")
     shots.take(settings, "clinic-settings-saved")
-    admin.close()
-
-    context = chromium.new_context(viewport=TABLET, device_scale_factor=1)
-    page = context.new_page()
-    page.set_default_timeout(10_000)
+    settings.context.close()
 
     # Sign in (the prescriber: the override is theirs).
+    page = _tablet(chromium, "landscape")
     page.goto(f"{server.base_url}/")
     shots.take(page, "sign-in")
     _sign_in(page, server, "prescriber")
 
     # New patient, weight in pounds; a weight without a unit is refused beside the field first.
-    page.get_by_role("link", name="New patient").click()
-    page.get_by_label("Full name").fill("Jordan Rivera")
-    page.get_by_label("Age (years)").fill("42")
-    page.get_by_label("Sex").select_option("female")
-    page.get_by_label("Height, with its unit").fill("5 ft 9 in")
-    page.get_by_label("Weight, with its unit").fill("180 kg")
+    _intake(page, "Jordan Rivera", "180 kg")
     # Checked as typed, by the server's own parser: 180 "kg" at 5 ft 9 in is probably pounds.
     expect(page.locator('[data-error-for="weight"]')).to_contain_text("was in pounds")
     shots.take(page, "intake-live-check")
@@ -94,10 +287,8 @@ def test_the_whole_journey_from_sign_in_to_the_new_score_on_the_chart(
     expect(page.locator('[data-error-for="weight"]')).to_contain_text("no unit")
     shots.take(page, "intake-refused")
     page.get_by_label("Weight, with its unit").fill("176 lb")
-    page.get_by_role("button", name="Register patient").click()
-    expect(page.get_by_role("heading", name="Jordan Rivera")).to_be_visible()
+    patient_url = _register(page, "Jordan Rivera")
     expect(page.get_by_text("79.8")).to_be_visible()  # 176 lb in kg
-    patient_url = page.url
     shots.take(page, "patient")
 
     # Baseline PHQ-9 through a patient link (PHQ-9 19).
@@ -113,10 +304,7 @@ def test_the_whole_journey_from_sign_in_to_the_new_score_on_the_chart(
     shots.take(page, "screening")
 
     # Plan with a dose past the soft limit: refused until the prescriber gives a reason.
-    page.get_by_role("link", name="Plan a dose").click()
-    page.get_by_label("Condition").select_option("depression")
-    page.get_by_label("Requested dose (mg/kg), optional").fill("0.9")
-    page.get_by_role("button", name="Work out the plan").click()
+    _work_out_plan(page, "Plan a dose", "0.9")
     expect(page.locator('[data-error-for="override_reason"]')).to_contain_text("reason")
     shots.take(page, "override-needed")
     page.get_by_label("Reason for the override (required)").fill("partial response at 0.75 mg/kg")
@@ -124,23 +312,9 @@ def test_the_whole_journey_from_sign_in_to_the_new_score_on_the_chart(
     expect(page.locator("#override")).to_contain_text("partial response at 0.75 mg/kg")
     expect(page.locator("#verdict")).to_have_text("caution")
     expect(page.locator("#explanation")).to_contain_text("protocol.start")
-    # A proposed order: no preparation card or pump program until the prescriber signs it.
-    expect(page.locator("#order-status")).to_contain_text("proposed")
-    expect(page.locator("#pump-withheld")).to_be_visible()
-    expect(page.locator("#preparation-card")).to_have_count(0)
-    shots.take(page, "plan-proposed")
-    page.get_by_label("Your password (entered again to sign)").fill("not my password at all")
-    page.get_by_role("button", name="Sign order").click()
-    expect(page.locator('[data-error-for="password"]')).to_contain_text("password is wrong")
-    expect(page.locator("#order-status")).to_contain_text("proposed")
-    page.get_by_label("Your name as signed").fill("Dr Sam Okafor")
-    page.get_by_label("Your password (entered again to sign)").fill(PASSWORD)
-    page.get_by_role("button", name="Sign order").click()
-    expect(page.locator("#order-status")).to_contain_text("signed, active")
-    expect(page.locator("#order")).to_contain_text("Signed by Dr Sam Okafor")
-    expect(page.locator('[data-prep="pump_rate_ml_per_h"]')).to_contain_text("mL/h")
-    expect(page.locator('[data-prep="signed"]')).to_contain_text("Dr Sam Okafor")
-    shots.take(page, "plan")
+    # A proposed order, signed by the prescriber (a wrong password refused first).
+    first_order = _sign_order(page, shots, "plan")
+    first_pump = _pump(server, first_order)
     page.get_by_role("link", name="Printable preparation card").click()
     expect(page.locator("#preparation-card")).to_contain_text("Draw")
     page.emulate_media(media="print")
@@ -149,35 +323,14 @@ def test_the_whole_journey_from_sign_in_to_the_new_score_on_the_chart(
     page.go_back()
 
     # Course from next Monday: calendar and cost.
-    today = date.today()
-    monday = today + timedelta(days=7 - today.weekday())
-    page.get_by_label("First session").fill(monday.isoformat())
-    page.get_by_role("button", name="Schedule course").click()
+    course_url = _schedule_course(page, shots)
     expect(page.locator("#course-cost")).to_have_text("$3,900")  # 6 at the admin's $650
-    expect(page.locator("#course-calendar td.session")).to_have_count(6)
-    course_url = page.url
-    shots.take(page, "course")
 
-    # Session console: check-in, start, pause, resume, rate change, a high BP, stop.
-    page.get_by_role("button", name="Open session 1").click()
-    expect(page.locator("#state")).to_have_text("checked in")
-    page.get_by_label("Systolic (mmHg)").fill("128")
-    page.get_by_label("Diastolic (mmHg)").fill("82")
-    page.get_by_label("Heart rate (bpm)").fill("74")
-    page.get_by_label("SpO₂ (%)").fill("98")
-    page.get_by_role("button", name=re.compile("Check in")).click()
-    # The bag's concentration is read off its label, never pre-filled: the order's is the hint.
-    order_concentration = page.locator("#ev-start .hint")
-    page.get_by_label("Bag label (mg/mL)").fill(order_concentration.first.inner_text().split()[1])
-    page.get_by_role("button", name=re.compile("^Start")).click()
-    expect(page.locator("#state")).to_have_text("infusing")
-    page.wait_for_timeout(1200)
-    expect(page.locator("#timer")).not_to_have_text("0:00")  # the timer runs between events
-    page.keyboard.press("p")  # keyboard: P pauses
-    expect(page.locator("#state")).to_have_text("paused")
-    shots.take(page, "console-paused")
-    page.get_by_role("button", name=re.compile("Resume")).click()
-    expect(page.locator("#state")).to_have_text("infusing")
+    # Session console: check-in, start at the order's bag, pause, resume, rate change, a high
+    # BP, stop, recovery vitals, discharge.
+    _open_session(page, course_url, 1)
+    _check_in_and_start(page, first_pump)
+    _pause_and_resume(page, shots)
     page.get_by_label("New rate (mL/h)").fill("abc")
     page.get_by_role("button", name=re.compile("Change rate")).click()
     expect(page.locator('[data-error-for="rate_ml_per_h"]').first).to_contain_text("not a number")
@@ -189,22 +342,18 @@ def test_the_whole_journey_from_sign_in_to_the_new_score_on_the_chart(
     page.get_by_role("button", name=re.compile("Record vitals")).click()
     expect(page.locator('[data-alert="vitals.in_sbp_hold"]')).to_contain_text("Pause")
     shots.take(page, "console-alert")
-    page.get_by_role("button", name=re.compile("^Stop")).click()
-    page.get_by_label("Planned dose completed").check()
-    page.get_by_role("button", name="Confirm stop").click()
-    expect(page.locator("#state")).to_have_text("stopped")
-    shots.take(page, "console-stopped")
+    _stop_recover_and_discharge(page, server, shots)
 
-    # The next dose: suggested from the finished session, accepted by the prescriber.
-    page.goto(course_url)
-    page.get_by_role("button", name="Recommend next dose").click()
-    expect(page.locator("#titration-reasons li").first).to_be_visible()
-    suggested = page.locator("#titration-dose").inner_text()
-    page.get_by_label("Your password (entered again to sign)").fill(PASSWORD)
-    page.get_by_role("button", name=re.compile(r"^Accept ")).click()
-    expect(page.locator("#titration-decision")).to_contain_text("Accepted")
-    expect(page.locator("#titration-decision")).to_contain_text(suggested)
-    shots.take(page, "titration-accepted")
+    # The next dose: suggested from the finished session, accepted and signed by the
+    # prescriber; session 2 opens on that order's pump rate and bag.
+    next_order = _decide_next_dose(page, course_url, shots)
+    assert next_order != first_order
+    next_pump = _next_session_runs_on(page, server, course_url, next_order)
+    # Poorly tolerated (a high BP): 0.75 mg/kg after 0.9, so a new pump rate and bag.
+    expect(page.locator("#controlbar")).not_to_contain_text(f"order {number(first_pump[0])})")
+    assert next_pump[0] != first_pump[0]
+    assert next_pump[1] != first_pump[1]
+    shots.take(page, "next-session")
 
     # A PHQ-9 the patient filled in on paper after the session, entered by the prescriber.
     page.goto(patient_url)
@@ -226,4 +375,33 @@ def test_the_whole_journey_from_sign_in_to_the_new_score_on_the_chart(
     expect(page.locator('[data-badge="response"]')).to_be_visible()
     expect(page.locator("#outcome-chart rect[data-dose]")).to_have_count(1)
     shots.take(page, "outcome-chart")
-    context.close()
+    page.context.close()
+
+
+def test_the_clinical_path_on_a_portrait_tablet_with_a_titration_into_the_next_order(
+    server: Server, chromium: Browser, shots: Shots
+) -> None:
+    page = _tablet(chromium, "portrait")
+    _sign_in(page, server, "prescriber")
+    _intake(page, "Avery Chen", "165 lb")
+    _register(page, "Avery Chen")
+    shots.take(page, "patient")
+    _work_out_plan(page, "New plan")
+    first_order = _sign_order(page, shots, "plan")
+    first_pump = _pump(server, first_order)
+    course_url = _schedule_course(page, shots)
+
+    _open_session(page, course_url, 1)
+    _check_in_and_start(page, first_pump)
+    _pause_and_resume(page, shots)
+    _stop_recover_and_discharge(page, server, shots)
+
+    # The prescriber chooses another dose than the suggestion: the next order is at that dose,
+    # and session 2's pump program is the new order's, not the first's.
+    next_order = _decide_next_dose(page, course_url, shots, instead="0.6")
+    next_pump = _next_session_runs_on(page, server, course_url, next_order)
+    assert next_pump[0] != first_pump[0]
+    assert next_pump[1] != first_pump[1]
+    expect(page.get_by_label("Pump rate (mL/h)")).not_to_have_value(number(first_pump[0]))
+    shots.take(page, "next-session")
+    page.context.close()

@@ -32,6 +32,7 @@ from ketaplan.services import (
     record_questionnaire,
     schedule_course,
 )
+from ketaplan.services.titration import latest_titration
 from ketaplan.store.models import AuditEvent, Base, QuestionnaireResponse, TitrationDecision
 
 from .conftest import PASSWORD, example_chart, signed_plan
@@ -326,6 +327,12 @@ def test_a_prescriber_decides_a_recommendation_once(
     )
     assert decided.decision == "accepted"
     assert decided.mg_per_kg == record.recommendation["recommended_mg_per_kg"]
+    # The course page reads the decision back with the order it made (its "signed order" link).
+    shown = latest_titration(uow, course_after_one_session, actor=prescriber)
+    assert shown is not None
+    assert shown.decision is not None
+    assert decided.plan_id is not None
+    assert shown.decision.plan_id == decided.plan_id
     with pytest.raises(ConflictError, match="already been decided"):
         decide_titration(
             uow,

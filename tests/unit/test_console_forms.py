@@ -6,6 +6,7 @@ and the chart's JSON event, and the grouping of alerts for a compact list.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -13,20 +14,28 @@ import pytest
 from ketaplan.errors import InputError, SafetyLimitError
 from ketaplan.web.routes.sessions import alert_lines, errors_beside, event_details, event_from_form
 
+NOW = datetime(2026, 3, 2, 17, 0, tzinfo=UTC)
+
+
+def _event(form: dict[str, str]) -> dict[str, Any]:
+    return event_from_form(form, NOW)
+
+
+def test_an_event_is_stamped_with_the_time_the_server_gives() -> None:
+    assert _event({"type": "pause"}) == {"type": "pause", "at": NOW.isoformat()}
+
 
 def test_a_stop_says_completed_or_stopped_early_and_never_defaults() -> None:
     with pytest.raises(InputError) as refused:
-        event_from_form({"type": "stop"})
+        _event({"type": "stop"})
     assert refused.value.fields["field"] == "completed"
-    assert event_from_form({"type": "stop", "completed": "yes"})["completed"] is True
-    early = event_from_form({"type": "stop", "completed": "no", "reason": " asked to stop "})
+    assert _event({"type": "stop", "completed": "yes"})["completed"] is True
+    early = _event({"type": "stop", "completed": "no", "reason": " asked to stop "})
     assert (early["completed"], early["reason"]) == (False, "asked to stop")
 
 
 def test_the_discharge_checklist_is_posted_as_three_booleans() -> None:
-    event = event_from_form(
-        {"type": "discharge", "vitals_within_limits": "yes", "escort_present": "yes"}
-    )
+    event = _event({"type": "discharge", "vitals_within_limits": "yes", "escort_present": "yes"})
     assert event["vitals_within_limits"] is True
     assert event["oriented_and_steady"] is False
     assert event["escort_present"] is True
@@ -34,9 +43,9 @@ def test_the_discharge_checklist_is_posted_as_three_booleans() -> None:
 
 
 def test_a_correction_names_the_entry_it_voids_as_a_whole_number() -> None:
-    event = event_from_form({"type": "correction", "voids_seq": "3", "reason": "typed 194"})
+    event = _event({"type": "correction", "voids_seq": "3", "reason": "typed 194"})
     assert (event["voids_seq"], event["reason"]) == (3, "typed 194")
-    assert event_from_form({"type": "hold_override", "reason": "rested"})["reason"] == "rested"
+    assert _event({"type": "hold_override", "reason": "rested"})["reason"] == "rested"
 
 
 def test_a_refusal_goes_beside_the_field_it_names_or_else_beside_the_button() -> None:

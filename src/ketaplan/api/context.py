@@ -7,7 +7,9 @@ keeps a request to its own work; they are immutable values, safe to share betwee
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from fastapi import Request
@@ -17,7 +19,7 @@ from ketaplan.clinical.catalog import Catalog
 from ketaplan.clinical.medications import MedicationResolver
 from ketaplan.clinical.monitoring import MonitoringRules
 from ketaplan.clinical.policy import ClinicPolicy, catalog_policy
-from ketaplan.services import UnitOfWork
+from ketaplan.services import UnitOfWork, utc_now
 from ketaplan.store import Database
 
 
@@ -30,6 +32,10 @@ class ServiceContext:
     calendar: ClinicCalendar
     secure_cookies: bool = False
     """Mark the session cookie ``Secure`` (set when served over TLS, or behind a TLS proxy)."""
+    clock: Callable[[], datetime] = utc_now
+    """The server's clock: every unit of work's, and the time the web stamps on what it
+    records (a chart event, a questionnaire's default answer time). One clock, so that a test
+    can let time pass (a recovery time) without waiting for it."""
 
     @property
     def policy(self) -> ClinicPolicy:
@@ -38,7 +44,7 @@ class ServiceContext:
         return catalog_policy(self.catalog, self.monitoring, self.calendar)
 
     def unit_of_work(self) -> UnitOfWork:
-        return UnitOfWork(self.database.session_factory)
+        return UnitOfWork(self.database.session_factory, clock=self.clock)
 
 
 def services(request: Request) -> ServiceContext:

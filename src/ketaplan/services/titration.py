@@ -430,10 +430,29 @@ class TitrationView:
     decision: DecisionRecord | None
 
 
+def _decision_order(uow: UnitOfWork, recommendation: TitrationRecommendation) -> int | None:
+    """The order a decision made: the patient's plan saved with the recommendation's id in its
+    inputs (:func:`decide_titration`); None for decisions made before orders."""
+    made = uow.session.execute(
+        select(InfusionPlan.id, InfusionPlan.inputs).where(
+            InfusionPlan.patient_id == recommendation.patient_id
+        )
+    )
+    return next(
+        (
+            plan_id
+            for plan_id, inputs in made
+            if (inputs or {}).get("titration_recommendation_id") == recommendation.id
+        ),
+        None,
+    )
+
+
 def latest_titration(uow: UnitOfWork, course_id: int, *, actor: Actor) -> TitrationView | None:
-    """The course's most recent recommendation and its decision (None before the first);
-    what the course page shows so that a recommendation is decided where it was asked for.
-    Audited as a read of the course's titration, whether or not there is one yet."""
+    """The course's most recent recommendation and its decision (None before the first) with
+    the order the decision made; what the course page shows so that a recommendation is
+    decided where it was asked for. Audited as a read of the course's titration, whether or
+    not there is one yet."""
     with uow:
         course = find_course(uow, course_id, actor)
         row = uow.session.scalars(
@@ -449,6 +468,7 @@ def latest_titration(uow: UnitOfWork, course_id: int, *, actor: Actor) -> Titrat
                 select(TitrationDecision).where(TitrationDecision.recommendation_id == row.id)
             ).first()
         )
+        order = None if row is None or decided is None else _decision_order(uow, row)
         uow.audit(
             actor,
             "titration.read",
@@ -472,5 +492,6 @@ def latest_titration(uow: UnitOfWork, course_id: int, *, actor: Actor) -> Titrat
                 decided.mg_per_kg,
                 decided.reason,
                 decided.decided_at,
+                order,
             ),
         )

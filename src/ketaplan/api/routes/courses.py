@@ -20,7 +20,6 @@ from ketaplan.services import (
     recommend_booster,
     reschedule_course,
     schedule_course,
-    utc_now,
 )
 
 router = APIRouter(tags=["courses"])
@@ -153,8 +152,9 @@ def booster(course_id: RecordId, actor: SignedIn, request: Request) -> BoosterOu
 )
 def calendar(course_id: RecordId, actor: SignedIn, request: Request) -> Response:
     """The course's sessions as an iCalendar file for the patient's or clinic's calendar."""
-    record = get_course(services(request).unit_of_work(), course_id, actor=actor)
-    document = course_to_ics(course_plan_from_dict(record.schedule), utc_now())
+    context = services(request)
+    record = get_course(context.unit_of_work(), course_id, actor=actor)
+    document = course_to_ics(course_plan_from_dict(record.schedule), context.clock())
     return Response(
         document,
         media_type="text/calendar",

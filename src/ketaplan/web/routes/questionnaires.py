@@ -8,7 +8,7 @@ that is not a time); the questionnaire service scores and stores it exactly as t
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -136,9 +136,10 @@ async def new_questionnaire(
     patient_id: RecordId, actor: SignedIn, request: Request, scale: str = "phq9"
 ) -> Response:
     spec = SCALES[scale] if scale in STAFF_SCALES else SCALES["phq9"]
-    zone = ZoneInfo(services(request).calendar.time_zone)
+    context = services(request)
+    zone = ZoneInfo(context.calendar.time_zone)
     # To the second, so that a score entered right after another one sorts after it.
-    now = datetime.now(UTC).astimezone(zone).strftime("%Y-%m-%dT%H:%M:%S")
+    now = context.clock().astimezone(zone).strftime("%Y-%m-%dT%H:%M:%S")
     return await _page(
         request, patient_id, actor, spec, {"scale": spec.key, "answered_at": now}, {}
     )
@@ -156,7 +157,7 @@ async def record(patient_id: RecordId, actor: SignedIn, request: Request) -> Res
         answered_at = answered_at_from_form(
             form.get("answered_at", ""),
             ZoneInfo(context.calendar.time_zone),
-            datetime.now(UTC),
+            context.clock(),
         )
         if course_text and not course_text.isdigit():
             raise InputError("choose one of the patient's courses", fields={"field": "course_id"})

@@ -14,6 +14,7 @@ names, or the form's own button when it names none of that form's fields).
 from __future__ import annotations
 
 import math
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -30,7 +31,7 @@ from ketaplan.errors import (
     PermissionDenied,
     SafetyLimitError,
 )
-from ketaplan.services import Actor, append_session_event, utc_now
+from ketaplan.services import Actor, append_session_event
 from ketaplan.services.patient_overview import session_console
 from ketaplan.web.rendering import call, field_errors, form_of, redirect, render
 
@@ -90,10 +91,10 @@ SEVERITY_RANK = {"info": 0, "caution": 1, "warning": 2, "critical": 3}
 SIDE_EFFECTS = ("nausea", "dissociation", "dizziness", "headache", "anxiety", "vomiting")
 
 
-def event_from_form(form: dict[str, str]) -> dict[str, Any]:
-    """The posted form as the chart's JSON event, stamped with the server's clock."""
+def event_from_form(form: dict[str, str], now: datetime) -> dict[str, Any]:
+    """The posted form as the chart's JSON event, stamped ``now`` (the server's clock)."""
     kind = form.get("type", "")
-    event: dict[str, Any] = {"type": kind, "at": utc_now().isoformat()}
+    event: dict[str, Any] = {"type": kind, "at": now.isoformat()}
     for name in NUMBERS.get(kind, ()):
         text = form.get(name, "").strip()
         if not text:
@@ -274,7 +275,7 @@ async def chart_event(session_id: RecordId, actor: SignedIn, request: Request) -
             append_session_event,
             context.unit_of_work(),
             session_id,
-            event_from_form(form),
+            event_from_form(form, context.clock()),
             expected_seq=expected,
             actor=actor,
             policy=context.policy,
