@@ -404,7 +404,7 @@ def check_terms(state: SessionState, event: Event, terms: ChartTerms) -> None:
         if unticked:
             raise InputError(
                 "discharge refused: the checklist is not complete: "
-                + "; ".join(f"{CHECKLIST_WORDS[box]} ({box})" for box in unticked),
+                + "; ".join(CHECKLIST_WORDS[box] for box in unticked),
                 code="session.discharge_checklist",
                 fields={"field": unticked[0], "unticked": list(unticked)},
             )
