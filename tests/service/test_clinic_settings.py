@@ -171,7 +171,7 @@ def test_a_session_alert_uses_the_clinics_own_threshold_and_names_it(
             actor=nurse,
             policy=policy,
         )
-        alerts: list[dict[str, Any]] = chart.summary["alerts"]  # type: ignore[assignment]
+        alerts: list[dict[str, Any]] = chart.summary.to_dict()["alerts"]  # type: ignore[assignment]
         return [a for a in alerts if a["code"] == "vitals.pre_sbp_hold"]
 
     assert alerts_for_check_in(170) == []  # the catalog holds the start above 180
@@ -216,7 +216,7 @@ def test_a_chart_keeps_the_thresholds_in_force_when_its_session_was_opened(
 
     def held(session_id: int) -> list[float]:
         chart = get_session_chart(uow, session_id, actor=nurse, policy=policy)
-        alerts: list[dict[str, Any]] = chart.summary["alerts"]  # type: ignore[assignment]
+        alerts: list[dict[str, Any]] = chart.summary.to_dict()["alerts"]  # type: ignore[assignment]
         return [a["threshold"] for a in alerts if a["code"] == "vitals.pre_sbp_hold"]
 
     def opened_and_checked_in() -> int:

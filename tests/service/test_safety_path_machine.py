@@ -324,7 +324,7 @@ class SafetyPath(RuleBasedStateMachine):
         """The next event a careful nurse would chart, so that runs reach the infusion and
         the discharge as well as the refusals around them."""
         chart = get_session_chart(self.uow(), session, actor=self.nurse, policy=self.policy)
-        summary = chart.summary
+        summary = chart.summary.to_dict()
         allowed: list[str] = summary["allowed_events"]  # type: ignore[assignment]
         order = self.order_preparation(session) or {}
         at = self.now.isoformat()
@@ -398,7 +398,7 @@ class SafetyPath(RuleBasedStateMachine):
                 continue
             summary = get_session_chart(
                 self.uow(), session_id, actor=self.nurse, policy=self.policy
-            ).summary
+            ).summary.to_dict()
             voided = set(summary["voided"])  # type: ignore[call-overload]
             kept = [r for r in rows if r.seq not in voided and r.kind != "correction"]
             starts = [r for r in kept if r.kind == "start"]

@@ -109,8 +109,10 @@ def test_a_charted_session_adds_up_like_the_domains_replay(
     assert again.summary == done.summary
     assert again.events[:-1] == tuple(EVENTS[:-1])
     assert again.events[-1] == {**EVENTS[-1], "checked_by": nurse.email}  # the service's
-    assert done.summary["pauses"] == 1
-    assert [a["code"] for a in done.summary["alerts"]]  # the 184/104 reading raised an alert
+    assert done.summary.to_dict()["pauses"] == 1
+    assert [
+        a["code"] for a in done.summary.to_dict()["alerts"]
+    ]  # the 184/104 reading raised an alert
 
 
 def test_a_refused_event_writes_nothing(
@@ -376,7 +378,7 @@ def test_a_start_before_the_pre_infusion_vitals_is_refused_and_writes_nothing(
         uow, chart, start, 0, nurse, rows, SessionSequenceError, "pre-infusion vitals"
     )
     assert refused.fields["field"] == "check_in"
-    assert chart.summary["start_blockers"] == [
+    assert chart.summary.to_dict()["start_blockers"] == [
         {"code": "session.no_pre_infusion_vitals", "message": refused.fields["blockers"][0]["message"],  # type: ignore[index]
          "field": "check_in"}
     ]  # fmt: skip
@@ -445,12 +447,12 @@ def test_rates_past_the_order_and_the_hard_limit_are_charted_with_alerts_and_the
     late = _append(
         uow, chart, {"at": AT.format("11:00"), "type": "stop", "completed": True}, 2, nurse
     )
-    alerts = {a["code"]: a for a in late.summary["alerts"]}  # type: ignore[attr-defined]
+    alerts = {a["code"]: a for a in late.summary.to_dict()["alerts"]}  # type: ignore[attr-defined]
     assert alerts["pump.past_hard_limit"]["severity"] == "critical"
     assert "pump.above_order" in alerts
     assert "dose.bag_empty" in alerts
-    assert late.summary["delivered_mg"] == pytest.approx(order["bag_mg"], abs=1e-3)
-    assert late.summary["bag_empty"] is True
+    assert late.summary.to_dict()["delivered_mg"] == pytest.approx(order["bag_mg"], abs=1e-3)
+    assert late.summary.to_dict()["bag_empty"] is True
 
 
 def test_a_discharge_is_refused_until_its_criteria_hold_and_stores_who_ticked_the_checklist(
@@ -520,6 +522,6 @@ def test_a_correction_voids_an_entry_and_a_chart_taken_before_the_checks_still_r
     _refused_writes_nothing(uow, chart, bad, 3, nurse, rows, InputError, "later entries")
     fix = {"at": AT.format("09:41"), "type": "correction", "voids_seq": 3, "reason": "wrong day"}
     fixed = _append(uow, chart, fix, 3, nurse)
-    assert fixed.summary["voided"] == [3]
+    assert fixed.summary.to_dict()["voided"] == [3]
     assert _append(uow, chart, {**stop, "at": AT.format("09:42")}, 4, nurse).state == "stopped"
     assert rows(SessionEvent) == 5

@@ -41,7 +41,15 @@ from sqlalchemy.exc import IntegrityError
 
 from ketaplan.clinical.chart_rules import ChartTerms, OrderTerms
 from ketaplan.clinical.policy import ClinicPolicy
-from ketaplan.clinical.session import SessionLog, append, event_from_dict, replay, summarise
+from ketaplan.clinical.session import (
+    SessionLog,
+    SessionSummary,
+    State,
+    append,
+    event_from_dict,
+    replay,
+    summarise,
+)
 from ketaplan.errors import ConflictError, InputError
 from ketaplan.services.actors import Actor, require_role
 from ketaplan.services.clinic_settings import (
@@ -59,17 +67,21 @@ from ketaplan.store.models import InfusionPlan, InfusionSession, SessionEvent
 
 @dataclass(frozen=True, slots=True)
 class SessionChart:
-    """A session's chart as of its last event: how many events, and what they add up to."""
+    """A session's chart as of its last event: how many events, and what they add up to.
+
+    ``summary`` is the domain's value (state, delivered dose, alerts with their advice, what
+    may be charted next); each entry point turns it into its own form once, at its edge.
+    """
 
     session_id: int
     patient_id: int
     seq: int
     events: tuple[dict[str, Any], ...]
-    summary: dict[str, object]
+    summary: SessionSummary
 
     @property
-    def state(self) -> object:
-        return self.summary["state"]
+    def state(self) -> State:
+        return self.summary.state
 
 
 def find_session(uow: UnitOfWork, session_id: int, actor: Actor) -> InfusionSession:
@@ -154,7 +166,7 @@ def _chart(
     log: SessionLog,
     now: datetime | None = None,
 ) -> SessionChart:
-    summary = summarise(log, session.weight_kg, now).to_dict()
+    summary = summarise(log, session.weight_kg, now)
     return SessionChart(
         session.id, session.patient_id, len(events), tuple(dict(e) for e in events), summary
     )
@@ -236,7 +248,7 @@ def open_session(
         terms = chart_terms(uow, row, policy)
         uow.commit()
         empty = SessionLog(rules=(), terms=terms)
-        return SessionChart(row.id, patient_id, 0, (), summarise(empty, weight_kg).to_dict())
+        return SessionChart(row.id, patient_id, 0, (), summarise(empty, weight_kg))
 
 
 def _moved_on(session_id: int, expected_seq: int, seq: int) -> ConflictError:

@@ -125,24 +125,19 @@ class SessionListItem(BaseModel):
 
 
 def _out(chart: SessionChart) -> ChartOut:
-    summary = chart.summary
-    delivered = summary.get("delivered_mg")
-
-    def listed(key: str) -> list[Any]:
-        found = summary.get(key)
-        return list(found) if isinstance(found, list) else []
-
+    """The chart's typed summary, serialised once here."""
+    summary = chart.summary.to_dict()
     return ChartOut(
         session_id=chart.session_id,
         patient_id=chart.patient_id,
         seq=chart.seq,
-        state=str(chart.state),
-        delivered_mg=float(delivered) if isinstance(delivered, int | float) else None,
-        alerts=[AlertOut(**a) for a in listed("alerts")],
-        allowed_events=[str(e) for e in listed("allowed_events")],
-        start_blockers=[BlockerOut(**b) for b in listed("start_blockers")],
-        discharge_blockers=[BlockerOut(**b) for b in listed("discharge_blockers")],
-        voided=[int(n) for n in listed("voided")],
+        state=chart.state,
+        delivered_mg=summary["delivered_mg"],  # type: ignore[arg-type]
+        alerts=[AlertOut.model_validate(a.to_dict()) for a in chart.summary.alerts],
+        allowed_events=list(chart.summary.allowed_events),
+        start_blockers=[BlockerOut(**b.to_dict()) for b in chart.summary.start_blockers],
+        discharge_blockers=[BlockerOut(**b.to_dict()) for b in chart.summary.discharge_blockers],
+        voided=list(chart.summary.voided),
         summary=summary,
         events=list(chart.events),
     )

@@ -204,7 +204,7 @@ async def _console(
         actor=actor,
         policy=context.policy,
     )
-    summary = view.chart.summary
+    summary = view.chart.summary.to_dict()  # the page's form of the chart, made once
     voided = set(summary.get("voided") or [])  # type: ignore[call-overload]
     rate_ml_per_h = None
     for seq, event in enumerate(view.chart.events, start=1):
