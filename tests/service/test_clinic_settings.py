@@ -133,10 +133,10 @@ def test_a_course_is_scheduled_on_the_days_the_clinic_says_it_is_open(
         actor=nurse,
         policy=policy,
     )
-    days = [date.fromisoformat(s["date"]) for s in course.schedule["sessions"]]
+    days = [date.fromisoformat(s["date"]) for s in course.schedule.to_dict()["sessions"]]
     assert len(days) == 6
     assert {d.weekday() for d in days} <= {0, 2, 4}
-    assert {s["start"][11:16] for s in course.schedule["sessions"]} == {"10:30"}
+    assert {s["start"][11:16] for s in course.schedule.to_dict()["sessions"]} == {"10:30"}
     assert date(2026, 12, 25) not in days
 
 

@@ -220,7 +220,7 @@ def test_a_course_is_the_domains_schedule_saved_for_the_patient(
         actor=front_desk,
         policy=policy,
     )
-    assert [s["date"] for s in course.schedule["sessions"]] == [
+    assert [s["date"] for s in course.schedule.to_dict()["sessions"]] == [
         "2026-12-07",
         "2026-12-10",
         "2026-12-14",

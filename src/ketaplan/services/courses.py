@@ -17,6 +17,7 @@ from typing import Any, Literal, cast
 from sqlalchemy import CursorResult, select, update
 
 from ketaplan.clinical.course import (
+    CoursePlan,
     course_plan_from_dict,
     reschedule,
     schedule_series,
@@ -41,7 +42,8 @@ class CourseRecord:
     protocol_key: str
     plan_id: int | None
     first_day: date
-    schedule: dict[str, Any]
+    schedule: CoursePlan
+    """The domain's schedule; each entry point serialises it once, at its edge."""
     version: int = 1
 
 
@@ -52,7 +54,7 @@ def _record(row: TreatmentCourse) -> CourseRecord:
         row.protocol_key,
         row.plan_id,
         row.first_day,
-        row.schedule,
+        course_plan_from_dict(row.schedule),
         row.version,
     )
 
@@ -235,6 +237,6 @@ def reschedule_course(
             course.protocol_key,
             course.plan_id,
             course.first_day,
-            after.to_dict(),
+            after,
             expected_version + 1,
         )

@@ -379,11 +379,11 @@ def _create_demo_clinic(
             policy=policy,
             plan_id=plan.plan_id,
         )
-        done = [s for s in course.schedule["sessions"] if date.fromisoformat(s["date"]) <= today]
-        completed = sum(date.fromisoformat(s["date"]) < today for s in done)
+        done = [s for s in course.schedule.sessions if s.start.date() <= today]
+        completed = sum(s.start.date() < today for s in done)
         score_after = {completed // 2: 1, completed - 1: 2}
         for index, slot in enumerate(done):
-            is_today = date.fromisoformat(slot["date"]) == today
+            is_today = slot.start.date() == today
             chart = open_session(
                 uow,
                 pid,
@@ -391,12 +391,12 @@ def _create_demo_clinic(
                 actor=nurse,
                 policy=policy,
                 course_id=course.course_id,
-                number=slot["number"],
+                number=slot.number,
             )
-            start = datetime.fromisoformat(slot["start"])
+            start = slot.start
             charted = [  # a session later today is charted only as far as the clock
                 event
-                for event in _events(start, plan.plan, slot["number"], complete=not is_today)
+                for event in _events(start, plan.plan, slot.number, complete=not is_today)
                 if datetime.fromisoformat(str(event["at"])) <= uow.clock()
             ]
             for seq, event in enumerate(charted):

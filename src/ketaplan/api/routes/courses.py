@@ -11,7 +11,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from ketaplan.api.context import services
 from ketaplan.api.params import ClinicDate, Condition, OptionalRecordId, RecordId
 from ketaplan.api.security import SignedIn
-from ketaplan.clinical.course import course_plan_from_dict
 from ketaplan.export.ics import course_to_ics
 from ketaplan.services import (
     CourseRecord,
@@ -73,7 +72,7 @@ def _out(record: CourseRecord) -> CourseOut:
         plan_id=record.plan_id,
         first_day=record.first_day,
         version=record.version,
-        schedule=record.schedule,
+        schedule=record.schedule.to_dict(),
     )
 
 
@@ -154,7 +153,7 @@ def calendar(course_id: RecordId, actor: SignedIn, request: Request) -> Response
     """The course's sessions as an iCalendar file for the patient's or clinic's calendar."""
     context = services(request)
     record = get_course(context.unit_of_work(), course_id, actor=actor)
-    document = course_to_ics(course_plan_from_dict(record.schedule), context.clock())
+    document = course_to_ics(record.schedule, context.clock())
     return Response(
         document,
         media_type="text/calendar",
