@@ -308,3 +308,70 @@ def test_an_unreachable_database_is_a_503(api: Api, monkeypatch: pytest.MonkeyPa
     answer = api.client.get("/api/v1/auth/me", headers=api.as_role("nurse"))
     assert answer.status_code == 503
     assert answer.json()["code"] == "database.unavailable"
+
+
+@pytest.mark.parametrize("password", [PASSWORD, "a wrong guess, typed twice"])
+def test_the_sign_in_password_is_checked_while_another_writer_can_take_the_write_lock(
+    api: Api, database_url: str, password: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Argon2 is slow on purpose: while it runs, a nurse's chart entry must not wait behind it
+    (issue 14: a dozen wrong passwords once delayed a save by seconds on SQLite)."""
+    if not database_url.startswith("sqlite"):
+        pytest.skip("SQLite's single write lock; PostgreSQL locks rows")
+    import sqlite3
+
+    from sqlalchemy.engine import make_url
+
+    from ketaplan.services import accounts
+
+    path = make_url(database_url).database
+    assert path
+    seen: list[str] = []
+    real = accounts.password_matches
+
+    def checked_while_probing(stored: str | None, typed: str) -> bool:
+        probe = sqlite3.connect(path, timeout=0, isolation_level=None)
+        try:
+            probe.execute("BEGIN IMMEDIATE")
+            probe.execute("ROLLBACK")
+            seen.append("free")
+        except sqlite3.OperationalError:
+            seen.append("locked")
+        finally:
+            probe.close()
+        return real(stored, typed)
+
+    monkeypatch.setattr(accounts, "password_matches", checked_while_probing)
+    answer = api.client.post(
+        "/api/v1/auth/token", json={"email": "nurse@bay.example", "password": password}
+    )
+    assert answer.status_code == (200 if password == PASSWORD else 401)
+    assert seen == ["free"]
+    with api.context.database.session_factory() as session:
+        (attempt,) = session.scalars(select(LoginAttempt)).all()[-1:]
+        assert attempt.succeeded is (password == PASSWORD)
+
+
+def test_a_password_changed_while_the_old_one_was_checked_does_not_sign_in(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The account is read again after the slow check: the old password no longer opens it."""
+    from ketaplan.services import accounts
+    from ketaplan.services.accounts import set_password
+    from ketaplan.services.clinics import load_actor
+
+    real = accounts.password_matches
+    uow = UnitOfWork(api.context.database.session_factory)
+    admin = load_actor(uow, ROLE_EMAILS["admin"], origin="test")
+    nurse = load_actor(uow, ROLE_EMAILS["nurse"], origin="test")
+
+    def changed_meanwhile(stored: str | None, typed: str) -> bool:
+        matched = real(stored, typed)
+        set_password(uow, nurse.user_id, "a brand new passphrase", actor=admin)
+        return matched
+
+    monkeypatch.setattr(accounts, "password_matches", changed_meanwhile)
+    answer = api.client.post(
+        "/api/v1/auth/token", json={"email": ROLE_EMAILS["nurse"], "password": PASSWORD}
+    )
+    assert answer.status_code == 401

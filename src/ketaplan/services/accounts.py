@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 from typing import Literal, cast
 
 from sqlalchemy import Engine, Table, bindparam, func, select, update
+from sqlalchemy.orm import Session
 
 from ketaplan.errors import NotFoundError, NotSignedIn, TooManyAttempts
 from ketaplan.services.actors import Actor, Visitor, require_role
@@ -82,10 +83,10 @@ class SignIn:
     expires_at: datetime
 
 
-def _failures_since(uow: UnitOfWork, since: datetime, *, email: str, origin: str) -> bool:
+def _failures_since(session: Session, since: datetime, *, email: str, origin: str) -> bool:
     def failures(condition: object) -> int:
         return (
-            uow.session.scalar(
+            session.scalar(
                 select(func.count())
                 .select_from(LoginAttempt)
                 .where(condition, LoginAttempt.at >= since, LoginAttempt.succeeded.is_(False))  # type: ignore[arg-type]
@@ -100,12 +101,28 @@ def _failures_since(uow: UnitOfWork, since: datetime, *, email: str, origin: str
 
 
 def sign_in(uow: UnitOfWork, email: str, password: str, *, kind: TokenKind, origin: str) -> SignIn:
-    """Check the password and start a signed-in session; every attempt is recorded."""
+    """Check the password and start a signed-in session; every attempt is recorded.
+
+    Argon2 takes about 0.4 s on purpose, so the password is checked inside no write
+    transaction: the rate limit and the account are read first without taking SQLite's single
+    write turn (:meth:`UnitOfWork.lookup`), and only then is the attempt written, in a short
+    transaction that counts the failures again and reads the account again. An attempt that
+    finds the limit reached by then gets no answer about its password, so simultaneous guesses
+    cannot all slip under the limit; a crowd of wrong passwords never makes a nurse's chart
+    entry wait behind the hashing.
+    """
     address = email.strip().lower()[:320]
     visitor = Visitor(origin)
-    with uow:
+    with uow.lookup() as session:
         now = uow.clock()
-        if _failures_since(uow, now - FAILURE_WINDOW, email=address, origin=origin):
+        blocked = _failures_since(session, now - FAILURE_WINDOW, email=address, origin=origin)
+        stored = None if blocked else _account(session, address)
+        stored_hash = stored.password_hash if stored else None
+    matched = False if blocked else password_matches(stored_hash, password)
+    with uow:
+        if blocked or _failures_since(
+            uow.session, now - FAILURE_WINDOW, email=address, origin=origin
+        ):
             uow.audit(visitor, "auth.sign_in_refused", "user", address)
             uow.commit()
             raise TooManyAttempts(
@@ -114,8 +131,15 @@ def sign_in(uow: UnitOfWork, email: str, password: str, *, kind: TokenKind, orig
                 "admin to reset the password",
                 fields={"retry_after_s": int(FAILURE_WINDOW.total_seconds())},
             )
-        user = uow.session.scalar(select(User).where(User.email == address, User.active))
-        succeeded = password_matches(user.password_hash if user else None, password)
+        # The account as it is now: a password changed or an account deactivated while the
+        # hash was being checked does not let the old password in.
+        user = _account(uow.session, address)
+        succeeded = (
+            matched
+            and user is not None
+            and stored_hash is not None
+            and user.password_hash == stored_hash
+        )
         uow.session.add(LoginAttempt(email=address, origin=origin, at=now, succeeded=succeeded))
         if not succeeded or user is None:
             uow.audit(visitor, "auth.sign_in_failed", "user", address)
@@ -139,6 +163,11 @@ def sign_in(uow: UnitOfWork, email: str, password: str, *, kind: TokenKind, orig
         uow.audit(actor, "auth.sign_in", "user", user.id, details={"kind": kind})
         uow.commit()
     return SignIn(actor, token, csrf_token_for(token), expires_at)
+
+
+def _account(session: Session, address: str) -> User | None:
+    """The active account with this e-mail address, if any."""
+    return session.scalar(select(User).where(User.email == address, User.active))
 
 
 _TOKENS = cast(Table, AccessToken.__table__)
