@@ -525,3 +525,43 @@ def test_a_correction_voids_an_entry_and_a_chart_taken_before_the_checks_still_r
     assert fixed.summary.to_dict()["voided"] == [3]
     assert _append(uow, chart, {**stop, "at": AT.format("09:42")}, 4, nurse).state == "stopped"
     assert rows(SessionEvent) == 5
+
+
+def test_a_patients_session_list_counts_events_of_that_patients_charts_only(
+    database: Database,
+    database_url: str,
+    uow: UnitOfWork,
+    nurse: Actor,
+    patient: PatientRecord,
+) -> None:
+    """Issue 19: the count once grouped every chart of the database, so the list slowed as the
+    clinic grew. Its query plan now reaches events only through the patient's sessions."""
+    if not database_url.startswith("sqlite"):
+        pytest.skip("SQLite's query plan; PostgreSQL picks scans for tables this small")
+    from sqlalchemy import event
+
+    from ketaplan.services import list_sessions
+
+    counted: list[tuple[str, object]] = []
+
+    def grab(*args: object) -> None:
+        statement, parameters = str(args[2]), args[3]
+        if "count(*)" in statement and "session_event" in statement:
+            counted.append((statement, parameters))
+
+    event.listen(database.engine, "before_cursor_execute", grab)
+    try:
+        list_sessions(uow, patient.patient_id, actor=nurse)
+    finally:
+        event.remove(database.engine, "before_cursor_execute", grab)
+    ((statement, parameters),) = counted
+    with database.engine.connect() as connection:
+        plan = [
+            str(row[-1])
+            for row in connection.exec_driver_sql(
+                "EXPLAIN QUERY PLAN " + statement,
+                parameters,  # type: ignore[arg-type]
+            )
+        ]
+    assert not [step for step in plan if step.startswith("SCAN")], plan
+    assert any("infusion_session USING" in step and "patient_id" in step for step in plan), plan

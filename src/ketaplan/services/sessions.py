@@ -384,8 +384,10 @@ def list_sessions(uow: UnitOfWork, patient_id: int, *, actor: Actor) -> list[Ses
     """The patient's sessions, newest first, with how many events each chart has; audited."""
     with uow:
         find_patient(uow, patient_id, actor)
-        counts = (
+        counts = (  # only this patient's charts: the cost follows the patient, not the clinic
             select(SessionEvent.session_id, func.count().label("events"))
+            .join(InfusionSession, InfusionSession.id == SessionEvent.session_id)
+            .where(InfusionSession.patient_id == patient_id)
             .group_by(SessionEvent.session_id)
             .subquery()
         )

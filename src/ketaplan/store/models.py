@@ -275,7 +275,7 @@ class TitrationRecommendation(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id"), index=True)
-    course_id: Mapped[int] = mapped_column(ForeignKey("treatment_course.id"))
+    course_id: Mapped[int] = mapped_column(ForeignKey("treatment_course.id"), index=True)
     recommended_mg_per_kg: Mapped[float]
     action: Mapped[str] = mapped_column(String(16))
     recommendation: Mapped[dict[str, Any]]
@@ -362,7 +362,10 @@ class LoginAttempt(Base):
     """Every sign-in attempt, kept to rate-limit guessing across all server workers."""
 
     __tablename__ = "login_attempt"
-    __table_args__ = (Index("ix_login_attempt_email_at", "email", "at"),)
+    __table_args__ = (
+        Index("ix_login_attempt_email_at", "email", "at"),
+        Index("ix_login_attempt_origin_at", "origin", "at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(320))
