@@ -333,6 +333,31 @@ def writer_gate(engine: Engine) -> WriterGate:
         return dbapi.gate
 
 
+def probing_write_lock(
+    database_url: str, check: Callable[[str | None, str], bool], seen: list[str]
+) -> Callable[[str | None, str], bool]:
+    """``check`` (a password check) that first notes in ``seen`` whether another connection
+    could take the SQLite file's write lock at that moment ("free" or "locked")."""
+    import sqlite3
+
+    path = make_url(database_url).database
+    assert path
+
+    def probed(stored: str | None, typed: str) -> bool:
+        probe = sqlite3.connect(path, timeout=0, isolation_level=None)
+        try:
+            probe.execute("BEGIN IMMEDIATE")
+            probe.execute("ROLLBACK")
+            seen.append("free")
+        except sqlite3.OperationalError:
+            seen.append("locked")
+        finally:
+            probe.close()
+        return check(stored, typed)
+
+    return probed
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on now (for a server a test starts)."""
     with socket.socket() as probe:

@@ -24,7 +24,7 @@ from ketaplan.services import ROLES, UnitOfWork, utc_now
 from ketaplan.services.accounts import MAX_FAILURES_PER_EMAIL, sign_in
 from ketaplan.store.models import AuditEvent, LoginAttempt
 
-from .conftest import PASSWORD, ROLE_EMAILS, Api, writer_gate
+from .conftest import PASSWORD, ROLE_EMAILS, Api, probing_write_lock, writer_gate
 
 
 def _concrete(path: str) -> str:
@@ -318,30 +318,11 @@ def test_the_sign_in_password_is_checked_while_another_writer_can_take_the_write
     (issue 14: a dozen wrong passwords once delayed a save by seconds on SQLite)."""
     if not database_url.startswith("sqlite"):
         pytest.skip("SQLite's single write lock; PostgreSQL locks rows")
-    import sqlite3
-
-    from sqlalchemy.engine import make_url
-
     from ketaplan.services import accounts
 
-    path = make_url(database_url).database
-    assert path
     seen: list[str] = []
-    real = accounts.password_matches
-
-    def checked_while_probing(stored: str | None, typed: str) -> bool:
-        probe = sqlite3.connect(path, timeout=0, isolation_level=None)
-        try:
-            probe.execute("BEGIN IMMEDIATE")
-            probe.execute("ROLLBACK")
-            seen.append("free")
-        except sqlite3.OperationalError:
-            seen.append("locked")
-        finally:
-            probe.close()
-        return real(stored, typed)
-
-    monkeypatch.setattr(accounts, "password_matches", checked_while_probing)
+    probed = probing_write_lock(database_url, accounts.password_matches, seen)
+    monkeypatch.setattr(accounts, "password_matches", probed)
     answer = api.client.post(
         "/api/v1/auth/token", json={"email": "nurse@bay.example", "password": password}
     )

@@ -55,7 +55,7 @@ from ketaplan.store.models import (
     TreatmentCourse,
 )
 
-from .conftest import PASSWORD, example_chart, signed_plan
+from .conftest import PASSWORD, example_chart, probing_write_lock, signed_plan
 
 Rows = Callable[[type[Base]], int]
 UNCHANGED = (OrderEvent, InfusionPlan, TreatmentCourse, InfusionSession, TitrationDecision)
@@ -524,30 +524,11 @@ def test_the_password_is_checked_before_the_write_transaction_opens(
     """Argon2 is slow on purpose: while it runs, another writer can take SQLite's write lock."""
     if not database_url.startswith("sqlite"):
         pytest.skip("SQLite's single write lock; PostgreSQL locks rows, and the check reads")
-    import sqlite3
-
-    from sqlalchemy.engine import make_url
-
     from ketaplan.services import plans
 
     proposed = _propose(uow, patient, nurse, catalog, resolver)
-    path = make_url(database_url).database
-    assert path
     seen: list[str] = []
-    real = plans.password_matches
-
-    def checked_while_probing(stored: str | None, password: str) -> bool:
-        probe = sqlite3.connect(path, timeout=0, isolation_level=None)
-        try:
-            probe.execute("BEGIN IMMEDIATE")
-            probe.execute("ROLLBACK")
-            seen.append("free")
-        except sqlite3.OperationalError:
-            seen.append("locked")
-        finally:
-            probe.close()
-        return real(stored, password)
-
-    monkeypatch.setattr(plans, "password_matches", checked_while_probing)
+    probed = probing_write_lock(database_url, plans.password_matches, seen)
+    monkeypatch.setattr(plans, "password_matches", probed)
     assert sign_order(uow, proposed.plan_id, password=PASSWORD, actor=prescriber).status == "active"
     assert seen == ["free"]

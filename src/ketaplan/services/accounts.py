@@ -83,20 +83,30 @@ class SignIn:
     expires_at: datetime
 
 
-def _failures_since(session: Session, since: datetime, *, email: str, origin: str) -> bool:
-    def failures(condition: object) -> int:
-        return (
-            session.scalar(
-                select(func.count())
-                .select_from(LoginAttempt)
-                .where(condition, LoginAttempt.at >= since, LoginAttempt.succeeded.is_(False))  # type: ignore[arg-type]
-            )
-            or 0
+def _failures(session: Session, condition: object, now: datetime) -> int:
+    """Failed attempts matching ``condition`` within :data:`FAILURE_WINDOW` before ``now``."""
+    found = session.scalar(
+        select(func.count())
+        .select_from(LoginAttempt)
+        .where(
+            condition,  # type: ignore[arg-type]
+            LoginAttempt.at >= now - FAILURE_WINDOW,
+            LoginAttempt.succeeded.is_(False),
         )
+    )
+    return found or 0
 
+
+def account_locked_out(session: Session, email: str, now: datetime) -> bool:
+    """Whether the account's recent failures (sign-ins and signatures alike) reached the
+    limit: the same count guards both places a password is typed."""
+    return _failures(session, LoginAttempt.email == email, now) >= MAX_FAILURES_PER_EMAIL
+
+
+def _sign_in_blocked(session: Session, now: datetime, *, email: str, origin: str) -> bool:
     return (
-        failures(LoginAttempt.email == email) >= MAX_FAILURES_PER_EMAIL
-        or failures(LoginAttempt.origin == origin) >= MAX_FAILURES_PER_ORIGIN
+        account_locked_out(session, email, now)
+        or _failures(session, LoginAttempt.origin == origin, now) >= MAX_FAILURES_PER_ORIGIN
     )
 
 
@@ -115,14 +125,12 @@ def sign_in(uow: UnitOfWork, email: str, password: str, *, kind: TokenKind, orig
     visitor = Visitor(origin)
     with uow.lookup() as session:
         now = uow.clock()
-        blocked = _failures_since(session, now - FAILURE_WINDOW, email=address, origin=origin)
+        blocked = _sign_in_blocked(session, now, email=address, origin=origin)
         stored = None if blocked else _account(session, address)
         stored_hash = stored.password_hash if stored else None
     matched = False if blocked else password_matches(stored_hash, password)
     with uow:
-        if blocked or _failures_since(
-            uow.session, now - FAILURE_WINDOW, email=address, origin=origin
-        ):
+        if blocked or _sign_in_blocked(uow.session, now, email=address, origin=origin):
             uow.audit(visitor, "auth.sign_in_refused", "user", address)
             uow.commit()
             raise TooManyAttempts(

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, func, insert, select
+from sqlalchemy import Table, insert, select
 
 from ketaplan.clinical.medications import MedicationResolver
 from ketaplan.clinical.planning import PlanRequest, make_plan, plan_to_dict
@@ -30,7 +30,7 @@ from ketaplan.errors import (
     SafetyLimitError,
     TooManyAttempts,
 )
-from ketaplan.services.accounts import FAILURE_WINDOW, MAX_FAILURES_PER_EMAIL
+from ketaplan.services.accounts import FAILURE_WINDOW, account_locked_out
 from ketaplan.services.actors import Actor, Role, require_role
 from ketaplan.services.clinic_settings import clinic_policy
 from ketaplan.services.orders import (
@@ -247,19 +247,7 @@ def check_signature_password(
         stored = session.scalar(
             select(User.password_hash).where(User.id == actor.user_id, User.active)
         )
-        failures = (
-            session.scalar(
-                select(func.count())
-                .select_from(LoginAttempt)
-                .where(
-                    LoginAttempt.email == actor.email,
-                    LoginAttempt.at >= now - FAILURE_WINDOW,
-                    LoginAttempt.succeeded.is_(False),
-                )
-            )
-            or 0
-        )
-    blocked = failures >= MAX_FAILURES_PER_EMAIL
+        blocked = account_locked_out(session, actor.email, now)
     if not blocked and password_matches(stored, password):
         return
     with uow:
