@@ -8,7 +8,7 @@ import pytest
 
 from ketaplan.clinical.catalog import Catalog, load_catalog
 from ketaplan.clinical.medications import MedicationResolver
-from ketaplan.clinical.policy import ClinicPolicy, catalog_policy
+from ketaplan.clinical.policy import ClinicPolicy
 from ketaplan.drug_dictionary import DnerDrugDictionary
 
 
@@ -40,10 +40,8 @@ def resolver(catalog: Catalog) -> MedicationResolver:
 
 
 @pytest.fixture(scope="session")
-def policy(catalog: Catalog) -> ClinicPolicy:
-    """The packaged catalog's clinic policy: its monitoring rules and calendar."""
-    from ketaplan.clinical.catalog.course_loader import load_calendar, load_monitoring_rules
+def policy() -> ClinicPolicy:
+    """The packaged files' clinic policy: catalog, monitoring rules and calendar."""
+    from ketaplan.clinical.catalog.course_loader import load_policy
 
-    return catalog_policy(
-        catalog, load_monitoring_rules(), load_calendar(None, catalog.clinic.time_zone)
-    )
+    return load_policy()

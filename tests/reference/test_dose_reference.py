@@ -5,15 +5,13 @@ from __future__ import annotations
 import pytest
 
 from ketaplan.clinical.catalog import Catalog
-from ketaplan.clinical.catalog.course_loader import load_calendar, load_monitoring_rules
+from ketaplan.clinical.catalog.course_loader import load_policy
 from ketaplan.clinical.medications import MedicationResolver
 from ketaplan.clinical.planning import PlanRequest, make_plan
-from ketaplan.clinical.policy import catalog_policy
 from ketaplan.clinical.preparation import prepare_infusion
 from ketaplan.clinical.profile import build_profile
 
-RULES = load_monitoring_rules()
-CALENDAR = load_calendar()
+POLICY = load_policy()
 
 REFERENCE_DOSES = [
     # (condition, weight, mg/kg, total mg, minutes, source)
@@ -44,7 +42,7 @@ def test_the_protocol_dose_matches_the_published_regimen(
 ) -> None:
     plan = make_plan(
         PlanRequest(condition, build_profile(catalog, weight=weight)),
-        catalog_policy(catalog, RULES, CALENDAR),
+        POLICY,
         resolver,
     )
     assert (plan.dose.mg_per_kg, plan.dose.total_mg, plan.dose.duration_min) == (

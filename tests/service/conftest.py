@@ -28,6 +28,7 @@ from sqlalchemy.pool import NullPool
 
 from ketaplan.api import ServiceContext
 from ketaplan.clinical.catalog import Catalog
+from ketaplan.clinical.catalog.course_loader import load_policy
 from ketaplan.services import (
     Actor,
     PatientDetails,
@@ -216,11 +217,9 @@ def signed_plan(
 ) -> PlanRecord:
     """A plan proposed (by ``proposer``, or the prescriber) and signed by the prescriber:
     the active order a course or a session needs (under the catalog's policy)."""
-    from ketaplan.clinical.catalog.course_loader import load_calendar, load_monitoring_rules
     from ketaplan.clinical.medications import MedicationResolver
-    from ketaplan.clinical.policy import catalog_policy
 
-    policy = catalog_policy(catalog, load_monitoring_rules(), load_calendar())
+    policy = load_policy()
 
     assert isinstance(resolver, MedicationResolver)
     proposed = create_plan(

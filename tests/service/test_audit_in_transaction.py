@@ -15,9 +15,9 @@ import pytest
 
 from ketaplan.clinical.calendar import ClinicCalendar
 from ketaplan.clinical.catalog import Catalog
-from ketaplan.clinical.catalog.course_loader import load_calendar, load_monitoring_rules
+from ketaplan.clinical.catalog.course_loader import load_calendar, load_policy
 from ketaplan.clinical.medications import MedicationResolver
-from ketaplan.clinical.policy import ClinicPolicy, catalog_policy
+from ketaplan.clinical.policy import ClinicPolicy
 from ketaplan.services import (
     Actor,
     PatientRecord,
@@ -132,7 +132,7 @@ class Context:
 
     @property
     def policy(self) -> ClinicPolicy:
-        return catalog_policy(self.catalog, load_monitoring_rules(), _calendar(self))
+        return load_policy()
 
 
 def _calendar(c: Context) -> ClinicCalendar:

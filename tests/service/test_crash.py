@@ -34,9 +34,8 @@ import pytest
 from sqlalchemy import select
 
 from ketaplan.clinical.catalog import Catalog
-from ketaplan.clinical.catalog.course_loader import load_calendar, load_monitoring_rules
+from ketaplan.clinical.catalog.course_loader import load_policy
 from ketaplan.clinical.medications import MedicationResolver
-from ketaplan.clinical.policy import catalog_policy
 from ketaplan.services import (
     PatientDetails,
     UnitOfWork,
@@ -141,7 +140,7 @@ def _clinic_with_sessions(
     database: Database, catalog: Catalog, resolver: MedicationResolver
 ) -> list[int]:
     uow = UnitOfWork(database.session_factory)
-    policy = catalog_policy(catalog, load_monitoring_rules(), load_calendar())
+    policy = load_policy()
     admin = set_up_clinic(
         uow, name="Crash Clinic", time_zone="America/Los_Angeles", admin_email="a@crash.example"
     )

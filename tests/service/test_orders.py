@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from ketaplan.clinical.catalog import Catalog
-from ketaplan.clinical.catalog.course_loader import load_calendar, load_monitoring_rules
+from ketaplan.clinical.catalog.course_loader import load_policy
 from ketaplan.clinical.medications import MedicationResolver
-from ketaplan.clinical.policy import ClinicPolicy, catalog_policy
+from ketaplan.clinical.policy import ClinicPolicy
 from ketaplan.errors import (
     ConflictError,
     HardLimitExceeded,
@@ -72,7 +72,7 @@ def _propose(
     catalog: Catalog,
     resolver: MedicationResolver,
 ) -> PlanRecord:
-    policy = catalog_policy(catalog, load_monitoring_rules(), load_calendar())
+    policy = load_policy()
     return create_plan(
         uow,
         patient.patient_id,
@@ -84,7 +84,7 @@ def _propose(
 
 
 def _schedule(uow: UnitOfWork, patient_id: int, actor: Actor, catalog: Catalog, **more: int) -> int:
-    policy = catalog_policy(catalog, load_monitoring_rules(), load_calendar())
+    policy = load_policy()
     return schedule_course(
         uow,
         patient_id,
@@ -401,7 +401,7 @@ def _course_after_one_session(
         uow, patient.patient_id, prescriber=prescriber, catalog=catalog, resolver=resolver
     )
     course_id = _schedule(uow, patient.patient_id, nurse, catalog)
-    policy = catalog_policy(catalog, load_monitoring_rules(), load_calendar())
+    policy = load_policy()
     record_questionnaire(
         uow,
         patient.patient_id,

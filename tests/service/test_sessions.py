@@ -14,10 +14,10 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
 from ketaplan.clinical.catalog import Catalog, load_catalog
-from ketaplan.clinical.catalog.course_loader import load_calendar, load_monitoring_rules
+from ketaplan.clinical.catalog.course_loader import load_monitoring_rules, load_policy
 from ketaplan.clinical.medications import MedicationResolver
 from ketaplan.clinical.monitoring import MonitoringRules
-from ketaplan.clinical.policy import ClinicPolicy, catalog_policy
+from ketaplan.clinical.policy import ClinicPolicy
 from ketaplan.clinical.session import SessionSequenceError
 from ketaplan.errors import (
     ConflictError,
@@ -42,7 +42,7 @@ from ketaplan.store.models import AuditEvent, Base, SessionEvent
 from .conftest import ORDER_BAG_MG_PER_ML, example_chart, signed_plan
 
 CATALOG = load_catalog()
-POLICY = catalog_policy(CATALOG, load_monitoring_rules(), load_calendar())
+POLICY = load_policy()
 CLINIC_EVENING = datetime(2026, 12, 8, 2, 0, tzinfo=UTC)  # 18:00 in the clinic, 7 December
 
 

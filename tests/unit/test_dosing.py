@@ -5,15 +5,13 @@ from __future__ import annotations
 import pytest
 
 from ketaplan.clinical.catalog import Catalog
-from ketaplan.clinical.catalog.course_loader import load_calendar, load_monitoring_rules
+from ketaplan.clinical.catalog.course_loader import load_policy
 from ketaplan.clinical.medications import MedicationResolver
 from ketaplan.clinical.planning import Plan, PlanRequest, make_plan
-from ketaplan.clinical.policy import catalog_policy
 from ketaplan.clinical.profile import build_profile
 from ketaplan.errors import HardLimitExceeded, OverrideRequired
 
-RULES = load_monitoring_rules()
-CALENDAR = load_calendar()
+POLICY = load_policy()
 
 
 def _plan(
@@ -28,7 +26,7 @@ def _plan(
     built = build_profile(catalog, **{"weight": "70 kg", **profile})  # type: ignore[arg-type]
     return make_plan(
         PlanRequest(condition, built, mg_per_kg, reason, prescriber),
-        catalog_policy(catalog, RULES, CALENDAR),
+        POLICY,
         resolver,
     )
 

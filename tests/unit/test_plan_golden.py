@@ -14,15 +14,13 @@ from pathlib import Path
 from typing import Any
 
 from ketaplan.clinical.catalog import Catalog, load_catalog
-from ketaplan.clinical.catalog.course_loader import load_calendar, load_monitoring_rules
+from ketaplan.clinical.catalog.course_loader import load_policy
 from ketaplan.clinical.medications import MedicationResolver
 from ketaplan.clinical.planning import PlanRequest, make_plan, plan_to_dict
-from ketaplan.clinical.policy import catalog_policy
 from ketaplan.clinical.profile import build_profile
 from ketaplan.drug_dictionary import DnerDrugDictionary
 
-RULES = load_monitoring_rules()
-CALENDAR = load_calendar()
+POLICY = load_policy()
 
 GOLDEN = Path(__file__).parent / "golden" / "plans.json"
 
@@ -140,9 +138,7 @@ def _plans(catalog: Catalog, resolver: MedicationResolver) -> list[dict[str, Any
             case.get("override_reason"),
             case.get("prescriber"),
         )
-        plans.append(
-            plan_to_dict(make_plan(request, catalog_policy(catalog, RULES, CALENDAR), resolver))
-        )
+        plans.append(plan_to_dict(make_plan(request, POLICY, resolver)))
     return plans
 
 

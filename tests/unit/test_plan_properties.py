@@ -9,16 +9,14 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from ketaplan.clinical.catalog import Catalog, load_catalog
-from ketaplan.clinical.catalog.course_loader import load_calendar, load_monitoring_rules
+from ketaplan.clinical.catalog.course_loader import load_policy
 from ketaplan.clinical.medications import MedicationResolver
 from ketaplan.clinical.planning import PlanRequest, make_plan, plan_to_dict
-from ketaplan.clinical.policy import catalog_policy
 from ketaplan.clinical.profile import build_profile
 from ketaplan.errors import InputError, SafetyLimitError
 from ketaplan.units import KG_PER_LB
 
-RULES = load_monitoring_rules()
-CALENDAR = load_calendar()
+POLICY = load_policy()
 
 CATALOG = load_catalog()
 CONDITIONS = sorted(CATALOG.protocols)
@@ -99,7 +97,7 @@ def test_no_input_yields_a_dose_outside_the_protocol_range_without_an_override(
         "Dr Test" if override else None,
     )
     try:
-        plan = make_plan(request, catalog_policy(CATALOG, RULES, CALENDAR), resolver)
+        plan = make_plan(request, POLICY, resolver)
     except (SafetyLimitError, InputError):
         return
     low, high = plan.protocol.range_mg_per_kg
@@ -134,9 +132,7 @@ def test_the_same_mass_in_pounds_and_kilograms_gives_the_same_plan(
 
 def _plan(resolver: MedicationResolver, condition: str, profile: dict[str, object]):  # type: ignore[no-untyped-def]
     built = build_profile(CATALOG, **profile)  # type: ignore[arg-type]
-    return make_plan(
-        PlanRequest(condition, built), catalog_policy(CATALOG, RULES, CALENDAR), resolver
-    )
+    return make_plan(PlanRequest(condition, built), POLICY, resolver)
 
 
 def _try_plan(resolver: MedicationResolver, condition: str, profile: dict[str, object]):  # type: ignore[no-untyped-def]
