@@ -24,6 +24,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, create_engine, func, select, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
 from ketaplan.api import ServiceContext
@@ -105,8 +106,8 @@ class CrashingUnitOfWork(UnitOfWork):
         super().__init__(database.session_factory, clock=clock)
         self.seen = seen
 
-    def _commit_transaction(self) -> None:
-        self.seen.append(self.session.scalar(select(func.count()).select_from(AuditEvent)) or 0)
+    def _commit_transaction(self, session: Session) -> None:
+        self.seen.append(session.scalar(select(func.count()).select_from(AuditEvent)) or 0)
         raise RuntimeError("simulated failure after the writes, before the commit")
 
 

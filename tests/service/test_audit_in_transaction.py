@@ -7,11 +7,14 @@ row may be left. The use cases not covered next to their own tests are here, tab
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import event, select
 
 from ketaplan.clinical.calendar import ClinicCalendar
 from ketaplan.clinical.catalog import Catalog
@@ -27,16 +30,28 @@ from ketaplan.services import (
     cancel_order,
     create_plan,
     decide_titration,
+    get_course,
     get_patient,
     get_plan,
     get_session_chart,
+    list_courses,
+    list_plans,
+    list_questionnaires,
+    list_screenings,
+    list_sessions,
     open_session,
     recommend_titration,
     record_questionnaire,
     schedule_course,
+    search_patients,
     sign_order,
     update_patient,
 )
+from ketaplan.services.clinic_settings import clinic_settings
+from ketaplan.services.dashboard import clinic_dashboard
+from ketaplan.services.patient_overview import course_overview, patient_overview, session_console
+from ketaplan.services.titration import latest_titration
+from ketaplan.store import Database
 from ketaplan.store.models import (
     AuditEvent,
     Base,
@@ -237,3 +252,95 @@ def test_a_use_case_failing_before_commit_leaves_neither_its_change_nor_its_audi
     assert rows(AuditEvent) == audits_before  # ...and rolled back with the change
     if table is not None:
         assert rows(table) == before_rows
+
+
+READ_USE_CASES: dict[str, Callable[[UnitOfWork, Context], object]] = {
+    "get_patient": lambda u, c: get_patient(u, c.ids["patient"], actor=c.nurse),
+    "search_patients": lambda u, c: search_patients(u, "alex", actor=c.nurse),
+    "get_plan": lambda u, c: get_plan(u, c.ids["plan"], actor=c.nurse),
+    "list_plans": lambda u, c: list_plans(u, c.ids["patient"], actor=c.nurse),
+    "get_course": lambda u, c: get_course(u, c.ids["course"], actor=c.nurse),
+    "list_courses": lambda u, c: list_courses(u, c.ids["patient"], actor=c.nurse),
+    "list_screenings": lambda u, c: list_screenings(u, c.ids["patient"], actor=c.nurse),
+    "list_questionnaires": lambda u, c: list_questionnaires(u, c.ids["patient"], actor=c.nurse),
+    "list_sessions": lambda u, c: list_sessions(u, c.ids["patient"], actor=c.nurse),
+    "get_session_chart": lambda u, c: get_session_chart(
+        u, c.ids["session"], actor=c.nurse, policy=c.policy
+    ),
+    "latest_titration": lambda u, c: latest_titration(u, c.ids["course"], actor=c.prescriber),
+    "patient_overview": lambda u, c: patient_overview(
+        u, c.ids["patient"], actor=c.nurse, policy=c.policy
+    ),
+    "course_overview": lambda u, c: course_overview(
+        u, c.ids["course"], actor=c.nurse, policy=c.policy
+    ),
+    "session_console": lambda u, c: session_console(
+        u, c.ids["session"], actor=c.nurse, policy=c.policy
+    ),
+    "clinic_dashboard": lambda u, c: clinic_dashboard(u, actor=c.nurse, zone=ZoneInfo("UTC")),
+    "clinic_settings": lambda u, c: clinic_settings(u, actor=c.admin, catalog=c.catalog),
+}
+
+
+@pytest.mark.parametrize("use_case", list(READ_USE_CASES))
+def test_a_read_holds_no_write_turn_while_it_reads(
+    use_case: str,
+    database: Database,
+    uow: UnitOfWork,
+    world: dict[str, int],
+    patient: PatientRecord,
+    admin: Actor,
+    nurse: Actor,
+    prescriber: Actor,
+    catalog: Catalog,
+    resolver: MedicationResolver,
+    rows: Callable[[type[Base]], int],
+) -> None:
+    """On SQLite, every statement a read use case runs, except its audit append, leaves the
+    database's write lock free for a nurse's save (issue 19: a long read stalled charting).
+    And the read is still audited, once, when it returns."""
+    engine = database.engine
+    if engine.dialect.name != "sqlite":
+        pytest.skip("the write turn is SQLite's (PostgreSQL readers never block writers)")
+    path = engine.url.database
+    assert path
+    lock_while: list[tuple[str, str]] = []
+
+    def probe(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        if "audit" in statement:  # the append, in its own short write transaction
+            return
+        probe = sqlite3.connect(path, timeout=0, isolation_level=None)
+        try:
+            probe.execute("BEGIN IMMEDIATE")
+            probe.execute("ROLLBACK")
+            lock_while.append(("free", statement))
+        except sqlite3.OperationalError:
+            lock_while.append(("locked", statement))
+        finally:
+            probe.close()
+
+    context = Context(world, patient, admin, nurse, prescriber, catalog, resolver)
+    audits_before = rows(AuditEvent)
+    event.listen(engine, "before_cursor_execute", probe)
+    try:
+        READ_USE_CASES[use_case](uow, context)
+    finally:
+        event.remove(engine, "before_cursor_execute", probe)
+    assert lock_while, "the read ran no statement"
+    assert [statement for state, statement in lock_while if state == "locked"] == []
+    assert rows(AuditEvent) == audits_before + 1
+
+
+def test_a_read_that_changes_a_record_is_refused_and_changes_nothing(
+    uow: UnitOfWork, patient: PatientRecord, nurse: Actor, rows: Callable[[type[Base]], int]
+) -> None:
+    audits_before = rows(AuditEvent)
+    with uow.reading():
+        stored = uow.session.scalars(select(PatientVersion)).one()
+        stored.full_name = "Changed Inside A Read"
+        uow.audit(nurse, "patient.read", "patient", patient.patient_id)
+        with pytest.raises(RuntimeError, match="read that changed records"):
+            uow.commit()
+    assert rows(AuditEvent) == audits_before
+    with uow.reading():
+        assert uow.session.scalars(select(PatientVersion.full_name)).one() == "Alex Example"

@@ -95,14 +95,14 @@ class FailingHalfWay(UnitOfWork):
         self.commits = 0
         self.patients_seen = patients_seen
 
-    def _commit_transaction(self) -> None:
+    def _commit_transaction(self, session: Session) -> None:
         self.commits += 1
         if self.commits == self.fail_at:
             self.patients_seen.append(
-                self.session.scalar(select(func.count()).select_from(Patient)) or 0
+                session.scalar(select(func.count()).select_from(Patient)) or 0
             )
             raise RuntimeError("simulated failure half-way through the demo clinic")
-        super()._commit_transaction()
+        super()._commit_transaction(session)
 
 
 def _snapshot(database: Database) -> dict[str, object]:

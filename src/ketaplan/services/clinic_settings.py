@@ -464,7 +464,7 @@ def clinic_settings(
     packaged catalog files are read.
     """
     policy = _policy_defaults(catalog, calendar, monitoring)
-    with uow:
+    with uow.reading():
         record = _record(_clinic(uow, actor), catalog, policy)
         uow.audit(actor, "clinic.settings.read", "clinic", actor.clinic_id)
         uow.commit()

@@ -129,7 +129,7 @@ def find_course(uow: UnitOfWork, course_id: int, actor: Actor) -> TreatmentCours
 
 def get_course(uow: UnitOfWork, course_id: int, *, actor: Actor) -> CourseRecord:
     """A course and its current schedule; the read is audited."""
-    with uow:
+    with uow.reading():
         row = find_course(uow, course_id, actor)
         uow.audit(actor, "course.read", "course", course_id, patient_id=row.patient_id)
         uow.commit()
@@ -138,7 +138,7 @@ def get_course(uow: UnitOfWork, course_id: int, *, actor: Actor) -> CourseRecord
 
 def list_courses(uow: UnitOfWork, patient_id: int, *, actor: Actor) -> list[CourseRecord]:
     """The patient's courses, newest first; audited."""
-    with uow:
+    with uow.reading():
         find_patient(uow, patient_id, actor)
         found = [
             _record(row)

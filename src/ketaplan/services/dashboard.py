@@ -68,7 +68,7 @@ class Dashboard:
 
 def clinic_dashboard(uow: UnitOfWork, *, actor: Actor, zone: ZoneInfo) -> Dashboard:
     """Today in the clinic's zone; shown patients are recorded in the audit event."""
-    with uow:
+    with uow.reading():
         now = uow.clock()
         today = now.astimezone(zone).date()
         # A Result has keys() (its column names): dict(result) would take it for a mapping and

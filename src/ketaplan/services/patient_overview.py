@@ -196,7 +196,7 @@ def patient_overview(
     policy: ClinicPolicy,
 ) -> PatientOverview:
     """Everything the patient page shows; the read is audited."""
-    with uow:
+    with uow.reading():
         patient = find_patient(uow, patient_id, actor)
         record = current_record(uow, patient)
         plan_rows = list(
@@ -282,7 +282,7 @@ def course_overview(
 ) -> CourseOverview:
     """The course, its cost at the clinic's price per session, its sessions and the clinic's
     calendar in force, for the month view (audited)."""
-    with uow:
+    with uow.reading():
         course = find_course(uow, course_id, actor)
         patient = find_patient(uow, course.patient_id, actor)
         name = current_version(uow, patient).full_name
@@ -337,7 +337,7 @@ def session_console(
     policy: ClinicPolicy,
 ) -> ConsoleView:
     """The session's chart with its patient and plan; the read is audited."""
-    with uow:
+    with uow.reading():
         session = find_session(uow, session_id, actor)
         patient = find_patient(uow, session.patient_id, actor)
         name = current_version(uow, patient).full_name

@@ -325,7 +325,7 @@ def update_patient(
 
 def get_patient(uow: UnitOfWork, patient_id: int, *, actor: Actor) -> PatientRecord:
     """The patient's current details; the read is audited like a change."""
-    with uow:
+    with uow.reading():
         patient = find_patient(uow, patient_id, actor)
         record = current_record(uow, patient)
         uow.audit(
@@ -384,7 +384,7 @@ def search_patients(
     )
     if text:
         statement = statement.where(PatientVersion.full_name.ilike(f"%{escaped}%", escape="\\"))
-    with uow:
+    with uow.reading():
         found = [
             PatientSummary(row.patient_id, row.version, row.full_name, row.date_of_birth)
             for row in uow.session.scalars(statement)

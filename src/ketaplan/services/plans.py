@@ -499,7 +499,7 @@ def find_plan(uow: UnitOfWork, plan_id: int, actor: Actor) -> InfusionPlan:
 
 def get_plan(uow: UnitOfWork, plan_id: int, *, actor: Actor) -> PlanRecord:
     """A saved plan as it was shown; the read is audited."""
-    with uow:
+    with uow.reading():
         row = find_plan(uow, plan_id, actor)
         state = order_state(uow, plan_id)
         uow.audit(actor, "plan.read", "plan", plan_id, patient_id=row.patient_id)
@@ -512,7 +512,7 @@ MAX_LISTED = 100
 
 def list_plans(uow: UnitOfWork, patient_id: int, *, actor: Actor) -> list[PlanRecord]:
     """The patient's saved plans, newest first (at most :data:`MAX_LISTED`); audited."""
-    with uow:
+    with uow.reading():
         find_patient(uow, patient_id, actor)
         rows = list(
             uow.session.scalars(

@@ -231,7 +231,7 @@ def list_questionnaires(
     )
     if scale_key is not None:
         statement = statement.where(QuestionnaireResponse.scale == scale(scale_key).key)
-    with uow:
+    with uow.reading():
         find_patient(uow, patient_id, actor)
         found = [_record(row) for row in uow.session.scalars(statement)]
         uow.audit(

@@ -123,7 +123,7 @@ def screen_patient(
 
 def list_screenings(uow: UnitOfWork, patient_id: int, *, actor: Actor) -> list[ScreeningRecord]:
     """The patient's screenings, newest first (at most :data:`MAX_LISTED`); audited."""
-    with uow:
+    with uow.reading():
         find_patient(uow, patient_id, actor)
         found = [
             _record(row)

@@ -347,7 +347,7 @@ def get_session_chart(
     policy: ClinicPolicy,
 ) -> SessionChart:
     """The chart and what it adds up to (delivered dose, alerts...); the read is audited."""
-    with uow:
+    with uow.reading():
         session = find_session(uow, session_id, actor)
         rules = clinic_chart_rules(uow, actor, policy.monitoring)
         chart = read_chart(uow, session, rules, actor=actor, policy=policy)
@@ -382,7 +382,7 @@ MAX_LISTED = 200
 
 def list_sessions(uow: UnitOfWork, patient_id: int, *, actor: Actor) -> list[SessionListing]:
     """The patient's sessions, newest first, with how many events each chart has; audited."""
-    with uow:
+    with uow.reading():
         find_patient(uow, patient_id, actor)
         counts = (  # only this patient's charts: the cost follows the patient, not the clinic
             select(SessionEvent.session_id, func.count().label("events"))

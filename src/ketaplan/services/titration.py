@@ -453,7 +453,7 @@ def latest_titration(uow: UnitOfWork, course_id: int, *, actor: Actor) -> Titrat
     the order the decision made; what the course page shows so that a recommendation is
     decided where it was asked for. Audited as a read of the course's titration, whether or
     not there is one yet."""
-    with uow:
+    with uow.reading():
         course = find_course(uow, course_id, actor)
         row = uow.session.scalars(
             select(TitrationRecommendation)

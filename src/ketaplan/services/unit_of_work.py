@@ -7,6 +7,15 @@ trail (locking the chain head only for this last step), then commits: the change
 rows land together or not at all. Leaving the block without commit (an error, a refusal) rolls
 everything back. A commit with nothing audited is refused: every service transaction touches
 records someone must be able to account for.
+
+A use case that only reads opens ``with uow.reading():`` instead. On SQLite every write
+transaction holds the database's single write turn from its ``BEGIN IMMEDIATE`` to its commit,
+so a read that held it while it read (a clinic's dashboard, a long chart) stalled every nurse's
+save behind it. A reading unit of work reads in a deferred transaction beside the writers (WAL),
+and its commit appends the audit events in a short write transaction of their own: the write
+turn lasts as long as the audit append, whatever the read cost. The read's result is returned
+only after its audit row has committed, so no read goes unrecorded; a reading unit of work that
+changed a record is refused at commit.
 """
 
 from __future__ import annotations
@@ -29,6 +38,12 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def _begin_deferred(session: Session) -> None:
+    """On SQLite, begin the session's transaction without the write turn (a plain ``BEGIN``)."""
+    if isinstance(session.get_bind(), Engine):
+        session.connection(execution_options={READ_ONLY_OPTION: True})
+
+
 class UnitOfWork:
     """A transaction over the store. Reusable: each ``with`` block is a new transaction."""
 
@@ -39,6 +54,7 @@ class UnitOfWork:
         self.clock = clock
         self._session: Session | None = None
         self._audit: list[AuditEntry] = []
+        self._reading = False
 
     @property
     def session(self) -> Session:
@@ -46,11 +62,20 @@ class UnitOfWork:
             raise RuntimeError("the unit of work is used outside its `with` block")
         return self._session
 
+    def reading(self) -> Self:
+        """Open the next ``with`` block as a read (see the module docstring)."""
+        if self._session is not None:
+            raise RuntimeError("the unit of work is already open")
+        self._reading = True
+        return self
+
     def __enter__(self) -> Self:
         if self._session is not None:
             raise RuntimeError("the unit of work is already open")
         self._session = self._session_factory()
         self._audit = []
+        if self._reading:
+            _begin_deferred(self._session)
         return self
 
     def __exit__(
@@ -61,6 +86,7 @@ class UnitOfWork:
     ) -> None:
         session, self._session = self.session, None
         self._audit = []
+        self._reading = False
         try:
             session.rollback()  # a no-op after commit
         finally:
@@ -75,8 +101,7 @@ class UnitOfWork:
         here is checked again inside the write transaction that acts on it."""
         session = self._session_factory()
         try:
-            if isinstance(session.get_bind(), Engine):
-                session.connection(execution_options={READ_ONLY_OPTION: True})
+            _begin_deferred(session)
             yield session
         finally:
             session.rollback()
@@ -110,15 +135,33 @@ class UnitOfWork:
         """Flush the changes, chain the audit events, commit; all or nothing."""
         if not self._audit:
             raise RuntimeError("refusing to commit a transaction that recorded no audit event")
+        if self._reading:
+            self._commit_read()
+            return
         session = self.session
         session.flush()
         append_audit_events(session, self._audit, self.clock())
         self._audit = []
-        self._commit_transaction()
+        self._commit_transaction(session)
 
-    def _commit_transaction(self) -> None:
-        """The last step of :meth:`commit` (a seam: tests make it fail after the writes)."""
-        self.session.commit()
+    def _commit_read(self) -> None:
+        """Record a read: its audit events in a write transaction of their own. The read's
+        session is closed, not rolled back, so what it loaded stays readable."""
+        session = self.session
+        if session.new or session.dirty or session.deleted:
+            raise RuntimeError(
+                "refusing to commit a read that changed records; open it with `with uow:`"
+            )
+        with self._session_factory() as writer:
+            append_audit_events(writer, self._audit, self.clock())
+            self._commit_transaction(writer)
+        self._audit = []
+        session.close()
+
+    def _commit_transaction(self, session: Session) -> None:
+        """The last step of :meth:`commit`, on the session holding the writes and the audit
+        rows (a seam: tests make it fail after the writes)."""
+        session.commit()
 
     def rollback(self) -> None:
         self._audit = []

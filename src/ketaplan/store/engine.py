@@ -14,9 +14,10 @@ SQLite (the embedded default) gets, on every new connection:
 
 Every SQLite transaction starts with ``BEGIN IMMEDIATE``: it takes the write lock at the start,
 so writers queue up in order instead of failing half-way with "database is locked" when a
-read-then-write transaction tries to upgrade its lock. Every service transaction writes (even a
-read writes its audit row), so nothing is lost by this. The one exception is a lookup that
-writes nothing (:func:`make_lookup_engine`): it begins a deferred transaction.
+read-then-write transaction tries to upgrade its lock. The exceptions read without the write
+turn and begin a deferred transaction: a lookup that writes nothing (:func:`make_lookup_engine`)
+and a use case that only reads (``UnitOfWork.reading``), which appends its audit row afterwards
+in a short write transaction of its own.
 This needs pysqlite's own implicit transaction handling turned off (``isolation_level = None``)
 and SQLAlchemy's ``begin`` event to emit the BEGIN (the SQLAlchemy documentation's recipe for
 SQLite transactions).
