@@ -5,7 +5,9 @@ A course's schedule is the domain's :class:`~ketaplan.clinical.course.CoursePlan
 reschedule replaces it (the missed or cancelled appointment stays in it, under ``missed``) and
 bumps the course's ``version``: the caller names the version it saw, and if someone else
 rescheduled in the meantime the change is refused with a 409, as for a patient update. The audit
-event lists the sessions that moved, from when to when.
+event lists the sessions that moved, from when to when. The schedule's sessions are also kept as
+``course_booking`` rows and its last day as a column, rewritten with it, for the reads that
+look for a day's bookings across the clinic (the dashboard).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, Literal, cast
 
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import CursorResult, delete, select, update
 
 from ketaplan.clinical.course import (
     CoursePlan,
@@ -30,7 +32,7 @@ from ketaplan.services.orders import newest_active_order, require_active
 from ketaplan.services.patients import find_in_clinic, find_patient
 from ketaplan.services.plans import find_plan
 from ketaplan.services.unit_of_work import UnitOfWork
-from ketaplan.store.models import TreatmentCourse
+from ketaplan.store.models import CourseBooking, TreatmentCourse
 
 MAX_LISTED = 100
 
@@ -56,6 +58,23 @@ def _record(row: TreatmentCourse) -> CourseRecord:
         row.first_day,
         course_plan_from_dict(row.schedule),
         row.version,
+    )
+
+
+def _store_bookings(
+    uow: UnitOfWork, course: TreatmentCourse, actor: Actor, schedule: CoursePlan
+) -> None:
+    """The schedule's sessions as ``course_booking`` rows, replacing the course's old ones."""
+    uow.session.execute(delete(CourseBooking).where(CourseBooking.course_id == course.id))
+    uow.session.add_all(
+        CourseBooking(
+            clinic_id=actor.clinic_id,
+            patient_id=course.patient_id,
+            course_id=course.id,
+            number=booked.number,
+            start_at=booked.start,
+        )
+        for booked in schedule.sessions
     )
 
 
@@ -97,6 +116,7 @@ def schedule_course(
             plan_id=plan_id,
             protocol_key=protocol.key,
             first_day=first_day,
+            last_day=schedule.series_end,
             schedule=schedule.to_dict(),
             version=1,
             created_at=uow.clock(),
@@ -104,6 +124,7 @@ def schedule_course(
         )
         uow.session.add(row)
         uow.session.flush()
+        _store_bookings(uow, row, actor, schedule)
         uow.audit(
             actor,
             "course.create",
@@ -203,12 +224,17 @@ def reschedule_course(
             uow.session.execute(
                 update(TreatmentCourse)
                 .where(TreatmentCourse.id == course_id, TreatmentCourse.version == expected_version)
-                .values(schedule=after.to_dict(), version=expected_version + 1)
+                .values(
+                    schedule=after.to_dict(),
+                    last_day=after.series_end,
+                    version=expected_version + 1,
+                )
                 .execution_options(synchronize_session=False)
             ),
         )
         if bumped.rowcount != 1:  # another reschedule won in the meantime
             raise _stale(course_id, expected_version, expected_version + 1)
+        _store_bookings(uow, course, actor, after)
         was = {s.number: s.start.isoformat() for s in before.sessions}
         moved = [
             {"number": s.number, "from": was.get(s.number), "to": s.start.isoformat()}

@@ -1,21 +1,24 @@
 """The clinic's day at a glance: today's chairs, series to reassess, PHQ-9 item 9 flags.
 
 One read, audited with the patients it showed (``dashboard.read``). Everything shown is a
-record's own data (a course's schedule, a stored score's flags); the only rule here is which
-records are "today" and "recent", in the clinic's time zone.
+record's own data (a course's bookings and last day, a stored score's flags); the only rule here
+is which records are "today" and "recent", in the clinic's time zone.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
+from typing import TypeVarTuple
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
+from sqlalchemy.orm import InstrumentedAttribute
 
 from ketaplan.services.actors import Actor
 from ketaplan.services.unit_of_work import UnitOfWork
 from ketaplan.store.models import (
+    CourseBooking,
     InfusionSession,
     Patient,
     PatientVersion,
@@ -23,6 +26,7 @@ from ketaplan.store.models import (
     TreatmentCourse,
 )
 
+Columns = TypeVarTuple("Columns")
 FLAG_WINDOW = timedelta(days=14)
 REASSESS_WINDOW = timedelta(days=42)
 """Series that ended within six weeks: the reassessment and maintenance-booster window (3-6
@@ -67,80 +71,84 @@ class Dashboard:
 
 
 def clinic_dashboard(uow: UnitOfWork, *, actor: Actor, zone: ZoneInfo) -> Dashboard:
-    """Today in the clinic's zone; shown patients are recorded in the audit event."""
+    """Today in the clinic's zone; shown patients are recorded in the audit event.
+
+    Three indexed reads, each bounded by what it shows (a day's bookings, series that ended in
+    the reassessment window, a fortnight's PHQ-9 answers), never by what the clinic has ever
+    recorded; no statement's parameters grow with the clinic."""
     with uow.reading():
         now = uow.clock()
         today = now.astimezone(zone).date()
-        # A Result has keys() (its column names): dict(result) would take it for a mapping and
-        # fail, hence iter(), which dict() reads as (id, name) pairs.
-        names: dict[int, str] = dict(
-            iter(
-                uow.session.execute(
-                    select(Patient.id, PatientVersion.full_name)
-                    .join(
-                        PatientVersion,
-                        (PatientVersion.patient_id == Patient.id)
-                        & (PatientVersion.version == Patient.version),
-                    )
-                    .where(Patient.clinic_id == actor.clinic_id)
-                )
-            )
+        day_start = datetime.combine(today, time(), zone)
+        bookings = _join_current_name(
+            select(
+                CourseBooking.patient_id,
+                PatientVersion.full_name,
+                CourseBooking.course_id,
+                TreatmentCourse.protocol_key,
+                CourseBooking.number,
+                CourseBooking.start_at,
+                InfusionSession.id,
+            ).join(TreatmentCourse, TreatmentCourse.id == CourseBooking.course_id),
+            CourseBooking.patient_id,
+        ).outerjoin(
+            InfusionSession,
+            (InfusionSession.course_id == CourseBooking.course_id)
+            & (InfusionSession.number == CourseBooking.number),
         )
-        courses = list(
-            uow.session.scalars(
-                select(TreatmentCourse).where(TreatmentCourse.patient_id.in_(list(names)))
+        chairs = [
+            ChairBooking(*row)
+            for row in uow.session.execute(
+                bookings.where(
+                    CourseBooking.clinic_id == actor.clinic_id,
+                    CourseBooking.start_at >= day_start,
+                    CourseBooking.start_at < day_start + timedelta(days=1),
+                ).order_by(CourseBooking.start_at, CourseBooking.id)
             )
+        ]
+        series = _join_current_name(
+            select(
+                TreatmentCourse.patient_id,
+                PatientVersion.full_name,
+                TreatmentCourse.id,
+                TreatmentCourse.protocol_key,
+                TreatmentCourse.last_day,
+            ),
+            TreatmentCourse.patient_id,
         )
-        opened = {
-            (s.course_id, s.number): s.id
-            for s in uow.session.scalars(
-                select(InfusionSession).where(
-                    InfusionSession.course_id.in_([c.id for c in courses])
-                )
+        ended = [
+            SeriesEnded(*row)
+            for row in uow.session.execute(
+                series.where(
+                    Patient.clinic_id == actor.clinic_id,
+                    TreatmentCourse.last_day >= today - REASSESS_WINDOW,
+                    TreatmentCourse.last_day < today,
+                ).order_by(TreatmentCourse.last_day, TreatmentCourse.id)
             )
-        }
-        chairs: list[ChairBooking] = []
-        ended: list[SeriesEnded] = []
-        for course in courses:
-            days = list(course.schedule["sessions"])
-            for booked in days:
-                start = datetime.fromisoformat(booked["start"])
-                if start.astimezone(zone).date() == today:
-                    chairs.append(
-                        ChairBooking(
-                            course.patient_id,
-                            names[course.patient_id],
-                            course.id,
-                            course.protocol_key,
-                            booked["number"],
-                            start,
-                            opened.get((course.id, booked["number"])),
-                        )
-                    )
-            if days:
-                last = date.fromisoformat(days[-1]["date"])
-                if today - REASSESS_WINDOW <= last < today:
-                    ended.append(
-                        SeriesEnded(
-                            course.patient_id,
-                            names[course.patient_id],
-                            course.id,
-                            course.protocol_key,
-                            last,
-                        )
-                    )
+        ]
+        answers = _join_current_name(
+            select(
+                QuestionnaireResponse.patient_id,
+                PatientVersion.full_name,
+                QuestionnaireResponse.id,
+                QuestionnaireResponse.total,
+                QuestionnaireResponse.answered_at,
+                QuestionnaireResponse.flags,
+            ),
+            QuestionnaireResponse.patient_id,
+        )
         flags = [
-            ItemNineFlag(r.patient_id, names[r.patient_id], r.id, r.total, r.answered_at)
-            for r in uow.session.scalars(
-                select(QuestionnaireResponse)
-                .where(
-                    QuestionnaireResponse.patient_id.in_(list(names)),
-                    QuestionnaireResponse.scale == "phq9",
-                    QuestionnaireResponse.answered_at >= now - FLAG_WINDOW,
+            ItemNineFlag(patient_id, name, response_id, total, answered_at)
+            for patient_id, name, response_id, total, answered_at, answer_flags in (
+                uow.session.execute(
+                    answers.where(
+                        Patient.clinic_id == actor.clinic_id,
+                        QuestionnaireResponse.scale == "phq9",
+                        QuestionnaireResponse.answered_at >= now - FLAG_WINDOW,
+                    ).order_by(QuestionnaireResponse.answered_at.desc())
                 )
-                .order_by(QuestionnaireResponse.answered_at.desc())
             )
-            if "phq9.item9_positive" in r.flags
+            if "phq9.item9_positive" in answer_flags
         ]
         shown = sorted(
             {c.patient_id for c in chairs}
@@ -151,9 +159,14 @@ def clinic_dashboard(uow: UnitOfWork, *, actor: Actor, zone: ZoneInfo) -> Dashbo
             actor, "dashboard.read", "clinic", actor.clinic_id, details={"patient_ids": shown}
         )
         uow.commit()
-        return Dashboard(
-            today,
-            tuple(sorted(chairs, key=lambda c: c.start)),
-            tuple(sorted(ended, key=lambda e: e.last_day)),
-            tuple(flags),
-        )
+        return Dashboard(today, tuple(chairs), tuple(ended), tuple(flags))
+
+
+def _join_current_name(
+    statement: Select[*Columns], patient_id: InstrumentedAttribute[int]
+) -> Select[*Columns]:
+    """``statement`` joined to the patient (for the clinic) and its current version (the name)."""
+    return statement.join(Patient, Patient.id == patient_id).join(
+        PatientVersion,
+        (PatientVersion.patient_id == Patient.id) & (PatientVersion.version == Patient.version),
+    )

@@ -8,9 +8,10 @@ questionnaire answers, titration recommendations and decisions, an order's lifec
 DELETE on the append-only tables (triggers in the migrations), so a bug cannot rewrite history
 quietly either.
 
-The only rows updated in place are ``patient.version`` and ``treatment_course`` (its schedule
-and ``version``: optimistic concurrency, an update names the version it read and loses if
-another got there first), a patient link's progress, a revoked sign-in, and the audit chain head
+The only rows updated in place are ``patient.version`` and ``treatment_course`` (its schedule,
+last day and ``version``: optimistic concurrency, an update names the version it read and loses
+if another got there first) with its ``course_booking`` rows (the schedule's sessions as rows,
+replaced with it), a patient link's progress, a revoked sign-in, and the audit chain head
 (the row every audit append locks, so the chain never forks).
 """
 
@@ -201,10 +202,32 @@ class TreatmentCourse(Base):
     plan_id: Mapped[int | None] = mapped_column(ForeignKey("infusion_plan.id"))
     protocol_key: Mapped[str] = mapped_column(String(64))
     first_day: Mapped[date]
+    last_day: Mapped[date] = mapped_column(index=True, nullable=True)
+    """The series' last session day, in the clinic's zone: kept with the schedule so the
+    dashboard finds series that ended recently by an index, not by reading every schedule.
+    Always set; nullable in the schema only (see migration 0007)."""
     schedule: Mapped[dict[str, Any]]
     version: Mapped[int] = mapped_column(default=1, server_default="1")
     created_at: Mapped[datetime]
     created_by: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
+
+
+class CourseBooking(Base):
+    """One booked appointment of a course's current schedule: the schedule's sessions as rows,
+    rewritten with it, so a day's chairs are an indexed range of one clinic's bookings."""
+
+    __tablename__ = "course_booking"
+    __table_args__ = (
+        UniqueConstraint("course_id", "number"),
+        Index("ix_course_booking_clinic_start", "clinic_id", "start_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinic.id"))
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id"))
+    course_id: Mapped[int] = mapped_column(ForeignKey("treatment_course.id"))
+    number: Mapped[int]
+    start_at: Mapped[datetime]
 
 
 class InfusionSession(Base):
@@ -251,6 +274,7 @@ class QuestionnaireResponse(Base):
     """A scored questionnaire: every item answer, the total, band and flags."""
 
     __tablename__ = "questionnaire_response"
+    __table_args__ = (Index("ix_questionnaire_response_scale_answered", "scale", "answered_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id"), index=True)
