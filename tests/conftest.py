@@ -13,6 +13,15 @@ from ketaplan.drug_dictionary import DnerDrugDictionary
 
 
 @pytest.fixture(autouse=True)
+def _own_state_dir(
+    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """What ketaplan remembers between runs (the last audit position verified) stays in the
+    test's own folder, never the user's."""
+    monkeypatch.setenv("KETAPLAN_STATE_DIR", str(tmp_path_factory.mktemp("state")))
+
+
+@pytest.fixture(autouse=True)
 def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests must not reach the internet: outbound connections other than loopback fail."""
     real_connect = socket.socket.connect

@@ -10,12 +10,14 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select, text
+from sqlalchemy.orm import Session
 
 from ketaplan.cli import main
 from ketaplan.clinical.catalog import Catalog
 from ketaplan.services import PatientDetails, UnitOfWork, create_patient, set_up_clinic
 from ketaplan.services.accounts import sign_in
 from ketaplan.store import Database, open_database
+from ketaplan.store.audit import ChainVerification
 from ketaplan.store.backup import hold_serve_lock, sqlite_path
 from ketaplan.store.models import AuditEvent, User
 
@@ -273,3 +275,24 @@ def test_serve_refuses_an_unmigrated_database_before_starting_workers(
     monkeypatch.setenv("KETAPLAN_DATABASE_URL", database_url)
     assert main(["serve", "--port", "1", "--workers", "2"]) == 7
     assert "run `ketaplan db migrate`" in capsys.readouterr().err
+
+
+def test_a_backup_walks_the_audit_chain_once(
+    sqlite_clinic: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 19: the copy was verified, renamed, then verified again (twice the walk)."""
+    from ketaplan.store import backup
+
+    walks: list[int] = []
+    real_verify = backup.verify_audit_chain
+
+    def counted(session: Session) -> ChainVerification:
+        walks.append(1)
+        return real_verify(session)
+
+    monkeypatch.setattr(backup, "verify_audit_chain", counted)
+    checked = backup.backup_sqlite(sqlite_clinic, tmp_path / "once.db")
+    assert walks == [1]
+    assert checked.path == (tmp_path / "once.db").absolute()
+    assert checked.size_bytes == checked.path.stat().st_size
+    assert checked.audit_events > 0

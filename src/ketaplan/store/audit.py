@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -145,11 +145,6 @@ def _hashed(row: Mapping[str, Any]) -> dict[str, object]:
     return fields
 
 
-def hashed_fields(event: AuditEvent) -> dict[str, object]:
-    """The fields of a row that its hash covers, as hashed."""
-    return _hashed({column: getattr(event, column) for column in _HASHED_COLUMNS})
-
-
 @dataclass(frozen=True, slots=True)
 class BrokenLink:
     """Where the chain breaks, and how."""
@@ -163,57 +158,94 @@ class BrokenLink:
 
 
 @dataclass(frozen=True, slots=True)
+class VerifiedPosition:
+    """A place in the chain already verified: its sequence number and hash. A later check can
+    start there instead of at the first event (``ketaplan audit verify`` keeps the last one)."""
+
+    seq: int
+    hash: str
+
+
+@dataclass(frozen=True, slots=True)
 class ChainVerification:
-    """The result of walking the chain: how many rows checked, and the first break if any."""
+    """The result of walking the chain: the events verified (the first ``from_seq - 1`` of them
+    by an earlier check), the last hash, and the first break if any."""
 
     checked: int
     last_hash: str
     broken: BrokenLink | None = None
+    from_seq: int = 1
 
     @property
     def ok(self) -> bool:
         return self.broken is None
 
+    @property
+    def position(self) -> VerifiedPosition:
+        return VerifiedPosition(self.checked, self.last_hash)
+
     def to_dict(self) -> dict[str, object]:
         return {
             "ok": self.ok,
             "checked": self.checked,
+            "from_seq": self.from_seq,
             "last_hash": self.last_hash,
             "broken": self.broken.to_dict() if self.broken else None,
         }
 
 
-def _walk(events: Iterable[AuditEvent]) -> ChainVerification:
-    expected_seq = 1
-    prev_hash = GENESIS_HASH
-    for event in events:
+_WALKED = (
+    _EVENTS.c.id,
+    _EVENTS.c.prev_hash,
+    _EVENTS.c.hash,
+    *(_EVENTS.c[column] for column in _HASHED_COLUMNS),
+)
+
+
+def _walk(rows: Iterable[Sequence[Any]], start: VerifiedPosition) -> ChainVerification:
+    """Check each row's sequence, link and hash, from the one after ``start``.
+
+    Rows, not ORM objects: loading each event as an object cost more than hashing it."""
+    expected_seq = start.seq + 1
+    prev_hash = start.hash
+    occurred = _HASHED_COLUMNS.index("occurred_at")
+    for event_id, event_prev_hash, event_hash, *values in rows:
+        fields = dict(zip(_HASHED_COLUMNS, values, strict=True))
+        fields["occurred_at"] = values[occurred].astimezone(UTC).isoformat()
+        seq = fields["seq"]
         problem = None
-        if event.seq != expected_seq:
+        if seq != expected_seq:
             problem = (
-                f"audit event {expected_seq} is missing (the next row has sequence {event.seq})"
-                if event.seq > expected_seq
-                else f"sequence {event.seq} appears twice or out of order"
+                f"audit event {expected_seq} is missing (the next row has sequence {seq})"
+                if seq > expected_seq
+                else f"sequence {seq} appears twice or out of order"
             )
-        elif event.prev_hash != prev_hash:
+        elif event_prev_hash != prev_hash:
             problem = (
-                f"audit event {event.seq} does not link to event {event.seq - 1}: its "
+                f"audit event {seq} does not link to event {expected_seq - 1}: its "
                 "prev_hash differs from that row's hash (a row was removed, inserted or rehashed)"
             )
-        elif chain_hash(event.prev_hash, hashed_fields(event)) != event.hash:
+        elif chain_hash(event_prev_hash, fields) != event_hash:
             problem = (
-                f"audit event {event.seq} was changed after it was written: its content no "
+                f"audit event {seq} was changed after it was written: its content no "
                 "longer matches its hash"
             )
         if problem:
-            broken = BrokenLink(expected_seq, event.id, problem)
-            return ChainVerification(expected_seq - 1, prev_hash, broken)
-        prev_hash = event.hash
+            broken = BrokenLink(expected_seq, event_id, problem)
+            return ChainVerification(expected_seq - 1, prev_hash, broken, start.seq + 1)
+        prev_hash = event_hash
         expected_seq += 1
-    return ChainVerification(expected_seq - 1, prev_hash)
+    return ChainVerification(expected_seq - 1, prev_hash, None, start.seq + 1)
 
 
-def verify_audit_chain(session: Session, *, batch_size: int = 1000) -> ChainVerification:
+def verify_audit_chain(
+    session: Session, *, since: VerifiedPosition | None = None, batch_size: int = 5000
+) -> ChainVerification:
     """Walk the audit trail in sequence order and report the first row that breaks it.
+
+    ``since`` starts the walk after a position an earlier check verified: the row there must
+    still carry the hash it had (a trail rewritten from that point on is caught), and only the
+    rows after it are hashed. What lies before it is not checked again; a full walk does that.
 
     The head is read first and the walk stops at its sequence number, so events appended while
     the walk runs are left for the next check instead of looking like a mismatch (at READ
@@ -226,14 +258,31 @@ def verify_audit_chain(session: Session, *, batch_size: int = 1000) -> ChainVeri
         )
     ).one_or_none()
     head_seq, head_hash = (head.last_seq, head.last_hash) if head else (0, "")
+    start = since or VerifiedPosition(0, GENESIS_HASH)
+    if start.seq:
+        kept = session.scalar(select(_EVENTS.c.hash).where(_EVENTS.c.seq == start.seq))
+        if kept != start.hash:
+            return ChainVerification(
+                0,
+                GENESIS_HASH,
+                BrokenLink(
+                    start.seq,
+                    None,
+                    f"audit event {start.seq} "
+                    + ("is gone" if kept is None else "no longer has the hash it had")
+                    + " when it was last verified: the trail was cut or rewritten from there "
+                    "(or this is another database; after a restore, check it with --full)",
+                ),
+                start.seq,
+            )
     statement = (
-        select(AuditEvent)
-        .where(AuditEvent.seq <= head_seq)
-        .order_by(AuditEvent.seq)
+        select(*_WALKED)
+        .where(_EVENTS.c.seq > start.seq, _EVENTS.c.seq <= head_seq)
+        .order_by(_EVENTS.c.seq)
         .execution_options(yield_per=batch_size)
     )
     with session.execute(statement) as result:
-        walked = _walk(result.scalars())
+        walked = _walk(result, start)
     if walked.broken is not None:
         return walked
     # Rows past the head: appends committed during the walk (the head has moved on since),
@@ -254,6 +303,7 @@ def verify_audit_chain(session: Session, *, batch_size: int = 1000) -> ChainVeri
                     f"audit events up to {beyond} exist past the chain head ({head_now}): rows "
                     "were added outside ketaplan, or the head was set back",
                 ),
+                walked.from_seq,
             )
     if head is None or head_seq != walked.checked or head_hash != walked.last_hash:
         return ChainVerification(
@@ -266,5 +316,6 @@ def verify_audit_chain(session: Session, *, batch_size: int = 1000) -> ChainVeri
                 f"event {walked.checked}: events were removed from the end, or the head was "
                 "changed",
             ),
+            walked.from_seq,
         )
     return walked
