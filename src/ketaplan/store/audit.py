@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, func, insert, select, update
+from sqlalchemy import String, Table, bindparam, func, insert, select, type_coerce, update
 from sqlalchemy.orm import Session
 
 from ketaplan.store.models import AuditChainHead, AuditEvent
@@ -198,8 +198,20 @@ _WALKED = (
     _EVENTS.c.id,
     _EVENTS.c.prev_hash,
     _EVENTS.c.hash,
-    *(_EVENTS.c[column] for column in _HASHED_COLUMNS),
+    *(
+        # The time as the driver gives it: SQLite's text is parsed once, below, instead of by
+        # the column type's regular expression and then again.
+        type_coerce(_EVENTS.c[column], String) if column == "occurred_at" else _EVENTS.c[column]
+        for column in _HASHED_COLUMNS
+    ),
 )
+
+
+def _utc_iso(stored: datetime | str) -> str:
+    """The hashed form of ``occurred_at``: PostgreSQL's aware time, or SQLite's UTC text."""
+    if isinstance(stored, str):
+        stored = datetime.fromisoformat(stored).replace(tzinfo=UTC)
+    return stored.astimezone(UTC).isoformat()
 
 
 def _walk(rows: Iterable[Sequence[Any]], start: VerifiedPosition) -> ChainVerification:
@@ -211,7 +223,7 @@ def _walk(rows: Iterable[Sequence[Any]], start: VerifiedPosition) -> ChainVerifi
     occurred = _HASHED_COLUMNS.index("occurred_at")
     for event_id, event_prev_hash, event_hash, *values in rows:
         fields = dict(zip(_HASHED_COLUMNS, values, strict=True))
-        fields["occurred_at"] = values[occurred].astimezone(UTC).isoformat()
+        fields["occurred_at"] = _utc_iso(values[occurred])
         seq = fields["seq"]
         problem = None
         if seq != expected_seq:
