@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint typecheck unit browser screenshots bench bench-plan bench-pk bench-api bench-pages venv clean
+.PHONY: run test lint typecheck unit browser screenshots bench bench-plan bench-pk bench-api bench-pages bench-audit venv clean
 
 # `make run` serves the embedded SQLite database in this directory (git-ignored).
 RUN_DATABASE := sqlite:///./ketaplan.db
@@ -73,6 +73,10 @@ bench-api: venv
 ## bench-pages: server time to render each main page for a patient with 20 sessions
 bench-pages: venv
 	$(BIN)/python benchmarks/pages.py
+
+## bench-audit: `audit verify` on 3 million events: the full walk before and now, and incremental
+bench-audit: venv
+	$(BIN)/python benchmarks/audit.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
