@@ -271,6 +271,7 @@ def test_titration_recommends_from_the_stored_course_like_the_domain(
                     scores={"phq9": 15},
                 ),
             ),
+            phq9_item9=((date(2026, 12, 7), 2), (date(2026, 12, 7), 1)),
         ),
     )
     protocol = catalog.protocol("depression")
@@ -278,6 +279,17 @@ def test_titration_recommends_from_the_stored_course_like_the_domain(
     assert record.recommendation == limited.to_dict(patient.profile.weight_kg)
     assert record.recommendation["limits"]["needs_override"] is False
     assert audit_log()[-1] == "titration.recommend"
+    # item 9 comes from the stored answers (Kroenke 2001: above 0, no increase; same-day review)
+    assert record.basis["phq9_item9"] == [
+        {"on": "2026-12-07", "answer": 2},
+        {"on": "2026-12-07", "answer": 1},
+    ]
+    assert record.recommendation["action"] != "increase"
+    assert any("PHQ-9 item 9" in r for r in record.recommendation["reasons"])
+    assert (record.recommendation["response"], record.recommendation["remission"]) == (
+        False,
+        False,
+    )
 
 
 def test_a_prescriber_decides_a_recommendation_once(

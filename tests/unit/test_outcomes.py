@@ -288,7 +288,8 @@ def test_every_symptom_scale_names_its_reliable_change_and_where_it_comes_from()
     for spec in SCALES.values():
         if spec.category == "tolerability":
             continue
-        assert spec.reliable_change_points is not None and spec.reliable_change_points > 0
+        assert spec.reliable_change_points is not None
+        assert spec.reliable_change_points > 0
         source = spec.reliable_change_source
         assert "clinic policy" in source or any(year in source for year in ("20", "19"))
 

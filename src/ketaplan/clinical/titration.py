@@ -14,7 +14,7 @@ response between them. The rules, in order:
 4. Pain protocols: step towards the effective dose: **increase** one step (0.1 mg/kg) while
    the pain has not responded and the session was not poorly tolerated (fair tolerance holds).
    Without a pain score to judge (no baseline, or none since), **hold** and say which is
-   missing: a pain protocol never steps up blind.
+   missing: a pain protocol never steps up blind, not even to the range's lower bound.
 5. Never an increase while the latest PHQ-9 item 9 (thoughts of being better off dead or of
    self-harm) is above 0 or has risen, or is unknown after an earlier positive answer: the
    proposal **holds** (a decrease for poor tolerance still stands) and the reasons say why;
@@ -23,9 +23,10 @@ response between them. The rules, in order:
 Each proposal also says where the primary scale stands: response against the baseline and
 remission on the latest score (:func:`~ketaplan.clinical.outcomes.assess_outcome`).
 
-The result always lies inside the protocol's ``range_mg_per_kg`` (the soft band): a step that
+The result lies inside the protocol's ``range_mg_per_kg`` (the soft band): a step that
 would leave it stops at the bound and the reasons say so; a last dose given outside it (by a
-prescriber's override) is brought back inside, also said. The step sizes are clinic policy.
+prescriber's override) is brought back inside, also said, except that rules 4 and 5 never
+raise a dose, so a dose below the range then holds where it is. The step sizes are clinic policy.
 This is a proposal: a prescriber accepts or overrides it.
 
 :func:`within_limits` then checks the proposal the way a plan is checked (the same
@@ -336,6 +337,12 @@ def recommend_next_dose(protocol: Protocol, history: History) -> Titration:
             "lower bound; below it the prescriber decides whether to continue"
         )
         target = low
+    if protocol.category == "pain" and status == "unknown" and target > current + 1e-9:
+        target = current
+        reasons.append(
+            f"without a {primary} the dose is not raised, even to the range's lower bound: "
+            f"hold at {current:g} mg/kg"
+        )
     concern = suicidality_concern(history)
     if concern is not None:
         if target > current + 1e-9:
