@@ -10,8 +10,9 @@ from the database and lets :func:`~ketaplan.clinical.titration.recommend_next_do
 * baseline: the course's questionnaires (not tied to a session) answered before the first
   session's first event; follow-up: those answered after the last session's last event;
 * weight: the patient's current profile;
-* PHQ-9 item 9: every PHQ-9 of the course and its sessions, in the order answered, whatever
-  the session's state (titration never increases while the latest is above 0).
+* PHQ-9 item 9: every PHQ-9 of the course and its sessions, and those of the patient tied to
+  no course, in the order answered, whatever the session's state (titration never increases
+  while the latest is above 0).
 
 The recommendation is checked against every limit a plan is checked against, on the
 patient's dosing weight (:func:`~ketaplan.clinical.titration.within_limits`), and stored with
@@ -182,9 +183,26 @@ def course_history(
         ),
         phq9_item9=tuple(
             (r.answered_at.astimezone(zone).date(), _item9(r))
-            for r in sorted(responses, key=lambda r: r.answered_at)
+            for r in sorted(
+                [*responses, *_unlinked_phq9(uow, course.patient_id)], key=lambda r: r.answered_at
+            )
             if r.scale == "phq9"
         ),
+    )
+
+
+def _unlinked_phq9(uow: UnitOfWork, patient_id: int) -> list[QuestionnaireResponse]:
+    """The patient's PHQ-9s tied to no course or session (a link sent outside a course): their
+    item 9 counts for every course."""
+    return list(
+        uow.session.scalars(
+            select(QuestionnaireResponse).where(
+                QuestionnaireResponse.patient_id == patient_id,
+                QuestionnaireResponse.scale == "phq9",
+                QuestionnaireResponse.course_id.is_(None),
+                QuestionnaireResponse.session_id.is_(None),
+            )
+        )
     )
 
 
