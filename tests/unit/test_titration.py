@@ -449,3 +449,10 @@ def test_a_pain_protocol_never_steps_up_without_pain_scores(
         sessions=tuple(replace(s, scores={}) for s in record.sessions),
     )
     assert recommend_next_dose(protocol, blind).action != "increase"
+
+
+def test_a_step_up_after_a_total_only_phq9_asks_to_check_item9(catalog: Catalog) -> None:
+    record = _with_item9(history(session(0.5, 19, tolerability=1)), 0, None)
+    result = recommend_next_dose(catalog.protocol("depression"), record)
+    assert result.action == "increase"  # no positive answer on record
+    assert any("check that item 9" in r for r in result.reasons)

@@ -350,6 +350,11 @@ def recommend_next_dose(protocol: Protocol, history: History) -> Titration:
             reasons.append(f"{concern}: no increase; hold at {current:g} mg/kg")
         else:
             reasons.append(f"{concern}: titration proposes no increase")
+    elif target > current + 1e-9 and history.phq9_item9 and history.phq9_item9[-1][1] is None:
+        reasons.append(
+            "the latest PHQ-9 was recorded without its item answers: check that item 9 "
+            "(thoughts of being better off dead or of self-harm) is 0 before stepping up"
+        )
     if target > current + 1e-9:
         action: Action = "increase"
     elif target < current - 1e-9:
