@@ -271,6 +271,7 @@ def test_titration_recommends_from_the_stored_course_like_the_domain(
                     scores={"phq9": 15},
                 ),
             ),
+            phq9_item9=((date(2026, 12, 7), 2), (date(2026, 12, 7), 1)),
         ),
     )
     protocol = catalog.protocol("depression")
@@ -278,6 +279,45 @@ def test_titration_recommends_from_the_stored_course_like_the_domain(
     assert record.recommendation == limited.to_dict(patient.profile.weight_kg)
     assert record.recommendation["limits"]["needs_override"] is False
     assert audit_log()[-1] == "titration.recommend"
+    # item 9 comes from the stored answers (Kroenke 2001: above 0, no increase; same-day review)
+    assert record.basis["phq9_item9"] == [
+        {"on": "2026-12-07", "answer": 2},
+        {"on": "2026-12-07", "answer": 1},
+    ]
+    assert record.recommendation["action"] != "increase"
+    assert any("PHQ-9 item 9" in r for r in record.recommendation["reasons"])
+    assert (record.recommendation["response"], record.recommendation["remission"]) == (
+        False,
+        False,
+    )
+
+
+def test_a_phq9_tied_to_no_course_counts_for_item9_in_the_order_answered(
+    uow: UnitOfWork,
+    nurse: Actor,
+    prescriber: Actor,
+    patient: PatientRecord,
+    course_after_one_session: int,
+    policy: ClinicPolicy,
+) -> None:
+    # Kroenke 2001: item 9 above 0 needs same-day review; titration never increases then.
+    def answered(item9: int, at: datetime) -> list[str]:
+        record_questionnaire(
+            uow,
+            patient.patient_id,
+            scale="phq9",
+            answers=[2, 2, 2, 2, 2, 2, 1, 1, item9],
+            answered_at=at,
+            actor=nurse,
+        )
+        made = recommend_titration(uow, course_after_one_session, actor=prescriber, policy=policy)
+        assert made.basis["phq9_item9"][-1] == {"on": "2026-12-07", "answer": item9}
+        return [r for r in made.recommendation["reasons"] if "PHQ-9 item 9" in r]
+
+    assert answered(0, AFTER + timedelta(hours=1)) == []  # the latest answer is 0 again
+    (reason,) = answered(3, AFTER + timedelta(hours=2))
+    assert "is 3" in reason
+    assert "risen from 0" in reason
 
 
 def test_a_prescriber_decides_a_recommendation_once(

@@ -381,3 +381,48 @@ def test_titrate_doses_an_obese_patient_on_the_clinics_weight_basis(
     assert data["recommended_mg_per_kg"] == 0.75  # within every limit on the ideal weight
     assert data["recommended_mg"] == round(0.75 * data["dosing_weight_kg"], 1)
     assert data["limits"]["needs_override"] is False
+
+
+def test_titrate_shows_remission_as_well_as_response_in_text_and_json(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    history = str(EXAMPLES / "history_after_session3.json")
+    code, out, _ = run(capsys, "titrate", history)
+    assert code == 0
+    assert "Outcome (phq9 15): response no, remission no" in out
+    code, out, _ = run(capsys, "titrate", history, "--json")
+    data = json.loads(out)
+    assert (data["response"], data["remission"]) == (False, False)
+    assert data["outcome"]["baseline"] == 19
+
+
+def test_titrate_holds_when_phq9_item9_is_positive_and_says_why(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # Kroenke 2001: item 9 above 0 needs same-day review; titration never steps up then.
+    data = json.loads((EXAMPLES / "history_after_session3.json").read_text())
+    data["sessions"][-1]["phq9_item9"] = 1
+    path = tmp_path / "history.json"
+    path.write_text(json.dumps(data))
+    code, out, _ = run(capsys, "titrate", str(path))
+    assert code == 0
+    assert "0.5 mg/kg" in out.splitlines()[0]
+    assert ", hold" in out.splitlines()[0]
+    assert "PHQ-9 item 9" in out
+    assert "no increase" in out
+
+
+def test_course_history_shows_outcomes_and_the_relapse_rule_that_fired(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    argv = ["course", "--condition", "depression", "--start", "2026-12-07", "--history"]
+    argv.append(str(EXAMPLES / "history_follow_up.json"))
+    code, out, _ = run(capsys, *argv)
+    assert code == 0
+    assert "Outcome (phq9 10): response no, remission no" in out
+    assert "Relapse check (phq9): relapse (left_remission)" in out
+    code, out, _ = run(capsys, *argv, "--json")
+    data = json.loads(out)
+    (outcome,) = data["outcomes"]
+    assert (outcome["response"], outcome["remission"]) == (False, False)
+    assert data["boosters"]["relapse_checks"][0]["rule"] == "left_remission"

@@ -139,7 +139,7 @@ def test_a_relapse_after_the_series_recommends_a_booster_with_its_reason(catalog
     relapse = boosters.recommendations[0]
     assert relapse.trigger == "relapse"
     assert relapse.dates == (date(2027, 1, 13),)
-    assert "phq9 12 is back at or above 10" in relapse.reason
+    assert "phq9 4 at the end of the series -> 12: relapse, out of remission" in relapse.reason
     assert boosters.recommendations[1].trigger == "maintenance"
 
 

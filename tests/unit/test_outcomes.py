@@ -7,8 +7,12 @@ Sources, cited per test: Kroenke, Spitzer & Williams 2001 (PHQ-9); Spitzer et al
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ketaplan.clinical.outcomes import (
+    SCALES,
+    assess_outcome,
     detect_relapse,
     is_remission,
     is_response,
@@ -222,19 +226,137 @@ def test_remission_is_phq9_below_five_gad7_below_five_qids_five_or_less() -> Non
     assert not is_remission("pcl5", 0)  # the PCL-5 defines no remission cut-off
 
 
-def test_relapse_is_a_score_back_over_its_threshold_after_the_series() -> None:
-    finding = detect_relapse("phq9", 4, [6, 11])
-    assert finding.relapsed
-    assert finding.at_index == 1
-    assert "back at or above 10" in finding.reason
+# Relapse after the series (issue 13, item 5): leaving remission, or a rise of at least the
+# scale's reliable change; a rise inside remission, or a smaller one, is noise. Sources per
+# scale: PHQ-9 5 points, Löwe et al., Med Care 2004;42:1194 (minimal clinically important
+# individual change, 2 SEM); GAD-7 4 points, Toussaint et al., J Affect Disord 2020;265:395;
+# PCL-5 15 points, Marx et al., Psychol Assess 2022;34:197 (reliable change index, sample 1);
+# pain NRS 2 points, Farrar et al., Pain 2001;94:149; QIDS-SR16 5 points, clinic policy.
+# Remission: PHQ-9 and GAD-7 4 or less (Kroenke 2001; Spitzer 2006), QIDS-SR16 5 or less
+# (Rush 2003).
+@pytest.mark.parametrize(
+    ("key", "end", "follow_up", "rule"),
+    [
+        ("phq9", 4, [6, 11], "left_remission"),
+        ("phq9", 4, [5], "left_remission"),
+        ("phq9", 3, [4], None),  # a rise inside remission
+        ("phq9", 0, [4], None),
+        ("phq9", 9, [10], None),  # into the moderate band by 1 point: noise
+        ("phq9", 6, [10], None),
+        ("phq9", 6, [11], "reliable_change"),
+        ("phq9", 3, [5, 7], "left_remission"),
+        ("phq9", 8, [13, 8], None),  # judged on the latest score
+        ("gad7", 6, [9], None),
+        ("gad7", 6, [10], "reliable_change"),
+        ("gad7", 2, [5], "left_remission"),
+        ("pcl5", 20, [34], None),
+        ("pcl5", 20, [35], "reliable_change"),
+        ("pain_nrs", 3, [4], None),
+        ("pain_nrs", 3, [5], "reliable_change"),
+        ("qids_sr16", 5, [5], None),
+        ("qids_sr16", 5, [6], "left_remission"),
+        ("qids_sr16", 7, [12], "reliable_change"),
+    ],
+)
+def test_relapse_is_leaving_remission_or_a_reliable_rise_and_says_which_rule_fired(
+    key: str, end: int, follow_up: list[int], rule: str | None
+) -> None:
+    finding = detect_relapse(key, end, follow_up)
+    assert finding.relapsed == (rule is not None)
+    assert finding.rule == rule
+    assert finding.at_index == len(follow_up) - 1
+    if rule == "reliable_change":
+        spec = SCALES[key]
+        assert f"reliable change is {spec.reliable_change_points} points" in finding.reason
+        assert spec.reliable_change_source in finding.reason
+    if rule == "left_remission":
+        assert "out of remission" in finding.reason
 
 
-def test_relapse_is_also_a_score_rising_across_two_measurements() -> None:
-    finding = detect_relapse("phq9", 3, [5, 7])
-    assert finding.relapsed
-    assert "rose across the two latest measurements (3 -> 5 -> 7)" in finding.reason
+def test_a_non_relapse_in_the_moderate_band_still_says_symptoms_persist() -> None:
+    finding = detect_relapse("phq9", 12, [14])
+    assert not finding.relapsed
+    assert "within measurement noise" in finding.reason
+    assert "symptoms persist" in finding.reason
 
 
-def test_steady_low_scores_are_no_relapse() -> None:
-    assert not detect_relapse("phq9", 4, [5, 4]).relapsed
+def test_no_follow_up_is_no_relapse() -> None:
     assert not detect_relapse("phq9", 4, []).relapsed
+
+
+def test_every_symptom_scale_names_its_reliable_change_and_where_it_comes_from() -> None:
+    for spec in SCALES.values():
+        if spec.category == "tolerability":
+            continue
+        assert spec.reliable_change_points is not None
+        assert spec.reliable_change_points > 0
+        source = spec.reliable_change_source
+        assert "clinic policy" in source or any(year in source for year in ("20", "19"))
+
+
+SYMPTOM_SCALES = [k for k, v in SCALES.items() if v.category != "tolerability"]
+
+
+@st.composite
+def follow_ups(draw: st.DrawFn) -> tuple[str, int, list[int]]:
+    key = draw(st.sampled_from(SYMPTOM_SCALES))
+    top = SCALES[key].total_max
+    end = draw(st.integers(0, top))
+    return key, end, draw(st.lists(st.integers(0, top), min_size=1, max_size=4))
+
+
+@settings(max_examples=400, deadline=None)
+@given(follow_ups())
+def test_relapse_rules_hold_for_any_scores(case: tuple[str, int, list[int]]) -> None:
+    key, end, totals = case
+    spec = SCALES[key]
+    latest = totals[-1]
+    finding = detect_relapse(key, end, totals)
+    in_remission = spec.remission_max is not None and latest <= spec.remission_max
+    ended_in_remission = spec.remission_max is not None and end <= spec.remission_max
+    reliable = latest - end >= (spec.reliable_change_points or 0)
+    if in_remission:
+        assert not finding.relapsed  # a rise inside remission is not a relapse
+    elif ended_in_remission:
+        assert finding.rule == "left_remission"
+    elif reliable:
+        assert finding.rule == "reliable_change"
+    else:
+        assert not finding.relapsed
+    assert finding.relapsed == (finding.rule is not None)
+    # a relapse is never a fall, nor a rise smaller than the scale's reliable change unless
+    # it leaves remission
+    if finding.relapsed:
+        assert latest > end
+        assert finding.rule == "left_remission" or reliable
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    key=st.sampled_from(SYMPTOM_SCALES),
+    baseline=st.none() | st.integers(0, 80),
+    latest=st.integers(0, 80),
+)
+def test_outcome_reports_response_against_baseline_and_remission_on_the_latest_score(
+    key: str, baseline: int | None, latest: int
+) -> None:
+    spec = SCALES[key]
+    latest = min(latest, spec.total_max)
+    baseline = None if baseline is None else min(baseline, spec.total_max)
+    outcome = assess_outcome(key, baseline, latest)
+    if baseline is None:
+        assert outcome.response is None
+    else:
+        assert outcome.response == is_response(key, baseline, latest)
+    if spec.remission_max is None:
+        assert outcome.remission is None
+        assert "no remission cut-off" in outcome.reason
+    else:
+        assert outcome.remission == is_remission(key, latest)
+        assert ("not in remission" in outcome.reason) != outcome.remission
+
+
+def test_outcome_of_the_kroenke_2001_example_is_response_and_remission() -> None:
+    outcome = assess_outcome("phq9", 19, 4)
+    assert (outcome.response, outcome.remission) == (True, True)
+    assert outcome.to_dict()["reduction_from_baseline"] == 0.789

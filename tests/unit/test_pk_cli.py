@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ketaplan.cli import main
 
@@ -188,3 +190,110 @@ def test_a_cohort_weight_without_a_unit_is_refused(capsys: pytest.CaptureFixture
     argv = [*CONTRACT, "--cohort", "100", "--cohort-weights", "50", "120 kg"]
     assert main(argv) == 2
     assert "cohort weight '50' has no unit" in capsys.readouterr().err
+
+
+# ------------------------------------------------ population, anaesthetic range, effect site ----
+
+
+def test_the_report_says_whom_the_model_was_fitted_in_and_warns_outside_it(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    argv = ["simulate", "--model", "hijazi", "--weight", "130 kg", "--age", "70"]
+    argv += ["--dose-mg", "35", "--duration-min", "40", "--step-s", "60"]
+    report = _json(capsys, [*argv, "--json"])
+    population = report["population"]
+    assert isinstance(population, dict)
+    assert "intensive care" in population["fitted_in"]
+    assert population["age_years"] == 70
+    warnings = population["warnings"]
+    assert len(warnings) == 3  # the ICU caution, the weight, the age
+    assert main(argv) == 0
+    text = capsys.readouterr().out
+    assert "Fitted in: 12 adult intensive care patients" in text
+    assert text.count("WARNING: ") == 3
+    assert "130 kg outside the fitted range" in text
+
+
+def test_a_patient_inside_the_fitted_ranges_of_a_volunteer_model_gets_no_warning(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    report = _json(capsys, [*CONTRACT, "--age", "40"])
+    assert report["population"]["warnings"] == []  # type: ignore[index]
+    assert main(CONTRACT[:-1]) == 0
+    assert "WARNING" not in capsys.readouterr().out
+
+
+def test_a_bad_age_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([*CONTRACT, "--age", "0"]) == 2
+    assert "--age 0: give the age in years" in capsys.readouterr().err
+
+
+# Zanos et al., Pharmacol Rev 2018;70:621, Table 1: general anaesthesia with IV 1-2 mg/kg gives
+# 1,200-2,400 ng/mL; the antidepressant 0.5 mg/kg over 40 min about 185 ng/mL (Zarate 2006).
+@pytest.mark.parametrize("model", ["domino", "kamp"])
+def test_an_anaesthetic_bolus_is_flagged_in_the_anaesthetic_range(
+    capsys: pytest.CaptureFixture[str], model: str
+) -> None:
+    argv = ["simulate", "--model", model, "--weight", "70 kg", "--dose-mg", "140"]
+    argv += ["--duration-min", "1", "--step-s", "30", "--effect-site"]
+    report = _json(capsys, [*argv, "--json"])
+    levels = report["levels"]
+    assert isinstance(levels, dict)
+    assert levels["anaesthetic_ng_per_ml"] == 1200.0
+    assert levels["plasma_peak_in_anaesthetic_range"] is True
+    assert levels["effect_peak_in_anaesthetic_range"] is True
+    assert main(argv) == 0
+    assert "IN THE ANAESTHETIC RANGE: plasma peak, effect-site peak" in capsys.readouterr().out
+
+
+def test_the_antidepressant_infusion_is_not_flagged(capsys: pytest.CaptureFixture[str]) -> None:
+    report = _json(capsys, CONTRACT)
+    assert report["levels"]["plasma_peak_in_anaesthetic_range"] is False  # type: ignore[index]
+    assert main(CONTRACT[:-1]) == 0
+    assert "ANAESTHETIC" not in capsys.readouterr().out
+
+
+@settings(max_examples=25, deadline=None)
+@given(dose_mg=st.floats(5, 400), duration_min=st.floats(1, 120))
+def test_the_flag_is_raised_exactly_when_the_peak_reaches_the_anaesthetic_level(
+    dose_mg: float, duration_min: float
+) -> None:
+    import contextlib
+    import io
+
+    argv = ["simulate", "--weight", "70 kg", "--dose-mg", f"{dose_mg:.3f}"]
+    argv += ["--duration-min", f"{duration_min:.3f}", "--until-min", "150", "--step-s", "60"]
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main([*argv, "--json"]) == 0
+    report = json.loads(out.getvalue())
+    levels = report["levels"]
+    flagged = report["peak_plasma_ng_per_ml"] >= levels["anaesthetic_ng_per_ml"]
+    assert levels["plasma_peak_in_anaesthetic_range"] is flagged
+
+
+def test_the_text_shows_the_effect_site_only_when_asked(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    argv = CONTRACT[:-1]
+    assert main(argv) == 0
+    assert "effect site" not in capsys.readouterr().out
+    assert main([*argv, "--effect-site"]) == 0
+    text = capsys.readouterr().out
+    assert "Predicted peak effect site:" in text
+    assert "ke0 0.652/min" in text
+    assert "illustrative" in text
+    report = _json(capsys, [*CONTRACT, "--effect-site"])
+    assert report["peak_effect_ng_per_ml"] is not None
+    assert report["time_of_peak_effect_min"] >= report["time_of_peak_min"]  # type: ignore[operator]
+
+
+def test_a_cohort_reports_its_share_in_the_anaesthetic_range_and_its_weight_warning(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    argv = ["simulate", "--condition", "depression", "--weight", "70 kg", "--cohort", "200"]
+    argv += ["--cohort-weights", "40 kg", "90 kg", "--step-s", "60", "--json"]
+    report = _json(capsys, argv)
+    assert report["cohort"]["fraction_peak_in_anaesthetic_range"] == 0.0  # type: ignore[index]
+    warnings = report["population"]["warnings"]  # type: ignore[index]
+    assert any(w.startswith("virtual cohort: weights 40-90 kg outside") for w in warnings)

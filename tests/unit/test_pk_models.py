@@ -6,8 +6,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from ketaplan.clinical.pk import build_pk_models, load_pk_models, pk_model
+from ketaplan.clinical.pk import build_pk_models, load_pk_levels, load_pk_models, pk_model
 from ketaplan.clinical.pk.models import PK_MODELS_FILE
 from ketaplan.errors import CatalogError, InputError
 
@@ -118,3 +120,83 @@ def test_the_pk_domain_imports_no_entry_point_or_plotting_library() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+# ----------------------------------------------------- labels and fitted populations ----
+# Kamp J, Olofsen E, Henthorn TK, van Velzen M, Niesters M, Dahan A, Anesthesiology
+# 2020;133:1192 (abstract): a meta-analysis of racemic and S-ketamine studies (18 studies: 11
+# healthy adults, 3 adult patients, 5 paediatric) and a population model with one central
+# arterial compartment. Hijazi et al., Br J Anaesth 2003;90:155: 12 intensive care patients
+# with brain or spinal cord injury.
+
+
+def test_kamp_is_labelled_as_a_pooled_racemic_and_s_ketamine_model_with_arterial_levels() -> None:
+    kamp = load_pk_models()["kamp"]
+    assert "racemic and S-ketamine" in kamp.title
+    assert "arterial" in kamp.title
+    assert "racemic and S-ketamine" in kamp.drug
+    assert "meta-analysis of 18 studies" in kamp.population
+    assert kamp.caution is not None
+    assert "arterial" in kamp.caution
+    assert "S-ketamine (esketamine)" not in kamp.drug
+
+
+def test_hijazi_says_it_was_fitted_in_intensive_care_and_always_warns() -> None:
+    hijazi = load_pk_models()["hijazi"]
+    assert "intensive care patients with brain or spinal cord injury" in hijazi.population
+    (warning,) = hijazi.population_warnings(70.0, 40)
+    assert "clinic outpatient is outside that population" in warning
+
+
+@pytest.mark.parametrize("key", REQUIRED_MODELS)
+def test_every_model_names_its_fitted_ranges_with_a_source(key: str) -> None:
+    described = load_pk_models()[key].describe()
+    for field in ("fitted_age_years", "fitted_weight_kg"):
+        low, high = described[field]
+        assert 0 < low < high
+        assert described["sources"][field]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    key=st.sampled_from(REQUIRED_MODELS),
+    weight_kg=st.floats(20, 300),
+    age_years=st.none() | st.floats(1, 110),
+)
+def test_a_simulation_is_warned_exactly_when_it_leaves_the_fitted_ranges(
+    key: str, weight_kg: float, age_years: float | None
+) -> None:
+    model = load_pk_models()[key]
+    warnings = model.population_warnings(weight_kg, age_years)
+    low, high = model.fitted_weight_kg
+    assert any("outside the fitted range" in w and " kg " in w for w in warnings) == (
+        not low <= weight_kg <= high
+    )
+    age_low, age_high = model.fitted_age_years
+    outside_age = age_years is not None and not age_low <= age_years <= age_high
+    assert any(w.startswith("age ") for w in warnings) == outside_age
+    assert (model.caution in warnings) == (model.caution is not None)
+
+
+def test_a_cohort_weight_range_is_warned_when_either_end_leaves_the_fitted_range() -> None:
+    domino = load_pk_models()["domino"]
+    low, high = domino.fitted_weight_kg
+    assert domino.population_warnings((low, high)) == ()
+    (warning,) = domino.population_warnings((low, high + 1))
+    assert f"weights {low:g}-{high + 1:g} kg outside" in warning
+
+
+def test_a_fitted_range_without_a_source_is_refused(tmp_path: Path) -> None:
+    path = _edited(tmp_path, 'fitted_weight_kg = "ketaplan_fitted_range_policy", ', "")
+    with pytest.raises(CatalogError, match=r"sources\.fitted_weight_kg: every number"):
+        build_pk_models(path)
+
+
+def test_the_anaesthetic_level_is_the_lower_end_of_zanos_2018_table_1() -> None:
+    # Zanos et al., Pharmacol Rev 2018;70:621, Table 1: general anaesthesia 1,200-2,400 ng/mL.
+    levels = load_pk_levels()
+    assert levels.anaesthetic_ng_per_ml == 1200.0
+    assert "Zanos" in levels.anaesthetic_source
+    assert "1,200-2,400 ng/mL" in levels.anaesthetic_source
+    assert levels.in_anaesthetic_range(1200.0)
+    assert not levels.in_anaesthetic_range(1199.9)

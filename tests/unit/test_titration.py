@@ -220,7 +220,12 @@ def test_titration_never_leaves_the_protocol_range(
     protocol = catalog.protocol(condition)
     result = recommend_next_dose(protocol, record)
     low, high = protocol.range_mg_per_kg
-    assert low <= result.recommended_mg_per_kg <= high
+    held_below = (
+        record.sessions
+        and result.recommended_mg_per_kg == record.sessions[-1].mg_per_kg < low
+        and any("not raised, even to the range's lower bound" in r for r in result.reasons)
+    )
+    assert held_below or low <= result.recommended_mg_per_kg <= high
     assert result.reasons
     if record.sessions:
         last = record.sessions[-1].mg_per_kg
@@ -281,3 +286,173 @@ def test_a_proposal_never_passes_a_hard_limit_and_is_flagged_past_a_soft_one(
         assert any("capped at" in r for r in result.reasons)
     else:
         assert result.recommended_mg_per_kg == raw.recommended_mg_per_kg
+
+
+# ------------------------------------------- PHQ-9 item 9, missing pain scores, remission ----
+# Kroenke, Spitzer & Williams, J Gen Intern Med 2001;16:606-613: PHQ-9 item 9 (thoughts of
+# being better off dead or of self-harm) above 0 needs a clinician's review the same day;
+# titration never proposes an increase then (issue 13, item 5).
+
+
+def _with_item9(record: History, *answers: int | None) -> History:
+    days = [date(2026, 12, 1) + timedelta(days=2 * i) for i in range(len(answers))]
+    return replace(record, phq9_item9=tuple(zip(days, answers, strict=True)))
+
+
+def test_phq9_item9_above_zero_turns_a_step_up_into_a_hold_and_says_why(catalog: Catalog) -> None:
+    record = _with_item9(history(session(0.5, 19, tolerability=1)), 0, 1)
+    result = recommend_next_dose(catalog.protocol("depression"), record)
+    assert (result.action, result.recommended_mg_per_kg) == ("hold", 0.5)
+    reason = next(r for r in result.reasons if "item 9" in r)
+    assert "is 1" in reason
+    assert "risen from 0" in reason
+    assert "no increase" in reason
+    assert "Kroenke 2001" in reason
+
+
+def test_phq9_item9_back_to_zero_allows_the_step_up_again(catalog: Catalog) -> None:
+    record = _with_item9(history(session(0.5, 19, tolerability=1)), 2, 0)
+    assert recommend_next_dose(catalog.protocol("depression"), record).action == "increase"
+
+
+def test_a_total_only_phq9_after_a_positive_item9_also_blocks_the_increase(
+    catalog: Catalog,
+) -> None:
+    record = _with_item9(history(session(0.5, 19, tolerability=1)), 1, None)
+    result = recommend_next_dose(catalog.protocol("depression"), record)
+    assert result.action == "hold"
+    assert any("without its item answers" in r for r in result.reasons)
+
+
+def test_poor_tolerance_still_lowers_the_dose_when_item9_is_positive(catalog: Catalog) -> None:
+    record = _with_item9(history(session(0.5, 19, tolerability=4)), 2)
+    result = recommend_next_dose(catalog.protocol("depression"), record)
+    assert result.action == "decrease"
+    assert any("proposes no increase" in r for r in result.reasons)
+
+
+def test_item9_keeps_a_dose_below_the_range_rather_than_raising_it(catalog: Catalog) -> None:
+    record = _with_item9(history(session(0.2, 9, tolerability=0)), 1)
+    result = recommend_next_dose(catalog.protocol("depression"), record)
+    assert (result.action, result.recommended_mg_per_kg) == ("hold", 0.2)
+
+
+def test_item9_is_read_from_the_answers_of_a_history_document(catalog: Catalog) -> None:
+    answers = [3, 3, 3, 2, 2, 2, 2, 1, 1]  # total 19, item 9 = 1
+    record = history_from_dict(
+        {
+            "condition": "depression",
+            "weight": "80 kg",
+            "baseline": {"date": "2026-12-01", "scores": {"phq9": 20}, "phq9_item9": 0},
+            "sessions": [
+                {
+                    "date": "2026-12-07",
+                    "mg_per_kg": 0.5,
+                    "tolerability": 1,
+                    "scores": {"phq9": answers},
+                }
+            ],
+        }
+    )
+    assert record.phq9_item9 == ((date(2026, 12, 1), 0), (date(2026, 12, 7), 1))
+    result = recommend_next_dose(catalog.protocol("depression"), record)
+    assert result.action == "hold"
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ({"scores": {"phq9": 12}, "phq9_item9": 4}, r"phq9_item9: expected a whole number 0-3"),
+        ({"scores": {"gad7": 12}, "phq9_item9": 1}, "given without a PHQ-9"),
+        (
+            {"scores": {"phq9": [1, 1, 1, 1, 1, 1, 1, 1, 0]}, "phq9_item9": 2},
+            "is 2, but the PHQ-9 answers give item 9 = 0",
+        ),
+    ],
+)
+def test_an_inconsistent_item9_is_refused(entry: dict[str, object], message: str) -> None:
+    data = {
+        "condition": "depression",
+        "weight": "80 kg",
+        "sessions": [{"date": "2026-12-07", "mg_per_kg": 0.5, **entry}],
+    }
+    with pytest.raises(InputError, match=message):
+        history_from_dict(data)
+
+
+@pytest.mark.parametrize(
+    ("baseline", "score", "missing"),
+    [
+        (None, None, "a baseline pain_nrs and a pain_nrs since is missing"),
+        (8, None, "a pain_nrs since the baseline is missing"),
+        (None, 7, "a baseline pain_nrs is missing"),
+    ],
+)
+def test_a_pain_protocol_without_a_pain_score_holds_and_says_what_is_missing(
+    catalog: Catalog, baseline: int | None, score: int | None, missing: str
+) -> None:
+    pain = history(
+        session(0.5, score, scale="pain_nrs", tolerability=0),
+        baseline=baseline,
+        condition="fibromyalgia",
+    )
+    result = recommend_next_dose(catalog.protocol("fibromyalgia"), pain)
+    assert (result.action, result.recommended_mg_per_kg) == ("hold", 0.5)
+    assert any(missing in r for r in result.reasons)
+    assert any("never" in r or "before any step up" in r for r in result.reasons)
+
+
+def test_titration_reports_remission_as_well_as_response(catalog: Catalog) -> None:
+    result = recommend_next_dose(
+        catalog.protocol("depression"), history(session(0.5, 4, tolerability=1))
+    )
+    data = result.to_dict()
+    assert (data["response"], data["remission"]) == (True, True)
+    result = recommend_next_dose(
+        catalog.protocol("depression"), history(session(0.5, 9, tolerability=1))
+    )
+    assert (result.to_dict()["response"], result.to_dict()["remission"]) == (True, False)
+    assert any("not in remission (remission is 4 or less" in r for r in result.reasons)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    histories(),
+    st.lists(st.none() | st.integers(0, 3), min_size=1, max_size=4),
+)
+def test_no_increase_while_item9_is_positive_or_unknown_after_a_positive(
+    catalog: Catalog, case: tuple[str, History], answers: list[int | None]
+) -> None:
+    condition, record = case
+    record = _with_item9(record, *answers)
+    result = recommend_next_dose(catalog.protocol(condition), record)
+    known = [a for a in answers if a is not None]
+    positive_now = answers[-1] is not None and answers[-1] > 0
+    unknown_after_positive = answers[-1] is None and any(a > 0 for a in known)
+    if record.sessions and (positive_now or unknown_after_positive):
+        assert result.action != "increase"
+        assert any("item 9" in r for r in result.reasons)
+
+
+@settings(max_examples=150, deadline=None)
+@given(histories())
+def test_a_pain_protocol_never_steps_up_without_pain_scores(
+    catalog: Catalog, case: tuple[str, History]
+) -> None:
+    condition, record = case
+    protocol = catalog.protocol(condition)
+    if protocol.category != "pain":
+        return
+    blind = replace(
+        record,
+        baseline_scores={},
+        sessions=tuple(replace(s, scores={}) for s in record.sessions),
+    )
+    assert recommend_next_dose(protocol, blind).action != "increase"
+
+
+def test_a_step_up_after_a_total_only_phq9_asks_to_check_item9(catalog: Catalog) -> None:
+    record = _with_item9(history(session(0.5, 19, tolerability=1)), 0, None)
+    result = recommend_next_dose(catalog.protocol("depression"), record)
+    assert result.action == "increase"  # no positive answer on record
+    assert any("check that item 9" in r for r in result.reasons)

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from ketaplan.clinical.outcomes import Outcome
 
 
 def course(
@@ -35,11 +38,11 @@ def course(
 ) -> None:
     """Schedule the series, reschedule missed sessions, recommend boosters with reasons."""
     from ketaplan.cli._output import print_json, print_lines
-    from ketaplan.cli.titrate import read_history
+    from ketaplan.cli.titrate import outcome_line, read_history
     from ketaplan.clinical.catalog import load_catalog
     from ketaplan.clinical.catalog.course_loader import load_calendar
     from ketaplan.clinical.course import plan_boosters, reschedule, schedule_series
-    from ketaplan.clinical.titration import series_end_scores
+    from ketaplan.clinical.titration import history_outcomes, series_end_scores
     from ketaplan.errors import InputError
 
     try:
@@ -56,8 +59,10 @@ def course(
     changes = [(n, "missed") for n in missed or ()] + [(n, "cancelled") for n in cancelled or ()]
     for number, status in sorted(changes):
         plan = reschedule(plan, protocol, calendar, number, status)  # type: ignore[arg-type]
+    outcomes: tuple[Outcome, ...] = ()
     if history is not None:
         record = read_history(history)
+        outcomes = history_outcomes(record)
         boosters = plan_boosters(
             protocol, plan.series_end, calendar, series_end_scores(record), record.follow_up
         )
@@ -69,12 +74,23 @@ def course(
         stamp = datetime.now(calendar.zone)
         ics.write_bytes(course_to_ics(plan, stamp, boosters, protocol.title, catalog.clinic.name))
     if as_json:
-        print_json({**plan.to_dict(), "boosters": boosters.to_dict()})
+        print_json(
+            {
+                **plan.to_dict(),
+                "boosters": boosters.to_dict(),
+                "outcomes": [o.to_dict() for o in outcomes],
+            }
+        )
         return
     lines = [f"{protocol.title}: {len(plan.sessions)} sessions ({calendar.time_zone})"]
     lines += [f"  {s.number}. {s.start:%a %Y-%m-%d %H:%M}-{s.end:%H:%M}" for s in plan.sessions]
     lines += [f"  {m.status}: session {m.number} on {m.start:%a %Y-%m-%d}" for m in plan.missed]
     lines += [f"  problem: {p}" for p in plan.problems]
+    for outcome in outcomes:
+        lines += [outcome_line(outcome.scale, outcome), f"  - {outcome.reason}"]
+    for check in boosters.relapses:
+        verdict = f"relapse ({check.rule})" if check.relapsed else "no relapse"
+        lines.append(f"Relapse check ({check.scale}): {verdict}: {check.reason}")
     lines.append(f"Reassess on {boosters.reassess_on:%a %Y-%m-%d}")
     for r in boosters.recommendations:
         days = ", ".join(f"{d:%a %Y-%m-%d}" for d in r.dates)

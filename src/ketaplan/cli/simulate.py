@@ -1,5 +1,10 @@
 """``ketaplan simulate``: predicted plasma (and effect-site) ketamine levels for an infusion.
 
+Every report says whom the model was fitted in and warns when the simulation falls outside it
+(the model's caution, a weight or age outside the fitted ranges: ``PkModel.population_warnings``),
+and flags a predicted level in the anaesthetic range (``[levels]`` of the PK catalog, Zanos
+2018). The text shows the effect site when ``--effect-site`` asks for it.
+
 The infusion comes from explicit doses (``--dose-mg`` over ``--duration-min``), from a protocol
 (``--condition`` at the protocol's starting mg/kg for ``--weight``), or from a session's event
 log (``--events``). numpy, the models and matplotlib are imported inside the command, so the
@@ -84,6 +89,7 @@ def _cohort(
     weight_range_kg: tuple[float, float],
     seed: int,
     below_ng_per_ml: float,
+    anaesthetic_ng_per_ml: float,
 ) -> dict[str, Any]:
     """A virtual cohort with a progress bar on stderr (shown on a terminal only)."""
     import numpy as np
@@ -132,6 +138,9 @@ def _cohort(
         else None,
         "below_ng_per_ml": below_ng_per_ml,
         "fraction_not_below_within_grid": round(float(np.isnan(below).mean()), 6),
+        "fraction_peak_in_anaesthetic_range": round(
+            float((summary.peak_plasma_ng_per_ml >= anaesthetic_ng_per_ml).mean()), 6
+        ),
         "variability": "ketaplan default (see the model's sources)",
     }
 
@@ -146,6 +155,10 @@ def simulate(
     ),
     weight: Annotated[
         str | None, typer.Option(help='Body weight with its unit, e.g. "70 kg".')
+    ] = None,
+    age: Annotated[
+        float | None,
+        typer.Option(help="Age in years, checked against the model's fitted range."),
     ] = None,
     dose_mg: Annotated[float | None, typer.Option(help="Total dose in mg.")] = None,
     duration_min: Annotated[float | None, typer.Option(help="Infusion time in minutes.")] = None,
@@ -162,7 +175,8 @@ def simulate(
         typer.Option(help="Report when plasma falls below this level (clinic policy)."),
     ] = DEFAULT_BELOW_NG_PER_ML,
     effect_site: Annotated[
-        bool, typer.Option("--effect-site", help="Also predict the effect site.")
+        bool,
+        typer.Option("--effect-site", help="Also predict the effect site (peak in the text)."),
     ] = False,
     bands: Annotated[
         int | None,
@@ -197,8 +211,12 @@ def simulate(
         raise InputError(f"--bands {bands}: use between 10 and 100000 virtual patients")
     if cohort is not None and not 10 <= cohort <= 1_000_000:
         raise InputError(f"--cohort {cohort}: use between 10 and 1000000 virtual patients")
+    if age is not None and not 0 < age < 120:
+        raise InputError(f"--age {age:g}: give the age in years, more than 0 and below 120")
     weight_kg = parse_weight_kg(weight)
     chosen = pk.pk_model(model)
+    levels = pk.load_pk_levels()
+    warnings = list(chosen.population_warnings(weight_kg, age))
     source, segments = _segments(dose_mg, duration_min, condition, events, weight_kg)
     grid = pk.time_grid_min(until_min, step_s)
     result = pk.simulate(chosen.parameters(weight_kg), segments, grid, effect_site=effect_site)
@@ -216,8 +234,19 @@ def simulate(
     if cohort is not None:
         low, high = (parse_mass_kg(w, "cohort weight") for w in cohort_weights)
         cohort_report = _cohort(
-            chosen, condition, segments, grid, cohort, (low, high), seed, below_ng_per_ml
+            chosen,
+            condition,
+            segments,
+            grid,
+            cohort,
+            (low, high),
+            seed,
+            below_ng_per_ml,
+            levels.anaesthetic_ng_per_ml,
         )
+        for warning in chosen.population_warnings((low, high)):
+            if warning not in warnings:
+                warnings.append(f"virtual cohort: {warning}")
 
     series: dict[str, list[float]] = {
         "t_min": _rounded(grid, 6),
@@ -229,6 +258,14 @@ def simulate(
         for level, row in zip(band.percentiles, band.plasma_ng_per_ml, strict=True):
             series[f"plasma_p{level:g}_ng_per_ml"] = _rounded(row, 4)
     below_min = None if below != below else round(float(below), 4)  # NaN: never within grid
+    peak_plasma = round(float(peak.peak_plasma_ng_per_ml[0]), 4)
+    effect_peak = None
+    if result.effect_ng_per_ml is not None:
+        effect_peak = pk.peaks(grid, result.effect_ng_per_ml)
+    peak_effect = (
+        None if effect_peak is None else round(float(effect_peak.peak_plasma_ng_per_ml[0]), 4)
+    )
+    band_top = None if band is None else float(band.plasma_ng_per_ml[-1].max())
     report: dict[str, Any] = {
         "model": chosen.key,
         "model_title": chosen.title,
@@ -245,8 +282,30 @@ def simulate(
         ],
         "total_dose_mg": round(pk.total_dose_mg(segments), 4),
         "stop_min": round(stopped, 6),
-        "peak_plasma_ng_per_ml": round(float(peak.peak_plasma_ng_per_ml[0]), 4),
+        "peak_plasma_ng_per_ml": peak_plasma,
         "time_of_peak_min": round(float(peak.time_of_peak_min[0]), 6),
+        "peak_effect_ng_per_ml": peak_effect,
+        "time_of_peak_effect_min": None
+        if effect_peak is None
+        else round(float(effect_peak.time_of_peak_min[0]), 6),
+        "population": {
+            "fitted_in": chosen.population,
+            "fitted_age_years": list(chosen.fitted_age_years),
+            "fitted_weight_kg": list(chosen.fitted_weight_kg),
+            "age_years": age,
+            "warnings": warnings,
+        },
+        "levels": {
+            "anaesthetic_ng_per_ml": levels.anaesthetic_ng_per_ml,
+            "source": levels.anaesthetic_source,
+            "plasma_peak_in_anaesthetic_range": levels.in_anaesthetic_range(peak_plasma),
+            "effect_peak_in_anaesthetic_range": None
+            if peak_effect is None
+            else levels.in_anaesthetic_range(peak_effect),
+            "band_p95_in_anaesthetic_range": None
+            if band_top is None
+            else levels.in_anaesthetic_range(band_top),
+        },
         "below_ng_per_ml": below_ng_per_ml,
         "below_ng_per_ml_source": "clinic policy (default 100 ng/mL), review for your clinic",
         "minutes_below_after_stop": below_min,
@@ -265,16 +324,42 @@ def simulate(
     if as_json:
         print_json(report)
         return
+    fit_age, fit_weight = chosen.fitted_age_years, chosen.fitted_weight_kg
     lines = [
-        f"{chosen.title}, {weight_kg:g} kg ({chosen.population})",
+        f"{chosen.title}, {weight_kg:g} kg" + ("" if age is None else f", {age:g} years"),
+        f"Fitted in: {chosen.population}; simulations warned outside {fit_age[0]:g}-"
+        f"{fit_age[1]:g} years and {fit_weight[0]:g}-{fit_weight[1]:g} kg"
+        + (" (age not given: not checked)" if age is None else ""),
+        *(f"WARNING: {warning}" for warning in warnings),
         f"Infusion ({source}): {report['total_dose_mg']:g} mg, "
         + "; ".join(
             f"{s.rate_mg_per_min:g} mg/min from {s.start_min:g} to {s.end_min:g} min"
             for s in segments
         ),
-        f"Predicted peak plasma: {report['peak_plasma_ng_per_ml']:.0f} ng/mL "
-        f"at {report['time_of_peak_min']:g} min",
+        f"Predicted peak plasma: {peak_plasma:.0f} ng/mL at {report['time_of_peak_min']:g} min",
     ]
+    if peak_effect is not None:
+        lines.append(
+            f"Predicted peak effect site: {peak_effect:.0f} ng/mL at "
+            f"{report['time_of_peak_effect_min']:g} min (ke0 {chosen.ke0_per_min:g}/min: "
+            f"{chosen.citations[chosen.sources['ke0_per_min']]})"
+        )
+    flagged = [
+        name
+        for name, level in (("plasma peak", peak_plasma), ("effect-site peak", peak_effect))
+        if level is not None and levels.in_anaesthetic_range(level)
+    ]
+    if band_top is not None and levels.in_anaesthetic_range(band_top):
+        flagged.append("95th percentile of the bands")
+    if cohort_report is not None and cohort_report["fraction_peak_in_anaesthetic_range"] > 0:
+        share = cohort_report["fraction_peak_in_anaesthetic_range"]
+        flagged.append(f"peak of {share:.1%} of the virtual cohort")
+    if flagged:
+        lines.append(
+            f"IN THE ANAESTHETIC RANGE: {', '.join(flagged)} at or above "
+            f"{levels.anaesthetic_ng_per_ml:g} ng/mL ({levels.anaesthetic_source}); far above "
+            "sub-anaesthetic dosing: check the dose"
+        )
     if below_min is None:
         lines.append(f"Plasma stays above {below_ng_per_ml:g} ng/mL until {until_min:g} min")
     else:

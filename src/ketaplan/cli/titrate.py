@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 if TYPE_CHECKING:
+    from ketaplan.clinical.outcomes import Outcome
     from ketaplan.clinical.titration import History
 
 
@@ -33,6 +34,20 @@ def read_history(path: Path) -> History:
         return history_from_dict(data)
     except InputError as exc:
         raise InputError(f"{path.name}: {exc.message}", code=exc.code, fields=exc.fields) from exc
+
+
+def _yes_no(value: bool | None, unknown: str) -> str:
+    return unknown if value is None else "yes" if value else "no"
+
+
+def outcome_line(scale_key: str, outcome: Outcome | None) -> str:
+    """One line with response and remission of a scale (how each was reached is in the
+    reasons)."""
+    if outcome is None:
+        return f"Outcome ({scale_key}): no score yet - response and remission not judged"
+    response = _yes_no(outcome.response, "not judged (no baseline)")
+    remission = _yes_no(outcome.remission, "not defined for this scale")
+    return f"Outcome ({outcome.scale} {outcome.latest}): response {response}, remission {remission}"
 
 
 def titrate(
@@ -68,5 +83,6 @@ def titrate(
         f"{weight.weight_kg:.1f} kg {weight.basis} body weight), {result.action} - a proposal "
         f"for the prescriber{capped}{flag}",
     ]
+    lines.append(outcome_line(result.primary_scale, result.outcome))
     lines += [f"  - {reason}" for reason in result.reasons]
     print_lines(lines)

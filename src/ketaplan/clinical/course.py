@@ -387,7 +387,7 @@ class BoosterPlan:
             "consecutive_days": self.consecutive_days,
             "recommendations": [r.to_dict() for r in self.recommendations],
             "relapse_checks": [
-                {"scale": r.scale, "relapsed": r.relapsed, "reason": r.reason}
+                {"scale": r.scale, "relapsed": r.relapsed, "rule": r.rule, "reason": r.reason}
                 for r in self.relapses
             ],
         }
@@ -418,7 +418,7 @@ def plan_boosters(
     * Reassess ``reassess_after_days`` after the last series session (seed ``000``: "we then
       wait about a month").
     * When a follow-up score shows relapse (:func:`~ketaplan.clinical.outcomes.detect_relapse`:
-      back over the scale's threshold, or rising across two measurements), a booster is
+      out of remission, or a rise of at least the scale's reliable change), a booster is
       recommended at the first open day(s) after that score.
     * Otherwise a maintenance booster is proposed inside the protocol's ``interval_weeks``
       window after the series, not before the reassessment (seed ``001``: every 3-6 weeks for

@@ -36,7 +36,10 @@ class Scale:
     ``bands`` are ``(lowest total, label)`` pairs in ascending order; ``response_fraction`` is
     the reduction from baseline that counts as response; ``remission_max`` is the highest
     total that counts as remission (``None`` when the scale defines none); ``relapse_min`` is
-    the total at or above which a post-series score counts as symptoms back.
+    the lowest total of the scale's "moderate" band, used to say that symptoms persist;
+    ``reliable_change_points`` is the smallest rise of one patient's total that is more than
+    measurement noise, with ``reliable_change_source`` saying where it comes from (or that it
+    is clinic policy). Relapse (:func:`detect_relapse`) uses remission and reliable change only.
     """
 
     key: ScaleKey
@@ -49,6 +52,8 @@ class Scale:
     relapse_min: int
     source: str
     category: Literal["mood", "pain", "tolerability"]
+    reliable_change_points: int | None = None
+    reliable_change_source: str = ""
 
     @property
     def total_max(self) -> int:
@@ -81,6 +86,13 @@ SCALES: Mapping[str, Scale] = {
         relapse_min=10,
         source="Kroenke, Spitzer & Williams, J Gen Intern Med 2001;16:606-613",
         category="mood",
+        reliable_change_points=5,
+        reliable_change_source=(
+            "Löwe, Unützer, Callahan, Perkins & Kroenke, Med Care 2004;42:1194-1201: the PHQ-9's "
+            "minimal clinically important individual change (2 standard errors of measurement) "
+            "is 5 points; McMillan, Gilbody & Richards, J Affect Disord 2010;127:122-129 "
+            "recommend a reliable change index for individual outcome"
+        ),
     ),
     "gad7": Scale(
         key="gad7",
@@ -93,6 +105,11 @@ SCALES: Mapping[str, Scale] = {
         relapse_min=10,
         source="Spitzer, Kroenke, Williams & Löwe, Arch Intern Med 2006;166:1092-1097",
         category="mood",
+        reliable_change_points=4,
+        reliable_change_source=(
+            "Toussaint et al., J Affect Disord 2020;265:395-401: minimal clinically important "
+            "difference of the GAD-7 estimated at 4 points"
+        ),
     ),
     "pcl5": Scale(
         key="pcl5",
@@ -105,6 +122,11 @@ SCALES: Mapping[str, Scale] = {
         relapse_min=31,
         source="National Center for PTSD, PTSD Checklist for DSM-5 (PCL-5), public domain",
         category="mood",
+        reliable_change_points=15,
+        reliable_change_source=(
+            "Marx et al., Psychol Assess 2022;34:197-203: reliable change index of the PCL-5 15 "
+            "points (sample 1; 18 in sample 2)"
+        ),
     ),
     "qids_sr16": Scale(
         key="qids_sr16",
@@ -117,6 +139,11 @@ SCALES: Mapping[str, Scale] = {
         relapse_min=11,
         source="Rush et al., Biol Psychiatry 2003;54:573-583; STAR*D",
         category="mood",
+        reliable_change_points=5,
+        reliable_change_source=(
+            "clinic policy: no reliable-change value for the QIDS-SR16 in ketaplan's sources; 5 "
+            "points by analogy with the PHQ-9 (same 0-27 range, Löwe 2004); review"
+        ),
     ),
     "pain_nrs": Scale(
         key="pain_nrs",
@@ -130,6 +157,11 @@ SCALES: Mapping[str, Scale] = {
         source="Pain NRS 0-10; response >= 30 % reduction (clinical/REFERENCE.md section 4, "
         "to confirm); bands 1-3 / 4-6 / 7-10 are the common convention, clinic policy",
         category="pain",
+        reliable_change_points=2,
+        reliable_change_source=(
+            "Farrar, Young, LaMoreaux, Werth & Poole, Pain 2001;94:149-158: a change of about 2 "
+            "points (30 %) on the 0-10 numerical rating scale is clinically important"
+        ),
     ),
     "tolerability": Scale(
         key="tolerability",
@@ -425,58 +457,138 @@ def is_remission(scale_key: str, total: int) -> bool:
 
 
 @dataclass(frozen=True, slots=True)
+class Outcome:
+    """Where a scale stands against its baseline: response and remission, each with its rule.
+
+    ``response`` is None without a baseline; ``remission`` is None for a scale that defines
+    none (PCL-5, pain NRS).
+    """
+
+    scale: str
+    baseline: int | None
+    latest: int
+    reduction_fraction: float | None
+    response: bool | None
+    remission: bool | None
+    reason: str
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "scale": self.scale,
+            "baseline": self.baseline,
+            "latest": self.latest,
+            "reduction_from_baseline": None
+            if self.reduction_fraction is None
+            else round(self.reduction_fraction, 3),
+            "response": self.response,
+            "remission": self.remission,
+            "reason": self.reason,
+        }
+
+
+def assess_outcome(scale_key: str, baseline_total: int | None, latest_total: int) -> Outcome:
+    """Response (against the baseline) and remission (on the latest total), said in words."""
+    spec = scale(scale_key)
+    parts = []
+    fraction = response = None
+    if baseline_total is None:
+        parts.append(f"{spec.key} {latest_total}: no baseline, response cannot be judged")
+    else:
+        fraction = reduction_fraction(baseline_total, latest_total)
+        response = fraction >= spec.response_fraction - 1e-9
+        parts.append(
+            f"{spec.key} {baseline_total} -> {latest_total}: {fraction:.0%} change from "
+            f"baseline, {'response' if response else 'no response'} (response is "
+            f"{spec.response_fraction:.0%} or more below baseline)"
+        )
+    remission = None
+    if spec.remission_max is None:
+        parts.append(f"{spec.key} defines no remission cut-off")
+    else:
+        remission = latest_total <= spec.remission_max
+        parts.append(
+            f"{'remission' if remission else 'not in remission'} (remission is "
+            f"{spec.remission_max} or less; {spec.source})"
+        )
+    return Outcome(
+        spec.key, baseline_total, latest_total, fraction, response, remission, "; ".join(parts)
+    )
+
+
+RelapseRule = Literal["left_remission", "reliable_change"]
+
+
+@dataclass(frozen=True, slots=True)
 class Relapse:
-    """The outcome of checking post-series scores for returning symptoms, with its reason."""
+    """The outcome of checking post-series scores for returning symptoms, with its reason and
+    the rule that fired (None when no relapse)."""
 
     scale: str
     relapsed: bool
     reason: str
     at_index: int | None = None
+    rule: RelapseRule | None = None
 
 
 def detect_relapse(
     scale_key: str, series_end_total: int, follow_up_totals: Sequence[int]
 ) -> Relapse:
-    """Whether symptoms are coming back after the series.
+    """Whether symptoms have come back after the series, judged on the latest follow-up score.
 
-    Two signals, either enough (seed ``000``: "if you feel your symptoms begin to creep back
-    up, we recommend a booster"):
+    A relapse is either (seed ``000``: "if you feel your symptoms begin to creep back up, we
+    recommend a booster"):
 
-    * the latest score is back at or over the scale's relapse threshold (PHQ-9 and GAD-7 10,
-      the "moderate" band; QIDS-SR16 11; PCL-5 31, the lower cut-off; pain NRS 4) while the
-      series ended below it;
-    * the score rose across the two latest measurements (end of series or earlier follow-up
-      < next < latest), by at least 2 points in all: symptoms creeping back before they
-      cross a threshold.
+    * ``left_remission``: the series ended in remission (PHQ-9 and GAD-7 4 or less, QIDS-SR16 5
+      or less) and the latest score is out of it; or
+    * ``reliable_change``: the latest score is at least the scale's reliable change above the
+      end of the series (PHQ-9 5 points, Löwe 2004; GAD-7 4, Toussaint 2020; PCL-5 15, Marx
+      2022; pain NRS 2, Farrar 2001; QIDS-SR16 5, clinic policy; see each scale's
+      ``reliable_change_source``).
+
+    A score still inside remission is never a relapse, however it moved: a rise inside
+    remission is measurement noise. A smaller rise, even across a band boundary, is not a
+    relapse either; the reason then says that symptoms persist when the score is in the
+    moderate band or above.
     """
     spec = scale(scale_key)
     if not follow_up_totals:
         return Relapse(spec.key, False, "no follow-up score yet")
     latest = follow_up_totals[-1]
     index = len(follow_up_totals) - 1
-    if latest >= spec.relapse_min and series_end_total < spec.relapse_min:
-        return Relapse(
-            spec.key,
-            True,
-            f"{spec.key} {latest} is back at or above {spec.relapse_min} "
-            f"({spec.band(latest)}); the series ended at {series_end_total}",
-            index,
-        )
-    points = [series_end_total, *follow_up_totals]
-    a, b, c = (points[-3], points[-2], points[-1]) if len(points) >= 3 else (None, None, None)
-    if a is not None and b is not None and c is not None and a < b < c and c - a >= 2:
-        return Relapse(
-            spec.key,
-            True,
-            f"{spec.key} rose across the two latest measurements ({a} -> {b} -> {c})",
-            index,
-        )
-    if latest >= spec.relapse_min:
+    rise = latest - series_end_total
+    change = f"{spec.key} {series_end_total} at the end of the series -> {latest}"
+    threshold = spec.reliable_change_points
+    reliable = f"reliable change is {threshold} points ({spec.reliable_change_source})"
+    remission_max = spec.remission_max
+    if remission_max is not None and latest <= remission_max:
         return Relapse(
             spec.key,
             False,
-            f"{spec.key} {latest} is at or above {spec.relapse_min}, as at the end of the "
-            "series: not a relapse but a non-response; review the course with the prescriber",
+            f"{change}: still in remission ({remission_max} or less); a change inside "
+            "remission is not a relapse",
             index,
         )
-    return Relapse(spec.key, False, f"{spec.key} {latest} stays below {spec.relapse_min}")
+    if remission_max is not None and series_end_total <= remission_max:
+        return Relapse(
+            spec.key,
+            True,
+            f"{change}: relapse, out of remission (remission is {remission_max} or less; "
+            f"{spec.source})",
+            index,
+            "left_remission",
+        )
+    if threshold is not None and rise >= threshold:
+        return Relapse(
+            spec.key,
+            True,
+            f"{change}: relapse, a rise of {rise} points; {reliable}",
+            index,
+            "reliable_change",
+        )
+    reason = f"{change}: a change of {rise:+d} points is within measurement noise; {reliable}"
+    if latest >= spec.relapse_min:
+        reason += (
+            f"; {spec.key} {latest} is {spec.band(latest)}: symptoms persist (not a "
+            "relapse); review the course with the prescriber"
+        )
+    return Relapse(spec.key, False, reason, index)

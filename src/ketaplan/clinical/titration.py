@@ -13,10 +13,20 @@ response between them. The rules, in order:
    say so: few patients respond later (Sanacora 2017); the prescriber reassesses the course.
 4. Pain protocols: step towards the effective dose: **increase** one step (0.1 mg/kg) while
    the pain has not responded and the session was not poorly tolerated (fair tolerance holds).
+   Without a pain score to judge (no baseline, or none since), **hold** and say which is
+   missing: a pain protocol never steps up blind, not even to the range's lower bound.
+5. Never an increase while the latest PHQ-9 item 9 (thoughts of being better off dead or of
+   self-harm) is above 0 or has risen, or is unknown after an earlier positive answer: the
+   proposal **holds** (a decrease for poor tolerance still stands) and the reasons say why;
+   Kroenke 2001: item 9 above 0 needs a clinician's review the same day.
 
-The result always lies inside the protocol's ``range_mg_per_kg`` (the soft band): a step that
+Each proposal also says where the primary scale stands: response against the baseline and
+remission on the latest score (:func:`~ketaplan.clinical.outcomes.assess_outcome`).
+
+The result lies inside the protocol's ``range_mg_per_kg`` (the soft band): a step that
 would leave it stops at the bound and the reasons say so; a last dose given outside it (by a
-prescriber's override) is brought back inside, also said. The step sizes are clinic policy.
+prescriber's override) is brought back inside, also said, except that rules 4 and 5 never
+raise a dose, so a dose below the range then holds where it is. The step sizes are clinic policy.
 This is a proposal: a prescriber accepts or overrides it.
 
 :func:`within_limits` then checks the proposal the way a plan is checked (the same
@@ -39,7 +49,8 @@ History (``ketaplan titrate history.json``)::
          "side_effects": [{"name": "nausea", "severity": "mild"}],
          "alerts": ["vitals.in_sbp_hold"],           # alert codes from session replay
          "pauses": 0,
-         "scores": {"phq9": 15}}                     # a total, or the list of item answers
+         "scores": {"phq9": 15},                     # a total, or the list of item answers
+         "phq9_item9": 0}                            # item 9 when only the total is given
       ],
       "follow_up": [{"date": "2027-01-20", "scores": {"phq9": 6}}],
       "height": "175 cm", "sex": "female"            # optional: an obese patient's dosing weight
@@ -59,7 +70,13 @@ from ketaplan.clinical.catalog import Catalog, Protocol
 from ketaplan.clinical.course import ScoreRecord
 from ketaplan.clinical.dosing import Dose, total_mg
 from ketaplan.clinical.limits import LimitCheck, check_limits
-from ketaplan.clinical.outcomes import reduction_fraction, scale, score, validate_total
+from ketaplan.clinical.outcomes import (
+    Outcome,
+    assess_outcome,
+    scale,
+    score,
+    validate_total,
+)
 from ketaplan.clinical.profile import DosingWeight, PatientProfile, dosing_weight, parse_weight_kg
 from ketaplan.clinical.session import SEVERITIES
 from ketaplan.errors import InputError
@@ -109,6 +126,9 @@ class History:
     height_cm: float | None = None
     sex: Literal["female", "male"] | None = None
     """Height and sex, when known, decide an obese patient's dosing weight."""
+    phq9_item9: tuple[tuple[date, int | None], ...] = ()
+    """Every PHQ-9 of the course in date order (baseline, sessions, follow-up) with its item 9
+    answer, None when only the total was recorded."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +150,8 @@ class Titration:
     """Past a soft limit: accepting it needs a prescriber's override with a reason."""
     capped: bool = False
     """The step would have passed a hard limit: capped at the most the limits allow."""
+    outcome: Outcome | None = None
+    """Response and remission of the primary scale (None before any score)."""
 
     def to_dict(self, weight_kg: float | None = None) -> dict[str, object]:
         data: dict[str, object] = {
@@ -143,6 +165,9 @@ class Titration:
             "reduction_from_baseline": None
             if self.reduction_fraction is None
             else round(self.reduction_fraction, 3),
+            "response": None if self.outcome is None else self.outcome.response,
+            "remission": None if self.outcome is None else self.outcome.remission,
+            "outcome": None if self.outcome is None else self.outcome.to_dict(),
             "proposal": "a prescriber accepts or overrides this recommendation",
         }
         if self.dosing_weight_kg is not None:
@@ -210,7 +235,6 @@ def recommend_next_dose(protocol: Protocol, history: History) -> Titration:
     """The next session's mg/kg for this protocol and history (see the module's rules)."""
     low, high = protocol.range_mg_per_kg
     primary = _primary(protocol, history)
-    spec = scale(primary)
     if not history.sessions:
         return Titration(
             recommended_mg_per_kg=protocol.start_mg_per_kg,
@@ -241,22 +265,26 @@ def recommend_next_dose(protocol: Protocol, history: History) -> Titration:
     if baseline is None and len(scored) >= 2:
         baseline = scored[0]
         reasons.append(f"no baseline {primary}: the first session's score {baseline} serves")
-    if baseline is not None and scored:
-        latest = scored[-1]
-        fraction = reduction_fraction(baseline, latest)
-        if fraction >= spec.response_fraction - 1e-9:
+    outcome = assess_outcome(primary, baseline, scored[-1]) if scored else None
+    if outcome is not None and outcome.reduction_fraction is not None:
+        fraction = outcome.reduction_fraction
+        if outcome.response:
             status = "response"
         elif fraction >= PARTIAL_RESPONSE_FRACTION:
             status = "partial"
         else:
             status = "none"
-        reasons.append(
-            f"{primary} {baseline} -> {latest}: {fraction:.0%} change from baseline "
-            f"({status.replace('none', 'no response')}; response is "
-            f"{spec.response_fraction:.0%} or more)"
-        )
+        partial = "; partial response (25 % or more below baseline)" if status == "partial" else ""
+        reasons.append(outcome.reason + partial)
     else:
-        reasons.append(f"no {primary} scores to judge response yet")
+        missing = {
+            (False, False): f"a baseline {primary} and a {primary} since",
+            (False, True): f"a baseline {primary}",
+            (True, False): f"a {primary} since the baseline",
+        }[(baseline is not None, bool(scored))]
+        reasons.append(f"response cannot be judged: {missing} is missing")
+        if outcome is not None:
+            reasons.append(outcome.reason)
 
     step = STEP_MG_PER_KG[protocol.category]
     target = current
@@ -281,6 +309,11 @@ def recommend_next_dose(protocol: Protocol, history: History) -> Titration:
                 f"{without} sessions without response: few patients respond later "
                 "(Sanacora 2017); the prescriber reassesses whether to continue"
             )
+    elif status == "unknown":
+        reasons.append(
+            f"no {primary} to judge the pain by: hold; record the pain score at baseline and "
+            "at each session before any step up"
+        )
     elif tolerance == "good":
         target = current + step
         reasons.append(
@@ -304,6 +337,24 @@ def recommend_next_dose(protocol: Protocol, history: History) -> Titration:
             "lower bound; below it the prescriber decides whether to continue"
         )
         target = low
+    if protocol.category == "pain" and status == "unknown" and target > current + 1e-9:
+        target = current
+        reasons.append(
+            f"without a {primary} the dose is not raised, even to the range's lower bound: "
+            f"hold at {current:g} mg/kg"
+        )
+    concern = suicidality_concern(history)
+    if concern is not None:
+        if target > current + 1e-9:
+            target = current
+            reasons.append(f"{concern}: no increase; hold at {current:g} mg/kg")
+        else:
+            reasons.append(f"{concern}: titration proposes no increase")
+    elif target > current + 1e-9 and history.phq9_item9 and history.phq9_item9[-1][1] is None:
+        reasons.append(
+            "the latest PHQ-9 was recorded without its item answers: check that item 9 "
+            "(thoughts of being better off dead or of self-harm) is 0 before stepping up"
+        )
     if target > current + 1e-9:
         action: Action = "increase"
     elif target < current - 1e-9:
@@ -319,6 +370,42 @@ def recommend_next_dose(protocol: Protocol, history: History) -> Titration:
         tolerance=tolerance,
         primary_scale=primary,
         reduction_fraction=fraction,
+        outcome=outcome,
+    )
+
+
+def suicidality_concern(history: History) -> str | None:
+    """Why PHQ-9 item 9 forbids an increase now, or None (module rule 5).
+
+    Item 9 asks about thoughts of being better off dead or of self-harm; Kroenke 2001: any
+    answer above 0 needs a clinician's review the same day. An increase waits while the
+    latest answer is above 0 (or rose), or while the latest PHQ-9 was recorded without its
+    items after an earlier positive answer.
+    """
+    answers = history.phq9_item9
+    if not answers:
+        return None
+    review = "a clinician reviews the patient the same day (Kroenke 2001)"
+    on, latest = answers[-1]
+    known = [(d, a) for d, a in answers if a is not None]
+    if latest is None:
+        positive = [(d, a) for d, a in known if a > 0]
+        if not positive:
+            return None
+        when, value = positive[-1]
+        return (
+            f"PHQ-9 item 9 was {value} on {when.isoformat()} and the latest PHQ-9 "
+            f"({on.isoformat()}) was recorded without its item answers: confirm item 9 first; "
+            + review
+        )
+    if latest == 0:
+        return None
+    risen = ""
+    if len(known) >= 2 and latest > known[-2][1]:
+        risen = f", risen from {known[-2][1]} on {known[-2][0].isoformat()}"
+    return (
+        f"PHQ-9 item 9 (thoughts of being better off dead or of self-harm) is {latest} on "
+        f"{on.isoformat()}{risen}: {review}"
     )
 
 
@@ -467,6 +554,32 @@ def _list(value: object, where: str) -> Sequence[object]:
     return value
 
 
+def _phq9_item9(raw: Mapping[str, object], where: str) -> tuple[bool, int | None]:
+    """Whether an entry (baseline, session, follow-up) holds a PHQ-9, and its item 9: from the
+    item answers, or from an explicit ``phq9_item9`` beside a total (they must agree)."""
+    scores = raw.get("scores")
+    phq9 = (
+        next(
+            (v for k, v in scores.items() if scale(str(k)).key == "phq9"),
+            None,
+        )
+        if isinstance(scores, Mapping)
+        else None
+    )
+    explicit = raw.get("phq9_item9")
+    given = None if explicit is None else _int(explicit, f"{where}.phq9_item9", 0, 3)
+    if phq9 is None:
+        if given is not None:
+            raise _fail(f"{where}.phq9_item9", "given without a PHQ-9 in 'scores'")
+        return False, None
+    answered = phq9[8] if isinstance(phq9, list) else None  # validated by _scores
+    if answered is not None and given is not None and answered != given:
+        raise _fail(
+            f"{where}.phq9_item9", f"is {given}, but the PHQ-9 answers give item 9 = {answered}"
+        )
+    return True, answered if answered is not None else given
+
+
 def history_from_dict(data: object) -> History:
     """Validate a history document (the shape in the module docstring) into a :class:`History`."""
     if not isinstance(data, Mapping):
@@ -481,6 +594,9 @@ def history_from_dict(data: object) -> History:
     baseline = data.get("baseline") or {}
     if not isinstance(baseline, Mapping):
         raise _fail("baseline", "expected an object with 'scores'")
+    baseline_scores = _scores(baseline.get("scores"), "baseline.scores")
+    item9_baseline = _phq9_item9(baseline, "baseline")
+    item9: list[tuple[date, int | None]] = []
     sessions = []
     for i, raw in enumerate(_list(data.get("sessions"), "sessions")):
         where = f"sessions[{i}]"
@@ -509,10 +625,15 @@ def history_from_dict(data: object) -> History:
         if not all(isinstance(a, str) for a in alerts):
             raise _fail(f"{where}.alerts", "expected a list of alert codes")
         tolerability = raw.get("tolerability")
+        scores = _scores(raw.get("scores"), f"{where}.scores")
+        has_phq9, answer = _phq9_item9(raw, where)
+        on = _date(raw.get("date"), f"{where}.date")
+        if has_phq9:
+            item9.append((on, answer))
         sessions.append(
             SessionRecord(
                 number=_int(raw.get("number", i + 1), f"{where}.number", 1),
-                on=_date(raw.get("date"), f"{where}.date"),
+                on=on,
                 mg_per_kg=float(mg_per_kg),
                 tolerability=None
                 if tolerability is None
@@ -520,7 +641,7 @@ def history_from_dict(data: object) -> History:
                 side_effects=tuple(effects),
                 alerts=tuple(str(a) for a in alerts),
                 pauses=_int(raw.get("pauses", 0), f"{where}.pauses", 0),
-                scores=_scores(raw.get("scores"), f"{where}.scores"),
+                scores=scores,
             )
         )
     for earlier, later in itertools.pairwise(sessions):
@@ -536,6 +657,9 @@ def history_from_dict(data: object) -> History:
         on = _date(raw.get("date"), f"{where}.date")
         for key, total in _scores(raw.get("scores"), f"{where}.scores").items():
             follow_up.append(ScoreRecord(on, key, total))
+        has_phq9, answer = _phq9_item9(raw, where)
+        if has_phq9:
+            item9.append((on, answer))
     primary = data.get("primary_scale")
     if primary is not None and not isinstance(primary, str):
         raise _fail("primary_scale", f"expected a scale key, got {primary!r}")
@@ -545,15 +669,20 @@ def history_from_dict(data: object) -> History:
     sex = data.get("sex")
     if sex is not None and sex not in ("female", "male"):
         raise _fail("sex", f"expected 'female' or 'male', got {sex!r}")
+    if item9_baseline[0]:
+        first = sessions[0].on if sessions else date.min
+        when = _date(baseline["date"], "baseline.date") if baseline.get("date") else first
+        item9.insert(0, (when, item9_baseline[1]))
     return History(
         condition=condition,
         weight_kg=weight_kg,
-        baseline_scores=_scores(baseline.get("scores"), "baseline.scores"),
+        baseline_scores=baseline_scores,
         sessions=tuple(sessions),
         follow_up=tuple(follow_up),
         primary_scale=scale(primary).key if primary else None,
         height_cm=None if height is None else parse_length_cm(height),
         sex="female" if sex == "female" else "male" if sex == "male" else None,
+        phq9_item9=tuple(sorted(item9, key=lambda entry: entry[0])),
     )
 
 
@@ -563,3 +692,16 @@ def series_end_scores(history: History) -> dict[str, int]:
     for session in history.sessions:
         ends.update(session.scores)
     return ends
+
+
+def history_outcomes(history: History) -> tuple[Outcome, ...]:
+    """Response and remission of each symptom scale: its latest score (the last follow-up, else
+    the series' last) against its baseline."""
+    latest = series_end_scores(history)
+    for record in sorted(history.follow_up, key=lambda r: r.on):
+        latest[scale(record.scale).key] = record.total
+    return tuple(
+        assess_outcome(key, history.baseline_scores.get(key), total)
+        for key, total in latest.items()
+        if scale(key).category != "tolerability"
+    )

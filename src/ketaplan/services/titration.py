@@ -9,7 +9,10 @@ from the database and lets :func:`~ketaplan.clinical.titration.recommend_next_do
   replayed chart; its scores are the questionnaires recorded for that session;
 * baseline: the course's questionnaires (not tied to a session) answered before the first
   session's first event; follow-up: those answered after the last session's last event;
-* weight: the patient's current profile.
+* weight: the patient's current profile;
+* PHQ-9 item 9: every PHQ-9 of the course and its sessions, and those of the patient tied to
+  no course, in the order answered, whatever the session's state (titration never increases
+  while the latest is above 0).
 
 The recommendation is checked against every limit a plan is checked against, on the
 patient's dosing weight (:func:`~ketaplan.clinical.titration.within_limits`), and stored with
@@ -178,7 +181,35 @@ def course_history(
             ScoreRecord(r.answered_at.astimezone(zone).date(), r.scale, r.total)
             for r in sorted(follow_up, key=lambda r: r.answered_at)
         ),
+        phq9_item9=tuple(
+            (r.answered_at.astimezone(zone).date(), _item9(r))
+            for r in sorted(
+                [*responses, *_unlinked_phq9(uow, course.patient_id)], key=lambda r: r.answered_at
+            )
+            if r.scale == "phq9"
+        ),
     )
+
+
+def _unlinked_phq9(uow: UnitOfWork, patient_id: int) -> list[QuestionnaireResponse]:
+    """The patient's PHQ-9s tied to no course or session (a link sent outside a course): their
+    item 9 counts for every course."""
+    return list(
+        uow.session.scalars(
+            select(QuestionnaireResponse).where(
+                QuestionnaireResponse.patient_id == patient_id,
+                QuestionnaireResponse.scale == "phq9",
+                QuestionnaireResponse.course_id.is_(None),
+                QuestionnaireResponse.session_id.is_(None),
+            )
+        )
+    )
+
+
+def _item9(response: QuestionnaireResponse) -> int | None:
+    """A stored PHQ-9's item 9 answer; None when only its total was recorded."""
+    answers = response.answers or []
+    return int(answers[8]) if len(answers) == 9 else None
 
 
 def _basis(history: History) -> dict[str, Any]:
@@ -194,6 +225,7 @@ def _basis(history: History) -> dict[str, Any]:
         "follow_up": [
             {"on": r.on.isoformat(), "scale": r.scale, "total": r.total} for r in history.follow_up
         ],
+        "phq9_item9": [{"on": on.isoformat(), "answer": a} for on, a in history.phq9_item9],
     }
 
 

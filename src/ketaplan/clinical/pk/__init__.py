@@ -9,9 +9,12 @@ infusion events into segments. Only the standard library, numpy and ketaplan are
 
 from ketaplan.clinical.pk.events import segments_from_events
 from ketaplan.clinical.pk.models import (
+    PkLevels,
     PkModel,
     PkParameters,
+    build_pk_levels,
     build_pk_models,
+    load_pk_levels,
     load_pk_models,
     pk_model,
 )
@@ -42,11 +45,14 @@ __all__ = [
     "CohortSummary",
     "Concentrations",
     "InfusionSegment",
+    "PkLevels",
     "PkModel",
     "PkParameters",
     "VirtualCohort",
+    "build_pk_levels",
     "build_pk_models",
     "constant_infusion",
+    "load_pk_levels",
     "load_pk_models",
     "minutes_until_below",
     "modes",

@@ -26,7 +26,15 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from ketaplan.clinical.catalog.model import close_matches, normalise_key
-from ketaplan.clinical.catalog.validation import Table, choice, integer, number, text, texts
+from ketaplan.clinical.catalog.validation import (
+    Table,
+    choice,
+    integer,
+    number,
+    pair,
+    text,
+    texts,
+)
 from ketaplan.errors import CatalogError, InputError
 
 PK_MODELS_FILE = Path(__file__).parent.parent / "catalog" / "pk_models.toml"
@@ -77,10 +85,12 @@ class PkParameters:
 class PkModel:
     """One published model: typical parameters per kg, population, covariates and sources.
 
-    ``per_kg`` maps each of :data:`PARAMETER_NAMES` to L/kg (volumes) or L/min/kg
-    (clearances); ``iiv_cv`` maps some of them to a coefficient of variation of a log-normal
-    inter-individual variability. ``sources`` maps each catalog field to a key of
-    ``citations``.
+    ``population`` says whom it was fitted in; ``fitted_age_years`` and ``fitted_weight_kg``
+    are the ranges outside which a simulation is warned (:meth:`population_warnings`);
+    ``caution``, when set, is said with every simulation of the model. ``per_kg`` maps each
+    of :data:`PARAMETER_NAMES` to L/kg (volumes) or L/min/kg (clearances); ``iiv_cv`` maps
+    some of them to a coefficient of variation of a log-normal inter-individual variability.
+    ``sources`` maps each catalog field to a key of ``citations``.
     """
 
     key: str
@@ -95,6 +105,37 @@ class PkModel:
     sources: Mapping[str, str]
     citations: Mapping[str, str]
     catalog_values: Mapping[str, float]
+    fitted_age_years: tuple[float, float]
+    fitted_weight_kg: tuple[float, float]
+    caution: str | None = None
+
+    def population_warnings(
+        self, weight_kg: float | tuple[float, float], age_years: float | None = None
+    ) -> tuple[str, ...]:
+        """What makes this simulation fall outside the population the model was fitted in:
+        the model's caution, a weight (or a cohort's weight range) or an age outside the fitted
+        ranges, each with its source. An age that was not given is not checked."""
+        warnings = [] if self.caution is None else [self.caution]
+        low, high = (weight_kg, weight_kg) if isinstance(weight_kg, float | int) else weight_kg
+        fit_low, fit_high = self.fitted_weight_kg
+        if low < fit_low or high > fit_high:
+            shown = f"{low:g} kg" if low == high else f"weights {low:g}-{high:g} kg"
+            warnings.append(
+                f"{shown} outside the fitted range {fit_low:g}-{fit_high:g} kg "
+                f"({self._short_source('fitted_weight_kg')})"
+            )
+        age_low, age_high = self.fitted_age_years
+        if age_years is not None and not age_low <= age_years <= age_high:
+            warnings.append(
+                f"age {age_years:g} years outside the fitted range {age_low:g}-{age_high:g} "
+                f"years ({self._short_source('fitted_age_years')})"
+            )
+        return tuple(warnings)
+
+    def _short_source(self, field: str) -> str:
+        if self.sources[field].startswith("ketaplan_"):
+            return f"clinic policy until the studies' own ranges are confirmed; sources.{field}"
+        return f"sources.{field}"
 
     def parameters(self, weight_kg: ArrayLike) -> PkParameters:
         """Typical parameters for one weight or an array of weights (kg)."""
@@ -120,6 +161,9 @@ class PkModel:
             "title": self.title,
             "drug": self.drug,
             "population": self.population,
+            "fitted_age_years": list(self.fitted_age_years),
+            "fitted_weight_kg": list(self.fitted_weight_kg),
+            "caution": self.caution,
             "covariates": list(self.covariates),
             "compartments": self.compartments,
             "parameters": dict(self.catalog_values),
@@ -165,6 +209,9 @@ def _model(key: str, t: Table, citations: Mapping[str, str]) -> PkModel:
             "title",
             "drug",
             "population",
+            "caution",
+            "fitted_age_years",
+            "fitted_weight_kg",
             "covariates",
             "form",
             "compartments",
@@ -232,7 +279,10 @@ def _model(key: str, t: Table, citations: Mapping[str, str]) -> PkModel:
         if value not in citations:
             raise sources_t.fail(name, f"unknown source {value!r}; add it to [sources] first")
         sources[name] = value
-    for name in [*values, "iiv_cv"]:
+    caution = t.get("caution", text, None)
+    for name in [*values, "iiv_cv", "fitted_age_years", "fitted_weight_kg"] + (
+        ["caution"] if caution is not None else []
+    ):
         if name not in sources:
             raise sources_t.fail(name, "every number needs a source; this one has none")
     return PkModel(
@@ -248,6 +298,9 @@ def _model(key: str, t: Table, citations: Mapping[str, str]) -> PkModel:
         sources=sources,
         citations=citations,
         catalog_values=values,
+        fitted_age_years=t.get("fitted_age_years", pair),
+        fitted_weight_kg=t.get("fitted_weight_kg", pair),
+        caution=caution,
     )
 
 
@@ -263,11 +316,43 @@ def build_pk_models(path: Path = PK_MODELS_FILE) -> dict[str, PkModel]:
             f"{path.name}: not valid TOML: {exc}", fields={"file": str(path)}
         ) from exc
     root = Table(data, (), {(key,): path.name for key in data})
-    root.check_keys(["sources", "models"])
+    root.check_keys(["sources", "models", "levels"])
     sources_t = root.table("sources")
     citations = {key: text(sources_t, key, value) for key, value in sources_t.data.items()}
     models_t = root.table("models")
     return {key: _model(key, models_t.table(key), citations) for key in models_t.data}
+
+
+@dataclass(frozen=True, slots=True)
+class PkLevels:
+    """Plasma levels a prediction is flagged at, each with its full citation."""
+
+    anaesthetic_ng_per_ml: float
+    anaesthetic_source: str
+
+    def in_anaesthetic_range(self, level_ng_per_ml: float) -> bool:
+        return level_ng_per_ml >= self.anaesthetic_ng_per_ml
+
+
+def build_pk_levels(path: Path = PK_MODELS_FILE) -> PkLevels:
+    """The ``[levels]`` table of a PK model file, every level with a source."""
+    with path.open("rb") as handle:
+        data = tomllib.load(handle)
+    root = Table(data, (), {(key,): path.name for key in data})
+    citations = {key: text(root.table("sources"), key, v) for key, v in data["sources"].items()}
+    levels = root.table("levels")
+    levels.check_keys(["anaesthetic_ng_per_ml", "sources"])
+    sources = levels.table("sources")
+    source = sources.get("anaesthetic_ng_per_ml", text)
+    if source not in citations:
+        raise sources.fail("anaesthetic_ng_per_ml", f"unknown source {source!r}")
+    return PkLevels(levels.get("anaesthetic_ng_per_ml", number(positive=True)), citations[source])
+
+
+@functools.lru_cache(maxsize=4)
+def load_pk_levels(path: Path = PK_MODELS_FILE) -> PkLevels:
+    """The catalog's flagged plasma levels, read once."""
+    return build_pk_levels(path)
 
 
 @functools.lru_cache(maxsize=4)
