@@ -401,3 +401,17 @@ def test_an_unknown_medication_is_unresolved_with_spelling_suggestions(
 )
 def test_names_are_compared_with_suffixes_and_numbers_kept(typed: str, key: str) -> None:
     assert name_key(typed) == key
+
+
+def test_every_catalog_ingredient_resolves_to_its_own_class(
+    resolver: MedicationResolver, catalog: Catalog
+) -> None:
+    """The dictionary may spell a generic otherwise ("n-methylscopolamine"); the catalog's
+    own name still counts."""
+    missed = [
+        (ingredient, key)
+        for key, entry in catalog.interaction_classes.items()
+        for ingredient in entry.ingredients
+        if key not in resolver.resolve(ingredient).classes
+    ]
+    assert missed == []

@@ -202,10 +202,14 @@ class MedicationResolver:
             if fixed is not None:
                 return _Name(start, end, fixed, "catalog_fix")
             canonicals = self._dictionary.lookup(run)
-            if canonicals:
-                ingredients = tuple(dict.fromkeys(i for c in canonicals for i in ingredients_of(c)))
-                return _Name(start, end, ingredients, "dictionary")
             own = self._own_ingredients.get(run)
+            if canonicals:
+                # The catalog's own name is kept beside the dictionary's canonical one, which
+                # may be spelled otherwise ("methscopolamine" → "n-methylscopolamine").
+                ingredients = (*(i for c in canonicals for i in ingredients_of(c)), own or "")
+                return _Name(
+                    start, end, tuple(dict.fromkeys(filter(None, ingredients))), "dictionary"
+                )
             if own is not None:
                 return _Name(start, end, (own,), "catalog_fix")
         return None
