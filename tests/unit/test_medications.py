@@ -323,6 +323,8 @@ MISSPELLED_OR_PARTLY_KNOWN = [
     Row("Tylenol Cold and Flu Severe", NMDA | STIM, cautioned=True),
     Row("Xanax HC", BZD, cautioned=True),
     Row("Lexapro, Klonopine", NONE, cautioned=True),
+    Row("Tylenol 2 tabs prn PM", NONE, cautioned=True),
+    Row("Tylenol prn #3", NONE, cautioned=True),
 ]
 
 TABLE = INTERACTING + NOT_INTERACTING + MISSPELLED_OR_PARTLY_KNOWN

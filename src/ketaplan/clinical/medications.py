@@ -281,7 +281,7 @@ def _unexplained(
             continue
         explained = (
             _is_dose_text(token, dose_words)
-            or indication
+            or (indication and _is_indication_word(token))
             or (token in _JOINING_WORDS and _next_name(tokens, i + 1, starts, dose_words))
             or (token in _CLOCK_WORDS and i > 0 and _after_clock(tokens[i - 1]))
             or (token.startswith("#") and joined_by_with)
@@ -295,6 +295,12 @@ def _unexplained(
             unexplained.append([token])
         previous_unexplained = True
     return tuple(" ".join(run) for run in unexplained)
+
+
+def _is_indication_word(token: str) -> bool:
+    """After "for" or "prn", a word names what the medication is for ("sleep", "anxiety");
+    a strength mark or a short variant code ("#3", "PM", "D", "DM") never does."""
+    return token.isalpha() and len(token) > 2
 
 
 def _after_clock(previous: str) -> bool:
