@@ -277,6 +277,7 @@ def eligibility_to_dict(eligibility: Eligibility) -> dict[str, Any]:
                 "ingredients": list(m.ingredients),
                 "classes": list(m.classes),
                 "resolved_by": m.resolved_by,
+                "unchecked": list(m.unchecked),
             }
             for m in eligibility.medications
         ],
