@@ -7,8 +7,10 @@ that package costs about 3 seconds and 370 MB, because it builds an n-gram index
 matching that ketaplan does not use (a fuzzy match on a medication list is a safety risk).
 
 So ketaplan reads the package's own data file once, writes the variant → canonical table into a
-small SQLite index in the user's cache directory (rebuilt when the data file changes), and
-answers each lookup with one indexed query: about 10 µs, no start-up cost.
+small SQLite index in the user's cache directory (rebuilt when the data file or the index
+format changes), and answers each lookup with one indexed query: about 10 µs, no start-up cost.
+Names are stored as :func:`~ketaplan.clinical.medications.name_key` writes them, so "Allegra-D"
+and "allegra d" are one key.
 """
 
 from __future__ import annotations
