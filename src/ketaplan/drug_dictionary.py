@@ -7,8 +7,10 @@ that package costs about 3 seconds and 370 MB, because it builds an n-gram index
 matching that ketaplan does not use (a fuzzy match on a medication list is a safety risk).
 
 So ketaplan reads the package's own data file once, writes the variant → canonical table into a
-small SQLite index in the user's cache directory (rebuilt when the data file changes), and
-answers each lookup with one indexed query: about 10 µs, no start-up cost.
+small SQLite index in the user's cache directory (rebuilt when the data file or the index
+format changes), and answers each lookup with one indexed query: about 10 µs, no start-up cost.
+Names are stored as :func:`~ketaplan.clinical.medications.name_key` writes them, so "Allegra-D"
+and "allegra d" are one key.
 """
 
 from __future__ import annotations
@@ -23,10 +25,13 @@ import sqlite3
 import threading
 from pathlib import Path
 
+from ketaplan.clinical.medications import name_key
 from ketaplan.errors import KetaplanError
 
 PACKAGE = "drug_named_entity_recognition"
 DATA_FILE = "drug_ner_dictionary.pkl.bz2"
+INDEX_FORMAT = "v2"
+"""Changes when the index's keys change (v2: names normalised by ``name_key``)."""
 
 
 def default_cache_dir() -> Path:
@@ -62,6 +67,12 @@ def build_index(index_path: Path) -> None:
             "version of drug-named-entity-recognition is the one ketaplan reads",
             code="drug_dictionary.unreadable",
         ) from exc
+    # Keys are normalised as typed entries are ("allegra-d" → "allegra d"), so that a name
+    # is found whichever punctuation the nurse used; variants that normalise alike are merged.
+    by_key: dict[str, list[str]] = {}
+    for name, canonicals in variants.items():
+        merged = by_key.setdefault(name_key(name), [])
+        merged.extend(c for c in canonicals if c not in merged)
     index_path.parent.mkdir(parents=True, exist_ok=True)
     partial = index_path.with_suffix(f".{os.getpid()}.partial")
     with contextlib.closing(sqlite3.connect(partial)) as db:
@@ -69,11 +80,11 @@ def build_index(index_path: Path) -> None:
             "CREATE TABLE variant (name TEXT PRIMARY KEY, canonical TEXT NOT NULL) WITHOUT ROWID"
         )
         db.executemany(
-            "INSERT OR REPLACE INTO variant VALUES (?, ?)",
+            "INSERT INTO variant VALUES (?, ?)",
             (
-                (name.lower(), "\t".join(canonicals))
-                for name, canonicals in variants.items()
-                if canonicals
+                (key, "\t".join(canonicals))
+                for key, canonicals in by_key.items()
+                if key and canonicals
             ),
         )
         db.commit()
@@ -88,7 +99,9 @@ class DnerDrugDictionary:
         # reading the package version through importlib.metadata would cost 25 ms at start-up.
         source = _source_file().stat()
         key = f"{source.st_size}-{source.st_mtime_ns}"
-        self.index_path = (cache_dir or default_cache_dir()) / f"drug-dictionary-{key}.sqlite3"
+        self.index_path = (
+            cache_dir or default_cache_dir()
+        ) / f"drug-dictionary-{INDEX_FORMAT}-{key}.sqlite3"
         self._local = threading.local()
 
     def _db(self) -> sqlite3.Connection:

@@ -149,3 +149,39 @@ def test_findings_are_ordered_worst_first(catalog: Catalog, resolver: Medication
     ranks = {"block": 2, "caution": 1, "info": 0}
     severities = [ranks[f.severity] for f in result.findings]
     assert severities == sorted(severities, reverse=True)
+
+
+@pytest.mark.parametrize(
+    ("medication", "code"),
+    [
+        ("Tylenol #3", "interaction.opioid"),
+        ("Mucinex D", "interaction.stimulant"),
+        ("Xanax, Norco", "interaction.opioid"),
+        ("sertraline and Percocet", "interaction.opioid"),
+        ("ibuprofen PM", "interaction.unrecognised_text"),
+        ("sertraline and percoset", "interaction.unrecognised_text"),
+    ],
+)
+def test_a_suffix_or_second_name_is_never_screened_as_eligible(
+    catalog: Catalog, resolver: MedicationResolver, medication: str, code: str
+) -> None:
+    result = _screen(catalog, resolver, age_years=40, medications=[medication])
+    assert result.status == "caution"
+    assert code in codes(result)
+
+
+def test_the_unrecognised_text_caution_names_the_word_and_what_it_may_add(
+    catalog: Catalog, resolver: MedicationResolver
+) -> None:
+    result = _screen(catalog, resolver, age_years=40, medications=["ibuprofen PM"])
+    finding = next(f for f in result.findings if f.code == "interaction.unrecognised_text")
+    assert "'pm'" in finding.message
+    assert "ibuprofen" in finding.message
+    assert "diphenhydramine" in finding.message
+
+
+def test_glycopyrrolate_is_information_only(catalog: Catalog, resolver: MedicationResolver) -> None:
+    """A quaternary anticholinergic does not cross the blood-brain barrier: noted, not cautioned."""
+    result = _screen(catalog, resolver, age_years=40, medications=["glycopyrrolate 1 mg bid"])
+    assert result.status == "eligible"
+    assert "interaction.peripheral_anticholinergic" in codes(result)

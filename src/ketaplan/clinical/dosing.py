@@ -101,7 +101,7 @@ def _dose_rules(protocol: Protocol, catalog: Catalog) -> _DoseRules:
                 entry.dose_factor,
                 None,
                 f"{entry.dose_reason} (x{entry.dose_factor:g})",
-                catalog.cite(entry.source),
+                catalog.cite(entry.dose_factor_source),
             )
             for key, entry in catalog.interaction_classes.items()
         },

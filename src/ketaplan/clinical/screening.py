@@ -148,6 +148,8 @@ def _medication_findings(
             )
         )
     for med in medications:
+        if med.unchecked and med.resolved_by != "unresolved":
+            findings.append(_unchecked_finding(med, catalog))
         if med.resolved_by == "unresolved":
             hint = f" Did you mean {', '.join(med.suggestions)}?" if med.suggestions else ""
             findings.append(
@@ -160,6 +162,24 @@ def _medication_findings(
                 )
             )
     return findings
+
+
+def _unchecked_finding(med: ResolvedMedication, catalog: Catalog) -> Finding:
+    """A caution for the words of an entry that were not recognised: they may name an
+    ingredient (the "D" of a decongestant product, a second medication) that was not checked."""
+    parts = ", ".join(repr(p) for p in med.unchecked)
+    hints = catalog.medication_suffix_hints
+    why = "; ".join(dict.fromkeys(hints[w] for p in med.unchecked for w in p.split() if w in hints))
+    hint = f" ({why})" if why else ""
+    near = f" Did you mean {', '.join(med.suggestions)}?" if med.suggestions else ""
+    found = ", ".join(med.ingredients)
+    return Finding(
+        "interaction.unrecognised_text",
+        "caution",
+        f"Medication {med.typed!r} was read as {found}, but {parts} was not recognised and may "
+        f"name another ingredient{hint}: check it by hand before dosing.{near}",
+        catalog.cite("clinic_policy"),
+    )
 
 
 def _vitals_findings(
@@ -257,6 +277,7 @@ def eligibility_to_dict(eligibility: Eligibility) -> dict[str, Any]:
                 "ingredients": list(m.ingredients),
                 "classes": list(m.classes),
                 "resolved_by": m.resolved_by,
+                "unchecked": list(m.unchecked),
             }
             for m in eligibility.medications
         ],

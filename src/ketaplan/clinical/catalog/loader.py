@@ -324,6 +324,8 @@ def build_catalog(extra_files: Sequence[Path] = ()) -> Catalog:
             "contraindications",
             "classes",
             "fixes",
+            "suffix_hints",
+            "dose_text",
             "modifiers",
             "clinic",
             "vials",
@@ -358,7 +360,16 @@ def build_catalog(extra_files: Sequence[Path] = ()) -> Catalog:
     for key in classes_t.data:
         t = classes_t.table(key)
         t.check_keys(
-            ["title", "severity", "message", "dose_factor", "dose_reason", "source", "ingredients"]
+            [
+                "title",
+                "severity",
+                "message",
+                "dose_factor",
+                "dose_factor_source",
+                "dose_reason",
+                "source",
+                "ingredients",
+            ]
         )
         classes[key] = InteractionClass(
             key=key,
@@ -366,6 +377,7 @@ def build_catalog(extra_files: Sequence[Path] = ()) -> Catalog:
             severity=cast(Severity, t.get("severity", choice("block", "caution", "info"))),
             message=t.get("message", text),
             dose_factor=t.get("dose_factor", number(lo=0.5, hi=1.5)),
+            dose_factor_source=t.get("dose_factor_source", choice(*sources)),
             dose_reason=t.get("dose_reason", text),
             source=t.get("source", choice(*sources)),
             ingredients=tuple(i.lower() for i in t.get("ingredients", texts)),
@@ -375,6 +387,11 @@ def build_catalog(extra_files: Sequence[Path] = ()) -> Catalog:
     fixes = {
         k.lower(): tuple(i.lower() for i in texts(fixes_t, k, v)) for k, v in fixes_t.data.items()
     }
+
+    hints_t = root.table("suffix_hints")
+    suffix_hints = {k.lower(): text(hints_t, k, v) for k, v in hints_t.data.items()}
+    dose_t = root.table("dose_text")
+    dose_words = frozenset(w.lower() for k, v in dose_t.data.items() for w in texts(dose_t, k, v))
 
     modifiers_t = root.table("modifiers")
     modifiers = {}
@@ -402,6 +419,8 @@ def build_catalog(extra_files: Sequence[Path] = ()) -> Catalog:
         contraindications=contraindications,
         interaction_classes=classes,
         medication_fixes=fixes,
+        medication_suffix_hints=suffix_hints,
+        medication_dose_words=dose_words,
         modifiers=modifiers,
         clinic=_clinic(root, sources),
         files=(*DEFAULT_FILES, *(Path(p).name for p in extra_files)),

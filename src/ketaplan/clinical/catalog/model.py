@@ -121,6 +121,8 @@ class InteractionClass:
     dose_reason: str
     source: str
     ingredients: tuple[str, ...]
+    dose_factor_source: str = "clinic_policy"
+    """What gives the number ``dose_factor`` (``source`` is what says the class interacts)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,6 +186,8 @@ class Catalog:
     contraindications: Mapping[str, Contraindication]
     interaction_classes: Mapping[str, InteractionClass]
     medication_fixes: Mapping[str, tuple[str, ...]]
+    medication_suffix_hints: Mapping[str, str]
+    medication_dose_words: frozenset[str]
     modifiers: Mapping[str, Modifier]
     clinic: ClinicSettings
     files: tuple[str, ...] = ()
