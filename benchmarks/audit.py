@@ -27,6 +27,7 @@ import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import cast
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -129,7 +130,8 @@ def measure() -> dict[str, object]:
                 started = time.perf_counter()
                 full = verify_audit_chain(session)
                 full_s = time.perf_counter() - started
-            assert full.ok and full.checked == EVENTS, full
+            if not full.ok or full.checked != EVENTS:
+                raise SystemExit(f"the full walk did not verify the trail: {full}")
             incremental: list[float] = []
             position = full.position
             for run in range(RUNS):
@@ -138,7 +140,8 @@ def measure() -> dict[str, object]:
                     started = time.perf_counter()
                     checked = verify_audit_chain(session, since=position)
                     incremental.append(time.perf_counter() - started)
-                assert checked.ok and checked.checked == position.seq + NEW_EVENTS, checked
+                if not checked.ok or checked.checked != position.seq + NEW_EVENTS:
+                    raise SystemExit(f"the incremental check did not verify: {checked}")
                 position = checked.position
         finally:
             database.close()
@@ -162,10 +165,9 @@ def main() -> None:
     report = {"python": platform.python_version(), "cores": os.cpu_count(), **measured}
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "audit.json").write_text(json.dumps(report, indent=2) + "\n")
-    orm = measured["orm_walk"]
-    rows = measured["row_walk"]
-    incremental = measured["incremental_1000_s"]
-    assert isinstance(orm, dict) and isinstance(rows, dict) and isinstance(incremental, dict)
+    orm = cast("dict[str, float]", measured["orm_walk"])
+    rows = cast("dict[str, float]", measured["row_walk"])
+    incremental = cast("dict[str, float]", measured["incremental_1000_s"])
     lines = [
         "# Audit verification benchmark",
         "",
