@@ -223,6 +223,48 @@ def test_restore_refuses_a_database_a_server_is_using_unless_forced(
     assert main(["restore", str(tmp_path / "copy.db")]) == 0  # the server has stopped
 
 
+def test_a_forced_restore_under_a_busy_server_loses_no_acknowledged_write(
+    sqlite_clinic: Path,
+    clinic_database: Database,
+    catalog: Catalog,
+    tmp_path: Path,
+) -> None:
+    """Issue 14: each write acknowledged while `restore --force` ran must be in the
+    pre-restore copy (it came before) or in the restored database (it came after)."""
+    assert main(["backup", str(tmp_path / "copy.db")]) == 0
+    acknowledged: list[str] = []
+    stop = threading.Event()
+
+    def keep_writing() -> None:
+        n = 0
+        while not stop.is_set() and n < 400:
+            name = f"Written {n}"
+            _add_patient(clinic_database, catalog, name)
+            acknowledged.append(name)
+            n += 1
+
+    writer = threading.Thread(target=keep_writing)
+    writer.start()
+    try:
+        while len(acknowledged) < 5:  # the server is writing
+            stop.wait(0.01)
+        lock = hold_serve_lock(sqlite_clinic)
+        try:
+            assert main(["restore", str(tmp_path / "copy.db"), "--force"]) == 0
+        finally:
+            lock.close()
+        written_when_restored = len(acknowledged)
+        while len(acknowledged) < written_when_restored + 5:  # and goes on writing
+            stop.wait(0.01)
+    finally:
+        stop.set()
+        writer.join()
+    previous = next(sqlite_clinic.parent.glob(f"{sqlite_clinic.name}.pre-restore-*"))
+    kept = set(_patients(previous)) | set(_patients(sqlite_clinic))
+    assert [name for name in acknowledged if name not in kept] == []
+    assert main(["audit", "verify"]) == 0
+
+
 def _tamper(path: Path, statement: str) -> None:
     with sqlite3.connect(path) as connection:
         connection.execute("DROP TRIGGER IF EXISTS audit_event_no_update")

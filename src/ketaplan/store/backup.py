@@ -33,7 +33,9 @@ from sqlalchemy.orm import Session
 
 from ketaplan.errors import ConflictError, DatabaseNotReady, InputError
 from ketaplan.store.audit import verify_audit_chain
+from ketaplan.store.engine import SQLITE_BUSY_TIMEOUT_S
 from ketaplan.store.schema import MIGRATE_COMMAND, current_revision, head_revision
+from ketaplan.store.writer_gate import WriterGate
 
 SERVE_LOCK_SUFFIX = ".serve-lock"
 
@@ -233,12 +235,21 @@ def restore_sqlite(backup: Path, database: Path, *, force: bool = False, now: da
         )
     checked = check_copy(backup)
     previous = None
-    if database.exists() and database.stat().st_size > 0:
-        stamp = now.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
-        previous = database.with_name(f"{database.name}.pre-restore-{stamp}")
-        _copy(database, previous, source_read_only=False)
-        _self_contained(previous)
-    _copy(backup, database, source_read_only=True)
+    # Hold the write turn of every ketaplan process on this database (the writer gate) from
+    # before the pre-restore copy until the restore is in place: a write acknowledged in
+    # between would otherwise be in neither (issue 14: --force under a busy server lost
+    # writes). Writers queue meanwhile and go on from the restored records.
+    gate = WriterGate(database, timeout_s=SQLITE_BUSY_TIMEOUT_S)
+    gate.enter()
+    try:
+        if database.exists() and database.stat().st_size > 0:
+            stamp = now.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+            previous = database.with_name(f"{database.name}.pre-restore-{stamp}")
+            _copy(database, previous, source_read_only=False)
+            _self_contained(previous)
+        _copy(backup, database, source_read_only=True)
+    finally:
+        gate.leave()
     return Restored(database, checked, previous)
 
 
