@@ -83,8 +83,8 @@ def cited(catalog: Catalog, source_key: str, quote: str | None = None) -> str:
 def protocol_source(protocol: Protocol, catalog: Catalog, field: str) -> str:
     """Where one of the protocol's numbers comes from (its own source, else its table's)."""
     table = field.split(".")[0]
-    key = protocol.sources.get(field) or protocol.sources.get(table, POLICY)
-    return cited(catalog, key, protocol.quotes.get(field) or protocol.quotes.get(table))
+    quote = protocol.quotes.get(field) or protocol.quotes.get(table)
+    return cited(catalog, protocol.source_of(field), quote)
 
 
 def factor_source(catalog: Catalog, factor: float, source: str, factor_src: str, names: str) -> str:

@@ -183,6 +183,10 @@ _PROTOCOL_FIELDS = [
 ]
 
 
+OWN = "own"
+"""``choose.<aspect> = "own"``: the protocol's own fields decide, not one of the options."""
+
+
 def _option(t: Table, known: Mapping[str, str]) -> ChoiceOption:
     t.check_keys(["title", *_NUMBERED, "sources", "quotes"])
     values = {f: t.data[f] for f in _NUMBERED if f in t.data}
@@ -224,27 +228,31 @@ def _choices(t: Table, choice_sets: Table, known: Mapping[str, str]) -> tuple[Pr
         options_t = choice_sets.table(set_name)
         options = tuple(_option(options_t.table(k), known) for k in options_t.data)
         pick = chosen.get(aspect)
-        if pick not in options_t.data:
+        if pick != OWN and pick not in options_t.data:
             raise t.fail(
                 f"choose.{aspect}",
-                f"choose one of {', '.join(options_t.data)}; got {pick!r} "
-                "(the sources disagree here, so the clinic picks)",
+                f"choose one of {', '.join(options_t.data)} or {OWN!r} (the protocol's own "
+                f"numbers); got {pick!r} (the sources disagree here, so the clinic picks)",
             )
         for option in options:
             for name in option.values:
-                if name in t.data:
+                if name in t.data and pick != OWN:
                     raise t.fail(
                         name,
-                        f"set by the {aspect!r} choice ({set_name}); remove it here so that "
-                        "the chosen option decides it",
+                        f"set by the {aspect!r} choice ({set_name}, option {pick!r}): remove it "
+                        f"here, or set choose.{aspect} = {OWN!r} to use the protocol's own number",
                     )
         result.append(ProtocolChoice(aspect, pick, options))
     return tuple(result)
 
 
-def _with_options(t: Table, options: Iterable[ChoiceOption]) -> Table:
-    """The protocol's table with the chosen options' fields, sources and quotes laid over it."""
-    data = dict(t.data)
+def _with_options(
+    t: Table, options: Iterable[ChoiceOption], replacing: Iterable[str] = ()
+) -> Table:
+    """The protocol's table with the chosen options' fields, sources and quotes laid over it;
+    ``replacing`` names the protocol's own fields an option takes the place of."""
+    dropped = set(replacing)
+    data = {k: v for k, v in t.data.items() if k not in dropped}
     sources, quotes = _flat(t, "sources"), _flat(t, "quotes")
     for option in options:
         data.update(option.values)
@@ -265,21 +273,34 @@ def _protocol(
     clinic can switch to it without finding a broken number."""
     t.check_keys(_PROTOCOL_FIELDS)
     choices = _choices(t, choice_sets, known)
-    picked = {c.aspect: next(o for o in c.options if o.key == c.chosen) for c in choices}
+    picked = {
+        c.aspect: next(o for o in c.options if o.key == c.chosen)
+        for c in choices
+        if c.chosen != OWN
+    }
+    protocol = _build_protocol(key, _with_options(t, picked.values()), limit_sets, known, choices)
     for choice in choices:
         for option in choice.options:
             if option.key != choice.chosen:
                 try:
                     _build_protocol(
-                        key, _with_options(t, {**picked, choice.aspect: option}.values()),
-                        limit_sets, known, choices,
+                        key,
+                        _with_options(
+                            t,
+                            {**picked, choice.aspect: option}.values(),
+                            (name for o in choice.options for name in o.values),
+                        ),
+                        limit_sets,
+                        known,
+                        choices,
                     )
                 except CatalogError as exc:
                     raise CatalogError(
-                        f"{exc.message} (with option {choice.aspect} = {option.key!r})",
+                        f"{exc.message} (with the option {choice.aspect} = {option.key!r}, "
+                        "which a clinic may choose)",
                         fields=exc.fields,
                     ) from None
-    return _build_protocol(key, _with_options(t, picked.values()), limit_sets, known, choices)
+    return protocol
 
 
 def _cautions(t: Table, known: Mapping[str, str]) -> tuple[ProtocolCaution, ...]:

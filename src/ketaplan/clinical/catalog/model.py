@@ -131,6 +131,18 @@ class Protocol:
     cautions: tuple[ProtocolCaution, ...] = ()
     choices: tuple[ProtocolChoice, ...] = ()
 
+    def source_of(self, field: str) -> str:
+        """The source key of one number (``series.sessions``), else of its table (``series``);
+        for a table whose numbers cite different sources, those keys joined by commas. The
+        starting dose given as a rate cites the rate's source."""
+        if field == "start_mg_per_kg" and self.rate_mg_per_kg_per_h is not None:
+            field = "rate_mg_per_kg_per_h"
+        found = self.sources.get(field) or self.sources.get(field.split(".")[0])
+        if found:
+            return found
+        parts = dict.fromkeys(v for k, v in self.sources.items() if k.startswith(f"{field}."))
+        return ", ".join(parts) or "clinic_policy"
+
     @property
     def start_rate_mg_per_kg_per_h(self) -> float:
         """The starting dose as a rate: mg/kg spread over the infusion time."""
