@@ -75,9 +75,10 @@ class _DoseRules(NamedTuple):
 
 
 def cited(catalog: Catalog, source_key: str, quote: str | None = None) -> str:
-    """A source as a plan shows it: the citation, and the source's words when quoted."""
+    """A source as a plan shows it: the citation, and the source's words when quoted (a
+    clinic-policy number has none: no source states it)."""
     citation = catalog.cite(source_key)
-    return f'{citation}: "{quote}"' if quote else citation
+    return f'{citation}: "{quote}"' if quote and source_key != POLICY else citation
 
 
 def protocol_source(protocol: Protocol, catalog: Catalog, field: str) -> str:
@@ -143,7 +144,11 @@ def _dose_rules(protocol: Protocol, catalog: Catalog) -> _DoseRules:
                 None,
                 f"{entry.dose_reason} (x{entry.dose_factor:g})",
                 factor_source(
-                    catalog, entry.dose_factor, entry.source, entry.dose_factor_source, "interaction"
+                    catalog,
+                    entry.dose_factor,
+                    entry.source,
+                    entry.dose_factor_source,
+                    "interaction",
                 ),
             )
             for key, entry in catalog.interaction_classes.items()

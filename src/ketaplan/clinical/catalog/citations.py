@@ -123,7 +123,10 @@ def quote_problem(field: str, value: object, quote: str | None) -> str | None:
     ``value`` is a number, a list of numbers (each must be stated) or a monitoring level.
     """
     if quote is None:
-        return "cites a source but has no quote: give the source's words that state it, or cite clinic_policy"
+        return (
+            "cites a source but has no quote: give the source's words that state it, "
+            "or cite clinic_policy"
+        )
     if isinstance(value, str):
         words = _LEVEL_WORDS.get(value, (value,))
         if any(w in quote.lower() for w in words):

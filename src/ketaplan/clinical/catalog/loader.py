@@ -109,9 +109,9 @@ def _numbers(data: Mapping[str, Any], fields: Iterable[str]) -> dict[str, object
     return found
 
 
-def _cited(t: Table, known: Mapping[str, str], numbers: Mapping[str, object]) -> tuple[
-    dict[str, str], dict[str, str]
-]:
+def _cited(
+    t: Table, known: Mapping[str, str], numbers: Mapping[str, object]
+) -> tuple[dict[str, str], dict[str, str]]:
     """A table's ``sources`` and ``quotes``, checked: every number has a known source, and a
     number citing anything but clinic policy has a quote that states it (see
     :mod:`~ketaplan.clinical.catalog.citations`)."""
@@ -127,8 +127,24 @@ def _cited(t: Table, known: Mapping[str, str], numbers: Mapping[str, object]) ->
         if key not in sources and not any(k.startswith(f"{key}.") for k in sources):
             raise t.fail(f"quotes.{key}", "a quote needs the source it comes from in sources")
     for name, problem in check_quotes(numbers, sources, quotes):
-        raise t.fail(f"quotes.{name}", problem)
+        table = name.split(".")[0]
+        raise _citation_error(
+            t,
+            f"quotes.{name}",
+            problem,
+            (f"quotes.{table}", f"sources.{name}", f"sources.{table}", name),
+        )
     return sources, quotes
+
+
+def _citation_error(t: Table, name: str, problem: str, also: Iterable[str]) -> CatalogError:
+    """The error for a number its quote does not hold, at field ``name``, naming the file
+    that changed the number, its source or its quote (``name`` or one of ``also``): a
+    clinic's own file before the default files."""
+    changed = [t.origin(p) for p in (name, *also)]
+    file = next((f for f in changed if f not in DEFAULT_FILES), changed[0])
+    dotted = ".".join((*t.path, name))
+    return CatalogError(f"{file}: {dotted}: {problem}", fields={"file": file, "field": dotted})
 
 
 def _limits(name: str, t: Table, known: Mapping[str, str]) -> Limits:
@@ -211,13 +227,19 @@ def _text_map(t: Table, name: str) -> dict[str, str]:
     return {k: text(table, k, v) for k, v in table.data.items()}
 
 
-def _choices(t: Table, choice_sets: Table, known: Mapping[str, str]) -> tuple[ProtocolChoice, ...]:
-    """The protocol's points of disagreement, each with the clinic's pick among its options."""
+def _choices(
+    t: Table, choice_sets: Table, known: Mapping[str, str]
+) -> tuple[tuple[ProtocolChoice, ...], dict[int, Table]]:
+    """The protocol's points of disagreement, each with the clinic's pick among its options,
+    and each option's table (by the option's id), whose origins name the file that set it."""
     aspects = _text_map(t, "choices")
     chosen = _text_map(t, "choose")
+    tables: dict[int, Table] = {}
     for aspect in chosen:
         if aspect not in aspects:
-            raise t.fail(f"choose.{aspect}", f"no choice {aspect!r} (choices: {', '.join(aspects)})")
+            raise t.fail(
+                f"choose.{aspect}", f"no choice {aspect!r} (choices: {', '.join(aspects)})"
+            )
     result = []
     for aspect, set_name in aspects.items():
         if set_name not in choice_sets.data:
@@ -227,7 +249,8 @@ def _choices(t: Table, choice_sets: Table, known: Mapping[str, str]) -> tuple[Pr
             )
         options_t = choice_sets.table(set_name)
         options = tuple(_option(options_t.table(k), known) for k in options_t.data)
-        pick = chosen.get(aspect)
+        tables.update({id(o): options_t.table(o.key) for o in options})
+        pick = chosen.get(aspect, "")
         if pick != OWN and pick not in options_t.data:
             raise t.fail(
                 f"choose.{aspect}",
@@ -243,23 +266,32 @@ def _choices(t: Table, choice_sets: Table, known: Mapping[str, str]) -> tuple[Pr
                         f"here, or set choose.{aspect} = {OWN!r} to use the protocol's own number",
                     )
         result.append(ProtocolChoice(aspect, pick, options))
-    return tuple(result)
+    return tuple(result), tables
 
 
 def _with_options(
-    t: Table, options: Iterable[ChoiceOption], replacing: Iterable[str] = ()
+    t: Table,
+    options: Iterable[ChoiceOption],
+    tables: Mapping[int, Table],
+    replacing: Iterable[str] = (),
 ) -> Table:
     """The protocol's table with the chosen options' fields, sources and quotes laid over it;
-    ``replacing`` names the protocol's own fields an option takes the place of."""
+    ``replacing`` names the protocol's own fields an option takes the place of. An error in
+    an option's number names the file that set the option."""
     dropped = set(replacing)
     data = {k: v for k, v in t.data.items() if k not in dropped}
     sources, quotes = _flat(t, "sources"), _flat(t, "quotes")
+    origins = dict(t.origins)
     for option in options:
         data.update(option.values)
         sources.update(option.sources)
         quotes.update(option.quotes)
+        at = tables[id(option)]
+        for name in (*option.values, *option.sources, *option.quotes):
+            for kind in ("", "sources.", "quotes."):
+                origins[(*t.path, *f"{kind}{name}".split("."))] = at.origin(f"{kind}{name}")
     data["sources"], data["quotes"] = sources, quotes
-    return Table(data, t.path, t.origins)
+    return Table(data, t.path, origins)
 
 
 def _protocol(
@@ -272,23 +304,26 @@ def _protocol(
     """A protocol with its chosen options; every other option is checked as well, so a
     clinic can switch to it without finding a broken number."""
     t.check_keys(_PROTOCOL_FIELDS)
-    choices = _choices(t, choice_sets, known)
+    choices, tables = _choices(t, choice_sets, known)
     picked = {
         c.aspect: next(o for o in c.options if o.key == c.chosen)
         for c in choices
         if c.chosen != OWN
     }
-    protocol = _build_protocol(key, _with_options(t, picked.values()), limit_sets, known, choices)
-    for choice in choices:
-        for option in choice.options:
-            if option.key != choice.chosen:
+    protocol = _build_protocol(
+        key, _with_options(t, picked.values(), tables), limit_sets, known, choices
+    )
+    for point in choices:
+        for option in point.options:
+            if option.key != point.chosen:
                 try:
                     _build_protocol(
                         key,
                         _with_options(
                             t,
-                            {**picked, choice.aspect: option}.values(),
-                            (name for o in choice.options for name in o.values),
+                            {**picked, point.aspect: option}.values(),
+                            tables,
+                            (name for o in point.options for name in o.values),
                         ),
                         limit_sets,
                         known,
@@ -296,7 +331,7 @@ def _protocol(
                     )
                 except CatalogError as exc:
                     raise CatalogError(
-                        f"{exc.message} (with the option {choice.aspect} = {option.key!r}, "
+                        f"{exc.message} (with the option {point.aspect} = {option.key!r}, "
                         "which a clinic may choose)",
                         fields=exc.fields,
                     ) from None
@@ -572,7 +607,12 @@ def build_catalog(extra_files: Sequence[Path] = ()) -> Catalog:
         if factor != 1.0 and factor_source != POLICY:
             problem = quote_problem("dose_factor", factor, t.get("dose_factor_quote", text, None))
             if problem:
-                raise t.fail("dose_factor", f"{factor_source}: {problem}")
+                raise _citation_error(
+                    t,
+                    "dose_factor",
+                    f"{factor_source}: {problem}",
+                    ("dose_factor_source", "dose_factor_quote"),
+                )
         classes[key] = InteractionClass(
             key=key,
             title=t.get("title", text),
@@ -595,7 +635,16 @@ def build_catalog(extra_files: Sequence[Path] = ()) -> Catalog:
     for key in modifiers_t.data:
         t = modifiers_t.table(key)
         t.check_keys(
-            ["categories", "factor", "reason", "source", "quote", "min_age_years", "sources", "quotes"]
+            [
+                "categories",
+                "factor",
+                "reason",
+                "source",
+                "quote",
+                "min_age_years",
+                "sources",
+                "quotes",
+            ]
         )
         categories = t.get("categories", texts)
         for c in categories:
