@@ -14,6 +14,7 @@ from typing import Any, Literal, NamedTuple
 
 from ketaplan.clinical.catalog import Catalog, Protocol
 from ketaplan.clinical.catalog.citations import POLICY
+from ketaplan.clinical.catalog.memo import remembered_per_object
 from ketaplan.clinical.catalog.model import Severity
 from ketaplan.clinical.dosing import cited
 from ketaplan.clinical.medications import MedicationResolver, ResolvedMedication
@@ -122,9 +123,11 @@ def _patient_findings(
     return findings
 
 
-def _protocol_findings(protocol: Protocol, catalog: Catalog) -> list[Finding]:
+@remembered_per_object
+def _protocol_findings(protocol: Protocol, catalog: Catalog) -> tuple[Finding, ...]:
     """What every plan under the protocol carries: who monitors it (saying so when that is
-    clinic policy) and the protocol's own cautions (mania screening, a safety plan, ...)."""
+    clinic policy) and the protocol's own cautions (mania screening, a safety plan, ...).
+    The same for every patient, so worked out once per protocol."""
     source = protocol.sources.get("monitoring", POLICY)
     if protocol.monitoring == "anaesthesia_provider":
         message = (
@@ -150,7 +153,7 @@ def _protocol_findings(protocol: Protocol, catalog: Catalog) -> list[Finding]:
         Finding(f"protocol.{c.code}", c.severity, c.message, cited(catalog, c.source, c.quote))
         for c in protocol.cautions
     )
-    return findings
+    return tuple(findings)
 
 
 def _medication_findings(

@@ -255,7 +255,8 @@ def _choices(
             raise t.fail(
                 f"choose.{aspect}",
                 f"choose one of {', '.join(options_t.data)} or {OWN!r} (the protocol's own "
-                f"numbers); got {pick!r} (the sources disagree here, so the clinic picks)",
+                f"numbers); got {pick or 'none'!r} (the sources disagree here, so the clinic "
+                "picks)",
             )
         for option in options:
             for name in option.values:
