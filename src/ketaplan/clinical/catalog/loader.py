@@ -535,6 +535,21 @@ def read_layer(path: Path, origins: dict[Path_, str], merged: dict[str, Any]) ->
     merge_layer(merged, data, path.name, (), origins)
 
 
+def _check_class_factor(t: Table, cls: InteractionClass) -> None:
+    """An interaction class's factor is clinic policy, or its source's words state it
+    (``dose_factor_quote``), as for every other number of the catalog."""
+    if cls.dose_factor_source == POLICY:
+        return
+    problem = quote_problem("dose_factor", cls.dose_factor, t.get("dose_factor_quote", text, None))
+    if problem:
+        raise _citation_error(
+            t,
+            "dose_factor",
+            f"{cls.dose_factor_source}: {problem}",
+            ("dose_factor_source", "dose_factor_quote"),
+        )
+
+
 def build_catalog(extra_files: Sequence[Path] = ()) -> Catalog:
     """Load the default catalog, merge clinic files over it, validate everything."""
     merged: dict[str, Any] = {}
@@ -595,36 +610,25 @@ def build_catalog(extra_files: Sequence[Path] = ()) -> Catalog:
                 "severity",
                 "message",
                 "dose_factor",
+                "dose_factor_source",
                 "dose_reason",
                 "source",
                 "ingredients",
-                "dose_factor_source",
                 "dose_factor_quote",
             ]
         )
-        source = t.get("source", choice(*sources))
-        factor = t.get("dose_factor", number(lo=0.5, hi=1.5))
-        factor_source = t.get("dose_factor_source", choice(*sources), source)
-        if factor != 1.0 and factor_source != POLICY:
-            problem = quote_problem("dose_factor", factor, t.get("dose_factor_quote", text, None))
-            if problem:
-                raise _citation_error(
-                    t,
-                    "dose_factor",
-                    f"{factor_source}: {problem}",
-                    ("dose_factor_source", "dose_factor_quote"),
-                )
         classes[key] = InteractionClass(
             key=key,
             title=t.get("title", text),
             severity=cast(Severity, t.get("severity", choice("block", "caution", "info"))),
             message=t.get("message", text),
-            dose_factor=factor,
+            dose_factor=t.get("dose_factor", number(lo=0.5, hi=1.5)),
+            dose_factor_source=t.get("dose_factor_source", choice(*sources)),
             dose_reason=t.get("dose_reason", text),
-            source=source,
+            source=t.get("source", choice(*sources)),
             ingredients=tuple(i.lower() for i in t.get("ingredients", texts)),
-            dose_factor_source=factor_source,
         )
+        _check_class_factor(t, classes[key])
 
     fixes_t = root.table("fixes")
     fixes = {

@@ -172,8 +172,8 @@ class InteractionClass:
     dose_reason: str
     source: str
     ingredients: tuple[str, ...]
-    dose_factor_source: str = ""
-    """Who gives ``dose_factor`` (``clinic_policy`` when no source does); empty: ``source``."""
+    dose_factor_source: str = "clinic_policy"
+    """What gives the number ``dose_factor`` (``source`` is what says the class interacts)."""
 
 
 @dataclass(frozen=True, slots=True)
