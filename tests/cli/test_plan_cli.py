@@ -269,3 +269,45 @@ def test_every_command_reads_a_patient_weight_with_the_same_check(
     assert code == 2
     assert out == ""
     assert "if the scale read pounds, enter '350 lb'" in err
+
+
+def test_protocols_shows_each_disagreement_with_its_options_and_sources(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Seed 001 (maintenance every 3-6 weeks), seed 000 (every few months) and seed 004 (once or
+    twice a year) disagree on boosters: all three are listed, the one in force marked."""
+    code, out, _ = run(capsys, "protocols", "depression")
+    assert code == 0
+    assert "where the sources disagree" in out
+    assert "* every_3_6_weeks" in out
+    for option in (
+        "every_few_months",
+        "once_or_twice_a_year",
+        "twice_weekly_4_6_weeks",
+        "per_hour",
+    ):
+        assert f"     {option}: " in out
+    assert '"followed by maintenance infusions every three to six weeks"' in out
+    code, out, _ = run(capsys, "protocols", "crps")
+    assert "max_rate_mg_per_h: 25" in out
+    assert "not to exceed 25 mg/h" in out
+    code, out, _ = run(capsys, "protocols")
+    assert "at most 25 mg/h" in out
+    assert "[dose: over_40_min; series: six_in_2_3_weeks; booster: every_3_6_weeks]" in out
+
+
+def test_protocols_check_seeds_finds_every_quote_or_names_the_missing_one(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    seeds = Path(__file__).resolve().parents[3] / "shared" / "seeds"
+    if seeds.is_dir():
+        code, out, _ = run(capsys, "protocols", "--check-seeds", str(seeds))
+        assert code == 0
+        assert "seed quotes found word for word" in out
+    empty = tmp_path / "seeds"
+    empty.mkdir()
+    (empty / "000_2e78e97927341481.txt").write_text("nothing the catalog quotes")
+    code, out, _ = run(capsys, "protocols", "--check-seeds", str(empty))
+    assert code == 1
+    assert "quote not found in 000_2e78e97927341481.txt" in out
+    assert "seed file" in out

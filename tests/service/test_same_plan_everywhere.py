@@ -40,8 +40,10 @@ version = "bay-2026.12"
 obese_weight_basis = "adjusted"
 
 [protocols.depression]
+choose = { dose = "own" }
 start_mg_per_kg = 0.4
 infusion_min = 50
+sources = { start_mg_per_kg = "clinic_policy", infusion_min = "clinic_policy" }
 """
 PATIENT = {"weight": "120 kg", "height": "170 cm", "age_years": 40, "sex": "female"}
 PRESCRIBER = "prescriber@bay.example"

@@ -996,3 +996,21 @@ def test_an_order_is_cancelled_with_a_reason_beside_the_field(api: Api) -> None:
     page = api.client.get(plan).text
     assert "order cancelled: entered for the wrong patient" in page
     assert 'id="cancel"' not in page
+
+
+def test_the_protocol_page_shows_where_the_sources_disagree_and_the_crps_rate_cap(
+    api: Api,
+) -> None:
+    """Seeds 000, 001 and 004 disagree on boosters and seeds 001 and 002 on the series and the
+    dose form: the page lists every option with its sources, the one in force marked. CRPS
+    shows Schwartzman 2009's 25 mg/h cap with its source."""
+    _sign_in(api.client, "nurse")
+    page = html.unescape(api.client.get("/protocols").text)
+    for option in ("every_3_6_weeks", "every_few_months", "once_or_twice_a_year"):
+        assert f"<strong>{option}</strong>" in page
+    assert "weekly_4_6_weeks" in page
+    assert "per_hour" in page
+    assert "(in force)" in page
+    assert "at most 25 mg/h" in page
+    assert "not to exceed 25 mg/h" in page
+    assert "protocol.screen_for_mania" in page

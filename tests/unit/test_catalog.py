@@ -30,8 +30,12 @@ def test_every_seed_condition_has_a_protocol_with_a_source_for_each_number(
     catalog: Catalog, condition: str
 ) -> None:
     protocol = catalog.protocol(condition)
-    for field in ("start_mg_per_kg", "range_mg_per_kg", "infusion_min", "series", "booster"):
-        assert protocol.sources[field] in catalog.sources
+    for field in ("start_mg_per_kg", "range_mg_per_kg", "infusion_min", "monitoring"):
+        assert protocol.source_of(field) in catalog.sources
+    for table in ("series", "booster"):
+        for name in ("series.sessions", "series.min_days", "booster.interval_weeks"):
+            if name.startswith(table):
+                assert protocol.source_of(name) in catalog.sources
     low, high = protocol.range_mg_per_kg
     assert low <= protocol.start_mg_per_kg <= high
 
@@ -75,11 +79,13 @@ def test_a_clinic_file_overrides_one_field_and_adds_a_protocol(tmp_path: Path) -
         """
 [protocols.depression]
 start_mg_per_kg = 0.4
+choose = { dose = "own" }
+sources = { start_mg_per_kg = "clinic_policy" }
 
 [protocols.spinal_cord_injury_pain]
 title = "Spinal cord injury pain"
 category = "pain"
-start_mg_per_kg = 0.42
+rate_mg_per_kg_per_h = 0.42
 range_mg_per_kg = [0.2, 0.6]
 infusion_min = 60
 recovery_min = 30
@@ -88,7 +94,8 @@ limits = "pain_low_dose"
 bag_ml = [100]
 series = { sessions = 7, min_days = 7, max_days = 10, max_per_week = 7, min_hours_between = 20 }
 booster = { reassess_after_days = 28, interval_weeks = [6, 8], consecutive_days = 1 }
-sources = { start_mg_per_kg = "cohen_2018", range_mg_per_kg = "clinic_policy", infusion_min = "clinic_policy", recovery_min = "clinic_policy", series = "cohen_2018", booster = "clinic_policy", bag_ml = "clinic_policy" }
+sources = { rate_mg_per_kg_per_h = "cohen_2018", range_mg_per_kg = "clinic_policy", infusion_min = "clinic_policy", recovery_min = "clinic_policy", series = "clinic_policy", "series.sessions" = "cohen_2018", booster = "clinic_policy", bag_ml = "clinic_policy", monitoring = "clinic_policy" }
+quotes = { rate_mg_per_kg_per_h = "ketamine infusions (0.42 mg/kg per hour to 0.4 mg/kg ranging from 17 minutes to 5 hours for 7 consecutive days)", "series.sessions" = "for 7 consecutive days" }
 """
     )
     catalog = build_catalog([clinic])
@@ -101,10 +108,15 @@ sources = { start_mg_per_kg = "cohen_2018", range_mg_per_kg = "clinic_policy", i
     ("text", "message"),
     [
         (
-            "[protocols.depression]\nstart_mg_per_kg = 'half'\n",
+            "[protocols.depression]\nstart_mg_per_kg = 'half'\nchoose = { dose = 'own' }\n",
             "protocols.depression.start_mg_per_kg: expected a number",
         ),
-        ("[protocols.depression]\nstart_mg_per_kg = 2.0\n", "lies outside range_mg_per_kg"),
+        (
+            "[protocols.depression]\nstart_mg_per_kg = 2.0\nchoose = { dose = 'own' }\n"
+            "sources = { start_mg_per_kg = 'clinic_policy' }\n",
+            "lies outside range_mg_per_kg",
+        ),
+        ("[protocols.depression]\nstart_mg_per_kg = 0.4\n", "set by the 'dose' choice"),
         ("[protocols.depression]\nstart_mgkg = 0.5\n", "did you mean 'start_mg_per_kg'"),
         ("[protocols.depression]\nrange_mg_per_kg = [0.25, 5.0]\n", "reaches past the hard limits"),
         ("[protocols.depression]\nlimits = 'nope'\n", "unknown limit set 'nope'"),

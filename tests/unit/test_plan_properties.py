@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from ketaplan.clinical.catalog import Catalog, load_catalog
 from ketaplan.clinical.catalog.course_loader import load_policy
+from ketaplan.clinical.dosing import rate_cap_mg_per_kg
 from ketaplan.clinical.medications import MedicationResolver
 from ketaplan.clinical.planning import PlanRequest, make_plan, plan_to_dict
 from ketaplan.clinical.profile import build_profile
@@ -101,8 +102,13 @@ def test_no_input_yields_a_dose_outside_the_protocol_range_without_an_override(
     except (SafetyLimitError, InputError):
         return
     low, high = plan.protocol.range_mg_per_kg
+    # A rate cap (CRPS: 25 mg/h, Schwartzman 2009) may take the dose below the range at a
+    # heavy weight: the cap, not the range, is then the protocol's dose.
+    cap = rate_cap_mg_per_kg(plan.protocol, plan.dose.dosing_weight_kg)
     if plan.override is None:
-        assert low <= plan.dose.mg_per_kg <= high
+        assert min(low, cap if cap is not None else low) <= plan.dose.mg_per_kg <= high
+        if plan.protocol.max_rate_mg_per_h is not None:
+            assert plan.dose.rate_mg_per_h <= plan.protocol.max_rate_mg_per_h + 1e-9
     limits = plan.protocol.limits
     assert limits.hard_min_mg_per_kg <= plan.dose.mg_per_kg <= limits.hard_max_mg_per_kg
     assert plan.dose.total_mg <= limits.hard_max_total_mg

@@ -485,7 +485,8 @@ def plan_boosters(
             dates=dates,
             window=window,
             reason=f"maintenance booster{pair_text} {low_w}-{high_w} weeks {after} "
-            f"(protocol booster.interval_weeks, source {protocol.sources.get('booster', '?')}), "
+            "(protocol booster.interval_weeks, source "
+            f"{protocol.source_of('booster.interval_weeks')}), "
             "then every "
             f"{low_w}-{high_w} weeks if the reassessment supports it{state}",
         )

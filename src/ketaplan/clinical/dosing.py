@@ -13,6 +13,7 @@ import math
 from typing import NamedTuple
 
 from ketaplan.clinical.catalog import Catalog, Protocol
+from ketaplan.clinical.catalog.citations import POLICY
 from ketaplan.clinical.catalog.memo import remembered_per_object
 from ketaplan.clinical.profile import DosingWeight, PatientProfile, WeightBasis
 from ketaplan.errors import InputError
@@ -70,19 +71,58 @@ class _DoseRules(NamedTuple):
     range_source: str
     rounding_reason: str
     rounding_source: str
+    rate_cap_source: str
+
+
+def cited(catalog: Catalog, source_key: str, quote: str | None = None) -> str:
+    """A source as a plan shows it: the citation, and the source's words when quoted (a
+    clinic-policy number has none: no source states it)."""
+    citation = catalog.cite(source_key)
+    return f'{citation}: "{quote}"' if quote and source_key != POLICY else citation
+
+
+def protocol_source(protocol: Protocol, catalog: Catalog, field: str) -> str:
+    """Where one of the protocol's numbers comes from (its own source, else its table's)."""
+    table = field.split(".")[0]
+    quote = protocol.quotes.get(field) or protocol.quotes.get(table)
+    return cited(catalog, protocol.source_of(field), quote)
+
+
+def factor_source(catalog: Catalog, factor: float, source: str, factor_src: str, names: str) -> str:
+    """The source of a modifier's or interaction's factor. When no source gives the factor
+    the plan says so, and which source named the modifier: the factor is the clinic's."""
+    if (factor_src or source) != POLICY:
+        return catalog.cite(factor_src or source)
+    return (
+        f"clinic policy: no source gives the factor x{factor:g}; {source} names the {names} "
+        f"({catalog.cite(source)})"
+    )
+
+
+def rate_cap_mg_per_kg(protocol: Protocol, weight_kg: float) -> float | None:
+    """The highest mg/kg the protocol's mg/h cap allows at this weight, rounded down to
+    0.01 mg/kg (None when the protocol has no cap)."""
+    if protocol.max_rate_mg_per_h is None:
+        return None
+    cap = protocol.max_rate_mg_per_h * protocol.infusion_min / 60.0 / weight_kg
+    return round(math.floor(cap / MG_PER_KG_STEP + 1e-9) * MG_PER_KG_STEP, 6)
 
 
 @remembered_per_object
 def _dose_rules(protocol: Protocol, catalog: Catalog) -> _DoseRules:
     low, high = protocol.range_mg_per_kg
+    rate = protocol.rate_mg_per_kg_per_h
     return _DoseRules(
         start=ExplanationStep(
             "protocol.start",
             None,
             protocol.start_mg_per_kg,
             "mg/kg",
-            f"{protocol.title}: protocol starting dose over {protocol.infusion_min:g} min",
-            catalog.cite(protocol.sources["start_mg_per_kg"]),
+            f"{protocol.title}: protocol starting dose over {protocol.infusion_min:g} min"
+            + (f" ({rate:g} mg/kg/h)" if rate is not None else ""),
+            protocol_source(
+                protocol, catalog, "start_mg_per_kg" if rate is None else "rate_mg_per_kg_per_h"
+            ),
         ),
         modifiers={
             key: _Factor(
@@ -90,7 +130,9 @@ def _dose_rules(protocol: Protocol, catalog: Catalog) -> _DoseRules:
                 modifier.factor,
                 modifier.min_age_years,
                 f"{modifier.reason} (x{modifier.factor:g})",
-                catalog.cite(modifier.source),
+                factor_source(
+                    catalog, modifier.factor, modifier.source, modifier.factor_source, "modifier"
+                ),
             )
             for key, modifier in catalog.modifiers.items()
             if protocol.category in modifier.categories
@@ -101,7 +143,13 @@ def _dose_rules(protocol: Protocol, catalog: Catalog) -> _DoseRules:
                 entry.dose_factor,
                 None,
                 f"{entry.dose_reason} (x{entry.dose_factor:g})",
-                catalog.cite(entry.dose_factor_source),
+                factor_source(
+                    catalog,
+                    entry.dose_factor,
+                    entry.source,
+                    entry.dose_factor_source,
+                    "interaction",
+                ),
             )
             for key, entry in catalog.interaction_classes.items()
         },
@@ -111,9 +159,10 @@ def _dose_rules(protocol: Protocol, catalog: Catalog) -> _DoseRules:
         above_range_reason=f"the modifiers took the dose above the protocol range "
         f"{low:g}-{high:g} mg/kg: the maximum is used; a higher "
         "dose needs a prescriber's request and override",
-        range_source=catalog.cite(protocol.sources["range_mg_per_kg"]),
+        range_source=protocol_source(protocol, catalog, "range_mg_per_kg"),
         rounding_reason=f"rounded to {MG_PER_KG_STEP:g} mg/kg",
-        rounding_source=catalog.cite("clinic_policy"),
+        rounding_source=catalog.cite(POLICY),
+        rate_cap_source=protocol_source(protocol, catalog, "max_rate_mg_per_h"),
     )
 
 
@@ -195,6 +244,21 @@ def personalise_dose(
             )
         )
         value = high
+    cap = rate_cap_mg_per_kg(protocol, weight.weight_kg)
+    if cap is not None and value > cap + 1e-12:
+        steps.append(
+            ExplanationStep(
+                "protocol.rate_cap",
+                value,
+                cap,
+                "mg/kg",
+                f"{protocol.title}: the rate may not exceed {protocol.max_rate_mg_per_h:g} mg/h, "
+                f"so at {weight.weight_kg:g} kg over {protocol.infusion_min:g} min the dose is "
+                f"at most {cap:.2f} mg/kg; a higher dose needs a prescriber's request and override",
+                rules.rate_cap_source,
+            )
+        )
+        value = cap
     rounded = round_half_up(value, MG_PER_KG_STEP)
     if abs(rounded - value) > 1e-12:
         steps.append(

@@ -1,6 +1,10 @@
 """Dose-error reduction: soft and hard limits, as in a smart pump's drug library.
 
-Three quantities are checked against the protocol's limits: mg/kg, total mg and mg/kg/h.
+Three quantities are checked against the protocol's limits: mg/kg, total mg and mg/kg/h, and a
+fourth, mg/h, when the protocol caps the rate whatever the weight (CRPS after Schwartzman 2009:
+25 mg/h). The cap is a soft limit; at a weight where it allows less than the protocol's mg/kg
+range, the range's soft minimum comes down to what the cap allows, so following the protocol
+never needs an override.
 A value past a hard limit is refused, override or not. A value past a soft limit (outside the
 protocol's mg/kg range, or over the soft total or rate) needs an override carrying a reason and
 the prescriber's name; the override is recorded in the plan. Nothing is clamped silently: a
@@ -12,7 +16,7 @@ from __future__ import annotations
 from typing import Literal, NamedTuple
 
 from ketaplan.clinical.catalog import Protocol
-from ketaplan.clinical.dosing import Dose
+from ketaplan.clinical.dosing import Dose, rate_cap_mg_per_kg
 from ketaplan.errors import HardLimitExceeded, OverrideRequired
 
 LimitStatus = Literal["within", "soft", "hard"]
@@ -68,7 +72,10 @@ def check_limits(dose: Dose, protocol: Protocol) -> tuple[LimitCheck, ...]:
     """Every limit with its status; nothing raised here."""
     limits = protocol.limits
     low, high = protocol.range_mg_per_kg
-    return (
+    cap_mg_per_kg = rate_cap_mg_per_kg(protocol, dose.dosing_weight_kg)
+    if cap_mg_per_kg is not None:
+        low = min(low, cap_mg_per_kg)
+    checks = (
         _check(
             "mg_per_kg",
             dose.mg_per_kg,
@@ -89,6 +96,18 @@ def check_limits(dose: Dose, protocol: Protocol) -> tuple[LimitCheck, ...]:
             "mg/kg/h",
             (None, limits.soft_max_mg_per_kg_per_h),
             (None, limits.hard_max_mg_per_kg_per_h),
+        ),
+    )
+    if protocol.max_rate_mg_per_h is None:
+        return checks
+    return (
+        *checks,
+        _check(
+            "rate_mg_per_h",
+            round(dose.rate_mg_per_h, 4),
+            "mg/h",
+            (None, protocol.max_rate_mg_per_h),
+            (None, round(limits.hard_max_mg_per_kg_per_h * dose.dosing_weight_kg, 4)),
         ),
     )
 

@@ -91,6 +91,7 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
             "monitoring": plan.protocol.monitoring,
             "range_mg_per_kg": list(plan.protocol.range_mg_per_kg),
             "alternatives": list(plan.protocol.alternatives),
+            "choices": {c.aspect: c.chosen for c in plan.protocol.choices},
         },
         "patient": {
             "weight_kg": round(p.weight_kg, 2),

@@ -13,7 +13,10 @@ from datetime import UTC, datetime
 from typing import Any, Literal, NamedTuple
 
 from ketaplan.clinical.catalog import Catalog, Protocol
+from ketaplan.clinical.catalog.citations import POLICY
+from ketaplan.clinical.catalog.memo import remembered_per_object
 from ketaplan.clinical.catalog.model import Severity
+from ketaplan.clinical.dosing import cited
 from ketaplan.clinical.medications import MedicationResolver, ResolvedMedication
 from ketaplan.clinical.monitoring import MonitoringRules, check_vitals
 from ketaplan.clinical.profile import ADULT_AGE_YEARS, PatientProfile
@@ -107,16 +110,7 @@ def _patient_findings(
                 catalog.cite("seed_001"),
             )
         )
-    if protocol.monitoring == "anaesthesia_provider":
-        findings.append(
-            Finding(
-                "monitoring.anaesthesia_provider",
-                "info",
-                "High-dose protocol: given by an anaesthesiologist or anaesthetist with continuous "
-                "monitoring and emergency equipment.",
-                catalog.cite(protocol.sources.get("monitoring", "seed_003")),
-            )
-        )
+    findings.extend(_protocol_findings(protocol, catalog))
     if profile.height_cm is None:
         findings.append(
             Finding(
@@ -127,6 +121,39 @@ def _patient_findings(
             )
         )
     return findings
+
+
+@remembered_per_object
+def _protocol_findings(protocol: Protocol, catalog: Catalog) -> tuple[Finding, ...]:
+    """What every plan under the protocol carries: who monitors it (saying so when that is
+    clinic policy) and the protocol's own cautions (mania screening, a safety plan, ...).
+    The same for every patient, so worked out once per protocol."""
+    source = protocol.sources.get("monitoring", POLICY)
+    if protocol.monitoring == "anaesthesia_provider":
+        message = (
+            "High-dose protocol: given by an anaesthesiologist or anaesthetist with continuous "
+            "monitoring and emergency equipment."
+        )
+    else:
+        message = "Nurse-monitored infusion with continuous monitoring and emergency equipment."
+    if source == POLICY:
+        message += (
+            " This monitoring level is clinic policy: no source gives it, and seed 003 has an "
+            "anaesthesiologist or anaesthetist give every infusion."
+        )
+    findings = [
+        Finding(
+            f"monitoring.{protocol.monitoring}",
+            "info",
+            message,
+            cited(catalog, source, protocol.quotes.get("monitoring")),
+        )
+    ]
+    findings.extend(
+        Finding(f"protocol.{c.code}", c.severity, c.message, cited(catalog, c.source, c.quote))
+        for c in protocol.cautions
+    )
+    return tuple(findings)
 
 
 def _medication_findings(

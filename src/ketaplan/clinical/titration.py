@@ -241,7 +241,7 @@ def recommend_next_dose(protocol: Protocol, history: History) -> Titration:
             action="hold",
             reasons=(
                 f"no session yet: the protocol's starting dose {protocol.start_mg_per_kg:g} "
-                f"mg/kg (source {protocol.sources.get('start_mg_per_kg', '?')})",
+                f"mg/kg (source {protocol.source_of('start_mg_per_kg')})",
             ),
             last_mg_per_kg=None,
             range_mg_per_kg=(low, high),
@@ -327,7 +327,7 @@ def recommend_next_dose(protocol: Protocol, history: History) -> Titration:
     if target > high:
         reasons.append(
             f"the protocol range tops out at {high:g} mg/kg (range_mg_per_kg, source "
-            f"{protocol.sources.get('range_mg_per_kg', '?')}): the recommendation stays at "
+            f"{protocol.source_of('range_mg_per_kg')}): the recommendation stays at "
             "the upper bound; going higher needs a prescriber's override"
         )
         target = high

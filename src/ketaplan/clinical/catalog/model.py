@@ -47,6 +47,7 @@ class Limits:
     soft_max_mg_per_kg_per_h: float
     hard_max_mg_per_kg_per_h: float
     sources: Mapping[str, str]
+    quotes: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,8 +71,41 @@ class BoosterPolicy:
 
 
 @dataclass(frozen=True, slots=True)
+class ProtocolCaution:
+    """A caution every plan under the protocol carries (a finding ``protocol.<code>``)."""
+
+    code: str
+    severity: Severity
+    message: str
+    source: str
+    quote: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ChoiceOption:
+    """One way to settle a point where the sources disagree, with the numbers it sets."""
+
+    key: str
+    title: str
+    values: Mapping[str, object]
+    sources: Mapping[str, str]
+    quotes: Mapping[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class ProtocolChoice:
+    """A point where the sources disagree (``aspect``: series, booster, dose): the options
+    the catalog offers and the one the clinic chose (``choose`` in its catalog file)."""
+
+    aspect: str
+    chosen: str
+    options: tuple[ChoiceOption, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Protocol:
-    """One condition's infusion protocol; every number has a source in ``sources``."""
+    """One condition's infusion protocol; every number has a source in ``sources`` and, when
+    that source is not clinic policy, the source's words that state it in ``quotes``."""
 
     key: str
     title: str
@@ -91,6 +125,23 @@ class Protocol:
     booster: BoosterPolicy
     sources: Mapping[str, str]
     weight_basis_when_obese: WeightBasis | None = None
+    quotes: Mapping[str, str] = field(default_factory=dict)
+    max_rate_mg_per_h: float | None = None
+    """A cap on the infusion rate whatever the weight (Schwartzman 2009: 25 mg/h)."""
+    cautions: tuple[ProtocolCaution, ...] = ()
+    choices: tuple[ProtocolChoice, ...] = ()
+
+    def source_of(self, field: str) -> str:
+        """The source key of one number (``series.sessions``), else of its table (``series``);
+        for a table whose numbers cite different sources, those keys joined by commas. The
+        starting dose given as a rate cites the rate's source."""
+        if field == "start_mg_per_kg" and self.rate_mg_per_kg_per_h is not None:
+            field = "rate_mg_per_kg_per_h"
+        found = self.sources.get(field) or self.sources.get(field.split(".")[0])
+        if found:
+            return found
+        parts = dict.fromkeys(v for k, v in self.sources.items() if k.startswith(f"{field}."))
+        return ", ".join(parts) or "clinic_policy"
 
     @property
     def start_rate_mg_per_kg_per_h(self) -> float:
@@ -134,7 +185,12 @@ class Modifier:
     factor: float
     reason: str
     source: str
+    """The source that names the modifier."""
     min_age_years: float | None = None
+    factor_source: str = ""
+    """The source that gives ``factor`` (``clinic_policy`` when none does); empty: ``source``."""
+    quote: str = ""
+    """The words of ``source`` that name the modifier."""
 
 
 @dataclass(frozen=True, slots=True)

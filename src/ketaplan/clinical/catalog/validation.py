@@ -52,7 +52,7 @@ class Table:
 
     def origin(self, name: str | None = None) -> str:
         """The file that set ``name`` (or this table), else ``"catalog"``."""
-        path = (*self.path, name) if name else self.path
+        path = (*self.path, *name.split(".")) if name else self.path
         while path:
             if path in self.origins:
                 return self.origins[path]

@@ -13,6 +13,7 @@ from starlette.responses import Response
 from ketaplan.api.context import services
 from ketaplan.api.params import RecordId
 from ketaplan.api.security import SignedIn, client_origin
+from ketaplan.clinical.protocols import describe_protocol
 from ketaplan.errors import ConflictError, InputError
 from ketaplan.services import get_patient
 from ketaplan.services.dashboard import clinic_dashboard
@@ -169,8 +170,9 @@ async def dashboard(actor: SignedIn, request: Request) -> Response:
 @router.get("/protocols", name="web_protocols", response_class=HTMLResponse)
 async def protocols(actor: SignedIn, request: Request) -> Response:
     catalog = services(request).catalog
+    ordered = sorted(catalog.protocols.values(), key=lambda p: p.title)
     return render(
         request,
         "protocols.html",
-        {"protocols": sorted(catalog.protocols.values(), key=lambda p: p.title), "c": catalog},
+        {"protocols": [describe_protocol(p, catalog) for p in ordered], "c": catalog},
     )
