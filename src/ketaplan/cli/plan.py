@@ -66,6 +66,9 @@ def plan(
     severity: Annotated[str | None, typer.Option(help="mild|moderate|severe")] = None,
     preference: Annotated[str | None, typer.Option(help="standard|lowest_effective")] = None,
     bp: Annotated[str | None, typer.Option(help='Pre-infusion blood pressure, "128/84".')] = None,
+    heart_rate: Annotated[
+        str | None, typer.Option("--heart-rate", help="Pre-infusion heart rate per minute, 72.")
+    ] = None,
     mg_per_kg: Annotated[
         str | None, typer.Option("--mg-per-kg", help="Prescriber's requested dose.")
     ] = None,
@@ -107,6 +110,7 @@ def plan(
             severity=severity,
             preference=preference,
             blood_pressure=bp,
+            heart_rate=heart_rate,
             confirm_weight=confirm_weight,
         )
     except InputError as refused:

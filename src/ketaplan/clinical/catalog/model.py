@@ -10,7 +10,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from ketaplan.clinical.catalog.terms import match_term, spelling_index, suggest_terms
+from ketaplan.clinical.catalog.terms import (
+    match_term,
+    not_the_patients,
+    spelling_index,
+    suggest_terms,
+)
 from ketaplan.errors import InputError
 
 Category = Literal["mood", "pain"]
@@ -244,6 +249,11 @@ class Catalog:
         if key is None:
             near = suggest_terms(typed, self._spelling_index)
             hint = f"; did you mean {', '.join(near)}?" if near else ""
+            if not_the_patients(typed):
+                hint = (
+                    ": it reads as a negation or a relative's history; record only the "
+                    "patient's own conditions"
+                )
             raise InputError(
                 f"unknown history term {term!r}{hint} "
                 f"(known terms: {', '.join(sorted(self.contraindications))})",

@@ -222,6 +222,16 @@ def _contains(words: tuple[str, ...], phrase: tuple[str, ...]) -> bool:
     return False
 
 
+def not_the_patients(typed_key: str) -> bool:
+    """Whether the entry negates itself or is a relative's history ("no psychosis",
+    "family history of schizophrenia").
+
+    >>> not_the_patients("no_psychosis"), not_the_patients("psychosis")
+    (True, False)
+    """
+    return bool(NOT_THE_PATIENTS.intersection(canonical(typed_key).split("_")))
+
+
 def suggest_terms(typed_key: str, index: Mapping[str, str]) -> list[str]:
     """Vocabulary terms to offer for an entry that matched none (at most three), or none.
 
