@@ -321,9 +321,7 @@ def parse_heart_rate(text: str) -> float:
     return float(number)
 
 
-def pre_infusion_vitals(
-    blood_pressure: str | None, heart_rate: str | None
-) -> VitalSigns | None:
+def pre_infusion_vitals(blood_pressure: str | None, heart_rate: str | None) -> VitalSigns | None:
     """The readings given before the infusion (blood pressure, heart rate), or None."""
     if blood_pressure is None and heart_rate is None:
         return None
