@@ -409,3 +409,13 @@ def test_an_impossible_heart_rate_is_refused(catalog: Catalog, text: str, messag
     with pytest.raises(InputError, match=message) as refused:
         build_profile(catalog, weight="70 kg", heart_rate=text)
     assert refused.value.fields["field"] == "heart_rate"
+
+
+def test_the_readme_lists_every_history_term_under_its_severity(catalog: Catalog) -> None:
+    from pathlib import Path
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("`--history` terms", 1)[1].split("\n\n", 2)[1]
+    block, caution = section.split("- caution", 1)
+    for term, entry in catalog.contraindications.items():
+        assert f"`{term}`" in (block if entry.severity == "block" else caution), term
