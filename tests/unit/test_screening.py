@@ -162,7 +162,7 @@ def test_findings_are_ordered_worst_first(catalog: Catalog, resolver: Medication
 # Each row: what a clinician types, the vocabulary term it is, the severity, the source key and
 # a phrase that source's catalog text must contain (so the cited source is the one that says
 # it). Sources: ketamine_smpc = UK Ketalar SmPC (Pfizer 2019) and the German/Swiss ketamine and
-# esketamine injection labels; spravato_smpc = Spravato EU SmPC 4.4; spravato_warnings =
+# esketamine injection labels; spravato_eu_leaflet = Spravato EU package leaflet, section 2; spravato_warnings =
 # Spravato US prescribing information, section 5; ketalar_warnings = Ketalar US prescribing
 # information; oxford_ketamine = Oxford Health NHS ketamine service; miller_anesthesia =
 # Miller's Anesthesia; rcoa_esafe = RCoA e-Learning Anaesthesia; pt_esketamine_2019 = P&T 2019
@@ -185,17 +185,35 @@ NEW_TERMS = [
         "ketamine_smpc",
         "unstable angina",
     ),
-    ("AFib with RVR", "uncontrolled_arrhythmia", "block", "spravato_smpc", "tachyarrhythmias"),
-    ("AFib", "arrhythmia", "caution", "spravato_smpc", "arrhythmias"),
-    ("SVT", "arrhythmia", "caution", "spravato_smpc", "arrhythmias"),
+    (
+        "AFib with RVR",
+        "uncontrolled_arrhythmia",
+        "block",
+        "spravato_eu_leaflet",
+        "slow or fast heartbeats",
+    ),
+    ("AFib", "arrhythmia", "caution", "spravato_eu_leaflet", "heartbeats"),
+    ("SVT", "arrhythmia", "caution", "spravato_eu_leaflet", "heartbeats"),
     ("TIA", "transient_ischaemic_attack", "block", "ketamine_smpc", "cerebrovascular accident"),
     ("PAH", "pulmonary_hypertension", "caution", "clinic_policy", "clinic policy"),
     ("epilepsy", "seizure_disorder", "caution", "oxford_ketamine", "epilepsy"),
     ("recent seizure", "uncontrolled_epilepsy", "block", "oxford_ketamine", "epilepsy"),
-    ("OSA", "obstructive_sleep_apnoea", "caution", "spravato_smpc", "sleep apnoea"),
-    ("sleep apnea", "obstructive_sleep_apnoea", "caution", "spravato_smpc", "sleep apnoea"),
-    ("COPD", "copd", "caution", "spravato_smpc", "COPD"),
-    ("emphysema", "copd", "caution", "spravato_smpc", "pulmonary insufficiency"),
+    (
+        "OSA",
+        "obstructive_sleep_apnoea",
+        "caution",
+        "spravato_eu_leaflet",
+        "sleep apnoea with extreme overweight",
+    ),
+    (
+        "sleep apnea",
+        "obstructive_sleep_apnoea",
+        "caution",
+        "spravato_eu_leaflet",
+        "sleep apnoea with extreme overweight",
+    ),
+    ("COPD", "copd", "caution", "spravato_eu_leaflet", "COPD"),
+    ("emphysema", "copd", "caution", "spravato_eu_leaflet", "pulmonary insufficiency"),
     ("asthma", "asthma", "caution", "pt_esketamine_2019", "asthma"),
     ("acute intermittent porphyria", "porphyria", "caution", "rcoa_esafe", "porphyria"),
     ("ketamine cystitis", "ketamine_cystitis", "block", "ketalar_warnings", "genitourinary"),
