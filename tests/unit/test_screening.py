@@ -266,6 +266,8 @@ def test_each_new_condition_has_its_severity_and_a_source_that_names_it(
         ("Chronic Obstructive Pulmonary Disease", "copd"),
         ("HTN", "controlled_hypertension"),
         ("brain tumour", "raised_intracranial_pressure"),
+        ("hypertension, uncontrolled", "uncontrolled_hypertension"),  # words in another order
+        ("Hyperthyroidism (uncontrolled)", "uncontrolled_hyperthyroidism"),
     ],
 )
 def test_abbreviations_synonyms_and_spellings_name_the_term(
@@ -349,6 +351,23 @@ def test_a_slip_or_a_qualified_synonym_is_suggested_never_accepted(
     with pytest.raises(InputError) as refused:
         catalog.history_term(typed)
     assert refused.value.fields["suggestions"] == [suggested]
+
+
+@pytest.mark.parametrize(
+    ("typed", "suggested"),
+    [
+        ("untreated Graves", ["uncontrolled_hyperthyroidism", "hyperthyroidism"]),
+        ("unstable AF", ["uncontrolled_arrhythmia", "arrhythmia"]),
+        ("active seizures", ["uncontrolled_epilepsy", "seizure_disorder"]),
+        ("poorly controlled asthma", ["asthma"]),
+    ],
+)
+def test_a_suggestion_never_plays_down_an_uncontrolled_or_recent_condition(
+    catalog: Catalog, typed: str, suggested: list[str]
+) -> None:
+    with pytest.raises(InputError) as refused:
+        catalog.history_term(typed)
+    assert refused.value.fields["suggestions"] == suggested
 
 
 def test_a_negated_entry_says_why_it_was_refused(catalog: Catalog) -> None:

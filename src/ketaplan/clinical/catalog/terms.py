@@ -5,11 +5,15 @@ invites a clerk to record a contraindication the patient does not have. So match
 the surest to the least sure, and stops early:
 
 1. the term or a synonym, after normalising case, punctuation and British/American spelling
-   (``ae``/``oe`` → ``e``: "apnoea" is "apnea"), or after a leading "history of", "prior" and
-   the like ("history of stroke" is stroke). This is a match, not a suggestion.
+   (``ae``/``oe`` → ``e``: "apnoea" is "apnea"), after a leading "history of", "prior" and
+   the like ("history of stroke" is stroke), or with its words in another order
+   ("hypertension, uncontrolled"). This is a match, not a suggestion.
 2. a synonym found whole inside what was typed, when everything else typed only qualifies it
    ("mild asthma since childhood", "TIA 2019"): suggested, never accepted, because the
-   qualifier may change the meaning ("uncontrolled", "recent").
+   qualifier may change the meaning. When it says "uncontrolled", "untreated", "recent" and
+   the like, the stricter term comes first ("untreated Graves" suggests
+   uncontrolled_hyperthyroidism before hyperthyroidism), so a suggestion never plays a
+   condition down.
 3. one slip of the keyboard: every word of a known term, each within one typing slip
    (a letter added, dropped, changed or two swapped) of the typed word, words of five letters
    or more, first letters equal. "hypotension" is two slips from "hypertension" and
@@ -134,6 +138,11 @@ QUALIFIERS = frozenset(
 """Words that qualify a condition without making it another one: a synonym found inside an
 entry made only of these (and numbers) is suggested ("heat stroke" suggests nothing)."""
 
+SEVERER = frozenset(
+    {"uncontrolled", "untreated", "poorly", "unstable", "active", "recent", "current", "severe"}
+)
+"""Qualifiers that point to a stricter term than the condition they qualify."""
+
 
 def canonical(key: str) -> str:
     """A normalised key compared by letters and digits only, ``ae``/``oe`` read as ``e``.
@@ -169,6 +178,10 @@ def match_term(typed_key: str, index: Mapping[str, str]) -> str | None:
     for candidate in (words, _without_history_prefix(words)):
         term = index.get("_".join(candidate))
         if term is not None:
+            return term
+    same_words = sorted(words)
+    for key, term in index.items():
+        if sorted(key.split("_")) == same_words:
             return term
     return None
 
@@ -246,10 +259,31 @@ def suggest_terms(typed_key: str, index: Mapping[str, str]) -> list[str]:
     for phrase, term in phrases:
         if _contains(words, phrase):
             found.setdefault(term)
-    if not found:
-        for phrase, term in phrases:
-            if len(phrase) == len(words) and all(
-                _slipped_word(w, k) for w, k in zip(words, phrase, strict=True)
-            ):
-                found.setdefault(term)
+    if found:
+        return _severer_first(list(found), words, index)[:MAX_SUGGESTIONS]
+    for phrase, term in phrases:
+        if len(phrase) == len(words) and all(
+            _slipped_word(w, k) for w, k in zip(words, phrase, strict=True)
+        ):
+            found.setdefault(term)
     return list(found)[:MAX_SUGGESTIONS]
+
+
+def _severer_first(terms: list[str], words: tuple[str, ...], index: Mapping[str, str]) -> list[str]:
+    """The terms, each preceded by its stricter sibling when the entry asks for one: a term
+    one of whose names, prefixed by a severity word typed or by "uncontrolled", is known."""
+    qualifiers = SEVERER.intersection(words)
+    if not qualifiers:
+        return terms
+    names: dict[str, list[str]] = {}
+    for key, term in index.items():
+        names.setdefault(term, []).append(key)
+    ordered: dict[str, None] = {}
+    for term in terms:
+        for name in names.get(term, []):
+            for qualifier in (*sorted(qualifiers), "uncontrolled"):
+                stricter = index.get(f"{qualifier}_{name}")
+                if stricter is not None and stricter != term:
+                    ordered.setdefault(stricter)
+        ordered.setdefault(term)
+    return list(ordered)
