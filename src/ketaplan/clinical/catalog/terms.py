@@ -5,12 +5,12 @@ invites a clerk to record a contraindication the patient does not have. So match
 the surest to the least sure, and stops early:
 
 1. the term or a synonym, after normalising case, punctuation and British/American spelling
-   (``ae``/``oe`` → ``e``: "apnoea" is "apnea"), after a leading "history of", "prior" and
-   the like ("history of stroke" is stroke), or with its words in another order
+   (``ae``/``oe`` → ``e``: "apnoea" is "apnea"), or with its words in another order
    ("hypertension, uncontrolled"). This is a match, not a suggestion.
 2. a synonym found whole inside what was typed, when everything else typed only qualifies it
-   ("mild asthma since childhood", "TIA 2019"): suggested, never accepted, because the
-   qualifier may change the meaning. When it says "uncontrolled", "untreated", "recent" and
+   ("mild asthma since childhood", "TIA 2019", "history of stroke"): suggested, never
+   accepted, because the qualifier may change the meaning ("history of pregnancy" is not
+   pregnancy). When it says "uncontrolled", "untreated", "recent" and
    the like, the stricter term comes first ("untreated Graves" suggests
    uncontrolled_hyperthyroidism before hyperthyroidism), so a suggestion never plays a
    condition down.
@@ -63,19 +63,6 @@ NOT_THE_PATIENTS = frozenset(
     }
 )
 """Words that make an entry a negation or a relative's history."""
-
-_HISTORY_PREFIXES = (
-    ("history", "of"),
-    ("hx", "of"),
-    ("h", "o"),
-    ("hx",),
-    ("known",),
-    ("past",),
-    ("previous",),
-    ("prior",),
-    ("pmh",),
-)
-"""Leading words that say "the patient has had": removed before an exact match."""
 
 QUALIFIERS = frozenset(
     {
@@ -162,23 +149,15 @@ def spelling_index(term_index: Mapping[str, str]) -> dict[str, str]:
     return index
 
 
-def _without_history_prefix(words: tuple[str, ...]) -> tuple[str, ...]:
-    for prefix in _HISTORY_PREFIXES:
-        if words[: len(prefix)] == prefix and len(words) > len(prefix):
-            return words[len(prefix) :]
-    return words
-
-
 def match_term(typed_key: str, index: Mapping[str, str]) -> str | None:
-    """The vocabulary term the entry names (a spelling variant, or after "history of"), or
-    None; ``index`` is :func:`spelling_index`'s."""
+    """The vocabulary term the entry names (a spelling variant, or its words in another order),
+    or None; ``index`` is :func:`spelling_index`'s."""
     words = tuple(canonical(typed_key).split("_"))
     if NOT_THE_PATIENTS.intersection(words):
         return None
-    for candidate in (words, _without_history_prefix(words)):
-        term = index.get("_".join(candidate))
-        if term is not None:
-            return term
+    term = index.get("_".join(words))
+    if term is not None:
+        return term
     same_words = sorted(words)
     for key, term in index.items():
         if sorted(key.split("_")) == same_words:
