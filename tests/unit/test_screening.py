@@ -220,6 +220,8 @@ NEW_TERMS = [
     ("interstitial cystitis", "interstitial_cystitis", "caution", "spravato_warnings", "cystitis"),
     ("Alzheimer's disease", "dementia", "caution", "spravato_warnings", "cognitive impairment"),
     ("delirium", "delirium", "block", "miller_anesthesia", "delirium"),
+    ("cerebral trauma", "recent_head_injury", "block", "ketamine_smpc", "cerebral trauma"),
+    ("TBI", "traumatic_brain_injury", "caution", "spravato_eu_leaflet", "pressure in the brain"),
     ("IIH", "raised_intracranial_pressure", "block", "reference_screening", "REFERENCE.md"),
     (
         "ocular hypertension",

@@ -54,7 +54,8 @@ def plan(
     sex: Annotated[str | None, typer.Option(help="female or male.")] = None,
     med: Annotated[list[str] | None, typer.Option(help="A current medication; repeat.")] = None,
     history: Annotated[
-        list[str] | None, typer.Option(help="A history term, e.g. controlled_hypertension.")
+        list[str] | None,
+        typer.Option(help="A history term or abbreviation, e.g. controlled_hypertension, OSA."),
     ] = None,
     pregnant: Annotated[bool, typer.Option("--pregnant")] = False,
     breastfeeding: Annotated[bool, typer.Option("--breastfeeding")] = False,
