@@ -153,6 +153,9 @@ BAD_INPUT = [
     (["--pregnant", "--sex", "male"], 2, "recorded as male"),
     (["--bp", "400/20"], 2, "not a reading ketaplan accepts"),
     (["--bp", "high"], 2, "systolic/diastolic"),
+    (["--heart-rate", "fast"], 2, "not a whole number of beats per minute"),
+    (["--heart-rate", "12"], 2, "outside the accepted 20-250 /min"),
+    (["--history", "no psychosis"], 2, "reads as a negation or a relative's history"),
     (["--alcohol", "lots"], 2, "accepted: none, occasional, regular, heavy"),
     (["--sensitivity", "extreme"], 2, "accepted: normal, high, low"),
     (["--experience", "veteran"], 2, "accepted: naive"),
@@ -250,6 +253,24 @@ def test_a_blood_pressure_hold_says_to_hold_the_start_not_to_change_treatment(
     assert "vitals.pre_sbp_hold" in out
     assert "Hold the start: recheck the vital signs" in out
     assert "Alternatives" not in out
+
+
+def test_a_slow_heart_rate_before_the_infusion_holds_the_start(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out, _ = run(capsys, *BASE, "--bp", "118/74", "--heart-rate", "44")
+    assert code == 0
+    assert "vitals.pre_hr_low: heart rate 44 /min: heart rate below 50/min" in out
+    assert "Hold the start: recheck the vital signs" in out
+
+
+def test_an_unrelated_history_word_suggests_no_contraindication(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, _, err = run(capsys, *BASE, "--history", "hypotension")
+    assert code == 2
+    assert "unknown history term 'hypotension'" in err
+    assert "did you mean" not in err
 
 
 @pytest.mark.parametrize(

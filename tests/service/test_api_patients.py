@@ -48,6 +48,7 @@ def test_a_patient_weighed_in_pounds_is_stored_in_kilograms_as_typed_too(api: Ap
         ({"weight": "eighty kg"}, None, "weight"),
         ({"history": ["hypertensoin"]}, None, "hypertension"),
         ({"blood_pressure": "400/20"}, None, "400/20"),
+        ({"heart_rate": "300"}, "input.out_of_range", "heart rate '300'"),
         ({"full_name": "   "}, "input.invalid_name", "name"),
         ({"age_years": -4}, "input.invalid_request", "age_years"),
         ({"sex": "yes"}, "input.invalid_request", "sex"),

@@ -426,3 +426,44 @@ def test_a_screening_and_a_plan_judge_pre_infusion_vitals_by_the_same_clinic_thr
     codes = {f["code"] for f in plan.plan["eligibility"]["findings"]}
     assert "vitals.pre_sbp_hold" in codes
     assert {f["code"] for f in screening.findings} == codes
+
+
+def test_a_pre_infusion_heart_rate_under_the_clinics_bradycardia_threshold_holds_plan_and_screening(
+    uow: UnitOfWork,
+    admin: Actor,
+    nurse: Actor,
+    prescriber: Actor,
+    catalog: Catalog,
+    calendar: ClinicCalendar,
+    monitoring: MonitoringRules,
+    resolver: MedicationResolver,
+) -> None:
+    """A clinic that holds the start below 55/min (the default, 50, is clinic policy): a heart
+    rate of 52 at intake holds the screening and the saved plan, as it would at check-in."""
+    thresholds = thresholds_as_text(monitoring) | {"threshold__mood__pre_hr_low": "55"}
+    _save(uow, admin, catalog, calendar, monitoring, thresholds=thresholds)
+    details = PatientDetails(full_name="Bea Slow", weight="70 kg", height="170 cm", heart_rate="52")
+    patient = create_patient(uow, details, actor=nurse, catalog=catalog)
+    served = catalog_policy(catalog, monitoring, calendar)
+    screening = screen_patient(
+        uow,
+        patient.patient_id,
+        condition="depression",
+        actor=nurse,
+        policy=served,
+        resolver=resolver,
+    )
+    plan = create_plan(
+        uow,
+        patient.patient_id,
+        PlanOrder("depression"),
+        actor=prescriber,
+        policy=served,
+        resolver=resolver,
+    )
+    assert plan.plan["eligibility"]["verdict"] == "hold"
+    (finding,) = [f for f in screening.findings if f["code"] == "vitals.pre_hr_low"]
+    assert "heart rate below 55/min" in finding["message"]
+    assert {f["code"] for f in plan.plan["eligibility"]["findings"]} == {
+        f["code"] for f in screening.findings
+    }

@@ -135,6 +135,7 @@ def test_a_wrong_password_is_shown_beside_the_field(api: Api) -> None:
         ({"full_name": "Ann", "weight": "80 kg", "age_years": "200"}, "age_years", "outside"),
         ({"full_name": "Ann", "weight": "80 kg", "height": "tall"}, "height", "tall"),
         ({"full_name": "Ann", "weight": "80 kg", "blood_pressure": "high"}, "blood_pressure", ""),
+        ({"full_name": "Ann", "weight": "80 kg", "heart_rate": "fast"}, "heart_rate", "whole"),
         (
             {"full_name": "Ann", "weight": "80 kg", "sex": "male", "pregnant": "on"},
             "sex",
@@ -164,6 +165,7 @@ def test_the_intake_form_refuses_bad_input_beside_the_field_and_saves_nothing(
         {"weight": "80 kg", "height": "tall"},
         {"weight": "80 kg", "age_years": "200"},
         {"weight": "80 kg", "blood_pressure": "80/95"},
+        {"weight": "80 kg", "heart_rate": "300"},
         {"weight": "80 kg", "sex": "male", "pregnant": "on"},
         {"weight": "80 kg", "history": "hypertensoin"},
     ],

@@ -100,6 +100,25 @@ def test_a_hold_finding_blocks_the_start_until_a_later_reading_is_back_within_li
     assert append(rested, Start(at(0), 150, 0.35)).state.state == "infusing"
 
 
+@pytest.mark.parametrize(
+    ("check_in", "code", "message"),
+    [
+        (VitalSigns(84, 52, 76, 98), "vitals.pre_sbp_low", "systolic 84"),
+        (VitalSigns(118, 74, 44, 98), "vitals.pre_hr_low", "heart rate 44"),
+    ],
+)
+def test_hypotension_or_bradycardia_at_check_in_holds_the_start(
+    check_in: VitalSigns, code: str, message: str
+) -> None:
+    """The same clinic-policy low-side rules the plan's screening applies (monitoring.toml)."""
+    held = chart(CheckIn(at(-10), check_in))
+    assert [a.code for a in active_holds(held.state)] == [code]
+    with pytest.raises(SafetyLimitError, match=f"on hold: {message}"):
+        append(held, Start(at(0), 150, 0.35))
+    rested = append(held, VitalsTaken(at(-2), GOOD))
+    assert append(rested, Start(at(0), 150, 0.35)).state.state == "infusing"
+
+
 def test_a_prescribers_hold_override_lifts_the_holds_charted_before_it_only() -> None:
     held = chart(CheckIn(at(-10), VitalSigns(186, 100, 80, 98)))
     lifted = append(held, HoldOverride(at(-5), "BP 186 is her usual; benefit outweighs risk"))

@@ -146,3 +146,26 @@ def test_a_clinic_may_set_the_low_side_and_recovery_thresholds_within_their_rang
     assert by_code["rec_sbp_low"].message.startswith("systolic below 85 mmHg")
     with pytest.raises(InputError, match="35-60"):
         with_thresholds(load_monitoring_rules(), {"mood": {"in_hr_low": 20}})
+
+
+@pytest.mark.parametrize("category", ["mood", "pain"])
+def test_pre_infusion_hypotension_and_bradycardia_hold_the_start_as_clinic_policy(
+    category: str,
+) -> None:
+    """No guideline gives the low-side numbers (clinical/REFERENCE.md section 3): they are
+    clinic_policy defaults, systolic below 90 mmHg or heart rate below 50/min, like the
+    pre-infusion hypertension hold (above 180/110), and a clinic may change them."""
+    rules = {r.code: r for r in load_monitoring_rules().for_category(category)}
+    for code, vital, below in (
+        ("pre_sbp_low", "systolic_mmhg", 90),
+        ("pre_hr_low", "heart_rate_bpm", 50),
+    ):
+        rule = rules[code]
+        assert (rule.phases, rule.vital, rule.below) == (("pre_infusion",), vital, below)
+        assert (rule.action, rule.source) == ("hold_start", "clinic_policy")
+    alerts = check_vitals(VitalSigns(85, 55, 44), "pre_infusion", list(rules.values()), AT)
+    assert {a.code: a.action for a in alerts} == {
+        "vitals.pre_sbp_low": "hold_start",
+        "vitals.pre_hr_low": "hold_start",
+    }
+    assert check_vitals(VitalSigns(90, 60, 50), "pre_infusion", list(rules.values()), AT) == ()

@@ -54,7 +54,8 @@ def plan(
     sex: Annotated[str | None, typer.Option(help="female or male.")] = None,
     med: Annotated[list[str] | None, typer.Option(help="A current medication; repeat.")] = None,
     history: Annotated[
-        list[str] | None, typer.Option(help="A history term, e.g. controlled_hypertension.")
+        list[str] | None,
+        typer.Option(help="A history term or abbreviation, e.g. controlled_hypertension, OSA."),
     ] = None,
     pregnant: Annotated[bool, typer.Option("--pregnant")] = False,
     breastfeeding: Annotated[bool, typer.Option("--breastfeeding")] = False,
@@ -66,6 +67,9 @@ def plan(
     severity: Annotated[str | None, typer.Option(help="mild|moderate|severe")] = None,
     preference: Annotated[str | None, typer.Option(help="standard|lowest_effective")] = None,
     bp: Annotated[str | None, typer.Option(help='Pre-infusion blood pressure, "128/84".')] = None,
+    heart_rate: Annotated[
+        str | None, typer.Option("--heart-rate", help="Pre-infusion heart rate per minute, 72.")
+    ] = None,
     mg_per_kg: Annotated[
         str | None, typer.Option("--mg-per-kg", help="Prescriber's requested dose.")
     ] = None,
@@ -107,6 +111,7 @@ def plan(
             severity=severity,
             preference=preference,
             blood_pressure=bp,
+            heart_rate=heart_rate,
             confirm_weight=confirm_weight,
         )
     except InputError as refused:

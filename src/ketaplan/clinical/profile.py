@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Literal, NamedTuple, cast, get_args
 
 from ketaplan.clinical.catalog import Catalog, Protocol
-from ketaplan.clinical.monitoring import VitalSigns
+from ketaplan.clinical.monitoring import ACCEPTED_RANGES, VitalSigns
 from ketaplan.errors import InputError
 from ketaplan.units import (
     CM_PER_IN,
@@ -297,6 +297,39 @@ def parse_blood_pressure(text: str) -> VitalSigns:
     return VitalSigns(systolic_mmhg=int(parts[0]), diastolic_mmhg=int(parts[1]))
 
 
+def parse_heart_rate(text: str) -> float:
+    """``"48"``, ``"48 bpm"`` or ``"48/min"`` → beats per minute, inside the range a monitor
+    shows (the monitoring module's).
+
+    >>> parse_heart_rate("72 bpm")
+    72.0
+    """
+    number = text.strip().lower().removesuffix("bpm").removesuffix("/min").strip()
+    low, high = ACCEPTED_RANGES["heart_rate_bpm"]
+    if not number.isdigit():
+        raise InputError(
+            f"heart rate {text!r} is not a whole number of beats per minute, e.g. '72'",
+            code="input.not_a_number",
+            fields={"field": "heart_rate", "value": text},
+        )
+    if not low <= int(number) <= high:
+        raise InputError(
+            f"heart rate {text!r} is outside the accepted {low:g}-{high:g} /min",
+            code="input.out_of_range",
+            fields={"field": "heart_rate", "value": text},
+        )
+    return float(number)
+
+
+def pre_infusion_vitals(blood_pressure: str | None, heart_rate: str | None) -> VitalSigns | None:
+    """The readings given before the infusion (blood pressure, heart rate), or None."""
+    if blood_pressure is None and heart_rate is None:
+        return None
+    pressure = parse_blood_pressure(blood_pressure) if blood_pressure is not None else VitalSigns()
+    rate = parse_heart_rate(heart_rate) if heart_rate is not None else None
+    return VitalSigns(pressure.systolic_mmhg, pressure.diastolic_mmhg, rate)
+
+
 def build_profile(
     catalog: Catalog,
     *,
@@ -314,6 +347,7 @@ def build_profile(
     severity: str | None = None,
     preference: str | None = None,
     blood_pressure: str | None = None,
+    heart_rate: str | None = None,
     confirm_weight: bool = False,
 ) -> PatientProfile:
     """A validated profile from what a person typed; the first problem found is raised."""
@@ -338,7 +372,7 @@ def build_profile(
         )
     terms = tuple(dict.fromkeys(catalog.history_term(term).term for term in history))
     meds = tuple(m.strip() for m in medications if m.strip())
-    vitals = parse_blood_pressure(blood_pressure) if blood_pressure is not None else None
+    vitals = pre_infusion_vitals(blood_pressure, heart_rate)
     return PatientProfile(
         weight_kg=weight_kg,
         height_cm=height_cm,

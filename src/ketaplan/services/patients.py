@@ -58,6 +58,7 @@ class PatientDetails:
     severity: str | None = None
     preference: str | None = None
     blood_pressure: str | None = None
+    heart_rate: str | None = None
     confirm_weight: bool = False
 
 

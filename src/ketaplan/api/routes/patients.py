@@ -54,6 +54,10 @@ class PatientIn(BaseModel):
     severity: Text | None = None
     preference: Text | None = None
     blood_pressure: Annotated[str | None, Field(max_length=20, examples=["128/82"])] = None
+    heart_rate: Annotated[
+        str | None,
+        Field(max_length=20, examples=["72"], description="Pre-infusion heart rate, per minute."),
+    ] = None
     confirm_weight: bool = Field(
         False, description="The weight is right although it looks like a unit mistake."
     )

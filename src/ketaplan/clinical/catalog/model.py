@@ -10,6 +10,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+from ketaplan.clinical.catalog.terms import (
+    match_term,
+    not_the_patients,
+    spelling_index,
+    suggest_terms,
+)
 from ketaplan.errors import InputError
 
 Category = Literal["mood", "pain"]
@@ -249,6 +255,7 @@ class Catalog:
     files: tuple[str, ...] = ()
     _condition_index: dict[str, str] = field(default_factory=dict, repr=False)
     _term_index: dict[str, str] = field(default_factory=dict, repr=False)
+    _spelling_index: dict[str, str] = field(default_factory=dict, repr=False)
     _ingredient_index: dict[str, tuple[str, ...]] = field(default_factory=dict, repr=False)
     _conditions_as_typed: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
     """Condition names as callers spelled them, with their protocol key: most plans repeat one."""
@@ -262,6 +269,7 @@ class Catalog:
             self._term_index[term] = term
             for synonym in entry.synonyms:
                 self._term_index.setdefault(synonym, term)
+        self._spelling_index.update(spelling_index(self._term_index))
         index: dict[str, list[str]] = {}
         for key, cls in self.interaction_classes.items():
             for ingredient in cls.ingredients:
@@ -292,11 +300,20 @@ class Catalog:
         return self.protocols[key]
 
     def history_term(self, term: str) -> Contraindication:
-        """The vocabulary entry for a history term or synonym; unknown terms list close ones."""
-        key = self._term_index.get(normalise_key(term))
+        """The vocabulary entry for a history term or synonym (spelling variants and a leading
+        "history of" allowed); an unknown term is refused, suggesting only terms that a
+        synonym inside it or a typing slip points to (:mod:`~ketaplan.clinical.catalog.terms`).
+        """
+        typed = normalise_key(term)
+        key = self._term_index.get(typed) or match_term(typed, self._spelling_index)
         if key is None:
-            near = close_matches(normalise_key(term), list(self._term_index))
+            near = suggest_terms(typed, self._spelling_index)
             hint = f"; did you mean {', '.join(near)}?" if near else ""
+            if not_the_patients(typed):
+                hint = (
+                    ": it reads as a negation or a relative's history; record only the "
+                    "patient's own conditions"
+                )
             raise InputError(
                 f"unknown history term {term!r}{hint} "
                 f"(known terms: {', '.join(sorted(self.contraindications))})",

@@ -94,6 +94,7 @@ def details_from_form(form: dict[str, str]) -> PatientDetails:
         severity=_optional(form.get("severity", "")),
         preference=_optional(form.get("preference", "")),
         blood_pressure=_optional(form.get("blood_pressure", "")),
+        heart_rate=_optional(form.get("heart_rate", "")),
         confirm_weight=form.get("confirm_weight") == "on",
     )
 
@@ -119,6 +120,7 @@ LIVE_CHECKED_FIELDS = frozenset(
         "severity",
         "preference",
         "blood_pressure",
+        "heart_rate",
         "confirm_weight",
     }
 )
