@@ -234,8 +234,12 @@ def test_the_front_desk_schedules_and_reschedules_a_course(api: Api) -> None:
     entry = _audit(api)[-1]
     assert entry.action == "course.reschedule"
     assert entry.details["moved"]
+    assert set(moved) == {"course_id", "patient_id", "first_day", "version", "schedule"}
+    assert set(moved["schedule"]) == {"sessions", "missed"}  # the bookings, no protocol
     read = _ok(api.client.get(f"{V1}/courses/{course['course_id']}", headers=api.as_role("nurse")))
-    assert read == moved
+    assert read["protocol_key"] == "depression"
+    assert read["schedule"]["sessions"] == moved["schedule"]["sessions"]
+    assert read["schedule"]["missed"] == moved["schedule"]["missed"]
     ics = api.client.get(
         f"{V1}/courses/{course['course_id']}/calendar.ics", headers=api.as_role("front_desk")
     )

@@ -899,13 +899,17 @@ def test_the_dashboard_shows_a_patient_whose_phq9_item_9_needs_review(api: Api) 
     api.client.cookies.clear()
     answers = {f"item{i}": "1" for i in range(1, 10)}
     assert api.client.post(path, data={"scale": "phq9", **answers}).status_code == 200
-    _sign_in(api.client, "front_desk")
+    _sign_in(api.client, "nurse")
     page = api.client.get("/dashboard")
     assert page.status_code == 200, page.text
     flags = re.search(r'id="item9-flags">(.*?)</div>', page.text, re.S)
     assert flags
     assert "Ann Example" in flags.group(1)
     assert "PHQ-9 9" in flags.group(1)
+    _sign_in(api.client, "front_desk")  # a score is a clinical fact: not the front desk's
+    front_desk = api.client.get("/dashboard")
+    assert front_desk.status_code == 200, front_desk.text
+    assert 'id="item9-flags"' not in front_desk.text
 
 
 def test_a_prescriber_signs_an_order_on_its_page_after_a_wrong_password_is_refused(

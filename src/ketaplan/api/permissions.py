@@ -7,7 +7,9 @@ the rule on every request, and a test walks all of the app's routes so that a ne
 a rule fails the build instead of quietly being open (or closed).
 
 Clinical rules that are about the act rather than the route (a dose override is a
-prescriber's) are also enforced by the services, whatever the entry point.
+prescriber's) are also enforced by the services, whatever the entry point; so is which facts
+each role sees and changes (:mod:`ketaplan.services.visibility`): a route open to the front
+desk answers with the front desk's view.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 from typing import Final
 
 from ketaplan.services import ROLES, Role
+from ketaplan.services.visibility import CLINICAL_ROLES
 
 PUBLIC: Final = "public"
 """No sign-in needed; the route must not show patient data except through a patient link."""
@@ -22,7 +25,7 @@ PUBLIC: Final = "public"
 Rule = frozenset[Role] | str
 
 STAFF: Final[frozenset[Role]] = frozenset(ROLES)
-CLINICAL: Final[frozenset[Role]] = frozenset({"admin", "prescriber", "nurse"})
+CLINICAL: Final[frozenset[Role]] = CLINICAL_ROLES
 """Staff who see clinical details (doses, screening, charts); the front desk does not."""
 PRESCRIBER: Final[frozenset[Role]] = frozenset({"prescriber"})
 ADMIN: Final[frozenset[Role]] = frozenset({"admin"})
@@ -36,11 +39,13 @@ RULES: Final[dict[str, Rule]] = {
     "sign_in_for_token": PUBLIC,
     "sign_out": STAFF,
     "who_am_i": STAFF,
-    # patients: the front desk registers and finds patients
+    # patients: the front desk registers and finds patients, reads and amends their
+    # registration (name, date of birth); replacing every detail is clinical staff's
     "create_patient": STAFF,
     "search_patients": STAFF,
     "read_patient": STAFF,
-    "update_patient": STAFF,
+    "update_patient": CLINICAL,
+    "amend_patient": STAFF,
     # screenings and plans: clinical details, not for the front desk; those who treat propose
     # an order, a prescriber signs it (a dose override is a prescriber's too: the plan service
     # refuses it from anyone else); a nurse may withdraw a proposed order, only a prescriber
@@ -52,7 +57,8 @@ RULES: Final[dict[str, Rule]] = {
     "read_plan": CLINICAL,
     "sign_order": PRESCRIBER,
     "cancel_order": CHARTING,
-    # courses: the front desk schedules and reschedules (dates only); boosters weigh scores
+    # courses: the front desk schedules and reschedules, and sees the bookings (no protocol);
+    # boosters weigh scores
     "create_course": STAFF,
     "list_courses": STAFF,
     "read_course": STAFF,

@@ -28,9 +28,14 @@ def course_to_ics(
     boosters: BoosterPlan | None = None,
     title: str | None = None,
     clinic_name: str = "ketaplan",
+    uid_key: str | None = None,
 ) -> bytes:
-    """The course as an ``.ics`` document; ``stamp`` (aware) is the DTSTAMP of every event."""
+    """The course as an ``.ics`` document; ``stamp`` (aware) is the DTSTAMP of every event.
+
+    ``uid_key`` is what the event UIDs are derived from (default: the protocol key); a caller
+    that must not name the diagnosis passes the course's own key, with a neutral ``title``."""
     name = title or plan.protocol_key.replace("_", " ")
+    key = uid_key or plan.protocol_key
     cal = Calendar()
     cal.add("prodid", "-//ketaplan//treatment course//EN")
     cal.add("version", "2.0")
@@ -39,7 +44,7 @@ def course_to_ics(
     total = len(plan.sessions)
     for session in plan.sessions:
         event = Event()
-        event.add("uid", _uid(plan.protocol_key, str(session.number), session.start.isoformat()))
+        event.add("uid", _uid(key, str(session.number), session.start.isoformat()))
         event.add("dtstamp", stamp)
         event.add("dtstart", session.start)
         event.add("dtend", session.end)
@@ -54,7 +59,7 @@ def course_to_ics(
     if boosters is not None:
         day = boosters.reassess_on
         event = Event()
-        event.add("uid", _uid(plan.protocol_key, "reassessment", day.isoformat()))
+        event.add("uid", _uid(key, "reassessment", day.isoformat()))
         event.add("dtstamp", stamp)
         event.add("dtstart", day)
         event.add("dtend", day + timedelta(days=1))
@@ -66,7 +71,7 @@ def course_to_ics(
                 event = Event()
                 event.add(
                     "uid",
-                    _uid(plan.protocol_key, "booster", str(index), booster_day.isoformat()),
+                    _uid(key, "booster", str(index), booster_day.isoformat()),
                 )
                 event.add("dtstamp", stamp)
                 event.add("dtstart", booster_day)

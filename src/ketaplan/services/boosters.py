@@ -20,6 +20,7 @@ from ketaplan.services.courses import find_course
 from ketaplan.services.patients import current_profile
 from ketaplan.services.titration import course_history
 from ketaplan.services.unit_of_work import UnitOfWork
+from ketaplan.services.visibility import require_clinical_facts
 from ketaplan.store.models import Clinic
 
 
@@ -43,6 +44,7 @@ def recommend_booster(
     """Reassessment and boosters after the series (:func:`~ketaplan.clinical.course.
     plan_boosters`), from the course's schedule and its stored questionnaire scores: the last
     scores during the series against those after it. Audited as a read of the course."""
+    require_clinical_facts(actor, "a booster recommendation")
     with uow:
         course = find_course(uow, course_id, actor)
         _version, profile = current_profile(uow, course.patient_id, actor)

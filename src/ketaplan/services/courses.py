@@ -13,12 +13,13 @@ look for a day's bookings across the clinic (the dashboard).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
-from typing import Any, Literal, cast
+from datetime import date, datetime
+from typing import Any, Literal, TypeAlias, cast
 
 from sqlalchemy import CursorResult, delete, select, update
 
 from ketaplan.clinical.course import (
+    Appointment,
     CoursePlan,
     course_plan_from_dict,
     reschedule,
@@ -26,12 +27,14 @@ from ketaplan.clinical.course import (
 )
 from ketaplan.clinical.policy import ClinicPolicy
 from ketaplan.errors import ConflictError, InputError
+from ketaplan.export.ics import course_to_ics
 from ketaplan.services.actors import Actor
 from ketaplan.services.clinic_settings import clinic_policy
 from ketaplan.services.orders import newest_active_order, require_active
 from ketaplan.services.patients import find_in_clinic, find_patient
 from ketaplan.services.plans import find_plan
 from ketaplan.services.unit_of_work import UnitOfWork
+from ketaplan.services.visibility import require_clinical_facts, sees_clinical_facts
 from ketaplan.store.models import CourseBooking, TreatmentCourse
 
 MAX_LISTED = 100
@@ -47,6 +50,44 @@ class CourseRecord:
     schedule: CoursePlan
     """The domain's schedule; each entry point serialises it once, at its edge."""
     version: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class BookedCourse:
+    """A course as the front desk sees it: when the patient comes, not what for (the
+    protocol is the diagnosis; see :mod:`ketaplan.services.visibility`)."""
+
+    course_id: int
+    patient_id: int
+    first_day: date
+    version: int
+    sessions: tuple[Appointment, ...]
+    missed: tuple[Appointment, ...]
+
+    def schedule_dict(self) -> dict[str, object]:
+        """The bookings as JSON: the appointments of :meth:`CoursePlan.to_dict`, no more."""
+        return {
+            "sessions": [s.to_dict() for s in self.sessions],
+            "missed": [s.to_dict() for s in self.missed],
+        }
+
+
+CourseView: TypeAlias = CourseRecord | BookedCourse
+"""A course as one role sees it: the record for clinical staff, the booking otherwise."""
+
+
+def course_view(record: CourseRecord, actor: Actor) -> CourseView:
+    """``record`` as the actor's role may see it."""
+    if sees_clinical_facts(actor):
+        return record
+    return BookedCourse(
+        record.course_id,
+        record.patient_id,
+        record.first_day,
+        record.version,
+        record.schedule.sessions,
+        record.schedule.missed,
+    )
 
 
 def _record(row: TreatmentCourse) -> CourseRecord:
@@ -148,8 +189,7 @@ def find_course(uow: UnitOfWork, course_id: int, actor: Actor) -> TreatmentCours
     return find_in_clinic(uow, TreatmentCourse, course_id, actor, "course")
 
 
-def get_course(uow: UnitOfWork, course_id: int, *, actor: Actor) -> CourseRecord:
-    """A course and its current schedule; the read is audited."""
+def _read_course(uow: UnitOfWork, course_id: int, actor: Actor) -> CourseRecord:
     with uow.reading():
         row = find_course(uow, course_id, actor)
         uow.audit(actor, "course.read", "course", course_id, patient_id=row.patient_id)
@@ -157,12 +197,23 @@ def get_course(uow: UnitOfWork, course_id: int, *, actor: Actor) -> CourseRecord
         return _record(row)
 
 
-def list_courses(uow: UnitOfWork, patient_id: int, *, actor: Actor) -> list[CourseRecord]:
-    """The patient's courses, newest first; audited."""
+def get_course(uow: UnitOfWork, course_id: int, *, actor: Actor) -> CourseRecord:
+    """A course and its current schedule, protocol included (clinical staff only); audited."""
+    require_clinical_facts(actor, "a course's protocol")
+    return _read_course(uow, course_id, actor)
+
+
+def read_course(uow: UnitOfWork, course_id: int, *, actor: Actor) -> CourseView:
+    """A course as the actor's role sees it; audited."""
+    return course_view(_read_course(uow, course_id, actor), actor)
+
+
+def list_courses(uow: UnitOfWork, patient_id: int, *, actor: Actor) -> list[CourseView]:
+    """The patient's courses as the actor's role sees them, newest first; audited."""
     with uow.reading():
         find_patient(uow, patient_id, actor)
         found = [
-            _record(row)
+            course_view(_record(row), actor)
             for row in uow.session.scalars(
                 select(TreatmentCourse)
                 .where(TreatmentCourse.patient_id == patient_id)
@@ -180,6 +231,18 @@ def list_courses(uow: UnitOfWork, patient_id: int, *, actor: Actor) -> list[Cour
         )
         uow.commit()
         return found
+
+
+CALENDAR_TITLE = "Ketamine infusion"
+"""What a course's calendar events are called: neutral, since a calendar is seen by whoever
+sees the patient's or the front desk's phone; the protocol is the diagnosis."""
+
+
+def course_calendar(uow: UnitOfWork, course_id: int, *, actor: Actor, stamp: datetime) -> bytes:
+    """The course's sessions as an iCalendar file, naming no diagnosis (any staff); audited as
+    a read of the course."""
+    record = _read_course(uow, course_id, actor)
+    return course_to_ics(record.schedule, stamp, title=CALENDAR_TITLE, uid_key=f"course{course_id}")
 
 
 def _stale(course_id: int, expected: int, current: int) -> ConflictError:

@@ -2,12 +2,14 @@
 
 One read, audited with the patients it showed (``dashboard.read``). Everything shown is a
 record's own data (a course's bookings and last day, a stored score's flags); the only rule here
-is which records are "today" and "recent", in the clinic's time zone.
+is which records are "today" and "recent", in the clinic's time zone. The front desk's day has
+the bookings only: no protocol (the diagnosis) and no item 9 flags
+(:mod:`ketaplan.services.visibility`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from typing import TypeVarTuple
 from zoneinfo import ZoneInfo
@@ -17,6 +19,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 
 from ketaplan.services.actors import Actor
 from ketaplan.services.unit_of_work import UnitOfWork
+from ketaplan.services.visibility import sees_clinical_facts
 from ketaplan.store.models import (
     CourseBooking,
     InfusionSession,
@@ -38,7 +41,8 @@ class ChairBooking:
     patient_id: int
     patient_name: str
     course_id: int
-    protocol_key: str
+    protocol_key: str | None
+    """None for a role that does not see clinical facts."""
     number: int
     start: datetime
     session_id: int | None
@@ -49,7 +53,7 @@ class SeriesEnded:
     patient_id: int
     patient_name: str
     course_id: int
-    protocol_key: str
+    protocol_key: str | None
     last_day: date
 
 
@@ -75,7 +79,9 @@ def clinic_dashboard(uow: UnitOfWork, *, actor: Actor, zone: ZoneInfo) -> Dashbo
 
     Three indexed reads, each bounded by what it shows (a day's bookings, series that ended in
     the reassessment window, a fortnight's PHQ-9 answers), never by what the clinic has ever
-    recorded; no statement's parameters grow with the clinic."""
+    recorded; no statement's parameters grow with the clinic. A role that does not see
+    clinical facts gets no protocols and no flags (the PHQ-9 answers are not even read)."""
+    clinical = sees_clinical_facts(actor)
     with uow.reading():
         now = uow.clock()
         today = now.astimezone(zone).date()
@@ -126,30 +132,10 @@ def clinic_dashboard(uow: UnitOfWork, *, actor: Actor, zone: ZoneInfo) -> Dashbo
                 ).order_by(TreatmentCourse.last_day, TreatmentCourse.id)
             )
         ]
-        answers = _join_current_name(
-            select(
-                QuestionnaireResponse.patient_id,
-                PatientVersion.full_name,
-                QuestionnaireResponse.id,
-                QuestionnaireResponse.total,
-                QuestionnaireResponse.answered_at,
-                QuestionnaireResponse.flags,
-            ),
-            QuestionnaireResponse.patient_id,
-        )
-        flags = [
-            ItemNineFlag(patient_id, name, response_id, total, answered_at)
-            for patient_id, name, response_id, total, answered_at, answer_flags in (
-                uow.session.execute(
-                    answers.where(
-                        Patient.clinic_id == actor.clinic_id,
-                        QuestionnaireResponse.scale == "phq9",
-                        QuestionnaireResponse.answered_at >= now - FLAG_WINDOW,
-                    ).order_by(QuestionnaireResponse.answered_at.desc())
-                )
-            )
-            if "phq9.item9_positive" in answer_flags
-        ]
+        flags = _item_nine_flags(uow, actor, now) if clinical else []
+        if not clinical:
+            chairs = [replace(c, protocol_key=None) for c in chairs]
+            ended = [replace(e, protocol_key=None) for e in ended]
         shown = sorted(
             {c.patient_id for c in chairs}
             | {e.patient_id for e in ended}
@@ -160,6 +146,34 @@ def clinic_dashboard(uow: UnitOfWork, *, actor: Actor, zone: ZoneInfo) -> Dashbo
         )
         uow.commit()
         return Dashboard(today, tuple(chairs), tuple(ended), tuple(flags))
+
+
+def _item_nine_flags(uow: UnitOfWork, actor: Actor, now: datetime) -> list[ItemNineFlag]:
+    """The fortnight's PHQ-9 answers with item 9 above 0, newest first."""
+    answers = _join_current_name(
+        select(
+            QuestionnaireResponse.patient_id,
+            PatientVersion.full_name,
+            QuestionnaireResponse.id,
+            QuestionnaireResponse.total,
+            QuestionnaireResponse.answered_at,
+            QuestionnaireResponse.flags,
+        ),
+        QuestionnaireResponse.patient_id,
+    )
+    return [
+        ItemNineFlag(patient_id, name, response_id, total, answered_at)
+        for patient_id, name, response_id, total, answered_at, answer_flags in (
+            uow.session.execute(
+                answers.where(
+                    Patient.clinic_id == actor.clinic_id,
+                    QuestionnaireResponse.scale == "phq9",
+                    QuestionnaireResponse.answered_at >= now - FLAG_WINDOW,
+                ).order_by(QuestionnaireResponse.answered_at.desc())
+            )
+        )
+        if "phq9.item9_positive" in answer_flags
+    ]
 
 
 def _join_current_name(

@@ -31,6 +31,7 @@ from ketaplan.services.courses import find_course
 from ketaplan.services.patients import current_version, find_patient
 from ketaplan.services.questionnaires import QuestionnaireRecord, store_response
 from ketaplan.services.unit_of_work import UnitOfWork
+from ketaplan.services.visibility import require_clinical_facts
 from ketaplan.store.models import Patient, PatientLink
 
 DEFAULT_LIFETIME = timedelta(days=3)
@@ -92,6 +93,7 @@ def create_patient_link(
     course_id: int | None = None,
 ) -> LinkCreated:
     """A link for the patient to answer ``scales`` (e.g. ``["phq9", "gad7"]``) once each."""
+    require_clinical_facts(actor, "a questionnaire link")
     keys = _scale_keys(scales)
     if not MIN_LIFETIME <= expires_in <= MAX_LIFETIME:
         raise InputError(

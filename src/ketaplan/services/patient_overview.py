@@ -44,6 +44,7 @@ from ketaplan.services.sessions import (
     replay_stored,
 )
 from ketaplan.services.unit_of_work import UnitOfWork
+from ketaplan.services.visibility import require_clinical_facts
 from ketaplan.store.models import (
     InfusionPlan,
     InfusionSession,
@@ -196,6 +197,7 @@ def patient_overview(
     policy: ClinicPolicy,
 ) -> PatientOverview:
     """Everything the patient page shows; the read is audited."""
+    require_clinical_facts(actor, "a patient's page")
     with uow.reading():
         patient = find_patient(uow, patient_id, actor)
         record = current_record(uow, patient)
@@ -282,6 +284,7 @@ def course_overview(
 ) -> CourseOverview:
     """The course, its cost at the clinic's price per session, its sessions and the clinic's
     calendar in force, for the month view (audited)."""
+    require_clinical_facts(actor, "a course's page")
     with uow.reading():
         course = find_course(uow, course_id, actor)
         patient = find_patient(uow, course.patient_id, actor)
@@ -337,6 +340,7 @@ def session_console(
     policy: ClinicPolicy,
 ) -> ConsoleView:
     """The session's chart with its patient and plan; the read is audited."""
+    require_clinical_facts(actor, "a session's chart")
     with uow.reading():
         session = find_session(uow, session_id, actor)
         patient = find_patient(uow, session.patient_id, actor)

@@ -14,10 +14,11 @@ and nothing is written. The version bump is a conditional UPDATE (``WHERE versio
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, fields, replace
 from datetime import date, datetime
 from functools import cache
-from typing import Any, TypeVar, cast
+from typing import Any, TypeAlias, TypeVar, cast
 
 from sqlalchemy import CursorResult, Select, bindparam, select, update
 
@@ -27,6 +28,12 @@ from ketaplan.clinical.profile import PatientProfile, build_profile
 from ketaplan.errors import ConflictError, InputError, NotFoundError
 from ketaplan.services.actors import Actor
 from ketaplan.services.unit_of_work import UnitOfWork
+from ketaplan.services.visibility import (
+    REGISTRATION_FIELDS,
+    require_clinical_facts,
+    require_may_change_patient_fields,
+    sees_clinical_facts,
+)
 from ketaplan.store.models import (
     InfusionPlan,
     InfusionSession,
@@ -62,7 +69,9 @@ class PatientDetails:
     confirm_weight: bool = False
 
 
-_IDENTITY = ("full_name", "date_of_birth")
+PATIENT_FIELDS = frozenset(f.name for f in fields(PatientDetails))
+_IDENTITY = REGISTRATION_FIELDS
+"""Who the patient is: not part of the clinical profile (the fields every role sees)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +108,7 @@ def _inputs(details: PatientDetails) -> dict[str, Any]:
     return {f.name: getattr(details, f.name) for f in fields(details) if f.name not in _IDENTITY}
 
 
-def _validated_profile(details: PatientDetails, catalog: Catalog) -> PatientProfile:
+def _check_name(details: PatientDetails) -> None:
     name = details.full_name.strip()
     if not name or len(name) > MAX_NAME_LENGTH:
         raise InputError(
@@ -107,6 +116,10 @@ def _validated_profile(details: PatientDetails, catalog: Catalog) -> PatientProf
             code="input.invalid_name",
             fields={"field": "full_name"},
         )
+
+
+def _validated_profile(details: PatientDetails, catalog: Catalog) -> PatientProfile:
+    _check_name(details)
     return build_profile(catalog, **_inputs(details))
 
 
@@ -277,6 +290,77 @@ def _stale(patient_id: int, expected: int, current: int) -> ConflictError:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class PatientSummary:
+    """Who the patient is, not what they have: a line of a patient list, and the whole of a
+    patient as the front desk sees them (see :mod:`ketaplan.services.visibility`)."""
+
+    patient_id: int
+    version: int
+    full_name: str
+    date_of_birth: date | None
+
+
+PatientView: TypeAlias = PatientRecord | PatientSummary
+"""A patient as one role sees them: the record for clinical staff, the summary otherwise."""
+
+
+def patient_view(record: PatientRecord, actor: Actor) -> PatientView:
+    """``record`` as the actor's role may see it."""
+    if sees_clinical_facts(actor):
+        return record
+    return PatientSummary(
+        record.patient_id, record.version, record.details.full_name, record.details.date_of_birth
+    )
+
+
+Revision = Callable[[PatientRecord], tuple[PatientDetails, PatientProfile]]
+"""From the current version, the details and profile of the next one."""
+
+
+def _save_revision(
+    uow: UnitOfWork, patient_id: int, expected_version: int, revise: Revision, actor: Actor
+) -> PatientRecord:
+    """Write the next version of the patient (in ``uow``, which the caller opened), if
+    ``expected_version`` is still current, with its audit event, and commit."""
+    patient = find_patient(uow, patient_id, actor)
+    if patient.version != expected_version:
+        raise _stale(patient_id, expected_version, patient.version)
+    current = current_record(uow, patient)
+    details, profile = revise(current)
+    bumped = cast(
+        "CursorResult[Any]",
+        uow.session.execute(
+            update(Patient)
+            .where(Patient.id == patient_id, Patient.version == expected_version)
+            .values(version=expected_version + 1)
+            .execution_options(synchronize_session=False)
+        ),
+    )
+    if bumped.rowcount != 1:  # another update won in the meantime
+        raise _stale(patient_id, expected_version, expected_version + 1)
+    row = _write_version(uow, patient_id, expected_version + 1, details, profile, actor)
+    changed = [
+        f.name
+        for f in fields(details)
+        if getattr(details, f.name) != getattr(current.details, f.name)
+    ]
+    uow.audit(
+        actor,
+        "patient.update",
+        "patient",
+        patient_id,
+        patient_id=patient_id,
+        details={
+            "from_version": expected_version,
+            "to_version": expected_version + 1,
+            "changed": changed,
+        },
+    )
+    uow.commit()
+    return _record(row)
+
+
 def update_patient(
     uow: UnitOfWork,
     patient_id: int,
@@ -286,69 +370,83 @@ def update_patient(
     actor: Actor,
     catalog: Catalog,
 ) -> PatientRecord:
-    """Save a new version of the patient's details, if ``expected_version`` is still current."""
+    """Save a new version of the patient's details, if ``expected_version`` is still current.
+
+    Every field is replaced, clinical ones too, so only clinical staff may: the front desk
+    changes a patient's registration with :func:`amend_patient`."""
+    require_may_change_patient_fields(actor, PATIENT_FIELDS)
     profile = _validated_profile(details, catalog)
     with uow:
-        patient = find_patient(uow, patient_id, actor)
-        if patient.version != expected_version:
-            raise _stale(patient_id, expected_version, patient.version)
-        before = current_record(uow, patient).details
-        bumped = cast(
-            "CursorResult[Any]",
-            uow.session.execute(
-                update(Patient)
-                .where(Patient.id == patient_id, Patient.version == expected_version)
-                .values(version=expected_version + 1)
-                .execution_options(synchronize_session=False)
-            ),
+        return _save_revision(
+            uow, patient_id, expected_version, lambda _current: (details, profile), actor
         )
-        if bumped.rowcount != 1:  # another update won in the meantime
-            raise _stale(patient_id, expected_version, expected_version + 1)
-        row = _write_version(uow, patient_id, expected_version + 1, details, profile, actor)
-        changed = [
-            f.name for f in fields(details) if getattr(details, f.name) != getattr(before, f.name)
-        ]
-        uow.audit(
-            actor,
-            "patient.update",
-            "patient",
-            patient_id,
-            patient_id=patient_id,
-            details={
-                "from_version": expected_version,
-                "to_version": expected_version + 1,
-                "changed": changed,
-            },
-        )
-        uow.commit()
-        return _record(row)
 
 
-def get_patient(uow: UnitOfWork, patient_id: int, *, actor: Actor) -> PatientRecord:
-    """The patient's current details; the read is audited like a change."""
+def amend_patient(
+    uow: UnitOfWork,
+    patient_id: int,
+    changes: Mapping[str, Any],
+    *,
+    expected_version: int,
+    actor: Actor,
+    catalog: Catalog,
+) -> PatientView:
+    """Change the named fields of the patient's details and keep the others (a new version,
+    if ``expected_version`` is still current); the result as the actor's role sees it.
+
+    A role that does not see clinical facts may name only the registration fields; a change
+    of those alone keeps the stored profile as it is (it is not built from them), so a name
+    is corrected even when the current catalog would word the clinical intake differently."""
+    unknown = sorted(set(changes) - PATIENT_FIELDS)
+    if unknown:
+        raise InputError(
+            f"{', '.join(unknown)}: not a patient detail (accepted: "
+            f"{', '.join(sorted(PATIENT_FIELDS))})",
+            code="input.unknown_field",
+            fields={"field": unknown[0], "accepted": sorted(PATIENT_FIELDS)},
+        )
+    require_may_change_patient_fields(actor, changes)
+    changes = {
+        name: tuple(value) if name in ("history", "medications") else value
+        for name, value in changes.items()
+    }
+
+    def revise(current: PatientRecord) -> tuple[PatientDetails, PatientProfile]:
+        details = replace(current.details, **changes)
+        if set(changes) <= REGISTRATION_FIELDS:
+            _check_name(details)
+            return details, current.profile
+        return details, _validated_profile(details, catalog)
+
+    with uow:
+        record = _save_revision(uow, patient_id, expected_version, revise, actor)
+    return patient_view(record, actor)
+
+
+def _read_patient(uow: UnitOfWork, patient_id: int, actor: Actor) -> PatientRecord:
     with uow.reading():
         patient = find_patient(uow, patient_id, actor)
         record = current_record(uow, patient)
+        details: dict[str, Any] = {"version": record.version}
+        if not sees_clinical_facts(actor):
+            details["view"] = "registration"
         uow.audit(
-            actor,
-            "patient.read",
-            "patient",
-            patient_id,
-            patient_id=patient_id,
-            details={"version": record.version},
+            actor, "patient.read", "patient", patient_id, patient_id=patient_id, details=details
         )
         uow.commit()
         return record
 
 
-@dataclass(frozen=True, slots=True)
-class PatientSummary:
-    """A line of a patient list: who, not what (no clinical details)."""
+def get_patient(uow: UnitOfWork, patient_id: int, *, actor: Actor) -> PatientRecord:
+    """The patient's current details, clinical ones included (clinical staff only); the read
+    is audited like a change."""
+    require_clinical_facts(actor, "a patient's record")
+    return _read_patient(uow, patient_id, actor)
 
-    patient_id: int
-    version: int
-    full_name: str
-    date_of_birth: date | None
+
+def read_patient(uow: UnitOfWork, patient_id: int, *, actor: Actor) -> PatientView:
+    """The patient's current details as the actor's role sees them; audited."""
+    return patient_view(_read_patient(uow, patient_id, actor), actor)
 
 
 MAX_SEARCH_RESULTS = 50

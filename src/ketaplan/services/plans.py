@@ -53,6 +53,7 @@ from ketaplan.services.patients import (
     profile_from_dict,
 )
 from ketaplan.services.unit_of_work import UnitOfWork
+from ketaplan.services.visibility import require_clinical_facts
 from ketaplan.store.models import InfusionPlan, LoginAttempt, Patient, User
 
 
@@ -499,6 +500,7 @@ def find_plan(uow: UnitOfWork, plan_id: int, actor: Actor) -> InfusionPlan:
 
 def get_plan(uow: UnitOfWork, plan_id: int, *, actor: Actor) -> PlanRecord:
     """A saved plan as it was shown; the read is audited."""
+    require_clinical_facts(actor, "a plan")
     with uow.reading():
         row = find_plan(uow, plan_id, actor)
         state = order_state(uow, plan_id)
@@ -512,6 +514,7 @@ MAX_LISTED = 100
 
 def list_plans(uow: UnitOfWork, patient_id: int, *, actor: Actor) -> list[PlanRecord]:
     """The patient's saved plans, newest first (at most :data:`MAX_LISTED`); audited."""
+    require_clinical_facts(actor, "a patient's plans")
     with uow.reading():
         find_patient(uow, patient_id, actor)
         rows = list(

@@ -23,6 +23,7 @@ from ketaplan.services.courses import find_course
 from ketaplan.services.patients import find_patient
 from ketaplan.services.sessions import find_session
 from ketaplan.services.unit_of_work import UnitOfWork
+from ketaplan.services.visibility import require_clinical_facts
 from ketaplan.store.models import QuestionnaireResponse
 
 Source = Literal["staff", "patient_link"]
@@ -190,6 +191,7 @@ def record_questionnaire(
     ``answered_at`` is when the patient answered: with its offset, not in the future (beyond
     :data:`CLOCK_SKEW` by the unit of work's clock) and not before :data:`EARLIEST_ANSWER`.
     """
+    require_clinical_facts(actor, "a questionnaire's answers")
     _checked_time(answered_at, uow.clock())
     scored = score(scale, answers)
     with uow:
@@ -223,6 +225,7 @@ def list_questionnaires(
     uow: UnitOfWork, patient_id: int, *, actor: Actor, scale_key: str | None = None
 ) -> list[QuestionnaireRecord]:
     """The patient's responses, newest answered first (one scale if given); audited."""
+    require_clinical_facts(actor, "a patient's scores")
     statement = (
         select(QuestionnaireResponse)
         .where(QuestionnaireResponse.patient_id == patient_id)

@@ -27,6 +27,7 @@ from ketaplan.services.actors import Actor
 from ketaplan.services.clinic_settings import clinic_policy
 from ketaplan.services.patients import current_version, find_patient, profile_from_dict
 from ketaplan.services.unit_of_work import UnitOfWork
+from ketaplan.services.visibility import require_clinical_facts
 from ketaplan.store.models import Screening
 
 MAX_LISTED = 100
@@ -83,6 +84,7 @@ def screen_patient(
 
     An unknown condition is an :class:`~ketaplan.errors.InputError` before anything is read.
     """
+    require_clinical_facts(actor, "a screening")
     catalog = policy.catalog
     protocol = catalog.protocol(condition)
     with uow:
@@ -123,6 +125,7 @@ def screen_patient(
 
 def list_screenings(uow: UnitOfWork, patient_id: int, *, actor: Actor) -> list[ScreeningRecord]:
     """The patient's screenings, newest first (at most :data:`MAX_LISTED`); audited."""
+    require_clinical_facts(actor, "a patient's screenings")
     with uow.reading():
         find_patient(uow, patient_id, actor)
         found = [

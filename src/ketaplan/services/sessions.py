@@ -62,6 +62,7 @@ from ketaplan.services.orders import newest_active_order, require_active
 from ketaplan.services.patients import current_profile, find_in_clinic, find_patient
 from ketaplan.services.plans import find_plan
 from ketaplan.services.unit_of_work import UnitOfWork
+from ketaplan.services.visibility import require_clinical_facts
 from ketaplan.store.models import InfusionPlan, InfusionSession, SessionEvent
 
 
@@ -187,6 +188,7 @@ def open_session(
     order signed by a prescriber: ``plan_id`` when given (it must be active), otherwise the
     patient's newest active order for the protocol, which for a course is the course's
     newest (a titration decision's order supersedes the one the course started on)."""
+    require_clinical_facts(actor, "a session's chart")
     protocol = policy.catalog.protocol(condition)
     doing = "opening a session"
     with uow:
@@ -275,6 +277,7 @@ def append_session_event(
     Refused, writing nothing: an event the domain refuses (sequence, the chart's terms, a time
     more than a few minutes after the clock), a hold override by anyone but a prescriber.
     """
+    require_clinical_facts(actor, "a session's chart")
     if isinstance(expected_seq, bool) or not isinstance(expected_seq, int) or expected_seq < 0:
         raise InputError(
             f"expected_seq {expected_seq!r} must be the number of events already seen (0 or more)",
@@ -347,6 +350,7 @@ def get_session_chart(
     policy: ClinicPolicy,
 ) -> SessionChart:
     """The chart and what it adds up to (delivered dose, alerts...); the read is audited."""
+    require_clinical_facts(actor, "a session's chart")
     with uow.reading():
         session = find_session(uow, session_id, actor)
         rules = clinic_chart_rules(uow, actor, policy.monitoring)
@@ -382,6 +386,7 @@ MAX_LISTED = 200
 
 def list_sessions(uow: UnitOfWork, patient_id: int, *, actor: Actor) -> list[SessionListing]:
     """The patient's sessions, newest first, with how many events each chart has; audited."""
+    require_clinical_facts(actor, "a patient's sessions")
     with uow.reading():
         find_patient(uow, patient_id, actor)
         counts = (  # only this patient's charts: the cost follows the patient, not the clinic

@@ -66,6 +66,7 @@ from ketaplan.services.plans import (
     save_proposed_order,
 )
 from ketaplan.services.unit_of_work import UnitOfWork
+from ketaplan.services.visibility import require_clinical_facts
 from ketaplan.store.models import (
     Clinic,
     InfusionPlan,
@@ -237,6 +238,7 @@ def recommend_titration(
     policy: ClinicPolicy,
 ) -> TitrationRecord:
     """The next session's mg/kg for the course so far, with reasons; stored for the decision."""
+    require_clinical_facts(actor, "a titration recommendation")
     with uow:
         course = find_course(uow, course_id, actor)
         patient = find_patient(uow, course.patient_id, actor)
@@ -485,6 +487,7 @@ def latest_titration(uow: UnitOfWork, course_id: int, *, actor: Actor) -> Titrat
     the order the decision made; what the course page shows so that a recommendation is
     decided where it was asked for. Audited as a read of the course's titration, whether or
     not there is one yet."""
+    require_clinical_facts(actor, "a titration recommendation")
     with uow.reading():
         course = find_course(uow, course_id, actor)
         row = uow.session.scalars(

@@ -1,4 +1,7 @@
-"""Courses: schedule the series, reschedule a missed or cancelled session, boosters, calendar."""
+"""Courses: schedule the series, reschedule a missed or cancelled session, boosters, calendar.
+
+Courses answer as the caller's role sees them: the front desk gets the bookings (dates, times,
+numbers) without the protocol, which is the diagnosis (:mod:`ketaplan.services.visibility`)."""
 
 from __future__ import annotations
 
@@ -11,15 +14,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from ketaplan.api.context import services
 from ketaplan.api.params import ClinicDate, Condition, OptionalRecordId, RecordId
 from ketaplan.api.security import SignedIn
-from ketaplan.export.ics import course_to_ics
 from ketaplan.services import (
     CourseRecord,
-    get_course,
     list_courses,
     recommend_booster,
     reschedule_course,
     schedule_course,
 )
+from ketaplan.services.courses import CourseView, course_calendar, course_view, read_course
 
 router = APIRouter(tags=["courses"])
 
@@ -57,6 +59,16 @@ class CourseOut(BaseModel):
     schedule: dict[str, Any]
 
 
+class BookedCourseOut(BaseModel):
+    """A course as the front desk sees it: ``schedule`` holds ``sessions`` and ``missed``."""
+
+    course_id: int
+    patient_id: int
+    first_day: date
+    version: int
+    schedule: dict[str, Any]
+
+
 class BoosterOut(BaseModel):
     course_id: int
     patient_id: int
@@ -64,20 +76,30 @@ class BoosterOut(BaseModel):
     boosters: dict[str, Any]
 
 
-def _out(record: CourseRecord) -> CourseOut:
-    return CourseOut(
-        course_id=record.course_id,
-        patient_id=record.patient_id,
-        protocol_key=record.protocol_key,
-        plan_id=record.plan_id,
-        first_day=record.first_day,
-        version=record.version,
-        schedule=record.schedule.to_dict(),
+def _out(view: CourseView) -> CourseOut | BookedCourseOut:
+    if isinstance(view, CourseRecord):
+        return CourseOut(
+            course_id=view.course_id,
+            patient_id=view.patient_id,
+            protocol_key=view.protocol_key,
+            plan_id=view.plan_id,
+            first_day=view.first_day,
+            version=view.version,
+            schedule=view.schedule.to_dict(),
+        )
+    return BookedCourseOut(
+        course_id=view.course_id,
+        patient_id=view.patient_id,
+        first_day=view.first_day,
+        version=view.version,
+        schedule=view.schedule_dict(),
     )
 
 
 @router.post("/patients/{patient_id}/courses", name="create_course", status_code=201)
-def create(patient_id: RecordId, body: CourseIn, actor: SignedIn, request: Request) -> CourseOut:
+def create(
+    patient_id: RecordId, body: CourseIn, actor: SignedIn, request: Request
+) -> CourseOut | BookedCourseOut:
     """Schedule the protocol's series against the clinic calendar and save it, on the patient's
     active order signed by a prescriber: ``plan_id``, or the newest active order for the
     protocol when it is left out. 409 ``order.not_active`` (the named order is proposed,
@@ -92,24 +114,28 @@ def create(patient_id: RecordId, body: CourseIn, actor: SignedIn, request: Reque
         policy=context.policy,
         plan_id=body.plan_id,
     )
-    return _out(record)
+    return _out(course_view(record, actor))
 
 
 @router.get("/patients/{patient_id}/courses", name="list_courses")
-def listing(patient_id: RecordId, actor: SignedIn, request: Request) -> list[CourseOut]:
+def listing(
+    patient_id: RecordId, actor: SignedIn, request: Request
+) -> list[CourseOut | BookedCourseOut]:
     """The patient's courses, newest first."""
     found = list_courses(services(request).unit_of_work(), patient_id, actor=actor)
     return [_out(record) for record in found]
 
 
 @router.get("/courses/{course_id}", name="read_course")
-def read(course_id: RecordId, actor: SignedIn, request: Request) -> CourseOut:
+def read(course_id: RecordId, actor: SignedIn, request: Request) -> CourseOut | BookedCourseOut:
     """A course and its current schedule."""
-    return _out(get_course(services(request).unit_of_work(), course_id, actor=actor))
+    return _out(read_course(services(request).unit_of_work(), course_id, actor=actor))
 
 
 @router.post("/courses/{course_id}/reschedule", name="reschedule_course")
-def move(course_id: RecordId, body: RescheduleIn, actor: SignedIn, request: Request) -> CourseOut:
+def move(
+    course_id: RecordId, body: RescheduleIn, actor: SignedIn, request: Request
+) -> CourseOut | BookedCourseOut:
     """A session was missed or cancelled: it and the rest move, keeping the calendar's rules."""
     context = services(request)
     record = reschedule_course(
@@ -122,7 +148,7 @@ def move(course_id: RecordId, body: RescheduleIn, actor: SignedIn, request: Requ
         policy=context.policy,
         from_date=body.from_date,
     )
-    return _out(record)
+    return _out(course_view(record, actor))
 
 
 @router.get("/courses/{course_id}/booster", name="course_booster")
@@ -150,10 +176,12 @@ def booster(course_id: RecordId, actor: SignedIn, request: Request) -> BoosterOu
     responses={200: {"content": {"text/calendar": {}}, "description": "The sessions as iCalendar"}},
 )
 def calendar(course_id: RecordId, actor: SignedIn, request: Request) -> Response:
-    """The course's sessions as an iCalendar file for the patient's or clinic's calendar."""
+    """The course's sessions as an iCalendar file for the patient's or clinic's calendar,
+    under a neutral title (no diagnosis)."""
     context = services(request)
-    record = get_course(context.unit_of_work(), course_id, actor=actor)
-    document = course_to_ics(record.schedule, context.clock())
+    document = course_calendar(
+        context.unit_of_work(), course_id, actor=actor, stamp=context.clock()
+    )
     return Response(
         document,
         media_type="text/calendar",

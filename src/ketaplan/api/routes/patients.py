@@ -1,4 +1,8 @@
-"""Patients: register, search, read, update (a new version; stale versions get a 409)."""
+"""Patients: register, search, read, update (a new version; stale versions get a 409).
+
+Reads and changes answer with the patient as the caller's role sees them: the whole record
+for clinical staff, the registration (name, date of birth) for the front desk
+(:mod:`ketaplan.services.visibility`)."""
 
 from __future__ import annotations
 
@@ -17,11 +21,17 @@ from ketaplan.services import (
     PatientDetails,
     PatientRecord,
     create_patient,
-    get_patient,
     search_patients,
     update_patient,
 )
-from ketaplan.services.patients import MAX_SEARCH_RESULTS, profile_to_dict
+from ketaplan.services.patients import (
+    MAX_SEARCH_RESULTS,
+    PatientView,
+    amend_patient,
+    patient_view,
+    profile_to_dict,
+    read_patient,
+)
 
 router = APIRouter(prefix="/patients", tags=["patients"])
 
@@ -75,6 +85,27 @@ class PatientUpdate(PatientIn):
     )
 
 
+class PatientChanges(PatientIn):
+    """Only the details to change; those left out keep their values. The front desk may
+    name only ``full_name`` and ``date_of_birth`` (any other is a 403, whatever its value)."""
+
+    full_name: Text | None = None  # type: ignore[assignment]
+    weight: Annotated[str | None, Field(max_length=40)] = None  # type: ignore[assignment]
+    expected_version: Annotated[int, Field(ge=1)] = Field(
+        description="The version you are editing; if someone saved a newer one, you get a 409."
+    )
+
+    def changes(self) -> dict[str, Any]:
+        named = self.model_fields_set - {"expected_version"}
+        for required in ("full_name", "weight"):
+            if required in named and getattr(self, required) is None:
+                raise InputError(
+                    f"{required} cannot be removed; leave it out to keep it",
+                    fields={"field": required},
+                )
+        return {name: getattr(self, name) for name in sorted(named)}
+
+
 class PatientOut(BaseModel):
     patient_id: int
     version: int
@@ -91,6 +122,17 @@ class PatientListItem(BaseModel):
     date_of_birth: date | None
 
 
+def _view_out(view: PatientView) -> PatientOut | PatientListItem:
+    if isinstance(view, PatientRecord):
+        return _out(view)
+    return PatientListItem(
+        patient_id=view.patient_id,
+        version=view.version,
+        full_name=view.full_name,
+        date_of_birth=view.date_of_birth,
+    )
+
+
 def _out(record: PatientRecord) -> PatientOut:
     details = {name: getattr(record.details, name) for name in PatientDetails.__dataclass_fields__}
     return PatientOut(
@@ -104,7 +146,7 @@ def _out(record: PatientRecord) -> PatientOut:
 
 
 @router.post("", name="create_patient", status_code=201)
-def create(body: PatientIn, actor: SignedIn, request: Request) -> PatientOut:
+def create(body: PatientIn, actor: SignedIn, request: Request) -> PatientOut | PatientListItem:
     """Register a patient; the weight and height are checked with their units."""
     context = services(request)
     try:
@@ -113,7 +155,7 @@ def create(body: PatientIn, actor: SignedIn, request: Request) -> PatientOut:
         )
     except InputError as refused:
         raise with_confirm_weight_hint(refused, CONFIRM_WEIGHT_HINT) from None
-    return _out(record)
+    return _view_out(patient_view(record, actor))
 
 
 @router.get("", name="search_patients")
@@ -137,16 +179,18 @@ def search(
 
 
 @router.get("/{patient_id}", name="read_patient")
-def read(patient_id: RecordId, actor: SignedIn, request: Request) -> PatientOut:
-    """The patient's current details and validated profile."""
-    return _out(get_patient(services(request).unit_of_work(), patient_id, actor=actor))
+def read(patient_id: RecordId, actor: SignedIn, request: Request) -> PatientOut | PatientListItem:
+    """The patient's current details and validated profile (the front desk: the
+    registration only)."""
+    return _view_out(read_patient(services(request).unit_of_work(), patient_id, actor=actor))
 
 
 @router.put("/{patient_id}", name="update_patient")
 def update(
     patient_id: RecordId, body: PatientUpdate, actor: SignedIn, request: Request
 ) -> PatientOut:
-    """Save a new version of the patient's details (the old ones are kept)."""
+    """Save a new version of all the patient's details (the old ones are kept); clinical
+    staff only, since it replaces the clinical ones too."""
     context = services(request)
     details = PatientIn.model_validate(body.model_dump(exclude={"expected_version"})).details()
     try:
@@ -161,3 +205,25 @@ def update(
     except InputError as refused:
         raise with_confirm_weight_hint(refused, CONFIRM_WEIGHT_HINT) from None
     return _out(record)
+
+
+@router.patch("/{patient_id}", name="amend_patient")
+def amend(
+    patient_id: RecordId, body: PatientChanges, actor: SignedIn, request: Request
+) -> PatientOut | PatientListItem:
+    """Change the details you send and keep the others (a new version). The front desk sends
+    ``full_name`` and/or ``date_of_birth``: a clinical field is refused with a 403
+    ``permission.clinical_fields`` and nothing is saved."""
+    context = services(request)
+    try:
+        view = amend_patient(
+            context.unit_of_work(),
+            patient_id,
+            body.changes(),
+            expected_version=body.expected_version,
+            actor=actor,
+            catalog=context.catalog,
+        )
+    except InputError as refused:
+        raise with_confirm_weight_hint(refused, CONFIRM_WEIGHT_HINT) from None
+    return _view_out(view)
