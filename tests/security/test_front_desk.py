@@ -28,7 +28,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi import FastAPI
-from fastapi.routing import APIRoute, iter_route_contexts
+from fastapi.routing import iter_route_contexts
 from sqlalchemy import select
 
 from ketaplan.api.permissions import PUBLIC, RULES
@@ -413,14 +413,11 @@ def test_the_front_desk_sees_no_clinical_fact_on_any_route_and_changes_none(api:
             assert _records(api) == before, f"{where} was refused but changed a record"
         elif call.status is not None:
             assert answer.status_code == call.status, (where, answer.text)
-        if call.access is Access.PATIENT_DATA and answer.status_code == 200 and method == "PATCH":
-            clinic.ids["version"] = str(answer.json()["version"])
         _assert_no_clinical_fact(
             answer.text, where, vocabulary_allowed=call.access is Access.CATALOG
         )
-        if answer.headers.get("content-type", "").startswith("application/json") and not (
-            call.access is Access.CATALOG
-        ):
+        is_json = answer.headers.get("content-type", "").startswith("application/json")
+        if is_json and call.access is not Access.CATALOG:
             leaked = _keys(answer.json()) & CLINICAL_KEYS
             assert leaked == set(), f"{where} gives the front desk the keys {sorted(leaked)}"
     for name, method, template in last:
@@ -541,7 +538,11 @@ def test_the_front_desk_corrects_a_registration_and_no_clinical_fact_moves(api: 
     amended = _ok(
         api.client.patch(
             url,
-            json={"full_name": "Quinn Marlow", "date_of_birth": "1979-03-15", "expected_version": 1},
+            json={
+                "full_name": "Quinn Marlow",
+                "date_of_birth": "1979-03-15",
+                "expected_version": 1,
+            },
             headers=api.as_role("front_desk"),
         )
     )
@@ -554,9 +555,7 @@ def test_the_front_desk_corrects_a_registration_and_no_clinical_fact_moves(api: 
     after = _ok(api.client.get(url, headers=api.as_role("nurse")))
     assert after["profile"] == before["profile"]
     clinical = PATIENT_FIELDS - REGISTRATION_FIELDS
-    assert {k: after["details"][k] for k in clinical} == {
-        k: before["details"][k] for k in clinical
-    }
+    assert {k: after["details"][k] for k in clinical} == {k: before["details"][k] for k in clinical}
     assert after["details"]["full_name"] == "Quinn Marlow"
     read = _ok(api.client.get(url, headers=api.as_role("front_desk")))
     assert set(read) == REGISTRATION_KEYS
