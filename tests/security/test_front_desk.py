@@ -569,6 +569,9 @@ def test_the_front_desk_corrects_a_registration_and_no_clinical_fact_moves(api: 
         url, json={"full_name": None, "expected_version": 2}, headers=api.as_role("front_desk")
     )
     assert empty.status_code == 422, empty.text
+    nothing = api.client.patch(url, json={"expected_version": 2}, headers=api.as_role("front_desk"))
+    assert nothing.status_code == 422, nothing.text
+    assert nothing.json()["code"] == "input.nothing_to_change"
 
 
 def test_the_front_desk_books_and_moves_a_course_without_learning_its_protocol(

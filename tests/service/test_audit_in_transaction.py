@@ -50,6 +50,7 @@ from ketaplan.services import (
 from ketaplan.services.clinic_settings import clinic_settings
 from ketaplan.services.dashboard import clinic_dashboard
 from ketaplan.services.patient_overview import course_overview, patient_overview, session_console
+from ketaplan.services.patients import amend_patient
 from ketaplan.services.titration import latest_titration
 from ketaplan.store import Database
 from ketaplan.store.models import (
@@ -164,6 +165,17 @@ USE_CASES: dict[str, tuple[Callable[[UnitOfWork, Context], object], type[Base] |
             u,
             c.ids["patient"],
             replace(c.patient.details, weight="81 kg"),
+            expected_version=1,
+            actor=c.nurse,
+            catalog=c.catalog,
+        ),
+        PatientVersion,
+    ),
+    "amend_patient": (
+        lambda u, c: amend_patient(
+            u,
+            c.ids["patient"],
+            {"full_name": "Alex Renamed"},
             expected_version=1,
             actor=c.nurse,
             catalog=c.catalog,

@@ -397,6 +397,11 @@ def amend_patient(
     A role that does not see clinical facts may name only the registration fields; a change
     of those alone keeps the stored profile as it is (it is not built from them), so a name
     is corrected even when the current catalog would word the clinical intake differently."""
+    if not changes:
+        raise InputError(
+            "name at least one detail to change; nothing was saved",
+            code="input.nothing_to_change",
+        )
     unknown = sorted(set(changes) - PATIENT_FIELDS)
     if unknown:
         raise InputError(
