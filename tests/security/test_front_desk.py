@@ -674,3 +674,28 @@ def test_the_services_refuse_the_front_desk_whatever_the_entry_point(
     nurse = load_actor(uow, ROLE_EMAILS["nurse"], origin="test")
     if service not in {"update_patient", "amend_patient"}:
         _services()[service](api.context.unit_of_work(), nurse, clinic, api)  # as today
+
+
+def test_the_front_desks_day_has_the_chairs_without_protocols_or_item_9_flags(api: Api) -> None:
+    from ketaplan.services.dashboard import clinic_dashboard
+
+    _plant(api)
+    uow = api.context.unit_of_work()
+    days = {
+        role: clinic_dashboard(
+            api.context.unit_of_work(),
+            actor=load_actor(uow, ROLE_EMAILS[role], origin="test"),
+            zone=ZONE,
+        )
+        for role in ("nurse", "front_desk")
+    }
+    nurse, front_desk = days["nurse"], days["front_desk"]
+    assert [f.patient_name for f in nurse.flags] == [PATIENT["full_name"]]
+    assert front_desk.flags == ()
+    assert {c.protocol_key for c in nurse.chairs + tuple(nurse.series_ended)} <= {CONDITION}
+    assert {c.protocol_key for c in front_desk.chairs} | {
+        e.protocol_key for e in front_desk.series_ended
+    } <= {None}
+    assert [(c.patient_id, c.start) for c in front_desk.chairs] == [
+        (c.patient_id, c.start) for c in nurse.chairs
+    ]
