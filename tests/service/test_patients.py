@@ -21,6 +21,7 @@ from ketaplan.services import (
     set_up_clinic,
     update_patient,
 )
+from ketaplan.services.patients import amend_patient
 from ketaplan.store import Database
 from ketaplan.store.models import AuditEvent, Base, Patient, PatientVersion
 
@@ -44,6 +45,48 @@ def test_a_new_patient_is_version_1_with_the_profile_in_canonical_units(
     assert round(record.profile.height_cm or 0, 1) == 175.3
     assert record.profile.medications == ("sertraline 100 mg",)
     assert audit_log()[-1] == "patient.create"
+
+
+def test_an_amendment_changes_the_named_details_and_keeps_the_others(
+    uow: UnitOfWork, nurse: Actor, catalog: Catalog, audit_log: Callable[[], list[str]]
+) -> None:
+    created = create_patient(
+        uow, replace(ALEX, weight="180 kg", confirm_weight=True), actor=nurse, catalog=catalog
+    )
+    amended = amend_patient(
+        uow,
+        created.patient_id,
+        {"history": ["controlled_hypertension"], "date_of_birth": None},
+        expected_version=1,
+        actor=nurse,
+        catalog=catalog,
+    )
+    assert isinstance(amended, type(created))
+    assert amended.details == replace(created.details, history=("controlled_hypertension",))
+    assert amended.profile.history == ("controlled_hypertension",)
+    assert amended.version == 2
+    assert audit_log()[-1] == "patient.update"
+    # the confirmation of 180 kg at 5 ft 9 in does not carry over to a new weight
+    with pytest.raises(InputError) as unconfirmed:
+        amend_patient(
+            uow,
+            created.patient_id,
+            {"weight": "190 kg"},
+            expected_version=2,
+            actor=nurse,
+            catalog=catalog,
+        )
+    assert unconfirmed.value.fields["field"] == "weight"
+    with pytest.raises(InputError, match="not a patient detail"):
+        amend_patient(
+            uow,
+            created.patient_id,
+            {"allergy": "x"},
+            expected_version=2,
+            actor=nurse,
+            catalog=catalog,
+        )
+    assert get_patient(uow, created.patient_id, actor=nurse).version == 2
 
 
 def test_reading_a_patient_is_audited(

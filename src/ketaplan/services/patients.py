@@ -415,6 +415,9 @@ def amend_patient(
         name: tuple(value) if name in ("history", "medications") else value
         for name, value in changes.items()
     }
+    if {"weight", "height"} & set(changes):
+        # A confirmation was of the weight and height it was given with, not of new ones.
+        changes.setdefault("confirm_weight", False)
 
     def revise(current: PatientRecord) -> tuple[PatientDetails, PatientProfile]:
         details = replace(current.details, **changes)
