@@ -156,6 +156,8 @@ BAD_INPUT = [
     (["--alcohol", "lots"], 2, "accepted: none, occasional, regular, heavy"),
     (["--sensitivity", "extreme"], 2, "accepted: normal, high, low"),
     (["--experience", "veteran"], 2, "accepted: naive"),
+    (["--height", "5.9 ft"], 2, "Did you mean '5 ft 9 in'?"),
+    (["--height", "5.5'"], 2, "5 ft 5 in, 165.1 cm) or decimal feet (5 ft 6 in"),
     (["--mg-per-kg", "abc"], 2, "not a positive number"),
     (["--mg-per-kg", "-1"], 2, "not a positive number"),
     (["--mg-per-kg", "0.9"], 3, "needs a prescriber's override"),
@@ -269,3 +271,12 @@ def test_every_command_reads_a_patient_weight_with_the_same_check(
     assert code == 2
     assert out == ""
     assert "if the scale read pounds, enter '350 lb'" in err
+
+
+def test_the_requested_dose_help_says_it_is_the_total_over_the_infusion(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["plan", "--help"]) == 0
+    shown = " ".join(capsys.readouterr().out.split())
+    assert "total given over the whole infusion" in shown
+    assert "not per hour" in shown

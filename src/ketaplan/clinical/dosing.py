@@ -15,6 +15,7 @@ from typing import NamedTuple
 from ketaplan.clinical.catalog import Catalog, Protocol
 from ketaplan.clinical.catalog.memo import remembered_per_object
 from ketaplan.clinical.profile import DosingWeight, PatientProfile, WeightBasis
+from ketaplan.clinical.screening import Finding
 from ketaplan.errors import InputError
 from ketaplan.units import round_half_up
 
@@ -42,6 +43,8 @@ class Dose(NamedTuple):
     rate_mg_per_kg_per_h: float
     personalised_mg_per_kg: float
     explanation: tuple[ExplanationStep, ...]
+    cautions: tuple[Finding, ...] = ()
+    """What the prescriber must look at before signing this dose (the plan's findings)."""
 
     @property
     def rate_mg_per_h(self) -> float:
@@ -70,6 +73,7 @@ class _DoseRules(NamedTuple):
     range_source: str
     rounding_reason: str
     rounding_source: str
+    devine: str
 
 
 @remembered_per_object
@@ -114,6 +118,7 @@ def _dose_rules(protocol: Protocol, catalog: Catalog) -> _DoseRules:
         range_source=catalog.cite(protocol.sources["range_mg_per_kg"]),
         rounding_reason=f"rounded to {MG_PER_KG_STEP:g} mg/kg",
         rounding_source=catalog.cite("clinic_policy"),
+        devine=catalog.cite("devine"),
     )
 
 
@@ -181,12 +186,18 @@ def personalise_dose(
         )
         value = after
     low, high = protocol.range_mg_per_kg
+    cautions = []
+    if weight.caution is not None:
+        cautions.append(
+            Finding("dose.weight_formula_outside_range", "caution", weight.caution, rules.devine)
+        )
     if value < low:
         steps.append(
             ExplanationStep(
                 "range.minimum", value, low, "mg/kg", rules.below_range_reason, rules.range_source
             )
         )
+        cautions.append(_raised_to_minimum(steps, value, low, rules.range_source))
         value = low
     elif value > high:
         steps.append(
@@ -242,4 +253,22 @@ def personalise_dose(
         rate_mg_per_kg_per_h=mg_per_kg * 60.0 / protocol.infusion_min,
         personalised_mg_per_kg=personalised,
         explanation=tuple(steps),
+        cautions=tuple(cautions),
+    )
+
+
+def _raised_to_minimum(
+    steps: list[ExplanationStep], lowered_mg_per_kg: float, minimum_mg_per_kg: float, source: str
+) -> Finding:
+    """The caution when the range minimum undoes what the modifiers decided: the patient gets
+    more than the modifiers gave, and only the prescriber can accept that or ask for less."""
+    lowering = [s.rule for s in steps if s.before is not None and s.after < s.before]
+    return Finding(
+        "dose.raised_to_range_minimum",
+        "caution",
+        f"The modifiers ({', '.join(lowering)}) lowered the dose to {lowered_mg_per_kg:.3g} "
+        f"mg/kg, below the protocol minimum of {minimum_mg_per_kg:g} mg/kg; the plan raises it "
+        f"to {minimum_mg_per_kg:g} mg/kg, more than the modifiers give. Confirm "
+        f"{minimum_mg_per_kg:g} mg/kg, or request a lower dose (an override with a reason).",
+        source,
     )

@@ -17,7 +17,7 @@ from ketaplan.clinical.medications import MedicationResolver
 from ketaplan.clinical.policy import ClinicPolicy
 from ketaplan.clinical.preparation import Preparation, preparation_steps, prepare_infusion
 from ketaplan.clinical.profile import PatientProfile, dosing_weight
-from ketaplan.clinical.screening import Eligibility, eligibility_to_dict, screen
+from ketaplan.clinical.screening import Eligibility, eligibility_to_dict, screen, with_findings
 
 DISCLAIMER = (
     "Decision support for licensed clinicians: a prescriber reviews and confirms this plan "
@@ -48,6 +48,10 @@ class Plan(NamedTuple):
 def make_plan(request: PlanRequest, policy: ClinicPolicy, resolver: MedicationResolver) -> Plan:
     """Screen, dose, check limits and prepare; raises only for bad input or refused doses.
 
+    The plan's findings are the screening's plus what dosing and preparation ask the
+    prescriber to look at (a dose the range minimum raised, a dosing weight outside its
+    formula's range, a draw the stock cannot measure within tolerance): one list, one status.
+
     Everything the clinic decides comes from ``policy``: the catalog (with its clinic file),
     the pre-infusion thresholds screening uses, the dosing-weight basis and the stock the
     preparation is made from. The CLI, the API and the pages pass the same policy for the same
@@ -73,6 +77,7 @@ def make_plan(request: PlanRequest, policy: ClinicPolicy, resolver: MedicationRe
     preparation = prepare_infusion(
         dose.total_mg, dose.duration_min, protocol.bag_ml, policy.supplies
     )
+    eligibility = with_findings(eligibility, dose.cautions)
     return Plan(
         protocol, catalog.version, profile, eligibility, dose, checks, override, preparation
     )
