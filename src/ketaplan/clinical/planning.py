@@ -15,7 +15,12 @@ from ketaplan.clinical.dosing import Dose, personalise_dose
 from ketaplan.clinical.limits import LimitCheck, Override, check_limits, enforce_limits
 from ketaplan.clinical.medications import MedicationResolver
 from ketaplan.clinical.policy import ClinicPolicy
-from ketaplan.clinical.preparation import Preparation, preparation_steps, prepare_infusion
+from ketaplan.clinical.preparation import (
+    Preparation,
+    preparation_findings,
+    preparation_steps,
+    prepare_infusion,
+)
 from ketaplan.clinical.profile import PatientProfile, dosing_weight
 from ketaplan.clinical.screening import Eligibility, eligibility_to_dict, screen, with_findings
 
@@ -77,7 +82,10 @@ def make_plan(request: PlanRequest, policy: ClinicPolicy, resolver: MedicationRe
     preparation = prepare_infusion(
         dose.total_mg, dose.duration_min, protocol.bag_ml, policy.supplies
     )
-    eligibility = with_findings(eligibility, dose.cautions)
+    eligibility = with_findings(
+        eligibility,
+        dose.cautions + preparation_findings(preparation, catalog.cite("clinic_policy")),
+    )
     return Plan(
         protocol, catalog.version, profile, eligibility, dose, checks, override, preparation
     )
@@ -173,6 +181,7 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
             "waste_mg": prep.waste_mg,
             "diluent": prep.diluent,
             "bag_ml": prep.bag_ml,
+            "bag_overfill_ml": prep.bag_overfill_ml,
             "total_volume_ml": prep.total_volume_ml,
             "final_mg_per_ml": prep.final_mg_per_ml,
             "pump_rate_ml_per_h": prep.pump_rate_ml_per_h,
@@ -180,6 +189,8 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
             "duration_min": prep.duration_min,
             "delivered_mg": prep.delivered_mg,
             "delivered_vs_ordered_percent": round(prep.delivered_vs_ordered_percent, 3),
+            "drawn_vs_ordered_percent": round(prep.drawn_vs_ordered_percent, 3),
+            "within_tolerance": prep.within_tolerance,
             "steps": preparation_steps(prep),
         },
         "series": {
