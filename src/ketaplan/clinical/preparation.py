@@ -7,13 +7,12 @@ the pump rate rounded to the pump's 0.1 mL/h, and the volume to be infused.
 Accuracy (clinic data, ``[preparation]`` in ``clinic.toml``):
 
 - The draw comes within ±``draw_tolerance_fraction`` (1 %) of the order whenever the stock can
-  measure it, with one syringe or split between two (a larger syringe to a graduation, the
-  rest in a finer one).
+  measure it, with one syringe or split between two (one syringe to a graduation, the rest in
+  another).
 - Among draws within tolerance the most dilute vial wins, even when a stronger vial would
   measure closer or with one syringe: a 10 vs 100 mg/mL mix-up is a tenfold error (950 mg
   given for 95 mg, Bohringer, AHRQ PSNet 2021), and the Ketalar label requires 100 mg/mL to
-  be diluted before IV use. Within a vial, one syringe
-  before two, then the least rounding, then the smaller syringe.
+  be diluted before IV use. Within a vial, one syringe before two, then the least rounding.
 - When no draw comes within tolerance, the closest is used and the card carries the caution
   ``preparation.draw_outside_tolerance`` with the actual deviation; past
   ``max_delivered_overshoot_fraction`` / ``max_delivered_undershoot_fraction`` it is refused.
