@@ -160,3 +160,28 @@ def test_the_overfill_is_counted_and_nothing_is_withdrawn(catalog: Catalog) -> N
     plain = prepare_infusion(40.0, 40.0, (100.0,), none)
     assert plain.total_volume_ml == pytest.approx(104.0)
     assert "overfill" not in " ".join(preparation_steps(plain))
+
+
+def test_with_uneven_bounds_the_closest_draw_inside_them_is_used(catalog: Catalog) -> None:
+    # 97 mg of 50 mg/mL with 0.1 mL marks: 1.9 mL is -2.06 %, 2.0 mL is +3.09 %. A clinic that
+    # allows at most 1 % over and 5 % under takes 1.9 mL; one allowing 5 % over and 1 % under
+    # takes 2.0 mL rather than refusing.
+    clinic = _stock(catalog, (Vial(50.0, 10.0),), (Syringe(3.0, 0.1),))
+    under_only = replace(
+        clinic,
+        preparation=replace(
+            clinic.preparation,
+            max_delivered_overshoot_fraction=0.01,
+            max_delivered_undershoot_fraction=0.05,
+        ),
+    )
+    assert prepare_infusion(97.0, 40.0, (100.0,), under_only).draw_ml == pytest.approx(1.9)
+    over_only = replace(
+        clinic,
+        preparation=replace(
+            clinic.preparation,
+            max_delivered_overshoot_fraction=0.05,
+            max_delivered_undershoot_fraction=0.01,
+        ),
+    )
+    assert prepare_infusion(97.0, 40.0, (100.0,), over_only).draw_ml == pytest.approx(2.0)

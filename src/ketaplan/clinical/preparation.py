@@ -189,10 +189,11 @@ def _stock(clinic: ClinicSettings, bag_choices_ml: tuple[float, ...]) -> _Stock:
 
 
 def _closest_single(ordered_mg: float, vial: Vial, stock: _Stock) -> _Draw | None:
-    """The closest draw with one syringe: for each syringe, the graduations either side of the
-    exact volume; on a tie the smaller syringe."""
+    """The closest draw with one syringe inside the clinic's bounds: for each syringe, the
+    graduations either side of the exact volume; on a tie the smaller syringe."""
     exact_ml = ordered_mg / vial.mg_per_ml
     smallest_ml = stock.min_draw_ml - _EPS
+    lowest, highest = stock.lowest_error, stock.highest_error
     best: _Draw | None = None
     best_error = math.inf
     for option in stock.syringes:
@@ -204,7 +205,7 @@ def _closest_single(ordered_mg: float, vial: Vial, stock: _Stock) -> _Draw | Non
             draw_ml = graduations * step
             if smallest_ml <= draw_ml <= option.holds_up_to_ml:
                 error = draw_ml / exact_ml - 1.0
-                if abs(error) < best_error - 1e-9:
+                if abs(error) < best_error - 1e-9 and lowest <= error <= highest:
                     best_error = abs(error)
                     best = _Draw(vial, ((option.syringe, graduations),), draw_ml, error)
     return best
@@ -219,12 +220,14 @@ def _closest_split(ordered_mg: float, vial: Vial, stock: _Stock) -> _Draw | None
     The first syringe is also tried a few graduations lower (``_SPLIT_STEPS_BELOW``), and low
     enough to leave the smallest draw: the rest may then be one another syringe measures, when
     its graduations are not a divisor of the first's (0.2 and 0.5 mL marks). A rest larger
-    than the second syringe fills it (the closest that syringe comes). Draws the clinic's
-    bounds would refuse anyway are not tried.
+    than the second syringe fills it (the closest that syringe comes). Draws outside the
+    clinic's bounds are not candidates (with bounds of, say, +1 % / -5 %, a draw 3 % under is
+    taken before one 2 % over).
     """
     exact_ml = ordered_mg / vial.mg_per_ml
     min_draw_ml = stock.min_draw_ml - _EPS
-    lowest_ml = exact_ml * (1.0 + stock.lowest_error)
+    lowest, highest = stock.lowest_error, stock.highest_error
+    lowest_ml = exact_ml * (1.0 + lowest)
     best: _Draw | None = None
     best_error = math.inf
     for main in reversed(stock.syringes):  # the largest first: it finds an exact split soonest
@@ -251,7 +254,7 @@ def _closest_split(ordered_mg: float, vial: Vial, stock: _Stock) -> _Draw | None
                     if rest_drawn_ml > main_ml + _EPS:
                         continue  # the second syringe takes no more than the first
                     error = (main_ml + rest_drawn_ml) / exact_ml - 1.0
-                    if abs(error) < best_error - 1e-9:
+                    if abs(error) < best_error - 1e-9 and lowest <= error <= highest:
                         best_error = abs(error)
                         fills = ((main.syringe, graduations), (other.syringe, rest))
                         best = _Draw(vial, fills, main_ml + rest_drawn_ml, error)
@@ -281,7 +284,7 @@ def _best_draw(ordered_mg: float, clinic: ClinicSettings, stock: _Stock) -> _Dra
                 return best
             if closest is None or abs(best.error) < abs(closest.error) - 1e-9:
                 closest = best
-    if closest is not None and stock.lowest_error <= closest.error <= stock.highest_error:
+    if closest is not None:
         return closest
     prep = clinic.preparation
     raise InputError(
