@@ -219,9 +219,17 @@ def parse_length_cm(text: str, field: str = "height") -> float:
 
     Feet may be followed by inches, with or without the inch unit (``"5 ft 9"``); any other
     combination of several numbers is refused.
+
+    Feet are whole numbers. ``"5.9 ft"`` is usually meant as 5 ft 9 in (175.3 cm) but reads as
+    5.9 decimal feet (179.8 cm); ``"5.5 ft"`` may be 5 ft 5 in or 5 ft 6 in; ``"5.11 ft"``
+    is 5 ft 11 in or 5 ft 1.3 in. A wrong reading moves the height by several centimetres,
+    and with it the BMI and any ideal or adjusted dosing weight, so every feet value with a
+    fractional part (``5.9 ft``, ``5.75'``, ``5.5 ft 2 in``) is refused with both readings;
+    ``"5.0 ft"`` is 5 ft. Write feet and inches (``5 ft 9 in``, ``5'9"``) or centimetres.
     """
     terms = _terms(text, field, "175 cm")
-    if len(terms) == 2 and terms[0][1] in {"ft", "foot", "feet", "'"}:
+    _refuse_decimal_feet(text, field, terms)
+    if len(terms) == 2 and terms[0][1] in _FEET:
         feet, _ = terms[0]
         inches, inch_unit = terms[1]
         if inch_unit not in {None, "in", "inch", "inches", '"'}:
@@ -238,6 +246,46 @@ def parse_length_cm(text: str, field: str = "height") -> float:
             )
         return feet * LENGTH_UNITS_TO_CM["ft"] + inches * CM_PER_IN
     return _single(text, field, LENGTH_UNITS_TO_CM, "175 cm")
+
+
+_FEET = frozenset({"ft", "foot", "feet", "'"})
+
+
+def _refuse_decimal_feet(text: str, field: str, terms: list[tuple[float, str | None]]) -> None:
+    """Refuse feet with a fractional part, naming each reading (see :func:`parse_length_cm`)."""
+    feet, unit = terms[0]
+    if unit not in _FEET or feet == math.floor(feet):
+        return
+    whole = math.floor(feet)
+    decimal_in = round((feet - whole) * 12, 2)
+    decimal = f"{whole} ft {decimal_in:g} in"
+    readings = [f"decimal feet ({decimal}, {feet * 12 * CM_PER_IN:.1f} cm)"]
+    digits = re.match(r"\s*[0-9]*\.([0-9]+)", text)
+    as_inches = int(digits.group(1)) if digits else None
+    suggestion = decimal
+    if as_inches is not None and as_inches < 12 and as_inches != decimal_in:
+        suggestion = f"{whole} ft {as_inches} in"
+        readings.insert(
+            0, f"feet and inches ({suggestion}, {(whole * 12 + as_inches) * CM_PER_IN:.1f} cm)"
+        )
+    problem = (
+        f"is ambiguous: feet with a decimal point may mean {' or '.join(readings)}"
+        if len(readings) > 1
+        else f"is in decimal feet ({readings[0].removeprefix('decimal feet (')}, which ketaplan "
+        "does not take: a decimal point in feet is too easily read as inches"
+    )
+    raise InputError(
+        f"{field} {text!r} {problem}. "
+        f"Did you mean '{suggestion}'? Enter whole feet and inches ('{suggestion}') "
+        "or centimetres ('175 cm')",
+        code="input.ambiguous_height",
+        fields={
+            "field": field,
+            "value": text,
+            "suggestion": suggestion,
+            "accepted": ["5 ft 9 in", "5'9\"", "69 in", "175 cm", "1.75 m"],
+        },
+    )
 
 
 def typed_number_and_unit(text: str) -> tuple[float, str | None]:

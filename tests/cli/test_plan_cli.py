@@ -159,6 +159,8 @@ BAD_INPUT = [
     (["--alcohol", "lots"], 2, "accepted: none, occasional, regular, heavy"),
     (["--sensitivity", "extreme"], 2, "accepted: normal, high, low"),
     (["--experience", "veteran"], 2, "accepted: naive"),
+    (["--height", "5.9 ft"], 2, "Did you mean '5 ft 9 in'?"),
+    (["--height", "5.5'"], 2, "5 ft 5 in, 165.1 cm) or decimal feet (5 ft 6 in"),
     (["--mg-per-kg", "abc"], 2, "not a positive number"),
     (["--mg-per-kg", "-1"], 2, "not a positive number"),
     (["--mg-per-kg", "0.9"], 3, "needs a prescriber's override"),
@@ -332,3 +334,12 @@ def test_protocols_check_seeds_finds_every_quote_or_names_the_missing_one(
     assert code == 1
     assert "quote not found in 000_2e78e97927341481.txt" in out
     assert "seed file" in out
+
+
+def test_the_requested_dose_help_says_it_is_the_total_over_the_infusion(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["plan", "--help"]) == 0
+    shown = " ".join(capsys.readouterr().out.split())
+    assert "total given over the whole infusion" in shown
+    assert "not per hour" in shown

@@ -235,10 +235,11 @@ def signed_plan(
 
 
 EXAMPLE_CHART = Path(__file__).parents[2] / "examples" / "session1.jsonl"
-ORDER_BAG_MG_PER_ML = 0.3846
+ORDER_BAG_MG_PER_ML = 0.354
 """The bag of the signed depression order for the ``patient`` fixture: 40 mg (0.5 mg/kg x
-80 kg) in 104 mL. The example chart was written for a 0.4 mg/mL bag; at the chair a start must
-match the order's bag, so the service tests chart it with this one."""
+80 kg) in 113 mL (a 100 mL bag holding 109 mL with its overfill, plus 4 mL drawn). The example
+chart was written for a 0.4 mg/mL bag; at the chair a start must match the order's bag, so the
+service tests chart it with this one."""
 
 
 def example_chart() -> list[dict[str, Any]]:

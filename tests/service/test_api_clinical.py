@@ -26,8 +26,9 @@ PATIENT = {
     "medications": ["alprazolam 0.5 mg"],
 }
 PHQ9 = [2, 3, 2, 2, 3, 3, 2, 2, 0]
-ORDER_BAG_MG_PER_ML = 0.3846
-"""The signed depression order's bag for PATIENT: 40 mg (0.5 mg/kg x 80 kg) in 104 mL."""
+ORDER_BAG_MG_PER_ML = 0.354
+"""The signed depression order's bag for PATIENT: 40 mg (0.5 mg/kg x 80 kg) in 113 mL (a 100 mL bag
+holding 109 mL with its overfill, plus 4 mL drawn)."""
 
 
 def _ok(answer: Any, status: int = 200) -> Any:

@@ -467,3 +467,28 @@ def test_a_pre_infusion_heart_rate_under_the_clinics_bradycardia_threshold_holds
     assert {f["code"] for f in plan.plan["eligibility"]["findings"]} == {
         f["code"] for f in screening.findings
     }
+
+
+@pytest.mark.parametrize("typed", ["30", "-1", "lots", "nan"])
+def test_a_bag_overfill_outside_zero_to_twenty_five_percent_is_refused_and_saves_nothing(
+    uow: UnitOfWork, admin: Actor, catalog: Catalog, typed: str
+) -> None:
+    current = clinic_settings(uow, actor=admin, catalog=catalog)
+    with pytest.raises(InputError) as refused:
+        update_clinic_settings(
+            uow,
+            ClinicSettingsInput(
+                name=current.name,
+                price_per_session_usd="600",
+                bag_sizes_ml="100",
+                vials="10 mg/mL x 20 mL",
+                bag_overfill_percent=typed,
+            ),
+            expected_version=current.version,
+            actor=admin,
+            catalog=catalog,
+        )
+    assert refused.value.fields["field"] == "bag_overfill_percent"
+    assert "from 0 to 25" in refused.value.message
+    after = clinic_settings(uow, actor=admin, catalog=catalog)
+    assert (after.version, after.bag_overfill_percent) == (current.version, 9.0)

@@ -89,6 +89,7 @@ def test_a_plan_is_prepared_from_the_clinics_own_vials_and_bags_and_says_so(
             price_per_session_usd="600",
             bag_sizes_ml="250",
             vials="10 mg/mL x 20 mL",
+            bag_overfill_percent="4 %",
         ),
         expected_version=settings.version,
         actor=admin,
@@ -110,12 +111,14 @@ def test_a_plan_is_prepared_from_the_clinics_own_vials_and_bags_and_says_so(
         "settings_version": settings.version + 1,
         "vials": [{"mg_per_ml": 10.0, "volume_ml": 20.0}],
         "bag_sizes_ml": [250.0],
+        "bag_overfill_fraction": 0.04,
     }
     # the depression protocol's 100 mL bag is not stocked: the card says which bag it uses
     assert any("clinic's 250 mL bag" in step for step in prep["steps"])
-    assert prep["final_mg_per_ml"] == round(
-        saved.plan["dose"]["total_mg"] / (250 + prep["draw_ml"]), 4
-    )
+    # the clinic's 4 % overfill: 260 mL in the bag before the drug goes in
+    assert prep["bag_overfill_ml"] == 10.0
+    assert prep["final_mg_per_ml"] == round(prep["drawn_mg"] / (260 + prep["draw_ml"]), 4)
+    assert any("holds about 260 mL" in step for step in prep["steps"])
 
 
 def test_the_profile_survives_the_round_trip_through_json(patient: PatientRecord) -> None:

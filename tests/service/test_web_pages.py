@@ -586,6 +586,7 @@ def test_an_admin_saves_the_clinic_settings_and_sees_them_in_force(
             "price_per_session_usd": "$650",
             "bag_sizes_ml": "100, 250 mL",
             "vials": "50 mg/mL x 10 mL\n10 mg/mL x 20 mL",
+            "bag_overfill_percent": "7 %",
         },
         follow_redirects=False,
     )
@@ -597,6 +598,7 @@ def test_an_admin_saves_the_clinic_settings_and_sees_them_in_force(
     assert after["price_per_session_usd"] == "650"
     assert after["bag_sizes_ml"] == "100, 250"
     assert after["vials"] == "50 mg/mL x 10 mL\n10 mg/mL x 20 mL"
+    assert after["bag_overfill_percent"] == "7"
     assert int(after["version"]) == int(form["version"]) + 1
 
 
@@ -610,6 +612,7 @@ def test_an_admin_saves_the_clinic_settings_and_sees_them_in_force(
         ({"bag_sizes_ml": "5000"}, "bag_sizes_ml", "must be 1 to"),
         ({"vials": "50 mg per vial"}, "vials", "is not written as"),
         ({"vials": ""}, "vials", "at least one vial"),
+        ({"bag_overfill_percent": "40"}, "bag_overfill_percent", "from 0 to 25"),
         ({"threshold__mood__in_sbp_hold": "1800"}, "threshold__mood__in_sbp_hold", "120-220"),
         ({"threshold__pain__pre_hr_hold": "fast"}, "threshold__pain__pre_hr_hold", "not a number"),
         ({"close_time": "07:30"}, "close_time", "after opening time"),

@@ -7,8 +7,12 @@ from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 
-from ketaplan.clinical.catalog import Catalog, Vial
-from ketaplan.clinical.preparation import preparation_steps, prepare_infusion
+from ketaplan.clinical.catalog import Catalog, ClinicSettings, Syringe, Vial
+from ketaplan.clinical.preparation import (
+    preparation_findings,
+    preparation_steps,
+    prepare_infusion,
+)
 from ketaplan.errors import InputError
 
 
@@ -18,9 +22,10 @@ def test_a_mood_dose_goes_into_a_hundred_millilitre_bag_counting_the_drawn_volum
     prep = prepare_infusion(35.0, 40.0, (100.0,), catalog.clinic)
     assert prep.drawn_mg == pytest.approx(35.0)
     assert prep.bag_ml == 100
-    assert prep.total_volume_ml == pytest.approx(100 + prep.draw_ml)
-    assert prep.final_mg_per_ml == pytest.approx(35.0 / (100 + prep.draw_ml), abs=1e-4)
-    exact = Decimal(str((100 + prep.draw_ml) * 1.5)).quantize(Decimal("0.1"), ROUND_HALF_UP)
+    in_bag_ml = 100 + prep.bag_overfill_ml + prep.draw_ml
+    assert prep.total_volume_ml == pytest.approx(in_bag_ml)
+    assert prep.final_mg_per_ml == pytest.approx(35.0 / in_bag_ml, abs=1e-4)
+    exact = Decimal(str(in_bag_ml * 1.5)).quantize(Decimal("0.1"), ROUND_HALF_UP)
     assert prep.pump_rate_ml_per_h == float(exact)
 
 
@@ -76,10 +81,107 @@ def test_a_clinic_with_only_ten_milligram_vials_and_quarter_litre_bags_prepares_
     prep = prepare_infusion(40.0, 40.0, (100.0,), clinic)
     assert (prep.vial_mg_per_ml, prep.bag_ml) == (10.0, 250.0)
     assert prep.draw_ml == pytest.approx(4.0)
-    assert prep.final_mg_per_ml == pytest.approx(40.0 / 254.0, abs=1e-4)
+    assert prep.final_mg_per_ml == pytest.approx(40.0 / (250.0 * 1.09 + 4.0), abs=1e-4)
 
 
 def test_waste_is_what_is_left_in_the_opened_vials(catalog: Catalog) -> None:
     prep = prepare_infusion(35.0, 40.0, (100.0,), catalog.clinic)
     opened_mg = prep.vials_needed * prep.vial_mg_per_ml * prep.vial_volume_ml
     assert prep.waste_mg == pytest.approx(opened_mg - prep.drawn_mg)
+
+
+def _stock(
+    catalog: Catalog, vials: tuple[Vial, ...], syringes: tuple[Syringe, ...]
+) -> ClinicSettings:
+    return replace(catalog.clinic, vials=vials, syringes=syringes)
+
+
+def test_the_most_dilute_vial_is_drawn_even_when_a_stronger_one_measures_with_one_syringe(
+    catalog: Catalog,
+) -> None:
+    # Bohringer, "Unintentional ketamine overdose in the operating room: mixing up the
+    # ampules", AHRQ PSNet 2021: 100 mg/mL vials taken for 10 mg/mL, 950 mg given for 95 mg;
+    # ISMP Medication Safety Alert, 3 June 1998: Ketalar vial labels led to 500 mg drawn for
+    # 50 mg. The Ketalar label requires 100 mg/mL to be diluted before IV use.
+    # 35 mg is 0.7 mL of 50 mg/mL in one 1 mL syringe, or 3.5 mL of 10 mg/mL in two: the card
+    # draws the 10 mg/mL.
+    prep = prepare_infusion(35.0, 40.0, (100.0,), catalog.clinic)
+    assert prep.vial_mg_per_ml == 10.0
+    assert [(f.capacity_ml, f.draw_ml) for f in prep.syringes] == [(5.0, 3.4), (1.0, 0.1)]
+    assert prep.drawn_mg == pytest.approx(35.0)
+    only_strong = replace(catalog.clinic, vials=(Vial(50.0, 10.0), Vial(100.0, 5.0)))
+    assert prepare_infusion(35.0, 40.0, (100.0,), only_strong).vial_mg_per_ml == 50.0
+
+
+def test_a_draw_no_syringe_measures_within_one_percent_is_the_closest_and_cautioned(
+    catalog: Catalog,
+) -> None:
+    # 97 mg of 50 mg/mL is 1.94 mL; with only 0.1 mL marks the closest is 1.9 mL (95 mg).
+    clinic = _stock(catalog, (Vial(50.0, 10.0),), (Syringe(3.0, 0.1),))
+    prep = prepare_infusion(97.0, 40.0, (100.0,), clinic)
+    assert prep.draw_ml == pytest.approx(1.9)
+    assert not prep.within_tolerance
+    (finding,) = preparation_findings(prep, "clinic policy")
+    assert finding.code == "preparation.draw_outside_tolerance"
+    assert finding.severity == "caution"
+    assert "95 mg (-2.06 %)" in finding.message
+    assert preparation_steps(prep)[0].startswith("CAUTION: No draw")
+
+
+def test_a_draw_beyond_the_clinics_bounds_is_refused(catalog: Catalog) -> None:
+    clinic = _stock(catalog, (Vial(100.0, 5.0),), (Syringe(3.0, 0.1),))
+    with pytest.raises(InputError, match=r"cannot be drawn within \+5%/-5%"):
+        prepare_infusion(12.3, 40.0, (100.0,), clinic)
+
+
+def test_a_volume_over_the_largest_syringe_is_a_full_syringe_plus_the_rest(
+    catalog: Catalog,
+) -> None:
+    prep = prepare_infusion(255.0, 240.0, (250.0,), catalog.clinic)  # 25.5 mL of 10 mg/mL
+    assert prep.vial_mg_per_ml == 10.0
+    assert prep.vials_needed == 2
+    assert prep.syringes[0].draw_ml == 20.0  # then 5.4 mL: 0.2 mL marks, -0.4 %
+    assert abs(prep.drawn_mg / 255.0 - 1) <= 0.01
+    assert prep.within_tolerance
+
+
+def test_the_overfill_is_counted_and_nothing_is_withdrawn(catalog: Catalog) -> None:
+    prep = prepare_infusion(40.0, 40.0, (100.0,), catalog.clinic)
+    assert prep.bag_overfill_ml == pytest.approx(
+        100 * catalog.clinic.preparation.bag_overfill_fraction
+    )
+    assert (
+        "holds about 109 mL with the maker's overfill; withdraw nothing"
+        in (preparation_steps(prep)[2])
+    )
+    none = replace(
+        catalog.clinic, preparation=replace(catalog.clinic.preparation, bag_overfill_fraction=0.0)
+    )
+    plain = prepare_infusion(40.0, 40.0, (100.0,), none)
+    assert plain.total_volume_ml == pytest.approx(104.0)
+    assert "overfill" not in " ".join(preparation_steps(plain))
+
+
+def test_with_uneven_bounds_the_closest_draw_inside_them_is_used(catalog: Catalog) -> None:
+    # 97 mg of 50 mg/mL with 0.1 mL marks: 1.9 mL is -2.06 %, 2.0 mL is +3.09 %. A clinic that
+    # allows at most 1 % over and 5 % under takes 1.9 mL; one allowing 5 % over and 1 % under
+    # takes 2.0 mL rather than refusing.
+    clinic = _stock(catalog, (Vial(50.0, 10.0),), (Syringe(3.0, 0.1),))
+    under_only = replace(
+        clinic,
+        preparation=replace(
+            clinic.preparation,
+            max_delivered_overshoot_fraction=0.01,
+            max_delivered_undershoot_fraction=0.05,
+        ),
+    )
+    assert prepare_infusion(97.0, 40.0, (100.0,), under_only).draw_ml == pytest.approx(1.9)
+    over_only = replace(
+        clinic,
+        preparation=replace(
+            clinic.preparation,
+            max_delivered_overshoot_fraction=0.05,
+            max_delivered_undershoot_fraction=0.01,
+        ),
+    )
+    assert prepare_infusion(97.0, 40.0, (100.0,), over_only).draw_ml == pytest.approx(2.0)

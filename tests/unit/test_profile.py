@@ -125,5 +125,5 @@ def test_ideal_weight_dosing_without_sex_is_an_input_error(catalog: Catalog) -> 
 
     profile = build_profile(catalog, weight="120 kg", height="165 cm")
     protocol = replace(catalog.protocol("depression"), weight_basis_when_obese="ideal")
-    with pytest.raises(InputError, match="needs the patient's sex"):
+    with pytest.raises(InputError, match="needs the patient's height and sex: add the sex"):
         dosing_weight(profile, protocol, catalog)

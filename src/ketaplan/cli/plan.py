@@ -71,7 +71,12 @@ def plan(
         str | None, typer.Option("--heart-rate", help="Pre-infusion heart rate per minute, 72.")
     ] = None,
     mg_per_kg: Annotated[
-        str | None, typer.Option("--mg-per-kg", help="Prescriber's requested dose.")
+        str | None,
+        typer.Option(
+            "--mg-per-kg",
+            help="Prescriber's requested dose in mg/kg: the total given over the whole "
+            "infusion (e.g. 0.5 over 40 min), not per hour.",
+        ),
     ] = None,
     override_reason: Annotated[str | None, typer.Option(help="Why a soft limit is passed.")] = None,
     prescriber: Annotated[str | None, typer.Option(help="Prescriber giving the override.")] = None,

@@ -13,9 +13,10 @@ import math
 from typing import NamedTuple
 
 from ketaplan.clinical.catalog import Catalog, Protocol
-from ketaplan.clinical.catalog.citations import POLICY
+from ketaplan.clinical.catalog.citations import POLICY, cited
 from ketaplan.clinical.catalog.memo import remembered_per_object
 from ketaplan.clinical.profile import DosingWeight, PatientProfile, WeightBasis
+from ketaplan.clinical.screening import Finding
 from ketaplan.errors import InputError
 from ketaplan.units import round_half_up
 
@@ -43,6 +44,8 @@ class Dose(NamedTuple):
     rate_mg_per_kg_per_h: float
     personalised_mg_per_kg: float
     explanation: tuple[ExplanationStep, ...]
+    cautions: tuple[Finding, ...] = ()
+    """What the prescriber must look at before signing this dose (the plan's findings)."""
 
     @property
     def rate_mg_per_h(self) -> float:
@@ -72,13 +75,7 @@ class _DoseRules(NamedTuple):
     rounding_reason: str
     rounding_source: str
     rate_cap_source: str
-
-
-def cited(catalog: Catalog, source_key: str, quote: str | None = None) -> str:
-    """A source as a plan shows it: the citation, and the source's words when quoted (a
-    clinic-policy number has none: no source states it)."""
-    citation = catalog.cite(source_key)
-    return f'{citation}: "{quote}"' if quote and source_key != POLICY else citation
+    devine: str
 
 
 def protocol_source(protocol: Protocol, catalog: Catalog, field: str) -> str:
@@ -163,6 +160,7 @@ def _dose_rules(protocol: Protocol, catalog: Catalog) -> _DoseRules:
         rounding_reason=f"rounded to {MG_PER_KG_STEP:g} mg/kg",
         rounding_source=catalog.cite(POLICY),
         rate_cap_source=protocol_source(protocol, catalog, "max_rate_mg_per_h"),
+        devine=catalog.cite("devine"),
     )
 
 
@@ -230,12 +228,18 @@ def personalise_dose(
         )
         value = after
     low, high = protocol.range_mg_per_kg
+    cautions = []
+    if weight.caution is not None:
+        cautions.append(
+            Finding("dose.weight_formula_outside_range", "caution", weight.caution, rules.devine)
+        )
     if value < low:
         steps.append(
             ExplanationStep(
                 "range.minimum", value, low, "mg/kg", rules.below_range_reason, rules.range_source
             )
         )
+        cautions.append(_raised_to_minimum(steps, value, low, rules.range_source))
         value = low
     elif value > high:
         steps.append(
@@ -306,4 +310,22 @@ def personalise_dose(
         rate_mg_per_kg_per_h=mg_per_kg * 60.0 / protocol.infusion_min,
         personalised_mg_per_kg=personalised,
         explanation=tuple(steps),
+        cautions=tuple(cautions),
+    )
+
+
+def _raised_to_minimum(
+    steps: list[ExplanationStep], lowered_mg_per_kg: float, minimum_mg_per_kg: float, source: str
+) -> Finding:
+    """The caution when the range minimum undoes what the modifiers decided: the patient gets
+    more than the modifiers gave, and only the prescriber can accept that or ask for less."""
+    lowering = [s.rule for s in steps if s.before is not None and s.after < s.before]
+    return Finding(
+        "dose.raised_to_range_minimum",
+        "caution",
+        f"The modifiers ({', '.join(lowering)}) lowered the dose to {lowered_mg_per_kg:.3g} "
+        f"mg/kg, below the protocol minimum of {minimum_mg_per_kg:g} mg/kg; the plan raises it "
+        f"to {minimum_mg_per_kg:g} mg/kg, more than the modifiers give. Confirm "
+        f"{minimum_mg_per_kg:g} mg/kg, or request a lower dose (an override with a reason).",
+        source,
     )

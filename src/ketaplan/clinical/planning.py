@@ -15,9 +15,14 @@ from ketaplan.clinical.dosing import Dose, personalise_dose
 from ketaplan.clinical.limits import LimitCheck, Override, check_limits, enforce_limits
 from ketaplan.clinical.medications import MedicationResolver
 from ketaplan.clinical.policy import ClinicPolicy
-from ketaplan.clinical.preparation import Preparation, preparation_steps, prepare_infusion
+from ketaplan.clinical.preparation import (
+    Preparation,
+    preparation_findings,
+    preparation_steps,
+    prepare_infusion,
+)
 from ketaplan.clinical.profile import PatientProfile, dosing_weight
-from ketaplan.clinical.screening import Eligibility, eligibility_to_dict, screen
+from ketaplan.clinical.screening import Eligibility, eligibility_to_dict, screen, with_findings
 
 DISCLAIMER = (
     "Decision support for licensed clinicians: a prescriber reviews and confirms this plan "
@@ -48,6 +53,10 @@ class Plan(NamedTuple):
 def make_plan(request: PlanRequest, policy: ClinicPolicy, resolver: MedicationResolver) -> Plan:
     """Screen, dose, check limits and prepare; raises only for bad input or refused doses.
 
+    The plan's findings are the screening's plus what dosing and preparation ask the
+    prescriber to look at (a dose the range minimum raised, a dosing weight outside its
+    formula's range, a draw the stock cannot measure within tolerance): one list, one status.
+
     Everything the clinic decides comes from ``policy``: the catalog (with its clinic file),
     the pre-infusion thresholds screening uses, the dosing-weight basis and the stock the
     preparation is made from. The CLI, the API and the pages pass the same policy for the same
@@ -72,6 +81,10 @@ def make_plan(request: PlanRequest, policy: ClinicPolicy, resolver: MedicationRe
     )
     preparation = prepare_infusion(
         dose.total_mg, dose.duration_min, protocol.bag_ml, policy.supplies
+    )
+    eligibility = with_findings(
+        eligibility,
+        dose.cautions + preparation_findings(preparation, catalog.cite("clinic_policy")),
     )
     return Plan(
         protocol, catalog.version, profile, eligibility, dose, checks, override, preparation
@@ -169,6 +182,7 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
             "waste_mg": prep.waste_mg,
             "diluent": prep.diluent,
             "bag_ml": prep.bag_ml,
+            "bag_overfill_ml": prep.bag_overfill_ml,
             "total_volume_ml": prep.total_volume_ml,
             "final_mg_per_ml": prep.final_mg_per_ml,
             "pump_rate_ml_per_h": prep.pump_rate_ml_per_h,
@@ -176,6 +190,8 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
             "duration_min": prep.duration_min,
             "delivered_mg": prep.delivered_mg,
             "delivered_vs_ordered_percent": round(prep.delivered_vs_ordered_percent, 3),
+            "drawn_vs_ordered_percent": round(prep.drawn_vs_ordered_percent, 3),
+            "within_tolerance": prep.within_tolerance,
             "steps": preparation_steps(prep),
         },
         "series": {

@@ -8,7 +8,7 @@ places, and a clinic may change each of them:
   over the packaged one (``ketaplan plan --catalog``, ``ketaplan serve --catalog``);
 - the monitoring rules, with the clinic's own alert thresholds from its settings page;
 - the calendar courses are scheduled against;
-- the supplies (vials, bags) and the dosing-weight basis for obese patients.
+- the supplies (vials, bags and their overfill) and the dosing-weight basis for obese patients.
 
 A :class:`ClinicPolicy` holds them all. The service layer resolves it once per use case (the
 clinic's stored settings over the entry point's defaults) and hands it to the domain; no
@@ -41,7 +41,8 @@ StockSource = Literal["catalog", "clinic_settings"]
 class ClinicPolicy:
     """What one clinic decides, resolved: the values every use case is judged by.
 
-    ``supplies`` is the catalog's ``[clinic]`` with the clinic's own vials and bag sizes put in
+    ``supplies`` is the catalog's ``[clinic]`` with the clinic's own vials, bag sizes and bag
+    overfill put in
     (syringes, diluent, tolerances and the dosing-weight basis stay the catalog's, which a
     clinic file changes). ``settings_version`` is the version of the clinic's stored settings
     this policy was resolved from (0 when it was not resolved against a clinic: the CLI).
@@ -77,6 +78,7 @@ class ClinicPolicy:
                 {"mg_per_ml": v.mg_per_ml, "volume_ml": v.volume_ml} for v in self.supplies.vials
             ],
             "bag_sizes_ml": list(self.supplies.preparation.bag_sizes_ml),
+            "bag_overfill_fraction": self.supplies.preparation.bag_overfill_fraction,
         }
 
 

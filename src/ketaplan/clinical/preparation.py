@@ -1,26 +1,39 @@
 """From an ordered dose to a prepared bag and a programmed pump.
 
-The steps a nurse follows in the medication room: which vial strength and syringe, how many mL
-to draw (to a graduation the syringe shows), which bag of diluent, the final concentration
-(the drawn volume counts: a 100 mL bag plus 0.7 mL holds 100.7 mL), the pump rate rounded to
-the pump's 0.1 mL/h, and the volume to be infused. The mg actually delivered after all the
-rounding is reported: never more than 1 % above the order, and at most 5 % below it when no
-syringe in stock measures it closer (both tolerances are clinic data).
+The steps a nurse follows in the medication room: which vial strength and syringe(s), how many
+mL to draw (to graduations the syringes show), which bag of diluent, the final concentration,
+the pump rate rounded to the pump's 0.1 mL/h, and the volume to be infused.
 
-Ketamine is never given undiluted: every preparation goes into a bag, and the final
-concentration must not exceed the clinic's maximum (2 mg/mL by default). Overfill in
-commercial bags and line dead space are not modelled; clinics that withdraw the drug volume
-from the bag first can set that policy later.
+Accuracy (clinic data, ``[preparation]`` in ``clinic.toml``):
+
+- The draw comes within ±``draw_tolerance_fraction`` (1 %) of the order whenever the stock can
+  measure it, with one syringe or split between two (one syringe to a graduation, the rest in
+  another).
+- Among draws within tolerance the most dilute vial wins, even when a stronger vial would
+  measure closer or with one syringe: a 10 vs 100 mg/mL mix-up is a tenfold error (950 mg
+  given for 95 mg, Bohringer, AHRQ PSNet 2021), and the Ketalar label requires 100 mg/mL to
+  be diluted before IV use. Within a vial, one syringe before two, then the least rounding.
+- When no draw comes within tolerance, the closest is used and the card carries the caution
+  ``preparation.draw_outside_tolerance`` with the actual deviation; past
+  ``max_delivered_overshoot_fraction`` / ``max_delivered_undershoot_fraction`` it is refused.
+
+The bag holds more than its label: manufacturers overfill (100 mL bags of diluent measured a
+mean 109.3 mL, Am J Crit Care 2000;9:130), so the clinic's ``bag_overfill_fraction`` is added
+to the nominal volume. The card adds the drug to the bag without withdrawing any diluent, so
+the volume in the bag is nominal + overfill + drawn volume; the final concentration, the pump
+rate and the volume to be infused are worked out from it. The clinic's maximum concentration
+(2 mg/mL by default) is checked on the nominal volume, which the overfill only dilutes.
+Ketamine is never given undiluted: every preparation goes into a bag.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from typing import NamedTuple
 
 from ketaplan.clinical.catalog import ClinicSettings, Syringe, Vial
 from ketaplan.clinical.catalog.memo import remembered_per_object
+from ketaplan.clinical.screening import Finding
 from ketaplan.errors import InputError
 from ketaplan.units import round_half_up
 
@@ -47,10 +60,27 @@ class Preparation(NamedTuple):
     protocol_bags_ml: tuple[float, ...] = ()
     """The protocol's bag sizes when the clinic stocks none of them (the bag then comes from the
     clinic's own sizes, and the card says so); empty when the protocol's bag was used."""
+    bag_overfill_ml: float = 0.0
+    """The diluent above the bag's label, by the clinic's overfill setting."""
+    tolerance_fraction: float = 0.01
+    """The clinic's accuracy target (±) for the draw and the delivered dose."""
 
     @property
     def delivered_vs_ordered_percent(self) -> float:
         return (self.delivered_mg / self.ordered_mg - 1.0) * 100.0
+
+    @property
+    def drawn_vs_ordered_percent(self) -> float:
+        return (self.drawn_mg / self.ordered_mg - 1.0) * 100.0
+
+    @property
+    def within_tolerance(self) -> bool:
+        """Both the draw and what the pump delivers are within the clinic's tolerance."""
+        limit = self.tolerance_fraction * 100.0 + 1e-6
+        return (
+            abs(self.drawn_vs_ordered_percent) <= limit
+            and abs(self.delivered_vs_ordered_percent) <= limit
+        )
 
 
 class SyringeFill(NamedTuple):
@@ -61,8 +91,14 @@ class SyringeFill(NamedTuple):
     draw_ml: float
 
 
-# A candidate draw: the vial, then (syringe, graduations) for each fill, and the total mL.
-_Candidate = tuple[Vial, tuple[tuple[Syringe, int], ...], float]
+class _Draw(NamedTuple):
+    """A candidate draw: the vial, (syringe, graduations) for each fill, the mL drawn, and its
+    error against the order (drawn mg / ordered mg - 1)."""
+
+    vial: Vial
+    fills: tuple[tuple[Syringe, int], ...]
+    draw_ml: float
+    error: float
 
 
 class _SyringeInStock(NamedTuple):
@@ -70,20 +106,26 @@ class _SyringeInStock(NamedTuple):
 
     syringe: Syringe
     graduation_ml: float
+    capacity_ml: float
     brackets_up_to_ml: float
     """Capacity plus one graduation: a larger volume has no graduation above it."""
     holds_up_to_ml: float
     """Capacity, with the tolerance for binary noise."""
     dominated_below_ml: float
     """Below this volume another syringe measures at least as closely."""
+    full_graduations: int
+    """The graduations of a full syringe."""
+    min_graduations: int
+    """The fewest graduations that make the smallest draw."""
 
 
 class _Stock(NamedTuple):
     """The clinic's supplies as the preparation of one protocol's infusions uses them."""
 
     syringes: tuple[_SyringeInStock, ...]
-    finest: Syringe
+    """Smallest first."""
     min_draw_ml: float
+    tolerance: float
     lowest_error: float
     highest_error: float
     bags_ml: tuple[float, ...]
@@ -128,14 +170,17 @@ def _stock(clinic: ClinicSettings, bag_choices_ml: tuple[float, ...]) -> _Stock:
             _SyringeInStock(
                 syringe,
                 syringe.graduation_ml,
+                syringe.capacity_ml,
                 syringe.capacity_ml + syringe.graduation_ml,
                 syringe.capacity_ml + _EPS,
                 _dominated_below_ml(syringe, clinic.syringes),
+                math.floor(syringe.capacity_ml / syringe.graduation_ml + 1e-9),
+                math.ceil(prep.min_draw_ml / syringe.graduation_ml - 1e-9),
             )
             for syringe in clinic.syringes
         ),
-        finest=min(clinic.syringes, key=lambda s: s.graduation_ml),
         min_draw_ml=prep.min_draw_ml,
+        tolerance=prep.draw_tolerance_fraction + _EPS,
         lowest_error=-prep.max_delivered_undershoot_fraction - _EPS,
         highest_error=prep.max_delivered_overshoot_fraction + _EPS,
         bags_ml=stocked or tuple(sorted(prep.bag_sizes_ml)),
@@ -143,75 +188,104 @@ def _stock(clinic: ClinicSettings, bag_choices_ml: tuple[float, ...]) -> _Stock:
     )
 
 
-def _closest_single_draw(
-    ordered_mg: float, clinic: ClinicSettings, stock: _Stock
-) -> _Candidate | None:
-    """The closest draw with one syringe, within the tolerances: for each vial and syringe, the
-    graduations either side of the exact volume."""
+def _closest_single(ordered_mg: float, vial: Vial, stock: _Stock) -> _Draw | None:
+    """The closest draw with one syringe inside the clinic's bounds: for each syringe, the
+    graduations either side of the exact volume; on a tie the smaller syringe."""
+    exact_ml = ordered_mg / vial.mg_per_ml
     smallest_ml = stock.min_draw_ml - _EPS
     lowest, highest = stock.lowest_error, stock.highest_error
-    best: _Candidate | None = None
+    best: _Draw | None = None
     best_error = math.inf
-    for vial in clinic.vials:
-        exact_ml = ordered_mg / vial.mg_per_ml
-        for option in stock.syringes:
-            if exact_ml > option.brackets_up_to_ml or exact_ml <= option.dominated_below_ml:
-                continue
-            step = option.graduation_ml
-            below = math.floor(exact_ml / step + 1e-9)
-            for graduations in (below, below + 1):
-                draw_ml = graduations * step
-                if not smallest_ml <= draw_ml <= option.holds_up_to_ml:
-                    continue
-                error = draw_ml * vial.mg_per_ml / ordered_mg - 1.0
-                if lowest <= error <= highest and abs(error) < best_error - 1e-9:
-                    best, best_error = (vial, ((option.syringe, graduations),), draw_ml), abs(error)
+    for option in stock.syringes:
+        if exact_ml > option.brackets_up_to_ml or exact_ml <= option.dominated_below_ml:
+            continue
+        step = option.graduation_ml
+        below = math.floor(exact_ml / step + 1e-9)
+        for graduations in (below, below + 1):
+            draw_ml = graduations * step
+            if smallest_ml <= draw_ml <= option.holds_up_to_ml:
+                error = draw_ml / exact_ml - 1.0
+                if abs(error) < best_error - 1e-9 and lowest <= error <= highest:
+                    best_error = abs(error)
+                    best = _Draw(vial, ((option.syringe, graduations),), draw_ml, error)
     return best
 
 
-def _split_draws(exact_ml: float, vial: Vial, stock: _Stock) -> Iterator[_Candidate]:
-    """Draws with two syringes: a larger one to a graduation below the exact volume, and the
-    finest syringe for the remainder (what a nurse does when no single syringe reads close
-    enough, e.g. 1.58 mL of 100 mg/mL)."""
-    min_draw_ml = stock.min_draw_ml
-    finest = stock.finest
-    for option in stock.syringes:
-        main = option.syringe
-        if main is finest:
-            continue
-        graduations = min(
-            math.floor(exact_ml / main.graduation_ml + 1e-9),
-            math.floor(main.capacity_ml / main.graduation_ml + 1e-9),
-        )
-        main_ml = graduations * main.graduation_ml
-        rest_ml = exact_ml - main_ml
-        if main_ml < min_draw_ml or rest_ml < min_draw_ml or rest_ml > finest.capacity_ml:
-            continue
-        rest = math.floor(rest_ml / finest.graduation_ml + 0.5 + 1e-9)
-        yield (vial, ((main, graduations), (finest, rest)), main_ml + rest * finest.graduation_ml)
+def _closest_split(ordered_mg: float, vial: Vial, stock: _Stock) -> _Draw | None:
+    """The closest draw with two syringes: one filled to a graduation at or just under the
+    exact volume (or full), the rest, no more than the first holds, to the nearest graduation
+    of another syringe. What a nurse does when no single syringe reads close enough: 3.5 mL as
+    3 mL plus 0.5 mL in a 1 mL syringe, 25 mL as a full 20 mL syringe plus 5 mL.
 
-
-def _best_draw(ordered_mg: float, clinic: ClinicSettings, stock: _Stock) -> _Candidate:
-    """The vial and syringe(s) that measure the order most exactly, within the tolerances.
-
-    One syringe if any measures the order within tolerance, else a split draw with two.
-    Preference: least rounding error; then the most dilute vial (fewer tenfold-error risks);
-    then the smallest syringe (finest graduations). Vials and syringes are sorted small to
-    large, so on a tie the first found wins.
+    The first syringe is also tried a few graduations lower (``_SPLIT_STEPS_BELOW``), and low
+    enough to leave the smallest draw: the rest may then be one another syringe measures, when
+    its graduations are not a divisor of the first's (0.2 and 0.5 mL marks). A rest larger
+    than the second syringe fills it (the closest that syringe comes). Draws outside the
+    clinic's bounds are not candidates (with bounds of, say, +1 % / -5 %, a draw 3 % under is
+    taken before one 2 % over).
     """
-    single = _closest_single_draw(ordered_mg, clinic, stock)
-    if single is not None:
-        return single
+    exact_ml = ordered_mg / vial.mg_per_ml
+    min_draw_ml = stock.min_draw_ml - _EPS
     lowest, highest = stock.lowest_error, stock.highest_error
-    best: _Candidate | None = None
+    lowest_ml = exact_ml * (1.0 + lowest)
+    best: _Draw | None = None
     best_error = math.inf
+    for main in reversed(stock.syringes):  # the largest first: it finds an exact split soonest
+        if 2 * main.capacity_ml < lowest_ml or exact_ml <= main.dominated_below_ml:
+            continue
+        step = main.graduation_ml
+        top = min(math.floor(exact_ml / step + 1e-9), main.full_graduations)
+        starts = [top]
+        if exact_ml - top * step < min_draw_ml:  # also leave at least the smallest draw
+            starts.append(min(math.floor((exact_ml - stock.min_draw_ml) / step + 1e-9), top - 1))
+        tried = dict.fromkeys(
+            g for start in starts for g in range(start, max(start - _SPLIT_STEPS_BELOW, 0), -1)
+        )
+        for graduations in tried:
+            main_ml = graduations * step
+            rest_ml = exact_ml - main_ml
+            if main_ml < min_draw_ml or rest_ml < _EPS or 2 * main_ml < lowest_ml:
+                continue
+            for other in stock.syringes:
+                near = math.floor(rest_ml / other.graduation_ml + 1e-9)
+                for count in (near, near + 1):
+                    rest = min(max(count, other.min_graduations), other.full_graduations)
+                    rest_drawn_ml = rest * other.graduation_ml
+                    if rest_drawn_ml > main_ml + _EPS:
+                        continue  # the second syringe takes no more than the first
+                    error = (main_ml + rest_drawn_ml) / exact_ml - 1.0
+                    if abs(error) < best_error - 1e-9 and lowest <= error <= highest:
+                        best_error = abs(error)
+                        fills = ((main.syringe, graduations), (other.syringe, rest))
+                        best = _Draw(vial, fills, main_ml + rest_drawn_ml, error)
+                        if best_error < 1e-9:
+                            return best  # exact: nothing measures closer
+    return best
+
+
+_SPLIT_STEPS_BELOW = 5
+"""Graduations below the exact volume a split draw's first syringe is tried at (with marks of
+0.1, 0.2, 0.5 and 1 mL, the rest's fraction repeats within five steps)."""
+
+
+def _best_draw(ordered_mg: float, clinic: ClinicSettings, stock: _Stock) -> _Draw:
+    """The draw the card prescribes (see the module's docstring for the order of preference).
+
+    Vials are sorted most dilute first, so the first vial with a draw within tolerance wins.
+    """
+    tolerance = stock.tolerance
+    closest: _Draw | None = None
     for vial in clinic.vials:
-        for candidate in _split_draws(ordered_mg / vial.mg_per_ml, vial, stock):
-            error = candidate[2] * vial.mg_per_ml / ordered_mg - 1.0
-            if lowest <= error <= highest and abs(error) < best_error - 1e-9:
-                best, best_error = candidate, abs(error)
-    if best is not None:
-        return best
+        for closest_draw in (_closest_single, _closest_split):
+            best = closest_draw(ordered_mg, vial, stock)
+            if best is None:
+                continue
+            if abs(best.error) <= tolerance:
+                return best
+            if closest is None or abs(best.error) < abs(closest.error) - 1e-9:
+                closest = best
+    if closest is not None:
+        return closest
     prep = clinic.preparation
     raise InputError(
         f"{ordered_mg:g} mg cannot be drawn within +{prep.max_delivered_overshoot_fraction:.0%}"
@@ -238,7 +312,7 @@ def prepare_infusion(
         )
     prep = clinic.preparation
     stock = _stock(clinic, bag_choices_ml)
-    vial, fill_counts, exact_draw_ml = _best_draw(ordered_mg, clinic, stock)
+    vial, fill_counts, exact_draw_ml, _ = _best_draw(ordered_mg, clinic, stock)
     fills = tuple(
         SyringeFill(
             syringe.capacity_ml,
@@ -267,7 +341,8 @@ def prepare_infusion(
             code="input.cannot_prepare",
             fields={"ordered_mg": ordered_mg},
         )
-    total_volume_ml = bag_ml + draw_ml
+    overfill_ml = round(bag_ml * prep.bag_overfill_fraction, 1)
+    total_volume_ml = bag_ml + overfill_ml + draw_ml
     final_mg_per_ml = drawn_mg / total_volume_ml
     hours = duration_min / 60.0
     rate = round_half_up(total_volume_ml / hours, prep.pump_resolution_ml_per_h)
@@ -292,6 +367,27 @@ def prepare_infusion(
         delivered_mg=round(delivered_mg, 2),
         ordered_mg=ordered_mg,
         protocol_bags_ml=() if stock.protocol_bag_stocked else tuple(bag_choices_ml),
+        bag_overfill_ml=overfill_ml,
+        tolerance_fraction=prep.draw_tolerance_fraction,
+    )
+
+
+def preparation_findings(p: Preparation, source: str) -> tuple[Finding, ...]:
+    """The caution for the prescriber when the stock cannot measure the order within the
+    clinic's tolerance (``source``: the citation of that tolerance); the card says it too."""
+    if p.within_tolerance:
+        return ()
+    return (Finding("preparation.draw_outside_tolerance", "caution", _deviation(p), source),)
+
+
+def _deviation(p: Preparation) -> str:
+    return (
+        f"No draw the clinic's vials and syringes can measure comes within "
+        f"±{p.tolerance_fraction * 100:g} % of the order: the closest, {p.draw_ml:g} mL of "
+        f"{p.vial_mg_per_ml:g} mg/mL, is {p.drawn_mg:g} mg ({p.drawn_vs_ordered_percent:+.2f} %) "
+        f"and the pump delivers {p.delivered_mg:g} mg ({p.delivered_vs_ordered_percent:+.2f} %) "
+        f"of the {p.ordered_mg:g} mg ordered. Confirm this dose, or add a syringe or vial "
+        "strength that measures it."
     )
 
 
@@ -307,8 +403,8 @@ def preparation_steps(p: Preparation) -> list[str]:
             for f in p.syringes
         )
         + f": {p.draw_ml:g} mL, {p.drawn_mg:g} mg.",
-        f"Add to a {p.bag_ml:g} mL bag of {p.diluent}: {p.total_volume_ml:g} mL at "
-        f"{p.final_mg_per_ml:g} mg/mL. Label the bag.",
+        f"Add to a {p.bag_ml:g} mL bag of {p.diluent}{_overfill(p)}: {p.total_volume_ml:g} mL "
+        f"at {p.final_mg_per_ml:g} mg/mL. Label the bag.",
         f"Program the pump: {p.pump_rate_ml_per_h:g} mL/h, volume to be infused "
         f"{p.vtbi_ml:g} mL, over {p.duration_min:g} min.",
         f"Record waste: {p.waste_mg:g} mg, witnessed.",
@@ -322,4 +418,15 @@ def preparation_steps(p: Preparation) -> list[str]:
         )
     if p.vial_mg_per_ml >= 100:
         steps.insert(1, "100 mg/mL must be diluted before IV use: never give it undiluted.")
+    if not p.within_tolerance:
+        steps.insert(0, f"CAUTION: {_deviation(p)}")
     return steps
+
+
+def _overfill(p: Preparation) -> str:
+    if not p.bag_overfill_ml:
+        return ""
+    return (
+        f" (it holds about {p.bag_ml + p.bag_overfill_ml:g} mL with the maker's overfill; "
+        "withdraw nothing)"
+    )

@@ -100,12 +100,21 @@ def adjusted_body_weight_kg(weight_kg: float, ideal_kg: float) -> float:
 
 
 class DosingWeight(NamedTuple):
-    """The weight a dose is calculated on, and why that one."""
+    """The weight a dose is calculated on, and why that one.
+
+    ``caution`` is for the prescriber when the weight rests on a formula outside the range it
+    was made for (Devine below 60 in); the plan shows it as a caution, not as a reason.
+    """
 
     weight_kg: float
     basis: WeightBasis
     reason: str
     source: str
+    caution: str | None = None
+
+
+DEVINE_BASE_HEIGHT_IN = 60.0
+"""Devine's formula adds 2.3 kg per inch over 5 ft; below 5 ft it is not validated."""
 
 
 def round_weight_kg(weight_kg: float) -> float:
@@ -123,10 +132,22 @@ def dosing_weight(profile: PatientProfile, protocol: Protocol, catalog: Catalog)
     The consensus statement (Sanacora 2017) notes limited data in obesity and suggests
     considering ideal body weight; which basis to use is the clinic's decision. A basis heavier
     than the actual weight is never used.
+
+    When obese patients are dosed by ideal or adjusted weight, a plan needs what that basis
+    needs: the height (without it nobody knows whether the patient is obese, and a dose on
+    actual weight could be the very dose the clinic's policy forbids) and, for an obese
+    patient, the sex (Devine's base weight differs). Either missing refuses the plan, naming
+    what to add; it is never silently dosed on actual weight.
+
+    Below 60 in (152.4 cm) Devine's formula is extrapolated (2.3 kg less per inch under 5 ft,
+    an IBW under the 50 / 45.5 kg base, the lower and so more cautious dose), and the result
+    carries a caution for the prescriber: the formula is not validated there.
     """
     clinic = catalog.clinic
     policy = protocol.weight_basis_when_obese or clinic.obese_weight_basis
     actual = round_weight_kg(profile.weight_kg)
+    if policy != "actual" and profile.height_cm is None:
+        raise _needs_height_and_sex(profile, policy, clinic.obesity_bmi)
     body_mass_index = profile.bmi
     if body_mass_index is None:
         return DosingWeight(
@@ -151,15 +172,10 @@ def dosing_weight(profile: PatientProfile, protocol: Protocol, catalog: Catalog)
             "actual body weight",
             "clinic_policy",
         )
-    if profile.sex is None or profile.height_cm is None:
-        raise InputError(
-            f"BMI {body_mass_index:.1f} is over {clinic.obesity_bmi:g} and this protocol doses "
-            f"obese patients by {policy} body weight, which needs the patient's sex "
-            "(female or male) and height",
-            code="input.missing",
-            fields={"field": "sex"},
-        )
-    ideal = ideal_body_weight_kg(profile.height_cm, profile.sex)
+    sex, height_cm = profile.sex, profile.height_cm
+    if sex is None or height_cm is None:
+        raise _needs_height_and_sex(profile, policy, clinic.obesity_bmi)
+    ideal = ideal_body_weight_kg(height_cm, sex)
     chosen = ideal if policy == "ideal" else adjusted_body_weight_kg(actual, ideal)
     if chosen >= actual:
         return DosingWeight(
@@ -176,6 +192,51 @@ def dosing_weight(profile: PatientProfile, protocol: Protocol, catalog: Catalog)
         f"{clinic.obesity_bmi:g}: {policy} body weight (Devine IBW "
         f"{ideal:.1f} kg)",
         "devine",
+        _short_stature_caution(height_cm, sex, ideal, policy, round(chosen, 1)),
+    )
+
+
+def _needs_height_and_sex(profile: PatientProfile, policy: str, obesity_bmi: float) -> InputError:
+    """The refusal of a plan whose dosing weight cannot be worked out, naming what is missing."""
+    body_mass_index = profile.bmi
+    missing = [
+        name
+        for name, value in (("height", profile.height_cm), ("sex", profile.sex))
+        if value is None
+    ]
+    known = (
+        f"BMI {body_mass_index:.1f} is over {obesity_bmi:g}"
+        if body_mass_index is not None
+        else "without a height the BMI is unknown"
+    )
+    return InputError(
+        f"{known}, and obese patients (BMI over {obesity_bmi:g}) are dosed by {policy} body "
+        f"weight (Devine), which needs the patient's height and sex: add "
+        + " and ".join(
+            {
+                "height": "the height (e.g. '165 cm', '5 ft 5 in')",
+                "sex": "the sex (female or male)",
+            }[name]
+            for name in missing
+        ),
+        code="input.missing",
+        fields={"field": missing[0], "missing": missing, "weight_basis": policy},
+    )
+
+
+def _short_stature_caution(
+    height_cm: float, sex: Sex, ideal_kg: float, policy: str, chosen_kg: float
+) -> str | None:
+    height_in = height_cm / CM_PER_IN
+    if height_in >= DEVINE_BASE_HEIGHT_IN:
+        return None
+    base_kg = 50.0 if sex == "male" else 45.5
+    return (
+        f"Height {height_cm:.1f} cm ({height_in:.1f} in) is under 60 in (152.4 cm), where "
+        f"Devine's formula is not validated: it gives an IBW of {ideal_kg:.1f} kg, below its "
+        f"{base_kg:g} kg base, and the plan doses on {chosen_kg:.1f} kg ({policy} body weight, "
+        "the formula extrapolated: 2.3 kg less per inch under 5 ft). Confirm the dosing weight "
+        "before signing, or request another dose in mg/kg."
     )
 
 

@@ -7,7 +7,7 @@ from dataclasses import asdict
 from typing import Any
 
 from ketaplan.clinical.catalog import Catalog, Protocol
-from ketaplan.clinical.dosing import cited
+from ketaplan.clinical.catalog.citations import cited
 
 
 def describe_protocol(protocol: Protocol, catalog: Catalog) -> dict[str, Any]:

@@ -13,10 +13,9 @@ from datetime import UTC, datetime
 from typing import Any, Literal, NamedTuple
 
 from ketaplan.clinical.catalog import Catalog, Protocol
-from ketaplan.clinical.catalog.citations import POLICY
+from ketaplan.clinical.catalog.citations import POLICY, cited
 from ketaplan.clinical.catalog.memo import remembered_per_object
 from ketaplan.clinical.catalog.model import Severity
-from ketaplan.clinical.dosing import cited
 from ketaplan.clinical.medications import MedicationResolver, ResolvedMedication
 from ketaplan.clinical.monitoring import MonitoringRules, check_vitals
 from ketaplan.clinical.profile import ADULT_AGE_YEARS, PatientProfile
@@ -251,9 +250,22 @@ def screen(
         + _patient_findings(profile, protocol, catalog)
         + _vitals_findings(profile, protocol, catalog, monitoring)
     )
+    return _judged(findings, medications)
+
+
+def _judged(findings: list[Finding], medications: tuple[ResolvedMedication, ...]) -> Eligibility:
     findings.sort(key=lambda f: -_RANK[f.severity])
     worst = _RANK[findings[0].severity] if findings else 0
     return Eligibility(_STATUS[worst], tuple(findings), medications)
+
+
+def with_findings(eligibility: Eligibility, findings: Iterable[Finding]) -> Eligibility:
+    """The screening with the plan's own findings added (a dose the range minimum raised, a draw
+    the stock cannot measure within tolerance): the prescriber reviews them with the rest."""
+    extra = list(findings)
+    if not extra:
+        return eligibility
+    return _judged([*eligibility.findings, *extra], eligibility.medications)
 
 
 Verdict = Literal["eligible", "caution", "hold", "do_not_infuse"]

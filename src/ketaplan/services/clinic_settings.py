@@ -73,6 +73,8 @@ class ClinicSettingsRecord:
     vials: tuple[VialStock, ...]
     calendar: ClinicCalendar
     monitoring: MonitoringRules
+    bag_overfill_percent: float = 0.0
+    """Diluent above a bag's label, in % of it: the preparation card counts it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +105,8 @@ class ClinicSettingsInput:
     vials: str
     calendar: CalendarInput | None = None
     thresholds: Mapping[str, str] = field(default_factory=dict)
+    bag_overfill_percent: str | None = None
+    """``"9"`` or ``"9 %"``; left out, the value in force is kept."""
 
 
 def _bad(field: str, message: str, value: str) -> InputError:
@@ -146,6 +150,25 @@ def _bag_sizes(text: str) -> tuple[float, ...]:
     if not sizes:
         raise _bad("bag_sizes_ml", "list at least one bag size in mL (e.g. 50, 100, 250)", text)
     return tuple(sorted(set(sizes)))
+
+
+MAX_OVERFILL_PERCENT = 25.0
+
+
+def _overfill_percent(text: str) -> float:
+    cleaned = text.strip().removesuffix("%").strip()
+    try:
+        value = float(cleaned)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or not 0 <= value <= MAX_OVERFILL_PERCENT:
+        raise _bad(
+            "bag_overfill_percent",
+            f"bag overfill {text!r} must be a percentage of the bag's label from 0 to "
+            f"{MAX_OVERFILL_PERCENT:g} (e.g. 9 for 100 mL bags holding about 109 mL)",
+            text,
+        )
+    return round(value, 2)
 
 
 _VIAL = re.compile(
@@ -399,6 +422,11 @@ def _own_bag_sizes_ml(own: Mapping[str, Any], defaults: ClinicSettings) -> tuple
     return tuple(float(v) for v in own.get("bag_sizes_ml", defaults.preparation.bag_sizes_ml))
 
 
+def _own_overfill_percent(own: Mapping[str, Any], defaults: ClinicSettings) -> float:
+    fraction = own.get("bag_overfill_fraction", defaults.preparation.bag_overfill_fraction)
+    return round(float(fraction) * 100, 2)
+
+
 def _own_vials(own: Mapping[str, Any], defaults: ClinicSettings) -> tuple[VialStock, ...]:
     vials = own.get("vials")
     if vials:
@@ -440,6 +468,7 @@ def _record(clinic: Clinic, catalog: Catalog, policy: PolicyDefaults) -> ClinicS
         vials=_own_vials(own, defaults),
         calendar=_own_calendar(own, policy.calendar),
         monitoring=_own_monitoring(own, policy.monitoring),
+        bag_overfill_percent=_own_overfill_percent(own, defaults),
     )
 
 
@@ -495,6 +524,11 @@ def update_clinic_settings(
     price = _price(typed.price_per_session_usd)
     bags = _bag_sizes(typed.bag_sizes_ml)
     vials = _vials(typed.vials)
+    overfill = (
+        None
+        if typed.bag_overfill_percent is None
+        else _overfill_percent(typed.bag_overfill_percent)
+    )
     new_calendar = _calendar(typed.calendar, policy.calendar) if typed.calendar else None
     with uow:
         clinic = _clinic(uow, actor)
@@ -514,6 +548,8 @@ def update_clinic_settings(
                 "vials": [{"mg_per_ml": v.mg_per_ml, "volume_ml": v.volume_ml} for v in vials],
             }
         )
+        if overfill is not None:
+            settings["bag_overfill_fraction"] = round(overfill / 100, 4)
         if calendar_json != _calendar_to_json(policy.calendar):
             settings["calendar"] = calendar_json
         if own_thresholds:
@@ -545,10 +581,17 @@ def update_clinic_settings(
             vials,
             _own_calendar(settings, policy.calendar),
             _own_monitoring(settings, policy.monitoring),
+            _own_overfill_percent(settings, catalog.clinic),
         )
         changed = {
             key: {"from": _jsonable(getattr(before, key)), "to": _jsonable(getattr(after, key))}
-            for key in ("name", "price_per_session_usd", "bag_sizes_ml", "vials")
+            for key in (
+                "name",
+                "price_per_session_usd",
+                "bag_sizes_ml",
+                "vials",
+                "bag_overfill_percent",
+            )
             if getattr(before, key) != getattr(after, key)
         }
         was_calendar = _calendar_to_json(before.calendar)
@@ -688,20 +731,27 @@ def calendar_as_text(calendar: ClinicCalendar) -> dict[str, str]:
 
 
 def _supplies(
-    defaults: ClinicSettings, vials: tuple[VialStock, ...], bag_sizes_ml: tuple[float, ...]
+    defaults: ClinicSettings,
+    vials: tuple[VialStock, ...],
+    bag_sizes_ml: tuple[float, ...],
+    bag_overfill_fraction: float,
 ) -> ClinicSettings:
-    """The catalog's clinic with these vials and bags, one object per distinct stock
+    """The catalog's clinic with these vials, bags and overfill, one object per distinct stock
     (:func:`_remembered`): the preparation search remembers its work per stock object."""
     return _remembered(
         "stock",
         defaults,
-        (vials, bag_sizes_ml),
+        (vials, bag_sizes_ml, bag_overfill_fraction),
         lambda: replace(
             defaults,
             vials=tuple(
                 sorted((Vial(v.mg_per_ml, v.volume_ml) for v in vials), key=lambda v: v.mg_per_ml)
             ),
-            preparation=replace(defaults.preparation, bag_sizes_ml=bag_sizes_ml),
+            preparation=replace(
+                defaults.preparation,
+                bag_sizes_ml=bag_sizes_ml,
+                bag_overfill_fraction=bag_overfill_fraction,
+            ),
         ),
     )
 
@@ -717,10 +767,13 @@ def clinic_policy(uow: UnitOfWork, actor: Actor, base: ClinicPolicy) -> ClinicPo
     """
     own, version = _own_settings_and_version(uow, actor)
     defaults = base.supplies
-    own_stock = bool(own.get("vials")) or "bag_sizes_ml" in own
+    own_stock = bool(own.get("vials")) or "bag_sizes_ml" in own or "bag_overfill_fraction" in own
     supplies = (
         _supplies(
-            defaults, _own_vials(own, defaults), tuple(sorted(_own_bag_sizes_ml(own, defaults)))
+            defaults,
+            _own_vials(own, defaults),
+            tuple(sorted(_own_bag_sizes_ml(own, defaults))),
+            float(own.get("bag_overfill_fraction", defaults.preparation.bag_overfill_fraction)),
         )
         if own_stock
         else defaults

@@ -61,7 +61,14 @@ class PlanIn(BaseModel):
 
     condition: Condition
     requested_mg_per_kg: Annotated[
-        float | None, Field(gt=0, le=MAX_REQUESTED_MG_PER_KG, allow_inf_nan=False)
+        float | None,
+        Field(
+            gt=0,
+            le=MAX_REQUESTED_MG_PER_KG,
+            allow_inf_nan=False,
+            description="The prescriber's dose in mg/kg: the total over the whole infusion, "
+            "not per hour.",
+        ),
     ] = None
     override_reason: Reason | None = Field(
         None, description="Needed (from a prescriber) for a dose past a soft limit."

@@ -32,6 +32,14 @@ if TYPE_CHECKING:
 POLICY = "clinic_policy"
 """The source key of a number no source gives: the clinic's choice, to be reviewed."""
 
+
+def cited(catalog: Catalog, source_key: str, quote: str | None = None) -> str:
+    """A source as a plan shows it: the citation, and the source's words when quoted (a
+    clinic-policy number has none: no source states it)."""
+    citation = catalog.cite(source_key)
+    return f'{citation}: "{quote}"' if quote and source_key != POLICY else citation
+
+
 _WORDS = {
     "once": 1.0,
     "one": 1.0,

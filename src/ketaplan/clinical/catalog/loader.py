@@ -468,6 +468,8 @@ def _clinic(root: Table, known: Mapping[str, str]) -> ClinicSettings:
             "min_draw_ml",
             "max_delivered_overshoot_fraction",
             "max_delivered_undershoot_fraction",
+            "draw_tolerance_fraction",
+            "bag_overfill_fraction",
             "sources",
         ]
     )
@@ -495,6 +497,14 @@ def _clinic(root: Table, known: Mapping[str, str]) -> ClinicSettings:
         raise root.fail("vials", "at least one vial strength must be in stock")
     if not syringes:
         raise root.fail("syringes", "at least one syringe size must be in stock")
+    bounds = [
+        prep.data.get(f"max_delivered_{side}shoot_fraction", 0.0) for side in ("over", "under")
+    ]
+    if any(prep.data.get("draw_tolerance_fraction", 0.0) > bound for bound in bounds):
+        raise prep.fail(
+            "draw_tolerance_fraction",
+            "must not exceed max_delivered_overshoot_fraction or max_delivered_undershoot_fraction",
+        )
     return ClinicSettings(
         name=t.get("name", text),
         time_zone=t.get("time_zone", text),
@@ -517,6 +527,8 @@ def _clinic(root: Table, known: Mapping[str, str]) -> ClinicSettings:
             max_delivered_undershoot_fraction=prep.get(
                 "max_delivered_undershoot_fraction", number(lo=0, hi=0.1)
             ),
+            draw_tolerance_fraction=prep.get("draw_tolerance_fraction", number(lo=0, hi=0.05)),
+            bag_overfill_fraction=prep.get("bag_overfill_fraction", number(lo=0, hi=0.25)),
         ),
     )
 

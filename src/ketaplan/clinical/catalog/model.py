@@ -224,6 +224,10 @@ class PreparationSettings:
     min_draw_ml: float
     max_delivered_overshoot_fraction: float
     max_delivered_undershoot_fraction: float
+    draw_tolerance_fraction: float = 0.01
+    """The draw comes within ± this of the order whenever the stock can measure it."""
+    bag_overfill_fraction: float = 0.0
+    """Diluent above a bag's label, as a fraction of it (the card counts it)."""
 
 
 @dataclass(frozen=True, slots=True)

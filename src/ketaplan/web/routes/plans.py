@@ -142,8 +142,15 @@ async def create(patient_id: RecordId, actor: SignedIn, request: Request) -> Res
             request, patient_id, actor, form, errors, override_needed=True, status=403
         )
     except InputError as refused:
-        return await _plan_form(request, patient_id, actor, form, field_errors(refused), status=422)
+        errors = field_errors(refused)
+        if not errors.keys() <= PLAN_FORM_FIELDS:
+            errors = {"": refused.message}  # about the patient's record (e.g. a missing sex)
+        return await _plan_form(request, patient_id, actor, form, errors, status=422)
     return redirect(f"/plans/{record.plan_id}")
+
+
+PLAN_FORM_FIELDS = frozenset({"condition", "requested_mg_per_kg", "override_reason"})
+"""The fields the plan form shows; an error about any other is shown above the form."""
 
 
 async def plan_values(request: Request, plan_id: int, actor: Actor) -> dict[str, Any]:
