@@ -323,6 +323,17 @@ def api(database: Database, catalog: Catalog, resolver: object) -> Iterator[Api]
         yield Api(client, context, headers)
 
 
+def post_sign_in(client: TestClient, email: str, password: str, **fields: str) -> Any:
+    """Post the sign-in form as a browser does: from the page, with the form's CSRF token."""
+    import re
+
+    page = client.get("/sign-in")
+    found = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert found, page.text
+    data = {"email": email, "password": password, "csrf_token": found.group(1), **fields}
+    return client.post("/sign-in", data=data, follow_redirects=False)
+
+
 def writer_gate(engine: Engine) -> WriterGate:
     """The writer gate of a SQLite file engine (the one its connections share)."""
     with engine.connect() as connection:

@@ -6,7 +6,8 @@ A service function opens it with ``with uow:``, does its reads and writes throug
 trail (locking the chain head only for this last step), then commits: the change and its audit
 rows land together or not at all. Leaving the block without commit (an error, a refusal) rolls
 everything back. A commit with nothing audited is refused: every service transaction touches
-records someone must be able to account for.
+records someone must be able to account for (the one exception, the sign-in throttle's counters,
+commits through :meth:`UnitOfWork.commit_counters`).
 """
 
 from __future__ import annotations
@@ -115,6 +116,14 @@ class UnitOfWork:
         append_audit_events(session, self._audit, self.clock())
         self._audit = []
         self._commit_transaction()
+
+    def commit_counters(self) -> None:
+        """Commit a transaction that wrote only the sign-in throttle's counters
+        (:mod:`ketaplan.services.throttle`), with no audit event: they are bookkeeping about
+        no record, committed before a password is checked; the attempt they count is audited
+        with its outcome, in the transaction that follows the check."""
+        self._audit = []
+        self.session.commit()
 
     def _commit_transaction(self) -> None:
         """The last step of :meth:`commit` (a seam: tests make it fail after the writes)."""
