@@ -282,9 +282,10 @@ def _cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
 
     from ketaplan.services import passwords
 
-    monkeypatch.setattr(
-        passwords, "HASHER", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
-    )
+    cheap = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    monkeypatch.setattr(passwords, "HASHER", cheap)
+    # The hash an unknown address is checked against, as cheap (its cost is in the hash).
+    monkeypatch.setattr(passwords, "_NO_SUCH_ACCOUNT", cheap.hash("no such account"))
 
 
 @pytest.fixture
