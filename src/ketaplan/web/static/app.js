@@ -154,6 +154,9 @@ function smallActions() {
   for (const button of document.querySelectorAll("[data-print]")) {
     button.addEventListener("click", () => window.print());
   }
+  for (const link of document.querySelectorAll("a[data-back]")) {
+    link.addEventListener("click", (event) => { event.preventDefault(); history.back(); });
+  }
 }
 
 document.addEventListener("DOMContentLoaded", () => {
