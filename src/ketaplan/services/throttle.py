@@ -128,7 +128,7 @@ def count_attempt(
     if waits:
         wait_s = max(1, math.ceil(max(waits).total_seconds()))
         raise TooManyAttempts(
-            f"too many wrong passwords for this account from this address; try again in "
+            "too many wrong passwords for this account or from this address; try again in "
             f"{_spoken(wait_s)}, or ask an admin to reset the password",
             fields={"retry_after_s": wait_s},
         )
