@@ -267,6 +267,24 @@ def test_simultaneous_wrong_passwords_are_counted_one_at_a_time(
     assert sorted(outcomes) == ["wait 1"] * (20 - FREE) + ["wrong"] * FREE
 
 
+def test_simultaneous_right_and_wrong_passwords_neither_deadlock_nor_fail(
+    database: Database, slow_password_check: list[str]
+) -> None:
+    """A success forgives while other attempts are being counted: both lock the same rows in
+    one order, so no attempt fails with a deadlock (PostgreSQL) or a busy database."""
+    _clinic(database)
+    start = threading.Barrier(12)
+
+    def sign(i: int) -> str:
+        start.wait()
+        return attempt(database, Try(OWNER, "198.51.100.9", i % 2 == 0, 1))
+
+    with ThreadPoolExecutor(12) as pool:
+        outcomes = list(pool.map(sign, range(12)))  # an error would be raised here
+    assert "signed in" in outcomes
+    assert set(outcomes) <= {"signed in", "wrong", "wait 1"}
+
+
 # --------------------------------------------------------------- Retry-After ----
 
 

@@ -140,11 +140,14 @@ def count_attempt(
 def forgive(session: Session, *, account: str, origin: str) -> None:
     """After the right password: the account's failures are forgiven, and the address keeps
     its other failures but not the count of this attempt."""
-    session.execute(
-        delete(SignInThrottle).where(
-            _matching([(ACCOUNT_AT_ORIGIN.scope, f"{account} {origin}"), (ACCOUNT.scope, account)])  # type: ignore[arg-type]
-        )
-    )
+    session.execute(  # locked in count_attempt's order first, so the two never deadlock
+        select(SignInThrottle.scope)
+        .where(_matching(_keys(account, origin)))  # type: ignore[arg-type]
+        .order_by(SignInThrottle.scope, SignInThrottle.key)
+        .with_for_update()
+    ).all()
+    forgiven = [(ACCOUNT_AT_ORIGIN.scope, f"{account} {origin}"), (ACCOUNT.scope, account)]
+    session.execute(delete(SignInThrottle).where(_matching(forgiven)))  # type: ignore[arg-type]
     session.execute(
         update(SignInThrottle)
         .where(SignInThrottle.scope == ORIGIN.scope, SignInThrottle.key == origin)
@@ -155,17 +158,20 @@ def forgive(session: Session, *, account: str, origin: str) -> None:
 
 def forget_account(session: Session, account: str) -> None:
     """Forget the account's failures, at every address (its password was reset)."""
-    session.execute(
-        delete(SignInThrottle).where(
-            or_(
-                and_(SignInThrottle.scope == ACCOUNT.scope, SignInThrottle.key == account),
-                and_(
-                    SignInThrottle.scope == ACCOUNT_AT_ORIGIN.scope,
-                    SignInThrottle.key.startswith(f"{account} ", autoescape=True),
-                ),
-            )
-        )
+    the_accounts = or_(
+        and_(SignInThrottle.scope == ACCOUNT.scope, SignInThrottle.key == account),
+        and_(
+            SignInThrottle.scope == ACCOUNT_AT_ORIGIN.scope,
+            SignInThrottle.key.startswith(f"{account} ", autoescape=True),
+        ),
     )
+    session.execute(  # locked in count_attempt's order first, so the two never deadlock
+        select(SignInThrottle.scope)
+        .where(the_accounts)
+        .order_by(SignInThrottle.scope, SignInThrottle.key)
+        .with_for_update()
+    ).all()
+    session.execute(delete(SignInThrottle).where(the_accounts))
 
 
 def _spoken(seconds: int) -> str:
