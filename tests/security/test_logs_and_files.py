@@ -21,7 +21,7 @@ from sqlalchemy import select
 from tests.service.conftest import Api
 from uvicorn.logging import AccessFormatter
 
-from ketaplan.api.access_log import RedactSecrets, log_config, redacted
+from ketaplan.access_log import RedactSecrets, log_config, redacted
 from ketaplan.cli import main
 from ketaplan.errors import NotSignedIn, TooManyAttempts
 from ketaplan.services import UnitOfWork

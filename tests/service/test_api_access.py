@@ -147,6 +147,7 @@ def _proxy_settings_of_serve(
     monkeypatch.setattr(uvicorn, "run", lambda app, **options: handed.update(options))
     monkeypatch.setenv("KETAPLAN_DATABASE_URL", database_url)  # serve sets both; restored after
     monkeypatch.setenv("KETAPLAN_SECURE_COOKIES", "")
+    monkeypatch.setenv("KETAPLAN_PUBLIC_URL", "")
     assert main(["serve", "--port", "8123", *args]) == 0
     return {k: v for k, v in handed.items() if k in {"proxy_headers", "forwarded_allow_ips"}}
 

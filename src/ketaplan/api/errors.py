@@ -27,7 +27,7 @@ from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from ketaplan.api.access_log import redacted
+from ketaplan.access_log import redacted
 from ketaplan.errors import KetaplanError
 
 log = logging.getLogger("ketaplan.api")

@@ -79,7 +79,7 @@ def serve(
 
     import uvicorn
 
-    from ketaplan.api.access_log import log_config
+    from ketaplan.access_log import log_config
     from ketaplan.api.transport import HTTP_PROTOCOL, proxy_options
     from ketaplan.api.workers import (
         SPREADS_CONNECTIONS,

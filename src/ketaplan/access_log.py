@@ -6,6 +6,10 @@ Query strings carry what staff typed, such as a patient's name in a search. :fun
 keeps the route and drops both; :class:`RedactSecrets` applies it to every access-log record,
 installed on uvicorn's access handler by :func:`log_config` (``ketaplan serve``), so each worker
 process logs the same way.
+
+A module of its own outside :mod:`ketaplan.api`, importing nothing heavy: a worker process
+imports it to set up logging before it answers the supervisor's first health check, and
+importing the whole app there made workers miss that check and be killed at start-up.
 """
 
 from __future__ import annotations
