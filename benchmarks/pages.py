@@ -232,9 +232,15 @@ def build_patient(context: ServiceContext) -> dict[str, str]:
 
 
 def sign_in(client: TestClient) -> None:
+    form = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/sign-in").text)
     answer = client.post(
         "/sign-in",
-        data={"email": "prescriber@bench.example", "password": PASSWORD, "next": "/patients"},
+        data={
+            "email": "prescriber@bench.example",
+            "password": PASSWORD,
+            "next": "/patients",
+            "csrf_token": form.group(1) if form else "",
+        },
         follow_redirects=False,
     )
     if answer.status_code != 303:

@@ -19,6 +19,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from ketaplan.errors import InputError
 
@@ -26,6 +27,11 @@ DATABASE_URL_VARIABLE = "KETAPLAN_DATABASE_URL"
 CATALOG_VARIABLE = "KETAPLAN_CATALOG"
 """The clinic's own catalog file(s) merged over the packaged catalog, separated by the path
 separator (``:`` on Linux); ``ketaplan serve --catalog`` sets it for its workers."""
+PUBLIC_URL_VARIABLE = "KETAPLAN_PUBLIC_URL"
+"""Where patients reach the server (``https://ketaplan.clinic.example``): patient links start
+with it; ``ketaplan serve --public-url`` sets it for its workers."""
+DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
+"""What ``ketaplan serve`` listens on by default."""
 DEFAULT_DATABASE_URL = "sqlite:///./ketaplan.db"
 """The embedded default: one clinic on one laptop, a SQLite file in the working directory."""
 
@@ -40,6 +46,24 @@ class Settings:
     database_url: str
     catalog_files: tuple[Path, ...] = ()
     """The clinic's own catalog files, in the order they are merged (later files win)."""
+    public_url: str = DEFAULT_PUBLIC_URL
+
+
+def public_url(raw: str) -> str:
+    """A base URL for patient links: http(s), a host, nothing after the path.
+
+    >>> public_url("https://ketaplan.clinic.example/")
+    'https://ketaplan.clinic.example'
+    """
+    url = urlsplit(raw.strip())
+    if url.scheme not in {"http", "https"} or not url.hostname or url.query or url.fragment:
+        raise InputError(
+            f"{PUBLIC_URL_VARIABLE} {raw.strip()!r} is not a base URL for patient links; give "
+            "the address patients reach, e.g. https://ketaplan.clinic.example",
+            code="input.invalid_public_url",
+            fields={"field": PUBLIC_URL_VARIABLE},
+        )
+    return urlunsplit((url.scheme, url.netloc, url.path.rstrip("/"), "", ""))
 
 
 def _database_url(raw: str) -> str:
@@ -66,4 +90,9 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
     files = tuple(
         Path(part) for part in environ.get(CATALOG_VARIABLE, "").split(os.pathsep) if part.strip()
     )
-    return Settings(database_url=_database_url(raw), catalog_files=files)
+    public = environ.get(PUBLIC_URL_VARIABLE, "").strip()
+    return Settings(
+        database_url=_database_url(raw),
+        catalog_files=files,
+        public_url=public_url(public) if public else DEFAULT_PUBLIC_URL,
+    )

@@ -89,12 +89,13 @@ def serve_app(url: str, set_up: Callable[[ServiceContext], None]) -> Iterator[Se
         patch.setattr(
             passwords, "HASHER", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
         )
-        clock = Clock()
-        context = dataclasses.replace(build_context(url), clock=clock)
-        set_up(context)
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         listener.bind(("127.0.0.1", 0))
         port = listener.getsockname()[1]
+        clock = Clock()
+        served_at = f"http://127.0.0.1:{port}"  # where patient links point
+        context = dataclasses.replace(build_context(url), clock=clock, public_url=served_at)
+        set_up(context)
         config = uvicorn.Config(create_app(context), log_level="warning", lifespan="off")
         uvicorn_server = uvicorn.Server(config)
         thread = threading.Thread(
@@ -107,7 +108,7 @@ def serve_app(url: str, set_up: Callable[[ServiceContext], None]) -> Iterator[Se
                 raise RuntimeError("the test server did not start")
             time.sleep(0.02)
         try:
-            yield Server(f"http://127.0.0.1:{port}", context, clock)
+            yield Server(served_at, context, clock)
         finally:
             uvicorn_server.should_exit = True
             thread.join(timeout=10)

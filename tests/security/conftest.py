@@ -9,4 +9,5 @@ from ..service.conftest import (  # noqa: F401  (fixtures are found by name)
     clock,
     database,
     database_url,
+    rows,
 )

@@ -284,9 +284,10 @@ def _cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
 
     from ketaplan.services import passwords
 
-    monkeypatch.setattr(
-        passwords, "HASHER", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
-    )
+    cheap = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    monkeypatch.setattr(passwords, "HASHER", cheap)
+    # The hash an unknown address is checked against, as cheap (its cost is in the hash).
+    monkeypatch.setattr(passwords, "_NO_SUCH_ACCOUNT", cheap.hash("no such account"))
 
 
 @pytest.fixture
@@ -323,6 +324,17 @@ def api(database: Database, catalog: Catalog, resolver: object) -> Iterator[Api]
             assert answer.status_code == 200, answer.text
             headers[role] = {"Authorization": f"Bearer {answer.json()['access_token']}"}
         yield Api(client, context, headers)
+
+
+def post_sign_in(client: TestClient, email: str, password: str, **fields: str) -> Any:
+    """Post the sign-in form as a browser does: from the page, with the form's CSRF token."""
+    import re
+
+    page = client.get("/sign-in")
+    found = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert found, page.text
+    data = {"email": email, "password": password, "csrf_token": found.group(1), **fields}
+    return client.post("/sign-in", data=data, follow_redirects=False)
 
 
 def writer_gate(engine: Engine) -> WriterGate:

@@ -44,13 +44,15 @@ from ketaplan.services import (
     update_patient,
 )
 from ketaplan.services.plans import active_order_preparation
+from ketaplan.services.unit_of_work import utc_now
+from ketaplan.store import Database
 from ketaplan.store.models import (
     AuditEvent,
     Base,
     InfusionPlan,
     InfusionSession,
-    LoginAttempt,
     OrderEvent,
+    SignInThrottle,
     TitrationDecision,
     TreatmentCourse,
 )
@@ -170,13 +172,14 @@ def test_a_refused_signature_signs_nothing_and_is_audited(
         assert refused.value.code == "signature.wrong_password"
         assert refused.value.fields["field"] == "password"
         assert audit_log()[-1] == "order.sign_refused"
-        assert rows(LoginAttempt) >= 1
+        assert rows(SignInThrottle) >= 1  # counted by the sign-in throttle
     assert _counts(rows) == before
     assert get_plan(uow, proposed.plan_id, actor=nurse).status == "proposed"
 
 
 def test_wrong_passwords_at_signing_are_rate_limited_like_sign_in(
     uow: UnitOfWork,
+    database: Database,
     nurse: Actor,
     prescriber: Actor,
     patient: PatientRecord,
@@ -185,11 +188,14 @@ def test_wrong_passwords_at_signing_are_rate_limited_like_sign_in(
     rows: Rows,
 ) -> None:
     proposed = _propose(uow, patient, nurse, catalog, resolver)
+    moment = utc_now()
+    at_one_moment = UnitOfWork(database.session_factory, clock=lambda: moment)
     for _ in range(5):
         with pytest.raises(PermissionDenied):
-            sign_order(uow, proposed.plan_id, password="guess", actor=prescriber)
-    with pytest.raises(TooManyAttempts):  # even the right one, until the window has passed
-        sign_order(uow, proposed.plan_id, password=PASSWORD, actor=prescriber)
+            sign_order(at_one_moment, proposed.plan_id, password="guess", actor=prescriber)
+    with pytest.raises(TooManyAttempts) as waiting:  # even the right one, until the wait is over
+        sign_order(at_one_moment, proposed.plan_id, password=PASSWORD, actor=prescriber)
+    assert waiting.value.fields == {"retry_after_s": 1, "field": "password"}
     assert rows(OrderEvent) == 1  # only the proposal
 
 

@@ -30,7 +30,7 @@ from ketaplan.services import UnitOfWork, add_user, set_up_clinic
 from ketaplan.settings import load_settings
 from ketaplan.store import Database
 
-from .conftest import PASSWORD, free_port
+from .conftest import PASSWORD, free_port, post_sign_in
 
 CLINIC_FILE = """
 [catalog]
@@ -154,7 +154,7 @@ def test_the_cli_the_api_and_the_web_app_plan_a_patient_the_same_with_one_clinic
     )
     context = build_context(settings.database_url, catalog_files=settings.catalog_files)
     with TestClient(create_app(context)) as browser:
-        browser.post("/sign-in", data={"email": PRESCRIBER, "password": PASSWORD, "next": "/"})
+        post_sign_in(browser, PRESCRIBER, PASSWORD, next="/")
         csrf = re.search(r'name="csrf_token" value="([0-9a-f]+)"', browser.get("/patients").text)
         assert csrf
         typed = {k: str(v) for k, v in PATIENT.items()}

@@ -22,7 +22,7 @@ from ketaplan.store.models import (
     TreatmentCourse,
 )
 
-from .conftest import PASSWORD, ROLE_EMAILS, Api
+from .conftest import PASSWORD, ROLE_EMAILS, Api, post_sign_in
 
 
 def _web_routes(api: Api) -> list[tuple[str, str, str]]:
@@ -38,11 +38,7 @@ def _web_routes(api: Api) -> list[tuple[str, str, str]]:
 
 def _sign_in(client: TestClient, role: str) -> str:
     """Sign in through the page; returns the CSRF token the pages carry."""
-    answer = client.post(
-        "/sign-in",
-        data={"email": ROLE_EMAILS[role], "password": PASSWORD, "next": "/patients"},
-        follow_redirects=False,
-    )
+    answer = post_sign_in(client, ROLE_EMAILS[role], PASSWORD, next="/patients")
     assert answer.status_code == 303, answer.text
     cookie = answer.headers["set-cookie"]
     assert "HttpOnly" in cookie
@@ -108,9 +104,7 @@ def test_api_errors_stay_json(api: Api) -> None:
 
 
 def test_a_wrong_password_is_shown_beside_the_field(api: Api) -> None:
-    answer = api.client.post(
-        "/sign-in", data={"email": ROLE_EMAILS["nurse"], "password": "not it at all"}
-    )
+    answer = post_sign_in(api.client, ROLE_EMAILS["nurse"], "not it at all")
     assert answer.status_code == 401
     assert "wrong" in _errors(answer.text)["password"]
     assert "ketaplan_session" not in answer.headers.get("set-cookie", "")

@@ -1,7 +1,8 @@
 """The REST API: FastAPI under ``/api/v1``, over the same services as the CLI and the web app.
 
 :func:`create_app` builds the app around an open database; ``ketaplan serve`` runs it with
-uvicorn. Every route passes :func:`~ketaplan.api.security.authorize` (sign-in, CSRF for cookie
+uvicorn. Every response carries the security headers (:mod:`.headers`). Every route passes
+:func:`~ketaplan.api.security.authorize` (sign-in, CSRF for cookie
 writes, the role matrix), and every error is JSON with a stable ``code`` (:mod:`.errors`).
 The interactive documentation pages are off: they load their scripts from a CDN, and clinics
 may be offline; the schema itself is at ``/api/v1/openapi.json`` for signed-in staff.
@@ -14,6 +15,7 @@ from fastapi import Depends, FastAPI
 from ketaplan import __version__, web
 from ketaplan.api.context import ServiceContext
 from ketaplan.api.errors import install_error_handlers
+from ketaplan.api.headers import SecurityHeaders
 from ketaplan.api.params import ERROR_RESPONSES
 from ketaplan.api.routes import (
     auth,
@@ -48,12 +50,14 @@ def create_app(context: ServiceContext) -> FastAPI:
     for module in (auth, patients, screenings, plans, courses, sessions, questionnaires, titration):
         app.include_router(module.router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
     web.install(app)
+    app.add_middleware(SecurityHeaders, hsts=context.secure_cookies)
     return app
 
 
 def app_from_environment() -> FastAPI:
     """The app as uvicorn's factory builds it in each worker (``ketaplan serve``), from
-    ``KETAPLAN_DATABASE_URL``, ``KETAPLAN_CATALOG`` and ``KETAPLAN_SECURE_COOKIES``."""
+    ``KETAPLAN_DATABASE_URL``, ``KETAPLAN_CATALOG``, ``KETAPLAN_PUBLIC_URL`` and
+    ``KETAPLAN_SECURE_COOKIES``."""
     import os
 
     from ketaplan.api.context import build_context
@@ -63,7 +67,10 @@ def app_from_environment() -> FastAPI:
     secure = os.environ.get("KETAPLAN_SECURE_COOKIES", "").lower() in {"1", "true", "yes"}
     return create_app(
         build_context(
-            settings.database_url, catalog_files=settings.catalog_files, secure_cookies=secure
+            settings.database_url,
+            catalog_files=settings.catalog_files,
+            secure_cookies=secure,
+            public_url=settings.public_url,
         )
     )
 

@@ -20,6 +20,7 @@ from ketaplan.clinical.medications import MedicationResolver
 from ketaplan.clinical.monitoring import MonitoringRules
 from ketaplan.clinical.policy import ClinicPolicy, catalog_policy
 from ketaplan.services import UnitOfWork, utc_now
+from ketaplan.settings import DEFAULT_PUBLIC_URL
 from ketaplan.store import Database
 
 
@@ -32,6 +33,9 @@ class ServiceContext:
     calendar: ClinicCalendar
     secure_cookies: bool = False
     """Mark the session cookie ``Secure`` (set when served over TLS, or behind a TLS proxy)."""
+    public_url: str = DEFAULT_PUBLIC_URL
+    """Where patients reach this server: the start of every patient link (never the request's
+    ``Host`` header, which whoever sends the request chooses)."""
     clock: Callable[[], datetime] = utc_now
     """The server's clock: every unit of work's, and the time the web stamps on what it
     records (a chart event, a questionnaire's default answer time). One clock, so that a test
@@ -58,6 +62,7 @@ def build_context(
     *,
     catalog_files: tuple[Path, ...] = (),
     secure_cookies: bool = False,
+    public_url: str = DEFAULT_PUBLIC_URL,
 ) -> ServiceContext:
     """Open the (migrated) database and load the catalog, with the clinic's own catalog files
     merged over it (``ketaplan serve --catalog``): what ``ketaplan serve`` does."""
@@ -75,4 +80,5 @@ def build_context(
         monitoring=load_monitoring_rules(),
         calendar=load_calendar(None, catalog.clinic.time_zone),
         secure_cookies=secure_cookies,
+        public_url=public_url,
     )

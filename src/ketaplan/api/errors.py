@@ -4,7 +4,8 @@ ketaplan's own errors carry their code and status (:mod:`ketaplan.errors`). A re
 cannot parse or validate (malformed JSON, a missing field, a string for a number) becomes
 ``input.invalid_request`` with one entry per problem saying where it is and what is accepted.
 A database that is busy past the lock timeout or out of reach is a 503 (``database.busy``,
-``database.unavailable``) with ``Retry-After``. Anything else unexpected is logged with its
+``database.unavailable``) with ``Retry-After``, and so is every 429 (how long the sign-in
+throttle asks to wait, on pages too). Anything else unexpected is logged with its
 traceback and answered ``internal_error`` with no detail: a bug, which the tests (schemathesis
 included) are there to find.
 
@@ -16,7 +17,7 @@ else is a readable page with the same message.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -26,6 +27,7 @@ from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
+from ketaplan.access_log import redacted
 from ketaplan.errors import KetaplanError
 
 log = logging.getLogger("ketaplan.api")
@@ -46,9 +48,11 @@ async def _respond(
     request: Request, status: int, code: str, message: str, **fields: Any
 ) -> Response:
     renderer = _page_renderer(request)
-    if renderer is not None:
-        return await renderer(request, status, code, message)
-    return error_response(status, code, message, **fields)
+    if renderer is None:
+        return error_response(status, code, message, **fields)
+    page = await renderer(request, status, code, message)
+    page.headers.update(retry_after(fields))
+    return page
 
 
 HEADERS_BY_STATUS: dict[int, dict[str, str]] = {
@@ -57,8 +61,15 @@ HEADERS_BY_STATUS: dict[int, dict[str, str]] = {
 }
 
 
+def retry_after(fields: Mapping[str, object]) -> dict[str, str]:
+    """``Retry-After`` for a refusal that says how long to wait (a 429 from the sign-in
+    throttle carries ``retry_after_s``), else nothing."""
+    seconds = fields.get("retry_after_s")
+    return {"Retry-After": str(seconds)} if isinstance(seconds, int) else {}
+
+
 def error_response(status: int, code: str, message: str, **fields: Any) -> JSONResponse:
-    headers = HEADERS_BY_STATUS.get(status)
+    headers = {**HEADERS_BY_STATUS.get(status, {}), **retry_after(fields)}
     return JSONResponse({"code": code, "message": message, **fields}, status, headers=headers)
 
 
@@ -108,7 +119,8 @@ async def _http_error(request: Request, error: Exception) -> Response:
 async def _database_unavailable(request: Request, error: Exception) -> Response:
     """503, not 500: the request was fine, the database was busy or out of reach."""
     assert isinstance(error, OperationalError)
-    log.warning("database error on %s %s: %s", request.method, request.url.path, error.orig)
+    path = redacted(request.url.path)
+    log.warning("database error on %s %s: %s", request.method, path, error.orig)
     if "database is locked" in str(error.orig):
         code = "database.busy"
         message = (
@@ -125,7 +137,8 @@ async def _database_unavailable(request: Request, error: Exception) -> Response:
 
 
 async def _unexpected(request: Request, error: Exception) -> Response:
-    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=error)
+    path = redacted(request.url.path)
+    log.exception("unhandled error on %s %s", request.method, path, exc_info=error)
     return await _respond(
         request,
         500,

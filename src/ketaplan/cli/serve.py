@@ -63,6 +63,13 @@ def serve(
             "`ketaplan plan --catalog` merges them (default: $KETAPLAN_CATALOG).",
         ),
     ] = None,
+    public_url: Annotated[
+        str | None,
+        typer.Option(
+            help="Where patients reach this server (https://ketaplan.clinic.example): the start "
+            "of every patient link. Default: $KETAPLAN_PUBLIC_URL, else http://HOST:PORT.",
+        ),
+    ] = None,
     log_level: Annotated[
         str, typer.Option(help="uvicorn's log level (critical, error, warning, info, debug).")
     ] = "info",
@@ -72,6 +79,7 @@ def serve(
 
     import uvicorn
 
+    from ketaplan.access_log import log_config
     from ketaplan.api.transport import HTTP_PROTOCOL, proxy_options
     from ketaplan.api.workers import (
         SPREADS_CONNECTIONS,
@@ -81,13 +89,22 @@ def serve(
     )
     from ketaplan.cli._output import print_lines
     from ketaplan.clinical.catalog import load_catalog
-    from ketaplan.settings import CATALOG_VARIABLE, DATABASE_URL_VARIABLE, load_settings
+    from ketaplan.settings import (
+        CATALOG_VARIABLE,
+        DATABASE_URL_VARIABLE,
+        PUBLIC_URL_VARIABLE,
+        load_settings,
+    )
+    from ketaplan.settings import public_url as checked_public_url
     from ketaplan.store import open_database, safe_url
     from ketaplan.store.backup import hold_serve_lock, sqlite_path
 
     proxies = proxy_options(forwarded_allow_ips)  # a bad address is refused before anything
     settings = load_settings(os.environ)
     database_url = settings.database_url
+    links_at = checked_public_url(
+        public_url or os.environ.get(PUBLIC_URL_VARIABLE, "") or f"http://{host}:{port}"
+    )
     catalog_files = tuple(catalog) if catalog else settings.catalog_files
     served = load_catalog(catalog_files)  # a bad clinic file is refused here, not per worker
     database = open_database(database_url)  # refuses an un-migrated database, before workers
@@ -97,6 +114,7 @@ def serve(
     os.environ[DATABASE_URL_VARIABLE] = database_url
     os.environ[CATALOG_VARIABLE] = os.pathsep.join(str(p.resolve()) for p in catalog_files)
     os.environ["KETAPLAN_SECURE_COOKIES"] = "1" if secure_cookies else ""
+    os.environ[PUBLIC_URL_VARIABLE] = links_at
     path = sqlite_path(database_url)
     lock = hold_serve_lock(path) if path is not None else None
     try:
@@ -108,6 +126,7 @@ def serve(
                 f"Client addresses from X-Forwarded-For when the peer is {', '.join(trusted)}."
                 if trusted
                 else "Client addresses are the connections' peers (no proxy trusted).",
+                f"Patient links start {links_at}/q/.",
                 f"Catalog {served.version}"
                 + (f" with {', '.join(str(p) for p in catalog_files)}" if catalog_files else ""),
             ]
@@ -120,6 +139,7 @@ def serve(
             workers=workers,
             http=HTTP_PROTOCOL,
             log_level=log_level,
+            log_config=log_config(),  # no link tokens or query strings in the access log
             **proxies,
         )
         if workers > 1 and SPREADS_CONNECTIONS:  # one socket per worker (ketaplan.api.workers)

@@ -6,10 +6,10 @@ token serves as the browser's session cookie (``kind="cookie"``) or an API clien
 (``kind="bearer"``); they differ in lifetime, and cookie requests that change something must
 also carry the CSRF token derived from it (:func:`csrf_token_for`).
 
-Guessing is rate-limited in the database, not in a process, so it holds across server workers:
-after :data:`MAX_FAILURES_PER_EMAIL` failed attempts for an address (or
-:data:`MAX_FAILURES_PER_ORIGIN` from one address on the network) within :data:`FAILURE_WINDOW`,
-further attempts are refused without checking the password until the window has passed.
+Guessing is slowed in the database, not in a process, so it holds across server workers: after
+a few wrong passwords for an account from one address, each next try there waits longer, and
+high ceilings per address and per account slow guesses spread over many accounts or addresses
+without locking the owner out where they usually sign in (:mod:`ketaplan.services.throttle`).
 """
 
 from __future__ import annotations
@@ -21,15 +21,22 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal, cast
 
-from sqlalchemy import Engine, Table, bindparam, func, select, update
+from sqlalchemy import Engine, Table, bindparam, exists, select, update
 from sqlalchemy.orm import Session
 
 from ketaplan.errors import NotFoundError, NotSignedIn, TooManyAttempts
 from ketaplan.services.actors import Actor, Visitor, require_role
 from ketaplan.services.clinics import checked_role
 from ketaplan.services.passwords import hash_password, password_matches
+from ketaplan.services.throttle import (
+    USUAL_ORIGIN_WITHIN,
+    account_key,
+    count_attempt,
+    forget_account,
+    forgive,
+)
 from ketaplan.services.unit_of_work import UnitOfWork, utc_now
-from ketaplan.store.models import AccessToken, LoginAttempt, User
+from ketaplan.store.models import AccessToken, User
 
 TokenKind = Literal["cookie", "bearer"]
 
@@ -37,9 +44,6 @@ LIFETIME: dict[TokenKind, timedelta] = {
     "cookie": timedelta(hours=12),  # one clinic day
     "bearer": timedelta(days=30),
 }
-FAILURE_WINDOW = timedelta(minutes=15)
-MAX_FAILURES_PER_EMAIL = 5
-MAX_FAILURES_PER_ORIGIN = 20
 
 
 def hash_token(token: str) -> str:
@@ -64,6 +68,7 @@ def set_password(uow: UnitOfWork, user_id: int, password: str, *, actor: Actor) 
         if user is None:
             raise NotFoundError(f"there is no user {user_id}", fields={"user_id": user_id})
         user.password_hash = hashed
+        forget_account(uow.session, account_key(user.email))  # a new password, a fresh start
         uow.session.execute(  # a new password ends every existing sign-in
             update(AccessToken)
             .where(AccessToken.user_id == user_id, AccessToken.revoked_at.is_(None))
@@ -83,62 +88,43 @@ class SignIn:
     expires_at: datetime
 
 
-def _failures(session: Session, condition: object, now: datetime) -> int:
-    """Failed attempts matching ``condition`` within :data:`FAILURE_WINDOW` before ``now``."""
-    found = session.scalar(
-        select(func.count())
-        .select_from(LoginAttempt)
-        .where(
-            condition,  # type: ignore[arg-type]
-            LoginAttempt.at >= now - FAILURE_WINDOW,
-            LoginAttempt.succeeded.is_(False),
-        )
-    )
-    return found or 0
-
-
-def account_locked_out(session: Session, email: str, now: datetime) -> bool:
-    """Whether the account's recent failures (sign-ins and signatures alike) reached the
-    limit: the same count guards both places a password is typed."""
-    return _failures(session, LoginAttempt.email == email, now) >= MAX_FAILURES_PER_EMAIL
-
-
-def _sign_in_blocked(session: Session, now: datetime, *, email: str, origin: str) -> bool:
-    return (
-        account_locked_out(session, email, now)
-        or _failures(session, LoginAttempt.origin == origin, now) >= MAX_FAILURES_PER_ORIGIN
-    )
+UNKNOWN_ACCOUNT = "unknown account"
+"""What the audit trail records for a sign-in at an address that is no account: never the
+text typed, which may be a password typed into the wrong field."""
 
 
 def sign_in(uow: UnitOfWork, email: str, password: str, *, kind: TokenKind, origin: str) -> SignIn:
-    """Check the password and start a signed-in session; every attempt is recorded.
+    """Check the password and start a signed-in session; every attempt is audited.
 
     Argon2 takes about 0.4 s on purpose, so the password is checked inside no write
-    transaction: the rate limit and the account are read first without taking SQLite's single
-    write turn (:meth:`UnitOfWork.lookup`), and only then is the attempt written, in a short
-    transaction that counts the failures again and reads the account again. An attempt that
-    finds the limit reached by then gets no answer about its password, so simultaneous guesses
-    cannot all slip under the limit; a crowd of wrong passwords never makes a nurse's chart
-    entry wait behind the hashing.
+    transaction. The account is read first without taking SQLite's single write turn
+    (:meth:`UnitOfWork.lookup`); the attempt is then counted by the throttle
+    (:func:`~ketaplan.services.throttle.count_attempt`) in a short transaction of its own, which
+    refuses it (429, with how long to wait) when the account or the address has had too many
+    wrong passwords; only then is the password checked, and the outcome written in a second
+    short transaction that reads the account again. A crowd of wrong passwords never makes a
+    nurse's chart entry wait behind the hashing, and simultaneous guesses queue for the count.
     """
     address = email.strip().lower()[:320]
+    account = account_key(address)
     visitor = Visitor(origin)
     with uow.lookup() as session:
         now = uow.clock()
-        blocked = _sign_in_blocked(session, now, email=address, origin=origin)
-        stored = None if blocked else _account(session, address)
+        stored = _account(session, address)
         stored_hash = stored.password_hash if stored else None
-    matched = False if blocked else password_matches(stored_hash, password)
-    with uow:
-        if blocked or _sign_in_blocked(uow.session, now, email=address, origin=origin):
-            uow.audit(visitor, "auth.sign_in_refused", "user", address)
+        usual = stored is not None and _signed_in_from(session, stored.id, origin, now)
+        entity = stored.id if stored is not None else UNKNOWN_ACCOUNT
+    try:
+        with uow:
+            count_attempt(uow.session, account=account, origin=origin, usual_origin=usual, now=now)
+            uow.commit_counters()
+    except TooManyAttempts as refused:
+        with uow:
+            uow.audit(visitor, "auth.sign_in_refused", "user", entity, details=refused.fields)
             uow.commit()
-            raise TooManyAttempts(
-                "too many failed sign-ins for this account or from this address; wait "
-                f"{int(FAILURE_WINDOW.total_seconds() // 60)} minutes and try again, or ask an "
-                "admin to reset the password",
-                fields={"retry_after_s": int(FAILURE_WINDOW.total_seconds())},
-            )
+        raise
+    matched = password_matches(stored_hash, password)
+    with uow:
         # The account as it is now: a password changed or an account deactivated while the
         # hash was being checked does not let the old password in.
         user = _account(uow.session, address)
@@ -148,13 +134,13 @@ def sign_in(uow: UnitOfWork, email: str, password: str, *, kind: TokenKind, orig
             and stored_hash is not None
             and user.password_hash == stored_hash
         )
-        uow.session.add(LoginAttempt(email=address, origin=origin, at=now, succeeded=succeeded))
         if not succeeded or user is None:
-            uow.audit(visitor, "auth.sign_in_failed", "user", address)
+            uow.audit(visitor, "auth.sign_in_failed", "user", entity)
             uow.commit()
             raise NotSignedIn(
                 "the e-mail address or the password is wrong", code="auth.invalid_credentials"
             )
+        forgive(uow.session, account=account, origin=origin)
         token = secrets.token_urlsafe(32)
         expires_at = now + LIFETIME[kind]
         uow.session.add(
@@ -171,6 +157,22 @@ def sign_in(uow: UnitOfWork, email: str, password: str, *, kind: TokenKind, orig
         uow.audit(actor, "auth.sign_in", "user", user.id, details={"kind": kind})
         uow.commit()
     return SignIn(actor, token, csrf_token_for(token), expires_at)
+
+
+def _signed_in_from(session: Session, user_id: int, origin: str, now: datetime) -> bool:
+    """Whether the account signed in from this address lately: one of its usual addresses,
+    where guesses from elsewhere do not slow it down (:data:`throttle.ACCOUNT`)."""
+    return bool(
+        session.scalar(
+            select(
+                exists().where(
+                    AccessToken.user_id == user_id,
+                    AccessToken.origin == origin,
+                    AccessToken.created_at >= now - USUAL_ORIGIN_WITHIN,
+                )
+            )
+        )
+    )
 
 
 def _account(session: Session, address: str) -> User | None:

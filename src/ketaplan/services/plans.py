@@ -30,7 +30,6 @@ from ketaplan.errors import (
     SafetyLimitError,
     TooManyAttempts,
 )
-from ketaplan.services.accounts import FAILURE_WINDOW, account_locked_out
 from ketaplan.services.actors import Actor, Role, require_role
 from ketaplan.services.clinic_settings import clinic_policy
 from ketaplan.services.orders import (
@@ -52,9 +51,10 @@ from ketaplan.services.patients import (
     find_patient,
     profile_from_dict,
 )
+from ketaplan.services.throttle import account_key, count_attempt, forgive
 from ketaplan.services.unit_of_work import UnitOfWork
 from ketaplan.services.visibility import require_clinical_facts
-from ketaplan.store.models import InfusionPlan, LoginAttempt, Patient, User
+from ketaplan.store.models import InfusionPlan, Patient, User
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,35 +241,35 @@ def check_signature_password(
     uow: UnitOfWork, password: str, *, actor: Actor, action: str, entity: tuple[str, int]
 ) -> None:
     """The signer's re-entered password, checked before any write transaction opens (Argon2
-    is slow on purpose; no writer should wait for it). A wrong password is audited and
-    counts as a failed sign-in: the sign-in rate limit covers guessing here too."""
+    is slow on purpose; no writer should wait for it). It is counted by the same throttle as
+    sign-in, at the address the signer works from (a usual one: they are signed in there),
+    and a wrong password is audited."""
+    account = account_key(actor.email)
     with uow.lookup() as session:
         now = uow.clock()
         stored = session.scalar(
             select(User.password_hash).where(User.id == actor.user_id, User.active)
         )
-        blocked = account_locked_out(session, actor.email, now)
-    if not blocked and password_matches(stored, password):
+    try:
+        with uow:
+            count_attempt(
+                uow.session, account=account, origin=actor.origin, usual_origin=True, now=now
+            )
+            uow.commit_counters()
+    except TooManyAttempts as refused:
+        refused.fields["field"] = "password"
+        with uow:
+            uow.audit(actor, action, entity[0], entity[1], details={"refused": "too_many_attempts"})
+            uow.commit()
+        raise
+    if password_matches(stored, password):
+        with uow:
+            forgive(uow.session, account=account, origin=actor.origin)
+            uow.commit_counters()
         return
     with uow:
-        if not blocked:
-            uow.session.add(
-                LoginAttempt(email=actor.email, origin=actor.origin, at=now, succeeded=False)
-            )
-        uow.audit(
-            actor,
-            action,
-            entity[0],
-            entity[1],
-            details={"refused": "too_many_attempts" if blocked else "wrong_password"},
-        )
+        uow.audit(actor, action, entity[0], entity[1], details={"refused": "wrong_password"})
         uow.commit()
-    if blocked:
-        raise TooManyAttempts(
-            "too many wrong passwords for this account: wait "
-            f"{int(FAILURE_WINDOW.total_seconds() // 60)} minutes and sign again",
-            fields={"retry_after_s": int(FAILURE_WINDOW.total_seconds()), "field": "password"},
-        )
     raise PermissionDenied(
         "the password is wrong: a signature needs the signer's own password; nothing was signed",
         code="signature.wrong_password",

@@ -6,7 +6,8 @@ A service function opens it with ``with uow:``, does its reads and writes throug
 trail (locking the chain head only for this last step), then commits: the change and its audit
 rows land together or not at all. Leaving the block without commit (an error, a refusal) rolls
 everything back. A commit with nothing audited is refused: every service transaction touches
-records someone must be able to account for.
+records someone must be able to account for (the one exception, the sign-in throttle's counters,
+commits through :meth:`UnitOfWork.commit_counters`).
 
 A use case that only reads opens ``with uow.reading():`` instead. On SQLite every write
 transaction holds the database's single write turn from its ``BEGIN IMMEDIATE`` to its commit,
@@ -157,6 +158,14 @@ class UnitOfWork:
             self._commit_transaction(writer)
         self._audit = []
         session.close()
+
+    def commit_counters(self) -> None:
+        """Commit a transaction that wrote only the sign-in throttle's counters
+        (:mod:`ketaplan.services.throttle`), with no audit event: they are bookkeeping about
+        no record, committed before a password is checked; the attempt they count is audited
+        with its outcome, in the transaction that follows the check."""
+        self._audit = []
+        self.session.commit()
 
     def _commit_transaction(self, session: Session) -> None:
         """The last step of :meth:`commit`, on the session holding the writes and the audit

@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 
 from ketaplan.errors import ConflictError, DatabaseNotReady, InputError
 from ketaplan.store.audit import verify_audit_chain
-from ketaplan.store.engine import SQLITE_BUSY_TIMEOUT_S
+from ketaplan.store.engine import SQLITE_BUSY_TIMEOUT_S, create_private_file
 from ketaplan.store.schema import MIGRATE_COMMAND, current_revision, head_revision
 from ketaplan.store.writer_gate import WriterGate
 
@@ -151,7 +151,9 @@ def check_copy(path: Path) -> CopyCheck:
 
 
 def _copy(source: Path, destination: Path, *, source_read_only: bool) -> None:
-    """SQLite's online backup of ``source`` into ``destination`` (created if missing)."""
+    """SQLite's online backup of ``source`` into ``destination`` (created if missing, readable
+    by its owner only: a copy holds the same patient records)."""
+    create_private_file(destination)
     uri = f"file:{source}?mode=ro" if source_read_only else f"file:{source}?mode=rw"
     src = sqlite3.connect(uri, uri=True, timeout=30.0)
     try:

@@ -29,6 +29,8 @@ chart are decided by the unique ``(session_id, seq)`` constraint.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sqlite3
 from functools import partial
 from pathlib import Path
@@ -81,6 +83,7 @@ def make_engine(database_url: str) -> Engine:
         connect_args: dict[str, Any] = {"timeout": SQLITE_BUSY_TIMEOUT_S}
         gate = None
         if url.database and url.database != ":memory:":  # an in-memory database has one writer
+            create_private_file(Path(url.database))
             gate = WriterGate(Path(url.database), timeout_s=SQLITE_BUSY_TIMEOUT_S)
             connect_args["factory"] = GatedConnection
         engine = create_engine(url, connect_args=connect_args)
@@ -88,6 +91,17 @@ def make_engine(database_url: str) -> Engine:
         event.listen(engine, "begin", _sqlite_begin)
         return engine
     return create_engine(url, pool_pre_ping=True)
+
+
+def create_private_file(path: Path) -> None:
+    """Create ``path`` empty and readable by its owner only (0600), unless it exists.
+
+    A database file and its copies hold patient records. SQLite gives the ``-wal`` and ``-shm``
+    files it makes beside a database the database file's permissions, so creating the file
+    first, private, keeps all three private whatever the process's umask. An empty file is an
+    empty SQLite database. A missing folder is left for SQLite to report."""
+    with contextlib.suppress(FileExistsError, FileNotFoundError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

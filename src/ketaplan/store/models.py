@@ -11,8 +11,9 @@ quietly either.
 The only rows updated in place are ``patient.version`` and ``treatment_course`` (its schedule,
 last day and ``version``: optimistic concurrency, an update names the version it read and loses
 if another got there first) with its ``course_booking`` rows (the schedule's sessions as rows,
-replaced with it), a patient link's progress, a revoked sign-in, and the audit chain head
-(the row every audit append locks, so the chain never forks).
+replaced with it), a patient link's progress, a revoked sign-in, the sign-in throttle's
+counters, and the audit chain head (the row every audit append locks, so the chain never
+forks).
 """
 
 from __future__ import annotations
@@ -382,20 +383,18 @@ class AccessToken(Base):
     origin: Mapped[str] = mapped_column(String(64))
 
 
-class LoginAttempt(Base):
-    """Every sign-in attempt, kept to rate-limit guessing across all server workers."""
+class SignInThrottle(Base):
+    """A counter of recent wrong passwords for one key of the sign-in throttle
+    (:mod:`ketaplan.services.throttle`): an account at one network address, one address, or
+    one account. The account is its address's SHA-256, never the text typed, and a row is
+    deleted once its failures are forgotten."""
 
-    __tablename__ = "login_attempt"
-    __table_args__ = (
-        Index("ix_login_attempt_email_at", "email", "at"),
-        Index("ix_login_attempt_origin_at", "origin", "at"),
-    )
+    __tablename__ = "sign_in_throttle"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    email: Mapped[str] = mapped_column(String(320))
-    origin: Mapped[str] = mapped_column(String(64))
-    at: Mapped[datetime]
-    succeeded: Mapped[bool]
+    scope: Mapped[str] = mapped_column(String(16), primary_key=True)
+    key: Mapped[str] = mapped_column(String(160), primary_key=True)
+    failures: Mapped[int]
+    last_failure_at: Mapped[datetime] = mapped_column(index=True)
 
 
 class PatientLink(Base):

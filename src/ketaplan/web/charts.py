@@ -132,12 +132,8 @@ def outcome_chart(overview: PatientOverview, time_zone: str) -> str:
             f"{at.astimezone(zone).strftime('%d %b')}</text>"
         )
     height = axis_y + 10
-    style = (
-        "<style>.t{font:14px sans-serif;fill:#1b2430}.b{font:12px sans-serif;fill:#5b6675}"
-        ".a{font:12px sans-serif;fill:#5b6675}.v{font:bold 13px sans-serif;fill:#1b2430}</style>"
-    )
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {height}" role="img" '
         f'aria-label="Scores over time with severity bands, and dose per session" '
-        f'id="outcome-chart">{style}{"".join(parts)}</svg>'
+        f'id="outcome-chart">{"".join(parts)}</svg>'
     )

@@ -86,6 +86,7 @@ def render(
     context: Mapping[str, Any] | None = None,
     *,
     status: int = 200,
+    headers: Mapping[str, str] | None = None,
 ) -> HTMLResponse:
     """A page: the template with the actor, CSRF token and time helpers."""
     values: dict[str, Any] = {
@@ -96,7 +97,9 @@ def render(
         "clinic_zone": services(request).calendar.time_zone,
         **(context or {}),
     }
-    return TEMPLATES.TemplateResponse(request, template, values, status_code=status)
+    return TEMPLATES.TemplateResponse(
+        request, template, values, status_code=status, headers=headers
+    )
 
 
 def redirect(url: str) -> RedirectResponse:

@@ -44,7 +44,8 @@ def _member(actor: SignedIn) -> StaffMember:
 async def sign_in_for_token(credentials: Credentials, request: Request) -> Token:
     """Sign in with e-mail and password; the token goes in ``Authorization: Bearer …``.
 
-    Failed attempts are rate-limited per address and per origin (429 when over the limit).
+    Wrong passwords make the next try wait (429 ``auth.too_many_attempts`` with
+    ``Retry-After``): see :mod:`ketaplan.services.throttle`.
     """
     context = services(request)
     done = await run_in_threadpool(

@@ -1,13 +1,19 @@
-"""Signing in and out in the browser: the session cookie and its CSRF token."""
+"""Signing in and out in the browser: the session cookie and its CSRF token, and the sign-in
+form's own CSRF token (no one else's form can sign a browser into an account)."""
 
 from __future__ import annotations
+
+import hmac
+import secrets
+from collections.abc import Mapping
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from starlette.responses import Response
 
 from ketaplan.api.context import services
-from ketaplan.api.security import SESSION_COOKIE, SignedIn, client_origin
+from ketaplan.api.errors import retry_after
+from ketaplan.api.security import CSRF_FORM_FIELD, SESSION_COOKIE, SignedIn, client_origin
 from ketaplan.errors import NotSignedIn, TooManyAttempts
 from ketaplan.services.accounts import sign_in, sign_out
 from ketaplan.web.rendering import call, form_of, redirect, render
@@ -25,9 +31,44 @@ async def home(actor: SignedIn) -> Response:
     return redirect("/dashboard")
 
 
+SIGN_IN_CSRF_COOKIE = "ketaplan_sign_in_csrf"
+"""The sign-in form's CSRF token before any sign-in (login CSRF): a random value in a cookie
+only this site's pages can set, repeated in the form; a form posted from another site carries
+the cookie but cannot know the value."""
+
+
+def _sign_in_page(
+    request: Request,
+    values: dict[str, str],
+    errors: dict[str, str],
+    target: str,
+    *,
+    status: int = 200,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    presented = request.cookies.get(SIGN_IN_CSRF_COOKIE, "")
+    token = presented if len(presented) == 43 else secrets.token_urlsafe(32)
+    page = render(
+        request,
+        "sign_in.html",
+        {"values": values, "errors": errors, "next": target, "sign_in_csrf": token},
+        status=status,
+        headers=headers,
+    )
+    page.set_cookie(
+        SIGN_IN_CSRF_COOKIE,
+        token,
+        httponly=True,
+        samesite="strict",
+        secure=services(request).secure_cookies,
+        path="/sign-in",
+    )
+    return page
+
+
 @router.get("/sign-in", name="web_sign_in_page", response_class=HTMLResponse)
 async def sign_in_page(request: Request, next: str = "/") -> Response:
-    return render(request, "sign_in.html", {"values": {}, "errors": {}, "next": _safe_next(next)})
+    return _sign_in_page(request, {}, {}, _safe_next(next))
 
 
 @router.post("/sign-in", name="web_sign_in")
@@ -36,11 +77,16 @@ async def sign_in_form(request: Request) -> Response:
     email, password = form.get("email", ""), form.get("password", "")
     target = _safe_next(form.get("next", "/"))
     context = services(request)
+    expected = request.cookies.get(SIGN_IN_CSRF_COOKIE, "")
+    if not expected or not hmac.compare_digest(form.get(CSRF_FORM_FIELD, ""), expected):
+        refused = "this sign-in form was not the one this site gave you; sign in again here"
+        return _sign_in_page(request, {"email": email}, {"": refused}, target, status=403)
     errors: dict[str, str] = {}
     if not email.strip():
         errors["email"] = "enter your e-mail address"
     if not password:
         errors["password"] = "enter your password"
+    status, headers = 422, {}
     if not errors:
         try:
             done = await call(
@@ -51,8 +97,11 @@ async def sign_in_form(request: Request) -> Response:
                 kind="cookie",
                 origin=client_origin(request),
             )
-        except (NotSignedIn, TooManyAttempts) as refused:
-            errors["password"] = refused.message
+        except NotSignedIn as refused:
+            errors["password"], status = refused.message, 401
+        except TooManyAttempts as refused:
+            errors["password"], status = refused.message, 429
+            headers = retry_after(refused.fields)
         else:
             response = redirect(target)
             response.set_cookie(
@@ -64,14 +113,9 @@ async def sign_in_form(request: Request) -> Response:
                 secure=context.secure_cookies,
                 path="/",
             )
+            response.delete_cookie(SIGN_IN_CSRF_COOKIE, path="/sign-in")
             return response
-    values = {"email": email}
-    return render(
-        request,
-        "sign_in.html",
-        {"values": values, "errors": errors, "next": target},
-        status=401 if "password" in errors and email and password else 422,
-    )
+    return _sign_in_page(request, {"email": email}, errors, target, status=status, headers=headers)
 
 
 @router.post("/sign-out", name="web_sign_out")

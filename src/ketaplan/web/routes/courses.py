@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse
 from starlette.responses import Response
 
 from ketaplan.api.context import services
+from ketaplan.api.errors import retry_after
 from ketaplan.api.params import RecordId
 from ketaplan.api.security import SignedIn
 from ketaplan.clinical.calendar import ClinicCalendar
@@ -186,7 +187,7 @@ async def decide_next_dose(course_id: RecordId, actor: SignedIn, request: Reques
     context = services(request)
     shown = await call(latest_titration, context.unit_of_work(), course_id, actor=actor)
     errors: dict[str, str]
-    status = 422
+    status, headers = 422, {}
     if shown is None or str(shown.titration.recommendation_id) != form.get("recommendation_id"):
         errors = {
             "": "a newer recommendation was made for this course after this page was opened; "
@@ -217,13 +218,18 @@ async def decide_next_dose(course_id: RecordId, actor: SignedIn, request: Reques
             errors = {"override_reason": refused.message}
         except (PermissionDenied, TooManyAttempts) as refused:
             errors, status = {"password": refused.message}, refused.http_status
+            headers = retry_after(refused.fields)
         except ConflictError as refused:
             errors, status = {"": refused.message}, 409
         else:
             return redirect(f"/courses/{course_id}#titration")
     values = await course_values(request, course_id, actor)
     return render(
-        request, "course.html", {**values, "errors": errors, "values": form}, status=status
+        request,
+        "course.html",
+        {**values, "errors": errors, "values": form},
+        status=status,
+        headers=headers,
     )
 
 

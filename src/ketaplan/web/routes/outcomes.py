@@ -83,7 +83,8 @@ async def make_link(patient_id: RecordId, actor: SignedIn, request: Request) -> 
     except InputError as refused:
         errors = {"scales": refused.message}
         return render(request, "patient.html", {**values, "errors": errors}, status=422)
-    url = str(request.url_for("web_patient_questionnaire", token=link.token))
+    path = request.app.url_path_for("web_patient_questionnaire", token=link.token)
+    url = services(request).public_url + path  # never from the Host header
     return render(request, "patient.html", {**values, "link": url, "link_expires": link.expires_at})
 
 
@@ -134,7 +135,7 @@ async def answer(token: str, request: Request) -> Response:
             else:
                 remaining = tuple(q for q in view.to_answer if q.scale != asked.scale)
                 if remaining:
-                    return redirect(str(request.url_for("web_patient_questionnaire", token=token)))
+                    return redirect(request.url.path)
                 # The link is used up now: thank the patient here (opening it again would not).
                 return render(
                     request,

@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse
 from starlette.responses import Response
 
 from ketaplan.api.context import services
+from ketaplan.api.errors import retry_after
 from ketaplan.api.params import RecordId
 from ketaplan.api.security import SignedIn
 from ketaplan.errors import (
@@ -208,9 +209,11 @@ async def sign(plan_id: RecordId, actor: SignedIn, request: Request) -> Response
             raise
         kept = {k: v for k, v in form.items() if k != "password"}
         errors = field_errors(refused, {"plan_id": ""})
-        return await _plan_page(
+        page = await _plan_page(
             request, plan_id, actor, form=kept, errors=errors, status=refused.http_status
         )
+        page.headers.update(retry_after(refused.fields))
+        return page
     return redirect(f"/plans/{plan_id}")
 
 
