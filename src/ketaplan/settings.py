@@ -11,6 +11,8 @@ Examples
 'postgresql+psycopg://clinic@db/ketaplan'
 >>> [str(p) for p in load_settings({"KETAPLAN_CATALOG": "clinic.toml"}).catalog_files]
 ['clinic.toml']
+>>> load_settings({}).max_body_bytes
+1048576
 """
 
 from __future__ import annotations
@@ -21,11 +23,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ketaplan.errors import InputError
+from ketaplan.inputs import whole_number
 
 DATABASE_URL_VARIABLE = "KETAPLAN_DATABASE_URL"
 CATALOG_VARIABLE = "KETAPLAN_CATALOG"
 """The clinic's own catalog file(s) merged over the packaged catalog, separated by the path
 separator (``:`` on Linux); ``ketaplan serve --catalog`` sets it for its workers."""
+MAX_BODY_BYTES_VARIABLE = "KETAPLAN_MAX_BODY_BYTES"
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+"""1 MiB: hundreds of times the largest body ketaplan takes (a patient's details, the settings
+form); anything larger is refused with a 413 before it is read."""
+BODY_BYTES_RANGE = (1024, 64 * 1024 * 1024)
 DEFAULT_DATABASE_URL = "sqlite:///./ketaplan.db"
 """The embedded default: one clinic on one laptop, a SQLite file in the working directory."""
 
@@ -40,6 +48,8 @@ class Settings:
     database_url: str
     catalog_files: tuple[Path, ...] = ()
     """The clinic's own catalog files, in the order they are merged (later files win)."""
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    """The largest request body the server reads (``KETAPLAN_MAX_BODY_BYTES``)."""
 
 
 def _database_url(raw: str) -> str:
@@ -66,4 +76,13 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
     files = tuple(
         Path(part) for part in environ.get(CATALOG_VARIABLE, "").split(os.pathsep) if part.strip()
     )
-    return Settings(database_url=_database_url(raw), catalog_files=files)
+    body_text = environ.get(MAX_BODY_BYTES_VARIABLE, "").strip()
+    low, high = BODY_BYTES_RANGE
+    max_body_bytes = (
+        whole_number(body_text, field=MAX_BODY_BYTES_VARIABLE, low=low, high=high)
+        if body_text
+        else DEFAULT_MAX_BODY_BYTES
+    )
+    return Settings(
+        database_url=_database_url(raw), catalog_files=files, max_body_bytes=max_body_bytes
+    )

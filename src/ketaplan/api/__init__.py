@@ -14,6 +14,7 @@ from fastapi import Depends, FastAPI
 from ketaplan import __version__, web
 from ketaplan.api.context import ServiceContext
 from ketaplan.api.errors import install_error_handlers
+from ketaplan.api.limits import BodySizeLimit, UnexpectedErrors
 from ketaplan.api.params import ERROR_RESPONSES
 from ketaplan.api.routes import (
     auth,
@@ -27,12 +28,14 @@ from ketaplan.api.routes import (
     titration,
 )
 from ketaplan.api.security import authorize
+from ketaplan.settings import DEFAULT_MAX_BODY_BYTES
 
 API_PREFIX = "/api/v1"
 
 
-def create_app(context: ServiceContext) -> FastAPI:
-    """The service app for one database and catalog."""
+def create_app(context: ServiceContext, *, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> FastAPI:
+    """The service app for one database and catalog; request bodies over ``max_body_bytes``
+    are refused with a 413 (:mod:`.limits`)."""
     app = FastAPI(
         title="ketaplan",
         version=__version__,
@@ -48,6 +51,8 @@ def create_app(context: ServiceContext) -> FastAPI:
     for module in (auth, patients, screenings, plans, courses, sessions, questionnaires, titration):
         app.include_router(module.router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
     web.install(app)
+    app.add_middleware(BodySizeLimit, max_body_bytes=max_body_bytes)
+    app.add_middleware(UnexpectedErrors)  # added last: outside the others
     return app
 
 
@@ -64,7 +69,8 @@ def app_from_environment() -> FastAPI:
     return create_app(
         build_context(
             settings.database_url, catalog_files=settings.catalog_files, secure_cookies=secure
-        )
+        ),
+        max_body_bytes=settings.max_body_bytes,
     )
 
 

@@ -7,6 +7,7 @@ from fastapi.responses import HTMLResponse
 from starlette.responses import Response
 
 from ketaplan.api.context import services
+from ketaplan.api.params import Line
 from ketaplan.api.security import SESSION_COOKIE, SignedIn, client_origin
 from ketaplan.errors import NotSignedIn, TooManyAttempts
 from ketaplan.services.accounts import sign_in, sign_out
@@ -26,7 +27,7 @@ async def home(actor: SignedIn) -> Response:
 
 
 @router.get("/sign-in", name="web_sign_in_page", response_class=HTMLResponse)
-async def sign_in_page(request: Request, next: str = "/") -> Response:
+async def sign_in_page(request: Request, next: Line = "/") -> Response:
     return render(request, "sign_in.html", {"values": {}, "errors": {}, "next": _safe_next(next)})
 
 

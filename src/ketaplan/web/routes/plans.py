@@ -4,7 +4,6 @@ stops the infusion) and cancelling; the printable card, for active orders only."
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -21,6 +20,7 @@ from ketaplan.errors import (
     OverrideRequired,
     PermissionDenied,
 )
+from ketaplan.inputs import MAX_REQUESTED_MG_PER_KG, decimal_number
 from ketaplan.services import (
     DEFAULT_MEANING,
     Actor,
@@ -45,14 +45,10 @@ def order_from_form(form: dict[str, str]) -> PlanOrder:
     requested: float | None = None
     text = form.get("requested_mg_per_kg", "").strip()
     if text:
-        try:
-            requested = float(text)
-        except ValueError:
-            raise InputError(
-                f"{text!r} is not a dose in mg/kg (e.g. 0.5)",
-                fields={"field": "requested_mg_per_kg"},
-            ) from None
-        if not math.isfinite(requested) or requested <= 0:
+        requested = decimal_number(
+            text, field="requested_mg_per_kg", low=0, high=MAX_REQUESTED_MG_PER_KG
+        )
+        if requested <= 0:
             raise InputError(
                 "the dose must be a positive number of mg/kg",
                 fields={"field": "requested_mg_per_kg"},
