@@ -125,10 +125,12 @@ def whole_number(text: str, *, field: str, low: int, high: int) -> int:
 
 
 def finite_number(value: float, *, field: str, low: float, high: float) -> float:
-    """``value`` when finite and from ``low`` to ``high``."""
+    """``value`` when finite and from ``low`` to ``high`` (``low`` may be ``-math.inf``: the
+    caller checks the low side itself)."""
     if not math.isfinite(value) or not low <= value <= high:
+        accepted = f"up to {high:g}" if low == -math.inf else f"from {low:g} to {high:g}"
         raise InputError(
-            f"{field} {value:g} is outside {low:g} to {high:g}: give a number in that range",
+            f"{field} {value:g} is outside the accepted range: give a finite number {accepted}",
             code="input.out_of_range",
             fields={"field": field, "low": low, "high": high},
         )

@@ -60,13 +60,13 @@ CONTROL_CHARACTERS: list[tuple[str, tuple[str, ...], str]] = [
 
 NUMBERS: list[tuple[str, tuple[str, ...], str]] = [
     ("superscript age", (*PLAN, "--age", "²"), "age '²' is not a whole number"),
-    ("dose 1e308 mg/kg", (*PLAN, "--mg-per-kg", "1e308"), "outside 0 to 100"),
+    ("dose 1e308 mg/kg", (*PLAN, "--mg-per-kg", "1e308"), "from 0 to 100"),
     ("dose nan mg/kg", (*PLAN, "--mg-per-kg", "nan"), "not a number"),
     ("superscript blood pressure", (*PLAN, "--bp", "²/80"), "blood pressure"),
-    ("simulated dose 1e308 mg", ("simulate", *W, "--dose-mg", "1e308", "--duration-min", "40"), "--dose-mg 1e+308 is outside 0 to 5000"),
+    ("simulated dose 1e308 mg", ("simulate", *W, "--dose-mg", "1e308", "--duration-min", "40"), "--dose-mg 1e+308 is outside the accepted range: give a finite number up to 5000"),
     ("simulated dose inf mg", ("simulate", *W, "--dose-mg", "inf", "--duration-min", "40"), "--dose-mg inf is outside"),
     ("simulated dose nan mg", ("simulate", *W, "--dose-mg", "nan", "--duration-min", "40"), "--dose-mg nan is outside"),
-    ("simulated dose above any plausible one", ("simulate", *W, "--dose-mg", "50000", "--duration-min", "40"), "outside 0 to 5000"),
+    ("simulated dose above any plausible one", ("simulate", *W, "--dose-mg", "50000", "--duration-min", "40"), "up to 5000"),
     ("infusion of 1e308 min", ("simulate", *W, "--dose-mg", "40", "--duration-min", "1e308"), "--duration-min"),
     ("simulation until 1e308 min", (*DOSE, "--until-min", "1e308"), "--until-min"),
     ("threshold 1e308 ng/mL", (*DOSE, "--below-ng-per-ml", "1e308"), "--below-ng-per-ml"),

@@ -20,27 +20,29 @@ if TYPE_CHECKING:
 #: (clinical/REFERENCE.md section 5 gives 100-250 ng/mL as the dissociative range).
 DEFAULT_BELOW_NG_PER_ML = 100.0
 
-RANGES: dict[str, tuple[float, float]] = {
-    "--dose-mg": (0.0, 5_000.0),
-    "--duration-min": (0.0, 10_080.0),
-    "--until-min": (0.0, 10_080.0),
-    "--step-s": (0.0, 3_600.0),
-    "--below-ng-per-ml": (0.0, 100_000.0),
+MAXIMA: dict[str, float] = {
+    "--dose-mg": 5_000.0,
+    "--duration-min": 10_080.0,
+    "--until-min": 10_080.0,
+    "--step-s": 3_600.0,
+    "--below-ng-per-ml": 100_000.0,
 }
-"""What each number may be, checked before anything is simulated. Not clinical limits: 5,000 mg
-is several times any ketamine dose given in one infusion, a week (10,080 min) longer than any
-infusion or follow-up, 100,000 ng/mL far above any level measured in people. Past them (or
-not finite) a value is a typing mistake, and the arithmetic would overflow to a "nan" peak."""
+"""The most each number may be, checked (with finiteness) before anything is simulated; the
+simulator refuses zero and negative values itself. Not clinical limits: 5,000 mg is several
+times any ketamine dose given in one infusion, a week (10,080 min) longer than any infusion or
+follow-up, 100,000 ng/mL far above any level measured in people. Past them (or not finite) a
+value is a typing mistake, and the arithmetic would overflow to a "nan" peak."""
 MAX_SEED = 2**32 - 1
 
 
 def _in_range(value: float | None, option: str) -> float | None:
+    import math
+
     from ketaplan.inputs import finite_number
 
     if value is None:
         return None
-    low, high = RANGES[option]
-    return finite_number(value, field=option, low=low, high=high)
+    return finite_number(value, field=option, low=-math.inf, high=MAXIMA[option])
 
 
 def protocol_segments(condition: str, weight_kg: float) -> tuple[InfusionSegment, ...]:
