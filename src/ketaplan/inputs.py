@@ -124,21 +124,28 @@ def whole_number(text: str, *, field: str, low: int, high: int) -> int:
     return value
 
 
+def _accepted(low: float, high: float) -> str:
+    return f"up to {high:g}" if low == -math.inf else f"from {low:g} to {high:g}"
+
+
 def finite_number(value: float, *, field: str, low: float, high: float) -> float:
-    """``value`` when finite and from ``low`` to ``high`` (``low`` may be ``-math.inf``: the
-    caller checks the low side itself)."""
+    """``value`` when finite and from ``low`` to ``high`` (``low`` may be ``-math.inf`` where
+    the domain checks the low side itself, in its own words)."""
     if not math.isfinite(value) or not low <= value <= high:
-        accepted = f"up to {high:g}" if low == -math.inf else f"from {low:g} to {high:g}"
         raise InputError(
-            f"{field} {value:g} is outside the accepted range: give a finite number {accepted}",
+            f"{field} {value:g} is outside the accepted range: give a finite number "
+            f"{_accepted(low, high)}",
             code="input.out_of_range",
             fields={"field": field, "low": low, "high": high},
         )
     return value
 
 
-def decimal_number(text: str, *, field: str, low: float, high: float) -> float:
-    """A decimal number typed as text (``0.6``, ``1e2``), finite and from ``low`` to ``high``."""
+def decimal_number(
+    text: str, *, field: str, low: float, high: float, what: str = "a number"
+) -> float:
+    """A decimal number typed as text (``0.6``, ``1e2``), finite and from ``low`` to ``high``;
+    ``what`` names it in the message (``"a dose in mg/kg"``)."""
     cleaned = text.strip()
     try:
         value = float(cleaned) if cleaned.isascii() else math.nan
@@ -146,8 +153,7 @@ def decimal_number(text: str, *, field: str, low: float, high: float) -> float:
         value = math.nan
     if math.isnan(value):
         raise InputError(
-            f"{field} {text[:40]!r} is not a number: give digits (e.g. 0.6), "
-            f"from {low:g} to {high:g}",
+            f"{field} {text[:40]!r} is not {what}: give digits (e.g. 0.6), {_accepted(low, high)}",
             code="input.not_a_number",
             fields={"field": field, "low": low, "high": high},
         )

@@ -60,8 +60,8 @@ CONTROL_CHARACTERS: list[tuple[str, tuple[str, ...], str]] = [
 
 NUMBERS: list[tuple[str, tuple[str, ...], str]] = [
     ("superscript age", (*PLAN, "--age", "²"), "age '²' is not a whole number"),
-    ("dose 1e308 mg/kg", (*PLAN, "--mg-per-kg", "1e308"), "from 0 to 100"),
-    ("dose nan mg/kg", (*PLAN, "--mg-per-kg", "nan"), "not a number"),
+    ("dose 1e308 mg/kg", (*PLAN, "--mg-per-kg", "1e308"), "finite number up to 100"),
+    ("dose nan mg/kg", (*PLAN, "--mg-per-kg", "nan"), "not a positive number"),
     ("superscript blood pressure", (*PLAN, "--bp", "²/80"), "blood pressure"),
     ("simulated dose 1e308 mg", ("simulate", *W, "--dose-mg", "1e308", "--duration-min", "40"), "--dose-mg 1e+308 is outside the accepted range: give a finite number up to 5000"),
     ("simulated dose inf mg", ("simulate", *W, "--dose-mg", "inf", "--duration-min", "40"), "--dose-mg inf is outside"),

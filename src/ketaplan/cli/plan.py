@@ -20,12 +20,20 @@ def _whole_number(text: str | None, field: str) -> int | None:
 
 
 def _decimal(text: str | None, field: str) -> float | None:
+    import math
+
     from ketaplan.errors import InputError
     from ketaplan.inputs import MAX_REQUESTED_MG_PER_KG, decimal_number
 
     if text is None:
         return None
-    value = decimal_number(text, field=field, low=0, high=MAX_REQUESTED_MG_PER_KG)
+    value = decimal_number(
+        text,
+        field=field,
+        low=-math.inf,
+        high=MAX_REQUESTED_MG_PER_KG,
+        what="a positive number",
+    )
     if value <= 0:
         raise InputError(
             f"{field} {text!r} is not a positive number (e.g. 0.6)",

@@ -4,6 +4,7 @@ the booster advice, and the next dose's titration with the prescriber's accept o
 from __future__ import annotations
 
 import calendar as month_calendar
+import math
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -178,7 +179,14 @@ def _decision_dose(form: dict[str, str]) -> float | None:
         raise InputError(
             "give the dose you choose instead, in mg/kg (e.g. 0.6)", fields={"field": "mg_per_kg"}
         )
-    return decimal_number(text, field="mg_per_kg", low=0, high=MAX_REQUESTED_MG_PER_KG)
+    # Zero and below are the titration service's to refuse, in its words.
+    return decimal_number(
+        text,
+        field="mg_per_kg",
+        low=-math.inf,
+        high=MAX_REQUESTED_MG_PER_KG,
+        what="a dose in mg/kg",
+    )
 
 
 @router.post("/courses/{course_id}/titration/decision", name="web_decide_titration")

@@ -4,6 +4,7 @@ stops the infusion) and cancelling; the printable card, for active orders only."
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -46,7 +47,11 @@ def order_from_form(form: dict[str, str]) -> PlanOrder:
     text = form.get("requested_mg_per_kg", "").strip()
     if text:
         requested = decimal_number(
-            text, field="requested_mg_per_kg", low=0, high=MAX_REQUESTED_MG_PER_KG
+            text,
+            field="requested_mg_per_kg",
+            low=-math.inf,
+            high=MAX_REQUESTED_MG_PER_KG,
+            what="a dose in mg/kg",
         )
         if requested <= 0:
             raise InputError(

@@ -160,6 +160,8 @@ async def record(patient_id: RecordId, actor: SignedIn, request: Request) -> Res
             ZoneInfo(context.calendar.time_zone),
             context.clock(),
         )
+        if course_text and not (course_text.isascii() and course_text.isdigit()):
+            raise InputError("choose one of the patient's courses", fields={"field": "course_id"})
         course_id = (
             whole_number(course_text, field="course_id", low=1, high=MAX_RECORD_ID)
             if course_text
