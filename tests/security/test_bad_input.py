@@ -335,6 +335,7 @@ def test_a_body_sent_in_chunks_is_cut_off_at_the_cap(api: Api) -> None:
         "/api/v1/auth/token", content=chunks(), headers={"Content-Type": "application/json"}
     )
     assert answer.status_code == 413, answer.text
+    assert answer.json()["code"] == "input.body_too_large"
 
 
 def test_a_body_at_the_cap_is_read() -> None:

@@ -106,7 +106,7 @@ async def _http_error(request: Request, error: Exception) -> Response:
             "input.unreadable_body",
             f"{error.detail}: send the body as JSON (Content-Type: application/json)",
         )
-    codes = {404: "not_found", 405: "method_not_allowed"}
+    codes = {404: "not_found", 405: "method_not_allowed", 413: "input.body_too_large"}
     return await _respond(
         request, error.status_code, codes.get(error.status_code, "http_error"), str(error.detail)
     )
