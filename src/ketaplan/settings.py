@@ -11,6 +11,8 @@ Examples
 'postgresql+psycopg://clinic@db/ketaplan'
 >>> [str(p) for p in load_settings({"KETAPLAN_CATALOG": "clinic.toml"}).catalog_files]
 ['clinic.toml']
+>>> load_settings({}).max_body_bytes
+1048576
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from ketaplan.errors import InputError
+from ketaplan.inputs import whole_number
 
 DATABASE_URL_VARIABLE = "KETAPLAN_DATABASE_URL"
 CATALOG_VARIABLE = "KETAPLAN_CATALOG"
@@ -32,6 +35,11 @@ PUBLIC_URL_VARIABLE = "KETAPLAN_PUBLIC_URL"
 with it; ``ketaplan serve --public-url`` sets it for its workers."""
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
 """What ``ketaplan serve`` listens on by default."""
+MAX_BODY_BYTES_VARIABLE = "KETAPLAN_MAX_BODY_BYTES"
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+"""1 MiB: hundreds of times the largest body ketaplan takes (a patient's details, the settings
+form); anything larger is refused with a 413 before it is read."""
+BODY_BYTES_RANGE = (1024, 64 * 1024 * 1024)
 DEFAULT_DATABASE_URL = "sqlite:///./ketaplan.db"
 """The embedded default: one clinic on one laptop, a SQLite file in the working directory."""
 
@@ -47,6 +55,8 @@ class Settings:
     catalog_files: tuple[Path, ...] = ()
     """The clinic's own catalog files, in the order they are merged (later files win)."""
     public_url: str = DEFAULT_PUBLIC_URL
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    """The largest request body the server reads (``KETAPLAN_MAX_BODY_BYTES``)."""
 
 
 def public_url(raw: str) -> str:
@@ -91,8 +101,16 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         Path(part) for part in environ.get(CATALOG_VARIABLE, "").split(os.pathsep) if part.strip()
     )
     public = environ.get(PUBLIC_URL_VARIABLE, "").strip()
+    body_text = environ.get(MAX_BODY_BYTES_VARIABLE, "").strip()
+    low, high = BODY_BYTES_RANGE
+    max_body_bytes = (
+        whole_number(body_text, field=MAX_BODY_BYTES_VARIABLE, low=low, high=high)
+        if body_text
+        else DEFAULT_MAX_BODY_BYTES
+    )
     return Settings(
         database_url=_database_url(raw),
         catalog_files=files,
         public_url=public_url(public) if public else DEFAULT_PUBLIC_URL,
+        max_body_bytes=max_body_bytes,
     )

@@ -353,6 +353,9 @@ def _request(api: Api, method: str, path: str, body: dict[str, Any] | None, head
     if body is None:
         return api.client.request(method, path, headers=headers)
     if _is_page(path):
+        if (method, path) == ("POST", "/sign-in"):  # with the form's login-CSRF token, as a browser
+            page = api.client.get("/sign-in").text
+            body = {**body, "csrf_token": re.findall(r'name="csrf_token" value="([^"]+)"', page)[0]}
         return api.client.request(method, path, data=body, headers=headers)
     return api.client.request(method, path, json=body, headers=headers)
 

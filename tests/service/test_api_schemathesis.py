@@ -2,7 +2,9 @@
 matches the schema.
 
 In-process (ASGI, no network), signed in as a prescriber (the role with the most routes), on a
-fresh migrated SQLite database seeded with a clinic, a patient, a plan, a course and a session,
+fresh migrated database of each kind (SQLite, and PostgreSQL when the service tests have one:
+PostgreSQL refuses some text SQLite stores, such as NUL) seeded with a clinic, a patient, a
+plan, a course and a session,
 so that generated ids such as 1 reach real records and not only 404s. Each operation gets valid
 requests (positive) and invalid ones (negative: wrong types, missing fields, out-of-range
 values). Sign-out is left out: it would revoke the token the run signs in with.
@@ -65,12 +67,17 @@ LEFT_OUT = {"POST /api/v1/auth/sign-out"}
 
 @pytest.fixture
 def seeded_app(
-    tmp_path: Path, catalog: Catalog, resolver: MedicationResolver, policy: ClinicPolicy
+    tmp_path: Path,
+    database_url: str,
+    catalog: Catalog,
+    resolver: MedicationResolver,
+    policy: ClinicPolicy,
 ) -> Iterator[tuple[TestClient, dict[str, str]]]:
-    # In memory when the machine has a tmpfs: a third faster, and the run is about the API.
+    # SQLite in memory when the machine has a tmpfs: a third faster, and the run is about the API.
     shm = Path("/dev/shm")
-    folder = Path(tempfile.mkdtemp(dir=shm)) if shm.is_dir() else tmp_path
-    url = f"sqlite:///{folder / 'schemathesis.db'}"
+    sqlite = database_url.startswith("sqlite")
+    folder = Path(tempfile.mkdtemp(dir=shm)) if sqlite and shm.is_dir() else tmp_path
+    url = f"sqlite:///{folder / 'schemathesis.db'}" if sqlite else database_url
     engine = make_engine(url)
     migrate(engine)
     engine.dispose()

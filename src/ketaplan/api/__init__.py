@@ -16,6 +16,7 @@ from ketaplan import __version__, web
 from ketaplan.api.context import ServiceContext
 from ketaplan.api.errors import install_error_handlers
 from ketaplan.api.headers import SecurityHeaders
+from ketaplan.api.limits import BodySizeLimit, UnexpectedErrors
 from ketaplan.api.params import ERROR_RESPONSES
 from ketaplan.api.routes import (
     auth,
@@ -29,12 +30,14 @@ from ketaplan.api.routes import (
     titration,
 )
 from ketaplan.api.security import authorize
+from ketaplan.settings import DEFAULT_MAX_BODY_BYTES
 
 API_PREFIX = "/api/v1"
 
 
-def create_app(context: ServiceContext) -> FastAPI:
-    """The service app for one database and catalog."""
+def create_app(context: ServiceContext, *, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> FastAPI:
+    """The service app for one database and catalog; request bodies over ``max_body_bytes``
+    are refused with a 413 (:mod:`.limits`)."""
     app = FastAPI(
         title="ketaplan",
         version=__version__,
@@ -50,7 +53,9 @@ def create_app(context: ServiceContext) -> FastAPI:
     for module in (auth, patients, screenings, plans, courses, sessions, questionnaires, titration):
         app.include_router(module.router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
     web.install(app)
-    app.add_middleware(SecurityHeaders, hsts=context.secure_cookies)
+    app.add_middleware(BodySizeLimit, max_body_bytes=max_body_bytes)
+    app.add_middleware(UnexpectedErrors)  # outside the body limit and the routes
+    app.add_middleware(SecurityHeaders, hsts=context.secure_cookies)  # on every answer
     return app
 
 
@@ -71,7 +76,8 @@ def app_from_environment() -> FastAPI:
             catalog_files=settings.catalog_files,
             secure_cookies=secure,
             public_url=settings.public_url,
-        )
+        ),
+        max_body_bytes=settings.max_body_bytes,
     )
 
 

@@ -9,6 +9,12 @@ throttle asks to wait, on pages too). Anything else unexpected is logged with it
 traceback and answered ``internal_error`` with no detail: a bug, which the tests (schemathesis
 included) are there to find.
 
+What an unexpected error logs is the error's type and where it was raised (the traceback's
+frames, which show code, not values): never its message, the request's body or its query.
+A message can quote what was typed (a database driver's "invalid input value ...", a
+``KeyError`` of a patient's name), and logs are read and kept by people who may not see patient
+data. The engines also hide SQL parameters from their errors (``hide_parameters``).
+
 Under ``/api/`` errors stay JSON. Elsewhere (the web pages) they go to the page renderer the web
 app installs (:data:`PAGE_ERRORS`): a 401 sends the browser to the sign-in page and anything
 else is a readable page with the same message.
@@ -17,6 +23,7 @@ else is a readable page with the same message.
 from __future__ import annotations
 
 import logging
+import traceback
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -110,7 +117,7 @@ async def _http_error(request: Request, error: Exception) -> Response:
             "input.unreadable_body",
             f"{error.detail}: send the body as JSON (Content-Type: application/json)",
         )
-    codes = {404: "not_found", 405: "method_not_allowed"}
+    codes = {404: "not_found", 405: "method_not_allowed", 413: "input.body_too_large"}
     return await _respond(
         request, error.status_code, codes.get(error.status_code, "http_error"), str(error.detail)
     )
@@ -136,9 +143,20 @@ async def _database_unavailable(request: Request, error: Exception) -> Response:
     return await _respond(request, 503, code, message)
 
 
-async def _unexpected(request: Request, error: Exception) -> Response:
-    path = redacted(request.url.path)
-    log.exception("unhandled error on %s %s", request.method, path, exc_info=error)
+def _without_values(error: BaseException) -> str:
+    """The error's type and traceback frames, without its message (nor its causes')."""
+    frames = "".join(traceback.format_tb(error.__traceback__))
+    return f"{type(error).__module__}.{type(error).__qualname__} (message withheld)\n{frames}"
+
+
+async def unexpected_error(request: Request, error: Exception) -> Response:
+    """A 500 ``internal_error`` with no detail, logged without values (see above)."""
+    log.error(
+        "unhandled error on %s %s: %s",
+        request.method,
+        redacted(request.url.path),
+        _without_values(error),
+    )
     return await _respond(
         request,
         500,
@@ -152,4 +170,4 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(OperationalError, _database_unavailable)
-    app.add_exception_handler(Exception, _unexpected)
+    app.add_exception_handler(Exception, unexpected_error)

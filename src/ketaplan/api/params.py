@@ -2,7 +2,10 @@
 
 Bounds here are about what a request may carry, not clinical limits (the domain checks those and
 says which rule): an id fits the databases' 32-bit integers, a number is finite, a text is short
-enough to store, a time is one a clinic could mean. Past them a request is a 422, never a 500.
+enough to store and holds no control characters, a time is one a clinic could mean. Past them a
+request is a 422 naming the field, never a 500. Every text a request carries is a :data:`Line`
+or a :data:`MultilineText` (the checks are :mod:`ketaplan.inputs`', shared with the pages and
+the CLI).
 """
 
 from __future__ import annotations
@@ -13,14 +16,42 @@ from typing import Annotated, Any
 from fastapi import Path
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-MAX_RECORD_ID = 2**31 - 1
-"""Record ids are 32-bit integers in both databases; a larger id is a 422, not a database error."""
+from ketaplan.inputs import (
+    EARLIEST_YEAR,
+    LATEST_YEAR,
+    LINE_PATTERN,
+    MAX_RECORD_ID,
+    MULTILINE_PATTERN,
+    control_character,
+)
+
+
+def _one_line(value: str) -> str:
+    problem = control_character(value)
+    if problem is not None:
+        raise ValueError(problem)
+    return value
+
+
+def _several_lines(value: str) -> str:
+    problem = control_character(value, multiline=True)
+    if problem is not None:
+        raise ValueError(problem)
+    return value
+
+
+Line = Annotated[str, AfterValidator(_one_line), Field(json_schema_extra={"pattern": LINE_PATTERN})]
+"""Text on one line: a name, a weight with its unit, a term, an e-mail address, a password."""
+MultilineText = Annotated[
+    str, AfterValidator(_several_lines), Field(json_schema_extra={"pattern": MULTILINE_PATTERN})
+]
+"""Text that may run over several lines: a reason, a note."""
 
 RecordId = Annotated[int, Path(ge=1, le=MAX_RECORD_ID, description="A record's id.")]
 OptionalRecordId = Annotated[int | None, Field(ge=1, le=MAX_RECORD_ID)]
 
 Condition = Annotated[
-    str,
+    Line,
     Field(
         min_length=1,
         max_length=64,
@@ -28,12 +59,7 @@ Condition = Annotated[
         examples=["depression"],
     ),
 ]
-Reason = Annotated[str, Field(min_length=1, max_length=1000)]
-
-EARLIEST_YEAR = 1900
-LATEST_YEAR = 2200
-"""Dates and times outside these years are typing mistakes, and past them date arithmetic
-(time zones, scheduling ahead) overflows Python's calendar."""
+Reason = Annotated[MultilineText, Field(min_length=1, max_length=1000)]
 
 
 def _plausible_date(value: date) -> date:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -43,15 +43,9 @@ def course(
     from ketaplan.clinical.catalog.course_loader import load_calendar
     from ketaplan.clinical.course import plan_boosters, reschedule, schedule_series
     from ketaplan.clinical.titration import history_outcomes, series_end_scores
-    from ketaplan.errors import InputError
+    from ketaplan.inputs import clinic_date
 
-    try:
-        first_day = date.fromisoformat(start)
-    except ValueError:
-        raise InputError(
-            f"--start {start!r} is not a date; give YYYY-MM-DD, e.g. 2026-12-07",
-            code="input.not_a_date",
-        ) from None
+    first_day = clinic_date(start, field="--start")
     catalog = load_catalog()
     protocol = catalog.protocol(condition)
     calendar = load_calendar(calendar_file, catalog.clinic.time_zone)

@@ -13,31 +13,28 @@ if TYPE_CHECKING:
 
 
 def _whole_number(text: str | None, field: str) -> int | None:
-    from ketaplan.errors import InputError
+    """An optional whole number (the domain checks its range; this keeps it a number)."""
+    from ketaplan.inputs import MAX_RECORD_ID, whole_number
 
-    if text is None:
-        return None
-    if not text.strip().isdigit():
-        raise InputError(
-            f"{field} {text!r} is not a whole number (e.g. 42)",
-            code="input.not_a_number",
-            fields={"field": field, "value": text},
-        )
-    return int(text)
+    return None if text is None else whole_number(text, field=field, low=0, high=MAX_RECORD_ID)
 
 
 def _decimal(text: str | None, field: str) -> float | None:
     import math
 
     from ketaplan.errors import InputError
+    from ketaplan.inputs import MAX_REQUESTED_MG_PER_KG, decimal_number
 
     if text is None:
         return None
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not math.isfinite(value) or value <= 0:
+    value = decimal_number(
+        text,
+        field=field,
+        low=-math.inf,
+        high=MAX_REQUESTED_MG_PER_KG,
+        what="a positive number",
+    )
+    if value <= 0:
         raise InputError(
             f"{field} {text!r} is not a positive number (e.g. 0.6)",
             code="input.not_a_number",

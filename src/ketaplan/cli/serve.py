@@ -31,6 +31,7 @@ import typer
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
 
 
 def serve(
@@ -89,6 +90,7 @@ def serve(
     )
     from ketaplan.cli._output import print_lines
     from ketaplan.clinical.catalog import load_catalog
+    from ketaplan.errors import InputError
     from ketaplan.settings import (
         CATALOG_VARIABLE,
         DATABASE_URL_VARIABLE,
@@ -99,6 +101,11 @@ def serve(
     from ketaplan.store import open_database, safe_url
     from ketaplan.store.backup import hold_serve_lock, sqlite_path
 
+    if log_level not in LOG_LEVELS:
+        raise InputError(
+            f"--log-level {log_level!r}: choose one of {', '.join(LOG_LEVELS)}",
+            fields={"field": "log_level"},
+        )
     proxies = proxy_options(forwarded_allow_ips)  # a bad address is refused before anything
     settings = load_settings(os.environ)
     database_url = settings.database_url

@@ -25,6 +25,30 @@ if TYPE_CHECKING:
 #: (clinical/REFERENCE.md section 5 gives 100-250 ng/mL as the dissociative range).
 DEFAULT_BELOW_NG_PER_ML = 100.0
 
+MAXIMA: dict[str, float] = {
+    "--dose-mg": 5_000.0,
+    "--duration-min": 10_080.0,
+    "--until-min": 10_080.0,
+    "--step-s": 3_600.0,
+    "--below-ng-per-ml": 100_000.0,
+}
+"""The most each number may be, checked (with finiteness) before anything is simulated; the
+simulator refuses zero and negative values itself. Not clinical limits: 5,000 mg is several
+times any ketamine dose given in one infusion, a week (10,080 min) longer than any infusion or
+follow-up, 100,000 ng/mL far above any level measured in people. Past them (or not finite) a
+value is a typing mistake, and the arithmetic would overflow to a "nan" peak."""
+MAX_SEED = 2**32 - 1
+
+
+def _in_range(value: float | None, option: str) -> float | None:
+    import math
+
+    from ketaplan.inputs import finite_number
+
+    if value is None:
+        return None
+    return finite_number(value, field=option, low=-math.inf, high=MAXIMA[option])
+
 
 def protocol_segments(condition: str, weight_kg: float) -> tuple[InfusionSegment, ...]:
     """The personalised plan's dose for this patient, spread over the protocol's infusion time.
@@ -160,16 +184,22 @@ def simulate(
         float | None,
         typer.Option(help="Age in years, checked against the model's fitted range."),
     ] = None,
-    dose_mg: Annotated[float | None, typer.Option(help="Total dose in mg.")] = None,
-    duration_min: Annotated[float | None, typer.Option(help="Infusion time in minutes.")] = None,
+    dose_mg: Annotated[float | None, typer.Option(help="Total dose in mg (up to 5000).")] = None,
+    duration_min: Annotated[
+        float | None, typer.Option(help="Infusion time in minutes (up to 10080).")
+    ] = None,
     condition: Annotated[
         str | None, typer.Option(help="Use this protocol's starting mg/kg and infusion time.")
     ] = None,
     events: Annotated[
         Path | None, typer.Option(help="A session event log, one JSON object per line.")
     ] = None,
-    until_min: Annotated[float, typer.Option(help="Simulate until this minute.")] = 240.0,
-    step_s: Annotated[float, typer.Option(help="Time step of the output, seconds.")] = 10.0,
+    until_min: Annotated[
+        float, typer.Option(help="Simulate until this minute (up to 10080).")
+    ] = 240.0,
+    step_s: Annotated[
+        float, typer.Option(help="Time step of the output, seconds (up to 3600).")
+    ] = 10.0,
     below_ng_per_ml: Annotated[
         float,
         typer.Option(help="Report when plasma falls below this level (clinic policy)."),
@@ -190,7 +220,9 @@ def simulate(
         tuple[str, str],
         typer.Option(help='Weight range of the cohort, e.g. "50 kg" "120 kg".'),
     ] = ("50 kg", "120 kg"),
-    seed: Annotated[int, typer.Option(help="Random seed of the virtual patients.")] = 20261207,
+    seed: Annotated[
+        int, typer.Option(min=0, max=MAX_SEED, help="Random seed of the virtual patients.")
+    ] = 20261207,
     plot: Annotated[
         Path | None, typer.Option(help="Draw the curves to a .png or .svg file.")
     ] = None,
@@ -213,6 +245,11 @@ def simulate(
         raise InputError(f"--cohort {cohort}: use between 10 and 1000000 virtual patients")
     if age is not None and not 0 < age < 120:
         raise InputError(f"--age {age:g}: give the age in years, more than 0 and below 120")
+    dose_mg = _in_range(dose_mg, "--dose-mg")
+    duration_min = _in_range(duration_min, "--duration-min")
+    until_min = _in_range(until_min, "--until-min") or 0.0
+    step_s = _in_range(step_s, "--step-s") or 0.0
+    below_ng_per_ml = _in_range(below_ng_per_ml, "--below-ng-per-ml") or 0.0
     weight_kg = parse_weight_kg(weight)
     chosen = pk.pk_model(model)
     levels = pk.load_pk_levels()

@@ -47,8 +47,9 @@ def read_password_from_stdin() -> str:
     import sys
 
     from ketaplan.errors import InputError
+    from ketaplan.inputs import check_text
 
-    line = sys.stdin.readline().rstrip("\r\n")
+    line = check_text(sys.stdin.readline().rstrip("\r\n"), field="password")
     if not line:
         raise InputError(
             "no password on standard input (e.g. `pass show clinic/nurse | ketaplan user add "

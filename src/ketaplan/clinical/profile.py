@@ -349,7 +349,7 @@ def parse_blood_pressure(text: str) -> VitalSigns:
     '128/84'
     """
     parts = text.replace(" ", "").lower().removesuffix("mmhg").split("/")
-    if len(parts) != 2 or not all(p.isdigit() for p in parts):
+    if len(parts) != 2 or not all(p.isascii() and p.isdigit() for p in parts):
         raise InputError(
             f"blood pressure {text!r} is not systolic/diastolic in mmHg, e.g. '128/84'",
             code="input.invalid_blood_pressure",

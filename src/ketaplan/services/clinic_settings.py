@@ -273,7 +273,10 @@ def _calendar(typed: CalendarInput, default: ClinicCalendar) -> ClinicCalendar:
             typed.min_hours_between,
         )
     per_week_text = typed.max_per_week.strip()
-    if not per_week_text.isdigit() or not 1 <= int(per_week_text) <= 7:
+    if (
+        not (per_week_text.isascii() and per_week_text.isdigit())
+        or not 1 <= int(per_week_text) <= 7
+    ):
         raise _bad(
             "max_per_week",
             f"infusions per 7 days {per_week_text!r} must be a whole number from 1 to 7",
@@ -339,6 +342,8 @@ def _own_thresholds(
             cleaned = text.strip()
             try:
                 value = float(cleaned)
+                if not math.isfinite(value):
+                    raise ValueError(cleaned)
             except ValueError:
                 _, category, code = name.split("__", 2)
                 rule = next(r for r in default.for_category(category) if r.code == code)

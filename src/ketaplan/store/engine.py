@@ -86,11 +86,11 @@ def make_engine(database_url: str) -> Engine:
             create_private_file(Path(url.database))
             gate = WriterGate(Path(url.database), timeout_s=SQLITE_BUSY_TIMEOUT_S)
             connect_args["factory"] = GatedConnection
-        engine = create_engine(url, connect_args=connect_args)
+        engine = create_engine(url, connect_args=connect_args, hide_parameters=True)
         event.listen(engine, "connect", partial(_sqlite_on_connect, gate))
         event.listen(engine, "begin", _sqlite_begin)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, hide_parameters=True)
 
 
 def create_private_file(path: Path) -> None:
@@ -120,7 +120,9 @@ def make_lookup_engine(engine: Engine) -> Engine:
     """
     if engine.dialect.name == "sqlite":
         return engine.execution_options(**{READ_ONLY_OPTION: True})
-    return create_engine(engine.url, pool_pre_ping=True, isolation_level="AUTOCOMMIT")
+    return create_engine(
+        engine.url, pool_pre_ping=True, isolation_level="AUTOCOMMIT", hide_parameters=True
+    )
 
 
 def safe_url(engine: Engine) -> str:

@@ -24,6 +24,7 @@ from starlette.templating import Jinja2Templates
 from ketaplan.api.context import services
 from ketaplan.api.security import SESSION_COOKIE
 from ketaplan.errors import KetaplanError
+from ketaplan.inputs import check_text
 from ketaplan.services import Actor
 from ketaplan.services.accounts import csrf_token_for
 
@@ -112,10 +113,21 @@ async def call(function: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T
     return await run_in_threadpool(function, *args, **kwargs)
 
 
+MULTILINE_FIELDS = frozenset(
+    {"medications", "history", "override_reason", "reason", "vials", "holidays"}
+)
+"""Form fields written in a textarea: they may hold line breaks (and a pasted tab)."""
+
+
 async def form_of(request: Request) -> dict[str, str]:
-    """The posted form as text fields (files are not accepted anywhere)."""
+    """The posted form as text fields (files are not accepted anywhere), every name and value
+    checked for control characters: a 422 naming the first field that holds one."""
     form = await request.form()
-    return {key: value for key, value in form.items() if isinstance(value, str)}
+    fields = {key: value for key, value in form.items() if isinstance(value, str)}
+    for key, value in fields.items():
+        check_text(key, field="a field name")
+        check_text(value, field=key, multiline=key in MULTILINE_FIELDS)
+    return fields
 
 
 def field_errors(error: KetaplanError, aliases: Mapping[str, str] | None = None) -> dict[str, str]:

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from ketaplan.api.context import services
+from ketaplan.api.params import Line
 from ketaplan.api.security import SignedIn, client_origin
 from ketaplan.services.accounts import sign_in, sign_out
 
@@ -16,8 +17,8 @@ router = APIRouter(prefix="/auth", tags=["accounts"])
 
 
 class Credentials(BaseModel):
-    email: str = Field(max_length=320, examples=["nurse@clinic.example"])
-    password: str = Field(max_length=1024)
+    email: Line = Field(max_length=320, examples=["nurse@clinic.example"])
+    password: Line = Field(max_length=1024)
 
 
 class StaffMember(BaseModel):

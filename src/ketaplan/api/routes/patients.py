@@ -13,7 +13,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from ketaplan.api.context import services
-from ketaplan.api.params import RecordId
+from ketaplan.api.params import Line, RecordId
 from ketaplan.api.security import SignedIn
 from ketaplan.clinical.profile import with_confirm_weight_hint
 from ketaplan.errors import InputError
@@ -38,7 +38,7 @@ router = APIRouter(prefix="/patients", tags=["patients"])
 CONFIRM_WEIGHT_HINT = 'send "confirm_weight": true'
 """How an API client confirms a weight that looks unusual for the height."""
 
-Text = Annotated[str, Field(max_length=200)]
+Text = Annotated[Line, Field(max_length=200)]
 
 
 class PatientIn(BaseModel):
@@ -47,8 +47,8 @@ class PatientIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     full_name: Text = Field(examples=["Alex Example"])
-    weight: Annotated[str, Field(max_length=40, examples=["176 lb"])]
-    height: Annotated[str | None, Field(max_length=40, examples=["5 ft 9 in"])] = None
+    weight: Annotated[Line, Field(max_length=40, examples=["176 lb"])]
+    height: Annotated[Line | None, Field(max_length=40, examples=["5 ft 9 in"])] = None
     date_of_birth: date | None = None
     age_years: Annotated[int | None, Field(ge=0, le=130)] = None
     sex: Literal["female", "male", "other"] | None = None
@@ -63,9 +63,9 @@ class PatientIn(BaseModel):
     experience: Text | None = None
     severity: Text | None = None
     preference: Text | None = None
-    blood_pressure: Annotated[str | None, Field(max_length=20, examples=["128/82"])] = None
+    blood_pressure: Annotated[Line | None, Field(max_length=20, examples=["128/82"])] = None
     heart_rate: Annotated[
-        str | None,
+        Line | None,
         Field(max_length=20, examples=["72"], description="Pre-infusion heart rate, per minute."),
     ] = None
     confirm_weight: bool = Field(
@@ -162,7 +162,7 @@ def create(body: PatientIn, actor: SignedIn, request: Request) -> PatientOut | P
 def search(
     actor: SignedIn,
     request: Request,
-    q: Annotated[str, Query(max_length=200, description="Part of the name.")] = "",
+    q: Annotated[Line, Query(max_length=200, description="Part of the name.")] = "",
     limit: Annotated[int, Query(ge=1, le=MAX_SEARCH_RESULTS)] = MAX_SEARCH_RESULTS,
 ) -> list[PatientListItem]:
     """Patients whose name contains ``q`` (any case), by name."""

@@ -27,9 +27,10 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from ketaplan.api.context import services
-from ketaplan.api.params import Condition, ErrorOut, Reason, RecordId
+from ketaplan.api.params import Condition, ErrorOut, Line, Reason, RecordId
 from ketaplan.api.security import SignedIn
 from ketaplan.errors import OverrideRequired
+from ketaplan.inputs import MAX_REQUESTED_MG_PER_KG
 from ketaplan.services import (
     DEFAULT_MEANING,
     PlanOrder,
@@ -42,11 +43,6 @@ from ketaplan.services import (
 )
 
 router = APIRouter(tags=["plans"])
-
-MAX_REQUESTED_MG_PER_KG = 100.0
-"""Far above any protocol's hard limit: the limits refuse and explain; this only keeps the
-number a number."""
-
 
 OVERRIDE_HINT = (
     'send "override_reason" in the request body, signed in as a prescriber: the signed-in '
@@ -78,10 +74,10 @@ class PlanIn(BaseModel):
 class SignIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    password: Annotated[str, Field(min_length=1, max_length=1024)] = Field(
+    password: Annotated[Line, Field(min_length=1, max_length=1024)] = Field(
         description="The signing prescriber's own password, entered again for this signature."
     )
-    meaning: Annotated[str, Field(min_length=1, max_length=500)] = Field(
+    meaning: Annotated[Line, Field(min_length=1, max_length=500)] = Field(
         DEFAULT_MEANING, description="What the signature means; recorded with it."
     )
     override_reason: Reason | None = Field(
@@ -89,7 +85,7 @@ class SignIn(BaseModel):
         description="Needed to sign a plan whose screening stops the infusion (a "
         "contraindication, a held start): the clinical reason for overriding it.",
     )
-    signer_name: Annotated[str | None, Field(min_length=1, max_length=200)] = Field(
+    signer_name: Annotated[Line | None, Field(min_length=1, max_length=200)] = Field(
         None, description="The signer's name as printed on the order (default: e-mail)."
     )
 

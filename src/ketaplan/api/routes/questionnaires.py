@@ -15,7 +15,7 @@ from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from ketaplan.api.context import services
-from ketaplan.api.params import ClinicTime, OptionalRecordId, RecordId
+from ketaplan.api.params import ClinicTime, Line, OptionalRecordId, RecordId
 from ketaplan.api.security import SignedIn, client_origin
 from ketaplan.services import (
     QuestionnaireRecord,
@@ -30,7 +30,7 @@ from ketaplan.services.patient_links import MAX_TOKEN_LENGTH
 router = APIRouter(tags=["questionnaires"])
 
 ScaleKey = Annotated[
-    str,
+    Line,
     Field(
         min_length=1,
         max_length=32,
@@ -42,7 +42,7 @@ Answers = Annotated[
     list[Annotated[int, Field(ge=-1000, le=1000)]],
     Field(max_length=50, description="Every item's answer, in item order.", examples=[[1] * 9]),
 ]
-Token = Annotated[str, Path(min_length=1, max_length=MAX_TOKEN_LENGTH)]
+Token = Annotated[Line, Path(min_length=1, max_length=MAX_TOKEN_LENGTH)]
 
 
 class ResponseIn(BaseModel):

@@ -21,8 +21,9 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from ketaplan.api.context import services
-from ketaplan.api.params import Condition, OptionalRecordId, RecordId
+from ketaplan.api.params import Condition, Line, MultilineText, OptionalRecordId, RecordId
 from ketaplan.api.security import SignedIn
+from ketaplan.inputs import MAX_EVENT_MAGNITUDE, MAX_SESSION_NUMBER
 from ketaplan.services import (
     SessionChart,
     append_session_event,
@@ -38,9 +39,9 @@ MAX_EVENTS = 10_000
 
 EventValue = (
     StrictBool
-    | Annotated[int, Field(ge=-1_000_000, le=1_000_000)]
-    | Annotated[float, Field(ge=-1e6, le=1e6, allow_inf_nan=False)]
-    | Annotated[str, Field(max_length=2000)]
+    | Annotated[int, Field(ge=-MAX_EVENT_MAGNITUDE, le=MAX_EVENT_MAGNITUDE)]
+    | Annotated[float, Field(ge=-MAX_EVENT_MAGNITUDE, le=MAX_EVENT_MAGNITUDE, allow_inf_nan=False)]
+    | Annotated[MultilineText, Field(max_length=2000)]
     | None
 )
 """An event field: the domain checks names and meanings; here, only that it is a plain value."""
@@ -52,7 +53,7 @@ class SessionIn(BaseModel):
     condition: Condition
     course_id: OptionalRecordId = None
     plan_id: OptionalRecordId = None
-    number: Annotated[int | None, Field(ge=1, le=100)] = None
+    number: Annotated[int | None, Field(ge=1, le=MAX_SESSION_NUMBER)] = None
 
 
 class EventIn(BaseModel):
@@ -62,7 +63,7 @@ class EventIn(BaseModel):
 
     expected_seq: Annotated[int, Field(ge=0, le=MAX_EVENTS)]
     event: Annotated[
-        dict[Annotated[str, Field(max_length=64)], EventValue],
+        dict[Annotated[Line, Field(max_length=64)], EventValue],
         Field(
             max_length=20,
             description="The event as `ketaplan session` reads it: `at` (ISO time with offset, "

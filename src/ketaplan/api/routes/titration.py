@@ -17,8 +17,9 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from ketaplan.api.context import services
-from ketaplan.api.params import ErrorOut, RecordId
+from ketaplan.api.params import ErrorOut, Line, MultilineText, RecordId
 from ketaplan.api.security import SignedIn
+from ketaplan.inputs import MAX_REQUESTED_MG_PER_KG
 from ketaplan.services import DEFAULT_MEANING, decide_titration, recommend_titration
 
 router = APIRouter(tags=["titration"])
@@ -35,19 +36,21 @@ class RecommendationOut(BaseModel):
 class DecisionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    mg_per_kg: Annotated[float | None, Field(gt=0, le=100, allow_inf_nan=False)] = Field(
+    mg_per_kg: Annotated[
+        float | None, Field(gt=0, le=MAX_REQUESTED_MG_PER_KG, allow_inf_nan=False)
+    ] = Field(
         None, description="Leave out to accept the recommendation; another dose needs a reason."
     )
-    reason: Annotated[str, Field(max_length=1000)] = ""
-    password: Annotated[str, Field(min_length=1, max_length=1024)] = Field(
+    reason: Annotated[MultilineText, Field(max_length=1000)] = ""
+    password: Annotated[Line, Field(min_length=1, max_length=1024)] = Field(
         description="The deciding prescriber's password: the decision is signed as an order."
     )
-    override_reason: Annotated[str | None, Field(min_length=1, max_length=1000)] = Field(
+    override_reason: Annotated[MultilineText | None, Field(min_length=1, max_length=1000)] = Field(
         None,
         description="Past a soft limit (default: the reason), or to override a "
         "contraindication or hold found by screening.",
     )
-    meaning: Annotated[str, Field(min_length=1, max_length=500)] = Field(
+    meaning: Annotated[Line, Field(min_length=1, max_length=500)] = Field(
         DEFAULT_MEANING, description="What the signature means; recorded with it."
     )
 

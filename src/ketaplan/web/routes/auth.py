@@ -13,6 +13,7 @@ from starlette.responses import Response
 
 from ketaplan.api.context import services
 from ketaplan.api.errors import retry_after
+from ketaplan.api.params import Line
 from ketaplan.api.security import CSRF_FORM_FIELD, SESSION_COOKIE, SignedIn, client_origin
 from ketaplan.errors import NotSignedIn, TooManyAttempts
 from ketaplan.services.accounts import sign_in, sign_out
@@ -67,7 +68,7 @@ def _sign_in_page(
 
 
 @router.get("/sign-in", name="web_sign_in_page", response_class=HTMLResponse)
-async def sign_in_page(request: Request, next: str = "/") -> Response:
+async def sign_in_page(request: Request, next: Line = "/") -> Response:
     return _sign_in_page(request, {}, {}, _safe_next(next))
 
 

@@ -4,6 +4,7 @@ the booster advice, and the next dose's titration with the prescriber's accept o
 from __future__ import annotations
 
 import calendar as month_calendar
+import math
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -25,6 +26,14 @@ from ketaplan.errors import (
     PermissionDenied,
     SafetyLimitError,
     TooManyAttempts,
+)
+from ketaplan.inputs import (
+    MAX_RECORD_ID,
+    MAX_REQUESTED_MG_PER_KG,
+    MAX_SESSION_NUMBER,
+    clinic_date,
+    decimal_number,
+    whole_number,
 )
 from ketaplan.services import (
     DEFAULT_MEANING,
@@ -76,22 +85,19 @@ def month_grids(days: dict[date, int], clinic: ClinicCalendar) -> list[tuple[str
 
 
 def _first_day(text: str) -> date:
-    try:
-        return date.fromisoformat(text.strip())
-    except ValueError:
-        raise InputError(
-            "choose the day of the first session"
-            if not text.strip()
-            else f"{text!r} is not a date (YYYY-MM-DD)",
-            fields={"field": "first_day"},
-        ) from None
+    if not text.strip():
+        raise InputError("choose the day of the first session", fields={"field": "first_day"})
+    return clinic_date(text, field="first_day")
 
 
 @router.post("/patients/{patient_id}/courses", name="web_schedule_course")
 async def schedule(patient_id: RecordId, actor: SignedIn, request: Request) -> Response:
     form = await form_of(request)
     context = services(request)
-    plan_id = int(form["plan_id"]) if form.get("plan_id", "").isdigit() else None
+    plan_text = form.get("plan_id", "").strip()
+    plan_id = (
+        whole_number(plan_text, field="plan_id", low=1, high=MAX_RECORD_ID) if plan_text else None
+    )
     try:
         record = await call(
             schedule_course,
@@ -170,15 +176,18 @@ def _decision_dose(form: dict[str, str]) -> float | None:
     if form.get("choice") == "accept":
         return None
     text = form.get("mg_per_kg", "").strip()
-    try:
-        return float(text)
-    except ValueError:
+    if not text:
         raise InputError(
-            "give the dose you choose instead, in mg/kg (e.g. 0.6)"
-            if not text
-            else f"{text!r} is not a dose in mg/kg (e.g. 0.6)",
-            fields={"field": "mg_per_kg"},
-        ) from None
+            "give the dose you choose instead, in mg/kg (e.g. 0.6)", fields={"field": "mg_per_kg"}
+        )
+    # Zero and below are the titration service's to refuse, in its words.
+    return decimal_number(
+        text,
+        field="mg_per_kg",
+        low=-math.inf,
+        high=MAX_REQUESTED_MG_PER_KG,
+        what="a dose in mg/kg",
+    )
 
 
 @router.post("/courses/{course_id}/titration/decision", name="web_decide_titration")
@@ -244,7 +253,12 @@ async def open_course_session(course_id: RecordId, actor: SignedIn, request: Req
         actor=actor,
         policy=context.policy,
     )
-    number = int(form["number"]) if form.get("number", "").isdigit() else None
+    number_text = form.get("number", "").strip()
+    number = (
+        whole_number(number_text, field="number", low=1, high=MAX_SESSION_NUMBER)
+        if number_text
+        else None
+    )
     chart = await call(
         open_session,
         context.unit_of_work(),

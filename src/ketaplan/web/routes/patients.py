@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.responses import Response
 
 from ketaplan.api.context import services
-from ketaplan.api.params import RecordId
+from ketaplan.api.params import Line, RecordId
 from ketaplan.api.security import SignedIn
+from ketaplan.clinical.profile import MAX_AGE_YEARS
 from ketaplan.errors import InputError
+from ketaplan.inputs import clinic_date, whole_number
 from ketaplan.services import Actor, PatientDetails, create_patient, search_patients
 from ketaplan.services.patient_overview import patient_overview
 from ketaplan.services.patients import check_patient_details
@@ -50,26 +52,14 @@ def details_from_form(form: dict[str, str]) -> PatientDetails:
     InputError naming its field (the service checks everything else)."""
     born: date | None = None
     if form.get("date_of_birth", "").strip():
-        try:
-            born = date.fromisoformat(form["date_of_birth"].strip())
-        except ValueError:
-            raise InputError(
-                f"date of birth {form['date_of_birth']!r} is not a date (YYYY-MM-DD)",
-                fields={"field": "date_of_birth"},
-            ) from None
+        born = clinic_date(form["date_of_birth"], field="date_of_birth")
         if born > date.today():
             raise InputError(
                 "the date of birth is in the future", fields={"field": "date_of_birth"}
             )
     age: int | None = None
     if form.get("age_years", "").strip():
-        try:
-            age = int(form["age_years"].strip())
-        except ValueError:
-            raise InputError(
-                f"age {form['age_years']!r} is not a whole number of years",
-                fields={"field": "age_years"},
-            ) from None
+        age = whole_number(form["age_years"], field="age_years", low=0, high=MAX_AGE_YEARS)
     if not form.get("weight", "").strip():
         raise InputError(
             "the weight is required, with its unit (e.g. 176 lb or 80 kg)",
@@ -100,8 +90,10 @@ def details_from_form(form: dict[str, str]) -> PatientDetails:
 
 
 @router.get("/patients", name="web_patients", response_class=HTMLResponse)
-async def patient_list(actor: SignedIn, request: Request, q: str = "") -> Response:
-    found = await call(search_patients, services(request).unit_of_work(), q[:200], actor=actor)
+async def patient_list(
+    actor: SignedIn, request: Request, q: Annotated[Line, Query(max_length=200)] = ""
+) -> Response:
+    found = await call(search_patients, services(request).unit_of_work(), q, actor=actor)
     return render(request, "patients.html", {"patients": found, "q": q})
 
 
@@ -138,10 +130,10 @@ async def check_intake(actor: SignedIn, request: Request) -> Response:
     and access logs; nothing is read from or written to the database, so it is not audited,
     and nothing of the form is logged or echoed beyond the one message.
     """
-    form = await form_of(request)
-    typed = {key: value for key, value in form.items() if key in LIVE_CHECKED_FIELDS}
     headers = {"Cache-Control": "no-store"}
     try:
+        form = await form_of(request)
+        typed = {key: value for key, value in form.items() if key in LIVE_CHECKED_FIELDS}
         details = details_from_form(typed)
         await call(check_patient_details, details, catalog=services(request).catalog)
     except InputError as refused:

@@ -22,6 +22,7 @@ from ketaplan.errors import (
     OverrideRequired,
     PermissionDenied,
 )
+from ketaplan.inputs import MAX_REQUESTED_MG_PER_KG, decimal_number
 from ketaplan.services import (
     DEFAULT_MEANING,
     Actor,
@@ -46,14 +47,14 @@ def order_from_form(form: dict[str, str]) -> PlanOrder:
     requested: float | None = None
     text = form.get("requested_mg_per_kg", "").strip()
     if text:
-        try:
-            requested = float(text)
-        except ValueError:
-            raise InputError(
-                f"{text!r} is not a dose in mg/kg (e.g. 0.5)",
-                fields={"field": "requested_mg_per_kg"},
-            ) from None
-        if not math.isfinite(requested) or requested <= 0:
+        requested = decimal_number(
+            text,
+            field="requested_mg_per_kg",
+            low=-math.inf,
+            high=MAX_REQUESTED_MG_PER_KG,
+            what="a dose in mg/kg",
+        )
+        if requested <= 0:
             raise InputError(
                 "the dose must be a positive number of mg/kg",
                 fields={"field": "requested_mg_per_kg"},

@@ -17,10 +17,11 @@ from fastapi.responses import HTMLResponse
 from starlette.responses import Response
 
 from ketaplan.api.context import services
-from ketaplan.api.params import RecordId
+from ketaplan.api.params import Line, RecordId
 from ketaplan.api.security import SignedIn
 from ketaplan.clinical.outcomes import SCALES, Scale
 from ketaplan.errors import InputError
+from ketaplan.inputs import MAX_RECORD_ID, whole_number
 from ketaplan.services import Actor, get_patient, list_courses, record_questionnaire
 from ketaplan.web.item_texts import ITEM_TEXTS
 from ketaplan.web.rendering import call, field_errors, form_of, redirect, render
@@ -94,9 +95,9 @@ def answers_from_form(form: dict[str, str], spec: Scale) -> list[int]:
                 f"item {item} has no answer; enter every item (0-{spec.item_max})",
                 fields={"field": f"item{item}"},
             )
-        if not text.isdigit() or int(text) > spec.item_max:
+        if not (text.isascii() and text.isdigit()) or int(text) > spec.item_max:
             raise InputError(
-                f"item {item}: {text!r} is not an answer; choose 0-{spec.item_max}",
+                f"item {item}: {text[:40]!r} is not an answer; choose 0-{spec.item_max}",
                 fields={"field": f"item{item}"},
             )
         answers.append(int(text))
@@ -133,7 +134,7 @@ async def _page(
     response_class=HTMLResponse,
 )
 async def new_questionnaire(
-    patient_id: RecordId, actor: SignedIn, request: Request, scale: str = "phq9"
+    patient_id: RecordId, actor: SignedIn, request: Request, scale: Line = "phq9"
 ) -> Response:
     spec = SCALES[scale] if scale in STAFF_SCALES else SCALES["phq9"]
     context = services(request)
@@ -159,8 +160,13 @@ async def record(patient_id: RecordId, actor: SignedIn, request: Request) -> Res
             ZoneInfo(context.calendar.time_zone),
             context.clock(),
         )
-        if course_text and not course_text.isdigit():
+        if course_text and not (course_text.isascii() and course_text.isdigit()):
             raise InputError("choose one of the patient's courses", fields={"field": "course_id"})
+        course_id = (
+            whole_number(course_text, field="course_id", low=1, high=MAX_RECORD_ID)
+            if course_text
+            else None
+        )
         await call(
             record_questionnaire,
             context.unit_of_work(),
@@ -169,7 +175,7 @@ async def record(patient_id: RecordId, actor: SignedIn, request: Request) -> Res
             answers=answers,
             answered_at=answered_at,
             actor=actor,
-            course_id=int(course_text) if course_text else None,
+            course_id=course_id,
         )
     except InputError as refused:
         errors = field_errors(refused, {"course_id": "course_id", "answers": "scale"})

@@ -13,7 +13,6 @@ names, or the form's own button when it names none of that form's fields).
 
 from __future__ import annotations
 
-import math
 from datetime import datetime
 from typing import Any
 
@@ -31,6 +30,7 @@ from ketaplan.errors import (
     PermissionDenied,
     SafetyLimitError,
 )
+from ketaplan.inputs import MAX_EVENT_MAGNITUDE, MAX_RECORD_ID, decimal_number, whole_number
 from ketaplan.services import Actor, append_session_event
 from ketaplan.services.patient_overview import session_console
 from ketaplan.web.rendering import call, field_errors, form_of, redirect, render
@@ -99,12 +99,7 @@ def event_from_form(form: dict[str, str], now: datetime) -> dict[str, Any]:
         text = form.get(name, "").strip()
         if not text:
             continue
-        try:
-            value = float(text)
-        except ValueError:
-            raise InputError(f"{text!r} is not a number", fields={"field": name}) from None
-        if not math.isfinite(value):
-            raise InputError(f"{text!r} is not a number", fields={"field": name})
+        value = decimal_number(text, field=name, low=-MAX_EVENT_MAGNITUDE, high=MAX_EVENT_MAGNITUDE)
         event[name] = int(value) if name in WHOLE_NUMBERS and value.is_integer() else value
     for name in TEXTS.get(kind, ()):
         text = form.get(name, "").strip()
@@ -267,10 +262,9 @@ async def chart_event(session_id: RecordId, actor: SignedIn, request: Request) -
     form = await form_of(request)
     context = services(request)
     try:
-        expected = int(form.get("expected_seq", ""))
-    except ValueError:
-        expected = -1
-    try:
+        expected = whole_number(
+            form.get("expected_seq", ""), field="expected_seq", low=0, high=MAX_RECORD_ID
+        )
         await call(
             append_session_event,
             context.unit_of_work(),

@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse
 from starlette.responses import Response
 
 from ketaplan.api.context import services
+from ketaplan.api.params import Line
 from ketaplan.api.security import SignedIn
 from ketaplan.clinical.calendar import WEEKDAYS as WEEKDAY_KEYS
 from ketaplan.clinical.monitoring import rule_direction, threshold_text
@@ -101,7 +102,7 @@ def _typed(form: dict[str, str]) -> ClinicSettingsInput:
 
 
 @router.get("/settings", name="web_clinic_settings", response_class=HTMLResponse)
-async def settings_page(actor: SignedIn, request: Request, saved: str = "") -> Response:
+async def settings_page(actor: SignedIn, request: Request, saved: Line = "") -> Response:
     record = await _current(request, actor)
     return render(
         request, "settings.html", _page(request, form_values(record), {}, saved=bool(saved))
@@ -114,7 +115,7 @@ async def save_settings(actor: SignedIn, request: Request) -> Response:
     context = services(request)
     version_text = form.get("version", "").strip()
     try:
-        if not version_text.isdigit():
+        if not (version_text.isascii() and version_text.isdigit()):
             raise InputError(
                 "the form lost the settings version it was opened at; reload the page",
                 fields={"field": ""},
