@@ -76,9 +76,10 @@ class Database:
             transaction.commit()
 
 
-def open_database(database_url: str) -> Database:
-    """Connect, and refuse to go on unless the schema is at this code's revision."""
-    engine = make_engine(database_url)
+def open_database(database_url: str, *, read_only: bool = False) -> Database:
+    """Connect, and refuse to go on unless the schema is at this code's revision.
+    ``read_only`` opens it so that nothing can change it (a check of it)."""
+    engine = make_engine(database_url, read_only=read_only)
     try:
         require_migrated(engine)
     except OperationalError as exc:
@@ -87,7 +88,8 @@ def open_database(database_url: str) -> Database:
     except BaseException:
         engine.dispose()
         raise
-    return Database(engine, make_session_factory(engine), make_lookup_engine(engine))
+    lookups = engine if read_only else make_lookup_engine(engine)
+    return Database(engine, make_session_factory(engine), lookups)
 
 
 def unavailable(engine: Engine, exc: SQLAlchemyError) -> DatabaseNotReady:
