@@ -286,8 +286,8 @@ def check_all(
                                 name,
                                 record_id,
                                 None,
-                                f"{name} {record_id} is named by no audit event: it was "
-                                "inserted outside ketaplan",
+                                f"{name} {record_id} was inserted outside ketaplan: no "
+                                "audit event names it",
                             )
                         )
                     continue

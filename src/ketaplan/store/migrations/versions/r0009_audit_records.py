@@ -71,7 +71,7 @@ def _append_covered_event(connection: sa.Connection, highest: dict[str, int]) ->
     )
     connection.execute(
         sa.insert(events).values(
-            **fields, occurred_at=stored_time, prev_hash=last_hash, hash=new_hash
+            {**fields, "occurred_at": stored_time, "prev_hash": last_hash, "hash": new_hash}
         )
     )
     connection.execute(
