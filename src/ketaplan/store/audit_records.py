@@ -16,10 +16,10 @@ each update), and :func:`check_all` (or :func:`check_written`, for the rows new 
 compares: a row whose hash differs was changed outside ketaplan, a row missing was deleted
 outside it, a row no event names was inserted outside it.
 
-What a row's hash covers: every column, by name, in a form independent of the database
-(times in UTC ISO text, JSON in canonical form), leaving out NULLs, so that a migration adding
-a nullable column does not change the hash of the rows written before it. (A migration that
-fills a new column in existing rows must re-record their hashes.)
+What a row's hash covers: every column, by name, leaving out NULLs (so that a migration adding
+a nullable column does not change the hash of the rows written before it): times as UTC ISO
+text, JSON columns as the text stored. A migration that rewrites covered rows (fills a new
+column, converts JSON to ``jsonb``) must record their new hashes in an event of its own.
 
 Rows written before records were covered (an upgraded database) are named by no event. The
 migration that introduced this (0009) recorded, in the chain, the highest id of each covered
@@ -49,7 +49,21 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, cast
 
-from sqlalchemy import Column, Connection, Date, DateTime, String, Table, func, select, type_coerce
+from sqlalchemy import (
+    JSON,
+    Column,
+    Connection,
+    Date,
+    DateTime,
+    String,
+    Table,
+    Text,
+    bindparam,
+    func,
+    select,
+    type_coerce,
+)
+from sqlalchemy import cast as cast_to
 
 from ketaplan.store.models import (
     Base,
@@ -104,15 +118,29 @@ def _is_time(column: Column[Any]) -> bool:
 
 
 def _read_columns(table: Table) -> list[Any]:
-    """A table's columns as read for hashing: times and dates as the driver gives them
-    (SQLite's text is parsed once by :func:`_plain`, not by the column type's regular
-    expression), everything else through its type (JSON parsed, booleans as booleans)."""
+    """A table's columns as read for hashing. JSON as the text stored (SQLite and PostgreSQL's
+    ``json`` type keep it verbatim): parsing it and writing it out again canonically cost more
+    than the rest of the hashing. Times and dates as the driver gives them (SQLite's text is
+    parsed once by :func:`_plain`, not by the column type's regular expression); the rest
+    through its type (booleans as booleans on both)."""
     return [
-        type_coerce(column, String).label(column.name)
+        cast_to(column, Text).label(column.name)
+        if isinstance(column.type, JSON)
+        else type_coerce(column, String).label(column.name)
         if _is_time(column) or isinstance(column.type, Date)
         else column
         for column in table.columns
     ]
+
+
+# Built once: a write hashes its rows in every transaction.
+_READ_BY_IDS = {
+    name: select(*_read_columns(table)).where(table.c.id.in_(bindparam("ids", expanding=True)))
+    for name, table in TABLES.items()
+}
+_READ_ALL = {
+    name: select(*_read_columns(table)).order_by(table.c.id) for name, table in TABLES.items()
+}
 
 
 _TIME_COLUMNS = {
@@ -151,10 +179,10 @@ def _hashed_rows(
     """``(id, hash)`` of the rows of ``table`` with these ids that exist, in batches."""
     wanted = sorted(set(ids))
     times = _TIME_COLUMNS[table.name]
-    columns = _read_columns(table)
+    statement = _READ_BY_IDS[table.name]
     for start in range(0, len(wanted), _BATCH):
         batch = wanted[start : start + _BATCH]
-        for row in connection.execute(select(*columns).where(table.c.id.in_(batch))).mappings():
+        for row in connection.execute(statement, {"ids": batch}).mappings():
             yield row["id"], row_hash(row, times)
 
 
