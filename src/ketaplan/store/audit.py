@@ -13,10 +13,15 @@ every transaction already holds the write lock from ``BEGIN IMMEDIATE``. Appends
 commit time (:class:`ketaplan.services.UnitOfWork`), after the transaction's other writes, so
 the head is locked only for the last moment of a transaction.
 
+Each write's last event also names the record versions its transaction wrote, by hash
+(:mod:`ketaplan.store.audit_records`), and :func:`verify_audit_chain` checks the records against
+them: a record changed, deleted or inserted outside ketaplan is reported with its table and id.
+
 What the chain proves, and what not: anyone who can only change rows through SQL is caught by
-:func:`verify_audit_chain`; someone who can rewrite the whole table *and* the head can rebuild
-a consistent chain. Publishing the head hash elsewhere (a printout, a second system) closes
-that gap; the head is what to publish.
+:func:`verify_audit_chain`; someone who can rewrite the whole table *and* the head can cut
+events from the end, or rebuild a consistent chain. Keeping the head elsewhere (a printout, a
+second system: :func:`chain_anchor`, ``ketaplan audit anchor``) and checking against it
+(``anchor=``) closes that gap.
 
 Examples
 --------
