@@ -164,9 +164,11 @@ class UnitOfWork:
     def wrote(self, model: type[Base], *ids: int) -> None:
         """Name rows this transaction inserted, updated or deleted by a statement rather than
         through the session's objects: their versions go into its audit (see above)."""
-        table = model.__tablename__
-        if table in TABLES:
-            self.session.info[_WRITTEN].setdefault(table, set()).update(ids)
+        written: dict[str, set[int]] | None = self.session.info.get(_WRITTEN)
+        if written is None:
+            raise RuntimeError("a reading unit of work writes nothing; open it with `with uow:`")
+        if model.__tablename__ in TABLES:
+            written.setdefault(model.__tablename__, set()).update(ids)
 
     def commit(self) -> None:
         """Flush the changes, chain the audit events with the records written, commit; all or
@@ -178,7 +180,8 @@ class UnitOfWork:
             return
         session = self.session
         session.flush()
-        written = session.info.pop(_WRITTEN, None)
+        written = session.info.get(_WRITTEN)
+        session.info[_WRITTEN] = {}  # a later commit in the same block records its own
         if written:
             last = self._audit[-1]
             records = records_written(session.connection(), written)
