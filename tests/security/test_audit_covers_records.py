@@ -327,6 +327,36 @@ def test_legitimate_updates_in_place_are_never_flagged(
     full = _verify(database)
     assert (incremental.ok, incremental.records) == (True, ())
     assert (full.ok, full.records) == (True, ())
+    with database.session_factory() as session:
+        rescheduled = session.scalars(
+            select(AuditEvent.records)
+            .where(AuditEvent.records.is_not(None))
+            .order_by(AuditEvent.seq.desc())
+        ).first()
+    assert rescheduled is not None
+    # the course row and its bookings, replaced (deleted, or their ids reused on SQLite)
+    assert {r["table"] for r in rescheduled} == {"treatment_course", "course_booking"}
+
+
+def test_a_plan_write_names_the_plan_and_its_order_event_by_hash(
+    database: Database, clinic: Clinic
+) -> None:
+    with database.engine.connect() as connection:
+        plan_id = _newest(connection, "infusion_plan")
+        proposed = _newest(connection, "order_event", plan_id=plan_id, status="proposed")
+    with database.session_factory() as session:
+        naming = [
+            (action, records)
+            for action, records in session.execute(
+                select(AuditEvent.action, AuditEvent.records).where(AuditEvent.records.is_not(None))
+            )
+            if {"table": "infusion_plan", "id": plan_id}
+            in [{"table": r["table"], "id": r["id"]} for r in records]
+        ]
+    assert [action for action, _ in naming] == ["plan.create"]  # signing adds an event row
+    created = {(r["table"], r["id"]): r["hash"] for r in naming[0][1]}
+    assert set(created) == {("infusion_plan", plan_id), ("order_event", proposed)}
+    assert all(re.fullmatch("[0-9a-f]{64}", digest) for digest in created.values())
 
 
 def _covered_rows(database: Database) -> dict[str, int]:

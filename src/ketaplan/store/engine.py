@@ -143,7 +143,7 @@ def make_read_only_engine(url: URL) -> Engine:
             raise ValueError("a read-only check needs a database file")
         uri = f"file:{quote(str(Path(url.database).resolve()))}?mode=ro"
         engine = create_engine(
-            "sqlite://",
+            url,  # for messages; connections come from the creator
             creator=partial(sqlite3.connect, uri, uri=True, timeout=SQLITE_BUSY_TIMEOUT_S),
             poolclass=NullPool,
         )
