@@ -18,8 +18,9 @@ outside it, a row no event names was inserted outside it.
 
 What a row's hash covers: every column, by name, leaving out NULLs (so that a migration adding
 a nullable column does not change the hash of the rows written before it): times as UTC ISO
-text, JSON columns as the text stored. A migration that rewrites covered rows (fills a new
-column, converts JSON to ``jsonb``) must record their new hashes in an event of its own.
+text, JSON columns by the SHA-256 of the text stored. A migration that rewrites covered rows
+(fills a new column, converts JSON to ``jsonb``) must record their new hashes in an event of
+its own.
 
 Rows written before records were covered (an upgraded database) are named by no event. The
 migration that introduced this (0009) recorded, in the chain, the highest id of each covered
@@ -143,15 +144,24 @@ _READ_ALL = {
 }
 
 
-_TIME_COLUMNS = {
-    name: frozenset(column.name for column in table.columns if _is_time(column))
+_KINDS: dict[str, dict[str, str]] = {
+    name: {
+        column.name: "time" if _is_time(column) else "json"
+        for column in table.columns
+        if _is_time(column) or isinstance(column.type, JSON)
+    }
     for name, table in TABLES.items()
 }
+"""The columns of each table that :func:`_plain` treats apart: times, and JSON text."""
 
 
-def _plain(value: object, is_time: bool) -> object:
-    """One form per value, whichever database it came from."""
-    if is_time and isinstance(value, str):  # SQLite: UTC text
+def _plain(value: object, kind: str | None) -> object:
+    """One form per value, whichever database it came from. JSON text stands in the row's
+    form by its own SHA-256: escaping a plan's kilobytes of JSON into the row's JSON cost more
+    than all the rest."""
+    if kind == "json":
+        return hashlib.sha256(str(value).encode("utf-8")).hexdigest()
+    if kind == "time" and isinstance(value, str):  # SQLite: UTC text
         value = datetime.fromisoformat(value).replace(tzinfo=UTC)
     if isinstance(value, datetime):
         return value.astimezone(UTC).isoformat()
@@ -162,12 +172,12 @@ def _plain(value: object, is_time: bool) -> object:
     return value
 
 
-def row_hash(row: Mapping[Any, object], time_columns: frozenset[str] = frozenset()) -> str:
-    """SHA-256 of a row's canonical JSON: every non-NULL column by name."""
+def row_hash(row: Mapping[Any, object], kinds: Mapping[str, str] | None = None) -> str:
+    """SHA-256 of a row's canonical JSON: every non-NULL column by name (``kinds``: the
+    columns that are times or JSON text, see :data:`_KINDS`)."""
+    kinds = kinds or {}
     fields = {
-        name: _plain(value, name in time_columns)
-        for name, value in row.items()
-        if value is not None
+        name: _plain(value, kinds.get(name)) for name, value in row.items() if value is not None
     }
     text = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
@@ -178,12 +188,12 @@ def _hashed_rows(
 ) -> Iterator[tuple[int, str]]:
     """``(id, hash)`` of the rows of ``table`` with these ids that exist, in batches."""
     wanted = sorted(set(ids))
-    times = _TIME_COLUMNS[table.name]
+    kinds = _KINDS[table.name]
     statement = _READ_BY_IDS[table.name]
     for start in range(0, len(wanted), _BATCH):
         batch = wanted[start : start + _BATCH]
         for row in connection.execute(statement, {"ids": batch}).mappings():
-            yield row["id"], row_hash(row, times)
+            yield row["id"], row_hash(row, kinds)
 
 
 def records_written(
@@ -295,7 +305,7 @@ def check_all(
     for name, table in TABLES.items():
         by_id = ledger.latest[name]
         legacy = ledger.legacy_max_id.get(name, 0)
-        times = _TIME_COLUMNS[name]
+        kinds = _KINDS[name]
         seen: set[int] = set()
         statement = (
             select(*_read_columns(table))
@@ -320,7 +330,7 @@ def check_all(
                         )
                     continue
                 expected, seq = accounted
-                if row_hash(row, times) != expected:
+                if row_hash(row, kinds) != expected:
                     problems.append(_changed(name, record_id, expected, seq))
         problems.extend(
             _gone(name, record_id, seq)
