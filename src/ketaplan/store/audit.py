@@ -294,7 +294,9 @@ def verify_audit_chain(
 
     Records (:mod:`ketaplan.store.audit_records`): a full walk checks every row of the covered
     tables against the latest event that wrote it, and reports rows no event names; a walk
-    ``since`` a position checks the rows the new events wrote.
+    ``since`` a position checks the rows the new events wrote. Run it in a transaction that
+    reads one snapshot (``open_database(..., read_only=True)`` does) while a server writes:
+    at READ COMMITTED a record updated after the walk would look changed.
 
     ``anchor`` is a position kept outside the database (``ketaplan audit anchor``): the trail
     must still hold that event with that hash, which catches events cut from the end with

@@ -137,6 +137,10 @@ def make_read_only_engine(url: URL) -> Engine:
     copies the write-ahead log into it, and the journal mode is read, not set), ``query_only``
     on, no writer gate, a deferred ``BEGIN`` per transaction. PostgreSQL: every transaction
     ``READ ONLY``.
+
+    Either way a transaction reads one snapshot (SQLite's read transaction; ``REPEATABLE
+    READ`` on PostgreSQL), so a check compares each record with the events as they stood at
+    the same moment: a record a server updates during the check is not taken for tampering.
     """
     if url.get_backend_name() == "sqlite":
         if not url.database or url.database == ":memory:":
@@ -150,7 +154,7 @@ def make_read_only_engine(url: URL) -> Engine:
         event.listen(engine, "connect", _query_only)
         event.listen(engine, "begin", _read_only_begin)
         return engine
-    engine = create_engine(url, pool_pre_ping=True)
+    engine = create_engine(url, pool_pre_ping=True, isolation_level="REPEATABLE READ")
     event.listen(engine, "connect", _read_only_transactions)
     return engine
 
