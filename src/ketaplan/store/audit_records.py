@@ -29,7 +29,7 @@ those written by ketaplan again since are covered from then on. On a database cr
 every row must be accounted for.
 
 Not covered: the audit chain itself (it covers itself), sign-in bookkeeping
-(``access_token``, ``login_attempt``: tokens are stored hashed and expire) and the schema
+(``access_token``, ``sign_in_throttle``: tokens are stored hashed and expire) and the schema
 version.
 
 Examples
