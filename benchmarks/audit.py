@@ -1,5 +1,6 @@
 """Benchmark: `audit verify` on a long trail — the full walk before and after, and the
-incremental check after 1,000 new events (issue 19).
+incremental check after 1,000 new events (issue 19) — and what covering the records costs
+(issue 14, item 5): on a plan's write, and in the full check.
 
 Run with `make bench-audit` (or `.venv/bin/python benchmarks/audit.py`). Results are written to
 benchmarks/results/audit.json and audit.md. Targets (issue 19): a full walk at least 5 times
@@ -15,27 +16,60 @@ A migrated SQLite database in a temporary directory gets EVENTS audit events (de
 * the row walk (`verify_audit_chain`, full), over the whole trail;
 * the incremental check: 1,000 events appended after a verified position, then
   `verify_audit_chain(since=...)`, best of RUNS.
+
+Records: the database first gets a clinic, a prescriber, a patient and a charted session
+through the services, and two in three trail events name a chart-event row of their own
+(written with it, hashed the way the unit of work hashes), so the full check also re-reads and
+hashes every covered row. Then PLAN_WRITES plans are saved through `create_plan` (plan and
+order event rows, their record hashes, the audit append, the commit), and the record hashing
+alone is timed on the same rows (`records_written`), for its share of a plan's write.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import cast
+from unittest import mock
 
-from sqlalchemy import select
+from sqlalchemy import Table, func, insert, select
 from sqlalchemy.orm import Session
 
-from ketaplan.store import AuditEntry, append_audit_events, open_database, verify_audit_chain
+from ketaplan.clinical.catalog import load_catalog
+from ketaplan.clinical.catalog.course_loader import load_policy
+from ketaplan.clinical.medications import MedicationResolver
+from ketaplan.drug_dictionary import DnerDrugDictionary
+from ketaplan.services import (
+    PatientDetails,
+    PlanOrder,
+    UnitOfWork,
+    add_user,
+    create_patient,
+    create_plan,
+    load_actor,
+    open_session,
+    set_up_clinic,
+    sign_order,
+)
+from ketaplan.store import (
+    AuditEntry,
+    Database,
+    append_audit_events,
+    open_database,
+    verify_audit_chain,
+)
 from ketaplan.store.audit import GENESIS_HASH, chain_hash
+from ketaplan.store.audit_records import highest_ids, records_written
 from ketaplan.store.engine import make_engine
-from ketaplan.store.models import AuditEvent
+from ketaplan.store.models import AuditEvent, OrderEvent, SessionEvent
 from ketaplan.store.schema import migrate
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,10 +80,15 @@ BATCH = 20_000
 NEW_EVENTS = 1_000
 RUNS = 5
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+PLAN_WRITES = 300
+PASSWORD = "benchmark passphrase"
+_CHART = cast(Table, SessionEvent.__table__)
+_INSERT_CHART_EVENTS = insert(_CHART).returning(_CHART.c.id, sort_by_parameter_order=True)
 
 
-def _entries(start: int, count: int) -> list[AuditEntry]:
-    """Events shaped like a clinic's: a read or a chart write, with a few details."""
+def _entries(start: int, count: int, chart_rows: list[dict[str, object]]) -> list[AuditEntry]:
+    """Events shaped like a clinic's: a read, or a chart write naming the row it wrote."""
+    written = iter(chart_rows)
     return [
         AuditEntry(
             action="session.event" if n % 3 else "patient.read",
@@ -60,22 +99,124 @@ def _entries(start: int, count: int) -> list[AuditEntry]:
             origin="10.0.0.7",
             patient_id=1 + n % 20_000,
             details={"seq": n % 15, "kind": "vitals", "fields": ["bp", "hr", "spo2"]},
+            records=(next(written),) if n % 3 else (),
         )
         for n in range(start, start + count)
     ]
 
 
-def _append(database_url: str, start: int, count: int) -> None:
-    database = open_database(database_url)
-    try:
-        for offset in range(0, count, BATCH):
-            with database.session_factory() as session:
-                append_audit_events(
-                    session, _entries(start + offset, min(BATCH, count - offset)), NOW
+def _append(database: Database, start: int, count: int, session_id: int, user_id: int) -> None:
+    """``count`` events, two in three with the chart row they name, in batches."""
+    for offset in range(start, start + count, BATCH):
+        size = min(BATCH, start + count - offset)
+        with database.session_factory() as session:
+            connection = session.connection()
+            first_seq = (
+                connection.scalar(
+                    select(func.coalesce(func.max(_CHART.c.seq), 0)).where(
+                        _CHART.c.session_id == session_id
+                    )
                 )
-                session.commit()
-    finally:
-        database.close()
+                or 0
+            ) + 1
+            charted = [n for n in range(offset, offset + size) if n % 3]
+            ids = connection.execute(
+                _INSERT_CHART_EVENTS,
+                [
+                    {
+                        "session_id": session_id,
+                        "seq": first_seq + index,
+                        "kind": "note",
+                        "at": NOW,
+                        "data": {"type": "note", "at": NOW.isoformat(), "text": f"note {n}"},
+                        "recorded_at": NOW,
+                        "recorded_by": user_id,
+                    }
+                    for index, n in enumerate(charted)
+                ],
+            ).scalars()
+            records = records_written(connection, {"session_event": list(ids)})
+            append_audit_events(session, _entries(offset, size, records), NOW)
+            session.commit()
+
+
+def _clinic(database: Database) -> tuple[int, int, tuple[float, float, float]]:
+    """A clinic with a patient and an open session, through the services; then PLAN_WRITES
+    plans saved with their record hashes and as many without (alternately), timed, and the
+    hashing of the first timed alone. Returns the session, the prescriber, and seconds per
+    plan with hashing, without, and of the hashing alone."""
+    catalog = load_catalog()
+    policy = load_policy()
+    resolver = MedicationResolver(catalog, DnerDrugDictionary())
+    uow = UnitOfWork(database.session_factory)
+    admin = set_up_clinic(
+        uow,
+        name="Benchmark Clinic",
+        time_zone=catalog.clinic.time_zone,
+        admin_email="admin@bench.example",
+        admin_password=PASSWORD,
+    )
+    add_user(uow, email="doctor@bench.example", role="prescriber", actor=admin, password=PASSWORD)
+    doctor = load_actor(uow, "doctor@bench.example", origin="127.0.0.1")
+    patient = create_patient(
+        uow,
+        PatientDetails(
+            full_name="Bench Patient", weight="80 kg", height="175 cm", age_years=42, sex="female"
+        ),
+        actor=doctor,
+        catalog=catalog,
+    )
+    order = PlanOrder("depression")
+    patient_id = patient.patient_id
+    first = create_plan(
+        uow, patient.patient_id, order, actor=doctor, policy=policy, resolver=resolver
+    )
+    sign_order(uow, first.plan_id, password=PASSWORD, actor=doctor)
+    chart = open_session(
+        uow, patient.patient_id, condition="depression", actor=doctor, policy=policy
+    )
+    # Alternately with and without the record hashing (stubbed out), so that both see the
+    # same load on a shared machine.
+    plan_ids: list[int] = []
+    unhashed_ids: list[int] = []
+    spent = {True: 0.0, False: 0.0}
+    for n in range(2 * PLAN_WRITES):
+        hashing = n % 2 == 0
+        with contextlib.ExitStack() as stack:
+            if not hashing:
+                stack.enter_context(
+                    mock.patch("ketaplan.services.unit_of_work.records_written", return_value=[])
+                )
+            started = time.perf_counter()
+            plan = create_plan(
+                uow, patient_id, order, actor=doctor, policy=policy, resolver=resolver
+            )
+            spent[hashing] += time.perf_counter() - started
+        (plan_ids if hashing else unhashed_ids).append(plan.plan_id)
+    per_plan_s = spent[True] / PLAN_WRITES
+    unhashed_s = spent[False] / PLAN_WRITES
+    with database.session_factory() as session:
+        connection = session.connection()
+        statement = select(OrderEvent.plan_id, OrderEvent.id).where(
+            OrderEvent.plan_id.in_(plan_ids)
+        )
+        events = {row.plan_id: row.id for row in connection.execute(statement)}
+        unhashed = select(OrderEvent.id).where(OrderEvent.plan_id.in_(unhashed_ids))
+        # The plans saved with the hashing stubbed out, named now, as the full check requires.
+        named = records_written(
+            connection,
+            {"infusion_plan": unhashed_ids, "order_event": connection.scalars(unhashed).all()},
+        )
+        benchmark = AuditEntry("benchmark.unhashed_plans", "plan", "-", None, None, "benchmark")
+        append_audit_events(session, [replace(benchmark, records=named)], NOW)
+        started = time.perf_counter()
+        for plan_id in plan_ids:
+            records_written(
+                connection, {"infusion_plan": [plan_id], "order_event": [events[plan_id]]}
+            )
+        hashing_s = (time.perf_counter() - started) / PLAN_WRITES
+        session.commit()
+    return chart.session_id, doctor.user_id, (per_plan_s, unhashed_s, hashing_s)
 
 
 def _orm_walk(session: Session, limit: int) -> int:
@@ -103,6 +244,8 @@ def _orm_walk(session: Session, limit: int) -> int:
     for event in session.scalars(statement):
         fields = {column: getattr(event, column) for column in columns}
         fields["occurred_at"] = event.occurred_at.astimezone(UTC).isoformat()
+        if event.records is not None:
+            fields["records"] = event.records
         if chain_hash(prev_hash, fields) != event.hash:
             raise SystemExit(f"the benchmark's chain is broken at {event.seq}")
         prev_hash = event.hash
@@ -116,12 +259,15 @@ def measure() -> dict[str, object]:
         engine = make_engine(url)
         migrate(engine)
         engine.dispose()
-        started = time.perf_counter()
-        _append(url, 0, EVENTS)
-        built_s = time.perf_counter() - started
-
         database = open_database(url)
         try:
+            session_id, user_id, (per_plan_s, unhashed_s, hashing_s) = _clinic(database)
+            started = time.perf_counter()
+            _append(database, 0, EVENTS, session_id, user_id)
+            built_s = time.perf_counter() - started
+            with database.engine.connect() as connection:
+                covered_rows = sum(highest_ids(connection).values())
+                walked_events = connection.scalar(select(func.count()).select_from(AuditEvent))
             with database.session_factory() as session:
                 started = time.perf_counter()
                 orm_walked = _orm_walk(session, ORM_WALK_EVENTS)
@@ -130,12 +276,19 @@ def measure() -> dict[str, object]:
                 started = time.perf_counter()
                 full = verify_audit_chain(session)
                 full_s = time.perf_counter() - started
-            if not full.ok or full.checked != EVENTS:
+            if not full.ok or full.checked != walked_events:
                 raise SystemExit(f"the full walk did not verify the trail: {full}")
+            with (
+                database.session_factory() as session,
+                mock.patch("ketaplan.store.audit.check_all", return_value=[]),
+            ):
+                started = time.perf_counter()
+                verify_audit_chain(session)
+                chain_only_s = time.perf_counter() - started
             incremental: list[float] = []
             position = full.position
             for run in range(RUNS):
-                _append(url, EVENTS + run * NEW_EVENTS, NEW_EVENTS)
+                _append(database, EVENTS + run * NEW_EVENTS, NEW_EVENTS, session_id, user_id)
                 with database.session_factory() as session:
                     started = time.perf_counter()
                     checked = verify_audit_chain(session, since=position)
@@ -146,12 +299,26 @@ def measure() -> dict[str, object]:
         finally:
             database.close()
     orm_rate = orm_walked / orm_s
-    row_rate = EVENTS / full_s
+    row_rate = walked_events / full_s
     return {
-        "events": EVENTS,
+        "events": walked_events,
+        "covered_rows": covered_rows,
         "build_s": round(built_s, 1),
+        "plan_write": {
+            "plans": PLAN_WRITES,
+            "ms_per_plan": round(per_plan_s * 1000, 3),
+            "ms_per_plan_without_record_hashing": round(unhashed_s * 1000, 3),
+            "record_hashing_ms_per_plan": round(hashing_s * 1000, 3),
+        },
         "orm_walk": {"events": orm_walked, "seconds": round(orm_s, 2), "rows_per_s": orm_rate},
-        "row_walk": {"events": EVENTS, "seconds": round(full_s, 2), "rows_per_s": row_rate},
+        "row_walk": {
+            "events": walked_events,
+            "covered_rows": covered_rows,
+            "seconds": round(full_s, 2),
+            "rows_per_s": row_rate,
+            "chain_only_seconds": round(chain_only_s, 2),
+            "records_per_s": covered_rows / max(full_s - chain_only_s, 1e-9),
+        },
         "full_walk_speed_up": round(row_rate / orm_rate, 2),
         "incremental_1000_s": {
             "best": round(min(incremental), 4),
@@ -168,22 +335,34 @@ def main() -> None:
     orm = cast("dict[str, float]", measured["orm_walk"])
     rows = cast("dict[str, float]", measured["row_walk"])
     incremental = cast("dict[str, float]", measured["incremental_1000_s"])
+    plan = cast("dict[str, float]", measured["plan_write"])
     lines = [
         "# Audit verification benchmark",
         "",
         f"Python {report['python']}, {report['cores']} cores, SQLite; a trail of "
         f"{measured['events']:,} events appended through `append_audit_events` "
-        f"({measured['build_s']} s to build).",
+        f"({measured['build_s']} s to build), two in three naming the chart-event row they "
+        f"wrote: {measured['covered_rows']:,} covered records.",
         "",
-        "| walk | events | seconds | rows/s |",
+        "| walk | events | seconds | events/s |",
         "|---|---:|---:|---:|",
-        f"| before: ORM objects | {orm['events']:,} | {orm['seconds']} | "
+        f"| before: ORM objects, chain only | {orm['events']:,} | {orm['seconds']} | "
         f"{orm['rows_per_s']:,.0f} |",
-        f"| now: rows (`audit verify --full`) | {rows['events']:,} | {rows['seconds']} | "
-        f"{rows['rows_per_s']:,.0f} |",
+        f"| now: rows, chain and every record (`audit verify --full`) | {rows['events']:,} | "
+        f"{rows['seconds']} | {rows['rows_per_s']:,.0f} |",
+        f"| now: rows, chain only (records check stubbed out) | {rows['events']:,} | "
+        f"{rows['chain_only_seconds']} | {rows['events'] / rows['chain_only_seconds']:,.0f} |",
         "",
-        f"Full walk: {measured['full_walk_speed_up']}x the rows per second of the ORM walk "
-        "(target: at least 5x).",
+        f"Full walk: {measured['full_walk_speed_up']}x the events per second of the ORM walk "
+        "(target: at least 5x), while also re-reading and hashing "
+        f"{rows['covered_rows']:,} records (about {rows['records_per_s']:,.0f} records/s).",
+        "",
+        f"A plan's write (`create_plan`: the plan and its order event, their record hashes, "
+        f"the audit append, the commit), over {plan['plans']} plans: "
+        f"{plan['ms_per_plan']:.2f} ms per plan, against "
+        f"{plan['ms_per_plan_without_record_hashing']:.2f} ms with the record hashing stubbed "
+        "out (alternating plans, same load); hashing a plan's records alone (re-reading the "
+        f"two rows): {plan['record_hashing_ms_per_plan']:.3f} ms.",
         "",
         f"Incremental `audit verify` after {NEW_EVENTS:,} new events on the "
         f"{measured['events']:,}-event trail: {incremental['best'] * 1000:.0f} ms best, "

@@ -5,9 +5,14 @@ from __future__ import annotations
 
 from ..service.conftest import (  # noqa: F401  (fixtures are found by name)
     _cheap_password_hashing,
+    admin,
     api,
     clock,
     database,
     database_url,
+    nurse,
+    patient,
+    prescriber,
     rows,
+    uow,
 )

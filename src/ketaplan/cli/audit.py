@@ -1,15 +1,27 @@
-"""``ketaplan audit verify``: check the audit trail's hash chain (exit 0 intact, 1 broken).
+"""``ketaplan audit verify`` and ``ketaplan audit anchor``: check the audit trail and the records
+it covers (exit 0 intact, 1 broken), and print the chain head to keep elsewhere.
 
 By default the check starts where the last one on this machine ended (see
-:mod:`ketaplan.store.audit_position`) and hashes only the events written since; ``--full`` walks
-the whole trail, as it must after a restore or to re-check old events.
+:mod:`ketaplan.store.audit_position`): it hashes only the events written since and checks the
+records they wrote; ``--full`` walks the whole trail and every covered record, as it must after
+a restore, to re-check old events, or to find records changed long ago. The database is opened
+read-only: a check never modifies what it checks.
+
+The chain head printed by ``audit anchor`` (``SEQ:HASH``) is what to keep outside the
+database (a printout, another system): ``audit verify --anchor SEQ:HASH`` then fails if the
+trail no longer holds that event with that hash, which is how events cut from the end with
+the head set back to match are caught.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+import re
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from ketaplan.store.audit import VerifiedPosition
 
 app = typer.Typer(
     help="The audit trail of who saw and changed what.",
@@ -18,46 +30,83 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
+SHOWN_RECORDS = 20
+"""Record problems listed in the text output (``--json`` lists them all)."""
+
+_ANCHOR = re.compile(r"(?P<seq>[1-9][0-9]{0,18}):(?P<hash>[0-9a-f]{64})")
+
+
+def _anchor(value: str | None) -> VerifiedPosition | None:
+    from ketaplan.store.audit import VerifiedPosition
+
+    if value is None:
+        return None
+    found = _ANCHOR.fullmatch(value.strip().lower())
+    if found is None:
+        raise typer.BadParameter(
+            f"{value!r} is not an anchor: give SEQ:HASH as `ketaplan audit anchor` prints it "
+            "(an event number, a colon, 64 hex digits)"
+        )
+    return VerifiedPosition(int(found["seq"]), found["hash"])
+
+
+def _database_key(database_url: str) -> str:
+    from pathlib import Path
+
+    from sqlalchemy.engine import make_url
+
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite" and url.database:
+        return f"sqlite:///{Path(url.database).resolve()}"
+    return url.render_as_string(hide_password=True)
+
 
 @app.command("verify")
 def verify(
     full: Annotated[
         bool,
         typer.Option(
-            "--full", help="Walk the whole trail, not only the events since the last check."
+            "--full",
+            help="Walk the whole trail and check every record, not only what changed since "
+            "the last check.",
         ),
     ] = False,
+    anchor: Annotated[
+        str | None,
+        typer.Option(
+            "--anchor",
+            metavar="SEQ:HASH",
+            help="A chain head kept elsewhere (`ketaplan audit anchor`): fail unless the "
+            "trail still holds that event with that hash.",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
-    """Walk the audit trail; exit 1 and name the first broken row if it was tampered with."""
+    """Walk the audit trail and check the records it covers; exit 1 and name what was
+    tampered with."""
     import os
     from datetime import UTC, datetime
-    from pathlib import Path
 
     from ketaplan.cli._output import print_json, print_lines
     from ketaplan.settings import load_settings
     from ketaplan.store import open_database, verify_audit_chain
     from ketaplan.store.audit_position import load_position, save_position
-    from ketaplan.store.engine import safe_url
 
-    database = open_database(load_settings(os.environ).database_url)
-    url = database.engine.url
-    key = (
-        f"sqlite:///{Path(url.database).resolve()}"
-        if url.get_backend_name() == "sqlite" and url.database
-        else safe_url(database.engine)
-    )
+    anchored = _anchor(anchor)
+    database_url = load_settings(os.environ).database_url
+    database = open_database(database_url, read_only=True)
+    key = _database_key(database_url)
     known = None if full else load_position(key)
     try:
         with database.session_factory() as session:
-            result = verify_audit_chain(session, since=known[0] if known else None)
+            result = verify_audit_chain(session, since=known[0] if known else None, anchor=anchored)
     finally:
         database.close()
     if result.ok and result.checked:
         save_position(key, result.position, datetime.now(UTC))
     if as_json:
         print_json(result.to_dict() | {"since_check_of": known[1] if known else None})
-    elif result.broken is None:
+    elif result.ok:
         earlier = (
             f" ({result.checked - result.from_seq + 1} new since the check of {known[1]}; "
             "--full walks them all)"
@@ -65,9 +114,13 @@ def verify(
             else ""
         )
         print_lines(
-            [f"Audit trail intact: {result.checked} events{earlier}, last hash {result.last_hash}."]
+            [
+                f"Audit trail intact: {result.checked} events{earlier}, last hash "
+                f"{result.last_hash}; the records they wrote match."
+                + (f" Anchor {anchored.seq} holds." if anchored else "")
+            ]
         )
-    else:
+    elif result.broken is not None:
         print_lines(
             [
                 f"AUDIT TRAIL BROKEN at event {result.broken.seq}"
@@ -76,5 +129,53 @@ def verify(
             ]
             + ([f"The {result.checked} events before it verify."] if result.checked else [])
         )
+    else:
+        problems = result.records
+        print_lines(
+            [
+                f"RECORDS TAMPERED WITH: {len(problems)} record(s) do not match the audit "
+                f"trail ({result.checked} events, intact):",
+                *(f"  {problem.reason}" for problem in problems[:SHOWN_RECORDS]),
+            ]
+            + (
+                [f"  ... and {len(problems) - SHOWN_RECORDS} more (--json lists them all)"]
+                if len(problems) > SHOWN_RECORDS
+                else []
+            )
+        )
     if not result.ok:
         raise typer.Exit(code=1)
+
+
+@app.command("anchor")
+def anchor_command(
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Print the chain head (event number, hash, time) to keep outside the database; check
+    against it later with `ketaplan audit verify --anchor SEQ:HASH`."""
+    import os
+
+    from ketaplan.cli._output import print_json, print_lines
+    from ketaplan.settings import load_settings
+    from ketaplan.store import open_database
+    from ketaplan.store.audit import chain_anchor
+
+    database = open_database(load_settings(os.environ).database_url, read_only=True)
+    try:
+        with database.session_factory() as session:
+            head = chain_anchor(session)
+    finally:
+        database.close()
+    if as_json:
+        print_json(head.to_dict())
+    elif head.seq == 0:
+        print_lines(["The audit trail is empty: there is no head to keep yet."])
+    else:
+        print_lines(
+            [
+                f"{head.seq}:{head.hash}",
+                f"Audit event {head.seq}, written {head.occurred_at}. Keep this line outside "
+                "the database; `ketaplan audit verify --anchor` with it fails if events up to "
+                "it were removed or rewritten.",
+            ]
+        )

@@ -576,6 +576,7 @@ def update_clinic_settings(
                 code="conflict.stale_version",
                 fields={"expected_version": expected_version, "version": before.version},
             )
+        uow.wrote(Clinic, clinic.id)
         after = ClinicSettingsRecord(
             clinic.id,
             expected_version + 1,

@@ -106,7 +106,12 @@ def _store_bookings(
     uow: UnitOfWork, course: TreatmentCourse, actor: Actor, schedule: CoursePlan
 ) -> None:
     """The schedule's sessions as ``course_booking`` rows, replacing the course's old ones."""
-    uow.session.execute(delete(CourseBooking).where(CourseBooking.course_id == course.id))
+    replaced = uow.session.scalars(
+        delete(CourseBooking)
+        .where(CourseBooking.course_id == course.id)
+        .returning(CourseBooking.id)
+    )
+    uow.wrote(CourseBooking, *replaced)
     uow.session.add_all(
         CourseBooking(
             clinic_id=actor.clinic_id,
@@ -297,6 +302,7 @@ def reschedule_course(
         )
         if bumped.rowcount != 1:  # another reschedule won in the meantime
             raise _stale(course_id, expected_version, expected_version + 1)
+        uow.wrote(TreatmentCourse, course_id)
         _store_bookings(uow, course, actor, after)
         was = {s.number: s.start.isoformat() for s in before.sessions}
         moved = [

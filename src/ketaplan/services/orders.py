@@ -74,7 +74,7 @@ class OrderState:
 PROPOSED = OrderState("proposed")
 
 _EVENTS = cast(Table, OrderEvent.__table__)
-_INSERT_EVENT = insert(_EVENTS)
+_INSERT_EVENT = insert(_EVENTS).returning(_EVENTS.c.id)
 _STATES = (
     select(
         _EVENTS.c.plan_id,
@@ -144,20 +144,25 @@ def append_order_event(
 ) -> datetime:
     """One step of the order's life, inside the caller's transaction; its time."""
     at = uow.clock()
-    uow.session.connection().execute(
-        _INSERT_EVENT,
-        {
-            "plan_id": plan_id,
-            "status": status,
-            "at": at,
-            "by": actor.user_id,
-            "signer_email": actor.email if status == "signed" else None,
-            "signer_name": signer_name if status == "signed" else None,
-            "meaning": meaning,
-            "reason": reason,
-            "override": None if override is None else dict(override),
-        },
+    event_id = (
+        uow.session.connection()
+        .execute(
+            _INSERT_EVENT,
+            {
+                "plan_id": plan_id,
+                "status": status,
+                "at": at,
+                "by": actor.user_id,
+                "signer_email": actor.email if status == "signed" else None,
+                "signer_name": signer_name if status == "signed" else None,
+                "meaning": meaning,
+                "reason": reason,
+                "override": None if override is None else dict(override),
+            },
+        )
+        .scalar_one()
     )
+    uow.wrote(OrderEvent, event_id)
     return at
 
 

@@ -339,6 +339,7 @@ def _save_revision(
     )
     if bumped.rowcount != 1:  # another update won in the meantime
         raise _stale(patient_id, expected_version, expected_version + 1)
+    uow.wrote(Patient, patient_id)
     row = _write_version(uow, patient_id, expected_version + 1, details, profile, actor)
     changed = [
         f.name

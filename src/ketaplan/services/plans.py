@@ -184,6 +184,7 @@ def save_proposed_order(
         "created_by": actor.user_id,
     }
     plan_id: int = uow.session.connection().execute(_INSERT_PLAN, values).scalar_one()
+    uow.wrote(InfusionPlan, plan_id)
     append_order_event(uow, plan_id, "proposed", actor=actor)
     uow.audit(
         actor,

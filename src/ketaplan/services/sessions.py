@@ -98,7 +98,7 @@ _STORED_EVENTS = (
     .where(_EVENTS.c.session_id == bindparam("session_id"))
     .order_by(_EVENTS.c.seq)
 )
-_INSERT_EVENT = insert(_EVENTS)
+_INSERT_EVENT = insert(_EVENTS).returning(_EVENTS.c.id)
 
 
 def _stored_events(uow: UnitOfWork, session_id: int) -> list[dict[str, Any]]:
@@ -300,20 +300,25 @@ def append_session_event(
         if parsed.kind == "discharge":
             data["checked_by"] = actor.email
         try:
-            uow.session.connection().execute(
-                _INSERT_EVENT,
-                {
-                    "session_id": session_id,
-                    "seq": expected_seq + 1,
-                    "kind": parsed.kind,
-                    "at": parsed.at.astimezone(UTC),
-                    "data": data,
-                    "recorded_at": uow.clock(),
-                    "recorded_by": actor.user_id,
-                },
+            event_id = (
+                uow.session.connection()
+                .execute(
+                    _INSERT_EVENT,
+                    {
+                        "session_id": session_id,
+                        "seq": expected_seq + 1,
+                        "kind": parsed.kind,
+                        "at": parsed.at.astimezone(UTC),
+                        "data": data,
+                        "recorded_at": uow.clock(),
+                        "recorded_by": actor.user_id,
+                    },
+                )
+                .scalar_one()
             )
         except IntegrityError as lost:
             raise _moved_on(session_id, expected_seq, expected_seq + 1) from lost
+        uow.wrote(SessionEvent, event_id)
         uow.audit(
             actor,
             "session.event.append",

@@ -17,22 +17,49 @@ and its commit appends the audit events in a short write transaction of their ow
 turn lasts as long as the audit append, whatever the read cost. The read's result is returned
 only after its audit row has committed, so no read goes unrecorded; a reading unit of work that
 changed a record is refused at commit.
+
+A write's last audit event names every record version it wrote, by hash
+(:mod:`ketaplan.store.audit_records`), so ``ketaplan audit verify`` finds records changed
+outside ketaplan. Rows flushed from the session's objects are collected automatically (after
+every flush, so a service's own ``flush()`` is covered too). A statement that writes rows
+directly (a Core ``insert``, ``update`` or ``delete``) is not seen: the service names the
+rows it wrote with :meth:`UnitOfWork.wrote`; a row it forgets shows as changed or unaccounted
+in the next full ``audit verify`` (the service tests run one over every write use case).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Self
 
-from sqlalchemy import Engine
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import Engine, event
+from sqlalchemy.orm import Session, UOWTransaction, sessionmaker
 
 from ketaplan.services.actors import Actor, Visitor
 from ketaplan.store import AuditEntry, append_audit_events
+from ketaplan.store.audit_records import TABLES, records_written
 from ketaplan.store.engine import READ_ONLY_OPTION
+from ketaplan.store.models import Base
+
+_WRITTEN = "ketaplan_written_records"
+"""``session.info`` key: the covered rows a write unit of work wrote, ``{table: {id}}``."""
+
+
+@event.listens_for(Session, "after_flush")
+def _note_flushed_records(session: Session, _flush: UOWTransaction) -> None:
+    """Note the covered rows a flush wrote (after it: new rows have their ids; the session's
+    new, dirty and deleted sets still hold what was flushed)."""
+    written: dict[str, set[int]] | None = session.info.get(_WRITTEN)
+    if written is None:
+        return
+    for instance in (*session.new, *session.dirty, *session.deleted):
+        table = type(instance).__tablename__
+        if table in TABLES:
+            written.setdefault(table, set()).add(instance.id)
 
 
 def utc_now() -> datetime:
@@ -77,6 +104,8 @@ class UnitOfWork:
         self._audit = []
         if self._reading:
             _begin_deferred(self._session)
+        else:
+            self._session.info[_WRITTEN] = {}
         return self
 
     def __exit__(
@@ -132,8 +161,18 @@ class UnitOfWork:
             )
         )
 
+    def wrote(self, model: type[Base], *ids: int) -> None:
+        """Name rows this transaction inserted, updated or deleted by a statement rather than
+        through the session's objects: their versions go into its audit (see above)."""
+        written: dict[str, set[int]] | None = self.session.info.get(_WRITTEN)
+        if written is None:
+            raise RuntimeError("a reading unit of work writes nothing; open it with `with uow:`")
+        if model.__tablename__ in TABLES:
+            written.setdefault(model.__tablename__, set()).update(ids)
+
     def commit(self) -> None:
-        """Flush the changes, chain the audit events, commit; all or nothing."""
+        """Flush the changes, chain the audit events with the records written, commit; all or
+        nothing."""
         if not self._audit:
             raise RuntimeError("refusing to commit a transaction that recorded no audit event")
         if self._reading:
@@ -141,6 +180,12 @@ class UnitOfWork:
             return
         session = self.session
         session.flush()
+        written = session.info.get(_WRITTEN)
+        session.info[_WRITTEN] = {}  # a later commit in the same block records its own
+        if written:
+            last = self._audit[-1]
+            records = records_written(session.connection(), written)
+            self._audit[-1] = replace(last, records=records)
         append_audit_events(session, self._audit, self.clock())
         self._audit = []
         self._commit_transaction(session)
@@ -175,3 +220,5 @@ class UnitOfWork:
     def rollback(self) -> None:
         self._audit = []
         self.session.rollback()
+        if not self._reading:
+            self.session.info[_WRITTEN] = {}

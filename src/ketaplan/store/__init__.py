@@ -10,8 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -76,9 +78,12 @@ class Database:
             transaction.commit()
 
 
-def open_database(database_url: str) -> Database:
-    """Connect, and refuse to go on unless the schema is at this code's revision."""
-    engine = make_engine(database_url)
+def open_database(database_url: str, *, read_only: bool = False) -> Database:
+    """Connect, and refuse to go on unless the schema is at this code's revision.
+    ``read_only`` opens it so that nothing can change it (a check of it)."""
+    if read_only:
+        _require_sqlite_file(database_url)
+    engine = make_engine(database_url, read_only=read_only)
     try:
         require_migrated(engine)
     except OperationalError as exc:
@@ -87,7 +92,22 @@ def open_database(database_url: str) -> Database:
     except BaseException:
         engine.dispose()
         raise
-    return Database(engine, make_session_factory(engine), make_lookup_engine(engine))
+    lookups = engine if read_only else make_lookup_engine(engine)
+    return Database(engine, make_session_factory(engine), lookups)
+
+
+def _require_sqlite_file(database_url: str) -> None:
+    """A read-only check of a SQLite file that is not there: the message an empty database
+    gets (opening it read-only cannot create it, and must not)."""
+    url = make_url(database_url)
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return
+    if not Path(url.database).exists():
+        raise DatabaseNotReady(
+            f"there is no database at {url.database}; run `{MIGRATE_COMMAND}` (with "
+            "KETAPLAN_DATABASE_URL set to it) to create it",
+            fields={"database": url.database, "revision": None},
+        )
 
 
 def unavailable(engine: Engine, exc: SQLAlchemyError) -> DatabaseNotReady:

@@ -13,10 +13,15 @@ every transaction already holds the write lock from ``BEGIN IMMEDIATE``. Appends
 commit time (:class:`ketaplan.services.UnitOfWork`), after the transaction's other writes, so
 the head is locked only for the last moment of a transaction.
 
+Each write's last event also names the record versions its transaction wrote, by hash
+(:mod:`ketaplan.store.audit_records`), and :func:`verify_audit_chain` checks the records against
+them: a record changed, deleted or inserted outside ketaplan is reported with its table and id.
+
 What the chain proves, and what not: anyone who can only change rows through SQL is caught by
-:func:`verify_audit_chain`; someone who can rewrite the whole table *and* the head can rebuild
-a consistent chain. Publishing the head hash elsewhere (a printout, a second system) closes
-that gap; the head is what to publish.
+:func:`verify_audit_chain`; someone who can rewrite the whole table *and* the head can cut
+events from the end, or rebuild a consistent chain. Keeping the head elsewhere (a printout, a
+second system: :func:`chain_anchor`, ``ketaplan audit anchor``) and checking against it
+(``anchor=``) closes that gap.
 
 Examples
 --------
@@ -31,13 +36,14 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, cast
 
 from sqlalchemy import String, Table, bindparam, func, insert, select, type_coerce, update
 from sqlalchemy.orm import Session
 
+from ketaplan.store.audit_records import RecordLedger, RecordProblem, check_all, check_written
 from ketaplan.store.models import AuditChainHead, AuditEvent
 
 GENESIS_HASH = "0" * 64
@@ -72,6 +78,8 @@ class AuditEntry:
     origin: str
     patient_id: int | None = None
     details: Mapping[str, Any] = field(default_factory=dict)
+    records: Sequence[Mapping[str, object]] = ()
+    """The record versions its transaction wrote (:mod:`ketaplan.store.audit_records`)."""
 
 
 _HEAD = cast(Table, AuditChainHead.__table__)
@@ -116,6 +124,7 @@ def append_audit_events(session: Session, entries: Iterable[AuditEntry], now: da
             "patient_id": entry.patient_id,
             # Stored exactly as hashed: tuples become lists, keys sort the same way.
             "details": json.loads(canonical_json(dict(entry.details))),
+            "records": [dict(record) for record in entry.records] or None,
             "prev_hash": last_hash,
         }
         row["hash"] = last_hash = chain_hash(last_hash, _hashed(row))
@@ -135,13 +144,17 @@ _HASHED_COLUMNS = (
     "entity_id",
     "patient_id",
     "details",
+    "records",
 )
-"""The columns a row's hash covers: all but ``id``, ``prev_hash`` and ``hash``."""
+"""The columns a row's hash covers: all but ``id``, ``prev_hash`` and ``hash``; ``records``
+only when it is not NULL, so the events written before it existed keep their hashes."""
 
 
 def _hashed(row: Mapping[str, Any]) -> dict[str, object]:
     fields: dict[str, object] = {column: row[column] for column in _HASHED_COLUMNS}
     fields["occurred_at"] = row["occurred_at"].astimezone(UTC).isoformat()
+    if fields["records"] is None:
+        del fields["records"]
     return fields
 
 
@@ -175,10 +188,12 @@ class ChainVerification:
     last_hash: str
     broken: BrokenLink | None = None
     from_seq: int = 1
+    records: tuple[RecordProblem, ...] = ()
+    """Records changed, deleted or inserted outside ketaplan (see store.audit_records)."""
 
     @property
     def ok(self) -> bool:
-        return self.broken is None
+        return self.broken is None and not self.records
 
     @property
     def position(self) -> VerifiedPosition:
@@ -191,6 +206,7 @@ class ChainVerification:
             "from_seq": self.from_seq,
             "last_hash": self.last_hash,
             "broken": self.broken.to_dict() if self.broken else None,
+            "records": [problem.to_dict() for problem in self.records],
         }
 
 
@@ -214,8 +230,11 @@ def _utc_iso(stored: datetime | str) -> str:
     return stored.astimezone(UTC).isoformat()
 
 
-def _walk(rows: Iterable[Sequence[Any]], start: VerifiedPosition) -> ChainVerification:
-    """Check each row's sequence, link and hash, from the one after ``start``.
+def _walk(
+    rows: Iterable[Sequence[Any]], start: VerifiedPosition, ledger: RecordLedger
+) -> ChainVerification:
+    """Check each row's sequence, link and hash, from the one after ``start``, and note in
+    ``ledger`` the records each verified event wrote.
 
     Rows, not ORM objects: loading each event as an object cost more than hashing it."""
     expected_seq = start.seq + 1
@@ -224,6 +243,9 @@ def _walk(rows: Iterable[Sequence[Any]], start: VerifiedPosition) -> ChainVerifi
     for event_id, event_prev_hash, event_hash, *values in rows:
         fields = dict(zip(_HASHED_COLUMNS, values, strict=True))
         fields["occurred_at"] = _utc_iso(values[occurred])
+        records = fields["records"]
+        if records is None:
+            del fields["records"]
         seq = fields["seq"]
         problem = None
         if seq != expected_seq:
@@ -245,15 +267,21 @@ def _walk(rows: Iterable[Sequence[Any]], start: VerifiedPosition) -> ChainVerifi
         if problem:
             broken = BrokenLink(expected_seq, event_id, problem)
             return ChainVerification(expected_seq - 1, prev_hash, broken, start.seq + 1)
+        ledger.note(seq, fields["action"], fields["details"], records)
         prev_hash = event_hash
         expected_seq += 1
     return ChainVerification(expected_seq - 1, prev_hash, None, start.seq + 1)
 
 
 def verify_audit_chain(
-    session: Session, *, since: VerifiedPosition | None = None, batch_size: int = 5000
+    session: Session,
+    *,
+    since: VerifiedPosition | None = None,
+    anchor: VerifiedPosition | None = None,
+    batch_size: int = 5000,
 ) -> ChainVerification:
-    """Walk the audit trail in sequence order and report the first row that breaks it.
+    """Walk the audit trail in sequence order and report the first row that breaks it, then
+    the records changed, deleted or inserted outside ketaplan.
 
     ``since`` starts the walk after a position an earlier check verified: the row there must
     still carry the hash it had (a trail rewritten from that point on is caught), and only the
@@ -263,6 +291,16 @@ def verify_audit_chain(
     the walk runs are left for the next check instead of looking like a mismatch (at READ
     COMMITTED on PostgreSQL each statement sees the latest commits). Rows are read in batches
     (a server-side cursor on PostgreSQL), so a long trail does not have to fit in memory.
+
+    Records (:mod:`ketaplan.store.audit_records`): a full walk checks every row of the covered
+    tables against the latest event that wrote it, and reports rows no event names; a walk
+    ``since`` a position checks the rows the new events wrote. Run it in a transaction that
+    reads one snapshot (``open_database(..., read_only=True)`` does) while a server writes:
+    at READ COMMITTED a record updated after the walk would look changed.
+
+    ``anchor`` is a position kept outside the database (``ketaplan audit anchor``): the trail
+    must still hold that event with that hash, which catches events cut from the end with
+    the head set back to match.
     """
     head = session.execute(
         select(AuditChainHead.last_seq, AuditChainHead.last_hash).where(
@@ -293,8 +331,9 @@ def verify_audit_chain(
         .order_by(_EVENTS.c.seq)
         .execution_options(yield_per=batch_size)
     )
+    ledger = RecordLedger.empty()
     with session.execute(statement) as result:
-        walked = _walk(result, start)
+        walked = _walk(result, start, ledger)
     if walked.broken is not None:
         return walked
     # Rows past the head: appends committed during the walk (the head has moved on since),
@@ -330,4 +369,57 @@ def verify_audit_chain(
             ),
             walked.from_seq,
         )
-    return walked
+    if anchor is not None:
+        kept = session.scalar(select(_EVENTS.c.hash).where(_EVENTS.c.seq == anchor.seq))
+        if kept != anchor.hash:
+            return replace(walked, broken=_anchor_missed(anchor, kept, walked.checked))
+    connection = session.connection()
+    problems = check_written(connection, ledger) if start.seq else check_all(connection, ledger)
+    return replace(walked, records=tuple(problems))
+
+
+def _anchor_missed(anchor: VerifiedPosition, kept: str | None, head_seq: int) -> BrokenLink:
+    if kept is None and anchor.seq > head_seq:
+        reason = (
+            f"the anchor names audit event {anchor.seq}, but the trail ends at event "
+            f"{head_seq}: events were removed from the end and the chain head set back"
+        )
+    elif kept is None:
+        reason = f"the anchor's audit event {anchor.seq} is gone from the trail"
+    else:
+        reason = (
+            f"audit event {anchor.seq} no longer has the anchored hash: the trail was "
+            "rewritten from there (or this is another database)"
+        )
+    return BrokenLink(anchor.seq, None, reason)
+
+
+@dataclass(frozen=True, slots=True)
+class ChainAnchor:
+    """The chain head as ``ketaplan audit anchor`` prints it: to keep outside the database."""
+
+    seq: int
+    hash: str
+    occurred_at: str | None
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "seq": self.seq,
+            "hash": self.hash,
+            "occurred_at": self.occurred_at,
+            "anchor": f"{self.seq}:{self.hash}" if self.seq else None,
+        }
+
+
+def chain_anchor(session: Session) -> ChainAnchor:
+    """The chain head and when its event was written (the head as the head row records it;
+    ``audit verify`` checks that the two agree)."""
+    head = session.execute(
+        select(_HEAD.c.last_seq, _HEAD.c.last_hash).where(_HEAD.c.id == CHAIN_HEAD_ID)
+    ).one_or_none()
+    if head is None or head.last_seq == 0:
+        return ChainAnchor(0, GENESIS_HASH, None)
+    written = session.scalar(
+        select(type_coerce(_EVENTS.c.occurred_at, String)).where(_EVENTS.c.seq == head.last_seq)
+    )
+    return ChainAnchor(head.last_seq, head.last_hash, _utc_iso(written) if written else None)

@@ -147,6 +147,14 @@ def check_copy(path: Path) -> CopyCheck:
             code="backup.audit_chain_broken",
             fields={"path": str(path), "seq": chain.broken.seq},
         )
+    if chain.records:
+        first = chain.records[0]
+        raise InputError(
+            f"the records in {path} do not match its audit trail ({len(chain.records)} "
+            f"found): {first.reason}",
+            code="backup.records_tampered",
+            fields={"path": str(path), "table": first.table, "id": first.record_id},
+        )
     return CopyCheck(path, revision, chain.checked, chain.last_hash, path.stat().st_size)
 
 

@@ -35,11 +35,13 @@ import sqlite3
 from functools import partial
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import NullPool
 
 from ketaplan.store.writer_gate import GatedConnection, WriterGate
 
@@ -76,9 +78,12 @@ def _sqlite_begin(connection: Connection) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def make_engine(database_url: str) -> Engine:
-    """An engine for ``database_url`` (``sqlite:///...`` or ``postgresql+psycopg://...``)."""
+def make_engine(database_url: str, *, read_only: bool = False) -> Engine:
+    """An engine for ``database_url`` (``sqlite:///...`` or ``postgresql+psycopg://...``);
+    ``read_only``: see :func:`make_read_only_engine`."""
     url = make_url(database_url)
+    if read_only:
+        return make_read_only_engine(url)
     if url.get_backend_name() == "sqlite":
         connect_args: dict[str, Any] = {"timeout": SQLITE_BUSY_TIMEOUT_S}
         gate = None
@@ -102,6 +107,56 @@ def create_private_file(path: Path) -> None:
     empty SQLite database. A missing folder is left for SQLite to report."""
     with contextlib.suppress(FileExistsError, FileNotFoundError):
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+
+
+def _read_only_begin(connection: Connection) -> None:
+    connection.exec_driver_sql("BEGIN")  # deferred: a snapshot, and no write lock
+
+
+def _query_only(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA query_only=ON")
+    finally:
+        cursor.close()
+
+
+def _read_only_transactions(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.autocommit = True  # a plain SET, outside any transaction
+    with dbapi_connection.cursor() as cursor:
+        cursor.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+    dbapi_connection.autocommit = False
+
+
+def make_read_only_engine(url: URL) -> Engine:
+    """An engine that cannot change the database, for a check that must not modify what it
+    checks (``ketaplan audit verify``).
+
+    SQLite: the file opened with ``mode=ro`` (SQLite then never writes it: no checkpoint
+    copies the write-ahead log into it, and the journal mode is read, not set), ``query_only``
+    on, no writer gate, a deferred ``BEGIN`` per transaction. PostgreSQL: every transaction
+    ``READ ONLY``.
+
+    Either way a transaction reads one snapshot (SQLite's read transaction; ``REPEATABLE
+    READ`` on PostgreSQL), so a check compares each record with the events as they stood at
+    the same moment: a record a server updates during the check is not taken for tampering.
+    """
+    if url.get_backend_name() == "sqlite":
+        if not url.database or url.database == ":memory:":
+            raise ValueError("a read-only check needs a database file")
+        uri = f"file:{quote(str(Path(url.database).resolve()))}?mode=ro"
+        engine = create_engine(
+            url,  # for messages; connections come from the creator
+            creator=partial(sqlite3.connect, uri, uri=True, timeout=SQLITE_BUSY_TIMEOUT_S),
+            poolclass=NullPool,
+        )
+        event.listen(engine, "connect", _query_only)
+        event.listen(engine, "begin", _read_only_begin)
+        return engine
+    engine = create_engine(url, pool_pre_ping=True, isolation_level="REPEATABLE READ")
+    event.listen(engine, "connect", _read_only_transactions)
+    return engine
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

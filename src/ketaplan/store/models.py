@@ -343,6 +343,9 @@ class AuditEvent(Base):
     entity_id: Mapped[str] = mapped_column(String(64))
     patient_id: Mapped[int | None] = mapped_column(Integer)
     details: Mapped[dict[str, Any]]
+    records: Mapped[list[Any] | None] = mapped_column(JSON(none_as_null=True))
+    """The record versions the event's transaction wrote, by hash (store.audit_records);
+    NULL for an event that wrote none, and for events written before revision 0009."""
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
 

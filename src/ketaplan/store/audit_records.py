@@ -1,0 +1,348 @@
+"""The records the audit chain covers: each write names the row versions it left, by hash.
+
+The chain alone proves that no audit *event* was changed; it says nothing of the records the
+events describe. So every write transaction's last audit event carries, in its ``records``
+column (hashed into the chain with the rest of the event), each row the transaction inserted,
+updated or deleted in the covered tables as ``{"table": ..., "id": ..., "hash": ...}``: the
+SHA-256 of the row as the database holds it at commit (:func:`row_hash`), or ``None`` for a
+row the transaction deleted. The unit of work collects them
+(:mod:`ketaplan.services.unit_of_work`): every row flushed from the session's objects
+automatically, and rows changed by a statement (a Core ``insert``/``update``/``delete``) as the
+service names them with ``uow.wrote(...)``.
+
+A row's current content is then accountable to the *latest* event that wrote it (a row
+ketaplan updates in place, a patient's version or a course's schedule, gets a new hash with
+each update), and :func:`check_all` (or :func:`check_written`, for the rows new events wrote)
+compares: a row whose hash differs was changed outside ketaplan, a row missing was deleted
+outside it, a row no event names was inserted outside it.
+
+What a row's hash covers: every column, by name, leaving out NULLs (so that a migration adding
+a nullable column does not change the hash of the rows written before it): times as UTC ISO
+text, JSON columns by the SHA-256 of the text stored. A migration that rewrites covered rows
+(fills a new column, converts JSON to ``jsonb``) must record their new hashes in an event of
+its own.
+
+Rows written before records were covered (an upgraded database) are named by no event. The
+migration that introduced this (0009) recorded, in the chain, the highest id of each covered
+table at that moment (``audit.records_covered``): rows up to it are not reported as unaccounted;
+those written by ketaplan again since are covered from then on. On a database created since,
+every row must be accounted for.
+
+Not covered: the audit chain itself (it covers itself), sign-in bookkeeping
+(``access_token``, ``sign_in_throttle``: tokens are stored hashed and expire) and the schema
+version.
+
+Examples
+--------
+>>> row_hash({"id": 1, "weight_kg": 80.0, "note": None})[:12]
+'bd1b0dda7129'
+>>> row_hash({"id": 1, "weight_kg": 80.0}) == row_hash({"id": 1, "weight_kg": 80.0, "x": None})
+True
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any, cast
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    Connection,
+    Date,
+    DateTime,
+    String,
+    Table,
+    Text,
+    bindparam,
+    func,
+    select,
+    type_coerce,
+)
+from sqlalchemy import cast as cast_to
+
+from ketaplan.store.models import (
+    Base,
+    Clinic,
+    CourseBooking,
+    InfusionPlan,
+    InfusionSession,
+    OrderEvent,
+    Patient,
+    PatientLink,
+    PatientVersion,
+    QuestionnaireResponse,
+    Screening,
+    SessionEvent,
+    TitrationDecision,
+    TitrationRecommendation,
+    TreatmentCourse,
+    User,
+)
+from ketaplan.store.types import UTCDateTime
+
+COVERED_MODELS: tuple[type[Base], ...] = (
+    Clinic,
+    User,
+    Patient,
+    PatientVersion,
+    Screening,
+    InfusionPlan,
+    OrderEvent,
+    TreatmentCourse,
+    CourseBooking,
+    InfusionSession,
+    SessionEvent,
+    QuestionnaireResponse,
+    TitrationRecommendation,
+    TitrationDecision,
+    PatientLink,
+)
+TABLES: dict[str, Table] = {
+    model.__tablename__: cast(Table, model.__table__) for model in COVERED_MODELS
+}
+"""The covered tables by name: the clinic's records, staff and settings."""
+
+COVERED_ACTION = "audit.records_covered"
+"""The event migration 0009 appended to a trail that already had records (see above)."""
+
+_BATCH = 500  # ids per IN (...) read: well under every driver's limit on bound parameters
+
+
+def _is_time(column: Column[Any]) -> bool:
+    return isinstance(column.type, UTCDateTime | DateTime)
+
+
+def _read_columns(table: Table) -> list[Any]:
+    """A table's columns as read for hashing. JSON as the text stored (SQLite and PostgreSQL's
+    ``json`` type keep it verbatim): parsing it and writing it out again canonically cost more
+    than the rest of the hashing. Times and dates as the driver gives them (SQLite's text is
+    parsed once by :func:`_plain`, not by the column type's regular expression); the rest
+    through its type (booleans as booleans on both)."""
+    return [
+        cast_to(column, Text).label(column.name)
+        if isinstance(column.type, JSON)
+        else type_coerce(column, String).label(column.name)
+        if _is_time(column) or isinstance(column.type, Date)
+        else column
+        for column in table.columns
+    ]
+
+
+# Built once: a write hashes its rows in every transaction.
+_READ_BY_IDS = {
+    name: select(*_read_columns(table)).where(table.c.id.in_(bindparam("ids", expanding=True)))
+    for name, table in TABLES.items()
+}
+_READ_ALL = {
+    name: select(*_read_columns(table)).order_by(table.c.id) for name, table in TABLES.items()
+}
+
+
+_KINDS: dict[str, dict[str, str]] = {
+    name: {
+        column.name: "time" if _is_time(column) else "json"
+        for column in table.columns
+        if _is_time(column) or isinstance(column.type, JSON)
+    }
+    for name, table in TABLES.items()
+}
+"""The columns of each table that :func:`_plain` treats apart: times, and JSON text."""
+
+
+def _plain(value: object, kind: str | None) -> object:
+    """One form per value, whichever database it came from. JSON text stands in the row's
+    form by its own SHA-256: escaping a plan's kilobytes of JSON into the row's JSON cost more
+    than all the rest."""
+    if kind == "json":
+        return hashlib.sha256(str(value).encode("utf-8")).hexdigest()
+    if kind == "time" and isinstance(value, str):  # SQLite: UTC text
+        value = datetime.fromisoformat(value).replace(tzinfo=UTC)
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, float) and not math.isfinite(value):
+        return repr(value)  # not JSON; a row tampered to NaN must still hash, not crash
+    return value
+
+
+def row_hash(row: Mapping[Any, object], kinds: Mapping[str, str] | None = None) -> str:
+    """SHA-256 of a row's canonical JSON: every non-NULL column by name (``kinds``: the
+    columns that are times or JSON text, see :data:`_KINDS`)."""
+    kinds = kinds or {}
+    fields = {
+        name: _plain(value, kinds.get(name)) for name, value in row.items() if value is not None
+    }
+    text = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _hashed_rows(
+    connection: Connection, table: Table, ids: Iterable[int]
+) -> Iterator[tuple[int, str]]:
+    """``(id, hash)`` of the rows of ``table`` with these ids that exist, in batches."""
+    wanted = sorted(set(ids))
+    kinds = _KINDS[table.name]
+    statement = _READ_BY_IDS[table.name]
+    for start in range(0, len(wanted), _BATCH):
+        batch = wanted[start : start + _BATCH]
+        for row in connection.execute(statement, {"ids": batch}).mappings():
+            yield row["id"], row_hash(row, kinds)
+
+
+def records_written(
+    connection: Connection, written: Mapping[str, Iterable[int]]
+) -> list[dict[str, object]]:
+    """The records a transaction wrote, as its audit event names them: each row's hash as it
+    is now, inside the transaction, or ``None`` for a row that no longer exists (deleted)."""
+    records: list[dict[str, object]] = []
+    for name in sorted(written):
+        ids = sorted(set(written[name]))
+        if not ids:
+            continue
+        found = dict(_hashed_rows(connection, TABLES[name], ids))
+        records.extend({"table": name, "id": id_, "hash": found.get(id_)} for id_ in ids)
+    return records
+
+
+@dataclass(frozen=True, slots=True)
+class RecordProblem:
+    """A record whose current state no audit event accounts for."""
+
+    table: str
+    record_id: int
+    seq: int | None
+    """The audit event that last wrote it (None: no event names it)."""
+    reason: str
+
+    def to_dict(self) -> dict[str, object]:
+        return {"table": self.table, "id": self.record_id, "seq": self.seq, "reason": self.reason}
+
+
+@dataclass(slots=True)
+class RecordLedger:
+    """What the walked events say each covered row should be: its latest hash and event."""
+
+    latest: dict[str, dict[int, tuple[str | None, int]]]
+    legacy_max_id: dict[str, int]
+
+    @classmethod
+    def empty(cls) -> RecordLedger:
+        return cls({name: {} for name in TABLES}, {})
+
+    def note(
+        self, seq: int, action: str, details: Mapping[str, Any], records: Iterable[Any] | None
+    ) -> None:
+        """Take in one event's records (later events replace earlier ones)."""
+        if action == COVERED_ACTION:
+            for name, max_id in details.get("legacy_max_id", {}).items():
+                self.legacy_max_id[name] = int(max_id)
+        for record in records or ():
+            by_id = self.latest.get(record["table"])
+            if by_id is not None:
+                by_id[int(record["id"])] = (record["hash"], seq)
+
+
+def _changed(table: str, record_id: int, expected: str | None, seq: int) -> RecordProblem:
+    if expected is None:
+        return RecordProblem(
+            table,
+            record_id,
+            seq,
+            f"{table} {record_id} was deleted by audit event {seq} but exists again: it was "
+            "put back outside ketaplan",
+        )
+    return RecordProblem(
+        table,
+        record_id,
+        seq,
+        f"{table} {record_id} was changed outside ketaplan: it no longer matches the version "
+        f"audit event {seq} wrote",
+    )
+
+
+def _gone(table: str, record_id: int, seq: int) -> RecordProblem:
+    return RecordProblem(
+        table,
+        record_id,
+        seq,
+        f"{table} {record_id} was deleted outside ketaplan: audit event {seq} wrote it",
+    )
+
+
+def check_written(connection: Connection, ledger: RecordLedger) -> list[RecordProblem]:
+    """Check only the rows the ledger's events wrote (an incremental check)."""
+    problems: list[RecordProblem] = []
+    for name, by_id in ledger.latest.items():
+        if not by_id:
+            continue
+        found = dict(_hashed_rows(connection, TABLES[name], by_id))
+        for record_id, (expected, seq) in sorted(by_id.items()):
+            current = found.get(record_id)
+            if current == expected:
+                continue
+            problems.append(
+                _gone(name, record_id, seq)
+                if current is None
+                else _changed(name, record_id, expected, seq)
+            )
+    return problems
+
+
+def check_all(
+    connection: Connection, ledger: RecordLedger, *, batch_size: int = 5000
+) -> list[RecordProblem]:
+    """Check every row of every covered table against the ledger of the whole trail: changed,
+    deleted, or inserted outside ketaplan (no event names it, and it is newer than the rows
+    the trail held before records were covered)."""
+    problems: list[RecordProblem] = []
+    for name, table in TABLES.items():
+        by_id = ledger.latest[name]
+        legacy = ledger.legacy_max_id.get(name, 0)
+        kinds = _KINDS[name]
+        seen: set[int] = set()
+        statement = (
+            select(*_read_columns(table))
+            .order_by(table.c.id)
+            .execution_options(yield_per=batch_size)
+        )
+        with connection.execute(statement) as result:
+            for row in result.mappings():
+                record_id = row["id"]
+                seen.add(record_id)
+                accounted = by_id.get(record_id)
+                if accounted is None:
+                    if record_id > legacy:
+                        problems.append(
+                            RecordProblem(
+                                name,
+                                record_id,
+                                None,
+                                f"{name} {record_id} was inserted outside ketaplan: no "
+                                "audit event names it",
+                            )
+                        )
+                    continue
+                expected, seq = accounted
+                if row_hash(row, kinds) != expected:
+                    problems.append(_changed(name, record_id, expected, seq))
+        problems.extend(
+            _gone(name, record_id, seq)
+            for record_id, (expected, seq) in sorted(by_id.items())
+            if expected is not None and record_id not in seen
+        )
+    return problems
+
+
+def highest_ids(connection: Connection) -> dict[str, int]:
+    """Each covered table's highest id now (0 for an empty table)."""
+    return {
+        name: connection.scalar(select(func.coalesce(func.max(table.c.id), 0))) or 0
+        for name, table in TABLES.items()
+    }

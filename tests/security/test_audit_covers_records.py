@@ -1,0 +1,609 @@
+"""Issue 14, item 5: the audit chain covers the records, not only the events.
+
+Each write's audit event names the record versions it wrote by hash, so ``audit verify`` finds
+a record changed, deleted or inserted outside ketaplan and names it; ``audit anchor`` prints
+the chain head to keep elsewhere, and ``verify --anchor`` catches events cut from the end with
+the head set back; ``verify`` never modifies the database file it checks. Tampering is done
+the way someone with the database owner's rights could: the append-only triggers set aside,
+then SQL. On SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from alembic import command
+from sqlalchemy import Connection, func, select, text, update
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
+from tests.service.conftest import example_chart, signed_plan
+
+from ketaplan.cli import main
+from ketaplan.clinical.catalog import Catalog
+from ketaplan.clinical.policy import ClinicPolicy
+from ketaplan.services import (
+    Actor,
+    PatientRecord,
+    UnitOfWork,
+    append_session_event,
+    get_patient,
+    open_session,
+    update_patient,
+)
+from ketaplan.services.courses import reschedule_course, schedule_course
+from ketaplan.services.questionnaires import record_questionnaire
+from ketaplan.store import Database, migrate, open_database
+from ketaplan.store.audit import ChainVerification, VerifiedPosition, verify_audit_chain
+from ketaplan.store.audit_records import COVERED_ACTION, TABLES
+from ketaplan.store.engine import make_engine
+from ketaplan.store.models import APPEND_ONLY_TABLES, AuditChainHead, AuditEvent
+from ketaplan.store.schema import alembic_config
+
+CLINIC_EVENING = datetime(2026, 12, 8, 2, 0, tzinfo=UTC)  # 18:00 in the clinic, 7 December
+
+
+@pytest.fixture
+def clock() -> Callable[[], datetime]:
+    """The clinic stands on the evening of the day the example chart was charted."""
+    return lambda: CLINIC_EVENING
+
+
+@dataclass(frozen=True)
+class Clinic:
+    """A patient with a signed plan, a course, a charted session and a score."""
+
+    patient: PatientRecord
+    course_id: int
+    course_version: int
+    session_id: int
+
+
+@pytest.fixture
+def clinic(
+    uow: UnitOfWork,
+    nurse: Actor,
+    prescriber: Actor,
+    patient: PatientRecord,
+    catalog: Catalog,
+    resolver: object,
+    policy: ClinicPolicy,
+) -> Clinic:
+    pid = patient.patient_id
+    plan = signed_plan(uow, pid, prescriber=prescriber, catalog=catalog, resolver=resolver)
+    course = schedule_course(
+        uow,
+        pid,
+        condition="depression",
+        first_day=date(2026, 12, 7),
+        actor=prescriber,
+        policy=policy,
+        plan_id=plan.plan_id,
+    )
+    chart = open_session(uow, pid, condition="depression", actor=nurse, policy=policy)
+    for seq, event in enumerate(example_chart()[:3]):
+        append_session_event(
+            uow, chart.session_id, event, expected_seq=seq, actor=nurse, policy=policy
+        )
+    record_questionnaire(
+        uow,
+        pid,
+        scale="phq9",
+        answers=[2, 2, 1, 1, 2, 1, 1, 0, 0],
+        answered_at=CLINIC_EVENING - timedelta(hours=1),
+        actor=nurse,
+    )
+    return Clinic(patient, course.course_id, course.version, chart.session_id)
+
+
+def _verify(database: Database, **options: Any) -> ChainVerification:
+    with database.session_factory() as session:
+        return verify_audit_chain(session, **options)
+
+
+def _tamper(database: Database, table: str, change: Callable[[Connection], int]) -> int:
+    """Run ``change`` (which returns the id of the row it touched) with the table's
+    append-only triggers set aside, as the database's owner could."""
+    with database.engine.begin() as connection:
+        postgres = connection.dialect.name == "postgresql"
+        guarded = table in APPEND_ONLY_TABLES
+        if guarded and postgres:
+            connection.execute(text(f"ALTER TABLE {table} DISABLE TRIGGER USER"))
+        elif guarded:
+            for verb in ("update", "delete"):
+                connection.execute(text(f"DROP TRIGGER IF EXISTS {table}_no_{verb}"))
+        touched = change(connection)
+        if guarded and postgres:
+            connection.execute(text(f"ALTER TABLE {table} ENABLE TRIGGER USER"))
+    return touched
+
+
+def _newest(connection: Connection, table: str, **where: object) -> int:
+    rows = TABLES[table]
+    statement = select(func.max(rows.c.id)).where(
+        *(rows.c[column] == value for column, value in where.items())
+    )
+    found = connection.scalar(statement)
+    assert found is not None, f"no {table} row to tamper with"
+    return int(found)
+
+
+def _set(connection: Connection, table: str, record_id: int, **values: object) -> int:
+    rows = TABLES[table]
+    connection.execute(update(rows).where(rows.c.id == record_id).values(**values))
+    return record_id
+
+
+def _edit_json(
+    connection: Connection, table: str, column: str, record_id: int, edit: Callable[[Any], None]
+) -> int:
+    rows = TABLES[table]
+    value = connection.scalar(select(rows.c[column]).where(rows.c.id == record_id))
+    edit(value)
+    return _set(connection, table, record_id, **{column: value})
+
+
+def _double_the_dose(connection: Connection) -> int:
+    plan_id = _newest(connection, "infusion_plan")
+    total = connection.scalar(
+        select(TABLES["infusion_plan"].c.total_mg).where(TABLES["infusion_plan"].c.id == plan_id)
+    )
+    return _set(connection, "infusion_plan", plan_id, total_mg=float(total or 0) * 2)
+
+
+def _lower_a_charted_blood_pressure(connection: Connection) -> int:
+    event_id = _newest(connection, "session_event", kind="vitals")
+    return _edit_json(
+        connection, "session_event", "data", event_id, lambda data: data.update(systolic=118)
+    )
+
+
+def _change_the_weight(connection: Connection) -> int:
+    version_id = _newest(connection, "patient_version")
+    return _edit_json(
+        connection,
+        "patient_version",
+        "profile",
+        version_id,
+        lambda profile: profile.update(weight_kg=profile["weight_kg"] + 25),
+    )
+
+
+def _delete_a_score(connection: Connection) -> int:
+    response_id = _newest(connection, "questionnaire_response")
+    rows = TABLES["questionnaire_response"]
+    connection.execute(rows.delete().where(rows.c.id == response_id))
+    return response_id
+
+
+def _forge_a_chart_event(connection: Connection) -> int:
+    rows = TABLES["session_event"]
+    newest = _newest(connection, "session_event")
+    copied = connection.execute(select(rows).where(rows.c.id == newest)).mappings().one()
+    values = {**copied, "seq": copied["seq"] + 1}
+    del values["id"]
+    connection.execute(rows.insert().values(values))
+    return _newest(connection, "session_event")
+
+
+def _rename_the_signer(connection: Connection) -> int:
+    signed = _newest(connection, "order_event", status="signed")
+    return _set(connection, "order_event", signed, signer_name="Someone Else")
+
+
+def _make_the_nurse_an_admin(connection: Connection) -> int:
+    nurse = _newest(connection, "app_user", role="nurse")
+    return _set(connection, "app_user", nurse, role="admin")
+
+
+def _move_the_course(connection: Connection) -> int:
+    course_id = _newest(connection, "treatment_course")
+    return _set(connection, "treatment_course", course_id, first_day=date(2026, 11, 2))
+
+
+TAMPERINGS = [
+    ("infusion_plan", _double_the_dose, "was changed outside ketaplan"),
+    ("session_event", _lower_a_charted_blood_pressure, "was changed outside ketaplan"),
+    ("patient_version", _change_the_weight, "was changed outside ketaplan"),
+    ("questionnaire_response", _delete_a_score, "was deleted outside ketaplan"),
+    ("session_event", _forge_a_chart_event, "was inserted outside ketaplan"),
+    ("order_event", _rename_the_signer, "was changed outside ketaplan"),
+    ("app_user", _make_the_nurse_an_admin, "was changed outside ketaplan"),
+    ("treatment_course", _move_the_course, "was changed outside ketaplan"),
+]
+
+
+@pytest.mark.parametrize(
+    ("table", "change", "found"),
+    TAMPERINGS,
+    ids=[change.__name__.strip("_") for _, change, _ in TAMPERINGS],
+)
+def test_a_record_changed_deleted_or_inserted_outside_ketaplan_is_found_and_named(
+    database: Database,
+    clinic: Clinic,
+    table: str,
+    change: Callable[[Connection], int],
+    found: str,
+) -> None:
+    assert _verify(database).ok
+    record_id = _tamper(database, table, change)
+    result = _verify(database)
+    assert result.broken is None  # the events are intact: it is the records that are not
+    assert not result.ok
+    assert [(p.table, p.record_id) for p in result.records] == [(table, record_id)]
+    assert f"{table} {record_id} {found}" in result.records[0].reason
+
+
+def test_verify_names_the_tampered_record_on_the_command_line_and_exits_1(
+    database: Database,
+    database_url: str,
+    clinic: Clinic,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("KETAPLAN_DATABASE_URL", database_url)
+    assert main(["audit", "verify", "--full"]) == 0
+    capsys.readouterr()
+    plan_id = _tamper(database, "infusion_plan", _double_the_dose)
+    assert main(["audit", "verify", "--full"]) == 1
+    out = capsys.readouterr().out
+    assert "RECORDS TAMPERED WITH: 1 record(s)" in out
+    assert f"infusion_plan {plan_id} was changed outside ketaplan" in out
+    assert main(["audit", "verify", "--full", "--json"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert report["ok"] is False
+    assert [(r["table"], r["id"]) for r in report["records"]] == [("infusion_plan", plan_id)]
+
+
+def test_an_incremental_check_finds_a_tampered_record_written_since_the_last_check(
+    database: Database,
+    uow: UnitOfWork,
+    nurse: Actor,
+    clinic: Clinic,
+    policy: ClinicPolicy,
+) -> None:
+    checked = _verify(database)
+    assert checked.ok
+    append_session_event(
+        uow, clinic.session_id, example_chart()[3], expected_seq=3, actor=nurse, policy=policy
+    )
+    event_id = _tamper(
+        database,
+        "session_event",
+        lambda connection: _edit_json(
+            connection,
+            "session_event",
+            "data",
+            _newest(connection, "session_event", seq=4),
+            lambda data: data.update(at="2026-12-07T09:11:00-08:00"),
+        ),
+    )
+    result = _verify(database, since=checked.position)
+    assert result.from_seq == checked.checked + 1
+    assert [(p.table, p.record_id) for p in result.records] == [("session_event", event_id)]
+
+
+def test_legitimate_updates_in_place_are_never_flagged(
+    database: Database,
+    uow: UnitOfWork,
+    nurse: Actor,
+    prescriber: Actor,
+    clinic: Clinic,
+    catalog: Catalog,
+    policy: ClinicPolicy,
+) -> None:
+    """A patient update (the patient row's version), a reschedule (the course row and its
+    bookings, replaced) and an order signature: each changes rows ketaplan wrote before, and
+    its event records the new versions."""
+    checked = _verify(database)
+    assert checked.ok
+    pid = clinic.patient.patient_id
+    details = clinic.patient.details
+    update_patient(
+        uow,
+        pid,
+        replace(details, weight="84 kg"),
+        expected_version=clinic.patient.version,
+        actor=nurse,
+        catalog=catalog,
+    )
+    reschedule_course(
+        uow,
+        clinic.course_id,
+        session_number=2,
+        status="missed",
+        expected_version=clinic.course_version,
+        actor=prescriber,
+        policy=policy,
+    )
+    assert get_patient(uow, pid, actor=nurse).version == 2
+    incremental = _verify(database, since=checked.position)
+    full = _verify(database)
+    assert (incremental.ok, incremental.records) == (True, ())
+    assert (full.ok, full.records) == (True, ())
+    with database.session_factory() as session:
+        rescheduled = session.scalars(
+            select(AuditEvent.records)
+            .where(AuditEvent.records.is_not(None))
+            .order_by(AuditEvent.seq.desc())
+        ).first()
+    assert rescheduled is not None
+    # the course row and its bookings, replaced (deleted, or their ids reused on SQLite)
+    assert {r["table"] for r in rescheduled} == {"treatment_course", "course_booking"}
+
+
+def test_a_plan_write_names_the_plan_and_its_order_event_by_hash(
+    database: Database, clinic: Clinic
+) -> None:
+    with database.engine.connect() as connection:
+        plan_id = _newest(connection, "infusion_plan")
+        proposed = _newest(connection, "order_event", plan_id=plan_id, status="proposed")
+    with database.session_factory() as session:
+        naming = [
+            (action, records)
+            for action, records in session.execute(
+                select(AuditEvent.action, AuditEvent.records).where(AuditEvent.records.is_not(None))
+            )
+            if {"table": "infusion_plan", "id": plan_id}
+            in [{"table": r["table"], "id": r["id"]} for r in records]
+        ]
+    assert [action for action, _ in naming] == ["plan.create"]  # signing adds an event row
+    created = {(r["table"], r["id"]): r["hash"] for r in naming[0][1]}
+    assert set(created) == {("infusion_plan", plan_id), ("order_event", proposed)}
+    assert all(re.fullmatch("[0-9a-f]{64}", digest) for digest in created.values())
+
+
+def _covered_rows(database: Database) -> dict[str, int]:
+    with database.engine.connect() as connection:
+        return {
+            name: connection.scalar(select(func.count()).select_from(table)) or 0
+            for name, table in TABLES.items()
+        }
+
+
+def test_every_write_use_case_accounts_for_the_records_it_writes(
+    database: Database, catalog: Catalog, resolver: object, admin: Actor
+) -> None:
+    """The demo clinic (patients, screenings, scores, plans, signatures, courses, charts,
+    titration), then the writes it does not make: every covered row is named by the latest
+    event that wrote it. A service writing a row by a statement without naming it fails here."""
+    from ketaplan.clinical.catalog.course_loader import load_calendar, load_monitoring_rules
+    from ketaplan.clinical.medications import MedicationResolver
+    from ketaplan.services.accounts import set_password
+    from ketaplan.services.clinic_settings import (
+        ClinicSettingsInput,
+        clinic_settings,
+        update_clinic_settings,
+    )
+    from ketaplan.services.demo_clinic import create_demo_clinic
+    from ketaplan.services.patient_links import answer_patient_link, create_patient_link
+
+    assert isinstance(resolver, MedicationResolver)
+    monitoring = load_monitoring_rules()
+    calendar = load_calendar(None, catalog.clinic.time_zone)
+    demo = create_demo_clinic(
+        database,
+        catalog=catalog,
+        resolver=resolver,
+        monitoring=monitoring,
+        calendar=calendar,
+        today=date(2026, 3, 11),
+    )
+    assert demo is not None
+    uow = UnitOfWork(database.session_factory)
+    current = clinic_settings(uow, actor=admin, catalog=catalog)
+    update_clinic_settings(
+        uow,
+        ClinicSettingsInput(
+            name=current.name,
+            price_per_session_usd="650",
+            bag_sizes_ml="50, 100, 250",
+            vials="10 mg/mL x 20 mL",
+        ),
+        expected_version=current.version,
+        actor=admin,
+        catalog=catalog,
+    )
+    set_password(uow, admin.user_id, "another long passphrase", actor=admin)
+    with database.engine.connect() as connection:
+        patient_id = _newest(connection, "patient")
+    demo_admin = Actor(
+        _newest_user(database, "admin@demo-clinic.example"),
+        demo.clinic_id,
+        "admin@demo-clinic.example",
+        "admin",
+        "test",
+    )
+    link = create_patient_link(uow, patient_id, scales=["phq9", "gad7"], actor=demo_admin)
+    answer_patient_link(uow, link.token, scale="phq9", answers=[1] * 9, origin="test")
+    answer_patient_link(uow, link.token, scale="gad7", answers=[0] * 7, origin="test")
+
+    result = _verify(database)
+    assert result.ok, result.records[:3] or result.broken
+    rows = _covered_rows(database)
+    assert [name for name, count in rows.items() if count == 0] == []
+    with database.session_factory() as session:
+        named = session.scalars(select(AuditEvent.records).where(AuditEvent.records.is_not(None)))
+        records = [record for listed in named for record in listed or ()]
+    assert {record["table"] for record in records} == set(TABLES)
+
+
+def _newest_user(database: Database, email: str) -> int:
+    with database.engine.connect() as connection:
+        return _newest(connection, "app_user", email=email)
+
+
+# ----------------------------------------------------------------- anchor ----
+
+
+def _cut_the_newest_events(database: Database, count: int) -> None:
+    """Delete the newest audit events and set the head back to the event before them."""
+
+    def cut(connection: Connection) -> int:
+        last = connection.scalar(select(func.max(AuditEvent.seq))) or 0
+        keep = last - count
+        connection.execute(AuditEvent.__table__.delete().where(AuditEvent.seq > keep))
+        kept_hash = connection.scalar(select(AuditEvent.hash).where(AuditEvent.seq == keep))
+        connection.execute(update(AuditChainHead).values(last_seq=keep, last_hash=kept_hash))
+        return keep
+
+    _tamper(database, "audit_event", cut)
+
+
+def _anchor(capsys: pytest.CaptureFixture[str]) -> str:
+    capsys.readouterr()
+    assert main(["audit", "anchor"]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    assert re.fullmatch(r"[0-9]+:[0-9a-f]{64}", printed[0]), printed
+    return printed[0]
+
+
+def test_the_anchor_catches_events_cut_from_the_end_with_the_head_set_back(
+    database: Database,
+    database_url: str,
+    uow: UnitOfWork,
+    nurse: Actor,
+    clinic: Clinic,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("KETAPLAN_DATABASE_URL", database_url)
+    for _ in range(2):  # two reads: events that wrote no record, so no record gives them away
+        get_patient(uow, clinic.patient.patient_id, actor=nurse)
+    anchor = _anchor(capsys)
+    seq = int(anchor.split(":")[0])
+    assert main(["audit", "verify", "--full", "--anchor", anchor]) == 0
+    assert f"Anchor {seq} holds" in capsys.readouterr().out
+
+    _cut_the_newest_events(database, 2)
+    assert main(["audit", "verify", "--full"]) == 0  # the chain alone cannot tell
+    capsys.readouterr()
+    assert main(["audit", "verify", "--full", "--anchor", anchor]) == 1
+    out = capsys.readouterr().out
+    assert f"the anchor names audit event {seq}, but the trail ends at event {seq - 2}" in out
+    assert main(["audit", "verify", "--anchor", anchor.upper()]) == 1  # incremental too
+
+
+def test_the_anchor_catches_a_rewritten_trail(database: Database, clinic: Clinic) -> None:
+    head = _verify(database)
+    forged = VerifiedPosition(head.checked, "0" * 64)
+    result = _verify(database, anchor=forged)
+    assert result.broken is not None
+    assert f"audit event {head.checked} no longer has the anchored hash" in result.broken.reason
+    assert _verify(database, anchor=head.position).ok
+
+
+@pytest.mark.parametrize("typed", ["12", "12:abc", "0:" + "a" * 64, "x:" + "a" * 64])
+def test_a_malformed_anchor_is_refused_with_what_is_accepted(
+    database: Database,
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    typed: str,
+) -> None:
+    monkeypatch.setenv("KETAPLAN_DATABASE_URL", database_url)
+    assert main(["audit", "verify", "--anchor", typed]) == 2
+    assert "SEQ:HASH" in capsys.readouterr().err
+
+
+# ----------------------------------------------------------- read-only ----
+
+
+def _sqlite_file(database_url: str) -> Path:
+    path = make_url(database_url).database
+    assert path
+    return Path(path)
+
+
+def test_verify_does_not_modify_the_database_file_it_checks(
+    database: Database,
+    database_url: str,
+    clinic: Clinic,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    if not database_url.startswith("sqlite"):
+        pytest.skip("the file check is SQLite's; PostgreSQL checks in READ ONLY transactions")
+    database.close()  # the last connection closes: the write-ahead log is checkpointed
+    path = _sqlite_file(database_url)
+    before = (path.read_bytes(), path.stat().st_mtime_ns)
+    monkeypatch.setenv("KETAPLAN_DATABASE_URL", database_url)
+    assert main(["audit", "verify", "--full"]) == 0
+    assert main(["audit", "verify"]) == 0
+    _anchor(capsys)
+    assert (path.read_bytes(), path.stat().st_mtime_ns) == before
+
+
+def test_the_read_only_database_refuses_writes(database: Database, database_url: str) -> None:
+    checking = open_database(database_url, read_only=True)
+    try:
+        with checking.engine.connect() as connection, pytest.raises(DBAPIError, match="read"):
+            connection.execute(text("UPDATE audit_chain_head SET last_seq = last_seq"))
+    finally:
+        checking.close()
+
+
+# ---------------------------------------------------------- migration ----
+
+
+def test_a_database_with_records_from_before_passes_and_forged_rows_are_still_found(
+    database_url: str,
+) -> None:
+    """An upgraded database: its events name no records, and its rows are older than the
+    coverage. Migration 0009 notes each table's highest id in the chain, so verify passes,
+    and a row inserted outside ketaplan after the upgrade is still found."""
+    engine = make_engine(database_url)
+    try:
+        with engine.begin() as connection:
+            command.upgrade(alembic_config(connection), "0008")
+            connection.execute(
+                text(
+                    "INSERT INTO clinic (name, time_zone, settings, settings_version,"
+                    " created_at) VALUES ('Old Clinic', 'UTC', '{}', 1, :at)"
+                ),
+                {"at": datetime(2026, 1, 5, tzinfo=UTC).replace(tzinfo=None)},
+            )
+        migrate(engine)
+    finally:
+        engine.dispose()
+    database = open_database(database_url)
+    try:
+        result = _verify(database)
+        assert result.ok, result.records
+        with database.session_factory() as session:
+            covered = session.scalars(select(AuditEvent).order_by(AuditEvent.seq)).all()
+        assert [(e.action, e.details["legacy_max_id"]["clinic"]) for e in covered] == [
+            (COVERED_ACTION, 1)
+        ]
+        forged = _tamper(
+            database,
+            "clinic",
+            lambda connection: connection.execute(
+                TABLES["clinic"]
+                .insert()
+                .values(
+                    name="Forged Clinic",
+                    time_zone="UTC",
+                    settings={},
+                    settings_version=1,
+                    created_at=CLINIC_EVENING,
+                )
+                .returning(TABLES["clinic"].c.id)
+            ).scalar_one(),
+        )
+        result = _verify(database)
+        assert [(p.table, p.record_id) for p in result.records] == [("clinic", forged)]
+        assert "no audit event names it" in result.records[0].reason
+    finally:
+        database.close()
+
+
+def test_a_new_database_starts_with_an_empty_trail(database: Database) -> None:
+    with database.session_factory() as session:
+        assert session.scalar(select(func.count()).select_from(AuditEvent)) == 0
