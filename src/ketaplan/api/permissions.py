@@ -36,6 +36,13 @@ RULES: Final[dict[str, Rule]] = {
     "sign_in_for_token": PUBLIC,
     "sign_out": STAFF,
     "who_am_i": STAFF,
+    # staff accounts: admins manage their own clinic's staff (the service checks the clinic
+    # and keeps one active admin)
+    "list_staff": ADMIN,
+    "change_user_role": ADMIN,
+    "reset_user_password": ADMIN,
+    "deactivate_user": ADMIN,
+    "reactivate_user": ADMIN,
     # patients: the front desk registers and finds patients
     "create_patient": STAFF,
     "search_patients": STAFF,
@@ -109,6 +116,11 @@ RULES: Final[dict[str, Rule]] = {
     "web_protocols": STAFF,
     "web_clinic_settings": ADMIN,
     "web_update_clinic_settings": ADMIN,
+    "web_staff": ADMIN,
+    "web_change_user_role": ADMIN,
+    "web_reset_user_password": ADMIN,
+    "web_deactivate_user": ADMIN,
+    "web_reactivate_user": ADMIN,
 }
 
 

@@ -1,0 +1,299 @@
+"""Refused requests in the audit trail: every 401, 403 and 429, on the API and the pages.
+
+Each refusal becomes an ``access.refused`` audit event naming the route (its name and path
+template, never the path as sent, which may hold a patient link's token, and never the query
+string), the method, the status and the error code, how the request tried to sign in
+(``bearer``, ``cookie`` or ``none``, never the token), where it came from, and the member of
+staff when a valid sign-in was presented (a 403). The sign-in routes' own 401s and 429s are left
+to the sign-in service, which audits every attempt itself (``auth.sign_in_failed``,
+``auth.sign_in_refused``) without the text typed.
+
+Recording a refusal is a write, and on SQLite every write takes the database's single write
+turn: a flood of unauthenticated requests must not become a queue in front of a nurse's save.
+So refusals are recorded the way reads record their audit, in a short write transaction of
+their own after the response has gone, and at most :data:`RECORDED_PER_ORIGIN` a
+:data:`WINDOW` from one address and :data:`RECORDED_IN_ALL` from all addresses together (per
+server worker). Past that they are counted, not itemised: when the address's window has passed
+the count is written as one ``access.refused_count`` event (how many, by status, first and
+last), as it is at shutdown; a refusal whose write failed (the database busy or away) is counted
+the same way. Nothing refused goes unrecorded, and the writes a flood causes stay a few a second.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import Counter
+from collections.abc import Iterable, MutableMapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ketaplan.api.context import ServiceContext
+from ketaplan.api.security import client_origin, presented_token
+from ketaplan.errors import KetaplanError
+from ketaplan.services import Actor, Visitor
+
+log = logging.getLogger("ketaplan.api")
+
+REFUSED_STATUSES = frozenset({401, 403, 429})
+SELF_AUDITED = frozenset(
+    (route, status) for route in ("sign_in_for_token", "web_sign_in") for status in (401, 429)
+)
+"""(route, status) pairs whose refusal the service behind the route has already audited."""
+
+WINDOW = timedelta(minutes=1)
+RECORDED_PER_ORIGIN = 20
+"""Refusals itemised per address per window: enough for a clinic behind one address whose
+sign-ins all expired at once, few enough that a flood from one address costs little."""
+RECORDED_IN_ALL = 120
+"""Refusals itemised per window from all addresses together (2 a second): the bound on the
+writes a flood from many addresses can cause."""
+MAX_ORIGINS = 10_000
+"""Addresses tallied at once; refusals from further addresses share one tally."""
+MANY_ORIGINS = "(many addresses)"
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """One refused request, as the audit trail records it (nothing secret)."""
+
+    status: int
+    code: str | None
+    method: str
+    route: str
+    path: str
+    credential: str
+    origin: str
+    actor: Actor | None = None
+
+    def details(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "code": self.code,
+            "method": self.method,
+            "path": self.path,
+            "credential": self.credential,
+        }
+
+
+@dataclass(slots=True)
+class Tally:
+    """Refusals from one address that were counted instead of itemised."""
+
+    origin: str
+    first_at: datetime
+    last_at: datetime
+    by_status: Counter[int] = field(default_factory=Counter)
+
+    def count(self, status: int, at: datetime) -> None:
+        self.by_status[status] += 1
+        self.first_at, self.last_at = min(self.first_at, at), max(self.last_at, at)
+
+    def merge(self, other: Tally) -> None:
+        self.by_status.update(other.by_status)
+        self.first_at = min(self.first_at, other.first_at)
+        self.last_at = max(self.last_at, other.last_at)
+
+    def details(self) -> dict[str, Any]:
+        return {
+            "count": sum(self.by_status.values()),
+            "by_status": {str(status): n for status, n in sorted(self.by_status.items())},
+            "first_at": self.first_at.isoformat(),
+            "last_at": self.last_at.isoformat(),
+        }
+
+
+@dataclass(slots=True)
+class _Window:
+    started_at: datetime
+    recorded: int = 0
+    counted: Tally | None = None
+
+
+class RefusalRecorder:
+    """Decides which refusals are itemised now and which are counted (see the module
+    docstring), and writes them. Shared by the requests of one server worker."""
+
+    def __init__(self, context: ServiceContext) -> None:
+        self.context = context
+        self.clock = context.clock
+        self._lock = threading.Lock()
+        self._all = _Window(context.clock())
+        self._origins: dict[str, _Window] = {}
+        self._due: dict[str, Tally] = {}
+
+    def admit(self, refusal: Refusal) -> bool:
+        """Whether to itemise this refusal now; if not, it is counted for its address."""
+        with self._lock:
+            now = self.clock()
+            self._roll(now)
+            window = self._window(refusal.origin, now)
+            if window.recorded < RECORDED_PER_ORIGIN and self._all.recorded < RECORDED_IN_ALL:
+                window.recorded += 1
+                self._all.recorded += 1
+                return True
+            if window.counted is None:
+                window.counted = Tally(refusal.origin, now, now)
+            window.counted.count(refusal.status, now)
+            return False
+
+    def due(self, *, everything: bool = False) -> list[Tally]:
+        """The counts whose window has passed (all of them, at shutdown), to be written."""
+        with self._lock:
+            self._roll(self.clock(), everything=everything)
+            due, self._due = list(self._due.values()), {}
+            return due
+
+    def write(self, refusals: Iterable[Refusal], tallies: Iterable[Tally]) -> None:
+        """Write refusals and counts in one short transaction; if the database cannot take
+        it, count them again for the next write (never an error for the request)."""
+        refusals, tallies = list(refusals), list(tallies)
+        uow = self.context.unit_of_work()
+        try:
+            with uow:
+                for refusal in refusals:
+                    who = refusal.actor or Visitor(refusal.origin)
+                    uow.audit(
+                        who, "access.refused", "route", refusal.route, details=refusal.details()
+                    )
+                for tally in tallies:
+                    uow.audit(
+                        Visitor(tally.origin),
+                        "access.refused_count",
+                        "origin",
+                        tally.origin,
+                        details=tally.details(),
+                    )
+                uow.commit()
+        except SQLAlchemyError as error:
+            log.warning(
+                "could not record %d refused request(s) in the audit trail (%s); counted for "
+                "the next write",
+                len(refusals) + sum(sum(t.by_status.values()) for t in tallies),
+                type(error).__name__,
+            )
+            self._count_again(refusals, tallies)
+
+    def _count_again(self, refusals: list[Refusal], tallies: list[Tally]) -> None:
+        now = self.clock()
+        with self._lock:
+            for refusal in refusals:
+                self._due_tally(refusal.origin, now).count(refusal.status, now)
+            for tally in tallies:
+                self._due_tally(tally.origin, tally.first_at).merge(tally)
+
+    def _due_tally(self, origin: str, at: datetime) -> Tally:
+        if origin not in self._due and len(self._due) >= MAX_ORIGINS:
+            origin = MANY_ORIGINS
+        return self._due.setdefault(origin, Tally(origin, at, at))
+
+    def _window(self, origin: str, now: datetime) -> _Window:
+        if origin not in self._origins and len(self._origins) >= MAX_ORIGINS:
+            origin = MANY_ORIGINS
+        window = self._origins.get(origin)
+        if window is None or now - window.started_at >= WINDOW:
+            if window is not None:
+                self._close(window)
+            window = self._origins[origin] = _Window(now)
+        return window
+
+    def _close(self, window: _Window) -> None:
+        if window.counted is not None:
+            counted = window.counted
+            self._due_tally(counted.origin, counted.first_at).merge(counted)
+            window.counted = None
+
+    def _roll(self, now: datetime, *, everything: bool = False) -> None:
+        """Start a new window for all addresses once a window has passed, closing the
+        addresses' windows that have passed too (or all of them)."""
+        if not everything and now - self._all.started_at < WINDOW:
+            return
+        self._all = _Window(now)
+        for origin, window in list(self._origins.items()):
+            if everything or now - window.started_at >= WINDOW:
+                self._close(window)
+                del self._origins[origin]
+
+
+def mark_refused(request: Request, error: KetaplanError) -> None:
+    """Note on the request that it was refused, with the error's status and code: a page's
+    401 becomes a redirect to the sign-in page, and the recorder should still see a 401."""
+    if error.http_status in REFUSED_STATUSES:
+        request.state.refused = (error.http_status, error.code)
+
+
+def refusal_of(scope: Scope, response_status: int) -> Refusal | None:
+    """The refusal a finished request was, if it was one (see :data:`SELF_AUDITED`)."""
+    state: MutableMapping[str, Any] = scope.get("state") or {}
+    marked = state.get("refused")
+    if marked is not None:
+        status, code = marked
+    elif response_status in REFUSED_STATUSES:
+        status, code = response_status, None
+    else:
+        return None
+    route = scope.get("route")
+    name = str(getattr(route, "name", None) or "unmatched")
+    if (name, status) in SELF_AUDITED:
+        return None
+    request = Request(scope)
+    presented = presented_token(request)
+    actor = state.get("actor") or state.get("token_owner")
+    return Refusal(
+        status=status,
+        code=code,
+        method=request.method[:16],
+        route=name,
+        path=str(getattr(route, "path", "") or "")[:200],
+        credential=presented[1] if presented else "none",
+        origin=client_origin(request),
+        actor=actor if isinstance(actor, Actor) else None,
+    )
+
+
+class RecordRefusals:
+    """ASGI middleware: after each response, record it if it was a refusal (see the module
+    docstring); at shutdown, write what is still counted."""
+
+    def __init__(self, app: ASGIApp, recorder: RefusalRecorder) -> None:
+        self.app = app
+        self.recorder = recorder
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self.app(scope, self._flushing_at_shutdown(receive), send)
+            return
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        status = 0
+
+        async def sending(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        await self.app(scope, receive, sending)
+        refusal = refusal_of(scope, status)
+        itemised = [refusal] if refusal is not None and self.recorder.admit(refusal) else []
+        tallies = self.recorder.due()
+        if itemised or tallies:
+            await run_in_threadpool(self.recorder.write, itemised, tallies)
+
+    def _flushing_at_shutdown(self, receive: Receive) -> Receive:
+        async def receiving() -> Message:
+            message = await receive()
+            if message["type"] == "lifespan.shutdown":
+                tallies = self.recorder.due(everything=True)
+                if tallies:
+                    await run_in_threadpool(self.recorder.write, [], tallies)
+            return message
+
+        return receiving
