@@ -24,11 +24,12 @@ from __future__ import annotations
 import logging
 import threading
 from collections import Counter
-from collections.abc import Iterable, MutableMapping
+from collections.abc import Iterable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from fastapi.routing import iter_route_contexts
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -228,8 +229,15 @@ def mark_refused(request: Request, error: KetaplanError) -> None:
         request.state.refused = (error.http_status, error.code)
 
 
-def refusal_of(scope: Scope, response_status: int) -> Refusal | None:
-    """The refusal a finished request was, if it was one (see :data:`SELF_AUDITED`)."""
+def route_paths(app: object) -> dict[str, str]:
+    """Each route's name and its full path template (``/api/v1/patients/{patient_id}``)."""
+    routes = getattr(app, "routes", [])
+    return {str(route.name): str(route.path) for route in iter_route_contexts(routes)}
+
+
+def refusal_of(scope: Scope, response_status: int, paths: Mapping[str, str]) -> Refusal | None:
+    """The refusal a finished request was, if it was one (see :data:`SELF_AUDITED`);
+    ``paths`` are the routes' templates by name (:func:`route_paths`)."""
     state: MutableMapping[str, Any] = scope.get("state") or {}
     marked = state.get("refused")
     if marked is not None:
@@ -250,7 +258,7 @@ def refusal_of(scope: Scope, response_status: int) -> Refusal | None:
         code=code,
         method=request.method[:16],
         route=name,
-        path=str(getattr(route, "path", "") or "")[:200],
+        path=paths.get(name, ""),
         credential=presented[1] if presented else "none",
         origin=client_origin(request),
         actor=actor if isinstance(actor, Actor) else None,
@@ -264,6 +272,7 @@ class RecordRefusals:
     def __init__(self, app: ASGIApp, recorder: RefusalRecorder) -> None:
         self.app = app
         self.recorder = recorder
+        self._paths: dict[str, str] | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -281,7 +290,9 @@ class RecordRefusals:
             await send(message)
 
         await self.app(scope, receive, sending)
-        refusal = refusal_of(scope, status)
+        if self._paths is None:
+            self._paths = route_paths(scope.get("app"))
+        refusal = refusal_of(scope, status, self._paths)
         itemised = [refusal] if refusal is not None and self.recorder.admit(refusal) else []
         tallies = self.recorder.due()
         if itemised or tallies:
