@@ -128,6 +128,13 @@ class RefusalRecorder:
         self._all = _Window(context.clock())
         self._origins: dict[str, _Window] = {}
         self._due: dict[str, Tally] = {}
+        self._counting = 0  # windows holding counted refusals
+
+    @property
+    def holding(self) -> bool:
+        """Whether any refusal is counted and not yet written: without one (no flood, the
+        usual day), a request needs no look at the windows at all."""
+        return self._counting > 0 or bool(self._due)
 
     def admit(self, refusal: Refusal) -> bool:
         """Whether to itemise this refusal now; if not, it is counted for its address."""
@@ -141,6 +148,7 @@ class RefusalRecorder:
                 return True
             if window.counted is None:
                 window.counted = Tally(refusal.origin, now, now)
+                self._counting += 1
             window.counted.count(refusal.status, now)
             return False
 
@@ -209,6 +217,7 @@ class RefusalRecorder:
             counted = window.counted
             self._due_tally(counted.origin, counted.first_at).merge(counted)
             window.counted = None
+            self._counting -= 1
 
     def _roll(self, now: datetime, *, everything: bool = False) -> None:
         """Start a new window for all addresses once a window has passed, closing the
@@ -294,7 +303,7 @@ class RecordRefusals:
             self._paths = route_paths(scope.get("app"))
         refusal = refusal_of(scope, status, self._paths)
         itemised = [refusal] if refusal is not None and self.recorder.admit(refusal) else []
-        tallies = self.recorder.due()
+        tallies = self.recorder.due() if self.recorder.holding else []
         if itemised or tallies:
             await run_in_threadpool(self.recorder.write, itemised, tallies)
 
