@@ -21,7 +21,13 @@ from tests.service.conftest import PASSWORD, ROLE_EMAILS, Api, writer_gate
 
 from ketaplan.api import create_app
 from ketaplan.api.permissions import RULES, STAFF
-from ketaplan.api.refusals import RECORDED_IN_ALL, RECORDED_PER_ORIGIN, WINDOW, RefusalRecorder
+from ketaplan.api.refusals import (
+    RECORDED_IN_ALL,
+    RECORDED_PER_ORIGIN,
+    WINDOW,
+    Refusal,
+    RefusalRecorder,
+)
 from ketaplan.api.security import CSRF_HEADER, SESSION_COOKIE
 from ketaplan.cli import main
 from ketaplan.errors import (
@@ -733,17 +739,16 @@ def test_refusals_from_many_addresses_share_a_ceiling(api: Api) -> None:
     for address in addresses[: RECORDED_IN_ALL + 10]:
         TestClient(api.client.app, client=(address, 5000)).get("/api/v1/auth/me")
     assert len(_refusals(api)) == RECORDED_IN_ALL
-    counted = recorder.due(everything=True)  # what shutdown writes
+    counted = recorder.take_all()  # what shutdown writes
     assert sum(tally.details()["count"] for tally in counted) == 10
-    assert recorder.due(everything=True) == []  # handed over once
+    assert recorder.take_all() == []  # handed over once
 
 
 def test_the_counts_still_due_are_written_at_shutdown(api: Api) -> None:
     with TestClient(create_app(api.context)) as client:
-        recorder = _recorder(client)
         for _ in range(RECORDED_PER_ORIGIN + 5):
             client.get("/api/v1/auth/me")
-        assert recorder.due(everything=False) == []
+        assert _events(api, "access.refused_count") == []  # its minute has not passed
     (counted,) = _events(api, "access.refused_count")
     assert counted.details["count"] == 5
 
@@ -762,6 +767,8 @@ def test_a_refusal_that_cannot_be_written_is_still_a_401_and_is_counted_later(
         answer = api.client.get("/api/v1/auth/me")
     assert answer.status_code == 401  # not a 503: the request's answer does not wait on its record
     assert _refusals(api) == []
+    api.client.get("/api/v1/health")
+    assert _events(api, "access.refused_count") == []  # the next write waits a window
     recorder = _recorder(api.client)
     later = utc_now() + WINDOW
     recorder.clock = lambda: later
@@ -777,3 +784,22 @@ def test_a_cookie_request_without_csrf_is_refused_and_recorded_once(api: Api) ->
     (refused,) = _refusals(api)
     assert refused.details["credential"] == "cookie"
     assert FORGED_CSRF not in _all_audit_text(api)
+
+
+def test_one_refusal_write_is_in_flight_at_a_time(api: Api) -> None:
+    recorder = _recorder(api.client)
+    now = utc_now()
+    recorder.clock = lambda: now
+    refusal = Refusal(
+        401, "auth.not_signed_in", "GET", "who_am_i", "/api/v1/auth/me", "none", "203.0.113.9"
+    )
+    first = recorder.take(refusal)
+    assert first == ([refusal], [])
+    assert recorder.take(refusal) is None  # counted while the first is being written
+    recorder.write(*first)
+    later = now + WINDOW
+    recorder.clock = lambda: later
+    batch = recorder.take(None)
+    assert batch is not None
+    (counted,) = batch[1]
+    assert (counted.origin, counted.details()["count"]) == ("203.0.113.9", 1)

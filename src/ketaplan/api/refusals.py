@@ -15,8 +15,10 @@ their own after the response has gone, and at most :data:`RECORDED_PER_ORIGIN` a
 :data:`WINDOW` from one address and :data:`RECORDED_IN_ALL` from all addresses together (per
 server worker). Past that they are counted, not itemised: when the address's window has passed
 the count is written as one ``access.refused_count`` event (how many, by status, first and
-last), as it is at shutdown; a refusal whose write failed (the database busy or away) is counted
-the same way. Nothing refused goes unrecorded, and the writes a flood causes stay a few a second.
+last), as it is at shutdown. One refusal write is in flight at a time per worker (refusals
+meanwhile are counted), and after a write fails (the database busy or away) its refusals are
+counted and the next write waits a window. Nothing refused goes unrecorded, and the writes a
+flood causes stay a few a second and never hold more than one thread.
 """
 
 from __future__ import annotations
@@ -118,8 +120,12 @@ class _Window:
 
 
 class RefusalRecorder:
-    """Decides which refusals are itemised now and which are counted (see the module
-    docstring), and writes them. Shared by the requests of one server worker."""
+    """Decides which refusals are itemised and which are counted (see the module docstring),
+    and writes them. Shared by the requests of one server worker.
+
+    One write at a time: while one is in flight, further refusals are counted, so refusals
+    never hold more than one worker thread, however busy the database. After a write fails
+    (the database busy past its lock timeout, or away), the next waits :data:`WINDOW`."""
 
     def __init__(self, context: ServiceContext) -> None:
         self.context = context
@@ -129,6 +135,8 @@ class RefusalRecorder:
         self._origins: dict[str, _Window] = {}
         self._due: dict[str, Tally] = {}
         self._counting = 0  # windows holding counted refusals
+        self._writing = False
+        self._paused_until = self._all.started_at
 
     @property
     def holding(self) -> bool:
@@ -136,35 +144,41 @@ class RefusalRecorder:
         usual day), a request needs no look at the windows at all."""
         return self._counting > 0 or bool(self._due)
 
-    def admit(self, refusal: Refusal) -> bool:
-        """Whether to itemise this refusal now; if not, it is counted for its address."""
+    def take(self, refusal: Refusal | None) -> tuple[list[Refusal], list[Tally]] | None:
+        """After a request: what to write now (the refusal itemised, and the counts whose
+        window has passed), taking the write turn; None when there is nothing to write, the
+        refusal (if any) counted instead."""
+        if refusal is None and not self.holding:
+            return None
         with self._lock:
             now = self.clock()
             self._roll(now)
-            window = self._window(refusal.origin, now)
-            if window.recorded < RECORDED_PER_ORIGIN and self._all.recorded < RECORDED_IN_ALL:
-                window.recorded += 1
-                self._all.recorded += 1
-                return True
-            if window.counted is None:
-                window.counted = Tally(refusal.origin, now, now)
-                self._counting += 1
-            window.counted.count(refusal.status, now)
-            return False
+            free = not self._writing and now >= self._paused_until
+            itemised = []
+            if refusal is not None:
+                window = self._window(refusal.origin, now)
+                if free and self._within_limits(window):
+                    itemised.append(refusal)
+                else:
+                    self._count(window, refusal, now)
+            tallies = self._drain() if free else []
+            if not itemised and not tallies:
+                return None
+            self._writing = True
+            return itemised, tallies
 
-    def due(self, *, everything: bool = False) -> list[Tally]:
-        """The counts whose window has passed (all of them, at shutdown), to be written."""
+    def take_all(self) -> list[Tally]:
+        """Every count not yet written, whatever its window (at shutdown)."""
         with self._lock:
-            self._roll(self.clock(), everything=everything)
-            due, self._due = list(self._due.values()), {}
-            return due
+            self._roll(self.clock(), everything=True)
+            return self._drain()
 
     def write(self, refusals: Iterable[Refusal], tallies: Iterable[Tally]) -> None:
-        """Write refusals and counts in one short transaction; if the database cannot take
-        it, count them again for the next write (never an error for the request)."""
+        """Write refusals and counts in one short transaction and give the write turn back; if
+        the database cannot take it, count them again (never an error for the request)."""
         refusals, tallies = list(refusals), list(tallies)
-        uow = self.context.unit_of_work()
         try:
+            uow = self.context.unit_of_work()
             with uow:
                 for refusal in refusals:
                     who = refusal.actor or Visitor(refusal.origin)
@@ -182,16 +196,36 @@ class RefusalRecorder:
                 uow.commit()
         except SQLAlchemyError as error:
             log.warning(
-                "could not record %d refused request(s) in the audit trail (%s); counted for "
-                "the next write",
+                "could not record %d refused request(s) in the audit trail (%s); counted, "
+                "written later",
                 len(refusals) + sum(sum(t.by_status.values()) for t in tallies),
                 type(error).__name__,
             )
             self._count_again(refusals, tallies)
+        finally:
+            self._writing = False
+
+    def _within_limits(self, window: _Window) -> bool:
+        if window.recorded >= RECORDED_PER_ORIGIN or self._all.recorded >= RECORDED_IN_ALL:
+            return False
+        window.recorded += 1
+        self._all.recorded += 1
+        return True
+
+    def _count(self, window: _Window, refusal: Refusal, now: datetime) -> None:
+        if window.counted is None:
+            window.counted = Tally(refusal.origin, now, now)
+            self._counting += 1
+        window.counted.count(refusal.status, now)
+
+    def _drain(self) -> list[Tally]:
+        due, self._due = list(self._due.values()), {}
+        return due
 
     def _count_again(self, refusals: list[Refusal], tallies: list[Tally]) -> None:
         now = self.clock()
         with self._lock:
+            self._paused_until = now + WINDOW
             for refusal in refusals:
                 self._due_tally(refusal.origin, now).count(refusal.status, now)
             for tally in tallies:
@@ -301,17 +335,15 @@ class RecordRefusals:
         await self.app(scope, receive, sending)
         if self._paths is None:
             self._paths = route_paths(scope.get("app"))
-        refusal = refusal_of(scope, status, self._paths)
-        itemised = [refusal] if refusal is not None and self.recorder.admit(refusal) else []
-        tallies = self.recorder.due() if self.recorder.holding else []
-        if itemised or tallies:
-            await run_in_threadpool(self.recorder.write, itemised, tallies)
+        batch = self.recorder.take(refusal_of(scope, status, self._paths))
+        if batch is not None:
+            await run_in_threadpool(self.recorder.write, *batch)
 
     def _flushing_at_shutdown(self, receive: Receive) -> Receive:
         async def receiving() -> Message:
             message = await receive()
             if message["type"] == "lifespan.shutdown":
-                tallies = self.recorder.due(everything=True)
+                tallies = self.recorder.take_all()
                 if tallies:
                     await run_in_threadpool(self.recorder.write, [], tallies)
             return message
