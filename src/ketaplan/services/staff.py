@@ -148,12 +148,16 @@ def _member_of_clinic(uow: UnitOfWork, user_id: int, actor: Actor) -> User:
         select(User).where(User.id == user_id, User.clinic_id == actor.clinic_id)
     )
     if user is None:
-        raise NotFoundError(
-            f"there is no member of staff {user_id} in this clinic",
-            code="not_found.user",
-            fields={"user_id": user_id},
-        )
+        raise _not_found(user_id)
     return user
+
+
+def _not_found(user_id: int) -> NotFoundError:
+    return NotFoundError(
+        f"there is no member of staff {user_id} in this clinic",
+        code="not_found.user",
+        fields={"user_id": user_id},
+    )
 
 
 def _keep_an_active_admin(uow: UnitOfWork, user: User, actor: Actor, doing: str) -> None:
@@ -271,4 +275,10 @@ def reset_password(uow: UnitOfWork, user_id: int, password: str, *, actor: Actor
     """An admin sets a member of staff's password; their sign-ins end (the new password is
     given to them in person, never stored or logged anywhere but as its hash)."""
     require_role(actor, ADMIN_ONLY, "resetting a password")
+    with uow.lookup() as session:  # the same "not found" as every staff change
+        in_clinic = session.scalar(
+            select(User.id).where(User.id == user_id, User.clinic_id == actor.clinic_id)
+        )
+    if in_clinic is None:
+        raise _not_found(user_id)
     set_password(uow, user_id, password, actor=actor)
