@@ -1,11 +1,12 @@
-"""The security tables run on the service tests' databases and app: SQLite always, PostgreSQL
-when ``KETAPLAN_TEST_POSTGRES_URL`` is set (see ``tests/service/conftest.py``)."""
+"""The security tests run on the service tests' databases (SQLite, and PostgreSQL when
+``KETAPLAN_TEST_POSTGRES_URL`` is set), app and staff: their fixtures, re-exported."""
 
-from tests.service.conftest import (  # noqa: F401 - fixtures, re-exported for pytest
+from __future__ import annotations
+
+from ..service.conftest import (  # noqa: F401  (fixtures are found by name)
     _cheap_password_hashing,
     api,
     clock,
     database,
     database_url,
-    rows,
 )

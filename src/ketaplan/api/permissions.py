@@ -36,13 +36,6 @@ RULES: Final[dict[str, Rule]] = {
     "sign_in_for_token": PUBLIC,
     "sign_out": STAFF,
     "who_am_i": STAFF,
-    # staff accounts: admins manage their own clinic's staff (the service checks the clinic
-    # and keeps one active admin)
-    "list_staff": ADMIN,
-    "change_user_role": ADMIN,
-    "reset_user_password": ADMIN,
-    "deactivate_user": ADMIN,
-    "reactivate_user": ADMIN,
     # patients: the front desk registers and finds patients
     "create_patient": STAFF,
     "search_patients": STAFF,
@@ -81,6 +74,13 @@ RULES: Final[dict[str, Rule]] = {
     # titration: those who treat ask for a recommendation; the decision is the prescriber's
     "recommend_titration": CHARTING,
     "decide_titration": PRESCRIBER,
+    # staff accounts: admins manage their own clinic's staff (the service checks the clinic
+    # and keeps one active admin)
+    "list_staff": ADMIN,
+    "change_user_role": ADMIN,
+    "reset_user_password": ADMIN,
+    "deactivate_user": ADMIN,
+    "reactivate_user": ADMIN,
     # web pages
     "web_static": PUBLIC,
     "web_home": STAFF,
