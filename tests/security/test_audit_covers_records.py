@@ -381,8 +381,10 @@ def test_every_write_use_case_accounts_for_the_records_it_writes(
         clinic_settings,
         update_clinic_settings,
     )
+    from ketaplan.services.clinics import add_user
     from ketaplan.services.demo_clinic import create_demo_clinic
     from ketaplan.services.patient_links import answer_patient_link, create_patient_link
+    from ketaplan.services.staff import change_role, deactivate_user, reactivate_user
 
     assert isinstance(resolver, MedicationResolver)
     monitoring = load_monitoring_rules()
@@ -411,6 +413,10 @@ def test_every_write_use_case_accounts_for_the_records_it_writes(
         catalog=catalog,
     )
     set_password(uow, admin.user_id, "another long passphrase", actor=admin)
+    staff_id = add_user(uow, email="staff.change@bay.example", role="nurse", actor=admin)
+    change_role(uow, staff_id, "prescriber", actor=admin)
+    deactivate_user(uow, staff_id, actor=admin)
+    reactivate_user(uow, staff_id, actor=admin)
     with database.engine.connect() as connection:
         patient_id = _newest(connection, "patient")
     demo_admin = Actor(

@@ -229,6 +229,17 @@ FRONT_DESK: dict[str, Call] = {
     "web_record_questionnaire": Call(Access.REFUSED, {"scale": "phq9"}),
     "web_clinic_settings": Call(Access.REFUSED),
     "web_update_clinic_settings": Call(Access.REFUSED, {"name": "Front Desk Clinic"}),
+    # staff accounts: admins only
+    "list_staff": Call(Access.REFUSED),
+    "change_user_role": Call(Access.REFUSED, {"role": "admin"}),
+    "reset_user_password": Call(Access.REFUSED, {"password": "a front desk's new password"}),
+    "deactivate_user": Call(Access.REFUSED),
+    "reactivate_user": Call(Access.REFUSED),
+    "web_staff": Call(Access.REFUSED),
+    "web_change_user_role": Call(Access.REFUSED, {"role": "admin"}),
+    "web_reset_user_password": Call(Access.REFUSED, {"password": "a front desk's new password"}),
+    "web_deactivate_user": Call(Access.REFUSED),
+    "web_reactivate_user": Call(Access.REFUSED),
 }
 
 RECORDS: tuple[type[Base], ...] = (
@@ -316,6 +327,7 @@ def _plant(api: Api) -> Clinic:
             "course_id": str(course["course_id"]),
             "session_id": str(session["session_id"]),
             "recommendation_id": "1",
+            "user_id": "1",  # the admin: the front desk may not touch any account
             "token": "not-a-link-token-of-this-clinic",
             "next_week": (now.date() + timedelta(days=7)).isoformat(),
             "an_hour_ago": an_hour_ago,

@@ -3,7 +3,8 @@
 :func:`create_app` builds the app around an open database; ``ketaplan serve`` runs it with
 uvicorn. Every response carries the security headers (:mod:`.headers`). Every route passes
 :func:`~ketaplan.api.security.authorize` (sign-in, CSRF for cookie
-writes, the role matrix), and every error is JSON with a stable ``code`` (:mod:`.errors`).
+writes, the role matrix), and every error is JSON with a stable ``code`` (:mod:`.errors`);
+every refusal (401, 403, 429) is recorded in the audit trail (:mod:`.refusals`).
 The interactive documentation pages are off: they load their scripts from a CDN, and clinics
 may be offline; the schema itself is at ``/api/v1/openapi.json`` for signed-in staff.
 """
@@ -18,6 +19,7 @@ from ketaplan.api.errors import install_error_handlers
 from ketaplan.api.headers import SecurityHeaders
 from ketaplan.api.limits import BodySizeLimit, UnexpectedErrors
 from ketaplan.api.params import ERROR_RESPONSES
+from ketaplan.api.refusals import RecordRefusals, RefusalRecorder
 from ketaplan.api.routes import (
     auth,
     courses,
@@ -26,6 +28,7 @@ from ketaplan.api.routes import (
     questionnaires,
     screenings,
     sessions,
+    staff,
     system,
     titration,
 )
@@ -50,9 +53,21 @@ def create_app(context: ServiceContext, *, max_body_bytes: int = DEFAULT_MAX_BOD
     app.state.services = context
     install_error_handlers(app)
     app.include_router(system.router, prefix=API_PREFIX)
-    for module in (auth, patients, screenings, plans, courses, sessions, questionnaires, titration):
+    for module in (
+        auth,
+        patients,
+        screenings,
+        plans,
+        courses,
+        sessions,
+        questionnaires,
+        titration,
+        staff,
+    ):
         app.include_router(module.router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
     web.install(app)
+    app.state.refusals = RefusalRecorder(context)
+    app.add_middleware(RecordRefusals, recorder=app.state.refusals)
     app.add_middleware(BodySizeLimit, max_body_bytes=max_body_bytes)
     app.add_middleware(UnexpectedErrors)  # outside the body limit and the routes
     app.add_middleware(SecurityHeaders, hsts=context.secure_cookies)  # on every answer

@@ -35,6 +35,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from ketaplan.access_log import redacted
+from ketaplan.api.refusals import mark_refused
 from ketaplan.errors import KetaplanError
 
 log = logging.getLogger("ketaplan.api")
@@ -93,6 +94,7 @@ def _problems(error: RequestValidationError) -> list[dict[str, Any]]:
 
 async def _ketaplan_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, KetaplanError)
+    mark_refused(request, error)  # a 401, 403 or 429 goes in the audit trail
     return await _respond(request, error.http_status, **error.to_dict())  # type: ignore[arg-type]
 
 

@@ -80,6 +80,13 @@ RULES: Final[dict[str, Rule]] = {
     # titration: those who treat ask for a recommendation; the decision is the prescriber's
     "recommend_titration": CHARTING,
     "decide_titration": PRESCRIBER,
+    # staff accounts: admins manage their own clinic's staff (the service checks the clinic
+    # and keeps one active admin)
+    "list_staff": ADMIN,
+    "change_user_role": ADMIN,
+    "reset_user_password": ADMIN,
+    "deactivate_user": ADMIN,
+    "reactivate_user": ADMIN,
     # web pages
     "web_static": PUBLIC,
     "web_home": STAFF,
@@ -115,6 +122,11 @@ RULES: Final[dict[str, Rule]] = {
     "web_protocols": STAFF,
     "web_clinic_settings": ADMIN,
     "web_update_clinic_settings": ADMIN,
+    "web_staff": ADMIN,
+    "web_change_user_role": ADMIN,
+    "web_reset_user_password": ADMIN,
+    "web_deactivate_user": ADMIN,
+    "web_reactivate_user": ADMIN,
 }
 
 

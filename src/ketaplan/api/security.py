@@ -13,6 +13,9 @@ route's rule (:mod:`ketaplan.api.permissions`), and unless the route is public i
 4. leaves the signed-in :class:`~ketaplan.services.Actor` on ``request.state`` for the route,
    with the client's address as the origin the audit trail records.
 
+A refusal (401, 403) is recorded in the audit trail by :mod:`ketaplan.api.refusals`, with the
+token's owner when the token was valid (``request.state.token_owner``).
+
 A route whose name has no rule is refused for everybody (and fails the route-walking test).
 """
 
@@ -86,6 +89,7 @@ async def authorize(request: Request) -> None:
     actor = actor_for_token(
         context.database.lookup_engine, token, kind=kind, origin=client_origin(request)
     )
+    request.state.token_owner = actor  # who a refusal below is recorded for; not signed in yet
     if kind == "cookie" and request.method not in SAFE_METHODS:
         presented_csrf = await _presented_csrf_token(request)
         if not hmac.compare_digest(presented_csrf, csrf_token_for(token)):

@@ -1,4 +1,6 @@
-"""``ketaplan user add`` and ``ketaplan user password``: staff accounts from the command line.
+"""``ketaplan user``: staff accounts from the command line (add, list, role, password,
+deactivate, reactivate), with the same rules and audit trail as the API and the staff page
+(:mod:`ketaplan.services.staff`).
 
 Passwords are read from standard input (``--password-stdin``), never from the command line,
 where other users of the machine could read them in the process list and the shell history.
@@ -10,12 +12,15 @@ id) of the only clinic in the database. With several clinics, ``--as`` is requir
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 if TYPE_CHECKING:
     from ketaplan.services import Actor, UnitOfWork
+    from ketaplan.services.staff import StaffMember
 
 app = typer.Typer(
     help="Staff accounts (admin, prescriber, nurse, front_desk).",
@@ -117,22 +122,13 @@ def add(
     as_json: AsJson = False,
 ) -> None:
     """Add a member of staff with a password (read from standard input)."""
-    import os
-
     from ketaplan.cli._output import print_json, print_lines
-    from ketaplan.services import UnitOfWork, add_user
-    from ketaplan.settings import load_settings
-    from ketaplan.store import open_database
+    from ketaplan.services import add_user
 
     _refuse_argv_password(password_stdin)
     password = read_password_from_stdin()
-    database = open_database(load_settings(os.environ).database_url)
-    try:
-        uow = UnitOfWork(database.session_factory)
-        admin = _acting_admin(uow, acting)
+    with _as_admin(acting) as (uow, admin):
         user_id = add_user(uow, email=email, role=role, actor=admin, password=password)
-    finally:
-        database.close()
     address = email.strip().lower()
     if as_json:
         print_json({"user_id": user_id, "email": address, "role": role, "added_by": admin.email})
@@ -146,28 +142,111 @@ def password(
     password_stdin: PasswordStdin = False,
     acting: ActingAdmin = None,
 ) -> None:
-    """Set a staff member's password (read from standard input); their sign-ins end."""
-    import os
-
+    """Reset a staff member's password (read from standard input); their sign-ins end."""
     from ketaplan.cli._output import print_lines
-    from ketaplan.errors import NotFoundError
-    from ketaplan.services import UnitOfWork, load_actor
-    from ketaplan.services.accounts import set_password
-    from ketaplan.settings import load_settings
-    from ketaplan.store import open_database
+    from ketaplan.services.staff import find_staff_member, reset_password
 
     _refuse_argv_password(password_stdin)
     new_password = read_password_from_stdin()
+    with _as_admin(acting) as (uow, admin):
+        reset_password(uow, find_staff_member(uow, email, actor=admin), new_password, actor=admin)
+    address = email.strip().lower()
+    print_lines([f"Set the password of {address}, as {admin.email}; their sign-ins ended."])
+
+
+@contextmanager
+def _as_admin(acting: str | None) -> Iterator[tuple[UnitOfWork, Actor]]:
+    """The database (closed after) and the acting admin (``--as``, or the first admin)."""
+    import os
+
+    from ketaplan.services import UnitOfWork
+    from ketaplan.settings import load_settings
+    from ketaplan.store import open_database
+
     database = open_database(load_settings(os.environ).database_url)
     try:
         uow = UnitOfWork(database.session_factory)
-        admin = _acting_admin(uow, acting)
-        target = load_actor(uow, email, origin="cli")
-        if target.clinic_id != admin.clinic_id:
-            raise NotFoundError(
-                f"no active user with e-mail {target.email}", fields={"email": target.email}
-            )
-        set_password(uow, target.user_id, new_password, actor=admin)
+        yield uow, _acting_admin(uow, acting)
     finally:
         database.close()
-    print_lines([f"Set the password of {target.email}, as {admin.email}; their sign-ins ended."])
+
+
+def _member_json(member: StaffMember) -> dict[str, object]:
+    return {
+        "user_id": member.user_id,
+        "email": member.email,
+        "role": member.role,
+        "active": member.active,
+        "has_password": member.has_password,
+        "open_sign_ins": member.open_sign_ins,
+        "created_at": member.created_at.isoformat(),
+    }
+
+
+def _member_line(member: StaffMember) -> str:
+    state = "active" if member.active else "deactivated"
+    password_state = "" if member.has_password else ", no password yet"
+    return (
+        f"{member.user_id:>5}  {member.email}  {member.role}  {state}{password_state}, "
+        f"{member.open_sign_ins} open sign-in{'s' if member.open_sign_ins != 1 else ''}"
+    )
+
+
+@app.command("list")
+def list_users(acting: ActingAdmin = None, as_json: AsJson = False) -> None:
+    """List the clinic's staff: role, active or deactivated, open sign-ins."""
+    from ketaplan.cli._output import print_json, print_lines
+    from ketaplan.services.staff import list_staff
+
+    with _as_admin(acting) as (uow, admin):
+        members = list_staff(uow, actor=admin)
+    if as_json:
+        print_json({"staff": [_member_json(member) for member in members]})
+    else:
+        print_lines([_member_line(member) for member in members])
+
+
+@app.command("deactivate")
+def deactivate(email: Email, acting: ActingAdmin = None, as_json: AsJson = False) -> None:
+    """Deactivate a staff member's account: no more sign-ins, and every open one ends now."""
+    from ketaplan.services.staff import deactivate_user, find_staff_member
+
+    with _as_admin(acting) as (uow, admin):
+        member = deactivate_user(uow, find_staff_member(uow, email, actor=admin), actor=admin)
+    _report(member, f"Deactivated {member.email}, as {admin.email}; their sign-ins ended.", as_json)
+
+
+@app.command("reactivate")
+def reactivate(email: Email, acting: ActingAdmin = None, as_json: AsJson = False) -> None:
+    """Let a deactivated account sign in again (with its password)."""
+    from ketaplan.services.staff import find_staff_member, reactivate_user
+
+    with _as_admin(acting) as (uow, admin):
+        member = reactivate_user(uow, find_staff_member(uow, email, actor=admin), actor=admin)
+    _report(member, f"Reactivated {member.email}, as {admin.email}.", as_json)
+
+
+@app.command("role")
+def role(
+    email: Email,
+    new_role: Annotated[
+        str, typer.Option("--role", help="admin, prescriber, nurse or front_desk.")
+    ],
+    acting: ActingAdmin = None,
+    as_json: AsJson = False,
+) -> None:
+    """Change a staff member's role; it applies from their next request."""
+    from ketaplan.services.staff import change_role, find_staff_member
+
+    with _as_admin(acting) as (uow, admin):
+        member = change_role(uow, find_staff_member(uow, email, actor=admin), new_role, actor=admin)
+    _report(member, f"{member.email} is now {member.role}, as {admin.email}.", as_json)
+
+
+def _report(member: StaffMember, line: str, as_json: bool) -> None:
+    from ketaplan.cli._output import print_json, print_lines
+
+    if as_json:
+        print_json(_member_json(member))
+    else:
+        print_lines([line])

@@ -11,6 +11,7 @@ from ketaplan.web.routes import (
     questionnaires,
     sessions,
     settings,
+    staff,
 )
 
 ROUTERS = (
@@ -22,4 +23,5 @@ ROUTERS = (
     outcomes.router,
     questionnaires.router,
     settings.router,
+    staff.router,
 )

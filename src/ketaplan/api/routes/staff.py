@@ -1,0 +1,112 @@
+"""Staff accounts (admins): list, change a role, reset a password, deactivate, reactivate.
+
+The rules are the service's (:mod:`ketaplan.services.staff`): another clinic's user is a 404,
+the clinic's last active admin cannot be deactivated or demoted (409), and deactivating ends
+every sign-in of the account at once.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from ketaplan.api.context import services
+from ketaplan.api.params import RecordId
+from ketaplan.api.security import SignedIn
+from ketaplan.services import ROLES
+from ketaplan.services.passwords import MAX_PASSWORD_LENGTH
+from ketaplan.services.staff import (
+    StaffMember,
+    change_role,
+    deactivate_user,
+    list_staff,
+    reactivate_user,
+    reset_password,
+)
+
+router = APIRouter(prefix="/staff", tags=["staff"])
+
+
+class StaffMemberOut(BaseModel):
+    user_id: int
+    email: str
+    role: str
+    active: bool
+    has_password: bool = Field(description="Without one the account cannot sign in.")
+    open_sign_ins: int = Field(description="Sign-ins not ended and not expired.")
+    created_at: datetime
+
+
+class StaffOut(BaseModel):
+    staff: list[StaffMemberOut]
+
+
+class RoleIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    role: Annotated[
+        str, Field(max_length=20, description=f"One of {', '.join(ROLES)}.", examples=["nurse"])
+    ]
+
+
+class PasswordIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    password: Annotated[
+        str,
+        Field(
+            max_length=MAX_PASSWORD_LENGTH,
+            description="The new password (at least 12 characters); their sign-ins end.",
+        ),
+    ]
+
+
+def _out(member: StaffMember) -> StaffMemberOut:
+    return StaffMemberOut(
+        user_id=member.user_id,
+        email=member.email,
+        role=member.role,
+        active=member.active,
+        has_password=member.has_password,
+        open_sign_ins=member.open_sign_ins,
+        created_at=member.created_at,
+    )
+
+
+@router.get("", name="list_staff")
+def list_staff_route(actor: SignedIn, request: Request) -> StaffOut:
+    """The clinic's staff, active first."""
+    members = list_staff(services(request).unit_of_work(), actor=actor)
+    return StaffOut(staff=[_out(member) for member in members])
+
+
+@router.post("/{user_id}/role", name="change_user_role")
+def change_role_route(
+    user_id: RecordId, body: RoleIn, actor: SignedIn, request: Request
+) -> StaffMemberOut:
+    """Give a member of staff another role; it applies from their next request."""
+    uow = services(request).unit_of_work()
+    return _out(change_role(uow, user_id, body.role, actor=actor))
+
+
+@router.post("/{user_id}/password", name="reset_user_password", status_code=204)
+def reset_password_route(
+    user_id: RecordId, body: PasswordIn, actor: SignedIn, request: Request
+) -> None:
+    """Set a member of staff's password; every sign-in they have ends."""
+    reset_password(services(request).unit_of_work(), user_id, body.password, actor=actor)
+
+
+@router.post("/{user_id}/deactivate", name="deactivate_user")
+def deactivate_route(user_id: RecordId, actor: SignedIn, request: Request) -> StaffMemberOut:
+    """Deactivate an account: it cannot sign in, and every sign-in it has ends now."""
+    return _out(deactivate_user(services(request).unit_of_work(), user_id, actor=actor))
+
+
+@router.post("/{user_id}/reactivate", name="reactivate_user")
+def reactivate_route(user_id: RecordId, actor: SignedIn, request: Request) -> StaffMemberOut:
+    """Let a deactivated account sign in again with its password."""
+    return _out(reactivate_user(services(request).unit_of_work(), user_id, actor=actor))
