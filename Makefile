@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint typecheck unit browser screenshots bench bench-plan bench-pk bench-api bench-pages bench-audit venv clean
+.PHONY: run test lint typecheck unit browser screenshots bench bench-plan bench-pk bench-api bench-pages bench-audit bench-scale venv clean
 
 # `make run` serves the embedded SQLite database in this directory (git-ignored).
 RUN_DATABASE := sqlite:///./ketaplan.db
@@ -77,6 +77,10 @@ bench-pages: venv
 ## bench-audit: `audit verify` on 3 million events: the full walk before and now, and incremental
 bench-audit: venv
 	$(BIN)/python benchmarks/audit.py
+
+## bench-scale: every page, API list, audit verify and backup at 200, 2,000 and 20,000 patients (SQLite, PostgreSQL)
+bench-scale: venv
+	$(BIN)/python benchmarks/scale.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

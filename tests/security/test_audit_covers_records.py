@@ -562,12 +562,12 @@ def test_a_database_with_records_from_before_passes_and_forged_rows_are_still_fo
     database_url: str,
 ) -> None:
     """An upgraded database: its events name no records, and its rows are older than the
-    coverage. Migration 0009 notes each table's highest id in the chain, so verify passes,
+    coverage. Migration 0010 notes each table's highest id in the chain, so verify passes,
     and a row inserted outside ketaplan after the upgrade is still found."""
     engine = make_engine(database_url)
     try:
         with engine.begin() as connection:
-            command.upgrade(alembic_config(connection), "0008")
+            command.upgrade(alembic_config(connection), "0009")
             connection.execute(
                 text(
                     "INSERT INTO clinic (name, time_zone, settings, settings_version,"

@@ -104,6 +104,19 @@ def profile_from_dict(data: dict[str, Any]) -> PatientProfile:
     )
 
 
+def name_key(full_name: str) -> str:
+    """What the patient list sorts by and a search matches: the name case-folded, so a search
+    finds it in any case (``"ÉLISE"`` finds "Élise"), kept on the patient row (see
+    :class:`~ketaplan.store.models.Patient`)."""
+    return full_name.strip().casefold()
+
+
+def _identity(details: PatientDetails) -> dict[str, Any]:
+    """The current name and date of birth as the patient row keeps them for the list."""
+    name = details.full_name.strip()
+    return {"full_name": name, "name_key": name_key(name), "date_of_birth": details.date_of_birth}
+
+
 def _inputs(details: PatientDetails) -> dict[str, Any]:
     return {f.name: getattr(details, f.name) for f in fields(details) if f.name not in _IDENTITY}
 
@@ -263,7 +276,11 @@ def create_patient(
     profile = _validated_profile(details, catalog)
     with uow:
         patient = Patient(
-            clinic_id=actor.clinic_id, version=1, created_at=uow.clock(), created_by=actor.user_id
+            clinic_id=actor.clinic_id,
+            version=1,
+            created_at=uow.clock(),
+            created_by=actor.user_id,
+            **_identity(details),
         )
         uow.session.add(patient)
         uow.session.flush()
@@ -333,7 +350,7 @@ def _save_revision(
         uow.session.execute(
             update(Patient)
             .where(Patient.id == patient_id, Patient.version == expected_version)
-            .values(version=expected_version + 1)
+            .values(version=expected_version + 1, **_identity(details))
             .execution_options(synchronize_session=False)
         ),
     )
@@ -465,7 +482,15 @@ def search_patients(
     uow: UnitOfWork, query: str = "", *, actor: Actor, limit: int = MAX_SEARCH_RESULTS
 ) -> list[PatientSummary]:
     """Patients of the actor's clinic whose current name contains ``query`` (any case),
-    by name; an empty query lists them all. Which patients were shown is audited."""
+    by name; an empty query lists them all. Which patients were shown is audited.
+
+    One clinic's slice of the ``(clinic_id, name_key, id)`` index is read in name order and
+    the read stops at ``limit`` rows: the list costs the page it shows, and a search matches
+    the index's keys (no table row, no other clinic's entry) until ``limit`` match, so at
+    most the clinic's own patients for a name that matches few. A "contains" search cannot
+    use a B-tree's order to skip ahead; the bound is the clinic's current patients, never
+    their versions or another clinic's.
+    """
     text = query.strip()
     if len(text) > MAX_NAME_LENGTH:
         raise InputError(
@@ -479,24 +504,18 @@ def search_patients(
             code="input.out_of_range",
             fields={"field": "limit"},
         )
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    key = name_key(text)
+    escaped = key.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     statement = (
-        select(PatientVersion)
-        .join(
-            Patient,
-            (Patient.id == PatientVersion.patient_id) & (Patient.version == PatientVersion.version),
-        )
+        select(Patient.id, Patient.version, Patient.full_name, Patient.date_of_birth)
         .where(Patient.clinic_id == actor.clinic_id)
-        .order_by(PatientVersion.full_name, Patient.id)
+        .order_by(Patient.name_key, Patient.id)
         .limit(limit)
     )
-    if text:
-        statement = statement.where(PatientVersion.full_name.ilike(f"%{escaped}%", escape="\\"))
+    if key:
+        statement = statement.where(Patient.name_key.like(f"%{escaped}%", escape="\\"))
     with uow.reading():
-        found = [
-            PatientSummary(row.patient_id, row.version, row.full_name, row.date_of_birth)
-            for row in uow.session.scalars(statement)
-        ]
+        found = [PatientSummary(*row) for row in uow.session.execute(statement)]
         uow.audit(
             actor,
             "patient.search",

@@ -23,7 +23,7 @@ text, JSON columns by the SHA-256 of the text stored. A migration that rewrites 
 its own.
 
 Rows written before records were covered (an upgraded database) are named by no event. The
-migration that introduced this (0009) recorded, in the chain, the highest id of each covered
+migration that introduced this (0010) recorded, in the chain, the highest id of each covered
 table at that moment (``audit.records_covered``): rows up to it are not reported as unaccounted;
 those written by ketaplan again since are covered from then on. On a database created since,
 every row must be accounted for.
@@ -109,7 +109,7 @@ TABLES: dict[str, Table] = {
 """The covered tables by name: the clinic's records, staff and settings."""
 
 COVERED_ACTION = "audit.records_covered"
-"""The event migration 0009 appended to a trail that already had records (see above)."""
+"""The event migration 0010 appended to a trail that already had records (see above)."""
 
 _BATCH = 500  # ids per IN (...) read: well under every driver's limit on bound parameters
 

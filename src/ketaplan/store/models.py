@@ -107,13 +107,25 @@ class Patient(Base):
     """A patient's identity; what they are (name, weight, medications...) is in versions."""
 
     __tablename__ = "patient"
-    __table_args__ = (CheckConstraint("version >= 1", name="version_positive"),)
+    __table_args__ = (
+        CheckConstraint("version >= 1", name="version_positive"),
+        Index("ix_patient_clinic_name_key", "clinic_id", "name_key", "id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     clinic_id: Mapped[int] = mapped_column(ForeignKey("clinic.id"), index=True)
     version: Mapped[int]
     created_at: Mapped[datetime]
     created_by: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
+    # Who the current version names, kept on this row with ``version`` so the patient list
+    # and search read one clinic's slice of an index in name order and stop at the page size,
+    # instead of joining every current version of the clinic. Always set; nullable in the
+    # schema only (see migration 0009).
+    full_name: Mapped[str] = mapped_column(String(200), nullable=True)
+    name_key: Mapped[str] = mapped_column(Text, nullable=True)
+    """``full_name`` case-folded (:func:`str.casefold`, which may lengthen it): the list's
+    order, and what a search matches in any case."""
+    date_of_birth: Mapped[date | None]
 
 
 class PatientVersion(Base):
@@ -345,7 +357,7 @@ class AuditEvent(Base):
     details: Mapped[dict[str, Any]]
     records: Mapped[list[Any] | None] = mapped_column(JSON(none_as_null=True))
     """The record versions the event's transaction wrote, by hash (store.audit_records);
-    NULL for an event that wrote none, and for events written before revision 0009."""
+    NULL for an event that wrote none, and for events written before revision 0010."""
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
 

@@ -6,8 +6,8 @@ naming each covered table's highest id now: ``ketaplan audit verify`` does not r
 older rows as inserted outside ketaplan (no event named them); every row written from here on
 is accounted for. A new, empty database gets no such event.
 
-Revision ID: 0009
-Revises: 0008
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-12-01
 """
 
@@ -21,8 +21,8 @@ from alembic import op
 from ketaplan.store.audit import chain_hash
 from ketaplan.store.audit_records import COVERED_ACTION, TABLES
 
-revision: str = "0009"
-down_revision: str | None = "0008"
+revision: str = "0010"
+down_revision: str | None = "0009"
 branch_labels: str | None = None
 depends_on: str | None = None
 

@@ -1,0 +1,185 @@
+"""The patient list and search: what they find, kept in step with every new version, at a cost
+that does not grow with the clinic's records (issue 19: they joined every current version of
+the clinic and sorted them all to show 50; on PostgreSQL that scanned every clinic's
+versions)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from datetime import date
+from typing import Any
+
+from alembic import command
+from sqlalchemy import event, select
+
+from ketaplan.clinical.catalog import Catalog
+from ketaplan.services import (
+    Actor,
+    PatientDetails,
+    UnitOfWork,
+    create_patient,
+    set_up_clinic,
+    update_patient,
+)
+from ketaplan.services.patients import search_patients
+from ketaplan.store import Database
+from ketaplan.store.models import Patient
+from ketaplan.store.schema import alembic_config
+
+INDEX = "ix_patient_clinic_name_key"
+
+
+def _details(name: str) -> PatientDetails:
+    return PatientDetails(full_name=name, weight="70 kg", height="170 cm", age_years=40)
+
+
+def _names(uow: UnitOfWork, actor: Actor, query: str = "", limit: int = 50) -> list[str]:
+    return [p.full_name for p in search_patients(uow, query, actor=actor, limit=limit)]
+
+
+@contextmanager
+def _search_statement(database: Database) -> Iterator[list[tuple[str, Any]]]:
+    """The statements run inside the block that read ``patient``, with their parameters."""
+    seen: list[tuple[str, Any]] = []
+
+    def note(_c: object, _cur: object, statement: str, parameters: Any, *_: object) -> None:
+        if "FROM patient" in statement:
+            seen.append((statement, parameters))
+
+    event.listen(database.engine, "before_cursor_execute", note)
+    try:
+        yield seen
+    finally:
+        event.remove(database.engine, "before_cursor_execute", note)
+
+
+def _plan(database: Database, statement: str, parameters: Any) -> str:
+    """The database's plan for the statement. PostgreSQL is told not to scan or sort when it
+    has another way: on a handful of rows a scan is cheaper, and the question here is whether
+    the index serves this query's shape (one clinic, name order, stop at the limit)."""
+    with database.engine.connect() as connection:
+        if connection.dialect.name == "sqlite":
+            rows = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)
+            return "\n".join(str(row[-1]) for row in rows)
+        connection.exec_driver_sql("SET enable_seqscan = off")
+        connection.exec_driver_sql("SET enable_bitmapscan = off")
+        connection.exec_driver_sql("SET enable_sort = off")
+        rows = connection.exec_driver_sql(f"EXPLAIN {statement}", parameters)
+        plan = "\n".join(str(row[0]) for row in rows)
+        connection.rollback()
+        return plan
+
+
+def test_the_list_is_by_name_in_any_case_and_a_search_matches_any_part_in_any_case(
+    uow: UnitOfWork, nurse: Actor, catalog: Catalog
+) -> None:
+    for name in ["zoë Adams", "Eve Élise Martin", "Bob de Vries", "alex Smith", "Dana Émile"]:
+        create_patient(uow, _details(name), actor=nurse, catalog=catalog)
+    assert _names(uow, nurse) == [
+        "alex Smith",
+        "Bob de Vries",
+        "Dana Émile",
+        "Eve Élise Martin",
+        "zoë Adams",
+    ]
+    assert _names(uow, nurse, limit=2) == ["alex Smith", "Bob de Vries"]
+    assert _names(uow, nurse, "ÉLI") == ["Eve Élise Martin"]
+    assert _names(uow, nurse, "émi") == ["Dana Émile"]
+    assert _names(uow, nurse, "DE V") == ["Bob de Vries"]
+    assert _names(uow, nurse, "ZOË") == ["zoë Adams"]
+    assert _names(uow, nurse, "%") == []  # a wildcard is a character like any other
+    assert _names(uow, nurse, "a_") == []
+
+
+def test_a_renamed_patient_is_listed_and_found_by_the_new_name_only(
+    uow: UnitOfWork, nurse: Actor, catalog: Catalog
+) -> None:
+    created = create_patient(uow, _details("Sam Before"), actor=nurse, catalog=catalog)
+    create_patient(uow, _details("Kim Other"), actor=nurse, catalog=catalog)
+    update_patient(
+        uow,
+        created.patient_id,
+        replace(_details("Avery After"), weight="71 kg"),
+        expected_version=1,
+        actor=nurse,
+        catalog=catalog,
+    )
+    assert _names(uow, nurse) == ["Avery After", "Kim Other"]
+    assert _names(uow, nurse, "before") == []
+    [found] = search_patients(uow, "after", actor=nurse)
+    assert (found.patient_id, found.version) == (created.patient_id, 2)
+
+
+def test_the_list_reads_one_clinic_s_index_slice_in_name_order_and_stops_at_the_limit(
+    database: Database, uow: UnitOfWork, nurse: Actor, catalog: Catalog
+) -> None:
+    other = set_up_clinic(
+        uow, name="Other Clinic", time_zone="Europe/London", admin_email="admin@other.example"
+    )
+    create_patient(uow, _details("Other Clinic Patient"), actor=other, catalog=catalog)
+    create_patient(uow, _details("Pat One"), actor=nurse, catalog=catalog)
+    for query in ["", "pat"]:
+        with _search_statement(database) as seen:
+            assert _names(uow, nurse, query) == ["Pat One"]
+        [(statement, parameters)] = seen
+        plan = _plan(database, statement, parameters)
+        assert INDEX in plan, plan
+        if database.engine.dialect.name == "sqlite":
+            assert "TEMP B-TREE" not in plan, plan  # no sort: the index gives the order
+            assert "patient_version" not in plan, plan
+        else:
+            assert "Sort" not in plan, plan
+            assert "Seq Scan" not in plan, plan
+            assert "Index Cond: (clinic_id = " in plan, plan  # only this clinic's entries
+            assert plan.startswith("Limit"), plan
+
+
+def test_the_list_s_statement_and_parameters_do_not_grow_with_the_clinic(
+    database: Database, uow: UnitOfWork, nurse: Actor, catalog: Catalog
+) -> None:
+    create_patient(uow, _details("First Patient"), actor=nurse, catalog=catalog)
+
+    def shape(query: str) -> list[tuple[str, int]]:
+        with _search_statement(database) as seen:
+            search_patients(uow, query, actor=nurse)
+        return [(statement, len(parameters)) for statement, parameters in seen]
+
+    small = shape(""), shape("patient")
+    for n in range(12):
+        create_patient(uow, _details(f"Patient {n}"), actor=nurse, catalog=catalog)
+    assert (shape(""), shape("patient")) == small
+
+
+def test_upgrading_a_database_fills_the_list_columns_from_the_current_versions(
+    database: Database, uow: UnitOfWork, nurse: Actor, catalog: Catalog
+) -> None:
+    created = create_patient(uow, _details("Robin Renamed"), actor=nurse, catalog=catalog)
+    update_patient(
+        uow,
+        created.patient_id,
+        _details("Robin Current"),
+        expected_version=1,
+        actor=nurse,
+        catalog=catalog,
+    )
+    second = replace(_details("Élan Second"), date_of_birth=date(1986, 5, 1))
+    create_patient(uow, second, actor=nurse, catalog=catalog)
+
+    def stored() -> list[tuple[object, ...]]:
+        with database.session_factory() as session:
+            rows = session.execute(
+                select(
+                    Patient.id, Patient.full_name, Patient.name_key, Patient.date_of_birth
+                ).order_by(Patient.id)
+            )
+            return [tuple(row) for row in rows]
+
+    written_by_the_services = stored()
+    assert [row[2] for row in written_by_the_services] == ["robin current", "élan second"]
+    with database.engine.begin() as connection:
+        command.downgrade(alembic_config(connection), "0008")
+    with database.engine.begin() as connection:
+        command.upgrade(alembic_config(connection), "head")
+    assert stored() == written_by_the_services
