@@ -32,7 +32,7 @@ from ketaplan.services import (
 from ketaplan.store import Database
 from ketaplan.store.models import InfusionPlan
 
-from .conftest import PASSWORD
+from .conftest import PASSWORD, post_sign_in
 
 NURSE = "nurse@ideal.example"
 OBESE_WITHOUT_SEX = {"weight": "118 kg", "height": "160 cm"}  # BMI 46
@@ -111,10 +111,8 @@ def test_every_path_refuses_an_ideal_weight_plan_without_the_sex(
     assert answer.json()["message"] == message
 
     # The plan page: the message shows above the form (the form has no sex field).
-    signed_in = client.post(
-        "/sign-in", data={"email": NURSE, "password": PASSWORD, "next": "/patients"}
-    )
-    assert signed_in.status_code == 200
+    signed_in = post_sign_in(client, NURSE, PASSWORD, next="/patients")
+    assert signed_in.status_code == 303
     csrf = re.search(r'name="csrf_token" value="([0-9a-f]+)"', client.get("/patients").text)
     assert csrf
     page = client.post(

@@ -4,7 +4,7 @@ are spread over them, a taken port is refused, and a worker that dies is replace
 from __future__ import annotations
 
 import os
-import select
+import selectors
 import signal
 import socket
 import subprocess
@@ -37,12 +37,18 @@ def test_new_connections_are_spread_over_the_workers_sockets(port: int) -> None:
     try:
         accepted = [0, 0]
         deadline = time.monotonic() + 10
-        while sum(accepted) < len(clients) and time.monotonic() < deadline:
-            readable, _, _ = select.select(sockets, [], [], 1)
-            for sock in readable:
-                connection, _ = sock.accept()
-                connection.close()
-                accepted[sockets.index(sock)] += 1
+        # A selector (epoll), not select(): select() refuses descriptors above 1,023, which a
+        # long test run's process can reach.
+        with selectors.DefaultSelector() as ready:
+            for sock in sockets:
+                ready.register(sock, selectors.EVENT_READ)
+            while sum(accepted) < len(clients) and time.monotonic() < deadline:
+                for key, _events in ready.select(timeout=1):
+                    sock = key.fileobj
+                    assert isinstance(sock, socket.socket)
+                    connection, _ = sock.accept()
+                    connection.close()
+                    accepted[sockets.index(sock)] += 1
         # Each connection goes to one socket by a hash of its address and port: all 40 on one
         # socket would happen about once in 2**39 runs.
         assert sum(accepted) == 40
