@@ -29,6 +29,7 @@ Ketamine is never given undiluted: every preparation goes into a bag.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from typing import NamedTuple
 
 from ketaplan.clinical.catalog import ClinicSettings, Syringe, Vial
@@ -124,6 +125,9 @@ class _Stock(NamedTuple):
 
     syringes: tuple[_SyringeInStock, ...]
     """Smallest first."""
+    rest_syringes: tuple[tuple[Syringe, float, int, int], ...]
+    """The same syringes, smallest first, as the second syringe of a split reads them: the
+    syringe, its graduation in mL, the fewest and the most graduations it draws."""
     min_draw_ml: float
     tolerance: float
     lowest_error: float
@@ -165,19 +169,23 @@ def _stock(clinic: ClinicSettings, bag_choices_ml: tuple[float, ...]) -> _Stock:
     """
     prep = clinic.preparation
     stocked = tuple(sorted(b for b in bag_choices_ml if b in prep.bag_sizes_ml))
+    syringes = tuple(
+        _SyringeInStock(
+            syringe,
+            syringe.graduation_ml,
+            syringe.capacity_ml,
+            syringe.capacity_ml + syringe.graduation_ml,
+            syringe.capacity_ml + _EPS,
+            _dominated_below_ml(syringe, clinic.syringes),
+            math.floor(syringe.capacity_ml / syringe.graduation_ml + 1e-9),
+            math.ceil(prep.min_draw_ml / syringe.graduation_ml - 1e-9),
+        )
+        for syringe in clinic.syringes
+    )
     return _Stock(
-        syringes=tuple(
-            _SyringeInStock(
-                syringe,
-                syringe.graduation_ml,
-                syringe.capacity_ml,
-                syringe.capacity_ml + syringe.graduation_ml,
-                syringe.capacity_ml + _EPS,
-                _dominated_below_ml(syringe, clinic.syringes),
-                math.floor(syringe.capacity_ml / syringe.graduation_ml + 1e-9),
-                math.ceil(prep.min_draw_ml / syringe.graduation_ml - 1e-9),
-            )
-            for syringe in clinic.syringes
+        syringes=syringes,
+        rest_syringes=tuple(
+            (s.syringe, s.graduation_ml, s.min_graduations, s.full_graduations) for s in syringes
         ),
         min_draw_ml=prep.min_draw_ml,
         tolerance=prep.draw_tolerance_fraction + _EPS,
@@ -235,28 +243,28 @@ def _closest_split(ordered_mg: float, vial: Vial, stock: _Stock) -> _Draw | None
             continue
         step = main.graduation_ml
         top = min(math.floor(exact_ml / step + 1e-9), main.full_graduations)
-        starts = [top]
+        tried: Iterable[int] = range(top, max(top - _SPLIT_STEPS_BELOW, 0), -1)
         if exact_ml - top * step < min_draw_ml:  # also leave at least the smallest draw
-            starts.append(min(math.floor((exact_ml - stock.min_draw_ml) / step + 1e-9), top - 1))
-        tried = dict.fromkeys(
-            g for start in starts for g in range(start, max(start - _SPLIT_STEPS_BELOW, 0), -1)
-        )
+            start = min(math.floor((exact_ml - stock.min_draw_ml) / step + 1e-9), top - 1)
+            lower = range(start, max(start - _SPLIT_STEPS_BELOW, 0), -1)
+            tried = dict.fromkeys((*tried, *lower))
         for graduations in tried:
             main_ml = graduations * step
             rest_ml = exact_ml - main_ml
             if main_ml < min_draw_ml or rest_ml < _EPS or 2 * main_ml < lowest_ml:
                 continue
-            for other in stock.syringes:
-                near = math.floor(rest_ml / other.graduation_ml + 1e-9)
+            most_ml = main_ml + _EPS  # the second syringe takes no more than the first
+            for other, other_step, fewest, full in stock.rest_syringes:
+                near = math.floor(rest_ml / other_step + 1e-9)
                 for count in (near, near + 1):
-                    rest = min(max(count, other.min_graduations), other.full_graduations)
-                    rest_drawn_ml = rest * other.graduation_ml
-                    if rest_drawn_ml > main_ml + _EPS:
-                        continue  # the second syringe takes no more than the first
+                    rest = count if fewest <= count <= full else min(max(count, fewest), full)
+                    rest_drawn_ml = rest * other_step
+                    if rest_drawn_ml > most_ml:
+                        continue
                     error = (main_ml + rest_drawn_ml) / exact_ml - 1.0
                     if abs(error) < best_error - 1e-9 and lowest <= error <= highest:
                         best_error = abs(error)
-                        fills = ((main.syringe, graduations), (other.syringe, rest))
+                        fills = ((main.syringe, graduations), (other, rest))
                         best = _Draw(vial, fills, main_ml + rest_drawn_ml, error)
                         if best_error < 1e-9:
                             return best  # exact: nothing measures closer
