@@ -50,11 +50,16 @@ GENESIS_HASH = "0" * 64
 CHAIN_HEAD_ID = 1
 
 
+_CANONICAL = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+)
+"""One encoder for every event (``json.dumps`` with these options builds a new one each call,
+a fifth of a verification's time)."""
+
+
 def canonical_json(value: object) -> str:
     """One text per value: sorted keys, no spaces, UTF-8 as is, no NaN or infinity."""
-    return json.dumps(
-        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    )
+    return _CANONICAL.encode(value)
 
 
 def chain_hash(prev_hash: str, fields: Mapping[str, object]) -> str:
@@ -210,23 +215,29 @@ class ChainVerification:
         }
 
 
+_RAW = frozenset({"occurred_at", "details", "records"})
 _WALKED = (
     _EVENTS.c.id,
     _EVENTS.c.prev_hash,
     _EVENTS.c.hash,
     *(
-        # The time as the driver gives it: SQLite's text is parsed once, below, instead of by
-        # the column type's regular expression and then again.
-        type_coerce(_EVENTS.c[column], String) if column == "occurred_at" else _EVENTS.c[column]
+        # The time and the JSON as the driver gives them: SQLite's text is parsed once, below,
+        # instead of through the column types' layers (a third of the walk).
+        type_coerce(_EVENTS.c[column], String) if column in _RAW else _EVENTS.c[column]
         for column in _HASHED_COLUMNS
     ),
 )
 
 
+def _json(stored: object) -> Any:
+    """A JSON column as the driver gives it: SQLite's text, or PostgreSQL's parsed value."""
+    return json.loads(stored) if isinstance(stored, str) else stored
+
+
 def _utc_iso(stored: datetime | str) -> str:
     """The hashed form of ``occurred_at``: PostgreSQL's aware time, or SQLite's UTC text."""
-    if isinstance(stored, str):
-        stored = datetime.fromisoformat(stored).replace(tzinfo=UTC)
+    if isinstance(stored, str):  # stored in UTC already
+        return datetime.fromisoformat(stored).replace(tzinfo=UTC).isoformat()
     return stored.astimezone(UTC).isoformat()
 
 
@@ -243,7 +254,8 @@ def _walk(
     for event_id, event_prev_hash, event_hash, *values in rows:
         fields = dict(zip(_HASHED_COLUMNS, values, strict=True))
         fields["occurred_at"] = _utc_iso(values[occurred])
-        records = fields["records"]
+        fields["details"] = _json(fields["details"])
+        records = fields["records"] = _json(fields["records"])
         if records is None:
             del fields["records"]
         seq = fields["seq"]
