@@ -137,6 +137,50 @@ def test_the_dashboard_costs_the_same_statements_however_many_patients_the_clini
     assert len(shown.flags) == 9  # every item-9 answer of the last fortnight
 
 
+def test_no_dashboard_read_walks_the_clinic_s_patients(
+    database: Database,
+    uow: UnitOfWork,
+    nurse: Actor,
+    prescriber: Actor,
+    catalog: Catalog,
+    resolver: MedicationResolver,
+    policy: ClinicPolicy,
+) -> None:
+    """Each read starts from an index range bounded by what it shows (a day's or a window's
+    bookings, a fortnight's answers): driven from the clinic's patients instead, the series
+    that ended cost grew with the clinic (exponent 0.26 from 200 to 20,000 patients)."""
+    if database.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's query plans; PostgreSQL's depend on its statistics")
+    _patient_with_course(
+        uow,
+        "Ada Planned",
+        date(2026, 11, 2),
+        nurse=nurse,
+        prescriber=prescriber,
+        catalog=catalog,
+        resolver=resolver,
+        policy=policy,
+    )
+    with _statements(database) as seen:
+        _dashboard(uow, nurse)
+    reads = [
+        statement
+        for statement, _ in seen
+        if statement.lstrip().upper().startswith("SELECT") and "audit_chain_head" not in statement
+    ]
+    assert len(reads) == 3  # chairs, series ended, item 9 flags
+    with database.engine.connect() as connection:
+        for statement in reads:
+            sql = statement.replace("?", "NULL")
+            plan = [row[3] for row in connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}")]
+            first = plan[0]
+            assert first.startswith("SEARCH") and (
+                "ix_course_booking_clinic_start" in first
+                or "ix_questionnaire_response_scale_answered" in first
+            ), plan
+            assert not any(step.startswith("SCAN") for step in plan), plan
+
+
 def test_today_s_chairs_follow_the_course_s_schedule_through_a_reschedule(
     uow: UnitOfWork,
     nurse: Actor,

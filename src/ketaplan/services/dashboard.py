@@ -11,11 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
-from typing import TypeVarTuple
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, select
-from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy import exists, select
+from sqlalchemy.orm import aliased
 
 from ketaplan.services.actors import Actor
 from ketaplan.services.unit_of_work import UnitOfWork
@@ -24,12 +23,10 @@ from ketaplan.store.models import (
     CourseBooking,
     InfusionSession,
     Patient,
-    PatientVersion,
     QuestionnaireResponse,
     TreatmentCourse,
 )
 
-Columns = TypeVarTuple("Columns")
 FLAG_WINDOW = timedelta(days=14)
 REASSESS_WINDOW = timedelta(days=42)
 """Series that ended within six weeks: the reassessment and maintenance-booster window (3-6
@@ -86,17 +83,18 @@ def clinic_dashboard(uow: UnitOfWork, *, actor: Actor, zone: ZoneInfo) -> Dashbo
         now = uow.clock()
         today = now.astimezone(zone).date()
         day_start = datetime.combine(today, time(), zone)
-        bookings = _join_current_name(
+        bookings = (
             select(
                 CourseBooking.patient_id,
-                PatientVersion.full_name,
+                Patient.full_name,
                 CourseBooking.course_id,
                 TreatmentCourse.protocol_key,
                 CourseBooking.number,
                 CourseBooking.start_at,
                 InfusionSession.id,
-            ).join(TreatmentCourse, TreatmentCourse.id == CourseBooking.course_id),
-            CourseBooking.patient_id,
+            )
+            .join(TreatmentCourse, TreatmentCourse.id == CourseBooking.course_id)
+            .join(Patient, Patient.id == CourseBooking.patient_id)
         ).outerjoin(
             InfusionSession,
             (InfusionSession.course_id == CourseBooking.course_id)
@@ -112,26 +110,30 @@ def clinic_dashboard(uow: UnitOfWork, *, actor: Actor, zone: ZoneInfo) -> Dashbo
                 ).order_by(CourseBooking.start_at, CourseBooking.id)
             )
         ]
-        series = _join_current_name(
+        # A series ends on the day of its last booking: one indexed range of the clinic's
+        # bookings over the window (not every course of the clinic, filtered by its last day).
+        later = aliased(CourseBooking)
+        last_bookings = (
             select(
-                TreatmentCourse.patient_id,
-                PatientVersion.full_name,
-                TreatmentCourse.id,
+                CourseBooking.patient_id,
+                Patient.full_name,
+                CourseBooking.course_id,
                 TreatmentCourse.protocol_key,
                 TreatmentCourse.last_day,
-            ),
-            TreatmentCourse.patient_id,
-        )
-        ended = [
-            SeriesEnded(*row)
-            for row in uow.session.execute(
-                series.where(
-                    Patient.clinic_id == actor.clinic_id,
-                    TreatmentCourse.last_day >= today - REASSESS_WINDOW,
-                    TreatmentCourse.last_day < today,
-                ).order_by(TreatmentCourse.last_day, TreatmentCourse.id)
             )
-        ]
+            .join(TreatmentCourse, TreatmentCourse.id == CourseBooking.course_id)
+            .join(Patient, Patient.id == CourseBooking.patient_id)
+            .where(
+                CourseBooking.clinic_id == actor.clinic_id,
+                CourseBooking.start_at >= datetime.combine(today - REASSESS_WINDOW, time(), zone),
+                CourseBooking.start_at < day_start,
+                ~exists().where(
+                    later.course_id == CourseBooking.course_id, later.number > CourseBooking.number
+                ),
+            )
+            .order_by(TreatmentCourse.last_day, TreatmentCourse.id)
+        )
+        ended = [SeriesEnded(*row) for row in uow.session.execute(last_bookings)]
         flags = _item_nine_flags(uow, actor, now) if clinical else []
         if not clinical:
             chairs = [replace(c, protocol_key=None) for c in chairs]
@@ -150,17 +152,14 @@ def clinic_dashboard(uow: UnitOfWork, *, actor: Actor, zone: ZoneInfo) -> Dashbo
 
 def _item_nine_flags(uow: UnitOfWork, actor: Actor, now: datetime) -> list[ItemNineFlag]:
     """The fortnight's PHQ-9 answers with item 9 above 0, newest first."""
-    answers = _join_current_name(
-        select(
-            QuestionnaireResponse.patient_id,
-            PatientVersion.full_name,
-            QuestionnaireResponse.id,
-            QuestionnaireResponse.total,
-            QuestionnaireResponse.answered_at,
-            QuestionnaireResponse.flags,
-        ),
+    answers = select(
         QuestionnaireResponse.patient_id,
-    )
+        Patient.full_name,
+        QuestionnaireResponse.id,
+        QuestionnaireResponse.total,
+        QuestionnaireResponse.answered_at,
+        QuestionnaireResponse.flags,
+    ).join(Patient, Patient.id == QuestionnaireResponse.patient_id)
     return [
         ItemNineFlag(patient_id, name, response_id, total, answered_at)
         for patient_id, name, response_id, total, answered_at, answer_flags in (
@@ -174,13 +173,3 @@ def _item_nine_flags(uow: UnitOfWork, actor: Actor, now: datetime) -> list[ItemN
         )
         if "phq9.item9_positive" in answer_flags
     ]
-
-
-def _join_current_name(
-    statement: Select[*Columns], patient_id: InstrumentedAttribute[int]
-) -> Select[*Columns]:
-    """``statement`` joined to the patient (for the clinic) and its current version (the name)."""
-    return statement.join(Patient, Patient.id == patient_id).join(
-        PatientVersion,
-        (PatientVersion.patient_id == Patient.id) & (PatientVersion.version == Patient.version),
-    )
