@@ -62,14 +62,14 @@ def set_password(uow: UnitOfWork, user_id: int, password: str, *, actor: Actor) 
         require_role(actor, ("admin",), "setting another user's password")
     hashed = hash_password(password)
     with uow:
-        user = uow.session.scalar(
+        user = uow.db.scalar(
             select(User).where(User.id == user_id, User.clinic_id == actor.clinic_id)
         )
         if user is None:
             raise NotFoundError(f"there is no user {user_id}", fields={"user_id": user_id})
         user.password_hash = hashed
-        forget_account(uow.session, account_key(user.email))  # a new password, a fresh start
-        uow.session.execute(  # a new password ends every existing sign-in
+        forget_account(uow.db, account_key(user.email))  # a new password, a fresh start
+        uow.db.execute(  # a new password ends every existing sign-in
             update(AccessToken)
             .where(AccessToken.user_id == user_id, AccessToken.revoked_at.is_(None))
             .values(revoked_at=uow.clock())
@@ -108,15 +108,15 @@ def sign_in(uow: UnitOfWork, email: str, password: str, *, kind: TokenKind, orig
     address = email.strip().lower()[:320]
     account = account_key(address)
     visitor = Visitor(origin)
-    with uow.lookup() as session:
+    with uow.lookup() as db:
         now = uow.clock()
-        stored = _account(session, address)
+        stored = _account(db, address)
         stored_hash = stored.password_hash if stored else None
-        usual = stored is not None and _signed_in_from(session, stored.id, origin, now)
+        usual = stored is not None and _signed_in_from(db, stored.id, origin, now)
         entity = stored.id if stored is not None else UNKNOWN_ACCOUNT
     try:
         with uow:
-            count_attempt(uow.session, account=account, origin=origin, usual_origin=usual, now=now)
+            count_attempt(uow.db, account=account, origin=origin, usual_origin=usual, now=now)
             uow.commit_counters()
     except TooManyAttempts as refused:
         with uow:
@@ -127,7 +127,7 @@ def sign_in(uow: UnitOfWork, email: str, password: str, *, kind: TokenKind, orig
     with uow:
         # The account as it is now: a password changed or an account deactivated while the
         # hash was being checked does not let the old password in.
-        user = _account(uow.session, address)
+        user = _account(uow.db, address)
         succeeded = (
             matched
             and user is not None
@@ -140,10 +140,10 @@ def sign_in(uow: UnitOfWork, email: str, password: str, *, kind: TokenKind, orig
             raise NotSignedIn(
                 "the e-mail address or the password is wrong", code="auth.invalid_credentials"
             )
-        forgive(uow.session, account=account, origin=origin)
+        forgive(uow.db, account=account, origin=origin)
         token = secrets.token_urlsafe(32)
         expires_at = now + LIFETIME[kind]
-        uow.session.add(
+        uow.db.add(
             AccessToken(
                 token_hash=hash_token(token),
                 user_id=user.id,
@@ -159,11 +159,11 @@ def sign_in(uow: UnitOfWork, email: str, password: str, *, kind: TokenKind, orig
     return SignIn(actor, token, csrf_token_for(token), expires_at)
 
 
-def _signed_in_from(session: Session, user_id: int, origin: str, now: datetime) -> bool:
+def _signed_in_from(db: Session, user_id: int, origin: str, now: datetime) -> bool:
     """Whether the account signed in from this address lately: one of its usual addresses,
     where guesses from elsewhere do not slow it down (:data:`throttle.ACCOUNT`)."""
     return bool(
-        session.scalar(
+        db.scalar(
             select(
                 exists().where(
                     AccessToken.user_id == user_id,
@@ -175,9 +175,9 @@ def _signed_in_from(session: Session, user_id: int, origin: str, now: datetime) 
     )
 
 
-def _account(session: Session, address: str) -> User | None:
+def _account(db: Session, address: str) -> User | None:
     """The active account with this e-mail address, if any."""
-    return session.scalar(select(User).where(User.email == address, User.active))
+    return db.scalar(select(User).where(User.email == address, User.active))
 
 
 _TOKENS = cast(Table, AccessToken.__table__)
@@ -219,7 +219,7 @@ def actor_for_token(lookups: Engine, token: str, *, kind: TokenKind, origin: str
 def sign_out(uow: UnitOfWork, token: str, *, actor: Actor) -> None:
     """End the sign-in this token carries."""
     with uow:
-        uow.session.execute(
+        uow.db.execute(
             update(AccessToken)
             .where(AccessToken.token_hash == hash_token(token), AccessToken.revoked_at.is_(None))
             .values(revoked_at=uow.clock())

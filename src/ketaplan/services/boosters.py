@@ -49,7 +49,7 @@ def recommend_booster(
         course = find_course(uow, course_id, actor)
         _version, profile = current_profile(uow, course.patient_id, actor)
         weight_kg = float(profile["weight_kg"])
-        clinic = uow.session.get_one(Clinic, actor.clinic_id)
+        clinic = uow.db.get_one(Clinic, actor.clinic_id)
         rules = clinic_chart_rules(uow, actor, policy.monitoring)
         history = course_history(uow, course, rules, weight_kg, ZoneInfo(clinic.time_zone))
         schedule = course_plan_from_dict(course.schedule)

@@ -28,7 +28,7 @@ from typing import Any, TypeVar, cast
 from sqlalchemy import CursorResult, Table, bindparam, select, update
 
 from ketaplan.clinical.calendar import WEEKDAYS, ClinicCalendar
-from ketaplan.clinical.catalog import Catalog, ClinicSettings, Vial
+from ketaplan.clinical.catalog import Catalog, ClinicDefaults, Vial
 from ketaplan.clinical.monitoring import (
     MonitoringRule,
     MonitoringRules,
@@ -423,16 +423,16 @@ def _own_monitoring(own: Mapping[str, Any], default: MonitoringRules) -> Monitor
     )
 
 
-def _own_bag_sizes_ml(own: Mapping[str, Any], defaults: ClinicSettings) -> tuple[float, ...]:
+def _own_bag_sizes_ml(own: Mapping[str, Any], defaults: ClinicDefaults) -> tuple[float, ...]:
     return tuple(float(v) for v in own.get("bag_sizes_ml", defaults.preparation.bag_sizes_ml))
 
 
-def _own_overfill_percent(own: Mapping[str, Any], defaults: ClinicSettings) -> float:
+def _own_overfill_percent(own: Mapping[str, Any], defaults: ClinicDefaults) -> float:
     fraction = own.get("bag_overfill_fraction", defaults.preparation.bag_overfill_fraction)
     return round(float(fraction) * 100, 2)
 
 
-def _own_vials(own: Mapping[str, Any], defaults: ClinicSettings) -> tuple[VialStock, ...]:
+def _own_vials(own: Mapping[str, Any], defaults: ClinicDefaults) -> tuple[VialStock, ...]:
     vials = own.get("vials")
     if vials:
         return tuple(VialStock(float(v["mg_per_ml"]), float(v["volume_ml"])) for v in vials)
@@ -478,7 +478,7 @@ def _record(clinic: Clinic, catalog: Catalog, policy: PolicyDefaults) -> ClinicS
 
 
 def _clinic(uow: UnitOfWork, actor: Actor) -> Clinic:
-    clinic = uow.session.get(Clinic, actor.clinic_id)
+    clinic = uow.db.get(Clinic, actor.clinic_id)
     if clinic is None:
         raise NotFoundError(f"there is no clinic {actor.clinic_id}")
     return clinic
@@ -561,7 +561,7 @@ def update_clinic_settings(
             settings["monitoring"] = own_thresholds
         bumped = cast(
             "CursorResult[Any]",
-            uow.session.execute(
+            uow.db.execute(
                 update(Clinic)
                 .where(Clinic.id == clinic.id, Clinic.settings_version == expected_version)
                 .values(name=name, settings=settings, settings_version=expected_version + 1)
@@ -657,11 +657,7 @@ _OWN_SETTINGS = select(_CLINICS.c.settings, _CLINICS.c.settings_version).where(
 
 
 def _own_settings_and_version(uow: UnitOfWork, actor: Actor) -> tuple[Mapping[str, Any], int]:
-    found = (
-        uow.session.connection()
-        .execute(_OWN_SETTINGS, {"clinic_id": actor.clinic_id})
-        .one_or_none()
-    )
+    found = uow.db.connection().execute(_OWN_SETTINGS, {"clinic_id": actor.clinic_id}).one_or_none()
     if found is None:
         raise NotFoundError(f"there is no clinic {actor.clinic_id}")
     return found.settings or {}, int(found.settings_version)
@@ -737,11 +733,11 @@ def calendar_as_text(calendar: ClinicCalendar) -> dict[str, str]:
 
 
 def _supplies(
-    defaults: ClinicSettings,
+    defaults: ClinicDefaults,
     vials: tuple[VialStock, ...],
     bag_sizes_ml: tuple[float, ...],
     bag_overfill_fraction: float,
-) -> ClinicSettings:
+) -> ClinicDefaults:
     """The catalog's clinic with these vials, bags and overfill, one object per distinct stock
     (:func:`_remembered`): the preparation search remembers its work per stock object."""
     return _remembered(

@@ -106,13 +106,13 @@ def _store_bookings(
     uow: UnitOfWork, course: TreatmentCourse, actor: Actor, schedule: CoursePlan
 ) -> None:
     """The schedule's sessions as ``course_booking`` rows, replacing the course's old ones."""
-    replaced = uow.session.scalars(
+    replaced = uow.db.scalars(
         delete(CourseBooking)
         .where(CourseBooking.course_id == course.id)
         .returning(CourseBooking.id)
     )
     uow.wrote(CourseBooking, *replaced)
-    uow.session.add_all(
+    uow.db.add_all(
         CourseBooking(
             clinic_id=actor.clinic_id,
             patient_id=course.patient_id,
@@ -168,8 +168,8 @@ def schedule_course(
             created_at=uow.clock(),
             created_by=actor.user_id,
         )
-        uow.session.add(row)
-        uow.session.flush()
+        uow.db.add(row)
+        uow.db.flush()
         _store_bookings(uow, row, actor, schedule)
         uow.audit(
             actor,
@@ -219,7 +219,7 @@ def list_courses(uow: UnitOfWork, patient_id: int, *, actor: Actor) -> list[Cour
         find_patient(uow, patient_id, actor)
         found = [
             course_view(_record(row), actor)
-            for row in uow.session.scalars(
+            for row in uow.db.scalars(
                 select(TreatmentCourse)
                 .where(TreatmentCourse.patient_id == patient_id)
                 .order_by(TreatmentCourse.id.desc())
@@ -289,7 +289,7 @@ def reschedule_course(
         after = reschedule(before, protocol, calendar, session_number, status, from_date)
         bumped = cast(
             "CursorResult[Any]",
-            uow.session.execute(
+            uow.db.execute(
                 update(TreatmentCourse)
                 .where(TreatmentCourse.id == course_id, TreatmentCourse.version == expected_version)
                 .values(

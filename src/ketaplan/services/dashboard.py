@@ -104,7 +104,7 @@ def clinic_dashboard(uow: UnitOfWork, *, actor: Actor, zone: ZoneInfo) -> Dashbo
         )
         chairs = [
             ChairBooking(*row)
-            for row in uow.session.execute(
+            for row in uow.db.execute(
                 bookings.where(
                     CourseBooking.clinic_id == actor.clinic_id,
                     CourseBooking.start_at >= day_start,
@@ -124,7 +124,7 @@ def clinic_dashboard(uow: UnitOfWork, *, actor: Actor, zone: ZoneInfo) -> Dashbo
         )
         ended = [
             SeriesEnded(*row)
-            for row in uow.session.execute(
+            for row in uow.db.execute(
                 series.where(
                     Patient.clinic_id == actor.clinic_id,
                     TreatmentCourse.last_day >= today - REASSESS_WINDOW,
@@ -164,7 +164,7 @@ def _item_nine_flags(uow: UnitOfWork, actor: Actor, now: datetime) -> list[ItemN
     return [
         ItemNineFlag(patient_id, name, response_id, total, answered_at)
         for patient_id, name, response_id, total, answered_at, answer_flags in (
-            uow.session.execute(
+            uow.db.execute(
                 answers.where(
                     Patient.clinic_id == actor.clinic_id,
                     QuestionnaireResponse.scale == "phq9",

@@ -122,8 +122,8 @@ def create_patient_link(
             expires_at=now + expires_in,
             used_at=None,
         )
-        uow.session.add(row)
-        uow.session.flush()
+        uow.db.add(row)
+        uow.db.flush()
         uow.audit(
             actor,
             "patient_link.create",
@@ -153,7 +153,7 @@ def _valid_link(uow: UnitOfWork, token: str, *, for_update: bool = False) -> Pat
     if not token or len(token) > MAX_TOKEN_LENGTH:
         raise _not_found()
     statement = select(PatientLink).where(PatientLink.token_hash == hash_token(token))
-    link = uow.session.scalar(statement.with_for_update() if for_update else statement)
+    link = uow.db.scalar(statement.with_for_update() if for_update else statement)
     if link is None:
         raise _not_found()
     if link.used_at is not None:
@@ -171,7 +171,7 @@ def _valid_link(uow: UnitOfWork, token: str, *, for_update: bool = False) -> Pat
 
 
 def _first_name(uow: UnitOfWork, link: PatientLink) -> str:
-    patient = uow.session.get_one(Patient, link.patient_id)
+    patient = uow.db.get_one(Patient, link.patient_id)
     full_name = current_version(uow, patient).full_name
     return (full_name.split() or [""])[0]
 

@@ -130,14 +130,14 @@ def _sessions(
     uow: UnitOfWork, patient_id: int, rules: ChartRules, policy: ClinicPolicy
 ) -> tuple[SessionLine, ...]:
     rows = list(
-        uow.session.scalars(
+        uow.db.scalars(
             select(InfusionSession)
             .where(InfusionSession.patient_id == patient_id)
             .order_by(InfusionSession.id)
         )
     )
     events: dict[int, list[dict[str, Any]]] = defaultdict(list)
-    for event in uow.session.scalars(
+    for event in uow.db.scalars(
         select(SessionEvent)
         .where(SessionEvent.session_id.in_([r.id for r in rows]))
         .order_by(SessionEvent.session_id, SessionEvent.seq)
@@ -202,7 +202,7 @@ def patient_overview(
         patient = find_patient(uow, patient_id, actor)
         record = current_record(uow, patient)
         plan_rows = list(
-            uow.session.scalars(
+            uow.db.scalars(
                 select(InfusionPlan)
                 .where(InfusionPlan.patient_id == patient_id)
                 .order_by(InfusionPlan.id)
@@ -230,7 +230,7 @@ def patient_overview(
                 c.first_day,
                 tuple(date.fromisoformat(s["date"]) for s in c.schedule["sessions"]),
             )
-            for c in uow.session.scalars(
+            for c in uow.db.scalars(
                 select(TreatmentCourse)
                 .where(TreatmentCourse.patient_id == patient_id)
                 .order_by(TreatmentCourse.id)
@@ -238,7 +238,7 @@ def patient_overview(
         )
         scores = tuple(
             ScoreLine(r.id, r.scale, r.total, r.severity, tuple(r.flags), r.answered_at, r.source)
-            for r in uow.session.scalars(
+            for r in uow.db.scalars(
                 select(QuestionnaireResponse)
                 .where(QuestionnaireResponse.patient_id == patient_id)
                 .order_by(QuestionnaireResponse.answered_at, QuestionnaireResponse.id)

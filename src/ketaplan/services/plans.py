@@ -183,7 +183,7 @@ def save_proposed_order(
         "created_at": uow.clock(),
         "created_by": actor.user_id,
     }
-    plan_id: int = uow.session.connection().execute(_INSERT_PLAN, values).scalar_one()
+    plan_id: int = uow.db.connection().execute(_INSERT_PLAN, values).scalar_one()
     uow.wrote(InfusionPlan, plan_id)
     append_order_event(uow, plan_id, "proposed", actor=actor)
     uow.audit(
@@ -246,16 +246,12 @@ def check_signature_password(
     sign-in, at the address the signer works from (a usual one: they are signed in there),
     and a wrong password is audited."""
     account = account_key(actor.email)
-    with uow.lookup() as session:
+    with uow.lookup() as db:
         now = uow.clock()
-        stored = session.scalar(
-            select(User.password_hash).where(User.id == actor.user_id, User.active)
-        )
+        stored = db.scalar(select(User.password_hash).where(User.id == actor.user_id, User.active))
     try:
         with uow:
-            count_attempt(
-                uow.session, account=account, origin=actor.origin, usual_origin=True, now=now
-            )
+            count_attempt(uow.db, account=account, origin=actor.origin, usual_origin=True, now=now)
             uow.commit_counters()
     except TooManyAttempts as refused:
         refused.fields["field"] = "password"
@@ -265,7 +261,7 @@ def check_signature_password(
         raise
     if password_matches(stored, password):
         with uow:
-            forgive(uow.session, account=account, origin=actor.origin)
+            forgive(uow.db, account=account, origin=actor.origin)
             uow.commit_counters()
         return
     with uow:
@@ -294,7 +290,7 @@ def record_signature(
     """Sign a proposed order inside the caller's transaction (the password already checked):
     re-check its state, refuse a contraindicated or held plan without an override reason,
     supersede the patient's active order for the same protocol, audit ``order.sign``."""
-    uow.session.execute(  # one signature at a time per patient (SQLite: BEGIN IMMEDIATE)
+    uow.db.execute(  # one signature at a time per patient (SQLite: BEGIN IMMEDIATE)
         select(Patient.id).where(Patient.id == row.patient_id).with_for_update()
     )
     state = order_state(uow, row.id)
@@ -304,7 +300,7 @@ def record_signature(
             code="order.not_proposed",
             fields={"plan_id": row.id, "order_status": state.status},
         )
-    current = uow.session.scalar(select(Patient.version).where(Patient.id == row.patient_id))
+    current = uow.db.scalar(select(Patient.version).where(Patient.id == row.patient_id))
     if current != row.patient_version:
         raise ConflictError(
             f"the patient's details changed after order {row.id} was planned (version "
@@ -484,7 +480,7 @@ def cancel_order(uow: UnitOfWork, plan_id: int, *, reason: str, actor: Actor) ->
 def active_order_preparation(uow: UnitOfWork, plan_id: int) -> dict[str, Any] | None:
     """An active order's stored preparation and dose (what the chair is charted against),
     inside the caller's transaction; None unless the order is active."""
-    row = uow.session.get(InfusionPlan, plan_id)
+    row = uow.db.get(InfusionPlan, plan_id)
     if row is None or not order_state(uow, plan_id).active:
         return None
     return {
@@ -519,7 +515,7 @@ def list_plans(uow: UnitOfWork, patient_id: int, *, actor: Actor) -> list[PlanRe
     with uow.reading():
         find_patient(uow, patient_id, actor)
         rows = list(
-            uow.session.scalars(
+            uow.db.scalars(
                 select(InfusionPlan)
                 .where(InfusionPlan.patient_id == patient_id)
                 .order_by(InfusionPlan.id.desc())

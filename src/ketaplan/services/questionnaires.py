@@ -107,8 +107,8 @@ def store_response(
         recorded_at=uow.clock(),
         recorded_by=actor.user_id,
     )
-    uow.session.add(row)
-    uow.session.flush()
+    uow.db.add(row)
+    uow.db.flush()
     uow.audit(
         actor,
         "questionnaire.record",
@@ -236,7 +236,7 @@ def list_questionnaires(
         statement = statement.where(QuestionnaireResponse.scale == scale(scale_key).key)
     with uow.reading():
         find_patient(uow, patient_id, actor)
-        found = [_record(row) for row in uow.session.scalars(statement)]
+        found = [_record(row) for row in uow.db.scalars(statement)]
         uow.audit(
             actor,
             "questionnaire.list",

@@ -104,8 +104,8 @@ def screen_patient(
             created_at=uow.clock(),
             created_by=actor.user_id,
         )
-        uow.session.add(row)
-        uow.session.flush()
+        uow.db.add(row)
+        uow.db.flush()
         uow.audit(
             actor,
             "screening.create",
@@ -130,7 +130,7 @@ def list_screenings(uow: UnitOfWork, patient_id: int, *, actor: Actor) -> list[S
         find_patient(uow, patient_id, actor)
         found = [
             _record(row)
-            for row in uow.session.scalars(
+            for row in uow.db.scalars(
                 select(Screening)
                 .where(Screening.patient_id == patient_id)
                 .order_by(Screening.id.desc())

@@ -103,7 +103,7 @@ _INSERT_EVENT = insert(_EVENTS).returning(_EVENTS.c.id)
 
 def _stored_events(uow: UnitOfWork, session_id: int) -> list[dict[str, Any]]:
     """The chart's events as stored (their JSON), in order."""
-    found = uow.session.connection().execute(_STORED_EVENTS, {"session_id": session_id})
+    found = uow.db.connection().execute(_STORED_EVENTS, {"session_id": session_id})
     return list(found.scalars())
 
 
@@ -135,7 +135,7 @@ def chart_terms(uow: UnitOfWork, session: InfusionSession, policy: ClinicPolicy)
     limits = protocol.limits
     # The session's plan was checked to be its patient's when it was opened; get() answers
     # from the unit of work's identity map after the first time (a page of 20 sessions).
-    plan = uow.session.get(InfusionPlan, session.plan_id) if session.plan_id is not None else None
+    plan = uow.db.get(InfusionPlan, session.plan_id) if session.plan_id is not None else None
     return ChartTerms(
         weight_kg=session.weight_kg,
         max_concentration_mg_per_ml=policy.max_concentration_mg_per_ml,
@@ -232,8 +232,8 @@ def open_session(
             created_by=actor.user_id,
             alert_thresholds=clinic_alert_thresholds(uow, actor, protocol.category),
         )
-        uow.session.add(row)
-        uow.session.flush()
+        uow.db.add(row)
+        uow.db.flush()
         uow.audit(
             actor,
             "session.open",
@@ -301,7 +301,7 @@ def append_session_event(
             data["checked_by"] = actor.email
         try:
             event_id = (
-                uow.session.connection()
+                uow.db.connection()
                 .execute(
                     _INSERT_EVENT,
                     {
@@ -412,7 +412,7 @@ def list_sessions(uow: UnitOfWork, patient_id: int, *, actor: Actor) -> list[Ses
                 events or 0,
                 row.created_at,
             )
-            for row, events in uow.session.execute(
+            for row, events in uow.db.execute(
                 select(InfusionSession, counts.c.events)
                 .outerjoin(counts, counts.c.session_id == InfusionSession.id)
                 .where(InfusionSession.patient_id == patient_id)

@@ -117,14 +117,14 @@ def course_history(
 ) -> History:
     """The course so far as the domain's history (see the module docstring for what counts)."""
     sessions = list(
-        uow.session.scalars(
+        uow.db.scalars(
             select(InfusionSession)
             .where(InfusionSession.course_id == course.id)
             .order_by(InfusionSession.id)
         )
     )
     responses = list(
-        uow.session.scalars(
+        uow.db.scalars(
             select(QuestionnaireResponse).where(
                 QuestionnaireResponse.patient_id == course.patient_id,
                 (QuestionnaireResponse.course_id == course.id)
@@ -137,7 +137,7 @@ def course_history(
     last_at: datetime | None = None
     for number, session in enumerate(sessions, start=1):
         rows = list(
-            uow.session.scalars(
+            uow.db.scalars(
                 select(SessionEvent)
                 .where(SessionEvent.session_id == session.id)
                 .order_by(SessionEvent.seq)
@@ -151,9 +151,7 @@ def course_history(
         if log.state.state not in ("stopped", "discharged"):
             continue
         summary = summarise(log, session.weight_kg)
-        plan = (
-            uow.session.get(InfusionPlan, session.plan_id) if session.plan_id is not None else None
-        )
+        plan = uow.db.get(InfusionPlan, session.plan_id) if session.plan_id is not None else None
         first_at = first_at or rows[0].at
         last_at = rows[-1].at
         records.append(
@@ -196,7 +194,7 @@ def _unlinked_phq9(uow: UnitOfWork, patient_id: int) -> list[QuestionnaireRespon
     """The patient's PHQ-9s tied to no course or session (a link sent outside a course): their
     item 9 counts for every course."""
     return list(
-        uow.session.scalars(
+        uow.db.scalars(
             select(QuestionnaireResponse).where(
                 QuestionnaireResponse.patient_id == patient_id,
                 QuestionnaireResponse.scale == "phq9",
@@ -244,7 +242,7 @@ def recommend_titration(
         patient = find_patient(uow, course.patient_id, actor)
         profile = profile_from_dict(current_version(uow, patient).profile)
         weight_kg = profile.weight_kg
-        clinic = uow.session.get_one(Clinic, patient.clinic_id)
+        clinic = uow.db.get_one(Clinic, patient.clinic_id)
         rules = clinic_chart_rules(uow, actor, policy.monitoring)
         history = course_history(uow, course, rules, weight_kg, ZoneInfo(clinic.time_zone))
         catalog = policy.catalog
@@ -264,8 +262,8 @@ def recommend_titration(
             created_at=uow.clock(),
             created_by=actor.user_id,
         )
-        uow.session.add(row)
-        uow.session.flush()
+        uow.db.add(row)
+        uow.db.flush()
         uow.audit(
             actor,
             "titration.recommend",
@@ -345,7 +343,7 @@ def decide_titration(
         entity=("titration_recommendation", recommendation_id),
     )
     with uow:
-        found = uow.session.execute(
+        found = uow.db.execute(
             select(TitrationRecommendation, TreatmentCourse)
             .join(TreatmentCourse, TreatmentCourse.id == TitrationRecommendation.course_id)
             .join(Patient, Patient.id == TitrationRecommendation.patient_id)
@@ -370,7 +368,7 @@ def decide_titration(
                 code="input.missing",
                 fields={"field": "reason"},
             )
-        if uow.session.scalar(
+        if uow.db.scalar(
             select(TitrationDecision.id).where(
                 TitrationDecision.recommendation_id == recommendation_id
             )
@@ -424,9 +422,9 @@ def decide_titration(
             decided_at=uow.clock(),
             decided_by=actor.user_id,
         )
-        uow.session.add(row)
+        uow.db.add(row)
         try:
-            uow.session.flush()
+            uow.db.flush()
         except IntegrityError as taken:
             raise _already_decided(recommendation_id) from taken
         uow.audit(
@@ -467,7 +465,7 @@ class TitrationView:
 def _decision_order(uow: UnitOfWork, recommendation: TitrationRecommendation) -> int | None:
     """The order a decision made: the patient's plan saved with the recommendation's id in its
     inputs (:func:`decide_titration`); None for decisions made before orders."""
-    made = uow.session.execute(
+    made = uow.db.execute(
         select(InfusionPlan.id, InfusionPlan.inputs).where(
             InfusionPlan.patient_id == recommendation.patient_id
         )
@@ -490,7 +488,7 @@ def latest_titration(uow: UnitOfWork, course_id: int, *, actor: Actor) -> Titrat
     require_clinical_facts(actor, "a titration recommendation")
     with uow.reading():
         course = find_course(uow, course_id, actor)
-        row = uow.session.scalars(
+        row = uow.db.scalars(
             select(TitrationRecommendation)
             .where(TitrationRecommendation.course_id == course.id)
             .order_by(TitrationRecommendation.id.desc())
@@ -499,7 +497,7 @@ def latest_titration(uow: UnitOfWork, course_id: int, *, actor: Actor) -> Titrat
         decided = (
             None
             if row is None
-            else uow.session.scalars(
+            else uow.db.scalars(
                 select(TitrationDecision).where(TitrationDecision.recommendation_id == row.id)
             ).first()
         )

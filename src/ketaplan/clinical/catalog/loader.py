@@ -20,13 +20,13 @@ from ketaplan.clinical.catalog.model import (
     Catalog,
     Category,
     ChoiceOption,
-    ClinicSettings,
+    ClinicDefaults,
     Contraindication,
     InteractionClass,
     Limits,
     Modifier,
     Monitoring,
-    PreparationSettings,
+    PreparationDefaults,
     Protocol,
     ProtocolCaution,
     ProtocolChoice,
@@ -446,7 +446,7 @@ def _build_protocol(
     )
 
 
-def _clinic(root: Table, known: Mapping[str, str]) -> ClinicSettings:
+def _clinic(root: Table, known: Mapping[str, str]) -> ClinicDefaults:
     t = root.table("clinic")
     t.check_keys(
         [
@@ -505,7 +505,7 @@ def _clinic(root: Table, known: Mapping[str, str]) -> ClinicSettings:
             "draw_tolerance_fraction",
             "must not exceed max_delivered_overshoot_fraction or max_delivered_undershoot_fraction",
         )
-    return ClinicSettings(
+    return ClinicDefaults(
         name=t.get("name", text),
         time_zone=t.get("time_zone", text),
         price_per_session_usd=t.get("price_per_session_usd", number(lo=0)),
@@ -515,7 +515,7 @@ def _clinic(root: Table, known: Mapping[str, str]) -> ClinicSettings:
         ),
         vials=tuple(sorted(vials, key=lambda v: v.mg_per_ml)),
         syringes=tuple(sorted(syringes, key=lambda s: s.capacity_ml)),
-        preparation=PreparationSettings(
+        preparation=PreparationDefaults(
             diluent=prep.get("diluent", text),
             bag_sizes_ml=prep.get("bag_sizes_ml", numbers),
             pump_resolution_ml_per_h=prep.get("pump_resolution_ml_per_h", number(positive=True)),
