@@ -47,6 +47,7 @@ from ketaplan.services import (
     sign_order,
     update_patient,
 )
+from ketaplan.services.audit_actions import AuditAction
 from ketaplan.services.clinic_settings import clinic_settings
 from ketaplan.services.dashboard import clinic_dashboard
 from ketaplan.services.patient_overview import course_overview, patient_overview, session_console
@@ -350,7 +351,7 @@ def test_a_read_that_changes_a_record_is_refused_and_changes_nothing(
     with uow.reading():
         stored = uow.db.scalars(select(PatientVersion)).one()
         stored.full_name = "Changed Inside A Read"
-        uow.audit(nurse, "patient.read", "patient", patient.patient_id)
+        uow.audit(nurse, AuditAction.PATIENT_READ, "patient", patient.patient_id)
         with pytest.raises(RuntimeError, match="read that changed records"):
             uow.commit()
     assert rows(AuditEvent) == audits_before

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from ketaplan.errors import NotFoundError, NotSignedIn, TooManyAttempts
 from ketaplan.services.actors import Actor, Visitor, require_role
+from ketaplan.services.audit_actions import AuditAction
 from ketaplan.services.clinics import checked_role
 from ketaplan.services.passwords import hash_password, password_matches
 from ketaplan.services.throttle import (
@@ -74,7 +75,7 @@ def set_password(uow: UnitOfWork, user_id: int, password: str, *, actor: Actor) 
             .where(AccessToken.user_id == user_id, AccessToken.revoked_at.is_(None))
             .values(revoked_at=uow.clock())
         )
-        uow.audit(actor, "user.set_password", "user", user_id)
+        uow.audit(actor, AuditAction.USER_SET_PASSWORD, "user", user_id)
         uow.commit()
 
 
@@ -120,7 +121,9 @@ def sign_in(uow: UnitOfWork, email: str, password: str, *, kind: TokenKind, orig
             uow.commit_counters()
     except TooManyAttempts as refused:
         with uow:
-            uow.audit(visitor, "auth.sign_in_refused", "user", entity, details=refused.fields)
+            uow.audit(
+                visitor, AuditAction.AUTH_SIGN_IN_REFUSED, "user", entity, details=refused.fields
+            )
             uow.commit()
         raise
     matched = password_matches(stored_hash, password)
@@ -135,7 +138,7 @@ def sign_in(uow: UnitOfWork, email: str, password: str, *, kind: TokenKind, orig
             and user.password_hash == stored_hash
         )
         if not succeeded or user is None:
-            uow.audit(visitor, "auth.sign_in_failed", "user", entity)
+            uow.audit(visitor, AuditAction.AUTH_SIGN_IN_FAILED, "user", entity)
             uow.commit()
             raise NotSignedIn(
                 "the e-mail address or the password is wrong", code="auth.invalid_credentials"
@@ -154,7 +157,7 @@ def sign_in(uow: UnitOfWork, email: str, password: str, *, kind: TokenKind, orig
             )
         )
         actor = Actor(user.id, user.clinic_id, user.email, checked_role(user.role), origin)
-        uow.audit(actor, "auth.sign_in", "user", user.id, details={"kind": kind})
+        uow.audit(actor, AuditAction.AUTH_SIGN_IN, "user", user.id, details={"kind": kind})
         uow.commit()
     return SignIn(actor, token, csrf_token_for(token), expires_at)
 
@@ -224,5 +227,5 @@ def sign_out(uow: UnitOfWork, token: str, *, actor: Actor) -> None:
             .where(AccessToken.token_hash == hash_token(token), AccessToken.revoked_at.is_(None))
             .values(revoked_at=uow.clock())
         )
-        uow.audit(actor, "auth.sign_out", "user", actor.user_id)
+        uow.audit(actor, AuditAction.AUTH_SIGN_OUT, "user", actor.user_id)
         uow.commit()

@@ -15,6 +15,7 @@ from ketaplan.clinical.course import course_plan_from_dict, plan_boosters
 from ketaplan.clinical.policy import ClinicPolicy
 from ketaplan.clinical.titration import series_end_scores
 from ketaplan.services.actors import Actor
+from ketaplan.services.audit_actions import AuditAction
 from ketaplan.services.clinic_settings import clinic_chart_rules, clinic_policy
 from ketaplan.services.courses import find_course
 from ketaplan.services.patients import current_profile
@@ -64,7 +65,7 @@ def recommend_booster(
         plan = boosters.to_dict()
         uow.audit(
             actor,
-            "course.booster",
+            AuditAction.COURSE_BOOSTER,
             "course",
             course_id,
             patient_id=course.patient_id,

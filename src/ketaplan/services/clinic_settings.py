@@ -41,6 +41,7 @@ from ketaplan.clinical.monitoring import (
 from ketaplan.clinical.policy import ClinicPolicy
 from ketaplan.errors import ConflictError, InputError, NotFoundError
 from ketaplan.services.actors import Actor, require_role
+from ketaplan.services.audit_actions import AuditAction
 from ketaplan.services.unit_of_work import UnitOfWork
 from ketaplan.store.models import Clinic, InfusionSession
 
@@ -500,7 +501,7 @@ def clinic_settings(
     policy = _policy_defaults(catalog, calendar, monitoring)
     with uow.reading():
         record = _record(_clinic(uow, actor), catalog, policy)
-        uow.audit(actor, "clinic.settings.read", "clinic", actor.clinic_id)
+        uow.audit(actor, AuditAction.CLINIC_SETTINGS_READ, "clinic", actor.clinic_id)
         uow.commit()
         return record
 
@@ -621,7 +622,7 @@ def update_clinic_settings(
         )
         uow.audit(
             actor,
-            "clinic.settings.update",
+            AuditAction.CLINIC_SETTINGS_UPDATE,
             "clinic",
             clinic.id,
             details={"to_version": expected_version + 1, "changed": changed},

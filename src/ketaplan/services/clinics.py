@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from ketaplan.errors import ConflictError, InputError, NotFoundError
 from ketaplan.services.actors import ROLES, Actor, Role, require_role
+from ketaplan.services.audit_actions import AuditAction
 from ketaplan.services.passwords import hash_password
 from ketaplan.services.unit_of_work import UnitOfWork
 from ketaplan.store.models import Clinic, User
@@ -103,8 +104,10 @@ def set_up_clinic(
         uow.db.add(admin)
         uow.db.flush()
         actor = Actor(admin.id, clinic.id, email, "admin", origin)
-        uow.audit(actor, "clinic.create", "clinic", clinic.id, details={"name": clinic.name})
-        uow.audit(actor, "user.create", "user", admin.id, details={"role": "admin"})
+        uow.audit(
+            actor, AuditAction.CLINIC_CREATE, "clinic", clinic.id, details={"name": clinic.name}
+        )
+        uow.audit(actor, AuditAction.USER_CREATE, "user", admin.id, details={"role": "admin"})
         uow.commit()
     return actor
 
@@ -130,7 +133,7 @@ def add_user(
         )
         uow.db.add(user)
         uow.db.flush()
-        uow.audit(actor, "user.create", "user", user.id, details={"role": valid_role})
+        uow.audit(actor, AuditAction.USER_CREATE, "user", user.id, details={"role": valid_role})
         uow.commit()
         return user.id
 

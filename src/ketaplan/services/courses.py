@@ -29,6 +29,7 @@ from ketaplan.clinical.policy import ClinicPolicy
 from ketaplan.errors import ConflictError, InputError
 from ketaplan.export.ics import course_to_ics
 from ketaplan.services.actors import Actor
+from ketaplan.services.audit_actions import AuditAction
 from ketaplan.services.clinic_settings import clinic_policy
 from ketaplan.services.orders import newest_active_order, require_active
 from ketaplan.services.patients import find_in_clinic, find_patient
@@ -173,7 +174,7 @@ def schedule_course(
         _store_bookings(uow, row, actor, schedule)
         uow.audit(
             actor,
-            "course.create",
+            AuditAction.COURSE_CREATE,
             "course",
             row.id,
             patient_id=patient_id,
@@ -197,7 +198,7 @@ def find_course(uow: UnitOfWork, course_id: int, actor: Actor) -> TreatmentCours
 def _read_course(uow: UnitOfWork, course_id: int, actor: Actor) -> CourseRecord:
     with uow.reading():
         row = find_course(uow, course_id, actor)
-        uow.audit(actor, "course.read", "course", course_id, patient_id=row.patient_id)
+        uow.audit(actor, AuditAction.COURSE_READ, "course", course_id, patient_id=row.patient_id)
         uow.commit()
         return _record(row)
 
@@ -228,7 +229,7 @@ def list_courses(uow: UnitOfWork, patient_id: int, *, actor: Actor) -> list[Cour
         ]
         uow.audit(
             actor,
-            "course.list",
+            AuditAction.COURSE_LIST,
             "patient",
             patient_id,
             patient_id=patient_id,
@@ -312,7 +313,7 @@ def reschedule_course(
         ]
         uow.audit(
             actor,
-            "course.reschedule",
+            AuditAction.COURSE_RESCHEDULE,
             "course",
             course_id,
             patient_id=course.patient_id,

@@ -18,6 +18,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import InstrumentedAttribute
 
 from ketaplan.services.actors import Actor
+from ketaplan.services.audit_actions import AuditAction
 from ketaplan.services.unit_of_work import UnitOfWork
 from ketaplan.services.visibility import sees_clinical_facts
 from ketaplan.store.models import (
@@ -142,7 +143,11 @@ def clinic_dashboard(uow: UnitOfWork, *, actor: Actor, zone: ZoneInfo) -> Dashbo
             | {f.patient_id for f in flags}
         )
         uow.audit(
-            actor, "dashboard.read", "clinic", actor.clinic_id, details={"patient_ids": shown}
+            actor,
+            AuditAction.DASHBOARD_READ,
+            "clinic",
+            actor.clinic_id,
+            details={"patient_ids": shown},
         )
         uow.commit()
         return Dashboard(today, tuple(chairs), tuple(ended), tuple(flags))

@@ -27,6 +27,7 @@ from ketaplan.clinical.outcomes import scale as scale_for
 from ketaplan.errors import ConflictError, InputError, NotFoundError
 from ketaplan.services.accounts import hash_token
 from ketaplan.services.actors import Actor, Visitor
+from ketaplan.services.audit_actions import AuditAction
 from ketaplan.services.courses import find_course
 from ketaplan.services.patients import current_version, find_patient
 from ketaplan.services.questionnaires import QuestionnaireRecord, store_response
@@ -126,7 +127,7 @@ def create_patient_link(
         uow.db.flush()
         uow.audit(
             actor,
-            "patient_link.create",
+            AuditAction.PATIENT_LINK_CREATE,
             "patient_link",
             row.id,
             patient_id=patient_id,
@@ -195,7 +196,7 @@ def open_patient_link(uow: UnitOfWork, token: str, *, origin: str) -> LinkView:
         view = _view(uow, link)
         uow.audit(
             Visitor(origin),
-            "patient_link.open",
+            AuditAction.PATIENT_LINK_OPEN,
             "patient_link",
             link.id,
             patient_id=link.patient_id,

@@ -21,6 +21,7 @@ from ketaplan.clinical.outcomes import is_remission, is_response, reduction_frac
 from ketaplan.clinical.policy import ClinicPolicy
 from ketaplan.clinical.session import summarise
 from ketaplan.services.actors import Actor
+from ketaplan.services.audit_actions import AuditAction
 from ketaplan.services.clinic_settings import (
     ChartRules,
     clinic_chart_rules,
@@ -248,7 +249,7 @@ def patient_overview(
         sessions = _sessions(uow, patient_id, rules, policy)
         uow.audit(
             actor,
-            "patient.overview.read",
+            AuditAction.PATIENT_OVERVIEW_READ,
             "patient",
             patient_id,
             patient_id=patient_id,
@@ -295,7 +296,7 @@ def course_overview(
             s for s in _sessions(uow, course.patient_id, rules, policy) if s.course_id == course_id
         )
         in_force = clinic_policy(uow, actor, policy).calendar
-        uow.audit(actor, "course.read", "course", course_id, patient_id=course.patient_id)
+        uow.audit(actor, AuditAction.COURSE_READ, "course", course_id, patient_id=course.patient_id)
         uow.commit()
         count = len(course.schedule["sessions"])
         return CourseOverview(
@@ -357,7 +358,7 @@ def session_console(
                 prep, planned = order["preparation"] or {}, order["dose"]["total_mg"]
         uow.audit(
             actor,
-            "session.read",
+            AuditAction.SESSION_READ,
             "session",
             session_id,
             patient_id=session.patient_id,

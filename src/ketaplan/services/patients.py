@@ -27,6 +27,7 @@ from ketaplan.clinical.monitoring import VitalSigns
 from ketaplan.clinical.profile import PatientProfile, build_profile
 from ketaplan.errors import ConflictError, InputError, NotFoundError
 from ketaplan.services.actors import Actor
+from ketaplan.services.audit_actions import AuditAction
 from ketaplan.services.unit_of_work import UnitOfWork
 from ketaplan.services.visibility import (
     REGISTRATION_FIELDS,
@@ -287,7 +288,7 @@ def create_patient(
         row = _write_version(uow, patient.id, 1, details, profile, actor)
         uow.audit(
             actor,
-            "patient.create",
+            AuditAction.PATIENT_CREATE,
             "patient",
             patient.id,
             patient_id=patient.id,
@@ -365,7 +366,7 @@ def _save_revision(
     ]
     uow.audit(
         actor,
-        "patient.update",
+        AuditAction.PATIENT_UPDATE,
         "patient",
         patient_id,
         patient_id=patient_id,
@@ -457,7 +458,12 @@ def _read_patient(uow: UnitOfWork, patient_id: int, actor: Actor) -> PatientReco
         if not sees_clinical_facts(actor):
             details["view"] = "registration"
         uow.audit(
-            actor, "patient.read", "patient", patient_id, patient_id=patient_id, details=details
+            actor,
+            AuditAction.PATIENT_READ,
+            "patient",
+            patient_id,
+            patient_id=patient_id,
+            details=details,
         )
         uow.commit()
         return record
@@ -518,7 +524,7 @@ def search_patients(
         found = [PatientSummary(*row) for row in uow.db.execute(statement)]
         uow.audit(
             actor,
-            "patient.search",
+            AuditAction.PATIENT_SEARCH,
             "clinic",
             actor.clinic_id,
             details={"patient_ids": [p.patient_id for p in found], "query_length": len(text)},

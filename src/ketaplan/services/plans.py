@@ -31,6 +31,7 @@ from ketaplan.errors import (
     TooManyAttempts,
 )
 from ketaplan.services.actors import Actor, Role, require_role
+from ketaplan.services.audit_actions import AuditAction
 from ketaplan.services.clinic_settings import clinic_policy
 from ketaplan.services.orders import (
     DEFAULT_MEANING,
@@ -148,7 +149,7 @@ def save_proposed_order(
     except SafetyLimitError as refused:
         uow.audit(
             actor,
-            "plan.refused",
+            AuditAction.PLAN_REFUSED,
             "patient",
             patient_id,
             patient_id=patient_id,
@@ -188,7 +189,7 @@ def save_proposed_order(
     append_order_event(uow, plan_id, "proposed", actor=actor)
     uow.audit(
         actor,
-        "plan.create",
+        AuditAction.PLAN_CREATE,
         "plan",
         plan_id,
         patient_id=patient_id,
@@ -239,7 +240,7 @@ def create_plan(
 
 
 def check_signature_password(
-    uow: UnitOfWork, password: str, *, actor: Actor, action: str, entity: tuple[str, int]
+    uow: UnitOfWork, password: str, *, actor: Actor, action: AuditAction, entity: tuple[str, int]
 ) -> None:
     """The signer's re-entered password, checked before any write transaction opens (Argon2
     is slow on purpose; no writer should wait for it). It is counted by the same throttle as
@@ -345,7 +346,7 @@ def record_signature(
         )
         uow.audit(
             actor,
-            "order.supersede",
+            AuditAction.ORDER_SUPERSEDE,
             "plan",
             plan_id,
             patient_id=row.patient_id,
@@ -353,7 +354,7 @@ def record_signature(
         )
     uow.audit(
         actor,
-        "order.sign",
+        AuditAction.ORDER_SIGN,
         "plan",
         row.id,
         patient_id=row.patient_id,
@@ -403,7 +404,7 @@ def sign_order(
             fields={"field": "meaning"},
         )
     check_signature_password(
-        uow, password, actor=actor, action="order.sign_refused", entity=("plan", plan_id)
+        uow, password, actor=actor, action=AuditAction.ORDER_SIGN_REFUSED, entity=("plan", plan_id)
     )
     with uow:
         row = find_plan(uow, plan_id, actor)
@@ -420,7 +421,7 @@ def sign_order(
             uow.rollback()
             uow.audit(
                 actor,
-                "order.sign_refused",
+                AuditAction.ORDER_SIGN_REFUSED,
                 "plan",
                 plan_id,
                 patient_id=row.patient_id,
@@ -455,7 +456,7 @@ def cancel_order(uow: UnitOfWork, plan_id: int, *, reason: str, actor: Actor) ->
         at = append_order_event(uow, plan_id, "cancelled", actor=actor, reason=why)
         uow.audit(
             actor,
-            "order.cancel",
+            AuditAction.ORDER_CANCEL,
             "plan",
             plan_id,
             patient_id=row.patient_id,
@@ -501,7 +502,7 @@ def get_plan(uow: UnitOfWork, plan_id: int, *, actor: Actor) -> PlanRecord:
     with uow.reading():
         row = find_plan(uow, plan_id, actor)
         state = order_state(uow, plan_id)
-        uow.audit(actor, "plan.read", "plan", plan_id, patient_id=row.patient_id)
+        uow.audit(actor, AuditAction.PLAN_READ, "plan", plan_id, patient_id=row.patient_id)
         uow.commit()
         return _record(row, state)
 
@@ -526,7 +527,7 @@ def list_plans(uow: UnitOfWork, patient_id: int, *, actor: Actor) -> list[PlanRe
         found = [_record(row, states[row.id]) for row in rows]
         uow.audit(
             actor,
-            "plan.list",
+            AuditAction.PLAN_LIST,
             "patient",
             patient_id,
             patient_id=patient_id,

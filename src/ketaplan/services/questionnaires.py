@@ -19,6 +19,7 @@ from sqlalchemy import select
 from ketaplan.clinical.outcomes import Score, scale, score
 from ketaplan.errors import InputError
 from ketaplan.services.actors import Actor, Visitor
+from ketaplan.services.audit_actions import AuditAction
 from ketaplan.services.courses import find_course
 from ketaplan.services.patients import find_patient
 from ketaplan.services.sessions import find_session
@@ -111,7 +112,7 @@ def store_response(
     uow.db.flush()
     uow.audit(
         actor,
-        "questionnaire.record",
+        AuditAction.QUESTIONNAIRE_RECORD,
         "questionnaire_response",
         row.id,
         patient_id=patient_id,
@@ -239,7 +240,7 @@ def list_questionnaires(
         found = [_record(row) for row in uow.db.scalars(statement)]
         uow.audit(
             actor,
-            "questionnaire.list",
+            AuditAction.QUESTIONNAIRE_LIST,
             "patient",
             patient_id,
             patient_id=patient_id,

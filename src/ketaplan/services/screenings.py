@@ -24,6 +24,7 @@ from ketaplan.clinical.screening import (
     verdict_for,
 )
 from ketaplan.services.actors import Actor
+from ketaplan.services.audit_actions import AuditAction
 from ketaplan.services.clinic_settings import clinic_policy
 from ketaplan.services.patients import current_version, find_patient, profile_from_dict
 from ketaplan.services.unit_of_work import UnitOfWork
@@ -108,7 +109,7 @@ def screen_patient(
         uow.db.flush()
         uow.audit(
             actor,
-            "screening.create",
+            AuditAction.SCREENING_CREATE,
             "screening",
             row.id,
             patient_id=patient_id,
@@ -139,7 +140,7 @@ def list_screenings(uow: UnitOfWork, patient_id: int, *, actor: Actor) -> list[S
         ]
         uow.audit(
             actor,
-            "screening.list",
+            AuditAction.SCREENING_LIST,
             "patient",
             patient_id,
             patient_id=patient_id,

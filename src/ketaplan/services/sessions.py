@@ -52,6 +52,7 @@ from ketaplan.clinical.session import (
 )
 from ketaplan.errors import ConflictError, InputError
 from ketaplan.services.actors import Actor, require_role
+from ketaplan.services.audit_actions import AuditAction
 from ketaplan.services.clinic_settings import (
     ChartRules,
     clinic_alert_thresholds,
@@ -236,7 +237,7 @@ def open_session(
         uow.db.flush()
         uow.audit(
             actor,
-            "session.open",
+            AuditAction.SESSION_OPEN,
             "session",
             row.id,
             patient_id=patient_id,
@@ -321,7 +322,7 @@ def append_session_event(
         uow.wrote(SessionEvent, event_id)
         uow.audit(
             actor,
-            "session.event.append",
+            AuditAction.SESSION_EVENT_APPEND,
             "session",
             session_id,
             patient_id=session.patient_id,
@@ -362,7 +363,7 @@ def get_session_chart(
         chart = read_chart(uow, session, rules, actor=actor, policy=policy)
         uow.audit(
             actor,
-            "session.read",
+            AuditAction.SESSION_READ,
             "session",
             session_id,
             patient_id=session.patient_id,
@@ -422,7 +423,7 @@ def list_sessions(uow: UnitOfWork, patient_id: int, *, actor: Actor) -> list[Ses
         ]
         uow.audit(
             actor,
-            "session.list",
+            AuditAction.SESSION_LIST,
             "patient",
             patient_id,
             patient_id=patient_id,

@@ -31,6 +31,7 @@ from sqlalchemy import CursorResult, func, select, update
 from ketaplan.errors import ConflictError, NotFoundError, PermissionDenied
 from ketaplan.services.accounts import set_password
 from ketaplan.services.actors import Actor, Role, require_role
+from ketaplan.services.audit_actions import AuditAction
 from ketaplan.services.clinics import checked_role
 from ketaplan.services.unit_of_work import UnitOfWork
 from ketaplan.store.models import AccessToken, Clinic, User
@@ -97,7 +98,9 @@ def list_staff(uow: UnitOfWork, *, actor: Actor) -> list[StaffMember]:
             )
         )
         members = _members(uow, users)
-        uow.audit(actor, "user.list", "clinic", actor.clinic_id, details={"count": len(members)})
+        uow.audit(
+            actor, AuditAction.USER_LIST, "clinic", actor.clinic_id, details={"count": len(members)}
+        )
         uow.commit()
         return members
 
@@ -214,7 +217,7 @@ def deactivate_user(uow: UnitOfWork, user_id: int, *, actor: Actor) -> StaffMemb
         ).rowcount
         uow.audit(
             actor,
-            "user.deactivate",
+            AuditAction.USER_DEACTIVATE,
             "user",
             user_id,
             details={"role": user.role, "sign_ins_ended": ended},
@@ -237,7 +240,7 @@ def reactivate_user(uow: UnitOfWork, user_id: int, *, actor: Actor) -> StaffMemb
                 fields={"user_id": user_id},
             )
         user.active = True
-        uow.audit(actor, "user.reactivate", "user", user_id, details={"role": user.role})
+        uow.audit(actor, AuditAction.USER_REACTIVATE, "user", user_id, details={"role": user.role})
         member = _one(uow, user)
         uow.commit()
         return member
@@ -260,7 +263,11 @@ def change_role(uow: UnitOfWork, user_id: int, role: str, *, actor: Actor) -> St
             _keep_an_active_admin(uow, user, actor, f"making them {new_role.replace('_', ' ')}")
         user.role = new_role
         uow.audit(
-            actor, "user.change_role", "user", user_id, details={"from": old_role, "to": new_role}
+            actor,
+            AuditAction.USER_CHANGE_ROLE,
+            "user",
+            user_id,
+            details={"from": old_role, "to": new_role},
         )
         member = _one(uow, user)
         uow.commit()

@@ -55,6 +55,7 @@ from ketaplan.clinical.titration import (
 )
 from ketaplan.errors import ConflictError, InputError, NotFoundError, SafetyLimitError
 from ketaplan.services.actors import Actor, require_role
+from ketaplan.services.audit_actions import AuditAction
 from ketaplan.services.clinic_settings import ChartRules, clinic_chart_rules
 from ketaplan.services.courses import find_course
 from ketaplan.services.orders import DEFAULT_MEANING
@@ -266,7 +267,7 @@ def recommend_titration(
         uow.db.flush()
         uow.audit(
             actor,
-            "titration.recommend",
+            AuditAction.TITRATION_RECOMMEND,
             "titration_recommendation",
             row.id,
             patient_id=course.patient_id,
@@ -339,7 +340,7 @@ def decide_titration(
         uow,
         password,
         actor=actor,
-        action="titration.decide_refused",
+        action=AuditAction.TITRATION_DECIDE_REFUSED,
         entity=("titration_recommendation", recommendation_id),
     )
     with uow:
@@ -401,7 +402,7 @@ def decide_titration(
             uow.rollback()  # nothing of the decision is kept; the refusal is
             uow.audit(
                 actor,
-                "titration.decide_refused",
+                AuditAction.TITRATION_DECIDE_REFUSED,
                 "titration_recommendation",
                 recommendation_id,
                 patient_id=recommendation.patient_id,
@@ -429,7 +430,7 @@ def decide_titration(
             raise _already_decided(recommendation_id) from taken
         uow.audit(
             actor,
-            "titration.decide",
+            AuditAction.TITRATION_DECIDE,
             "titration_recommendation",
             recommendation_id,
             patient_id=recommendation.patient_id,
@@ -504,7 +505,7 @@ def latest_titration(uow: UnitOfWork, course_id: int, *, actor: Actor) -> Titrat
         order = None if row is None or decided is None else _decision_order(uow, row)
         uow.audit(
             actor,
-            "titration.read",
+            AuditAction.TITRATION_READ,
             "course",
             course.id,
             patient_id=course.patient_id,

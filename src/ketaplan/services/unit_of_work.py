@@ -40,6 +40,7 @@ from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session, UOWTransaction, sessionmaker
 
 from ketaplan.services.actors import Actor, Visitor
+from ketaplan.services.audit_actions import AuditAction
 from ketaplan.store import AuditEntry, append_audit_events
 from ketaplan.store.audit_records import TABLES, records_written
 from ketaplan.store.engine import READ_ONLY_OPTION
@@ -140,17 +141,23 @@ class UnitOfWork:
     def audit(
         self,
         actor: Actor | Visitor,
-        action: str,
+        action: AuditAction,
         entity_type: str,
         entity_id: object,
         *,
         patient_id: int | None = None,
         details: Mapping[str, Any] | None = None,
     ) -> None:
-        """Record what this transaction did; written when it commits, with the change."""
+        """Record what this transaction did; written when it commits, with the change.
+
+        ``action`` is an :class:`AuditAction` member, never free text: its value is what is
+        stored and hashed (a plain ``str``, so the store and the chain see what they always did).
+        """
+        if not isinstance(action, AuditAction):
+            raise TypeError(f"an audit action is an AuditAction member, not {action!r}")
         self._audit.append(
             AuditEntry(
-                action=action,
+                action=action.value,
                 entity_type=entity_type,
                 entity_id=str(entity_id),
                 actor_user_id=actor.user_id,
