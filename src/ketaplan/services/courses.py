@@ -31,6 +31,7 @@ from ketaplan.export.ics import course_to_ics
 from ketaplan.services.actors import Actor
 from ketaplan.services.audit_actions import AuditAction
 from ketaplan.services.clinic_settings import clinic_policy
+from ketaplan.services.listing import audited_patient_listing
 from ketaplan.services.orders import newest_active_order, require_active
 from ketaplan.services.patients import find_in_clinic, find_patient
 from ketaplan.services.plans import find_plan
@@ -216,9 +217,13 @@ def read_course(uow: UnitOfWork, course_id: int, *, actor: Actor) -> CourseView:
 
 def list_courses(uow: UnitOfWork, patient_id: int, *, actor: Actor) -> list[CourseView]:
     """The patient's courses as the actor's role sees them, newest first; audited."""
-    with uow.reading():
-        find_patient(uow, patient_id, actor)
-        found = [
+    return audited_patient_listing(
+        uow,
+        patient_id,
+        actor=actor,
+        action=AuditAction.COURSE_LIST,
+        ids_key="course_ids",
+        load=lambda: (
             course_view(_record(row), actor)
             for row in uow.db.scalars(
                 select(TreatmentCourse)
@@ -226,17 +231,9 @@ def list_courses(uow: UnitOfWork, patient_id: int, *, actor: Actor) -> list[Cour
                 .order_by(TreatmentCourse.id.desc())
                 .limit(MAX_LISTED)
             )
-        ]
-        uow.audit(
-            actor,
-            AuditAction.COURSE_LIST,
-            "patient",
-            patient_id,
-            patient_id=patient_id,
-            details={"course_ids": [c.course_id for c in found]},
-        )
-        uow.commit()
-        return found
+        ),
+        id_of=lambda course: course.course_id,
+    )
 
 
 CALENDAR_TITLE = "Ketamine infusion"

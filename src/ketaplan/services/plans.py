@@ -33,6 +33,7 @@ from ketaplan.errors import (
 from ketaplan.services.actors import Actor, Role, require_role
 from ketaplan.services.audit_actions import AuditAction
 from ketaplan.services.clinic_settings import clinic_policy
+from ketaplan.services.listing import audited_patient_listing
 from ketaplan.services.orders import (
     DEFAULT_MEANING,
     PROPOSED,
@@ -49,7 +50,6 @@ from ketaplan.services.passwords import password_matches
 from ketaplan.services.patients import (
     current_profile,
     find_in_clinic,
-    find_patient,
     profile_from_dict,
 )
 from ketaplan.services.throttle import account_key, count_attempt, forgive
@@ -513,8 +513,8 @@ MAX_LISTED = 100
 def list_plans(uow: UnitOfWork, patient_id: int, *, actor: Actor) -> list[PlanRecord]:
     """The patient's saved plans, newest first (at most :data:`MAX_LISTED`); audited."""
     require_clinical_facts(actor, "a patient's plans")
-    with uow.reading():
-        find_patient(uow, patient_id, actor)
+
+    def load() -> list[PlanRecord]:
         rows = list(
             uow.db.scalars(
                 select(InfusionPlan)
@@ -524,14 +524,14 @@ def list_plans(uow: UnitOfWork, patient_id: int, *, actor: Actor) -> list[PlanRe
             )
         )
         states = order_states(uow, [row.id for row in rows])
-        found = [_record(row, states[row.id]) for row in rows]
-        uow.audit(
-            actor,
-            AuditAction.PLAN_LIST,
-            "patient",
-            patient_id,
-            patient_id=patient_id,
-            details={"plan_ids": [p.plan_id for p in found]},
-        )
-        uow.commit()
-        return found
+        return [_record(row, states[row.id]) for row in rows]
+
+    return audited_patient_listing(
+        uow,
+        patient_id,
+        actor=actor,
+        action=AuditAction.PLAN_LIST,
+        ids_key="plan_ids",
+        load=load,
+        id_of=lambda plan: plan.plan_id,
+    )

@@ -59,8 +59,9 @@ from ketaplan.services.clinic_settings import (
     clinic_chart_rules,
 )
 from ketaplan.services.courses import find_course
+from ketaplan.services.listing import audited_patient_listing
 from ketaplan.services.orders import newest_active_order, require_active
-from ketaplan.services.patients import current_profile, find_in_clinic, find_patient
+from ketaplan.services.patients import current_profile, find_in_clinic
 from ketaplan.services.plans import find_plan
 from ketaplan.services.unit_of_work import UnitOfWork
 from ketaplan.services.visibility import require_clinical_facts
@@ -393,16 +394,27 @@ MAX_LISTED = 200
 def list_sessions(uow: UnitOfWork, patient_id: int, *, actor: Actor) -> list[SessionListing]:
     """The patient's sessions, newest first, with how many events each chart has; audited."""
     require_clinical_facts(actor, "a patient's sessions")
-    with uow.reading():
-        find_patient(uow, patient_id, actor)
-        counts = (  # only this patient's charts: the cost follows the patient, not the clinic
-            select(SessionEvent.session_id, func.count().label("events"))
-            .join(InfusionSession, InfusionSession.id == SessionEvent.session_id)
-            .where(InfusionSession.patient_id == patient_id)
-            .group_by(SessionEvent.session_id)
-            .subquery()
-        )
-        found = [
+    counts = (  # only this patient's charts: the cost follows the patient, not the clinic
+        select(SessionEvent.session_id, func.count().label("events"))
+        .join(InfusionSession, InfusionSession.id == SessionEvent.session_id)
+        .where(InfusionSession.patient_id == patient_id)
+        .group_by(SessionEvent.session_id)
+        .subquery()
+    )
+    newest_first = (
+        select(InfusionSession, counts.c.events)
+        .outerjoin(counts, counts.c.session_id == InfusionSession.id)
+        .where(InfusionSession.patient_id == patient_id)
+        .order_by(InfusionSession.id.desc())
+        .limit(MAX_LISTED)
+    )
+    return audited_patient_listing(
+        uow,
+        patient_id,
+        actor=actor,
+        action=AuditAction.SESSION_LIST,
+        ids_key="session_ids",
+        load=lambda: (
             SessionListing(
                 row.id,
                 row.patient_id,
@@ -413,21 +425,7 @@ def list_sessions(uow: UnitOfWork, patient_id: int, *, actor: Actor) -> list[Ses
                 events or 0,
                 row.created_at,
             )
-            for row, events in uow.db.execute(
-                select(InfusionSession, counts.c.events)
-                .outerjoin(counts, counts.c.session_id == InfusionSession.id)
-                .where(InfusionSession.patient_id == patient_id)
-                .order_by(InfusionSession.id.desc())
-                .limit(MAX_LISTED)
-            )
-        ]
-        uow.audit(
-            actor,
-            AuditAction.SESSION_LIST,
-            "patient",
-            patient_id,
-            patient_id=patient_id,
-            details={"session_ids": [s.session_id for s in found]},
-        )
-        uow.commit()
-        return found
+            for row, events in uow.db.execute(newest_first)
+        ),
+        id_of=lambda listed: listed.session_id,
+    )
