@@ -16,7 +16,7 @@ from ketaplan.clinical.policy import ClinicPolicy
 from ketaplan.clinical.titration import series_end_scores
 from ketaplan.services.actors import Actor
 from ketaplan.services.audit_actions import AuditAction
-from ketaplan.services.clinic_settings import clinic_chart_rules, clinic_policy
+from ketaplan.services.clinic_policy import clinic_chart_rules, clinic_policy
 from ketaplan.services.courses import find_course
 from ketaplan.services.patients import current_profile
 from ketaplan.services.titration import course_history

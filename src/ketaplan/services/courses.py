@@ -30,7 +30,7 @@ from ketaplan.errors import ConflictError, InputError
 from ketaplan.export.ics import course_to_ics
 from ketaplan.services.actors import Actor
 from ketaplan.services.audit_actions import AuditAction
-from ketaplan.services.clinic_settings import clinic_policy
+from ketaplan.services.clinic_policy import clinic_policy
 from ketaplan.services.listing import audited_patient_listing
 from ketaplan.services.orders import newest_active_order, require_active
 from ketaplan.services.patients import find_in_clinic, find_patient

@@ -22,7 +22,7 @@ from ketaplan.clinical.policy import ClinicPolicy
 from ketaplan.clinical.session import summarise
 from ketaplan.services.actors import Actor
 from ketaplan.services.audit_actions import AuditAction
-from ketaplan.services.clinic_settings import (
+from ketaplan.services.clinic_policy import (
     ChartRules,
     clinic_chart_rules,
     clinic_policy,

@@ -32,7 +32,7 @@ from ketaplan.errors import (
 )
 from ketaplan.services.actors import Actor, Role, require_role
 from ketaplan.services.audit_actions import AuditAction
-from ketaplan.services.clinic_settings import clinic_policy
+from ketaplan.services.clinic_policy import clinic_policy
 from ketaplan.services.listing import audited_patient_listing
 from ketaplan.services.orders import (
     DEFAULT_MEANING,

@@ -25,7 +25,7 @@ from ketaplan.clinical.screening import (
 )
 from ketaplan.services.actors import Actor
 from ketaplan.services.audit_actions import AuditAction
-from ketaplan.services.clinic_settings import clinic_policy
+from ketaplan.services.clinic_policy import clinic_policy
 from ketaplan.services.listing import audited_patient_listing
 from ketaplan.services.patients import current_version, find_patient, profile_from_dict
 from ketaplan.services.unit_of_work import UnitOfWork

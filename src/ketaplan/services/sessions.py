@@ -17,7 +17,7 @@ Each event is one ``session_event`` row with the session's next sequence number.
 The stored event is the JSON the domain parsed (``event_from_dict``), so replaying the rows
 rebuilds the same log. Monitoring rules come from the caller (the catalog's) with the clinic's
 own thresholds as recorded when the session was opened (``alert_thresholds``, see
-:class:`~ketaplan.services.clinic_settings.ChartRules`): alerts are derived on replay, not
+:class:`~ketaplan.services.clinic_policy.ChartRules`): alerts are derived on replay, not
 stored, and a later settings change does not rewrite the alerts of a chart already taken.
 
 Every chart is checked against its :class:`~ketaplan.clinical.chart_rules.ChartTerms`
@@ -53,7 +53,7 @@ from ketaplan.clinical.session import (
 from ketaplan.errors import ConflictError, InputError
 from ketaplan.services.actors import Actor, require_role
 from ketaplan.services.audit_actions import AuditAction
-from ketaplan.services.clinic_settings import (
+from ketaplan.services.clinic_policy import (
     ChartRules,
     clinic_alert_thresholds,
     clinic_chart_rules,

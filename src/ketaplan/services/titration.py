@@ -56,7 +56,7 @@ from ketaplan.clinical.titration import (
 from ketaplan.errors import ConflictError, InputError, NotFoundError, SafetyLimitError
 from ketaplan.services.actors import Actor, require_role
 from ketaplan.services.audit_actions import AuditAction
-from ketaplan.services.clinic_settings import ChartRules, clinic_chart_rules
+from ketaplan.services.clinic_policy import ChartRules, clinic_chart_rules
 from ketaplan.services.courses import find_course
 from ketaplan.services.orders import DEFAULT_MEANING
 from ketaplan.services.patients import current_version, find_patient, profile_from_dict
