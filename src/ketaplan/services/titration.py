@@ -308,6 +308,29 @@ def _already_decided(recommendation_id: int) -> ConflictError:
     )
 
 
+def _recommendation_in_clinic(
+    uow: UnitOfWork, recommendation_id: int, actor: Actor
+) -> tuple[TitrationRecommendation, TreatmentCourse]:
+    """The recommendation and its course, if its patient is in the actor's clinic (else the
+    same "not found" as a recommendation that does not exist)."""
+    found = uow.db.execute(
+        select(TitrationRecommendation, TreatmentCourse)
+        .join(TreatmentCourse, TreatmentCourse.id == TitrationRecommendation.course_id)
+        .join(Patient, Patient.id == TitrationRecommendation.patient_id)
+        .where(
+            TitrationRecommendation.id == recommendation_id,
+            Patient.clinic_id == actor.clinic_id,
+        )
+    ).one_or_none()
+    if found is None:
+        raise NotFoundError(
+            f"there is no titration recommendation {recommendation_id}",
+            fields={"recommendation_id": recommendation_id},
+        )
+    recommendation, course = found
+    return recommendation, course
+
+
 def decide_titration(
     uow: UnitOfWork,
     recommendation_id: int,
@@ -344,21 +367,7 @@ def decide_titration(
         entity=("titration_recommendation", recommendation_id),
     )
     with uow:
-        found = uow.db.execute(
-            select(TitrationRecommendation, TreatmentCourse)
-            .join(TreatmentCourse, TreatmentCourse.id == TitrationRecommendation.course_id)
-            .join(Patient, Patient.id == TitrationRecommendation.patient_id)
-            .where(
-                TitrationRecommendation.id == recommendation_id,
-                Patient.clinic_id == actor.clinic_id,
-            )
-        ).one_or_none()
-        if found is None:
-            raise NotFoundError(
-                f"there is no titration recommendation {recommendation_id}",
-                fields={"recommendation_id": recommendation_id},
-            )
-        recommendation, course = found
+        recommendation, course = _recommendation_in_clinic(uow, recommendation_id, actor)
         recommended = recommendation.recommended_mg_per_kg
         chosen = _chosen_dose(mg_per_kg, recommended)
         overridden = not math.isclose(chosen, recommended, abs_tol=1e-9)

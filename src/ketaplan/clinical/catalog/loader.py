@@ -137,6 +137,92 @@ def _check_class_factor(t: Table, cls: InteractionClass) -> None:
         )
 
 
+def _contraindications(ci_t: Table, sources: Mapping[str, str]) -> dict[str, Contraindication]:
+    """The ``[contraindications]`` terms screening matches, each with its severity and source."""
+    contraindications = {}
+    for term in ci_t.data:
+        t = ci_t.table(term)
+        t.check_keys(["severity", "synonyms", "message", "source"])
+        contraindications[term] = Contraindication(
+            term=term,
+            severity=cast(Severity, t.get("severity", choice("block", "caution", "info"))),
+            synonyms=t.get("synonyms", texts, ()),
+            message=t.get("message", text),
+            source=t.get("source", choice(*sources)),
+        )
+    return contraindications
+
+
+def _interaction_classes(
+    classes_t: Table, sources: Mapping[str, str]
+) -> dict[str, InteractionClass]:
+    """The ``[classes]`` of interacting medications, each with its dose factor (cited)."""
+    classes = {}
+    for key in classes_t.data:
+        t = classes_t.table(key)
+        t.check_keys(
+            [
+                "title",
+                "severity",
+                "message",
+                "dose_factor",
+                "dose_factor_source",
+                "dose_reason",
+                "source",
+                "ingredients",
+                "dose_factor_quote",
+            ]
+        )
+        classes[key] = InteractionClass(
+            key=key,
+            title=t.get("title", text),
+            severity=cast(Severity, t.get("severity", choice("block", "caution", "info"))),
+            message=t.get("message", text),
+            dose_factor=t.get("dose_factor", number(lo=0.5, hi=1.5)),
+            dose_factor_source=t.get("dose_factor_source", choice(*sources)),
+            dose_reason=t.get("dose_reason", text),
+            source=t.get("source", choice(*sources)),
+            ingredients=tuple(i.lower() for i in t.get("ingredients", texts)),
+        )
+        _check_class_factor(t, classes[key])
+    return classes
+
+
+def _modifiers(modifiers_t: Table, sources: Mapping[str, str]) -> dict[str, Modifier]:
+    """The ``[modifiers]`` of a starting dose (age, ...), each factor with its source and quote."""
+    modifiers = {}
+    for key in modifiers_t.data:
+        t = modifiers_t.table(key)
+        t.check_keys(
+            [
+                "categories",
+                "factor",
+                "reason",
+                "source",
+                "quote",
+                "min_age_years",
+                "sources",
+                "quotes",
+            ]
+        )
+        categories = t.get("categories", texts)
+        for c in categories:
+            if c not in ("mood", "pain"):
+                raise t.fail("categories", f"expected mood or pain, got {c!r}")
+        cited, _ = check_citations(t, sources, cited_numbers(t.data, ["factor", "min_age_years"]))
+        modifiers[key] = Modifier(
+            key=key,
+            categories=cast(tuple[Category, ...], categories),
+            factor=t.get("factor", number(lo=0.5, hi=1.5)),
+            reason=t.get("reason", text),
+            source=t.get("source", choice(*sources)),
+            min_age_years=t.get("min_age_years", number(lo=0), None),
+            factor_source=cited.get("factor", ""),
+            quote=t.get("quote", text, ""),
+        )
+    return modifiers
+
+
 def build_catalog(extra_files: Sequence[Path] = ()) -> Catalog:
     """Load the default catalog, merge clinic files over it, validate everything."""
     merged: dict[str, Any] = {}
@@ -176,49 +262,8 @@ def build_catalog(extra_files: Sequence[Path] = ()) -> Catalog:
         for k in protocols_t.data
     }
 
-    ci_t = root.table("contraindications")
-    contraindications = {}
-    for term in ci_t.data:
-        t = ci_t.table(term)
-        t.check_keys(["severity", "synonyms", "message", "source"])
-        contraindications[term] = Contraindication(
-            term=term,
-            severity=cast(Severity, t.get("severity", choice("block", "caution", "info"))),
-            synonyms=t.get("synonyms", texts, ()),
-            message=t.get("message", text),
-            source=t.get("source", choice(*sources)),
-        )
-
-    classes_t = root.table("classes")
-    classes = {}
-    for key in classes_t.data:
-        t = classes_t.table(key)
-        t.check_keys(
-            [
-                "title",
-                "severity",
-                "message",
-                "dose_factor",
-                "dose_factor_source",
-                "dose_reason",
-                "source",
-                "ingredients",
-                "dose_factor_quote",
-            ]
-        )
-        classes[key] = InteractionClass(
-            key=key,
-            title=t.get("title", text),
-            severity=cast(Severity, t.get("severity", choice("block", "caution", "info"))),
-            message=t.get("message", text),
-            dose_factor=t.get("dose_factor", number(lo=0.5, hi=1.5)),
-            dose_factor_source=t.get("dose_factor_source", choice(*sources)),
-            dose_reason=t.get("dose_reason", text),
-            source=t.get("source", choice(*sources)),
-            ingredients=tuple(i.lower() for i in t.get("ingredients", texts)),
-        )
-        _check_class_factor(t, classes[key])
-
+    contraindications = _contraindications(root.table("contraindications"), sources)
+    classes = _interaction_classes(root.table("classes"), sources)
     fixes_t = root.table("fixes")
     fixes = {
         k.lower(): tuple(i.lower() for i in texts(fixes_t, k, v)) for k, v in fixes_t.data.items()
@@ -229,37 +274,7 @@ def build_catalog(extra_files: Sequence[Path] = ()) -> Catalog:
     dose_t = root.table("dose_text")
     dose_words = frozenset(w.lower() for k, v in dose_t.data.items() for w in texts(dose_t, k, v))
 
-    modifiers_t = root.table("modifiers")
-    modifiers = {}
-    for key in modifiers_t.data:
-        t = modifiers_t.table(key)
-        t.check_keys(
-            [
-                "categories",
-                "factor",
-                "reason",
-                "source",
-                "quote",
-                "min_age_years",
-                "sources",
-                "quotes",
-            ]
-        )
-        categories = t.get("categories", texts)
-        for c in categories:
-            if c not in ("mood", "pain"):
-                raise t.fail("categories", f"expected mood or pain, got {c!r}")
-        cited, _ = check_citations(t, sources, cited_numbers(t.data, ["factor", "min_age_years"]))
-        modifiers[key] = Modifier(
-            key=key,
-            categories=cast(tuple[Category, ...], categories),
-            factor=t.get("factor", number(lo=0.5, hi=1.5)),
-            reason=t.get("reason", text),
-            source=t.get("source", choice(*sources)),
-            min_age_years=t.get("min_age_years", number(lo=0), None),
-            factor_source=cited.get("factor", ""),
-            quote=t.get("quote", text, ""),
-        )
+    modifiers = _modifiers(root.table("modifiers"), sources)
 
     version_t = root.table("catalog")
     return Catalog(
