@@ -376,11 +376,8 @@ def test_every_write_use_case_accounts_for_the_records_it_writes(
     from ketaplan.clinical.catalog.course_loader import load_calendar, load_monitoring_rules
     from ketaplan.clinical.medications import MedicationResolver
     from ketaplan.services.accounts import set_password
-    from ketaplan.services.clinic_settings import (
-        ClinicSettingsInput,
-        clinic_settings,
-        update_clinic_settings,
-    )
+    from ketaplan.services.clinic_settings import clinic_settings, update_clinic_settings
+    from ketaplan.services.clinic_settings_form import ClinicSettingsInput
     from ketaplan.services.clinics import add_user
     from ketaplan.services.demo_clinic import create_demo_clinic
     from ketaplan.services.patient_links import answer_patient_link, create_patient_link

@@ -47,6 +47,7 @@ from ketaplan.services import (
     sign_order,
     update_patient,
 )
+from ketaplan.services.audit_actions import AuditAction
 from ketaplan.services.clinic_settings import clinic_settings
 from ketaplan.services.dashboard import clinic_dashboard
 from ketaplan.services.patient_overview import course_overview, patient_overview, session_console
@@ -348,11 +349,11 @@ def test_a_read_that_changes_a_record_is_refused_and_changes_nothing(
 ) -> None:
     audits_before = rows(AuditEvent)
     with uow.reading():
-        stored = uow.session.scalars(select(PatientVersion)).one()
+        stored = uow.db.scalars(select(PatientVersion)).one()
         stored.full_name = "Changed Inside A Read"
-        uow.audit(nurse, "patient.read", "patient", patient.patient_id)
+        uow.audit(nurse, AuditAction.PATIENT_READ, "patient", patient.patient_id)
         with pytest.raises(RuntimeError, match="read that changed records"):
             uow.commit()
     assert rows(AuditEvent) == audits_before
     with uow.reading():
-        assert uow.session.scalars(select(PatientVersion.full_name)).one() == "Alex Example"
+        assert uow.db.scalars(select(PatientVersion.full_name)).one() == "Alex Example"

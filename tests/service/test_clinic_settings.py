@@ -33,12 +33,14 @@ from ketaplan.services import (
     screen_patient,
 )
 from ketaplan.services.clinic_settings import (
-    CalendarInput,
-    ClinicSettingsInput,
     ClinicSettingsRecord,
     clinic_settings,
-    thresholds_as_text,
     update_clinic_settings,
+)
+from ketaplan.services.clinic_settings_form import (
+    CalendarInput,
+    ClinicSettingsInput,
+    thresholds_as_text,
 )
 from ketaplan.store import Database
 from ketaplan.store.models import AuditEvent, Base, Clinic, InfusionSession
@@ -355,7 +357,7 @@ def test_the_defaults_are_always_acceptable_thresholds(
     calendar: ClinicCalendar,
     monitoring: MonitoringRules,
 ) -> None:
-    from ketaplan.services.clinic_settings import thresholds_as_text
+    from ketaplan.services.clinic_settings_form import thresholds_as_text
 
     saved = _save(
         uow, admin, catalog, calendar, monitoring, thresholds=thresholds_as_text(monitoring)
@@ -371,7 +373,7 @@ def test_a_stored_threshold_for_a_rule_the_catalog_dropped_is_ignored_not_refuse
     monitoring: MonitoringRules,
     database: Database,
 ) -> None:
-    from ketaplan.services.clinic_settings import clinic_monitoring
+    from ketaplan.services.clinic_policy import clinic_monitoring
 
     with database.session_factory() as session:
         clinic = session.scalars(select(Clinic)).one()

@@ -174,7 +174,8 @@ def test_no_dashboard_read_walks_the_clinic_s_patients(
             sql = statement.replace("?", "NULL")
             plan = [row[3] for row in connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}")]
             first = plan[0]
-            assert first.startswith("SEARCH") and (
+            assert first.startswith("SEARCH"), plan
+            assert (
                 "ix_course_booking_clinic_start" in first
                 or "ix_questionnaire_response_scale_answered" in first
             ), plan

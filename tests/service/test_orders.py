@@ -320,7 +320,7 @@ def test_signing_supersedes_the_previous_active_order_and_is_audited(
 
 def recorded_plan(uow: UnitOfWork, session_id: int) -> int | None:
     with uow:
-        return uow.session.get_one(InfusionSession, session_id).plan_id
+        return uow.db.get_one(InfusionSession, session_id).plan_id
 
 
 def test_a_nurse_withdraws_a_proposal_but_only_a_prescriber_cancels_a_signed_order(

@@ -22,11 +22,8 @@ from ketaplan.services import (
     schedule_course,
     sign_order,
 )
-from ketaplan.services.clinic_settings import (
-    ClinicSettingsInput,
-    clinic_settings,
-    update_clinic_settings,
-)
+from ketaplan.services.clinic_settings import clinic_settings, update_clinic_settings
+from ketaplan.services.clinic_settings_form import ClinicSettingsInput
 from ketaplan.services.patients import profile_from_dict, profile_to_dict
 from ketaplan.store.models import AuditEvent, Base, InfusionPlan, TreatmentCourse
 

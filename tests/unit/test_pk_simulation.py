@@ -20,7 +20,7 @@ from ketaplan.clinical.pk import (
     simulate_cohort,
     time_grid_min,
 )
-from ketaplan.clinical.pk.simulation import rate_pieces
+from ketaplan.clinical.pk.infusion import rate_pieces
 from ketaplan.errors import InputError
 
 MODELS = ["domino", "clements_250", "hijazi", "kamp"]

@@ -7,7 +7,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 
-from ketaplan.clinical.catalog import Catalog, ClinicSettings, Syringe, Vial
+from ketaplan.clinical.catalog import Catalog, ClinicDefaults, Syringe, Vial
 from ketaplan.clinical.preparation import (
     preparation_findings,
     preparation_steps,
@@ -92,7 +92,7 @@ def test_waste_is_what_is_left_in_the_opened_vials(catalog: Catalog) -> None:
 
 def _stock(
     catalog: Catalog, vials: tuple[Vial, ...], syringes: tuple[Syringe, ...]
-) -> ClinicSettings:
+) -> ClinicDefaults:
     return replace(catalog.clinic, vials=vials, syringes=syringes)
 
 

@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
-from ketaplan.clinical.catalog import ClinicSettings, Syringe, Vial, load_catalog
+from ketaplan.clinical.catalog import ClinicDefaults, Syringe, Vial, load_catalog
 from ketaplan.clinical.preparation import (
     Preparation,
     preparation_findings,
@@ -57,14 +57,14 @@ bags = st.sampled_from([(100.0,), (250.0,), (250.0, 500.0), (100.0, 250.0)])
 fast = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
-def _clinic(stock: dict[str, object]) -> ClinicSettings:
+def _clinic(stock: dict[str, object]) -> ClinicDefaults:
     vials = sorted(stock["vials"], key=lambda v: v.mg_per_ml)  # type: ignore[attr-defined]
     syringes = sorted(stock["syringes"], key=lambda s: s.capacity_ml)  # type: ignore[attr-defined]
     preparation = replace(CLINIC.preparation, bag_overfill_fraction=stock["overfill"])
     return replace(CLINIC, vials=tuple(vials), syringes=tuple(syringes), preparation=preparation)
 
 
-def _errors_by_vial(ordered_mg: float, clinic: ClinicSettings) -> dict[float, float]:
+def _errors_by_vial(ordered_mg: float, clinic: ClinicDefaults) -> dict[float, float]:
     """The least |error| any one- or two-syringe draw reaches, per vial strength: every
     syringe at every graduation, plus the nearest graduations of a second syringe (or all of
     it, when the rest is more than it holds)."""

@@ -16,9 +16,9 @@ from ketaplan.clinical.titration import (
     History,
     SessionRecord,
     SideEffectRecord,
-    history_from_dict,
     recommend_next_dose,
 )
+from ketaplan.clinical.titration_input import history_from_dict
 from ketaplan.errors import InputError
 
 EXAMPLES = Path(__file__).parents[2] / "examples"

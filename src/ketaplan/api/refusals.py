@@ -41,6 +41,7 @@ from ketaplan.api.context import ServiceContext
 from ketaplan.api.security import client_origin, presented_token
 from ketaplan.errors import KetaplanError
 from ketaplan.services import Actor, Visitor
+from ketaplan.services.audit_actions import AuditAction
 
 log = logging.getLogger("ketaplan.api")
 
@@ -188,12 +189,16 @@ class RefusalRecorder:
                 for refusal in refusals:
                     who = refusal.actor or Visitor(refusal.origin)
                     uow.audit(
-                        who, "access.refused", "route", refusal.route, details=refusal.details()
+                        who,
+                        AuditAction.ACCESS_REFUSED,
+                        "route",
+                        refusal.route,
+                        details=refusal.details(),
                     )
                 for tally in tallies:
                     uow.audit(
                         Visitor(tally.origin),
-                        "access.refused_count",
+                        AuditAction.ACCESS_REFUSED_COUNT,
                         "origin",
                         tally.origin,
                         details=tally.details(),

@@ -21,7 +21,7 @@ def read_history(path: Path) -> History:
     """Read and validate a history.json (shape: :mod:`ketaplan.clinical.titration`)."""
     import json
 
-    from ketaplan.clinical.titration import history_from_dict
+    from ketaplan.clinical.titration_input import history_from_dict
     from ketaplan.errors import InputError
 
     try:

@@ -81,7 +81,7 @@ def _acting_admin(uow: UnitOfWork, email: str | None) -> Actor:
             )
         return actor
     with uow:
-        clinics = uow.session.scalar(select(func.count()).select_from(Clinic)) or 0
+        clinics = uow.db.scalar(select(func.count()).select_from(Clinic)) or 0
         if clinics == 0:
             raise NotFoundError(
                 "there is no clinic in this database yet (`ketaplan demo-data` sets one up)",
@@ -93,7 +93,7 @@ def _acting_admin(uow: UnitOfWork, email: str | None) -> Actor:
                 code="input.missing",
                 fields={"field": "as"},
             )
-        first_admin = uow.session.scalar(
+        first_admin = uow.db.scalar(
             select(User.email).where(User.role == "admin", User.active).order_by(User.id).limit(1)
         )
     if first_admin is None:

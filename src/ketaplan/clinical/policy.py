@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from ketaplan.clinical.calendar import ClinicCalendar
-from ketaplan.clinical.catalog import Catalog, ClinicSettings
+from ketaplan.clinical.catalog import Catalog, ClinicDefaults
 from ketaplan.clinical.monitoring import MonitoringRule, MonitoringRules
 
 StockSource = Literal["catalog", "clinic_settings"]
@@ -51,7 +51,7 @@ class ClinicPolicy:
     catalog: Catalog
     monitoring: MonitoringRules
     calendar: ClinicCalendar
-    supplies: ClinicSettings
+    supplies: ClinicDefaults
     settings_version: int = 0
     stock_source: StockSource = "catalog"
 

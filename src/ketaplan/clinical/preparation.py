@@ -32,7 +32,7 @@ import math
 from collections.abc import Iterable
 from typing import NamedTuple
 
-from ketaplan.clinical.catalog import ClinicSettings, Syringe, Vial
+from ketaplan.clinical.catalog import ClinicDefaults, Syringe, Vial
 from ketaplan.clinical.catalog.memo import remembered_per_object
 from ketaplan.clinical.screening import Finding
 from ketaplan.errors import InputError
@@ -159,7 +159,7 @@ def _dominated_below_ml(syringe: Syringe, syringes: tuple[Syringe, ...]) -> floa
 
 
 @remembered_per_object
-def _stock(clinic: ClinicSettings, bag_choices_ml: tuple[float, ...]) -> _Stock:
+def _stock(clinic: ClinicDefaults, bag_choices_ml: tuple[float, ...]) -> _Stock:
     """The stock for one protocol's bag choices.
 
     A protocol's bag size is clinic policy (which bag a mood infusion usually runs in), while
@@ -276,7 +276,7 @@ _SPLIT_STEPS_BELOW = 5
 0.1, 0.2, 0.5 and 1 mL, the rest's fraction repeats within five steps)."""
 
 
-def _best_draw(ordered_mg: float, clinic: ClinicSettings, stock: _Stock) -> _Draw:
+def _best_draw(ordered_mg: float, clinic: ClinicDefaults, stock: _Stock) -> _Draw:
     """The draw the card prescribes (see the module's docstring for the order of preference).
 
     Vials are sorted most dilute first, so the first vial with a draw within tolerance wins.
@@ -309,7 +309,7 @@ def prepare_infusion(
     ordered_mg: float,
     duration_min: float,
     bag_choices_ml: tuple[float, ...],
-    clinic: ClinicSettings,
+    clinic: ClinicDefaults,
 ) -> Preparation:
     """Vial, draw, bag, final concentration and pump rate for one infusion."""
     if not (ordered_mg > 0 and math.isfinite(ordered_mg)):

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from ketaplan.errors import NotFoundError, NotSignedIn, TooManyAttempts
 from ketaplan.services.actors import Actor, Visitor, require_role
+from ketaplan.services.audit_actions import AuditAction
 from ketaplan.services.clinics import checked_role
 from ketaplan.services.passwords import hash_password, password_matches
 from ketaplan.services.throttle import (
@@ -62,19 +63,19 @@ def set_password(uow: UnitOfWork, user_id: int, password: str, *, actor: Actor) 
         require_role(actor, ("admin",), "setting another user's password")
     hashed = hash_password(password)
     with uow:
-        user = uow.session.scalar(
+        user = uow.db.scalar(
             select(User).where(User.id == user_id, User.clinic_id == actor.clinic_id)
         )
         if user is None:
             raise NotFoundError(f"there is no user {user_id}", fields={"user_id": user_id})
         user.password_hash = hashed
-        forget_account(uow.session, account_key(user.email))  # a new password, a fresh start
-        uow.session.execute(  # a new password ends every existing sign-in
+        forget_account(uow.db, account_key(user.email))  # a new password, a fresh start
+        uow.db.execute(  # a new password ends every existing sign-in
             update(AccessToken)
             .where(AccessToken.user_id == user_id, AccessToken.revoked_at.is_(None))
             .values(revoked_at=uow.clock())
         )
-        uow.audit(actor, "user.set_password", "user", user_id)
+        uow.audit(actor, AuditAction.USER_SET_PASSWORD, "user", user_id)
         uow.commit()
 
 
@@ -108,26 +109,28 @@ def sign_in(uow: UnitOfWork, email: str, password: str, *, kind: TokenKind, orig
     address = email.strip().lower()[:320]
     account = account_key(address)
     visitor = Visitor(origin)
-    with uow.lookup() as session:
+    with uow.lookup() as db:
         now = uow.clock()
-        stored = _account(session, address)
+        stored = _account(db, address)
         stored_hash = stored.password_hash if stored else None
-        usual = stored is not None and _signed_in_from(session, stored.id, origin, now)
+        usual = stored is not None and _signed_in_from(db, stored.id, origin, now)
         entity = stored.id if stored is not None else UNKNOWN_ACCOUNT
     try:
         with uow:
-            count_attempt(uow.session, account=account, origin=origin, usual_origin=usual, now=now)
+            count_attempt(uow.db, account=account, origin=origin, usual_origin=usual, now=now)
             uow.commit_counters()
     except TooManyAttempts as refused:
         with uow:
-            uow.audit(visitor, "auth.sign_in_refused", "user", entity, details=refused.fields)
+            uow.audit(
+                visitor, AuditAction.AUTH_SIGN_IN_REFUSED, "user", entity, details=refused.fields
+            )
             uow.commit()
         raise
     matched = password_matches(stored_hash, password)
     with uow:
         # The account as it is now: a password changed or an account deactivated while the
         # hash was being checked does not let the old password in.
-        user = _account(uow.session, address)
+        user = _account(uow.db, address)
         succeeded = (
             matched
             and user is not None
@@ -135,15 +138,15 @@ def sign_in(uow: UnitOfWork, email: str, password: str, *, kind: TokenKind, orig
             and user.password_hash == stored_hash
         )
         if not succeeded or user is None:
-            uow.audit(visitor, "auth.sign_in_failed", "user", entity)
+            uow.audit(visitor, AuditAction.AUTH_SIGN_IN_FAILED, "user", entity)
             uow.commit()
             raise NotSignedIn(
                 "the e-mail address or the password is wrong", code="auth.invalid_credentials"
             )
-        forgive(uow.session, account=account, origin=origin)
+        forgive(uow.db, account=account, origin=origin)
         token = secrets.token_urlsafe(32)
         expires_at = now + LIFETIME[kind]
-        uow.session.add(
+        uow.db.add(
             AccessToken(
                 token_hash=hash_token(token),
                 user_id=user.id,
@@ -154,16 +157,16 @@ def sign_in(uow: UnitOfWork, email: str, password: str, *, kind: TokenKind, orig
             )
         )
         actor = Actor(user.id, user.clinic_id, user.email, checked_role(user.role), origin)
-        uow.audit(actor, "auth.sign_in", "user", user.id, details={"kind": kind})
+        uow.audit(actor, AuditAction.AUTH_SIGN_IN, "user", user.id, details={"kind": kind})
         uow.commit()
     return SignIn(actor, token, csrf_token_for(token), expires_at)
 
 
-def _signed_in_from(session: Session, user_id: int, origin: str, now: datetime) -> bool:
+def _signed_in_from(db: Session, user_id: int, origin: str, now: datetime) -> bool:
     """Whether the account signed in from this address lately: one of its usual addresses,
     where guesses from elsewhere do not slow it down (:data:`throttle.ACCOUNT`)."""
     return bool(
-        session.scalar(
+        db.scalar(
             select(
                 exists().where(
                     AccessToken.user_id == user_id,
@@ -175,9 +178,9 @@ def _signed_in_from(session: Session, user_id: int, origin: str, now: datetime) 
     )
 
 
-def _account(session: Session, address: str) -> User | None:
+def _account(db: Session, address: str) -> User | None:
     """The active account with this e-mail address, if any."""
-    return session.scalar(select(User).where(User.email == address, User.active))
+    return db.scalar(select(User).where(User.email == address, User.active))
 
 
 _TOKENS = cast(Table, AccessToken.__table__)
@@ -219,10 +222,10 @@ def actor_for_token(lookups: Engine, token: str, *, kind: TokenKind, origin: str
 def sign_out(uow: UnitOfWork, token: str, *, actor: Actor) -> None:
     """End the sign-in this token carries."""
     with uow:
-        uow.session.execute(
+        uow.db.execute(
             update(AccessToken)
             .where(AccessToken.token_hash == hash_token(token), AccessToken.revoked_at.is_(None))
             .values(revoked_at=uow.clock())
         )
-        uow.audit(actor, "auth.sign_out", "user", actor.user_id)
+        uow.audit(actor, AuditAction.AUTH_SIGN_OUT, "user", actor.user_id)
         uow.commit()

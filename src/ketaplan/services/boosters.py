@@ -15,7 +15,8 @@ from ketaplan.clinical.course import course_plan_from_dict, plan_boosters
 from ketaplan.clinical.policy import ClinicPolicy
 from ketaplan.clinical.titration import series_end_scores
 from ketaplan.services.actors import Actor
-from ketaplan.services.clinic_settings import clinic_chart_rules, clinic_policy
+from ketaplan.services.audit_actions import AuditAction
+from ketaplan.services.clinic_policy import clinic_chart_rules, clinic_policy
 from ketaplan.services.courses import find_course
 from ketaplan.services.patients import current_profile
 from ketaplan.services.titration import course_history
@@ -49,7 +50,7 @@ def recommend_booster(
         course = find_course(uow, course_id, actor)
         _version, profile = current_profile(uow, course.patient_id, actor)
         weight_kg = float(profile["weight_kg"])
-        clinic = uow.session.get_one(Clinic, actor.clinic_id)
+        clinic = uow.db.get_one(Clinic, actor.clinic_id)
         rules = clinic_chart_rules(uow, actor, policy.monitoring)
         history = course_history(uow, course, rules, weight_kg, ZoneInfo(clinic.time_zone))
         schedule = course_plan_from_dict(course.schedule)
@@ -64,7 +65,7 @@ def recommend_booster(
         plan = boosters.to_dict()
         uow.audit(
             actor,
-            "course.booster",
+            AuditAction.COURSE_BOOSTER,
             "course",
             course_id,
             patient_id=course.patient_id,

@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from ketaplan.errors import ConflictError, InputError, NotFoundError
 from ketaplan.services.actors import ROLES, Actor, Role, require_role
+from ketaplan.services.audit_actions import AuditAction
 from ketaplan.services.passwords import hash_password
 from ketaplan.services.unit_of_work import UnitOfWork
 from ketaplan.store.models import Clinic, User
@@ -59,7 +60,7 @@ def _hashed(password: str | None) -> str | None:
 
 
 def _refuse_taken_email(uow: UnitOfWork, email: str) -> None:
-    if uow.session.scalar(select(User.id).where(User.email == email)) is not None:
+    if uow.db.scalar(select(User.id).where(User.email == email)) is not None:
         raise ConflictError(
             f"a user with e-mail {email} already exists",
             code="conflict.email_taken",
@@ -91,8 +92,8 @@ def set_up_clinic(
             settings=dict(settings or {}),
             created_at=now,
         )
-        uow.session.add(clinic)
-        uow.session.flush()
+        uow.db.add(clinic)
+        uow.db.flush()
         admin = User(
             clinic_id=clinic.id,
             email=email,
@@ -100,11 +101,13 @@ def set_up_clinic(
             password_hash=password_hash,
             created_at=now,
         )
-        uow.session.add(admin)
-        uow.session.flush()
+        uow.db.add(admin)
+        uow.db.flush()
         actor = Actor(admin.id, clinic.id, email, "admin", origin)
-        uow.audit(actor, "clinic.create", "clinic", clinic.id, details={"name": clinic.name})
-        uow.audit(actor, "user.create", "user", admin.id, details={"role": "admin"})
+        uow.audit(
+            actor, AuditAction.CLINIC_CREATE, "clinic", clinic.id, details={"name": clinic.name}
+        )
+        uow.audit(actor, AuditAction.USER_CREATE, "user", admin.id, details={"role": "admin"})
         uow.commit()
     return actor
 
@@ -128,9 +131,9 @@ def add_user(
             password_hash=password_hash,
             created_at=uow.clock(),
         )
-        uow.session.add(user)
-        uow.session.flush()
-        uow.audit(actor, "user.create", "user", user.id, details={"role": valid_role})
+        uow.db.add(user)
+        uow.db.flush()
+        uow.audit(actor, AuditAction.USER_CREATE, "user", user.id, details={"role": valid_role})
         uow.commit()
         return user.id
 
@@ -139,7 +142,7 @@ def load_actor(uow: UnitOfWork, email: str, *, origin: str) -> Actor:
     """The active user with this e-mail as an actor, for the command line (no password)."""
     address = email.strip().lower()
     with uow:
-        user = uow.session.scalar(select(User).where(User.email == address, User.active))
+        user = uow.db.scalar(select(User).where(User.email == address, User.active))
         if user is None:
             raise NotFoundError(f"no active user with e-mail {address}", fields={"email": address})
         return Actor(user.id, user.clinic_id, user.email, checked_role(user.role), origin)

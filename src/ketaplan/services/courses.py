@@ -29,7 +29,9 @@ from ketaplan.clinical.policy import ClinicPolicy
 from ketaplan.errors import ConflictError, InputError
 from ketaplan.export.ics import course_to_ics
 from ketaplan.services.actors import Actor
-from ketaplan.services.clinic_settings import clinic_policy
+from ketaplan.services.audit_actions import AuditAction
+from ketaplan.services.clinic_policy import clinic_policy
+from ketaplan.services.listing import audited_patient_listing
 from ketaplan.services.orders import newest_active_order, require_active
 from ketaplan.services.patients import find_in_clinic, find_patient
 from ketaplan.services.plans import find_plan
@@ -106,13 +108,13 @@ def _store_bookings(
     uow: UnitOfWork, course: TreatmentCourse, actor: Actor, schedule: CoursePlan
 ) -> None:
     """The schedule's sessions as ``course_booking`` rows, replacing the course's old ones."""
-    replaced = uow.session.scalars(
+    replaced = uow.db.scalars(
         delete(CourseBooking)
         .where(CourseBooking.course_id == course.id)
         .returning(CourseBooking.id)
     )
     uow.wrote(CourseBooking, *replaced)
-    uow.session.add_all(
+    uow.db.add_all(
         CourseBooking(
             clinic_id=actor.clinic_id,
             patient_id=course.patient_id,
@@ -168,12 +170,12 @@ def schedule_course(
             created_at=uow.clock(),
             created_by=actor.user_id,
         )
-        uow.session.add(row)
-        uow.session.flush()
+        uow.db.add(row)
+        uow.db.flush()
         _store_bookings(uow, row, actor, schedule)
         uow.audit(
             actor,
-            "course.create",
+            AuditAction.COURSE_CREATE,
             "course",
             row.id,
             patient_id=patient_id,
@@ -197,7 +199,7 @@ def find_course(uow: UnitOfWork, course_id: int, actor: Actor) -> TreatmentCours
 def _read_course(uow: UnitOfWork, course_id: int, actor: Actor) -> CourseRecord:
     with uow.reading():
         row = find_course(uow, course_id, actor)
-        uow.audit(actor, "course.read", "course", course_id, patient_id=row.patient_id)
+        uow.audit(actor, AuditAction.COURSE_READ, "course", course_id, patient_id=row.patient_id)
         uow.commit()
         return _record(row)
 
@@ -215,27 +217,23 @@ def read_course(uow: UnitOfWork, course_id: int, *, actor: Actor) -> CourseView:
 
 def list_courses(uow: UnitOfWork, patient_id: int, *, actor: Actor) -> list[CourseView]:
     """The patient's courses as the actor's role sees them, newest first; audited."""
-    with uow.reading():
-        find_patient(uow, patient_id, actor)
-        found = [
+    return audited_patient_listing(
+        uow,
+        patient_id,
+        actor=actor,
+        action=AuditAction.COURSE_LIST,
+        ids_key="course_ids",
+        load=lambda: (
             course_view(_record(row), actor)
-            for row in uow.session.scalars(
+            for row in uow.db.scalars(
                 select(TreatmentCourse)
                 .where(TreatmentCourse.patient_id == patient_id)
                 .order_by(TreatmentCourse.id.desc())
                 .limit(MAX_LISTED)
             )
-        ]
-        uow.audit(
-            actor,
-            "course.list",
-            "patient",
-            patient_id,
-            patient_id=patient_id,
-            details={"course_ids": [c.course_id for c in found]},
-        )
-        uow.commit()
-        return found
+        ),
+        id_of=lambda course: course.course_id,
+    )
 
 
 CALENDAR_TITLE = "Ketamine infusion"
@@ -289,7 +287,7 @@ def reschedule_course(
         after = reschedule(before, protocol, calendar, session_number, status, from_date)
         bumped = cast(
             "CursorResult[Any]",
-            uow.session.execute(
+            uow.db.execute(
                 update(TreatmentCourse)
                 .where(TreatmentCourse.id == course_id, TreatmentCourse.version == expected_version)
                 .values(
@@ -312,7 +310,7 @@ def reschedule_course(
         ]
         uow.audit(
             actor,
-            "course.reschedule",
+            AuditAction.COURSE_RESCHEDULE,
             "course",
             course_id,
             patient_id=course.patient_id,

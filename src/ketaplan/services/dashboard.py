@@ -17,6 +17,7 @@ from sqlalchemy import exists, select
 from sqlalchemy.orm import aliased
 
 from ketaplan.services.actors import Actor
+from ketaplan.services.audit_actions import AuditAction
 from ketaplan.services.unit_of_work import UnitOfWork
 from ketaplan.services.visibility import sees_clinical_facts
 from ketaplan.store.models import (
@@ -102,7 +103,7 @@ def clinic_dashboard(uow: UnitOfWork, *, actor: Actor, zone: ZoneInfo) -> Dashbo
         )
         chairs = [
             ChairBooking(*row)
-            for row in uow.session.execute(
+            for row in uow.db.execute(
                 bookings.where(
                     CourseBooking.clinic_id == actor.clinic_id,
                     CourseBooking.start_at >= day_start,
@@ -133,7 +134,7 @@ def clinic_dashboard(uow: UnitOfWork, *, actor: Actor, zone: ZoneInfo) -> Dashbo
             )
             .order_by(TreatmentCourse.last_day, TreatmentCourse.id)
         )
-        ended = [SeriesEnded(*row) for row in uow.session.execute(last_bookings)]
+        ended = [SeriesEnded(*row) for row in uow.db.execute(last_bookings)]
         flags = _item_nine_flags(uow, actor, now) if clinical else []
         if not clinical:
             chairs = [replace(c, protocol_key=None) for c in chairs]
@@ -144,7 +145,11 @@ def clinic_dashboard(uow: UnitOfWork, *, actor: Actor, zone: ZoneInfo) -> Dashbo
             | {f.patient_id for f in flags}
         )
         uow.audit(
-            actor, "dashboard.read", "clinic", actor.clinic_id, details={"patient_ids": shown}
+            actor,
+            AuditAction.DASHBOARD_READ,
+            "clinic",
+            actor.clinic_id,
+            details={"patient_ids": shown},
         )
         uow.commit()
         return Dashboard(today, tuple(chairs), tuple(ended), tuple(flags))
@@ -163,7 +168,7 @@ def _item_nine_flags(uow: UnitOfWork, actor: Actor, now: datetime) -> list[ItemN
     return [
         ItemNineFlag(patient_id, name, response_id, total, answered_at)
         for patient_id, name, response_id, total, answered_at, answer_flags in (
-            uow.session.execute(
+            uow.db.execute(
                 answers.where(
                     Patient.clinic_id == actor.clinic_id,
                     QuestionnaireResponse.scale == "phq9",

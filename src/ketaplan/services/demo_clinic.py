@@ -160,7 +160,7 @@ def _password() -> str:
 
 def demo_admin_exists(uow: UnitOfWork) -> bool:
     with uow:
-        found = uow.session.scalar(select(User.id).where(User.email == DEMO_EMAILS["admin"]))
+        found = uow.db.scalar(select(User.id).where(User.email == DEMO_EMAILS["admin"]))
     return found is not None
 
 

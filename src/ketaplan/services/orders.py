@@ -122,7 +122,7 @@ def order_states(uow: UnitOfWork, plan_ids: Sequence[int]) -> dict[int, OrderSta
     if not plan_ids:
         return {}
     rows: dict[int, list[Any]] = {plan_id: [] for plan_id in plan_ids}
-    for row in uow.session.connection().execute(_STATES, {"plan_ids": list(plan_ids)}):
+    for row in uow.db.connection().execute(_STATES, {"plan_ids": list(plan_ids)}):
         rows[row.plan_id].append(row)
     return {plan_id: _fold(found) for plan_id, found in rows.items()}
 
@@ -145,7 +145,7 @@ def append_order_event(
     """One step of the order's life, inside the caller's transaction; its time."""
     at = uow.clock()
     event_id = (
-        uow.session.connection()
+        uow.db.connection()
         .execute(
             _INSERT_EVENT,
             {
@@ -241,7 +241,7 @@ def active_orders(uow: UnitOfWork, patient_id: int, protocol_key: str) -> list[i
     """The patient's active orders for the protocol, newest signature first (one, unless
     two were signed before supersession existed)."""
     last: dict[int, tuple[str, int]] = {}
-    for plan_id, status, event_id in uow.session.execute(
+    for plan_id, status, event_id in uow.db.execute(
         _PATIENT_ORDERS, {"patient_id": patient_id, "condition": protocol_key}
     ):
         last[plan_id] = (status, event_id)
@@ -261,4 +261,4 @@ def newest_active_order(
             code="order.none_active",
             fields={"patient_id": patient_id, "condition": protocol_key, "field": "plan_id"},
         )
-    return uow.session.get_one(InfusionPlan, found[0])
+    return uow.db.get_one(InfusionPlan, found[0])

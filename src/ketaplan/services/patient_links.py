@@ -27,6 +27,7 @@ from ketaplan.clinical.outcomes import scale as scale_for
 from ketaplan.errors import ConflictError, InputError, NotFoundError
 from ketaplan.services.accounts import hash_token
 from ketaplan.services.actors import Actor, Visitor
+from ketaplan.services.audit_actions import AuditAction
 from ketaplan.services.courses import find_course
 from ketaplan.services.patients import current_version, find_patient
 from ketaplan.services.questionnaires import QuestionnaireRecord, store_response
@@ -122,11 +123,11 @@ def create_patient_link(
             expires_at=now + expires_in,
             used_at=None,
         )
-        uow.session.add(row)
-        uow.session.flush()
+        uow.db.add(row)
+        uow.db.flush()
         uow.audit(
             actor,
-            "patient_link.create",
+            AuditAction.PATIENT_LINK_CREATE,
             "patient_link",
             row.id,
             patient_id=patient_id,
@@ -153,7 +154,7 @@ def _valid_link(uow: UnitOfWork, token: str, *, for_update: bool = False) -> Pat
     if not token or len(token) > MAX_TOKEN_LENGTH:
         raise _not_found()
     statement = select(PatientLink).where(PatientLink.token_hash == hash_token(token))
-    link = uow.session.scalar(statement.with_for_update() if for_update else statement)
+    link = uow.db.scalar(statement.with_for_update() if for_update else statement)
     if link is None:
         raise _not_found()
     if link.used_at is not None:
@@ -171,7 +172,7 @@ def _valid_link(uow: UnitOfWork, token: str, *, for_update: bool = False) -> Pat
 
 
 def _first_name(uow: UnitOfWork, link: PatientLink) -> str:
-    patient = uow.session.get_one(Patient, link.patient_id)
+    patient = uow.db.get_one(Patient, link.patient_id)
     full_name = current_version(uow, patient).full_name
     return (full_name.split() or [""])[0]
 
@@ -195,7 +196,7 @@ def open_patient_link(uow: UnitOfWork, token: str, *, origin: str) -> LinkView:
         view = _view(uow, link)
         uow.audit(
             Visitor(origin),
-            "patient_link.open",
+            AuditAction.PATIENT_LINK_OPEN,
             "patient_link",
             link.id,
             patient_id=link.patient_id,

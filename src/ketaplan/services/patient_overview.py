@@ -21,7 +21,8 @@ from ketaplan.clinical.outcomes import is_remission, is_response, reduction_frac
 from ketaplan.clinical.policy import ClinicPolicy
 from ketaplan.clinical.session import summarise
 from ketaplan.services.actors import Actor
-from ketaplan.services.clinic_settings import (
+from ketaplan.services.audit_actions import AuditAction
+from ketaplan.services.clinic_policy import (
     ChartRules,
     clinic_chart_rules,
     clinic_policy,
@@ -130,14 +131,14 @@ def _sessions(
     uow: UnitOfWork, patient_id: int, rules: ChartRules, policy: ClinicPolicy
 ) -> tuple[SessionLine, ...]:
     rows = list(
-        uow.session.scalars(
+        uow.db.scalars(
             select(InfusionSession)
             .where(InfusionSession.patient_id == patient_id)
             .order_by(InfusionSession.id)
         )
     )
     events: dict[int, list[dict[str, Any]]] = defaultdict(list)
-    for event in uow.session.scalars(
+    for event in uow.db.scalars(
         select(SessionEvent)
         .where(SessionEvent.session_id.in_([r.id for r in rows]))
         .order_by(SessionEvent.session_id, SessionEvent.seq)
@@ -202,7 +203,7 @@ def patient_overview(
         patient = find_patient(uow, patient_id, actor)
         record = current_record(uow, patient)
         plan_rows = list(
-            uow.session.scalars(
+            uow.db.scalars(
                 select(InfusionPlan)
                 .where(InfusionPlan.patient_id == patient_id)
                 .order_by(InfusionPlan.id)
@@ -230,7 +231,7 @@ def patient_overview(
                 c.first_day,
                 tuple(date.fromisoformat(s["date"]) for s in c.schedule["sessions"]),
             )
-            for c in uow.session.scalars(
+            for c in uow.db.scalars(
                 select(TreatmentCourse)
                 .where(TreatmentCourse.patient_id == patient_id)
                 .order_by(TreatmentCourse.id)
@@ -238,7 +239,7 @@ def patient_overview(
         )
         scores = tuple(
             ScoreLine(r.id, r.scale, r.total, r.severity, tuple(r.flags), r.answered_at, r.source)
-            for r in uow.session.scalars(
+            for r in uow.db.scalars(
                 select(QuestionnaireResponse)
                 .where(QuestionnaireResponse.patient_id == patient_id)
                 .order_by(QuestionnaireResponse.answered_at, QuestionnaireResponse.id)
@@ -248,7 +249,7 @@ def patient_overview(
         sessions = _sessions(uow, patient_id, rules, policy)
         uow.audit(
             actor,
-            "patient.overview.read",
+            AuditAction.PATIENT_OVERVIEW_READ,
             "patient",
             patient_id,
             patient_id=patient_id,
@@ -295,7 +296,7 @@ def course_overview(
             s for s in _sessions(uow, course.patient_id, rules, policy) if s.course_id == course_id
         )
         in_force = clinic_policy(uow, actor, policy).calendar
-        uow.audit(actor, "course.read", "course", course_id, patient_id=course.patient_id)
+        uow.audit(actor, AuditAction.COURSE_READ, "course", course_id, patient_id=course.patient_id)
         uow.commit()
         count = len(course.schedule["sessions"])
         return CourseOverview(
@@ -357,7 +358,7 @@ def session_console(
                 prep, planned = order["preparation"] or {}, order["dose"]["total_mg"]
         uow.audit(
             actor,
-            "session.read",
+            AuditAction.SESSION_READ,
             "session",
             session_id,
             patient_id=session.patient_id,

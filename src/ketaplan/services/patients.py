@@ -27,6 +27,7 @@ from ketaplan.clinical.monitoring import VitalSigns
 from ketaplan.clinical.profile import PatientProfile, build_profile
 from ketaplan.errors import ConflictError, InputError, NotFoundError
 from ketaplan.services.actors import Actor
+from ketaplan.services.audit_actions import AuditAction
 from ketaplan.services.unit_of_work import UnitOfWork
 from ketaplan.services.visibility import (
     REGISTRATION_FIELDS,
@@ -180,8 +181,8 @@ def _write_version(
         recorded_at=uow.clock(),
         recorded_by=actor.user_id,
     )
-    uow.session.add(row)
-    uow.session.flush()
+    uow.db.add(row)
+    uow.db.flush()
     return row
 
 
@@ -194,7 +195,7 @@ _PATIENT_IN_CLINIC = select(Patient).where(
 
 def find_patient(uow: UnitOfWork, patient_id: int, actor: Actor) -> Patient:
     """The patient row in the actor's clinic; another clinic's patient is "not found"."""
-    patient = uow.session.scalar(
+    patient = uow.db.scalar(
         _PATIENT_IN_CLINIC, {"patient_id": patient_id, "clinic_id": actor.clinic_id}
     )
     if patient is None:
@@ -221,7 +222,7 @@ def find_in_clinic(
 
     Another clinic's row is "not found", exactly like another clinic's patient.
     """
-    row: PatientOwned | None = uow.session.scalar(
+    row: PatientOwned | None = uow.db.scalar(
         _row_in_clinic(model), {"row_id": row_id, "clinic_id": actor.clinic_id}
     )
     if row is None:
@@ -236,7 +237,7 @@ _CURRENT_VERSION = select(PatientVersion).where(
 
 
 def current_version(uow: UnitOfWork, patient: Patient) -> PatientVersion:
-    return uow.session.scalars(
+    return uow.db.scalars(
         _CURRENT_VERSION, {"patient_id": patient.id, "version": patient.version}
     ).one()
 
@@ -255,7 +256,7 @@ def current_profile(uow: UnitOfWork, patient_id: int, actor: Actor) -> tuple[int
     """The version number and validated profile of a patient in the actor's clinic, in one
     query (what planning needs; :func:`find_patient` and :func:`current_version` load both
     rows whole)."""
-    found = uow.session.execute(
+    found = uow.db.execute(
         _CURRENT_PROFILE, {"patient_id": patient_id, "clinic_id": actor.clinic_id}
     ).one_or_none()
     if found is None:
@@ -282,12 +283,12 @@ def create_patient(
             created_by=actor.user_id,
             **_identity(details),
         )
-        uow.session.add(patient)
-        uow.session.flush()
+        uow.db.add(patient)
+        uow.db.flush()
         row = _write_version(uow, patient.id, 1, details, profile, actor)
         uow.audit(
             actor,
-            "patient.create",
+            AuditAction.PATIENT_CREATE,
             "patient",
             patient.id,
             patient_id=patient.id,
@@ -347,7 +348,7 @@ def _save_revision(
     details, profile = revise(current)
     bumped = cast(
         "CursorResult[Any]",
-        uow.session.execute(
+        uow.db.execute(
             update(Patient)
             .where(Patient.id == patient_id, Patient.version == expected_version)
             .values(version=expected_version + 1, **_identity(details))
@@ -365,7 +366,7 @@ def _save_revision(
     ]
     uow.audit(
         actor,
-        "patient.update",
+        AuditAction.PATIENT_UPDATE,
         "patient",
         patient_id,
         patient_id=patient_id,
@@ -457,7 +458,12 @@ def _read_patient(uow: UnitOfWork, patient_id: int, actor: Actor) -> PatientReco
         if not sees_clinical_facts(actor):
             details["view"] = "registration"
         uow.audit(
-            actor, "patient.read", "patient", patient_id, patient_id=patient_id, details=details
+            actor,
+            AuditAction.PATIENT_READ,
+            "patient",
+            patient_id,
+            patient_id=patient_id,
+            details=details,
         )
         uow.commit()
         return record
@@ -515,10 +521,10 @@ def search_patients(
     if key:
         statement = statement.where(Patient.name_key.like(f"%{escaped}%", escape="\\"))
     with uow.reading():
-        found = [PatientSummary(*row) for row in uow.session.execute(statement)]
+        found = [PatientSummary(*row) for row in uow.db.execute(statement)]
         uow.audit(
             actor,
-            "patient.search",
+            AuditAction.PATIENT_SEARCH,
             "clinic",
             actor.clinic_id,
             details={"patient_ids": [p.patient_id for p in found], "query_length": len(text)},

@@ -31,7 +31,9 @@ from ketaplan.errors import (
     TooManyAttempts,
 )
 from ketaplan.services.actors import Actor, Role, require_role
-from ketaplan.services.clinic_settings import clinic_policy
+from ketaplan.services.audit_actions import AuditAction
+from ketaplan.services.clinic_policy import clinic_policy
+from ketaplan.services.listing import audited_patient_listing
 from ketaplan.services.orders import (
     DEFAULT_MEANING,
     PROPOSED,
@@ -48,7 +50,6 @@ from ketaplan.services.passwords import password_matches
 from ketaplan.services.patients import (
     current_profile,
     find_in_clinic,
-    find_patient,
     profile_from_dict,
 )
 from ketaplan.services.throttle import account_key, count_attempt, forgive
@@ -148,7 +149,7 @@ def save_proposed_order(
     except SafetyLimitError as refused:
         uow.audit(
             actor,
-            "plan.refused",
+            AuditAction.PLAN_REFUSED,
             "patient",
             patient_id,
             patient_id=patient_id,
@@ -183,12 +184,12 @@ def save_proposed_order(
         "created_at": uow.clock(),
         "created_by": actor.user_id,
     }
-    plan_id: int = uow.session.connection().execute(_INSERT_PLAN, values).scalar_one()
+    plan_id: int = uow.db.connection().execute(_INSERT_PLAN, values).scalar_one()
     uow.wrote(InfusionPlan, plan_id)
     append_order_event(uow, plan_id, "proposed", actor=actor)
     uow.audit(
         actor,
-        "plan.create",
+        AuditAction.PLAN_CREATE,
         "plan",
         plan_id,
         patient_id=patient_id,
@@ -239,23 +240,19 @@ def create_plan(
 
 
 def check_signature_password(
-    uow: UnitOfWork, password: str, *, actor: Actor, action: str, entity: tuple[str, int]
+    uow: UnitOfWork, password: str, *, actor: Actor, action: AuditAction, entity: tuple[str, int]
 ) -> None:
     """The signer's re-entered password, checked before any write transaction opens (Argon2
     is slow on purpose; no writer should wait for it). It is counted by the same throttle as
     sign-in, at the address the signer works from (a usual one: they are signed in there),
     and a wrong password is audited."""
     account = account_key(actor.email)
-    with uow.lookup() as session:
+    with uow.lookup() as db:
         now = uow.clock()
-        stored = session.scalar(
-            select(User.password_hash).where(User.id == actor.user_id, User.active)
-        )
+        stored = db.scalar(select(User.password_hash).where(User.id == actor.user_id, User.active))
     try:
         with uow:
-            count_attempt(
-                uow.session, account=account, origin=actor.origin, usual_origin=True, now=now
-            )
+            count_attempt(uow.db, account=account, origin=actor.origin, usual_origin=True, now=now)
             uow.commit_counters()
     except TooManyAttempts as refused:
         refused.fields["field"] = "password"
@@ -265,7 +262,7 @@ def check_signature_password(
         raise
     if password_matches(stored, password):
         with uow:
-            forgive(uow.session, account=account, origin=actor.origin)
+            forgive(uow.db, account=account, origin=actor.origin)
             uow.commit_counters()
         return
     with uow:
@@ -294,7 +291,7 @@ def record_signature(
     """Sign a proposed order inside the caller's transaction (the password already checked):
     re-check its state, refuse a contraindicated or held plan without an override reason,
     supersede the patient's active order for the same protocol, audit ``order.sign``."""
-    uow.session.execute(  # one signature at a time per patient (SQLite: BEGIN IMMEDIATE)
+    uow.db.execute(  # one signature at a time per patient (SQLite: BEGIN IMMEDIATE)
         select(Patient.id).where(Patient.id == row.patient_id).with_for_update()
     )
     state = order_state(uow, row.id)
@@ -304,7 +301,7 @@ def record_signature(
             code="order.not_proposed",
             fields={"plan_id": row.id, "order_status": state.status},
         )
-    current = uow.session.scalar(select(Patient.version).where(Patient.id == row.patient_id))
+    current = uow.db.scalar(select(Patient.version).where(Patient.id == row.patient_id))
     if current != row.patient_version:
         raise ConflictError(
             f"the patient's details changed after order {row.id} was planned (version "
@@ -349,7 +346,7 @@ def record_signature(
         )
         uow.audit(
             actor,
-            "order.supersede",
+            AuditAction.ORDER_SUPERSEDE,
             "plan",
             plan_id,
             patient_id=row.patient_id,
@@ -357,7 +354,7 @@ def record_signature(
         )
     uow.audit(
         actor,
-        "order.sign",
+        AuditAction.ORDER_SIGN,
         "plan",
         row.id,
         patient_id=row.patient_id,
@@ -407,7 +404,7 @@ def sign_order(
             fields={"field": "meaning"},
         )
     check_signature_password(
-        uow, password, actor=actor, action="order.sign_refused", entity=("plan", plan_id)
+        uow, password, actor=actor, action=AuditAction.ORDER_SIGN_REFUSED, entity=("plan", plan_id)
     )
     with uow:
         row = find_plan(uow, plan_id, actor)
@@ -424,7 +421,7 @@ def sign_order(
             uow.rollback()
             uow.audit(
                 actor,
-                "order.sign_refused",
+                AuditAction.ORDER_SIGN_REFUSED,
                 "plan",
                 plan_id,
                 patient_id=row.patient_id,
@@ -459,7 +456,7 @@ def cancel_order(uow: UnitOfWork, plan_id: int, *, reason: str, actor: Actor) ->
         at = append_order_event(uow, plan_id, "cancelled", actor=actor, reason=why)
         uow.audit(
             actor,
-            "order.cancel",
+            AuditAction.ORDER_CANCEL,
             "plan",
             plan_id,
             patient_id=row.patient_id,
@@ -484,7 +481,7 @@ def cancel_order(uow: UnitOfWork, plan_id: int, *, reason: str, actor: Actor) ->
 def active_order_preparation(uow: UnitOfWork, plan_id: int) -> dict[str, Any] | None:
     """An active order's stored preparation and dose (what the chair is charted against),
     inside the caller's transaction; None unless the order is active."""
-    row = uow.session.get(InfusionPlan, plan_id)
+    row = uow.db.get(InfusionPlan, plan_id)
     if row is None or not order_state(uow, plan_id).active:
         return None
     return {
@@ -505,7 +502,7 @@ def get_plan(uow: UnitOfWork, plan_id: int, *, actor: Actor) -> PlanRecord:
     with uow.reading():
         row = find_plan(uow, plan_id, actor)
         state = order_state(uow, plan_id)
-        uow.audit(actor, "plan.read", "plan", plan_id, patient_id=row.patient_id)
+        uow.audit(actor, AuditAction.PLAN_READ, "plan", plan_id, patient_id=row.patient_id)
         uow.commit()
         return _record(row, state)
 
@@ -516,10 +513,10 @@ MAX_LISTED = 100
 def list_plans(uow: UnitOfWork, patient_id: int, *, actor: Actor) -> list[PlanRecord]:
     """The patient's saved plans, newest first (at most :data:`MAX_LISTED`); audited."""
     require_clinical_facts(actor, "a patient's plans")
-    with uow.reading():
-        find_patient(uow, patient_id, actor)
+
+    def load() -> list[PlanRecord]:
         rows = list(
-            uow.session.scalars(
+            uow.db.scalars(
                 select(InfusionPlan)
                 .where(InfusionPlan.patient_id == patient_id)
                 .order_by(InfusionPlan.id.desc())
@@ -527,14 +524,14 @@ def list_plans(uow: UnitOfWork, patient_id: int, *, actor: Actor) -> list[PlanRe
             )
         )
         states = order_states(uow, [row.id for row in rows])
-        found = [_record(row, states[row.id]) for row in rows]
-        uow.audit(
-            actor,
-            "plan.list",
-            "patient",
-            patient_id,
-            patient_id=patient_id,
-            details={"plan_ids": [p.plan_id for p in found]},
-        )
-        uow.commit()
-        return found
+        return [_record(row, states[row.id]) for row in rows]
+
+    return audited_patient_listing(
+        uow,
+        patient_id,
+        actor=actor,
+        action=AuditAction.PLAN_LIST,
+        ids_key="plan_ids",
+        load=load,
+        id_of=lambda plan: plan.plan_id,
+    )

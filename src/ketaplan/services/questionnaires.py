@@ -19,7 +19,9 @@ from sqlalchemy import select
 from ketaplan.clinical.outcomes import Score, scale, score
 from ketaplan.errors import InputError
 from ketaplan.services.actors import Actor, Visitor
+from ketaplan.services.audit_actions import AuditAction
 from ketaplan.services.courses import find_course
+from ketaplan.services.listing import audited_patient_listing
 from ketaplan.services.patients import find_patient
 from ketaplan.services.sessions import find_session
 from ketaplan.services.unit_of_work import UnitOfWork
@@ -107,11 +109,11 @@ def store_response(
         recorded_at=uow.clock(),
         recorded_by=actor.user_id,
     )
-    uow.session.add(row)
-    uow.session.flush()
+    uow.db.add(row)
+    uow.db.flush()
     uow.audit(
         actor,
-        "questionnaire.record",
+        AuditAction.QUESTIONNAIRE_RECORD,
         "questionnaire_response",
         row.id,
         patient_id=patient_id,
@@ -234,16 +236,12 @@ def list_questionnaires(
     )
     if scale_key is not None:
         statement = statement.where(QuestionnaireResponse.scale == scale(scale_key).key)
-    with uow.reading():
-        find_patient(uow, patient_id, actor)
-        found = [_record(row) for row in uow.session.scalars(statement)]
-        uow.audit(
-            actor,
-            "questionnaire.list",
-            "patient",
-            patient_id,
-            patient_id=patient_id,
-            details={"response_ids": [r.response_id for r in found]},
-        )
-        uow.commit()
-        return found
+    return audited_patient_listing(
+        uow,
+        patient_id,
+        actor=actor,
+        action=AuditAction.QUESTIONNAIRE_LIST,
+        ids_key="response_ids",
+        load=lambda: (_record(row) for row in uow.db.scalars(statement)),
+        id_of=lambda response: response.response_id,
+    )

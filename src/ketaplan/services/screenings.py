@@ -24,7 +24,9 @@ from ketaplan.clinical.screening import (
     verdict_for,
 )
 from ketaplan.services.actors import Actor
-from ketaplan.services.clinic_settings import clinic_policy
+from ketaplan.services.audit_actions import AuditAction
+from ketaplan.services.clinic_policy import clinic_policy
+from ketaplan.services.listing import audited_patient_listing
 from ketaplan.services.patients import current_version, find_patient, profile_from_dict
 from ketaplan.services.unit_of_work import UnitOfWork
 from ketaplan.services.visibility import require_clinical_facts
@@ -104,11 +106,11 @@ def screen_patient(
             created_at=uow.clock(),
             created_by=actor.user_id,
         )
-        uow.session.add(row)
-        uow.session.flush()
+        uow.db.add(row)
+        uow.db.flush()
         uow.audit(
             actor,
-            "screening.create",
+            AuditAction.SCREENING_CREATE,
             "screening",
             row.id,
             patient_id=patient_id,
@@ -126,24 +128,20 @@ def screen_patient(
 def list_screenings(uow: UnitOfWork, patient_id: int, *, actor: Actor) -> list[ScreeningRecord]:
     """The patient's screenings, newest first (at most :data:`MAX_LISTED`); audited."""
     require_clinical_facts(actor, "a patient's screenings")
-    with uow.reading():
-        find_patient(uow, patient_id, actor)
-        found = [
+    return audited_patient_listing(
+        uow,
+        patient_id,
+        actor=actor,
+        action=AuditAction.SCREENING_LIST,
+        ids_key="screening_ids",
+        load=lambda: (
             _record(row)
-            for row in uow.session.scalars(
+            for row in uow.db.scalars(
                 select(Screening)
                 .where(Screening.patient_id == patient_id)
                 .order_by(Screening.id.desc())
                 .limit(MAX_LISTED)
             )
-        ]
-        uow.audit(
-            actor,
-            "screening.list",
-            "patient",
-            patient_id,
-            patient_id=patient_id,
-            details={"screening_ids": [s.screening_id for s in found]},
-        )
-        uow.commit()
-        return found
+        ),
+        id_of=lambda screening: screening.screening_id,
+    )

@@ -17,7 +17,7 @@ Each event is one ``session_event`` row with the session's next sequence number.
 The stored event is the JSON the domain parsed (``event_from_dict``), so replaying the rows
 rebuilds the same log. Monitoring rules come from the caller (the catalog's) with the clinic's
 own thresholds as recorded when the session was opened (``alert_thresholds``, see
-:class:`~ketaplan.services.clinic_settings.ChartRules`): alerts are derived on replay, not
+:class:`~ketaplan.services.clinic_policy.ChartRules`): alerts are derived on replay, not
 stored, and a later settings change does not rewrite the alerts of a chart already taken.
 
 Every chart is checked against its :class:`~ketaplan.clinical.chart_rules.ChartTerms`
@@ -52,14 +52,16 @@ from ketaplan.clinical.session import (
 )
 from ketaplan.errors import ConflictError, InputError
 from ketaplan.services.actors import Actor, require_role
-from ketaplan.services.clinic_settings import (
+from ketaplan.services.audit_actions import AuditAction
+from ketaplan.services.clinic_policy import (
     ChartRules,
     clinic_alert_thresholds,
     clinic_chart_rules,
 )
 from ketaplan.services.courses import find_course
+from ketaplan.services.listing import audited_patient_listing
 from ketaplan.services.orders import newest_active_order, require_active
-from ketaplan.services.patients import current_profile, find_in_clinic, find_patient
+from ketaplan.services.patients import current_profile, find_in_clinic
 from ketaplan.services.plans import find_plan
 from ketaplan.services.unit_of_work import UnitOfWork
 from ketaplan.services.visibility import require_clinical_facts
@@ -103,7 +105,7 @@ _INSERT_EVENT = insert(_EVENTS).returning(_EVENTS.c.id)
 
 def _stored_events(uow: UnitOfWork, session_id: int) -> list[dict[str, Any]]:
     """The chart's events as stored (their JSON), in order."""
-    found = uow.session.connection().execute(_STORED_EVENTS, {"session_id": session_id})
+    found = uow.db.connection().execute(_STORED_EVENTS, {"session_id": session_id})
     return list(found.scalars())
 
 
@@ -135,7 +137,7 @@ def chart_terms(uow: UnitOfWork, session: InfusionSession, policy: ClinicPolicy)
     limits = protocol.limits
     # The session's plan was checked to be its patient's when it was opened; get() answers
     # from the unit of work's identity map after the first time (a page of 20 sessions).
-    plan = uow.session.get(InfusionPlan, session.plan_id) if session.plan_id is not None else None
+    plan = uow.db.get(InfusionPlan, session.plan_id) if session.plan_id is not None else None
     return ChartTerms(
         weight_kg=session.weight_kg,
         max_concentration_mg_per_ml=policy.max_concentration_mg_per_ml,
@@ -232,11 +234,11 @@ def open_session(
             created_by=actor.user_id,
             alert_thresholds=clinic_alert_thresholds(uow, actor, protocol.category),
         )
-        uow.session.add(row)
-        uow.session.flush()
+        uow.db.add(row)
+        uow.db.flush()
         uow.audit(
             actor,
-            "session.open",
+            AuditAction.SESSION_OPEN,
             "session",
             row.id,
             patient_id=patient_id,
@@ -301,7 +303,7 @@ def append_session_event(
             data["checked_by"] = actor.email
         try:
             event_id = (
-                uow.session.connection()
+                uow.db.connection()
                 .execute(
                     _INSERT_EVENT,
                     {
@@ -321,7 +323,7 @@ def append_session_event(
         uow.wrote(SessionEvent, event_id)
         uow.audit(
             actor,
-            "session.event.append",
+            AuditAction.SESSION_EVENT_APPEND,
             "session",
             session_id,
             patient_id=session.patient_id,
@@ -362,7 +364,7 @@ def get_session_chart(
         chart = read_chart(uow, session, rules, actor=actor, policy=policy)
         uow.audit(
             actor,
-            "session.read",
+            AuditAction.SESSION_READ,
             "session",
             session_id,
             patient_id=session.patient_id,
@@ -392,16 +394,27 @@ MAX_LISTED = 200
 def list_sessions(uow: UnitOfWork, patient_id: int, *, actor: Actor) -> list[SessionListing]:
     """The patient's sessions, newest first, with how many events each chart has; audited."""
     require_clinical_facts(actor, "a patient's sessions")
-    with uow.reading():
-        find_patient(uow, patient_id, actor)
-        counts = (  # only this patient's charts: the cost follows the patient, not the clinic
-            select(SessionEvent.session_id, func.count().label("events"))
-            .join(InfusionSession, InfusionSession.id == SessionEvent.session_id)
-            .where(InfusionSession.patient_id == patient_id)
-            .group_by(SessionEvent.session_id)
-            .subquery()
-        )
-        found = [
+    counts = (  # only this patient's charts: the cost follows the patient, not the clinic
+        select(SessionEvent.session_id, func.count().label("events"))
+        .join(InfusionSession, InfusionSession.id == SessionEvent.session_id)
+        .where(InfusionSession.patient_id == patient_id)
+        .group_by(SessionEvent.session_id)
+        .subquery()
+    )
+    newest_first = (
+        select(InfusionSession, counts.c.events)
+        .outerjoin(counts, counts.c.session_id == InfusionSession.id)
+        .where(InfusionSession.patient_id == patient_id)
+        .order_by(InfusionSession.id.desc())
+        .limit(MAX_LISTED)
+    )
+    return audited_patient_listing(
+        uow,
+        patient_id,
+        actor=actor,
+        action=AuditAction.SESSION_LIST,
+        ids_key="session_ids",
+        load=lambda: (
             SessionListing(
                 row.id,
                 row.patient_id,
@@ -412,21 +425,7 @@ def list_sessions(uow: UnitOfWork, patient_id: int, *, actor: Actor) -> list[Ses
                 events or 0,
                 row.created_at,
             )
-            for row, events in uow.session.execute(
-                select(InfusionSession, counts.c.events)
-                .outerjoin(counts, counts.c.session_id == InfusionSession.id)
-                .where(InfusionSession.patient_id == patient_id)
-                .order_by(InfusionSession.id.desc())
-                .limit(MAX_LISTED)
-            )
-        ]
-        uow.audit(
-            actor,
-            "session.list",
-            "patient",
-            patient_id,
-            patient_id=patient_id,
-            details={"session_ids": [s.session_id for s in found]},
-        )
-        uow.commit()
-        return found
+            for row, events in uow.db.execute(newest_first)
+        ),
+        id_of=lambda listed: listed.session_id,
+    )

@@ -31,6 +31,7 @@ from sqlalchemy import CursorResult, func, select, update
 from ketaplan.errors import ConflictError, NotFoundError, PermissionDenied
 from ketaplan.services.accounts import set_password
 from ketaplan.services.actors import Actor, Role, require_role
+from ketaplan.services.audit_actions import AuditAction
 from ketaplan.services.clinics import checked_role
 from ketaplan.services.unit_of_work import UnitOfWork
 from ketaplan.store.models import AccessToken, Clinic, User
@@ -57,7 +58,7 @@ class StaffMember:
 def _open_sign_ins(uow: UnitOfWork, user_ids: list[int]) -> dict[int, int]:
     if not user_ids:
         return {}
-    rows = uow.session.execute(
+    rows = uow.db.execute(
         select(AccessToken.user_id, func.count())
         .where(
             AccessToken.user_id.in_(user_ids),
@@ -90,14 +91,16 @@ def list_staff(uow: UnitOfWork, *, actor: Actor) -> list[StaffMember]:
     require_role(actor, ADMIN_ONLY, "listing the staff")
     with uow.reading():
         users = list(
-            uow.session.scalars(
+            uow.db.scalars(
                 select(User)
                 .where(User.clinic_id == actor.clinic_id)
                 .order_by(User.active.desc(), User.email)
             )
         )
         members = _members(uow, users)
-        uow.audit(actor, "user.list", "clinic", actor.clinic_id, details={"count": len(members)})
+        uow.audit(
+            actor, AuditAction.USER_LIST, "clinic", actor.clinic_id, details={"count": len(members)}
+        )
         uow.commit()
         return members
 
@@ -110,8 +113,8 @@ def find_staff_member(uow: UnitOfWork, email: str, *, actor: Actor) -> int:
     """
     require_role(actor, ADMIN_ONLY, "managing staff")
     address = email.strip().lower()
-    with uow.lookup() as session:
-        user_id = session.scalar(
+    with uow.lookup() as db:
+        user_id = db.scalar(
             select(User.id).where(User.email == address, User.clinic_id == actor.clinic_id)
         )
     if user_id is None:
@@ -128,10 +131,8 @@ def _take_staff_turn(uow: UnitOfWork, actor: Actor, doing: str) -> None:
     """Lock the clinic's staff for this change, and check the actor is still an active admin
     of it (the actor was read at the start of the request; a role can change meanwhile)."""
     require_role(actor, ADMIN_ONLY, doing)
-    uow.session.execute(
-        select(Clinic.id).where(Clinic.id == actor.clinic_id).with_for_update()
-    ).one()
-    acting = uow.session.execute(
+    uow.db.execute(select(Clinic.id).where(Clinic.id == actor.clinic_id).with_for_update()).one()
+    acting = uow.db.execute(
         select(User.role, User.active).where(User.id == actor.user_id)
     ).one_or_none()
     if acting is None or acting.role != "admin" or not acting.active:
@@ -144,9 +145,7 @@ def _take_staff_turn(uow: UnitOfWork, actor: Actor, doing: str) -> None:
 
 def _member_of_clinic(uow: UnitOfWork, user_id: int, actor: Actor) -> User:
     """The user, if in the actor's clinic: another clinic's user is not found, like none."""
-    user = uow.session.scalar(
-        select(User).where(User.id == user_id, User.clinic_id == actor.clinic_id)
-    )
+    user = uow.db.scalar(select(User).where(User.id == user_id, User.clinic_id == actor.clinic_id))
     if user is None:
         raise _not_found(user_id)
     return user
@@ -164,7 +163,7 @@ def _keep_an_active_admin(uow: UnitOfWork, user: User, actor: Actor, doing: str)
     """Refuse a change that would leave the clinic without an active admin."""
     if user.role != "admin" or not user.active:
         return
-    others = uow.session.scalar(
+    others = uow.db.scalar(
         select(func.count())
         .select_from(User)
         .where(
@@ -185,7 +184,7 @@ def _keep_an_active_admin(uow: UnitOfWork, user: User, actor: Actor, doing: str)
 
 
 def _one(uow: UnitOfWork, user: User) -> StaffMember:
-    uow.session.flush()
+    uow.db.flush()
     (member,) = _members(uow, [user])
     return member
 
@@ -205,7 +204,7 @@ def deactivate_user(uow: UnitOfWork, user_id: int, *, actor: Actor) -> StaffMemb
         user.active = False
         ended = cast(
             CursorResult[Any],
-            uow.session.execute(
+            uow.db.execute(
                 update(AccessToken)
                 .where(
                     AccessToken.user_id == user_id,
@@ -218,7 +217,7 @@ def deactivate_user(uow: UnitOfWork, user_id: int, *, actor: Actor) -> StaffMemb
         ).rowcount
         uow.audit(
             actor,
-            "user.deactivate",
+            AuditAction.USER_DEACTIVATE,
             "user",
             user_id,
             details={"role": user.role, "sign_ins_ended": ended},
@@ -241,7 +240,7 @@ def reactivate_user(uow: UnitOfWork, user_id: int, *, actor: Actor) -> StaffMemb
                 fields={"user_id": user_id},
             )
         user.active = True
-        uow.audit(actor, "user.reactivate", "user", user_id, details={"role": user.role})
+        uow.audit(actor, AuditAction.USER_REACTIVATE, "user", user_id, details={"role": user.role})
         member = _one(uow, user)
         uow.commit()
         return member
@@ -264,7 +263,11 @@ def change_role(uow: UnitOfWork, user_id: int, role: str, *, actor: Actor) -> St
             _keep_an_active_admin(uow, user, actor, f"making them {new_role.replace('_', ' ')}")
         user.role = new_role
         uow.audit(
-            actor, "user.change_role", "user", user_id, details={"from": old_role, "to": new_role}
+            actor,
+            AuditAction.USER_CHANGE_ROLE,
+            "user",
+            user_id,
+            details={"from": old_role, "to": new_role},
         )
         member = _one(uow, user)
         uow.commit()
@@ -275,8 +278,8 @@ def reset_password(uow: UnitOfWork, user_id: int, password: str, *, actor: Actor
     """An admin sets a member of staff's password; their sign-ins end (the new password is
     given to them in person, never stored or logged anywhere but as its hash)."""
     require_role(actor, ADMIN_ONLY, "resetting a password")
-    with uow.lookup() as session:  # the same "not found" as every staff change
-        in_clinic = session.scalar(
+    with uow.lookup() as db:  # the same "not found" as every staff change
+        in_clinic = db.scalar(
             select(User.id).where(User.id == user_id, User.clinic_id == actor.clinic_id)
         )
     if in_clinic is None:

@@ -85,7 +85,7 @@ def _matching(keys: list[tuple[str, str]]) -> object:
 
 
 def count_attempt(
-    session: Session, *, account: str, origin: str, usual_origin: bool, now: datetime
+    db: Session, *, account: str, origin: str, usual_origin: bool, now: datetime
 ) -> None:
     """Count a password check about to happen as a failure (a success forgives it:
     :func:`forgive`), or refuse it with :class:`TooManyAttempts` and count nothing.
@@ -97,19 +97,19 @@ def count_attempt(
         .where(SignInThrottle.last_failure_at < now - KEPT_FOR)
         .with_for_update(skip_locked=True)
     )
-    session.execute(
+    db.execute(
         delete(SignInThrottle).where(
             tuple_(SignInThrottle.scope, SignInThrottle.key).in_(forgotten)
         )
     )
     keys = _keys(account, origin)
-    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    session.execute(
+    insert = postgresql_insert if db.get_bind().dialect.name == "postgresql" else sqlite_insert
+    db.execute(
         insert(SignInThrottle)
         .values([{"scope": s, "key": k, "failures": 0, "last_failure_at": now} for s, k in keys])
         .on_conflict_do_nothing()
     )
-    rows = session.scalars(
+    rows = db.scalars(
         select(SignInThrottle)
         .where(_matching(keys))  # type: ignore[arg-type]
         .order_by(SignInThrottle.scope, SignInThrottle.key)
@@ -137,18 +137,18 @@ def count_attempt(
         row.last_failure_at = now
 
 
-def forgive(session: Session, *, account: str, origin: str) -> None:
+def forgive(db: Session, *, account: str, origin: str) -> None:
     """After the right password: the account's failures are forgiven, and the address keeps
     its other failures but not the count of this attempt."""
-    session.execute(  # locked in count_attempt's order first, so the two never deadlock
+    db.execute(  # locked in count_attempt's order first, so the two never deadlock
         select(SignInThrottle.scope)
         .where(_matching(_keys(account, origin)))  # type: ignore[arg-type]
         .order_by(SignInThrottle.scope, SignInThrottle.key)
         .with_for_update()
     ).all()
     forgiven = [(ACCOUNT_AT_ORIGIN.scope, f"{account} {origin}"), (ACCOUNT.scope, account)]
-    session.execute(delete(SignInThrottle).where(_matching(forgiven)))  # type: ignore[arg-type]
-    session.execute(
+    db.execute(delete(SignInThrottle).where(_matching(forgiven)))  # type: ignore[arg-type]
+    db.execute(
         update(SignInThrottle)
         .where(SignInThrottle.scope == ORIGIN.scope, SignInThrottle.key == origin)
         .where(SignInThrottle.failures > 0)
@@ -156,7 +156,7 @@ def forgive(session: Session, *, account: str, origin: str) -> None:
     )
 
 
-def forget_account(session: Session, account: str) -> None:
+def forget_account(db: Session, account: str) -> None:
     """Forget the account's failures, at every address (its password was reset)."""
     the_accounts = or_(
         and_(SignInThrottle.scope == ACCOUNT.scope, SignInThrottle.key == account),
@@ -165,13 +165,13 @@ def forget_account(session: Session, account: str) -> None:
             SignInThrottle.key.startswith(f"{account} ", autoescape=True),
         ),
     )
-    session.execute(  # locked in count_attempt's order first, so the two never deadlock
+    db.execute(  # locked in count_attempt's order first, so the two never deadlock
         select(SignInThrottle.scope)
         .where(the_accounts)
         .order_by(SignInThrottle.scope, SignInThrottle.key)
         .with_for_update()
     ).all()
-    session.execute(delete(SignInThrottle).where(the_accounts))
+    db.execute(delete(SignInThrottle).where(the_accounts))
 
 
 def _spoken(seconds: int) -> str:

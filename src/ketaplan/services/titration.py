@@ -55,7 +55,8 @@ from ketaplan.clinical.titration import (
 )
 from ketaplan.errors import ConflictError, InputError, NotFoundError, SafetyLimitError
 from ketaplan.services.actors import Actor, require_role
-from ketaplan.services.clinic_settings import ChartRules, clinic_chart_rules
+from ketaplan.services.audit_actions import AuditAction
+from ketaplan.services.clinic_policy import ChartRules, clinic_chart_rules
 from ketaplan.services.courses import find_course
 from ketaplan.services.orders import DEFAULT_MEANING
 from ketaplan.services.patients import current_version, find_patient, profile_from_dict
@@ -117,14 +118,14 @@ def course_history(
 ) -> History:
     """The course so far as the domain's history (see the module docstring for what counts)."""
     sessions = list(
-        uow.session.scalars(
+        uow.db.scalars(
             select(InfusionSession)
             .where(InfusionSession.course_id == course.id)
             .order_by(InfusionSession.id)
         )
     )
     responses = list(
-        uow.session.scalars(
+        uow.db.scalars(
             select(QuestionnaireResponse).where(
                 QuestionnaireResponse.patient_id == course.patient_id,
                 (QuestionnaireResponse.course_id == course.id)
@@ -137,7 +138,7 @@ def course_history(
     last_at: datetime | None = None
     for number, session in enumerate(sessions, start=1):
         rows = list(
-            uow.session.scalars(
+            uow.db.scalars(
                 select(SessionEvent)
                 .where(SessionEvent.session_id == session.id)
                 .order_by(SessionEvent.seq)
@@ -151,9 +152,7 @@ def course_history(
         if log.state.state not in ("stopped", "discharged"):
             continue
         summary = summarise(log, session.weight_kg)
-        plan = (
-            uow.session.get(InfusionPlan, session.plan_id) if session.plan_id is not None else None
-        )
+        plan = uow.db.get(InfusionPlan, session.plan_id) if session.plan_id is not None else None
         first_at = first_at or rows[0].at
         last_at = rows[-1].at
         records.append(
@@ -196,7 +195,7 @@ def _unlinked_phq9(uow: UnitOfWork, patient_id: int) -> list[QuestionnaireRespon
     """The patient's PHQ-9s tied to no course or session (a link sent outside a course): their
     item 9 counts for every course."""
     return list(
-        uow.session.scalars(
+        uow.db.scalars(
             select(QuestionnaireResponse).where(
                 QuestionnaireResponse.patient_id == patient_id,
                 QuestionnaireResponse.scale == "phq9",
@@ -244,7 +243,7 @@ def recommend_titration(
         patient = find_patient(uow, course.patient_id, actor)
         profile = profile_from_dict(current_version(uow, patient).profile)
         weight_kg = profile.weight_kg
-        clinic = uow.session.get_one(Clinic, patient.clinic_id)
+        clinic = uow.db.get_one(Clinic, patient.clinic_id)
         rules = clinic_chart_rules(uow, actor, policy.monitoring)
         history = course_history(uow, course, rules, weight_kg, ZoneInfo(clinic.time_zone))
         catalog = policy.catalog
@@ -264,11 +263,11 @@ def recommend_titration(
             created_at=uow.clock(),
             created_by=actor.user_id,
         )
-        uow.session.add(row)
-        uow.session.flush()
+        uow.db.add(row)
+        uow.db.flush()
         uow.audit(
             actor,
-            "titration.recommend",
+            AuditAction.TITRATION_RECOMMEND,
             "titration_recommendation",
             row.id,
             patient_id=course.patient_id,
@@ -309,6 +308,29 @@ def _already_decided(recommendation_id: int) -> ConflictError:
     )
 
 
+def _recommendation_in_clinic(
+    uow: UnitOfWork, recommendation_id: int, actor: Actor
+) -> tuple[TitrationRecommendation, TreatmentCourse]:
+    """The recommendation and its course, if its patient is in the actor's clinic (else the
+    same "not found" as a recommendation that does not exist)."""
+    found = uow.db.execute(
+        select(TitrationRecommendation, TreatmentCourse)
+        .join(TreatmentCourse, TreatmentCourse.id == TitrationRecommendation.course_id)
+        .join(Patient, Patient.id == TitrationRecommendation.patient_id)
+        .where(
+            TitrationRecommendation.id == recommendation_id,
+            Patient.clinic_id == actor.clinic_id,
+        )
+    ).one_or_none()
+    if found is None:
+        raise NotFoundError(
+            f"there is no titration recommendation {recommendation_id}",
+            fields={"recommendation_id": recommendation_id},
+        )
+    recommendation, course = found
+    return recommendation, course
+
+
 def decide_titration(
     uow: UnitOfWork,
     recommendation_id: int,
@@ -341,25 +363,11 @@ def decide_titration(
         uow,
         password,
         actor=actor,
-        action="titration.decide_refused",
+        action=AuditAction.TITRATION_DECIDE_REFUSED,
         entity=("titration_recommendation", recommendation_id),
     )
     with uow:
-        found = uow.session.execute(
-            select(TitrationRecommendation, TreatmentCourse)
-            .join(TreatmentCourse, TreatmentCourse.id == TitrationRecommendation.course_id)
-            .join(Patient, Patient.id == TitrationRecommendation.patient_id)
-            .where(
-                TitrationRecommendation.id == recommendation_id,
-                Patient.clinic_id == actor.clinic_id,
-            )
-        ).one_or_none()
-        if found is None:
-            raise NotFoundError(
-                f"there is no titration recommendation {recommendation_id}",
-                fields={"recommendation_id": recommendation_id},
-            )
-        recommendation, course = found
+        recommendation, course = _recommendation_in_clinic(uow, recommendation_id, actor)
         recommended = recommendation.recommended_mg_per_kg
         chosen = _chosen_dose(mg_per_kg, recommended)
         overridden = not math.isclose(chosen, recommended, abs_tol=1e-9)
@@ -370,7 +378,7 @@ def decide_titration(
                 code="input.missing",
                 fields={"field": "reason"},
             )
-        if uow.session.scalar(
+        if uow.db.scalar(
             select(TitrationDecision.id).where(
                 TitrationDecision.recommendation_id == recommendation_id
             )
@@ -403,7 +411,7 @@ def decide_titration(
             uow.rollback()  # nothing of the decision is kept; the refusal is
             uow.audit(
                 actor,
-                "titration.decide_refused",
+                AuditAction.TITRATION_DECIDE_REFUSED,
                 "titration_recommendation",
                 recommendation_id,
                 patient_id=recommendation.patient_id,
@@ -424,14 +432,14 @@ def decide_titration(
             decided_at=uow.clock(),
             decided_by=actor.user_id,
         )
-        uow.session.add(row)
+        uow.db.add(row)
         try:
-            uow.session.flush()
+            uow.db.flush()
         except IntegrityError as taken:
             raise _already_decided(recommendation_id) from taken
         uow.audit(
             actor,
-            "titration.decide",
+            AuditAction.TITRATION_DECIDE,
             "titration_recommendation",
             recommendation_id,
             patient_id=recommendation.patient_id,
@@ -467,7 +475,7 @@ class TitrationView:
 def _decision_order(uow: UnitOfWork, recommendation: TitrationRecommendation) -> int | None:
     """The order a decision made: the patient's plan saved with the recommendation's id in its
     inputs (:func:`decide_titration`); None for decisions made before orders."""
-    made = uow.session.execute(
+    made = uow.db.execute(
         select(InfusionPlan.id, InfusionPlan.inputs).where(
             InfusionPlan.patient_id == recommendation.patient_id
         )
@@ -490,7 +498,7 @@ def latest_titration(uow: UnitOfWork, course_id: int, *, actor: Actor) -> Titrat
     require_clinical_facts(actor, "a titration recommendation")
     with uow.reading():
         course = find_course(uow, course_id, actor)
-        row = uow.session.scalars(
+        row = uow.db.scalars(
             select(TitrationRecommendation)
             .where(TitrationRecommendation.course_id == course.id)
             .order_by(TitrationRecommendation.id.desc())
@@ -499,14 +507,14 @@ def latest_titration(uow: UnitOfWork, course_id: int, *, actor: Actor) -> Titrat
         decided = (
             None
             if row is None
-            else uow.session.scalars(
+            else uow.db.scalars(
                 select(TitrationDecision).where(TitrationDecision.recommendation_id == row.id)
             ).first()
         )
         order = None if row is None or decided is None else _decision_order(uow, row)
         uow.audit(
             actor,
-            "titration.read",
+            AuditAction.TITRATION_READ,
             "course",
             course.id,
             patient_id=course.patient_id,

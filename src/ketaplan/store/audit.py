@@ -102,12 +102,12 @@ _MOVE_HEAD = (
 )
 
 
-def append_audit_events(session: Session, entries: Iterable[AuditEntry], now: datetime) -> None:
-    """Chain ``entries`` onto the audit trail inside the session's transaction."""
+def append_audit_events(db: Session, entries: Iterable[AuditEntry], now: datetime) -> None:
+    """Chain ``entries`` onto the audit trail inside the database session's transaction."""
     entries = list(entries)
     if not entries:
         return
-    connection = session.connection()
+    connection = db.connection()
     head = connection.execute(_LOCK_HEAD).one_or_none()
     if head is None:  # pragma: no cover - the initial migration creates it
         raise RuntimeError("the audit chain head row is missing; was the database migrated?")
@@ -286,7 +286,7 @@ def _walk(
 
 
 def verify_audit_chain(
-    session: Session,
+    db: Session,
     *,
     since: VerifiedPosition | None = None,
     anchor: VerifiedPosition | None = None,
@@ -314,7 +314,7 @@ def verify_audit_chain(
     must still hold that event with that hash, which catches events cut from the end with
     the head set back to match.
     """
-    head = session.execute(
+    head = db.execute(
         select(AuditChainHead.last_seq, AuditChainHead.last_hash).where(
             AuditChainHead.id == CHAIN_HEAD_ID
         )
@@ -322,7 +322,7 @@ def verify_audit_chain(
     head_seq, head_hash = (head.last_seq, head.last_hash) if head else (0, "")
     start = since or VerifiedPosition(0, GENESIS_HASH)
     if start.seq:
-        kept = session.scalar(select(_EVENTS.c.hash).where(_EVENTS.c.seq == start.seq))
+        kept = db.scalar(select(_EVENTS.c.hash).where(_EVENTS.c.seq == start.seq))
         if kept != start.hash:
             return ChainVerification(
                 0,
@@ -344,16 +344,16 @@ def verify_audit_chain(
         .execution_options(yield_per=batch_size)
     )
     ledger = RecordLedger.empty()
-    with session.execute(statement) as result:
+    with db.execute(statement) as result:
         walked = _walk(result, start, ledger)
     if walked.broken is not None:
         return walked
     # Rows past the head: appends committed during the walk (the head has moved on since),
     # or rows slipped in without the head. The highest sequence is read before the head again,
     # so an append committing in between only moves the head further.
-    beyond = session.scalar(select(func.max(AuditEvent.seq)).where(AuditEvent.seq > head_seq))
+    beyond = db.scalar(select(func.max(AuditEvent.seq)).where(AuditEvent.seq > head_seq))
     if beyond is not None:
-        head_now = session.scalar(
+        head_now = db.scalar(
             select(AuditChainHead.last_seq).where(AuditChainHead.id == CHAIN_HEAD_ID)
         )
         if head_now is None or head_now < beyond:
@@ -382,10 +382,10 @@ def verify_audit_chain(
             walked.from_seq,
         )
     if anchor is not None:
-        kept = session.scalar(select(_EVENTS.c.hash).where(_EVENTS.c.seq == anchor.seq))
+        kept = db.scalar(select(_EVENTS.c.hash).where(_EVENTS.c.seq == anchor.seq))
         if kept != anchor.hash:
             return replace(walked, broken=_anchor_missed(anchor, kept, walked.checked))
-    connection = session.connection()
+    connection = db.connection()
     problems = check_written(connection, ledger) if start.seq else check_all(connection, ledger)
     return replace(walked, records=tuple(problems))
 
@@ -423,15 +423,15 @@ class ChainAnchor:
         }
 
 
-def chain_anchor(session: Session) -> ChainAnchor:
+def chain_anchor(db: Session) -> ChainAnchor:
     """The chain head and when its event was written (the head as the head row records it;
     ``audit verify`` checks that the two agree)."""
-    head = session.execute(
+    head = db.execute(
         select(_HEAD.c.last_seq, _HEAD.c.last_hash).where(_HEAD.c.id == CHAIN_HEAD_ID)
     ).one_or_none()
     if head is None or head.last_seq == 0:
         return ChainAnchor(0, GENESIS_HASH, None)
-    written = session.scalar(
+    written = db.scalar(
         select(type_coerce(_EVENTS.c.occurred_at, String)).where(_EVENTS.c.seq == head.last_seq)
     )
     return ChainAnchor(head.last_seq, head.last_hash, _utc_iso(written) if written else None)

@@ -129,8 +129,8 @@ def check_copy(path: Path) -> CopyCheck:
                     code="backup.wrong_revision",
                     fields={"path": str(path), "revision": revision, "required": head},
                 )
-            with Session(engine) as session:
-                chain = verify_audit_chain(session)
+            with Session(engine) as db:
+                chain = verify_audit_chain(db)
         except (SQLAlchemyError, sqlite3.Error) as exc:
             reason = getattr(exc, "orig", None) or exc
             raise InputError(

@@ -8,7 +8,7 @@ from ketaplan.clinical.catalog.loader import build_catalog, load_catalog
 from ketaplan.clinical.catalog.model import (
     BoosterPolicy,
     Catalog,
-    ClinicSettings,
+    ClinicDefaults,
     Contraindication,
     InteractionClass,
     Limits,
@@ -23,7 +23,7 @@ from ketaplan.clinical.catalog.model import (
 __all__ = [
     "BoosterPolicy",
     "Catalog",
-    "ClinicSettings",
+    "ClinicDefaults",
     "Contraindication",
     "InteractionClass",
     "Limits",

@@ -1,10 +1,10 @@
 """Loading the course catalog files: monitoring rules and the clinic calendar.
 
 Kept apart from :mod:`ketaplan.clinical.catalog.loader` (protocols, screening, supplies) but
-built with its validation helpers, so errors look the same: they name the file that set the
-value and the field's dotted path, and say what is accepted. A clinic file is merged over the
-default table by table (change one rule's threshold without repeating the others); a calendar
-file may be TOML or JSON.
+built with the same layers and validation helpers, so errors look the same: they name the file
+that set the value and the field's dotted path, and say what is accepted. A clinic file is
+merged over the default table by table (change one rule's threshold without repeating the
+others); a calendar file may be TOML or JSON.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from ketaplan.clinical.calendar import WEEKDAYS, ClinicCalendar
-from ketaplan.clinical.catalog.loader import DEFAULT_DIR, merge_layer, read_layer
+from ketaplan.clinical.catalog.layers import DEFAULT_DIR, merge_layer, read_layer
 from ketaplan.clinical.catalog.validation import Table, choice, integer, number, text, texts
 from ketaplan.clinical.monitoring import (
     ACTIONS,

@@ -216,7 +216,10 @@ class Syringe:
 
 
 @dataclass(frozen=True, slots=True)
-class PreparationSettings:
+class PreparationDefaults:
+    """How the catalog's ``[preparation]`` section says bags are made up (a clinic's own bag
+    sizes and overfill, from its clinic settings, are laid over these)."""
+
     diluent: str
     bag_sizes_ml: tuple[float, ...]
     pump_resolution_ml_per_h: float
@@ -231,7 +234,11 @@ class PreparationSettings:
 
 
 @dataclass(frozen=True, slots=True)
-class ClinicSettings:
+class ClinicDefaults:
+    """The catalog's ``[clinic]`` defaults: what a clinic starts from. Not the *clinic
+    settings* an admin edits (:mod:`ketaplan.services.clinic_settings`), which win over these
+    where a clinic set its own."""
+
     name: str
     time_zone: str
     price_per_session_usd: float
@@ -239,7 +246,7 @@ class ClinicSettings:
     obese_weight_basis: WeightBasis
     vials: tuple[Vial, ...]
     syringes: tuple[Syringe, ...]
-    preparation: PreparationSettings
+    preparation: PreparationDefaults
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,7 +262,7 @@ class Catalog:
     medication_suffix_hints: Mapping[str, str]
     medication_dose_words: frozenset[str]
     modifiers: Mapping[str, Modifier]
-    clinic: ClinicSettings
+    clinic: ClinicDefaults
     files: tuple[str, ...] = ()
     _condition_index: dict[str, str] = field(default_factory=dict, repr=False)
     _term_index: dict[str, str] = field(default_factory=dict, repr=False)

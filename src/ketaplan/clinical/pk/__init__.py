@@ -7,7 +7,15 @@ variability for percentile bands and virtual cohorts; and the conversion of a se
 infusion events into segments. Only the standard library, numpy and ketaplan are imported.
 """
 
+from ketaplan.clinical.pk.cohort import CohortSummary, minutes_until_below, peaks, simulate_cohort
 from ketaplan.clinical.pk.events import segments_from_events
+from ketaplan.clinical.pk.infusion import (
+    InfusionSegment,
+    constant_infusion,
+    stop_min,
+    time_grid_min,
+    total_dose_mg,
+)
 from ketaplan.clinical.pk.models import (
     PkLevels,
     PkModel,
@@ -25,20 +33,7 @@ from ketaplan.clinical.pk.population import (
     sample_parameters,
     simulate_virtual_cohort,
 )
-from ketaplan.clinical.pk.simulation import (
-    CohortSummary,
-    Concentrations,
-    InfusionSegment,
-    constant_infusion,
-    minutes_until_below,
-    modes,
-    peaks,
-    simulate,
-    simulate_cohort,
-    stop_min,
-    time_grid_min,
-    total_dose_mg,
-)
+from ketaplan.clinical.pk.simulation import Concentrations, modes, simulate
 
 __all__ = [
     "Bands",

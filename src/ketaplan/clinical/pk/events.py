@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from ketaplan.clinical.pk.simulation import InfusionSegment
+from ketaplan.clinical.pk.infusion import InfusionSegment
 from ketaplan.clinical.session import infusion_segments, read_event_lines
 from ketaplan.errors import InputError
 

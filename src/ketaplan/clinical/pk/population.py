@@ -10,7 +10,7 @@ prediction interval. A seeded generator makes every band reproducible.
 Examples
 --------
 >>> from ketaplan.clinical.pk.models import load_pk_models
->>> from ketaplan.clinical.pk.simulation import constant_infusion, time_grid_min
+>>> from ketaplan.clinical.pk.infusion import constant_infusion, time_grid_min
 >>> model = load_pk_models()["domino"]
 >>> bands = percentile_bands(
 ...     model, 70.0, constant_infusion(35, 40), time_grid_min(240, 60), n_patients=500, seed=1
@@ -28,13 +28,9 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike
 
+from ketaplan.clinical.pk.cohort import CohortSummary, Progress, simulate_cohort
+from ketaplan.clinical.pk.infusion import InfusionSegment
 from ketaplan.clinical.pk.models import PARAMETER_NAMES, FloatArray, PkModel, PkParameters
-from ketaplan.clinical.pk.simulation import (
-    CohortSummary,
-    InfusionSegment,
-    Progress,
-    simulate_cohort,
-)
 from ketaplan.errors import InputError
 
 #: The most virtual patients one call simulates (memory and time stay predictable).

@@ -21,9 +21,12 @@ Three evaluations of the same solution, all exact to rounding:
   constant-rate piece at once, vectorised over patients and time; on an evenly spaced grid
   all pieces share one table of ``exp(rate k step)`` built from about ``2 sqrt(K)``
   exponentials;
-* :func:`simulate_cohort` steps the exact one-step recurrence ``p <- exp(lambda h) p + F u``
-  (vectorised over patients; best for 10,000+ virtual patients) and keeps per-patient
-  summaries and percentile bands instead of the full matrix.
+* :func:`~ketaplan.clinical.pk.cohort.simulate_cohort` steps the exact one-step recurrence
+  ``p <- exp(lambda h) p + F u`` (vectorised over patients; best for 10,000+ virtual patients)
+  and keeps per-patient summaries and percentile bands instead of the full matrix.
+
+What is simulated, the infusion's segments and the time grid, is
+:mod:`~ketaplan.clinical.pk.infusion`.
 
 Tests check each against the others and against a tight ``solve_ivp`` solution.
 
@@ -32,6 +35,7 @@ Units: dose in mg, volumes in L, so mg/L = microgram/mL; concentrations are repo
 
 Examples
 --------
+>>> from ketaplan.clinical.pk.infusion import constant_infusion, time_grid_min
 >>> from ketaplan.clinical.pk.models import load_pk_models
 >>> domino = load_pk_models()["domino"].parameters(70.0)
 >>> grid = time_grid_min(until_min=240, step_s=10)
@@ -44,148 +48,21 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import ArrayLike
 
-from ketaplan.clinical.pk.models import PkParameters
+from ketaplan.clinical.pk.infusion import InfusionSegment, check_grid, piece_lists
+from ketaplan.clinical.pk.models import FloatArray, PkParameters
 from ketaplan.errors import InputError
-
-FloatArray = NDArray[np.float64]
 
 NG_PER_ML_PER_MG_PER_L = 1000.0
 
-#: The largest grid ketaplan simulates in one call (points per patient).
-MAX_GRID_POINTS = 1_000_000
 
 #: Elements per chunk of the closed-form evaluation (patients x modes x times).
 _CHUNK_ELEMENTS = 1 << 20
-
-Progress = Callable[[int, int], None]
-
-
-@dataclass(frozen=True, slots=True)
-class InfusionSegment:
-    """A constant rate from ``start_min`` to ``end_min`` (minutes after the simulation's zero).
-
-    Overlapping segments add up (two lines into one patient), which is what linearity says.
-    """
-
-    start_min: float
-    end_min: float
-    rate_mg_per_min: float
-
-    def __post_init__(self) -> None:
-        for name in ("start_min", "end_min", "rate_mg_per_min"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise InputError(f"infusion {name} must be a number, got {value!r}")
-            if not math.isfinite(value):
-                raise InputError(f"infusion {name} must be finite, got {value!r}")
-        if self.start_min < 0:
-            raise InputError(f"infusion starts at {self.start_min:g} min; it must be 0 or later")
-        if self.end_min <= self.start_min:
-            raise InputError(
-                f"infusion segment ends at {self.end_min:g} min, not after its start "
-                f"({self.start_min:g} min)"
-            )
-        if self.rate_mg_per_min < 0:
-            raise InputError(f"infusion rate {self.rate_mg_per_min:g} mg/min is negative")
-
-    @property
-    def amount_mg(self) -> float:
-        """The drug the segment delivers."""
-        return self.rate_mg_per_min * (self.end_min - self.start_min)
-
-
-def constant_infusion(
-    dose_mg: float, duration_min: float, start_min: float = 0.0
-) -> tuple[InfusionSegment, ...]:
-    """``dose_mg`` spread evenly over ``duration_min``: the usual 40-minute ketamine infusion.
-
-    >>> constant_infusion(35, 40)[0].rate_mg_per_min
-    0.875
-    """
-    if not (math.isfinite(dose_mg) and dose_mg > 0):
-        raise InputError(
-            f"dose {dose_mg!r} mg must be a positive number", code="input.out_of_range"
-        )
-    if not (math.isfinite(duration_min) and duration_min > 0):
-        raise InputError(
-            f"duration {duration_min!r} min must be a positive number", code="input.out_of_range"
-        )
-    end_min = start_min + duration_min
-    return (InfusionSegment(start_min, end_min, dose_mg / duration_min),)
-
-
-def time_grid_min(until_min: float, step_s: float) -> FloatArray:
-    """Times 0, step, 2 step, ... up to ``until_min`` (minutes), built as ``k * step`` exactly.
-
-    >>> time_grid_min(1, 30).tolist()
-    [0.0, 0.5, 1.0]
-    """
-    if not (math.isfinite(until_min) and until_min > 0):
-        raise InputError(f"simulate until {until_min!r} min: must be a positive number")
-    if not (math.isfinite(step_s) and step_s > 0):
-        raise InputError(f"time step {step_s!r} s: must be a positive number")
-    steps = math.floor(until_min * 60.0 / step_s + 1e-9)
-    if steps + 1 > MAX_GRID_POINTS:
-        raise InputError(
-            f"{steps + 1} time points is more than {MAX_GRID_POINTS}; use a larger step",
-            code="input.out_of_range",
-        )
-    if steps < 1:
-        raise InputError(f"time step {step_s:g} s is longer than the {until_min:g} min simulated")
-    return np.arange(steps + 1, dtype=np.float64) * (step_s / 60.0)
-
-
-def total_dose_mg(segments: Sequence[InfusionSegment]) -> float:
-    """The drug all segments deliver together."""
-    return sum(segment.amount_mg for segment in segments)
-
-
-def stop_min(segments: Sequence[InfusionSegment]) -> float:
-    """When the last drug-delivering segment ends (0 if none delivers any)."""
-    return max((s.end_min for s in segments if s.rate_mg_per_min > 0), default=0.0)
-
-
-@dataclass(frozen=True, slots=True)
-class RatePieces:
-    """The infusion as consecutive constant-rate pieces covering ``[0, end_min]``."""
-
-    start_min: FloatArray
-    end_min: FloatArray
-    rate_mg_per_min: FloatArray
-
-
-def rate_pieces(segments: Sequence[InfusionSegment], end_min: float) -> RatePieces:
-    """Sum overlapping segments into consecutive pieces of constant rate up to ``end_min``.
-
-    >>> p = rate_pieces(constant_infusion(10, 10), 30)
-    >>> p.start_min.tolist(), p.rate_mg_per_min.tolist()
-    ([0.0, 10.0], [1.0, 0.0])
-    """
-    starts, ends, rates = _piece_lists(segments, end_min)
-    return RatePieces(np.array(starts), np.array(ends), np.array(rates, dtype=np.float64))
-
-
-def _piece_lists(
-    segments: Sequence[InfusionSegment], end_min: float
-) -> tuple[list[float], list[float], list[float]]:
-    edges = {0.0, float(end_min)}
-    for segment in segments:
-        edges.update(t for t in (segment.start_min, segment.end_min) if t < end_min)
-    points = sorted(edges)
-    starts: list[float] = []
-    rates: list[float] = []
-    for start in points[:-1]:
-        rate = sum(s.rate_mg_per_min for s in segments if s.start_min <= start < s.end_min)
-        if not rates or rate != rates[-1]:
-            starts.append(start)
-            rates.append(rate)
-    return starts, [*starts[1:], points[-1]], rates
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,30 +104,7 @@ class Concentrations:
     effect_ng_per_ml: FloatArray | None
 
 
-def _check_grid(t_min: ArrayLike) -> tuple[FloatArray, float | None]:
-    """The grid as floats, validated, and its spacing if evenly spaced (to 1e-12), else None."""
-    grid = np.asarray(t_min, dtype=np.float64)
-    if grid.ndim != 1 or grid.size < 2:
-        raise InputError("the time grid must hold at least two times (minutes)")
-    first, last = float(grid[0]), float(grid[-1])
-    if not (math.isfinite(first) and math.isfinite(last) and 0 <= first < last):
-        raise InputError("the time grid must be strictly increasing times of 0 min or later")
-    step = (last - first) / (grid.size - 1)
-    # |grid - (first + k step)|, in one scratch array: on a one-patient call each temporary
-    # costs about as much as the arithmetic
-    expected = np.arange(grid.size, dtype=np.float64)
-    expected *= step
-    expected += first
-    expected -= grid
-    drift = float(np.abs(expected, out=expected).max())
-    if drift <= 1e-12 * last:  # evenly spaced, hence increasing
-        return grid, step
-    if not (np.isfinite(grid).all() and float(np.diff(grid).min()) > 0):
-        raise InputError("the time grid must be strictly increasing times of 0 min or later")
-    return grid, None
-
-
-def _dose_scale(dose_scale: ArrayLike | None, n: int) -> FloatArray:
+def dose_scale_per_patient(dose_scale: ArrayLike | None, n: int) -> FloatArray:
     if dose_scale is None:
         return np.ones(n)
     scale = np.broadcast_to(np.asarray(dose_scale, dtype=np.float64), (n,))
@@ -347,7 +201,7 @@ def simulate(
     ``dose_scale`` multiplies each patient's infusion (segments in mg/kg/min with the weights
     as scale give weight-based dosing across a batch). The patients start drug-free at 0 min.
     """
-    grid, step = _check_grid(t_min)
+    grid, step = check_grid(t_min)
     one = parameters.size == 1 and dose_scale is None
     if effect_site and (
         math.isnan(parameters.ke0_per_min[0]) if one else np.isnan(parameters.ke0_per_min).any()
@@ -358,7 +212,7 @@ def simulate(
         return _simulate_one(parameters, pieces, grid, step, effect_site)
     found = modes(parameters)
     n, c = found.rate_per_min.shape
-    scale = _dose_scale(dose_scale, n)
+    scale = dose_scale_per_patient(dose_scale, n)
     plasma = np.empty((n, grid.size))
     effect = np.empty((n, grid.size)) if effect_site else None
     chunk = max(1, _CHUNK_ELEMENTS // (c * grid.size))
@@ -574,7 +428,7 @@ class _Pieces:
 
     @classmethod
     def on(cls, grid: FloatArray, segments: Sequence[InfusionSegment]) -> _Pieces:
-        starts, ends, rates = _piece_lists(segments, float(grid[-1]))
+        starts, ends, rates = piece_lists(segments, float(grid[-1]))
         # one searchsorted call: bisecting a numpy array from Python boxes every probe
         bounds = [*grid.searchsorted(starts).tolist(), grid.size]
         return cls(starts, ends, rates, bounds[:-1], bounds[1:])
@@ -664,158 +518,3 @@ def _robust(
         if i < last:
             p, q = _advance(rate3, gain_u, p0, q0, ke03, np.array([end - start]))
             p0, q0 = p[:, :, 0], None if q is None else q[:, :, 0]
-
-
-@dataclass(frozen=True, slots=True)
-class PeakSummary:
-    """Per patient: the highest predicted plasma level on the grid, and when it happens."""
-
-    peak_plasma_ng_per_ml: FloatArray
-    time_of_peak_min: FloatArray
-
-
-def peaks(t_min: FloatArray, plasma_ng_per_ml: FloatArray) -> PeakSummary:
-    """The grid maximum of each row (exact at grid points; the grid step bounds the timing)."""
-    where = np.argmax(plasma_ng_per_ml, axis=1)
-    rows = np.arange(plasma_ng_per_ml.shape[0])
-    return PeakSummary(plasma_ng_per_ml[rows, where], t_min[where])
-
-
-def minutes_until_below(
-    t_min: FloatArray, plasma_ng_per_ml: FloatArray, level_ng_per_ml: float, after_min: float
-) -> FloatArray:
-    """Minutes from ``after_min`` (the stop) to the first grid time with plasma below the level.
-
-    NaN where plasma does not fall below the level within the grid.
-    """
-    if not (math.isfinite(level_ng_per_ml) and level_ng_per_ml > 0):
-        raise InputError(f"level {level_ng_per_ml!r} ng/mL must be a positive number")
-    later = t_min >= after_min
-    below = (plasma_ng_per_ml < level_ng_per_ml) & later[None, :]
-    first = np.argmax(below, axis=1)
-    found = below[np.arange(below.shape[0]), first]
-    return np.where(found, t_min[first] - after_min, np.nan)
-
-
-@dataclass(frozen=True, slots=True)
-class CohortSummary:
-    """What a large virtual cohort is summarised to: bands over time, figures per patient."""
-
-    t_min: FloatArray
-    percentiles: tuple[float, ...]
-    plasma_bands_ng_per_ml: FloatArray
-    peak_plasma_ng_per_ml: FloatArray
-    time_of_peak_min: FloatArray
-    minutes_below_after_stop: FloatArray
-
-
-def _exact_steps(
-    found: Modes,
-    scale: FloatArray,
-    segments: Sequence[InfusionSegment],
-    grid: FloatArray,
-    block_rows: int,
-    progress: Progress | None,
-) -> Iterator[tuple[int, FloatArray]]:
-    """Plasma at the grid times, ``block_rows`` times at a time, by exact one-step updates.
-
-    Internal times are the grid plus every rate change, so each step has a constant rate and
-    ``p <- exp(lambda h) p + g (exp(lambda h) - 1) / lambda u`` is exact. Steps of equal length
-    (to 1e-12 min) share their factors.
-    """
-    pieces = rate_pieces(segments, float(grid[-1]))
-    times = np.union1d(np.union1d(grid, pieces.start_min), [0.0])
-    on_grid = np.zeros(times.size, dtype=bool)
-    on_grid[np.searchsorted(times, grid)] = True
-    steps = np.diff(times)
-    piece_of_step = np.searchsorted(pieces.start_min, times[:-1], side="right") - 1
-    step_rates = pieces.rate_mg_per_min[piece_of_step]
-    keys, key_of_step = np.unique(np.round(steps, 12), return_inverse=True)
-    rate = found.rate_per_min.T.copy()  # (c, n): one contiguous row per mode
-    gain = (found.gain_ng_per_ml_per_mg * scale[:, None]).T
-    decays = []
-    inputs = []
-    for h in keys:
-        x = rate * h
-        decays.append(np.exp(x))
-        inputs.append(gain * (np.expm1(x) / rate))
-    scaled: dict[tuple[int, float], FloatArray] = {}
-    p = np.zeros(rate.shape)
-    n = rate.shape[1]
-    block = np.empty((block_rows, n))
-    row, first = 0, 0
-    if on_grid[0]:
-        block[0] = 0.0
-        row = 1
-    total = steps.size
-    for j in range(total):
-        key, u = int(key_of_step[j]), float(step_rates[j])
-        np.multiply(p, decays[key], out=p)
-        if u:
-            term = scaled.get((key, u))
-            if term is None:
-                term = scaled[(key, u)] = inputs[key] * u
-            p += term
-        if on_grid[j + 1]:
-            np.sum(p, axis=0, out=block[row])
-            row += 1
-            if row == block_rows:
-                yield first, block
-                first, row = first + row, 0
-                if progress is not None:
-                    progress(j + 1, total)
-    if row:
-        yield first, block[:row]
-    if progress is not None:
-        progress(total, total)
-
-
-def simulate_cohort(
-    parameters: PkParameters,
-    segments: Sequence[InfusionSegment],
-    t_min: ArrayLike,
-    *,
-    dose_scale: ArrayLike | None = None,
-    below_ng_per_ml: float = 100.0,
-    percentiles: Sequence[float] = (5.0, 50.0, 95.0),
-    block_rows: int = 64,
-    progress: Progress | None = None,
-) -> CohortSummary:
-    """Simulate many patients without holding every concentration; return bands and figures.
-
-    Memory stays at ``block_rows x patients`` numbers whatever the grid. ``progress`` is
-    called with (steps done, steps in all) so that a command line can draw a bar. Pass an
-    empty ``percentiles`` to skip the bands (sorting is the slow part at 100,000 patients).
-    """
-    grid, _ = _check_grid(t_min)
-    found = modes(parameters)
-    n = found.rate_per_min.shape[0]
-    scale = _dose_scale(dose_scale, n)
-    levels = tuple(float(q) for q in percentiles)
-    if any(not 0 <= q <= 100 for q in levels):
-        raise InputError(f"percentiles {levels} must lie between 0 and 100")
-    if not (math.isfinite(below_ng_per_ml) and below_ng_per_ml > 0):
-        raise InputError(f"level {below_ng_per_ml!r} ng/mL must be a positive number")
-    stopped = stop_min(segments)
-    bands = np.empty((len(levels), grid.size))
-    peak = np.full(n, -np.inf)
-    peak_at = np.zeros(n)
-    below_at = np.full(n, np.nan)
-    for first, block in _exact_steps(found, scale, segments, grid, block_rows, progress):
-        times = grid[first : first + block.shape[0]]
-        if levels:
-            bands[:, first : first + block.shape[0]] = np.percentile(block, levels, axis=1)
-        where = np.argmax(block, axis=0)
-        highest = block[where, np.arange(n)]
-        higher = highest > peak
-        peak[higher] = highest[higher]
-        peak_at[higher] = times[where[higher]]
-        after = times >= stopped
-        if after.any():
-            pending = np.isnan(below_at)
-            below = block[after][:, pending] < below_ng_per_ml
-            hit = below.any(axis=0)
-            first_below = np.argmax(below, axis=0)
-            index = np.flatnonzero(pending)[hit]
-            below_at[index] = times[after][first_below[hit]] - stopped
-    return CohortSummary(grid, levels, bands, peak, peak_at, below_at)

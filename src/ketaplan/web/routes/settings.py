@@ -18,13 +18,15 @@ from ketaplan.clinical.monitoring import rule_direction, threshold_text
 from ketaplan.errors import ConflictError, InputError
 from ketaplan.services import Actor
 from ketaplan.services.clinic_settings import (
+    ClinicSettingsRecord,
+    clinic_settings,
+    update_clinic_settings,
+)
+from ketaplan.services.clinic_settings_form import (
     CalendarInput,
     ClinicSettingsInput,
-    ClinicSettingsRecord,
     calendar_as_text,
-    clinic_settings,
     thresholds_as_text,
-    update_clinic_settings,
     vials_as_text,
 )
 from ketaplan.web.rendering import call, field_errors, form_of, number, redirect, render

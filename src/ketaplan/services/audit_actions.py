@@ -1,0 +1,87 @@
+"""What an audit event says was done: the one vocabulary every use case writes with.
+
+Each value is the exact string stored in ``audit_event.action`` and hashed into the audit chain,
+so a value never changes (the stored trail and its hashes hold it); a new kind of event adds a
+member. :meth:`ketaplan.services.unit_of_work.UnitOfWork.audit` takes only these members, so a
+misspelt or invented action fails the type check rather than landing in the trail.
+
+Names follow the stored strings: ``<record>.<what was done>``; ``session`` here is the infusion
+session (its chart), ``auth`` a sign-in. One event is not here: ``audit.records_covered``, written
+once by migration 0010 (:data:`ketaplan.store.audit_records.COVERED_ACTION`), never by a service.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum, unique
+
+
+@unique
+class AuditAction(StrEnum):
+    """An audit event's action, as stored."""
+
+    # Refusals the HTTP adapters record (a route refused, and their per-origin count).
+    ACCESS_REFUSED = "access.refused"
+    ACCESS_REFUSED_COUNT = "access.refused_count"
+
+    # Signing in and out.
+    AUTH_SIGN_IN = "auth.sign_in"
+    AUTH_SIGN_IN_FAILED = "auth.sign_in_failed"
+    AUTH_SIGN_IN_REFUSED = "auth.sign_in_refused"
+    AUTH_SIGN_OUT = "auth.sign_out"
+
+    # The clinic and its admin-edited settings.
+    CLINIC_CREATE = "clinic.create"
+    CLINIC_SETTINGS_READ = "clinic.settings.read"
+    CLINIC_SETTINGS_UPDATE = "clinic.settings.update"
+
+    COURSE_BOOSTER = "course.booster"
+    COURSE_CREATE = "course.create"
+    COURSE_LIST = "course.list"
+    COURSE_READ = "course.read"
+    COURSE_RESCHEDULE = "course.reschedule"
+
+    DASHBOARD_READ = "dashboard.read"
+
+    ORDER_CANCEL = "order.cancel"
+    ORDER_SIGN = "order.sign"
+    ORDER_SIGN_REFUSED = "order.sign_refused"
+    ORDER_SUPERSEDE = "order.supersede"
+
+    PATIENT_CREATE = "patient.create"
+    PATIENT_OVERVIEW_READ = "patient.overview.read"
+    PATIENT_READ = "patient.read"
+    PATIENT_SEARCH = "patient.search"
+    PATIENT_UPDATE = "patient.update"
+
+    PATIENT_LINK_CREATE = "patient_link.create"
+    PATIENT_LINK_OPEN = "patient_link.open"
+
+    PLAN_CREATE = "plan.create"
+    PLAN_LIST = "plan.list"
+    PLAN_READ = "plan.read"
+    PLAN_REFUSED = "plan.refused"
+
+    QUESTIONNAIRE_LIST = "questionnaire.list"
+    QUESTIONNAIRE_RECORD = "questionnaire.record"
+
+    SCREENING_CREATE = "screening.create"
+    SCREENING_LIST = "screening.list"
+
+    # The infusion session and its chart.
+    SESSION_EVENT_APPEND = "session.event.append"
+    SESSION_LIST = "session.list"
+    SESSION_OPEN = "session.open"
+    SESSION_READ = "session.read"
+
+    TITRATION_DECIDE = "titration.decide"
+    TITRATION_DECIDE_REFUSED = "titration.decide_refused"
+    TITRATION_READ = "titration.read"
+    TITRATION_RECOMMEND = "titration.recommend"
+
+    # Staff accounts.
+    USER_CHANGE_ROLE = "user.change_role"
+    USER_CREATE = "user.create"
+    USER_DEACTIVATE = "user.deactivate"
+    USER_LIST = "user.list"
+    USER_REACTIVATE = "user.reactivate"
+    USER_SET_PASSWORD = "user.set_password"
