@@ -19,16 +19,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from tests.service.conftest import PASSWORD, ROLE_EMAILS, Api, writer_gate
 
-from ketaplan.api import create_app
-from ketaplan.api.permissions import RULES, STAFF
-from ketaplan.api.refusals import (
-    RECORDED_IN_ALL,
-    RECORDED_PER_ORIGIN,
-    WINDOW,
-    Refusal,
-    RefusalRecorder,
-)
-from ketaplan.api.security import CSRF_HEADER, SESSION_COOKIE
+from ketaplan.app import create_app
 from ketaplan.cli import main
 from ketaplan.errors import (
     ConflictError,
@@ -38,6 +29,15 @@ from ketaplan.errors import (
     PermissionDenied,
     TooManyAttempts,
 )
+from ketaplan.http.permissions import RULES, STAFF
+from ketaplan.http.refusals import (
+    RECORDED_IN_ALL,
+    RECORDED_PER_ORIGIN,
+    WINDOW,
+    Refusal,
+    RefusalRecorder,
+)
+from ketaplan.http.security import CSRF_HEADER, SESSION_COOKIE
 from ketaplan.services import Actor, UnitOfWork, load_actor, set_up_clinic, utc_now
 from ketaplan.services.accounts import csrf_token_for, sign_in
 from ketaplan.services.staff import (

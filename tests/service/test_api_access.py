@@ -1,7 +1,7 @@
 """Access to the API: every route has a rule, sign-in is required, roles and CSRF are enforced.
 
 The route walk is what keeps the role matrix honest: a route added without a rule in
-``ketaplan.api.permissions`` fails here, and so does a rule for a route that no longer exists.
+``ketaplan.http.permissions`` fails here, and so does a rule for a route that no longer exists.
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from ketaplan.api import create_app
-from ketaplan.api.permissions import PUBLIC, RULES
-from ketaplan.api.security import CSRF_HEADER, SESSION_COOKIE
+from ketaplan.app import create_app
 from ketaplan.cli import main
+from ketaplan.http.permissions import PUBLIC, RULES
+from ketaplan.http.security import CSRF_HEADER, SESSION_COOKIE
 from ketaplan.services import ROLES, UnitOfWork, utc_now
 from ketaplan.services.accounts import sign_in
 from ketaplan.services.throttle import ACCOUNT_AT_ORIGIN, ORIGIN
@@ -54,7 +54,7 @@ def test_every_route_of_the_app_has_exactly_one_rule(api: Api) -> None:
     names = [str(route.name) for route in routes]
     assert len(names) == len(set(names)), "route names must be unique: rules are keyed by them"
     missing = [name for name in names if name not in RULES]
-    assert missing == [], f"routes without an access rule in ketaplan.api.permissions: {missing}"
+    assert missing == [], f"routes without an access rule in ketaplan.http.permissions: {missing}"
     stale = sorted(set(RULES) - set(names))
     assert stale == [], f"rules for routes that do not exist: {stale}"
     for route in routes:
@@ -306,12 +306,12 @@ def test_a_database_busy_past_the_lock_timeout_is_a_503_and_saves_nothing(
 def test_an_unreachable_database_is_a_503(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
     from sqlalchemy.exc import OperationalError
 
-    import ketaplan.api.security as security
+    import ketaplan.http.security as security
 
     def unreachable(*_args: object, **_kwargs: object) -> None:
         raise OperationalError("SELECT", None, Exception("connection refused"))
 
-    monkeypatch.setattr(security, "actor_for_token", unreachable)
+    monkeypatch.setattr(security, "signed_in_actor", unreachable)
     answer = api.client.get("/api/v1/auth/me", headers=api.as_role("nurse"))
     assert answer.status_code == 503
     assert answer.json()["code"] == "database.unavailable"

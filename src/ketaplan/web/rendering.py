@@ -21,9 +21,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
-from ketaplan.api.context import services
-from ketaplan.api.security import SESSION_COOKIE
 from ketaplan.errors import KetaplanError
+from ketaplan.http.context import services
+from ketaplan.http.security import SESSION_COOKIE
 from ketaplan.inputs import check_text
 from ketaplan.services import Actor
 from ketaplan.services.accounts import csrf_token_for

@@ -8,9 +8,9 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from ketaplan.api.context import services
-from ketaplan.api.params import Line
-from ketaplan.api.security import SignedIn, client_origin
+from ketaplan.http.context import services
+from ketaplan.http.params import Line
+from ketaplan.http.security import SignedIn, client_origin
 from ketaplan.services.accounts import sign_in, sign_out
 
 router = APIRouter(prefix="/auth", tags=["accounts"])

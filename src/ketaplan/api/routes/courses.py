@@ -11,9 +11,9 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from ketaplan.api.context import services
-from ketaplan.api.params import ClinicDate, Condition, OptionalRecordId, RecordId
-from ketaplan.api.security import SignedIn
+from ketaplan.http.context import services
+from ketaplan.http.params import ClinicDate, Condition, OptionalRecordId, RecordId
+from ketaplan.http.security import SignedIn
 from ketaplan.services import (
     CourseRecord,
     list_courses,

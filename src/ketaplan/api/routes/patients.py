@@ -12,11 +12,11 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from ketaplan.api.context import services
-from ketaplan.api.params import Line, RecordId
-from ketaplan.api.security import SignedIn
 from ketaplan.clinical.profile import with_confirm_weight_hint
 from ketaplan.errors import InputError
+from ketaplan.http.context import services
+from ketaplan.http.params import Line, RecordId
+from ketaplan.http.security import SignedIn
 from ketaplan.services import (
     PatientDetails,
     PatientRecord,

@@ -26,10 +26,10 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from ketaplan.api.context import services
-from ketaplan.api.params import Condition, ErrorOut, Line, Reason, RecordId
-from ketaplan.api.security import SignedIn
 from ketaplan.errors import OverrideRequired
+from ketaplan.http.context import services
+from ketaplan.http.params import Condition, ErrorOut, Line, Reason, RecordId
+from ketaplan.http.security import SignedIn
 from ketaplan.inputs import MAX_REQUESTED_MG_PER_KG
 from ketaplan.services import (
     DEFAULT_MEANING,

@@ -11,12 +11,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from ketaplan.api.context import services
-from ketaplan.api.params import ClinicTime, Line, OptionalRecordId, RecordId
-from ketaplan.api.security import SignedIn, client_origin
+from ketaplan.http.context import services
+from ketaplan.http.params import ClinicTime, Line, LinkToken, OptionalRecordId, RecordId
+from ketaplan.http.security import SignedIn, client_origin
 from ketaplan.services import (
     QuestionnaireRecord,
     answer_patient_link,
@@ -25,7 +25,6 @@ from ketaplan.services import (
     open_patient_link,
     record_questionnaire,
 )
-from ketaplan.services.patient_links import MAX_TOKEN_LENGTH
 
 router = APIRouter(tags=["questionnaires"])
 
@@ -42,7 +41,6 @@ Answers = Annotated[
     list[Annotated[int, Field(ge=-1000, le=1000)]],
     Field(max_length=50, description="Every item's answer, in item order.", examples=[[1] * 9]),
 ]
-Token = Annotated[Line, Path(min_length=1, max_length=MAX_TOKEN_LENGTH)]
 
 
 class ResponseIn(BaseModel):
@@ -182,7 +180,7 @@ def create_link(patient_id: RecordId, body: LinkIn, actor: SignedIn, request: Re
 
 
 @router.get("/links/{token}", name="open_patient_link")
-def open_link(token: Token, request: Request) -> LinkViewOut:
+def open_link(token: LinkToken, request: Request) -> LinkViewOut:
     """What a link shows the patient: their first name and what is left to answer."""
     view = open_patient_link(services(request).unit_of_work(), token, origin=client_origin(request))
     return LinkViewOut(
@@ -202,7 +200,7 @@ def open_link(token: Token, request: Request) -> LinkViewOut:
 
 
 @router.post("/links/{token}/responses", name="answer_patient_link", status_code=201)
-def answer_link(token: Token, body: LinkAnswerIn, request: Request) -> LinkAnswerOut:
+def answer_link(token: LinkToken, body: LinkAnswerIn, request: Request) -> LinkAnswerOut:
     """The patient's answers to one of the link's questionnaires."""
     answered = answer_patient_link(
         services(request).unit_of_work(),

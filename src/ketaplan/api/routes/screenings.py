@@ -8,9 +8,9 @@ from typing import Any
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict
 
-from ketaplan.api.context import services
-from ketaplan.api.params import Condition, RecordId
-from ketaplan.api.security import SignedIn
+from ketaplan.http.context import services
+from ketaplan.http.params import Condition, RecordId
+from ketaplan.http.security import SignedIn
 from ketaplan.services import ScreeningRecord, list_screenings, screen_patient
 
 router = APIRouter(tags=["screenings"])

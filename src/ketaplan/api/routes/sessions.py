@@ -20,9 +20,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
-from ketaplan.api.context import services
-from ketaplan.api.params import Condition, Line, MultilineText, OptionalRecordId, RecordId
-from ketaplan.api.security import SignedIn
+from ketaplan.http.context import services
+from ketaplan.http.params import Condition, Line, MultilineText, OptionalRecordId, RecordId
+from ketaplan.http.security import SignedIn
 from ketaplan.inputs import MAX_EVENT_MAGNITUDE, MAX_SESSION_NUMBER
 from ketaplan.services import (
     SessionChart,

@@ -13,9 +13,9 @@ from typing import Annotated
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from ketaplan.api.context import services
-from ketaplan.api.params import RecordId
-from ketaplan.api.security import SignedIn
+from ketaplan.http.context import services
+from ketaplan.http.params import RecordId
+from ketaplan.http.security import SignedIn
 from ketaplan.services import ROLES
 from ketaplan.services.passwords import MAX_PASSWORD_LENGTH
 from ketaplan.services.staff import (

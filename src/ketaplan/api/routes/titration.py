@@ -16,9 +16,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from ketaplan.api.context import services
-from ketaplan.api.params import ErrorOut, Line, MultilineText, RecordId
-from ketaplan.api.security import SignedIn
+from ketaplan.http.context import services
+from ketaplan.http.params import ErrorOut, Line, MultilineText, RecordId
+from ketaplan.http.security import SignedIn
 from ketaplan.inputs import MAX_REQUESTED_MG_PER_KG
 from ketaplan.services import DEFAULT_MEANING, decide_titration, recommend_titration
 

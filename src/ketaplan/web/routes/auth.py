@@ -11,11 +11,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from starlette.responses import Response
 
-from ketaplan.api.context import services
-from ketaplan.api.errors import retry_after
-from ketaplan.api.params import Line
-from ketaplan.api.security import CSRF_FORM_FIELD, SESSION_COOKIE, SignedIn, client_origin
 from ketaplan.errors import NotSignedIn, TooManyAttempts
+from ketaplan.http.context import services
+from ketaplan.http.errors import retry_after
+from ketaplan.http.params import Line
+from ketaplan.http.security import CSRF_FORM_FIELD, SESSION_COOKIE, SignedIn, client_origin
 from ketaplan.services.accounts import sign_in, sign_out
 from ketaplan.web.rendering import call, form_of, redirect, render
 

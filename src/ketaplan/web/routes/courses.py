@@ -13,10 +13,6 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from starlette.responses import Response
 
-from ketaplan.api.context import services
-from ketaplan.api.errors import retry_after
-from ketaplan.api.params import RecordId
-from ketaplan.api.security import SignedIn
 from ketaplan.clinical.calendar import ClinicCalendar
 from ketaplan.errors import (
     ConflictError,
@@ -27,6 +23,10 @@ from ketaplan.errors import (
     SafetyLimitError,
     TooManyAttempts,
 )
+from ketaplan.http.context import services
+from ketaplan.http.errors import retry_after
+from ketaplan.http.params import RecordId
+from ketaplan.http.security import SignedIn
 from ketaplan.inputs import (
     MAX_RECORD_ID,
     MAX_REQUESTED_MG_PER_KG,

@@ -10,12 +10,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from starlette.responses import Response
 
-from ketaplan.api.context import services
-from ketaplan.api.params import RecordId
-from ketaplan.api.routes.questionnaires import Token
-from ketaplan.api.security import SignedIn, client_origin
 from ketaplan.clinical.protocols import describe_protocol
 from ketaplan.errors import ConflictError, InputError
+from ketaplan.http.context import services
+from ketaplan.http.params import LinkToken, RecordId
+from ketaplan.http.security import SignedIn, client_origin
 from ketaplan.services import get_patient
 from ketaplan.services.dashboard import clinic_dashboard
 from ketaplan.services.patient_links import (
@@ -90,7 +89,7 @@ async def make_link(patient_id: RecordId, actor: SignedIn, request: Request) -> 
 
 
 @router.get("/q/{token}", name="web_patient_questionnaire", response_class=HTMLResponse)
-async def questionnaire(token: Token, request: Request) -> Response:
+async def questionnaire(token: LinkToken, request: Request) -> Response:
     view = await call(
         open_patient_link, services(request).unit_of_work(), token, origin=client_origin(request)
     )
@@ -102,7 +101,7 @@ async def questionnaire(token: Token, request: Request) -> Response:
 
 
 @router.post("/q/{token}", name="web_answer_questionnaire")
-async def answer(token: Token, request: Request) -> Response:
+async def answer(token: LinkToken, request: Request) -> Response:
     form = await form_of(request)
     context = services(request)
     view = await call(

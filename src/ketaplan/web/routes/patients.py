@@ -9,11 +9,11 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.responses import Response
 
-from ketaplan.api.context import services
-from ketaplan.api.params import Line, RecordId
-from ketaplan.api.security import SignedIn
 from ketaplan.clinical.profile import MAX_AGE_YEARS
 from ketaplan.errors import InputError
+from ketaplan.http.context import services
+from ketaplan.http.params import Line, RecordId
+from ketaplan.http.security import SignedIn
 from ketaplan.inputs import clinic_date, whole_number
 from ketaplan.services import Actor, PatientDetails, create_patient, search_patients
 from ketaplan.services.patient_overview import patient_overview

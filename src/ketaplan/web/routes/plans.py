@@ -11,10 +11,6 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from starlette.responses import Response
 
-from ketaplan.api.context import services
-from ketaplan.api.errors import retry_after
-from ketaplan.api.params import RecordId
-from ketaplan.api.security import SignedIn
 from ketaplan.errors import (
     HardLimitExceeded,
     InputError,
@@ -22,6 +18,10 @@ from ketaplan.errors import (
     OverrideRequired,
     PermissionDenied,
 )
+from ketaplan.http.context import services
+from ketaplan.http.errors import retry_after
+from ketaplan.http.params import RecordId
+from ketaplan.http.security import SignedIn
 from ketaplan.inputs import MAX_REQUESTED_MG_PER_KG, decimal_number
 from ketaplan.services import (
     DEFAULT_MEANING,

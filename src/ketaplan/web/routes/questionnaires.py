@@ -16,11 +16,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from starlette.responses import Response
 
-from ketaplan.api.context import services
-from ketaplan.api.params import Line, RecordId
-from ketaplan.api.security import SignedIn
 from ketaplan.clinical.outcomes import SCALES, Scale
 from ketaplan.errors import InputError
+from ketaplan.http.context import services
+from ketaplan.http.params import Line, RecordId
+from ketaplan.http.security import SignedIn
 from ketaplan.inputs import MAX_RECORD_ID, whole_number
 from ketaplan.services import Actor, get_patient, list_courses, record_questionnaire
 from ketaplan.web.item_texts import ITEM_TEXTS

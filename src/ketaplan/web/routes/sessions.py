@@ -20,9 +20,6 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from starlette.responses import Response
 
-from ketaplan.api.context import services
-from ketaplan.api.params import RecordId
-from ketaplan.api.security import SignedIn
 from ketaplan.errors import (
     ConflictError,
     InputError,
@@ -30,6 +27,9 @@ from ketaplan.errors import (
     PermissionDenied,
     SafetyLimitError,
 )
+from ketaplan.http.context import services
+from ketaplan.http.params import RecordId
+from ketaplan.http.security import SignedIn
 from ketaplan.inputs import MAX_EVENT_MAGNITUDE, MAX_RECORD_ID, decimal_number, whole_number
 from ketaplan.services import Actor, append_session_event
 from ketaplan.services.patient_overview import session_console

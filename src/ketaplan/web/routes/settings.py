@@ -10,12 +10,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from starlette.responses import Response
 
-from ketaplan.api.context import services
-from ketaplan.api.params import Line
-from ketaplan.api.security import SignedIn
 from ketaplan.clinical.calendar import WEEKDAYS as WEEKDAY_KEYS
 from ketaplan.clinical.monitoring import rule_direction, threshold_text
 from ketaplan.errors import ConflictError, InputError
+from ketaplan.http.context import services
+from ketaplan.http.params import Line
+from ketaplan.http.security import SignedIn
 from ketaplan.services import Actor
 from ketaplan.services.clinic_settings import (
     CalendarInput,

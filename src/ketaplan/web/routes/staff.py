@@ -14,10 +14,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from starlette.responses import Response
 
-from ketaplan.api.context import services
-from ketaplan.api.params import RecordId
-from ketaplan.api.security import SignedIn
 from ketaplan.errors import ConflictError, InputError, NotFoundError
+from ketaplan.http.context import services
+from ketaplan.http.params import RecordId
+from ketaplan.http.security import SignedIn
 from ketaplan.services import ROLES, Actor
 from ketaplan.services.staff import (
     change_role,

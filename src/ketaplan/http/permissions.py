@@ -2,7 +2,7 @@
 
 Every route of the app (API and web pages) is named, and every name has a rule here: the roles
 that may use it, or :data:`PUBLIC` for the few that need no sign-in (health, sign-in, the
-patient's questionnaire link, static assets). :func:`ketaplan.api.security.authorize` enforces
+patient's questionnaire link, static assets). :func:`ketaplan.http.security.authorize` enforces
 the rule on every request, and a test walks all of the app's routes so that a new route without
 a rule fails the build instead of quietly being open (or closed).
 
