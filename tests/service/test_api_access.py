@@ -19,7 +19,7 @@ from sqlalchemy import select
 from ketaplan.app import create_app
 from ketaplan.cli import main
 from ketaplan.http.permissions import PUBLIC, RULES
-from ketaplan.http.security import CSRF_HEADER, SESSION_COOKIE
+from ketaplan.http.security import CSRF_HEADER, SIGN_IN_COOKIE
 from ketaplan.services import ROLES, UnitOfWork, utc_now
 from ketaplan.services.accounts import sign_in
 from ketaplan.services.throttle import ACCOUNT_AT_ORIGIN, ORIGIN
@@ -208,7 +208,7 @@ def _cookie_sign_in(api: Api, *, clock_offset: timedelta = timedelta()) -> tuple
 
 def test_cookie_writes_need_the_csrf_token_and_reads_do_not(api: Api) -> None:
     token, csrf = _cookie_sign_in(api)
-    api.client.cookies.set(SESSION_COOKIE, token)
+    api.client.cookies.set(SIGN_IN_COOKIE, token)
     assert api.client.get("/api/v1/auth/me").status_code == 200
     refused = api.client.post("/api/v1/auth/sign-out")
     assert refused.status_code == 403
@@ -220,13 +220,13 @@ def test_cookie_writes_need_the_csrf_token_and_reads_do_not(api: Api) -> None:
 
 def test_an_expired_sign_in_is_refused(api: Api) -> None:
     token, _ = _cookie_sign_in(api, clock_offset=-timedelta(hours=13))
-    api.client.cookies.set(SESSION_COOKIE, token)
+    api.client.cookies.set(SIGN_IN_COOKIE, token)
     assert api.client.get("/api/v1/auth/me").status_code == 401
 
 
 def test_a_bearer_token_is_not_accepted_as_a_cookie(api: Api) -> None:
     bearer = api.as_role("nurse")["Authorization"].removeprefix("Bearer ")
-    api.client.cookies.set(SESSION_COOKIE, bearer)
+    api.client.cookies.set(SIGN_IN_COOKIE, bearer)
     assert api.client.get("/api/v1/auth/me").status_code == 401
 
 

@@ -32,7 +32,7 @@ class ServiceContext:
     monitoring: MonitoringRules
     calendar: ClinicCalendar
     secure_cookies: bool = False
-    """Mark the session cookie ``Secure`` (set when served over TLS, or behind a TLS proxy)."""
+    """Mark the sign-in cookie ``Secure`` (set when served over TLS, or behind a TLS proxy)."""
     public_url: str = DEFAULT_PUBLIC_URL
     """Where patients reach this server: the start of every patient link (never the request's
     ``Host`` header, which whoever sends the request chooses)."""

@@ -3,7 +3,7 @@
 :func:`authorize` is a dependency of the whole app: for each request it looks up the matched
 route's rule (:mod:`ketaplan.http.permissions`), and unless the route is public it
 
-1. finds the sign-in token: ``Authorization: Bearer …`` (API clients) or the session cookie
+1. finds the sign-in token: ``Authorization: Bearer …`` (API clients) or the sign-in cookie
    (the web app); a missing, expired or revoked token is a 401;
 2. for a cookie-authenticated request that may change something (not GET/HEAD/OPTIONS),
    requires the CSRF token derived from the cookie, in the ``X-CSRF-Token`` header or a
@@ -32,7 +32,9 @@ from ketaplan.http.permissions import PUBLIC, rule_for
 from ketaplan.services import Actor
 from ketaplan.services.accounts import TokenKind, csrf_token_for, signed_in_actor
 
-SESSION_COOKIE = "ketaplan_session"
+SIGN_IN_COOKIE = "ketaplan_session"
+"""The browser's sign-in (not an infusion session, not a database session); the wire name
+stays what browsers already hold."""
 CSRF_HEADER = "X-CSRF-Token"
 CSRF_FORM_FIELD = "csrf_token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -48,7 +50,7 @@ def presented_token(request: Request) -> tuple[str, TokenKind] | None:
     scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() == "bearer" and credentials.strip():
         return credentials.strip(), "bearer"
-    cookie = request.cookies.get(SESSION_COOKIE)
+    cookie = request.cookies.get(SIGN_IN_COOKIE)
     return (cookie, "cookie") if cookie else None
 
 

@@ -1,4 +1,4 @@
-"""Signing in and out in the browser: the session cookie and its CSRF token, and the sign-in
+"""Signing in and out in the browser: the sign-in cookie and its CSRF token, and the sign-in
 form's own CSRF token (no one else's form can sign a browser into an account)."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from ketaplan.errors import NotSignedIn, TooManyAttempts
 from ketaplan.http.context import services
 from ketaplan.http.errors import retry_after
 from ketaplan.http.params import Line
-from ketaplan.http.security import CSRF_FORM_FIELD, SESSION_COOKIE, SignedIn, client_origin
+from ketaplan.http.security import CSRF_FORM_FIELD, SIGN_IN_COOKIE, SignedIn, client_origin
 from ketaplan.services.accounts import sign_in, sign_out
 from ketaplan.web.rendering import call, form_of, redirect, render
 
@@ -106,7 +106,7 @@ async def sign_in_form(request: Request) -> Response:
         else:
             response = redirect(target)
             response.set_cookie(
-                SESSION_COOKIE,
+                SIGN_IN_COOKIE,
                 done.token,
                 expires=done.expires_at,
                 httponly=True,
@@ -123,5 +123,5 @@ async def sign_in_form(request: Request) -> Response:
 async def sign_out_form(actor: SignedIn, request: Request) -> Response:
     await call(sign_out, services(request).unit_of_work(), request.state.token, actor=actor)
     response = redirect("/sign-in")
-    response.delete_cookie(SESSION_COOKIE, path="/")
+    response.delete_cookie(SIGN_IN_COOKIE, path="/")
     return response

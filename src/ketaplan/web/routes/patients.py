@@ -13,6 +13,7 @@ from ketaplan.clinical.profile import MAX_AGE_YEARS
 from ketaplan.errors import InputError
 from ketaplan.http.context import services
 from ketaplan.http.params import Line, RecordId
+from ketaplan.http.permissions import UseCase, can
 from ketaplan.http.security import SignedIn
 from ketaplan.inputs import clinic_date, whole_number
 from ketaplan.services import Actor, PatientDetails, create_patient, search_patients
@@ -163,9 +164,9 @@ async def create(actor: SignedIn, request: Request) -> Response:
             {"values": form, "errors": field_errors(refused, ALIASES), "choices": CHOICES},
             status=422,
         )
-    if actor.role == "front_desk":
-        return redirect(f"/patients?created={record.patient_id}")
-    return redirect(f"/patients/{record.patient_id}")
+    if can(actor, UseCase.READ_PATIENT_CHART):
+        return redirect(f"/patients/{record.patient_id}")
+    return redirect(f"/patients?created={record.patient_id}")
 
 
 async def patient_page_values(request: Request, patient_id: int, actor: Actor) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from ketaplan.errors import (
 from ketaplan.http.context import services
 from ketaplan.http.errors import retry_after
 from ketaplan.http.params import RecordId
+from ketaplan.http.permissions import UseCase, can
 from ketaplan.http.security import SignedIn
 from ketaplan.inputs import MAX_REQUESTED_MG_PER_KG, decimal_number
 from ketaplan.services import (
@@ -123,7 +124,7 @@ async def create(patient_id: RecordId, actor: SignedIn, request: Request) -> Res
         )
     except OverrideRequired as refused:
         errors = {"requested_mg_per_kg": override_message(refused)}
-        if actor.role == "prescriber":
+        if can(actor, UseCase.OVERRIDE_DOSE_LIMIT):
             errors["override_reason"] = (
                 "this dose is past a soft limit: give the clinical reason for the override"
             )
