@@ -19,6 +19,7 @@ from ketaplan.clinical.catalog import Catalog
 from ketaplan.clinical.medications import MedicationResolver
 from ketaplan.clinical.monitoring import MonitoringRules
 from ketaplan.clinical.policy import ClinicPolicy, catalog_policy
+from ketaplan.http import use_cases
 from ketaplan.services import UnitOfWork, utc_now
 from ketaplan.services.maintenance import Database
 from ketaplan.settings import DEFAULT_PUBLIC_URL
@@ -49,6 +50,53 @@ class ServiceContext:
 
     def unit_of_work(self) -> UnitOfWork:
         return UnitOfWork(self.database.session_factory, clock=self.clock)
+
+    # The use cases, bound to this database and these clinic files (:mod:`.use_cases`): what
+    # routes and pages call, so that none of them wires a unit of work or a policy by hand.
+
+    @property
+    def patients(self) -> use_cases.Patients:
+        return use_cases.Patients(self)
+
+    @property
+    def screenings(self) -> use_cases.Screenings:
+        return use_cases.Screenings(self)
+
+    @property
+    def plans(self) -> use_cases.Plans:
+        return use_cases.Plans(self)
+
+    @property
+    def courses(self) -> use_cases.Courses:
+        return use_cases.Courses(self)
+
+    @property
+    def sessions(self) -> use_cases.Sessions:
+        return use_cases.Sessions(self)
+
+    @property
+    def questionnaires(self) -> use_cases.Questionnaires:
+        return use_cases.Questionnaires(self)
+
+    @property
+    def patient_links(self) -> use_cases.PatientLinks:
+        return use_cases.PatientLinks(self)
+
+    @property
+    def titration(self) -> use_cases.Titration:
+        return use_cases.Titration(self)
+
+    @property
+    def staff(self) -> use_cases.Staff:
+        return use_cases.Staff(self)
+
+    @property
+    def accounts(self) -> use_cases.Accounts:
+        return use_cases.Accounts(self)
+
+    @property
+    def clinic(self) -> use_cases.Clinic:
+        return use_cases.Clinic(self)
 
 
 def services(request: Request) -> ServiceContext:

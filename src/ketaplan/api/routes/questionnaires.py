@@ -19,11 +19,6 @@ from ketaplan.http.params import ClinicTime, Line, LinkToken, OptionalRecordId, 
 from ketaplan.http.security import SignedIn, client_origin
 from ketaplan.services import (
     QuestionnaireRecord,
-    answer_patient_link,
-    create_patient_link,
-    list_questionnaires,
-    open_patient_link,
-    record_questionnaire,
 )
 
 router = APIRouter(tags=["questionnaires"])
@@ -134,8 +129,7 @@ def record(
     patient_id: RecordId, body: ResponseIn, actor: SignedIn, request: Request
 ) -> ResponseOut:
     """Score and store a completed questionnaire (every item; flags come back as data)."""
-    answered = record_questionnaire(
-        services(request).unit_of_work(),
+    answered = services(request).questionnaires.record(
         patient_id,
         scale=body.scale,
         answers=body.answers,
@@ -155,17 +149,14 @@ def listing(
     scale: Annotated[ScaleKey | None, Query(description="Only this scale.")] = None,
 ) -> list[ResponseOut]:
     """The patient's responses, newest answered first."""
-    found = list_questionnaires(
-        services(request).unit_of_work(), patient_id, actor=actor, scale_key=scale
-    )
+    found = services(request).questionnaires.listing(patient_id, actor=actor, scale_key=scale)
     return [_out(record) for record in found]
 
 
 @router.post("/patients/{patient_id}/links", name="create_patient_link", status_code=201)
 def create_link(patient_id: RecordId, body: LinkIn, actor: SignedIn, request: Request) -> LinkOut:
     """A link for the patient to answer these questionnaires once each, within three days."""
-    created = create_patient_link(
-        services(request).unit_of_work(),
+    created = services(request).patient_links.create(
         patient_id,
         scales=body.scales,
         actor=actor,
@@ -182,7 +173,7 @@ def create_link(patient_id: RecordId, body: LinkIn, actor: SignedIn, request: Re
 @router.get("/links/{token}", name="open_patient_link")
 def open_link(token: LinkToken, request: Request) -> LinkViewOut:
     """What a link shows the patient: their first name and what is left to answer."""
-    view = open_patient_link(services(request).unit_of_work(), token, origin=client_origin(request))
+    view = services(request).patient_links.open(token, origin=client_origin(request))
     return LinkViewOut(
         first_name=view.first_name,
         to_answer=[
@@ -202,8 +193,7 @@ def open_link(token: LinkToken, request: Request) -> LinkViewOut:
 @router.post("/links/{token}/responses", name="answer_patient_link", status_code=201)
 def answer_link(token: LinkToken, body: LinkAnswerIn, request: Request) -> LinkAnswerOut:
     """The patient's answers to one of the link's questionnaires."""
-    answered = answer_patient_link(
-        services(request).unit_of_work(),
+    answered = services(request).patient_links.answer(
         token,
         scale=body.scale,
         answers=body.answers,

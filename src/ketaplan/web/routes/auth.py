@@ -16,7 +16,6 @@ from ketaplan.http.context import services
 from ketaplan.http.errors import retry_after
 from ketaplan.http.params import Line
 from ketaplan.http.security import CSRF_FORM_FIELD, SIGN_IN_COOKIE, SignedIn, client_origin
-from ketaplan.services.accounts import sign_in, sign_out
 from ketaplan.web.rendering import call, form_of, redirect, render
 
 router = APIRouter()
@@ -91,8 +90,7 @@ async def sign_in_form(request: Request) -> Response:
     if not errors:
         try:
             done = await call(
-                sign_in,
-                context.unit_of_work(),
+                context.accounts.sign_in,
                 email,
                 password,
                 kind="cookie",
@@ -121,7 +119,7 @@ async def sign_in_form(request: Request) -> Response:
 
 @router.post("/sign-out", name="web_sign_out")
 async def sign_out_form(actor: SignedIn, request: Request) -> Response:
-    await call(sign_out, services(request).unit_of_work(), request.state.token, actor=actor)
+    await call(services(request).accounts.sign_out, request.state.token, actor=actor)
     response = redirect("/sign-in")
     response.delete_cookie(SIGN_IN_COOKIE, path="/")
     return response

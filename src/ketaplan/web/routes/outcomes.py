@@ -15,14 +15,6 @@ from ketaplan.errors import ConflictError, InputError
 from ketaplan.http.context import services
 from ketaplan.http.params import LinkToken, RecordId
 from ketaplan.http.security import SignedIn, client_origin
-from ketaplan.services import get_patient
-from ketaplan.services.dashboard import clinic_dashboard
-from ketaplan.services.patient_links import (
-    answer_patient_link,
-    create_patient_link,
-    open_patient_link,
-)
-from ketaplan.services.screenings import list_screenings, screen_patient
 from ketaplan.web.item_texts import ITEM_TEXTS
 from ketaplan.web.rendering import call, field_errors, form_of, redirect, render
 from ketaplan.web.routes.patients import patient_page_values
@@ -36,13 +28,10 @@ async def screen(patient_id: RecordId, actor: SignedIn, request: Request) -> Res
     context = services(request)
     try:
         await call(
-            screen_patient,
-            context.unit_of_work(),
+            context.screenings.screen,
             patient_id,
             condition=form.get("screen_condition", "").strip() or "(none chosen)",
             actor=actor,
-            policy=context.policy,
-            resolver=context.resolver,
         )
     except InputError as refused:
         values = await patient_page_values(request, patient_id, actor)
@@ -54,10 +43,10 @@ async def screen(patient_id: RecordId, actor: SignedIn, request: Request) -> Res
 @router.get("/patients/{patient_id}/screening", name="web_screening", response_class=HTMLResponse)
 async def latest_screening(patient_id: RecordId, actor: SignedIn, request: Request) -> Response:
     context = services(request)
-    found = await call(list_screenings, context.unit_of_work(), patient_id, actor=actor)
+    found = await call(context.screenings.listing, patient_id, actor=actor)
     if not found:
         return redirect(f"/patients/{patient_id}")
-    patient = await call(get_patient, context.unit_of_work(), patient_id, actor=actor)
+    patient = await call(context.patients.get, patient_id, actor=actor)
     latest = found[0]
     title = context.catalog.protocol(latest.condition).title
     return render(
@@ -74,8 +63,7 @@ async def make_link(patient_id: RecordId, actor: SignedIn, request: Request) -> 
     values = await patient_page_values(request, patient_id, actor)
     try:
         link = await call(
-            create_patient_link,
-            services(request).unit_of_work(),
+            services(request).patient_links.create,
             patient_id,
             scales=scales,
             actor=actor,
@@ -90,9 +78,7 @@ async def make_link(patient_id: RecordId, actor: SignedIn, request: Request) -> 
 
 @router.get("/q/{token}", name="web_patient_questionnaire", response_class=HTMLResponse)
 async def questionnaire(token: LinkToken, request: Request) -> Response:
-    view = await call(
-        open_patient_link, services(request).unit_of_work(), token, origin=client_origin(request)
-    )
+    view = await call(services(request).patient_links.open, token, origin=client_origin(request))
     return render(
         request,
         "questionnaire.html",
@@ -104,9 +90,7 @@ async def questionnaire(token: LinkToken, request: Request) -> Response:
 async def answer(token: LinkToken, request: Request) -> Response:
     form = await form_of(request)
     context = services(request)
-    view = await call(
-        open_patient_link, context.unit_of_work(), token, origin=client_origin(request)
-    )
+    view = await call(context.patient_links.open, token, origin=client_origin(request))
     asked = next((q for q in view.to_answer if q.scale == form.get("scale")), None)
     error = ""
     missing: set[str] = set()
@@ -121,8 +105,7 @@ async def answer(token: LinkToken, request: Request) -> Response:
             try:
                 answers = [int(form[n]) for n in names]
                 await call(
-                    answer_patient_link,
-                    context.unit_of_work(),
+                    context.patient_links.answer,
                     token,
                     scale=asked.scale,
                     answers=answers,
@@ -160,8 +143,7 @@ async def answer(token: LinkToken, request: Request) -> Response:
 async def dashboard(actor: SignedIn, request: Request) -> Response:
     context = services(request)
     day = await call(
-        clinic_dashboard,
-        context.unit_of_work(),
+        context.clinic.dashboard,
         actor=actor,
         zone=ZoneInfo(context.calendar.time_zone),
     )

@@ -16,8 +16,7 @@ from ketaplan.http.params import Line, RecordId
 from ketaplan.http.permissions import UseCase, can
 from ketaplan.http.security import SignedIn
 from ketaplan.inputs import clinic_date, whole_number
-from ketaplan.services import Actor, PatientDetails, create_patient, search_patients
-from ketaplan.services.patient_overview import patient_overview
+from ketaplan.services import Actor, PatientDetails
 from ketaplan.services.patients import check_patient_details
 from ketaplan.web.charts import outcome_chart
 from ketaplan.web.rendering import call, field_errors, form_of, redirect, render
@@ -94,7 +93,7 @@ def details_from_form(form: dict[str, str]) -> PatientDetails:
 async def patient_list(
     actor: SignedIn, request: Request, q: Annotated[Line, Query(max_length=200)] = ""
 ) -> Response:
-    found = await call(search_patients, services(request).unit_of_work(), q, actor=actor)
+    found = await call(services(request).patients.search, q, actor=actor)
     return render(request, "patients.html", {"patients": found, "q": q})
 
 
@@ -154,9 +153,7 @@ async def create(actor: SignedIn, request: Request) -> Response:
     context = services(request)
     try:
         details = details_from_form(form)
-        record = await call(
-            create_patient, context.unit_of_work(), details, actor=actor, catalog=context.catalog
-        )
+        record = await call(context.patients.create, details, actor=actor)
     except InputError as refused:
         return render(
             request,
@@ -173,11 +170,9 @@ async def patient_page_values(request: Request, patient_id: int, actor: Actor) -
     """What the patient page shows (also re-shown after its forms)."""
     context = services(request)
     overview = await call(
-        patient_overview,
-        context.unit_of_work(),
+        context.patients.overview,
         patient_id,
         actor=actor,
-        policy=context.policy,
     )
     values: dict[str, Any] = {
         "o": overview,

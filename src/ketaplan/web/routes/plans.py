@@ -28,11 +28,6 @@ from ketaplan.services import (
     DEFAULT_MEANING,
     Actor,
     PlanOrder,
-    cancel_order,
-    create_plan,
-    get_patient,
-    get_plan,
-    sign_order,
 )
 from ketaplan.services.orders import needs_override
 from ketaplan.web.rendering import call, field_errors, form_of, redirect, render
@@ -85,7 +80,7 @@ async def _plan_form(
     override_needed: bool = False,
     status: int = 200,
 ) -> Response:
-    patient = await call(get_patient, services(request).unit_of_work(), patient_id, actor=actor)
+    patient = await call(services(request).patients.get, patient_id, actor=actor)
     return render(
         request,
         "plan_form.html",
@@ -114,13 +109,10 @@ async def create(patient_id: RecordId, actor: SignedIn, request: Request) -> Res
     try:
         order = order_from_form(form)
         record = await call(
-            create_plan,
-            context.unit_of_work(),
+            context.plans.create,
             patient_id,
             order,
             actor=actor,
-            policy=context.policy,
-            resolver=context.resolver,
         )
     except OverrideRequired as refused:
         errors = {"requested_mg_per_kg": override_message(refused)}
@@ -158,8 +150,8 @@ PLAN_FORM_FIELDS = frozenset({"condition", "requested_mg_per_kg", "override_reas
 
 async def plan_values(request: Request, plan_id: int, actor: Actor) -> dict[str, Any]:
     context = services(request)
-    record = await call(get_plan, context.unit_of_work(), plan_id, actor=actor)
-    patient = await call(get_patient, context.unit_of_work(), record.patient_id, actor=actor)
+    record = await call(context.plans.get, plan_id, actor=actor)
+    patient = await call(context.patients.get, record.patient_id, actor=actor)
     return {
         "record": record,
         "plan": record.plan,
@@ -197,8 +189,7 @@ async def sign(plan_id: RecordId, actor: SignedIn, request: Request) -> Response
     form = await form_of(request)
     try:
         await call(
-            sign_order,
-            services(request).unit_of_work(),
+            services(request).plans.sign,
             plan_id,
             password=form.get("password", ""),
             actor=actor,
@@ -224,8 +215,7 @@ async def cancel(plan_id: RecordId, actor: SignedIn, request: Request) -> Respon
     form = await form_of(request)
     try:
         await call(
-            cancel_order,
-            services(request).unit_of_work(),
+            services(request).plans.cancel,
             plan_id,
             reason=form.get("cancel_reason", ""),
             actor=actor,

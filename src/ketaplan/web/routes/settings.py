@@ -22,9 +22,7 @@ from ketaplan.services.clinic_settings import (
     ClinicSettingsInput,
     ClinicSettingsRecord,
     calendar_as_text,
-    clinic_settings,
     thresholds_as_text,
-    update_clinic_settings,
     vials_as_text,
 )
 from ketaplan.web.rendering import call, field_errors, form_of, number, redirect, render
@@ -71,12 +69,8 @@ def _page(
 async def _current(request: Request, actor: Actor) -> ClinicSettingsRecord:
     context = services(request)
     return await call(
-        clinic_settings,
-        context.unit_of_work(),
+        context.clinic.settings,
         actor=actor,
-        catalog=context.catalog,
-        calendar=context.calendar,
-        monitoring=context.monitoring,
     )
 
 
@@ -121,14 +115,10 @@ async def save_settings(actor: SignedIn, request: Request) -> Response:
                 fields={"field": ""},
             )
         await call(
-            update_clinic_settings,
-            context.unit_of_work(),
+            context.clinic.update_settings,
             _typed(form),
             expected_version=int(version_text),
             actor=actor,
-            catalog=context.catalog,
-            calendar=context.calendar,
-            monitoring=context.monitoring,
         )
     except InputError as refused:
         return render(
