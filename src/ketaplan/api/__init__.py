@@ -9,6 +9,7 @@ imports the pages, nor the pages the API.
 from __future__ import annotations
 
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
 
 from ketaplan.api.routes import (
     auth,
@@ -27,9 +28,21 @@ from ketaplan.http.params import ERROR_RESPONSES
 API_PREFIX = "/api/v1"
 
 
+def operation_id(route: APIRoute) -> str:
+    """The OpenAPI operation name: the route's name in camel case (``createPlan``), short
+    and stable; FastAPI's default glues the name, path and method together
+    (``create_plan_api_v1_patients__patient_id__plans_post``) and changes with the path.
+
+    >>> operation_id(APIRoute("/x", lambda: None, name="sign_in_for_token"))
+    'signInForToken'
+    """
+    first, *rest = route.name.split("_")
+    return first + "".join(word.capitalize() for word in rest)
+
+
 def install(app: FastAPI) -> None:
     """Mount the API's routes under :data:`API_PREFIX` on ``app``."""
-    app.include_router(system.router, prefix=API_PREFIX)
+    app.include_router(system.router, prefix=API_PREFIX, generate_unique_id_function=operation_id)
     for module in (
         auth,
         patients,
@@ -41,7 +54,12 @@ def install(app: FastAPI) -> None:
         titration,
         staff,
     ):
-        app.include_router(module.router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
+        app.include_router(
+            module.router,
+            prefix=API_PREFIX,
+            responses=ERROR_RESPONSES,
+            generate_unique_id_function=operation_id,
+        )
 
 
-__all__ = ["API_PREFIX", "install"]
+__all__ = ["API_PREFIX", "install", "operation_id"]
