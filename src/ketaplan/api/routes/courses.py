@@ -147,10 +147,7 @@ def move(
 def booster(course_id: RecordId, actor: SignedIn, request: Request) -> BoosterOut:
     """Reassessment and boosters after the series, from the course's stored scores."""
     context = services(request)
-    advice = context.courses.recommend_booster(
-        course_id,
-        actor=actor,
-    )
+    advice = context.courses.recommend_booster(course_id, actor=actor)
     return BoosterOut(
         course_id=advice.course_id,
         patient_id=advice.patient_id,

@@ -188,10 +188,7 @@ def update(
     details = PatientIn.model_validate(body.model_dump(exclude={"expected_version"})).details()
     try:
         record = context.patients.update(
-            patient_id,
-            details,
-            expected_version=body.expected_version,
-            actor=actor,
+            patient_id, details, expected_version=body.expected_version, actor=actor
         )
     except InputError as refused:
         raise with_confirm_weight_hint(refused, CONFIRM_WEIGHT_HINT) from None
@@ -208,10 +205,7 @@ def amend(
     context = services(request)
     try:
         view = context.patients.amend(
-            patient_id,
-            body.changes(),
-            expected_version=body.expected_version,
-            actor=actor,
+            patient_id, body.changes(), expected_version=body.expected_version, actor=actor
         )
     except InputError as refused:
         raise with_confirm_weight_hint(refused, CONFIRM_WEIGHT_HINT) from None

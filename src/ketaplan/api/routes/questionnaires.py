@@ -157,10 +157,7 @@ def listing(
 def create_link(patient_id: RecordId, body: LinkIn, actor: SignedIn, request: Request) -> LinkOut:
     """A link for the patient to answer these questionnaires once each, within three days."""
     created = services(request).patient_links.create(
-        patient_id,
-        scales=body.scales,
-        actor=actor,
-        course_id=body.course_id,
+        patient_id, scales=body.scales, actor=actor, course_id=body.course_id
     )
     return LinkOut(
         link_id=created.link_id,
@@ -194,9 +191,6 @@ def open_link(token: LinkToken, request: Request) -> LinkViewOut:
 def answer_link(token: LinkToken, body: LinkAnswerIn, request: Request) -> LinkAnswerOut:
     """The patient's answers to one of the link's questionnaires."""
     answered = services(request).patient_links.answer(
-        token,
-        scale=body.scale,
-        answers=body.answers,
-        origin=client_origin(request),
+        token, scale=body.scale, answers=body.answers, origin=client_origin(request)
     )
     return LinkAnswerOut(scale=answered.scale, received_at=answered.answered_at)

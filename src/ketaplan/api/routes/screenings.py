@@ -63,11 +63,7 @@ def create(
 ) -> ScreeningOut:
     """Screen the patient's current details for a protocol and save the findings."""
     context = services(request)
-    record = context.screenings.screen(
-        patient_id,
-        condition=body.condition,
-        actor=actor,
-    )
+    record = context.screenings.screen(patient_id, condition=body.condition, actor=actor)
     return _out(record)
 
 

@@ -177,10 +177,7 @@ def append(session_id: RecordId, body: EventIn, actor: SignedIn, request: Reques
     """Chart one event; 409 ``conflict.chart_moved_on`` if someone charted after what you saw."""
     context = services(request)
     chart = context.sessions.append_event(
-        session_id,
-        body.event,
-        expected_seq=body.expected_seq,
-        actor=actor,
+        session_id, body.event, expected_seq=body.expected_seq, actor=actor
     )
     return _out(chart)
 
@@ -189,8 +186,5 @@ def append(session_id: RecordId, body: EventIn, actor: SignedIn, request: Reques
 def read(session_id: RecordId, actor: SignedIn, request: Request) -> ChartOut:
     """The chart: state, delivered dose, alerts and every event."""
     context = services(request)
-    chart = context.sessions.chart(
-        session_id,
-        actor=actor,
-    )
+    chart = context.sessions.chart(session_id, actor=actor)
     return _out(chart)

@@ -69,10 +69,7 @@ class DecisionOut(BaseModel):
 def recommend(course_id: RecordId, actor: SignedIn, request: Request) -> RecommendationOut:
     """The next session's mg/kg for the course so far, with reasons (stored for the decision)."""
     context = services(request)
-    record = context.titration.recommend(
-        course_id,
-        actor=actor,
-    )
+    record = context.titration.recommend(course_id, actor=actor)
     return RecommendationOut(
         recommendation_id=record.recommendation_id,
         patient_id=record.patient_id,

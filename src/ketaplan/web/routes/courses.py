@@ -118,16 +118,8 @@ async def schedule(patient_id: RecordId, actor: SignedIn, request: Request) -> R
 async def course_values(request: Request, course_id: int, actor: Actor) -> dict[str, Any]:
     """What the course page shows (also re-shown after its titration forms)."""
     context = services(request)
-    course = await call(
-        context.courses.overview,
-        course_id,
-        actor=actor,
-    )
-    booster = await call(
-        context.courses.recommend_booster,
-        course_id,
-        actor=actor,
-    )
+    course = await call(context.courses.overview, course_id, actor=actor)
+    booster = await call(context.courses.recommend_booster, course_id, actor=actor)
     titration = await call(context.titration.latest, course_id, actor=actor)
     days = {date.fromisoformat(s["date"]): s["number"] for s in course.schedule["sessions"]}
     return {
@@ -150,11 +142,7 @@ async def course_page(course_id: RecordId, actor: SignedIn, request: Request) ->
 @router.post("/courses/{course_id}/titration", name="web_recommend_titration")
 async def recommend_next_dose(course_id: RecordId, actor: SignedIn, request: Request) -> Response:
     context = services(request)
-    await call(
-        context.titration.recommend,
-        course_id,
-        actor=actor,
-    )
+    await call(context.titration.recommend, course_id, actor=actor)
     return redirect(f"/courses/{course_id}#titration")
 
 
@@ -230,11 +218,7 @@ async def decide_next_dose(course_id: RecordId, actor: SignedIn, request: Reques
 async def open_course_session(course_id: RecordId, actor: SignedIn, request: Request) -> Response:
     form = await form_of(request)
     context = services(request)
-    course = await call(
-        context.courses.overview,
-        course_id,
-        actor=actor,
-    )
+    course = await call(context.courses.overview, course_id, actor=actor)
     number_text = form.get("number", "").strip()
     number = (
         whole_number(number_text, field="number", low=1, high=MAX_SESSION_NUMBER)

@@ -63,10 +63,7 @@ async def make_link(patient_id: RecordId, actor: SignedIn, request: Request) -> 
     values = await patient_page_values(request, patient_id, actor)
     try:
         link = await call(
-            services(request).patient_links.create,
-            patient_id,
-            scales=scales,
-            actor=actor,
+            services(request).patient_links.create, patient_id, scales=scales, actor=actor
         )
     except InputError as refused:
         errors = {"scales": refused.message}
@@ -143,9 +140,7 @@ async def answer(token: LinkToken, request: Request) -> Response:
 async def dashboard(actor: SignedIn, request: Request) -> Response:
     context = services(request)
     day = await call(
-        context.clinic.dashboard,
-        actor=actor,
-        zone=ZoneInfo(context.calendar.time_zone),
+        context.clinic.dashboard, actor=actor, zone=ZoneInfo(context.calendar.time_zone)
     )
     return render(request, "dashboard.html", {"d": day})
 

@@ -169,11 +169,7 @@ async def create(actor: SignedIn, request: Request) -> Response:
 async def patient_page_values(request: Request, patient_id: int, actor: Actor) -> dict[str, Any]:
     """What the patient page shows (also re-shown after its forms)."""
     context = services(request)
-    overview = await call(
-        context.patients.overview,
-        patient_id,
-        actor=actor,
-    )
+    overview = await call(context.patients.overview, patient_id, actor=actor)
     values: dict[str, Any] = {
         "o": overview,
         "p": overview.patient,

@@ -108,12 +108,7 @@ async def create(patient_id: RecordId, actor: SignedIn, request: Request) -> Res
     context = services(request)
     try:
         order = order_from_form(form)
-        record = await call(
-            context.plans.create,
-            patient_id,
-            order,
-            actor=actor,
-        )
+        record = await call(context.plans.create, patient_id, order, actor=actor)
     except OverrideRequired as refused:
         errors = {"requested_mg_per_kg": override_message(refused)}
         if can(actor, UseCase.OVERRIDE_DOSE_LIMIT):

@@ -191,11 +191,7 @@ async def _console(
     conflict: str = "",
 ) -> Response:
     context = services(request)
-    view = await call(
-        context.sessions.console,
-        session_id,
-        actor=actor,
-    )
+    view = await call(context.sessions.console, session_id, actor=actor)
     summary = view.chart.summary.to_dict()  # the page's form of the chart, made once
     voided = set(summary.get("voided") or [])  # type: ignore[call-overload]
     rate_ml_per_h = None

@@ -68,10 +68,7 @@ def _page(
 
 async def _current(request: Request, actor: Actor) -> ClinicSettingsRecord:
     context = services(request)
-    return await call(
-        context.clinic.settings,
-        actor=actor,
-    )
+    return await call(context.clinic.settings, actor=actor)
 
 
 def _typed(form: dict[str, str]) -> ClinicSettingsInput:
