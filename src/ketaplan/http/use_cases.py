@@ -123,7 +123,7 @@ class _Bound:
 
 
 class Patients(_Bound):
-    """The Patients use cases."""
+    """Registering, finding, reading and changing patients; the patient page's overview."""
 
     def create(self, details: PatientDetails, *, actor: Actor) -> PatientRecord:
         return create_patient(
@@ -172,7 +172,7 @@ class Patients(_Bound):
 
 
 class Screenings(_Bound):
-    """The Screenings use cases."""
+    """Screening a patient for a protocol, and the screenings so far."""
 
     def screen(self, patient_id: int, *, condition: str, actor: Actor) -> ScreeningRecord:
         return screen_patient(
@@ -189,7 +189,7 @@ class Screenings(_Bound):
 
 
 class Plans(_Bound):
-    """The Plans use cases."""
+    """Infusion plans as orders: proposed, signed by a prescriber, cancelled."""
 
     def create(self, patient_id: int, order: PlanOrder, *, actor: Actor) -> PlanRecord:
         return create_plan(
@@ -232,7 +232,7 @@ class Plans(_Bound):
 
 
 class Courses(_Bound):
-    """The Courses use cases."""
+    """Courses of sessions: scheduling, rescheduling, the calendar, boosters."""
 
     def schedule(
         self,
@@ -295,7 +295,7 @@ class Courses(_Bound):
 
 
 class Sessions(_Bound):
-    """The Sessions use cases."""
+    """Infusion sessions (the chart of one infusion, not a sign-in): open, chart, read."""
 
     def open(
         self,
@@ -345,7 +345,7 @@ class Sessions(_Bound):
 
 
 class Questionnaires(_Bound):
-    """The Questionnaires use cases."""
+    """Scale scores typed in by staff."""
 
     def record(
         self,
@@ -380,7 +380,7 @@ class Questionnaires(_Bound):
 
 
 class PatientLinks(_Bound):
-    """The PatientLinks use cases."""
+    """Links a patient answers questionnaires through, without an account."""
 
     def create(
         self,
@@ -412,7 +412,7 @@ class PatientLinks(_Bound):
 
 
 class Titration(_Bound):
-    """The Titration use cases."""
+    """The next dose of a course: the recommendation and the prescriber's decision."""
 
     def recommend(self, course_id: int, *, actor: Actor) -> TitrationRecord:
         return recommend_titration(
@@ -448,7 +448,7 @@ class Titration(_Bound):
 
 
 class Staff(_Bound):
-    """The Staff use cases."""
+    """The clinic's staff accounts, as its admins manage them."""
 
     def listing(self, *, actor: Actor) -> list[StaffMember]:
         return list_staff(self._context.unit_of_work(), actor=actor)
@@ -467,7 +467,7 @@ class Staff(_Bound):
 
 
 class Accounts(_Bound):
-    """The Accounts use cases."""
+    """Signing in and out (a sign-in, not an infusion session)."""
 
     def sign_in(self, email: str, password: str, *, kind: TokenKind, origin: str) -> SignIn:
         return sign_in(self._context.unit_of_work(), email, password, kind=kind, origin=origin)
@@ -477,7 +477,7 @@ class Accounts(_Bound):
 
 
 class Clinic(_Bound):
-    """The Clinic use cases."""
+    """The clinic's day (dashboard) and its own settings."""
 
     def dashboard(self, *, actor: Actor, zone: ZoneInfo) -> Dashboard:
         return clinic_dashboard(self._context.unit_of_work(), actor=actor, zone=zone)
