@@ -8,7 +8,7 @@ Servers: `ketaplan serve --workers 2` over a fresh, migrated database (SQLite in
 directory; PostgreSQL in a fresh schema of the database named by KETAPLAN_BENCH_POSTGRES_URL or
 KETAPLAN_TEST_POSTGRES_URL, skipped when neither is set), and a bare FastAPI app (one POST
 endpoint that parses a JSON body and answers JSON) under the same two workers, each on a socket
-of its own (ketaplan.api.workers). Both on 127.0.0.1.
+of its own (ketaplan.http.workers). Both on 127.0.0.1.
 
 Load: an asyncio HTTP/1.1 client in this process (keep-alive connections, no HTTP library in
 the way, so that the client costs as little as possible; it shares the machine's cores with
@@ -45,7 +45,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ketaplan.api.transport import HTTP_PROTOCOL
+from ketaplan.http.transport import HTTP_PROTOCOL
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
@@ -552,13 +552,13 @@ def main() -> None:
         (Path(tmp) / "bare_app.py").write_text(BARE_APP)
         bare_port = free_port()
         # The same server set-up as `ketaplan serve --workers 2`: uvicorn with its HTTP
-        # protocol (TCP_NODELAY on, see ketaplan.api.transport) in two workers, each on a
-        # socket of its own (ketaplan.api.workers), so that only the app differs.
+        # protocol (TCP_NODELAY on, see ketaplan.http.transport) in two workers, each on a
+        # socket of its own (ketaplan.http.workers), so that only the app differs.
         bare_command = [
             sys.executable,
             "-c",
             f"import sys; sys.path.insert(0, {tmp!r}); import uvicorn; "
-            "from ketaplan.api.workers import Workers, listening_sockets; "
+            "from ketaplan.http.workers import Workers, listening_sockets; "
             f"Workers(uvicorn.Config('bare_app:app', port={bare_port}, workers=2, "
             f"log_level='warning', http={HTTP_PROTOCOL!r}), "
             f"listening_sockets('127.0.0.1', {bare_port}, 2)).run()",

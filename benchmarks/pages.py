@@ -39,11 +39,12 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
-from ketaplan.api import ServiceContext, create_app
+from ketaplan.app import create_app
 from ketaplan.clinical.catalog import load_catalog
 from ketaplan.clinical.catalog.course_loader import load_calendar, load_monitoring_rules
 from ketaplan.clinical.medications import MedicationResolver
 from ketaplan.drug_dictionary import DnerDrugDictionary
+from ketaplan.http.context import ServiceContext
 from ketaplan.services import (
     PatientDetails,
     PlanOrder,

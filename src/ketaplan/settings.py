@@ -1,4 +1,5 @@
-"""Settings of the service, read from the environment by a function, never at import time.
+"""The service settings (:class:`ServiceSettings`), read from the environment by a function,
+never at import time.
 
 Entry points call :func:`load_settings` once with ``os.environ`` and pass the result on; tests
 pass a plain dict. Nothing here opens a database or touches the disk.
@@ -35,6 +36,9 @@ PUBLIC_URL_VARIABLE = "KETAPLAN_PUBLIC_URL"
 with it; ``ketaplan serve --public-url`` sets it for its workers."""
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
 """What ``ketaplan serve`` listens on by default."""
+SECURE_COOKIES_VARIABLE = "KETAPLAN_SECURE_COOKIES"
+"""Set by ``ketaplan serve --secure-cookies`` for its workers: mark the sign-in cookie
+``Secure``."""
 MAX_BODY_BYTES_VARIABLE = "KETAPLAN_MAX_BODY_BYTES"
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 """1 MiB: hundreds of times the largest body ketaplan takes (a patient's details, the settings
@@ -48,7 +52,7 @@ _ACCEPTED_PREFIXES = ("sqlite://", "postgresql+psycopg://")
 
 
 @dataclass(frozen=True, slots=True)
-class Settings:
+class ServiceSettings:
     """What the service needs to know about its surroundings."""
 
     database_url: str
@@ -94,8 +98,8 @@ def _database_url(raw: str) -> str:
     return url
 
 
-def load_settings(environ: Mapping[str, str]) -> Settings:
-    """Settings from an environment mapping (``os.environ`` in entry points)."""
+def load_settings(environ: Mapping[str, str]) -> ServiceSettings:
+    """The service settings from an environment mapping (``os.environ`` in entry points)."""
     raw = environ.get(DATABASE_URL_VARIABLE, "").strip() or DEFAULT_DATABASE_URL
     files = tuple(
         Path(part) for part in environ.get(CATALOG_VARIABLE, "").split(os.pathsep) if part.strip()
@@ -108,7 +112,7 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         if body_text
         else DEFAULT_MAX_BODY_BYTES
     )
-    return Settings(
+    return ServiceSettings(
         database_url=_database_url(raw),
         catalog_files=files,
         public_url=public_url(public) if public else DEFAULT_PUBLIC_URL,

@@ -32,7 +32,7 @@ import pytest
 import uvicorn
 from argon2 import PasswordHasher
 
-from ketaplan.api import ServiceContext
+from ketaplan.http.context import ServiceContext
 from ketaplan.services import add_user, set_up_clinic, utc_now
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -80,8 +80,7 @@ class Server:
 def serve_app(url: str, set_up: Callable[[ServiceContext], None]) -> Iterator[Server]:
     """The app over the migrated database at ``url`` on a free loopback port, after
     ``set_up(context)`` has put its clinic in; its clock is the :class:`Clock` yielded."""
-    from ketaplan.api import create_app
-    from ketaplan.api.context import build_context
+    from ketaplan.app import build_context, create_app
     from ketaplan.services import passwords
 
     with pytest.MonkeyPatch.context() as patch:

@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
 
-from ketaplan.api import ServiceContext
+from ketaplan.http.context import ServiceContext
 from ketaplan.services import (
     Actor,
     PatientDetails,

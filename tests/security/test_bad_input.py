@@ -28,8 +28,8 @@ import pytest
 from fastapi.testclient import TestClient
 from tests.service.conftest import PASSWORD, ROLE_EMAILS, Api, post_sign_in
 
-from ketaplan.api import create_app
-from ketaplan.api.limits import BodySizeLimit
+from ketaplan.app import create_app
+from ketaplan.http.limits import BodySizeLimit
 from ketaplan.store.models import Base, Patient
 
 CONTROL_CHARACTERS = ["\x00", "\x01", "\x1b", "\x7f", "\x85", "\ud800"]

@@ -31,8 +31,8 @@ from fastapi import FastAPI
 from fastapi.routing import iter_route_contexts
 from sqlalchemy import select
 
-from ketaplan.api.permissions import PUBLIC, RULES
 from ketaplan.errors import PermissionDenied
+from ketaplan.http.permissions import PUBLIC, RULES
 from ketaplan.services import Actor, UnitOfWork, load_actor
 from ketaplan.services.patients import PATIENT_FIELDS
 from ketaplan.services.visibility import REGISTRATION_FIELDS

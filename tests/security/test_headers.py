@@ -11,9 +11,9 @@ import pytest
 from fastapi.testclient import TestClient
 from tests.service.conftest import PASSWORD, ROLE_EMAILS, Api, post_sign_in
 
-from ketaplan.api import create_app
-from ketaplan.api.headers import CONTENT_SECURITY_POLICY
+from ketaplan.app import create_app
 from ketaplan.errors import InputError
+from ketaplan.http.headers import CONTENT_SECURITY_POLICY
 from ketaplan.settings import load_settings
 from ketaplan.web import STATIC_DIR
 

@@ -21,7 +21,7 @@ from httpx2 import Response
 from sqlalchemy import select
 from tests.service.conftest import PASSWORD, ROLE_EMAILS, Api, post_sign_in
 
-from ketaplan.api import create_app
+from ketaplan.app import create_app
 from ketaplan.errors import NotSignedIn, TooManyAttempts
 from ketaplan.services import Actor, UnitOfWork, add_user, set_up_clinic, utc_now
 from ketaplan.services import accounts as accounts_module

@@ -19,16 +19,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from tests.service.conftest import PASSWORD, ROLE_EMAILS, Api, writer_gate
 
-from ketaplan.api import create_app
-from ketaplan.api.permissions import RULES, STAFF
-from ketaplan.api.refusals import (
-    RECORDED_IN_ALL,
-    RECORDED_PER_ORIGIN,
-    WINDOW,
-    Refusal,
-    RefusalRecorder,
-)
-from ketaplan.api.security import CSRF_HEADER, SESSION_COOKIE
+from ketaplan.app import create_app
 from ketaplan.cli import main
 from ketaplan.errors import (
     ConflictError,
@@ -38,6 +29,15 @@ from ketaplan.errors import (
     PermissionDenied,
     TooManyAttempts,
 )
+from ketaplan.http.permissions import RULES, STAFF
+from ketaplan.http.refusals import (
+    RECORDED_IN_ALL,
+    RECORDED_PER_ORIGIN,
+    WINDOW,
+    Refusal,
+    RefusalRecorder,
+)
+from ketaplan.http.security import CSRF_HEADER, SIGN_IN_COOKIE
 from ketaplan.services import Actor, UnitOfWork, load_actor, set_up_clinic, utc_now
 from ketaplan.services.accounts import csrf_token_for, sign_in
 from ketaplan.services.staff import (
@@ -144,7 +144,7 @@ def _cookie_client(api: Api, email: str) -> tuple[TestClient, str]:
     """A browser signed in as ``email`` (its own client, its own cookie) and its CSRF token."""
     done = sign_in(_uow(api), email, PASSWORD, kind="cookie", origin="test")
     client = TestClient(api.client.app)
-    client.cookies.set(SESSION_COOKIE, done.token)
+    client.cookies.set(SIGN_IN_COOKIE, done.token)
     return client, csrf_token_for(done.token)
 
 
@@ -625,7 +625,7 @@ def test_a_request_without_a_valid_sign_in_is_recorded_without_secrets(api: Api)
     )
     api.client.get("/api/v1/patients/7")
     browser = TestClient(api.client.app)
-    browser.cookies.set(SESSION_COOKIE, "stale-cookie-value")
+    browser.cookies.set(SIGN_IN_COOKIE, "stale-cookie-value")
     browser.get("/staff?user=1", follow_redirects=False)
     first, second, page = _refusals(api)
     assert (first.entity_id, first.origin, first.actor_user_id) == (

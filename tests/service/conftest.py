@@ -27,9 +27,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
-from ketaplan.api import ServiceContext
 from ketaplan.clinical.catalog import Catalog
 from ketaplan.clinical.catalog.course_loader import load_policy
+from ketaplan.http.context import ServiceContext
 from ketaplan.services import (
     Actor,
     PatientDetails,
@@ -294,7 +294,7 @@ def _cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
 def api(database: Database, catalog: Catalog, resolver: object) -> Iterator[Api]:
     """The app over the test database: a clinic, one user per role with a password, and a
     bearer token for each (signed in through the API itself)."""
-    from ketaplan.api import create_app
+    from ketaplan.app import create_app
     from ketaplan.clinical.catalog.course_loader import load_calendar, load_monitoring_rules
     from ketaplan.clinical.medications import MedicationResolver
 

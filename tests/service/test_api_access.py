@@ -1,7 +1,7 @@
 """Access to the API: every route has a rule, sign-in is required, roles and CSRF are enforced.
 
 The route walk is what keeps the role matrix honest: a route added without a rule in
-``ketaplan.api.permissions`` fails here, and so does a rule for a route that no longer exists.
+``ketaplan.http.permissions`` fails here, and so does a rule for a route that no longer exists.
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from ketaplan.api import create_app
-from ketaplan.api.permissions import PUBLIC, RULES
-from ketaplan.api.security import CSRF_HEADER, SESSION_COOKIE
+from ketaplan.app import create_app
 from ketaplan.cli import main
+from ketaplan.http.permissions import PUBLIC, RULES
+from ketaplan.http.security import CSRF_HEADER, SIGN_IN_COOKIE
 from ketaplan.services import ROLES, UnitOfWork, utc_now
 from ketaplan.services.accounts import sign_in
 from ketaplan.services.throttle import ACCOUNT_AT_ORIGIN, ORIGIN
@@ -54,7 +54,7 @@ def test_every_route_of_the_app_has_exactly_one_rule(api: Api) -> None:
     names = [str(route.name) for route in routes]
     assert len(names) == len(set(names)), "route names must be unique: rules are keyed by them"
     missing = [name for name in names if name not in RULES]
-    assert missing == [], f"routes without an access rule in ketaplan.api.permissions: {missing}"
+    assert missing == [], f"routes without an access rule in ketaplan.http.permissions: {missing}"
     stale = sorted(set(RULES) - set(names))
     assert stale == [], f"rules for routes that do not exist: {stale}"
     for route in routes:
@@ -208,7 +208,7 @@ def _cookie_sign_in(api: Api, *, clock_offset: timedelta = timedelta()) -> tuple
 
 def test_cookie_writes_need_the_csrf_token_and_reads_do_not(api: Api) -> None:
     token, csrf = _cookie_sign_in(api)
-    api.client.cookies.set(SESSION_COOKIE, token)
+    api.client.cookies.set(SIGN_IN_COOKIE, token)
     assert api.client.get("/api/v1/auth/me").status_code == 200
     refused = api.client.post("/api/v1/auth/sign-out")
     assert refused.status_code == 403
@@ -220,13 +220,13 @@ def test_cookie_writes_need_the_csrf_token_and_reads_do_not(api: Api) -> None:
 
 def test_an_expired_sign_in_is_refused(api: Api) -> None:
     token, _ = _cookie_sign_in(api, clock_offset=-timedelta(hours=13))
-    api.client.cookies.set(SESSION_COOKIE, token)
+    api.client.cookies.set(SIGN_IN_COOKIE, token)
     assert api.client.get("/api/v1/auth/me").status_code == 401
 
 
 def test_a_bearer_token_is_not_accepted_as_a_cookie(api: Api) -> None:
     bearer = api.as_role("nurse")["Authorization"].removeprefix("Bearer ")
-    api.client.cookies.set(SESSION_COOKIE, bearer)
+    api.client.cookies.set(SIGN_IN_COOKIE, bearer)
     assert api.client.get("/api/v1/auth/me").status_code == 401
 
 
@@ -306,12 +306,12 @@ def test_a_database_busy_past_the_lock_timeout_is_a_503_and_saves_nothing(
 def test_an_unreachable_database_is_a_503(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
     from sqlalchemy.exc import OperationalError
 
-    import ketaplan.api.security as security
+    import ketaplan.http.security as security
 
     def unreachable(*_args: object, **_kwargs: object) -> None:
         raise OperationalError("SELECT", None, Exception("connection refused"))
 
-    monkeypatch.setattr(security, "actor_for_token", unreachable)
+    monkeypatch.setattr(security, "signed_in_actor", unreachable)
     answer = api.client.get("/api/v1/auth/me", headers=api.as_role("nurse"))
     assert answer.status_code == 503
     assert answer.json()["code"] == "database.unavailable"

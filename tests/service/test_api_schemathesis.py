@@ -30,11 +30,12 @@ from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
-from ketaplan.api import ServiceContext, create_app
+from ketaplan.app import create_app
 from ketaplan.clinical.catalog import Catalog
 from ketaplan.clinical.catalog.course_loader import load_calendar, load_monitoring_rules
 from ketaplan.clinical.medications import MedicationResolver
 from ketaplan.clinical.policy import ClinicPolicy
+from ketaplan.http.context import ServiceContext
 from ketaplan.services import (
     PatientDetails,
     PlanOrder,

@@ -9,11 +9,11 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from ketaplan.api import ServiceContext
 from ketaplan.cli import main
 from ketaplan.clinical.catalog import Catalog
 from ketaplan.clinical.catalog.course_loader import load_calendar, load_monitoring_rules
 from ketaplan.clinical.medications import MedicationResolver
+from ketaplan.http.context import ServiceContext
 from ketaplan.services import Actor, UnitOfWork
 from ketaplan.services.accounts import sign_in
 from ketaplan.services.demo_clinic import create_demo_clinic

@@ -14,12 +14,13 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from ketaplan.api import ServiceContext, create_app
+from ketaplan.app import create_app
 from ketaplan.cli import main
 from ketaplan.clinical.catalog import Catalog
 from ketaplan.clinical.catalog.course_loader import load_calendar, load_monitoring_rules
 from ketaplan.clinical.medications import MedicationResolver
 from ketaplan.errors import InputError
+from ketaplan.http.context import ServiceContext
 from ketaplan.services import (
     PatientDetails,
     PlanOrder,

@@ -23,8 +23,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from ketaplan.api import create_app
-from ketaplan.api.context import build_context
+from ketaplan.app import build_context, create_app
 from ketaplan.cli import main
 from ketaplan.services import UnitOfWork, add_user, set_up_clinic
 from ketaplan.settings import load_settings

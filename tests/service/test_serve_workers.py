@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from ketaplan.api.workers import SPREADS_CONNECTIONS, check_address_free, listening_sockets
 from ketaplan.cli import main
 from ketaplan.errors import ConflictError
+from ketaplan.http.workers import SPREADS_CONNECTIONS, check_address_free, listening_sockets
 from ketaplan.store import Database
 
 from .conftest import free_port

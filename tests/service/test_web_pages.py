@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.testclient import TestClient
 
-from ketaplan.api.permissions import PUBLIC, RULES
+from ketaplan.http.permissions import PUBLIC, RULES
 from ketaplan.store.models import (
     Base,
     InfusionPlan,

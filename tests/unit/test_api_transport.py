@@ -6,7 +6,7 @@ import asyncio
 import socket
 from typing import Any
 
-from ketaplan.api.transport import disable_nagle
+from ketaplan.http.transport import disable_nagle
 
 
 class _Transport(asyncio.BaseTransport):

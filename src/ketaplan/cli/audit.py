@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 if TYPE_CHECKING:
-    from ketaplan.store.audit import VerifiedPosition
+    from ketaplan.services.maintenance import VerifiedPosition
 
 app = typer.Typer(
     help="The audit trail of who saw and changed what.",
@@ -37,7 +37,7 @@ _ANCHOR = re.compile(r"(?P<seq>[1-9][0-9]{0,18}):(?P<hash>[0-9a-f]{64})")
 
 
 def _anchor(value: str | None) -> VerifiedPosition | None:
-    from ketaplan.store.audit import VerifiedPosition
+    from ketaplan.services.maintenance import VerifiedPosition
 
     if value is None:
         return None
@@ -48,17 +48,6 @@ def _anchor(value: str | None) -> VerifiedPosition | None:
             "(an event number, a colon, 64 hex digits)"
         )
     return VerifiedPosition(int(found["seq"]), found["hash"])
-
-
-def _database_key(database_url: str) -> str:
-    from pathlib import Path
-
-    from sqlalchemy.engine import make_url
-
-    url = make_url(database_url)
-    if url.get_backend_name() == "sqlite" and url.database:
-        return f"sqlite:///{Path(url.database).resolve()}"
-    return url.render_as_string(hide_password=True)
 
 
 @app.command("verify")
@@ -88,29 +77,20 @@ def verify(
     from datetime import UTC, datetime
 
     from ketaplan.cli._output import print_json, print_lines
+    from ketaplan.services.maintenance import verify_audit_trail
     from ketaplan.settings import load_settings
-    from ketaplan.store import open_database, verify_audit_chain
-    from ketaplan.store.audit_position import load_position, save_position
 
     anchored = _anchor(anchor)
     database_url = load_settings(os.environ).database_url
-    database = open_database(database_url, read_only=True)
-    key = _database_key(database_url)
-    known = None if full else load_position(key)
-    try:
-        with database.session_factory() as session:
-            result = verify_audit_chain(session, since=known[0] if known else None, anchor=anchored)
-    finally:
-        database.close()
-    if result.ok and result.checked:
-        save_position(key, result.position, datetime.now(UTC))
+    check = verify_audit_trail(database_url, full=full, anchor=anchored, now=datetime.now(UTC))
+    result, since_check_of = check.result, check.since_check_of
     if as_json:
-        print_json(result.to_dict() | {"since_check_of": known[1] if known else None})
+        print_json(result.to_dict() | {"since_check_of": since_check_of})
     elif result.ok:
         earlier = (
-            f" ({result.checked - result.from_seq + 1} new since the check of {known[1]}; "
+            f" ({result.checked - result.from_seq + 1} new since the check of {since_check_of}; "
             "--full walks them all)"
-            if known
+            if since_check_of is not None
             else ""
         )
         print_lines(
@@ -156,16 +136,10 @@ def anchor_command(
     import os
 
     from ketaplan.cli._output import print_json, print_lines
+    from ketaplan.services.maintenance import audit_anchor
     from ketaplan.settings import load_settings
-    from ketaplan.store import open_database
-    from ketaplan.store.audit import chain_anchor
 
-    database = open_database(load_settings(os.environ).database_url, read_only=True)
-    try:
-        with database.session_factory() as session:
-            head = chain_anchor(session)
-    finally:
-        database.close()
+    head = audit_anchor(load_settings(os.environ).database_url)
     if as_json:
         print_json(head.to_dict())
     elif head.seq == 0:

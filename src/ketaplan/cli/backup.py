@@ -20,17 +20,10 @@ AsJson = Annotated[bool, typer.Option("--json", help="Machine-readable output.")
 def _database_file(*, restoring: bool) -> Path:
     import os
 
-    from ketaplan.errors import InputError
+    from ketaplan.services.maintenance import sqlite_file
     from ketaplan.settings import load_settings
-    from ketaplan.store.backup import postgres_instructions, sqlite_path
 
-    url = load_settings(os.environ).database_url
-    path = sqlite_path(url)
-    if path is None:
-        raise InputError(
-            postgres_instructions(url, restoring=restoring), code="backup.use_postgres_tools"
-        )
-    return path
+    return sqlite_file(load_settings(os.environ).database_url, restoring=restoring)
 
 
 def backup(
@@ -39,10 +32,10 @@ def backup(
 ) -> None:
     """Copy the database to OUT while it stays in use; the copy is checked before it is kept."""
     from ketaplan.cli._output import print_json, print_lines
-    from ketaplan.store.backup import backup_sqlite
+    from ketaplan.services.maintenance import back_up
 
     database = _database_file(restoring=False)
-    done = backup_sqlite(database, out)
+    done = back_up(database, out)
     if as_json:
         print_json(done.to_dict())
         return
@@ -68,10 +61,10 @@ def restore(
     from datetime import UTC, datetime
 
     from ketaplan.cli._output import print_json, print_lines
-    from ketaplan.store.backup import restore_sqlite
+    from ketaplan.services.maintenance import restore as restore_database
 
     database = _database_file(restoring=True)
-    done = restore_sqlite(source, database, force=force, now=datetime.now(UTC))
+    done = restore_database(source, database, force=force, now=datetime.now(UTC))
     if as_json:
         print_json(done.to_dict())
         return

@@ -21,20 +21,11 @@ def migrate(
     """Create the tables, or upgrade them to this version of ketaplan (safe to run again)."""
     import os
 
-    from sqlalchemy.exc import OperationalError
-
     from ketaplan.cli._output import print_json, print_lines
+    from ketaplan.services.maintenance import migrate_database
     from ketaplan.settings import load_settings
-    from ketaplan.store import make_engine, unavailable
-    from ketaplan.store import migrate as migrate_database
 
-    engine = make_engine(load_settings(os.environ).database_url)
-    try:
-        done = migrate_database(engine)
-    except OperationalError as exc:
-        raise unavailable(engine, exc) from exc
-    finally:
-        engine.dispose()
+    done = migrate_database(load_settings(os.environ).database_url)
     if as_json:
         print_json(
             {

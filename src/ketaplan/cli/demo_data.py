@@ -3,6 +3,11 @@
 Safe to run again: once the demo clinic exists it says so and changes nothing. The generated
 passwords are printed only when the accounts are created. All or nothing: a run that fails
 half-way leaves the database as it was, and the next run starts afresh.
+
+An entry point, so it may build what the server builds: the clinic is seeded through the same
+context (:func:`ketaplan.app.build_context`) that ``ketaplan serve`` serves, catalog and all;
+it is the one module besides the tests that imports the composition root
+(``tests/unit/test_layers.py`` names it).
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ def demo_data(
     from datetime import datetime
     from zoneinfo import ZoneInfo
 
-    from ketaplan.api.context import build_context
+    from ketaplan.app import build_context
     from ketaplan.cli._output import print_lines
     from ketaplan.services.demo_clinic import DEMO_EMAILS, create_demo_clinic
     from ketaplan.settings import load_settings

@@ -3,7 +3,7 @@
 The database is checked *before* any worker starts: an un-migrated or unreachable database is
 refused here with the command that fixes it (exit 7), instead of every worker failing on its own
 with a traceback. Each worker then builds the app with the factory
-``ketaplan.api:app_from_environment``, which reads the same ``KETAPLAN_DATABASE_URL``; the
+``ketaplan.app:app_from_environment``, which reads the same ``KETAPLAN_DATABASE_URL``; the
 normalised URL is put back into the environment so the workers cannot read it differently.
 
 For a SQLite database the serving process holds an exclusive lock on ``<database>.serve-lock``
@@ -14,10 +14,10 @@ process ends, however it ends, so a crash leaves nothing stale behind.
 Proxy headers (``X-Forwarded-For``, ``X-Forwarded-Proto``) are ignored unless
 ``--forwarded-allow-ips`` names the proxies to believe: the client address that the sign-in
 rate limit and the audit trail use is otherwise the connection's peer, which a local process
-cannot forge (:mod:`ketaplan.api.transport`).
+cannot forge (:mod:`ketaplan.http.transport`).
 
 With ``--workers`` above one, each worker listens on a socket of its own so that new
-connections are spread over the workers (:mod:`ketaplan.api.workers`).
+connections are spread over the workers (:mod:`ketaplan.http.workers`).
 
 No ``--reload``: this is the clinic's server, not a development loop.
 """
@@ -81,25 +81,25 @@ def serve(
     import uvicorn
 
     from ketaplan.access_log import log_config
-    from ketaplan.api.transport import HTTP_PROTOCOL, proxy_options
-    from ketaplan.api.workers import (
+    from ketaplan.cli._output import print_lines
+    from ketaplan.clinical.catalog import load_catalog
+    from ketaplan.errors import InputError
+    from ketaplan.http.transport import HTTP_PROTOCOL, proxy_options
+    from ketaplan.http.workers import (
         SPREADS_CONNECTIONS,
         Workers,
         check_address_free,
         listening_sockets,
     )
-    from ketaplan.cli._output import print_lines
-    from ketaplan.clinical.catalog import load_catalog
-    from ketaplan.errors import InputError
+    from ketaplan.services.maintenance import describe_database, serve_lock
     from ketaplan.settings import (
         CATALOG_VARIABLE,
         DATABASE_URL_VARIABLE,
         PUBLIC_URL_VARIABLE,
+        SECURE_COOKIES_VARIABLE,
         load_settings,
     )
     from ketaplan.settings import public_url as checked_public_url
-    from ketaplan.store import open_database, safe_url
-    from ketaplan.store.backup import hold_serve_lock, sqlite_path
 
     if log_level not in LOG_LEVELS:
         raise InputError(
@@ -114,17 +114,13 @@ def serve(
     )
     catalog_files = tuple(catalog) if catalog else settings.catalog_files
     served = load_catalog(catalog_files)  # a bad clinic file is refused here, not per worker
-    database = open_database(database_url)  # refuses an un-migrated database, before workers
-    shown = safe_url(database.engine)
-    database.close()
+    shown = describe_database(database_url)  # refuses an un-migrated database, before workers
     check_address_free(host, port)  # a taken port is refused before any worker starts
     os.environ[DATABASE_URL_VARIABLE] = database_url
     os.environ[CATALOG_VARIABLE] = os.pathsep.join(str(p.resolve()) for p in catalog_files)
-    os.environ["KETAPLAN_SECURE_COOKIES"] = "1" if secure_cookies else ""
+    os.environ[SECURE_COOKIES_VARIABLE] = "1" if secure_cookies else ""
     os.environ[PUBLIC_URL_VARIABLE] = links_at
-    path = sqlite_path(database_url)
-    lock = hold_serve_lock(path) if path is not None else None
-    try:
+    with serve_lock(database_url):
         trusted = proxies.get("forwarded_allow_ips")
         print_lines(
             [
@@ -139,7 +135,7 @@ def serve(
             ]
         )
         options: dict[str, Any] = dict(
-            app="ketaplan.api:app_from_environment",
+            app="ketaplan.app:app_from_environment",
             factory=True,
             host=host,
             port=port,
@@ -149,10 +145,7 @@ def serve(
             log_config=log_config(),  # no link tokens or query strings in the access log
             **proxies,
         )
-        if workers > 1 and SPREADS_CONNECTIONS:  # one socket per worker (ketaplan.api.workers)
+        if workers > 1 and SPREADS_CONNECTIONS:  # one socket per worker (ketaplan.http.workers)
             Workers(uvicorn.Config(**options), listening_sockets(host, port, workers)).run()
         else:
             uvicorn.run(**options)
-    finally:
-        if lock is not None:
-            lock.close()

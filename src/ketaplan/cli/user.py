@@ -66,11 +66,9 @@ def read_password_from_stdin() -> str:
 
 
 def _acting_admin(uow: UnitOfWork, email: str | None) -> Actor:
-    from sqlalchemy import func, select
-
-    from ketaplan.errors import InputError, NotFoundError, PermissionDenied
+    from ketaplan.errors import PermissionDenied
     from ketaplan.services import load_actor
-    from ketaplan.store.models import Clinic, User
+    from ketaplan.services.maintenance import operator_admin
 
     if email is not None:
         actor = load_actor(uow, email, origin="cli")
@@ -80,25 +78,7 @@ def _acting_admin(uow: UnitOfWork, email: str | None) -> Actor:
                 fields={"role": actor.role, "allowed": ["admin"]},
             )
         return actor
-    with uow:
-        clinics = uow.db.scalar(select(func.count()).select_from(Clinic)) or 0
-        if clinics == 0:
-            raise NotFoundError(
-                "there is no clinic in this database yet (`ketaplan demo-data` sets one up)",
-                code="not_found.clinic",
-            )
-        if clinics > 1:
-            raise InputError(
-                "this database holds several clinics; say which admin acts with --as EMAIL",
-                code="input.missing",
-                fields={"field": "as"},
-            )
-        first_admin = uow.db.scalar(
-            select(User.email).where(User.role == "admin", User.active).order_by(User.id).limit(1)
-        )
-    if first_admin is None:
-        raise NotFoundError("the clinic has no active admin", code="not_found.admin")
-    return load_actor(uow, first_admin, origin="cli")
+    return operator_admin(uow)
 
 
 def _refuse_argv_password(password_stdin: bool) -> None:
@@ -159,16 +139,11 @@ def _as_admin(acting: str | None) -> Iterator[tuple[UnitOfWork, Actor]]:
     """The database (closed after) and the acting admin (``--as``, or the first admin)."""
     import os
 
-    from ketaplan.services import UnitOfWork
+    from ketaplan.services.maintenance import operator_unit_of_work
     from ketaplan.settings import load_settings
-    from ketaplan.store import open_database
 
-    database = open_database(load_settings(os.environ).database_url)
-    try:
-        uow = UnitOfWork(database.session_factory)
+    with operator_unit_of_work(load_settings(os.environ).database_url) as uow:
         yield uow, _acting_admin(uow, acting)
-    finally:
-        database.close()
 
 
 def _member_json(member: StaffMember) -> dict[str, object]:

@@ -9,7 +9,7 @@ A course's protocol is its diagnosis ("suicidal_ideation"), so a booking does no
 
 The services enforce this, whatever the entry point: a read returns the role's view (or is
 refused when there is no front-desk view of it), and a change that names a clinical field is
-refused. :mod:`ketaplan.api.permissions` keeps whole routes from roles on top of it.
+refused. :mod:`ketaplan.http.permissions` keeps whole routes from roles on top of it.
 """
 
 from __future__ import annotations

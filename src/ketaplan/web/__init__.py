@@ -1,11 +1,12 @@
 """The web app: server-rendered pages for the clinic's daily work, in the same FastAPI app.
 
 :func:`install` adds the pages, their static assets (served by the app itself: clinics may be
-offline, so nothing comes from a CDN) and the HTML error pages to an app made by
-:func:`ketaplan.api.create_app`. Pages call the same services as the API; they hold no clinical
-logic. Every page route is named and ruled in :mod:`ketaplan.api.permissions`, so the same
-:func:`~ketaplan.api.security.authorize` dependency signs requests in, checks the CSRF token of
-every form post and enforces the role matrix.
+offline, so nothing comes from a CDN) and the HTML error pages to the app the composition root
+builds (:func:`ketaplan.app.create_app`). Pages call the same services as the API; they hold no
+clinical logic. What they share with the API is :mod:`ketaplan.http`, never the API itself:
+every page route is named and ruled in :mod:`ketaplan.http.permissions`, so the same
+:func:`~ketaplan.http.security.authorize` dependency signs requests in, checks the CSRF token of
+every form post and enforces the rule of the page's use case.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from ketaplan.api.errors import PAGE_ERRORS
+from ketaplan.http.errors import PAGE_ERRORS
 from ketaplan.web.rendering import render_error
 from ketaplan.web.routes import ROUTERS
 

@@ -21,9 +21,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
-from ketaplan.api.context import services
-from ketaplan.api.security import SESSION_COOKIE
 from ketaplan.errors import KetaplanError
+from ketaplan.http.context import services
+from ketaplan.http.permissions import can
+from ketaplan.http.security import SIGN_IN_COOKIE
 from ketaplan.inputs import check_text
 from ketaplan.services import Actor
 from ketaplan.services.accounts import csrf_token_for
@@ -77,7 +78,7 @@ def actor_of(request: Request) -> Actor | None:
 
 def csrf_of(request: Request) -> str:
     """The CSRF token for this request's sign-in, for the page's forms ('' when signed out)."""
-    token: str | None = getattr(request.state, "token", None) or request.cookies.get(SESSION_COOKIE)
+    token: str | None = getattr(request.state, "token", None) or request.cookies.get(SIGN_IN_COOKIE)
     return csrf_token_for(token) if token else ""
 
 
@@ -92,6 +93,7 @@ def render(
     """A page: the template with the actor, CSRF token and time helpers."""
     values: dict[str, Any] = {
         "actor": actor_of(request),
+        "can": can,  # `can(actor, "sign_order")`: offer what the actor may do, by use case
         "csrf_token": csrf_of(request),
         "time": partial(local_time, request, pattern="%H:%M"),
         "when": partial(local_time, request, pattern="%a %d %b %Y, %H:%M"),

@@ -8,10 +8,9 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from ketaplan.api.context import services
-from ketaplan.api.params import Line
-from ketaplan.api.security import SignedIn, client_origin
-from ketaplan.services.accounts import sign_in, sign_out
+from ketaplan.http.context import services
+from ketaplan.http.params import Line
+from ketaplan.http.security import SignedIn, client_origin
 
 router = APIRouter(prefix="/auth", tags=["accounts"])
 
@@ -50,8 +49,7 @@ async def sign_in_for_token(credentials: Credentials, request: Request) -> Token
     """
     context = services(request)
     done = await run_in_threadpool(
-        sign_in,
-        context.unit_of_work(),
+        context.accounts.sign_in,
         credentials.email,
         credentials.password,
         kind="bearer",
@@ -63,7 +61,7 @@ async def sign_in_for_token(credentials: Credentials, request: Request) -> Token
 @router.post("/sign-out", name="sign_out", status_code=204)
 def sign_out_route(actor: SignedIn, request: Request) -> None:
     """End the sign-in that this request carries (token or cookie)."""
-    sign_out(services(request).unit_of_work(), request.state.token, actor=actor)
+    services(request).accounts.sign_out(request.state.token, actor=actor)
 
 
 @router.get("/me", name="who_am_i")

@@ -11,17 +11,13 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from ketaplan.api.context import services
-from ketaplan.api.params import ClinicDate, Condition, OptionalRecordId, RecordId
-from ketaplan.api.security import SignedIn
+from ketaplan.http.context import services
+from ketaplan.http.params import ClinicDate, Condition, OptionalRecordId, RecordId
+from ketaplan.http.security import SignedIn
 from ketaplan.services import (
     CourseRecord,
-    list_courses,
-    recommend_booster,
-    reschedule_course,
-    schedule_course,
 )
-from ketaplan.services.courses import CourseView, course_calendar, course_view, read_course
+from ketaplan.services.courses import CourseView, course_view
 
 router = APIRouter(tags=["courses"])
 
@@ -105,13 +101,11 @@ def create(
     protocol when it is left out. 409 ``order.not_active`` (the named order is proposed,
     superseded or cancelled) or ``order.none_active`` (there is none): nothing is saved."""
     context = services(request)
-    record = schedule_course(
-        context.unit_of_work(),
+    record = context.courses.schedule(
         patient_id,
         condition=body.condition,
         first_day=body.first_day,
         actor=actor,
-        policy=context.policy,
         plan_id=body.plan_id,
     )
     return _out(course_view(record, actor))
@@ -122,14 +116,14 @@ def listing(
     patient_id: RecordId, actor: SignedIn, request: Request
 ) -> list[CourseOut | BookedCourseOut]:
     """The patient's courses, newest first."""
-    found = list_courses(services(request).unit_of_work(), patient_id, actor=actor)
+    found = services(request).courses.listing(patient_id, actor=actor)
     return [_out(record) for record in found]
 
 
 @router.get("/courses/{course_id}", name="read_course")
 def read(course_id: RecordId, actor: SignedIn, request: Request) -> CourseOut | BookedCourseOut:
     """A course and its current schedule."""
-    return _out(read_course(services(request).unit_of_work(), course_id, actor=actor))
+    return _out(services(request).courses.read(course_id, actor=actor))
 
 
 @router.post("/courses/{course_id}/reschedule", name="reschedule_course")
@@ -138,14 +132,12 @@ def move(
 ) -> CourseOut | BookedCourseOut:
     """A session was missed or cancelled: it and the rest move, keeping the calendar's rules."""
     context = services(request)
-    record = reschedule_course(
-        context.unit_of_work(),
+    record = context.courses.reschedule(
         course_id,
         session_number=body.session_number,
         status=body.status,
         expected_version=body.expected_version,
         actor=actor,
-        policy=context.policy,
         from_date=body.from_date,
     )
     return _out(course_view(record, actor))
@@ -155,12 +147,7 @@ def move(
 def booster(course_id: RecordId, actor: SignedIn, request: Request) -> BoosterOut:
     """Reassessment and boosters after the series, from the course's stored scores."""
     context = services(request)
-    advice = recommend_booster(
-        context.unit_of_work(),
-        course_id,
-        actor=actor,
-        policy=context.policy,
-    )
+    advice = context.courses.recommend_booster(course_id, actor=actor)
     return BoosterOut(
         course_id=advice.course_id,
         patient_id=advice.patient_id,
@@ -179,9 +166,7 @@ def calendar(course_id: RecordId, actor: SignedIn, request: Request) -> Response
     """The course's sessions as an iCalendar file for the patient's or clinic's calendar,
     under a neutral title (no diagnosis)."""
     context = services(request)
-    document = course_calendar(
-        context.unit_of_work(), course_id, actor=actor, stamp=context.clock()
-    )
+    document = context.courses.calendar(course_id, actor=actor, stamp=context.clock())
     return Response(
         document,
         media_type="text/calendar",

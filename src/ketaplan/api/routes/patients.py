@@ -12,25 +12,20 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from ketaplan.api.context import services
-from ketaplan.api.params import Line, RecordId
-from ketaplan.api.security import SignedIn
 from ketaplan.clinical.profile import with_confirm_weight_hint
 from ketaplan.errors import InputError
+from ketaplan.http.context import services
+from ketaplan.http.params import Line, RecordId
+from ketaplan.http.security import SignedIn
 from ketaplan.services import (
     PatientDetails,
     PatientRecord,
-    create_patient,
-    search_patients,
-    update_patient,
 )
 from ketaplan.services.patients import (
     MAX_SEARCH_RESULTS,
     PatientView,
-    amend_patient,
     patient_view,
     profile_to_dict,
-    read_patient,
 )
 
 router = APIRouter(prefix="/patients", tags=["patients"])
@@ -150,9 +145,7 @@ def create(body: PatientIn, actor: SignedIn, request: Request) -> PatientOut | P
     """Register a patient; the weight and height are checked with their units."""
     context = services(request)
     try:
-        record = create_patient(
-            context.unit_of_work(), body.details(), actor=actor, catalog=context.catalog
-        )
+        record = context.patients.create(body.details(), actor=actor)
     except InputError as refused:
         raise with_confirm_weight_hint(refused, CONFIRM_WEIGHT_HINT) from None
     return _view_out(patient_view(record, actor))
@@ -166,7 +159,7 @@ def search(
     limit: Annotated[int, Query(ge=1, le=MAX_SEARCH_RESULTS)] = MAX_SEARCH_RESULTS,
 ) -> list[PatientListItem]:
     """Patients whose name contains ``q`` (any case), by name."""
-    found = search_patients(services(request).unit_of_work(), q, actor=actor, limit=limit)
+    found = services(request).patients.search(q, actor=actor, limit=limit)
     return [
         PatientListItem(
             patient_id=p.patient_id,
@@ -182,7 +175,7 @@ def search(
 def read(patient_id: RecordId, actor: SignedIn, request: Request) -> PatientOut | PatientListItem:
     """The patient's current details and validated profile (the front desk: the
     registration only)."""
-    return _view_out(read_patient(services(request).unit_of_work(), patient_id, actor=actor))
+    return _view_out(services(request).patients.read(patient_id, actor=actor))
 
 
 @router.put("/{patient_id}", name="update_patient")
@@ -194,13 +187,8 @@ def update(
     context = services(request)
     details = PatientIn.model_validate(body.model_dump(exclude={"expected_version"})).details()
     try:
-        record = update_patient(
-            context.unit_of_work(),
-            patient_id,
-            details,
-            expected_version=body.expected_version,
-            actor=actor,
-            catalog=context.catalog,
+        record = context.patients.update(
+            patient_id, details, expected_version=body.expected_version, actor=actor
         )
     except InputError as refused:
         raise with_confirm_weight_hint(refused, CONFIRM_WEIGHT_HINT) from None
@@ -216,13 +204,8 @@ def amend(
     ``permission.clinical_fields`` and nothing is saved."""
     context = services(request)
     try:
-        view = amend_patient(
-            context.unit_of_work(),
-            patient_id,
-            body.changes(),
-            expected_version=body.expected_version,
-            actor=actor,
-            catalog=context.catalog,
+        view = context.patients.amend(
+            patient_id, body.changes(), expected_version=body.expected_version, actor=actor
         )
     except InputError as refused:
         raise with_confirm_weight_hint(refused, CONFIRM_WEIGHT_HINT) from None

@@ -26,20 +26,15 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from ketaplan.api.context import services
-from ketaplan.api.params import Condition, ErrorOut, Line, Reason, RecordId
-from ketaplan.api.security import SignedIn
 from ketaplan.errors import OverrideRequired
+from ketaplan.http.context import services
+from ketaplan.http.params import Condition, ErrorOut, Line, Reason, RecordId
+from ketaplan.http.security import SignedIn
 from ketaplan.inputs import MAX_REQUESTED_MG_PER_KG
 from ketaplan.services import (
     DEFAULT_MEANING,
     PlanOrder,
     PlanRecord,
-    cancel_order,
-    create_plan,
-    get_plan,
-    list_plans,
-    sign_order,
 )
 
 router = APIRouter(tags=["plans"])
@@ -168,13 +163,10 @@ def create(patient_id: RecordId, body: PlanIn, actor: SignedIn, request: Request
     """Plan an infusion for the patient's current details and save it, explained."""
     context = services(request)
     try:
-        record = create_plan(
-            context.unit_of_work(),
+        record = context.plans.create(
             patient_id,
             PlanOrder(body.condition, body.requested_mg_per_kg, body.override_reason),
             actor=actor,
-            policy=context.policy,
-            resolver=context.resolver,
         )
     except OverrideRequired as refused:
         raise refused.with_hint(OVERRIDE_HINT) from None
@@ -184,13 +176,13 @@ def create(patient_id: RecordId, body: PlanIn, actor: SignedIn, request: Request
 @router.get("/patients/{patient_id}/plans", name="list_plans")
 def listing(patient_id: RecordId, actor: SignedIn, request: Request) -> list[PlanOut]:
     """The patient's saved plans, newest first."""
-    return [_out(r) for r in list_plans(services(request).unit_of_work(), patient_id, actor=actor)]
+    return [_out(r) for r in services(request).plans.listing(patient_id, actor=actor)]
 
 
 @router.get("/plans/{plan_id}", name="read_plan")
 def read(plan_id: RecordId, actor: SignedIn, request: Request) -> PlanOut:
     """A saved plan as it was shown."""
-    return _out(get_plan(services(request).unit_of_work(), plan_id, actor=actor))
+    return _out(services(request).plans.get(plan_id, actor=actor))
 
 
 @router.post(
@@ -202,8 +194,7 @@ def sign(plan_id: RecordId, body: SignIn, actor: SignedIn, request: Request) -> 
     """A prescriber's electronic signature: the order becomes active (its preparation and
     pump program are shown) and supersedes the patient's previous active order for the
     protocol."""
-    record = sign_order(
-        services(request).unit_of_work(),
+    record = services(request).plans.sign(
         plan_id,
         password=body.password,
         actor=actor,
@@ -217,7 +208,5 @@ def sign(plan_id: RecordId, body: SignIn, actor: SignedIn, request: Request) -> 
 @router.post("/plans/{plan_id}/cancel", name="cancel_order")
 def cancel(plan_id: RecordId, body: CancelIn, actor: SignedIn, request: Request) -> PlanOut:
     """Cancel an order, with the reason (a signed one: prescribers only)."""
-    record = cancel_order(
-        services(request).unit_of_work(), plan_id, reason=body.reason, actor=actor
-    )
+    record = services(request).plans.cancel(plan_id, reason=body.reason, actor=actor)
     return _out(record)

@@ -11,21 +11,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from ketaplan.api.context import services
-from ketaplan.api.params import ClinicTime, Line, OptionalRecordId, RecordId
-from ketaplan.api.security import SignedIn, client_origin
+from ketaplan.http.context import services
+from ketaplan.http.params import ClinicTime, Line, LinkToken, OptionalRecordId, RecordId
+from ketaplan.http.security import SignedIn, client_origin
 from ketaplan.services import (
     QuestionnaireRecord,
-    answer_patient_link,
-    create_patient_link,
-    list_questionnaires,
-    open_patient_link,
-    record_questionnaire,
 )
-from ketaplan.services.patient_links import MAX_TOKEN_LENGTH
 
 router = APIRouter(tags=["questionnaires"])
 
@@ -42,7 +36,6 @@ Answers = Annotated[
     list[Annotated[int, Field(ge=-1000, le=1000)]],
     Field(max_length=50, description="Every item's answer, in item order.", examples=[[1] * 9]),
 ]
-Token = Annotated[Line, Path(min_length=1, max_length=MAX_TOKEN_LENGTH)]
 
 
 class ResponseIn(BaseModel):
@@ -136,8 +129,7 @@ def record(
     patient_id: RecordId, body: ResponseIn, actor: SignedIn, request: Request
 ) -> ResponseOut:
     """Score and store a completed questionnaire (every item; flags come back as data)."""
-    answered = record_questionnaire(
-        services(request).unit_of_work(),
+    answered = services(request).questionnaires.record(
         patient_id,
         scale=body.scale,
         answers=body.answers,
@@ -157,21 +149,15 @@ def listing(
     scale: Annotated[ScaleKey | None, Query(description="Only this scale.")] = None,
 ) -> list[ResponseOut]:
     """The patient's responses, newest answered first."""
-    found = list_questionnaires(
-        services(request).unit_of_work(), patient_id, actor=actor, scale_key=scale
-    )
+    found = services(request).questionnaires.listing(patient_id, actor=actor, scale_key=scale)
     return [_out(record) for record in found]
 
 
 @router.post("/patients/{patient_id}/links", name="create_patient_link", status_code=201)
 def create_link(patient_id: RecordId, body: LinkIn, actor: SignedIn, request: Request) -> LinkOut:
     """A link for the patient to answer these questionnaires once each, within three days."""
-    created = create_patient_link(
-        services(request).unit_of_work(),
-        patient_id,
-        scales=body.scales,
-        actor=actor,
-        course_id=body.course_id,
+    created = services(request).patient_links.create(
+        patient_id, scales=body.scales, actor=actor, course_id=body.course_id
     )
     return LinkOut(
         link_id=created.link_id,
@@ -182,9 +168,9 @@ def create_link(patient_id: RecordId, body: LinkIn, actor: SignedIn, request: Re
 
 
 @router.get("/links/{token}", name="open_patient_link")
-def open_link(token: Token, request: Request) -> LinkViewOut:
+def open_link(token: LinkToken, request: Request) -> LinkViewOut:
     """What a link shows the patient: their first name and what is left to answer."""
-    view = open_patient_link(services(request).unit_of_work(), token, origin=client_origin(request))
+    view = services(request).patient_links.open(token, origin=client_origin(request))
     return LinkViewOut(
         first_name=view.first_name,
         to_answer=[
@@ -202,13 +188,9 @@ def open_link(token: Token, request: Request) -> LinkViewOut:
 
 
 @router.post("/links/{token}/responses", name="answer_patient_link", status_code=201)
-def answer_link(token: Token, body: LinkAnswerIn, request: Request) -> LinkAnswerOut:
+def answer_link(token: LinkToken, body: LinkAnswerIn, request: Request) -> LinkAnswerOut:
     """The patient's answers to one of the link's questionnaires."""
-    answered = answer_patient_link(
-        services(request).unit_of_work(),
-        token,
-        scale=body.scale,
-        answers=body.answers,
-        origin=client_origin(request),
+    answered = services(request).patient_links.answer(
+        token, scale=body.scale, answers=body.answers, origin=client_origin(request)
     )
     return LinkAnswerOut(scale=answered.scale, received_at=answered.answered_at)

@@ -8,10 +8,10 @@ from typing import Any
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict
 
-from ketaplan.api.context import services
-from ketaplan.api.params import Condition, RecordId
-from ketaplan.api.security import SignedIn
-from ketaplan.services import ScreeningRecord, list_screenings, screen_patient
+from ketaplan.http.context import services
+from ketaplan.http.params import Condition, RecordId
+from ketaplan.http.security import SignedIn
+from ketaplan.services import ScreeningRecord
 
 router = APIRouter(tags=["screenings"])
 
@@ -63,19 +63,12 @@ def create(
 ) -> ScreeningOut:
     """Screen the patient's current details for a protocol and save the findings."""
     context = services(request)
-    record = screen_patient(
-        context.unit_of_work(),
-        patient_id,
-        condition=body.condition,
-        actor=actor,
-        policy=context.policy,
-        resolver=context.resolver,
-    )
+    record = context.screenings.screen(patient_id, condition=body.condition, actor=actor)
     return _out(record)
 
 
 @router.get("/patients/{patient_id}/screenings", name="list_screenings")
 def listing(patient_id: RecordId, actor: SignedIn, request: Request) -> list[ScreeningOut]:
     """The patient's screenings, newest first."""
-    found = list_screenings(services(request).unit_of_work(), patient_id, actor=actor)
+    found = services(request).screenings.listing(patient_id, actor=actor)
     return [_out(record) for record in found]

@@ -20,16 +20,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
-from ketaplan.api.context import services
-from ketaplan.api.params import Condition, Line, MultilineText, OptionalRecordId, RecordId
-from ketaplan.api.security import SignedIn
+from ketaplan.http.context import services
+from ketaplan.http.params import Condition, Line, MultilineText, OptionalRecordId, RecordId
+from ketaplan.http.security import SignedIn
 from ketaplan.inputs import MAX_EVENT_MAGNITUDE, MAX_SESSION_NUMBER
 from ketaplan.services import (
     SessionChart,
-    append_session_event,
-    get_session_chart,
-    list_sessions,
-    open_session,
 )
 
 router = APIRouter(tags=["sessions"])
@@ -148,12 +144,10 @@ def _out(chart: SessionChart) -> ChartOut:
 def create(patient_id: RecordId, body: SessionIn, actor: SignedIn, request: Request) -> ChartOut:
     """Open an empty chart at the patient's current weight."""
     context = services(request)
-    chart = open_session(
-        context.unit_of_work(),
+    chart = context.sessions.open(
         patient_id,
         condition=body.condition,
         actor=actor,
-        policy=context.policy,
         course_id=body.course_id,
         plan_id=body.plan_id,
         number=body.number,
@@ -164,7 +158,7 @@ def create(patient_id: RecordId, body: SessionIn, actor: SignedIn, request: Requ
 @router.get("/patients/{patient_id}/sessions", name="list_sessions")
 def listing(patient_id: RecordId, actor: SignedIn, request: Request) -> list[SessionListItem]:
     """The patient's sessions, newest first, with how many events each has."""
-    found = list_sessions(services(request).unit_of_work(), patient_id, actor=actor)
+    found = services(request).sessions.listing(patient_id, actor=actor)
     return [
         SessionListItem(
             session_id=s.session_id,
@@ -182,13 +176,8 @@ def listing(patient_id: RecordId, actor: SignedIn, request: Request) -> list[Ses
 def append(session_id: RecordId, body: EventIn, actor: SignedIn, request: Request) -> ChartOut:
     """Chart one event; 409 ``conflict.chart_moved_on`` if someone charted after what you saw."""
     context = services(request)
-    chart = append_session_event(
-        context.unit_of_work(),
-        session_id,
-        body.event,
-        expected_seq=body.expected_seq,
-        actor=actor,
-        policy=context.policy,
+    chart = context.sessions.append_event(
+        session_id, body.event, expected_seq=body.expected_seq, actor=actor
     )
     return _out(chart)
 
@@ -197,10 +186,5 @@ def append(session_id: RecordId, body: EventIn, actor: SignedIn, request: Reques
 def read(session_id: RecordId, actor: SignedIn, request: Request) -> ChartOut:
     """The chart: state, delivered dose, alerts and every event."""
     context = services(request)
-    chart = get_session_chart(
-        context.unit_of_work(),
-        session_id,
-        actor=actor,
-        policy=context.policy,
-    )
+    chart = context.sessions.chart(session_id, actor=actor)
     return _out(chart)

@@ -13,18 +13,13 @@ from typing import Annotated
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from ketaplan.api.context import services
-from ketaplan.api.params import RecordId
-from ketaplan.api.security import SignedIn
+from ketaplan.http.context import services
+from ketaplan.http.params import RecordId
+from ketaplan.http.security import SignedIn
 from ketaplan.services import ROLES
 from ketaplan.services.passwords import MAX_PASSWORD_LENGTH
 from ketaplan.services.staff import (
     StaffMember,
-    change_role,
-    deactivate_user,
-    list_staff,
-    reactivate_user,
-    reset_password,
 )
 
 router = APIRouter(prefix="/staff", tags=["staff"])
@@ -79,7 +74,7 @@ def _out(member: StaffMember) -> StaffMemberOut:
 @router.get("", name="list_staff")
 def list_staff_route(actor: SignedIn, request: Request) -> StaffOut:
     """The clinic's staff, active first."""
-    members = list_staff(services(request).unit_of_work(), actor=actor)
+    members = services(request).staff.listing(actor=actor)
     return StaffOut(staff=[_out(member) for member in members])
 
 
@@ -88,8 +83,7 @@ def change_role_route(
     user_id: RecordId, body: RoleIn, actor: SignedIn, request: Request
 ) -> StaffMemberOut:
     """Give a member of staff another role; it applies from their next request."""
-    uow = services(request).unit_of_work()
-    return _out(change_role(uow, user_id, body.role, actor=actor))
+    return _out(services(request).staff.change_role(user_id, body.role, actor=actor))
 
 
 @router.post("/{user_id}/password", name="reset_user_password", status_code=204)
@@ -97,16 +91,16 @@ def reset_password_route(
     user_id: RecordId, body: PasswordIn, actor: SignedIn, request: Request
 ) -> None:
     """Set a member of staff's password; every sign-in they have ends."""
-    reset_password(services(request).unit_of_work(), user_id, body.password, actor=actor)
+    services(request).staff.reset_password(user_id, body.password, actor=actor)
 
 
 @router.post("/{user_id}/deactivate", name="deactivate_user")
 def deactivate_route(user_id: RecordId, actor: SignedIn, request: Request) -> StaffMemberOut:
     """Deactivate an account: it cannot sign in, and every sign-in it has ends now."""
-    return _out(deactivate_user(services(request).unit_of_work(), user_id, actor=actor))
+    return _out(services(request).staff.deactivate(user_id, actor=actor))
 
 
 @router.post("/{user_id}/reactivate", name="reactivate_user")
 def reactivate_route(user_id: RecordId, actor: SignedIn, request: Request) -> StaffMemberOut:
     """Let a deactivated account sign in again with its password."""
-    return _out(reactivate_user(services(request).unit_of_work(), user_id, actor=actor))
+    return _out(services(request).staff.reactivate(user_id, actor=actor))

@@ -6,12 +6,10 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel
-from sqlalchemy import text
-from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
-from ketaplan.api.context import services
-from ketaplan.store import unavailable
+from ketaplan.http.context import services
+from ketaplan.services.maintenance import check_reachable
 
 router = APIRouter(tags=["system"])
 
@@ -24,16 +22,7 @@ class Health(BaseModel):
 @router.get("/health", name="health")
 async def health(request: Request) -> Health:
     """Whether the service can reach its database (no sign-in, no patient data)."""
-    database = services(request).database
-
-    def ping() -> None:
-        with database.engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
-
-    try:
-        await run_in_threadpool(ping)
-    except SQLAlchemyError as exc:
-        raise unavailable(database.engine, exc) from exc
+    await run_in_threadpool(check_reachable, services(request).database)
     return Health(status="ok", database="ok")
 
 

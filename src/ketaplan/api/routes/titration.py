@@ -16,11 +16,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from ketaplan.api.context import services
-from ketaplan.api.params import ErrorOut, Line, MultilineText, RecordId
-from ketaplan.api.security import SignedIn
+from ketaplan.http.context import services
+from ketaplan.http.params import ErrorOut, Line, MultilineText, RecordId
+from ketaplan.http.security import SignedIn
 from ketaplan.inputs import MAX_REQUESTED_MG_PER_KG
-from ketaplan.services import DEFAULT_MEANING, decide_titration, recommend_titration
+from ketaplan.services import DEFAULT_MEANING
 
 router = APIRouter(tags=["titration"])
 
@@ -69,12 +69,7 @@ class DecisionOut(BaseModel):
 def recommend(course_id: RecordId, actor: SignedIn, request: Request) -> RecommendationOut:
     """The next session's mg/kg for the course so far, with reasons (stored for the decision)."""
     context = services(request)
-    record = recommend_titration(
-        context.unit_of_work(),
-        course_id,
-        actor=actor,
-        policy=context.policy,
-    )
+    record = context.titration.recommend(course_id, actor=actor)
     return RecommendationOut(
         recommendation_id=record.recommendation_id,
         patient_id=record.patient_id,
@@ -96,12 +91,9 @@ def decide(
     """Accept the recommendation or choose another dose with a reason (prescribers; once):
     the decision becomes the course's next order, signed by the prescriber."""
     context = services(request)
-    record = decide_titration(
-        context.unit_of_work(),
+    record = context.titration.decide(
         recommendation_id,
         actor=actor,
-        policy=context.policy,
-        resolver=context.resolver,
         password=body.password,
         mg_per_kg=body.mg_per_kg,
         reason=body.reason,

@@ -1,4 +1,4 @@
-"""Signing in and out in the browser: the session cookie and its CSRF token, and the sign-in
+"""Signing in and out in the browser: the sign-in cookie and its CSRF token, and the sign-in
 form's own CSRF token (no one else's form can sign a browser into an account)."""
 
 from __future__ import annotations
@@ -11,12 +11,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from starlette.responses import Response
 
-from ketaplan.api.context import services
-from ketaplan.api.errors import retry_after
-from ketaplan.api.params import Line
-from ketaplan.api.security import CSRF_FORM_FIELD, SESSION_COOKIE, SignedIn, client_origin
 from ketaplan.errors import NotSignedIn, TooManyAttempts
-from ketaplan.services.accounts import sign_in, sign_out
+from ketaplan.http.context import services
+from ketaplan.http.errors import retry_after
+from ketaplan.http.params import Line
+from ketaplan.http.security import CSRF_FORM_FIELD, SIGN_IN_COOKIE, SignedIn, client_origin
 from ketaplan.web.rendering import call, form_of, redirect, render
 
 router = APIRouter()
@@ -91,8 +90,7 @@ async def sign_in_form(request: Request) -> Response:
     if not errors:
         try:
             done = await call(
-                sign_in,
-                context.unit_of_work(),
+                context.accounts.sign_in,
                 email,
                 password,
                 kind="cookie",
@@ -106,7 +104,7 @@ async def sign_in_form(request: Request) -> Response:
         else:
             response = redirect(target)
             response.set_cookie(
-                SESSION_COOKIE,
+                SIGN_IN_COOKIE,
                 done.token,
                 expires=done.expires_at,
                 httponly=True,
@@ -121,7 +119,7 @@ async def sign_in_form(request: Request) -> Response:
 
 @router.post("/sign-out", name="web_sign_out")
 async def sign_out_form(actor: SignedIn, request: Request) -> Response:
-    await call(sign_out, services(request).unit_of_work(), request.state.token, actor=actor)
+    await call(services(request).accounts.sign_out, request.state.token, actor=actor)
     response = redirect("/sign-in")
-    response.delete_cookie(SESSION_COOKIE, path="/")
+    response.delete_cookie(SIGN_IN_COOKIE, path="/")
     return response

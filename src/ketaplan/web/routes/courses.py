@@ -13,10 +13,6 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from starlette.responses import Response
 
-from ketaplan.api.context import services
-from ketaplan.api.errors import retry_after
-from ketaplan.api.params import RecordId
-from ketaplan.api.security import SignedIn
 from ketaplan.clinical.calendar import ClinicCalendar
 from ketaplan.errors import (
     ConflictError,
@@ -27,6 +23,10 @@ from ketaplan.errors import (
     SafetyLimitError,
     TooManyAttempts,
 )
+from ketaplan.http.context import services
+from ketaplan.http.errors import retry_after
+from ketaplan.http.params import RecordId
+from ketaplan.http.security import SignedIn
 from ketaplan.inputs import (
     MAX_RECORD_ID,
     MAX_REQUESTED_MG_PER_KG,
@@ -38,12 +38,7 @@ from ketaplan.inputs import (
 from ketaplan.services import (
     DEFAULT_MEANING,
     Actor,
-    open_session,
-    recommend_booster,
-    schedule_course,
 )
-from ketaplan.services.patient_overview import course_overview
-from ketaplan.services.titration import decide_titration, latest_titration, recommend_titration
 from ketaplan.web.rendering import call, field_errors, form_of, redirect, render
 from ketaplan.web.routes.plans import plan_values
 
@@ -100,13 +95,11 @@ async def schedule(patient_id: RecordId, actor: SignedIn, request: Request) -> R
     )
     try:
         record = await call(
-            schedule_course,
-            context.unit_of_work(),
+            context.courses.schedule,
             patient_id,
             condition=form.get("condition", ""),
             first_day=_first_day(form.get("first_day", "")),
             actor=actor,
-            policy=context.policy,
             plan_id=plan_id,
         )
     except (InputError, ConflictError) as refused:
@@ -125,21 +118,9 @@ async def schedule(patient_id: RecordId, actor: SignedIn, request: Request) -> R
 async def course_values(request: Request, course_id: int, actor: Actor) -> dict[str, Any]:
     """What the course page shows (also re-shown after its titration forms)."""
     context = services(request)
-    course = await call(
-        course_overview,
-        context.unit_of_work(),
-        course_id,
-        actor=actor,
-        policy=context.policy,
-    )
-    booster = await call(
-        recommend_booster,
-        context.unit_of_work(),
-        course_id,
-        actor=actor,
-        policy=context.policy,
-    )
-    titration = await call(latest_titration, context.unit_of_work(), course_id, actor=actor)
+    course = await call(context.courses.overview, course_id, actor=actor)
+    booster = await call(context.courses.recommend_booster, course_id, actor=actor)
+    titration = await call(context.titration.latest, course_id, actor=actor)
     days = {date.fromisoformat(s["date"]): s["number"] for s in course.schedule["sessions"]}
     return {
         "course": course,
@@ -161,13 +142,7 @@ async def course_page(course_id: RecordId, actor: SignedIn, request: Request) ->
 @router.post("/courses/{course_id}/titration", name="web_recommend_titration")
 async def recommend_next_dose(course_id: RecordId, actor: SignedIn, request: Request) -> Response:
     context = services(request)
-    await call(
-        recommend_titration,
-        context.unit_of_work(),
-        course_id,
-        actor=actor,
-        policy=context.policy,
-    )
+    await call(context.titration.recommend, course_id, actor=actor)
     return redirect(f"/courses/{course_id}#titration")
 
 
@@ -194,7 +169,7 @@ def _decision_dose(form: dict[str, str]) -> float | None:
 async def decide_next_dose(course_id: RecordId, actor: SignedIn, request: Request) -> Response:
     form = await form_of(request)
     context = services(request)
-    shown = await call(latest_titration, context.unit_of_work(), course_id, actor=actor)
+    shown = await call(context.titration.latest, course_id, actor=actor)
     errors: dict[str, str]
     status, headers = 422, {}
     if shown is None or str(shown.titration.recommendation_id) != form.get("recommendation_id"):
@@ -206,12 +181,9 @@ async def decide_next_dose(course_id: RecordId, actor: SignedIn, request: Reques
     else:
         try:
             await call(
-                decide_titration,
-                context.unit_of_work(),
+                context.titration.decide,
                 shown.titration.recommendation_id,
                 actor=actor,
-                policy=context.policy,
-                resolver=context.resolver,
                 password=form.get("password", ""),
                 mg_per_kg=_decision_dose(form),
                 reason=form.get("reason", ""),
@@ -246,13 +218,7 @@ async def decide_next_dose(course_id: RecordId, actor: SignedIn, request: Reques
 async def open_course_session(course_id: RecordId, actor: SignedIn, request: Request) -> Response:
     form = await form_of(request)
     context = services(request)
-    course = await call(
-        course_overview,
-        context.unit_of_work(),
-        course_id,
-        actor=actor,
-        policy=context.policy,
-    )
+    course = await call(context.courses.overview, course_id, actor=actor)
     number_text = form.get("number", "").strip()
     number = (
         whole_number(number_text, field="number", low=1, high=MAX_SESSION_NUMBER)
@@ -260,12 +226,10 @@ async def open_course_session(course_id: RecordId, actor: SignedIn, request: Req
         else None
     )
     chart = await call(
-        open_session,
-        context.unit_of_work(),
+        context.sessions.open,
         course.patient_id,
         condition=course.protocol_key,
         actor=actor,
-        policy=context.policy,
         course_id=course_id,
         plan_id=None,  # the course's newest active order (a titration may have replaced it)
         number=number,

@@ -10,20 +10,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from starlette.responses import Response
 
-from ketaplan.api.context import services
-from ketaplan.api.params import RecordId
-from ketaplan.api.routes.questionnaires import Token
-from ketaplan.api.security import SignedIn, client_origin
 from ketaplan.clinical.protocols import describe_protocol
 from ketaplan.errors import ConflictError, InputError
-from ketaplan.services import get_patient
-from ketaplan.services.dashboard import clinic_dashboard
-from ketaplan.services.patient_links import (
-    answer_patient_link,
-    create_patient_link,
-    open_patient_link,
-)
-from ketaplan.services.screenings import list_screenings, screen_patient
+from ketaplan.http.context import services
+from ketaplan.http.params import LinkToken, RecordId
+from ketaplan.http.security import SignedIn, client_origin
 from ketaplan.web.item_texts import ITEM_TEXTS
 from ketaplan.web.rendering import call, field_errors, form_of, redirect, render
 from ketaplan.web.routes.patients import patient_page_values
@@ -37,13 +28,10 @@ async def screen(patient_id: RecordId, actor: SignedIn, request: Request) -> Res
     context = services(request)
     try:
         await call(
-            screen_patient,
-            context.unit_of_work(),
+            context.screenings.screen,
             patient_id,
             condition=form.get("screen_condition", "").strip() or "(none chosen)",
             actor=actor,
-            policy=context.policy,
-            resolver=context.resolver,
         )
     except InputError as refused:
         values = await patient_page_values(request, patient_id, actor)
@@ -55,10 +43,10 @@ async def screen(patient_id: RecordId, actor: SignedIn, request: Request) -> Res
 @router.get("/patients/{patient_id}/screening", name="web_screening", response_class=HTMLResponse)
 async def latest_screening(patient_id: RecordId, actor: SignedIn, request: Request) -> Response:
     context = services(request)
-    found = await call(list_screenings, context.unit_of_work(), patient_id, actor=actor)
+    found = await call(context.screenings.listing, patient_id, actor=actor)
     if not found:
         return redirect(f"/patients/{patient_id}")
-    patient = await call(get_patient, context.unit_of_work(), patient_id, actor=actor)
+    patient = await call(context.patients.get, patient_id, actor=actor)
     latest = found[0]
     title = context.catalog.protocol(latest.condition).title
     return render(
@@ -75,11 +63,7 @@ async def make_link(patient_id: RecordId, actor: SignedIn, request: Request) -> 
     values = await patient_page_values(request, patient_id, actor)
     try:
         link = await call(
-            create_patient_link,
-            services(request).unit_of_work(),
-            patient_id,
-            scales=scales,
-            actor=actor,
+            services(request).patient_links.create, patient_id, scales=scales, actor=actor
         )
     except InputError as refused:
         errors = {"scales": refused.message}
@@ -90,10 +74,8 @@ async def make_link(patient_id: RecordId, actor: SignedIn, request: Request) -> 
 
 
 @router.get("/q/{token}", name="web_patient_questionnaire", response_class=HTMLResponse)
-async def questionnaire(token: Token, request: Request) -> Response:
-    view = await call(
-        open_patient_link, services(request).unit_of_work(), token, origin=client_origin(request)
-    )
+async def questionnaire(token: LinkToken, request: Request) -> Response:
+    view = await call(services(request).patient_links.open, token, origin=client_origin(request))
     return render(
         request,
         "questionnaire.html",
@@ -102,12 +84,10 @@ async def questionnaire(token: Token, request: Request) -> Response:
 
 
 @router.post("/q/{token}", name="web_answer_questionnaire")
-async def answer(token: Token, request: Request) -> Response:
+async def answer(token: LinkToken, request: Request) -> Response:
     form = await form_of(request)
     context = services(request)
-    view = await call(
-        open_patient_link, context.unit_of_work(), token, origin=client_origin(request)
-    )
+    view = await call(context.patient_links.open, token, origin=client_origin(request))
     asked = next((q for q in view.to_answer if q.scale == form.get("scale")), None)
     error = ""
     missing: set[str] = set()
@@ -122,8 +102,7 @@ async def answer(token: Token, request: Request) -> Response:
             try:
                 answers = [int(form[n]) for n in names]
                 await call(
-                    answer_patient_link,
-                    context.unit_of_work(),
+                    context.patient_links.answer,
                     token,
                     scale=asked.scale,
                     answers=answers,
@@ -161,10 +140,7 @@ async def answer(token: Token, request: Request) -> Response:
 async def dashboard(actor: SignedIn, request: Request) -> Response:
     context = services(request)
     day = await call(
-        clinic_dashboard,
-        context.unit_of_work(),
-        actor=actor,
-        zone=ZoneInfo(context.calendar.time_zone),
+        context.clinic.dashboard, actor=actor, zone=ZoneInfo(context.calendar.time_zone)
     )
     return render(request, "dashboard.html", {"d": day})
 

@@ -9,14 +9,14 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.responses import Response
 
-from ketaplan.api.context import services
-from ketaplan.api.params import Line, RecordId
-from ketaplan.api.security import SignedIn
 from ketaplan.clinical.profile import MAX_AGE_YEARS
 from ketaplan.errors import InputError
+from ketaplan.http.context import services
+from ketaplan.http.params import Line, RecordId
+from ketaplan.http.permissions import UseCase, can
+from ketaplan.http.security import SignedIn
 from ketaplan.inputs import clinic_date, whole_number
-from ketaplan.services import Actor, PatientDetails, create_patient, search_patients
-from ketaplan.services.patient_overview import patient_overview
+from ketaplan.services import Actor, PatientDetails
 from ketaplan.services.patients import check_patient_details
 from ketaplan.web.charts import outcome_chart
 from ketaplan.web.rendering import call, field_errors, form_of, redirect, render
@@ -93,7 +93,7 @@ def details_from_form(form: dict[str, str]) -> PatientDetails:
 async def patient_list(
     actor: SignedIn, request: Request, q: Annotated[Line, Query(max_length=200)] = ""
 ) -> Response:
-    found = await call(search_patients, services(request).unit_of_work(), q, actor=actor)
+    found = await call(services(request).patients.search, q, actor=actor)
     return render(request, "patients.html", {"patients": found, "q": q})
 
 
@@ -153,9 +153,7 @@ async def create(actor: SignedIn, request: Request) -> Response:
     context = services(request)
     try:
         details = details_from_form(form)
-        record = await call(
-            create_patient, context.unit_of_work(), details, actor=actor, catalog=context.catalog
-        )
+        record = await call(context.patients.create, details, actor=actor)
     except InputError as refused:
         return render(
             request,
@@ -163,21 +161,15 @@ async def create(actor: SignedIn, request: Request) -> Response:
             {"values": form, "errors": field_errors(refused, ALIASES), "choices": CHOICES},
             status=422,
         )
-    if actor.role == "front_desk":
-        return redirect(f"/patients?created={record.patient_id}")
-    return redirect(f"/patients/{record.patient_id}")
+    if can(actor, UseCase.READ_PATIENT_CHART):
+        return redirect(f"/patients/{record.patient_id}")
+    return redirect(f"/patients?created={record.patient_id}")
 
 
 async def patient_page_values(request: Request, patient_id: int, actor: Actor) -> dict[str, Any]:
     """What the patient page shows (also re-shown after its forms)."""
     context = services(request)
-    overview = await call(
-        patient_overview,
-        context.unit_of_work(),
-        patient_id,
-        actor=actor,
-        policy=context.policy,
-    )
+    overview = await call(context.patients.overview, patient_id, actor=actor)
     values: dict[str, Any] = {
         "o": overview,
         "p": overview.patient,

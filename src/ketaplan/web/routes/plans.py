@@ -11,10 +11,6 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from starlette.responses import Response
 
-from ketaplan.api.context import services
-from ketaplan.api.errors import retry_after
-from ketaplan.api.params import RecordId
-from ketaplan.api.security import SignedIn
 from ketaplan.errors import (
     HardLimitExceeded,
     InputError,
@@ -22,16 +18,16 @@ from ketaplan.errors import (
     OverrideRequired,
     PermissionDenied,
 )
+from ketaplan.http.context import services
+from ketaplan.http.errors import retry_after
+from ketaplan.http.params import RecordId
+from ketaplan.http.permissions import UseCase, can
+from ketaplan.http.security import SignedIn
 from ketaplan.inputs import MAX_REQUESTED_MG_PER_KG, decimal_number
 from ketaplan.services import (
     DEFAULT_MEANING,
     Actor,
     PlanOrder,
-    cancel_order,
-    create_plan,
-    get_patient,
-    get_plan,
-    sign_order,
 )
 from ketaplan.services.orders import needs_override
 from ketaplan.web.rendering import call, field_errors, form_of, redirect, render
@@ -84,7 +80,7 @@ async def _plan_form(
     override_needed: bool = False,
     status: int = 200,
 ) -> Response:
-    patient = await call(get_patient, services(request).unit_of_work(), patient_id, actor=actor)
+    patient = await call(services(request).patients.get, patient_id, actor=actor)
     return render(
         request,
         "plan_form.html",
@@ -112,18 +108,10 @@ async def create(patient_id: RecordId, actor: SignedIn, request: Request) -> Res
     context = services(request)
     try:
         order = order_from_form(form)
-        record = await call(
-            create_plan,
-            context.unit_of_work(),
-            patient_id,
-            order,
-            actor=actor,
-            policy=context.policy,
-            resolver=context.resolver,
-        )
+        record = await call(context.plans.create, patient_id, order, actor=actor)
     except OverrideRequired as refused:
         errors = {"requested_mg_per_kg": override_message(refused)}
-        if actor.role == "prescriber":
+        if can(actor, UseCase.OVERRIDE_DOSE_LIMIT):
             errors["override_reason"] = (
                 "this dose is past a soft limit: give the clinical reason for the override"
             )
@@ -157,8 +145,8 @@ PLAN_FORM_FIELDS = frozenset({"condition", "requested_mg_per_kg", "override_reas
 
 async def plan_values(request: Request, plan_id: int, actor: Actor) -> dict[str, Any]:
     context = services(request)
-    record = await call(get_plan, context.unit_of_work(), plan_id, actor=actor)
-    patient = await call(get_patient, context.unit_of_work(), record.patient_id, actor=actor)
+    record = await call(context.plans.get, plan_id, actor=actor)
+    patient = await call(context.patients.get, record.patient_id, actor=actor)
     return {
         "record": record,
         "plan": record.plan,
@@ -196,8 +184,7 @@ async def sign(plan_id: RecordId, actor: SignedIn, request: Request) -> Response
     form = await form_of(request)
     try:
         await call(
-            sign_order,
-            services(request).unit_of_work(),
+            services(request).plans.sign,
             plan_id,
             password=form.get("password", ""),
             actor=actor,
@@ -223,8 +210,7 @@ async def cancel(plan_id: RecordId, actor: SignedIn, request: Request) -> Respon
     form = await form_of(request)
     try:
         await call(
-            cancel_order,
-            services(request).unit_of_work(),
+            services(request).plans.cancel,
             plan_id,
             reason=form.get("cancel_reason", ""),
             actor=actor,

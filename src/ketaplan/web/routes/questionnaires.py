@@ -16,13 +16,13 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from starlette.responses import Response
 
-from ketaplan.api.context import services
-from ketaplan.api.params import Line, RecordId
-from ketaplan.api.security import SignedIn
 from ketaplan.clinical.outcomes import SCALES, Scale
 from ketaplan.errors import InputError
+from ketaplan.http.context import services
+from ketaplan.http.params import Line, RecordId
+from ketaplan.http.security import SignedIn
 from ketaplan.inputs import MAX_RECORD_ID, whole_number
-from ketaplan.services import Actor, get_patient, list_courses, record_questionnaire
+from ketaplan.services import Actor
 from ketaplan.web.item_texts import ITEM_TEXTS
 from ketaplan.web.rendering import call, field_errors, form_of, redirect, render
 
@@ -114,8 +114,8 @@ async def _page(
     status: int = 200,
 ) -> Response:
     context = services(request)
-    patient = await call(get_patient, context.unit_of_work(), patient_id, actor=actor)
-    courses = await call(list_courses, context.unit_of_work(), patient_id, actor=actor)
+    patient = await call(context.patients.get, patient_id, actor=actor)
+    courses = await call(context.courses.listing, patient_id, actor=actor)
     page: dict[str, Any] = {
         "p": patient,
         "spec": spec,
@@ -168,8 +168,7 @@ async def record(patient_id: RecordId, actor: SignedIn, request: Request) -> Res
             else None
         )
         await call(
-            record_questionnaire,
-            context.unit_of_work(),
+            context.questionnaires.record,
             patient_id,
             scale=spec.key,
             answers=answers,

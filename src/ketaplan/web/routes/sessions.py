@@ -20,9 +20,6 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from starlette.responses import Response
 
-from ketaplan.api.context import services
-from ketaplan.api.params import RecordId
-from ketaplan.api.security import SignedIn
 from ketaplan.errors import (
     ConflictError,
     InputError,
@@ -30,9 +27,11 @@ from ketaplan.errors import (
     PermissionDenied,
     SafetyLimitError,
 )
+from ketaplan.http.context import services
+from ketaplan.http.params import RecordId
+from ketaplan.http.security import SignedIn
 from ketaplan.inputs import MAX_EVENT_MAGNITUDE, MAX_RECORD_ID, decimal_number, whole_number
-from ketaplan.services import Actor, append_session_event
-from ketaplan.services.patient_overview import session_console
+from ketaplan.services import Actor
 from ketaplan.web.rendering import call, field_errors, form_of, redirect, render
 
 router = APIRouter()
@@ -192,13 +191,7 @@ async def _console(
     conflict: str = "",
 ) -> Response:
     context = services(request)
-    view = await call(
-        session_console,
-        context.unit_of_work(),
-        session_id,
-        actor=actor,
-        policy=context.policy,
-    )
+    view = await call(context.sessions.console, session_id, actor=actor)
     summary = view.chart.summary.to_dict()  # the page's form of the chart, made once
     voided = set(summary.get("voided") or [])  # type: ignore[call-overload]
     rate_ml_per_h = None
@@ -266,13 +259,11 @@ async def chart_event(session_id: RecordId, actor: SignedIn, request: Request) -
             form.get("expected_seq", ""), field="expected_seq", low=0, high=MAX_RECORD_ID
         )
         await call(
-            append_session_event,
-            context.unit_of_work(),
+            context.sessions.append_event,
             session_id,
             event_from_form(form, context.clock()),
             expected_seq=expected,
             actor=actor,
-            policy=context.policy,
         )
     except ConflictError as refused:
         if refused.code == "conflict.chart_moved_on":

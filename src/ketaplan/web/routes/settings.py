@@ -10,18 +10,14 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from starlette.responses import Response
 
-from ketaplan.api.context import services
-from ketaplan.api.params import Line
-from ketaplan.api.security import SignedIn
 from ketaplan.clinical.calendar import WEEKDAYS as WEEKDAY_KEYS
 from ketaplan.clinical.monitoring import rule_direction, threshold_text
 from ketaplan.errors import ConflictError, InputError
+from ketaplan.http.context import services
+from ketaplan.http.params import Line
+from ketaplan.http.security import SignedIn
 from ketaplan.services import Actor
-from ketaplan.services.clinic_settings import (
-    ClinicSettingsRecord,
-    clinic_settings,
-    update_clinic_settings,
-)
+from ketaplan.services.clinic_settings import ClinicSettingsRecord
 from ketaplan.services.clinic_settings_form import (
     CalendarInput,
     ClinicSettingsInput,
@@ -72,14 +68,7 @@ def _page(
 
 async def _current(request: Request, actor: Actor) -> ClinicSettingsRecord:
     context = services(request)
-    return await call(
-        clinic_settings,
-        context.unit_of_work(),
-        actor=actor,
-        catalog=context.catalog,
-        calendar=context.calendar,
-        monitoring=context.monitoring,
-    )
+    return await call(context.clinic.settings, actor=actor)
 
 
 def _typed(form: dict[str, str]) -> ClinicSettingsInput:
@@ -123,14 +112,10 @@ async def save_settings(actor: SignedIn, request: Request) -> Response:
                 fields={"field": ""},
             )
         await call(
-            update_clinic_settings,
-            context.unit_of_work(),
+            context.clinic.update_settings,
             _typed(form),
             expected_version=int(version_text),
             actor=actor,
-            catalog=context.catalog,
-            calendar=context.calendar,
-            monitoring=context.monitoring,
         )
     except InputError as refused:
         return render(

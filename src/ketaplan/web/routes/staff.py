@@ -14,18 +14,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from starlette.responses import Response
 
-from ketaplan.api.context import services
-from ketaplan.api.params import RecordId
-from ketaplan.api.security import SignedIn
 from ketaplan.errors import ConflictError, InputError, NotFoundError
+from ketaplan.http.context import services
+from ketaplan.http.params import RecordId
+from ketaplan.http.security import SignedIn
 from ketaplan.services import ROLES, Actor
-from ketaplan.services.staff import (
-    change_role,
-    deactivate_user,
-    list_staff,
-    reactivate_user,
-    reset_password,
-)
 from ketaplan.web.rendering import call, form_of, redirect, render
 
 router = APIRouter()
@@ -49,7 +42,7 @@ async def _page(
     done: str = "",
     user: str = "",
 ) -> Response:
-    members = await call(list_staff, services(request).unit_of_work(), actor=actor)
+    members = await call(services(request).staff.listing, actor=actor)
     by_id = {str(member.user_id): member for member in members}
     note = ""
     if done in DONE and user in by_id:
@@ -79,7 +72,7 @@ async def _change(
     """Make the change; on success see it on the page (POST-redirect-GET), on a refusal the
     page again with the reason next to the member."""
     try:
-        await call(change, services(request).unit_of_work(), user_id, *values, actor=actor)
+        await call(change, user_id, *values, actor=actor)
     except (InputError, ConflictError, NotFoundError) as refused:
         return await _page(
             request, actor, errors={user_id: refused.message}, status=refused.http_status
@@ -92,21 +85,25 @@ async def _change(
 @router.post("/staff/{user_id}/role", name="web_change_user_role")
 async def change_role_form(user_id: RecordId, actor: SignedIn, request: Request) -> Response:
     form = await form_of(request)
-    return await _change(request, actor, user_id, "role", change_role, form.get("role", ""))
+    return await _change(
+        request, actor, user_id, "role", services(request).staff.change_role, form.get("role", "")
+    )
 
 
 @router.post("/staff/{user_id}/password", name="web_reset_user_password")
 async def reset_password_form(user_id: RecordId, actor: SignedIn, request: Request) -> Response:
     form = await form_of(request)
     password = form.get("password", "")
-    return await _change(request, actor, user_id, "password", reset_password, password)
+    return await _change(
+        request, actor, user_id, "password", services(request).staff.reset_password, password
+    )
 
 
 @router.post("/staff/{user_id}/deactivate", name="web_deactivate_user")
 async def deactivate_form(user_id: RecordId, actor: SignedIn, request: Request) -> Response:
-    return await _change(request, actor, user_id, "deactivated", deactivate_user)
+    return await _change(request, actor, user_id, "deactivated", services(request).staff.deactivate)
 
 
 @router.post("/staff/{user_id}/reactivate", name="web_reactivate_user")
 async def reactivate_form(user_id: RecordId, actor: SignedIn, request: Request) -> Response:
-    return await _change(request, actor, user_id, "reactivated", reactivate_user)
+    return await _change(request, actor, user_id, "reactivated", services(request).staff.reactivate)

@@ -1,8 +1,9 @@
 """What the running service holds for every request: the database and the clinical catalog.
 
-Built once at start-up (:func:`ketaplan.api.create_app`) and reached by routes through
-:func:`services`. Loading the catalog, monitoring rules and calendar here, not per request,
-keeps a request to its own work; they are immutable values, safe to share between threads.
+Built once at start-up by the composition root (:func:`ketaplan.app.build_context`) and
+reached by API routes and pages alike through :func:`services`. Loading the catalog, monitoring
+rules and calendar there, not per request, keeps a request to its own work; they are immutable
+values, safe to share between threads.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 
 from fastapi import Request
 
@@ -19,9 +19,10 @@ from ketaplan.clinical.catalog import Catalog
 from ketaplan.clinical.medications import MedicationResolver
 from ketaplan.clinical.monitoring import MonitoringRules
 from ketaplan.clinical.policy import ClinicPolicy, catalog_policy
+from ketaplan.http import use_cases
 from ketaplan.services import UnitOfWork, utc_now
+from ketaplan.services.maintenance import Database
 from ketaplan.settings import DEFAULT_PUBLIC_URL
-from ketaplan.store import Database
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,7 +33,7 @@ class ServiceContext:
     monitoring: MonitoringRules
     calendar: ClinicCalendar
     secure_cookies: bool = False
-    """Mark the session cookie ``Secure`` (set when served over TLS, or behind a TLS proxy)."""
+    """Mark the sign-in cookie ``Secure`` (set when served over TLS, or behind a TLS proxy)."""
     public_url: str = DEFAULT_PUBLIC_URL
     """Where patients reach this server: the start of every patient link (never the request's
     ``Host`` header, which whoever sends the request chooses)."""
@@ -50,35 +51,55 @@ class ServiceContext:
     def unit_of_work(self) -> UnitOfWork:
         return UnitOfWork(self.database.session_factory, clock=self.clock)
 
+    # The use cases, bound to this database and these clinic files (:mod:`.use_cases`): what
+    # routes and pages call, so that none of them wires a unit of work or a policy by hand.
+
+    @property
+    def patients(self) -> use_cases.Patients:
+        return use_cases.Patients(self)
+
+    @property
+    def screenings(self) -> use_cases.Screenings:
+        return use_cases.Screenings(self)
+
+    @property
+    def plans(self) -> use_cases.Plans:
+        return use_cases.Plans(self)
+
+    @property
+    def courses(self) -> use_cases.Courses:
+        return use_cases.Courses(self)
+
+    @property
+    def sessions(self) -> use_cases.Sessions:
+        return use_cases.Sessions(self)
+
+    @property
+    def questionnaires(self) -> use_cases.Questionnaires:
+        return use_cases.Questionnaires(self)
+
+    @property
+    def patient_links(self) -> use_cases.PatientLinks:
+        return use_cases.PatientLinks(self)
+
+    @property
+    def titration(self) -> use_cases.Titration:
+        return use_cases.Titration(self)
+
+    @property
+    def staff(self) -> use_cases.Staff:
+        return use_cases.Staff(self)
+
+    @property
+    def accounts(self) -> use_cases.Accounts:
+        return use_cases.Accounts(self)
+
+    @property
+    def clinic(self) -> use_cases.Clinic:
+        return use_cases.Clinic(self)
+
 
 def services(request: Request) -> ServiceContext:
     """The service context of the app handling this request (a FastAPI dependency)."""
     context: ServiceContext = request.app.state.services
     return context
-
-
-def build_context(
-    database_url: str,
-    *,
-    catalog_files: tuple[Path, ...] = (),
-    secure_cookies: bool = False,
-    public_url: str = DEFAULT_PUBLIC_URL,
-) -> ServiceContext:
-    """Open the (migrated) database and load the catalog, with the clinic's own catalog files
-    merged over it (``ketaplan serve --catalog``): what ``ketaplan serve`` does."""
-    from ketaplan.clinical.catalog import load_catalog
-    from ketaplan.clinical.catalog.course_loader import load_calendar, load_monitoring_rules
-    from ketaplan.drug_dictionary import DnerDrugDictionary
-    from ketaplan.store import open_database
-
-    catalog = load_catalog(catalog_files)
-    database = open_database(database_url)
-    return ServiceContext(
-        database=database,
-        catalog=catalog,
-        resolver=MedicationResolver(catalog, DnerDrugDictionary()),
-        monitoring=load_monitoring_rules(),
-        calendar=load_calendar(None, catalog.clinic.time_zone),
-        secure_cookies=secure_cookies,
-        public_url=public_url,
-    )

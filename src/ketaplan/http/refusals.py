@@ -37,9 +37,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ketaplan.api.context import ServiceContext
-from ketaplan.api.security import client_origin, presented_token
 from ketaplan.errors import KetaplanError
+from ketaplan.http.context import ServiceContext
+from ketaplan.http.security import client_origin, presented_token
 from ketaplan.services import Actor, Visitor
 from ketaplan.services.audit_actions import AuditAction
 

@@ -35,8 +35,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from ketaplan.access_log import redacted
-from ketaplan.api.refusals import mark_refused
 from ketaplan.errors import KetaplanError
+from ketaplan.http.refusals import mark_refused
 
 log = logging.getLogger("ketaplan.api")
 

@@ -1,9 +1,9 @@
 """Signing requests in, checking CSRF, and enforcing the role matrix on every route.
 
 :func:`authorize` is a dependency of the whole app: for each request it looks up the matched
-route's rule (:mod:`ketaplan.api.permissions`), and unless the route is public it
+route's rule (:mod:`ketaplan.http.permissions`), and unless the route is public it
 
-1. finds the sign-in token: ``Authorization: Bearer …`` (API clients) or the session cookie
+1. finds the sign-in token: ``Authorization: Bearer …`` (API clients) or the sign-in cookie
    (the web app); a missing, expired or revoked token is a 401;
 2. for a cookie-authenticated request that may change something (not GET/HEAD/OPTIONS),
    requires the CSRF token derived from the cookie, in the ``X-CSRF-Token`` header or a
@@ -13,7 +13,7 @@ route's rule (:mod:`ketaplan.api.permissions`), and unless the route is public i
 4. leaves the signed-in :class:`~ketaplan.services.Actor` on ``request.state`` for the route,
    with the client's address as the origin the audit trail records.
 
-A refusal (401, 403) is recorded in the audit trail by :mod:`ketaplan.api.refusals`, with the
+A refusal (401, 403) is recorded in the audit trail by :mod:`ketaplan.http.refusals`, with the
 token's owner when the token was valid (``request.state.token_owner``).
 
 A route whose name has no rule is refused for everybody (and fails the route-walking test).
@@ -26,13 +26,15 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from ketaplan.api.context import services
-from ketaplan.api.permissions import PUBLIC, rule_for
 from ketaplan.errors import NotSignedIn, PermissionDenied
+from ketaplan.http.context import services
+from ketaplan.http.permissions import PUBLIC, rule_for
 from ketaplan.services import Actor
-from ketaplan.services.accounts import TokenKind, actor_for_token, csrf_token_for
+from ketaplan.services.accounts import TokenKind, csrf_token_for, signed_in_actor
 
-SESSION_COOKIE = "ketaplan_session"
+SIGN_IN_COOKIE = "ketaplan_session"
+"""The browser's sign-in (not an infusion session, not a database session); the wire name
+stays what browsers already hold."""
 CSRF_HEADER = "X-CSRF-Token"
 CSRF_FORM_FIELD = "csrf_token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -48,7 +50,7 @@ def presented_token(request: Request) -> tuple[str, TokenKind] | None:
     scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() == "bearer" and credentials.strip():
         return credentials.strip(), "bearer"
-    cookie = request.cookies.get(SESSION_COOKIE)
+    cookie = request.cookies.get(SIGN_IN_COOKIE)
     return (cookie, "cookie") if cookie else None
 
 
@@ -86,9 +88,7 @@ async def authorize(request: Request) -> None:
     # On the event loop, not in a worker thread: one indexed read that never waits for a
     # writer (SQLite's WAL, PostgreSQL's MVCC) costs less than the hop to a thread and back,
     # which every signed-in request would pay.
-    actor = actor_for_token(
-        context.database.lookup_engine, token, kind=kind, origin=client_origin(request)
-    )
+    actor = signed_in_actor(context.database, token, kind=kind, origin=client_origin(request))
     request.state.token_owner = actor  # who a refusal below is recorded for; not signed in yet
     if kind == "cookie" and request.method not in SAFE_METHODS:
         presented_csrf = await _presented_csrf_token(request)

@@ -12,7 +12,7 @@ past the cap, without reading the rest. The cap is the ``KETAPLAN_MAX_BODY_BYTES
 Unexpected errors. Starlette answers an unhandled exception with the app's handler and then
 raises it again for the server to log, traceback and message. The message may quote what a
 request carried, so :class:`UnexpectedErrors` stops it there: the handler's answer goes out and
-the error is logged once, by :mod:`ketaplan.api.errors`, without its message.
+the error is logged once, by :mod:`ketaplan.http.errors`, without its message.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ketaplan.api.errors import error_response, unexpected_error
+from ketaplan.http.errors import error_response, unexpected_error
 
 
 class BodyTooLarge(HTTPException):
@@ -89,7 +89,7 @@ class BodySizeLimit:
 
 class UnexpectedErrors:
     """ASGI middleware, outermost but for Starlette's own: an exception no handler took is
-    answered and logged by :func:`~ketaplan.api.errors.unexpected_error`, and goes no further
+    answered and logged by :func:`~ketaplan.http.errors.unexpected_error`, and goes no further
     (the server would log it again, message and all)."""
 
     def __init__(self, app: ASGIApp) -> None:

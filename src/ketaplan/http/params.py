@@ -24,6 +24,7 @@ from ketaplan.inputs import (
     MULTILINE_PATTERN,
     control_character,
 )
+from ketaplan.services.patient_links import MAX_TOKEN_LENGTH
 
 
 def _one_line(value: str) -> str:
@@ -48,6 +49,8 @@ MultilineText = Annotated[
 """Text that may run over several lines: a reason, a note."""
 
 RecordId = Annotated[int, Path(ge=1, le=MAX_RECORD_ID, description="A record's id.")]
+LinkToken = Annotated[Line, Path(min_length=1, max_length=MAX_TOKEN_LENGTH)]
+"""A patient link's token, as its URL carries it (the API's and the page's)."""
 OptionalRecordId = Annotated[int | None, Field(ge=1, le=MAX_RECORD_ID)]
 
 Condition = Annotated[

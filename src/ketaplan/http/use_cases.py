@@ -1,0 +1,505 @@
+"""The use cases as a request reaches them: bound to the service's database and clinic files.
+
+Every service function takes a unit of work first and, where the clinic's rules matter, the
+policy, resolver, catalog, calendar or monitoring rules the server loaded; a route only knows
+what the request says and who signed it in. The request context
+(:class:`~ketaplan.http.context.ServiceContext`) hands out these groups, one per part of the
+clinic's work, so a route says ``context.plans.create(patient_id, order, actor=actor)`` and
+the binding is written once, here, for the API and the pages alike. Each call opens a fresh
+unit of work: one use case, one transaction, as the services are written.
+
+The methods keep the service functions' own parameters and answers (``listing`` for their
+``list_*``, since a method named ``list`` would hide the type in its own annotations).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING, Any, Literal
+from zoneinfo import ZoneInfo
+
+from ketaplan.services.accounts import SignIn, TokenKind, sign_in, sign_out
+from ketaplan.services.actors import Actor
+from ketaplan.services.boosters import BoosterAdvice, recommend_booster
+from ketaplan.services.clinic_settings import (
+    ClinicSettingsRecord,
+    clinic_settings,
+    update_clinic_settings,
+)
+from ketaplan.services.clinic_settings_form import ClinicSettingsInput
+from ketaplan.services.courses import (
+    CourseRecord,
+    CourseView,
+    course_calendar,
+    list_courses,
+    read_course,
+    reschedule_course,
+    schedule_course,
+)
+from ketaplan.services.dashboard import Dashboard, clinic_dashboard
+from ketaplan.services.orders import DEFAULT_MEANING
+from ketaplan.services.patient_links import (
+    DEFAULT_LIFETIME,
+    LinkCreated,
+    LinkView,
+    answer_patient_link,
+    create_patient_link,
+    open_patient_link,
+)
+from ketaplan.services.patient_overview import (
+    ConsoleView,
+    CourseOverview,
+    PatientOverview,
+    course_overview,
+    patient_overview,
+    session_console,
+)
+from ketaplan.services.patients import (
+    MAX_SEARCH_RESULTS,
+    PatientDetails,
+    PatientRecord,
+    PatientSummary,
+    PatientView,
+    amend_patient,
+    create_patient,
+    get_patient,
+    read_patient,
+    search_patients,
+    update_patient,
+)
+from ketaplan.services.plans import (
+    PlanOrder,
+    PlanRecord,
+    cancel_order,
+    create_plan,
+    get_plan,
+    list_plans,
+    sign_order,
+)
+from ketaplan.services.questionnaires import (
+    QuestionnaireRecord,
+    Source,
+    list_questionnaires,
+    record_questionnaire,
+)
+from ketaplan.services.screenings import ScreeningRecord, list_screenings, screen_patient
+from ketaplan.services.sessions import (
+    SessionChart,
+    SessionListing,
+    append_session_event,
+    get_session_chart,
+    list_sessions,
+    open_session,
+)
+from ketaplan.services.staff import (
+    StaffMember,
+    change_role,
+    deactivate_user,
+    list_staff,
+    reactivate_user,
+    reset_password,
+)
+from ketaplan.services.titration import (
+    DecisionRecord,
+    TitrationRecord,
+    TitrationView,
+    decide_titration,
+    latest_titration,
+    recommend_titration,
+)
+
+if TYPE_CHECKING:
+    from ketaplan.http.context import ServiceContext
+
+
+class _Bound:
+    """A group of use cases over one service context."""
+
+    __slots__ = ("_context",)
+
+    def __init__(self, context: ServiceContext) -> None:
+        self._context = context
+
+
+class Patients(_Bound):
+    """Registering, finding, reading and changing patients; the patient page's overview."""
+
+    def create(self, details: PatientDetails, *, actor: Actor) -> PatientRecord:
+        return create_patient(
+            self._context.unit_of_work(), details, actor=actor, catalog=self._context.catalog
+        )
+
+    def get(self, patient_id: int, *, actor: Actor) -> PatientRecord:
+        return get_patient(self._context.unit_of_work(), patient_id, actor=actor)
+
+    def read(self, patient_id: int, *, actor: Actor) -> PatientView:
+        return read_patient(self._context.unit_of_work(), patient_id, actor=actor)
+
+    def search(
+        self, query: str = "", *, actor: Actor, limit: int = MAX_SEARCH_RESULTS
+    ) -> list[PatientSummary]:
+        return search_patients(self._context.unit_of_work(), query, actor=actor, limit=limit)
+
+    def update(
+        self, patient_id: int, details: PatientDetails, *, expected_version: int, actor: Actor
+    ) -> PatientRecord:
+        return update_patient(
+            self._context.unit_of_work(),
+            patient_id,
+            details,
+            expected_version=expected_version,
+            actor=actor,
+            catalog=self._context.catalog,
+        )
+
+    def amend(
+        self, patient_id: int, changes: Mapping[str, Any], *, expected_version: int, actor: Actor
+    ) -> PatientView:
+        return amend_patient(
+            self._context.unit_of_work(),
+            patient_id,
+            changes,
+            expected_version=expected_version,
+            actor=actor,
+            catalog=self._context.catalog,
+        )
+
+    def overview(self, patient_id: int, *, actor: Actor) -> PatientOverview:
+        return patient_overview(
+            self._context.unit_of_work(), patient_id, actor=actor, policy=self._context.policy
+        )
+
+
+class Screenings(_Bound):
+    """Screening a patient for a protocol, and the screenings so far."""
+
+    def screen(self, patient_id: int, *, condition: str, actor: Actor) -> ScreeningRecord:
+        return screen_patient(
+            self._context.unit_of_work(),
+            patient_id,
+            condition=condition,
+            actor=actor,
+            policy=self._context.policy,
+            resolver=self._context.resolver,
+        )
+
+    def listing(self, patient_id: int, *, actor: Actor) -> list[ScreeningRecord]:
+        return list_screenings(self._context.unit_of_work(), patient_id, actor=actor)
+
+
+class Plans(_Bound):
+    """Infusion plans as orders: proposed, signed by a prescriber, cancelled."""
+
+    def create(self, patient_id: int, order: PlanOrder, *, actor: Actor) -> PlanRecord:
+        return create_plan(
+            self._context.unit_of_work(),
+            patient_id,
+            order,
+            actor=actor,
+            policy=self._context.policy,
+            resolver=self._context.resolver,
+        )
+
+    def get(self, plan_id: int, *, actor: Actor) -> PlanRecord:
+        return get_plan(self._context.unit_of_work(), plan_id, actor=actor)
+
+    def listing(self, patient_id: int, *, actor: Actor) -> list[PlanRecord]:
+        return list_plans(self._context.unit_of_work(), patient_id, actor=actor)
+
+    def sign(
+        self,
+        plan_id: int,
+        *,
+        password: str,
+        actor: Actor,
+        meaning: str = DEFAULT_MEANING,
+        override_reason: str | None = None,
+        signer_name: str | None = None,
+    ) -> PlanRecord:
+        return sign_order(
+            self._context.unit_of_work(),
+            plan_id,
+            password=password,
+            actor=actor,
+            meaning=meaning,
+            override_reason=override_reason,
+            signer_name=signer_name,
+        )
+
+    def cancel(self, plan_id: int, *, reason: str, actor: Actor) -> PlanRecord:
+        return cancel_order(self._context.unit_of_work(), plan_id, reason=reason, actor=actor)
+
+
+class Courses(_Bound):
+    """Courses of sessions: scheduling, rescheduling, the calendar, boosters."""
+
+    def schedule(
+        self,
+        patient_id: int,
+        *,
+        condition: str,
+        first_day: date,
+        actor: Actor,
+        plan_id: int | None = None,
+    ) -> CourseRecord:
+        return schedule_course(
+            self._context.unit_of_work(),
+            patient_id,
+            condition=condition,
+            first_day=first_day,
+            actor=actor,
+            policy=self._context.policy,
+            plan_id=plan_id,
+        )
+
+    def listing(self, patient_id: int, *, actor: Actor) -> list[CourseView]:
+        return list_courses(self._context.unit_of_work(), patient_id, actor=actor)
+
+    def read(self, course_id: int, *, actor: Actor) -> CourseView:
+        return read_course(self._context.unit_of_work(), course_id, actor=actor)
+
+    def reschedule(
+        self,
+        course_id: int,
+        *,
+        session_number: int,
+        status: Literal["missed", "cancelled"],
+        expected_version: int,
+        actor: Actor,
+        from_date: date | None = None,
+    ) -> CourseRecord:
+        return reschedule_course(
+            self._context.unit_of_work(),
+            course_id,
+            session_number=session_number,
+            status=status,
+            expected_version=expected_version,
+            actor=actor,
+            policy=self._context.policy,
+            from_date=from_date,
+        )
+
+    def calendar(self, course_id: int, *, actor: Actor, stamp: datetime) -> bytes:
+        return course_calendar(self._context.unit_of_work(), course_id, actor=actor, stamp=stamp)
+
+    def overview(self, course_id: int, *, actor: Actor) -> CourseOverview:
+        return course_overview(
+            self._context.unit_of_work(), course_id, actor=actor, policy=self._context.policy
+        )
+
+    def recommend_booster(self, course_id: int, *, actor: Actor) -> BoosterAdvice:
+        return recommend_booster(
+            self._context.unit_of_work(), course_id, actor=actor, policy=self._context.policy
+        )
+
+
+class Sessions(_Bound):
+    """Infusion sessions (the chart of one infusion, not a sign-in): open, chart, read."""
+
+    def open(
+        self,
+        patient_id: int,
+        *,
+        condition: str,
+        actor: Actor,
+        course_id: int | None = None,
+        plan_id: int | None = None,
+        number: int | None = None,
+    ) -> SessionChart:
+        return open_session(
+            self._context.unit_of_work(),
+            patient_id,
+            condition=condition,
+            actor=actor,
+            policy=self._context.policy,
+            course_id=course_id,
+            plan_id=plan_id,
+            number=number,
+        )
+
+    def append_event(
+        self, session_id: int, event: Mapping[str, object], *, expected_seq: int, actor: Actor
+    ) -> SessionChart:
+        return append_session_event(
+            self._context.unit_of_work(),
+            session_id,
+            event,
+            expected_seq=expected_seq,
+            actor=actor,
+            policy=self._context.policy,
+        )
+
+    def chart(self, session_id: int, *, actor: Actor) -> SessionChart:
+        return get_session_chart(
+            self._context.unit_of_work(), session_id, actor=actor, policy=self._context.policy
+        )
+
+    def listing(self, patient_id: int, *, actor: Actor) -> list[SessionListing]:
+        return list_sessions(self._context.unit_of_work(), patient_id, actor=actor)
+
+    def console(self, session_id: int, *, actor: Actor) -> ConsoleView:
+        return session_console(
+            self._context.unit_of_work(), session_id, actor=actor, policy=self._context.policy
+        )
+
+
+class Questionnaires(_Bound):
+    """Scale scores typed in by staff."""
+
+    def record(
+        self,
+        patient_id: int,
+        *,
+        scale: str,
+        answers: Sequence[object],
+        answered_at: datetime,
+        actor: Actor,
+        course_id: int | None = None,
+        session_id: int | None = None,
+        source: Source = "staff",
+    ) -> QuestionnaireRecord:
+        return record_questionnaire(
+            self._context.unit_of_work(),
+            patient_id,
+            scale=scale,
+            answers=answers,
+            answered_at=answered_at,
+            actor=actor,
+            course_id=course_id,
+            session_id=session_id,
+            source=source,
+        )
+
+    def listing(
+        self, patient_id: int, *, actor: Actor, scale_key: str | None = None
+    ) -> list[QuestionnaireRecord]:
+        return list_questionnaires(
+            self._context.unit_of_work(), patient_id, actor=actor, scale_key=scale_key
+        )
+
+
+class PatientLinks(_Bound):
+    """Links a patient answers questionnaires through, without an account."""
+
+    def create(
+        self,
+        patient_id: int,
+        *,
+        scales: Sequence[str],
+        actor: Actor,
+        expires_in: timedelta = DEFAULT_LIFETIME,
+        course_id: int | None = None,
+    ) -> LinkCreated:
+        return create_patient_link(
+            self._context.unit_of_work(),
+            patient_id,
+            scales=scales,
+            actor=actor,
+            expires_in=expires_in,
+            course_id=course_id,
+        )
+
+    def open(self, token: str, *, origin: str) -> LinkView:
+        return open_patient_link(self._context.unit_of_work(), token, origin=origin)
+
+    def answer(
+        self, token: str, *, scale: str, answers: Sequence[object], origin: str
+    ) -> QuestionnaireRecord:
+        return answer_patient_link(
+            self._context.unit_of_work(), token, scale=scale, answers=answers, origin=origin
+        )
+
+
+class Titration(_Bound):
+    """The next dose of a course: the recommendation and the prescriber's decision."""
+
+    def recommend(self, course_id: int, *, actor: Actor) -> TitrationRecord:
+        return recommend_titration(
+            self._context.unit_of_work(), course_id, actor=actor, policy=self._context.policy
+        )
+
+    def decide(
+        self,
+        recommendation_id: int,
+        *,
+        actor: Actor,
+        password: str,
+        mg_per_kg: float | None = None,
+        reason: str = "",
+        override_reason: str | None = None,
+        meaning: str = DEFAULT_MEANING,
+    ) -> DecisionRecord:
+        return decide_titration(
+            self._context.unit_of_work(),
+            recommendation_id,
+            actor=actor,
+            policy=self._context.policy,
+            resolver=self._context.resolver,
+            password=password,
+            mg_per_kg=mg_per_kg,
+            reason=reason,
+            override_reason=override_reason,
+            meaning=meaning,
+        )
+
+    def latest(self, course_id: int, *, actor: Actor) -> TitrationView | None:
+        return latest_titration(self._context.unit_of_work(), course_id, actor=actor)
+
+
+class Staff(_Bound):
+    """The clinic's staff accounts, as its admins manage them."""
+
+    def listing(self, *, actor: Actor) -> list[StaffMember]:
+        return list_staff(self._context.unit_of_work(), actor=actor)
+
+    def change_role(self, user_id: int, role: str, *, actor: Actor) -> StaffMember:
+        return change_role(self._context.unit_of_work(), user_id, role, actor=actor)
+
+    def reset_password(self, user_id: int, password: str, *, actor: Actor) -> None:
+        return reset_password(self._context.unit_of_work(), user_id, password, actor=actor)
+
+    def deactivate(self, user_id: int, *, actor: Actor) -> StaffMember:
+        return deactivate_user(self._context.unit_of_work(), user_id, actor=actor)
+
+    def reactivate(self, user_id: int, *, actor: Actor) -> StaffMember:
+        return reactivate_user(self._context.unit_of_work(), user_id, actor=actor)
+
+
+class Accounts(_Bound):
+    """Signing in and out (a sign-in, not an infusion session)."""
+
+    def sign_in(self, email: str, password: str, *, kind: TokenKind, origin: str) -> SignIn:
+        return sign_in(self._context.unit_of_work(), email, password, kind=kind, origin=origin)
+
+    def sign_out(self, token: str, *, actor: Actor) -> None:
+        return sign_out(self._context.unit_of_work(), token, actor=actor)
+
+
+class Clinic(_Bound):
+    """The clinic's day (dashboard) and its own settings."""
+
+    def dashboard(self, *, actor: Actor, zone: ZoneInfo) -> Dashboard:
+        return clinic_dashboard(self._context.unit_of_work(), actor=actor, zone=zone)
+
+    def settings(self, *, actor: Actor) -> ClinicSettingsRecord:
+        return clinic_settings(
+            self._context.unit_of_work(),
+            actor=actor,
+            catalog=self._context.catalog,
+            calendar=self._context.calendar,
+            monitoring=self._context.monitoring,
+        )
+
+    def update_settings(
+        self, typed: ClinicSettingsInput, *, expected_version: int, actor: Actor
+    ) -> ClinicSettingsRecord:
+        return update_clinic_settings(
+            self._context.unit_of_work(),
+            typed,
+            expected_version=expected_version,
+            actor=actor,
+            catalog=self._context.catalog,
+            calendar=self._context.calendar,
+            monitoring=self._context.monitoring,
+        )
