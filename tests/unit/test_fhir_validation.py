@@ -8,8 +8,6 @@ import copy
 from typing import Any
 
 import pytest
-
-from ketaplan.export.fhir.codes import code_table
 from tests.service.fhir_checks import (
     code_problems,
     invariant_problems,
@@ -18,6 +16,8 @@ from tests.service.fhir_checks import (
     schema_problems,
     validate,
 )
+
+from ketaplan.export.fhir.codes import code_table
 
 ORGANIZATION = {"resourceType": "Organization", "id": "clinic-1", "active": True, "name": "C"}
 PRACTITIONER = {
