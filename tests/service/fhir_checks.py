@@ -195,10 +195,16 @@ VITAL_CODES = {
 }
 
 
+@cache
+def _compiled(expression: str) -> Any:
+    """An expression parsed once (ANTLR parsing costs far more than evaluating)."""
+    return fhirpathpy.compile(expression, R4)
+
+
 def invariant_problems(resource: dict[str, Any]) -> list[str]:
     problems = []
     for key, expression in INVARIANTS.get(resource["resourceType"], []):
-        result = fhirpathpy.evaluate(resource, expression, {"resource": resource}, R4)
+        result = _compiled(expression)(resource, {"resource": resource})
         if result != [True]:
             problems.append(f"invariant {key}: {expression} gave {result}")
     for profile in resource.get("meta", {}).get("profile", []):

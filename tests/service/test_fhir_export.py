@@ -20,7 +20,7 @@ from ketaplan.clinical.policy import ClinicPolicy
 from ketaplan.errors import NotFoundError, PermissionDenied
 from ketaplan.export.fhir import everything_bundle
 from ketaplan.services import Actor, UnitOfWork, load_actor
-from ketaplan.services.demo_clinic import DEMO_EMAILS, create_demo_clinic
+from ketaplan.services.demo_clinic import DEMO_EMAILS, DemoClinic, create_demo_clinic
 from ketaplan.services.exports import export_clinic_fhir, export_patient_fhir
 from ketaplan.store import Database
 
@@ -29,7 +29,9 @@ DEMO_NOW = datetime(2026, 3, 11, 23, 30, tzinfo=ZoneInfo("America/Los_Angeles"))
 """The demo clinic made as of a fixed day and moment: the same rows, ids and times every run."""
 
 
-def make_demo_clinic(database: Database, catalog: Catalog, resolver: MedicationResolver) -> int:
+def make_demo_clinic(
+    database: Database, catalog: Catalog, resolver: MedicationResolver
+) -> DemoClinic:
     made = create_demo_clinic(
         database,
         catalog=catalog,
@@ -40,7 +42,7 @@ def make_demo_clinic(database: Database, catalog: Catalog, resolver: MedicationR
         unit_of_work=lambda sessions: UnitOfWork(sessions, clock=lambda: DEMO_NOW),
     )
     assert made is not None
-    return made.clinic_id
+    return made
 
 
 @pytest.fixture
@@ -120,30 +122,24 @@ def test_a_patients_everything_bundle_validates_and_carries_the_chart(
     assert rxnorm["extension"][0]["url"] == "urn:ketaplan:fhir:unverified-code"
 
 
-def test_the_front_desk_gets_no_fhir_record_and_other_clinics_patients_are_not_found(
+def test_who_may_export_and_the_audit_trail_of_every_export(
     database: Database,
     demo: Callable[[str], Actor],
     admin: Actor,
     front_desk: Actor,
     policy: ClinicPolicy,
+    audit_log: Callable[[], list[str]],
 ) -> None:
-    uow = UnitOfWork(database.session_factory)
+    uow = UnitOfWork(database.session_factory, clock=lambda: DEMO_NOW)
+    before = audit_log()
     with pytest.raises(PermissionDenied):
         export_patient_fhir(uow, 1, actor=front_desk, policy=policy)
     with pytest.raises(NotFoundError):  # patient 1 is the demo clinic's, not the admin's
         export_patient_fhir(uow, 1, actor=admin, policy=policy)
     with pytest.raises(PermissionDenied):
         export_clinic_fhir(uow, actor=demo("nurse"), policy=policy)
+    assert audit_log() == before  # a refusal reads nothing
 
-
-def test_every_export_is_in_the_audit_trail_patient_by_patient(
-    database: Database,
-    demo: Callable[[str], Actor],
-    policy: ClinicPolicy,
-    audit_log: Callable[[], list[str]],
-) -> None:
-    before = audit_log()
-    uow = UnitOfWork(database.session_factory, clock=lambda: DEMO_NOW)
     export_patient_fhir(uow, 2, actor=demo("prescriber"), policy=policy)
     export_clinic_fhir(uow, actor=demo("admin"), policy=policy)
     added = audit_log()[len(before) :]

@@ -87,6 +87,14 @@ RULES: Final[dict[str, Rule]] = {
     "reset_user_password": ADMIN,
     "deactivate_user": ADMIN,
     "reactivate_user": ADMIN,
+    # exports: a patient's FHIR record is clinical staff's; the whole clinic's (Bulk Data
+    # $export, the CSV exit export) is a disclosure of every patient, an admin's
+    "fhir_patient_everything": CLINICAL,
+    "fhir_bulk_export": ADMIN,
+    "fhir_bulk_export_status": ADMIN,
+    "fhir_bulk_export_delete": ADMIN,
+    "fhir_bulk_export_file": ADMIN,
+    "csv_exit_export": ADMIN,
     # web pages
     "web_static": PUBLIC,
     "web_home": STAFF,
