@@ -25,6 +25,7 @@ from ketaplan.clinical.session import infusion_segments
 from ketaplan.export.fhir import (
     PatientRows,
     SessionDelivery,
+    model_check,
     patient_resources,
     referenced_users,
     shared_resources,
@@ -180,9 +181,10 @@ def _export(
         )
     user_ids = referenced_users(own)
     users = uow.session.scalars(select(User).where(User.id.in_(user_ids))).all() if user_ids else []
-    return FhirExport(
-        tuple(p.id for p in patients), (*own, *shared_resources(clinic, users, scales))
-    )
+    resources = (*own, *shared_resources(clinic, users, scales))
+    for resource in resources:  # a resource the models refuse is a bug: it is never sent
+        model_check(resource)
+    return FhirExport(tuple(p.id for p in patients), resources)
 
 
 def export_patient_fhir(
