@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-import shutil
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -15,16 +14,15 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from tests.service.fhir_checks import bundle_problems, validate
-from tests.service.test_fhir_export import make_demo_clinic
+from tests.service.test_fhir_export import copy_of_demo, demo_template
 
 from ketaplan.api import ServiceContext, create_app
 from ketaplan.clinical.catalog import Catalog
 from ketaplan.clinical.catalog.course_loader import load_calendar, load_monitoring_rules
 from ketaplan.clinical.medications import MedicationResolver
 from ketaplan.services import UnitOfWork, add_user, load_actor
-from ketaplan.services.demo_clinic import DEMO_EMAILS, DemoClinic
-from ketaplan.store import Database, migrate, open_database
-from ketaplan.store.engine import make_engine
+from ketaplan.services.demo_clinic import DEMO_EMAILS
+from ketaplan.store import Database, open_database
 from ketaplan.store.models import AuditEvent
 
 FRONT_DESK = "front@demo-clinic.example"
@@ -37,31 +35,10 @@ class DemoApi:
     headers: dict[str, dict[str, str]]
 
 
-@pytest.fixture(scope="module")
-def demo_template(
-    tmp_path_factory: pytest.TempPathFactory, catalog: Catalog, resolver: MedicationResolver
-) -> tuple[Path, DemoClinic]:
-    """The demo clinic made once, in a SQLite file each test copies: the routes are the
-    subject here (the export itself runs on both databases in test_fhir_export.py)."""
-    path = tmp_path_factory.mktemp("demo") / "demo.db"
-    url = f"sqlite:///{path}"
-    engine = make_engine(url)
-    migrate(engine)
-    engine.dispose()
-    database = open_database(url)
-    try:
-        made = make_demo_clinic(database, catalog, resolver)
-    finally:
-        database.close()
-    return path, made
-
-
 @pytest.fixture
-def database(demo_template: tuple[Path, DemoClinic], tmp_path: Path) -> Iterator[Database]:
-    template, _made = demo_template
-    for file in template.parent.glob(template.name + "*"):
-        shutil.copy(file, tmp_path / file.name)
-    opened = open_database(f"sqlite:///{tmp_path / template.name}")
+def database(tmp_path: Path) -> Iterator[Database]:
+    """A copy of the demo clinic (SQLite): the routes are the subject here."""
+    opened = open_database(copy_of_demo(tmp_path))
     try:
         yield opened
     finally:
@@ -70,12 +47,9 @@ def database(demo_template: tuple[Path, DemoClinic], tmp_path: Path) -> Iterator
 
 @pytest.fixture
 def demo_api(
-    database: Database,
-    demo_template: tuple[Path, DemoClinic],
-    catalog: Catalog,
-    resolver: MedicationResolver,
+    database: Database, catalog: Catalog, resolver: MedicationResolver
 ) -> Iterator[DemoApi]:
-    made = demo_template[1]
+    made = demo_template()[1]
     passwords = {role: password for role, _email, password in made.credentials}
     uow = UnitOfWork(database.session_factory)
     admin = load_actor(uow, DEMO_EMAILS["admin"], origin="test")

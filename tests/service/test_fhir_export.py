@@ -4,9 +4,14 @@ reviewed code table; who may export, and the audit trail of every export."""
 
 from __future__ import annotations
 
+import atexit
+import shutil
+import tempfile
 from collections import Counter
 from collections.abc import Callable
 from datetime import date, datetime
+from functools import cache
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -22,7 +27,8 @@ from ketaplan.export.fhir import everything_bundle
 from ketaplan.services import Actor, UnitOfWork, load_actor
 from ketaplan.services.demo_clinic import DEMO_EMAILS, DemoClinic, create_demo_clinic
 from ketaplan.services.exports import export_clinic_fhir, export_patient_fhir
-from ketaplan.store import Database
+from ketaplan.store import Database, migrate, open_database
+from ketaplan.store.engine import make_engine
 
 DEMO_TODAY = date(2026, 3, 11)
 DEMO_NOW = datetime(2026, 3, 11, 23, 30, tzinfo=ZoneInfo("America/Los_Angeles"))
@@ -43,6 +49,40 @@ def make_demo_clinic(
     )
     assert made is not None
     return made
+
+
+@cache
+def demo_template() -> tuple[Path, DemoClinic]:
+    """The demo clinic made once per test process, in a SQLite file that tests copy
+    (:func:`copy_of_demo`) when their subject is an entry point, not the export itself (which
+    runs on both databases here)."""
+    from ketaplan.clinical.catalog import load_catalog
+    from ketaplan.drug_dictionary import DnerDrugDictionary
+
+    folder = Path(tempfile.mkdtemp(prefix="ketaplan-demo-"))
+    atexit.register(shutil.rmtree, folder, True)
+    path = folder / "demo.db"
+    url = f"sqlite:///{path}"
+    engine = make_engine(url)
+    migrate(engine)
+    engine.dispose()
+    database = open_database(url)
+    try:
+        catalog = load_catalog()
+        made = make_demo_clinic(
+            database, catalog, MedicationResolver(catalog, DnerDrugDictionary())
+        )
+    finally:
+        database.close()
+    return path, made
+
+
+def copy_of_demo(folder: Path) -> str:
+    """A copy of the demo clinic's database in ``folder``: its URL."""
+    template, _made = demo_template()
+    for file in template.parent.glob(template.name + "*"):
+        shutil.copy(file, folder / file.name)
+    return f"sqlite:///{folder / template.name}"
 
 
 @pytest.fixture

@@ -26,29 +26,19 @@ NOT_COMPARED = {"audit_events.csv"}
 def demo_exports(folder: Path) -> tuple[str, dict[str, str]]:
     """The demo clinic's FHIR export (ndjson, in export order) and CSV files, made afresh in
     a SQLite database in ``folder``."""
-    from ketaplan.clinical.catalog import load_catalog
     from ketaplan.clinical.catalog.course_loader import load_policy
-    from ketaplan.clinical.medications import MedicationResolver
-    from ketaplan.drug_dictionary import DnerDrugDictionary
     from ketaplan.export.fhir import ndjson
     from ketaplan.services import UnitOfWork, load_actor
     from ketaplan.services.demo_clinic import DEMO_EMAILS
     from ketaplan.services.exit_export import export_clinic_csv
     from ketaplan.services.exports import export_clinic_fhir
-    from ketaplan.store import migrate, open_database
-    from ketaplan.store.engine import make_engine
+    from ketaplan.store import open_database
 
     sys.path.insert(0, str(Path(__file__).parents[2]))
-    from tests.service.test_fhir_export import DEMO_NOW, make_demo_clinic
+    from tests.service.test_fhir_export import DEMO_NOW, copy_of_demo
 
-    url = f"sqlite:///{folder / 'demo.db'}"
-    engine = make_engine(url)
-    migrate(engine)
-    engine.dispose()
-    database = open_database(url)
+    database = open_database(copy_of_demo(folder))
     try:
-        catalog = load_catalog()
-        make_demo_clinic(database, catalog, MedicationResolver(catalog, DnerDrugDictionary()))
         uow = UnitOfWork(database.session_factory, clock=lambda: DEMO_NOW)
         admin = load_actor(uow, DEMO_EMAILS["admin"], origin="golden")
         fhir = export_clinic_fhir(uow, actor=admin, policy=load_policy())
