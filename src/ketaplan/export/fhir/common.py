@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -37,11 +37,14 @@ def ref(resource_type: str, resource_id: str, display: str | None = None) -> dic
 
 
 def instant(at: datetime, zone: ZoneInfo) -> str:
-    """An aware time in the clinic's zone, to the second, with its offset (FHIR ``dateTime``
-    and ``instant`` both take this form); a stored time is UTC, shown where the clinic is."""
+    """An aware time in the clinic's zone, to the nearest second, with its offset (FHIR
+    ``dateTime`` and ``instant`` both take this form); a stored time is UTC, shown where the
+    clinic is. Rounded, not cut: a stretch's end worked out in float minutes may fall a
+    microsecond before the second it means."""
     if at.tzinfo is None:
         raise ValueError(f"{at!r} has no time zone")
-    return at.astimezone(zone).replace(microsecond=0).isoformat()
+    nearest = (at + timedelta(microseconds=500_000)).replace(microsecond=0)
+    return nearest.astimezone(zone).isoformat()
 
 
 def profiled(resource_type: str, resource_id: str, *profiles: str) -> dict[str, Any]:
