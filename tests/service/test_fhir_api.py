@@ -109,6 +109,7 @@ def test_bulk_export_kick_off_status_files_and_delete(
 
     done = client.get(status_url, headers=admin)  # the test client ran the job already
     assert done.status_code == 200, done.text
+    assert done.headers["expires"].endswith(" GMT")  # when the files are removed (24 h)
     found = done.json()
     assert found["requiresAccessToken"] is True
     assert found["error"] == []

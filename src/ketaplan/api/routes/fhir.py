@@ -15,7 +15,8 @@ from __future__ import annotations
 import io
 import json
 import zipfile
-from datetime import UTC
+from datetime import UTC, datetime
+from email.utils import format_datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Header, Query, Request, Response
@@ -28,6 +29,7 @@ from ketaplan.errors import InputError
 from ketaplan.export.fhir import everything_bundle
 from ketaplan.services import Actor
 from ketaplan.services.bulk_export import (
+    JOB_LIFETIME,
     ExportJob,
     check_types,
     delete_job,
@@ -180,10 +182,11 @@ def status(job_id: str, actor: SignedIn) -> Response:
             "issue": [{"severity": "error", "code": "exception", "diagnostics": job.error}],
         }
         return _fhir_json(outcome, status_code=500)
+    expires = datetime.fromisoformat(job.requested_at) + JOB_LIFETIME
     return Response(
         json.dumps(manifest(job), separators=(",", ":")),
         media_type="application/json",
-        headers={"Expires": job.requested_at},
+        headers={"Expires": format_datetime(expires.astimezone(UTC), usegmt=True)},
     )
 
 
