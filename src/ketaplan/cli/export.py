@@ -79,11 +79,11 @@ def _context() -> ServiceContext:
 
 
 def _actor(uow: UnitOfWork, acting: str | None) -> Actor:
-    from ketaplan.cli.user import _acting_admin
+    from ketaplan.cli.user import acting_admin
     from ketaplan.services import load_actor
 
     if acting is None:
-        return _acting_admin(uow, None)
+        return acting_admin(uow, None)
     return load_actor(uow, acting, origin="cli")
 
 

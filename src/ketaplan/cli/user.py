@@ -65,7 +65,9 @@ def read_password_from_stdin() -> str:
     return line
 
 
-def _acting_admin(uow: UnitOfWork, email: str | None) -> Actor:
+def acting_admin(uow: UnitOfWork, email: str | None) -> Actor:
+    """The admin a command acts as: ``email``'s account (refused unless an admin), or the first
+    admin of the only clinic (``ketaplan user`` and ``ketaplan export`` share this rule)."""
     from sqlalchemy import func, select
 
     from ketaplan.errors import InputError, NotFoundError, PermissionDenied
@@ -166,7 +168,7 @@ def _as_admin(acting: str | None) -> Iterator[tuple[UnitOfWork, Actor]]:
     database = open_database(load_settings(os.environ).database_url)
     try:
         uow = UnitOfWork(database.session_factory)
-        yield uow, _acting_admin(uow, acting)
+        yield uow, acting_admin(uow, acting)
     finally:
         database.close()
 
