@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
+from tests.service.conftest import post_sign_in
 from tests.service.fhir_checks import bundle_problems, validate
 from tests.service.test_fhir_export import copy_of_demo, demo_template
 
@@ -178,3 +180,17 @@ def test_the_csv_exit_export_is_a_zip_for_admins(demo_api: DemoApi, database: Da
     for role in ("prescriber", "nurse", "front_desk"):
         refused = client.get("/api/v1/exports/csv", headers=demo_api.headers[role])
         assert refused.status_code == 403
+
+
+def test_the_settings_page_links_the_admin_to_the_exit_export(demo_api: DemoApi) -> None:
+    client = demo_api.client
+    client.headers.clear()
+    password = {r: p for r, _e, p in demo_template()[1].credentials}["admin"]
+    signed_in = post_sign_in(client, DEMO_EMAILS["admin"], password)
+    assert signed_in.status_code in (200, 303), signed_in.text
+    page = client.get("/settings")
+    link = re.search(r'<a href="([^"]+)" download>download the exit export</a>', page.text)
+    assert link is not None
+    answer = client.get(link.group(1))  # the browser's cookie is enough for a download
+    assert answer.status_code == 200
+    assert "README.md" in " ".join(zipfile.ZipFile(io.BytesIO(answer.content)).namelist())
