@@ -18,8 +18,9 @@ import typer
 from ketaplan.cli.user import ActingAdmin
 
 if TYPE_CHECKING:
-    from ketaplan.api.context import ServiceContext
+    from ketaplan.clinical.policy import ClinicPolicy
     from ketaplan.services import Actor, UnitOfWork
+    from ketaplan.store import Database
 
 app = typer.Typer(
     help="Export the clinic's records: FHIR R4 (US Core) or CSV.",
@@ -68,14 +69,17 @@ def write_private(path: Path, text: str) -> None:
         file.write(text)
 
 
-def _context() -> ServiceContext:
+def _open() -> tuple[Database, ClinicPolicy]:
+    """The database (the caller closes it) and the served files' clinic policy, as
+    ``KETAPLAN_DATABASE_URL`` and ``KETAPLAN_CATALOG`` name them."""
     import os
 
-    from ketaplan.api.context import build_context
+    from ketaplan.clinical.catalog.course_loader import load_policy
     from ketaplan.settings import load_settings
+    from ketaplan.store import open_database
 
     settings = load_settings(os.environ)
-    return build_context(settings.database_url, catalog_files=settings.catalog_files)
+    return open_database(settings.database_url), load_policy(settings.catalog_files)
 
 
 def _actor(uow: UnitOfWork, acting: str | None) -> Actor:
@@ -104,19 +108,20 @@ def fhir(
 
     from ketaplan.cli._output import print_lines
     from ketaplan.export.fhir import by_type, everything_bundle, ndjson
+    from ketaplan.services import UnitOfWork
     from ketaplan.services.exports import export_clinic_fhir, export_patient_fhir
 
     check_directory(directory)
-    context = _context()
+    database, policy = _open()
     try:
-        uow = context.unit_of_work()
+        uow = UnitOfWork(database.session_factory)
         actor = _actor(uow, acting)
         if patient is None:
-            found = export_clinic_fhir(uow, actor=actor, policy=context.policy)
+            found = export_clinic_fhir(uow, actor=actor, policy=policy)
         else:
-            found = export_patient_fhir(uow, patient, actor=actor, policy=context.policy)
+            found = export_patient_fhir(uow, patient, actor=actor, policy=policy)
     finally:
-        context.database.close()
+        database.close()
     grouped = by_type(found.resources)
     make_directory(directory)
     for kind, resources in grouped.items():
@@ -142,15 +147,16 @@ def fhir(
 def csv(directory: Directory, acting: ActingAdmin = None) -> None:
     """The exit export: one CSV per record type and a README of the columns (admin only)."""
     from ketaplan.cli._output import print_lines
+    from ketaplan.services import UnitOfWork
     from ketaplan.services.exit_export import export_clinic_csv
 
     check_directory(directory)
-    context = _context()
+    database, _policy = _open()
     try:
-        uow = context.unit_of_work()
+        uow = UnitOfWork(database.session_factory)
         files = export_clinic_csv(uow, actor=_actor(uow, acting))
     finally:
-        context.database.close()
+        database.close()
     make_directory(directory)
     for name, text in files.items():
         write_private(directory / name, text)
