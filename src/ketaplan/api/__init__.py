@@ -14,6 +14,7 @@ from fastapi.routing import APIRoute
 from ketaplan.api.routes import (
     auth,
     courses,
+    fhir,
     patients,
     plans,
     questionnaires,
@@ -53,6 +54,7 @@ def install(app: FastAPI) -> None:
         questionnaires,
         titration,
         staff,
+        fhir,
     ):
         app.include_router(
             module.router,

@@ -101,6 +101,9 @@ class UseCase(StrEnum):
     RESET_USER_PASSWORD = "reset_user_password"
     DEACTIVATE_USER = "deactivate_user"
     REACTIVATE_USER = "reactivate_user"
+    # exports
+    EXPORT_PATIENT_FHIR = "export_patient_fhir"
+    EXPORT_CLINIC = "export_clinic"
 
 
 U = UseCase
@@ -173,6 +176,10 @@ USE_CASE_RULES: Final[Mapping[UseCase, Rule]] = {
     U.RESET_USER_PASSWORD: ADMIN,
     U.DEACTIVATE_USER: ADMIN,
     U.REACTIVATE_USER: ADMIN,
+    # exports: a patient's FHIR record is clinical staff's; the whole clinic's (Bulk Data
+    # $export, the CSV exit export) is a disclosure of every patient, an admin's
+    U.EXPORT_PATIENT_FHIR: CLINICAL,
+    U.EXPORT_CLINIC: ADMIN,
 }
 
 ROUTES: Final[Mapping[str, UseCase]] = {
@@ -216,6 +223,12 @@ ROUTES: Final[Mapping[str, UseCase]] = {
     "reset_user_password": U.RESET_USER_PASSWORD,
     "deactivate_user": U.DEACTIVATE_USER,
     "reactivate_user": U.REACTIVATE_USER,
+    "fhir_patient_everything": U.EXPORT_PATIENT_FHIR,
+    "fhir_bulk_export": U.EXPORT_CLINIC,
+    "fhir_bulk_export_status": U.EXPORT_CLINIC,
+    "fhir_bulk_export_delete": U.EXPORT_CLINIC,
+    "fhir_bulk_export_file": U.EXPORT_CLINIC,
+    "csv_exit_export": U.EXPORT_CLINIC,
     # the pages (a page and the form it posts to name the same use case)
     "web_static": U.LOAD_STATIC_ASSETS,
     "web_home": U.OPEN_HOME,

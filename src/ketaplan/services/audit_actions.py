@@ -42,6 +42,14 @@ class AuditAction(StrEnum):
 
     DASHBOARD_READ = "dashboard.read"
 
+    # Exports: FHIR (a patient's, the clinic's Bulk Data job) and the CSV exit export.
+    EXPORT_CSV = "export.csv"
+    EXPORT_CSV_CLINIC = "export.csv.clinic"
+    FHIR_EXPORT = "fhir.export"
+    FHIR_EXPORT_CLINIC = "fhir.export.clinic"
+    FHIR_EXPORT_DELETE = "fhir.export.delete"
+    FHIR_EXPORT_DOWNLOAD = "fhir.export.download"
+
     ORDER_CANCEL = "order.cancel"
     ORDER_SIGN = "order.sign"
     ORDER_SIGN_REFUSED = "order.sign_refused"
