@@ -69,6 +69,12 @@ STORED = {
     "user.list",
     "user.reactivate",
     "user.set_password",
+    "export.csv",
+    "export.csv.clinic",
+    "fhir.export",
+    "fhir.export.clinic",
+    "fhir.export.delete",
+    "fhir.export.download",
 }
 
 
