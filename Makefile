@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint typecheck unit browser screenshots bench bench-plan bench-pk bench-api bench-pages bench-audit bench-scale venv clean fhir-schema
+.PHONY: run test lint typecheck unit service browser chromium screenshots bench bench-plan bench-pk bench-api bench-pages bench-audit bench-scale venv clean fhir-schema
 
 # `make run` serves the embedded SQLite database in this directory (git-ignored).
 RUN_DATABASE := sqlite:///./ketaplan.db
@@ -28,12 +28,31 @@ run: venv
 	KETAPLAN_DATABASE_URL=$(RUN_DATABASE) $(BIN)/ketaplan demo-data --url http://$(RUN_HOST):$(RUN_PORT)
 	KETAPLAN_DATABASE_URL=$(RUN_DATABASE) $(BIN)/ketaplan serve --host $(RUN_HOST) --port $(RUN_PORT)
 
-## test: lint, format check, strict typing, then the whole test suite (browser tests included)
-test: lint typecheck browser unit
+## test: lint, format check, strict typing, then every test tier: unit, service, browser
+test: lint typecheck unit service browser
 
-## browser: Debian's Chromium for the Playwright tests (never a downloaded browser build)
+# The tiers split the suite by what it needs; `make test` runs them all. Plain `pytest` (the
+# pyproject's testpaths) still runs the whole suite in one process.
+UNIT_TESTS    := tests/unit tests/cli tests/reference src
+SERVICE_TESTS := tests/service tests/security
+BROWSER_TESTS := tests/browser
+
+## unit: domain, CLI, reference and doctests: no database, no browser (under a minute)
+unit: venv
+	$(BIN)/python -m pytest -q $(UNIT_TESTS)
+
+## service: services, API, pages and security on SQLite, and on PostgreSQL when
+## KETAPLAN_TEST_POSTGRES_URL is set (.ci/run sets it)
+service: venv
+	$(BIN)/python -m pytest -q $(SERVICE_TESTS)
+
+## browser: Playwright driving Debian's Chromium against the app
+browser: venv chromium
+	$(BIN)/python -m pytest -q $(BROWSER_TESTS)
+
+## chromium: Debian's Chromium for the browser tests (never a downloaded browser build)
 CHROMIUM := /usr/bin/chromium
-browser:
+chromium:
 	@test -x $(CHROMIUM) || { \
 		echo "installing Debian's chromium for the browser tests (apt-get)"; \
 		export DEBIAN_FRONTEND=noninteractive; \
@@ -42,7 +61,7 @@ browser:
 	@test -x $(CHROMIUM)
 
 ## screenshots: the README's screenshots (docs/screenshots/) from a `ketaplan demo-data` clinic
-screenshots: venv browser
+screenshots: venv chromium
 	KETAPLAN_DOCS_SCREENSHOTS=1 $(BIN)/python -m pytest -q tests/browser/test_docs_screenshots.py
 
 lint: venv
@@ -51,9 +70,6 @@ lint: venv
 
 typecheck: venv
 	$(BIN)/mypy
-
-unit: venv
-	$(BIN)/python -m pytest -q
 
 ## bench: all benchmarks; results go to benchmarks/results/
 bench: bench-plan bench-pk bench-api bench-pages

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import gc
+import os
 import socket
+from collections.abc import Iterator
 
 import pytest
 
@@ -54,3 +57,39 @@ def policy() -> ClinicPolicy:
     from ketaplan.clinical.catalog.course_loader import load_policy
 
     return load_policy()
+
+
+FD_GROWTH_ALLOWED = 256
+"""Open descriptors a whole test session may end with beyond those it started with (caches,
+the drug dictionary's index, a browser). The suite once grew past 1,023 (one writer-lock file
+per SQLite database ever opened), which ``select()`` refuses to watch."""
+
+
+def _open_descriptors() -> dict[str, int]:
+    """This process's open descriptors by kind (``socket``, ``pipe``, or the file's name)."""
+    kinds: dict[str, int] = {}
+    for descriptor in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{descriptor}")
+        except OSError:  # the listing's own descriptor, closed already
+            continue
+        kind = target.split(":", 1)[0] if ":" in target else os.path.basename(target)
+        kinds[kind] = kinds.get(kind, 0) + 1
+    return kinds
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_descriptor_leak() -> Iterator[None]:
+    """Fail the session if it leaks descriptors: TestClients, engines or files left open."""
+    if not os.path.isdir("/proc/self/fd"):  # pragma: no cover - not Linux
+        yield
+        return
+    gc.collect()
+    before = sum(_open_descriptors().values())
+    yield
+    gc.collect()
+    after = _open_descriptors()
+    grown = sum(after.values()) - before
+    if grown > FD_GROWTH_ALLOWED:
+        most = sorted(after.items(), key=lambda kind: -kind[1])[:8]
+        pytest.fail(f"the session left {grown} more descriptors open than it began with: {most}")

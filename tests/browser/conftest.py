@@ -18,7 +18,9 @@ import contextlib
 import dataclasses
 import os
 import re
+import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -115,19 +117,31 @@ def serve_app(url: str, set_up: Callable[[ServiceContext], None]) -> Iterator[Se
             context.database.close()
 
 
-def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory, name: str) -> str:
+@pytest.fixture(scope="session")
+def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file migrated once for the session; each server gets a copy."""
     from ketaplan.store import migrate
     from ketaplan.store.engine import make_engine
 
-    url = f"sqlite:///{tmp_path_factory.mktemp(name) / 'clinic.db'}"
-    engine = make_engine(url)
+    path = tmp_path_factory.mktemp("template") / "clinic.db"
+    engine = make_engine(f"sqlite:///{path}")
     migrate(engine)
     engine.dispose()
-    return url
+    with contextlib.closing(sqlite3.connect(path)) as connection:
+        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # all of it in the one file
+    return path
+
+
+def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory, template: Path, name: str) -> str:
+    """A copy of the migrated template in a tmp directory of its own."""
+    path = tmp_path_factory.mktemp(name) / "clinic.db"
+    shutil.copyfile(template, path)
+    shutil.copymode(template, path)
+    return f"sqlite:///{path}"
 
 
 @pytest.fixture
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def server(tmp_path_factory: pytest.TempPathFactory, migrated_template: Path) -> Iterator[Server]:
     """The app on a free loopback port, over a fresh database with a clinic and its staff
     (one per test: a test may move its clock on)."""
 
@@ -144,7 +158,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             if role != "admin":
                 add_user(uow, email=email, role=role, actor=admin, password=PASSWORD)
 
-    with serve_app(migrated_sqlite(tmp_path_factory, "browser"), clinic_and_staff) as serving:
+    with serve_app(
+        migrated_sqlite(tmp_path_factory, migrated_template, "browser"), clinic_and_staff
+    ) as serving:
         yield serving
 
 
@@ -159,10 +175,12 @@ DEMO_ACCOUNT = re.compile(r"^\s+(admin|prescriber|nurse)\s+(\S+@\S+)\s+(\S+)\s*$
 
 
 @pytest.fixture(scope="module")
-def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer]:
+def demo_server(
+    tmp_path_factory: pytest.TempPathFactory, migrated_template: Path
+) -> Iterator[DemoServer]:
     """The app over a clinic made by ``ketaplan demo-data`` (weeks of synthetic history), the
     command a new user runs, so that the README's screenshots show what they will see."""
-    url = migrated_sqlite(tmp_path_factory, "demo")
+    url = migrated_sqlite(tmp_path_factory, migrated_template, "demo")
     made = subprocess.run(
         [sys.executable, "-m", "ketaplan", "demo-data"],
         env={**os.environ, "KETAPLAN_DATABASE_URL": url},
@@ -181,7 +199,7 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer
 def chromium() -> Iterator[object]:
     """Debian's Chromium through Playwright (headless)."""
     if not CHROMIUM.exists():
-        message = f"{CHROMIUM} is missing: run `make browser` (apt-get install chromium)"
+        message = f"{CHROMIUM} is missing: run `make chromium` (apt-get install chromium)"
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(message)
         pytest.skip(message)

@@ -19,6 +19,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -56,7 +57,7 @@ class Clinic(Server):
 
 
 @pytest.fixture(scope="module")
-def clinic(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Clinic]:
+def clinic(tmp_path_factory: pytest.TempPathFactory, migrated_template: Path) -> Iterator[Clinic]:
     made: dict[str, Any] = {}
 
     def clinic_and_staff(context: ServiceContext) -> None:
@@ -73,7 +74,9 @@ def clinic(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Clinic]:
             add_user(uow, email=EMAILS[role], role=role, actor=admin, password=PASSWORD)
             made["actors"][role] = load_actor(uow, EMAILS[role], origin="test")
 
-    with serve_app(migrated_sqlite(tmp_path_factory, "console"), clinic_and_staff) as serving:
+    with serve_app(
+        migrated_sqlite(tmp_path_factory, migrated_template, "console"), clinic_and_staff
+    ) as serving:
         yield Clinic(serving.base_url, serving.context, serving.clock, made["actors"])
 
 

@@ -40,6 +40,7 @@ import os
 import sqlite3
 import threading
 import time
+import weakref
 from pathlib import Path
 
 LOCK_SUFFIX = ".writer-lock"
@@ -59,6 +60,7 @@ class WriterGate:
         self._threads = threading.Lock()
         self._file: int | None = None
         self._file_pid: int | None = None
+        self._closes_file: weakref.finalize[[int], WriterGate] | None = None
         self._commits = itertools.count(1)  # next() is atomic under the GIL
 
     def _descriptor(self) -> int:
@@ -66,6 +68,12 @@ class WriterGate:
         if self._file is None or self._file_pid != os.getpid():
             self._file = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
             self._file_pid = os.getpid()
+            # The lock file closes with the gate (the engine's): a process that opens databases
+            # one after another (tests, CLI commands run in-process) must not keep one open
+            # descriptor per database it has closed.
+            if self._closes_file is not None:
+                self._closes_file.detach()  # after a fork: the parent's copy stays as it was
+            self._closes_file = weakref.finalize(self, os.close, self._file)
         return self._file
 
     def enter(self) -> None:
