@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import text
 
 from ketaplan.clinical.catalog import Catalog
-from ketaplan.clinical.catalog.course_loader import load_monitoring_rules, load_policy
+from ketaplan.clinical.catalog.course_loader import load_policy
 from ketaplan.clinical.ledger import LedgerRefusal
 from ketaplan.errors import InputError, KetaplanError, NotFoundError, PermissionDenied
 from ketaplan.services import (
@@ -45,7 +45,7 @@ from ketaplan.services.ledger_stock import (
     take_inventory,
 )
 from ketaplan.store import Database, verify_audit_chain
-from ketaplan.store.models import AuditEvent, Base, LedgerContainer, LedgerEntry
+from ketaplan.store.models import Base, LedgerEntry
 
 from .conftest import PASSWORD, example_chart, signed_plan
 

@@ -102,7 +102,8 @@ def upgrade() -> None:
         sa.Column("reason", sa.Text(), nullable=True),
         sa.Column("data", sa.JSON(), nullable=False),
         sa.CheckConstraint(
-            "kind IN (" + ", ".join(f"'{k}'" for k in KINDS) + ")", name=op.f("ck_ledger_entry_kind")
+            "kind IN (" + ", ".join(f"'{k}'" for k in KINDS) + ")",
+            name=op.f("ck_ledger_entry_kind"),
         ),
         sa.ForeignKeyConstraint(["by"], [user_fk], name=op.f("fk_ledger_entry_by_app_user")),
         sa.ForeignKeyConstraint(
@@ -114,7 +115,9 @@ def upgrade() -> None:
             name=op.f("fk_ledger_entry_container_id_ledger_container"),
         ),
         sa.ForeignKeyConstraint(
-            ["corrects_id"], ["ledger_entry.id"], name=op.f("fk_ledger_entry_corrects_id_ledger_entry")
+            ["corrects_id"],
+            ["ledger_entry.id"],
+            name=op.f("fk_ledger_entry_corrects_id_ledger_entry"),
         ),
         sa.ForeignKeyConstraint(
             ["draw_id"], ["ledger_entry.id"], name=op.f("fk_ledger_entry_draw_id_ledger_entry")
