@@ -22,6 +22,7 @@ from ketaplan.cli import (
     db,
     demo,
     demo_data,
+    ledger,
     plan,
     protocols,
     score,
@@ -53,6 +54,7 @@ app.command("demo-data")(demo_data.demo_data)
 app.add_typer(db.app, name="db")
 app.add_typer(audit.app, name="audit")
 app.add_typer(user.app, name="user")
+app.add_typer(ledger.app, name="ledger")
 app.command("serve")(serve.serve)
 app.command("backup")(backup.backup)
 app.command("restore")(backup.restore)

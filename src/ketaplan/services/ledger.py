@@ -42,6 +42,7 @@ from ketaplan.clinical.ledger import (
     Waste,
     append,
     cml_to_ml,
+    fold,
     mg_to_cml,
     ml_to_cml,
 )
@@ -131,7 +132,9 @@ def _text(value: str, field: str, *, required: bool = True, limit: int = 200) ->
     return text
 
 
-def _written(row: EntryRow, container: LedgerContainer, balance: ContainerBalance) -> Written:
+def _written(uow: UnitOfWork, row: EntryRow, container: LedgerContainer) -> Written:
+    """The entry written and the vial's balance folded again from its rows (with real ids)."""
+    balance = fold(to_entries(container_rows(uow, container.id), container))
     return Written(row.id, row.seq, row.kind, container.number, balance)
 
 
@@ -201,7 +204,7 @@ def receive_vials(
             )
             _refuse_taken_number(uow, actor, number)
             at = uow.clock()
-            balance = append([], Receive(0, at, actor.user_id, container, **_receipt(fields)))
+            append([], Receive(0, at, actor.user_id, container, **_receipt(fields)))
             row_container = LedgerContainer(
                 clinic_id=actor.clinic_id,
                 number=number,
@@ -235,7 +238,7 @@ def receive_vials(
                 volume_ml=cml_to_ml(container.volume_cml),
                 supplier=fields["supplier_name"],
             )
-            written.append(_written(row, row_container, balance))
+            written.append(_written(uow, row, row_container))
         uow.commit()
     return written
 
@@ -305,7 +308,7 @@ def record_draw(
                 )
         at = uow.clock()
         candidate = Draw(0, at, actor.user_id, volume, plan.id, session_id, plan.patient_id)
-        _entries, balance = _checked(uow, container, candidate)
+        _checked(uow, container, candidate)
         row = add_entry(
             uow,
             actor,
@@ -328,18 +331,7 @@ def record_draw(
             lot=container.lot,
         )
         uow.commit()
-        return _written(row, container, _rebalanced(balance, row.id))
-
-
-def _rebalanced(balance: ContainerBalance, entry_id: int) -> ContainerBalance:
-    """The balance as returned: the candidate's placeholder id 0 replaced by its row's."""
-    from dataclasses import replace
-
-    draws = tuple(
-        replace(d, draw=replace(d.draw, entry_id=entry_id)) if d.draw.entry_id == 0 else d
-        for d in balance.draws
-    )
-    return replace(balance, draws=draws)
+        return _written(uow, row, container)
 
 
 def _draw_row(uow: UnitOfWork, draw_id: int, actor: Actor) -> tuple[EntryRow, LedgerContainer]:
@@ -391,7 +383,7 @@ def record_administration(
         candidate = Administer(
             0, at, actor.user_id, draw.id, volume, mg, session.id, session.patient_id
         )
-        _entries, balance = _checked(uow, container, candidate)
+        _checked(uow, container, candidate)
         row = add_entry(
             uow,
             actor,
@@ -416,7 +408,7 @@ def record_administration(
             session_id=session.id,
         )
         uow.commit()
-        return _written(row, container, balance)
+        return _written(uow, row, container)
 
 
 # ------------------------------------------------------------------ waste ----
@@ -487,7 +479,7 @@ def record_waste(
             None if witness is None else witness.user_id,
             draw_id,
         )
-        _entries, balance = _checked(uow, container, candidate)
+        _checked(uow, container, candidate)
         row = add_entry(
             uow,
             actor,
@@ -513,7 +505,7 @@ def record_waste(
             draw_id=draw_id,
         )
         uow.commit()
-        return _written(row, container, balance)
+        return _written(uow, row, container)
 
 
 def record_return(
@@ -526,7 +518,7 @@ def record_return(
         take_ledger_turn(uow, actor.clinic_id)
         draw, container = _draw_row(uow, draw_id, actor)
         at = uow.clock()
-        _entries, balance = _checked(uow, container, Return(0, at, actor.user_id, draw.id, volume))
+        _checked(uow, container, Return(0, at, actor.user_id, draw.id, volume))
         row = add_entry(
             uow,
             actor,
@@ -539,4 +531,4 @@ def record_return(
         )
         _audit(uow, actor, row, container, volume_ml=cml_to_ml(volume), draw_id=draw.id)
         uow.commit()
-        return _written(row, container, balance)
+        return _written(uow, row, container)

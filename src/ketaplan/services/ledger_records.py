@@ -89,7 +89,7 @@ def _emails(uow: UnitOfWork, rows: Iterable[EntryRow]) -> dict[int, str]:
     if not ids:
         return {}
     found = uow.session.execute(select(User.id, User.email).where(User.id.in_(ids)))
-    return dict(found)
+    return dict(found.all())
 
 
 def entry_dict(row: EntryRow, emails: dict[int, str], number: str | None) -> dict[str, Any]:
@@ -282,7 +282,7 @@ def _patients(uow: UnitOfWork, ids: set[int]) -> dict[int, str]:
     if not ids:
         return {}
     found = uow.session.execute(select(Patient.id, Patient.full_name).where(Patient.id.in_(ids)))
-    return dict(found)
+    return dict(found.all())
 
 
 def _report_rows(

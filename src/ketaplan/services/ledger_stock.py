@@ -96,7 +96,7 @@ def record_destruction(
         at = uow.clock()
         ids = (signed[0].user_id, signed[1].user_id)
         candidate = Destroy(0, at, actor.user_id, volume, method, place, ids)
-        _entries, balance = _checked(uow, container, candidate)
+        _checked(uow, container, candidate)
         row = add_entry(
             uow,
             actor,
@@ -119,7 +119,7 @@ def record_destruction(
             witnesses=[w.email for w in signed],
         )
         uow.commit()
-        return _written(row, container, balance)
+        return _written(uow, row, container)
 
 
 def record_count(uow: UnitOfWork, number: str, counted_ml: float | str, *, actor: Actor) -> Written:
@@ -143,7 +143,7 @@ def record_count(uow: UnitOfWork, number: str, counted_ml: float | str, *, actor
             discrepancy=counted != expected,
         )
         uow.commit()
-        return _written(row, container, balance)
+        return _written(uow, row, container)
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,7 +233,7 @@ def take_inventory(
             counted = ml_to_cml(line.counted_ml, "counted_ml")
             at = uow.clock()
             candidate = Count(0, at, actor.user_id, counted, line.estimated, header.id)
-            balance = append(entries[number], candidate)
+            append(entries[number], candidate)
             row = add_entry(
                 uow,
                 actor,
@@ -243,7 +243,7 @@ def take_inventory(
                 data={"estimated": line.estimated, "inventory_id": header.id},
                 at=at,
             )
-            written.append(_written(row, container, balance))
+            written.append(_written(uow, row, container))
         uow.audit(
             actor,
             "ledger.inventory",
@@ -279,7 +279,7 @@ def resolve_discrepancy(
         container = uow.session.get_one(LedgerContainer, count.container_id)
         at = uow.clock()
         candidate = Resolve(0, at, actor.user_id, count.id, reason, write_off)
-        _entries, balance = _checked(uow, container, candidate)
+        _checked(uow, container, candidate)
         row = add_entry(
             uow,
             actor,
@@ -291,7 +291,7 @@ def resolve_discrepancy(
         )
         _audit(uow, actor, row, container, count_id=count.id, write_off=write_off, reason=reason)
         uow.commit()
-        return _written(row, container, balance)
+        return _written(uow, row, container)
 
 
 def correct_entry(
@@ -342,7 +342,7 @@ def correct_entry(
             replacement = replace(earlier, **stored)
         at = uow.clock()
         candidate = Correct(0, at, actor.user_id, target.id, reason, replacement)
-        balance = append(entries, candidate)
+        append(entries, candidate)
         row = add_entry(
             uow,
             actor,
@@ -356,7 +356,7 @@ def correct_entry(
         )
         _audit(uow, actor, row, container, corrects=target.id, changes=stored, reason=reason)
         uow.commit()
-        return _written(row, container, balance)
+        return _written(uow, row, container)
 
 
 def _changes(target: EntryRow, changes: dict[str, Any] | None) -> dict[str, Any] | None:
