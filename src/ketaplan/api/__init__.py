@@ -23,6 +23,7 @@ from ketaplan.api.refusals import RecordRefusals, RefusalRecorder
 from ketaplan.api.routes import (
     auth,
     courses,
+    ledger,
     patients,
     plans,
     questionnaires,
@@ -63,6 +64,7 @@ def create_app(context: ServiceContext, *, max_body_bytes: int = DEFAULT_MAX_BOD
         questionnaires,
         titration,
         staff,
+        ledger,
     ):
         app.include_router(module.router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
     web.install(app)

@@ -31,6 +31,8 @@ PRESCRIBER: Final[frozenset[Role]] = frozenset({"prescriber"})
 ADMIN: Final[frozenset[Role]] = frozenset({"admin"})
 CHARTING: Final[frozenset[Role]] = frozenset({"prescriber", "nurse"})
 """Staff who treat patients and chart sessions."""
+STOCK_OVERSIGHT: Final[frozenset[Role]] = frozenset({"prescriber", "admin"})
+"""Who destroys controlled substances and resolves a count's discrepancy."""
 
 RULES: Final[dict[str, Rule]] = {
     # system and accounts
@@ -87,6 +89,27 @@ RULES: Final[dict[str, Rule]] = {
     "reset_user_password": ADMIN,
     "deactivate_user": ADMIN,
     "reactivate_user": ADMIN,
+    # controlled-substance ledger (issue 16): those who prepare and give draw, record what was
+    # given and waste (a witness re-enters their password, never the one wasting); clinical
+    # staff receive, count and read; a prescriber or admin destroys and resolves (the
+    # services check each rule again, and who may correct an entry or follow a loss case)
+    "ledger_receive": CLINICAL,
+    "ledger_draw": CHARTING,
+    "ledger_administer": CHARTING,
+    "ledger_waste": CHARTING,
+    "ledger_return": CHARTING,
+    "ledger_destroy": STOCK_OVERSIGHT,
+    "ledger_count": CLINICAL,
+    "ledger_inventory": CLINICAL,
+    "ledger_resolve": STOCK_OVERSIGHT,
+    "ledger_correct": CLINICAL,
+    "ledger_edit_refused": CLINICAL,
+    "ledger_entry": CLINICAL,
+    "ledger_stock": CLINICAL,
+    "ledger_vial": CLINICAL,
+    "ledger_report": CLINICAL,
+    "ledger_losses": CLINICAL,
+    "ledger_loss_step": CLINICAL,
     # web pages
     "web_static": PUBLIC,
     "web_home": STAFF,
@@ -127,6 +150,9 @@ RULES: Final[dict[str, Rule]] = {
     "web_reset_user_password": ADMIN,
     "web_deactivate_user": ADMIN,
     "web_reactivate_user": ADMIN,
+    "web_ledger": CLINICAL,
+    "web_ledger_action": CLINICAL,
+    "web_ledger_report": CLINICAL,
 }
 
 

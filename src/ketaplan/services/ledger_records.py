@@ -168,6 +168,53 @@ def vial_history(uow: UnitOfWork, number: str, *, actor: Actor) -> dict[str, Any
     }
 
 
+def entry_vial(uow: UnitOfWork, entry_id: int, *, actor: Actor) -> dict[str, Any]:
+    """One entry, with the history of its vial (a loss case's step or an inventory's header
+    has no vial: the entry alone)."""
+    from ketaplan.services.ledger_store import find_entry
+
+    require_role(actor, READING, "reading the controlled-substance ledger")
+    with uow.reading():
+        row = find_entry(uow, entry_id, actor)
+        container = (
+            None if row.container_id is None else uow.session.get(LedgerContainer, row.container_id)
+        )
+        entry = entry_dict(
+            row, _emails(uow, [row]), None if container is None else container.number
+        )
+        uow.audit(actor, "ledger.entry.read", "ledger_entry", row.id, patient_id=row.patient_id)
+        uow.commit()
+    if container is None:
+        return {"entry": entry}
+    return {"entry": entry, **vial_history(uow, container.number, actor=actor)}
+
+
+def order_ledger(uow: UnitOfWork, plan_id: int, *, actor: Actor) -> dict[str, Any]:
+    """What the ledger holds for an order (its draws, administrations and waste, with each
+    vial's number and lot) and the vials it could be drawn from now (in stock, not expired,
+    of the strength the card names first): what the preparation card shows."""
+    from ketaplan.services.plans import find_plan
+
+    require_role(actor, READING, "reading the controlled-substance ledger")
+    with uow.reading():
+        plan = find_plan(uow, plan_id, actor)
+        entries = care_entries(uow, actor=actor, plan_id=plan_id)
+        containers = _containers(uow, actor)
+        balances = _balances(containers, _all_rows(uow, actor))
+        today = uow.clock().date()
+        uow.audit(actor, "ledger.order.read", "plan", plan_id, patient_id=plan.patient_id)
+        uow.commit()
+    preparation = (plan.plan or {}).get("preparation") or {}
+    strength = preparation.get("vial_mg_per_ml")
+    usable = [
+        {**container_dict(c), "in_vial_ml": cml_to_ml(balances[c.id].in_vial_cml)}
+        for c in containers
+        if balances[c.id].in_vial_cml > 0 and not to_container(c).expired_on(today)
+    ]
+    usable.sort(key=lambda v: (v["mg_per_ml"] != strength, v["in_vial_ml"] == v["volume_ml"]))
+    return {"plan_id": plan_id, "entries": entries, "vials": usable}
+
+
 def stock(uow: UnitOfWork, *, actor: Actor) -> dict[str, Any]:
     """Every vial's balance, the stock per item (1304.11's lines), and the open work of the
     medication room: drug drawn and still in hand, counts that disagree."""
