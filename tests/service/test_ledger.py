@@ -119,6 +119,9 @@ def test_a_day_of_one_vial_balances_to_the_hundredth_of_a_ml_and_is_in_the_audit
     assert drawn.balance.in_vial_cml == 1600
     chart_to_the_stop(uow, session.session_id, nurse)
     given = record_administration(uow, drawn.entry_id, actor=nurse, policy=POLICY)
+    with pytest.raises(LedgerRefusal) as twice:
+        record_administration(uow, drawn.entry_id, actor=nurse, policy=POLICY)
+    assert twice.value.code == "ledger.already_administered"
     history = vial_history(uow, "K-0001", actor=nurse)
     administered = next(e for e in history["entries"] if e["kind"] == "administer")
     assert administered["mg"] == pytest.approx(given.balance.administered_cml / 10, abs=0.05)

@@ -377,6 +377,14 @@ def record_administration(
                 code="ledger.session_not_stopped",
                 fields={"field": "draw_id", "state": str(chart.state)},
             )
+        given = fold(to_entries(container_rows(uow, container.id), container)).draw(draw.id)
+        if given.administered_cml > 0:
+            raise LedgerRefusal(
+                f"what session {session.id} delivered from draw {draw.id} is already recorded "
+                "from its chart; if the chart was corrected since, correct that entry",
+                code="ledger.already_administered",
+                fields={"field": "draw_id"},
+            )
         mg = round(chart.summary.delivered_mg, 3)
         volume = mg_to_cml(mg, container.mg_per_ml)
         at = uow.clock()

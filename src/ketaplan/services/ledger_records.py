@@ -51,6 +51,7 @@ def balance_dict(balance: ContainerBalance) -> dict[str, Any]:
             {
                 "draw_id": d.draw.entry_id,
                 "in_hand_ml": cml_to_ml(d.in_hand_cml),
+                "administered_ml": cml_to_ml(d.administered_cml),
                 "plan_id": d.draw.plan_id,
                 "session_id": d.draw.session_id,
             }
