@@ -171,6 +171,12 @@ def test_a_day_in_the_medication_room(chromium: Browser, server: Server, shots: 
     rows = nurse.locator("#draws-in-hand tbody tr")
     expect(rows).to_have_count(2)
     shots.take(nurse, "given-from-the-chart")
+    nurse.goto(f"{server.base_url}/sessions/{first[1]}")
+    expect(nurse.locator("#session-ledger li[data-kind=draw]")).to_contain_text(
+        "vial K-0001 (lot LOT-7731) · 4.00 mL"
+    )
+    expect(nurse.locator("#session-ledger li[data-kind=administer]")).to_contain_text("3.00 mL")
+    nurse.goto(f"{server.base_url}/ledger")
 
     waste = nurse.locator("#draws-in-hand form[data-waste-for]").first
     waste.get_by_role("button", name="Waste").click()

@@ -244,13 +244,28 @@ FRONT_DESK: dict[str, Call] = {
     **{
         name: Call(Access.REFUSED)
         for name in (
-            "ledger_receive", "ledger_draw", "ledger_administer", "ledger_waste",
-            "ledger_return", "ledger_destroy", "ledger_count", "ledger_inventory",
-            "ledger_resolve", "ledger_correct", "ledger_edit_refused", "ledger_entry",
-            "ledger_stock", "ledger_vial", "ledger_report", "ledger_losses", "ledger_loss_step",
-            "web_ledger", "web_ledger_action", "web_ledger_report",
+            "ledger_receive",
+            "ledger_draw",
+            "ledger_administer",
+            "ledger_waste",
+            "ledger_return",
+            "ledger_destroy",
+            "ledger_count",
+            "ledger_inventory",
+            "ledger_resolve",
+            "ledger_correct",
+            "ledger_edit_refused",
+            "ledger_entry",
+            "ledger_stock",
+            "ledger_vial",
+            "ledger_report",
+            "ledger_losses",
+            "ledger_loss_step",
+            "web_ledger",
+            "web_ledger_action",
+            "web_ledger_report",
         )
-    },  # fmt: skip
+    },
 }
 
 RECORDS: tuple[type[Base], ...] = (

@@ -216,6 +216,21 @@ def order_ledger(uow: UnitOfWork, plan_id: int, *, actor: Actor) -> dict[str, An
     return {"plan_id": plan_id, "entries": entries, "vials": usable}
 
 
+def session_ledger(uow: UnitOfWork, session_id: int, *, actor: Actor) -> list[dict[str, Any]]:
+    """The ledger entries of a session (draws, what was given, waste), for its chart; audited."""
+    from ketaplan.services.sessions import find_session
+
+    require_role(actor, READING, "reading the controlled-substance ledger")
+    with uow.reading():
+        session = find_session(uow, session_id, actor)
+        entries = care_entries(uow, actor=actor, session_id=session_id)
+        uow.audit(
+            actor, "ledger.session.read", "session", session_id, patient_id=session.patient_id
+        )
+        uow.commit()
+    return entries
+
+
 def stock(uow: UnitOfWork, *, actor: Actor) -> dict[str, Any]:
     """Every vial's balance, the stock per item (1304.11's lines), and the open work of the
     medication room: drug drawn and still in hand, counts that disagree."""

@@ -211,6 +211,9 @@ async def _console(
     allowed: tuple[str, ...] = tuple(summary["allowed_events"])  # type: ignore[arg-type]
     held = any(b.get("field") == "hold_override" for b in start_blockers)
     failed = (form or {}).get("type", "") if errors else ""
+    from ketaplan.services.ledger_records import session_ledger  # issue 16
+
+    ledger = await call(session_ledger, context.unit_of_work(), session_id, actor=actor)
     return render(
         request,
         "session.html",
@@ -237,6 +240,7 @@ async def _console(
             "failed_type": failed,
             "conflict": conflict,
             "side_effects": [(name, name.title()) for name in SIDE_EFFECTS],
+            "ledger": ledger,
         },
         status=status,
     )
