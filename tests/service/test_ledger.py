@@ -114,8 +114,9 @@ def test_a_day_of_one_vial_balances_to_the_hundredth_of_a_ml_and_is_in_the_audit
     session = open_session(
         uow, patient.patient_id, condition="depression", actor=nurse, policy=POLICY
     )
-    drawn = record_draw(uow, "K-0001", "4.00", plan_id=order, session_id=session.session_id,
-                        actor=nurse)  # fmt: skip
+    drawn = record_draw(
+        uow, "K-0001", "4.00", plan_id=order, session_id=session.session_id, actor=nurse
+    )
     assert drawn.balance.in_vial_cml == 1600
     chart_to_the_stop(uow, session.session_id, nurse)
     given = record_administration(uow, drawn.entry_id, actor=nurse, policy=POLICY)
@@ -127,24 +128,43 @@ def test_a_day_of_one_vial_balances_to_the_hundredth_of_a_ml_and_is_in_the_audit
     assert administered["mg"] == pytest.approx(given.balance.administered_cml / 10, abs=0.05)
     in_hand = given.balance.draws[0].in_hand_cml
     assert in_hand == 400 - given.balance.administered_cml
-    wasted = record_waste(uow, draw_id=drawn.entry_id, volume_ml=in_hand / 100,
-                          reason="rest of the bag after the infusion", actor=nurse,
-                          witness_email=second_nurse.email, witness_password=PASSWORD)  # fmt: skip
+    wasted = record_waste(
+        uow,
+        draw_id=drawn.entry_id,
+        volume_ml=in_hand / 100,
+        reason="rest of the bag after the infusion",
+        actor=nurse,
+        witness_email=second_nurse.email,
+        witness_password=PASSWORD,
+    )
     assert wasted.balance.in_hand_cml == 0
     counted = record_count(uow, "K-0001", "15.90", actor=nurse)
     assert [d.missing_cml for d in counted.balance.open_discrepancies] == [10]
-    resolved = resolve_discrepancy(uow, counted.entry_id, reason="0.1 mL lost to the vial's "
-                                   "dead space on the second draw", write_off=True,
-                                   actor=prescriber)  # fmt: skip
+    resolved = resolve_discrepancy(
+        uow,
+        counted.entry_id,
+        reason="0.1 mL lost to the vial's dead space on the second draw",
+        write_off=True,
+        actor=prescriber,
+    )
     b = resolved.balance
     assert not b.open_discrepancies
-    assert (b.administered_cml + b.wasted_cml + b.destroyed_cml + b.written_off_cml
-            + b.remaining_cml) == b.received_cml == 2000  # fmt: skip
+    assert (
+        (b.administered_cml + b.wasted_cml + b.destroyed_cml + b.written_off_cml + b.remaining_cml)
+        == b.received_cml
+        == 2000
+    )
     assert b.remaining_cml == 1590
     assert [a for a in audit_log() if a.startswith("ledger.") and "read" not in a] == [
-        "ledger.receive", "ledger.receive", "ledger.draw", "ledger.administer",
-        "ledger.waste.prepare", "ledger.waste", "ledger.count", "ledger.resolve",
-    ]  # fmt: skip
+        "ledger.receive",
+        "ledger.receive",
+        "ledger.draw",
+        "ledger.administer",
+        "ledger.waste.prepare",
+        "ledger.waste",
+        "ledger.count",
+        "ledger.resolve",
+    ]
     verify(database)
     rows = report(uow, "administrations", actor=prescriber, patient_id=patient.patient_id)
     assert rows[0]["patient_name"] == "Alex Example"
@@ -176,8 +196,15 @@ def test_the_waster_cannot_witness_their_own_waste(
     receive(uow, nurse, "K-0001")
     before = rows(LedgerEntry)
     with pytest.raises(InputError) as refused:
-        record_waste(uow, number="K-0001", volume_ml=1, reason="rest", actor=nurse,
-                     witness_email=nurse.email, witness_password=PASSWORD)  # fmt: skip
+        record_waste(
+            uow,
+            number="K-0001",
+            volume_ml=1,
+            reason="rest",
+            actor=nurse,
+            witness_email=nurse.email,
+            witness_password=PASSWORD,
+        )
     assert refused.value.code == "ledger.witness_is_waster"
     assert "someone other than" in refused.value.message
     _nothing_written(rows, before)
@@ -193,8 +220,15 @@ def test_a_witness_with_the_wrong_password_signs_nothing_and_the_refusal_is_audi
     receive(uow, nurse, "K-0001")
     before = rows(LedgerEntry)
     with pytest.raises(PermissionDenied) as refused:
-        record_waste(uow, number="K-0001", volume_ml=1, reason="rest", actor=nurse,
-                     witness_email=second_nurse.email, witness_password="not the password")  # fmt: skip
+        record_waste(
+            uow,
+            number="K-0001",
+            volume_ml=1,
+            reason="rest",
+            actor=nurse,
+            witness_email=second_nurse.email,
+            witness_password="not the password",
+        )
     assert refused.value.code == "ledger.witness_not_signed"
     _nothing_written(rows, before)
     assert audit_log()[-1] == "ledger.waste_refused"
@@ -230,8 +264,13 @@ def test_an_entry_is_never_edited_the_database_refuses_and_a_correction_is_a_new
         with pytest.raises(Exception, match="append-only"), database.engine.begin() as c:
             c.execute(text(statement), {"id": drawn.entry_id})
     before = rows(LedgerEntry)
-    corrected = correct_entry(uow, drawn.entry_id, reason="drew 4.2 mL, typed 4",
-                              changes={"volume_ml": "4.2"}, actor=nurse)  # fmt: skip
+    corrected = correct_entry(
+        uow,
+        drawn.entry_id,
+        reason="drew 4.2 mL, typed 4",
+        changes={"volume_ml": "4.2"},
+        actor=nurse,
+    )
     assert rows(LedgerEntry) == before + 1
     assert corrected.balance.in_vial_cml == 2000 - 420
     history = vial_history(uow, "K-0001", actor=nurse)
@@ -252,9 +291,15 @@ def test_roles_who_may_do_what(
     with pytest.raises(PermissionDenied):
         stock(uow, actor=front_desk)
     with pytest.raises(PermissionDenied):
-        record_destruction(uow, "K-0001", 1, method="m", place="p",
-                           witnesses=[(nurse.email, PASSWORD), (admin.email, PASSWORD)],
-                           actor=nurse)  # fmt: skip
+        record_destruction(
+            uow,
+            "K-0001",
+            1,
+            method="m",
+            place="p",
+            witnesses=[(nurse.email, PASSWORD), (admin.email, PASSWORD)],
+            actor=nurse,
+        )
     resolved = resolve_discrepancy(
         uow, counted.entry_id, reason="recounted: 20 mL", write_off=False, actor=prescriber
     )
@@ -266,13 +311,25 @@ def test_destruction_needs_two_witnesses_other_than_the_destroyer(
 ) -> None:
     receive(uow, nurse, "K-0001")
     with pytest.raises(KetaplanError) as refused:
-        record_destruction(uow, "K-0001", 20, method="reverse distributor", place="med room",
-                           witnesses=[(nurse.email, PASSWORD), (prescriber.email, PASSWORD)],
-                           actor=prescriber)  # fmt: skip
+        record_destruction(
+            uow,
+            "K-0001",
+            20,
+            method="reverse distributor",
+            place="med room",
+            witnesses=[(nurse.email, PASSWORD), (prescriber.email, PASSWORD)],
+            actor=prescriber,
+        )
     assert refused.value.code == "ledger.witness_is_waster"
-    done = record_destruction(uow, "K-0001", 20, method="Rx Destroyer", place="med room",
-                              witnesses=[(nurse.email, PASSWORD), (second_nurse.email, PASSWORD)],
-                              actor=prescriber)  # fmt: skip
+    done = record_destruction(
+        uow,
+        "K-0001",
+        20,
+        method="Rx Destroyer",
+        place="med room",
+        witnesses=[(nurse.email, PASSWORD), (second_nurse.email, PASSWORD)],
+        actor=prescriber,
+    )
     assert done.balance.destroyed_cml == 2000
     [line] = report(uow, "destructions", actor=admin)
     assert {line["witness_1"], line["witness_2"]} == {nurse.email, second_nurse.email}
@@ -285,18 +342,27 @@ def test_an_inventory_covers_every_vial_in_stock_and_estimates_only_opened_ones(
     receive(uow, nurse, "K-0001", "K-0002")
     record_draw(uow, "K-0001", 3, plan_id=order, actor=nurse)
     with pytest.raises(LedgerRefusal, match="missing K-0002"):
-        take_inventory(uow, "initial", "opening", [InventoryLine("K-0001", 17)],
-                       password=PASSWORD, actor=nurse)  # fmt: skip
+        take_inventory(
+            uow, "initial", "opening", [InventoryLine("K-0001", 17)], password=PASSWORD, actor=nurse
+        )
     with pytest.raises(LedgerRefusal) as refused:
-        take_inventory(uow, "initial", "opening",
-                       [InventoryLine("K-0001", 17), InventoryLine("K-0002", 19, True)],
-                       password=PASSWORD, actor=nurse)  # fmt: skip
+        take_inventory(
+            uow,
+            "initial",
+            "opening",
+            [InventoryLine("K-0001", 17), InventoryLine("K-0002", 19, True)],
+            password=PASSWORD,
+            actor=nurse,
+        )
     assert refused.value.code == "ledger.estimate_not_allowed"
     inventory_id, lines = take_inventory(
-        uow, "initial", "opening",
+        uow,
+        "initial",
+        "opening",
         [InventoryLine("K-0001", 16.5, True), InventoryLine("K-0002", 20)],
-        password=PASSWORD, actor=nurse,
-    )  # fmt: skip
+        password=PASSWORD,
+        actor=nurse,
+    )
     assert all(not line.balance.open_discrepancies for line in lines)
     rows = report(uow, "inventories", actor=nurse)
     assert [r["kind"] for r in rows] == ["initial", "line", "line"]
@@ -305,14 +371,22 @@ def test_an_inventory_covers_every_vial_in_stock_and_estimates_only_opened_ones(
 
 def test_a_loss_case_shows_both_dea_clocks(uow: UnitOfWork, nurse: Actor, admin: Actor) -> None:
     discovered = CLINIC_EVENING - timedelta(days=4)  # Thursday 3 December, 18:00 in the clinic
-    case = record_loss_step(uow, "open", actor=nurse, at=discovered, kind="loss",
-                            text="vial K-0003 not in the safe at the count", missing="K-0003")  # fmt: skip
+    case = record_loss_step(
+        uow,
+        "open",
+        actor=nurse,
+        at=discovered,
+        kind="loss",
+        text="vial K-0003 not in the safe at the count",
+        missing="K-0003",
+    )
     assert [d["status"] for d in case["deadlines"]] == ["missed", "running"]
     assert case["deadlines"][0]["due_at"].startswith("2026-12-04T23:59:59")
     with pytest.raises(PermissionDenied):
         record_loss_step(uow, "notice", actor=nurse, case_id=case["case_id"])
-    record_loss_step(uow, "notice", actor=admin, case_id=case["case_id"],
-                     at=discovered + timedelta(hours=20))  # fmt: skip
+    record_loss_step(
+        uow, "notice", actor=admin, case_id=case["case_id"], at=discovered + timedelta(hours=20)
+    )
     [listed] = loss_cases(uow, actor=admin)
     assert [d["status"] for d in listed["deadlines"]] == ["met", "running"]
 
@@ -327,8 +401,13 @@ def test_concurrent_draws_from_one_vial_never_overdraw_it(
     def draw(actor: Actor) -> None:
         start.wait()
         try:
-            record_draw(UnitOfWork(database.session_factory, clock=lambda: CLINIC_EVENING),
-                        "K-0001", 6, plan_id=order, actor=actor)  # fmt: skip
+            record_draw(
+                UnitOfWork(database.session_factory, clock=lambda: CLINIC_EVENING),
+                "K-0001",
+                6,
+                plan_id=order,
+                actor=actor,
+            )
             outcomes.append("drawn")
         except LedgerRefusal as refused:
             outcomes.append(refused.code)
@@ -361,3 +440,78 @@ def test_return_to_stock_puts_drawn_drug_back_in_the_vial(
     assert back.balance.in_vial_cml == 2000
     stocked: dict[str, Any] = stock(uow, actor=nurse)
     assert stocked["items"][0]["unopened"] == 1
+
+
+def test_concurrent_mixed_entries_and_a_correction_keep_the_vial_balanced(
+    database: Database,
+    uow: UnitOfWork,
+    nurse: Actor,
+    second_nurse: Actor,
+    prescriber: Actor,
+    order: int,
+) -> None:
+    """Draws, a correction, a waste, a return and a count at once on one vial: whichever order
+    the database serialises them in, each is accepted or refused by the ledger's rules, the vial
+    still balances, and the chain verifies."""
+    receive(uow, nurse, "K-0001")
+    first = record_draw(uow, "K-0001", 2, plan_id=order, actor=nurse)
+    start = threading.Barrier(6)
+    outcomes: list[str] = []
+
+    def fresh() -> UnitOfWork:
+        return UnitOfWork(database.session_factory, clock=lambda: CLINIC_EVENING)
+
+    def act(name: str, action: Callable[[UnitOfWork], object]) -> None:
+        start.wait()
+        try:
+            action(fresh())
+            outcomes.append(name)
+        except LedgerRefusal as refused:
+            outcomes.append(refused.code)
+
+    actions: list[tuple[str, Callable[[UnitOfWork], object]]] = [
+        ("draw", lambda u: record_draw(u, "K-0001", 9, plan_id=order, actor=nurse)),
+        ("draw", lambda u: record_draw(u, "K-0001", 9, plan_id=order, actor=prescriber)),
+        (
+            "correct",
+            lambda u: correct_entry(
+                u, first.entry_id, reason="drew 3 mL", changes={"volume_ml": 3}, actor=nurse
+            ),
+        ),
+        (
+            "waste",
+            lambda u: record_waste(
+                u,
+                draw_id=first.entry_id,
+                volume_ml=1,
+                reason="r",
+                actor=nurse,
+                witness_email=second_nurse.email,
+                witness_password=PASSWORD,
+            ),
+        ),
+        ("return", lambda u: record_return(u, first.entry_id, 1, actor=prescriber)),
+        ("count", lambda u: record_count(u, "K-0001", 0, actor=second_nurse)),
+    ]
+    threads = [threading.Thread(target=act, args=pair) for pair in actions]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert len(outcomes) == 6
+    assert set(outcomes) <= {
+        "draw",
+        "correct",
+        "waste",
+        "return",
+        "count",
+        "ledger.draw_exceeds_vial",
+        "ledger.exceeds_draw",
+        "ledger.correction_breaks_later",
+    }
+    assert outcomes.count("count") == 1
+    history = vial_history(uow, "K-0001", actor=nurse)
+    assert history["balance"]["balances"]
+    assert history["balance"]["in_vial_ml"] >= 0
+    assert len(history["entries"]) == 2 + sum(1 for o in outcomes if not o.startswith("ledger."))
+    verify(database)
