@@ -119,7 +119,7 @@ class VialIn:
     form: str = "injection, solution"
 
 
-def _text(value: str, field: str, *, required: bool = True, limit: int = 200) -> str:
+def clean_text(value: str, field: str, *, required: bool = True, limit: int = 200) -> str:
     text = check_text(value or "", field=field).strip()
     if required and not text:
         raise InputError(f"{field} is required", code="input.missing", fields={"field": field})
@@ -132,13 +132,13 @@ def _text(value: str, field: str, *, required: bool = True, limit: int = 200) ->
     return text
 
 
-def _written(uow: UnitOfWork, row: EntryRow, container: LedgerContainer) -> Written:
+def entry_written(uow: UnitOfWork, row: EntryRow, container: LedgerContainer) -> Written:
     """The entry written and the vial's balance folded again from its rows (with real ids)."""
     balance = fold(to_entries(container_rows(uow, container.id), container))
     return Written(row.id, row.seq, row.kind, container.number, balance)
 
 
-def _checked(
+def check_candidate(
     uow: UnitOfWork, container: LedgerContainer, candidate: LedgerEntry
 ) -> tuple[list[LedgerEntry], ContainerBalance]:
     """The vial's entries and its balance with ``candidate`` (id 0) added; refused if impossible."""
@@ -146,7 +146,7 @@ def _checked(
     return entries, append(entries, candidate)
 
 
-def _audit(
+def audit_entry(
     uow: UnitOfWork,
     actor: Actor,
     row: EntryRow,
@@ -176,12 +176,12 @@ def receive_vials(
             "a receipt lists at least one vial", code="input.missing", fields={"field": "vials"}
         )
     fields = {
-        "supplier_name": _text(supplier.name, "supplier_name"),
-        "supplier_address": _text(supplier.address, "supplier_address"),
-        "supplier_dea": _text(supplier.dea_number, "supplier_dea", limit=20),
-        "receipt": _text(supplier.receipt, "receipt", required=False, limit=80),
+        "supplier_name": clean_text(supplier.name, "supplier_name"),
+        "supplier_address": clean_text(supplier.address, "supplier_address"),
+        "supplier_dea": clean_text(supplier.dea_number, "supplier_dea", limit=20),
+        "receipt": clean_text(supplier.receipt, "receipt", required=False, limit=80),
     }
-    numbers = [_text(v.number, "number", limit=40) for v in vials]
+    numbers = [clean_text(v.number, "number", limit=40) for v in vials]
     if len(set(numbers)) != len(numbers):
         raise InputError(
             "each vial of a delivery needs its own number",
@@ -194,10 +194,10 @@ def receive_vials(
         for number, vial in zip(numbers, vials, strict=True):
             container = Container(
                 number,
-                _text(vial.drug, "drug", limit=120),
-                _text(vial.form, "form", limit=60),
-                _text(vial.ndc, "ndc", limit=20),
-                _text(vial.lot, "lot", limit=40),
+                clean_text(vial.drug, "drug", limit=120),
+                clean_text(vial.form, "form", limit=60),
+                clean_text(vial.ndc, "ndc", limit=20),
+                clean_text(vial.lot, "lot", limit=40),
                 vial.expiry,
                 _strength(vial.mg_per_ml),
                 ml_to_cml(vial.volume_ml),
@@ -228,7 +228,7 @@ def receive_vials(
                 data=fields,
                 at=at,
             )
-            _audit(
+            audit_entry(
                 uow,
                 actor,
                 row,
@@ -238,7 +238,7 @@ def receive_vials(
                 volume_ml=cml_to_ml(container.volume_cml),
                 supplier=fields["supplier_name"],
             )
-            written.append(_written(uow, row, row_container))
+            written.append(entry_written(uow, row, row_container))
         uow.commit()
     return written
 
@@ -308,7 +308,7 @@ def record_draw(
                 )
         at = uow.clock()
         candidate = Draw(0, at, actor.user_id, volume, plan.id, session_id, plan.patient_id)
-        _checked(uow, container, candidate)
+        check_candidate(uow, container, candidate)
         row = add_entry(
             uow,
             actor,
@@ -320,7 +320,7 @@ def record_draw(
             patient_id=plan.patient_id,
             at=at,
         )
-        _audit(
+        audit_entry(
             uow,
             actor,
             row,
@@ -331,7 +331,7 @@ def record_draw(
             lot=container.lot,
         )
         uow.commit()
-        return _written(uow, row, container)
+        return entry_written(uow, row, container)
 
 
 def _draw_row(uow: UnitOfWork, draw_id: int, actor: Actor) -> tuple[EntryRow, LedgerContainer]:
@@ -391,7 +391,7 @@ def record_administration(
         candidate = Administer(
             0, at, actor.user_id, draw.id, volume, mg, session.id, session.patient_id
         )
-        _checked(uow, container, candidate)
+        check_candidate(uow, container, candidate)
         row = add_entry(
             uow,
             actor,
@@ -405,7 +405,7 @@ def record_administration(
             patient_id=session.patient_id,
             at=at,
         )
-        _audit(
+        audit_entry(
             uow,
             actor,
             row,
@@ -416,7 +416,7 @@ def record_administration(
             session_id=session.id,
         )
         uow.commit()
-        return _written(uow, row, container)
+        return entry_written(uow, row, container)
 
 
 # ------------------------------------------------------------------ waste ----
@@ -437,7 +437,7 @@ def record_waste(
     """Drug discarded: the rest of a draw (``draw_id``) or of an opened vial (``number``), in
     mL or mg, with a reason and a witness who re-enters their password (above 0 mL)."""
     require_role(actor, GIVING, "wasting a controlled substance")
-    reason = _text(reason, "reason", limit=500)
+    reason = clean_text(reason, "reason", limit=500)
     if (number is None) == (draw_id is None):
         raise InputError(
             "name either the vial (the rest of the vial) or the draw (what is left "
@@ -487,7 +487,7 @@ def record_waste(
             None if witness is None else witness.user_id,
             draw_id,
         )
-        _checked(uow, container, candidate)
+        check_candidate(uow, container, candidate)
         row = add_entry(
             uow,
             actor,
@@ -502,7 +502,7 @@ def record_waste(
             patient_id=None if draw is None else draw.patient_id,
             at=at,
         )
-        _audit(
+        audit_entry(
             uow,
             actor,
             row,
@@ -513,7 +513,7 @@ def record_waste(
             draw_id=draw_id,
         )
         uow.commit()
-        return _written(uow, row, container)
+        return entry_written(uow, row, container)
 
 
 def record_return(
@@ -526,7 +526,7 @@ def record_return(
         take_ledger_turn(uow, actor.clinic_id)
         draw, container = _draw_row(uow, draw_id, actor)
         at = uow.clock()
-        _checked(uow, container, Return(0, at, actor.user_id, draw.id, volume))
+        check_candidate(uow, container, Return(0, at, actor.user_id, draw.id, volume))
         row = add_entry(
             uow,
             actor,
@@ -537,6 +537,6 @@ def record_return(
             patient_id=draw.patient_id,
             at=at,
         )
-        _audit(uow, actor, row, container, volume_ml=cml_to_ml(volume), draw_id=draw.id)
+        audit_entry(uow, actor, row, container, volume_ml=cml_to_ml(volume), draw_id=draw.id)
         uow.commit()
-        return _written(uow, row, container)
+        return entry_written(uow, row, container)

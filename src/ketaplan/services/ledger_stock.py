@@ -28,10 +28,10 @@ from ketaplan.services.ledger import (
     DESTROYING,
     RESOLVING,
     Written,
-    _audit,
-    _checked,
-    _text,
-    _written,
+    audit_entry,
+    check_candidate,
+    clean_text,
+    entry_written,
 )
 from ketaplan.services.ledger_signatures import check_witness, still_witness
 from ketaplan.services.ledger_store import (
@@ -62,8 +62,8 @@ def record_destruction(
     """Stock destroyed beyond retrieval (DEA Form 41): method, place, and two witnesses, each
     re-entering their password, neither the one destroying."""
     require_role(actor, DESTROYING, "destroying controlled substances")
-    method = _text(method, "method", limit=200)
-    place = _text(place, "place", limit=200)
+    method = clean_text(method, "method", limit=200)
+    place = clean_text(place, "place", limit=200)
     volume = ml_to_cml(volume_ml)
     if len(witnesses) != 2 or len({w[0].strip().lower() for w in witnesses}) != 2:
         raise LedgerRefusal(
@@ -96,7 +96,7 @@ def record_destruction(
         at = uow.clock()
         ids = (signed[0].user_id, signed[1].user_id)
         candidate = Destroy(0, at, actor.user_id, volume, method, place, ids)
-        _checked(uow, container, candidate)
+        check_candidate(uow, container, candidate)
         row = add_entry(
             uow,
             actor,
@@ -108,7 +108,7 @@ def record_destruction(
             data={"method": method, "place": place},
             at=at,
         )
-        _audit(
+        audit_entry(
             uow,
             actor,
             row,
@@ -119,7 +119,7 @@ def record_destruction(
             witnesses=[w.email for w in signed],
         )
         uow.commit()
-        return _written(uow, row, container)
+        return entry_written(uow, row, container)
 
 
 def record_count(uow: UnitOfWork, number: str, counted_ml: float | str, *, actor: Actor) -> Written:
@@ -130,10 +130,10 @@ def record_count(uow: UnitOfWork, number: str, counted_ml: float | str, *, actor
         take_ledger_turn(uow, actor.clinic_id)
         container = find_container(uow, number, actor)
         at = uow.clock()
-        _entries, balance = _checked(uow, container, Count(0, at, actor.user_id, counted))
+        _entries, balance = check_candidate(uow, container, Count(0, at, actor.user_id, counted))
         row = add_entry(uow, actor, "count", container_id=container.id, volume_cml=counted, at=at)
         expected = balance.counts[-1].expected_cml
-        _audit(
+        audit_entry(
             uow,
             actor,
             row,
@@ -143,7 +143,7 @@ def record_count(uow: UnitOfWork, number: str, counted_ml: float | str, *, actor
             discrepancy=counted != expected,
         )
         uow.commit()
-        return _written(uow, row, container)
+        return entry_written(uow, row, container)
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,7 +243,7 @@ def take_inventory(
                 data={"estimated": line.estimated, "inventory_id": header.id},
                 at=at,
             )
-            written.append(_written(uow, row, container))
+            written.append(entry_written(uow, row, container))
         uow.audit(
             actor,
             "ledger.inventory",
@@ -266,7 +266,7 @@ def resolve_discrepancy(
     """A prescriber's or admin's resolution of a count that disagreed, with the reason;
     ``write_off`` books the difference as lost (or found), otherwise the balance stands."""
     require_role(actor, RESOLVING, "resolving a count's discrepancy")
-    reason = _text(reason, "reason", limit=1000)
+    reason = clean_text(reason, "reason", limit=1000)
     with uow:
         take_ledger_turn(uow, actor.clinic_id)
         count = find_entry(uow, count_id, actor)
@@ -279,7 +279,7 @@ def resolve_discrepancy(
         container = uow.session.get_one(LedgerContainer, count.container_id)
         at = uow.clock()
         candidate = Resolve(0, at, actor.user_id, count.id, reason, write_off)
-        _checked(uow, container, candidate)
+        check_candidate(uow, container, candidate)
         row = add_entry(
             uow,
             actor,
@@ -289,9 +289,11 @@ def resolve_discrepancy(
             data={"count_id": count.id, "write_off": write_off},
             at=at,
         )
-        _audit(uow, actor, row, container, count_id=count.id, write_off=write_off, reason=reason)
+        audit_entry(
+            uow, actor, row, container, count_id=count.id, write_off=write_off, reason=reason
+        )
         uow.commit()
-        return _written(uow, row, container)
+        return entry_written(uow, row, container)
 
 
 def correct_entry(
@@ -306,7 +308,7 @@ def correct_entry(
     ``volume_ml`` or ``counted_ml``, a waste's reason) give the entry as it should have been;
     ``None`` voids it (entered in error). Refused when the vial's later entries would no
     longer add up."""
-    reason = _text(reason, "reason", limit=1000)
+    reason = clean_text(reason, "reason", limit=1000)
     with uow:
         take_ledger_turn(uow, actor.clinic_id)
         target = find_entry(uow, entry_id, actor)
@@ -354,9 +356,9 @@ def correct_entry(
             data={"changes": stored, "corrected_kind": target.kind},
             at=at,
         )
-        _audit(uow, actor, row, container, corrects=target.id, changes=stored, reason=reason)
+        audit_entry(uow, actor, row, container, corrects=target.id, changes=stored, reason=reason)
         uow.commit()
-        return _written(uow, row, container)
+        return entry_written(uow, row, container)
 
 
 def _changes(target: EntryRow, changes: dict[str, Any] | None) -> dict[str, Any] | None:
