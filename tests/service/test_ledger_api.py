@@ -144,3 +144,63 @@ def test_counts_resolution_and_reports(api: Api, order: int) -> None:
     )
     history = api.client.get("/api/v1/ledger/vials/K-0002", headers=api.as_role("nurse")).json()
     assert [e["kind"] for e in history["entries"]] == ["receive", "count", "resolve"]
+
+
+def test_a_stop_charted_over_the_api_records_what_was_given_from_the_chart(
+    api: Api, order: int, catalog: Catalog
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from ketaplan.services import get_plan, open_session
+
+    uow = UnitOfWork(api.context.database.session_factory)
+    nurse = load_actor(uow, ROLE_EMAILS["nurse"], origin="test")
+    record = get_plan(uow, order, actor=nurse)
+    session = open_session(
+        uow, record.patient_id, condition="depression", actor=nurse, policy=api.context.policy
+    )
+    assert post(api, "nurse", "/receipts", RECEIPT).status_code == 201
+    drawn = post(
+        api,
+        "nurse",
+        "/draws",
+        {"vial": "K-0001", "volume_ml": 4, "plan_id": order, "session_id": session.session_id},
+    ).json()
+    prep = record.plan["preparation"]
+    now = datetime.now(UTC)
+    events = [
+        {
+            "at": (now - timedelta(minutes=55)).isoformat(),
+            "type": "check_in",
+            "systolic": 128,
+            "diastolic": 82,
+            "heart_rate": 74,
+            "spo2": 98,
+            "resp_rate": 14,
+        },
+        {
+            "at": (now - timedelta(minutes=50)).isoformat(),
+            "type": "start",
+            "rate_ml_per_h": prep["pump_rate_ml_per_h"],
+            "concentration_mg_per_ml": prep["final_mg_per_ml"],
+        },
+        {
+            "at": (now - timedelta(minutes=20)).isoformat(),
+            "type": "stop",
+            "completed": False,
+            "reason": "the patient asked to stop",
+        },
+    ]
+    for seq, event in enumerate(events):
+        charted = api.client.post(
+            f"/api/v1/sessions/{session.session_id}/events",
+            json={"expected_seq": seq, "event": event},
+            headers=api.as_role("nurse"),
+        )
+        assert charted.status_code == 201, charted.text
+    delivered = charted.json()["summary"]["delivered_mg"]
+    history = api.client.get("/api/v1/ledger/vials/K-0001", headers=api.as_role("nurse")).json()
+    [given] = [e for e in history["entries"] if e["kind"] == "administer"]
+    assert given["draw_id"] == drawn["entry_id"]
+    assert given["mg"] == pytest.approx(delivered, abs=0.001)
+    assert given["volume_ml"] == pytest.approx(delivered / 10, abs=0.005)

@@ -540,3 +540,35 @@ def record_return(
         audit_entry(uow, actor, row, container, volume_ml=cml_to_ml(volume), draw_id=draw.id)
         uow.commit()
         return entry_written(uow, row, container)
+
+
+def record_session_administrations(
+    uow: UnitOfWork, session_id: int, *, actor: Actor, policy: ClinicPolicy
+) -> list[Written]:
+    """When a session's infusion stops: what it delivered, from its chart, against each draw
+    for the session not yet given (usually one). The chart's entry points call this after a
+    stop; a draw it cannot settle (a refusal) stays in hand in the medication room, where
+    *From the chart* says why."""
+    from sqlalchemy import select
+
+    if actor.role not in GIVING:
+        return []
+    with uow.reading():
+        draws = list(
+            uow.session.scalars(
+                select(EntryRow.id).where(
+                    EntryRow.clinic_id == actor.clinic_id,
+                    EntryRow.session_id == session_id,
+                    EntryRow.kind == "draw",
+                )
+            )
+        )
+        uow.audit(actor, "ledger.session.read", "session", session_id)
+        uow.commit()
+    done = []
+    for draw_id in draws:
+        try:
+            done.append(record_administration(uow, draw_id, actor=actor, policy=policy))
+        except LedgerRefusal:
+            continue
+    return done

@@ -286,4 +286,14 @@ async def chart_event(session_id: RecordId, actor: SignedIn, request: Request) -
         return await _refused(request, session_id, actor, form, refused)
     except (InputError, SafetyLimitError, PermissionDenied) as refused:
         return await _refused(request, session_id, actor, form, refused)
+    if form.get("type") == "stop":  # what was given goes into the ledger (issue 16)
+        from ketaplan.services.ledger import record_session_administrations
+
+        await call(
+            record_session_administrations,
+            context.unit_of_work(),
+            session_id,
+            actor=actor,
+            policy=context.policy,
+        )
     return redirect(f"/sessions/{session_id}#console")
