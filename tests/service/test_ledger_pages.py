@@ -135,6 +135,9 @@ def test_the_card_names_the_vial_and_lot_and_the_room_records_the_day(
         follow_redirects=True,
     )
     assert "No open discrepancy." in resolved.text
+    history = client.get("/ledger/reports/entries?vial=K-0002")
+    assert history.text.count("K-0002") >= 2
+    assert "K-0001" not in history.text
     printed = client.get("/ledger/reports/entries")
     assert printed.status_code == 200
     assert printed.text.count("K-0001") >= 5

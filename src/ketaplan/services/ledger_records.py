@@ -307,8 +307,10 @@ def report(
     patient_id: int | None = None,
     since: date | None = None,
     until: date | None = None,
+    vial: str | None = None,
 ) -> list[dict[str, Any]]:
-    """One of :data:`REPORTS` as rows (the same rows print, go to CSV and to JSON)."""
+    """One of :data:`REPORTS` as rows (the same rows print, go to CSV and to JSON); ``vial``
+    keeps one vial's rows (its history)."""
     require_role(actor, READING, "reading the controlled-substance ledger")
     if name not in REPORTS:
         raise InputError(
@@ -321,6 +323,9 @@ def report(
         rows = [r for r in _all_rows(uow, actor) if _within(r.at, since, until)]
         if patient_id is not None:
             rows = [r for r in rows if r.patient_id == patient_id]
+        if vial is not None:
+            kept = {c.id for c in containers.values() if c.number == vial.strip()}
+            rows = [r for r in rows if r.container_id in kept]
         emails = _emails(uow, rows)
         patients = _patients(uow, {r.patient_id for r in rows if r.patient_id is not None})
         found = _report_rows(name, rows, containers, emails, patients)

@@ -291,10 +291,16 @@ async def ledger_report(
     request: Request,
     format: Literal["html", "csv"] = "html",
     patient_id: Annotated[int | None, Query(ge=1, le=MAX_RECORD_ID)] = None,
+    vial: Annotated[str | None, Query(max_length=40)] = None,
 ) -> Response:
     """A printable report; ``?format=csv`` for the same rows as CSV."""
     rows = await call(
-        report, services(request).unit_of_work(), name, actor=actor, patient_id=patient_id
+        report,
+        services(request).unit_of_work(),
+        name,
+        actor=actor,
+        patient_id=patient_id,
+        vial=vial,
     )
     if format == "csv":
         return Response(
@@ -305,4 +311,8 @@ async def ledger_report(
     columns: list[str] = []
     for row in rows:
         columns += [k for k in row if k not in columns]
-    return render(request, "ledger_report.html", {"name": name, "rows": rows, "columns": columns})
+    return render(
+        request,
+        "ledger_report.html",
+        {"name": name, "rows": rows, "columns": columns, "vial": vial},
+    )
