@@ -109,6 +109,8 @@ class Reference:
             self.in_vial -= e.volume_cml
             self.destroyed += e.volume_cml
         elif isinstance(e, Count):
+            if e.counted_cml < 0:
+                return False
             if e.counted_cml != self.in_vial:
                 self.discrepancies[e.entry_id] = (self.in_vial, e.counted_cml)
         elif isinstance(e, Resolve):
@@ -272,3 +274,27 @@ def test_waste_above_zero_needs_a_witness_other_than_the_waster(
     assert append(entries, Waste(2, T0, NURSE, volume_cml, "rest", OTHER_NURSE)).wasted_cml == (
         volume_cml
     )
+
+
+@given(
+    st.datetimes(
+        min_value=datetime(2024, 1, 1), max_value=datetime(2030, 12, 31), timezones=st.just(UTC)
+    ),
+    st.sets(st.dates(min_value=date(2024, 1, 1), max_value=date(2031, 1, 31)), max_size=20),
+)
+def test_the_dea_clocks_fall_on_the_next_business_day_and_45_days_on(
+    discovered: datetime, holidays: set[date]
+) -> None:
+    from zoneinfo import ZoneInfo
+
+    from ketaplan.clinical.ledger import form_106_due, notice_due
+
+    zone = ZoneInfo("America/Chicago")
+    local_day = discovered.astimezone(zone).date()
+    due = notice_due(discovered, zone, frozenset(holidays))
+    assert due > discovered
+    assert due.weekday() < 5
+    assert due.date() not in holidays
+    between = [local_day + timedelta(days=n) for n in range(1, (due.date() - local_day).days)]
+    assert all(d.weekday() >= 5 or d in holidays for d in between)  # no business day skipped
+    assert (form_106_due(discovered, zone).date() - local_day).days == 45

@@ -241,7 +241,11 @@ def fold(entries: Sequence[LedgerEntry]) -> ContainerBalance:
     """A container's balance from its entries in written order; refuses an impossible one."""
     state = _Fold(ContainerBalance(container=None))
     for entry in _in_effect(entries):
-        _apply(state, entry)
+        try:
+            _apply(state, entry)
+        except LedgerRefusal as refused:
+            refused.fields.setdefault("entry_id", entry.entry_id)
+            raise
         state.set(
             draws=tuple(state.draws.values()),
             counts=tuple(state.counts.values()),
@@ -271,9 +275,16 @@ def append(entries: Sequence[LedgerEntry], entry: LedgerEntry) -> ContainerBalan
             "ledger.correction_container",
         }:
             raise
+        if refused.fields.get("entry_id") == entry.corrects:
+            raise _refuse(
+                f"entry {entry.corrects} as corrected is refused: {refused.message}",
+                refused.code.removeprefix("ledger."),
+                **refused.fields,
+            ) from refused
         raise _refuse(
-            f"this correction of entry {entry.corrects} would leave the vial's later entries "
-            f"impossible ({refused.message}); correct those first",
+            f"this correction of entry {entry.corrects} would leave the vial's later entry "
+            f"{refused.fields.get('entry_id')} impossible ({refused.message}); correct that "
+            "first",
             "correction_breaks_later",
             field="corrects",
             because=refused.code,
