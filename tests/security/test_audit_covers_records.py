@@ -426,6 +426,7 @@ def test_every_write_use_case_accounts_for_the_records_it_writes(
     link = create_patient_link(uow, patient_id, scales=["phq9", "gad7"], actor=demo_admin)
     answer_patient_link(uow, link.token, scale="phq9", answers=[1] * 9, origin="test")
     answer_patient_link(uow, link.token, scale="gad7", answers=[0] * 7, origin="test")
+    _ledger_writes(uow, demo_admin)
 
     result = _verify(database)
     assert result.ok, result.records[:3] or result.broken
@@ -610,3 +611,13 @@ def test_a_database_with_records_from_before_passes_and_forged_rows_are_still_fo
 def test_a_new_database_starts_with_an_empty_trail(database: Database) -> None:
     with database.session_factory() as session:
         assert session.scalar(select(func.count()).select_from(AuditEvent)) == 0
+
+
+def _ledger_writes(uow: UnitOfWork, admin: Actor) -> None:
+    """The controlled-substance ledger's rows (issue 16): a vial received and counted."""
+    from ketaplan.services.ledger import Supplier, VialIn, receive_vials
+    from ketaplan.services.ledger_stock import record_count
+
+    vial = VialIn("K-1", "0409-2051-05", "L1", date(2030, 1, 1), 10.0, 20)
+    receive_vials(uow, Supplier("Supplier", "1 Main St", "RS0000000"), [vial], actor=admin)
+    record_count(uow, "K-1", 20, actor=admin)

@@ -247,6 +247,32 @@ FRONT_DESK: dict[str, Call] = {
     "web_reset_user_password": Call(Access.REFUSED, {"password": "a front desk's new password"}),
     "web_deactivate_user": Call(Access.REFUSED),
     "web_reactivate_user": Call(Access.REFUSED),
+    # the controlled-substance ledger: no part of it is the front desk's
+    **{
+        name: Call(Access.REFUSED)
+        for name in (
+            "ledger_receive",
+            "ledger_draw",
+            "ledger_administer",
+            "ledger_waste",
+            "ledger_return",
+            "ledger_destroy",
+            "ledger_count",
+            "ledger_inventory",
+            "ledger_resolve",
+            "ledger_correct",
+            "ledger_edit_refused",
+            "ledger_entry",
+            "ledger_stock",
+            "ledger_vial",
+            "ledger_report",
+            "ledger_losses",
+            "ledger_loss_step",
+            "web_ledger",
+            "web_ledger_action",
+            "web_ledger_report",
+        )
+    },
 }
 
 RECORDS: tuple[type[Base], ...] = (
@@ -335,6 +361,12 @@ def _plant(api: Api) -> Clinic:
             "session_id": str(session["session_id"]),
             "recommendation_id": "1",
             "user_id": "1",  # the admin: the front desk may not touch any account
+            "entry_id": "1",
+            "draw_id": "1",
+            "count_id": "1",
+            "number": "K-0001",
+            "name": "administrations",
+            "action": "receive",
             "token": "not-a-link-token-of-this-clinic",
             "job_id": "no-such-export-job-0000",
             "file_name": "Patient.ndjson",

@@ -15,6 +15,7 @@ from ketaplan.api.routes import (
     auth,
     courses,
     fhir,
+    ledger,
     patients,
     plans,
     questionnaires,
@@ -55,6 +56,7 @@ def install(app: FastAPI) -> None:
         titration,
         staff,
         fhir,
+        ledger,
     ):
         app.include_router(
             module.router,

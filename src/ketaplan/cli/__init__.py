@@ -23,6 +23,7 @@ from ketaplan.cli import (
     demo,
     demo_data,
     export,
+    ledger,
     plan,
     protocols,
     score,
@@ -55,6 +56,7 @@ app.add_typer(db.app, name="db")
 app.add_typer(audit.app, name="audit")
 app.add_typer(user.app, name="user")
 app.add_typer(export.app, name="export")
+app.add_typer(ledger.app, name="ledger")
 app.command("serve")(serve.serve)
 app.command("backup")(backup.backup)
 app.command("restore")(backup.restore)

@@ -39,6 +39,8 @@ PRESCRIBER: Final[frozenset[Role]] = frozenset({"prescriber"})
 ADMIN: Final[frozenset[Role]] = frozenset({"admin"})
 CHARTING: Final[frozenset[Role]] = frozenset({"prescriber", "nurse"})
 """Staff who treat patients and chart sessions."""
+STOCK_OVERSIGHT: Final[frozenset[Role]] = frozenset({"prescriber", "admin"})
+"""Who destroys controlled substances, resolves a count's discrepancy and follows a loss case."""
 
 
 class UseCase(StrEnum):
@@ -104,6 +106,21 @@ class UseCase(StrEnum):
     # exports
     EXPORT_PATIENT_FHIR = "export_patient_fhir"
     EXPORT_CLINIC = "export_clinic"
+    # the controlled-substance ledger (the medication room)
+    READ_LEDGER = "read_ledger"
+    RECEIVE_STOCK = "receive_stock"
+    DRAW_FROM_VIAL = "draw_from_vial"
+    RECORD_ADMINISTRATION = "record_administration"
+    WASTE_DRUG = "waste_drug"
+    RETURN_TO_STOCK = "return_to_stock"
+    DESTROY_STOCK = "destroy_stock"
+    COUNT_STOCK = "count_stock"
+    TAKE_INVENTORY = "take_inventory"
+    RESOLVE_DISCREPANCY = "resolve_discrepancy"
+    CORRECT_LEDGER_ENTRY = "correct_ledger_entry"
+    RECORD_LEDGER_ENTRY = "record_ledger_entry"
+    REPORT_LOSS = "report_loss"
+    FOLLOW_LOSS_CASE = "follow_loss_case"
 
 
 U = UseCase
@@ -180,6 +197,24 @@ USE_CASE_RULES: Final[Mapping[UseCase, Rule]] = {
     # $export, the CSV exit export) is a disclosure of every patient, an admin's
     U.EXPORT_PATIENT_FHIR: CLINICAL,
     U.EXPORT_CLINIC: ADMIN,
+    # controlled-substance ledger (issue 16): those who prepare and give draw, record what was
+    # given and waste (a witness re-enters their password, never the one wasting); clinical
+    # staff receive, count and read; a prescriber or admin destroys, resolves and follows a
+    # loss case (the services check each rule again, and who may correct an entry)
+    U.READ_LEDGER: CLINICAL,
+    U.RECEIVE_STOCK: CLINICAL,
+    U.DRAW_FROM_VIAL: CHARTING,
+    U.RECORD_ADMINISTRATION: CHARTING,
+    U.WASTE_DRUG: CHARTING,
+    U.RETURN_TO_STOCK: CHARTING,
+    U.DESTROY_STOCK: STOCK_OVERSIGHT,
+    U.COUNT_STOCK: CLINICAL,
+    U.TAKE_INVENTORY: CLINICAL,
+    U.RESOLVE_DISCREPANCY: STOCK_OVERSIGHT,
+    U.CORRECT_LEDGER_ENTRY: CLINICAL,
+    U.RECORD_LEDGER_ENTRY: CLINICAL,
+    U.REPORT_LOSS: CLINICAL,
+    U.FOLLOW_LOSS_CASE: STOCK_OVERSIGHT,
 }
 
 ROUTES: Final[Mapping[str, UseCase]] = {
@@ -229,6 +264,23 @@ ROUTES: Final[Mapping[str, UseCase]] = {
     "fhir_bulk_export_delete": U.EXPORT_CLINIC,
     "fhir_bulk_export_file": U.EXPORT_CLINIC,
     "csv_exit_export": U.EXPORT_CLINIC,
+    "ledger_receive": U.RECEIVE_STOCK,
+    "ledger_draw": U.DRAW_FROM_VIAL,
+    "ledger_administer": U.RECORD_ADMINISTRATION,
+    "ledger_waste": U.WASTE_DRUG,
+    "ledger_return": U.RETURN_TO_STOCK,
+    "ledger_destroy": U.DESTROY_STOCK,
+    "ledger_count": U.COUNT_STOCK,
+    "ledger_inventory": U.TAKE_INVENTORY,
+    "ledger_resolve": U.RESOLVE_DISCREPANCY,
+    "ledger_correct": U.CORRECT_LEDGER_ENTRY,
+    "ledger_edit_refused": U.CORRECT_LEDGER_ENTRY,
+    "ledger_entry": U.READ_LEDGER,
+    "ledger_stock": U.READ_LEDGER,
+    "ledger_vial": U.READ_LEDGER,
+    "ledger_report": U.READ_LEDGER,
+    "ledger_losses": U.READ_LEDGER,
+    "ledger_loss_step": U.REPORT_LOSS,
     # the pages (a page and the form it posts to name the same use case)
     "web_static": U.LOAD_STATIC_ASSETS,
     "web_home": U.OPEN_HOME,
@@ -269,11 +321,19 @@ ROUTES: Final[Mapping[str, UseCase]] = {
     "web_reset_user_password": U.RESET_USER_PASSWORD,
     "web_deactivate_user": U.DEACTIVATE_USER,
     "web_reactivate_user": U.REACTIVATE_USER,
+    "web_ledger": U.READ_LEDGER,
+    "web_ledger_action": U.RECORD_LEDGER_ENTRY,
+    "web_ledger_report": U.READ_LEDGER,
 }
 """Route name → the use case it serves."""
 
 PAGE_CONTROLS: Final[frozenset[UseCase]] = frozenset(
-    {U.CANCEL_SIGNED_ORDER, U.OVERRIDE_DOSE_LIMIT, U.OVERRIDE_START_HOLD}
+    {
+        U.CANCEL_SIGNED_ORDER,
+        U.OVERRIDE_DOSE_LIMIT,
+        U.OVERRIDE_START_HOLD,
+        U.FOLLOW_LOSS_CASE,
+    }
 )
 """Use cases with no route of their own: a finer act inside one (cancel an order that is
 signed, override a limit or a hold), which the service refuses to the wrong role and a page

@@ -72,6 +72,8 @@ from ketaplan.store.models import (
     CourseBooking,
     InfusionPlan,
     InfusionSession,
+    LedgerContainer,
+    LedgerEntry,
     OrderEvent,
     Patient,
     PatientLink,
@@ -102,6 +104,8 @@ COVERED_MODELS: tuple[type[Base], ...] = (
     TitrationRecommendation,
     TitrationDecision,
     PatientLink,
+    LedgerContainer,
+    LedgerEntry,
 )
 TABLES: dict[str, Table] = {
     model.__tablename__: cast(Table, model.__table__) for model in COVERED_MODELS

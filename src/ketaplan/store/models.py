@@ -47,6 +47,8 @@ APPEND_ONLY_TABLES = (
     "screening",
     "order_event",
     "audit_event",
+    "ledger_container",
+    "ledger_entry",
 )
 """Tables whose rows are written once: the migration adds triggers refusing UPDATE and DELETE."""
 
@@ -447,3 +449,83 @@ class Screening(Base):
     result: Mapped[dict[str, Any]]
     created_at: Mapped[datetime]
     created_by: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
+
+
+# ------------------------------------------------- controlled-substance ledger ----
+# (issue 16; revision 0011; the domain is ketaplan.clinical.ledger, the use cases
+# ketaplan.services.ledger). Both tables are append-only: a correction is a new entry.
+
+LEDGER_KINDS = (
+    "receive",
+    "draw",
+    "administer",
+    "waste",
+    "return",
+    "destroy",
+    "count",
+    "resolve",
+    "correct",
+    "inventory",
+    "loss_open",
+    "loss_notice",
+    "loss_form_106",
+    "loss_note",
+    "loss_resolve",
+)
+
+
+class LedgerContainer(Base):
+    """One vial of a controlled substance as received: its identity, written once."""
+
+    __tablename__ = "ledger_container"
+    __table_args__ = (UniqueConstraint("clinic_id", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinic.id"))
+    number: Mapped[str] = mapped_column(String(40))
+    drug: Mapped[str] = mapped_column(String(120))
+    form: Mapped[str] = mapped_column(String(60))
+    ndc: Mapped[str] = mapped_column(String(20))
+    lot: Mapped[str] = mapped_column(String(40))
+    expiry: Mapped[date]
+    mg_per_ml: Mapped[float]
+    volume_cml: Mapped[int]
+    schedule: Mapped[str] = mapped_column(String(4))
+
+
+class LedgerEntry(Base):
+    """One entry of a clinic's controlled-substance ledger, numbered in the clinic (``seq``).
+
+    The columns hold what is searched and joined (vial, patient, order, session, who, the
+    witnesses, the corrected entry); ``data`` holds the rest of the entry by kind (supplier,
+    Form 41 method and place, an inventory's lines, a loss case's step, a correction's
+    replacement)."""
+
+    __tablename__ = "ledger_entry"
+    __table_args__ = (
+        UniqueConstraint("clinic_id", "seq"),
+        CheckConstraint("kind IN (" + ", ".join(f"'{k}'" for k in LEDGER_KINDS) + ")", "kind"),
+        Index("ix_ledger_entry_container_id", "container_id"),
+        Index("ix_ledger_entry_patient_id", "patient_id"),
+        Index("ix_ledger_entry_session_id", "session_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinic.id"))
+    seq: Mapped[int]
+    kind: Mapped[str] = mapped_column(String(16))
+    container_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_container.id"))
+    at: Mapped[datetime]
+    recorded_at: Mapped[datetime]
+    by: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
+    volume_cml: Mapped[int | None]
+    mg: Mapped[float | None]
+    draw_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_entry.id"))
+    corrects_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_entry.id"))
+    plan_id: Mapped[int | None] = mapped_column(ForeignKey("infusion_plan.id"))
+    session_id: Mapped[int | None] = mapped_column(ForeignKey("infusion_session.id"))
+    patient_id: Mapped[int | None] = mapped_column(ForeignKey("patient.id"))
+    witness_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    second_witness_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    reason: Mapped[str | None] = mapped_column(Text)
+    data: Mapped[dict[str, Any]]

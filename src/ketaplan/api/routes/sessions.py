@@ -179,6 +179,12 @@ def append(session_id: RecordId, body: EventIn, actor: SignedIn, request: Reques
     chart = context.sessions.append_event(
         session_id, body.event, expected_seq=body.expected_seq, actor=actor
     )
+    if body.event.get("type") == "stop":  # what was given goes into the ledger (issue 16)
+        from ketaplan.services.ledger import record_session_administrations
+
+        record_session_administrations(
+            context.unit_of_work(), session_id, actor=actor, policy=context.policy
+        )
     return _out(chart)
 
 

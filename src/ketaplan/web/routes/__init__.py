@@ -5,6 +5,7 @@ from __future__ import annotations
 from ketaplan.web.routes import (
     auth,
     courses,
+    ledger,
     outcomes,
     patients,
     plans,
@@ -24,4 +25,5 @@ ROUTERS = (
     questionnaires.router,
     settings.router,
     staff.router,
+    ledger.router,
 )

@@ -228,4 +228,9 @@ async def cancel(plan_id: RecordId, actor: SignedIn, request: Request) -> Respon
 @router.get("/plans/{plan_id}/card", name="web_preparation_card", response_class=HTMLResponse)
 async def preparation_card(plan_id: RecordId, actor: SignedIn, request: Request) -> Response:
     values = await plan_values(request, plan_id, actor)
+    if values["record"].order.status == "active":  # the vial it is drawn from (issue 16)
+        from ketaplan.services.ledger_records import order_ledger
+
+        uow = services(request).unit_of_work()
+        values["ledger"] = await call(order_ledger, uow, plan_id, actor=actor)
     return render(request, "preparation_card.html", values)

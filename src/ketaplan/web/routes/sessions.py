@@ -204,6 +204,9 @@ async def _console(
     allowed: tuple[str, ...] = tuple(summary["allowed_events"])  # type: ignore[arg-type]
     held = any(b.get("field") == "hold_override" for b in start_blockers)
     failed = (form or {}).get("type", "") if errors else ""
+    from ketaplan.services.ledger_records import session_ledger  # issue 16
+
+    ledger = await call(session_ledger, context.unit_of_work(), session_id, actor=actor)
     return render(
         request,
         "session.html",
@@ -230,6 +233,7 @@ async def _console(
             "failed_type": failed,
             "conflict": conflict,
             "side_effects": [(name, name.title()) for name in SIDE_EFFECTS],
+            "ledger": ledger,
         },
         status=status,
     )
@@ -273,4 +277,14 @@ async def chart_event(session_id: RecordId, actor: SignedIn, request: Request) -
         return await _refused(request, session_id, actor, form, refused)
     except (InputError, SafetyLimitError, PermissionDenied) as refused:
         return await _refused(request, session_id, actor, form, refused)
+    if form.get("type") == "stop":  # what was given goes into the ledger (issue 16)
+        from ketaplan.services.ledger import record_session_administrations
+
+        await call(
+            record_session_administrations,
+            context.unit_of_work(),
+            session_id,
+            actor=actor,
+            policy=context.policy,
+        )
     return redirect(f"/sessions/{session_id}#console")

@@ -31,9 +31,11 @@ def upgrade() -> None:
     with op.batch_alter_table("audit_event", schema=None) as batch_op:
         batch_op.add_column(sa.Column("records", sa.JSON(), nullable=True))
     connection = op.get_bind()
+    existing = set(sa.inspect(connection).get_table_names())  # later revisions add tables
     highest = {
         name: connection.scalar(sa.text(f"SELECT COALESCE(MAX(id), 0) FROM {name}")) or 0
         for name in sorted(TABLES)
+        if name in existing
     }
     if any(highest.values()):
         _append_covered_event(connection, highest)

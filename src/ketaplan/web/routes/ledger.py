@@ -1,0 +1,318 @@
+"""The medication room's pages: the controlled-substance ledger at work.
+
+``/ledger`` shows the stock (every vial's balance), drug drawn and still in hand (give it from
+the chart once the session has stopped, waste the rest before a witness, or return it), counts
+that disagree (a prescriber or admin resolves them), loss cases with their DEA clocks, and the
+forms to receive a delivery, draw for an order, count at the end of the day, destroy and open a
+loss case. Every form posts to ``/ledger/{action}``, which calls the service
+(:mod:`ketaplan.services.ledger`) and comes back to the page (POST-redirect-GET), or shows the
+page again with the refusal and its 4xx status: nothing was written. ``/ledger/reports/{name}``
+is a printable report, or its CSV with ``?format=csv``.
+
+Passwords typed here (a witness's, or one's own to sign an inventory) are never shown back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse
+from starlette.responses import Response
+
+from ketaplan.errors import InputError, KetaplanError
+from ketaplan.http.context import services
+from ketaplan.http.security import SignedIn
+from ketaplan.inputs import MAX_RECORD_ID, clinic_date
+from ketaplan.services import Actor
+from ketaplan.services.ledger import (
+    Supplier,
+    VialIn,
+    receive_vials,
+    record_administration,
+    record_draw,
+    record_return,
+    record_waste,
+)
+from ketaplan.services.ledger_loss import loss_cases, record_loss_step
+from ketaplan.services.ledger_records import REPORTS, report, stock, to_csv
+from ketaplan.services.ledger_stock import (
+    correct_entry,
+    record_count,
+    record_destruction,
+    resolve_discrepancy,
+)
+from ketaplan.units import parse_concentration_mg_per_ml
+from ketaplan.web.rendering import call, form_of, redirect, render
+
+router = APIRouter()
+
+SECRET_FIELDS = frozenset({"witness_password", "witness2_password", "password"})
+
+
+def _int(form: Mapping[str, str], name: str, *, required: bool = True) -> int | None:
+    text = form.get(name, "").strip()
+    if not text and not required:
+        return None
+    if not text.isdigit() or len(text) > 12:
+        raise InputError(
+            f"{name} must be a number (an id shown on this page)",
+            code="input.not_a_number",
+            fields={"field": name},
+        )
+    return int(text)
+
+
+def _need(form: Mapping[str, str], name: str) -> str:
+    return form.get(name, "")
+
+
+def _receive(uow: Any, form: Mapping[str, str], actor: Actor) -> str:
+    numbers = [n.strip() for n in form.get("numbers", "").replace(",", " ").split() if n.strip()]
+    mg_per_ml = parse_concentration_mg_per_ml(form.get("strength", ""), "strength")
+    expiry = clinic_date(form.get("expiry", ""), field="expiry")
+    vials = [
+        VialIn(
+            n, _need(form, "ndc"), _need(form, "lot"), expiry, mg_per_ml, _need(form, "volume_ml")
+        )
+        for n in numbers
+    ]
+    supplier = Supplier(
+        _need(form, "supplier_name"),
+        _need(form, "supplier_address"),
+        _need(form, "supplier_dea"),
+        _need(form, "receipt"),
+    )
+    done = receive_vials(uow, supplier, vials, actor=actor)
+    return f"Received {len(done)} vial(s): {', '.join(w.container for w in done)}."
+
+
+def _draw(uow: Any, form: Mapping[str, str], actor: Actor) -> str:
+    done = record_draw(
+        uow,
+        _need(form, "vial"),
+        _need(form, "volume_ml"),
+        plan_id=_int(form, "plan_id") or 0,
+        session_id=_int(form, "session_id", required=False),
+        actor=actor,
+    )
+    return f"Draw {done.entry_id}: {form.get('volume_ml')} mL from vial {done.container}."
+
+
+def _administer(uow: Any, form: Mapping[str, str], actor: Actor, request: Request) -> str:
+    done = record_administration(
+        uow, _int(form, "draw_id") or 0, actor=actor, policy=services(request).policy
+    )
+    given = done.balance.draws
+    return f"Administration recorded from the chart (entry {done.entry_id}); {len(given)} draw(s)."
+
+
+def _waste(uow: Any, form: Mapping[str, str], actor: Actor) -> str:
+    draw_id = _int(form, "draw_id", required=False)
+    done = record_waste(
+        uow,
+        reason=_need(form, "reason"),
+        actor=actor,
+        number=None if draw_id else _need(form, "vial"),
+        draw_id=draw_id,
+        volume_ml=_need(form, "volume_ml"),
+        witness_email=form.get("witness_email") or None,
+        witness_password=form.get("witness_password") or None,
+    )
+    return f"Waste {done.entry_id} recorded on vial {done.container}, witnessed."
+
+
+def _return(uow: Any, form: Mapping[str, str], actor: Actor) -> str:
+    done = record_return(uow, _int(form, "draw_id") or 0, _need(form, "volume_ml"), actor=actor)
+    return f"Returned to vial {done.container} (entry {done.entry_id})."
+
+
+def _count(uow: Any, form: Mapping[str, str], actor: Actor) -> str:
+    done = record_count(uow, _need(form, "vial"), _need(form, "counted_ml"), actor=actor)
+    if done.balance.open_discrepancies:
+        return (
+            f"Count {done.entry_id} of vial {done.container} does not match: a discrepancy "
+            "is open until a prescriber or admin resolves it."
+        )
+    return f"Count {done.entry_id} of vial {done.container} matches."
+
+
+def _resolve(uow: Any, form: Mapping[str, str], actor: Actor) -> str:
+    done = resolve_discrepancy(
+        uow,
+        _int(form, "count_id") or 0,
+        reason=_need(form, "reason"),
+        write_off=form.get("write_off") == "yes",
+        actor=actor,
+    )
+    return f"Discrepancy on vial {done.container} resolved (entry {done.entry_id})."
+
+
+def _correct(uow: Any, form: Mapping[str, str], actor: Actor) -> str:
+    void = form.get("void") == "yes"
+    changes = None if void else {"volume_ml": _need(form, "volume_ml")}
+    done = correct_entry(
+        uow, _int(form, "entry_id") or 0, reason=_need(form, "reason"), changes=changes, actor=actor
+    )
+    return f"Correction {done.entry_id} recorded on vial {done.container}."
+
+
+def _destroy(uow: Any, form: Mapping[str, str], actor: Actor) -> str:
+    witnesses = [
+        (form.get("witness_email", ""), form.get("witness_password", "")),
+        (form.get("witness2_email", ""), form.get("witness2_password", "")),
+    ]
+    done = record_destruction(
+        uow,
+        _need(form, "vial"),
+        _need(form, "volume_ml"),
+        method=_need(form, "method"),
+        place=_need(form, "place"),
+        witnesses=[w for w in witnesses if w[0]],
+        actor=actor,
+    )
+    return f"Destruction {done.entry_id} of vial {done.container} recorded (Form 41)."
+
+
+def _loss(uow: Any, form: Mapping[str, str], actor: Actor) -> str:
+    case = record_loss_step(
+        uow,
+        form.get("step", "open"),
+        actor=actor,
+        case_id=_int(form, "case_id", required=False),
+        kind=form.get("kind") or None,
+        text=form.get("text", ""),
+        missing=form.get("missing", ""),
+        reference=form.get("reference", ""),
+    )
+    return f"Loss case {case['case_id']} updated."
+
+
+ACTIONS: dict[str, Callable[..., str]] = {
+    "receive": _receive,
+    "draw": _draw,
+    "waste": _waste,
+    "return": _return,
+    "count": _count,
+    "resolve": _resolve,
+    "correct": _correct,
+    "destroy": _destroy,
+    "loss": _loss,
+}
+
+
+async def _page(
+    request: Request,
+    actor: Actor,
+    *,
+    note: str = "",
+    error: str = "",
+    form: Mapping[str, str] | None = None,
+    action: str = "",
+    status: int = 200,
+) -> Response:
+    context = services(request)
+    stocked = await call(stock, context.unit_of_work(), actor=actor)
+    cases = await call(loss_cases, context.unit_of_work(), actor=actor)
+    kept = {k: v for k, v in (form or {}).items() if k not in SECRET_FIELDS}
+    return render(
+        request,
+        "ledger.html",
+        {
+            "stock": stocked,
+            "cases": cases,
+            "note": note,
+            "error": error,
+            "form": kept,
+            "action": action,
+            "reports": REPORTS,
+            "today": date.today().isoformat(),
+        },
+        status=status,
+    )
+
+
+@router.get("/ledger", name="web_ledger", response_class=HTMLResponse)
+async def ledger_page(actor: SignedIn, request: Request, done: str = "") -> Response:
+    note = done[:300] if done else ""
+    return await _page(request, actor, note=note)
+
+
+@router.post("/ledger/{action}", name="web_ledger_action")
+async def ledger_action(
+    action: Literal[
+        "receive",
+        "draw",
+        "administer",
+        "waste",
+        "return",
+        "count",
+        "resolve",
+        "correct",
+        "destroy",
+        "loss",
+    ],
+    actor: SignedIn,
+    request: Request,
+) -> Response:
+    """Do one thing in the ledger; back to the page with what was done, or the refusal."""
+    from urllib.parse import quote
+
+    form = await form_of(request)
+    uow = services(request).unit_of_work()
+    back = form.get("back", "")
+    try:
+        if action == "administer":
+            note = await call(_administer, uow, form, actor, request)
+        else:
+            note = await call(ACTIONS[action], uow, form, actor)
+    except KetaplanError as refused:
+        if refused.http_status in (401,):
+            raise
+        return await _page(
+            request,
+            actor,
+            error=refused.message,
+            form=form,
+            action=action,
+            status=refused.http_status,
+        )
+    if back.startswith("/plans/") and back.removeprefix("/plans/").split("/")[0].isdigit():
+        return redirect(back)
+    return redirect(f"/ledger?done={quote(note)}")
+
+
+@router.get("/ledger/reports/{name}", name="web_ledger_report", response_class=HTMLResponse)
+async def ledger_report(
+    name: Literal["administrations", "receipts", "destructions", "inventories", "entries"],
+    actor: SignedIn,
+    request: Request,
+    format: Literal["html", "csv"] = "html",
+    patient_id: Annotated[int | None, Query(ge=1, le=MAX_RECORD_ID)] = None,
+    vial: Annotated[str | None, Query(max_length=40)] = None,
+) -> Response:
+    """A printable report; ``?format=csv`` for the same rows as CSV."""
+    rows = await call(
+        report,
+        services(request).unit_of_work(),
+        name,
+        actor=actor,
+        patient_id=patient_id,
+        vial=vial,
+    )
+    if format == "csv":
+        return Response(
+            to_csv(rows),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="ketaplan-{name}.csv"'},
+        )
+    columns: list[str] = []
+    for row in rows:
+        columns += [k for k in row if k not in columns]
+    return render(
+        request,
+        "ledger_report.html",
+        {"name": name, "rows": rows, "columns": columns, "vial": vial},
+    )
