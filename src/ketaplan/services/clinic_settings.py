@@ -40,6 +40,7 @@ from ketaplan.clinical.monitoring import (
 )
 from ketaplan.clinical.policy import ClinicPolicy
 from ketaplan.errors import ConflictError, InputError, NotFoundError
+from ketaplan.public_holidays import region_holidays
 from ketaplan.services.actors import Actor, require_role
 from ketaplan.services.unit_of_work import UnitOfWork
 from ketaplan.store.models import Clinic, InfusionSession
@@ -392,12 +393,20 @@ def _content(value: object) -> str:
 
 
 def _own_calendar(own: Mapping[str, Any], default: ClinicCalendar) -> ClinicCalendar:
+    """The stored calendar over the default; a stored ``holiday_region`` (top level, so that
+    saving the calendar form keeps it; ``""`` for none) picks the public holidays."""
     data = own.get("calendar")
-    if not data:
+    region = own.get("holiday_region")
+    if not data and region is None:
         return default
-    return _remembered(
-        "calendar", default, _content(data), lambda: _calendar_from_json(data, default)
-    )
+
+    def build() -> ClinicCalendar:
+        calendar = _calendar_from_json(data, default) if data else default
+        if region is None:
+            return calendar
+        return replace(calendar, public_holidays=region_holidays(region) if region else None)
+
+    return _remembered("calendar", default, _content([data, region]), build)
 
 
 def _own_monitoring(own: Mapping[str, Any], default: MonitoringRules) -> MonitoringRules:
