@@ -24,6 +24,7 @@ from ketaplan.cli import (
     demo_data,
     plan,
     protocols,
+    report,
     score,
     serve,
     session,
@@ -45,6 +46,7 @@ app.command("plan")(plan.plan)
 app.command("protocols")(protocols.protocols)
 app.command("score")(score.score)
 app.command("course")(course.course)
+app.command("calendar")(report.calendar)
 app.add_typer(session.app, name="session")
 app.command("titrate")(titrate.titrate)
 app.command("simulate")(simulate.simulate)

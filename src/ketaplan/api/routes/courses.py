@@ -21,7 +21,8 @@ from ketaplan.services import (
     reschedule_course,
     schedule_course,
 )
-from ketaplan.services.courses import CourseView, course_calendar, course_view, read_course
+from ketaplan.services.course_calendar import course_calendar
+from ketaplan.services.courses import CourseView, course_view, read_course
 
 router = APIRouter(tags=["courses"])
 
@@ -176,11 +177,16 @@ def booster(course_id: RecordId, actor: SignedIn, request: Request) -> BoosterOu
     responses={200: {"content": {"text/calendar": {}}, "description": "The sessions as iCalendar"}},
 )
 def calendar(course_id: RecordId, actor: SignedIn, request: Request) -> Response:
-    """The course's sessions as an iCalendar file for the patient's or clinic's calendar,
-    under a neutral title (no diagnosis)."""
+    """The course's sessions as an iCalendar file for the patient's or clinic's calendar:
+    times in the clinic's zone (TZID and VTIMEZONE), one UID per clinic, course and session,
+    the clinic's neutral title (no diagnosis) and its name and address as the location."""
     context = services(request)
     document = course_calendar(
-        context.unit_of_work(), course_id, actor=actor, stamp=context.clock()
+        context.unit_of_work(),
+        course_id,
+        actor=actor,
+        catalog=context.catalog,
+        stamp=context.clock(),
     )
     return Response(
         document,

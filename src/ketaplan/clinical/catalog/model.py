@@ -240,6 +240,10 @@ class ClinicSettings:
     vials: tuple[Vial, ...]
     syringes: tuple[Syringe, ...]
     preparation: PreparationSettings
+    address: str = ""
+    """Where patients come: the location of calendar events, with ``name``."""
+    calendar_title: str = "Clinic appointment"
+    """What calendar events are called: neutral, never the protocol (a diagnosis)."""
 
 
 @dataclass(frozen=True, slots=True)
