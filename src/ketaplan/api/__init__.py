@@ -26,6 +26,7 @@ from ketaplan.api.routes import (
     patients,
     plans,
     questionnaires,
+    reports,
     screenings,
     sessions,
     staff,
@@ -63,6 +64,7 @@ def create_app(context: ServiceContext, *, max_body_bytes: int = DEFAULT_MAX_BOD
         questionnaires,
         titration,
         staff,
+        reports,
     ):
         app.include_router(module.router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
     web.install(app)

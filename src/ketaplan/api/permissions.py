@@ -65,6 +65,9 @@ RULES: Final[dict[str, Rule]] = {
     "reschedule_course": STAFF,
     "course_calendar": STAFF,
     "course_booster": CLINICAL,
+    # reports: clinical facts on paper, for clinical staff
+    "progress_report_pdf": CLINICAL,
+    "preparation_card_pdf": CLINICAL,
     # sessions: nurses and prescribers chart; clinical staff read charts
     "open_session": CHARTING,
     "append_session_event": CHARTING,

@@ -63,6 +63,36 @@ def _written(path: Path, document: bytes, what: str) -> None:
     print_lines([f"{what} written to {path} ({len(document):,} bytes)."])
 
 
+@app.command("progress")
+def progress(
+    patient_id: Annotated[int, typer.Argument(help="The patient's number.", min=1)],
+    pdf: Annotated[Path, typer.Option("--pdf", help="The PDF file to write.")],
+    acting: ActingAs,
+) -> None:
+    """The patient's progress for the referring clinician: scores, doses, alerts, outcome."""
+    from ketaplan.export.pdf import progress_report_pdf
+    from ketaplan.services.reports import progress_report
+
+    with _as_staff(acting) as (uow, actor, policy):
+        report = progress_report(uow, patient_id, actor=actor, policy=policy, now=clock())
+    _written(pdf, progress_report_pdf(report), "Progress report")
+
+
+@app.command("card")
+def card(
+    plan_id: Annotated[int, typer.Argument(help="The plan (an active order).", min=1)],
+    pdf: Annotated[Path, typer.Option("--pdf", help="The PDF file to write.")],
+    acting: ActingAs,
+) -> None:
+    """An active order's preparation card: vial, draw, bag, concentration, pump rate."""
+    from ketaplan.export.pdf import preparation_card_pdf
+    from ketaplan.services.reports import preparation_card
+
+    with _as_staff(acting) as (uow, actor, policy):
+        found = preparation_card(uow, plan_id, actor=actor, catalog=policy.catalog, now=clock())
+    _written(pdf, preparation_card_pdf(found), "Preparation card")
+
+
 def calendar(
     course_id: Annotated[int, typer.Argument(help="The saved course.", min=1)],
     ics: Annotated[Path, typer.Option("--ics", help="The .ics file to write.")],
