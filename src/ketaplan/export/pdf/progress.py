@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from matplotlib.dates import AutoDateLocator, DateFormatter
 from matplotlib.figure import Figure
@@ -56,9 +57,12 @@ def score_chart_png(report: ProgressReport) -> bytes | None:
         ax.tick_params(labelsize=7)
     moments = [line.answered_at for line in report.scores] + [t for t, _ in doses if t]
     axes[-1].set_xlim(min(moments) - timedelta(days=1), max(moments) + timedelta(days=1))
-    # matplotlib's date locator and formatter are not annotated.
-    axes[-1].xaxis.set_major_locator(AutoDateLocator(maxticks=8))  # type: ignore[no-untyped-call]
-    axes[-1].xaxis.set_major_formatter(DateFormatter("%d %b"))  # type: ignore[no-untyped-call]
+    # Days in the clinic's zone (matplotlib counts in UTC otherwise); its date locator and
+    # formatter are not annotated.
+    zone = ZoneInfo(report.header.time_zone)
+    locator = AutoDateLocator(tz=zone, maxticks=8)  # type: ignore[no-untyped-call]
+    axes[-1].xaxis.set_major_locator(locator)
+    axes[-1].xaxis.set_major_formatter(DateFormatter("%d %b", tz=zone))  # type: ignore[no-untyped-call]
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", metadata={"Software": None})
     return buffer.getvalue()
