@@ -196,10 +196,11 @@ def test_an_order_not_yet_signed_has_no_preparation_card(
         policy=load_policy(),
         resolver=resolver,  # type: ignore[arg-type]
     )
-    with pytest.raises(ConflictError, match="proposed"):
+    with pytest.raises(ConflictError, match="proposed") as refused:
         preparation_card(
             uow, proposed.plan_id, actor=nurse, catalog=load_policy().catalog, now=CLINIC_EVENING
         )
+    assert refused.value.fields["order_status"] == "proposed"
 
 
 # ------------------------------------------------------------- API and CLI ----
@@ -275,3 +276,27 @@ def test_the_cli_writes_the_same_progress_report_as_the_api(
     )
     assert refused != 0
     assert "clinical facts" in capsys.readouterr().err
+
+
+def test_the_api_answers_a_card_for_an_unsigned_order_with_a_409_and_a_missing_one_with_a_404(
+    api: Api,
+) -> None:
+    nurse = api.as_role("nurse")
+    patient = api.client.post(
+        "/api/v1/patients",
+        json={"full_name": "Jordan Sample", "weight": "80 kg", "height": "175 cm", "age_years": 42},
+        headers=nurse,
+    )
+    plan = api.client.post(
+        f"/api/v1/patients/{patient.json()['patient_id']}/plans",
+        json={"condition": "depression"},
+        headers=nurse,
+    )
+    unsigned = api.client.get(
+        f"/api/v1/plans/{plan.json()['plan_id']}/preparation-card.pdf", headers=nurse
+    )
+    assert unsigned.status_code == 409
+    assert unsigned.json()["code"] == "conflict.order_not_active"
+    assert unsigned.json()["order_status"] == "proposed"
+    missing = api.client.get("/api/v1/patients/999/progress-report.pdf", headers=nurse)
+    assert missing.status_code == 404

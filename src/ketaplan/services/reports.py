@@ -288,7 +288,7 @@ def preparation_card(
                 f"plan {plan_id}'s order is {state.status}: a preparation card is printed only "
                 "for an active (signed) order",
                 code="conflict.order_not_active",
-                fields={"plan_id": plan_id, "status": state.status},
+                fields={"plan_id": plan_id, "order_status": state.status},
             )
         header = _header(uow, actor, row.patient_id, catalog, now)
         plan = plan_for_reading(row.plan, state)
