@@ -300,3 +300,26 @@ def test_the_api_answers_a_card_for_an_unsigned_order_with_a_409_and_a_missing_o
     assert unsigned.json()["order_status"] == "proposed"
     missing = api.client.get("/api/v1/patients/999/progress-report.pdf", headers=nurse)
     assert missing.status_code == 404
+
+
+def test_the_patient_page_links_its_progress_report_which_a_signed_in_browser_downloads(
+    api: Api,
+) -> None:
+    import re
+
+    from .conftest import ROLE_EMAILS, post_sign_in
+
+    patient_id, plan_id = _api_patient_with_a_signed_order(api)
+    signed_in = post_sign_in(api.client, ROLE_EMAILS["nurse"], PASSWORD)
+    assert signed_in.status_code in (302, 303), signed_in.text
+    page = api.client.get(f"/patients/{patient_id}")
+    assert page.status_code == 200
+    link = re.search(r'href="([^"]+)" id="progress-report-pdf"', page.text)
+    assert link is not None
+    answer = api.client.get(link.group(1))
+    assert answer.headers["content-type"] == "application/pdf"
+    assert "Jordan Sample" in _text(answer.content)
+    card_page = api.client.get(f"/plans/{plan_id}/card")
+    card_link = re.search(r'href="([^"]+)" id="preparation-card-pdf"', card_page.text)
+    assert card_link is not None
+    assert api.client.get(card_link.group(1)).headers["content-type"] == "application/pdf"
