@@ -162,6 +162,8 @@ FRONT_DESK: dict[str, Call] = {
     ),
     "course_calendar": Call(Access.PATIENT_DATA, status=200),
     "course_booster": Call(Access.REFUSED),
+    "progress_report_pdf": Call(Access.REFUSED),
+    "preparation_card_pdf": Call(Access.REFUSED),
     # everything clinical
     "screen_patient": Call(Access.REFUSED, {"condition": CONDITION}),
     "list_screenings": Call(Access.REFUSED),

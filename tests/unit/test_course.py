@@ -149,14 +149,21 @@ def test_the_ics_export_has_one_timed_event_per_session_and_tentative_boosters(
     from icalendar import Calendar
 
     from ketaplan.export.ics import course_to_ics
+    from ketaplan.services.course_calendar import draft_heading
 
     protocol = catalog.protocol("depression")
     calendar = load_calendar()
     plan = schedule_series(protocol, START, calendar)
     boosters = plan_boosters(protocol, plan.series_end, calendar)
     stamp = datetime(2026, 11, 24, tzinfo=UTC)
-    document = course_to_ics(plan, stamp, boosters, "Depression")
-    assert document == course_to_ics(plan, stamp, boosters, "Depression")  # stable UIDs
+    heading = draft_heading(catalog, calendar.time_zone)
+    document = course_to_ics(
+        plan, heading=heading, course_key="course1", stamp=stamp, boosters=boosters
+    )
+    assert document == course_to_ics(
+        plan, heading=heading, course_key="course1", stamp=stamp, boosters=boosters
+    )  # stable UIDs
+    assert b"Depression" not in document  # no diagnosis in the calendar
     parsed = Calendar.from_ical(document)
     events = parsed.walk("VEVENT")
     timed = [e for e in events if e.get("status") == "CONFIRMED"]

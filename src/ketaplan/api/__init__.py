@@ -19,6 +19,7 @@ from ketaplan.api.routes import (
     patients,
     plans,
     questionnaires,
+    reports,
     screenings,
     sessions,
     staff,
@@ -57,6 +58,7 @@ def install(app: FastAPI) -> None:
         staff,
         fhir,
         ledger,
+        reports,
     ):
         app.include_router(
             module.router,

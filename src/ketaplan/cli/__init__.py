@@ -26,6 +26,7 @@ from ketaplan.cli import (
     ledger,
     plan,
     protocols,
+    report,
     score,
     serve,
     session,
@@ -47,6 +48,8 @@ app.command("plan")(plan.plan)
 app.command("protocols")(protocols.protocols)
 app.command("score")(score.score)
 app.command("course")(course.course)
+app.command("calendar")(report.calendar)
+app.add_typer(report.app, name="report")
 app.add_typer(session.app, name="session")
 app.command("titrate")(titrate.titrate)
 app.command("simulate")(simulate.simulate)

@@ -63,10 +63,24 @@ def course(
     else:
         boosters = plan_boosters(protocol, plan.series_end, calendar)
     if ics is not None:
-        from ketaplan.export.ics import course_to_ics
+        import hashlib
 
-        stamp = datetime.now(calendar.zone)
-        ics.write_bytes(course_to_ics(plan, stamp, boosters, protocol.title, catalog.clinic.name))
+        from ketaplan.export.ics import course_to_ics
+        from ketaplan.services.course_calendar import draft_heading
+
+        # A course never saved has no number: its UIDs are keyed by what was scheduled, hashed
+        # so that they do not spell the protocol (the diagnosis).
+        scheduled = f"{protocol.key}|{first_day.isoformat()}|{plan.sessions[0].start.isoformat()}"
+        draft_key = "course-" + hashlib.sha256(scheduled.encode()).hexdigest()[:12]
+        ics.write_bytes(
+            course_to_ics(
+                plan,
+                heading=draft_heading(catalog, calendar.time_zone),
+                course_key=draft_key,
+                stamp=datetime.now(calendar.zone),
+                boosters=boosters,
+            )
+        )
     if as_json:
         print_json(
             {

@@ -22,6 +22,7 @@ import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ketaplan.errors import InputError
@@ -38,6 +39,19 @@ def elapsed_h(earlier: datetime, later: datetime) -> float:
 
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+class PublicHolidays(Protocol):
+    """A region's public holidays for any year (the adapter :mod:`ketaplan.public_holidays`
+    reads them from the ``holidays`` package): the domain asks only whether a day is one.
+
+    Implementations are frozen values (equal when they name the same region), so a calendar
+    holding one stays comparable and hashable."""
+
+    @property
+    def region(self) -> str: ...
+
+    def closes_on(self, day: date) -> bool: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +72,7 @@ class ClinicCalendar:
     holidays: frozenset[date]
     min_hours_between: float
     max_per_week: int
+    public_holidays: PublicHolidays | None = None
 
     def __post_init__(self) -> None:
         try:
@@ -107,8 +122,12 @@ class ClinicCalendar:
         return ZoneInfo(self.time_zone)
 
     def is_open(self, day: date) -> bool:
-        """Open on that date: an open weekday and not a holiday."""
-        return day.weekday() in self.open_weekdays and day not in self.holidays
+        """Open on that date: an open weekday, not a closed date and not a public holiday."""
+        return (
+            day.weekday() in self.open_weekdays
+            and day not in self.holidays
+            and (self.public_holidays is None or not self.public_holidays.closes_on(day))
+        )
 
     def appointment(self, day: date, slot: time) -> datetime:
         """The aware start of an appointment at a local time on a date."""

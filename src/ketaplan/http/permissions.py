@@ -106,6 +106,9 @@ class UseCase(StrEnum):
     # exports
     EXPORT_PATIENT_FHIR = "export_patient_fhir"
     EXPORT_CLINIC = "export_clinic"
+    # reports on paper
+    PRINT_PROGRESS_REPORT = "print_progress_report"
+    PRINT_PREPARATION_CARD = "print_preparation_card"
     # the controlled-substance ledger (the medication room)
     READ_LEDGER = "read_ledger"
     RECEIVE_STOCK = "receive_stock"
@@ -197,6 +200,9 @@ USE_CASE_RULES: Final[Mapping[UseCase, Rule]] = {
     # $export, the CSV exit export) is a disclosure of every patient, an admin's
     U.EXPORT_PATIENT_FHIR: CLINICAL,
     U.EXPORT_CLINIC: ADMIN,
+    # reports: clinical facts on paper, for clinical staff
+    U.PRINT_PROGRESS_REPORT: CLINICAL,
+    U.PRINT_PREPARATION_CARD: CLINICAL,
     # controlled-substance ledger (issue 16): those who prepare and give draw, record what was
     # given and waste (a witness re-enters their password, never the one wasting); clinical
     # staff receive, count and read; a prescriber or admin destroys, resolves and follows a
@@ -264,6 +270,8 @@ ROUTES: Final[Mapping[str, UseCase]] = {
     "fhir_bulk_export_delete": U.EXPORT_CLINIC,
     "fhir_bulk_export_file": U.EXPORT_CLINIC,
     "csv_exit_export": U.EXPORT_CLINIC,
+    "progress_report_pdf": U.PRINT_PROGRESS_REPORT,
+    "preparation_card_pdf": U.PRINT_PREPARATION_CARD,
     "ledger_receive": U.RECEIVE_STOCK,
     "ledger_draw": U.DRAW_FROM_VIAL,
     "ledger_administer": U.RECORD_ADMINISTRATION,

@@ -28,10 +28,10 @@ from ketaplan.services.clinic_settings import (
     update_clinic_settings,
 )
 from ketaplan.services.clinic_settings_form import ClinicSettingsInput
+from ketaplan.services.course_calendar import course_calendar
 from ketaplan.services.courses import (
     CourseRecord,
     CourseView,
-    course_calendar,
     list_courses,
     read_course,
     reschedule_course,
@@ -281,7 +281,13 @@ class Courses(_Bound):
         )
 
     def calendar(self, course_id: int, *, actor: Actor, stamp: datetime) -> bytes:
-        return course_calendar(self._context.unit_of_work(), course_id, actor=actor, stamp=stamp)
+        return course_calendar(
+            self._context.unit_of_work(),
+            course_id,
+            actor=actor,
+            catalog=self._context.catalog,
+            stamp=stamp,
+        )
 
     def overview(self, course_id: int, *, actor: Actor) -> CourseOverview:
         return course_overview(

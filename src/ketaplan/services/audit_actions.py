@@ -35,6 +35,7 @@ class AuditAction(StrEnum):
     CLINIC_SETTINGS_UPDATE = "clinic.settings.update"
 
     COURSE_BOOSTER = "course.booster"
+    COURSE_CALENDAR_READ = "course.calendar.read"
     COURSE_CREATE = "course.create"
     COURSE_LIST = "course.list"
     COURSE_READ = "course.read"
@@ -101,6 +102,10 @@ class AuditAction(StrEnum):
     PLAN_LIST = "plan.list"
     PLAN_READ = "plan.read"
     PLAN_REFUSED = "plan.refused"
+
+    # Reports on paper (PDF).
+    REPORT_PREPARATION_CARD_READ = "report.preparation_card.read"
+    REPORT_PROGRESS_READ = "report.progress.read"
 
     QUESTIONNAIRE_LIST = "questionnaire.list"
     QUESTIONNAIRE_RECORD = "questionnaire.record"

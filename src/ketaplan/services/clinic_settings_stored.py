@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 from ketaplan.clinical.calendar import WEEKDAYS, ClinicCalendar
 from ketaplan.clinical.catalog import ClinicDefaults
 from ketaplan.clinical.monitoring import MonitoringRules, rule_threshold, with_thresholds
+from ketaplan.public_holidays import region_holidays
 
 if TYPE_CHECKING:
     from ketaplan.services.clinic_settings_form import ParsedSettings
@@ -101,12 +102,20 @@ def content_key(value: object) -> str:
 
 
 def own_calendar(own: Mapping[str, Any], default: ClinicCalendar) -> ClinicCalendar:
+    """The stored calendar over the default; a stored ``holiday_region`` (top level, so that
+    saving the calendar form keeps it; ``""`` for none) picks the public holidays."""
     data = own.get("calendar")
-    if not data:
+    region = own.get("holiday_region")
+    if not data and region is None:
         return default
-    return remembered(
-        "calendar", default, content_key(data), lambda: _calendar_from_json(data, default)
-    )
+
+    def build() -> ClinicCalendar:
+        calendar = _calendar_from_json(data, default) if data else default
+        if region is None:
+            return calendar
+        return replace(calendar, public_holidays=region_holidays(region) if region else None)
+
+    return remembered("calendar", default, content_key([data, region]), build)
 
 
 def own_monitoring(own: Mapping[str, Any], default: MonitoringRules) -> MonitoringRules:

@@ -13,7 +13,7 @@ look for a day's bookings across the clinic (the dashboard).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from typing import Any, Literal, TypeAlias, cast
 
 from sqlalchemy import CursorResult, delete, select, update
@@ -27,7 +27,6 @@ from ketaplan.clinical.course import (
 )
 from ketaplan.clinical.policy import ClinicPolicy
 from ketaplan.errors import ConflictError, InputError
-from ketaplan.export.ics import course_to_ics
 from ketaplan.services.actors import Actor
 from ketaplan.services.audit_actions import AuditAction
 from ketaplan.services.clinic_policy import clinic_policy
@@ -234,18 +233,6 @@ def list_courses(uow: UnitOfWork, patient_id: int, *, actor: Actor) -> list[Cour
         ),
         id_of=lambda course: course.course_id,
     )
-
-
-CALENDAR_TITLE = "Ketamine infusion"
-"""What a course's calendar events are called: neutral, since a calendar is seen by whoever
-sees the patient's or the front desk's phone; the protocol is the diagnosis."""
-
-
-def course_calendar(uow: UnitOfWork, course_id: int, *, actor: Actor, stamp: datetime) -> bytes:
-    """The course's sessions as an iCalendar file, naming no diagnosis (any staff); audited as
-    a read of the course."""
-    record = _read_course(uow, course_id, actor)
-    return course_to_ics(record.schedule, stamp, title=CALENDAR_TITLE, uid_key=f"course{course_id}")
 
 
 def _stale(course_id: int, expected: int, current: int) -> ConflictError:

@@ -13,7 +13,7 @@ request context holds: adapters pass it on to services and do not reach into it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -26,7 +26,7 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from ketaplan.errors import InputError, NotFoundError
 from ketaplan.services.actors import Actor
 from ketaplan.services.clinics import load_actor
-from ketaplan.services.unit_of_work import UnitOfWork
+from ketaplan.services.unit_of_work import UnitOfWork, utc_now
 from ketaplan.store import (
     ChainVerification,
     Database,
@@ -188,11 +188,14 @@ def audit_anchor(database_url: str) -> ChainAnchor:
 
 
 @contextmanager
-def operator_unit_of_work(database_url: str) -> Iterator[UnitOfWork]:
-    """A unit of work on the (migrated) database for an operator's command; closed after."""
+def operator_unit_of_work(
+    database_url: str, *, clock: Callable[[], datetime] | None = None
+) -> Iterator[UnitOfWork]:
+    """A unit of work on the (migrated) database for an operator's command (``clock``: what
+    it stamps records with, the wall clock by default); closed after."""
     database = open_database(database_url)
     try:
-        yield UnitOfWork(database.session_factory)
+        yield UnitOfWork(database.session_factory, clock=clock or utc_now)
     finally:
         database.close()
 

@@ -163,8 +163,9 @@ def booster(course_id: RecordId, actor: SignedIn, request: Request) -> BoosterOu
     responses={200: {"content": {"text/calendar": {}}, "description": "The sessions as iCalendar"}},
 )
 def calendar(course_id: RecordId, actor: SignedIn, request: Request) -> Response:
-    """The course's sessions as an iCalendar file for the patient's or clinic's calendar,
-    under a neutral title (no diagnosis)."""
+    """The course's sessions as an iCalendar file for the patient's or clinic's calendar:
+    times in the clinic's zone (TZID and VTIMEZONE), one UID per clinic, course and session,
+    the clinic's neutral title (no diagnosis) and its name and address as the location."""
     context = services(request)
     document = context.courses.calendar(course_id, actor=actor, stamp=context.clock())
     return Response(

@@ -16,7 +16,7 @@ from datetime import date, time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-from ketaplan.clinical.calendar import WEEKDAYS, ClinicCalendar
+from ketaplan.clinical.calendar import WEEKDAYS, ClinicCalendar, PublicHolidays
 from ketaplan.clinical.catalog.layers import DEFAULT_DIR, merge_layer, read_layer
 from ketaplan.clinical.catalog.validation import Table, choice, integer, number, text, texts
 from ketaplan.clinical.monitoring import (
@@ -151,6 +151,21 @@ def _weekdays(t: Table, name: str, value: Any) -> frozenset[int]:
     return frozenset(days)
 
 
+def _region(t: Table, name: str, value: Any) -> PublicHolidays | None:
+    """The region's public holidays (the ``holidays`` package, behind its adapter), or None
+    for ``""``; an unknown region fails naming the file and field."""
+    if not isinstance(value, str):
+        raise t.fail(name, f"expected a region code such as 'US' or 'US-CA' (or ''), got {value!r}")
+    if not value.strip():
+        return None
+    from ketaplan.public_holidays import region_holidays
+
+    try:
+        return region_holidays(value, field=name)
+    except InputError as exc:
+        raise t.fail(name, exc.message) from None
+
+
 def load_calendar(path: Path | None = None, clinic_time_zone: str | None = None) -> ClinicCalendar:
     """The clinic calendar: the default, with a clinic's TOML or JSON file merged over it.
 
@@ -168,6 +183,7 @@ def load_calendar(path: Path | None = None, clinic_time_zone: str | None = None)
             "close_time",
             "session_times",
             "holidays",
+            "holiday_region",
             "min_hours_between",
             "max_per_week",
             "sources",
@@ -192,6 +208,7 @@ def load_calendar(path: Path | None = None, clinic_time_zone: str | None = None)
             holidays=t.get("holidays", _dates, frozenset()),
             min_hours_between=t.get("min_hours_between", number(lo=0, hi=24 * 14)),
             max_per_week=t.get("max_per_week", integer(1)),
+            public_holidays=t.get("holiday_region", _region, None),
         )
     except CatalogError:
         raise

@@ -44,6 +44,8 @@ def _clinic(root: Table, known: Mapping[str, str]) -> ClinicDefaults:
             "price_per_session_usd",
             "obesity_bmi",
             "obese_weight_basis",
+            "address",
+            "calendar_title",
             "sources",
         ]
     )
@@ -102,6 +104,8 @@ def _clinic(root: Table, known: Mapping[str, str]) -> ClinicDefaults:
         obese_weight_basis=cast(
             WeightBasis, t.get("obese_weight_basis", choice("actual", "ideal", "adjusted"))
         ),
+        address=t.get("address", text, ""),
+        calendar_title=t.get("calendar_title", text, "Clinic appointment"),
         vials=tuple(sorted(vials, key=lambda v: v.mg_per_ml)),
         syringes=tuple(sorted(syringes, key=lambda s: s.capacity_ml)),
         preparation=PreparationDefaults(

@@ -247,6 +247,10 @@ class ClinicDefaults:
     vials: tuple[Vial, ...]
     syringes: tuple[Syringe, ...]
     preparation: PreparationDefaults
+    address: str = ""
+    """Where patients come: the location of calendar events, with ``name``."""
+    calendar_title: str = "Clinic appointment"
+    """What calendar events are called: neutral, never the protocol (a diagnosis)."""
 
 
 @dataclass(frozen=True, slots=True)

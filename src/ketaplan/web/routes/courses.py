@@ -68,7 +68,7 @@ def month_grids(days: dict[date, int], clinic: ClinicCalendar) -> list[tuple[str
                             d,
                             d.month == month,
                             days.get(d),
-                            d.weekday() not in clinic.open_weekdays or d in clinic.holidays,
+                            not clinic.is_open(d),
                         )
                         for d in week
                     ]
