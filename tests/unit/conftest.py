@@ -4,7 +4,7 @@ Service logic that decides before it reaches the store (who may do what, which i
 refused) is tested here with :class:`InMemoryUnitOfWork`: a unit of work with no database
 behind it. It keeps in memory what a service did with it (the transactions it opened, the
 audit events it committed); a service that gets past its decisions and asks for the store
-(``uow.session``, ``uow.lookup()``) gets :class:`StoreReached`, which the test expects or not.
+(``uow.db``, ``uow.lookup()``) gets :class:`StoreReached`, which the test expects or not.
 What the service then does with the store is the service tier's (``make service``).
 """
 
@@ -20,6 +20,7 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from ketaplan.services.actors import Actor, Role, Visitor
+from ketaplan.services.audit_actions import AuditAction
 from ketaplan.services.unit_of_work import UnitOfWork
 
 FIXED_NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
@@ -41,7 +42,7 @@ class InMemoryUnitOfWork(UnitOfWork):
 
     def __init__(self) -> None:
         super().__init__(sessionmaker(), clock=lambda: FIXED_NOW)
-        self._session_factory = _no_sessions  # type: ignore[assignment]
+        self._db_factory = _no_sessions  # type: ignore[assignment]
         self.opened: list[str] = []
         """Each transaction the service opened: ``"write"`` or ``"read"``."""
         self.pending: list[tuple[str, str, str]] = []
@@ -50,7 +51,7 @@ class InMemoryUnitOfWork(UnitOfWork):
         self._open = False
 
     @property
-    def session(self) -> Session:
+    def db(self) -> Session:
         raise StoreReached("the service asked for the store's session")
 
     def reading(self) -> Self:
@@ -83,7 +84,7 @@ class InMemoryUnitOfWork(UnitOfWork):
     def audit(
         self,
         actor: Actor | Visitor,
-        action: str,
+        action: AuditAction,
         entity_type: str,
         entity_id: object,
         **_: Any,
