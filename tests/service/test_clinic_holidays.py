@@ -10,7 +10,7 @@ from sqlalchemy import update
 from ketaplan.clinical.catalog import Catalog
 from ketaplan.clinical.catalog.course_loader import load_policy
 from ketaplan.services import Actor, PatientRecord, UnitOfWork, schedule_course
-from ketaplan.services.clinic_settings import clinic_calendar
+from ketaplan.services.clinic_policy import clinic_calendar
 from ketaplan.store import Database
 from ketaplan.store.models import Clinic
 

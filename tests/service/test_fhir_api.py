@@ -18,7 +18,8 @@ from tests.service.conftest import post_sign_in
 from tests.service.fhir_checks import bundle_problems, validate
 from tests.service.test_fhir_export import copy_of_demo, demo_template
 
-from ketaplan.api import ServiceContext, create_app
+from ketaplan.app import create_app
+from ketaplan.http.context import ServiceContext
 from ketaplan.clinical.catalog import Catalog
 from ketaplan.clinical.catalog.course_loader import load_calendar, load_monitoring_rules
 from ketaplan.clinical.medications import MedicationResolver
