@@ -19,10 +19,10 @@ from tests.service.fhir_checks import bundle_problems, validate
 from tests.service.test_fhir_export import copy_of_demo, demo_template
 
 from ketaplan.app import create_app
-from ketaplan.http.context import ServiceContext
 from ketaplan.clinical.catalog import Catalog
 from ketaplan.clinical.catalog.course_loader import load_calendar, load_monitoring_rules
 from ketaplan.clinical.medications import MedicationResolver
+from ketaplan.http.context import ServiceContext
 from ketaplan.services import UnitOfWork, add_user, load_actor
 from ketaplan.services.demo_clinic import DEMO_EMAILS
 from ketaplan.store import Database, open_database
