@@ -127,7 +127,9 @@ def _health(port: int) -> bool:
         return False
 
 
-def _wait_for(condition: Callable[[], bool], log: Path, timeout_s: float = 30) -> None:
+def _wait_for(condition: Callable[[], bool], log: Path, timeout_s: float = 120) -> None:
+    """Wait for ``condition`` (a readiness wait, not a measurement: two workers importing the
+    app took 40 s on this 2-core machine at a load of 13)."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if condition():
