@@ -309,6 +309,13 @@ def test_the_cli_writes_the_same_pdf_as_the_api_and_the_page_links_it(
         "/api/v1/ledger/reports/destructions?format=pdf", headers=api.as_role("front_desk")
     )
     assert refused.status_code == 403
+    history = tmp_path / "k-0002.pdf"
+    vial_report = ["ledger", "report", "--as", "nurse@bay.example", "vial", "--vial", "K-0002"]
+    code = main([*vial_report, "--pdf", str(history)])
+    assert code == 0, capsys.readouterr().err
+    said = _flat(history.read_bytes())
+    assert "Controlled-substance ledger: entries · vial K-0002" in said
+    assert "K-0001" not in said
     assert main(["ledger", "report", "--as", "nurse@bay.example", "stock", "--pdf", str(out)]) == 2
     assert "stock has no PDF" in capsys.readouterr().err
     signed_in = post_sign_in(api.client, ROLE_EMAILS["nurse"], PASSWORD)
