@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -396,15 +397,21 @@ def report(
     since: Annotated[str | None, typer.Option("--since", help="From, YYYY-MM-DD.")] = None,
     until: Annotated[str | None, typer.Option("--until", help="To, YYYY-MM-DD.")] = None,
     csv_file: Annotated[Path | None, typer.Option("--csv", help="Write the rows as CSV.")] = None,
+    pdf_file: Annotated[
+        Path | None, typer.Option("--pdf", help="Write the report as PDF (not stock).")
+    ] = None,
     as_json: AsJson = False,
 ) -> None:
-    """A ledger report as text, CSV or JSON (every read is audited)."""
+    """A ledger report as text, CSV, PDF or JSON (every read is audited)."""
     from ketaplan.cli._output import print_json, print_lines
     from ketaplan.errors import InputError
     from ketaplan.inputs import clinic_date
     from ketaplan.services.ledger_records import report as ledger_report
     from ketaplan.services.ledger_records import stock, to_csv, vial_history
 
+    if pdf_file is not None:
+        _report_pdf(acting, name, pdf_file, vial=vial, patient=patient, since=since, until=until)
+        return
     with _acting(acting) as (uow, actor):
         if name == "stock":
             found: Any = stock(uow, actor=actor)
@@ -439,3 +446,55 @@ def report(
         )
     else:
         print_lines([f"{len(rows)} rows written to {csv_file}"])
+
+
+def clock() -> datetime:
+    """The time a PDF report is printed at (tests set it)."""
+    return datetime.now(UTC)
+
+
+def _report_pdf(
+    acting: str,
+    name: str,
+    pdf_file: Path,
+    *,
+    vial: str | None,
+    patient: int | None,
+    since: str | None,
+    until: str | None,
+) -> None:
+    """The report as the API's ``?format=pdf`` gives it (``vial``: one vial's history as the
+    entries report of that vial)."""
+    from ketaplan.cli._output import print_lines
+    from ketaplan.clinical.catalog.course_loader import load_policy
+    from ketaplan.errors import InputError
+    from ketaplan.export.pdf import ledger_report_pdf
+    from ketaplan.inputs import clinic_date
+    from ketaplan.services.ledger_printing import printable_report
+
+    if name == "stock":
+        raise InputError(
+            "the stock has no PDF: print one of administrations, receipts, destructions, "
+            "inventories, entries, or vial with --vial",
+            code="input.unknown_term",
+            fields={"field": "report"},
+        )
+    if name == "vial" and vial is None:
+        raise InputError(
+            "the vial report needs --vial", code="input.missing", fields={"field": "vial"}
+        )
+    with _acting(acting) as (uow, actor):
+        printable = printable_report(
+            uow,
+            "entries" if name == "vial" else name,
+            actor=actor,
+            catalog=load_policy().catalog,
+            now=clock(),
+            patient_id=patient,
+            since=None if since is None else clinic_date(since, field="--since"),
+            until=None if until is None else clinic_date(until, field="--until"),
+            vial=vial,
+        )
+    document = ledger_report_pdf(printable)
+    pdf_file.write_bytes(document)
+    print_lines([f"{len(printable.rows)} rows written to {pdf_file} ({len(document):,} bytes)"])

@@ -1,6 +1,7 @@
 """The controlled-substance ledger over HTTP: receipts, draws, administrations (from the chart),
 waste with a witness, returns, destruction (Form 41), counts, inventories, resolutions,
-corrections, loss cases, and the reports (JSON, or CSV with ``?format=csv``).
+corrections, loss cases, and the reports (JSON, or CSV with ``?format=csv``, or PDF with
+``?format=pdf``).
 
 The rules are the services' (:mod:`ketaplan.services.ledger`): refusals are 4xx with a code and
 the field, and nothing is written. Entries are never edited: ``PUT``, ``PATCH`` and ``DELETE``
@@ -17,6 +18,7 @@ from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from ketaplan.export.pdf import ledger_report_pdf
 from ketaplan.http.context import services
 from ketaplan.http.params import RecordId
 from ketaplan.http.security import SignedIn
@@ -31,6 +33,7 @@ from ketaplan.services.ledger import (
     record_waste,
 )
 from ketaplan.services.ledger_loss import loss_cases, record_loss_step
+from ketaplan.services.ledger_printing import printable_report
 from ketaplan.services.ledger_records import REPORTS, report, stock, to_csv, vial_history
 from ketaplan.services.ledger_stock import (
     InventoryLine,
@@ -338,17 +341,42 @@ def report_route(
     patient_id: Annotated[int | None, Query(ge=1)] = None,
     since: date | None = None,
     until: date | None = None,
-    format: Literal["json", "csv"] = "json",
+    vial: Annotated[str | None, Query(max_length=40)] = None,
+    format: Literal["json", "csv", "pdf"] = "json",
 ) -> Any:
-    """A report's rows as JSON, or CSV to open in a spreadsheet or file with the records."""
+    """A report's rows as JSON, CSV to open in a spreadsheet, or PDF to print and file with
+    the records (the clinic's name, address and, on inventories and destruction records, DEA
+    number; the period; lines for who signed and witnessed)."""
     assert name in REPORTS
+    context = services(request)
+    if format == "pdf":
+        printable = printable_report(
+            context.unit_of_work(),
+            name,
+            actor=actor,
+            catalog=context.catalog,
+            now=context.clock(),
+            patient_id=patient_id,
+            since=since,
+            until=until,
+            vial=vial,
+        )
+        return Response(
+            ledger_report_pdf(printable),
+            media_type="application/pdf",
+            headers={
+                "Content-Disposition": f'attachment; filename="ketaplan-{name}.pdf"',
+                "Cache-Control": "no-store",
+            },
+        )
     rows = report(
-        services(request).unit_of_work(),
+        context.unit_of_work(),
         name,
         actor=actor,
         patient_id=patient_id,
         since=since,
         until=until,
+        vial=vial,
     )
     if format == "csv":
         return Response(

@@ -46,6 +46,7 @@ def _clinic(root: Table, known: Mapping[str, str]) -> ClinicDefaults:
             "obese_weight_basis",
             "address",
             "calendar_title",
+            "dea_registration",
             "sources",
         ]
     )
@@ -106,6 +107,7 @@ def _clinic(root: Table, known: Mapping[str, str]) -> ClinicDefaults:
         ),
         address=t.get("address", text, ""),
         calendar_title=t.get("calendar_title", text, "Clinic appointment"),
+        dea_registration=t.get("dea_registration", text, ""),
         vials=tuple(sorted(vials, key=lambda v: v.mg_per_ml)),
         syringes=tuple(sorted(syringes, key=lambda s: s.capacity_ml)),
         preparation=PreparationDefaults(

@@ -251,6 +251,9 @@ class ClinicDefaults:
     """Where patients come: the location of calendar events, with ``name``."""
     calendar_title: str = "Clinic appointment"
     """What calendar events are called: neutral, never the protocol (a diagnosis)."""
+    dea_registration: str = ""
+    """The clinic's DEA registration number, printed on inventories and destruction records;
+    blank when not recorded."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,5 +1,6 @@
-"""PDF documents for paper and for other clinicians: the progress report and the preparation
-card, laid out with fpdf2 from the values :mod:`ketaplan.services.reports` reads.
+"""PDF documents for paper and for other clinicians: the progress report, the preparation card
+and the ledger reports, laid out with fpdf2 from the values the services read
+(:mod:`ketaplan.services.reports`, :mod:`ketaplan.services.ledger_printing`).
 
 fpdf2 was chosen over reportlab: pure Python (no C extension to build on a clinic's laptop),
 its two dependencies (Pillow, fontTools) already installed with matplotlib, embedded TrueType
@@ -8,6 +9,7 @@ matplotlib ships, so "→", "×" and "≥" print as they read on screen and no f
 """
 
 from ketaplan.export.pdf.card import preparation_card_pdf
+from ketaplan.export.pdf.ledger import ledger_report_pdf
 from ketaplan.export.pdf.progress import progress_report_pdf
 
-__all__ = ["preparation_card_pdf", "progress_report_pdf"]
+__all__ = ["ledger_report_pdf", "preparation_card_pdf", "progress_report_pdf"]

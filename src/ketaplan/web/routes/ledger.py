@@ -7,7 +7,7 @@ forms to receive a delivery, draw for an order, count at the end of the day, des
 loss case. Every form posts to ``/ledger/{action}``, which calls the service
 (:mod:`ketaplan.services.ledger`) and comes back to the page (POST-redirect-GET), or shows the
 page again with the refusal and its 4xx status: nothing was written. ``/ledger/reports/{name}``
-is a printable report, or its CSV with ``?format=csv``.
+is a printable report, or its CSV with ``?format=csv``, or its PDF with ``?format=pdf``.
 
 Passwords typed here (a witness's, or one's own to sign an inventory) are never shown back.
 """
@@ -23,6 +23,7 @@ from fastapi.responses import HTMLResponse
 from starlette.responses import Response
 
 from ketaplan.errors import InputError, KetaplanError
+from ketaplan.export.pdf import ledger_report_pdf
 from ketaplan.http.context import services
 from ketaplan.http.security import SignedIn
 from ketaplan.inputs import MAX_RECORD_ID, clinic_date
@@ -37,6 +38,12 @@ from ketaplan.services.ledger import (
     record_waste,
 )
 from ketaplan.services.ledger_loss import loss_cases, record_loss_step
+from ketaplan.services.ledger_printing import (
+    SIGNED_REPORTS,
+    columns_of,
+    printable_report,
+    read_ledger_heading,
+)
 from ketaplan.services.ledger_records import REPORTS, report, stock, to_csv
 from ketaplan.services.ledger_stock import (
     correct_entry,
@@ -289,14 +296,34 @@ async def ledger_report(
     name: Literal["administrations", "receipts", "destructions", "inventories", "entries"],
     actor: SignedIn,
     request: Request,
-    format: Literal["html", "csv"] = "html",
+    format: Literal["html", "csv", "pdf"] = "html",
     patient_id: Annotated[int | None, Query(ge=1, le=MAX_RECORD_ID)] = None,
     vial: Annotated[str | None, Query(max_length=40)] = None,
 ) -> Response:
-    """A printable report; ``?format=csv`` for the same rows as CSV."""
+    """A printable report; ``?format=csv`` for the same rows as CSV, ``?format=pdf`` as PDF."""
+    context = services(request)
+    if format == "pdf":
+        printable = await call(
+            printable_report,
+            context.unit_of_work(),
+            name,
+            actor=actor,
+            catalog=context.catalog,
+            now=context.clock(),
+            patient_id=patient_id,
+            vial=vial,
+        )
+        return Response(
+            await call(ledger_report_pdf, printable),
+            media_type="application/pdf",
+            headers={
+                "Content-Disposition": f'attachment; filename="ketaplan-{name}.pdf"',
+                "Cache-Control": "no-store",
+            },
+        )
     rows = await call(
         report,
-        services(request).unit_of_work(),
+        context.unit_of_work(),
         name,
         actor=actor,
         patient_id=patient_id,
@@ -308,11 +335,18 @@ async def ledger_report(
             media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": f'attachment; filename="ketaplan-{name}.csv"'},
         )
-    columns: list[str] = []
-    for row in rows:
-        columns += [k for k in row if k not in columns]
+    heading = await call(
+        read_ledger_heading, context.unit_of_work(), actor=actor, catalog=context.catalog
+    )
     return render(
         request,
         "ledger_report.html",
-        {"name": name, "rows": rows, "columns": columns, "vial": vial},
+        {
+            "name": name,
+            "rows": rows,
+            "columns": columns_of(rows),
+            "vial": vial,
+            "heading": heading,
+            "signed_record": name in SIGNED_REPORTS,
+        },
     )
