@@ -31,6 +31,7 @@ from ketaplan.clinical.ledger import (
     Waste,
 )
 from ketaplan.errors import NotFoundError
+from ketaplan.inputs import MAX_RECORD_ID
 from ketaplan.services.actors import Actor
 from ketaplan.services.unit_of_work import UnitOfWork
 from ketaplan.store.models import Clinic, LedgerContainer
@@ -67,7 +68,8 @@ def find_container(uow: UnitOfWork, number: str, actor: Actor) -> LedgerContaine
 
 
 def find_entry(uow: UnitOfWork, entry_id: int, actor: Actor) -> EntryRow:
-    row = uow.db.get(EntryRow, entry_id)
+    # An id no record can have is not looked up (the database would refuse the number).
+    row = uow.db.get(EntryRow, entry_id) if 1 <= entry_id <= MAX_RECORD_ID else None
     if row is None or row.clinic_id != actor.clinic_id:
         raise NotFoundError(
             f"there is no ledger entry {entry_id}",

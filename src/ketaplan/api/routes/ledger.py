@@ -20,8 +20,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ketaplan.export.pdf import ledger_report_pdf
 from ketaplan.http.context import services
-from ketaplan.http.params import RecordId
+from ketaplan.http.params import OptionalRecordId, RecordId
 from ketaplan.http.security import SignedIn
+from ketaplan.inputs import MAX_RECORD_ID
 from ketaplan.services.ledger import (
     Supplier,
     VialIn,
@@ -79,14 +80,14 @@ class ReceiveIn(_In):
 class DrawIn(_In):
     vial: Annotated[str, Field(max_length=40)]
     volume_ml: Ml
-    plan_id: Annotated[int, Field(ge=1)]
-    session_id: Annotated[int | None, Field(ge=1)] = None
+    plan_id: Annotated[int, Field(ge=1, le=MAX_RECORD_ID)]
+    session_id: OptionalRecordId = None
 
 
 class WasteIn(_In):
     reason: LongText
     vial: Annotated[str | None, Field(max_length=40)] = None
-    draw_id: Annotated[int | None, Field(ge=1)] = None
+    draw_id: OptionalRecordId = None
     volume_ml: Ml | None = None
     mg: Annotated[float | None, Field(ge=0, le=100000)] = None
     witness_email: Annotated[str | None, Field(max_length=320)] = None
@@ -94,7 +95,7 @@ class WasteIn(_In):
 
 
 class ReturnIn(_In):
-    draw_id: Annotated[int, Field(ge=1)]
+    draw_id: Annotated[int, Field(ge=1, le=MAX_RECORD_ID)]
     volume_ml: Ml
 
 
@@ -142,7 +143,7 @@ class CorrectIn(_In):
 
 class LossIn(_In):
     step: Literal["open", "notice", "form_106", "note", "resolve"]
-    case_id: Annotated[int | None, Field(ge=1)] = None
+    case_id: OptionalRecordId = None
     at: datetime | None = None
     kind: Literal["theft", "loss"] | None = None
     text: LongText = ""
@@ -338,7 +339,7 @@ def report_route(
     name: Literal["administrations", "receipts", "destructions", "inventories", "entries"],
     actor: SignedIn,
     request: Request,
-    patient_id: Annotated[int | None, Query(ge=1)] = None,
+    patient_id: Annotated[int | None, Query(ge=1, le=MAX_RECORD_ID)] = None,
     since: date | None = None,
     until: date | None = None,
     vial: Annotated[str | None, Query(max_length=40)] = None,
