@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ketaplan.export.pdf import ledger_report_pdf
 from ketaplan.http.context import services
-from ketaplan.http.params import OptionalRecordId, RecordId
+from ketaplan.http.params import Line, MultilineText, OptionalRecordId, RecordId
 from ketaplan.http.security import SignedIn
 from ketaplan.inputs import MAX_RECORD_ID
 from ketaplan.services.ledger import (
@@ -48,10 +48,10 @@ from ketaplan.services.passwords import MAX_PASSWORD_LENGTH
 
 router = APIRouter(prefix="/ledger", tags=["ledger"])
 
-Text = Annotated[str, Field(max_length=200)]
-LongText = Annotated[str, Field(max_length=1000)]
+Text = Annotated[Line, Field(max_length=200)]
+LongText = Annotated[MultilineText, Field(max_length=1000)]
 Ml = Annotated[float, Field(ge=0, le=10000, description="Volume in mL, recorded to 0.01 mL.")]
-Password = Annotated[str, Field(max_length=MAX_PASSWORD_LENGTH)]
+Password = Annotated[Line, Field(max_length=MAX_PASSWORD_LENGTH)]
 
 
 class _In(BaseModel):
@@ -59,26 +59,26 @@ class _In(BaseModel):
 
 
 class VialBody(_In):
-    number: Annotated[str, Field(max_length=40, description="The clinic's vial number.")]
-    ndc: Annotated[str, Field(max_length=20)]
-    lot: Annotated[str, Field(max_length=40)]
+    number: Annotated[Line, Field(max_length=40, description="The clinic's vial number.")]
+    ndc: Annotated[Line, Field(max_length=20)]
+    lot: Annotated[Line, Field(max_length=40)]
     expiry: date
     mg_per_ml: Annotated[float, Field(gt=0, le=1000)]
     volume_ml: Ml
-    drug: Annotated[str, Field(max_length=120)] = "ketamine hydrochloride"
-    form: Annotated[str, Field(max_length=60)] = "injection, solution"
+    drug: Annotated[Line, Field(max_length=120)] = "ketamine hydrochloride"
+    form: Annotated[Line, Field(max_length=60)] = "injection, solution"
 
 
 class ReceiveIn(_In):
     supplier_name: Text
     supplier_address: Text
-    supplier_dea: Annotated[str, Field(max_length=20)]
-    receipt: Annotated[str, Field(max_length=80)] = ""
+    supplier_dea: Annotated[Line, Field(max_length=20)]
+    receipt: Annotated[Line, Field(max_length=80)] = ""
     vials: Annotated[list[VialBody], Field(min_length=1, max_length=200)]
 
 
 class DrawIn(_In):
-    vial: Annotated[str, Field(max_length=40)]
+    vial: Annotated[Line, Field(max_length=40)]
     volume_ml: Ml
     plan_id: Annotated[int, Field(ge=1, le=MAX_RECORD_ID)]
     session_id: OptionalRecordId = None
@@ -86,11 +86,11 @@ class DrawIn(_In):
 
 class WasteIn(_In):
     reason: LongText
-    vial: Annotated[str | None, Field(max_length=40)] = None
+    vial: Annotated[Line | None, Field(max_length=40)] = None
     draw_id: OptionalRecordId = None
     volume_ml: Ml | None = None
     mg: Annotated[float | None, Field(ge=0, le=100000)] = None
-    witness_email: Annotated[str | None, Field(max_length=320)] = None
+    witness_email: Annotated[Line | None, Field(max_length=320)] = None
     witness_password: Password | None = None
 
 
@@ -100,12 +100,12 @@ class ReturnIn(_In):
 
 
 class WitnessIn(_In):
-    email: Annotated[str, Field(max_length=320)]
+    email: Annotated[Line, Field(max_length=320)]
     password: Password
 
 
 class DestroyIn(_In):
-    vial: Annotated[str, Field(max_length=40)]
+    vial: Annotated[Line, Field(max_length=40)]
     volume_ml: Ml
     method: Text
     place: Text
@@ -113,12 +113,12 @@ class DestroyIn(_In):
 
 
 class CountIn(_In):
-    vial: Annotated[str, Field(max_length=40)]
+    vial: Annotated[Line, Field(max_length=40)]
     counted_ml: Ml
 
 
 class InventoryLineIn(_In):
-    vial: Annotated[str, Field(max_length=40)]
+    vial: Annotated[Line, Field(max_length=40)]
     counted_ml: Ml
     estimated: bool = False
 
@@ -148,7 +148,7 @@ class LossIn(_In):
     kind: Literal["theft", "loss"] | None = None
     text: LongText = ""
     missing: Text = ""
-    reference: Annotated[str, Field(max_length=80)] = ""
+    reference: Annotated[Line, Field(max_length=80)] = ""
 
 
 def _out(written: Written | list[Written]) -> Any:
@@ -329,7 +329,7 @@ def stock_route(actor: SignedIn, request: Request) -> Any:
 
 @router.get("/vials/{number}", name="ledger_vial")
 def vial_route(
-    number: Annotated[str, PathParam(max_length=40)], actor: SignedIn, request: Request
+    number: Annotated[Line, PathParam(max_length=40)], actor: SignedIn, request: Request
 ) -> Any:
     return vial_history(services(request).unit_of_work(), number, actor=actor)
 
@@ -342,7 +342,7 @@ def report_route(
     patient_id: Annotated[int | None, Query(ge=1, le=MAX_RECORD_ID)] = None,
     since: date | None = None,
     until: date | None = None,
-    vial: Annotated[str | None, Query(max_length=40)] = None,
+    vial: Annotated[Line | None, Query(max_length=40)] = None,
     format: Literal["json", "csv", "pdf"] = "json",
 ) -> Any:
     """A report's rows as JSON, CSV to open in a spreadsheet, or PDF to print and file with
