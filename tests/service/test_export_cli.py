@@ -92,29 +92,32 @@ def test_refusals_write_nothing(
 def test_a_ledger_table_is_exported_whole_for_the_clinic_only(
     demo_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """The ledger is another branch's table: whatever it is called (``ledger*``), the exit
-    export carries its every column, in the table's order, for the clinic's own rows."""
+    """Any ``ledger*`` table (the ledger's own, and one a later migration adds), whatever its
+    columns: the exit export carries its every column, in the table's order, for the clinic's
+    own rows."""
     engine = create_engine(demo_url)
     with engine.begin() as connection:
         connection.execute(
             text(
-                "CREATE TABLE ledger_entry (id INTEGER PRIMARY KEY, clinic_id INTEGER, "
+                "CREATE TABLE ledger_supplement (id INTEGER PRIMARY KEY, clinic_id INTEGER, "
                 "kind TEXT, amount_mg REAL, note TEXT)"
             )
         )
         connection.execute(
             text(
-                "INSERT INTO ledger_entry VALUES (2, 1, 'administered', 40.5, 'bag 1, \"A\"'), "
+                "INSERT INTO ledger_supplement VALUES (2, 1, 'administered', 40.5, 'bag 1, \"A\"'), "
                 "(1, 1, 'received', 500, NULL), (3, 99, 'received', 100, 'another clinic')"
             )
         )
     engine.dispose()
     out = tmp_path / "csv"
     assert main(["export", "csv", str(out)]) == 0
-    rows = list(csv.reader((out / "ledger_entry.csv").read_text(encoding="utf-8").splitlines()))
+    rows = list(
+        csv.reader((out / "ledger_supplement.csv").read_text(encoding="utf-8").splitlines())
+    )
     assert rows == [
         ["id", "clinic_id", "kind", "amount_mg", "note"],
         ["1", "1", "received", "500.0", ""],
         ["2", "1", "administered", "40.5", 'bag 1, "A"'],
     ]
-    assert "## ledger_entry.csv (2 rows)" in (out / "README.md").read_text(encoding="utf-8")
+    assert "## ledger_supplement.csv (2 rows)" in (out / "README.md").read_text(encoding="utf-8")
