@@ -29,8 +29,6 @@ import functools
 from dataclasses import dataclass
 from datetime import date
 
-import holidays
-
 from ketaplan.errors import InputError
 
 FIRST_YEAR, LAST_YEAR = 1950, 2200
@@ -40,6 +38,9 @@ FIRST_YEAR, LAST_YEAR = 1950, 2200
 @functools.lru_cache(maxsize=256)
 def _year(country: str, subdivision: str | None, year: int) -> dict[date, str]:
     """One year's holidays of a region, by date (cached: the scheduler asks day by day)."""
+    import holidays  # here, not at the top: importing it costs ~150 ms of every command
+
+    _check(country, subdivision, f"{country}-{subdivision}" if subdivision else country)
     found = holidays.country_holidays(country, subdiv=subdivision, years=year)
     return {day: str(name) for day, name in found.items()}
 
@@ -74,11 +75,25 @@ class RegionHolidays:
         }
 
 
-def region_holidays(region: str, *, field: str = "holiday_region") -> RegionHolidays:
+def region_holidays(
+    region: str, *, field: str = "holiday_region", check: bool = True
+) -> RegionHolidays:
     """The holidays of ``region`` (``"US"``, ``"US-CA"``); an unknown code is an
-    :class:`InputError` that names the field and what is accepted."""
+    :class:`InputError` that names the field and what is accepted. ``check=False`` (the
+    packaged calendar, read by every command) leaves the check to the first date asked,
+    so that a command that schedules nothing does not import the library."""
     code = region.strip().upper()
     country, _, subdivision = code.partition("-")
+    if check:
+        _check(country, subdivision, region, field)
+    return RegionHolidays(country, subdivision or None)
+
+
+def _check(
+    country: str, subdivision: str | None, region: str, field: str = "holiday_region"
+) -> None:
+    import holidays
+
     supported = holidays.list_supported_countries()
     if country not in supported:
         raise InputError(
@@ -94,4 +109,3 @@ def region_holidays(region: str, *, field: str = "holiday_region") -> RegionHoli
             code="input.unknown_holiday_region",
             fields={"field": field, "value": region},
         )
-    return RegionHolidays(country, subdivision or None)
