@@ -21,22 +21,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import ClassVar, Literal
+from typing import ClassVar, Literal, get_args
 
 EntryKind = Literal[
     "receive", "draw", "administer", "waste", "return", "destroy", "count", "resolve", "correct"
 ]
-ENTRY_KINDS: tuple[EntryKind, ...] = (
-    "receive",
-    "draw",
-    "administer",
-    "waste",
-    "return",
-    "destroy",
-    "count",
-    "resolve",
-    "correct",
-)
+ENTRY_KINDS: tuple[EntryKind, ...] = get_args(EntryKind)
 
 
 @dataclass(frozen=True, slots=True)
