@@ -10,9 +10,10 @@ decides nothing.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import select
 
@@ -166,8 +167,20 @@ def _sessions(
     return tuple(lines)
 
 
-def _outcomes(scores: tuple[ScoreLine, ...]) -> tuple[ScaleOutcome, ...]:
-    by_scale: dict[str, list[ScoreLine]] = defaultdict(list)
+class ScaleTotal(Protocol):
+    """A stored score as :func:`scale_outcomes` reads it: its scale and total."""
+
+    @property
+    def scale(self) -> str: ...
+
+    @property
+    def total(self) -> int: ...
+
+
+def scale_outcomes(scores: Sequence[ScaleTotal]) -> tuple[ScaleOutcome, ...]:
+    """Each scale's baseline against its latest total, oldest score first (the page and the
+    progress report show the same)."""
+    by_scale: dict[str, list[ScaleTotal]] = defaultdict(list)
     for line in scores:
         by_scale[line.scale].append(line)
     outcomes = []
@@ -256,7 +269,7 @@ def patient_overview(
             details={"version": record.version, "sessions": len(sessions), "scores": len(scores)},
         )
         uow.commit()
-        return PatientOverview(record, plans, courses, sessions, scores, _outcomes(scores))
+        return PatientOverview(record, plans, courses, sessions, scores, scale_outcomes(scores))
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,7 @@ the patient page shows them; times are in the clinic's zone.
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from ketaplan.clinical.catalog import Catalog
-from ketaplan.clinical.outcomes import is_remission, is_response, reduction_fraction, scale
+from ketaplan.clinical.outcomes import scale
 from ketaplan.clinical.policy import ClinicPolicy
 from ketaplan.clinical.session import summarise
 from ketaplan.errors import ConflictError, NotFoundError
@@ -27,6 +27,7 @@ from ketaplan.services.actors import Actor
 from ketaplan.services.audit_actions import AuditAction
 from ketaplan.services.clinic_policy import clinic_chart_rules
 from ketaplan.services.orders import order_state, plan_for_reading
+from ketaplan.services.patient_overview import scale_outcomes
 from ketaplan.services.patients import current_record, find_patient
 from ketaplan.services.plans import find_plan
 from ketaplan.services.sessions import chart_terms, replay_stored
@@ -200,25 +201,24 @@ def _sessions(
 
 
 def _outcomes(scores: tuple[ScoreReportLine, ...]) -> tuple[OutcomeReportLine, ...]:
-    by_scale: dict[str, list[ScoreReportLine]] = defaultdict(list)
-    for line in scores:
-        by_scale[line.scale].append(line)
+    """The patient page's outcomes (:func:`scale_outcomes`), with what the report adds: how
+    many answers each rests on, and each scale's own thresholds."""
+    answered = Counter(line.scale for line in scores)
     found = []
-    for key, lines in by_scale.items():
-        spec = scale(key)
-        first, last = lines[0].total, lines[-1].total
+    for outcome in scale_outcomes(scores):
+        spec = scale(outcome.scale)
         found.append(
             OutcomeReportLine(
-                key,
-                spec.title,
-                spec.total_max,
-                spec.bands,
-                first,
-                last,
-                reduction_fraction(first, last),
-                len(lines),
-                len(lines) > 1 and is_response(key, first, last),
-                len(lines) > 1 and is_remission(key, last),
+                outcome.scale,
+                outcome.title,
+                outcome.total_max,
+                outcome.bands,
+                outcome.baseline_total,
+                outcome.latest_total,
+                outcome.reduction_fraction,
+                answered[outcome.scale],
+                outcome.response,
+                outcome.remission,
                 spec.response_fraction,
                 spec.remission_max,
             )
