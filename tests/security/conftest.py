@@ -6,6 +6,7 @@ from __future__ import annotations
 from ..service.conftest import (  # noqa: F401  (fixtures are found by name)
     _cheap_password_hashing,
     _postgres_databases,
+    _sqlite_clinic_template,
     _sqlite_template,
     admin,
     api,

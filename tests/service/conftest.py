@@ -77,6 +77,28 @@ def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+RoleHeaders = dict[str, dict[str, str]]
+CLINIC_HEADERS = pytest.StashKey[RoleHeaders]()
+"""The bearer header of each user of the API's clinic, for the test whose database holds it."""
+
+WITH_CLINIC_WHEN_ASKED_FOR = "api"
+"""A test that asks for ``api`` gets its database with the API's clinic already in it: the
+clinic, a user per role and their bearer tokens (:func:`set_up_api_clinic`), set up once per
+session into a second template instead of once per test (four sign-ins each)."""
+
+
+@pytest.fixture(scope="session")
+def _sqlite_clinic_template(_sqlite_template: Path) -> tuple[Path, RoleHeaders]:
+    """The migrated template with the API's clinic set up in it (see ``api``), and the bearer
+    header of each of its users."""
+    path = _sqlite_template.with_name("clinic.db")
+    shutil.copyfile(_sqlite_template, path)
+    headers = set_up_api_clinic(f"sqlite:///{path}")
+    with contextlib.closing(sqlite3.connect(path)) as connection:
+        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return path, headers
+
+
 @pytest.fixture(scope="session")
 def _postgres_databases() -> Iterator[PostgresDatabases | None]:
     """The session's PostgreSQL databases, made on first use (None without the variable)."""
@@ -100,10 +122,15 @@ def database_url(
     """A database of each kind: migrated when the test also asks for ``database`` (a copy of
     the session's migrated template), otherwise empty, never migrated."""
     migrated = MIGRATED_WHEN_ASKED_FOR in request.fixturenames
+    with_clinic = WITH_CLINIC_WHEN_ASKED_FOR in request.fixturenames
     if request.param == "sqlite":
         path = tmp_path_factory.mktemp("db") / "ketaplan.db"
         if migrated:
             template = request.getfixturevalue("_sqlite_template")
+            if with_clinic:
+                template, request.node.stash[CLINIC_HEADERS] = request.getfixturevalue(
+                    "_sqlite_clinic_template"
+                )
             shutil.copyfile(template, path)
             shutil.copymode(template, path)
         yield f"sqlite:///{path}"
@@ -111,7 +138,10 @@ def database_url(
     if _postgres_databases is None:
         pytest.skip(f"{POSTGRES_URL_VARIABLE} is not set")
     if migrated:
-        yield _postgres_databases.migrated()
+        url = _postgres_databases.migrated(with_clinic=with_clinic)
+        if with_clinic:
+            request.node.stash[CLINIC_HEADERS] = _postgres_databases.clinic_headers
+        yield url
         return
     with _postgres_databases.empty_schema() as url:
         yield url
@@ -189,12 +219,15 @@ class PostgresDatabases:
         self._connection: Connection | None = None
         self._fingerprint = ""
         self._emptying = ""
+        self._with_clinic = ""
+        self.clinic_headers: RoleHeaders = {}
 
     def url(self, database: str) -> str:
         return self.base.set(database=database).render_as_string(hide_password=False)
 
-    def migrated(self) -> str:
-        """The working database, migrated and empty, for the next test."""
+    def migrated(self, *, with_clinic: bool = False) -> str:
+        """The working database, migrated and empty (or holding only the API's clinic, see
+        ``api``), for the next test."""
         if self._connection is None:
             self._make_template()
             self._connection = self._make_working()
@@ -210,6 +243,12 @@ class PostgresDatabases:
             self._connection.close()
             self._admin(f'DROP DATABASE "{self.working}" WITH (FORCE)')
             self._connection = self._make_working()
+        if with_clinic:
+            if not self._with_clinic:
+                self.clinic_headers = set_up_api_clinic(self.url(self.working))
+                self._with_clinic = _restoring(self._connection)
+            else:
+                self._connection.exec_driver_sql(self._with_clinic)
         return self.url(self.working)
 
     def _admin(self, statement: str) -> None:
@@ -222,47 +261,12 @@ class PostgresDatabases:
         try:
             migrate(engine)
             with engine.connect() as connection:
-                tables = list(
-                    connection.scalars(
-                        text(
-                            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
-                            "AND tablename <> 'alembic_version' ORDER BY tablename"
-                        )
-                    )
-                )
                 # The rows a migration put in (the audit chain's empty head) go back after
-                # each truncate, so every test starts from the migrated state exactly.
-                seeded = {
-                    table: rows
-                    for table in tables
-                    if (rows := connection.scalar(text(f'SELECT json_agg(t) FROM "{table}" t')))
-                }
-                sequences = list(
-                    connection.scalars(
-                        text(
-                            "SELECT relname FROM pg_class WHERE relkind = 'S' "
-                            "AND relnamespace = 'public'::regnamespace ORDER BY relname"
-                        )
-                    )
-                )
+                # each emptying, so every test starts from the migrated state exactly.
+                self._emptying = _restoring(connection)
                 self._fingerprint = connection.scalar(SCHEMA_FINGERPRINT)
         finally:
             engine.dispose()
-        # DELETE (with the append-only and foreign-key triggers off for the transaction) and
-        # sequences restarted: on this machine ~0.05 s, where TRUNCATE of the same empty-ish
-        # tables took 0.06-0.6 s (it makes new files for every table) and a database made from
-        # the template and dropped 0.16-0.3 s.
-        statements = ["BEGIN", "SET LOCAL session_replication_role = replica"]
-        statements += [f'DELETE FROM "{table}"' for table in tables]
-        statements += [f'ALTER SEQUENCE "{sequence}" RESTART' for sequence in sequences]
-        for table, rows in seeded.items():
-            as_json = json.dumps(rows).replace("'", "''")
-            statements.append(
-                f'INSERT INTO "{table}" '
-                f"SELECT * FROM json_populate_recordset(NULL::\"{table}\", '{as_json}')"
-            )
-        statements.append("COMMIT")
-        self._emptying = "; ".join(statements)
 
     def _make_working(self) -> Connection:
         self._admin(f'CREATE DATABASE "{self.working}" TEMPLATE "{self.template}"')
@@ -291,6 +295,48 @@ class PostgresDatabases:
         for database in (self.working, self.template):
             self._admin(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
         self.admin.dispose()
+
+
+def _restoring(connection: Connection) -> str:
+    """One statement that puts every table and sequence back as they are now.
+
+    DELETE (with the append-only and foreign-key triggers off for the transaction), the rows
+    put back from JSON, the sequences set to where they are: on this machine ~0.05 s, where
+    TRUNCATE of the same empty-ish tables took 0.06-0.6 s (it makes new files for every table)
+    and a database made from the template and dropped 0.16-0.3 s."""
+    tables = list(
+        connection.scalars(
+            text(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+                "AND tablename <> 'alembic_version' ORDER BY tablename"
+            )
+        )
+    )
+    sequences = list(
+        connection.scalars(
+            text(
+                "SELECT relname FROM pg_class WHERE relkind = 'S' "
+                "AND relnamespace = 'public'::regnamespace ORDER BY relname"
+            )
+        )
+    )
+    statements = ["BEGIN", "SET LOCAL session_replication_role = replica"]
+    statements += [f'DELETE FROM "{table}"' for table in tables]
+    for table in tables:
+        rows = connection.scalar(text(f'SELECT json_agg(t) FROM "{table}" t'))
+        if rows:
+            as_json = json.dumps(rows).replace("'", "''")
+            statements.append(
+                f'INSERT INTO "{table}" '
+                f"SELECT * FROM json_populate_recordset(NULL::\"{table}\", '{as_json}')"
+            )
+    for sequence in sequences:
+        last, called = connection.execute(
+            text(f'SELECT last_value, is_called FROM "{sequence}"')
+        ).one()
+        statements.append(f"SELECT setval('\"{sequence}\"', {last}, {str(called).lower()})")
+    statements.append("COMMIT")
+    return "; ".join(statements)
 
 
 # ---------------------------------------------------------------- services ----
@@ -478,53 +524,90 @@ class Api:
         return self.headers[role]
 
 
+def _cheap_hasher() -> Any:
+    from argon2 import PasswordHasher
+
+    return PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+
+
 @pytest.fixture(autouse=True)
 def _cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
     """Argon2 at its cheapest in tests: the hashing itself is argon2-cffi's, tested there."""
-    from argon2 import PasswordHasher
-
     from ketaplan.services import passwords
 
-    cheap = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    cheap = _cheap_hasher()
     monkeypatch.setattr(passwords, "HASHER", cheap)
     # The hash an unknown address is checked against, as cheap (its cost is in the hash).
     monkeypatch.setattr(passwords, "_NO_SUCH_ACCOUNT", cheap.hash("no such account"))
 
 
-@pytest.fixture
-def api(database: Database, catalog: Catalog, resolver: object) -> Iterator[Api]:
-    """The app over the test database: a clinic, one user per role with a password, and a
-    bearer token for each (signed in through the API itself)."""
-    from ketaplan.app import create_app
+def _api_context(database: Database, catalog: Catalog, resolver: object) -> ServiceContext:
     from ketaplan.clinical.catalog.course_loader import load_calendar, load_monitoring_rules
     from ketaplan.clinical.medications import MedicationResolver
 
     assert isinstance(resolver, MedicationResolver)
-    context = ServiceContext(
+    return ServiceContext(
         database=database,
         catalog=catalog,
         resolver=resolver,
         monitoring=load_monitoring_rules(),
         calendar=load_calendar(None, catalog.clinic.time_zone),
     )
-    uow = UnitOfWork(database.session_factory)
-    admin = set_up_clinic(
-        uow,
-        name="Bay Ketamine Clinic",
-        time_zone="America/Los_Angeles",
-        admin_email=ROLE_EMAILS["admin"],
-        admin_password=PASSWORD,
-    )
-    for role, email in ROLE_EMAILS.items():
-        if role != "admin":
-            add_user(uow, email=email, role=role, actor=admin, password=PASSWORD)
+
+
+def set_up_api_clinic(url: str) -> RoleHeaders:
+    """Into a migrated, empty database: the clinic, one user per role with a password, and a
+    bearer token for each, signed in through the API itself (once per session and kind)."""
+    from ketaplan.app import create_app
+    from ketaplan.clinical.catalog import load_catalog
+    from ketaplan.clinical.medications import MedicationResolver
+    from ketaplan.drug_dictionary import DnerDrugDictionary
+    from ketaplan.services import passwords
+
+    catalog = load_catalog()
+    database = open_database(url)
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(passwords, "HASHER", _cheap_hasher())
+            uow = UnitOfWork(database.session_factory)
+            admin = set_up_clinic(
+                uow,
+                name="Bay Ketamine Clinic",
+                time_zone="America/Los_Angeles",
+                admin_email=ROLE_EMAILS["admin"],
+                admin_password=PASSWORD,
+            )
+            for role, email in ROLE_EMAILS.items():
+                if role != "admin":
+                    add_user(uow, email=email, role=role, actor=admin, password=PASSWORD)
+            resolver = MedicationResolver(catalog, DnerDrugDictionary())
+            context = _api_context(database, catalog, resolver)
+            with TestClient(create_app(context)) as client:
+                headers: RoleHeaders = {}
+                for role, email in ROLE_EMAILS.items():
+                    answer = client.post(
+                        "/api/v1/auth/token", json={"email": email, "password": PASSWORD}
+                    )
+                    assert answer.status_code == 200, answer.text
+                    token = answer.json()["access_token"]
+                    headers[role] = {"Authorization": f"Bearer {token}"}
+    finally:
+        database.close()
+    return headers
+
+
+@pytest.fixture
+def api(
+    request: pytest.FixtureRequest, database: Database, catalog: Catalog, resolver: object
+) -> Iterator[Api]:
+    """The app over the test database with the API's clinic in it (:func:`set_up_api_clinic`,
+    from the session's clinic template): a clinic, one user per role with a password, and a
+    bearer token for each."""
+    from ketaplan.app import create_app
+
+    context = _api_context(database, catalog, resolver)
     with TestClient(create_app(context)) as client:
-        headers = {}
-        for role, email in ROLE_EMAILS.items():
-            answer = client.post("/api/v1/auth/token", json={"email": email, "password": PASSWORD})
-            assert answer.status_code == 200, answer.text
-            headers[role] = {"Authorization": f"Bearer {answer.json()['access_token']}"}
-        yield Api(client, context, headers)
+        yield Api(client, context, dict(request.node.stash[CLINIC_HEADERS]))
 
 
 def post_sign_in(client: TestClient, email: str, password: str, **fields: str) -> Any:
