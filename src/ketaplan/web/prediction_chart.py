@@ -26,6 +26,21 @@ MAX_POINTS = 240
 """Points drawn per line (the grid is decimated): enough for a smooth curve on a tablet."""
 
 
+def _dash(number: int) -> str:
+    return "" if number == 0 else f' stroke-dasharray="{6 + 2 * number},4"'
+
+
+def swatch(number: int) -> Markup:
+    """The line of option ``number`` as the chart draws it, for the table's legend (an SVG
+    line: the CSP allows no inline style)."""
+    colour = COLOURS[number % len(COLOURS)]
+    return Markup(
+        '<svg class="swatch" width="28" height="10" viewBox="0 0 28 10" aria-hidden="true">'
+        f'<line x1="0" x2="28" y1="5" y2="5" stroke="{colour}" stroke-width="3"{_dash(number)}/>'
+        "</svg>"
+    )
+
+
 def _nice_top(value: float) -> float:
     for step in (10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 5000):
         if value <= step * 5:
@@ -115,7 +130,7 @@ def prediction_chart(
     for number, option in enumerate(options):
         p = option.prediction
         colour = COLOURS[number % len(COLOURS)]
-        dash = "" if number == 0 else f' stroke-dasharray="{6 + 2 * number},4"'
+        dash = _dash(number)
         parts.append(
             f'<polyline points="{_points(xs, y(p.typical_ng_per_ml))}" fill="none" '
             f'stroke="{colour}" stroke-width="2.5"{dash} data-curve="{escape(option.key)}"/>'

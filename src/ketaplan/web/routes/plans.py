@@ -30,7 +30,7 @@ from ketaplan.services import (
     PlanOrder,
 )
 from ketaplan.services.orders import needs_override
-from ketaplan.web.prediction_chart import prediction_chart
+from ketaplan.web.prediction_chart import prediction_chart, swatch
 from ketaplan.web.rendering import call, field_errors, form_of, redirect, render
 
 router = APIRouter()
@@ -193,7 +193,12 @@ async def plan_prediction(request: Request, plan_id: int, actor: Actor) -> dict[
         title=f"Predicted plasma ketamine for plan #{plan_id}: {found.option.label}",
         chart_id="plan-prediction",
     )
-    return {"prediction": found, "prediction_chart": chart, "prediction_refused": ""}
+    return {
+        "prediction": found,
+        "prediction_chart": chart,
+        "prediction_refused": "",
+        "swatch": swatch,
+    }
 
 
 @router.get("/plans/{plan_id}", name="web_plan", response_class=HTMLResponse)

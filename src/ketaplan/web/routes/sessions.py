@@ -32,7 +32,7 @@ from ketaplan.http.params import RecordId
 from ketaplan.http.security import SignedIn
 from ketaplan.inputs import MAX_EVENT_MAGNITUDE, MAX_RECORD_ID, decimal_number, whole_number
 from ketaplan.services import Actor
-from ketaplan.web.prediction_chart import prediction_chart
+from ketaplan.web.prediction_chart import prediction_chart, swatch
 from ketaplan.web.rendering import call, field_errors, form_of, redirect, render
 
 router = APIRouter()
@@ -272,6 +272,7 @@ async def _prediction(
         "prediction_chart": chart,
         "what_if_rate": what_if or "",
         "what_if_error": error,
+        "swatch": swatch,
     }
 
 
