@@ -168,6 +168,7 @@ def test_a_what_if_rate_past_the_limit_not_lower_or_in_the_wrong_unit_is_refused
         ("30 mg/h", "unknown unit"),
         ("-5", "negative"),
         ("fast", "not a quantity"),
+        ("", "give the rate to predict"),
     ):
         page = api.client.get(
             f"/sessions/{session_id}/what-if",

@@ -252,6 +252,9 @@ async def _prediction(
     rate is said beside the what-if's field and the other options still show."""
     context = services(request)
     error = ""
+    if what_if is not None and not what_if.strip():
+        error = "give the rate to predict, in mL/h (e.g. 60), below the running rate"
+        what_if = None
     try:
         found = await call(context.sessions.predict, session_id, actor=actor, lower_rate=what_if)
     except (InputError, SafetyLimitError) as refused:
