@@ -1,5 +1,10 @@
 """Benchmark: server time to render each main page for a patient with 20 sessions.
 
+The order page carries the planned infusion's prediction (a curve, its 5-95 % band over
+virtual patients, the time below the reference level); a 21st session, infusing since ten
+minutes before the build, is measured on the console with its prediction (as running, pause
+now) and with the what-if of a lower rate (a third curve).
+
 Run with `make bench-pages` (or `.venv/bin/python benchmarks/pages.py`). Results are written to
 benchmarks/results/pages.json and pages.md. Target (issue 5): under 100 ms a page.
 
@@ -221,12 +226,49 @@ def build_patient(context: ServiceContext) -> dict[str, str]:
                 course_id=cid,
                 session_id=session_id,
             )
+    infusing = open_session(
+        uow,
+        pid,
+        condition="depression",
+        actor=doctor,
+        policy=context.policy,
+        course_id=cid,
+        plan_id=plan.plan_id,
+        number=SESSIONS + 1,
+    ).session_id
+    prep = plan.plan["preparation"]
+    started = datetime.now(UTC) - timedelta(minutes=10)
+    for seq, event in enumerate(
+        (
+            {
+                "at": (started - timedelta(minutes=5)).isoformat(),
+                "type": "check_in",
+                "systolic": 128,
+                "diastolic": 80,
+                "heart_rate": 72,
+                "spo2": 98,
+            },
+            {
+                "at": started.isoformat(),
+                "type": "start",
+                "rate_ml_per_h": prep["pump_rate_ml_per_h"],
+                "concentration_mg_per_ml": prep["final_mg_per_ml"],
+            },
+        )
+    ):
+        append_session_event(
+            uow, infusing, event, expected_seq=seq, actor=doctor, policy=context.policy
+        )
+    lower = round(prep["pump_rate_ml_per_h"] / 2, 1)
     return {
         "patient overview + outcome chart": f"/patients/{pid}",
         "screening": f"/patients/{pid}/screening",
-        "plan": f"/plans/{plan.plan_id}",
+        "plan (order page with its prediction)": f"/plans/{plan.plan_id}",
         "course (calendar, cost, boosters, titration)": f"/courses/{cid}",
         "session console": f"/sessions/{session_id}",
+        "session console infusing, with its prediction": f"/sessions/{infusing}",
+        "session console, what-if lower rate": f"/sessions/{infusing}/what-if"
+        f"?lower_rate_ml_per_h={lower:g}",
         "dashboard": "/dashboard",
         "patient list": "/patients",
     }
@@ -299,7 +341,7 @@ def measure() -> dict[str, Any]:
         "build_s": round(build_s, 1),
         "baseline": baseline,
         "pages": {
-            name: {**figures, "path": re.sub(r"\d+", "{id}", pages[name])}
+            name: {**figures, "path": re.sub(r"/\d+", "/{id}", pages[name])}
             for name, figures in results.items()
         },
     }

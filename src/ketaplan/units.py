@@ -98,6 +98,13 @@ DURATION_UNITS_TO_MIN: Mapping[str, float] = {
     "seconds": 1 / 60,
 }
 
+RATE_UNITS_TO_ML_PER_H: Mapping[str, float] = {
+    "ml/h": 1.0,
+    "ml/hr": 1.0,
+    "ml/hour": 1.0,
+    "ml/min": 60.0,
+}
+
 _NUMBER = r"[0-9]+(?:\.[0-9]+)?|\.[0-9]+"
 _TERM = re.compile(rf"\s*(?P<number>{_NUMBER})\s*(?P<unit>[^\s0-9.][^0-9]*?)?\s*(?=[0-9.]|$)")
 
@@ -190,6 +197,18 @@ def parse_mass_kg(text: str, field: str = "weight") -> float:
 def parse_concentration_mg_per_ml(text: str, field: str = "concentration") -> float:
     """A concentration such as ``"50 mg/mL"``, in mg/mL."""
     return _single(text, field, CONCENTRATION_UNITS_TO_MG_PER_ML, "50 mg/mL")
+
+
+def parse_pump_rate_ml_per_h(text: str, field: str = "rate") -> float:
+    """A pump rate in mL/h: ``"60"`` in a field labelled mL/h (the unit every volumetric pump
+    shows, as the console's rate field takes it), or with its unit, ``"60 mL/h"``.
+
+    >>> parse_pump_rate_ml_per_h("60"), parse_pump_rate_ml_per_h("1.5 mL/min")
+    (60.0, 90.0)
+    """
+    if isinstance(text, str) and re.fullmatch(rf"\s*(?:{_NUMBER})\s*", text):
+        return float(text)
+    return _single(text, field, RATE_UNITS_TO_ML_PER_H, "60 mL/h")
 
 
 def parse_duration_min(text: str, field: str = "duration") -> float:

@@ -223,6 +223,7 @@ FRONT_DESK: dict[str, Call] = {
     "web_decide_titration": Call(Access.REFUSED, {"choice": "accept"}),
     "web_open_session": Call(Access.REFUSED, {"number": "1"}),
     "web_session_console": Call(Access.REFUSED),
+    "web_session_what_if": Call(Access.REFUSED),
     "web_chart_event": Call(Access.REFUSED, {"type": "note"}),
     "web_screen_patient": Call(Access.REFUSED, {"screen_condition": CONDITION}),
     "web_screening": Call(Access.REFUSED),

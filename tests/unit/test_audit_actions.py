@@ -51,6 +51,8 @@ STORED = {
     "plan.list",
     "plan.read",
     "plan.refused",
+    "prediction.plan.read",
+    "prediction.session.read",
     "questionnaire.list",
     "questionnaire.record",
     "screening.create",

@@ -21,10 +21,6 @@ import typer
 if TYPE_CHECKING:
     from ketaplan.clinical.pk import InfusionSegment, PkModel
 
-#: ``--below-ng-per-ml`` default: a clinic-policy level, not a published discharge criterion
-#: (clinical/REFERENCE.md section 5 gives 100-250 ng/mL as the dissociative range).
-DEFAULT_BELOW_NG_PER_ML = 100.0
-
 MAXIMA: dict[str, float] = {
     "--dose-mg": 5_000.0,
     "--duration-min": 10_080.0,
@@ -201,9 +197,12 @@ def simulate(
         float, typer.Option(help="Time step of the output, seconds (up to 3600).")
     ] = 10.0,
     below_ng_per_ml: Annotated[
-        float,
-        typer.Option(help="Report when plasma falls below this level (clinic policy)."),
-    ] = DEFAULT_BELOW_NG_PER_ML,
+        float | None,
+        typer.Option(
+            help="Report when plasma falls below this level (default: the catalog's clinic "
+            "reference level, 100 ng/mL)."
+        ),
+    ] = None,
     effect_site: Annotated[
         bool,
         typer.Option("--effect-site", help="Also predict the effect site (peak in the text)."),
@@ -249,10 +248,17 @@ def simulate(
     duration_min = _in_range(duration_min, "--duration-min")
     until_min = _in_range(until_min, "--until-min") or 0.0
     step_s = _in_range(step_s, "--step-s") or 0.0
+    levels = pk.load_pk_levels()
+    below_source = (
+        f"the catalog's clinic reference level: {levels.reference_source}"
+        if below_ng_per_ml is None
+        else "given on the command line (clinic policy)"
+    )
+    if below_ng_per_ml is None:  # the same level the order page and the console use
+        below_ng_per_ml = levels.reference_ng_per_ml
     below_ng_per_ml = _in_range(below_ng_per_ml, "--below-ng-per-ml") or 0.0
     weight_kg = parse_weight_kg(weight)
     chosen = pk.pk_model(model)
-    levels = pk.load_pk_levels()
     warnings = list(chosen.population_warnings(weight_kg, age))
     source, segments = _segments(dose_mg, duration_min, condition, events, weight_kg)
     grid = pk.time_grid_min(until_min, step_s)
@@ -344,7 +350,7 @@ def simulate(
             else levels.in_anaesthetic_range(band_top),
         },
         "below_ng_per_ml": below_ng_per_ml,
-        "below_ng_per_ml_source": "clinic policy (default 100 ng/mL), review for your clinic",
+        "below_ng_per_ml_source": below_source,
         "minutes_below_after_stop": below_min,
         "bands": None
         if band is None

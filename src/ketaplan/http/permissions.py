@@ -312,6 +312,7 @@ ROUTES: Final[Mapping[str, UseCase]] = {
     "web_decide_titration": U.DECIDE_TITRATION,
     "web_open_session": U.OPEN_SESSION,
     "web_session_console": U.READ_SESSION,
+    "web_session_what_if": U.READ_SESSION,
     "web_chart_event": U.CHART_SESSION,
     "web_screen_patient": U.SCREEN_PATIENT,
     "web_screening": U.READ_SCREENINGS,

@@ -77,6 +77,12 @@ from ketaplan.services.plans import (
     list_plans,
     sign_order,
 )
+from ketaplan.services.predictions import (
+    PlanPrediction,
+    SessionPrediction,
+    predict_plan,
+    predict_session,
+)
 from ketaplan.services.questionnaires import (
     QuestionnaireRecord,
     Source,
@@ -203,6 +209,9 @@ class Plans(_Bound):
 
     def get(self, plan_id: int, *, actor: Actor) -> PlanRecord:
         return get_plan(self._context.unit_of_work(), plan_id, actor=actor)
+
+    def predict(self, plan_id: int, *, actor: Actor) -> PlanPrediction:
+        return predict_plan(self._context.unit_of_work(), plan_id, actor=actor)
 
     def listing(self, patient_id: int, *, actor: Actor) -> list[PlanRecord]:
         return list_plans(self._context.unit_of_work(), patient_id, actor=actor)
@@ -347,6 +356,17 @@ class Sessions(_Bound):
     def console(self, session_id: int, *, actor: Actor) -> ConsoleView:
         return session_console(
             self._context.unit_of_work(), session_id, actor=actor, policy=self._context.policy
+        )
+
+    def predict(
+        self, session_id: int, *, actor: Actor, lower_rate: str | None = None
+    ) -> SessionPrediction:
+        return predict_session(
+            self._context.unit_of_work(),
+            session_id,
+            actor=actor,
+            policy=self._context.policy,
+            lower_rate=lower_rate,
         )
 
 

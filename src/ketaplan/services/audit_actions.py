@@ -103,6 +103,10 @@ class AuditAction(StrEnum):
     PLAN_READ = "plan.read"
     PLAN_REFUSED = "plan.refused"
 
+    # Predicted plasma levels shown on the order page and the console (what-ifs included).
+    PREDICTION_PLAN_READ = "prediction.plan.read"
+    PREDICTION_SESSION_READ = "prediction.session.read"
+
     # Reports on paper (PDF).
     REPORT_PREPARATION_CARD_READ = "report.preparation_card.read"
     REPORT_PROGRESS_READ = "report.progress.read"

@@ -329,6 +329,10 @@ class PkLevels:
 
     anaesthetic_ng_per_ml: float
     anaesthetic_source: str
+    reference_ng_per_ml: float
+    """The clinic's reference level: predictions say when plasma falls below it after the
+    stop (a recovery reference, clinic policy; see its source)."""
+    reference_source: str
 
     def in_anaesthetic_range(self, level_ng_per_ml: float) -> bool:
         return level_ng_per_ml >= self.anaesthetic_ng_per_ml
@@ -341,12 +345,16 @@ def build_pk_levels(path: Path = PK_MODELS_FILE) -> PkLevels:
     root = Table(data, (), {(key,): path.name for key in data})
     citations = {key: text(root.table("sources"), key, v) for key, v in data["sources"].items()}
     levels = root.table("levels")
-    levels.check_keys(["anaesthetic_ng_per_ml", "sources"])
+    names = ("anaesthetic_ng_per_ml", "reference_ng_per_ml")
+    levels.check_keys([*names, "sources"])
     sources = levels.table("sources")
-    source = sources.get("anaesthetic_ng_per_ml", text)
-    if source not in citations:
-        raise sources.fail("anaesthetic_ng_per_ml", f"unknown source {source!r}")
-    return PkLevels(levels.get("anaesthetic_ng_per_ml", number(positive=True)), citations[source])
+    found: dict[str, tuple[float, str]] = {}
+    for name in names:
+        source = sources.get(name, text)
+        if source not in citations:
+            raise sources.fail(name, f"unknown source {source!r}")
+        found[name] = (levels.get(name, number(positive=True)), citations[source])
+    return PkLevels(*found["anaesthetic_ng_per_ml"], *found["reference_ng_per_ml"])
 
 
 @functools.lru_cache(maxsize=4)

@@ -30,6 +30,7 @@ from ketaplan.services import (
     PlanOrder,
 )
 from ketaplan.services.orders import needs_override
+from ketaplan.web.prediction_chart import prediction_chart, swatch
 from ketaplan.web.rendering import call, field_errors, form_of, redirect, render
 
 router = APIRouter()
@@ -169,9 +170,35 @@ async def _plan_page(
     return render(
         request,
         "plan.html",
-        {**values, "errors": errors or {}, "form": form or {}},
+        {
+            **values,
+            **await plan_prediction(request, plan_id, actor),
+            "errors": errors or {},
+            "form": form or {},
+        },
         status=status,
     )
+
+
+async def plan_prediction(request: Request, plan_id: int, actor: Actor) -> dict[str, Any]:
+    """The planned infusion's predicted curve and its numbers; a prediction that cannot be
+    made (an input the model refuses) is said in words, the order page still shows."""
+    try:
+        found = await call(services(request).plans.predict, plan_id, actor=actor)
+    except InputError as refused:
+        return {"prediction": None, "prediction_refused": refused.message}
+    chart = prediction_chart(
+        (found.option,),
+        level_ng_per_ml=found.basis.level_ng_per_ml,
+        title=f"Predicted plasma ketamine for plan #{plan_id}: {found.option.label}",
+        chart_id="plan-prediction",
+    )
+    return {
+        "prediction": found,
+        "prediction_chart": chart,
+        "prediction_refused": "",
+        "swatch": swatch,
+    }
 
 
 @router.get("/plans/{plan_id}", name="web_plan", response_class=HTMLResponse)

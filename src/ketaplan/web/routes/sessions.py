@@ -32,6 +32,7 @@ from ketaplan.http.params import RecordId
 from ketaplan.http.security import SignedIn
 from ketaplan.inputs import MAX_EVENT_MAGNITUDE, MAX_RECORD_ID, decimal_number, whole_number
 from ketaplan.services import Actor
+from ketaplan.web.prediction_chart import prediction_chart, swatch
 from ketaplan.web.rendering import call, field_errors, form_of, redirect, render
 
 router = APIRouter()
@@ -189,9 +190,13 @@ async def _console(
     form: dict[str, str] | None = None,
     status: int = 200,
     conflict: str = "",
+    what_if: str | None = None,
 ) -> Response:
     context = services(request)
     view = await call(context.sessions.console, session_id, actor=actor)
+    predicted = await _prediction(request, session_id, actor, what_if)
+    if predicted["what_if_error"] and status == 200:
+        status = 422
     summary = view.chart.summary.to_dict()  # the page's form of the chart, made once
     voided = set(summary.get("voided") or [])  # type: ignore[call-overload]
     rate_ml_per_h = None
@@ -234,9 +239,44 @@ async def _console(
             "conflict": conflict,
             "side_effects": [(name, name.title()) for name in SIDE_EFFECTS],
             "ledger": ledger,
+            **predicted,
         },
         status=status,
     )
+
+
+async def _prediction(
+    request: Request, session_id: int, actor: Actor, what_if: str | None
+) -> dict[str, Any]:
+    """The console's prediction, with the lower-rate what-if when one was asked; a refused
+    rate is said beside the what-if's field and the other options still show."""
+    context = services(request)
+    error = ""
+    if what_if is not None and not what_if.strip():
+        error = "give the rate to predict, in mL/h (e.g. 60), below the running rate"
+        what_if = None
+    try:
+        found = await call(context.sessions.predict, session_id, actor=actor, lower_rate=what_if)
+    except (InputError, SafetyLimitError) as refused:
+        error = refused.message
+        found = await call(context.sessions.predict, session_id, actor=actor)
+    chart = None
+    if found.basis is not None:
+        chart = prediction_chart(
+            found.options,
+            level_ng_per_ml=found.basis.level_ng_per_ml,
+            title=f"Predicted plasma ketamine for session #{session_id}: "
+            + "; ".join(option.label for option in found.options),
+            chart_id="session-prediction",
+            now_min=found.now_min if found.running and found.running.infusing else None,
+        )
+    return {
+        "prediction": found,
+        "prediction_chart": chart,
+        "what_if_rate": what_if or "",
+        "what_if_error": error,
+        "swatch": swatch,
+    }
 
 
 async def _refused(
@@ -252,6 +292,17 @@ async def _refused(
 @router.get("/sessions/{session_id}", name="web_session_console", response_class=HTMLResponse)
 async def console(session_id: RecordId, actor: SignedIn, request: Request) -> Response:
     return await _console(request, session_id, actor)
+
+
+@router.get(
+    "/sessions/{session_id}/what-if", name="web_session_what_if", response_class=HTMLResponse
+)
+async def what_if(
+    session_id: RecordId, actor: SignedIn, request: Request, lower_rate_ml_per_h: str = ""
+) -> Response:
+    """The console with the predicted curve of a lower rate beside the others. A prediction:
+    nothing is charted; the read is audited with the rate asked."""
+    return await _console(request, session_id, actor, what_if=lower_rate_ml_per_h)
 
 
 @router.post("/sessions/{session_id}/events", name="web_chart_event")
