@@ -214,3 +214,19 @@ def test_the_api_lists_every_problem_and_keeps_the_first_ones_code(api: Api) -> 
     assert one.status_code == 422
     assert "problems" not in one.json()
     assert one.json()["field"] == "weight"
+
+
+def test_error_pages_keep_the_navigation_and_every_page_links_the_favicon(api: Api) -> None:
+    signed_out = api.client.get("/sign-in")
+    assert '<link rel="icon" href="/static/favicon.svg"' in signed_out.text
+    assert api.client.get("/static/favicon.svg").headers["content-type"].startswith("image/svg")
+    _sign_in(api.client, "front_desk")
+    for path, status in (("/no/such/page", 404), ("/patients/1", 403)):
+        answer = api.client.get(path)
+        assert answer.status_code == status
+        assert '<nav aria-label="Main">' in answer.text, path
+        assert "Sign out" in answer.text
+        assert 'rel="icon"' in answer.text
+    missing = api.client.get("/no/such/page")
+    assert "Not found" in missing.text
+    assert 'title="not_found"' in missing.text  # the code only as a tooltip
