@@ -83,7 +83,7 @@ def test_the_readme_screenshots_from_the_demo_clinic(
     shots.take(page, "override", doc="override")
 
     page.goto(patient_url)
-    page.get_by_role("link", name=re.compile(r"^#\d+ depression")).first.click()
+    page.get_by_role("link", name=re.compile(r"^#\d+ Depression")).first.click()
     expect(page.locator("#explanation")).to_contain_text("Protocol starting dose")
     plan_url = page.url
     shots.take(page, "plan", doc="plan")

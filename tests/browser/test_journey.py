@@ -371,7 +371,7 @@ def test_the_whole_journey_from_sign_in_to_the_new_score_on_the_chart(
     page.reload()
     expect(page.locator('#outcome-chart circle[data-scale="phq9"]')).to_have_count(3)
     expect(page.locator('#outcome-chart circle[data-total="7"]')).to_be_visible()
-    expect(page.locator("#outcomes")).to_contain_text("PHQ9 19 → 7")
+    expect(page.locator("#outcomes")).to_contain_text("PHQ-9 19 → 7")
     expect(page.locator('[data-badge="response"]')).to_be_visible()
     expect(page.locator("#outcome-chart rect[data-dose]")).to_have_count(1)
     shots.take(page, "outcome-chart")
