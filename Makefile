@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint typecheck unit service browser chromium screenshots bench bench-plan bench-pk bench-api bench-pages bench-audit bench-scale venv clean fhir-schema
+.PHONY: run test lint typecheck unit service browser chromium axe-core screenshots bench bench-plan bench-pk bench-api bench-pages bench-audit bench-scale venv clean fhir-schema
 
 # `make run` serves the embedded SQLite database in this directory (git-ignored).
 RUN_DATABASE := sqlite:///./ketaplan.db
@@ -47,7 +47,7 @@ service: venv
 	$(BIN)/python -m pytest -q $(SERVICE_TESTS)
 
 ## browser: Playwright driving Debian's Chromium against the app
-browser: venv chromium
+browser: venv chromium axe-core
 	$(BIN)/python -m pytest -q $(BROWSER_TESTS)
 
 ## chromium: Debian's Chromium for the browser tests (never a downloaded browser build)
@@ -59,6 +59,19 @@ chromium:
 		apt-get install -y --no-install-recommends chromium \
 		|| { apt-get update && apt-get install -y --no-install-recommends chromium; }; }
 	@test -x $(CHROMIUM)
+
+## axe-core: the accessibility checker the browser tests inject into Chromium, from npm into
+## .cache/ (checked against its hash; fetched once, never when already there)
+AXE_CORE_PACKAGE := axe-core@4.10.3
+AXE_CORE_SHA256  := 880970c081707360e64f34cea25ff91892f5bc95675b0776925b9709dd8a68bb
+AXE_CORE_DIR     := .cache/$(subst @,-,$(AXE_CORE_PACKAGE))
+axe-core: $(AXE_CORE_DIR)/axe.min.js
+$(AXE_CORE_DIR)/axe.min.js:
+	rm -rf $(AXE_CORE_DIR).part && mkdir -p $(AXE_CORE_DIR).part
+	cd $(AXE_CORE_DIR).part && npm pack --silent $(AXE_CORE_PACKAGE) >/dev/null && tar xzf *.tgz package/axe.min.js package/LICENSE
+	echo "$(AXE_CORE_SHA256)  $(AXE_CORE_DIR).part/package/axe.min.js" | sha256sum -c -
+	mkdir -p $(AXE_CORE_DIR) && mv $(AXE_CORE_DIR).part/package/LICENSE $(AXE_CORE_DIR)/
+	mv $(AXE_CORE_DIR).part/package/axe.min.js $@ && rm -rf $(AXE_CORE_DIR).part
 
 ## screenshots: the README's screenshots (docs/screenshots/) from a `ketaplan demo-data` clinic
 screenshots: venv chromium

@@ -4,6 +4,7 @@
 
     KetaplanError                 code, message, fields
     ├── InputError                bad input: a weight without a unit, an unknown term (CLI exit 2)
+    │   ├── InputErrors           several fields bad at once, each with its own message
     │   └── CatalogError          a catalog data file that does not validate
     ├── SafetyLimitError          a dose the limits do not let through (CLI exit 3)
     │   ├── OverrideRequired      above a soft limit, and no override with reason and prescriber
@@ -21,8 +22,10 @@ point maps these once: the CLI to a message and an exit code, the API to a 4xx J
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import ClassVar, Self
+from collections.abc import Callable, Mapping, Sequence
+from typing import ClassVar, Self, TypeVar
+
+T = TypeVar("T")
 
 
 class KetaplanError(Exception):
@@ -65,6 +68,59 @@ class InputError(KetaplanError):
     default_code = "input.invalid"
     exit_code = 2
     http_status = 422
+
+
+class InputErrors(InputError):
+    """Several fields of one form or request were bad: each one's :class:`InputError` is in
+    ``errors`` (and, JSON-ready, in ``fields["problems"]``), so a form shows every field's
+    message at once instead of one per submit. The code and ``fields`` of the first are kept
+    at the top level, so a client matching one error's code or field still finds it."""
+
+    def __init__(self, errors: Sequence[InputError]) -> None:
+        if not errors:
+            raise ValueError("InputErrors needs at least one error")
+        first = errors[0]
+        super().__init__(
+            "; ".join(error.message for error in errors),
+            code=first.code,
+            fields={**first.fields, "problems": [error.to_dict() for error in errors]},
+        )
+        self.errors: tuple[InputError, ...] = tuple(errors)
+
+    def with_hint(self, hint: str) -> Self:
+        hinted = type(self)(self.errors)
+        hinted.message = f"{self.message} ({hint})"
+        hinted.args = (hinted.message,)
+        return hinted
+
+
+class InputProblems:
+    """Checks each field of a form in turn and keeps every refusal, rather than stopping at
+    the first: ``problems.check(parse_price, text)`` returns the parsed value, or ``None``
+    when it was refused (the refusal kept); :meth:`raise_any` then raises the one refusal as
+    it was, or all of them as :class:`InputErrors`. A check that needs an earlier field's
+    value runs only when that value is not ``None``."""
+
+    def __init__(self) -> None:
+        self.found: list[InputError] = []
+
+    def check(self, parse: Callable[..., T], *args: object, **kwargs: object) -> T | None:
+        try:
+            return parse(*args, **kwargs)
+        except InputErrors as several:
+            self.found.extend(several.errors)
+        except InputError as refused:
+            self.found.append(refused)
+        return None
+
+    def add(self, refused: InputError) -> None:
+        self.found.extend(refused.errors if isinstance(refused, InputErrors) else (refused,))
+
+    def raise_any(self) -> None:
+        if len(self.found) == 1:
+            raise self.found[0]
+        if self.found:
+            raise InputErrors(self.found)
 
 
 class CatalogError(InputError):

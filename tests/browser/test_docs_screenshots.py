@@ -71,7 +71,7 @@ def test_the_readme_screenshots_from_the_demo_clinic(
 
     page.get_by_label("Screen for").select_option("depression")
     page.get_by_role("button", name="Screen").click()
-    expect(page.locator(".findings.caution")).to_contain_text("interaction.benzodiazepine")
+    expect(page.locator(".findings.caution")).to_contain_text("Interaction: Benzodiazepines")
     shots.take(page, "screening", doc="screening")
 
     page.goto(patient_url)
@@ -83,8 +83,8 @@ def test_the_readme_screenshots_from_the_demo_clinic(
     shots.take(page, "override", doc="override")
 
     page.goto(patient_url)
-    page.get_by_role("link", name=re.compile(r"^#\d+ depression")).first.click()
-    expect(page.locator("#explanation")).to_contain_text("protocol.start")
+    page.get_by_role("link", name=re.compile(r"^#\d+ Depression")).first.click()
+    expect(page.locator("#explanation")).to_contain_text("Protocol starting dose")
     plan_url = page.url
     shots.take(page, "plan", doc="plan")
     page.get_by_role("link", name="Printable preparation card").click()

@@ -299,7 +299,7 @@ def test_the_whole_journey_from_sign_in_to_the_new_score_on_the_chart(
     page.get_by_label("Screen for").select_option("depression")
     page.get_by_role("button", name="Screen").click()
     caution = page.locator(".findings.caution")
-    expect(caution).to_contain_text("interaction.benzodiazepine")
+    expect(caution).to_contain_text("Interaction: Benzodiazepines")
     expect(caution).to_contain_text("alprazolam")
     shots.take(page, "screening")
 
@@ -311,7 +311,7 @@ def test_the_whole_journey_from_sign_in_to_the_new_score_on_the_chart(
     page.get_by_role("button", name="Work out the plan").click()
     expect(page.locator("#override")).to_contain_text("partial response at 0.75 mg/kg")
     expect(page.locator("#verdict")).to_have_text("caution")
-    expect(page.locator("#explanation")).to_contain_text("protocol.start")
+    expect(page.locator("#explanation")).to_contain_text("Protocol starting dose")
     # A proposed order, signed by the prescriber (a wrong password refused first).
     first_order = _sign_order(page, shots, "plan")
     first_pump = _pump(server, first_order)
@@ -371,7 +371,7 @@ def test_the_whole_journey_from_sign_in_to_the_new_score_on_the_chart(
     page.reload()
     expect(page.locator('#outcome-chart circle[data-scale="phq9"]')).to_have_count(3)
     expect(page.locator('#outcome-chart circle[data-total="7"]')).to_be_visible()
-    expect(page.locator("#outcomes")).to_contain_text("PHQ9 19 → 7")
+    expect(page.locator("#outcomes")).to_contain_text("PHQ-9 19 → 7")
     expect(page.locator('[data-badge="response"]')).to_be_visible()
     expect(page.locator("#outcome-chart rect[data-dose]")).to_have_count(1)
     shots.take(page, "outcome-chart")

@@ -17,7 +17,7 @@ from ketaplan.clinical.catalog.course_loader import load_calendar, load_monitori
 from ketaplan.clinical.medications import MedicationResolver
 from ketaplan.clinical.monitoring import MonitoringRules
 from ketaplan.clinical.policy import ClinicPolicy, catalog_policy
-from ketaplan.errors import InputError
+from ketaplan.errors import InputError, InputErrors
 from ketaplan.services import (
     Actor,
     PatientDetails,
@@ -32,6 +32,7 @@ from ketaplan.services import (
     schedule_course,
     screen_patient,
 )
+from ketaplan.services.clinic_identity import IdentityInput
 from ketaplan.services.clinic_settings import (
     ClinicSettingsRecord,
     clinic_settings,
@@ -494,3 +495,170 @@ def test_a_bag_overfill_outside_zero_to_twenty_five_percent_is_refused_and_saves
     assert "from 0 to 25" in refused.value.message
     after = clinic_settings(uow, actor=admin, catalog=catalog)
     assert (after.version, after.bag_overfill_percent) == (current.version, 9.0)
+
+
+def _save_identity(
+    uow: UnitOfWork,
+    admin: Actor,
+    catalog: Catalog,
+    calendar: ClinicCalendar,
+    monitoring: MonitoringRules,
+    identity: IdentityInput,
+) -> ClinicSettingsRecord:
+    current = clinic_settings(
+        uow, actor=admin, catalog=catalog, calendar=calendar, monitoring=monitoring
+    )
+    return update_clinic_settings(
+        uow,
+        ClinicSettingsInput(
+            name=current.name,
+            price_per_session_usd="600",
+            bag_sizes_ml="50, 100, 250",
+            vials="50 mg/mL x 10 mL",
+            identity=identity,
+        ),
+        expected_version=current.version,
+        actor=admin,
+        catalog=catalog,
+        calendar=calendar,
+        monitoring=monitoring,
+    )
+
+
+def test_an_admin_sets_the_address_title_dea_number_and_holiday_region_and_they_are_in_force(
+    uow: UnitOfWork,
+    admin: Actor,
+    catalog: Catalog,
+    calendar: ClinicCalendar,
+    monitoring: MonitoringRules,
+    database: Database,
+) -> None:
+    from ketaplan.services.course_calendar import clinic_heading
+    from ketaplan.services.ledger_printing import ledger_heading
+
+    saved = _save_identity(
+        uow,
+        admin,
+        catalog,
+        calendar,
+        monitoring,
+        IdentityInput(
+            holiday_region="us-ca",
+            address="  12 Harbor Way,   Oakland CA ",
+            calendar_title="Bay clinic visit",
+            dea_registration="ap 5836727",
+        ),
+    )
+    assert (saved.holiday_region, saved.dea_registration) == ("US-CA", "AP5836727")
+    assert (saved.address, saved.calendar_title) == (
+        "12 Harbor Way, Oakland CA",
+        "Bay clinic visit",
+    )
+    assert saved.calendar.public_holidays is not None
+    assert saved.calendar.public_holidays.closes_on(date(2030, 3, 31))  # Cesar Chavez Day
+    again = clinic_settings(
+        uow, actor=admin, catalog=catalog, calendar=calendar, monitoring=monitoring
+    )
+    assert again.holiday_region == "US-CA"
+    assert again.dea_registration == "AP5836727"
+    with database.session_factory() as db:
+        clinic = db.get_one(Clinic, admin.clinic_id)
+        assert ledger_heading(clinic, catalog).dea_registration == "AP5836727"
+        assert clinic_heading(clinic, catalog).title == "Bay clinic visit"
+        assert clinic_heading(clinic, catalog).address == "12 Harbor Way, Oakland CA"
+        event = db.scalars(
+            select(AuditEvent).where(AuditEvent.action == "clinic.settings.update")
+        ).all()[-1]
+    changed = event.details["changed"]
+    assert changed["dea_registration"] == {"from": "", "to": "AP5836727"}
+    assert changed["holiday_region"]["to"] == "US-CA"
+    blank = _save_identity(
+        uow,
+        admin,
+        catalog,
+        calendar,
+        monitoring,
+        IdentityInput(holiday_region="", dea_registration=""),
+    )
+    assert blank.holiday_region == ""
+    assert blank.calendar.public_holidays is None
+
+
+@pytest.mark.parametrize(
+    ("identity", "field", "says"),
+    [
+        (IdentityInput(dea_registration="AB1234567"), "dea_registration", "should be 3"),
+        (IdentityInput(dea_registration="A12345678"), "dea_registration", "two letters"),
+        (IdentityInput(dea_registration="AB123456"), "dea_registration", "seven digits"),
+        (IdentityInput(holiday_region="XX"), "holiday_region", "not a country"),
+        (IdentityInput(holiday_region="US-ZZ"), "holiday_region", "not a subdivision"),
+        (IdentityInput(calendar_title="  "), "calendar_title", "cannot be blank"),
+        (IdentityInput(address="x" * 301), "address", "at most 300"),
+    ],
+)
+def test_a_bad_identity_setting_is_refused_naming_its_field_and_nothing_is_saved(
+    uow: UnitOfWork,
+    admin: Actor,
+    catalog: Catalog,
+    calendar: ClinicCalendar,
+    monitoring: MonitoringRules,
+    identity: IdentityInput,
+    field: str,
+    says: str,
+) -> None:
+    with pytest.raises(InputError) as refused:
+        _save_identity(uow, admin, catalog, calendar, monitoring, identity)
+    assert refused.value.fields["field"] == field
+    assert says in refused.value.message
+    assert "_" not in refused.value.message.split(":")[0]  # words, not the field's code
+    after = clinic_settings(
+        uow, actor=admin, catalog=catalog, calendar=calendar, monitoring=monitoring
+    )
+    assert after.version == 1
+
+
+def test_every_bad_field_of_the_settings_is_refused_at_once(
+    uow: UnitOfWork,
+    admin: Actor,
+    catalog: Catalog,
+    calendar: ClinicCalendar,
+    monitoring: MonitoringRules,
+) -> None:
+    with pytest.raises(InputErrors) as refused:
+        update_clinic_settings(
+            uow,
+            ClinicSettingsInput(
+                name="",
+                price_per_session_usd="lots",
+                bag_sizes_ml="50",
+                vials="50 mg/mL x 10 mL",
+                calendar=_calendar_input(open_time="8 am", max_per_week="9"),
+                thresholds={"threshold__mood__in_sbp_hold": "high"},
+                identity=IdentityInput(dea_registration="AB1234567"),
+            ),
+            expected_version=1,
+            actor=admin,
+            catalog=catalog,
+            calendar=calendar,
+            monitoring=monitoring,
+        )
+    assert [e.fields["field"] for e in refused.value.errors] == [
+        "name",
+        "price_per_session_usd",
+        "open_time",
+        "max_per_week",
+        "dea_registration",
+        "threshold__mood__in_sbp_hold",
+    ]
+
+
+def test_the_dea_check_digit_follows_the_published_rule() -> None:
+    from ketaplan.services.clinic_identity import parse_dea_registration
+
+    # AP5836727: 5 + 3 + 7 = 15; 2 x (8 + 6 + 2) = 32; 15 + 32 = 47 -> 7.
+    assert parse_dea_registration("AP5836727") == "AP5836727"
+    assert parse_dea_registration("AB1234563") == "AB1234563"  # clinic.toml's example
+    assert parse_dea_registration("") == ""
+    for wrong in ("AP5836728", "AP583672", "5P5836727", "AP58367271"):
+        with pytest.raises(InputError):
+            parse_dea_registration(wrong)

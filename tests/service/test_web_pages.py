@@ -1010,10 +1010,14 @@ def test_the_protocol_page_shows_where_the_sources_disagree_and_the_crps_rate_ca
     _sign_in(api.client, "nurse")
     page = html.unescape(api.client.get("/protocols").text)
     for option in ("every_3_6_weeks", "every_few_months", "once_or_twice_a_year"):
-        assert f"<strong>{option}</strong>" in page
+        assert f'<strong title="{option}">' in page  # the option's key as its tooltip
     assert "weekly_4_6_weeks" in page
     assert "per_hour" in page
     assert "(in force)" in page
     assert "at most 25 mg/h" in page
     assert "not to exceed 25 mg/h" in page
     assert "protocol.screen_for_mania" in page
+    crps_sources = page.split('id="sources-crps"', 1)[1].split("</ul>", 1)[0]
+    assert "Schwartzman RJ et al." in crps_sources  # each protocol lists its sources by title
+    assert 'title="seeds/000_' in crps_sources  # a seed page's file only as a tooltip
+    assert ">Ketamine Dosing: What and Why? (clinic web page)<" in crps_sources

@@ -18,7 +18,7 @@ from typing import Literal, NamedTuple, cast, get_args
 
 from ketaplan.clinical.catalog import Catalog, Protocol
 from ketaplan.clinical.monitoring import ACCEPTED_RANGES, VitalSigns
-from ketaplan.errors import InputError
+from ketaplan.errors import InputError, InputProblems
 from ketaplan.units import (
     CM_PER_IN,
     KG_PER_LB,
@@ -391,6 +391,12 @@ def pre_infusion_vitals(blood_pressure: str | None, heart_rate: str | None) -> V
     return VitalSigns(pressure.systolic_mmhg, pressure.diastolic_mmhg, rate)
 
 
+def _checked_height_cm(height: str) -> float:
+    height_cm = parse_length_cm(height)
+    _check_height(height_cm, height)
+    return height_cm
+
+
 def build_profile(
     catalog: Catalog,
     *,
@@ -411,29 +417,49 @@ def build_profile(
     heart_rate: str | None = None,
     confirm_weight: bool = False,
 ) -> PatientProfile:
-    """A validated profile from what a person typed; the first problem found is raised."""
-    weight_kg = parse_weight_kg(weight)
+    """A validated profile from what a person typed; every problem found is raised at once
+    (one :class:`~ketaplan.errors.InputError`, or :class:`~ketaplan.errors.InputErrors`), so
+    a form can mark each bad field in one submit."""
+    problems = InputProblems()
+    weight_kg = problems.check(parse_weight_kg, weight)
     height_cm = None
     if height is not None:
-        height_cm = parse_length_cm(height)
-        _check_height(height_cm, height)
-        _check_bmi(weight_kg, height_cm, weight, confirm_weight)
+        height_cm = problems.check(_checked_height_cm, height)
+        if weight_kg is not None and height_cm is not None:
+            problems.check(_check_bmi, weight_kg, height_cm, weight, confirm_weight)
     if age_years is not None and not 0 <= age_years <= MAX_AGE_YEARS:
-        raise InputError(
-            f"age {age_years} is outside 0-{MAX_AGE_YEARS} years",
-            code="input.out_of_range",
-            fields={"field": "age", "value": age_years},
+        problems.add(
+            InputError(
+                f"age {age_years} is outside 0-{MAX_AGE_YEARS} years",
+                code="input.out_of_range",
+                fields={"field": "age", "value": age_years},
+            )
         )
-    sex_value = cast(Sex | None, _choice(sex, "sex", get_args(Sex), "")) or None
+    sex_value = cast(Sex | None, problems.check(_choice, sex, "sex", get_args(Sex), "")) or None
     if (pregnant or breastfeeding) and sex_value == "male":
-        raise InputError(
-            "pregnancy or breastfeeding was given for a patient recorded as male; check both",
-            code="input.inconsistent",
-            fields={"field": "sex"},
+        problems.add(
+            InputError(
+                "pregnancy or breastfeeding was given for a patient recorded as male; check both",
+                code="input.inconsistent",
+                fields={"field": "sex"},
+            )
         )
-    terms = tuple(dict.fromkeys(catalog.history_term(term).term for term in history))
+    known = [problems.check(catalog.history_term, term) for term in history]
+    terms = tuple(dict.fromkeys(found.term for found in known if found is not None))
     meds = tuple(m.strip() for m in medications if m.strip())
-    vitals = pre_infusion_vitals(blood_pressure, heart_rate)
+    vitals = problems.check(pre_infusion_vitals, blood_pressure, heart_rate)
+    choices = {
+        name: problems.check(_choice, typed, name, get_args(accepted), default)
+        for name, typed, accepted, default in (
+            ("alcohol", alcohol, AlcoholUse, "none"),
+            ("sensitivity", sensitivity, Sensitivity, "normal"),
+            ("experience", experience, Experience, "naive"),
+            ("severity", severity, SymptomSeverity, "moderate"),
+            ("preference", preference, Preference, "standard"),
+        )
+    }
+    problems.raise_any()
+    assert weight_kg is not None
     return PatientProfile(
         weight_kg=weight_kg,
         height_cm=height_cm,
@@ -443,18 +469,10 @@ def build_profile(
         breastfeeding=breastfeeding or "breastfeeding" in terms,
         history=tuple(t for t in terms if t not in {"pregnancy", "breastfeeding"}),
         medications=meds,
-        alcohol=cast(AlcoholUse, _choice(alcohol, "alcohol", get_args(AlcoholUse), "none")),
-        sensitivity=cast(
-            Sensitivity, _choice(sensitivity, "sensitivity", get_args(Sensitivity), "normal")
-        ),
-        experience=cast(
-            Experience, _choice(experience, "experience", get_args(Experience), "naive")
-        ),
-        severity=cast(
-            SymptomSeverity, _choice(severity, "severity", get_args(SymptomSeverity), "moderate")
-        ),
-        preference=cast(
-            Preference, _choice(preference, "preference", get_args(Preference), "standard")
-        ),
+        alcohol=cast(AlcoholUse, choices["alcohol"]),
+        sensitivity=cast(Sensitivity, choices["sensitivity"]),
+        experience=cast(Experience, choices["experience"]),
+        severity=cast(SymptomSeverity, choices["severity"]),
+        preference=cast(Preference, choices["preference"]),
         pre_infusion_vitals=vitals,
     )

@@ -23,9 +23,10 @@ from sqlalchemy import CursorResult, update
 from ketaplan.clinical.calendar import ClinicCalendar
 from ketaplan.clinical.catalog import Catalog
 from ketaplan.clinical.monitoring import MonitoringRules
-from ketaplan.errors import ConflictError, NotFoundError
+from ketaplan.errors import ConflictError, InputProblems, NotFoundError
 from ketaplan.services.actors import Actor, require_role
 from ketaplan.services.audit_actions import AuditAction
+from ketaplan.services.clinic_identity import own_identity
 from ketaplan.services.clinic_settings_form import (
     ClinicSettingsInput,
     parse_form,
@@ -61,6 +62,11 @@ class ClinicSettingsRecord:
     monitoring: MonitoringRules
     bag_overfill_percent: float = 0.0
     """Diluent above a bag's label, in % of it: the preparation card counts it."""
+    holiday_region: str = ""
+    """The public holidays closed every year (``"US"``, ``"US-CA"``; ``""`` for none)."""
+    address: str = ""
+    calendar_title: str = ""
+    dea_registration: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +104,18 @@ def _record(clinic: Clinic, catalog: Catalog, policy: PolicyDefaults) -> ClinicS
         calendar=own_calendar(own, policy.calendar),
         monitoring=own_monitoring(own, policy.monitoring),
         bag_overfill_percent=own_overfill_percent(own, defaults),
+        **_identity(own, catalog, policy),
     )
+
+
+def _identity(own: dict[str, Any], catalog: Catalog, policy: PolicyDefaults) -> dict[str, str]:
+    identity = own_identity(own, catalog.clinic, policy.calendar)
+    return {
+        "holiday_region": identity.holiday_region,
+        "address": identity.address,
+        "calendar_title": identity.calendar_title,
+        "dea_registration": identity.dea_registration,
+    }
 
 
 def _clinic(uow: UnitOfWork, actor: Actor) -> Clinic:
@@ -147,7 +164,13 @@ def update_clinic_settings(
     """
     require_role(actor, ("admin",), "editing the clinic settings")
     policy = _policy_defaults(catalog, calendar, monitoring)
-    parsed = parse_form(typed, policy.calendar)
+    problems = InputProblems()
+    parsed = problems.check(parse_form, typed, policy.calendar)
+    # The thresholds' own check (numbers, known names) needs only the defaults: done here too,
+    # so that a bad threshold is refused with the other fields, not after them.
+    problems.check(parse_thresholds, typed.thresholds, policy.monitoring, policy.monitoring)
+    problems.raise_any()
+    assert parsed is not None
     with uow:
         clinic = _clinic(uow, actor)
         before = _record(clinic, catalog, policy)
@@ -188,6 +211,7 @@ def update_clinic_settings(
             own_calendar(settings, policy.calendar),
             own_monitoring(settings, policy.monitoring),
             own_overfill_percent(settings, catalog.clinic),
+            **_identity(settings, catalog, policy),
         )
         uow.audit(
             actor,
@@ -200,7 +224,17 @@ def update_clinic_settings(
         return after
 
 
-_PLAIN_FIELDS = ("name", "price_per_session_usd", "bag_sizes_ml", "vials", "bag_overfill_percent")
+_PLAIN_FIELDS = (
+    "name",
+    "price_per_session_usd",
+    "bag_sizes_ml",
+    "vials",
+    "bag_overfill_percent",
+    "holiday_region",
+    "address",
+    "calendar_title",
+    "dea_registration",
+)
 
 
 def _changes(

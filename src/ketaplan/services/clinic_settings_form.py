@@ -17,7 +17,8 @@ from datetime import date, time
 
 from ketaplan.clinical.calendar import WEEKDAYS, ClinicCalendar
 from ketaplan.clinical.monitoring import MonitoringRules, rule_direction, threshold_text
-from ketaplan.errors import InputError
+from ketaplan.errors import InputError, InputProblems
+from ketaplan.services.clinic_identity import IdentityInput, parse_identity
 from ketaplan.services.clinic_settings_stored import (
     VialStock,
     calendar_to_json,
@@ -79,6 +80,8 @@ class ClinicSettingsInput:
     thresholds: Mapping[str, str] = field(default_factory=dict)
     bag_overfill_percent: str | None = None
     """``"9"`` or ``"9 %"``; left out, the value in force is kept."""
+    identity: IdentityInput = field(default_factory=IdentityInput)
+    """Holiday region, address, calendar title, DEA number; those left out are kept."""
 
 
 def _bad(field: str, message: str, value: str) -> InputError:
@@ -183,41 +186,39 @@ def _clock(field_name: str, what: str, text: str) -> time:
     return time(int(match["h"]), int(match["m"]))
 
 
-def _calendar(typed: CalendarInput, default: ClinicCalendar) -> ClinicCalendar:
-    """The typed calendar, checked field by field so that each message sits beside its field."""
+def _weekdays(typed: tuple[str, ...]) -> frozenset[int]:
     days = set()
-    for day in typed.open_weekdays:
+    for day in typed:
         key = day.strip().lower()[:3]
         if key not in WEEKDAYS:
             raise _bad("open_weekdays", f"{day!r} is not a weekday (mon ... sun)", day)
         days.add(WEEKDAYS.index(key))
     if not days:
         raise _bad("open_weekdays", "tick at least one day the clinic gives infusions", "")
-    opens = _clock("open_time", "opening time", typed.open_time)
-    closes = _clock("close_time", "closing time", typed.close_time)
-    if closes <= opens:
-        raise _bad(
-            "close_time",
-            f"closing time {closes:%H:%M} must be after opening time {opens:%H:%M}",
-            typed.close_time,
-        )
-    parts = [p for p in re.split(r"[,;\s]+", typed.session_times) if p]
+    return frozenset(days)
+
+
+def _session_times(text: str, opens: time | None, closes: time | None) -> tuple[time, ...]:
+    """The slots, each inside opening hours (checked only when both hours were valid)."""
+    parts = [p for p in re.split(r"[,;\s]+", text) if p]
     if not parts:
         raise _bad("session_times", "list at least one session start time (e.g. 09:00, 11:00)", "")
     if len(parts) > MAX_SESSION_TIMES:
-        raise _bad(
-            "session_times", f"list at most {MAX_SESSION_TIMES} session times", typed.session_times
-        )
+        raise _bad("session_times", f"list at most {MAX_SESSION_TIMES} session times", text)
     slots = sorted({_clock("session_times", "session time", part) for part in parts})
     for slot in slots:
-        if not opens <= slot < closes:
+        if opens is not None and closes is not None and not opens <= slot < closes:
             raise _bad(
                 "session_times",
                 f"session time {slot:%H:%M} is outside opening hours {opens:%H:%M}-{closes:%H:%M}",
-                typed.session_times,
+                text,
             )
+    return tuple(slots)
+
+
+def _holidays(text: str) -> frozenset[date]:
     holidays = set()
-    for part in (p for p in re.split(r"[,;\s]+", typed.holidays) if p):
+    for part in (p for p in re.split(r"[,;\s]+", text) if p):
         try:
             day_off = date.fromisoformat(part) if _DATE.match(part) else None
         except ValueError:
@@ -227,41 +228,82 @@ def _calendar(typed: CalendarInput, default: ClinicCalendar) -> ClinicCalendar:
                 "holidays",
                 f"holiday {part!r} is not a date YYYY-MM-DD between {HOLIDAY_YEARS[0]} and "
                 f"{HOLIDAY_YEARS[1]} (one a line, e.g. 2026-12-25)",
-                typed.holidays,
+                text,
             )
         holidays.add(day_off)
     if len(holidays) > MAX_HOLIDAYS:
-        raise _bad("holidays", f"list at most {MAX_HOLIDAYS} holidays", typed.holidays)
+        raise _bad("holidays", f"list at most {MAX_HOLIDAYS} holidays", text)
+    return frozenset(holidays)
+
+
+def _hours_between(text: str) -> float:
     try:
-        hours = float(typed.min_hours_between.strip().removesuffix("h").strip())
+        hours = float(text.strip().removesuffix("h").strip())
     except ValueError:
         hours = math.nan
     if not 0 <= hours <= MAX_HOURS_BETWEEN:
         raise _bad(
             "min_hours_between",
-            f"hours between infusions {typed.min_hours_between.strip()!r} must be a number from "
+            f"hours between infusions {text.strip()!r} must be a number from "
             f"0 to {MAX_HOURS_BETWEEN:g} (e.g. 20)",
-            typed.min_hours_between,
+            text,
         )
-    per_week_text = typed.max_per_week.strip()
-    if (
-        not (per_week_text.isascii() and per_week_text.isdigit())
-        or not 1 <= int(per_week_text) <= 7
-    ):
+    return hours
+
+
+def _per_week(text: str) -> int:
+    cleaned = text.strip()
+    if not (cleaned.isascii() and cleaned.isdigit()) or not 1 <= int(cleaned) <= 7:
         raise _bad(
             "max_per_week",
-            f"infusions per 7 days {per_week_text!r} must be a whole number from 1 to 7",
-            typed.max_per_week,
+            f"infusions per 7 days {cleaned!r} must be a whole number from 1 to 7",
+            text,
         )
+    return int(cleaned)
+
+
+def _closing(text: str, opens: time | None) -> time:
+    closes = _clock("close_time", "closing time", text)
+    if opens is not None and closes <= opens:
+        raise _bad(
+            "close_time",
+            f"closing time {closes:%H:%M} must be after opening time {opens:%H:%M}",
+            text,
+        )
+    return closes
+
+
+def _calendar(
+    typed: CalendarInput, default: ClinicCalendar, problems: InputProblems
+) -> ClinicCalendar | None:
+    """The typed calendar, each field checked so that every message sits beside its field
+    (refusals go to ``problems``; ``None`` when any field was refused)."""
+    days = problems.check(_weekdays, typed.open_weekdays)
+    opens = problems.check(_clock, "open_time", "opening time", typed.open_time)
+    closes = problems.check(_closing, typed.close_time, opens)
+    slots = problems.check(_session_times, typed.session_times, opens, closes)
+    holidays = problems.check(_holidays, typed.holidays)
+    hours = problems.check(_hours_between, typed.min_hours_between)
+    per_week = problems.check(_per_week, typed.max_per_week)
+    if (
+        days is None
+        or opens is None
+        or closes is None
+        or slots is None
+        or holidays is None
+        or hours is None
+        or per_week is None
+    ):
+        return None
     return replace(
         default,
-        open_weekdays=frozenset(days),
+        open_weekdays=days,
         open_time=opens,
         close_time=closes,
-        session_times=tuple(slots),
-        holidays=frozenset(holidays),
+        session_times=slots,
+        holidays=holidays,
         min_hours_between=hours,
-        max_per_week=int(per_week_text),
+        max_per_week=per_week,
     )
 
 
@@ -278,57 +320,80 @@ class ParsedSettings:
     """``None``: left out of the form, the value in force is kept."""
     calendar: ClinicCalendar | None
     """``None``: left out of the form, the calendar in force is kept."""
+    identity: dict[str, str] = field(default_factory=dict)
+    """Region, address, calendar title and DEA number as typed and checked, by stored key
+    (:mod:`~ketaplan.services.clinic_identity`); one left out is kept as it is."""
+
+
+def _name(text: str) -> str:
+    name = text.strip()
+    if not name or len(name) > MAX_NAME_LENGTH:
+        raise _bad("name", f"the clinic's name must be 1-{MAX_NAME_LENGTH} characters", text)
+    return name
 
 
 def parse_form(typed: ClinicSettingsInput, default_calendar: ClinicCalendar) -> ParsedSettings:
-    """Every field of the form checked, before anything is written: the first bad one is
-    refused with its field named. ``default_calendar`` is what a typed calendar is laid over."""
-    name = typed.name.strip()
-    if not name or len(name) > MAX_NAME_LENGTH:
-        raise _bad("name", f"the clinic's name must be 1-{MAX_NAME_LENGTH} characters", typed.name)
-    price = _price(typed.price_per_session_usd)
-    bags = _bag_sizes(typed.bag_sizes_ml)
-    vials = _vials(typed.vials)
+    """Every field of the form checked, before anything is written: every bad one is refused
+    at once (:class:`~ketaplan.errors.InputErrors`), each with its field named.
+    ``default_calendar`` is what a typed calendar is laid over."""
+    problems = InputProblems()
+    name = problems.check(_name, typed.name)
+    price = problems.check(_price, typed.price_per_session_usd)
+    bags = problems.check(_bag_sizes, typed.bag_sizes_ml)
+    vials = problems.check(_vials, typed.vials)
     overfill = (
         None
         if typed.bag_overfill_percent is None
-        else _overfill_percent(typed.bag_overfill_percent)
+        else problems.check(_overfill_percent, typed.bag_overfill_percent)
     )
-    calendar = _calendar(typed.calendar, default_calendar) if typed.calendar else None
-    return ParsedSettings(name, price, bags, vials, overfill, calendar)
+    calendar = _calendar(typed.calendar, default_calendar, problems) if typed.calendar else None
+    identity = parse_identity(typed.identity, problems)
+    problems.raise_any()
+    assert name is not None
+    assert price is not None
+    assert bags is not None
+    assert vials is not None
+    return ParsedSettings(name, price, bags, vials, overfill, calendar, identity)
+
+
+def _threshold(name: str, text: str, default: MonitoringRules) -> float:
+    cleaned = text.strip()
+    try:
+        value = float(cleaned)
+        if not math.isfinite(value):
+            raise ValueError(cleaned)
+    except ValueError:
+        _, category, code = name.split("__", 2)
+        rule = next(r for r in default.for_category(category) if r.code == code)
+        raise _bad(
+            name,
+            f"threshold {cleaned!r} is not a number; accepted: "
+            f"{threshold_text(rule.vital, rule_direction(rule))}",
+            text,
+        ) from None
+    return value
 
 
 def parse_thresholds(
     typed: Mapping[str, str], current: MonitoringRules, default: MonitoringRules
 ) -> dict[str, dict[str, float]]:
     """The thresholds that differ from the defaults, ``{category: {code: number}}``, from the
-    typed ones (a field left out keeps the value in force)."""
+    typed ones (a field left out keeps the value in force); every bad one refused at once."""
     in_force = thresholds_by_field(current)
+    problems = InputProblems()
     own: dict[str, dict[str, float]] = {}
     for name, default_value in thresholds_by_field(default).items():
         text = typed.get(name)
-        value = in_force.get(name, default_value)
+        value: float | None = in_force.get(name, default_value)
         if text is not None:
-            cleaned = text.strip()
-            try:
-                value = float(cleaned)
-                if not math.isfinite(value):
-                    raise ValueError(cleaned)
-            except ValueError:
-                _, category, code = name.split("__", 2)
-                rule = next(r for r in default.for_category(category) if r.code == code)
-                raise _bad(
-                    name,
-                    f"threshold {cleaned!r} is not a number; accepted: "
-                    f"{threshold_text(rule.vital, rule_direction(rule))}",
-                    text,
-                ) from None
-        if value != default_value:
+            value = problems.check(_threshold, name, text, default)
+        if value is not None and value != default_value:
             _, category, code = name.split("__", 2)
             own.setdefault(category, {})[code] = value
     for name in typed:
         if name not in in_force:
-            raise _bad(name, f"{name!r} is not a monitoring threshold ketaplan knows", name)
+            problems.add(_bad(name, f"{name!r} is not a monitoring threshold ketaplan knows", name))
+    problems.raise_any()
     return own
 
 

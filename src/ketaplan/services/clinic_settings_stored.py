@@ -178,6 +178,7 @@ def stored_settings(
             "vials": [{"mg_per_ml": v.mg_per_ml, "volume_ml": v.volume_ml} for v in parsed.vials],
         }
     )
+    settings.update(parsed.identity)  # holiday region, address, calendar title, DEA number
     if parsed.bag_overfill_percent is not None:
         settings["bag_overfill_fraction"] = round(parsed.bag_overfill_percent / 100, 4)
     calendar_json = calendar_to_json(calendar)

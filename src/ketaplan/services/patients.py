@@ -25,7 +25,7 @@ from sqlalchemy import CursorResult, Select, bindparam, select, update
 from ketaplan.clinical.catalog import Catalog
 from ketaplan.clinical.monitoring import VitalSigns
 from ketaplan.clinical.profile import PatientProfile, build_profile
-from ketaplan.errors import ConflictError, InputError, NotFoundError
+from ketaplan.errors import ConflictError, InputError, InputProblems, NotFoundError
 from ketaplan.services.actors import Actor
 from ketaplan.services.audit_actions import AuditAction
 from ketaplan.services.unit_of_work import UnitOfWork
@@ -133,18 +133,28 @@ def _check_name(details: PatientDetails) -> None:
 
 
 def _validated_profile(details: PatientDetails, catalog: Catalog) -> PatientProfile:
-    _check_name(details)
-    return build_profile(catalog, **_inputs(details))
+    """The name and the profile checked together: every bad field refused at once."""
+    problems = InputProblems()
+    problems.check(_check_name, details)
+    profile = problems.check(build_profile, catalog, **_inputs(details))
+    problems.raise_any()
+    assert profile is not None
+    return profile
 
 
-def check_patient_details(details: PatientDetails, *, catalog: Catalog) -> PatientProfile:
+def check_patient_details(
+    details: PatientDetails, *, catalog: Catalog, with_name: bool = False
+) -> PatientProfile:
     """The profile the details would give, or the :class:`~ketaplan.errors.InputError` that
     :func:`create_patient` would refuse them with (same parser, same message, same field).
 
     For an intake form's live checks while staff type. It reads nothing from the database and
     writes nothing, so there is nothing to audit; the name and date of birth are not part of
-    the profile and are neither needed nor checked here.
+    the profile and are neither needed nor checked here, unless ``with_name`` (a form that
+    found other problems of its own asks for every message at once).
     """
+    if with_name:
+        return _validated_profile(details, catalog)
     return build_profile(catalog, **_inputs(details))
 
 

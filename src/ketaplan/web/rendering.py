@@ -21,13 +21,14 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
-from ketaplan.errors import KetaplanError
+from ketaplan.errors import InputErrors, KetaplanError
 from ketaplan.http.context import services
 from ketaplan.http.permissions import can
-from ketaplan.http.security import SIGN_IN_COOKIE
+from ketaplan.http.security import SIGN_IN_COOKIE, client_origin
 from ketaplan.inputs import check_text
 from ketaplan.services import Actor
-from ketaplan.services.accounts import csrf_token_for
+from ketaplan.services.accounts import csrf_token_for, signed_in_actor
+from ketaplan.web import labels
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
 
@@ -36,8 +37,10 @@ T = TypeVar("T")
 
 
 def label(value: object) -> str:
-    """``moderately_severe`` → ``moderately severe``; codes as words."""
-    return str(value).replace("_", " ")
+    """``moderately_severe`` → ``moderately severe``, ``rate_ml_per_h`` → ``rate (mL/h)``: a
+    one-word code as words (dotted codes: the ``code`` filter of :mod:`ketaplan.web.labels`)."""
+    name, unit = labels.split_unit(str(value))
+    return f"{name} ({unit})" if unit else name
 
 
 def number(value: object, places: int = 1) -> str:
@@ -69,11 +72,30 @@ def long_date(value: date | str) -> str:
 TEMPLATES.env.filters["label"] = label
 TEMPLATES.env.filters["num"] = number
 TEMPLATES.env.filters["long_date"] = long_date
+labels.install(TEMPLATES.env)  # codes, sources, booleans and units in clinician words
 
 
 def actor_of(request: Request) -> Actor | None:
     actor: Actor | None = getattr(request.state, "actor", None)
     return actor
+
+
+def _actor_for_error_page(request: Request) -> Actor | None:
+    """Who sees an error page, so that it keeps the navigation: the signed-in actor, else the
+    token's owner a refusal was made for (a 403), else the sign-in cookie's owner (a 404 matched
+    no route, so no rule signed anyone in). Only the cookie counts: a page is a browser's."""
+    actor = actor_of(request) or getattr(request.state, "token_owner", None)
+    if actor is not None:
+        return actor
+    token = request.cookies.get(SIGN_IN_COOKIE)
+    if not token:
+        return None
+    try:
+        return signed_in_actor(
+            services(request).database, token, kind="cookie", origin=client_origin(request)
+        )
+    except KetaplanError:
+        return None
 
 
 def csrf_of(request: Request) -> str:
@@ -133,9 +155,18 @@ async def form_of(request: Request) -> dict[str, str]:
 
 
 def field_errors(error: KetaplanError, aliases: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The error's message keyed by the form field it is about (``""`` when it names none)."""
-    field = str(error.fields.get("field", ""))
-    return {(aliases or {}).get(field, field): error.message}
+    """The error's message keyed by the form field it is about (``""`` when it names none);
+    for :class:`~ketaplan.errors.InputErrors`, every field's message at once (the first about
+    a field, when two checks refused the same one)."""
+    parts = error.errors if isinstance(error, InputErrors) else (error,)
+    found: dict[str, str] = {}
+    for part in parts:
+        field = str(part.fields.get("field", ""))
+        message = part.message
+        if "_" in field:  # a message naming its field by code ("heart_rate 'x' is not ...")
+            message = message.replace(field, label(field))
+        found.setdefault((aliases or {}).get(field, field), message)
+    return found
 
 
 async def render_error(request: Request, status: int, code: str, message: str) -> Response:
@@ -143,9 +174,10 @@ async def render_error(request: Request, status: int, code: str, message: str) -
     if status == 401:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return redirect(f"/sign-in?next={quote(target, safe='')}")
+    actor = _actor_for_error_page(request)
     return render(
         request,
         "error.html",
-        {"status": status, "code": code, "message": message},
+        {"status": status, "code": code, "message": message, "actor": actor},
         status=status,
     )

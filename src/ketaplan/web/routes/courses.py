@@ -18,6 +18,7 @@ from ketaplan.errors import (
     ConflictError,
     HardLimitExceeded,
     InputError,
+    InputProblems,
     OverrideRequired,
     PermissionDenied,
     SafetyLimitError,
@@ -180,12 +181,22 @@ async def decide_next_dose(course_id: RecordId, actor: SignedIn, request: Reques
         status = 409
     else:
         try:
+            problems = InputProblems()  # the typed dose and the password checked together
+            mg_per_kg = problems.check(_decision_dose, form)
+            if not form.get("password", ""):
+                problems.add(
+                    InputError(
+                        "enter your password: the decision is signed as the next order",
+                        fields={"field": "password"},
+                    )
+                )
+            problems.raise_any()
             await call(
                 context.titration.decide,
                 shown.titration.recommendation_id,
                 actor=actor,
                 password=form.get("password", ""),
-                mg_per_kg=_decision_dose(form),
+                mg_per_kg=mg_per_kg,
                 reason=form.get("reason", ""),
                 override_reason=form.get("override_reason", "").strip() or None,
             )

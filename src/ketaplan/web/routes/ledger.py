@@ -22,7 +22,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 from starlette.responses import Response
 
-from ketaplan.errors import InputError, KetaplanError
+from ketaplan.errors import InputError, InputProblems, KetaplanError
 from ketaplan.export.pdf import ledger_report_pdf
 from ketaplan.http.context import services
 from ketaplan.http.security import SignedIn
@@ -52,6 +52,7 @@ from ketaplan.services.ledger_stock import (
     resolve_discrepancy,
 )
 from ketaplan.units import parse_concentration_mg_per_ml
+from ketaplan.web.labels import humanise
 from ketaplan.web.rendering import call, form_of, redirect, render
 
 router = APIRouter()
@@ -65,7 +66,7 @@ def _int(form: Mapping[str, str], name: str, *, required: bool = True) -> int | 
         return None
     if not text.isdigit() or len(text) > 12:
         raise InputError(
-            f"{name} must be a number (an id shown on this page)",
+            f"{humanise(name)} must be a number (an id shown on this page)",
             code="input.not_a_number",
             fields={"field": name},
         )
@@ -78,8 +79,12 @@ def _need(form: Mapping[str, str], name: str) -> str:
 
 def _receive(uow: Any, form: Mapping[str, str], actor: Actor) -> str:
     numbers = [n.strip() for n in form.get("numbers", "").replace(",", " ").split() if n.strip()]
-    mg_per_ml = parse_concentration_mg_per_ml(form.get("strength", ""), "strength")
-    expiry = clinic_date(form.get("expiry", ""), field="expiry")
+    problems = InputProblems()  # both typed values checked before either is refused
+    mg_per_ml = problems.check(parse_concentration_mg_per_ml, form.get("strength", ""), "strength")
+    expiry = problems.check(clinic_date, form.get("expiry", ""), field="expiry")
+    problems.raise_any()
+    assert mg_per_ml is not None
+    assert expiry is not None
     vials = [
         VialIn(
             n, _need(form, "ndc"), _need(form, "lot"), expiry, mg_per_ml, _need(form, "volume_ml")

@@ -16,6 +16,7 @@ from ketaplan.http.context import services
 from ketaplan.http.params import LinkToken, RecordId
 from ketaplan.http.security import SignedIn, client_origin
 from ketaplan.web.item_texts import ITEM_TEXTS
+from ketaplan.web.labels import protocol_source_keys
 from ketaplan.web.rendering import call, field_errors, form_of, redirect, render
 from ketaplan.web.routes.patients import patient_page_values
 
@@ -152,5 +153,9 @@ async def protocols(actor: SignedIn, request: Request) -> Response:
     return render(
         request,
         "protocols.html",
-        {"protocols": [describe_protocol(p, catalog) for p in ordered], "c": catalog},
+        {
+            "protocols": [describe_protocol(p, catalog) for p in ordered],
+            "sources": {p.key: protocol_source_keys(p) for p in ordered},
+            "c": catalog,
+        },
     )

@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.responses import Response
 
 from ketaplan.clinical.profile import MAX_AGE_YEARS
-from ketaplan.errors import InputError
+from ketaplan.errors import InputError, InputProblems
 from ketaplan.http.context import services
 from ketaplan.http.params import Line, RecordId
 from ketaplan.http.permissions import UseCase, can
@@ -47,24 +47,38 @@ def _optional(text: str) -> str | None:
     return text.strip() or None
 
 
-def details_from_form(form: dict[str, str]) -> PatientDetails:
+def _born(text: str) -> date:
+    born = clinic_date(text, field="date_of_birth")
+    if born > date.today():
+        raise InputError("the date of birth is in the future", fields={"field": "date_of_birth"})
+    return born
+
+
+def details_from_form(
+    form: dict[str, str], problems: InputProblems | None = None
+) -> PatientDetails:
     """The intake form as the service's input; a value the form cannot even read is an
-    InputError naming its field (the service checks everything else)."""
+    InputError naming its field (the service checks everything else). Given ``problems``,
+    such refusals are kept there and the field left empty, so that the service's checks of the
+    other fields can be shown with them."""
+    found = problems if problems is not None else InputProblems()
     born: date | None = None
     if form.get("date_of_birth", "").strip():
-        born = clinic_date(form["date_of_birth"], field="date_of_birth")
-        if born > date.today():
-            raise InputError(
-                "the date of birth is in the future", fields={"field": "date_of_birth"}
-            )
+        born = found.check(_born, form["date_of_birth"])
     age: int | None = None
     if form.get("age_years", "").strip():
-        age = whole_number(form["age_years"], field="age_years", low=0, high=MAX_AGE_YEARS)
-    if not form.get("weight", "").strip():
-        raise InputError(
-            "the weight is required, with its unit (e.g. 176 lb or 80 kg)",
-            fields={"field": "weight"},
+        age = found.check(
+            whole_number, form["age_years"], field="age_years", low=0, high=MAX_AGE_YEARS
         )
+    if not form.get("weight", "").strip():
+        found.add(
+            InputError(
+                "the weight is required, with its unit (e.g. 176 lb or 80 kg)",
+                fields={"field": "weight"},
+            )
+        )
+    if problems is None:
+        found.raise_any()
     return PatientDetails(
         full_name=form.get("full_name", ""),
         weight=form["weight"].strip(),
@@ -137,7 +151,7 @@ async def check_intake(actor: SignedIn, request: Request) -> Response:
         details = details_from_form(typed)
         await call(check_patient_details, details, catalog=services(request).catalog)
     except InputError as refused:
-        ((field, message),) = field_errors(refused, ALIASES).items()
+        field, message = next(iter(field_errors(refused, ALIASES).items()))
         return JSONResponse({"field": field, "message": message}, headers=headers)
     return JSONResponse({"field": None, "message": ""}, headers=headers)
 
@@ -152,7 +166,11 @@ async def create(actor: SignedIn, request: Request) -> Response:
     form = await form_of(request)
     context = services(request)
     try:
-        details = details_from_form(form)
+        problems = InputProblems()
+        details = details_from_form(form, problems)
+        if problems.found:  # the record's own checks too: every field's message at once
+            problems.check(check_patient_details, details, catalog=context.catalog, with_name=True)
+            problems.raise_any()
         record = await call(context.patients.create, details, actor=actor)
     except InputError as refused:
         return render(

@@ -14,6 +14,7 @@ from starlette.responses import Response
 from ketaplan.errors import (
     HardLimitExceeded,
     InputError,
+    InputProblems,
     KetaplanError,
     OverrideRequired,
     PermissionDenied,
@@ -40,25 +41,33 @@ def _conditions(request: Request) -> list[tuple[str, str]]:
     return sorted((k, p.title) for k, p in services(request).catalog.protocols.items())
 
 
+def _requested_mg_per_kg(text: str) -> float:
+    requested = decimal_number(
+        text,
+        field="requested_mg_per_kg",
+        low=-math.inf,
+        high=MAX_REQUESTED_MG_PER_KG,
+        what="a dose in mg/kg",
+    )
+    if requested <= 0:
+        raise InputError(
+            "the dose must be a positive number of mg/kg",
+            fields={"field": "requested_mg_per_kg"},
+        )
+    return requested
+
+
 def order_from_form(form: dict[str, str]) -> PlanOrder:
+    """The plan form as the service's order; every field it cannot read refused at once."""
+    problems = InputProblems()
     requested: float | None = None
     text = form.get("requested_mg_per_kg", "").strip()
     if text:
-        requested = decimal_number(
-            text,
-            field="requested_mg_per_kg",
-            low=-math.inf,
-            high=MAX_REQUESTED_MG_PER_KG,
-            what="a dose in mg/kg",
-        )
-        if requested <= 0:
-            raise InputError(
-                "the dose must be a positive number of mg/kg",
-                fields={"field": "requested_mg_per_kg"},
-            )
+        requested = problems.check(_requested_mg_per_kg, text)
     reason = form.get("override_reason", "").strip() or None
     if not form.get("condition", "").strip():
-        raise InputError("choose the condition to treat", fields={"field": "condition"})
+        problems.add(InputError("choose the condition to treat", fields={"field": "condition"}))
+    problems.raise_any()
     return PlanOrder(form["condition"].strip(), requested, reason)
 
 

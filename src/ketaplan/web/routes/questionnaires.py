@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse
 from starlette.responses import Response
 
 from ketaplan.clinical.outcomes import SCALES, Scale
-from ketaplan.errors import InputError
+from ketaplan.errors import InputError, InputProblems
 from ketaplan.http.context import services
 from ketaplan.http.params import Line, RecordId
 from ketaplan.http.security import SignedIn
@@ -86,21 +86,28 @@ def answered_at_from_form(text: str, zone: ZoneInfo, now: datetime) -> datetime:
 
 
 def answers_from_form(form: dict[str, str], spec: Scale) -> list[int]:
-    """Every item's answer, in order; the first item left out or out of range is named."""
+    """Every item's answer, in order; every item left out or out of range is named at once."""
+    problems = InputProblems()
     answers = []
     for item in range(1, spec.items + 1):
         text = form.get(f"item{item}", "").strip()
         if not text:
-            raise InputError(
-                f"item {item} has no answer; enter every item (0-{spec.item_max})",
-                fields={"field": f"item{item}"},
+            problems.add(
+                InputError(
+                    f"item {item} has no answer; enter every item (0-{spec.item_max})",
+                    fields={"field": f"item{item}"},
+                )
             )
-        if not (text.isascii() and text.isdigit()) or int(text) > spec.item_max:
-            raise InputError(
-                f"item {item}: {text[:40]!r} is not an answer; choose 0-{spec.item_max}",
-                fields={"field": f"item{item}"},
+        elif not (text.isascii() and text.isdigit()) or int(text) > spec.item_max:
+            problems.add(
+                InputError(
+                    f"item {item}: {text[:40]!r} is not an answer; choose 0-{spec.item_max}",
+                    fields={"field": f"item{item}"},
+                )
             )
-        answers.append(int(text))
+        else:
+            answers.append(int(text))
+    problems.raise_any()
     return answers
 
 
@@ -153,20 +160,27 @@ async def record(patient_id: RecordId, actor: SignedIn, request: Request) -> Res
     spec = SCALES.get(form.get("scale", ""), SCALES["phq9"])
     course_text = form.get("course_id", "").strip()
     try:
-        _scale(form.get("scale", ""))
-        answers = answers_from_form(form, spec)
-        answered_at = answered_at_from_form(
+        problems = InputProblems()  # every field checked before any is refused
+        problems.check(_scale, form.get("scale", ""))
+        answers = problems.check(answers_from_form, form, spec)
+        answered_at = problems.check(
+            answered_at_from_form,
             form.get("answered_at", ""),
             ZoneInfo(context.calendar.time_zone),
             context.clock(),
         )
+        course_id = None
         if course_text and not (course_text.isascii() and course_text.isdigit()):
-            raise InputError("choose one of the patient's courses", fields={"field": "course_id"})
-        course_id = (
-            whole_number(course_text, field="course_id", low=1, high=MAX_RECORD_ID)
-            if course_text
-            else None
-        )
+            problems.add(
+                InputError("choose one of the patient's courses", fields={"field": "course_id"})
+            )
+        elif course_text:
+            course_id = problems.check(
+                whole_number, course_text, field="course_id", low=1, high=MAX_RECORD_ID
+            )
+        problems.raise_any()
+        assert answers is not None
+        assert answered_at is not None
         await call(
             context.questionnaires.record,
             patient_id,

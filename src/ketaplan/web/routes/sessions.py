@@ -23,6 +23,7 @@ from starlette.responses import Response
 from ketaplan.errors import (
     ConflictError,
     InputError,
+    InputProblems,
     KetaplanError,
     PermissionDenied,
     SafetyLimitError,
@@ -32,6 +33,7 @@ from ketaplan.http.params import RecordId
 from ketaplan.http.security import SignedIn
 from ketaplan.inputs import MAX_EVENT_MAGNITUDE, MAX_RECORD_ID, decimal_number, whole_number
 from ketaplan.services import Actor
+from ketaplan.web.labels import quantity
 from ketaplan.web.prediction_chart import prediction_chart, swatch
 from ketaplan.web.rendering import call, field_errors, form_of, redirect, render
 
@@ -92,15 +94,20 @@ SIDE_EFFECTS = ("nausea", "dissociation", "dizziness", "headache", "anxiety", "v
 
 
 def event_from_form(form: dict[str, str], now: datetime) -> dict[str, Any]:
-    """The posted form as the chart's JSON event, stamped ``now`` (the server's clock)."""
+    """The posted form as the chart's JSON event, stamped ``now`` (the server's clock); every
+    field it cannot read is refused at once."""
+    problems = InputProblems()
     kind = form.get("type", "")
     event: dict[str, Any] = {"type": kind, "at": now.isoformat()}
     for name in NUMBERS.get(kind, ()):
         text = form.get(name, "").strip()
         if not text:
             continue
-        value = decimal_number(text, field=name, low=-MAX_EVENT_MAGNITUDE, high=MAX_EVENT_MAGNITUDE)
-        event[name] = int(value) if name in WHOLE_NUMBERS and value.is_integer() else value
+        value = problems.check(
+            decimal_number, text, field=name, low=-MAX_EVENT_MAGNITUDE, high=MAX_EVENT_MAGNITUDE
+        )
+        if value is not None:
+            event[name] = int(value) if name in WHOLE_NUMBERS and value.is_integer() else value
     for name in TEXTS.get(kind, ()):
         text = form.get(name, "").strip()
         if text or name in REQUIRED_TEXTS:
@@ -108,14 +115,17 @@ def event_from_form(form: dict[str, str], now: datetime) -> dict[str, Any]:
     if kind == "stop":
         choice = form.get("completed", "")
         if choice not in ("yes", "no"):
-            raise InputError(
-                "say whether the planned dose was completed or the infusion was stopped early",
-                fields={"field": "completed"},
+            problems.add(
+                InputError(
+                    "say whether the planned dose was completed or the infusion was stopped early",
+                    fields={"field": "completed"},
+                )
             )
         event["completed"] = choice == "yes"
     if kind == "discharge":
         for name in CHECKLIST:
             event[name] = form.get(name) == "yes"
+    problems.raise_any()
     return event
 
 
@@ -141,7 +151,7 @@ def event_details(event: dict[str, Any]) -> str:
             word, unit = DETAIL_WORDS[key]
             parts.append(f"{word} {_number(value)}{' ' + unit if unit else ''}".strip())
         else:
-            parts.append(f"{key.replace('_', ' ')} {_number(value)}")
+            parts.append(quantity(key, value))  # its unit from its name, a boolean as a word
     return " · ".join(parts)
 
 

@@ -1,5 +1,6 @@
-"""Clinic settings (admins): name, price per session, vial stock and bag sizes, the calendar
-courses are scheduled against, and the vital-sign alert thresholds. The defaults come from the
+"""Clinic settings (admins): name, address, DEA registration, price per session, vial stock and
+bag sizes, the calendar courses are scheduled against (with its public holiday region and the
+title its events carry), and the vital-sign alert thresholds. The defaults come from the
 catalog; the service validates and stores the clinic's own values."""
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from ketaplan.http.context import services
 from ketaplan.http.params import Line
 from ketaplan.http.security import SignedIn
 from ketaplan.services import Actor
+from ketaplan.services.clinic_identity import IdentityInput
 from ketaplan.services.clinic_settings import ClinicSettingsRecord
 from ketaplan.services.clinic_settings_form import (
     CalendarInput,
@@ -41,6 +43,10 @@ def form_values(record: ClinicSettingsRecord) -> dict[str, str]:
         "bag_sizes_ml": ", ".join(number(b) for b in record.bag_sizes_ml),
         "bag_overfill_percent": number(record.bag_overfill_percent, 2),
         "vials": vials_as_text(record.vials),
+        "holiday_region": record.holiday_region,
+        "address": record.address,
+        "calendar_title": record.calendar_title,
+        "dea_registration": record.dea_registration,
         **calendar_as_text(record.calendar),
         **thresholds_as_text(record.monitoring),
     }
@@ -79,6 +85,12 @@ def _typed(form: dict[str, str]) -> ClinicSettingsInput:
         bag_sizes_ml=form.get("bag_sizes_ml", ""),
         vials=form.get("vials", ""),
         bag_overfill_percent=form.get("bag_overfill_percent"),
+        identity=IdentityInput(
+            holiday_region=form.get("holiday_region"),
+            address=form.get("address"),
+            calendar_title=form.get("calendar_title"),
+            dea_registration=form.get("dea_registration"),
+        ),
         calendar=CalendarInput(
             open_weekdays=tuple(day for day in WEEKDAY_KEYS if form.get(f"open_{day}")),
             open_time=form.get("open_time", ""),
