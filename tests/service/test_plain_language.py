@@ -30,9 +30,10 @@ SNAKE_CASE = re.compile(r"\b[A-Za-z][A-Za-z0-9]*_[A-Za-z0-9_]+\b")
 DOTTED_CODE = re.compile(r"\b[a-z][a-z0-9_]+\.[a-z][a-z0-9_]+\b")
 PYTHON_VALUE = re.compile(r"\b(?:True|False)\b")
 """``None`` is left out: it is also the word for an answer ("Alcohol: None")."""
-NOT_CODES = re.compile(r"https?://\S+|\S+@\S+|\S+\.(?:ics|csv|pdf|zip|txt)\b")
-"""Text that may hold dots or underscores and is not a code: links, e-mail addresses, and file
-names offered for download."""
+NOT_CODES = re.compile(r"https?://\S+|\S+@\S+|\S+\.(?:ics|csv|pdf|zip|txt|md|R)\b")
+"""Text that may hold dots or underscores and is not a code: links, e-mail addresses, file
+names offered for download, and the source files a citation names (a PK model's parameters
+"as implemented by stanpumpR (R/drugs_ketamine.R ...)")."""
 
 PAGE_LINK = re.compile(
     r'href="(/(?:dashboard|patients|plans|courses|sessions|protocols|settings'
