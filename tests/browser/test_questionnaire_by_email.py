@@ -13,11 +13,11 @@ import re
 
 import pytest
 from playwright.sync_api import Browser, expect
+from tests.service.smtp_capture import smtp_server
 
 from ketaplan.cli import main
 from ketaplan.services import PatientDetails, create_patient, load_actor
 
-from ..service.smtp_capture import smtp_server
 from .conftest import EMAILS, PASSWORD, Server, Shots
 
 PHONE = {"width": 390, "height": 844}

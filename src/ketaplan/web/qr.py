@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import segno
 
-MODULE_PX = 4
-"""Pixels per QR module: about 4 cm across for a link, easy for a phone camera at arm's length."""
+MODULE_PX = 5
+"""Pixels per QR module: about 4-5 cm across for a link, easy for a phone camera at arm's length."""
 
 
 def qr_svg(url: str, *, title: str = "QR code of the questionnaire link") -> str:
