@@ -49,3 +49,13 @@ def test_a_wrong_smtp_setting_is_refused_naming_the_variable(
     with pytest.raises(InputError) as refused:
         load_settings({**BASE, **extra})
     assert refused.value.fields["field"] == named
+
+
+def test_the_sender_without_a_mail_server_says_which_variable_to_set(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from ketaplan.cli import main
+
+    monkeypatch.delenv("KETAPLAN_SMTP_HOST", raising=False)
+    assert main(["outbox", "send"]) == 2
+    assert "KETAPLAN_SMTP_HOST" in capsys.readouterr().err
