@@ -85,7 +85,14 @@ async def questionnaire(token: LinkToken, request: Request) -> Response:
     return render(
         request,
         "questionnaire.html",
-        {"view": view, "item_texts": ITEM_TEXTS, "values": {}, "missing": set(), "error": ""},
+        {
+            "view": view,
+            "item_texts": ITEM_TEXTS,
+            "values": {},
+            "missing": set(),
+            "error": "",
+            "help": services(request).catalog.clinic.crisis_message,
+        },
     )
 
 
@@ -152,6 +159,7 @@ async def answer(token: LinkToken, request: Request) -> Response:
             "values": form,
             "missing": missing,
             "error": error,
+            "help": context.catalog.clinic.crisis_message,
         },
         status=422,
     )
