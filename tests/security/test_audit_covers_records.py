@@ -102,6 +102,34 @@ def clinic(
     return Clinic(patient, course.course_id, course.version, chart.session_id)
 
 
+def _measurement_based_care_writes(
+    uow: UnitOfWork, admin: Actor, nurse: Actor, patient_id: int
+) -> None:
+    """A link e-mailed and sent (the outbox row queued, claimed, then updated as sent), and a
+    PHQ-9 item 9 answer reviewed by a nurse."""
+    from ketaplan.services.item9_reviews import review_item9_flag
+    from ketaplan.services.outbox import email_patient_link, send_due_messages
+
+    email_patient_link(
+        uow,
+        patient_id,
+        scales=["phq9"],
+        to_address="patient@example.org",
+        public_url="https://ketaplan.clinic.example",
+        actor=admin,
+    )
+    assert send_due_messages(uow, lambda mail: None).sent == 1
+    flagged = record_questionnaire(
+        uow,
+        patient_id,
+        scale="phq9",
+        answers=[1, 1, 1, 1, 1, 1, 1, 1, 1],
+        answered_at=datetime.now(UTC),
+        actor=nurse,
+    )
+    review_item9_flag(uow, flagged.response_id, note="Called the patient.", actor=nurse)
+
+
 def _verify(database: Database, **options: Any) -> ChainVerification:
     with database.session_factory() as session:
         return verify_audit_chain(session, **options)
@@ -426,6 +454,14 @@ def test_every_write_use_case_accounts_for_the_records_it_writes(
     link = create_patient_link(uow, patient_id, scales=["phq9", "gad7"], actor=demo_admin)
     answer_patient_link(uow, link.token, scale="phq9", answers=[1] * 9, origin="test")
     answer_patient_link(uow, link.token, scale="gad7", answers=[0] * 7, origin="test")
+    demo_nurse = Actor(
+        _newest_user(database, "nurse@demo-clinic.example"),
+        demo.clinic_id,
+        "nurse@demo-clinic.example",
+        "nurse",
+        "test",
+    )
+    _measurement_based_care_writes(uow, demo_admin, demo_nurse, patient_id)
     _ledger_writes(uow, demo_admin)
 
     result = _verify(database)

@@ -40,7 +40,9 @@ from ketaplan.store.models import (
     Base,
     InfusionPlan,
     InfusionSession,
+    Item9Review,
     OrderEvent,
+    OutboxMessage,
     Patient,
     PatientLink,
     PatientVersion,
@@ -228,6 +230,10 @@ FRONT_DESK: dict[str, Call] = {
     "web_screen_patient": Call(Access.REFUSED, {"screen_condition": CONDITION}),
     "web_screening": Call(Access.REFUSED),
     "web_create_patient_link": Call(Access.REFUSED, {"scales": "phq9"}),
+    "web_email_patient_link": Call(
+        Access.REFUSED, {"scales": "phq9", "email": "patient@example.org"}
+    ),
+    "web_review_item9_flag": Call(Access.REFUSED, {"note": "called the patient"}),
     "web_new_questionnaire": Call(Access.REFUSED),
     "web_record_questionnaire": Call(Access.REFUSED, {"scale": "phq9"}),
     "web_clinic_settings": Call(Access.REFUSED),
@@ -291,6 +297,8 @@ RECORDS: tuple[type[Base], ...] = (
     PatientLink,
     TitrationRecommendation,
     TitrationDecision,
+    OutboxMessage,
+    Item9Review,
 )
 """The clinic's records (the audit trail and sign-ins record access, not facts)."""
 
@@ -363,6 +371,7 @@ def _plant(api: Api) -> Clinic:
             "course_id": str(course["course_id"]),
             "session_id": str(session["session_id"]),
             "recommendation_id": "1",
+            "response_id": "1",  # the planted PHQ-9 with item 9 above 0
             "user_id": "1",  # the admin: the front desk may not touch any account
             "entry_id": "1",
             "draw_id": "1",

@@ -24,6 +24,7 @@ from ketaplan.cli import (
     demo_data,
     export,
     ledger,
+    outbox,
     plan,
     protocols,
     report,
@@ -60,6 +61,7 @@ app.add_typer(audit.app, name="audit")
 app.add_typer(user.app, name="user")
 app.add_typer(export.app, name="export")
 app.add_typer(ledger.app, name="ledger")
+app.add_typer(outbox.app, name="outbox")
 app.command("serve")(serve.serve)
 app.command("backup")(backup.backup)
 app.command("restore")(backup.restore)

@@ -98,6 +98,10 @@ class ServiceContext:
     def clinic(self) -> use_cases.Clinic:
         return use_cases.Clinic(self)
 
+    @property
+    def care(self) -> use_cases.MeasurementCare:
+        return use_cases.MeasurementCare(self)
+
 
 def services(request: Request) -> ServiceContext:
     """The service context of the app handling this request (a FastAPI dependency)."""

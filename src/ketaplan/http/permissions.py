@@ -90,6 +90,8 @@ class UseCase(StrEnum):
     CREATE_PATIENT_LINK = "create_patient_link"
     OPEN_PATIENT_LINK = "open_patient_link"
     ANSWER_PATIENT_LINK = "answer_patient_link"
+    EMAIL_PATIENT_LINK = "email_patient_link"
+    REVIEW_ITEM9_FLAG = "review_item9_flag"
     # titration
     RECOMMEND_TITRATION = "recommend_titration"
     DECIDE_TITRATION = "decide_titration"
@@ -182,6 +184,10 @@ USE_CASE_RULES: Final[Mapping[UseCase, Rule]] = {
     U.CREATE_PATIENT_LINK: CHARTING,
     U.OPEN_PATIENT_LINK: PUBLIC,
     U.ANSWER_PATIENT_LINK: PUBLIC,
+    # measurement-based care: those who treat e-mail links (a link's scales are clinical) and
+    # mark a PHQ-9 item 9 answer reviewed (the front desk sees no scores)
+    U.EMAIL_PATIENT_LINK: CHARTING,
+    U.REVIEW_ITEM9_FLAG: CHARTING,
     # titration: those who treat ask for a recommendation; the decision is the prescriber's
     U.RECOMMEND_TITRATION: CHARTING,
     U.DECIDE_TITRATION: PRESCRIBER,
@@ -321,6 +327,8 @@ ROUTES: Final[Mapping[str, UseCase]] = {
     "web_record_questionnaire": U.RECORD_QUESTIONNAIRE,
     "web_patient_questionnaire": U.OPEN_PATIENT_LINK,
     "web_answer_questionnaire": U.ANSWER_PATIENT_LINK,
+    "web_email_patient_link": U.EMAIL_PATIENT_LINK,
+    "web_review_item9_flag": U.REVIEW_ITEM9_FLAG,
     "web_dashboard": U.READ_DASHBOARD,
     "web_protocols": U.READ_PROTOCOLS,
     "web_clinic_settings": U.READ_CLINIC_SETTINGS,

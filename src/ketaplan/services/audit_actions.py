@@ -113,6 +113,15 @@ class AuditAction(StrEnum):
 
     QUESTIONNAIRE_LIST = "questionnaire.list"
     QUESTIONNAIRE_RECORD = "questionnaire.record"
+    QUESTIONNAIRE_DUE_READ = "questionnaire.due.read"
+    ITEM9_REVIEW = "questionnaire.item9_review"
+
+    # E-mails to patients (the outbox): queued with what caused them, each attempt recorded.
+    OUTBOX_QUEUE = "outbox.queue"
+    OUTBOX_CLAIM = "outbox.claim"
+    OUTBOX_SENT = "outbox.sent"
+    OUTBOX_FAILED = "outbox.failed"
+    OUTBOX_LIST = "outbox.list"
 
     SCREENING_CREATE = "screening.create"
     SCREENING_LIST = "screening.list"

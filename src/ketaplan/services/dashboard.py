@@ -1,4 +1,5 @@
-"""The clinic's day at a glance: today's chairs, series to reassess, PHQ-9 item 9 flags.
+"""The clinic's day at a glance: today's chairs, series to reassess, PHQ-9 item 9 flags not yet
+reviewed.
 
 One read, audited with the patients it showed (``dashboard.read``). Everything shown is a
 record's own data (a course's bookings and last day, a stored score's flags); the only rule here
@@ -23,6 +24,7 @@ from ketaplan.services.visibility import sees_clinical_facts
 from ketaplan.store.models import (
     CourseBooking,
     InfusionSession,
+    Item9Review,
     Patient,
     QuestionnaireResponse,
     TreatmentCourse,
@@ -156,7 +158,8 @@ def clinic_dashboard(uow: UnitOfWork, *, actor: Actor, zone: ZoneInfo) -> Dashbo
 
 
 def _item_nine_flags(uow: UnitOfWork, actor: Actor, now: datetime) -> list[ItemNineFlag]:
-    """The fortnight's PHQ-9 answers with item 9 above 0, newest first."""
+    """The fortnight's PHQ-9 answers with item 9 above 0 that no clinician has reviewed yet
+    (:mod:`ketaplan.services.item9_reviews`), newest first."""
     answers = select(
         QuestionnaireResponse.patient_id,
         Patient.full_name,
@@ -173,6 +176,7 @@ def _item_nine_flags(uow: UnitOfWork, actor: Actor, now: datetime) -> list[ItemN
                     Patient.clinic_id == actor.clinic_id,
                     QuestionnaireResponse.scale == "phq9",
                     QuestionnaireResponse.answered_at >= now - FLAG_WINDOW,
+                    ~exists().where(Item9Review.response_id == QuestionnaireResponse.id),
                 ).order_by(QuestionnaireResponse.answered_at.desc())
             )
         )

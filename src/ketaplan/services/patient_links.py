@@ -94,6 +94,25 @@ def create_patient_link(
     course_id: int | None = None,
 ) -> LinkCreated:
     """A link for the patient to answer ``scales`` (e.g. ``["phq9", "gad7"]``) once each."""
+    with uow:
+        link = add_patient_link(
+            uow, patient_id, scales=scales, actor=actor, expires_in=expires_in, course_id=course_id
+        )
+        uow.commit()
+        return link
+
+
+def add_patient_link(
+    uow: UnitOfWork,
+    patient_id: int,
+    *,
+    scales: Sequence[str],
+    actor: Actor,
+    expires_in: timedelta = DEFAULT_LIFETIME,
+    course_id: int | None = None,
+) -> LinkCreated:
+    """Add a link and its audit event to the open unit of work (no commit): the outbox e-mails
+    a link in the same transaction that makes it (``outbox.email_patient_link``)."""
     require_clinical_facts(actor, "a questionnaire link")
     keys = _scale_keys(scales)
     if not MIN_LIFETIME <= expires_in <= MAX_LIFETIME:
@@ -103,42 +122,40 @@ def create_patient_link(
             fields={"field": "expires_in"},
         )
     token = secrets.token_urlsafe(TOKEN_BYTES)
-    with uow:
-        find_patient(uow, patient_id, actor)
-        if course_id is not None and find_course(uow, course_id, actor).patient_id != patient_id:
-            raise InputError(
-                f"course {course_id} belongs to another patient",
-                code="input.wrong_patient",
-                fields={"course_id": course_id},
-            )
-        now = uow.clock()
-        row = PatientLink(
-            token_hash=hash_token(token),
-            patient_id=patient_id,
-            course_id=course_id,
-            scales=keys,
-            answered=[],
-            created_at=now,
-            created_by=actor.user_id,
-            expires_at=now + expires_in,
-            used_at=None,
+    find_patient(uow, patient_id, actor)
+    if course_id is not None and find_course(uow, course_id, actor).patient_id != patient_id:
+        raise InputError(
+            f"course {course_id} belongs to another patient",
+            code="input.wrong_patient",
+            fields={"course_id": course_id},
         )
-        uow.db.add(row)
-        uow.db.flush()
-        uow.audit(
-            actor,
-            AuditAction.PATIENT_LINK_CREATE,
-            "patient_link",
-            row.id,
-            patient_id=patient_id,
-            details={
-                "scales": keys,
-                "course_id": course_id,
-                "expires_at": row.expires_at.isoformat(),
-            },
-        )
-        uow.commit()
-        return LinkCreated(row.id, token, row.expires_at)
+    now = uow.clock()
+    row = PatientLink(
+        token_hash=hash_token(token),
+        patient_id=patient_id,
+        course_id=course_id,
+        scales=keys,
+        answered=[],
+        created_at=now,
+        created_by=actor.user_id,
+        expires_at=now + expires_in,
+        used_at=None,
+    )
+    uow.db.add(row)
+    uow.db.flush()
+    uow.audit(
+        actor,
+        AuditAction.PATIENT_LINK_CREATE,
+        "patient_link",
+        row.id,
+        patient_id=patient_id,
+        details={
+            "scales": keys,
+            "course_id": course_id,
+            "expires_at": row.expires_at.isoformat(),
+        },
+    )
+    return LinkCreated(row.id, token, row.expires_at)
 
 
 def _not_found() -> NotFoundError:

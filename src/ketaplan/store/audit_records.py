@@ -72,9 +72,11 @@ from ketaplan.store.models import (
     CourseBooking,
     InfusionPlan,
     InfusionSession,
+    Item9Review,
     LedgerContainer,
     LedgerEntry,
     OrderEvent,
+    OutboxMessage,
     Patient,
     PatientLink,
     PatientVersion,
@@ -106,6 +108,8 @@ COVERED_MODELS: tuple[type[Base], ...] = (
     PatientLink,
     LedgerContainer,
     LedgerEntry,
+    OutboxMessage,
+    Item9Review,
 )
 TABLES: dict[str, Table] = {
     model.__tablename__: cast(Table, model.__table__) for model in COVERED_MODELS

@@ -11,7 +11,8 @@ quietly either.
 The only rows updated in place are ``patient.version`` and ``treatment_course`` (its schedule,
 last day and ``version``: optimistic concurrency, an update names the version it read and loses
 if another got there first) with its ``course_booking`` rows (the schedule's sessions as rows,
-replaced with it), a patient link's progress, a revoked sign-in, the sign-in throttle's
+replaced with it), a patient link's progress, an outbox message's delivery (status, attempts,
+last error), a revoked sign-in, the sign-in throttle's
 counters, and the audit chain head (the row every audit append locks, so the chain never
 forks).
 """
@@ -49,6 +50,7 @@ APPEND_ONLY_TABLES = (
     "audit_event",
     "ledger_container",
     "ledger_entry",
+    "item9_review",
 )
 """Tables whose rows are written once: the migration adds triggers refusing UPDATE and DELETE."""
 
@@ -529,3 +531,64 @@ class LedgerEntry(Base):
     second_witness_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
     reason: Mapped[str | None] = mapped_column(Text)
     data: Mapped[dict[str, Any]]
+
+
+# ------------------------------------------------------- measurement-based care ----
+# (issue 18 item 6; revision 0014; the use cases are ketaplan.services.outbox and
+# ketaplan.services.item9_reviews).
+
+OUTBOX_KINDS = ("questionnaire_link", "appointment_reminder")
+OUTBOX_STATUSES = ("queued", "sent", "failed")
+
+
+class OutboxMessage(Base):
+    """One e-mail to a patient, written in the transaction that caused it and sent later.
+
+    The sender (``ketaplan outbox send``) updates the delivery in place: ``status``,
+    ``attempts``, ``last_error``, ``next_attempt_at`` and ``sent_at``; each attempt is in the
+    audit trail. The body is neutral text (no clinical data); a questionnaire link's address is
+    kept in ``link_url`` only until the message is sent or given up, so a copy of the database
+    does not open the link afterwards. ``dedupe_key`` makes a reminder for one booking queue
+    once however often the sender runs.
+    """
+
+    __tablename__ = "outbox_message"
+    __table_args__ = (
+        CheckConstraint("kind IN ('questionnaire_link', 'appointment_reminder')", name="kind"),
+        CheckConstraint("status IN ('queued', 'sent', 'failed')", name="status"),
+        CheckConstraint("attempts >= 0", name="attempts_not_negative"),
+        Index("ix_outbox_message_status_next_attempt_at", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinic.id"))
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(24))
+    to_address: Mapped[str] = mapped_column(String(320))
+    subject: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
+    link_url: Mapped[str | None] = mapped_column(Text)
+    dedupe_key: Mapped[str | None] = mapped_column(String(120), unique=True)
+    status: Mapped[str] = mapped_column(String(8))
+    attempts: Mapped[int]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    next_attempt_at: Mapped[datetime]
+    created_at: Mapped[datetime]
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    sent_at: Mapped[datetime | None]
+
+
+class Item9Review(Base):
+    """A clinician's review of a PHQ-9 answered with item 9 above 0: who, when, and their note.
+
+    Append-only and one per response (a second review of the same answer is refused): the
+    dashboard lists the answers that have none."""
+
+    __tablename__ = "item9_review"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    response_id: Mapped[int] = mapped_column(ForeignKey("questionnaire_response.id"), unique=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id"), index=True)
+    note: Mapped[str] = mapped_column(Text)
+    reviewed_at: Mapped[datetime]
+    reviewed_by: Mapped[int] = mapped_column(ForeignKey("app_user.id"))

@@ -19,6 +19,7 @@ from ketaplan.clinical.catalog.citations import POLICY, quote_problem
 from ketaplan.clinical.catalog.cited_tables import check_citations, citation_error, cited_numbers
 from ketaplan.clinical.catalog.layers import DEFAULT_DIR, DEFAULT_FILES, Path_, read_layer
 from ketaplan.clinical.catalog.model import (
+    DEFAULT_CRISIS_MESSAGE,
     Catalog,
     Category,
     ClinicDefaults,
@@ -47,6 +48,7 @@ def _clinic(root: Table, known: Mapping[str, str]) -> ClinicDefaults:
             "address",
             "calendar_title",
             "dea_registration",
+            "crisis_message",
             "sources",
         ]
     )
@@ -108,6 +110,7 @@ def _clinic(root: Table, known: Mapping[str, str]) -> ClinicDefaults:
         address=t.get("address", text, ""),
         calendar_title=t.get("calendar_title", text, "Clinic appointment"),
         dea_registration=t.get("dea_registration", text, ""),
+        crisis_message=t.get("crisis_message", text, DEFAULT_CRISIS_MESSAGE),
         vials=tuple(sorted(vials, key=lambda v: v.mg_per_ml)),
         syringes=tuple(sorted(syringes, key=lambda s: s.capacity_ml)),
         preparation=PreparationDefaults(

@@ -233,6 +233,14 @@ class PreparationDefaults:
     """Diluent above a bag's label, as a fraction of it (the card counts it)."""
 
 
+DEFAULT_CRISIS_MESSAGE = (
+    "If you are thinking about harming yourself or that you would be better off dead, you are "
+    "not alone and help is available now: call or text 988 to reach the 988 Suicide & Crisis "
+    "Lifeline (United States, 24 hours a day), or chat at 988lifeline.org. If you are in "
+    "immediate danger, call 911. The clinic will also contact you."
+)
+
+
 @dataclass(frozen=True, slots=True)
 class ClinicDefaults:
     """The catalog's ``[clinic]`` defaults: what a clinic starts from. Not the *clinic
@@ -254,6 +262,10 @@ class ClinicDefaults:
     dea_registration: str = ""
     """The clinic's DEA registration number, printed on inventories and destruction records;
     blank when not recorded."""
+    crisis_message: str = DEFAULT_CRISIS_MESSAGE
+    """What a patient who answers PHQ-9 item 9 above 0 reads on the thank-you page of their
+    link: where to get help now. The default is the US 988 Suicide & Crisis Lifeline
+    (source ``lifeline_988``); a clinic elsewhere sets its own in its catalog file."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ketaplan.web.routes import (
     auth,
+    care,
     courses,
     ledger,
     outcomes,
@@ -22,6 +23,7 @@ ROUTERS = (
     courses.router,
     sessions.router,
     outcomes.router,
+    care.router,
     questionnaires.router,
     settings.router,
     staff.router,

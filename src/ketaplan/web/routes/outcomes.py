@@ -15,8 +15,10 @@ from ketaplan.errors import ConflictError, InputError
 from ketaplan.http.context import services
 from ketaplan.http.params import LinkToken, RecordId
 from ketaplan.http.security import SignedIn, client_origin
+from ketaplan.services.item9_reviews import ITEM9_FLAG
 from ketaplan.web.item_texts import ITEM_TEXTS
 from ketaplan.web.labels import protocol_source_keys
+from ketaplan.web.qr import qr_svg
 from ketaplan.web.rendering import call, field_errors, form_of, redirect, render
 from ketaplan.web.routes.patients import patient_page_values
 
@@ -71,7 +73,11 @@ async def make_link(patient_id: RecordId, actor: SignedIn, request: Request) -> 
         return render(request, "patient.html", {**values, "errors": errors}, status=422)
     path = request.app.url_path_for("web_patient_questionnaire", token=link.token)
     url = services(request).public_url + path  # never from the Host header
-    return render(request, "patient.html", {**values, "link": url, "link_expires": link.expires_at})
+    return render(
+        request,
+        "patient.html",
+        {**values, "link": url, "link_expires": link.expires_at, "link_qr": qr_svg(url)},
+    )
 
 
 @router.get("/q/{token}", name="web_patient_questionnaire", response_class=HTMLResponse)
@@ -80,7 +86,14 @@ async def questionnaire(token: LinkToken, request: Request) -> Response:
     return render(
         request,
         "questionnaire.html",
-        {"view": view, "item_texts": ITEM_TEXTS, "values": {}, "missing": set(), "error": ""},
+        {
+            "view": view,
+            "item_texts": ITEM_TEXTS,
+            "values": {},
+            "missing": set(),
+            "error": "",
+            "help": services(request).catalog.clinic.crisis_message,
+        },
     )
 
 
@@ -102,7 +115,7 @@ async def answer(token: LinkToken, request: Request) -> Response:
         else:
             try:
                 answers = [int(form[n]) for n in names]
-                await call(
+                record = await call(
                     context.patient_links.answer,
                     token,
                     scale=asked.scale,
@@ -115,13 +128,28 @@ async def answer(token: LinkToken, request: Request) -> Response:
                 error = refused.message
             else:
                 remaining = tuple(q for q in view.to_answer if q.scale != asked.scale)
-                if remaining:
+                # PHQ-9 item 9 above 0: the clinic's crisis message (988 in the US by default)
+                # on the very next page, whatever comes after it.
+                flags = record.score.get("flags")
+                crisis = (
+                    context.catalog.clinic.crisis_message
+                    if isinstance(flags, list) and ITEM9_FLAG in flags
+                    else ""
+                )
+                if remaining and not crisis:
                     return redirect(request.url.path)
                 # The link is used up now: thank the patient here (opening it again would not).
                 return render(
                     request,
                     "questionnaire.html",
-                    {"view": replace(view, to_answer=remaining), "item_texts": ITEM_TEXTS},
+                    {
+                        "view": replace(view, to_answer=remaining),
+                        "item_texts": ITEM_TEXTS,
+                        "values": {},
+                        "missing": set(),
+                        "error": "",
+                        "crisis": crisis,
+                    },
                 )
     return render(
         request,
@@ -132,6 +160,7 @@ async def answer(token: LinkToken, request: Request) -> Response:
             "values": form,
             "missing": missing,
             "error": error,
+            "help": context.catalog.clinic.crisis_message,
         },
         status=422,
     )

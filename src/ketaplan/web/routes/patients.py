@@ -201,6 +201,10 @@ async def patient_page_values(request: Request, patient_id: int, actor: Actor) -
         "errors": {},
         "link": "",
     }
+    if can(actor, UseCase.LIST_QUESTIONNAIRES):
+        # Measurement-based care: what is due, the e-mails and their delivery, item 9 reviews.
+        care = await call(context.care.overview, patient_id, actor=actor)
+        values.update(due=care.due, mail=care.messages, item9=care.item9)
     return values
 
 
