@@ -534,7 +534,7 @@ class LedgerEntry(Base):
 
 
 # ------------------------------------------------------- measurement-based care ----
-# (issue 18 item 6; revision 0014; the use cases are ketaplan.services.outbox and
+# (issue 18 item 6; revision 0012; the use cases are ketaplan.services.outbox and
 # ketaplan.services.item9_reviews).
 
 OUTBOX_KINDS = ("questionnaire_link", "appointment_reminder")

@@ -2,7 +2,7 @@
 with what caused them and sent by ``ketaplan outbox send``) and ``item9_review`` (a
 clinician's review of a PHQ-9 item 9 answer, append-only like the other history tables).
 
-Revision ID: 0014
+Revision ID: 0012
 Revises: 0011
 Create Date: 2026-12-02
 """
@@ -12,7 +12,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0014"
+revision: str = "0012"
 down_revision: str | None = "0011"
 branch_labels: str | None = None
 depends_on: str | None = None
