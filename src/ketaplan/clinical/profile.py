@@ -12,9 +12,9 @@ IBW + 0.4 × (actual − IBW).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal, NamedTuple, cast, get_args
+from typing import Literal, NamedTuple, TypeVar, cast, get_args
 
 from ketaplan.clinical.catalog import Catalog, Protocol
 from ketaplan.clinical.monitoring import ACCEPTED_RANGES, VitalSigns
@@ -29,6 +29,7 @@ from ketaplan.units import (
     typed_number_and_unit,
 )
 
+_T = TypeVar("_T")
 Sex = Literal["female", "male"]
 Sensitivity = Literal["normal", "high", "low"]
 Experience = Literal["naive", "prior_ketamine", "prior_psychedelic"]
@@ -458,3 +459,85 @@ def build_profile(
         ),
         pre_infusion_vitals=vitals,
     )
+
+
+def profile_problems(
+    catalog: Catalog,
+    *,
+    weight: str,
+    height: str | None = None,
+    age_years: int | None = None,
+    sex: str | None = None,
+    pregnant: bool = False,
+    breastfeeding: bool = False,
+    history: Sequence[str] = (),
+    medications: Sequence[str] = (),
+    alcohol: str | None = None,
+    sensitivity: str | None = None,
+    experience: str | None = None,
+    severity: str | None = None,
+    preference: str | None = None,
+    blood_pressure: str | None = None,
+    heart_rate: str | None = None,
+    confirm_weight: bool = False,
+) -> tuple[InputError, ...]:
+    """Every problem :func:`build_profile` could raise for these inputs, not only the first.
+
+    A form shows each field's error at once (a wrong weight unit and an unknown history term
+    in one submit), so each check runs on its own; the checks that join two fields (the BMI of
+    weight and height, pregnancy for a patient recorded as male) run only when both parts
+    read. The checks and their messages are :func:`build_profile`'s own, so an empty answer
+    means it builds the profile.
+    """
+    problems: list[InputError] = []
+
+    def attempt(check: Callable[..., _T], *args: object) -> _T | None:
+        try:
+            return check(*args)
+        except InputError as refused:
+            problems.append(refused)
+            return None
+
+    weight_kg = attempt(parse_weight_kg, weight)
+    height_cm = attempt(_checked_height_cm, height) if height is not None else None
+    if weight_kg is not None and height_cm is not None:
+        attempt(_check_bmi, weight_kg, height_cm, weight, confirm_weight)
+    if age_years is not None and not 0 <= age_years <= MAX_AGE_YEARS:
+        problems.append(
+            InputError(
+                f"age {age_years} is outside 0-{MAX_AGE_YEARS} years",
+                code="input.out_of_range",
+                fields={"field": "age", "value": age_years},
+            )
+        )
+    sex_value = attempt(_choice, sex, "sex", get_args(Sex), "")
+    if (pregnant or breastfeeding) and sex_value == "male":
+        problems.append(
+            InputError(
+                "pregnancy or breastfeeding was given for a patient recorded as male; check both",
+                code="input.inconsistent",
+                fields={"field": "sex"},
+            )
+        )
+    for term in history:
+        attempt(catalog.history_term, term)
+    for field, value, choices in (
+        ("alcohol", alcohol, get_args(AlcoholUse)),
+        ("sensitivity", sensitivity, get_args(Sensitivity)),
+        ("experience", experience, get_args(Experience)),
+        ("severity", severity, get_args(SymptomSeverity)),
+        ("preference", preference, get_args(Preference)),
+    ):
+        attempt(_choice, value, field, choices, "")
+    if blood_pressure is not None:
+        attempt(parse_blood_pressure, blood_pressure)
+    if heart_rate is not None:
+        attempt(parse_heart_rate, heart_rate)
+    del medications  # screened through the drug dictionary when a plan is made, never refused
+    return tuple(problems)
+
+
+def _checked_height_cm(typed: str) -> float:
+    height_cm = parse_length_cm(typed)
+    _check_height(height_cm, typed)
+    return height_cm

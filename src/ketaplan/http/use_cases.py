@@ -39,6 +39,7 @@ from ketaplan.services.courses import (
 )
 from ketaplan.services.dashboard import Dashboard, clinic_dashboard
 from ketaplan.services.orders import DEFAULT_MEANING
+from ketaplan.services.patient_history import PatientHistory, patient_history
 from ketaplan.services.patient_links import (
     DEFAULT_LIFETIME,
     LinkCreated,
@@ -169,6 +170,9 @@ class Patients(_Bound):
         return patient_overview(
             self._context.unit_of_work(), patient_id, actor=actor, policy=self._context.policy
         )
+
+    def history(self, patient_id: int, *, actor: Actor) -> PatientHistory:
+        return patient_history(self._context.unit_of_work(), patient_id, actor=actor)
 
 
 class Screenings(_Bound):

@@ -15,7 +15,7 @@ and nothing is written. The version bump is a conditional UPDATE (``WHERE versio
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import date, datetime
 from functools import cache
 from typing import Any, TypeAlias, TypeVar, cast
@@ -24,10 +24,11 @@ from sqlalchemy import CursorResult, Select, bindparam, select, update
 
 from ketaplan.clinical.catalog import Catalog
 from ketaplan.clinical.monitoring import VitalSigns
-from ketaplan.clinical.profile import PatientProfile, build_profile
+from ketaplan.clinical.profile import PatientProfile, build_profile, profile_problems
 from ketaplan.errors import ConflictError, InputError, NotFoundError
 from ketaplan.services.actors import Actor
 from ketaplan.services.audit_actions import AuditAction
+from ketaplan.services.patient_contacts import REACH_FIELDS, cleaned, contact_problems
 from ketaplan.services.unit_of_work import UnitOfWork
 from ketaplan.services.visibility import (
     REGISTRATION_FIELDS,
@@ -68,11 +69,31 @@ class PatientDetails:
     blood_pressure: str | None = None
     heart_rate: str | None = None
     confirm_weight: bool = False
+    allergies: tuple[str, ...] = ()
+    """As typed, one an entry ("penicillin: rash"); shown to clinical staff, not dosed on."""
+    address_line1: str | None = None
+    address_line2: str | None = None
+    city: str | None = None
+    region: str | None = None
+    postal_code: str | None = None
+    country: str | None = None
+    phone: str | None = None
+    email: str | None = None
+    escort_name: str | None = None
+    escort_phone: str | None = None
 
 
 PATIENT_FIELDS = frozenset(f.name for f in fields(PatientDetails))
-_IDENTITY = REGISTRATION_FIELDS
-"""Who the patient is: not part of the clinical profile (the fields every role sees)."""
+_COLUMNS = frozenset({"full_name", "date_of_birth"})
+"""Kept on the version row's own columns (and the patient row's, for the list), not in its
+``inputs`` JSON."""
+NOT_DOSED_ON = REGISTRATION_FIELDS | {"allergies"}
+"""Details the clinical profile is not built from: changing only these keeps the profile."""
+PROFILE_FIELDS = PATIENT_FIELDS - NOT_DOSED_ON
+"""What :func:`~ketaplan.clinical.profile.build_profile` reads."""
+LIST_FIELDS = frozenset({"history", "medications", "allergies"})
+MAX_ALLERGIES = 50
+MAX_ALLERGY_LENGTH = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,22 +140,98 @@ def _identity(details: PatientDetails) -> dict[str, Any]:
 
 
 def _inputs(details: PatientDetails) -> dict[str, Any]:
-    return {f.name: getattr(details, f.name) for f in fields(details) if f.name not in _IDENTITY}
+    """What a version's ``inputs`` JSON keeps: every detail as typed but the name and birth."""
+    return {f.name: getattr(details, f.name) for f in fields(details) if f.name not in _COLUMNS}
 
 
-def _check_name(details: PatientDetails) -> None:
+def _profile_inputs(details: PatientDetails) -> dict[str, Any]:
+    return {name: getattr(details, name) for name in PROFILE_FIELDS}
+
+
+def _name_problems(details: PatientDetails) -> list[InputError]:
     name = details.full_name.strip()
     if not name or len(name) > MAX_NAME_LENGTH:
-        raise InputError(
-            f"the patient's name must be 1-{MAX_NAME_LENGTH} characters",
-            code="input.invalid_name",
-            fields={"field": "full_name"},
-        )
+        return [
+            InputError(
+                f"the patient's name must be 1-{MAX_NAME_LENGTH} characters",
+                code="input.invalid_name",
+                fields={"field": "full_name"},
+            )
+        ]
+    return []
+
+
+def _allergy_problems(details: PatientDetails) -> list[InputError]:
+    if len(details.allergies) > MAX_ALLERGIES or any(
+        len(a) > MAX_ALLERGY_LENGTH for a in details.allergies
+    ):
+        return [
+            InputError(
+                f"at most {MAX_ALLERGIES} allergies of at most {MAX_ALLERGY_LENGTH} characters "
+                "each",
+                code="input.too_long",
+                fields={"field": "allergies"},
+            )
+        ]
+    return []
+
+
+def _refuse_all(problems: list[InputError]) -> None:
+    if problems:
+        raise refusal(problems)
+
+
+def refusal(problems: list[InputError]) -> InputError:
+    """The refusal of every problem found: one as it is; several as one
+    :class:`~ketaplan.errors.InputError` (``input.several``) whose ``errors`` map each field to
+    its message(s), so a form shows each beside its field and an API client gets them all."""
+    if len(problems) == 1:
+        return problems[0]
+    by_field: dict[str, str] = {}
+    for problem in problems:
+        named = str(problem.fields.get("field", ""))
+        before = by_field.get(named)
+        by_field[named] = f"{before}; {problem.message}" if before else problem.message
+    return InputError(
+        f"{len(problems)} problems, nothing was saved: "
+        + "; ".join(problem.message for problem in problems),
+        code="input.several",
+        fields={
+            "field": str(problems[0].fields.get("field", "")),
+            "errors": by_field,
+            "codes": [problem.code for problem in problems],
+        },
+    )
+
+
+def detail_problems(
+    details: PatientDetails, catalog: Catalog, *, clinical: bool = True
+) -> list[InputError]:
+    """Every problem with the details, not only the first: the name, the address, contacts and
+    escort, the allergies and (``clinical``) the intake the profile is built from. Reads and
+    writes nothing; a form adds its own (a date it could not read) and refuses them together
+    with :func:`refusal`."""
+    problems = (
+        _name_problems(details) + contact_problems(_inputs(details)) + _allergy_problems(details)
+    )
+    if clinical:
+        problems += profile_problems(catalog, **_profile_inputs(details))
+    return problems
+
+
+def _clean_registration(details: PatientDetails) -> PatientDetails:
+    return replace(
+        details,
+        allergies=tuple(a.strip() for a in details.allergies if a.strip()),
+        **{name: cleaned(getattr(details, name)) for name in REACH_FIELDS},
+    )
 
 
 def _validated_profile(details: PatientDetails, catalog: Catalog) -> PatientProfile:
-    _check_name(details)
-    return build_profile(catalog, **_inputs(details))
+    """The profile the details give, or every problem with them at once (name, contacts,
+    allergies and the clinical intake), nothing written."""
+    _refuse_all(detail_problems(details, catalog))
+    return build_profile(catalog, **_profile_inputs(details))
 
 
 def check_patient_details(details: PatientDetails, *, catalog: Catalog) -> PatientProfile:
@@ -145,13 +242,13 @@ def check_patient_details(details: PatientDetails, *, catalog: Catalog) -> Patie
     writes nothing, so there is nothing to audit; the name and date of birth are not part of
     the profile and are neither needed nor checked here.
     """
-    return build_profile(catalog, **_inputs(details))
+    return build_profile(catalog, **_profile_inputs(details))
 
 
 def _record(row: PatientVersion) -> PatientRecord:
-    inputs = dict(row.inputs)
-    inputs["history"] = tuple(inputs["history"])
-    inputs["medications"] = tuple(inputs["medications"])
+    inputs = {k: v for k, v in row.inputs.items() if k in PATIENT_FIELDS}
+    for name in LIST_FIELDS:
+        inputs[name] = tuple(inputs.get(name, ()))
     details = PatientDetails(full_name=row.full_name, date_of_birth=row.date_of_birth, **inputs)
     return PatientRecord(
         row.patient_id,
@@ -274,6 +371,7 @@ def create_patient(
     uow: UnitOfWork, details: PatientDetails, *, actor: Actor, catalog: Catalog
 ) -> PatientRecord:
     """Register a patient in the actor's clinic with version 1 of their details."""
+    details = _clean_registration(details)
     profile = _validated_profile(details, catalog)
     with uow:
         patient = Patient(
@@ -317,6 +415,9 @@ class PatientSummary:
     version: int
     full_name: str
     date_of_birth: date | None
+    reach: Mapping[str, str | None] = field(default_factory=dict)
+    """Address, contacts and escort (:data:`~ketaplan.services.patient_contacts.REACH_FIELDS`)
+    when read one patient at a time; a list leaves them out."""
 
 
 PatientView: TypeAlias = PatientRecord | PatientSummary
@@ -328,7 +429,11 @@ def patient_view(record: PatientRecord, actor: Actor) -> PatientView:
     if sees_clinical_facts(actor):
         return record
     return PatientSummary(
-        record.patient_id, record.version, record.details.full_name, record.details.date_of_birth
+        record.patient_id,
+        record.version,
+        record.details.full_name,
+        record.details.date_of_birth,
+        {name: getattr(record.details, name) for name in sorted(REACH_FIELDS)},
     )
 
 
@@ -394,6 +499,7 @@ def update_patient(
     Every field is replaced, clinical ones too, so only clinical staff may: the front desk
     changes a patient's registration with :func:`amend_patient`."""
     require_may_change_patient_fields(actor, PATIENT_FIELDS)
+    details = _clean_registration(details)
     profile = _validated_profile(details, catalog)
     with uow:
         return _save_revision(
@@ -431,17 +537,16 @@ def amend_patient(
         )
     require_may_change_patient_fields(actor, changes)
     changes = {
-        name: tuple(value) if name in ("history", "medications") else value
-        for name, value in changes.items()
+        name: tuple(value) if name in LIST_FIELDS else value for name, value in changes.items()
     }
     if {"weight", "height"} & set(changes):
         # A confirmation was of the weight and height it was given with, not of new ones.
         changes.setdefault("confirm_weight", False)
 
     def revise(current: PatientRecord) -> tuple[PatientDetails, PatientProfile]:
-        details = replace(current.details, **changes)
-        if set(changes) <= REGISTRATION_FIELDS:
-            _check_name(details)
+        details = _clean_registration(replace(current.details, **changes))
+        if set(changes) <= NOT_DOSED_ON:
+            _refuse_all(detail_problems(details, catalog, clinical=False))
             return details, current.profile
         return details, _validated_profile(details, catalog)
 

@@ -116,7 +116,7 @@ async def call(function: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T
 
 
 MULTILINE_FIELDS = frozenset(
-    {"medications", "history", "override_reason", "reason", "vials", "holidays"}
+    {"medications", "history", "allergies", "override_reason", "reason", "vials", "holidays"}
 )
 """Form fields written in a textarea: they may hold line breaks (and a pasted tab)."""
 
@@ -133,7 +133,11 @@ async def form_of(request: Request) -> dict[str, str]:
 
 
 def field_errors(error: KetaplanError, aliases: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The error's message keyed by the form field it is about (``""`` when it names none)."""
+    """The error's message keyed by the form field it is about (``""`` when it names none);
+    an error that gathers several (``errors``: field → message) gives each its field."""
+    several = error.fields.get("errors")
+    if isinstance(several, Mapping):
+        return {(aliases or {}).get(str(k), str(k)): str(v) for k, v in several.items()}
     field = str(error.fields.get("field", ""))
     return {(aliases or {}).get(field, field): error.message}
 

@@ -7,6 +7,7 @@ from ketaplan.web.routes import (
     courses,
     ledger,
     outcomes,
+    patient_record,
     patients,
     plans,
     questionnaires,
@@ -18,6 +19,7 @@ from ketaplan.web.routes import (
 ROUTERS = (
     auth.router,
     patients.router,
+    patient_record.router,
     plans.router,
     courses.router,
     sessions.router,
