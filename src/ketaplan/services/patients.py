@@ -28,6 +28,12 @@ from ketaplan.clinical.profile import PatientProfile, build_profile, profile_pro
 from ketaplan.errors import ConflictError, InputError, NotFoundError
 from ketaplan.services.actors import Actor
 from ketaplan.services.audit_actions import AuditAction
+from ketaplan.services.patient_checks import (
+    MAX_NAME_LENGTH,
+    allergy_problems,
+    name_problems,
+    refuse_all,
+)
 from ketaplan.services.patient_contacts import REACH_FIELDS, cleaned, contact_problems
 from ketaplan.services.unit_of_work import UnitOfWork
 from ketaplan.services.visibility import (
@@ -43,8 +49,6 @@ from ketaplan.store.models import (
     PatientVersion,
     TreatmentCourse,
 )
-
-MAX_NAME_LENGTH = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,8 +96,6 @@ NOT_DOSED_ON = REGISTRATION_FIELDS | {"allergies"}
 PROFILE_FIELDS = PATIENT_FIELDS - NOT_DOSED_ON
 """What :func:`~ketaplan.clinical.profile.build_profile` reads."""
 LIST_FIELDS = frozenset({"history", "medications", "allergies"})
-MAX_ALLERGIES = 50
-MAX_ALLERGY_LENGTH = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,78 +150,24 @@ def _profile_inputs(details: PatientDetails) -> dict[str, Any]:
     return {name: getattr(details, name) for name in PROFILE_FIELDS}
 
 
-def _name_problems(details: PatientDetails) -> list[InputError]:
-    name = details.full_name.strip()
-    if not name or len(name) > MAX_NAME_LENGTH:
-        return [
-            InputError(
-                f"the patient's name must be 1-{MAX_NAME_LENGTH} characters",
-                code="input.invalid_name",
-                fields={"field": "full_name"},
-            )
-        ]
-    return []
-
-
-def _allergy_problems(details: PatientDetails) -> list[InputError]:
-    if len(details.allergies) > MAX_ALLERGIES or any(
-        len(a) > MAX_ALLERGY_LENGTH for a in details.allergies
-    ):
-        return [
-            InputError(
-                f"at most {MAX_ALLERGIES} allergies of at most {MAX_ALLERGY_LENGTH} characters "
-                "each",
-                code="input.too_long",
-                fields={"field": "allergies"},
-            )
-        ]
-    return []
-
-
-def _refuse_all(problems: list[InputError]) -> None:
-    if problems:
-        raise refusal(problems)
-
-
-def refusal(problems: list[InputError]) -> InputError:
-    """The refusal of every problem found: one as it is; several as one
-    :class:`~ketaplan.errors.InputError` (``input.several``) whose ``errors`` map each field to
-    its message(s), so a form shows each beside its field and an API client gets them all."""
-    if len(problems) == 1:
-        return problems[0]
-    by_field: dict[str, str] = {}
-    for problem in problems:
-        named = str(problem.fields.get("field", ""))
-        before = by_field.get(named)
-        by_field[named] = f"{before}; {problem.message}" if before else problem.message
-    return InputError(
-        f"{len(problems)} problems, nothing was saved: "
-        + "; ".join(problem.message for problem in problems),
-        code="input.several",
-        fields={
-            "field": str(problems[0].fields.get("field", "")),
-            "errors": by_field,
-            "codes": [problem.code for problem in problems],
-        },
-    )
-
-
 def detail_problems(
     details: PatientDetails, catalog: Catalog, *, clinical: bool = True
 ) -> list[InputError]:
     """Every problem with the details, not only the first: the name, the address, contacts and
     escort, the allergies and (``clinical``) the intake the profile is built from. Reads and
     writes nothing; a form adds its own (a date it could not read) and refuses them together
-    with :func:`refusal`."""
+    with :func:`~ketaplan.services.patient_checks.refusal`."""
     problems = (
-        _name_problems(details) + contact_problems(_inputs(details)) + _allergy_problems(details)
+        name_problems(details.full_name)
+        + contact_problems(_inputs(details))
+        + allergy_problems(details.allergies)
     )
     if clinical:
         problems += profile_problems(catalog, **_profile_inputs(details))
     return problems
 
 
-def _clean_registration(details: PatientDetails) -> PatientDetails:
+def _trimmed(details: PatientDetails) -> PatientDetails:
     return replace(
         details,
         allergies=tuple(a.strip() for a in details.allergies if a.strip()),
@@ -230,7 +178,7 @@ def _clean_registration(details: PatientDetails) -> PatientDetails:
 def _validated_profile(details: PatientDetails, catalog: Catalog) -> PatientProfile:
     """The profile the details give, or every problem with them at once (name, contacts,
     allergies and the clinical intake), nothing written."""
-    _refuse_all(detail_problems(details, catalog))
+    refuse_all(detail_problems(details, catalog))
     return build_profile(catalog, **_profile_inputs(details))
 
 
@@ -371,7 +319,7 @@ def create_patient(
     uow: UnitOfWork, details: PatientDetails, *, actor: Actor, catalog: Catalog
 ) -> PatientRecord:
     """Register a patient in the actor's clinic with version 1 of their details."""
-    details = _clean_registration(details)
+    details = _trimmed(details)
     profile = _validated_profile(details, catalog)
     with uow:
         patient = Patient(
@@ -499,7 +447,7 @@ def update_patient(
     Every field is replaced, clinical ones too, so only clinical staff may: the front desk
     changes a patient's registration with :func:`amend_patient`."""
     require_may_change_patient_fields(actor, PATIENT_FIELDS)
-    details = _clean_registration(details)
+    details = _trimmed(details)
     profile = _validated_profile(details, catalog)
     with uow:
         return _save_revision(
@@ -544,9 +492,9 @@ def amend_patient(
         changes.setdefault("confirm_weight", False)
 
     def revise(current: PatientRecord) -> tuple[PatientDetails, PatientProfile]:
-        details = _clean_registration(replace(current.details, **changes))
+        details = _trimmed(replace(current.details, **changes))
         if set(changes) <= NOT_DOSED_ON:
-            _refuse_all(detail_problems(details, catalog, clinical=False))
+            refuse_all(detail_problems(details, catalog, clinical=False))
             return details, current.profile
         return details, _validated_profile(details, catalog)
 

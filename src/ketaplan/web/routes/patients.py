@@ -19,8 +19,9 @@ from ketaplan.http.permissions import UseCase, can
 from ketaplan.http.security import SignedIn
 from ketaplan.inputs import clinic_date, whole_number
 from ketaplan.services import Actor, PatientDetails
+from ketaplan.services.patient_checks import refusal
 from ketaplan.services.patient_contacts import REACH_FIELDS, address_line
-from ketaplan.services.patients import check_patient_details, detail_problems, refusal
+from ketaplan.services.patients import check_patient_details, detail_problems
 from ketaplan.web.charts import outcome_chart
 from ketaplan.web.rendering import call, field_errors, form_of, redirect, render
 
