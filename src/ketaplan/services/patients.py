@@ -168,10 +168,11 @@ def detail_problems(
 
 
 def _trimmed(details: PatientDetails) -> PatientDetails:
+    """The details with allergies and the address, contacts and escort as stored: trimmed,
+    empty ones dropped (so "  " is no address and an unchanged field compares equal)."""
+    reach: dict[str, Any] = {name: cleaned(getattr(details, name)) for name in REACH_FIELDS}
     return replace(
-        details,
-        allergies=tuple(a.strip() for a in details.allergies if a.strip()),
-        **{name: cleaned(getattr(details, name)) for name in REACH_FIELDS},
+        details, allergies=tuple(a.strip() for a in details.allergies if a.strip()), **reach
     )
 
 
