@@ -129,7 +129,7 @@ def test_every_problem_is_refused_at_once_and_nothing_is_written(
             uow,
             patient,
             {
-                "weight": "80 kgs",
+                "weight": "80 kgz",
                 "blood_pressure": "high",
                 "history": ["not_a_condition_anyone_has"],
                 "email": "alex-at-example",

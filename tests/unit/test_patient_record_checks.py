@@ -18,7 +18,7 @@ from ketaplan.services.patient_contacts import address_line, contact_problems
 def test_every_profile_problem_is_found_not_only_the_first(catalog: Catalog) -> None:
     problems = profile_problems(
         catalog,
-        weight="80 kgs",
+        weight="80 kgz",
         height="175 cm",
         sex="male",
         pregnant=True,
