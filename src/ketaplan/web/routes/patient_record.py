@@ -24,7 +24,7 @@ from ketaplan.http.params import RecordId
 from ketaplan.http.permissions import UseCase, can
 from ketaplan.http.security import SignedIn
 from ketaplan.services import Actor, PatientDetails, PatientRecord
-from ketaplan.services.patient_contacts import ADDRESS_FIELDS, REACH_FIELDS
+from ketaplan.services.patient_contacts import REACH_FIELDS
 from ketaplan.services.patients import PatientSummary
 from ketaplan.services.visibility import REGISTRATION_FIELDS
 from ketaplan.web.rendering import call, field_errors, form_of, redirect, render
@@ -97,7 +97,6 @@ async def _edit_page(
             "errors": errors or {},
             "choices": CHOICES,
             "history": history,
-            "address_fields": ADDRESS_FIELDS,
         },
         status=status,
     )
