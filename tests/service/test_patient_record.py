@@ -37,7 +37,7 @@ from ketaplan.services.patient_overview import patient_overview
 from ketaplan.services.patients import PatientSummary, amend_patient, read_patient
 from ketaplan.store.models import Base, PatientVersion
 
-from .conftest import Api, example_chart, signed_plan
+from .conftest import PASSWORD, Api, example_chart, signed_plan
 
 POLICY = load_policy()
 START = datetime(2026, 12, 8, 2, 0, tzinfo=UTC)
@@ -369,3 +369,34 @@ def test_the_record_page_edits_show_every_error_beside_its_field(api: Api) -> No
         ]
         == "Oakland"
     )
+
+
+def test_the_record_page_and_the_order_say_the_weight_changed_after_signing(api: Api) -> None:
+    nurse, prescriber = api.as_role("nurse"), api.as_role("prescriber")
+    created = api.client.post(
+        "/api/v1/patients",
+        json={"full_name": "Casey Weigh", "weight": "80 kg", "height": "175 cm", "sex": "male"},
+        headers=nurse,
+    ).json()
+    pid = created["patient_id"]
+    plan = api.client.post(
+        f"/api/v1/patients/{pid}/plans", json={"condition": "depression"}, headers=nurse
+    ).json()
+    signed = api.client.post(
+        f"/api/v1/plans/{plan['plan_id']}/sign", json={"password": PASSWORD}, headers=prescriber
+    )
+    assert signed.status_code == 200, signed.text
+    order_page = api.client.get(f"/plans/{plan['plan_id']}", headers=prescriber).text
+    assert 'id="weight-changed"' not in order_page
+    amended = api.client.patch(
+        f"/api/v1/patients/{pid}", json={"weight": "70 kg", "expected_version": 1}, headers=nurse
+    )
+    assert amended.status_code == 200, amended.text
+    record_page = api.client.get(f"/patients/{pid}", headers=nurse).text
+    assert f'data-weight-mismatch="{plan["plan_id"]}"' in record_page
+    order_page = api.client.get(f"/plans/{plan['plan_id']}", headers=prescriber).text
+    assert 'id="weight-changed"' in order_page
+    assert "80 kg" in order_page
+    assert "70 kg" in order_page
+    after = api.client.get(f"/api/v1/plans/{plan['plan_id']}", headers=prescriber).json()
+    assert after["plan"]["dose"]["total_mg"] == plan["plan"]["dose"]["total_mg"]
