@@ -81,7 +81,8 @@ class InputErrors(InputError):
             raise ValueError("InputErrors needs at least one error")
         first = errors[0]
         super().__init__(
-            "; ".join(error.message for error in errors),
+            f"{len(errors)} problems, nothing was saved: "
+            + "; ".join(error.message for error in errors),
             code=first.code,
             fields={**first.fields, "problems": [error.to_dict() for error in errors]},
         )

@@ -151,6 +151,7 @@ FRONT_DESK: dict[str, Call] = {
         {"full_name": "Quinn Marlowe-Hart", "expected_version": "{version}"},
         status=200,
     ),
+    "patient_versions": Call(Access.PATIENT_DATA, status=200),
     # courses: bookings without the protocol
     "create_course": Call(
         Access.PATIENT_DATA, {"condition": CONDITION, "first_day": "{next_week}"}, status=201
@@ -213,6 +214,16 @@ FRONT_DESK: dict[str, Call] = {
     "web_dashboard": Call(Access.PATIENT_DATA, status=200),
     "web_protocols": Call(Access.CATALOG, status=200),
     "web_patient": Call(Access.REFUSED),
+    "web_edit_patient": Call(Access.PATIENT_DATA, status=200),
+    "web_save_patient": Call(  # 200 after the redirect, or 422 if the walk's PATCH came first
+        Access.PATIENT_DATA,
+        {
+            "full_name": "Quinn Marlowe",
+            "address_line1": "12 Elm Street",
+            "city": "Oakland",
+            "expected_version": "{version}",
+        },
+    ),
     "web_new_plan": Call(Access.REFUSED),
     "web_create_plan": Call(Access.REFUSED, {"condition": CONDITION}),
     "web_plan": Call(Access.REFUSED),
@@ -537,6 +548,9 @@ CLINICAL_CHANGES: list[dict[str, Any]] = [
     {"severity": "mild"},
     {"preference": "lowest_effective"},
     {"confirm_weight": True},
+    {"allergies": []},
+    {"allergies": ["latex: hives"]},
+    {"city": "Oakland", "allergies": []},  # with an address change: all refused
     {"full_name": "Quinn Renamed", "history": []},  # with a registration change: all refused
 ]
 
@@ -619,6 +633,7 @@ def test_the_front_desk_corrects_a_registration_and_no_clinical_fact_moves(api: 
         "version": 2,
         "full_name": "Quinn Marlow",
         "date_of_birth": "1979-03-15",
+        **dict.fromkeys(REGISTRATION_FIELDS - {"full_name", "date_of_birth"}),
     }
     after = _ok(api.client.get(url, headers=api.as_role("nurse")))
     assert after["profile"] == before["profile"]

@@ -41,6 +41,7 @@ STORED = {
     "order.sign_refused",
     "order.supersede",
     "patient.create",
+    "patient.history.read",
     "patient.overview.read",
     "patient.read",
     "patient.search",

@@ -46,6 +46,17 @@ FIELD_VALUES: dict[str, Any] = {
     "blood_pressure": "120/80",
     "heart_rate": "70",
     "confirm_weight": True,
+    "allergies": ["penicillin: rash"],
+    "address_line1": "12 Elm Street",
+    "address_line2": "Apt 4",
+    "city": "Oakland",
+    "region": "CA",
+    "postal_code": "94607",
+    "country": "USA",
+    "phone": "(510) 555-0134",
+    "email": "alex@example.org",
+    "escort_name": "Sam Example",
+    "escort_phone": "510 555 0199",
 }
 
 

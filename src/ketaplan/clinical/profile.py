@@ -14,11 +14,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, NamedTuple, cast, get_args
+from typing import Any, Literal, NamedTuple, cast, get_args
 
 from ketaplan.clinical.catalog import Catalog, Protocol
 from ketaplan.clinical.monitoring import ACCEPTED_RANGES, VitalSigns
-from ketaplan.errors import InputError, InputProblems
+from ketaplan.errors import InputError, InputErrors, InputProblems
 from ketaplan.units import (
     CM_PER_IN,
     KG_PER_LB,
@@ -382,15 +382,6 @@ def parse_heart_rate(text: str) -> float:
     return float(number)
 
 
-def pre_infusion_vitals(blood_pressure: str | None, heart_rate: str | None) -> VitalSigns | None:
-    """The readings given before the infusion (blood pressure, heart rate), or None."""
-    if blood_pressure is None and heart_rate is None:
-        return None
-    pressure = parse_blood_pressure(blood_pressure) if blood_pressure is not None else VitalSigns()
-    rate = parse_heart_rate(heart_rate) if heart_rate is not None else None
-    return VitalSigns(pressure.systolic_mmhg, pressure.diastolic_mmhg, rate)
-
-
 def _checked_height_cm(height: str) -> float:
     height_cm = parse_length_cm(height)
     _check_height(height_cm, height)
@@ -447,7 +438,18 @@ def build_profile(
     known = [problems.check(catalog.history_term, term) for term in history]
     terms = tuple(dict.fromkeys(found.term for found in known if found is not None))
     meds = tuple(m.strip() for m in medications if m.strip())
-    vitals = problems.check(pre_infusion_vitals, blood_pressure, heart_rate)
+    pressure = rate = None
+    if blood_pressure is not None:
+        pressure = problems.check(parse_blood_pressure, blood_pressure)
+    if heart_rate is not None:
+        rate = problems.check(parse_heart_rate, heart_rate)
+    vitals = None
+    if blood_pressure is not None or heart_rate is not None:
+        vitals = VitalSigns(
+            pressure.systolic_mmhg if pressure else None,
+            pressure.diastolic_mmhg if pressure else None,
+            rate,
+        )
     choices = {
         name: problems.check(_choice, typed, name, get_args(accepted), default)
         for name, typed, accepted, default in (
@@ -476,3 +478,16 @@ def build_profile(
         preference=cast(Preference, choices["preference"]),
         pre_infusion_vitals=vitals,
     )
+
+
+def profile_problems(catalog: Catalog, **inputs: Any) -> tuple[InputError, ...]:
+    """Every problem :func:`build_profile` finds in these inputs (it checks every field before
+    it refuses), as a tuple: empty means it builds the profile. For a form that gathers its
+    own problems with the profile's."""
+    try:
+        build_profile(catalog, **inputs)
+    except InputErrors as several:
+        return several.errors
+    except InputError as refused:
+        return (refused,)
+    return ()

@@ -8,7 +8,7 @@ for the clinician and the source behind it. The eligibility status is the worst 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal, NamedTuple
 
@@ -188,6 +188,15 @@ def _medication_findings(
                 )
             )
     return findings
+
+
+def medication_findings(
+    medications: Sequence[str], catalog: Catalog, resolver: MedicationResolver
+) -> list[Finding]:
+    """The interactions, unknown medications and unrecognised words of a medication list, as
+    screening finds them: what the record page shows when the list changes, before any plan
+    (the same findings a plan's screening will carry)."""
+    return _medication_findings(tuple(resolver.resolve(m) for m in medications), catalog)
 
 
 def _unchecked_finding(med: ResolvedMedication, catalog: Catalog) -> Finding:

@@ -61,6 +61,7 @@ class UseCase(StrEnum):
     READ_PATIENT_CHART = "read_patient_chart"
     REPLACE_PATIENT_DETAILS = "replace_patient_details"
     AMEND_PATIENT = "amend_patient"
+    READ_PATIENT_HISTORY = "read_patient_history"
     # screenings and plans
     SCREEN_PATIENT = "screen_patient"
     READ_SCREENINGS = "read_screenings"
@@ -140,14 +141,16 @@ USE_CASE_RULES: Final[Mapping[UseCase, Rule]] = {
     U.OPEN_HOME: STAFF,
     U.LOAD_STATIC_ASSETS: PUBLIC,
     # patients: the front desk registers and finds patients, reads and amends their
-    # registration (name, date of birth); replacing every detail, and the patient's chart
-    # page, are clinical staff's
+    # registration (name, date of birth, address, contacts, escort) and its history;
+    # replacing every detail, and the patient's chart page, are clinical staff's (the
+    # services give the front desk the registration's view of a record and its history)
     U.REGISTER_PATIENT: STAFF,
     U.SEARCH_PATIENTS: STAFF,
     U.READ_PATIENT: STAFF,
     U.READ_PATIENT_CHART: CLINICAL,
     U.REPLACE_PATIENT_DETAILS: CLINICAL,
     U.AMEND_PATIENT: STAFF,
+    U.READ_PATIENT_HISTORY: STAFF,
     # screenings and plans: clinical details, not for the front desk; those who treat propose
     # an order, a prescriber signs it; a nurse may withdraw a proposed order, only a prescriber
     # cancels a signed one or overrides a dose limit (the plan service refuses both from
@@ -241,6 +244,7 @@ ROUTES: Final[Mapping[str, UseCase]] = {
     "read_patient": U.READ_PATIENT,
     "update_patient": U.REPLACE_PATIENT_DETAILS,
     "amend_patient": U.AMEND_PATIENT,
+    "patient_versions": U.READ_PATIENT_HISTORY,
     "screen_patient": U.SCREEN_PATIENT,
     "list_screenings": U.READ_SCREENINGS,
     "create_plan": U.CREATE_PLAN,
@@ -306,6 +310,8 @@ ROUTES: Final[Mapping[str, UseCase]] = {
     "web_create_patient": U.REGISTER_PATIENT,
     "web_check_patient": U.REGISTER_PATIENT,
     "web_patient": U.READ_PATIENT_CHART,
+    "web_edit_patient": U.AMEND_PATIENT,
+    "web_save_patient": U.AMEND_PATIENT,
     "web_new_plan": U.CREATE_PLAN,
     "web_create_plan": U.CREATE_PLAN,
     "web_plan": U.READ_PLAN,

@@ -51,6 +51,7 @@ from ketaplan.services.outbox import (
     EmailedLink,
     email_patient_link,
 )
+from ketaplan.services.patient_history import PatientHistory, patient_history
 from ketaplan.services.patient_links import (
     DEFAULT_LIFETIME,
     LinkCreated,
@@ -187,6 +188,9 @@ class Patients(_Bound):
         return patient_overview(
             self._context.unit_of_work(), patient_id, actor=actor, policy=self._context.policy
         )
+
+    def history(self, patient_id: int, *, actor: Actor) -> PatientHistory:
+        return patient_history(self._context.unit_of_work(), patient_id, actor=actor)
 
 
 class Screenings(_Bound):

@@ -90,6 +90,7 @@ class AuditAction(StrEnum):
     ORDER_SUPERSEDE = "order.supersede"
 
     PATIENT_CREATE = "patient.create"
+    PATIENT_HISTORY_READ = "patient.history.read"
     PATIENT_OVERVIEW_READ = "patient.overview.read"
     PATIENT_READ = "patient.read"
     PATIENT_SEARCH = "patient.search"

@@ -27,6 +27,8 @@ from ketaplan.errors import InputError
 from ketaplan.services.actors import Actor, Role, require_role
 from ketaplan.services.audit_actions import AuditAction
 from ketaplan.services.ledger_store import to_container, to_entries
+from ketaplan.services.patient_contacts import NO_ADDRESS
+from ketaplan.services.patient_history import addresses_at
 from ketaplan.services.unit_of_work import UnitOfWork
 from ketaplan.store.models import LedgerContainer, Patient, User
 from ketaplan.store.models import LedgerEntry as EntryRow
@@ -335,7 +337,15 @@ def report(
             rows = [r for r in rows if r.container_id in kept]
         emails = _emails(uow, rows)
         patients = _patients(uow, {r.patient_id for r in rows if r.patient_id is not None})
-        found = _report_rows(name, rows, containers, emails, patients)
+        addresses = (
+            addresses_at(
+                uow,
+                ((r.patient_id, r.at) for r in rows if r.patient_id is not None),
+            )
+            if name == "administrations"
+            else {}
+        )
+        found = _report_rows(name, rows, containers, emails, patients, addresses)
         uow.audit(
             actor,
             AuditAction(f"ledger.report.{name}"),
@@ -366,6 +376,7 @@ def _report_rows(
     containers: dict[int, LedgerContainer],
     emails: dict[int, str],
     patients: dict[int, str],
+    addresses: dict[tuple[int, datetime], str | None],
 ) -> list[dict[str, Any]]:
     out = []
     for row in rows:
@@ -400,7 +411,7 @@ def _report_rows(
                     **common,
                     "patient_id": row.patient_id,
                     "patient_name": patients.get(row.patient_id or 0, ""),
-                    "patient_address": "not kept in ketaplan (see README)",
+                    "patient_address": addresses.get((row.patient_id or 0, row.at)) or NO_ADDRESS,
                     "amount_mg": mg,
                     "amount_ml": volume,
                     **base,

@@ -31,6 +31,7 @@ from ketaplan.services.clinic_policy import (
 )
 from ketaplan.services.courses import find_course
 from ketaplan.services.orders import order_state, order_states
+from ketaplan.services.patient_history import WeightMismatch, weight_mismatch
 from ketaplan.services.patients import (
     PatientRecord,
     current_record,
@@ -126,6 +127,8 @@ class PatientOverview:
     sessions: tuple[SessionLine, ...]
     scores: tuple[ScoreLine, ...]
     outcomes: tuple[ScaleOutcome, ...]
+    weight_mismatches: tuple[WeightMismatch, ...] = ()
+    """Signed orders dosed on a weight the record no longer holds (never recomputed)."""
 
 
 def _sessions(
@@ -269,7 +272,18 @@ def patient_overview(
             details={"version": record.version, "sessions": len(sessions), "scores": len(scores)},
         )
         uow.commit()
-        return PatientOverview(record, plans, courses, sessions, scores, scale_outcomes(scores))
+        mismatches = tuple(
+            found
+            for p in plan_rows
+            if (
+                found := weight_mismatch(
+                    p.id, p.condition, p.plan, p.patient_version, states[p.id].status, record
+                )
+            )
+        )
+        return PatientOverview(
+            record, plans, courses, sessions, scores, scale_outcomes(scores), mismatches
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,7 @@ and nothing is written. The version bump is a conditional UPDATE (``WHERE versio
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import date, datetime
 from functools import cache
 from typing import Any, TypeAlias, TypeVar, cast
@@ -24,10 +24,17 @@ from sqlalchemy import CursorResult, Select, bindparam, select, update
 
 from ketaplan.clinical.catalog import Catalog
 from ketaplan.clinical.monitoring import VitalSigns
-from ketaplan.clinical.profile import PatientProfile, build_profile
-from ketaplan.errors import ConflictError, InputError, InputProblems, NotFoundError
+from ketaplan.clinical.profile import PatientProfile, build_profile, profile_problems
+from ketaplan.errors import ConflictError, InputError, NotFoundError
 from ketaplan.services.actors import Actor
 from ketaplan.services.audit_actions import AuditAction
+from ketaplan.services.patient_checks import (
+    MAX_NAME_LENGTH,
+    allergy_problems,
+    name_problems,
+    refuse_all,
+)
+from ketaplan.services.patient_contacts import REACH_FIELDS, cleaned, contact_problems
 from ketaplan.services.unit_of_work import UnitOfWork
 from ketaplan.services.visibility import (
     REGISTRATION_FIELDS,
@@ -42,8 +49,6 @@ from ketaplan.store.models import (
     PatientVersion,
     TreatmentCourse,
 )
-
-MAX_NAME_LENGTH = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,11 +73,29 @@ class PatientDetails:
     blood_pressure: str | None = None
     heart_rate: str | None = None
     confirm_weight: bool = False
+    allergies: tuple[str, ...] = ()
+    """As typed, one an entry ("penicillin: rash"); shown to clinical staff, not dosed on."""
+    address_line1: str | None = None
+    address_line2: str | None = None
+    city: str | None = None
+    region: str | None = None
+    postal_code: str | None = None
+    country: str | None = None
+    phone: str | None = None
+    email: str | None = None
+    escort_name: str | None = None
+    escort_phone: str | None = None
 
 
 PATIENT_FIELDS = frozenset(f.name for f in fields(PatientDetails))
-_IDENTITY = REGISTRATION_FIELDS
-"""Who the patient is: not part of the clinical profile (the fields every role sees)."""
+_COLUMNS = frozenset({"full_name", "date_of_birth"})
+"""Kept on the version row's own columns (and the patient row's, for the list), not in its
+``inputs`` JSON."""
+NOT_DOSED_ON = REGISTRATION_FIELDS | {"allergies"}
+"""Details the clinical profile is not built from: changing only these keeps the profile."""
+PROFILE_FIELDS = PATIENT_FIELDS - NOT_DOSED_ON
+"""What :func:`~ketaplan.clinical.profile.build_profile` reads."""
+LIST_FIELDS = frozenset({"history", "medications", "allergies"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,49 +142,62 @@ def _identity(details: PatientDetails) -> dict[str, Any]:
 
 
 def _inputs(details: PatientDetails) -> dict[str, Any]:
-    return {f.name: getattr(details, f.name) for f in fields(details) if f.name not in _IDENTITY}
+    """What a version's ``inputs`` JSON keeps: every detail as typed but the name and birth."""
+    return {f.name: getattr(details, f.name) for f in fields(details) if f.name not in _COLUMNS}
 
 
-def _check_name(details: PatientDetails) -> None:
-    name = details.full_name.strip()
-    if not name or len(name) > MAX_NAME_LENGTH:
-        raise InputError(
-            f"the patient's name must be 1-{MAX_NAME_LENGTH} characters",
-            code="input.invalid_name",
-            fields={"field": "full_name"},
-        )
+def _profile_inputs(details: PatientDetails) -> dict[str, Any]:
+    return {name: getattr(details, name) for name in PROFILE_FIELDS}
+
+
+def detail_problems(
+    details: PatientDetails, catalog: Catalog, *, clinical: bool = True
+) -> list[InputError]:
+    """Every problem with the details, not only the first: the name, the address, contacts and
+    escort, the allergies and (``clinical``) the intake the profile is built from. Reads and
+    writes nothing; a form adds its own (a date it could not read) and refuses them together
+    with :func:`~ketaplan.services.patient_checks.refusal`."""
+    problems = (
+        name_problems(details.full_name)
+        + contact_problems(_inputs(details))
+        + allergy_problems(details.allergies)
+    )
+    if clinical:
+        problems += profile_problems(catalog, **_profile_inputs(details))
+    return problems
+
+
+def _trimmed(details: PatientDetails) -> PatientDetails:
+    """The details with allergies and the address, contacts and escort as stored: trimmed,
+    empty ones dropped (so "  " is no address and an unchanged field compares equal)."""
+    reach: dict[str, Any] = {name: cleaned(getattr(details, name)) for name in REACH_FIELDS}
+    return replace(
+        details, allergies=tuple(a.strip() for a in details.allergies if a.strip()), **reach
+    )
 
 
 def _validated_profile(details: PatientDetails, catalog: Catalog) -> PatientProfile:
-    """The name and the profile checked together: every bad field refused at once."""
-    problems = InputProblems()
-    problems.check(_check_name, details)
-    profile = problems.check(build_profile, catalog, **_inputs(details))
-    problems.raise_any()
-    assert profile is not None
-    return profile
+    """The profile the details give, or every problem with them at once (name, contacts,
+    allergies and the clinical intake), nothing written."""
+    refuse_all(detail_problems(details, catalog))
+    return build_profile(catalog, **_profile_inputs(details))
 
 
-def check_patient_details(
-    details: PatientDetails, *, catalog: Catalog, with_name: bool = False
-) -> PatientProfile:
+def check_patient_details(details: PatientDetails, *, catalog: Catalog) -> PatientProfile:
     """The profile the details would give, or the :class:`~ketaplan.errors.InputError` that
     :func:`create_patient` would refuse them with (same parser, same message, same field).
 
     For an intake form's live checks while staff type. It reads nothing from the database and
     writes nothing, so there is nothing to audit; the name and date of birth are not part of
-    the profile and are neither needed nor checked here, unless ``with_name`` (a form that
-    found other problems of its own asks for every message at once).
+    the profile and are neither needed nor checked here.
     """
-    if with_name:
-        return _validated_profile(details, catalog)
-    return build_profile(catalog, **_inputs(details))
+    return build_profile(catalog, **_profile_inputs(details))
 
 
 def _record(row: PatientVersion) -> PatientRecord:
-    inputs = dict(row.inputs)
-    inputs["history"] = tuple(inputs["history"])
-    inputs["medications"] = tuple(inputs["medications"])
+    inputs = {k: v for k, v in row.inputs.items() if k in PATIENT_FIELDS}
+    for name in LIST_FIELDS:
+        inputs[name] = tuple(inputs.get(name, ()))
     details = PatientDetails(full_name=row.full_name, date_of_birth=row.date_of_birth, **inputs)
     return PatientRecord(
         row.patient_id,
@@ -284,6 +320,7 @@ def create_patient(
     uow: UnitOfWork, details: PatientDetails, *, actor: Actor, catalog: Catalog
 ) -> PatientRecord:
     """Register a patient in the actor's clinic with version 1 of their details."""
+    details = _trimmed(details)
     profile = _validated_profile(details, catalog)
     with uow:
         patient = Patient(
@@ -327,6 +364,9 @@ class PatientSummary:
     version: int
     full_name: str
     date_of_birth: date | None
+    reach: Mapping[str, str | None] = field(default_factory=dict)
+    """Address, contacts and escort (:data:`~ketaplan.services.patient_contacts.REACH_FIELDS`)
+    when read one patient at a time; a list leaves them out."""
 
 
 PatientView: TypeAlias = PatientRecord | PatientSummary
@@ -338,7 +378,11 @@ def patient_view(record: PatientRecord, actor: Actor) -> PatientView:
     if sees_clinical_facts(actor):
         return record
     return PatientSummary(
-        record.patient_id, record.version, record.details.full_name, record.details.date_of_birth
+        record.patient_id,
+        record.version,
+        record.details.full_name,
+        record.details.date_of_birth,
+        {name: getattr(record.details, name) for name in sorted(REACH_FIELDS)},
     )
 
 
@@ -404,6 +448,7 @@ def update_patient(
     Every field is replaced, clinical ones too, so only clinical staff may: the front desk
     changes a patient's registration with :func:`amend_patient`."""
     require_may_change_patient_fields(actor, PATIENT_FIELDS)
+    details = _trimmed(details)
     profile = _validated_profile(details, catalog)
     with uow:
         return _save_revision(
@@ -441,17 +486,16 @@ def amend_patient(
         )
     require_may_change_patient_fields(actor, changes)
     changes = {
-        name: tuple(value) if name in ("history", "medications") else value
-        for name, value in changes.items()
+        name: tuple(value) if name in LIST_FIELDS else value for name, value in changes.items()
     }
     if {"weight", "height"} & set(changes):
         # A confirmation was of the weight and height it was given with, not of new ones.
         changes.setdefault("confirm_weight", False)
 
     def revise(current: PatientRecord) -> tuple[PatientDetails, PatientProfile]:
-        details = replace(current.details, **changes)
-        if set(changes) <= REGISTRATION_FIELDS:
-            _check_name(details)
+        details = _trimmed(replace(current.details, **changes))
+        if set(changes) <= NOT_DOSED_ON:
+            refuse_all(detail_problems(details, catalog, clinical=False))
             return details, current.profile
         return details, _validated_profile(details, catalog)
 

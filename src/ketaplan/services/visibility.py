@@ -1,10 +1,11 @@
 """Who sees and changes which facts about a patient: the one definition, by role.
 
 Clinical staff (admin, prescriber, nurse) see the whole record. The front desk registers
-patients and books their chairs: it sees and changes a patient's *registration* (name and date
-of birth) and the *bookings* of their courses (dates, times, session numbers, what was missed),
-and nothing clinical: no weight or height, history, medications, allergies or sensitivities,
-blood pressure, diagnosis or protocol, plans, orders, charts, scores or PHQ-9 item 9 flags.
+patients and books their chairs: it sees and changes a patient's *registration* (name, date
+of birth, address, phone, e-mail and escort) and the *bookings* of their courses (dates,
+times, session numbers, what was missed), and nothing clinical: no weight or height,
+history, medications, allergies or sensitivities, blood pressure, diagnosis or protocol,
+plans, orders, charts, scores or PHQ-9 item 9 flags.
 A course's protocol is its diagnosis ("suicidal_ideation"), so a booking does not name it.
 
 The services enforce this, whatever the entry point: a read returns the role's view (or is
@@ -23,10 +24,27 @@ from ketaplan.services.actors import Actor, Role
 CLINICAL_ROLES: Final[frozenset[Role]] = frozenset({"admin", "prescriber", "nurse"})
 """The roles that see clinical facts; the front desk is the one that does not."""
 
-REGISTRATION_FIELDS: Final[frozenset[str]] = frozenset({"full_name", "date_of_birth"})
-"""The patient's details every member of staff sees and changes: who the patient is. They are
-also exactly the details the clinical profile is not built from, so changing them changes no
-dose, screening or plan."""
+REGISTRATION_FIELDS: Final[frozenset[str]] = frozenset(
+    {
+        "full_name",
+        "date_of_birth",
+        # how to reach the patient and who takes them home
+        # (:mod:`ketaplan.services.patient_contacts`)
+        "address_line1",
+        "address_line2",
+        "city",
+        "region",
+        "postal_code",
+        "country",
+        "phone",
+        "email",
+        "escort_name",
+        "escort_phone",
+    }
+)
+"""The patient's details every member of staff sees and changes: who the patient is, where
+they live, how to reach them and who drives them home. The clinical profile is not built from
+any of them, so changing them changes no dose, screening or plan."""
 
 
 def sees_clinical_facts(actor: Actor) -> bool:
@@ -39,7 +57,8 @@ def require_clinical_facts(actor: Actor, what: str) -> None:
     if not sees_clinical_facts(actor):
         raise PermissionDenied(
             f"{what} holds clinical facts, which the {actor.role.replace('_', ' ')} does not "
-            "see; the front desk sees a patient's registration (name, date of birth) and the "
+            "see; the front desk sees a patient's registration (name, date of birth, address, "
+            "contacts and escort) and the "
             "bookings of their courses",
             code="permission.clinical_facts",
             fields={"role": actor.role},

@@ -138,7 +138,16 @@ async def call(function: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T
 
 
 MULTILINE_FIELDS = frozenset(
-    {"medications", "history", "override_reason", "reason", "vials", "holidays", "note"}
+    {
+        "medications",
+        "history",
+        "allergies",
+        "override_reason",
+        "reason",
+        "vials",
+        "holidays",
+        "note",
+    }
 )
 """Form fields written in a textarea: they may hold line breaks (and a pasted tab)."""
 

@@ -66,11 +66,26 @@ class PatientIn(BaseModel):
     confirm_weight: bool = Field(
         False, description="The weight is right although it looks like a unit mistake."
     )
+    allergies: Annotated[list[Text], Field(max_length=50, examples=[["penicillin: rash"]])] = []
+    address_line1: Text | None = Field(None, examples=["12 Elm Street"])
+    address_line2: Text | None = None
+    city: Annotated[Line | None, Field(max_length=100, examples=["Oakland"])] = None
+    region: Annotated[
+        Line | None, Field(max_length=100, examples=["CA"], description="State or region.")
+    ] = None
+    postal_code: Annotated[Line | None, Field(max_length=12, examples=["94607"])] = None
+    country: Annotated[Line | None, Field(max_length=60, examples=["USA"])] = None
+    phone: Annotated[Line | None, Field(max_length=30, examples=["(415) 555-0134"])] = None
+    email: Annotated[Line | None, Field(max_length=254, examples=["alex@example.org"])] = None
+    escort_name: Text | None = Field(
+        None, description="Who drives the patient home after an infusion."
+    )
+    escort_phone: Annotated[Line | None, Field(max_length=30)] = None
 
     def details(self) -> PatientDetails:
         values = self.model_dump()
-        values["history"] = tuple(values["history"])
-        values["medications"] = tuple(values["medications"])
+        for name in ("history", "medications", "allergies"):
+            values[name] = tuple(values[name])
         return PatientDetails(**values)
 
 
@@ -117,14 +132,52 @@ class PatientListItem(BaseModel):
     date_of_birth: date | None
 
 
-def _view_out(view: PatientView) -> PatientOut | PatientListItem:
+class PatientRegistration(PatientListItem):
+    """The front desk's view of one patient: the registration, with address, contacts and
+    escort."""
+
+    address_line1: str | None = None
+    address_line2: str | None = None
+    city: str | None = None
+    region: str | None = None
+    postal_code: str | None = None
+    country: str | None = None
+    phone: str | None = None
+    email: str | None = None
+    escort_name: str | None = None
+    escort_phone: str | None = None
+
+
+class FieldChangeOut(BaseModel):
+    field: str
+    label: str
+    before: str
+    after: str
+
+
+class VersionOut(BaseModel):
+    version: int
+    recorded_at: datetime
+    recorded_by: str
+    changes: list[FieldChangeOut]
+
+
+class PatientVersionsOut(BaseModel):
+    patient_id: int
+    current_version: int
+    versions: list[VersionOut]
+    earlier_versions_not_shown: int
+
+
+def _view_out(view: PatientView) -> PatientOut | PatientRegistration:
     if isinstance(view, PatientRecord):
         return _out(view)
-    return PatientListItem(
+    return PatientRegistration(
         patient_id=view.patient_id,
         version=view.version,
         full_name=view.full_name,
         date_of_birth=view.date_of_birth,
+        **view.reach,
     )
 
 
@@ -141,7 +194,7 @@ def _out(record: PatientRecord) -> PatientOut:
 
 
 @router.post("", name="create_patient", status_code=201)
-def create(body: PatientIn, actor: SignedIn, request: Request) -> PatientOut | PatientListItem:
+def create(body: PatientIn, actor: SignedIn, request: Request) -> PatientOut | PatientRegistration:
     """Register a patient; the weight and height are checked with their units."""
     context = services(request)
     try:
@@ -172,7 +225,9 @@ def search(
 
 
 @router.get("/{patient_id}", name="read_patient")
-def read(patient_id: RecordId, actor: SignedIn, request: Request) -> PatientOut | PatientListItem:
+def read(
+    patient_id: RecordId, actor: SignedIn, request: Request
+) -> PatientOut | PatientRegistration:
     """The patient's current details and validated profile (the front desk: the
     registration only)."""
     return _view_out(services(request).patients.read(patient_id, actor=actor))
@@ -198,7 +253,7 @@ def update(
 @router.patch("/{patient_id}", name="amend_patient")
 def amend(
     patient_id: RecordId, body: PatientChanges, actor: SignedIn, request: Request
-) -> PatientOut | PatientListItem:
+) -> PatientOut | PatientRegistration:
     """Change the details you send and keep the others (a new version). The front desk sends
     ``full_name`` and/or ``date_of_birth``: a clinical field is refused with a 403
     ``permission.clinical_fields`` and nothing is saved."""
@@ -210,3 +265,27 @@ def amend(
     except InputError as refused:
         raise with_confirm_weight_hint(refused, CONFIRM_WEIGHT_HINT) from None
     return _view_out(view)
+
+
+@router.get("/{patient_id}/versions", name="patient_versions")
+def versions(patient_id: RecordId, actor: SignedIn, request: Request) -> PatientVersionsOut:
+    """Every version of the patient, newest first, with what each changed (field, before,
+    after, who, when); the front desk sees the registration's changes only."""
+    history = services(request).patients.history(patient_id, actor=actor)
+    return PatientVersionsOut(
+        patient_id=history.patient_id,
+        current_version=history.current_version,
+        versions=[
+            VersionOut(
+                version=v.version,
+                recorded_at=v.recorded_at,
+                recorded_by=v.recorded_by,
+                changes=[
+                    FieldChangeOut(field=c.field, label=c.label, before=c.before, after=c.after)
+                    for c in v.changes
+                ],
+            )
+            for v in history.versions
+        ],
+        earlier_versions_not_shown=history.earlier_versions_not_shown,
+    )

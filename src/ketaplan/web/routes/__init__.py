@@ -8,6 +8,7 @@ from ketaplan.web.routes import (
     courses,
     ledger,
     outcomes,
+    patient_record,
     patients,
     plans,
     questionnaires,
@@ -19,6 +20,7 @@ from ketaplan.web.routes import (
 ROUTERS = (
     auth.router,
     patients.router,
+    patient_record.router,
     plans.router,
     courses.router,
     sessions.router,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
 from typing import Annotated, Any
 
@@ -10,14 +11,17 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.responses import Response
 
 from ketaplan.clinical.profile import MAX_AGE_YEARS
-from ketaplan.errors import InputError, InputProblems
+from ketaplan.clinical.screening import medication_findings
+from ketaplan.errors import InputError
 from ketaplan.http.context import services
 from ketaplan.http.params import Line, RecordId
 from ketaplan.http.permissions import UseCase, can
 from ketaplan.http.security import SignedIn
 from ketaplan.inputs import clinic_date, whole_number
 from ketaplan.services import Actor, PatientDetails
-from ketaplan.services.patients import check_patient_details
+from ketaplan.services.patient_checks import refusal
+from ketaplan.services.patient_contacts import REACH_FIELDS, address_line
+from ketaplan.services.patients import check_patient_details, detail_problems
 from ketaplan.web.charts import outcome_chart
 from ketaplan.web.rendering import call, field_errors, form_of, redirect, render
 
@@ -47,41 +51,39 @@ def _optional(text: str) -> str | None:
     return text.strip() or None
 
 
-def _born(text: str) -> date:
-    born = clinic_date(text, field="date_of_birth")
-    if born > date.today():
-        raise InputError("the date of birth is in the future", fields={"field": "date_of_birth"})
-    return born
-
-
-def details_from_form(
-    form: dict[str, str], problems: InputProblems | None = None
-) -> PatientDetails:
-    """The intake form as the service's input; a value the form cannot even read is an
-    InputError naming its field (the service checks everything else). Given ``problems``,
-    such refusals are kept there and the field left empty, so that the service's checks of the
-    other fields can be shown with them."""
-    found = problems if problems is not None else InputProblems()
+def read_patient_form(form: Mapping[str, str]) -> tuple[PatientDetails, list[InputError]]:
+    """The intake or record form as the service's input, and the problems of the values the
+    form cannot even read (a date, a whole number, a missing weight), each naming its field.
+    An unreadable value is left empty in the details, so the service's own checks of the rest
+    still run and every problem is shown at once."""
+    problems: list[InputError] = []
     born: date | None = None
     if form.get("date_of_birth", "").strip():
-        born = found.check(_born, form["date_of_birth"])
+        try:
+            born = clinic_date(form["date_of_birth"], field="date_of_birth")
+            if born > date.today():
+                born = None
+                raise InputError(
+                    "the date of birth is in the future", fields={"field": "date_of_birth"}
+                )
+        except InputError as refused:
+            problems.append(refused)
     age: int | None = None
     if form.get("age_years", "").strip():
-        age = found.check(
-            whole_number, form["age_years"], field="age_years", low=0, high=MAX_AGE_YEARS
-        )
+        try:
+            age = whole_number(form["age_years"], field="age_years", low=0, high=MAX_AGE_YEARS)
+        except InputError as refused:
+            problems.append(refused)
     if not form.get("weight", "").strip():
-        found.add(
+        problems.append(
             InputError(
                 "the weight is required, with its unit (e.g. 176 lb or 80 kg)",
                 fields={"field": "weight"},
             )
         )
-    if problems is None:
-        found.raise_any()
-    return PatientDetails(
+    details = PatientDetails(
         full_name=form.get("full_name", ""),
-        weight=form["weight"].strip(),
+        weight=form.get("weight", "").strip(),
         height=_optional(form.get("height", "")),
         date_of_birth=born,
         age_years=age,
@@ -89,9 +91,8 @@ def details_from_form(
         pregnant=form.get("pregnant") == "on",
         breastfeeding=form.get("breastfeeding") == "on",
         history=_lines(form.get("history", "")),
-        medications=tuple(
-            line.strip() for line in form.get("medications", "").splitlines() if line.strip()
-        ),
+        medications=_one_a_line(form.get("medications", "")),
+        allergies=_one_a_line(form.get("allergies", "")),
         alcohol=_optional(form.get("alcohol", "")),
         sensitivity=_optional(form.get("sensitivity", "")),
         experience=_optional(form.get("experience", "")),
@@ -100,7 +101,38 @@ def details_from_form(
         blood_pressure=_optional(form.get("blood_pressure", "")),
         heart_rate=_optional(form.get("heart_rate", "")),
         confirm_weight=form.get("confirm_weight") == "on",
+        **{name: _optional(form.get(name, "")) for name in REACH_FIELDS},
     )
+    return details, problems
+
+
+def every_problem(
+    details: PatientDetails,
+    read: list[InputError],
+    request: Request,
+    *,
+    clinical: bool = True,
+) -> InputError | None:
+    """The form's own problems and the service's checks of the rest, as one refusal (None
+    when there is nothing to refuse); a field the form could not read keeps the form's
+    message only."""
+    unreadable = {str(p.fields.get("field", "")) for p in read}
+    checked = detail_problems(details, services(request).catalog, clinical=clinical)
+    problems = read + [p for p in checked if str(p.fields.get("field", "")) not in unreadable]
+    return refusal(problems) if problems else None
+
+
+def details_from_form(form: dict[str, str]) -> PatientDetails:
+    """The intake form as the service's input; the first value the form cannot even read is
+    an InputError naming its field (the live check shows one message at a time)."""
+    details, problems = read_patient_form(form)
+    if problems:
+        raise problems[0]
+    return details
+
+
+def _one_a_line(text: str) -> tuple[str, ...]:
+    return tuple(line.strip() for line in text.splitlines() if line.strip())
 
 
 @router.get("/patients", name="web_patients", response_class=HTMLResponse)
@@ -166,11 +198,9 @@ async def create(actor: SignedIn, request: Request) -> Response:
     form = await form_of(request)
     context = services(request)
     try:
-        problems = InputProblems()
-        details = details_from_form(form, problems)
-        if problems.found:  # the record's own checks too: every field's message at once
-            problems.check(check_patient_details, details, catalog=context.catalog, with_name=True)
-            problems.raise_any()
+        details, unreadable = read_patient_form(form)
+        if unreadable and (refused_all := every_problem(details, unreadable, request)):
+            raise refused_all
         record = await call(context.patients.create, details, actor=actor)
     except InputError as refused:
         return render(
@@ -188,7 +218,14 @@ async def patient_page_values(request: Request, patient_id: int, actor: Actor) -
     """What the patient page shows (also re-shown after its forms)."""
     context = services(request)
     overview = await call(context.patients.overview, patient_id, actor=actor)
+    history = await call(context.patients.history, patient_id, actor=actor)
+    details = overview.patient.details
     values: dict[str, Any] = {
+        "history": history,
+        "address": address_line({f: getattr(details, f) for f in REACH_FIELDS}),
+        "medication_findings": medication_findings(
+            details.medications, context.catalog, context.resolver
+        ),
         "o": overview,
         "p": overview.patient,
         "chart": outcome_chart(overview, context.calendar.time_zone),

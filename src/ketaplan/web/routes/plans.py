@@ -31,6 +31,7 @@ from ketaplan.services import (
     PlanOrder,
 )
 from ketaplan.services.orders import needs_override
+from ketaplan.services.patient_history import weight_mismatch
 from ketaplan.web.prediction_chart import prediction_chart, swatch
 from ketaplan.web.rendering import call, field_errors, form_of, redirect, render
 
@@ -163,6 +164,14 @@ async def plan_values(request: Request, plan_id: int, actor: Actor) -> dict[str,
         "patient": patient,
         "blocking": needs_override(record.plan),
         "default_meaning": DEFAULT_MEANING,
+        "weight_changed": weight_mismatch(
+            record.plan_id,
+            record.condition,
+            record.plan,
+            record.patient_version,
+            record.status,
+            patient,
+        ),
     }
 
 

@@ -79,7 +79,11 @@ function clearErrorsOnEdit() {
 
 // Fields the intake's live check never sends: identity and medications are not needed to check
 // the profile, so they stay on the page until the form is submitted.
-const NOT_LIVE_CHECKED = new Set(["full_name", "date_of_birth", "medications", "csrf_token"]);
+const NOT_LIVE_CHECKED = new Set([
+  "full_name", "date_of_birth", "medications", "allergies", "csrf_token", "expected_version",
+  "address_line1", "address_line2", "city", "region", "postal_code", "country", "phone", "email",
+  "escort_name", "escort_phone",
+]);
 
 function showFieldError(form, name, message) {
   const error = form.querySelector(`[data-error-for="${name}"]`);
