@@ -100,6 +100,7 @@ STORED = {
     "ledger.report.destructions",
     "ledger.report.entries",
     "ledger.report.inventories",
+    "ledger.report.losses",
     "ledger.report.receipts",
     "ledger.resolve",
     "ledger.return",

@@ -74,6 +74,7 @@ class AuditAction(StrEnum):
     LEDGER_REPORT_DESTRUCTIONS = "ledger.report.destructions"
     LEDGER_REPORT_ENTRIES = "ledger.report.entries"
     LEDGER_REPORT_INVENTORIES = "ledger.report.inventories"
+    LEDGER_REPORT_LOSSES = "ledger.report.losses"
     LEDGER_REPORT_RECEIPTS = "ledger.report.receipts"
     LEDGER_RESOLVE = "ledger.resolve"
     LEDGER_RETURN = "ledger.return"
