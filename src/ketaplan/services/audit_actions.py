@@ -23,6 +23,10 @@ class AuditAction(StrEnum):
     ACCESS_REFUSED = "access.refused"
     ACCESS_REFUSED_COUNT = "access.refused_count"
 
+    # The audit trail read by an admin (the viewer's pages and its CSV export).
+    AUDIT_TRAIL_EXPORT = "audit.trail.export"
+    AUDIT_TRAIL_READ = "audit.trail.read"
+
     # Signing in and out.
     AUTH_SIGN_IN = "auth.sign_in"
     AUTH_SIGN_IN_FAILED = "auth.sign_in_failed"

@@ -21,7 +21,8 @@ from ketaplan.services.unit_of_work import UnitOfWork
 from ketaplan.store.models import Clinic, User
 
 
-def _email(text: str) -> str:
+def checked_email(text: str) -> str:
+    """An e-mail address as stored (trimmed, lower case), or a refusal with an example."""
     email = text.strip().lower()
     local, _, domain = email.partition("@")
     if not local or "." not in domain or " " in email or len(email) > 320:
@@ -81,7 +82,7 @@ def set_up_clinic(
     """Create a clinic and its first admin; returns the admin as an actor."""
     if not name.strip():
         raise InputError("the clinic needs a name", code="input.missing", fields={"field": "name"})
-    email = _email(admin_email)
+    email = checked_email(admin_email)
     password_hash = _hashed(admin_password)
     with uow:
         _refuse_taken_email(uow, email)
@@ -113,20 +114,28 @@ def set_up_clinic(
 
 
 def add_user(
-    uow: UnitOfWork, *, email: str, role: str, actor: Actor, password: str | None = None
+    uow: UnitOfWork,
+    *,
+    email: str,
+    role: str,
+    actor: Actor,
+    password: str | None = None,
+    full_name: str | None = None,
 ) -> int:
     """Add a member of staff to the actor's clinic (admins only); returns the user id.
 
-    Without a password the account exists but cannot sign in until one is set.
+    Without a password the account exists but cannot sign in until one is set. ``full_name``
+    is kept as given (the staff page checks it; the command line may leave it out).
     """
     require_role(actor, ("admin",), "adding a user")
-    address, valid_role = _email(email), checked_role(role)
+    address, valid_role = checked_email(email), checked_role(role)
     password_hash = _hashed(password)
     with uow:
         _refuse_taken_email(uow, address)
         user = User(
             clinic_id=actor.clinic_id,
             email=address,
+            full_name=full_name,
             role=valid_role,
             password_hash=password_hash,
             created_at=uow.clock(),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ketaplan.web.routes import (
+    audit,
     auth,
     courses,
     ledger,
@@ -25,5 +26,6 @@ ROUTERS = (
     questionnaires.router,
     settings.router,
     staff.router,
+    audit.router,
     ledger.router,
 )
