@@ -307,7 +307,7 @@ def _emails(db: Session, ids: set[int]) -> dict[int, str]:
     if not ids:
         return {}
     found = db.execute(select(User.id, User.email).where(User.id.in_(ids)))
-    return {user_id: email for user_id, email in found}
+    return dict(found.all())
 
 
 def _events(db: Session, rows: Sequence[Any]) -> list[TrailEvent]:

@@ -41,11 +41,16 @@ from ketaplan.errors import (
     NotFoundError,
     PermissionDenied,
 )
-from ketaplan.inputs import control_character
 from ketaplan.services.accounts import set_password
 from ketaplan.services.actors import Actor, Role, require_role
 from ketaplan.services.audit_actions import AuditAction
-from ketaplan.services.clinics import add_user, checked_email, checked_role
+from ketaplan.services.clinics import (
+    MAX_STAFF_NAME_LENGTH,
+    add_user,
+    checked_email,
+    checked_role,
+    checked_staff_name,
+)
 from ketaplan.services.passwords import check_password_rules
 from ketaplan.services.unit_of_work import UnitOfWork
 from ketaplan.store.models import AccessToken, Clinic, User
@@ -311,7 +316,7 @@ def reset_password(uow: UnitOfWork, user_id: int, password: str, *, actor: Actor
     set_password(uow, user_id, password, actor=actor)
 
 
-MAX_NAME_LENGTH = 200
+MAX_NAME_LENGTH = MAX_STAFF_NAME_LENGTH
 
 
 @dataclass(frozen=True, slots=True)
@@ -325,24 +330,12 @@ class NewStaffMember:
     password: str
 
 
-def _name_problem(text: str) -> str | None:
-    name = text.strip()
-    if not name:
-        return "give the member of staff's name, as it should appear in the records"
-    if len(name) > MAX_NAME_LENGTH:
-        return f"a name is at most {MAX_NAME_LENGTH} characters (this one has {len(name)})"
-    problem = control_character(text)
-    return None if problem is None else f"the name {problem}"
-
-
 def new_member_problems(uow: UnitOfWork, new: NewStaffMember) -> dict[str, str]:
     """Every field's problem at once (``{}`` when all is well): the name, the e-mail (its
     form, then whether an account has it), the role and the password rules."""
     problems: dict[str, str] = {}
-    name = _name_problem(new.full_name)
-    if name is not None:
-        problems["full_name"] = name
     checks: tuple[tuple[str, Callable[[], object]], ...] = (
+        ("full_name", lambda: checked_staff_name(new.full_name)),
         ("email", lambda: checked_email(new.email)),
         ("role", lambda: checked_role(new.role)),
         ("password", lambda: check_password_rules(new.password)),
@@ -383,7 +376,7 @@ def add_staff_member(uow: UnitOfWork, new: NewStaffMember, *, actor: Actor) -> S
         role=new.role,
         actor=actor,
         password=new.password,
-        full_name=new.full_name.strip(),
+        full_name=new.full_name,
     )
     with uow.lookup() as db:  # the row just written: a new account has no sign-ins yet
         user = db.get_one(User, user_id)
