@@ -267,6 +267,29 @@ FRONT_DESK: dict[str, Call] = {
     "web_reset_user_password": Call(Access.REFUSED, {"password": "a front desk's new password"}),
     "web_deactivate_user": Call(Access.REFUSED),
     "web_reactivate_user": Call(Access.REFUSED),
+    "add_user": Call(
+        Access.REFUSED,
+        {
+            "full_name": "Front Desk Friend",
+            "email": "friend@bay.example",
+            "role": "admin",
+            "password": "a front desk's new password",
+        },
+    ),
+    "web_add_user": Call(
+        Access.REFUSED,
+        {
+            "full_name": "Front Desk Friend",
+            "email": "friend@bay.example",
+            "role": "admin",
+            "password": "a front desk's new password",
+        },
+    ),
+    # the audit trail: admins only
+    "read_audit_trail": Call(Access.REFUSED),
+    "export_audit_trail": Call(Access.REFUSED),
+    "web_audit_trail": Call(Access.REFUSED),
+    "web_audit_trail_csv": Call(Access.REFUSED),
     # the controlled-substance ledger: no part of it is the front desk's
     **{
         name: Call(Access.REFUSED)

@@ -490,6 +490,21 @@ CLI_REFUSALS = [
 # fmt: on
 
 
+def test_the_cli_adds_a_member_with_their_name_and_refuses_a_name_it_cannot_keep(
+    cli: Callable[..., tuple[int, str, str]],
+) -> None:
+    add = ("user", "add", "--email", "sam@bay.example", "--role", "nurse", "--password-stdin")
+    code, _out, err = cli(*add, "--name", "x" * 201, stdin=NEW_PASSWORD + "\n")
+    assert code == 2
+    assert "a name is at most 200 characters" in err
+    code, _out, err = cli(*add, "--name", " Sam Lee ", stdin=NEW_PASSWORD + "\n")
+    assert (code, err) == (0, "")
+    code, out, err = cli("user", "list", "--json")
+    staff = {m["email"]: m for m in json.loads(out)["staff"]}
+    assert staff["sam@bay.example"]["full_name"] == "Sam Lee"
+    assert staff["nurse@bay.example"]["full_name"] == ""
+
+
 @pytest.mark.parametrize(
     ("arguments", "exit_code", "words"),
     [case[1:] for case in CLI_REFUSALS],

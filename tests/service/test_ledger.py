@@ -171,7 +171,10 @@ def test_a_day_of_one_vial_balances_to_the_hundredth_of_a_ml_and_is_in_the_audit
     assert rows[0]["vial"] == "K-0001"
     assert rows[0]["lot"] == "LOT-7731"
     assert rows[0]["administered_by"] == nurse.email
-    assert "patient_name" in to_csv(rows).splitlines()[0]
+    header, first = to_csv(rows, dea_registration="FB1234563").splitlines()[:2]
+    assert header.startswith("dea_registration,")
+    assert "patient_name" in header
+    assert first.startswith("FB1234563,")
 
 
 def _nothing_written(rows: Callable[[type[Base]], int], before: int) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -35,6 +35,7 @@ from ketaplan.services.ledger import (
     record_draw,
     record_waste,
 )
+from ketaplan.services.ledger_loss import record_loss_step
 from ketaplan.services.ledger_printing import printable_report
 from ketaplan.services.ledger_records import REPORTS
 from ketaplan.services.ledger_stock import InventoryLine, record_destruction, take_inventory
@@ -129,6 +130,15 @@ def ledger_day(
         password=PASSWORD,
         actor=nurse,
     )
+    record_loss_step(
+        uow,
+        "open",
+        actor=nurse,
+        at=CLINIC_EVENING - timedelta(hours=2),
+        kind="theft",
+        text="box of two vials gone from the delivery shelf",
+        missing="2 x 20 mL, not yet received",
+    )
     return second
 
 
@@ -150,6 +160,13 @@ EXPECTED: dict[str, tuple[str, ...]] = {
         "DEA registration: not recorded",
         "nurse@bay.example, took the inventory",
         "Signature",
+    ),
+    "losses": (
+        "theft",
+        "box of two vials gone from the delivery shelf",
+        "nurse@bay.example",
+        "not yet due",
+        "DEA registration: not recorded",
     ),
     "entries": ("receive", "draw", "administer", "waste", "destroy", "inventory", "count"),
 }
@@ -183,7 +200,7 @@ def test_each_ledger_report_renders_to_pages_that_say_what_the_ledger_says(
     for expected in (*EXPECTED[name], *(c.replace("_", " ") for c in printable.columns)):
         assert expected.replace(" ", "") in squeezed, expected
     signed = name in ("destructions", "inventories")
-    assert ("DEA registration" in text) == signed
+    assert ("DEA registration" in text) == (signed or name == "losses")
     assert ("Signature" in text) == signed
 
 

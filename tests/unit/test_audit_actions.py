@@ -23,6 +23,8 @@ SOURCE = Path(__file__).parents[2] / "src" / "ketaplan"
 STORED = {
     "access.refused",
     "access.refused_count",
+    "audit.trail.export",
+    "audit.trail.read",
     "auth.sign_in",
     "auth.sign_in_failed",
     "auth.sign_in_refused",
@@ -110,6 +112,7 @@ STORED = {
     "ledger.report.destructions",
     "ledger.report.entries",
     "ledger.report.inventories",
+    "ledger.report.losses",
     "ledger.report.receipts",
     "ledger.resolve",
     "ledger.return",

@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
 from ketaplan.api.routes import (
+    audit,
     auth,
     courses,
     fhir,
@@ -56,6 +57,7 @@ def install(app: FastAPI) -> None:
         questionnaires,
         titration,
         staff,
+        audit,
         fhir,
         ledger,
         reports,

@@ -49,7 +49,8 @@ def _acting(email: str) -> Iterator[tuple[UnitOfWork, Actor]]:
     from ketaplan.services.maintenance import operator_unit_of_work
     from ketaplan.settings import load_settings
 
-    with operator_unit_of_work(load_settings(os.environ).database_url) as uow:
+    database_url = load_settings(os.environ).database_url
+    with operator_unit_of_work(database_url, clock=lambda: clock()) as uow:
         yield uow, load_actor(uow, email, origin="cli")
 
 
@@ -389,7 +390,8 @@ def report(
     name: Annotated[
         str,
         typer.Argument(
-            help="administrations, receipts, destructions, inventories, entries, stock or vial"
+            help="administrations, receipts, destructions, inventories, losses, entries, stock "
+            "or vial"
         ),
     ],
     vial: Annotated[str | None, typer.Option("--vial", help="For the vial report.")] = None,
@@ -404,8 +406,10 @@ def report(
 ) -> None:
     """A ledger report as text, CSV, PDF or JSON (every read is audited)."""
     from ketaplan.cli._output import print_json, print_lines
+    from ketaplan.clinical.catalog.course_loader import load_policy
     from ketaplan.errors import InputError
     from ketaplan.inputs import clinic_date
+    from ketaplan.services.ledger_printing import read_ledger_heading
     from ketaplan.services.ledger_records import report as ledger_report
     from ketaplan.services.ledger_records import stock, to_csv, vial_history
 
@@ -413,6 +417,13 @@ def report(
         _report_pdf(acting, name, pdf_file, vial=vial, patient=patient, since=since, until=until)
         return
     with _acting(acting) as (uow, actor):
+        dea_registration = (
+            ""
+            if csv_file is None
+            else read_ledger_heading(
+                uow, actor=actor, catalog=load_policy().catalog
+            ).dea_registration
+        )
         if name == "stock":
             found: Any = stock(uow, actor=actor)
             rows = found["vials"]
@@ -433,7 +444,7 @@ def report(
                 until=None if until is None else clinic_date(until, field="--until"),
             )
     if csv_file is not None:
-        csv_file.write_text(to_csv(rows), encoding="utf-8")
+        csv_file.write_text(to_csv(rows, dea_registration=dea_registration), encoding="utf-8")
     if as_json:
         print_json(found)
     elif csv_file is None:
@@ -449,7 +460,8 @@ def report(
 
 
 def clock() -> datetime:
-    """The time a PDF report is printed at (tests set it)."""
+    """The command's time: what its entries are stamped with, what a loss case's clocks are
+    read against, and when a PDF report is printed (tests set it)."""
     return datetime.now(UTC)
 
 
@@ -475,7 +487,7 @@ def _report_pdf(
     if name == "stock":
         raise InputError(
             "the stock has no PDF: print one of administrations, receipts, destructions, "
-            "inventories, entries, or vial with --vial",
+            "inventories, losses, entries, or vial with --vial",
             code="input.unknown_term",
             fields={"field": "report"},
         )

@@ -100,6 +100,9 @@ def add(
     password_stdin: PasswordStdin = False,
     acting: ActingAdmin = None,
     as_json: AsJson = False,
+    name: Annotated[
+        str | None, typer.Option("--name", help="Their name, as the staff page shows it.")
+    ] = None,
 ) -> None:
     """Add a member of staff with a password (read from standard input)."""
     from ketaplan.cli._output import print_json, print_lines
@@ -108,7 +111,14 @@ def add(
     _refuse_argv_password(password_stdin)
     password = read_password_from_stdin()
     with _as_admin(acting) as (uow, admin):
-        user_id = add_user(uow, email=email, role=role, actor=admin, password=password)
+        user_id = add_user(
+            uow,
+            email=email,
+            role=role,
+            actor=admin,
+            password=password,
+            full_name=None if name is None else name.strip() or None,
+        )
     address = email.strip().lower()
     if as_json:
         print_json({"user_id": user_id, "email": address, "role": role, "added_by": admin.email})
@@ -150,6 +160,7 @@ def _member_json(member: StaffMember) -> dict[str, object]:
     return {
         "user_id": member.user_id,
         "email": member.email,
+        "full_name": member.full_name,
         "role": member.role,
         "active": member.active,
         "has_password": member.has_password,

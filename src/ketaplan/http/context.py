@@ -91,6 +91,10 @@ class ServiceContext:
         return use_cases.Staff(self)
 
     @property
+    def audit_trail(self) -> use_cases.AuditTrail:
+        return use_cases.AuditTrail(self)
+
+    @property
     def accounts(self) -> use_cases.Accounts:
         return use_cases.Accounts(self)
 

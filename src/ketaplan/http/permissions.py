@@ -102,10 +102,13 @@ class UseCase(StrEnum):
     READ_CLINIC_SETTINGS = "read_clinic_settings"
     UPDATE_CLINIC_SETTINGS = "update_clinic_settings"
     LIST_STAFF = "list_staff"
+    ADD_USER = "add_user"
     CHANGE_USER_ROLE = "change_user_role"
     RESET_USER_PASSWORD = "reset_user_password"
     DEACTIVATE_USER = "deactivate_user"
     REACTIVATE_USER = "reactivate_user"
+    READ_AUDIT_TRAIL = "read_audit_trail"
+    EXPORT_AUDIT_TRAIL = "export_audit_trail"
     # exports
     EXPORT_PATIENT_FHIR = "export_patient_fhir"
     EXPORT_CLINIC = "export_clinic"
@@ -205,6 +208,11 @@ USE_CASE_RULES: Final[Mapping[UseCase, Rule]] = {
     U.RESET_USER_PASSWORD: ADMIN,
     U.DEACTIVATE_USER: ADMIN,
     U.REACTIVATE_USER: ADMIN,
+    # the audit trail shows every member of staff's work and every chart opened: the privacy
+    # officer's (an admin's), not the clinical team's; a prescriber asks an admin
+    U.ADD_USER: ADMIN,
+    U.READ_AUDIT_TRAIL: ADMIN,
+    U.EXPORT_AUDIT_TRAIL: ADMIN,
     # exports: a patient's FHIR record is clinical staff's; the whole clinic's (Bulk Data
     # $export, the CSV exit export) is a disclosure of every patient, an admin's
     U.EXPORT_PATIENT_FHIR: CLINICAL,
@@ -274,6 +282,9 @@ ROUTES: Final[Mapping[str, UseCase]] = {
     "reset_user_password": U.RESET_USER_PASSWORD,
     "deactivate_user": U.DEACTIVATE_USER,
     "reactivate_user": U.REACTIVATE_USER,
+    "add_user": U.ADD_USER,
+    "read_audit_trail": U.READ_AUDIT_TRAIL,
+    "export_audit_trail": U.EXPORT_AUDIT_TRAIL,
     "fhir_patient_everything": U.EXPORT_PATIENT_FHIR,
     "fhir_bulk_export": U.EXPORT_CLINIC,
     "fhir_bulk_export_status": U.EXPORT_CLINIC,
@@ -344,6 +355,9 @@ ROUTES: Final[Mapping[str, UseCase]] = {
     "web_reset_user_password": U.RESET_USER_PASSWORD,
     "web_deactivate_user": U.DEACTIVATE_USER,
     "web_reactivate_user": U.REACTIVATE_USER,
+    "web_add_user": U.ADD_USER,
+    "web_audit_trail": U.READ_AUDIT_TRAIL,
+    "web_audit_trail_csv": U.EXPORT_AUDIT_TRAIL,
     "web_ledger": U.READ_LEDGER,
     "web_ledger_action": U.RECORD_LEDGER_ENTRY,
     "web_ledger_report": U.READ_LEDGER,

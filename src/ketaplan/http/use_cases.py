@@ -14,7 +14,7 @@ The methods keep the service functions' own parameters and answers (``listing`` 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo
@@ -22,6 +22,12 @@ from zoneinfo import ZoneInfo
 from ketaplan.clinical.measurement import default_schedules
 from ketaplan.services.accounts import SignIn, TokenKind, sign_in, sign_out
 from ketaplan.services.actors import Actor
+from ketaplan.services.audit_trail import (
+    AuditFilter,
+    TrailPage,
+    export_audit_trail,
+    read_audit_trail,
+)
 from ketaplan.services.boosters import BoosterAdvice, recommend_booster
 from ketaplan.services.clinic_settings import (
     ClinicSettingsRecord,
@@ -112,7 +118,9 @@ from ketaplan.services.sessions import (
     open_session,
 )
 from ketaplan.services.staff import (
+    NewStaffMember,
     StaffMember,
+    add_staff_member,
     change_role,
     deactivate_user,
     list_staff,
@@ -495,6 +503,9 @@ class Staff(_Bound):
     def listing(self, *, actor: Actor) -> list[StaffMember]:
         return list_staff(self._context.unit_of_work(), actor=actor)
 
+    def add(self, new: NewStaffMember, *, actor: Actor) -> StaffMember:
+        return add_staff_member(self._context.unit_of_work(), new, actor=actor)
+
     def change_role(self, user_id: int, role: str, *, actor: Actor) -> StaffMember:
         return change_role(self._context.unit_of_work(), user_id, role, actor=actor)
 
@@ -506,6 +517,20 @@ class Staff(_Bound):
 
     def reactivate(self, user_id: int, *, actor: Actor) -> StaffMember:
         return reactivate_user(self._context.unit_of_work(), user_id, actor=actor)
+
+
+class AuditTrail(_Bound):
+    """The audit trail as an admin reads it: a page at a time, or the filtered trail as CSV."""
+
+    def page(
+        self, chosen: AuditFilter, *, actor: Actor, older_than: int | None = None
+    ) -> TrailPage:
+        return read_audit_trail(
+            self._context.unit_of_work(), chosen, actor=actor, older_than=older_than
+        )
+
+    def export(self, chosen: AuditFilter, *, actor: Actor) -> Iterator[str]:
+        return export_audit_trail(self._context.unit_of_work(), chosen, actor=actor)
 
 
 class Accounts(_Bound):

@@ -23,6 +23,10 @@ class AuditAction(StrEnum):
     ACCESS_REFUSED = "access.refused"
     ACCESS_REFUSED_COUNT = "access.refused_count"
 
+    # The audit trail read by an admin (the viewer's pages and its CSV export).
+    AUDIT_TRAIL_EXPORT = "audit.trail.export"
+    AUDIT_TRAIL_READ = "audit.trail.read"
+
     # Signing in and out.
     AUTH_SIGN_IN = "auth.sign_in"
     AUTH_SIGN_IN_FAILED = "auth.sign_in_failed"
@@ -74,6 +78,7 @@ class AuditAction(StrEnum):
     LEDGER_REPORT_DESTRUCTIONS = "ledger.report.destructions"
     LEDGER_REPORT_ENTRIES = "ledger.report.entries"
     LEDGER_REPORT_INVENTORIES = "ledger.report.inventories"
+    LEDGER_REPORT_LOSSES = "ledger.report.losses"
     LEDGER_REPORT_RECEIPTS = "ledger.report.receipts"
     LEDGER_RESOLVE = "ledger.resolve"
     LEDGER_RETURN = "ledger.return"

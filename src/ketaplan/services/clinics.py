@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import select
 
 from ketaplan.errors import ConflictError, InputError, NotFoundError
+from ketaplan.inputs import control_character
 from ketaplan.services.actors import ROLES, Actor, Role, require_role
 from ketaplan.services.audit_actions import AuditAction
 from ketaplan.services.passwords import hash_password
@@ -21,7 +22,8 @@ from ketaplan.services.unit_of_work import UnitOfWork
 from ketaplan.store.models import Clinic, User
 
 
-def _email(text: str) -> str:
+def checked_email(text: str) -> str:
+    """An e-mail address as stored (trimmed, lower case), or a refusal with an example."""
     email = text.strip().lower()
     local, _, domain = email.partition("@")
     if not local or "." not in domain or " " in email or len(email) > 320:
@@ -31,6 +33,24 @@ def _email(text: str) -> str:
             fields={"field": "email", "value": text},
         )
     return email
+
+
+MAX_STAFF_NAME_LENGTH = 200
+
+
+def checked_staff_name(text: str) -> str:
+    """A member of staff's name as stored (trimmed), or a refusal saying what is accepted."""
+    name = text.strip()
+    if not name:
+        problem = "give the member of staff's name, as it should appear in the records"
+    elif len(name) > MAX_STAFF_NAME_LENGTH:
+        problem = f"a name is at most {MAX_STAFF_NAME_LENGTH} characters (this one has {len(name)})"
+    else:
+        found = control_character(text)
+        if found is None:
+            return name
+        problem = f"the name {found}"
+    raise InputError(problem, code="input.invalid_name", fields={"field": "full_name"})
 
 
 def checked_role(text: str) -> Role:
@@ -81,7 +101,7 @@ def set_up_clinic(
     """Create a clinic and its first admin; returns the admin as an actor."""
     if not name.strip():
         raise InputError("the clinic needs a name", code="input.missing", fields={"field": "name"})
-    email = _email(admin_email)
+    email = checked_email(admin_email)
     password_hash = _hashed(admin_password)
     with uow:
         _refuse_taken_email(uow, email)
@@ -113,20 +133,29 @@ def set_up_clinic(
 
 
 def add_user(
-    uow: UnitOfWork, *, email: str, role: str, actor: Actor, password: str | None = None
+    uow: UnitOfWork,
+    *,
+    email: str,
+    role: str,
+    actor: Actor,
+    password: str | None = None,
+    full_name: str | None = None,
 ) -> int:
     """Add a member of staff to the actor's clinic (admins only); returns the user id.
 
-    Without a password the account exists but cannot sign in until one is set.
+    Without a password the account exists but cannot sign in until one is set. ``full_name``
+    is checked and kept trimmed (the command line may leave it out).
     """
     require_role(actor, ("admin",), "adding a user")
-    address, valid_role = _email(email), checked_role(role)
+    address, valid_role = checked_email(email), checked_role(role)
+    name = None if full_name is None else checked_staff_name(full_name)
     password_hash = _hashed(password)
     with uow:
         _refuse_taken_email(uow, address)
         user = User(
             clinic_id=actor.clinic_id,
             email=address,
+            full_name=name,
             role=valid_role,
             password_hash=password_hash,
             created_at=uow.clock(),

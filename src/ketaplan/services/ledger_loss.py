@@ -15,6 +15,7 @@ from ketaplan.errors import InputError
 from ketaplan.inputs import check_text
 from ketaplan.services.actors import Actor, Role, require_role
 from ketaplan.services.audit_actions import AuditAction
+from ketaplan.services.ledger_loss_rows import case_events
 from ketaplan.services.ledger_records import READING
 from ketaplan.services.ledger_store import add_entry, take_ledger_turn
 from ketaplan.services.unit_of_work import UnitOfWork
@@ -33,26 +34,8 @@ def _case_events(
         .where(EntryRow.clinic_id == actor.clinic_id, EntryRow.kind.like("loss_%"))
         .order_by(EntryRow.seq)
     )
-    cases: dict[int, list[LossEvent]] = {}
-    for row in rows:
-        data = row.data or {}
-        case = int(data.get("case_id", row.id))
-        if case_id is not None and case != case_id:
-            continue
-        cases.setdefault(case, []).append(
-            LossEvent(
-                row.id,
-                case,
-                cast(LossStep, row.kind.removeprefix("loss_")),
-                row.at,
-                row.by,
-                row.reason or "",
-                data.get("kind"),
-                data.get("missing", ""),
-                data.get("reference", ""),
-            )
-        )
-    return cases
+    cases = case_events(rows)
+    return cases if case_id is None else {case_id: cases[case_id]} if case_id in cases else {}
 
 
 def _zone(uow: UnitOfWork, actor: Actor) -> ZoneInfo:

@@ -19,13 +19,18 @@ from zoneinfo import ZoneInfo
 from ketaplan.clinical.catalog import Catalog
 from ketaplan.errors import NotFoundError
 from ketaplan.services.actors import Actor, require_role
-from ketaplan.services.ledger_records import READING, report
+from ketaplan.services.ledger_records import READING, report, to_csv
 from ketaplan.services.unit_of_work import UnitOfWork
 from ketaplan.store.models import Clinic
 
 SIGNED_REPORTS = ("destructions", "inventories")
 """The reports that are records signed by those who did them (1304.11 inventory, Form 41):
 they carry the clinic's DEA number and the signers' lines."""
+
+DEA_REPORTS = (*SIGNED_REPORTS, "losses")
+"""The reports whose heading names the clinic's DEA registration (a Form 106 is filed under
+it); every report's CSV carries it on each row
+(:data:`ketaplan.services.ledger_records.DEA_COLUMN`)."""
 
 NOT_RECORDED = "not recorded"
 
@@ -138,6 +143,27 @@ def signers(name: str, rows: tuple[dict[str, Any], ...]) -> tuple[Signer, ...]:
         Signer(who=who, roles=tuple(roles), entries=tuple(entries))
         for who, (roles, entries) in found.items()
     )
+
+
+def report_csv(
+    uow: UnitOfWork,
+    name: str,
+    *,
+    actor: Actor,
+    catalog: Catalog,
+    patient_id: int | None = None,
+    since: date | None = None,
+    until: date | None = None,
+    vial: str | None = None,
+) -> str:
+    """A ledger report as CSV, the clinic's DEA number on every row: the one text the command
+    line, the API and the page give (the rows' read is audited by
+    :func:`~ketaplan.services.ledger_records.report`)."""
+    heading = read_ledger_heading(uow, actor=actor, catalog=catalog)
+    rows = report(
+        uow, name, actor=actor, patient_id=patient_id, since=since, until=until, vial=vial
+    )
+    return to_csv(rows, dea_registration=heading.dea_registration)
 
 
 def printable_report(

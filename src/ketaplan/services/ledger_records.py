@@ -13,6 +13,7 @@ import io
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
@@ -26,11 +27,12 @@ from ketaplan.clinical.ledger import (
 from ketaplan.errors import InputError
 from ketaplan.services.actors import Actor, Role, require_role
 from ketaplan.services.audit_actions import AuditAction
+from ketaplan.services.ledger_loss_rows import loss_report_rows
 from ketaplan.services.ledger_store import to_container, to_entries
 from ketaplan.services.patient_contacts import NO_ADDRESS
 from ketaplan.services.patient_history import addresses_at
 from ketaplan.services.unit_of_work import UnitOfWork
-from ketaplan.store.models import LedgerContainer, Patient, User
+from ketaplan.store.models import Clinic, LedgerContainer, Patient, User
 from ketaplan.store.models import LedgerEntry as EntryRow
 
 READING: tuple[Role, ...] = ("admin", "prescriber", "nurse")
@@ -305,7 +307,7 @@ def care_entries(
     return [{**entry_dict(r, emails, c.number), "lot": c.lot} for r, c in found]
 
 
-REPORTS = ("administrations", "receipts", "destructions", "inventories", "entries")
+REPORTS = ("administrations", "receipts", "destructions", "inventories", "losses", "entries")
 
 
 def report(
@@ -329,7 +331,8 @@ def report(
         )
     with uow.reading():
         containers = {c.id: c for c in _containers(uow, actor)}
-        rows = [r for r in _all_rows(uow, actor) if _within(r.at, since, until)]
+        every_row = _all_rows(uow, actor)
+        rows = [r for r in every_row if _within(r.at, since, until)]
         if patient_id is not None:
             rows = [r for r in rows if r.patient_id == patient_id]
         if vial is not None:
@@ -337,15 +340,18 @@ def report(
             rows = [r for r in rows if r.container_id in kept]
         emails = _emails(uow, rows)
         patients = _patients(uow, {r.patient_id for r in rows if r.patient_id is not None})
-        addresses = (
-            addresses_at(
-                uow,
-                ((r.patient_id, r.at) for r in rows if r.patient_id is not None),
+        if name == "losses":
+            found = _loss_rows(uow, actor, every_row, rows, patient_id, vial)
+        else:
+            addresses = (
+                addresses_at(
+                    uow,
+                    ((r.patient_id, r.at) for r in rows if r.patient_id is not None),
+                )
+                if name == "administrations"
+                else {}
             )
-            if name == "administrations"
-            else {}
-        )
-        found = _report_rows(name, rows, containers, emails, patients, addresses)
+            found = _report_rows(name, rows, containers, emails, patients, addresses)
         uow.audit(
             actor,
             AuditAction(f"ledger.report.{name}"),
@@ -356,6 +362,30 @@ def report(
         )
         uow.commit()
     return found
+
+
+def _loss_rows(
+    uow: UnitOfWork,
+    actor: Actor,
+    every_row: list[EntryRow],
+    in_period: list[EntryRow],
+    patient_id: int | None,
+    vial: str | None,
+) -> list[dict[str, Any]]:
+    """The loss report: the cases discovered in the period, each with all its steps (a notice
+    sent after the period still shows). A case names no patient and no one vial, so a report
+    narrowed to a patient or a vial has no loss rows."""
+    if patient_id is not None or vial is not None:
+        return []
+    kept = {r.id for r in in_period if r.kind == "loss_open"}
+    clinic = uow.db.get_one(Clinic, actor.clinic_id)
+    return loss_report_rows(
+        every_row,
+        kept_cases=kept,
+        emails=_emails(uow, (r for r in every_row if r.kind == "loss_open")),
+        zone=ZoneInfo(clinic.time_zone),
+        now=uow.clock(),
+    )
 
 
 def _within(at: datetime, since: date | None, until: date | None) -> bool:
@@ -483,17 +513,23 @@ def _report_rows(
     return out
 
 
-def to_csv(rows: Sequence[dict[str, Any]]) -> str:
-    """Rows as CSV with a header of every column seen (a formula-like cell is quoted with a
-    leading apostrophe, so a spreadsheet shows it as text)."""
-    columns: list[str] = []
+DEA_COLUMN = "dea_registration"
+"""The clinic's DEA registration number, the first column of every ledger CSV: on every row
+(a line above the headings would break a spreadsheet's import), blank when not recorded."""
+
+
+def to_csv(rows: Sequence[dict[str, Any]], *, dea_registration: str) -> str:
+    """Rows as CSV with a header of the DEA column and every column seen, the DEA number on
+    every row (a formula-like cell is quoted with a leading apostrophe, so a spreadsheet shows
+    it as text)."""
+    columns: list[str] = [DEA_COLUMN]
     for row in rows:
         columns += [k for k in row if k not in columns]
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\r\n")
     writer.writeheader()
     for row in rows:
-        writer.writerow({k: _cell(v) for k, v in row.items()})
+        writer.writerow({k: _cell(v) for k, v in {DEA_COLUMN: dea_registration, **row}.items()})
     return out.getvalue()
 
 

@@ -16,8 +16,9 @@ HASHER = PasswordHasher()
 _NO_SUCH_ACCOUNT = HASHER.hash("an account that does not exist")
 
 
-def hash_password(password: str) -> str:
-    """The hash of an acceptable password (its length is checked first)."""
+def check_password_rules(password: str) -> None:
+    """Refuse a password the rules do not accept (its length), saying what is accepted;
+    without hashing it, so a form can check it beside its other fields first."""
     if not MIN_PASSWORD_LENGTH <= len(password) <= MAX_PASSWORD_LENGTH:
         raise InputError(
             f"a password must be {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters "
@@ -25,6 +26,11 @@ def hash_password(password: str) -> str:
             code="input.weak_password",
             fields={"field": "password", "min_length": MIN_PASSWORD_LENGTH},
         )
+
+
+def hash_password(password: str) -> str:
+    """The hash of an acceptable password (its length is checked first)."""
+    check_password_rules(password)
     return HASHER.hash(password)
 
 

@@ -6,7 +6,12 @@ someone leaves (or reactivates it). The rules a clinic expects:
 - admins only, and only in their own clinic: another clinic's user is "not found", exactly as
   a user that does not exist, so nothing says which e-mail addresses are taken elsewhere;
 - the clinic always keeps an active admin: the last one can neither deactivate nor demote
-  themselves (someone must be able to manage staff tomorrow);
+  themselves (someone must be able to manage staff tomorrow); nor does an admin deactivate their
+  own account, which another admin does (an admin may hand over their role while another
+  admin remains);
+- a new member of staff has a name, an e-mail not taken, a role and an initial password within
+  the password rules, all checked before anything is written and every problem named at once
+  (:func:`add_staff_member`), so the form shows each field's error on one submit;
 - deactivating ends every sign-in of the account in the same transaction, so a token in a
   leaver's browser or script stops working at once, not when it expires; a role change needs
   no such step, since every request reads the role afresh
@@ -22,17 +27,31 @@ demoted a moment ago no longer acts as one.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, func, select, update
 
-from ketaplan.errors import ConflictError, NotFoundError, PermissionDenied
+from ketaplan.errors import (
+    ConflictError,
+    InputError,
+    KetaplanError,
+    NotFoundError,
+    PermissionDenied,
+)
 from ketaplan.services.accounts import set_password
 from ketaplan.services.actors import Actor, Role, require_role
 from ketaplan.services.audit_actions import AuditAction
-from ketaplan.services.clinics import checked_role
+from ketaplan.services.clinics import (
+    MAX_STAFF_NAME_LENGTH,
+    add_user,
+    checked_email,
+    checked_role,
+    checked_staff_name,
+)
+from ketaplan.services.passwords import check_password_rules
 from ketaplan.services.unit_of_work import UnitOfWork
 from ketaplan.store.models import AccessToken, Clinic, User
 
@@ -45,6 +64,8 @@ class StaffMember:
 
     user_id: int
     email: str
+    full_name: str
+    """Blank for accounts added without one (before names were kept, or from the CLI)."""
     role: Role
     active: bool
     has_password: bool
@@ -76,6 +97,7 @@ def _members(uow: UnitOfWork, users: list[User]) -> list[StaffMember]:
         StaffMember(
             user_id=user.id,
             email=user.email,
+            full_name=user.full_name or "",
             role=checked_role(user.role),
             active=user.active,
             has_password=user.password_hash is not None,
@@ -201,6 +223,13 @@ def deactivate_user(uow: UnitOfWork, user_id: int, *, actor: Actor) -> StaffMemb
                 fields={"user_id": user_id},
             )
         _keep_an_active_admin(uow, user, actor, "deactivating")
+        if user.id == actor.user_id:
+            raise ConflictError(
+                "you cannot deactivate your own account: another admin can, so that someone "
+                "else sees an admin leave",
+                code="conflict.own_account",
+                fields={"user_id": user_id},
+            )
         user.active = False
         ended = cast(
             CursorResult[Any],
@@ -285,3 +314,79 @@ def reset_password(uow: UnitOfWork, user_id: int, password: str, *, actor: Actor
     if in_clinic is None:
         raise _not_found(user_id)
     set_password(uow, user_id, password, actor=actor)
+
+
+MAX_NAME_LENGTH = MAX_STAFF_NAME_LENGTH
+
+
+@dataclass(frozen=True, slots=True)
+class NewStaffMember:
+    """A member of staff as the admin types them in (the password is the initial one, given
+    to them in person, like a reset's)."""
+
+    full_name: str
+    email: str
+    role: str
+    password: str
+
+
+def new_member_problems(uow: UnitOfWork, new: NewStaffMember) -> dict[str, str]:
+    """Every field's problem at once (``{}`` when all is well): the name, the e-mail (its
+    form, then whether an account has it), the role and the password rules."""
+    problems: dict[str, str] = {}
+    checks: tuple[tuple[str, Callable[[], object]], ...] = (
+        ("full_name", lambda: checked_staff_name(new.full_name)),
+        ("email", lambda: checked_email(new.email)),
+        ("role", lambda: checked_role(new.role)),
+        ("password", lambda: check_password_rules(new.password)),
+    )
+    for field, check in checks:
+        try:
+            check()
+        except KetaplanError as refused:
+            problems[field] = refused.message
+    if "email" not in problems:
+        address = checked_email(new.email)
+        with uow.lookup() as db:  # checked again inside the write, which may still refuse it
+            taken = db.scalar(select(User.id).where(User.email == address))
+        if taken is not None:
+            problems["email"] = (
+                f"an account with e-mail {address} already exists (each member of staff signs "
+                "in with their own address)"
+            )
+    return problems
+
+
+def add_staff_member(uow: UnitOfWork, new: NewStaffMember, *, actor: Actor) -> StaffMember:
+    """Add a member of staff who can sign in with the initial password; every field's
+    problem is refused at once (an :class:`InputError` whose ``fields["errors"]`` maps each
+    field to its message) and nothing is written."""
+    require_role(actor, ADMIN_ONLY, "adding a member of staff")
+    problems = new_member_problems(uow, new)
+    if problems:
+        raise InputError(
+            "the member of staff was not added: "
+            + "; ".join(f"{field.replace('_', ' ')}: {text}" for field, text in problems.items()),
+            code="input.invalid_fields",
+            fields={"field": next(iter(problems)), "errors": problems},
+        )
+    user_id = add_user(
+        uow,
+        email=new.email,
+        role=new.role,
+        actor=actor,
+        password=new.password,
+        full_name=new.full_name,
+    )
+    with uow.lookup() as db:  # the row just written: a new account has no sign-ins yet
+        user = db.get_one(User, user_id)
+        return StaffMember(
+            user_id=user.id,
+            email=user.email,
+            full_name=user.full_name or "",
+            role=checked_role(user.role),
+            active=user.active,
+            has_password=user.password_hash is not None,
+            open_sign_ins=0,
+            created_at=user.created_at,
+        )

@@ -101,6 +101,8 @@ class User(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     clinic_id: Mapped[int] = mapped_column(ForeignKey("clinic.id"))
     email: Mapped[str] = mapped_column(String(320), unique=True)
+    full_name: Mapped[str | None] = mapped_column(String(200))
+    """As the admin typed it when adding them; none for accounts added before names were kept."""
     role: Mapped[str] = mapped_column(String(20))
     password_hash: Mapped[str | None] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(default=True)
@@ -346,7 +348,12 @@ class AuditEvent(Base):
     """Who did what to which record, when and from where; hash-chained (see store.audit)."""
 
     __tablename__ = "audit_event"
-    __table_args__ = (Index("ix_audit_event_patient_id", "patient_id"),)
+    __table_args__ = (
+        # The audit-trail viewer's filters, each in sequence order (revision 0013).
+        Index("ix_audit_event_patient_seq", "patient_id", "seq"),
+        Index("ix_audit_event_actor_seq", "actor_user_id", "seq"),
+        Index("ix_audit_event_action_seq", "action", "seq"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     seq: Mapped[int] = mapped_column(unique=True)

@@ -34,8 +34,8 @@ from ketaplan.services.ledger import (
     record_waste,
 )
 from ketaplan.services.ledger_loss import loss_cases, record_loss_step
-from ketaplan.services.ledger_printing import printable_report
-from ketaplan.services.ledger_records import REPORTS, report, stock, to_csv, vial_history
+from ketaplan.services.ledger_printing import printable_report, report_csv
+from ketaplan.services.ledger_records import REPORTS, report, stock, vial_history
 from ketaplan.services.ledger_stock import (
     InventoryLine,
     correct_entry,
@@ -336,7 +336,9 @@ def vial_route(
 
 @router.get("/reports/{name}", name="ledger_report")
 def report_route(
-    name: Literal["administrations", "receipts", "destructions", "inventories", "entries"],
+    name: Literal[
+        "administrations", "receipts", "destructions", "inventories", "losses", "entries"
+    ],
     actor: SignedIn,
     request: Request,
     patient_id: Annotated[int | None, Query(ge=1, le=MAX_RECORD_ID)] = None,
@@ -370,6 +372,21 @@ def report_route(
                 "Cache-Control": "no-store",
             },
         )
+    if format == "csv":
+        return Response(
+            report_csv(
+                context.unit_of_work(),
+                name,
+                actor=actor,
+                catalog=context.catalog,
+                patient_id=patient_id,
+                since=since,
+                until=until,
+                vial=vial,
+            ),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="ketaplan-{name}.csv"'},
+        )
     rows = report(
         context.unit_of_work(),
         name,
@@ -379,12 +396,6 @@ def report_route(
         until=until,
         vial=vial,
     )
-    if format == "csv":
-        return Response(
-            to_csv(rows),
-            media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="ketaplan-{name}.csv"'},
-        )
     return {"report": name, "rows": rows}
 
 

@@ -1,4 +1,4 @@
-"""Staff accounts (admins): list, change a role, reset a password, deactivate, reactivate.
+"""Staff accounts (admins): list, add, change a role, reset a password, deactivate, reactivate.
 
 The rules are the service's (:mod:`ketaplan.services.staff`): another clinic's user is a 404,
 the clinic's last active admin cannot be deactivated or demoted (409), and deactivating ends
@@ -14,13 +14,11 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from ketaplan.http.context import services
-from ketaplan.http.params import RecordId
+from ketaplan.http.params import Line, RecordId
 from ketaplan.http.security import SignedIn
 from ketaplan.services import ROLES
 from ketaplan.services.passwords import MAX_PASSWORD_LENGTH
-from ketaplan.services.staff import (
-    StaffMember,
-)
+from ketaplan.services.staff import MAX_NAME_LENGTH, NewStaffMember, StaffMember
 
 router = APIRouter(prefix="/staff", tags=["staff"])
 
@@ -28,6 +26,7 @@ router = APIRouter(prefix="/staff", tags=["staff"])
 class StaffMemberOut(BaseModel):
     user_id: int
     email: str
+    full_name: str = Field(description="Blank for accounts added without a name.")
     role: str
     active: bool
     has_password: bool = Field(description="Without one the account cannot sign in.")
@@ -59,10 +58,28 @@ class PasswordIn(BaseModel):
     ]
 
 
+class NewStaffMemberIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    full_name: Annotated[Line, Field(max_length=MAX_NAME_LENGTH, examples=["Robin Reyes"])]
+    email: Annotated[Line, Field(max_length=320, examples=["robin@clinic.example"])]
+    role: Annotated[
+        str, Field(max_length=20, description=f"One of {', '.join(ROLES)}.", examples=["nurse"])
+    ]
+    password: Annotated[
+        str,
+        Field(
+            max_length=MAX_PASSWORD_LENGTH,
+            description="The initial password (at least 12 characters), given in person.",
+        ),
+    ]
+
+
 def _out(member: StaffMember) -> StaffMemberOut:
     return StaffMemberOut(
         user_id=member.user_id,
         email=member.email,
+        full_name=member.full_name,
         role=member.role,
         active=member.active,
         has_password=member.has_password,
@@ -76,6 +93,14 @@ def list_staff_route(actor: SignedIn, request: Request) -> StaffOut:
     """The clinic's staff, active first."""
     members = services(request).staff.listing(actor=actor)
     return StaffOut(staff=[_out(member) for member in members])
+
+
+@router.post("", name="add_user", status_code=201)
+def add_user_route(body: NewStaffMemberIn, actor: SignedIn, request: Request) -> StaffMemberOut:
+    """Add a member of staff who signs in with the initial password. Every field's problem is
+    in one 422 (``errors``: field → message); an address already in use is one of them."""
+    new = NewStaffMember(body.full_name, body.email, body.role, body.password)
+    return _out(services(request).staff.add(new, actor=actor))
 
 
 @router.post("/{user_id}/role", name="change_user_role")

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ketaplan.export.pdf.document import FONT, PrintedDocument
-from ketaplan.services.ledger_printing import SIGNED_REPORTS, LedgerReport
+from ketaplan.services.ledger_printing import DEA_REPORTS, SIGNED_REPORTS, LedgerReport
 
 TABLE_FONT_PT = 6.0
 TABLE_LINE_MM = 3.1
@@ -89,7 +89,7 @@ def ledger_report_pdf(report: LedgerReport) -> bytes:
     )
     pdf.set_title(f"{title} ({report.period})")
     pdf.add_page()
-    if report.name in SIGNED_REPORTS:
+    if report.name in DEA_REPORTS:
         pdf.paragraph(report.heading.dea_line, bold=True)
     pdf.paragraph(
         f"{len(report.rows)} entries. Every row is an entry written once; corrections are "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ketaplan.web.routes import (
+    audit,
     auth,
     care,
     courses,
@@ -29,5 +30,6 @@ ROUTERS = (
     questionnaires.router,
     settings.router,
     staff.router,
+    audit.router,
     ledger.router,
 )

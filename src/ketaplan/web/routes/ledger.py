@@ -39,12 +39,14 @@ from ketaplan.services.ledger import (
 )
 from ketaplan.services.ledger_loss import loss_cases, record_loss_step
 from ketaplan.services.ledger_printing import (
+    DEA_REPORTS,
     SIGNED_REPORTS,
     columns_of,
     printable_report,
     read_ledger_heading,
+    report_csv,
 )
-from ketaplan.services.ledger_records import REPORTS, report, stock, to_csv
+from ketaplan.services.ledger_records import REPORTS, report, stock
 from ketaplan.services.ledger_stock import (
     correct_entry,
     record_count,
@@ -298,7 +300,9 @@ async def ledger_action(
 
 @router.get("/ledger/reports/{name}", name="web_ledger_report", response_class=HTMLResponse)
 async def ledger_report(
-    name: Literal["administrations", "receipts", "destructions", "inventories", "entries"],
+    name: Literal[
+        "administrations", "receipts", "destructions", "inventories", "losses", "entries"
+    ],
     actor: SignedIn,
     request: Request,
     format: Literal["html", "csv", "pdf"] = "html",
@@ -326,6 +330,20 @@ async def ledger_report(
                 "Cache-Control": "no-store",
             },
         )
+    if format == "csv":
+        return Response(
+            await call(
+                report_csv,
+                context.unit_of_work(),
+                name,
+                actor=actor,
+                catalog=context.catalog,
+                patient_id=patient_id,
+                vial=vial,
+            ),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="ketaplan-{name}.csv"'},
+        )
     rows = await call(
         report,
         context.unit_of_work(),
@@ -334,12 +352,6 @@ async def ledger_report(
         patient_id=patient_id,
         vial=vial,
     )
-    if format == "csv":
-        return Response(
-            to_csv(rows),
-            media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="ketaplan-{name}.csv"'},
-        )
     heading = await call(
         read_ledger_heading, context.unit_of_work(), actor=actor, catalog=context.catalog
     )
@@ -353,5 +365,6 @@ async def ledger_report(
             "vial": vial,
             "heading": heading,
             "signed_record": name in SIGNED_REPORTS,
+            "names_dea": name in DEA_REPORTS,
         },
     )

@@ -1,9 +1,11 @@
-"""The staff page (admins): everyone who works at the clinic, with forms to change a role,
-reset a password, and deactivate or reactivate an account. The rules are the service's
-(:mod:`ketaplan.services.staff`); a refusal shows on the page next to the member it is about.
+"""The staff page (admins): everyone who works at the clinic, with forms to add a member of
+staff, change a role, reset a password, and deactivate or reactivate an account. The rules
+are the service's (:mod:`ketaplan.services.staff`); a refusal shows on the page next to the
+member it is about.
 
-A new password is typed by the admin (and given to the member of staff in person): it is never
-shown back, put in a URL, or stored anywhere but as its hash.
+A new or initial password is typed by the admin (and given to the member of staff in person):
+it is never shown back, put in a URL, or stored anywhere but as its hash. Adding someone shows
+every field's problem at once, beside its field, with what was typed kept (but the password).
 """
 
 from __future__ import annotations
@@ -19,11 +21,13 @@ from ketaplan.http.context import services
 from ketaplan.http.params import RecordId
 from ketaplan.http.security import SignedIn
 from ketaplan.services import ROLES, Actor
+from ketaplan.services.staff import NewStaffMember
 from ketaplan.web.rendering import call, form_of, redirect, render
 
 router = APIRouter()
 
 DONE = {
+    "added": "{email} is added as {role}: give them their initial password in person.",
     "role": "{email} is now {role}; it applies from their next page or request.",
     "password": "{email} has a new password; every sign-in they had has ended.",
     "deactivated": "{email} is deactivated: they cannot sign in, and their sign-ins ended.",
@@ -41,6 +45,8 @@ async def _page(
     status: int = 200,
     done: str = "",
     user: str = "",
+    new_values: Mapping[str, str] | None = None,
+    new_errors: Mapping[str, str] | None = None,
 ) -> Response:
     members = await call(services(request).staff.listing, actor=actor)
     by_id = {str(member.user_id): member for member in members}
@@ -51,7 +57,15 @@ async def _page(
     return render(
         request,
         "staff.html",
-        {"members": members, "roles": ROLES, "errors": errors or {}, "note": note},
+        {
+            "members": members,
+            "roles": ROLES,
+            "roles_choices": [(role, role.replace("_", " ")) for role in ROLES],
+            "errors": errors or {},
+            "note": note,
+            "new_values": new_values or {},
+            "new_errors": new_errors or {},
+        },
         status=status,
     )
 
@@ -80,6 +94,38 @@ async def _change(
     if user_id == actor.user_id and done in {"role", "deactivated"}:
         return redirect("/")  # your own role or account changed: the staff page may be closed
     return redirect(f"/staff?done={done}&user={user_id}#user-{user_id}")
+
+
+NEW_MEMBER_FIELDS = ("full_name", "email", "role")
+"""What the add form shows back after a refusal (never the password)."""
+
+
+@router.post("/staff/new", name="web_add_user")
+async def add_form(actor: SignedIn, request: Request) -> Response:
+    form = await form_of(request)
+    new = NewStaffMember(
+        full_name=form.get("full_name", ""),
+        email=form.get("email", ""),
+        role=form.get("role", ""),
+        password=form.get("password", ""),
+    )
+    try:
+        member = await call(services(request).staff.add, new, actor=actor)
+    except (InputError, ConflictError) as refused:
+        errors = refused.fields.get("errors")
+        by_field = (
+            {str(k): str(v) for k, v in errors.items()}
+            if isinstance(errors, dict)
+            else {str(refused.fields.get("field") or "email"): refused.message}
+        )
+        return await _page(
+            request,
+            actor,
+            status=refused.http_status,
+            new_values={key: form.get(key, "") for key in NEW_MEMBER_FIELDS},
+            new_errors=by_field,
+        )
+    return redirect(f"/staff?done=added&user={member.user_id}#user-{member.user_id}")
 
 
 @router.post("/staff/{user_id}/role", name="web_change_user_role")
