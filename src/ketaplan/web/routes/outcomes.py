@@ -15,6 +15,7 @@ from ketaplan.errors import ConflictError, InputError
 from ketaplan.http.context import services
 from ketaplan.http.params import LinkToken, RecordId
 from ketaplan.http.security import SignedIn, client_origin
+from ketaplan.services.listing import Window
 from ketaplan.web.item_texts import ITEM_TEXTS
 from ketaplan.web.rendering import call, field_errors, form_of, redirect, render
 from ketaplan.web.routes.patients import patient_page_values
@@ -43,7 +44,8 @@ async def screen(patient_id: RecordId, actor: SignedIn, request: Request) -> Res
 @router.get("/patients/{patient_id}/screening", name="web_screening", response_class=HTMLResponse)
 async def latest_screening(patient_id: RecordId, actor: SignedIn, request: Request) -> Response:
     context = services(request)
-    found = await call(context.screenings.listing, patient_id, actor=actor)
+    newest = Window(limit=1)
+    found = (await call(context.screenings.listing, patient_id, actor=actor, window=newest)).rows
     if not found:
         return redirect(f"/patients/{patient_id}")
     patient = await call(context.patients.get, patient_id, actor=actor)
