@@ -543,7 +543,7 @@ def test_clinical_staff_still_see_the_planted_facts(api: Api) -> None:
     scores = _ok(
         api.client.get(f"{V1}/patients/{pid}/questionnaires", headers=api.as_role("nurse"))
     )
-    assert "phq9.item9_positive" in json.dumps(scores[0]["score"])
+    assert "phq9.item9_positive" in json.dumps(scores["items"][0]["score"])
     page = api.client.get("/dashboard", headers=api.as_role("nurse"))
     assert 'id="item9-flags"' in page.text
     assert PATIENT["full_name"] in page.text
@@ -695,7 +695,7 @@ def test_the_front_desk_books_and_moves_a_course_without_learning_its_protocol(
             f"{V1}/patients/{clinic.ids['patient_id']}/courses", headers=api.as_role("front_desk")
         )
     )
-    assert listed == [booking]
+    assert listed["items"] == [booking]
     calendar = api.client.get(
         f"{V1}/courses/{course_id}/calendar.ics", headers=api.as_role("nurse")
     )

@@ -349,9 +349,10 @@ def test_a_password_reset_ends_sign_ins_and_the_new_password_signs_in(api: Api) 
 def test_the_api_lists_the_staff_for_admins_only(api: Api) -> None:
     listed = api.client.get("/api/v1/staff", headers=api.as_role("admin"))
     assert listed.status_code == 200
-    assert {m["email"] for m in listed.json()["staff"]} == set(ROLE_EMAILS.values())
+    assert {m["email"] for m in listed.json()["items"]} == set(ROLE_EMAILS.values())
+    assert listed.json()["total_count"] == len(ROLE_EMAILS)
     assert all(
-        "password" not in key for m in listed.json()["staff"] for key in m if key != "has_password"
+        "password" not in key for m in listed.json()["items"] for key in m if key != "has_password"
     )
     for role in ("prescriber", "nurse", "front_desk"):
         refused = api.client.get("/api/v1/staff", headers=api.as_role(role))

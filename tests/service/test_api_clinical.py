@@ -74,7 +74,8 @@ def test_a_screening_lists_findings_by_severity_and_is_saved(api: Api) -> None:
     listed = _ok(
         api.client.get(f"{V1}/patients/{patient_id}/screenings", headers=api.as_role("prescriber"))
     )
-    assert [s["screening_id"] for s in listed] == [body["screening_id"]]
+    assert [s["screening_id"] for s in listed["items"]] == [body["screening_id"]]
+    assert (listed["total_count"], listed["next"]) == (1, None)
     assert _last_action(api) == "screening.list"
 
 
@@ -116,7 +117,8 @@ def test_a_plan_is_saved_with_its_explanation_and_read_back(api: Api) -> None:
     read = _ok(api.client.get(f"{V1}/plans/{body['plan_id']}", headers=api.as_role("admin")))
     assert read == body
     listed = _ok(api.client.get(f"{V1}/patients/{patient_id}/plans", headers=api.as_role("nurse")))
-    assert [p["plan_id"] for p in listed] == [body["plan_id"]]
+    assert [p["plan_id"] for p in listed["items"]] == [body["plan_id"]]
+    assert listed["total_count"] == 1
 
 
 def test_a_dose_past_the_soft_limit_needs_an_override_which_is_a_prescribers(
@@ -371,7 +373,7 @@ def test_charting_a_session_event_by_event(api: Api) -> None:
     listed = _ok(
         api.client.get(f"{V1}/patients/{patient_id}/sessions", headers=api.as_role("nurse"))
     )
-    assert listed[0]["events"] == 3
+    assert listed["items"][0]["events"] == 3
     assert _audit(api)[-1].action == "session.list"
 
 
@@ -475,7 +477,7 @@ def test_staff_record_a_questionnaire_and_list_the_responses(api: Api) -> None:
             f"{V1}/patients/{patient_id}/questionnaires?scale=phq9", headers=api.as_role("admin")
         )
     )
-    assert [r["response_id"] for r in listed] == [body["response_id"]]
+    assert [r["response_id"] for r in listed["items"]] == [body["response_id"]]
 
 
 @pytest.mark.parametrize(
@@ -523,7 +525,7 @@ def test_an_answer_time_in_the_future_or_before_2000_is_refused_and_names_the_fi
     listed = api.client.get(
         f"{V1}/patients/{patient_id}/questionnaires", headers=api.as_role("nurse")
     )
-    assert listed.json() == []
+    assert listed.json() == {"items": [], "total_count": 0, "limit": 50, "next": None}
 
 
 def test_a_questionnaire_tied_to_another_patients_session_is_refused(api: Api) -> None:

@@ -124,11 +124,11 @@ def test_search_finds_by_part_of_the_name_in_any_case_and_only_in_the_clinic(api
     _create(api, full_name="Sam Example")
     _create(api, full_name="100% Real_Name")
     found = api.client.get("/api/v1/patients?q=SAM", headers=api.as_role("front_desk")).json()
-    assert [p["full_name"] for p in found] == ["Jordan Sample", "Sam Example"]
+    assert [p["full_name"] for p in found["items"]] == ["Jordan Sample", "Sam Example"]
     wildcard = api.client.get("/api/v1/patients?q=%25", headers=api.as_role("nurse")).json()
-    assert [p["full_name"] for p in wildcard] == ["100% Real_Name"]
+    assert [p["full_name"] for p in wildcard["items"]] == ["100% Real_Name"]
     everyone = api.client.get("/api/v1/patients", headers=api.as_role("nurse")).json()
-    assert len(everyone) == 3
+    assert (len(everyone["items"]), everyone["total_count"], everyone["next"]) == (3, 3, None)
 
 
 def test_reads_and_writes_of_a_patient_are_audited_with_who_and_where(api: Api) -> None:

@@ -293,7 +293,7 @@ def test_signing_supersedes_the_previous_active_order_and_is_audited(
         uow, patient.patient_id, prescriber=prescriber, catalog=catalog, resolver=resolver
     )
     assert audit_log()[-3:] == ["plan.create", "order.supersede", "order.sign"]
-    states = {p.plan_id: p for p in list_plans(uow, patient.patient_id, actor=nurse)}
+    states = {p.plan_id: p for p in list_plans(uow, patient.patient_id, actor=nurse).rows}
     assert states[first.plan_id].status == "superseded"
     assert states[first.plan_id].plan["preparation"] is None
     assert f"superseded by order {second.plan_id}" in str(

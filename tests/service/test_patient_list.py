@@ -11,10 +11,12 @@ from dataclasses import replace
 from datetime import date
 from typing import Any
 
+import pytest
 from alembic import command
 from sqlalchemy import event, select
 
 from ketaplan.clinical.catalog import Catalog
+from ketaplan.errors import InputError
 from ketaplan.services import (
     Actor,
     PatientDetails,
@@ -23,6 +25,7 @@ from ketaplan.services import (
     set_up_clinic,
     update_patient,
 )
+from ketaplan.services.patient_pages import MAX_PATIENT_PAGE, page_patients
 from ketaplan.services.patients import search_patients
 from ketaplan.store import Database
 from ketaplan.store.models import Patient
@@ -183,3 +186,76 @@ def test_upgrading_a_database_fills_the_list_columns_from_the_current_versions(
     with database.engine.begin() as connection:
         command.upgrade(alembic_config(connection), "head")
     assert stored() == written_by_the_services
+
+
+# ------------------------------------------------------------ paging (API) ----
+
+
+def _page_names(uow: UnitOfWork, actor: Actor, **kwargs: Any) -> tuple[list[str], int, int | None]:
+    page = page_patients(uow, actor=actor, **kwargs)
+    return [p.full_name for p in page.patients], page.total, page.next_after
+
+
+def test_pages_reach_every_patient_once_with_the_total_and_a_new_one_takes_its_place(
+    uow: UnitOfWork, nurse: Actor, catalog: Catalog
+) -> None:
+    other = set_up_clinic(
+        uow, name="Other Clinic", time_zone="Europe/London", admin_email="admin@other.example"
+    )
+    create_patient(uow, _details("Ann Elsewhere"), actor=other, catalog=catalog)
+    ids = {
+        name: create_patient(uow, _details(name), actor=nurse, catalog=catalog).patient_id
+        for name in ["Cy Three", "ann one", "Bo Two", "Di Four", "Ed Five"]
+    }
+    first = _page_names(uow, nurse, limit=2)
+    assert first == (["ann one", "Bo Two"], 5, ids["Bo Two"])
+    create_patient(uow, _details("Al Early"), actor=nurse, catalog=catalog)  # before the cursor
+    create_patient(uow, _details("Cz Later"), actor=nurse, catalog=catalog)  # after it
+    second = _page_names(uow, nurse, limit=2, after=first[2])
+    assert second == (["Cy Three", "Cz Later"], 7, ids_of_last(uow, nurse, "Cz Later"))
+    third = _page_names(uow, nurse, limit=2, after=second[2])
+    assert third == (["Di Four", "Ed Five"], 7, None)
+    assert _page_names(uow, nurse, query="o", limit=50) == (
+        ["ann one", "Bo Two", "Di Four"],
+        3,
+        None,
+    )
+
+
+def ids_of_last(uow: UnitOfWork, actor: Actor, name: str) -> int:
+    [found] = search_patients(uow, name, actor=actor)
+    return found.patient_id
+
+
+def test_a_page_refuses_a_limit_out_of_bounds_and_a_cursor_from_another_clinic(
+    uow: UnitOfWork, nurse: Actor, catalog: Catalog
+) -> None:
+    other = set_up_clinic(
+        uow, name="Other Clinic", time_zone="Europe/London", admin_email="admin@other.example"
+    )
+    elsewhere = create_patient(uow, _details("Ann Elsewhere"), actor=other, catalog=catalog)
+    for limit in (0, MAX_PATIENT_PAGE + 1):
+        with pytest.raises(InputError, match=f"must be 1 to {MAX_PATIENT_PAGE}") as refused:
+            page_patients(uow, actor=nurse, limit=limit)
+        assert refused.value.fields["field"] == "limit"
+    with pytest.raises(InputError, match="not a patient of this list") as refused:
+        page_patients(uow, actor=nurse, limit=5, after=elsewhere.patient_id)
+    assert refused.value.code == "input.invalid_cursor"
+
+
+def test_a_page_and_its_total_read_the_clinic_s_index_slice(
+    database: Database, uow: UnitOfWork, nurse: Actor, catalog: Catalog
+) -> None:
+    first = create_patient(uow, _details("Pat One"), actor=nurse, catalog=catalog)
+    create_patient(uow, _details("Pat Two"), actor=nurse, catalog=catalog)
+    with _search_statement(database) as seen:
+        page_patients(uow, "pat", actor=nurse, limit=1, after=first.patient_id)
+    assert len(seen) == 3  # the cursor's key, the page, the total
+    for statement, parameters in seen:
+        plan = _plan(database, statement, parameters)
+        if database.engine.dialect.name == "sqlite":
+            assert "SCAN" not in plan, plan  # a search of the index or the key, never a scan
+            assert "TEMP B-TREE" not in plan, plan
+        else:
+            assert "Seq Scan" not in plan, plan
+            assert "Sort" not in plan, plan

@@ -494,7 +494,7 @@ def test_a_nurse_enters_a_phq9_from_paper_and_it_is_on_the_chart_with_its_flag(
     listed = api.client.get(
         f"/api/v1/patients/{patient_id}/questionnaires", headers=api.as_role("nurse")
     ).json()
-    (response,) = listed if isinstance(listed, list) else listed["responses"]
+    (response,) = listed["items"]
     assert response["score"]["total"] == 20
     assert response["source"] == "staff"
     assert response["course_id"] == int(course.rsplit("/", 1)[1])

@@ -8,9 +8,13 @@ imports the pages, nor the pages the API.
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 
+from ketaplan.api.document import camel_case, complete_document
 from ketaplan.api.routes import (
     audit,
     auth,
@@ -27,7 +31,6 @@ from ketaplan.api.routes import (
     system,
     titration,
 )
-from ketaplan.http.params import ERROR_RESPONSES
 
 API_PREFIX = "/api/v1"
 
@@ -40,8 +43,7 @@ def operation_id(route: APIRoute) -> str:
     >>> operation_id(APIRoute("/x", lambda: None, name="sign_in_for_token"))
     'signInForToken'
     """
-    first, *rest = route.name.split("_")
-    return first + "".join(word.capitalize() for word in rest)
+    return camel_case(route.name)
 
 
 def install(app: FastAPI) -> None:
@@ -65,9 +67,23 @@ def install(app: FastAPI) -> None:
         app.include_router(
             module.router,
             prefix=API_PREFIX,
-            responses=ERROR_RESPONSES,
             generate_unique_id_function=operation_id,
         )
+    app.openapi = lambda: _document(app)  # type: ignore[method-assign]
+
+
+def _document(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's document of the API, completed with sign-in and errors
+    (:func:`~ketaplan.api.document.complete_document`), made once per app."""
+    if app.openapi_schema is None:
+        document = get_openapi(
+            title=app.title,
+            version=app.version,
+            summary=app.summary,
+            routes=app.routes,
+        )
+        app.openapi_schema = complete_document(document)
+    return app.openapi_schema
 
 
 __all__ = ["API_PREFIX", "install", "operation_id"]

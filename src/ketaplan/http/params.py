@@ -11,7 +11,7 @@ the CLI).
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Path
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
@@ -84,24 +84,27 @@ ClinicTime = Annotated[
 ]
 
 
+class Problem(BaseModel):
+    """One thing wrong with a request FastAPI could not validate: where, and what."""
+
+    field: str = Field(description="Where: a parameter's name or the body's field path.")
+    problem: str = Field(description="What is wrong and what is accepted.")
+
+
 class ErrorOut(BaseModel):
     """Every error: a stable ``code`` to match on, a ``message`` for a person, and the
-    structured fields behind the message."""
+    structured fields behind the message. The fields most errors carry are typed here; an
+    error may add others of its own (the refused value, what is accepted), so the body stays
+    open to more (``additionalProperties``)."""
 
     model_config = ConfigDict(extra="allow")
 
-    code: str
+    code: str = Field(examples=["input.invalid_request"])
     message: str
-
-
-ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorOut, "description": description}
-    for status, description in (
-        (401, "Not signed in"),
-        (403, "The role or the CSRF token does not allow it"),
-        (404, "No such record in your clinic"),
-        (409, "Someone else changed the record first"),
-        (422, "The request is not valid, or a dose limit refuses it"),
+    field: str | None = Field(None, description="The field the error is about, when one is.")
+    problems: list[Problem] | None = Field(
+        None, description="Every problem, for input.invalid_request."
     )
-}
-"""The error responses every API route documents (the schema schemathesis checks against)."""
+    retry_after_s: int | None = Field(
+        None, description="Seconds to wait (a 429), as in the Retry-After header."
+    )

@@ -46,6 +46,7 @@ from ketaplan.services.courses import (
 )
 from ketaplan.services.dashboard import Dashboard, clinic_dashboard
 from ketaplan.services.item9_reviews import Item9Flag, review_item9_flag
+from ketaplan.services.listing import Listed, Window
 from ketaplan.services.measurement import (
     CareView,
     DueView,
@@ -74,6 +75,7 @@ from ketaplan.services.patient_overview import (
     patient_overview,
     session_console,
 )
+from ketaplan.services.patient_pages import PatientPage, page_patients
 from ketaplan.services.patients import (
     MAX_SEARCH_RESULTS,
     PatientDetails,
@@ -168,6 +170,13 @@ class Patients(_Bound):
     ) -> list[PatientSummary]:
         return search_patients(self._context.unit_of_work(), query, actor=actor, limit=limit)
 
+    def page(
+        self, query: str = "", *, actor: Actor, limit: int, after: int | None = None
+    ) -> PatientPage:
+        return page_patients(
+            self._context.unit_of_work(), query, actor=actor, limit=limit, after=after
+        )
+
     def update(
         self, patient_id: int, details: PatientDetails, *, expected_version: int, actor: Actor
     ) -> PatientRecord:
@@ -214,8 +223,8 @@ class Screenings(_Bound):
             resolver=self._context.resolver,
         )
 
-    def listing(self, patient_id: int, *, actor: Actor) -> list[ScreeningRecord]:
-        return list_screenings(self._context.unit_of_work(), patient_id, actor=actor)
+    def listing(self, patient_id: int, *, actor: Actor, window: Window) -> Listed[ScreeningRecord]:
+        return list_screenings(self._context.unit_of_work(), patient_id, actor=actor, window=window)
 
 
 class Plans(_Bound):
@@ -237,8 +246,8 @@ class Plans(_Bound):
     def predict(self, plan_id: int, *, actor: Actor) -> PlanPrediction:
         return predict_plan(self._context.unit_of_work(), plan_id, actor=actor)
 
-    def listing(self, patient_id: int, *, actor: Actor) -> list[PlanRecord]:
-        return list_plans(self._context.unit_of_work(), patient_id, actor=actor)
+    def listing(self, patient_id: int, *, actor: Actor, window: Window) -> Listed[PlanRecord]:
+        return list_plans(self._context.unit_of_work(), patient_id, actor=actor, window=window)
 
     def sign(
         self,
@@ -286,8 +295,8 @@ class Courses(_Bound):
             plan_id=plan_id,
         )
 
-    def listing(self, patient_id: int, *, actor: Actor) -> list[CourseView]:
-        return list_courses(self._context.unit_of_work(), patient_id, actor=actor)
+    def listing(self, patient_id: int, *, actor: Actor, window: Window) -> Listed[CourseView]:
+        return list_courses(self._context.unit_of_work(), patient_id, actor=actor, window=window)
 
     def read(self, course_id: int, *, actor: Actor) -> CourseView:
         return read_course(self._context.unit_of_work(), course_id, actor=actor)
@@ -374,8 +383,8 @@ class Sessions(_Bound):
             self._context.unit_of_work(), session_id, actor=actor, policy=self._context.policy
         )
 
-    def listing(self, patient_id: int, *, actor: Actor) -> list[SessionListing]:
-        return list_sessions(self._context.unit_of_work(), patient_id, actor=actor)
+    def listing(self, patient_id: int, *, actor: Actor, window: Window) -> Listed[SessionListing]:
+        return list_sessions(self._context.unit_of_work(), patient_id, actor=actor, window=window)
 
     def console(self, session_id: int, *, actor: Actor) -> ConsoleView:
         return session_console(
@@ -422,10 +431,14 @@ class Questionnaires(_Bound):
         )
 
     def listing(
-        self, patient_id: int, *, actor: Actor, scale_key: str | None = None
-    ) -> list[QuestionnaireRecord]:
+        self, patient_id: int, *, actor: Actor, window: Window, scale_key: str | None = None
+    ) -> Listed[QuestionnaireRecord]:
         return list_questionnaires(
-            self._context.unit_of_work(), patient_id, actor=actor, scale_key=scale_key
+            self._context.unit_of_work(),
+            patient_id,
+            actor=actor,
+            scale_key=scale_key,
+            window=window,
         )
 
 

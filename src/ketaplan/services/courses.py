@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, Literal, TypeAlias, cast
 
-from sqlalchemy import CursorResult, delete, select, update
+from sqlalchemy import CursorResult, delete, func, select, update
 
 from ketaplan.clinical.course import (
     Appointment,
@@ -30,7 +30,7 @@ from ketaplan.errors import ConflictError, InputError
 from ketaplan.services.actors import Actor
 from ketaplan.services.audit_actions import AuditAction
 from ketaplan.services.clinic_policy import clinic_policy
-from ketaplan.services.listing import audited_patient_listing
+from ketaplan.services.listing import Listed, Window, audited_patient_listing
 from ketaplan.services.orders import newest_active_order, require_active
 from ketaplan.services.patients import find_in_clinic, find_patient
 from ketaplan.services.plans import find_plan
@@ -214,24 +214,37 @@ def read_course(uow: UnitOfWork, course_id: int, *, actor: Actor) -> CourseView:
     return course_view(_read_course(uow, course_id, actor), actor)
 
 
-def list_courses(uow: UnitOfWork, patient_id: int, *, actor: Actor) -> list[CourseView]:
-    """The patient's courses as the actor's role sees them, newest first; audited."""
+FIRST_PAGE = Window(MAX_LISTED)
+"""The page a caller that names none gets (the newest)."""
+
+
+def list_courses(
+    uow: UnitOfWork, patient_id: int, *, actor: Actor, window: Window = FIRST_PAGE
+) -> Listed[CourseView]:
+    """A page of the patient's courses as the actor's role sees them, newest first, and how
+    many there are; audited."""
+    theirs = TreatmentCourse.patient_id == patient_id
     return audited_patient_listing(
         uow,
         patient_id,
         actor=actor,
         action=AuditAction.COURSE_LIST,
         ids_key="course_ids",
-        load=lambda: (
+        load=lambda window: (
             course_view(_record(row), actor)
             for row in uow.db.scalars(
                 select(TreatmentCourse)
-                .where(TreatmentCourse.patient_id == patient_id)
+                .where(theirs)
                 .order_by(TreatmentCourse.id.desc())
-                .limit(MAX_LISTED)
+                .limit(window.limit)
+                .offset(window.offset)
             )
         ),
+        count=lambda: (
+            uow.db.scalar(select(func.count()).select_from(TreatmentCourse).where(theirs)) or 0
+        ),
         id_of=lambda course: course.course_id,
+        window=window,
     )
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Table, func, insert, select
 
 from ketaplan.clinical.medications import MedicationResolver
 from ketaplan.clinical.planning import PlanRequest, make_plan, plan_to_dict
@@ -33,7 +33,7 @@ from ketaplan.errors import (
 from ketaplan.services.actors import Actor, Role, require_role
 from ketaplan.services.audit_actions import AuditAction
 from ketaplan.services.clinic_policy import clinic_policy
-from ketaplan.services.listing import audited_patient_listing
+from ketaplan.services.listing import Listed, Window, audited_patient_listing
 from ketaplan.services.orders import (
     DEFAULT_MEANING,
     PROPOSED,
@@ -510,17 +510,25 @@ def get_plan(uow: UnitOfWork, plan_id: int, *, actor: Actor) -> PlanRecord:
 MAX_LISTED = 100
 
 
-def list_plans(uow: UnitOfWork, patient_id: int, *, actor: Actor) -> list[PlanRecord]:
-    """The patient's saved plans, newest first (at most :data:`MAX_LISTED`); audited."""
-    require_clinical_facts(actor, "a patient's plans")
+FIRST_PAGE = Window(MAX_LISTED)
+"""The page a caller that names none gets (the newest)."""
 
-    def load() -> list[PlanRecord]:
+
+def list_plans(
+    uow: UnitOfWork, patient_id: int, *, actor: Actor, window: Window = FIRST_PAGE
+) -> Listed[PlanRecord]:
+    """A page of the patient's saved plans, newest first, and how many there are; audited."""
+    require_clinical_facts(actor, "a patient's plans")
+    theirs = InfusionPlan.patient_id == patient_id
+
+    def load(window: Window) -> list[PlanRecord]:
         rows = list(
             uow.db.scalars(
                 select(InfusionPlan)
-                .where(InfusionPlan.patient_id == patient_id)
+                .where(theirs)
                 .order_by(InfusionPlan.id.desc())
-                .limit(MAX_LISTED)
+                .limit(window.limit)
+                .offset(window.offset)
             )
         )
         states = order_states(uow, [row.id for row in rows])
@@ -533,5 +541,9 @@ def list_plans(uow: UnitOfWork, patient_id: int, *, actor: Actor) -> list[PlanRe
         action=AuditAction.PLAN_LIST,
         ids_key="plan_ids",
         load=load,
+        count=lambda: (
+            uow.db.scalar(select(func.count()).select_from(InfusionPlan).where(theirs)) or 0
+        ),
         id_of=lambda plan: plan.plan_id,
+        window=window,
     )

@@ -14,14 +14,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from ketaplan.clinical.outcomes import Score, scale, score
 from ketaplan.errors import InputError
 from ketaplan.services.actors import Actor, Visitor
 from ketaplan.services.audit_actions import AuditAction
 from ketaplan.services.courses import find_course
-from ketaplan.services.listing import audited_patient_listing
+from ketaplan.services.listing import Listed, Window, audited_patient_listing
 from ketaplan.services.patients import find_patient
 from ketaplan.services.sessions import find_session
 from ketaplan.services.unit_of_work import UnitOfWork
@@ -29,9 +29,6 @@ from ketaplan.services.visibility import require_clinical_facts
 from ketaplan.store.models import QuestionnaireResponse
 
 Source = Literal["staff", "patient_link"]
-
-MAX_LISTED = 500
-"""A patient's responses listed at most (newest first): years of weekly questionnaires."""
 
 CLOCK_SKEW = timedelta(minutes=5)
 """How far after the server's clock an answer time may be: the entering device's clock may run a
@@ -223,25 +220,42 @@ def record_questionnaire(
         return record
 
 
+FIRST_PAGE = Window()
+"""The page a caller that names none gets (the newest)."""
+
+
 def list_questionnaires(
-    uow: UnitOfWork, patient_id: int, *, actor: Actor, scale_key: str | None = None
-) -> list[QuestionnaireRecord]:
-    """The patient's responses, newest answered first (one scale if given); audited."""
+    uow: UnitOfWork,
+    patient_id: int,
+    *,
+    actor: Actor,
+    scale_key: str | None = None,
+    window: Window = FIRST_PAGE,
+) -> Listed[QuestionnaireRecord]:
+    """A page of the patient's responses, newest answered first (one scale if given), and
+    how many there are; audited."""
     require_clinical_facts(actor, "a patient's scores")
+    theirs = [QuestionnaireResponse.patient_id == patient_id]
+    if scale_key is not None:
+        theirs.append(QuestionnaireResponse.scale == scale(scale_key).key)
     statement = (
         select(QuestionnaireResponse)
-        .where(QuestionnaireResponse.patient_id == patient_id)
+        .where(*theirs)
         .order_by(QuestionnaireResponse.answered_at.desc(), QuestionnaireResponse.id.desc())
-        .limit(MAX_LISTED)
+        .limit(window.limit)
+        .offset(window.offset)
     )
-    if scale_key is not None:
-        statement = statement.where(QuestionnaireResponse.scale == scale(scale_key).key)
     return audited_patient_listing(
         uow,
         patient_id,
         actor=actor,
         action=AuditAction.QUESTIONNAIRE_LIST,
         ids_key="response_ids",
-        load=lambda: (_record(row) for row in uow.db.scalars(statement)),
+        load=lambda _window: (_record(row) for row in uow.db.scalars(statement)),
+        count=lambda: (
+            uow.db.scalar(select(func.count()).select_from(QuestionnaireResponse).where(*theirs))
+            or 0
+        ),
         id_of=lambda response: response.response_id,
+        window=window,
     )

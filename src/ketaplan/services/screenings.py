@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from ketaplan.clinical.medications import MedicationResolver
 from ketaplan.clinical.policy import ClinicPolicy
@@ -26,7 +26,7 @@ from ketaplan.clinical.screening import (
 from ketaplan.services.actors import Actor
 from ketaplan.services.audit_actions import AuditAction
 from ketaplan.services.clinic_policy import clinic_policy
-from ketaplan.services.listing import audited_patient_listing
+from ketaplan.services.listing import Listed, Window, audited_patient_listing
 from ketaplan.services.patients import current_version, find_patient, profile_from_dict
 from ketaplan.services.unit_of_work import UnitOfWork
 from ketaplan.services.visibility import require_clinical_facts
@@ -125,23 +125,33 @@ def screen_patient(
         return _record(row)
 
 
-def list_screenings(uow: UnitOfWork, patient_id: int, *, actor: Actor) -> list[ScreeningRecord]:
-    """The patient's screenings, newest first (at most :data:`MAX_LISTED`); audited."""
+FIRST_PAGE = Window(MAX_LISTED)
+"""The page a caller that names none gets (the newest)."""
+
+
+def list_screenings(
+    uow: UnitOfWork, patient_id: int, *, actor: Actor, window: Window = FIRST_PAGE
+) -> Listed[ScreeningRecord]:
+    """A page of the patient's screenings, newest first, and how many there are; audited."""
     require_clinical_facts(actor, "a patient's screenings")
+    theirs = Screening.patient_id == patient_id
     return audited_patient_listing(
         uow,
         patient_id,
         actor=actor,
         action=AuditAction.SCREENING_LIST,
         ids_key="screening_ids",
-        load=lambda: (
+        load=lambda window: (
             _record(row)
             for row in uow.db.scalars(
                 select(Screening)
-                .where(Screening.patient_id == patient_id)
+                .where(theirs)
                 .order_by(Screening.id.desc())
-                .limit(MAX_LISTED)
+                .limit(window.limit)
+                .offset(window.offset)
             )
         ),
+        count=lambda: uow.db.scalar(select(func.count()).select_from(Screening).where(theirs)) or 0,
         id_of=lambda screening: screening.screening_id,
+        window=window,
     )

@@ -59,7 +59,7 @@ from ketaplan.services.clinic_policy import (
     clinic_chart_rules,
 )
 from ketaplan.services.courses import find_course
-from ketaplan.services.listing import audited_patient_listing
+from ketaplan.services.listing import Listed, Window, audited_patient_listing
 from ketaplan.services.orders import newest_active_order, require_active
 from ketaplan.services.patients import current_profile, find_in_clinic
 from ketaplan.services.plans import find_plan
@@ -391,8 +391,15 @@ class SessionListing:
 MAX_LISTED = 200
 
 
-def list_sessions(uow: UnitOfWork, patient_id: int, *, actor: Actor) -> list[SessionListing]:
-    """The patient's sessions, newest first, with how many events each chart has; audited."""
+FIRST_PAGE = Window(MAX_LISTED)
+"""The page a caller that names none gets (the newest)."""
+
+
+def list_sessions(
+    uow: UnitOfWork, patient_id: int, *, actor: Actor, window: Window = FIRST_PAGE
+) -> Listed[SessionListing]:
+    """A page of the patient's sessions, newest first, with how many events each chart has,
+    and how many sessions there are; audited."""
     require_clinical_facts(actor, "a patient's sessions")
     counts = (  # only this patient's charts: the cost follows the patient, not the clinic
         select(SessionEvent.session_id, func.count().label("events"))
@@ -406,15 +413,18 @@ def list_sessions(uow: UnitOfWork, patient_id: int, *, actor: Actor) -> list[Ses
         .outerjoin(counts, counts.c.session_id == InfusionSession.id)
         .where(InfusionSession.patient_id == patient_id)
         .order_by(InfusionSession.id.desc())
-        .limit(MAX_LISTED)
+        .limit(window.limit)
+        .offset(window.offset)
     )
+    total = select(func.count()).select_from(InfusionSession)
+    total = total.where(InfusionSession.patient_id == patient_id)
     return audited_patient_listing(
         uow,
         patient_id,
         actor=actor,
         action=AuditAction.SESSION_LIST,
         ids_key="session_ids",
-        load=lambda: (
+        load=lambda _window: (
             SessionListing(
                 row.id,
                 row.patient_id,
@@ -427,5 +437,7 @@ def list_sessions(uow: UnitOfWork, patient_id: int, *, actor: Actor) -> list[Ses
             )
             for row, events in uow.db.execute(newest_first)
         ),
+        count=lambda: uow.db.scalar(total) or 0,
         id_of=lambda listed: listed.session_id,
+        window=window,
     )

@@ -6,11 +6,13 @@ numbers) without the protocol, which is the diagnosis (:mod:`ketaplan.services.v
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from ketaplan.api.course_models import Bookings, BoosterPlanOut, Schedule
+from ketaplan.api.paging import DEFAULT_LIMIT, Cursor, Limit, Page, page_of, window
 from ketaplan.http.context import services
 from ketaplan.http.params import ClinicDate, Condition, OptionalRecordId, RecordId
 from ketaplan.http.security import SignedIn
@@ -52,7 +54,7 @@ class CourseOut(BaseModel):
     plan_id: int | None
     first_day: date
     version: int
-    schedule: dict[str, Any]
+    schedule: Schedule
 
 
 class BookedCourseOut(BaseModel):
@@ -62,14 +64,14 @@ class BookedCourseOut(BaseModel):
     patient_id: int
     first_day: date
     version: int
-    schedule: dict[str, Any]
+    schedule: Bookings
 
 
 class BoosterOut(BaseModel):
     course_id: int
     patient_id: int
     series_end_scores: dict[str, int]
-    boosters: dict[str, Any]
+    boosters: BoosterPlanOut
 
 
 def _out(view: CourseView) -> CourseOut | BookedCourseOut:
@@ -81,14 +83,14 @@ def _out(view: CourseView) -> CourseOut | BookedCourseOut:
             plan_id=view.plan_id,
             first_day=view.first_day,
             version=view.version,
-            schedule=view.schedule.to_dict(),
+            schedule=Schedule.model_validate(view.schedule.to_dict()),
         )
     return BookedCourseOut(
         course_id=view.course_id,
         patient_id=view.patient_id,
         first_day=view.first_day,
         version=view.version,
-        schedule=view.schedule_dict(),
+        schedule=Bookings.model_validate(view.schedule_dict()),
     )
 
 
@@ -111,13 +113,21 @@ def create(
     return _out(course_view(record, actor))
 
 
+class CoursePage(Page[CourseOut | BookedCourseOut]):
+    """A page of a patient's courses, newest first."""
+
+
 @router.get("/patients/{patient_id}/courses", name="list_courses")
 def listing(
-    patient_id: RecordId, actor: SignedIn, request: Request
-) -> list[CourseOut | BookedCourseOut]:
-    """The patient's courses, newest first."""
-    found = services(request).courses.listing(patient_id, actor=actor)
-    return [_out(record) for record in found]
+    patient_id: RecordId,
+    actor: SignedIn,
+    request: Request,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
+) -> CoursePage:
+    """The patient's courses, newest first, a page at a time."""
+    found = services(request).courses.listing(patient_id, actor=actor, window=window(limit, cursor))
+    return page_of(found, _out, CoursePage)
 
 
 @router.get("/courses/{course_id}", name="read_course")
@@ -152,7 +162,7 @@ def booster(course_id: RecordId, actor: SignedIn, request: Request) -> BoosterOu
         course_id=advice.course_id,
         patient_id=advice.patient_id,
         series_end_scores=advice.series_end_scores,
-        boosters=advice.plan,
+        boosters=BoosterPlanOut.model_validate(advice.plan),
     )
 
 

@@ -18,6 +18,17 @@ from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from ketaplan.api.ledger_models import (
+    EntryWithVial,
+    InventoryWritten,
+    LossCase,
+    LossCases,
+    Report,
+    Stock,
+    VialHistory,
+    WrittenEntries,
+)
+from ketaplan.api.ledger_models import Written as WrittenOut
 from ketaplan.export.pdf import ledger_report_pdf
 from ketaplan.http.context import services
 from ketaplan.http.params import Line, MultilineText, OptionalRecordId, RecordId
@@ -151,25 +162,27 @@ class LossIn(_In):
     reference: Annotated[Line, Field(max_length=80)] = ""
 
 
-def _out(written: Written | list[Written]) -> Any:
-    if isinstance(written, list):
-        return {"entries": [w.to_dict() for w in written]}
-    return written.to_dict()
+def _out(written: Written) -> WrittenOut:
+    return WrittenOut.model_validate(written.to_dict())
+
+
+def _entries(written: list[Written]) -> WrittenEntries:
+    return WrittenEntries(entries=[_out(w) for w in written])
 
 
 @router.post("/receipts", name="ledger_receive", status_code=201)
-def receive_route(body: ReceiveIn, actor: SignedIn, request: Request) -> Any:
+def receive_route(body: ReceiveIn, actor: SignedIn, request: Request) -> WrittenEntries:
     """A delivery taken into stock, one entry per vial (1304.22(a)(2) fields)."""
     supplier = Supplier(body.supplier_name, body.supplier_address, body.supplier_dea, body.receipt)
     vials = [
         VialIn(v.number, v.ndc, v.lot, v.expiry, v.mg_per_ml, v.volume_ml, v.drug, v.form)
         for v in body.vials
     ]
-    return _out(receive_vials(services(request).unit_of_work(), supplier, vials, actor=actor))
+    return _entries(receive_vials(services(request).unit_of_work(), supplier, vials, actor=actor))
 
 
 @router.post("/draws", name="ledger_draw", status_code=201)
-def draw_route(body: DrawIn, actor: SignedIn, request: Request) -> Any:
+def draw_route(body: DrawIn, actor: SignedIn, request: Request) -> WrittenOut:
     """A draw from a vial for an active order (and its session)."""
     uow = services(request).unit_of_work()
     return _out(
@@ -185,7 +198,7 @@ def draw_route(body: DrawIn, actor: SignedIn, request: Request) -> Any:
 
 
 @router.post("/draws/{draw_id}/administration", name="ledger_administer", status_code=201)
-def administer_route(draw_id: RecordId, actor: SignedIn, request: Request) -> Any:
+def administer_route(draw_id: RecordId, actor: SignedIn, request: Request) -> WrittenOut:
     """What the patient received from a draw, from the stopped session's chart."""
     context = services(request)
     return _out(
@@ -194,7 +207,7 @@ def administer_route(draw_id: RecordId, actor: SignedIn, request: Request) -> An
 
 
 @router.post("/wastes", name="ledger_waste", status_code=201)
-def waste_route(body: WasteIn, actor: SignedIn, request: Request) -> Any:
+def waste_route(body: WasteIn, actor: SignedIn, request: Request) -> WrittenOut:
     """Waste, witnessed by another member of staff re-entering their password."""
     return _out(
         record_waste(
@@ -212,13 +225,13 @@ def waste_route(body: WasteIn, actor: SignedIn, request: Request) -> Any:
 
 
 @router.post("/returns", name="ledger_return", status_code=201)
-def return_route(body: ReturnIn, actor: SignedIn, request: Request) -> Any:
+def return_route(body: ReturnIn, actor: SignedIn, request: Request) -> WrittenOut:
     uow = services(request).unit_of_work()
     return _out(record_return(uow, body.draw_id, body.volume_ml, actor=actor))
 
 
 @router.post("/destructions", name="ledger_destroy", status_code=201)
-def destroy_route(body: DestroyIn, actor: SignedIn, request: Request) -> Any:
+def destroy_route(body: DestroyIn, actor: SignedIn, request: Request) -> WrittenOut:
     """Destruction (DEA Form 41) before two witnesses."""
     witnesses = [(w.email, w.password) for w in body.witnesses]
     return _out(
@@ -235,14 +248,14 @@ def destroy_route(body: DestroyIn, actor: SignedIn, request: Request) -> Any:
 
 
 @router.post("/counts", name="ledger_count", status_code=201)
-def count_route(body: CountIn, actor: SignedIn, request: Request) -> Any:
+def count_route(body: CountIn, actor: SignedIn, request: Request) -> WrittenOut:
     return _out(
         record_count(services(request).unit_of_work(), body.vial, body.counted_ml, actor=actor)
     )
 
 
 @router.post("/inventories", name="ledger_inventory", status_code=201)
-def inventory_route(body: InventoryIn, actor: SignedIn, request: Request) -> Any:
+def inventory_route(body: InventoryIn, actor: SignedIn, request: Request) -> InventoryWritten:
     """A signed inventory of every vial in stock (21 CFR 1304.11)."""
     lines = [InventoryLine(x.vial, x.counted_ml, x.estimated) for x in body.lines]
     inventory_id, written = take_inventory(
@@ -253,11 +266,13 @@ def inventory_route(body: InventoryIn, actor: SignedIn, request: Request) -> Any
         password=body.password,
         actor=actor,
     )
-    return {"inventory_id": inventory_id, **_out(written)}
+    return InventoryWritten(inventory_id=inventory_id, entries=[_out(w) for w in written])
 
 
 @router.post("/counts/{count_id}/resolution", name="ledger_resolve", status_code=201)
-def resolve_route(count_id: RecordId, body: ResolveIn, actor: SignedIn, request: Request) -> Any:
+def resolve_route(
+    count_id: RecordId, body: ResolveIn, actor: SignedIn, request: Request
+) -> WrittenOut:
     return _out(
         resolve_discrepancy(
             services(request).unit_of_work(),
@@ -270,7 +285,9 @@ def resolve_route(count_id: RecordId, body: ResolveIn, actor: SignedIn, request:
 
 
 @router.post("/entries/{entry_id}/corrections", name="ledger_correct", status_code=201)
-def correct_route(entry_id: RecordId, body: CorrectIn, actor: SignedIn, request: Request) -> Any:
+def correct_route(
+    entry_id: RecordId, body: CorrectIn, actor: SignedIn, request: Request
+) -> WrittenOut:
     """A new entry correcting an earlier one: the right volume, or void."""
     from ketaplan.errors import InputError
 
@@ -313,28 +330,42 @@ def edit_refused(entry_id: RecordId) -> JSONResponse:
     )
 
 
-@router.get("/entries/{entry_id}", name="ledger_entry")
-def entry_route(entry_id: RecordId, actor: SignedIn, request: Request) -> Any:
+@router.get("/entries/{entry_id}", name="ledger_entry", response_model_exclude_unset=True)
+def entry_route(entry_id: RecordId, actor: SignedIn, request: Request) -> EntryWithVial:
     """One entry, with its vial's history."""
     from ketaplan.services.ledger_records import entry_vial
 
-    return entry_vial(services(request).unit_of_work(), entry_id, actor=actor)
+    return EntryWithVial.model_validate(
+        entry_vial(services(request).unit_of_work(), entry_id, actor=actor)
+    )
 
 
 @router.get("/stock", name="ledger_stock")
-def stock_route(actor: SignedIn, request: Request) -> Any:
+def stock_route(actor: SignedIn, request: Request) -> Stock:
     """Every vial's balance, the stock per item, drug in hand and open discrepancies."""
-    return stock(services(request).unit_of_work(), actor=actor)
+    return Stock.model_validate(stock(services(request).unit_of_work(), actor=actor))
 
 
 @router.get("/vials/{number}", name="ledger_vial")
 def vial_route(
     number: Annotated[Line, PathParam(max_length=40)], actor: SignedIn, request: Request
-) -> Any:
-    return vial_history(services(request).unit_of_work(), number, actor=actor)
+) -> VialHistory:
+    return VialHistory.model_validate(
+        vial_history(services(request).unit_of_work(), number, actor=actor)
+    )
 
 
-@router.get("/reports/{name}", name="ledger_report")
+@router.get(
+    "/reports/{name}",
+    name="ledger_report",
+    response_model=Report,
+    responses={
+        200: {
+            "description": "The report: JSON, or CSV or PDF as `format` asks",
+            "content": {"text/csv": {}, "application/pdf": {}},
+        }
+    },
+)
 def report_route(
     name: Literal[
         "administrations", "receipts", "destructions", "inventories", "losses", "entries"
@@ -396,19 +427,21 @@ def report_route(
         until=until,
         vial=vial,
     )
-    return {"report": name, "rows": rows}
+    return Report(report=name, rows=rows)
 
 
 @router.get("/losses", name="ledger_losses")
-def losses_route(actor: SignedIn, request: Request) -> Any:
+def losses_route(actor: SignedIn, request: Request) -> LossCases:
     """Loss and theft cases with the two DEA clocks as of now."""
-    return {"cases": loss_cases(services(request).unit_of_work(), actor=actor)}
+    return LossCases.model_validate(
+        {"cases": loss_cases(services(request).unit_of_work(), actor=actor)}
+    )
 
 
 @router.post("/losses", name="ledger_loss_step", status_code=201)
-def loss_route(body: LossIn, actor: SignedIn, request: Request) -> Any:
+def loss_route(body: LossIn, actor: SignedIn, request: Request) -> LossCase:
     """Open a case or add a step (notice, Form 106 filed, note, resolution)."""
-    return record_loss_step(
+    case = record_loss_step(
         services(request).unit_of_work(),
         body.step,
         actor=actor,
@@ -419,3 +452,4 @@ def loss_route(body: LossIn, actor: SignedIn, request: Request) -> Any:
         missing=body.missing,
         reference=body.reference,
     )
+    return LossCase.model_validate(case)

@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from ketaplan.api.paging import DEFAULT_LIMIT, Cursor, Limit, Page, cursor_number
 from ketaplan.clinical.profile import with_confirm_weight_hint
 from ketaplan.errors import InputError
 from ketaplan.http.context import services
@@ -22,7 +23,6 @@ from ketaplan.services import (
     PatientRecord,
 )
 from ketaplan.services.patients import (
-    MAX_SEARCH_RESULTS,
     PatientView,
     patient_view,
     profile_to_dict,
@@ -116,11 +116,61 @@ class PatientChanges(PatientIn):
         return {name: getattr(self, name) for name in sorted(named)}
 
 
+class DetailsOut(BaseModel):
+    """The details as they were typed, units in the text."""
+
+    full_name: str
+    weight: str = Field(examples=["176 lb"])
+    height: str | None
+    date_of_birth: date | None
+    age_years: int | None
+    sex: str | None
+    pregnant: bool
+    breastfeeding: bool
+    history: list[str]
+    medications: list[str]
+    alcohol: str | None
+    sensitivity: str | None
+    experience: str | None
+    severity: str | None
+    preference: str | None
+    blood_pressure: str | None
+    heart_rate: str | None
+    confirm_weight: bool
+
+
+class VitalsOut(BaseModel):
+    systolic_mmhg: float | None
+    diastolic_mmhg: float | None
+    heart_rate_bpm: float | None
+    spo2_pct: float | None
+    resp_rate_per_min: float | None
+
+
+class ProfileOut(BaseModel):
+    """The validated profile dosing and screening use, in canonical units."""
+
+    weight_kg: float
+    height_cm: float | None
+    age_years: int | None
+    sex: str | None
+    pregnant: bool
+    breastfeeding: bool
+    history: list[str]
+    medications: list[str]
+    alcohol: str
+    sensitivity: str
+    experience: str
+    severity: str
+    preference: str
+    pre_infusion_vitals: VitalsOut | None
+
+
 class PatientOut(BaseModel):
     patient_id: int
     version: int
-    details: dict[str, Any]
-    profile: dict[str, Any]
+    details: DetailsOut
+    profile: ProfileOut
     recorded_at: datetime
     recorded_by: int
 
@@ -186,8 +236,8 @@ def _out(record: PatientRecord) -> PatientOut:
     return PatientOut(
         patient_id=record.patient_id,
         version=record.version,
-        details=details,
-        profile=profile_to_dict(record.profile),
+        details=DetailsOut.model_validate(details),
+        profile=ProfileOut.model_validate(profile_to_dict(record.profile)),
         recorded_at=record.recorded_at,
         recorded_by=record.recorded_by,
     )
@@ -204,24 +254,38 @@ def create(body: PatientIn, actor: SignedIn, request: Request) -> PatientOut | P
     return _view_out(patient_view(record, actor))
 
 
+class PatientPage(Page[PatientListItem]):
+    """A page of the patient list, in name order."""
+
+
 @router.get("", name="search_patients")
 def search(
     actor: SignedIn,
     request: Request,
     q: Annotated[Line, Query(max_length=200, description="Part of the name.")] = "",
-    limit: Annotated[int, Query(ge=1, le=MAX_SEARCH_RESULTS)] = MAX_SEARCH_RESULTS,
-) -> list[PatientListItem]:
-    """Patients whose name contains ``q`` (any case), by name."""
-    found = services(request).patients.search(q, actor=actor, limit=limit)
-    return [
-        PatientListItem(
-            patient_id=p.patient_id,
-            version=p.version,
-            full_name=p.full_name,
-            date_of_birth=p.date_of_birth,
-        )
-        for p in found
-    ]
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
+) -> PatientPage:
+    """Patients whose name contains ``q`` (any case), by name, a page at a time, with how
+    many match in all. The cursor marks the last patient of the page before: a patient
+    added meanwhile takes their place in the order instead of shifting the pages."""
+    found = services(request).patients.page(
+        q, actor=actor, limit=limit, after=cursor_number(cursor)
+    )
+    return PatientPage(
+        items=[
+            PatientListItem(
+                patient_id=p.patient_id,
+                version=p.version,
+                full_name=p.full_name,
+                date_of_birth=p.date_of_birth,
+            )
+            for p in found.patients
+        ],
+        total_count=found.total,
+        limit=limit,
+        next=None if found.next_after is None else str(found.next_after),
+    )
 
 
 @router.get("/{patient_id}", name="read_patient")

@@ -21,11 +21,13 @@ audited.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from ketaplan.api.paging import DEFAULT_LIMIT, Cursor, Limit, Page, page_of, window
+from ketaplan.api.plan_models import OrderOut, OrderOverride, OrderStatusOut, PlanShown
 from ketaplan.errors import OverrideRequired
 from ketaplan.http.context import services
 from ketaplan.http.params import Condition, ErrorOut, Line, Reason, RecordId
@@ -91,31 +93,13 @@ class CancelIn(BaseModel):
     reason: Reason
 
 
-OrderStatusOut = Literal["proposed", "active", "superseded", "cancelled"]
-
-
-class OrderOut(BaseModel):
-    """Where the order stands, and the signature behind it."""
-
-    status: OrderStatusOut
-    signed_by: str | None
-    signer_name: str | None
-    signed_at: datetime | None
-    signature_meaning: str | None
-    override: dict[str, Any] | None = Field(
-        description="A prescriber's override of a contraindication or hold: reason, findings."
-    )
-    ended_at: datetime | None
-    ended_reason: str | None = Field(description="Why it was cancelled or superseded.")
-
-
 class PlanOut(BaseModel):
     plan_id: int
     patient_id: int
     patient_version: int
     condition: str
     catalog_version: str
-    plan: dict[str, Any] = Field(
+    plan: PlanShown = Field(
         description="The plan JSON (README: `--json` keys); `preparation` is null, and "
         "`preparation_withheld` says why, until the order is active."
     )
@@ -137,7 +121,7 @@ def _out(record: PlanRecord) -> PlanOut:
         patient_version=record.patient_version,
         condition=record.condition,
         catalog_version=record.catalog_version,
-        plan=record.plan,
+        plan=PlanShown.model_validate(record.plan),
         created_at=record.created_at,
         created_by=record.created_by,
         status=record.status,
@@ -151,7 +135,9 @@ def _out(record: PlanRecord) -> PlanOut:
             signer_name=order.signer_name,
             signed_at=order.signed_at,
             signature_meaning=order.signature_meaning,
-            override=order.override,
+            override=None
+            if order.override is None
+            else OrderOverride.model_validate(order.override),
             ended_at=order.ended_at,
             ended_reason=order.ended_reason,
         ),
@@ -173,10 +159,21 @@ def create(patient_id: RecordId, body: PlanIn, actor: SignedIn, request: Request
     return _out(record)
 
 
+class PlanPage(Page[PlanOut]):
+    """A page of a patient's plans, newest first."""
+
+
 @router.get("/patients/{patient_id}/plans", name="list_plans")
-def listing(patient_id: RecordId, actor: SignedIn, request: Request) -> list[PlanOut]:
-    """The patient's saved plans, newest first."""
-    return [_out(r) for r in services(request).plans.listing(patient_id, actor=actor)]
+def listing(
+    patient_id: RecordId,
+    actor: SignedIn,
+    request: Request,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
+) -> PlanPage:
+    """The patient's saved plans, newest first, a page at a time."""
+    found = services(request).plans.listing(patient_id, actor=actor, window=window(limit, cursor))
+    return page_of(found, _out, PlanPage)
 
 
 @router.get("/plans/{plan_id}", name="read_plan")

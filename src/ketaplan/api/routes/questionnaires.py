@@ -9,11 +9,12 @@ wrong, expired or used-up token is a 404 whose code says which (``link.not_found
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from ketaplan.api.paging import DEFAULT_LIMIT, Cursor, Limit, Page, page_of, window
 from ketaplan.http.context import services
 from ketaplan.http.params import ClinicTime, Line, LinkToken, OptionalRecordId, RecordId
 from ketaplan.http.security import SignedIn, client_origin
@@ -56,12 +57,34 @@ class ResponseIn(BaseModel):
     session_id: OptionalRecordId = None
 
 
+class ScoreOut(BaseModel):
+    """A scored response (:meth:`ketaplan.clinical.outcomes.Score.to_dict`): the total and
+    its band for every scale, and each scale's own details where it has them (the others
+    are left out of the JSON, as the routes answer with ``response_model_exclude_unset``)."""
+
+    scale: str
+    total: int = Field(description="In the scale's points (PHQ-9 0-27, GAD-7 0-21, ...).")
+    severity: str = Field(description="The total's band, e.g. moderate.")
+    flags: list[str] = Field(description="Answers a clinician reviews the same day.")
+    provisional_ptsd: bool | None = Field(None, description="PCL-5: the DSM-5 rule is met.")
+    clusters: dict[str, int] | None = Field(None, description="PCL-5: each cluster's sum.")
+    endorsed_per_cluster: dict[str, int] | None = Field(
+        None, description="PCL-5: items rated 2 or more, per cluster."
+    )
+    cutoff_range: list[int] | None = Field(
+        None, description="PCL-5: the suggested total cutoff range."
+    )
+    domains: dict[str, int] | None = Field(
+        None, description="QIDS-SR16: each of the nine domains' points."
+    )
+
+
 class ResponseOut(BaseModel):
     response_id: int
     patient_id: int
     scale: str
     answers: list[int]
-    score: dict[str, Any] = Field(description="total, severity, flags and scale details.")
+    score: ScoreOut = Field(description="total, severity, flags and scale details.")
     answered_at: datetime
     source: str
     course_id: int | None
@@ -116,7 +139,7 @@ def _out(record: QuestionnaireRecord) -> ResponseOut:
         patient_id=record.patient_id,
         scale=record.scale,
         answers=list(record.answers),
-        score=record.score,
+        score=ScoreOut.model_validate(record.score),
         answered_at=record.answered_at,
         source=record.source,
         course_id=record.course_id,
@@ -124,7 +147,12 @@ def _out(record: QuestionnaireRecord) -> ResponseOut:
     )
 
 
-@router.post("/patients/{patient_id}/questionnaires", name="record_questionnaire", status_code=201)
+@router.post(
+    "/patients/{patient_id}/questionnaires",
+    name="record_questionnaire",
+    response_model_exclude_unset=True,
+    status_code=201,
+)
 def record(
     patient_id: RecordId, body: ResponseIn, actor: SignedIn, request: Request
 ) -> ResponseOut:
@@ -141,16 +169,28 @@ def record(
     return _out(answered)
 
 
-@router.get("/patients/{patient_id}/questionnaires", name="list_questionnaires")
+class ResponsePage(Page[ResponseOut]):
+    """A page of a patient's questionnaire responses, newest answered first."""
+
+
+@router.get(
+    "/patients/{patient_id}/questionnaires",
+    name="list_questionnaires",
+    response_model_exclude_unset=True,
+)
 def listing(
     patient_id: RecordId,
     actor: SignedIn,
     request: Request,
     scale: Annotated[ScaleKey | None, Query(description="Only this scale.")] = None,
-) -> list[ResponseOut]:
-    """The patient's responses, newest answered first."""
-    found = services(request).questionnaires.listing(patient_id, actor=actor, scale_key=scale)
-    return [_out(record) for record in found]
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
+) -> ResponsePage:
+    """The patient's responses, newest answered first, a page at a time."""
+    found = services(request).questionnaires.listing(
+        patient_id, actor=actor, scale_key=scale, window=window(limit, cursor)
+    )
+    return page_of(found, _out, ResponsePage)
 
 
 @router.post("/patients/{patient_id}/links", name="create_patient_link", status_code=201)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict
 
+from ketaplan.api.paging import DEFAULT_LIMIT, Cursor, Limit, Page, page_of, window
+from ketaplan.api.plan_models import Finding, MedicationFound
 from ketaplan.http.context import services
 from ketaplan.http.params import Condition, RecordId
 from ketaplan.http.security import SignedIn
@@ -22,6 +23,14 @@ class ScreeningIn(BaseModel):
     condition: Condition
 
 
+class FindingsBySeverity(BaseModel):
+    """The same findings, grouped by severity."""
+
+    block: list[Finding]
+    caution: list[Finding]
+    info: list[Finding]
+
+
 class ScreeningOut(BaseModel):
     """The status (the worst severity found) and the findings, worst first, by severity too."""
 
@@ -31,17 +40,20 @@ class ScreeningOut(BaseModel):
     condition: str
     catalog_version: str
     status: str
-    findings: list[dict[str, Any]]
-    by_severity: dict[str, list[dict[str, Any]]]
-    medications: list[dict[str, Any]]
+    findings: list[Finding]
+    by_severity: FindingsBySeverity
+    medications: list[MedicationFound]
     created_at: datetime
     created_by: int
 
 
 def _out(record: ScreeningRecord) -> ScreeningOut:
-    by_severity: dict[str, list[dict[str, Any]]] = {"block": [], "caution": [], "info": []}
-    for finding in record.findings:
-        by_severity.setdefault(str(finding["severity"]), []).append(finding)
+    findings = [Finding.model_validate(finding) for finding in record.findings]
+    by_severity = FindingsBySeverity(
+        block=[f for f in findings if f.severity == "block"],
+        caution=[f for f in findings if f.severity == "caution"],
+        info=[f for f in findings if f.severity == "info"],
+    )
     return ScreeningOut(
         screening_id=record.screening_id,
         patient_id=record.patient_id,
@@ -49,9 +61,9 @@ def _out(record: ScreeningRecord) -> ScreeningOut:
         condition=record.condition,
         catalog_version=record.catalog_version,
         status=record.status,
-        findings=list(record.findings),
+        findings=findings,
         by_severity=by_severity,
-        medications=list(record.medications),
+        medications=[MedicationFound.model_validate(m) for m in record.medications],
         created_at=record.created_at,
         created_by=record.created_by,
     )
@@ -67,8 +79,20 @@ def create(
     return _out(record)
 
 
+class ScreeningPage(Page[ScreeningOut]):
+    """A page of a patient's screenings, newest first."""
+
+
 @router.get("/patients/{patient_id}/screenings", name="list_screenings")
-def listing(patient_id: RecordId, actor: SignedIn, request: Request) -> list[ScreeningOut]:
-    """The patient's screenings, newest first."""
-    found = services(request).screenings.listing(patient_id, actor=actor)
-    return [_out(record) for record in found]
+def listing(
+    patient_id: RecordId,
+    actor: SignedIn,
+    request: Request,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
+) -> ScreeningPage:
+    """The patient's screenings, newest first, a page at a time."""
+    found = services(request).screenings.listing(
+        patient_id, actor=actor, window=window(limit, cursor)
+    )
+    return page_of(found, _out, ScreeningPage)

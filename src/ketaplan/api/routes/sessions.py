@@ -15,11 +15,13 @@ prescriber.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
+from ketaplan.api.chart_models import AlertOut, BlockerOut, ChartEvent, ChartSummary
+from ketaplan.api.paging import DEFAULT_LIMIT, Cursor, Limit, Page, page_of, window
 from ketaplan.http.context import services
 from ketaplan.http.params import Condition, Line, MultilineText, OptionalRecordId, RecordId
 from ketaplan.http.security import SignedIn
@@ -77,26 +79,6 @@ class EventIn(BaseModel):
     ]
 
 
-class AlertOut(BaseModel):
-    code: str
-    message: str
-    at: str
-    action: str
-    severity: str = Field(description="info, caution, warning or critical.")
-    advice: str = Field(description="What to do, in words.")
-    vital: str | None
-    value: float | None
-    threshold: float | None
-    source: str
-    resolved_at: str | None = Field(description="When a later reading was back within limits.")
-
-
-class BlockerOut(BaseModel):
-    code: str
-    message: str
-    field: str = Field(description="The form field or event the blocker concerns.")
-
-
 class ChartOut(BaseModel):
     session_id: int
     patient_id: int
@@ -108,8 +90,8 @@ class ChartOut(BaseModel):
     start_blockers: list[BlockerOut]
     discharge_blockers: list[BlockerOut]
     voided: list[int] = Field(description="Entries a correction voided (1 for the first).")
-    summary: dict[str, Any]
-    events: list[dict[str, Any]]
+    summary: ChartSummary
+    events: list[ChartEvent]
 
 
 class SessionListItem(BaseModel):
@@ -135,12 +117,17 @@ def _out(chart: SessionChart) -> ChartOut:
         start_blockers=[BlockerOut(**b.to_dict()) for b in chart.summary.start_blockers],
         discharge_blockers=[BlockerOut(**b.to_dict()) for b in chart.summary.discharge_blockers],
         voided=list(chart.summary.voided),
-        summary=summary,
-        events=list(chart.events),
+        summary=ChartSummary.model_validate(summary),
+        events=[ChartEvent.model_validate(event) for event in chart.events],
     )
 
 
-@router.post("/patients/{patient_id}/sessions", name="open_session", status_code=201)
+@router.post(
+    "/patients/{patient_id}/sessions",
+    name="open_session",
+    response_model_exclude_unset=True,
+    status_code=201,
+)
 def create(patient_id: RecordId, body: SessionIn, actor: SignedIn, request: Request) -> ChartOut:
     """Open an empty chart at the patient's current weight."""
     context = services(request)
@@ -155,24 +142,43 @@ def create(patient_id: RecordId, body: SessionIn, actor: SignedIn, request: Requ
     return _out(chart)
 
 
+class SessionPage(Page[SessionListItem]):
+    """A page of a patient's sessions, newest first."""
+
+
 @router.get("/patients/{patient_id}/sessions", name="list_sessions")
-def listing(patient_id: RecordId, actor: SignedIn, request: Request) -> list[SessionListItem]:
-    """The patient's sessions, newest first, with how many events each has."""
-    found = services(request).sessions.listing(patient_id, actor=actor)
-    return [
-        SessionListItem(
+def listing(
+    patient_id: RecordId,
+    actor: SignedIn,
+    request: Request,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
+) -> SessionPage:
+    """The patient's sessions, newest first, with how many events each has, a page at a
+    time."""
+    found = services(request).sessions.listing(
+        patient_id, actor=actor, window=window(limit, cursor)
+    )
+    return page_of(
+        found,
+        lambda s: SessionListItem(
             session_id=s.session_id,
             course_id=s.course_id,
             plan_id=s.plan_id,
             number=s.number,
             protocol_key=s.protocol_key,
             events=s.events,
-        )
-        for s in found
-    ]
+        ),
+        SessionPage,
+    )
 
 
-@router.post("/sessions/{session_id}/events", name="append_session_event", status_code=201)
+@router.post(
+    "/sessions/{session_id}/events",
+    name="append_session_event",
+    response_model_exclude_unset=True,
+    status_code=201,
+)
 def append(session_id: RecordId, body: EventIn, actor: SignedIn, request: Request) -> ChartOut:
     """Chart one event; 409 ``conflict.chart_moved_on`` if someone charted after what you saw."""
     context = services(request)
@@ -188,7 +194,7 @@ def append(session_id: RecordId, body: EventIn, actor: SignedIn, request: Reques
     return _out(chart)
 
 
-@router.get("/sessions/{session_id}", name="read_session")
+@router.get("/sessions/{session_id}", name="read_session", response_model_exclude_unset=True)
 def read(session_id: RecordId, actor: SignedIn, request: Request) -> ChartOut:
     """The chart: state, delivered dose, alerts and every event."""
     context = services(request)

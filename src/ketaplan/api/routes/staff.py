@@ -13,6 +13,7 @@ from typing import Annotated
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from ketaplan.api.paging import DEFAULT_LIMIT, Cursor, Limit, Page, page_in_memory
 from ketaplan.http.context import services
 from ketaplan.http.params import Line, RecordId
 from ketaplan.http.security import SignedIn
@@ -34,8 +35,8 @@ class StaffMemberOut(BaseModel):
     created_at: datetime
 
 
-class StaffOut(BaseModel):
-    staff: list[StaffMemberOut]
+class StaffPage(Page[StaffMemberOut]):
+    """A page of the clinic's staff, active first, by e-mail."""
 
 
 class RoleIn(BaseModel):
@@ -89,10 +90,13 @@ def _out(member: StaffMember) -> StaffMemberOut:
 
 
 @router.get("", name="list_staff")
-def list_staff_route(actor: SignedIn, request: Request) -> StaffOut:
-    """The clinic's staff, active first."""
+def list_staff_route(
+    actor: SignedIn, request: Request, limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None
+) -> StaffPage:
+    """The clinic's staff, active first, a page at a time (the staff are read whole: a
+    clinic's staff is a short list)."""
     members = services(request).staff.listing(actor=actor)
-    return StaffOut(staff=[_out(member) for member in members])
+    return page_in_memory(members, _out, StaffPage, limit=limit, cursor=cursor)
 
 
 @router.post("", name="add_user", status_code=201)

@@ -11,11 +11,12 @@ when screening stops the infusion and no ``override_reason`` is given; 409
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from ketaplan.api.titration_models import Recommendation, TitrationBasis
 from ketaplan.http.context import services
 from ketaplan.http.params import ErrorOut, Line, MultilineText, RecordId
 from ketaplan.http.security import SignedIn
@@ -29,8 +30,8 @@ class RecommendationOut(BaseModel):
     recommendation_id: int
     patient_id: int
     course_id: int
-    recommendation: dict[str, Any]
-    basis: dict[str, Any] = Field(description="The course history it was computed from.")
+    recommendation: Recommendation
+    basis: TitrationBasis = Field(description="The course history it was computed from.")
 
 
 class DecisionIn(BaseModel):
@@ -65,7 +66,12 @@ class DecisionOut(BaseModel):
     plan_id: int | None = Field(description="The signed order the decision made.")
 
 
-@router.post("/courses/{course_id}/titration", name="recommend_titration", status_code=201)
+@router.post(
+    "/courses/{course_id}/titration",
+    name="recommend_titration",
+    response_model_exclude_unset=True,
+    status_code=201,
+)
 def recommend(course_id: RecordId, actor: SignedIn, request: Request) -> RecommendationOut:
     """The next session's mg/kg for the course so far, with reasons (stored for the decision)."""
     context = services(request)
@@ -74,8 +80,8 @@ def recommend(course_id: RecordId, actor: SignedIn, request: Request) -> Recomme
         recommendation_id=record.recommendation_id,
         patient_id=record.patient_id,
         course_id=record.course_id,
-        recommendation=record.recommendation,
-        basis=record.basis,
+        recommendation=Recommendation.model_validate(record.recommendation),
+        basis=TitrationBasis.model_validate(record.basis),
     )
 
 

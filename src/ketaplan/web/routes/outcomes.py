@@ -16,6 +16,7 @@ from ketaplan.http.context import services
 from ketaplan.http.params import LinkToken, RecordId
 from ketaplan.http.security import SignedIn, client_origin
 from ketaplan.services.item9_reviews import ITEM9_FLAG
+from ketaplan.services.listing import Window
 from ketaplan.web.item_texts import ITEM_TEXTS
 from ketaplan.web.labels import protocol_source_keys
 from ketaplan.web.qr import qr_svg
@@ -46,7 +47,8 @@ async def screen(patient_id: RecordId, actor: SignedIn, request: Request) -> Res
 @router.get("/patients/{patient_id}/screening", name="web_screening", response_class=HTMLResponse)
 async def latest_screening(patient_id: RecordId, actor: SignedIn, request: Request) -> Response:
     context = services(request)
-    found = await call(context.screenings.listing, patient_id, actor=actor)
+    newest = Window(limit=1)
+    found = (await call(context.screenings.listing, patient_id, actor=actor, window=newest)).rows
     if not found:
         return redirect(f"/patients/{patient_id}")
     patient = await call(context.patients.get, patient_id, actor=actor)

@@ -23,6 +23,7 @@ from ketaplan.http.params import Line, RecordId
 from ketaplan.http.security import SignedIn
 from ketaplan.inputs import MAX_RECORD_ID, whole_number
 from ketaplan.services import Actor
+from ketaplan.services.listing import Window
 from ketaplan.web.item_texts import ITEM_TEXTS
 from ketaplan.web.rendering import call, field_errors, form_of, redirect, render
 
@@ -122,7 +123,7 @@ async def _page(
 ) -> Response:
     context = services(request)
     patient = await call(context.patients.get, patient_id, actor=actor)
-    courses = await call(context.courses.listing, patient_id, actor=actor)
+    courses = (await call(context.courses.listing, patient_id, actor=actor, window=Window())).rows
     page: dict[str, Any] = {
         "p": patient,
         "spec": spec,
