@@ -19,7 +19,7 @@ from ketaplan.errors import ConflictError, InputError, NotFoundError
 from ketaplan.inputs import check_text
 from ketaplan.services.actors import Actor, Role, require_role
 from ketaplan.services.audit_actions import AuditAction
-from ketaplan.services.listing import audited_patient_listing
+from ketaplan.services.listing import Window, audited_patient_listing
 from ketaplan.services.unit_of_work import UnitOfWork
 from ketaplan.services.visibility import require_clinical_facts
 from ketaplan.store.models import Item9Review, Patient, QuestionnaireResponse, User
@@ -155,12 +155,20 @@ def load_item9_flags(uow: UnitOfWork, patient_id: int) -> list[Item9Flag]:
 def list_item9_flags(uow: UnitOfWork, patient_id: int, *, actor: Actor) -> list[Item9Flag]:
     """The patient's flagged PHQ-9 answers, newest first, each with its review; audited."""
     require_clinical_facts(actor, "a patient's PHQ-9 item 9 answers")
+    flags: list[Item9Flag] = []
+
+    def every_flag(_: Window) -> list[Item9Flag]:  # a patient's flags are few: all of them
+        flags.extend(load_item9_flags(uow, patient_id))
+        return flags
+
     return audited_patient_listing(
         uow,
         patient_id,
         actor=actor,
         action=AuditAction.QUESTIONNAIRE_LIST,
         ids_key="item9_response_ids",
-        load=lambda: load_item9_flags(uow, patient_id),
+        load=every_flag,
+        count=lambda: len(flags),
         id_of=lambda flag: flag.response_id,
-    )
+        window=Window(),
+    ).rows

@@ -27,7 +27,8 @@ from ketaplan.errors import InputError
 from ketaplan.services.actors import Actor
 from ketaplan.services.audit_actions import AuditAction
 from ketaplan.services.listing import MAX_PAGE
-from ketaplan.services.patients import MAX_NAME_LENGTH, PatientSummary, name_key
+from ketaplan.services.patient_checks import MAX_NAME_LENGTH
+from ketaplan.services.patients import PatientSummary, name_key
 from ketaplan.services.unit_of_work import UnitOfWork
 from ketaplan.store.models import Patient
 

@@ -137,6 +137,17 @@ class DetailsOut(BaseModel):
     blood_pressure: str | None
     heart_rate: str | None
     confirm_weight: bool
+    allergies: list[str] = []
+    address_line1: str | None = None
+    address_line2: str | None = None
+    city: str | None = None
+    region: str | None = None
+    postal_code: str | None = None
+    country: str | None = None
+    phone: str | None = None
+    email: str | None = None
+    escort_name: str | None = None
+    escort_phone: str | None = None
 
 
 class VitalsOut(BaseModel):
