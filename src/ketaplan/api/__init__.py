@@ -13,6 +13,7 @@ from fastapi.routing import APIRoute
 
 from ketaplan.api.routes import (
     auth,
+    bookings,
     courses,
     fhir,
     ledger,
@@ -52,6 +53,7 @@ def install(app: FastAPI) -> None:
         screenings,
         plans,
         courses,
+        bookings,
         sessions,
         questionnaires,
         titration,

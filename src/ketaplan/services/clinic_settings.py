@@ -36,6 +36,7 @@ from ketaplan.services.clinic_settings_stored import (
     calendar_to_json,
     own_bag_sizes_ml,
     own_calendar,
+    own_chairs,
     own_monitoring,
     own_overfill_percent,
     own_vials,
@@ -61,6 +62,8 @@ class ClinicSettingsRecord:
     monitoring: MonitoringRules
     bag_overfill_percent: float = 0.0
     """Diluent above a bag's label, in % of it: the preparation card counts it."""
+    chairs: int = 4
+    """Infusion chairs: appointments are booked against them."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +101,7 @@ def _record(clinic: Clinic, catalog: Catalog, policy: PolicyDefaults) -> ClinicS
         calendar=own_calendar(own, policy.calendar),
         monitoring=own_monitoring(own, policy.monitoring),
         bag_overfill_percent=own_overfill_percent(own, defaults),
+        chairs=own_chairs(own, defaults),
     )
 
 
@@ -188,6 +192,7 @@ def update_clinic_settings(
             own_calendar(settings, policy.calendar),
             own_monitoring(settings, policy.monitoring),
             own_overfill_percent(settings, catalog.clinic),
+            own_chairs(settings, catalog.clinic),
         )
         uow.audit(
             actor,
@@ -200,7 +205,14 @@ def update_clinic_settings(
         return after
 
 
-_PLAIN_FIELDS = ("name", "price_per_session_usd", "bag_sizes_ml", "vials", "bag_overfill_percent")
+_PLAIN_FIELDS = (
+    "name",
+    "price_per_session_usd",
+    "bag_sizes_ml",
+    "vials",
+    "bag_overfill_percent",
+    "chairs",
+)
 
 
 def _changes(

@@ -25,6 +25,8 @@ from ketaplan.services.clinic_settings_stored import (
 )
 
 MAX_PRICE_USD = 100_000.0
+MAX_CHAIRS = 50
+"""More infusion chairs than any one clinic runs: a typo, not a clinic."""
 
 
 MAX_BAG_ML = 2000.0
@@ -79,6 +81,8 @@ class ClinicSettingsInput:
     thresholds: Mapping[str, str] = field(default_factory=dict)
     bag_overfill_percent: str | None = None
     """``"9"`` or ``"9 %"``; left out, the value in force is kept."""
+    chairs: str | None = None
+    """``"4"``; left out, the value in force is kept."""
 
 
 def _bad(field: str, message: str, value: str) -> InputError:
@@ -102,6 +106,17 @@ def _price(text: str) -> float:
             text,
         )
     return round(value, 2)
+
+
+def _chairs(text: str) -> int:
+    cleaned = text.strip()
+    if not (cleaned.isascii() and cleaned.isdigit()) or not 1 <= int(cleaned) <= MAX_CHAIRS:
+        raise _bad(
+            "chairs",
+            f"chairs {text!r} must be a whole number of infusion chairs from 1 to {MAX_CHAIRS}",
+            text,
+        )
+    return int(cleaned)
 
 
 def _bag_sizes(text: str) -> tuple[float, ...]:
@@ -278,6 +293,8 @@ class ParsedSettings:
     """``None``: left out of the form, the value in force is kept."""
     calendar: ClinicCalendar | None
     """``None``: left out of the form, the calendar in force is kept."""
+    chairs: int | None = None
+    """``None``: left out of the form, the chair count in force is kept."""
 
 
 def parse_form(typed: ClinicSettingsInput, default_calendar: ClinicCalendar) -> ParsedSettings:
@@ -295,7 +312,8 @@ def parse_form(typed: ClinicSettingsInput, default_calendar: ClinicCalendar) -> 
         else _overfill_percent(typed.bag_overfill_percent)
     )
     calendar = _calendar(typed.calendar, default_calendar) if typed.calendar else None
-    return ParsedSettings(name, price, bags, vials, overfill, calendar)
+    chairs = None if typed.chairs is None else _chairs(typed.chairs)
+    return ParsedSettings(name, price, bags, vials, overfill, calendar, chairs)
 
 
 def parse_thresholds(

@@ -9,11 +9,11 @@ DELETE on the append-only tables (triggers in the migrations), so a bug cannot r
 quietly either.
 
 The only rows updated in place are ``patient.version`` and ``treatment_course`` (its schedule,
-last day and ``version``: optimistic concurrency, an update names the version it read and loses
-if another got there first) with its ``course_booking`` rows (the schedule's sessions as rows,
-replaced with it), a patient link's progress, a revoked sign-in, the sign-in throttle's
-counters, and the audit chain head (the row every audit append locks, so the chain never
-forks).
+last day, ``cancelled_at`` and ``version``: optimistic concurrency, an update names the version
+it read and loses if another got there first) with its ``course_booking`` rows (the schedule's
+sessions as rows, replaced with it; each change is a ``booking_event``), a patient link's
+progress, a revoked sign-in, the sign-in throttle's counters, and the audit chain head (the row
+every audit append locks, so the chain never forks).
 """
 
 from __future__ import annotations
@@ -49,6 +49,7 @@ APPEND_ONLY_TABLES = (
     "audit_event",
     "ledger_container",
     "ledger_entry",
+    "booking_event",
 )
 """Tables whose rows are written once: the migration adds triggers refusing UPDATE and DELETE."""
 
@@ -225,6 +226,20 @@ class TreatmentCourse(Base):
     version: Mapped[int] = mapped_column(default=1, server_default="1")
     created_at: Mapped[datetime]
     created_by: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
+    cancelled_at: Mapped[datetime | None]
+    """When the whole course was cancelled (its reason is in ``booking_event``); NULL while
+    it is active."""
+
+
+BOOKING_KINDS = ("series", "booster")
+BOOKING_EVENT_KINDS = (
+    "booked",
+    "moved",
+    "missed",
+    "cancelled",
+    "booster_booked",
+    "course_cancelled",
+)
 
 
 class CourseBooking(Base):
@@ -243,6 +258,38 @@ class CourseBooking(Base):
     course_id: Mapped[int] = mapped_column(ForeignKey("treatment_course.id"))
     number: Mapped[int]
     start_at: Mapped[datetime]
+    end_at: Mapped[datetime | None]
+    """Infusion and recovery over: the chair is free again. NULL only for bookings made before
+    chairs were recorded (migration 0012 fills it from the stored schedule)."""
+    chair: Mapped[int | None]
+    """The chair, numbered from 1 up to the clinic's chair count; NULL for bookings made
+    before chairs were recorded (they hold no chair)."""
+    kind: Mapped[str] = mapped_column(String(16), default="series", server_default="series")
+    """``series`` (rewritten with the schedule) or ``booster`` (booked from a recommendation,
+    kept when the series is rescheduled)."""
+
+
+class BookingEvent(Base):
+    """One change to a course's bookings, with who made it and why: booked, moved,
+    cancelled, a booster booked, the course cancelled. Append-only (the history the course
+    page shows); the booking rows are the current state."""
+
+    __tablename__ = "booking_event"
+    __table_args__ = (Index("ix_booking_event_course_id", "course_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinic.id"))
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id"))
+    course_id: Mapped[int] = mapped_column(ForeignKey("treatment_course.id"))
+    kind: Mapped[str] = mapped_column(String(32))
+    number: Mapped[int | None]
+    """The session concerned; NULL for the whole course."""
+    from_start: Mapped[datetime | None]
+    to_start: Mapped[datetime | None]
+    chair: Mapped[int | None]
+    reason: Mapped[str | None] = mapped_column(Text)
+    recorded_at: Mapped[datetime]
+    recorded_by: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
 
 
 class InfusionSession(Base):

@@ -32,7 +32,15 @@ from ketaplan.clinical.catalog.model import (
     WeightBasis,
 )
 from ketaplan.clinical.catalog.protocol_loader import load_limits, load_protocol
-from ketaplan.clinical.catalog.validation import Table, choice, number, numbers, text, texts
+from ketaplan.clinical.catalog.validation import (
+    Table,
+    choice,
+    integer,
+    number,
+    numbers,
+    text,
+    texts,
+)
 
 
 def _clinic(root: Table, known: Mapping[str, str]) -> ClinicDefaults:
@@ -47,6 +55,7 @@ def _clinic(root: Table, known: Mapping[str, str]) -> ClinicDefaults:
             "address",
             "calendar_title",
             "dea_registration",
+            "chairs",
             "sources",
         ]
     )
@@ -108,6 +117,7 @@ def _clinic(root: Table, known: Mapping[str, str]) -> ClinicDefaults:
         address=t.get("address", text, ""),
         calendar_title=t.get("calendar_title", text, "Clinic appointment"),
         dea_registration=t.get("dea_registration", text, ""),
+        chairs=t.get("chairs", integer(lo=1), 4),
         vials=tuple(sorted(vials, key=lambda v: v.mg_per_ml)),
         syringes=tuple(sorted(syringes, key=lambda s: s.capacity_ml)),
         preparation=PreparationDefaults(

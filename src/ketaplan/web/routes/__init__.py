@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from ketaplan.web.routes import (
     auth,
+    board,
+    bookings,
     courses,
     ledger,
     outcomes,
@@ -26,4 +28,6 @@ ROUTERS = (
     settings.router,
     staff.router,
     ledger.router,
+    bookings.router,
+    board.router,
 )

@@ -121,6 +121,7 @@ async def course_values(request: Request, course_id: int, actor: Actor) -> dict[
     course = await call(context.courses.overview, course_id, actor=actor)
     booster = await call(context.courses.recommend_booster, course_id, actor=actor)
     titration = await call(context.titration.latest, course_id, actor=actor)
+    history = await call(context.bookings.history, course_id, actor=actor)
     days = {date.fromisoformat(s["date"]): s["number"] for s in course.schedule["sessions"]}
     return {
         "course": course,
@@ -128,6 +129,7 @@ async def course_values(request: Request, course_id: int, actor: Actor) -> dict[
         "opened": {s.number for s in course.sessions if s.number is not None},
         "booster": booster,
         "titration": titration,
+        "history": history,
         "errors": {},
         "values": {},
         "default_meaning": DEFAULT_MEANING,

@@ -40,6 +40,7 @@ def form_values(record: ClinicSettingsRecord) -> dict[str, str]:
         "price_per_session_usd": number(record.price_per_session_usd, 2),
         "bag_sizes_ml": ", ".join(number(b) for b in record.bag_sizes_ml),
         "bag_overfill_percent": number(record.bag_overfill_percent, 2),
+        "chairs": str(record.chairs),
         "vials": vials_as_text(record.vials),
         **calendar_as_text(record.calendar),
         **thresholds_as_text(record.monitoring),
@@ -79,6 +80,7 @@ def _typed(form: dict[str, str]) -> ClinicSettingsInput:
         bag_sizes_ml=form.get("bag_sizes_ml", ""),
         vials=form.get("vials", ""),
         bag_overfill_percent=form.get("bag_overfill_percent"),
+        chairs=form.get("chairs"),
         calendar=CalendarInput(
             open_weekdays=tuple(day for day in WEEKDAY_KEYS if form.get(f"open_{day}")),
             open_time=form.get("open_time", ""),

@@ -1,0 +1,120 @@
+"""Chairs (issue 18): each booking holds a chair and its end (infusion and recovery), boosters
+are bookings of their own, a course can be cancelled, and every change to the bookings is a
+``booking_event`` row (append-only, with who and why).
+
+Existing bookings get their end from the stored schedule and no chair (they were made before
+the clinic counted chairs, so they hold none).
+
+Revision ID: 0012
+Revises: 0011
+Create Date: 2026-12-02
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0012"
+down_revision: str | None = "0011"
+branch_labels: str | None = None
+depends_on: str | None = None
+
+
+def _refuse_changes() -> None:
+    """The same append-only triggers as revision 0001's history tables."""
+    table = "booking_event"
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(
+            f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
+            "FOR EACH ROW EXECUTE FUNCTION ketaplan_refuse_change()"
+        )
+        return
+    for verb in ("UPDATE", "DELETE"):
+        op.execute(
+            f"CREATE TRIGGER {table}_no_{verb.lower()} BEFORE {verb} ON {table} "
+            f"BEGIN SELECT RAISE(ABORT, '{table} is append-only: rows are never updated "
+            "or deleted'); END"
+        )
+
+
+def upgrade() -> None:
+    op.add_column("course_booking", sa.Column("end_at", sa.DateTime(timezone=True)))
+    op.add_column("course_booking", sa.Column("chair", sa.Integer()))
+    op.add_column(
+        "course_booking",
+        sa.Column("kind", sa.String(length=16), server_default="series", nullable=False),
+    )
+    op.add_column("treatment_course", sa.Column("cancelled_at", sa.DateTime(timezone=True)))
+    op.create_table(
+        "booking_event",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("clinic_id", sa.Integer(), nullable=False),
+        sa.Column("patient_id", sa.Integer(), nullable=False),
+        sa.Column("course_id", sa.Integer(), nullable=False),
+        sa.Column("kind", sa.String(length=32), nullable=False),
+        sa.Column("number", sa.Integer(), nullable=True),
+        sa.Column("from_start", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("to_start", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("chair", sa.Integer(), nullable=True),
+        sa.Column("reason", sa.Text(), nullable=True),
+        sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("recorded_by", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["clinic_id"], ["clinic.id"], name=op.f("fk_booking_event_clinic_id_clinic")
+        ),
+        sa.ForeignKeyConstraint(
+            ["course_id"],
+            ["treatment_course.id"],
+            name=op.f("fk_booking_event_course_id_treatment_course"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["patient_id"], ["patient.id"], name=op.f("fk_booking_event_patient_id_patient")
+        ),
+        sa.ForeignKeyConstraint(
+            ["recorded_by"], ["app_user.id"], name=op.f("fk_booking_event_recorded_by_app_user")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_booking_event")),
+    )
+    op.create_index("ix_booking_event_course_id", "booking_event", ["course_id"])
+    _refuse_changes()
+
+    connection = op.get_bind()
+    naive_utc = connection.dialect.name == "sqlite"  # as ketaplan.store.types.UTCDateTime stores
+
+    def stored_time(iso: str) -> datetime:
+        in_utc = datetime.fromisoformat(iso).astimezone(UTC)
+        return in_utc.replace(tzinfo=None) if naive_utc else in_utc
+
+    ends: list[dict[str, object]] = []
+    for course_id, schedule in connection.execute(
+        sa.text("SELECT id, schedule FROM treatment_course")
+    ).all():
+        stored = json.loads(schedule) if isinstance(schedule, str) else schedule
+        ends.extend(
+            {"course_id": course_id, "number": s["number"], "end_at": stored_time(s["end"])}
+            for s in stored["sessions"]
+        )
+    if ends:
+        connection.execute(
+            sa.text(
+                "UPDATE course_booking SET end_at = :end_at"
+                " WHERE course_id = :course_id AND number = :number"
+            ),
+            ends,
+        )
+
+
+def downgrade() -> None:
+    op.drop_index("ix_booking_event_course_id", table_name="booking_event")
+    op.drop_table("booking_event")  # its triggers go with it
+    for table, column in (
+        ("treatment_course", "cancelled_at"),
+        ("course_booking", "kind"),
+        ("course_booking", "chair"),
+        ("course_booking", "end_at"),
+    ):
+        op.execute(f"ALTER TABLE {table} DROP COLUMN {column}")  # SQLite 3.35+, no rebuild
