@@ -247,16 +247,17 @@ def booking_warnings(
     zone: ZoneInfo,
     course_id: int | None = None,
 ) -> list[str]:
-    """What a booking from ``first`` to ``last_day`` needs confirmed: it starts in the past,
-    or it overlaps another active (not cancelled) course of the same patient."""
+    """What a booking from ``first`` to ``last_day`` needs confirmed: it starts on a day in
+    the past (today's earlier hours are not: a course booked this morning for today), or it
+    overlaps another active (not cancelled) course of the same patient."""
 
     warnings = []
-    if first.astimezone(UTC) < now.astimezone(UTC):
-        warnings.append(
-            f"the first appointment, {when_text(first, zone)}, is in the past (recording a "
-            "course already given?)"
-        )
     first_day = first.astimezone(zone).date()
+    if first_day < now.astimezone(zone).date():
+        warnings.append(
+            f"the first appointment, {when_text(first, zone)}, is on a day in the past "
+            "(recording a course already given?)"
+        )
     overlapping = uow.db.scalars(
         select(TreatmentCourse.id).where(
             TreatmentCourse.patient_id == patient_id,

@@ -403,6 +403,10 @@ def reschedule_course(
         was_at = {s.number: s for s in before.sessions}
         seated = {}
         for booked in after.sessions:
+            earlier = was_at.get(booked.number)
+            unchanged = earlier is not None and earlier.start == booked.start
+            if unchanged and booked.number in held and held[booked.number] is None:
+                continue  # booked before chairs were recorded: it holds none, and stays so
             seated.update(assign_chairs(chairs, [booked], held.get(booked.number)))
         bumped = cast(
             "CursorResult[Any]",

@@ -108,14 +108,18 @@ def _time(text: str) -> time:
     return time.fromisoformat(text)
 
 
-@router.post("/courses/{course_id}/sessions/{number}/move", name="move_course_session")
+@router.post("/courses/{course_id}/sessions/{session_number}/move", name="move_course_session")
 def move(
-    course_id: RecordId, number: SessionNumber, body: MoveIn, actor: SignedIn, request: Request
+    course_id: RecordId,
+    session_number: SessionNumber,
+    body: MoveIn,
+    actor: SignedIn,
+    request: Request,
 ) -> MovedOut:
     """Move one session to a day, time and chair, with a reason kept in the history."""
     moved = services(request).bookings.move(
         course_id,
-        number=number,
+        number=session_number,
         day=body.day,
         start_time=_time(body.start_time),
         chair=body.chair,
@@ -133,15 +137,19 @@ def move(
     )
 
 
-@router.post("/courses/{course_id}/sessions/{number}/cancel", name="cancel_course_session")
+@router.post("/courses/{course_id}/sessions/{session_number}/cancel", name="cancel_course_session")
 def cancel_session(
-    course_id: RecordId, number: SessionNumber, body: CancelIn, actor: SignedIn, request: Request
+    course_id: RecordId,
+    session_number: SessionNumber,
+    body: CancelIn,
+    actor: SignedIn,
+    request: Request,
 ) -> VersionOut:
     """Cancel one session with a reason: the rest of a series moves on; a booster's booking
     is released."""
     version = services(request).bookings.cancel_session(
         course_id,
-        number=number,
+        number=session_number,
         reason=body.reason,
         expected_version=body.expected_version,
         actor=actor,

@@ -127,17 +127,23 @@ async def _course_patient(request: Request, course_id: int, actor: Actor) -> int
     return (await call(context.courses.read, course_id, actor=actor)).patient_id
 
 
-@router.post("/bookings/courses/{course_id}/sessions/{number}/move", name="web_move_session")
-async def move(course_id: RecordId, number: int, actor: SignedIn, request: Request) -> Response:
+@router.post(
+    "/bookings/courses/{course_id}/sessions/{session_number}/move", name="web_move_session"
+)
+async def move(
+    course_id: RecordId, session_number: int, actor: SignedIn, request: Request
+) -> Response:
     form = await form_of(request)
     context = services(request)
     patient_id = await _course_patient(request, course_id, actor)
-    failed = f"move-{course_id}-{number}"
+    failed = f"move-{course_id}-{session_number}"
     try:
         await call(
             context.bookings.move,
             course_id,
-            number=whole_number(str(number), field="number", low=1, high=MAX_SESSION_NUMBER),
+            number=whole_number(
+                str(session_number), field="number", low=1, high=MAX_SESSION_NUMBER
+            ),
             day=clinic_date(form.get("day", ""), field="day"),
             start_time=clock_time(form.get("start_time", ""), field="start_time"),
             chair=_chair(form),
@@ -151,9 +157,11 @@ async def move(course_id: RecordId, number: int, actor: SignedIn, request: Reque
     return redirect(f"/bookings/patients/{patient_id}#course-{course_id}")
 
 
-@router.post("/bookings/courses/{course_id}/sessions/{number}/cancel", name="web_cancel_session")
+@router.post(
+    "/bookings/courses/{course_id}/sessions/{session_number}/cancel", name="web_cancel_session"
+)
 async def cancel_one(
-    course_id: RecordId, number: int, actor: SignedIn, request: Request
+    course_id: RecordId, session_number: int, actor: SignedIn, request: Request
 ) -> Response:
     form = await form_of(request)
     context = services(request)
@@ -162,14 +170,16 @@ async def cancel_one(
         await call(
             context.bookings.cancel_session,
             course_id,
-            number=whole_number(str(number), field="number", low=1, high=MAX_SESSION_NUMBER),
+            number=whole_number(
+                str(session_number), field="number", low=1, high=MAX_SESSION_NUMBER
+            ),
             reason=form.get("reason", ""),
             expected_version=_version(form),
             actor=actor,
         )
     except (InputError, ConflictError) as refused:
         return await _refused(
-            request, patient_id, actor, refused, f"cancel-{course_id}-{number}", form
+            request, patient_id, actor, refused, f"cancel-{course_id}-{session_number}", form
         )
     return redirect(f"/bookings/patients/{patient_id}#course-{course_id}")
 
