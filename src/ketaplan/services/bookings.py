@@ -147,7 +147,7 @@ def move_session(
         length_min = length.total_seconds() / 60
         check_opening(calendar, start, length_min)
         values: dict[str, Any] = {}
-        if booking.kind == "series":
+        if not booking.booster:
             values = _moved_schedule(course, number, start, start + length, calendar)
         seated = chairs.take(chair, start, start + length)
         require_confirmation(
@@ -273,12 +273,12 @@ def cancel_session(
     why = required_reason(reason, f"cancelling session {number}")
     with uow.reading():
         booking = _booking(uow, find_course(uow, course_id, actor).id, number)
-        kind = booking.kind
+        is_booster = bool(booking.booster)
         uow.audit(
             actor, AuditAction.COURSE_READ, "course", course_id, patient_id=booking.patient_id
         )
         uow.commit()
-    if kind == "series":
+    if not is_booster:
         return reschedule_course(
             uow,
             course_id,
@@ -438,7 +438,7 @@ def book_booster(
                     start_at=start,
                     end_at=start + length,
                     chair=seat,
-                    kind="booster",
+                    booster=True,
                 )
             )
             record_booking_event(

@@ -74,7 +74,7 @@ class ChairMap:
                     CourseBooking.start_at,
                     CourseBooking.end_at,
                     CourseBooking.course_id,
-                    CourseBooking.kind,
+                    CourseBooking.booster,
                 ).where(
                     CourseBooking.clinic_id == self.clinic_id,
                     CourseBooking.start_at >= start,
@@ -84,11 +84,11 @@ class ChairMap:
             )
             self._days[day] = [
                 Held(chair, begin, end, booking_id)
-                for booking_id, chair, begin, end, course_id, kind in rows
+                for booking_id, chair, begin, end, course_id, booster in rows
                 if chair is not None
                 and end is not None
                 and booking_id not in self.ignore
-                and not (course_id == self.ignore_course and kind == "series")
+                and not (course_id == self.ignore_course and not booster)
             ]
         return self._days[day]
 

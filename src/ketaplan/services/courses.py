@@ -129,7 +129,7 @@ def _store_bookings(
     course's old series rows (its boosters stay)."""
     replaced = uow.db.scalars(
         delete(CourseBooking)
-        .where(CourseBooking.course_id == course.id, CourseBooking.kind == "series")
+        .where(CourseBooking.course_id == course.id, CourseBooking.booster.is_(None))
         .returning(CourseBooking.id)
     )
     uow.wrote(CourseBooking, *replaced)
@@ -142,7 +142,6 @@ def _store_bookings(
             start_at=booked.start,
             end_at=booked.end,
             chair=chairs.get(booked.number),
-            kind="series",
         )
         for booked in schedule.sessions
     )
@@ -396,7 +395,7 @@ def reschedule_course(
         held = dict(
             uow.db.execute(
                 select(CourseBooking.number, CourseBooking.chair).where(
-                    CourseBooking.course_id == course_id, CourseBooking.kind == "series"
+                    CourseBooking.course_id == course_id, CourseBooking.booster.is_(None)
                 )
             ).tuples()
         )

@@ -30,8 +30,8 @@ MAX_COURSES = 20
 @dataclass(frozen=True, slots=True)
 class BookedSession:
     number: int
-    kind: str
-    """``series`` or ``booster``."""
+    booster: bool
+    """A booster booked from a recommendation; else one of the series."""
     start: datetime
     end: datetime | None
     chair: int | None
@@ -132,7 +132,7 @@ def patient_bookings(
                     tuple(
                         BookedSession(
                             b.number,
-                            b.kind,
+                            bool(b.booster),
                             b.start_at,
                             b.end_at,
                             b.chair,

@@ -231,7 +231,6 @@ class TreatmentCourse(Base):
     it is active."""
 
 
-BOOKING_KINDS = ("series", "booster")
 BOOKING_EVENT_KINDS = (
     "booked",
     "moved",
@@ -259,14 +258,15 @@ class CourseBooking(Base):
     number: Mapped[int]
     start_at: Mapped[datetime]
     end_at: Mapped[datetime | None]
-    """Infusion and recovery over: the chair is free again. NULL only for bookings made before
-    chairs were recorded (migration 0012 fills it from the stored schedule)."""
+    """Infusion and recovery over: the chair is free again. NULL for bookings made before
+    chairs were recorded (left so: filling it would change their audit hash)."""
     chair: Mapped[int | None]
     """The chair, numbered from 1 up to the clinic's chair count; NULL for bookings made
     before chairs were recorded (they hold no chair)."""
-    kind: Mapped[str] = mapped_column(String(16), default="series", server_default="series")
-    """``series`` (rewritten with the schedule) or ``booster`` (booked from a recommendation,
-    kept when the series is rescheduled)."""
+    booster: Mapped[bool | None]
+    """True for a booster booked from a recommendation (kept when the series is rescheduled);
+    NULL for the series' bookings (rewritten with the schedule). NULL rather than False so
+    that rows written before it keep their audit hash (store.audit_records)."""
 
 
 class BookingEvent(Base):

@@ -2,8 +2,10 @@
 are bookings of their own, a course can be cancelled, and every change to the bookings is a
 ``booking_event`` row (append-only, with who and why).
 
-Existing bookings get their end from the stored schedule and no chair (they were made before
-the clinic counted chairs, so they hold none).
+Existing bookings keep NULL in every new column: no end, no chair (they were made before the
+clinic counted chairs, so they hold none), not a booster. Filling a column of existing rows
+would change their audit hashes (store.audit_records), which only an audit event could vouch
+for.
 
 Revision ID: 0012
 Revises: 0011
@@ -11,9 +13,6 @@ Create Date: 2026-12-02
 """
 
 from __future__ import annotations
-
-import json
-from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from alembic import op
@@ -44,10 +43,7 @@ def _refuse_changes() -> None:
 def upgrade() -> None:
     op.add_column("course_booking", sa.Column("end_at", sa.DateTime(timezone=True)))
     op.add_column("course_booking", sa.Column("chair", sa.Integer()))
-    op.add_column(
-        "course_booking",
-        sa.Column("kind", sa.String(length=16), server_default="series", nullable=False),
-    )
+    op.add_column("course_booking", sa.Column("booster", sa.Boolean()))
     op.add_column("treatment_course", sa.Column("cancelled_at", sa.DateTime(timezone=True)))
     op.create_table(
         "booking_event",
@@ -82,38 +78,13 @@ def upgrade() -> None:
     op.create_index("ix_booking_event_course_id", "booking_event", ["course_id"])
     _refuse_changes()
 
-    connection = op.get_bind()
-    naive_utc = connection.dialect.name == "sqlite"  # as ketaplan.store.types.UTCDateTime stores
-
-    def stored_time(iso: str) -> datetime:
-        in_utc = datetime.fromisoformat(iso).astimezone(UTC)
-        return in_utc.replace(tzinfo=None) if naive_utc else in_utc
-
-    ends: list[dict[str, object]] = []
-    for course_id, schedule in connection.execute(
-        sa.text("SELECT id, schedule FROM treatment_course")
-    ).all():
-        stored = json.loads(schedule) if isinstance(schedule, str) else schedule
-        ends.extend(
-            {"course_id": course_id, "number": s["number"], "end_at": stored_time(s["end"])}
-            for s in stored["sessions"]
-        )
-    if ends:
-        connection.execute(
-            sa.text(
-                "UPDATE course_booking SET end_at = :end_at"
-                " WHERE course_id = :course_id AND number = :number"
-            ),
-            ends,
-        )
-
 
 def downgrade() -> None:
     op.drop_index("ix_booking_event_course_id", table_name="booking_event")
     op.drop_table("booking_event")  # its triggers go with it
     for table, column in (
         ("treatment_course", "cancelled_at"),
-        ("course_booking", "kind"),
+        ("course_booking", "booster"),
         ("course_booking", "chair"),
         ("course_booking", "end_at"),
     ):
