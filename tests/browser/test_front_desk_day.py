@@ -145,6 +145,13 @@ def test_the_front_desk_books_moves_cancels_and_watches_the_chairs(
     # The chair board: Blair is booked in chair 1; a nurse starts the infusion; the board
     # follows without a reload.
     board = _front_desk(chromium, server, "/board")
+    blocked: list[str] = []
+    board.on(
+        "console",
+        lambda message: (
+            blocked.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
     slot = board.locator("#chair-1 .slot").first
     expect(slot).to_have_attribute("data-state", "booked")
     expect(board.locator("#chair-2 .slot")).to_have_count(1)  # Casey at 13:00
@@ -178,5 +185,6 @@ def test_the_front_desk_books_moves_cancels_and_watches_the_chairs(
     expect(slot).to_have_attribute("data-state", "infusing", timeout=15_000)
     expect(slot).to_contain_text(re.compile(r"\d+ min since start"))
     expect(slot).not_to_contain_text("mg")
+    assert blocked == []  # the polling script runs under the policy
     board.set_viewport_size({"width": 1920, "height": 1080})  # the wall screen
     shots.take(board, "board-infusing", doc="chair-board")

@@ -94,6 +94,8 @@ def _infusing_today(
              "diastolic": 80, "heart_rate": 72, "spo2": 98, "resp_rate": 14},
             {"at": "2026-12-08T09:45:00-08:00", "type": "start", "rate_ml_per_h": 150,
              "concentration_mg_per_ml": ORDER_BAG_MG_PER_ML},
+            {"at": "2026-12-08T09:55:00-08:00", "type": "vitals", "systolic": 138,
+             "diastolic": 86, "heart_rate": 80, "spo2": 97},
         ]
     ):  # fmt: skip
         append_session_event(
@@ -134,9 +136,10 @@ def test_the_board_shows_each_chair_s_state_nurse_and_dose_from_the_chart(
     )
     assert line.started_at == datetime(2026, 12, 8, 9, 45, tzinfo=ZONE)
     assert line.clinical is not None
-    # 15 min at 150 mL/h of 0.354 mg/mL: 13.3 mg
-    assert line.clinical.delivered_mg == pytest.approx(15 / 60 * 150 * ORDER_BAG_MG_PER_ML, 0.01)
-    assert line.clinical.vitals_due_at == datetime(2026, 12, 8, 9, 55, tzinfo=ZONE)
+    # charted to 09:55: 10 min at 150 mL/h of 0.354 mg/mL, 8.85 mg
+    assert line.clinical.delivered_mg == pytest.approx(10 / 60 * 150 * ORDER_BAG_MG_PER_ML, 0.01)
+    assert line.clinical.charted_to == datetime(2026, 12, 8, 9, 55, tzinfo=ZONE)
+    assert line.clinical.vitals_due_at == datetime(2026, 12, 8, 10, 5, tzinfo=ZONE)
     seen_by_desk = _board(uow, front_desk, policy).lines[0]
     assert seen_by_desk.state == "infusing"
     assert seen_by_desk.clinical is None

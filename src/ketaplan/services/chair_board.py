@@ -45,6 +45,9 @@ class ChairClinical:
     """What only clinical staff see on a chair's line."""
 
     delivered_mg: float
+    charted_to: datetime | None
+    """The chart's last event: what was delivered is counted up to it, never guessed past it
+    (:func:`ketaplan.clinical.session.summarise`)."""
     vitals_due_at: datetime | None
     open_alerts: tuple[str, ...]
 
@@ -151,6 +154,7 @@ def chair_board(
                 if clinical:
                     line_clinical = ChairClinical(
                         summary.delivered_mg,
+                        log.state.last_at,
                         vitals_due_at(state, charted),
                         tuple(a.message for a in summary.alerts if a.resolved_at is None),
                     )

@@ -226,6 +226,16 @@ def schedule_course(
                 raise no_chair_free(first, end, chairs.zone)
             calendar = _first_at(calendar, start_time)
         schedule = schedule_series(protocol, first_day, calendar, chairs.chair_free)
+        if plan is not None:
+            if plan.patient_id != patient_id or plan.condition != protocol.key:
+                raise InputError(
+                    f"plan {plan_id} is not a {protocol.key} plan of patient {patient_id}",
+                    code="input.wrong_plan",
+                    fields={"plan_id": plan_id},
+                )
+            require_active(uow, plan, doing)
+        else:
+            plan_id = newest_active_order(uow, patient_id, protocol.key, doing).id
         require_confirmation(
             booking_warnings(
                 uow,
@@ -237,16 +247,6 @@ def schedule_course(
             ),
             confirm,
         )
-        if plan is not None:
-            if plan.patient_id != patient_id or plan.condition != protocol.key:
-                raise InputError(
-                    f"plan {plan_id} is not a {protocol.key} plan of patient {patient_id}",
-                    code="input.wrong_plan",
-                    fields={"plan_id": plan_id},
-                )
-            require_active(uow, plan, doing)
-        else:
-            plan_id = newest_active_order(uow, patient_id, protocol.key, doing).id
         row = TreatmentCourse(
             patient_id=patient_id,
             plan_id=plan_id,
