@@ -6,7 +6,7 @@ all without seeing a clinical fact."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -99,7 +99,7 @@ def chairs_of(database: Database, course_id: int) -> list[tuple[int, datetime, i
                 select(CourseBooking.number, CourseBooking.start_at, CourseBooking.chair)
                 .where(CourseBooking.course_id == course_id)
                 .order_by(CourseBooking.number)
-            ).tuples()
+            )
         ]
 
 
@@ -263,12 +263,13 @@ def test_the_front_desk_moves_a_session_with_a_reason_and_the_history_keeps_it(
     book: Callable[..., CourseRecord],
 ) -> None:
     course = book("Moved Along", first_day=WEDNESDAY, start_time=NINE, chair=1)
-    second = chairs_of(database, course.course_id)[1][1]
+    second = chairs_of(database, course.course_id)[1][1]  # Monday 14th, 09:00
+    friday = second.date() - timedelta(days=3)
     moved = move_session(
         uow,
         course.course_id,
         number=2,
-        day=second.date(),
+        day=friday,
         start_time=time(13, 0),
         chair=2,
         reason="patient asked for the afternoon",
@@ -279,7 +280,7 @@ def test_the_front_desk_moves_a_session_with_a_reason_and_the_history_keeps_it(
     assert moved.version == course.version + 1
     assert chairs_of(database, course.course_id)[1] == (
         2,
-        datetime.combine(second.date(), time(13, 0), ZONE),
+        datetime.combine(friday, time(13, 0), ZONE),
         2,
     )
     last = booking_history(uow, course.course_id, actor=front_desk)[-1]
@@ -297,6 +298,7 @@ def test_the_front_desk_moves_a_session_with_a_reason_and_the_history_keeps_it(
     [
         ({"reason": "  "}, "input.reason_required"),
         ({"day": date(2026, 12, 31), "start_time": NINE}, "input.out_of_order"),
+        ({"day": date(2026, 12, 14), "start_time": time(13, 0)}, "input.spacing"),
         ({"day": date(2026, 12, 13)}, "input.clinic_closed"),
         ({"chair": 7}, "input.unknown_chair"),
         ({"expected_version": 9}, "conflict.stale_version"),
@@ -316,7 +318,7 @@ def test_a_refused_move_changes_nothing(
     events = count(database, BookingEvent)
     move = {
         "number": 2,
-        "day": before[1][1].date(),
+        "day": before[1][1].date() - timedelta(days=3),  # Friday: the spacing holds
         "start_time": time(11, 0),
         "chair": None,
         "reason": "a reason",

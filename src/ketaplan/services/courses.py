@@ -392,13 +392,14 @@ def reschedule_course(
         after = reschedule(
             before, protocol, calendar, session_number, status, from_date, chairs.chair_free
         )
-        held = dict(
-            uow.db.execute(
+        held = {
+            number: seat
+            for number, seat in uow.db.execute(
                 select(CourseBooking.number, CourseBooking.chair).where(
                     CourseBooking.course_id == course_id, CourseBooking.booster.is_(None)
                 )
-            ).tuples()
-        )
+            )
+        }
         was_at = {s.number: s for s in before.sessions}
         seated = {}
         for booked in after.sessions:

@@ -110,13 +110,14 @@ def patient_bookings(
             .order_by(CourseBooking.number)
         ):
             bookings[booking.course_id].append(booking)
-        opened = set(
-            uow.db.execute(
+        opened = {
+            (course_id, number)
+            for course_id, number in uow.db.execute(
                 select(InfusionSession.course_id, InfusionSession.number).where(
                     InfusionSession.course_id.in_(ids)
                 )
-            ).tuples()
-        )
+            )
+        }
         shown = []
         for course in courses:
             days: tuple[tuple[date, ...], ...] = ()
