@@ -392,14 +392,13 @@ def reschedule_course(
         after = reschedule(
             before, protocol, calendar, session_number, status, from_date, chairs.chair_free
         )
-        held = {
-            number: seat
-            for number, seat in uow.db.execute(
+        held = dict(
+            uow.db.execute(
                 select(CourseBooking.number, CourseBooking.chair).where(
                     CourseBooking.course_id == course_id, CourseBooking.booster.is_(None)
                 )
             )
-        }
+        )
         was_at = {s.number: s for s in before.sessions}
         seated = {}
         for booked in after.sessions:
