@@ -136,7 +136,7 @@ def chair_board(
                 uow.db.scalars(select(InfusionPlan).where(InfusionPlan.id.in_(plan_ids))).all()
         writers = {by for charted in events.values() for _data, by in charted}
         nurses = (
-            dict(uow.db.execute(select(User.id, User.email).where(User.id.in_(writers))))
+            dict(uow.db.execute(select(User.id, User.email).where(User.id.in_(writers))).all())
             if writers
             else {}
         )

@@ -397,7 +397,7 @@ def reschedule_course(
                 select(CourseBooking.number, CourseBooking.chair).where(
                     CourseBooking.course_id == course_id, CourseBooking.booster.is_(None)
                 )
-            )
+            ).all()
         )
         was_at = {s.number: s for s in before.sessions}
         seated = {}
