@@ -105,11 +105,20 @@ async def schedule(patient_id: RecordId, actor: SignedIn, request: Request) -> R
     except (InputError, ConflictError) as refused:
         if plan_id is None:
             raise
+        if refused.code == "conflict.needs_confirmation":
+            refused = refused.with_hint(
+                f"to confirm, book it on the patient's bookings page, /bookings/patients/"
+                f"{patient_id}, where a course in the past or overlapping another is confirmed"
+            )
         values = await plan_values(request, plan_id, actor)
         return render(
             request,
             "plan.html",
-            {**values, "errors": field_errors(refused, {"plan_id": ""}), "form": form},
+            {
+                **values,
+                "errors": field_errors(refused, {"plan_id": "", "confirm": ""}),
+                "form": form,
+            },
             status=refused.http_status,
         )
     return redirect(f"/courses/{record.course_id}")
