@@ -486,3 +486,29 @@ def test_the_front_desk_s_bookings_view_names_orders_and_boosters_without_clinic
     text = repr(seen).lower()
     for clinical in ("depression", "mg", "phq", "sertraline", "80 kg", "weight"):
         assert clinical not in text
+
+
+def test_the_front_desk_booking_another_patient_s_order_is_not_told_its_protocol(
+    database: Database,
+    uow: UnitOfWork,
+    nurse: Actor,
+    prescriber: Actor,
+    front_desk: Actor,
+    catalog: Catalog,
+    resolver: MedicationResolver,
+    policy: ClinicPolicy,
+) -> None:
+    first = new_patient(
+        uow, "Has An Order", nurse=nurse, prescriber=prescriber, catalog=catalog, resolver=resolver
+    )
+    other = new_patient(
+        uow, "Other Patient", nurse=nurse, prescriber=prescriber, catalog=catalog, resolver=resolver
+    )
+    order = patient_bookings(uow, first, actor=front_desk, policy=policy).orders_to_book[0]
+    with pytest.raises(InputError) as refused:
+        schedule_course(
+            uow, other, plan_id=order.plan_id, first_day=WEDNESDAY, actor=front_desk, policy=policy
+        )
+    assert refused.value.code == "input.wrong_plan"
+    assert "depression" not in refused.value.message
+    assert count(database, TreatmentCourse) == 0

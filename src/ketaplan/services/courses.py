@@ -228,8 +228,9 @@ def schedule_course(
         schedule = schedule_series(protocol, first_day, calendar, chairs.chair_free)
         if plan is not None:
             if plan.patient_id != patient_id or plan.condition != protocol.key:
-                raise InputError(
-                    f"plan {plan_id} is not a {protocol.key} plan of patient {patient_id}",
+                what = f"a {protocol.key} plan" if sees_clinical_facts(actor) else "an order"
+                raise InputError(  # the front desk is not told another order's protocol
+                    f"plan {plan_id} is not {what} of patient {patient_id}",
                     code="input.wrong_plan",
                     fields={"plan_id": plan_id},
                 )
