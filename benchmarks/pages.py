@@ -176,6 +176,7 @@ def build_patient(context: ServiceContext) -> dict[str, str]:
         actor=doctor,
         policy=context.policy,
         plan_id=plan.plan_id,
+        confirm=True,  # a course already given: its days are in the past
     )
     cid = course.course_id
     for scale, answers in (("phq9", [3, 2, 2, 2, 2, 2, 2, 2, 1]), ("gad7", [2] * 7)):

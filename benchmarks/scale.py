@@ -254,6 +254,7 @@ def build_template(context: ServiceContext, staff: Staff, name: str) -> Template
         actor=staff.nurse,
         policy=context.policy,
         plan_id=plan_id,
+        confirm=True,  # a course already given: its days are in the past
     )
     cid = course.course_id
     for scale, answers in (("phq9", [3, 2, 2, 2, 2, 2, 2, 2, 1]), ("gad7", [2] * 7)):

@@ -38,7 +38,7 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
-from datetime import date
+from datetime import date, time
 
 from ketaplan.errors import InputError
 
@@ -185,3 +185,19 @@ def clinic_date(text: str, *, field: str) -> date:
             fields={"field": field},
         )
     return plausible_date(value, field=field)
+
+
+def clock_time(text: str, *, field: str) -> time:
+    """A time of day typed as HH:MM (24-hour), as a form's time field sends it."""
+    cleaned = text.strip()
+    try:
+        value = time.fromisoformat(cleaned) if cleaned.isascii() and len(cleaned) == 5 else None
+    except ValueError:
+        value = None
+    if value is None:
+        raise InputError(
+            f"{field.replace('_', ' ')} {text[:40]!r} is not a time: give HH:MM, e.g. 09:00",
+            code="input.not_a_time",
+            fields={"field": field},
+        )
+    return value

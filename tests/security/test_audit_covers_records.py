@@ -362,8 +362,13 @@ def test_legitimate_updates_in_place_are_never_flagged(
             .order_by(AuditEvent.seq.desc())
         ).first()
     assert rescheduled is not None
-    # the course row and its bookings, replaced (deleted, or their ids reused on SQLite)
-    assert {r["table"] for r in rescheduled} == {"treatment_course", "course_booking"}
+    # the course row and its bookings, replaced (deleted, or their ids reused on SQLite), and
+    # the bookings history (each session moved)
+    assert {r["table"] for r in rescheduled} == {
+        "treatment_course",
+        "course_booking",
+        "booking_event",
+    }
 
 
 def test_a_plan_write_names_the_plan_and_its_order_event_by_hash(

@@ -153,8 +153,10 @@ FRONT_DESK: dict[str, Call] = {
     ),
     "patient_versions": Call(Access.PATIENT_DATA, status=200),
     # courses: bookings without the protocol
-    "create_course": Call(
-        Access.PATIENT_DATA, {"condition": CONDITION, "first_day": "{next_week}"}, status=201
+    "create_course": Call(  # overlapping the planted course: confirmed
+        Access.PATIENT_DATA,
+        {"condition": CONDITION, "first_day": "{next_week}", "confirm": True},
+        status=201,
     ),
     "list_courses": Call(Access.PATIENT_DATA, status=200),
     "read_course": Call(Access.PATIENT_DATA, status=200),
@@ -165,6 +167,28 @@ FRONT_DESK: dict[str, Call] = {
     ),
     "course_calendar": Call(Access.PATIENT_DATA, status=200),
     "course_booster": Call(Access.REFUSED),
+    # chairs and bookings (issue 18): the front desk's own work, without clinical facts
+    "move_course_session": Call(
+        Access.PATIENT_DATA,
+        {
+            "day": "{next_week}",
+            "start_time": "11:00",
+            "reason": "asked for later",
+            "expected_version": 2,
+        },
+    ),
+    "cancel_course_session": Call(
+        Access.PATIENT_DATA, {"reason": "unwell", "expected_version": 99}, status=409
+    ),
+    "cancel_course": Call(
+        Access.PATIENT_DATA, {"reason": "moving away", "expected_version": 99}, status=409
+    ),
+    "book_booster": Call(
+        Access.PATIENT_DATA,
+        {"days": ["{next_week}"], "start_time": "13:00", "expected_version": 99},
+    ),
+    "course_history": Call(Access.PATIENT_DATA, status=200),
+    "chair_board": Call(Access.PATIENT_DATA, status=200),
     "progress_report_pdf": Call(Access.REFUSED),
     "preparation_card_pdf": Call(Access.REFUSED),
     # everything clinical
@@ -247,6 +271,28 @@ FRONT_DESK: dict[str, Call] = {
     "web_review_item9_flag": Call(Access.REFUSED, {"note": "called the patient"}),
     "web_new_questionnaire": Call(Access.REFUSED),
     "web_record_questionnaire": Call(Access.REFUSED, {"scale": "phq9"}),
+    "web_patient_bookings": Call(Access.PATIENT_DATA, status=200),
+    "web_book_course": Call(
+        Access.PATIENT_DATA,
+        {
+            "plan_id": "{plan_id}",
+            "first_day": "{next_week}",
+            "start_time": "09:00",
+            "chair": "1",
+            "confirm": "yes",
+        },
+    ),
+    "web_move_session": Call(
+        Access.PATIENT_DATA,
+        {"day": "{next_week}", "start_time": "13:00", "reason": "bus strike", "version": "99"},
+    ),
+    "web_cancel_session": Call(Access.PATIENT_DATA, {"reason": "", "version": "99"}, status=422),
+    "web_cancel_course": Call(Access.PATIENT_DATA, {"reason": "x", "version": "99"}, status=409),
+    "web_book_booster": Call(
+        Access.PATIENT_DATA, {"days": "{next_week}", "start_time": "09:00", "version": "99"}
+    ),
+    "web_chair_board": Call(Access.PATIENT_DATA, status=200),
+    "web_chair_board_lines": Call(Access.PATIENT_DATA, status=200),
     "web_clinic_settings": Call(Access.REFUSED),
     "web_update_clinic_settings": Call(Access.REFUSED, {"name": "Front Desk Clinic"}),
     # exports: a patient's FHIR record is clinical; the whole clinic is an admin's
@@ -411,6 +457,7 @@ def _plant(api: Api) -> Clinic:
             "draw_id": "1",
             "count_id": "1",
             "number": "K-0001",
+            "session_number": "2",
             "name": "administrations",
             "action": "receive",
             "token": "not-a-link-token-of-this-clinic",

@@ -38,6 +38,7 @@ def _course_days(
         actor=nurse,
         policy=load_policy(),
         plan_id=plan.plan_id,
+        confirm=True,  # the same days under another calendar: it overlaps the one before
     )
     return [s.start.date() for s in course.schedule.sessions]
 

@@ -69,6 +69,7 @@ def _patient_with_course(
         first_day=first_day,
         actor=nurse,
         policy=policy,
+        confirm=True,  # some of these courses were given in the past
     )
     record_questionnaire(
         uow,

@@ -18,6 +18,7 @@ from ketaplan.api.document import camel_case, complete_document
 from ketaplan.api.routes import (
     audit,
     auth,
+    bookings,
     courses,
     fhir,
     ledger,
@@ -55,6 +56,7 @@ def install(app: FastAPI) -> None:
         screenings,
         plans,
         courses,
+        bookings,
         sessions,
         questionnaires,
         titration,

@@ -31,7 +31,7 @@ True
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Literal, TypeVar
@@ -45,6 +45,14 @@ Status = Literal["scheduled", "missed", "cancelled"]
 _T = TypeVar("_T")
 SEARCH_HORIZON_DAYS = 366
 """Give up looking for a free appointment after a year: a calendar that open is a typo."""
+
+ChairFree = Callable[[datetime, datetime], bool]
+"""Whether a chair is free from a start to an end (the service knows the clinic's bookings);
+the scheduler skips an appointment with no chair free, as it skips a closed day."""
+
+
+def _any_chair(start: datetime, end: datetime) -> bool:
+    return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,7 +137,11 @@ def _fits_spacing(
 
 
 def _next_slot(
-    aim: date, prior: Sequence[datetime], calendar: ClinicCalendar, spacing: Spacing
+    aim: date,
+    prior: Sequence[datetime],
+    calendar: ClinicCalendar,
+    spacing: Spacing,
+    chair_free: ChairFree = _any_chair,
 ) -> datetime:
     """The first appointment on or after ``aim`` that keeps every calendar constraint."""
     for offset in range(SEARCH_HORIZON_DAYS):
@@ -140,8 +152,10 @@ def _next_slot(
             candidate = calendar.appointment(day, slot)
             if prior and elapsed_h(prior[-1], candidate) <= 0:
                 continue
-            if calendar.fits(candidate, spacing.length_min) and _fits_spacing(
-                candidate, prior, calendar, spacing
+            if (
+                calendar.fits(candidate, spacing.length_min)
+                and _fits_spacing(candidate, prior, calendar, spacing)
+                and chair_free(candidate, candidate + timedelta(minutes=spacing.length_min))
             ):
                 return candidate
     raise InputError(
@@ -157,10 +171,11 @@ def _place(
     prior: Sequence[datetime],
     calendar: ClinicCalendar,
     spacing: Spacing,
+    chair_free: ChairFree = _any_chair,
 ) -> list[datetime]:
     placed = list(prior)
     for aim in aims:
-        placed.append(_next_slot(aim, placed, calendar, spacing))
+        placed.append(_next_slot(aim, placed, calendar, spacing, chair_free))
     return placed[len(prior) :]
 
 
@@ -179,6 +194,7 @@ def _plan(
     missed: Sequence[Appointment],
     first_aims: list[date],
     earliest: date,
+    chair_free: ChairFree = _any_chair,
 ) -> CoursePlan:
     spacing = Spacing.of(protocol, calendar)
     prior = [a.start for a in kept]
@@ -192,10 +208,10 @@ def _plan(
         first_day = sessions[0].start.astimezone(calendar.zone).date()
         return sessions, first_day + timedelta(days=protocol.series.max_days - 1)
 
-    spread = _place(first_aims, prior, calendar, spacing)
+    spread = _place(first_aims, prior, calendar, spacing, chair_free)
     sessions, window_last = build(spread)
     if sessions[-1].start.astimezone(calendar.zone).date() > window_last:
-        packed = _place([earliest] * n_remaining, prior, calendar, spacing)
+        packed = _place([earliest] * n_remaining, prior, calendar, spacing, chair_free)
         sessions, window_last = build(packed)
     problems = []
     last_day = sessions[-1].start.astimezone(calendar.zone).date()
@@ -227,13 +243,19 @@ def _plan(
     )
 
 
-def schedule_series(protocol: Protocol, start: date, calendar: ClinicCalendar) -> CoursePlan:
-    """The initial series from ``start`` (the first open appointment on or after it)."""
+def schedule_series(
+    protocol: Protocol,
+    start: date,
+    calendar: ClinicCalendar,
+    chair_free: ChairFree = _any_chair,
+) -> CoursePlan:
+    """The initial series from ``start`` (the first open appointment on or after it with a
+    chair free)."""
     series = protocol.series
-    first = _next_slot(start, [], calendar, Spacing.of(protocol, calendar))
+    first = _next_slot(start, [], calendar, Spacing.of(protocol, calendar), chair_free)
     first_day = first.astimezone(calendar.zone).date()
     aims = _aims(first_day, series.sessions, max(series.min_days, 1))
-    return _plan(protocol, calendar, (), (), aims, first_day)
+    return _plan(protocol, calendar, (), (), aims, first_day, chair_free)
 
 
 def reschedule(
@@ -243,6 +265,7 @@ def reschedule(
     number: int,
     status: Literal["missed", "cancelled"] = "missed",
     from_date: date | None = None,
+    chair_free: ChairFree = _any_chair,
 ) -> CoursePlan:
     """The plan after session ``number`` was missed or cancelled: it and the rest move.
 
@@ -283,6 +306,7 @@ def reschedule(
         (*plan.missed, replace(gone, status=status)),
         aims,
         earliest,
+        chair_free,
     )
 
 

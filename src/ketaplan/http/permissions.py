@@ -79,6 +79,7 @@ class UseCase(StrEnum):
     READ_COURSE_CHART = "read_course_chart"
     RESCHEDULE_COURSE = "reschedule_course"
     RECOMMEND_BOOSTER = "recommend_booster"
+    READ_CHAIR_BOARD = "read_chair_board"
     # sessions
     OPEN_SESSION = "open_session"
     CHART_SESSION = "chart_session"
@@ -167,15 +168,18 @@ USE_CASE_RULES: Final[Mapping[UseCase, Rule]] = {
     U.CANCEL_ORDER: CHARTING,
     U.CANCEL_SIGNED_ORDER: PRESCRIBER,
     U.OVERRIDE_DOSE_LIMIT: PRESCRIBER,
-    # courses: the front desk schedules and reschedules through the API, and sees the bookings
-    # (no protocol); the course page and the patient page's scheduling form are clinical;
-    # boosters weigh scores
+    # courses: the front desk schedules, moves and cancels sessions and courses, books
+    # boosters on the suggested days, in the API and on the bookings page, and sees the
+    # bookings (no protocol, no order's dose, no booster's reason); the course page and the
+    # patient page's scheduling form are clinical; the booster advice weighs scores; the chair
+    # board shows the front desk states and times only (the service leaves the rest out)
     U.SCHEDULE_COURSE: STAFF,
     U.SCHEDULE_COURSE_ON_CHART: CLINICAL,
     U.READ_COURSE: STAFF,
     U.READ_COURSE_CHART: CLINICAL,
     U.RESCHEDULE_COURSE: STAFF,
     U.RECOMMEND_BOOSTER: CLINICAL,
+    U.READ_CHAIR_BOARD: STAFF,
     # sessions: nurses and prescribers chart; clinical staff read charts; a hold on the start
     # is overridden by a prescriber (the session service checks)
     U.OPEN_SESSION: CHARTING,
@@ -266,6 +270,12 @@ ROUTES: Final[Mapping[str, UseCase]] = {
     "reschedule_course": U.RESCHEDULE_COURSE,
     "course_calendar": U.READ_COURSE,
     "course_booster": U.RECOMMEND_BOOSTER,
+    "move_course_session": U.RESCHEDULE_COURSE,
+    "cancel_course_session": U.RESCHEDULE_COURSE,
+    "cancel_course": U.RESCHEDULE_COURSE,
+    "book_booster": U.SCHEDULE_COURSE,
+    "course_history": U.READ_COURSE,
+    "chair_board": U.READ_CHAIR_BOARD,
     "open_session": U.OPEN_SESSION,
     "append_session_event": U.CHART_SESSION,
     "read_session": U.READ_SESSION,
@@ -361,6 +371,14 @@ ROUTES: Final[Mapping[str, UseCase]] = {
     "web_ledger": U.READ_LEDGER,
     "web_ledger_action": U.RECORD_LEDGER_ENTRY,
     "web_ledger_report": U.READ_LEDGER,
+    "web_patient_bookings": U.READ_COURSE,
+    "web_book_course": U.SCHEDULE_COURSE,
+    "web_move_session": U.RESCHEDULE_COURSE,
+    "web_cancel_session": U.RESCHEDULE_COURSE,
+    "web_cancel_course": U.RESCHEDULE_COURSE,
+    "web_book_booster": U.SCHEDULE_COURSE,
+    "web_chair_board": U.READ_CHAIR_BOARD,
+    "web_chair_board_lines": U.READ_CHAIR_BOARD,
 }
 """Route name → the use case it serves."""
 

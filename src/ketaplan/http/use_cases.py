@@ -310,6 +310,7 @@ class Courses(_Bound):
         expected_version: int,
         actor: Actor,
         from_date: date | None = None,
+        reason: str | None = None,
     ) -> CourseRecord:
         return reschedule_course(
             self._context.unit_of_work(),
@@ -320,6 +321,7 @@ class Courses(_Bound):
             actor=actor,
             policy=self._context.policy,
             from_date=from_date,
+            reason=reason,
         )
 
     def calendar(self, course_id: int, *, actor: Actor, stamp: datetime) -> bytes:

@@ -38,6 +38,16 @@ class AuditAction(StrEnum):
     CLINIC_SETTINGS_READ = "clinic.settings.read"
     CLINIC_SETTINGS_UPDATE = "clinic.settings.update"
 
+    # Chairs and bookings: a session moved or cancelled, a booster booked, a course
+    # cancelled, each with its reason; the bookings history and the chair board read.
+    BOOKING_BOOSTER = "booking.booster"
+    BOOKING_CANCEL = "booking.cancel"
+    BOOKING_HISTORY_READ = "booking.history.read"
+    BOOKING_LIST = "booking.list"
+    BOOKING_MOVE = "booking.move"
+    CHAIR_BOARD_READ = "chair_board.read"
+    COURSE_CANCEL = "course.cancel"
+
     COURSE_BOOSTER = "course.booster"
     COURSE_CALENDAR_READ = "course.calendar.read"
     COURSE_CREATE = "course.create"

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from ketaplan.clinical.course import course_plan_from_dict, plan_boosters
+from ketaplan.clinical.course import BoosterPlan, course_plan_from_dict, plan_boosters
 from ketaplan.clinical.policy import ClinicPolicy
 from ketaplan.clinical.titration import series_end_scores
 from ketaplan.services.actors import Actor
@@ -22,7 +22,7 @@ from ketaplan.services.patients import current_profile
 from ketaplan.services.titration import course_history
 from ketaplan.services.unit_of_work import UnitOfWork
 from ketaplan.services.visibility import require_clinical_facts
-from ketaplan.store.models import Clinic
+from ketaplan.store.models import Clinic, TreatmentCourse
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +33,27 @@ class BoosterAdvice:
     patient_id: int
     series_end_scores: dict[str, int]
     plan: dict[str, object]
+
+
+def booster_plan(
+    uow: UnitOfWork, course: TreatmentCourse, actor: Actor, policy: ClinicPolicy
+) -> tuple[dict[str, int], BoosterPlan]:
+    """The series-end scores and the booster plan for a course, inside an open unit of work
+    (the caller audits what it shows: the whole advice, or only the days to book)."""
+    _version, profile = current_profile(uow, course.patient_id, actor)
+    weight_kg = float(profile["weight_kg"])
+    clinic = uow.db.get_one(Clinic, actor.clinic_id)
+    rules = clinic_chart_rules(uow, actor, policy.monitoring)
+    history = course_history(uow, course, rules, weight_kg, ZoneInfo(clinic.time_zone))
+    schedule = course_plan_from_dict(course.schedule)
+    ends = series_end_scores(history)
+    return ends, plan_boosters(
+        policy.catalog.protocol(course.protocol_key),
+        schedule.series_end,
+        clinic_policy(uow, actor, policy).calendar,
+        ends,
+        history.follow_up,
+    )
 
 
 def recommend_booster(
@@ -48,20 +69,7 @@ def recommend_booster(
     require_clinical_facts(actor, "a booster recommendation")
     with uow:
         course = find_course(uow, course_id, actor)
-        _version, profile = current_profile(uow, course.patient_id, actor)
-        weight_kg = float(profile["weight_kg"])
-        clinic = uow.db.get_one(Clinic, actor.clinic_id)
-        rules = clinic_chart_rules(uow, actor, policy.monitoring)
-        history = course_history(uow, course, rules, weight_kg, ZoneInfo(clinic.time_zone))
-        schedule = course_plan_from_dict(course.schedule)
-        ends = series_end_scores(history)
-        boosters = plan_boosters(
-            policy.catalog.protocol(course.protocol_key),
-            schedule.series_end,
-            clinic_policy(uow, actor, policy).calendar,
-            ends,
-            history.follow_up,
-        )
+        ends, boosters = booster_plan(uow, course, actor, policy)
         plan = boosters.to_dict()
         uow.audit(
             actor,

@@ -27,12 +27,18 @@ from ketaplan.services.clinic_settings_stored import (
     content_key,
     own_bag_sizes_ml,
     own_calendar,
+    own_chairs,
     own_monitoring,
     own_vials,
     remembered,
 )
 from ketaplan.services.unit_of_work import UnitOfWork
 from ketaplan.store.models import Clinic, InfusionSession
+
+
+def clinic_chairs(uow: UnitOfWork, actor: Actor, catalog: Catalog) -> int:
+    """The number of infusion chairs in force, inside an open unit of work (for bookings)."""
+    return own_chairs(_own_settings(uow, actor), catalog.clinic)
 
 
 def clinic_price(uow: UnitOfWork, actor: Actor, catalog: Catalog) -> float:

@@ -37,6 +37,7 @@ from ketaplan.services.clinic_settings_stored import (
     calendar_to_json,
     own_bag_sizes_ml,
     own_calendar,
+    own_chairs,
     own_monitoring,
     own_overfill_percent,
     own_vials,
@@ -67,6 +68,8 @@ class ClinicSettingsRecord:
     address: str = ""
     calendar_title: str = ""
     dea_registration: str = ""
+    chairs: int = 4
+    """Infusion chairs: appointments are booked against them."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +108,7 @@ def _record(clinic: Clinic, catalog: Catalog, policy: PolicyDefaults) -> ClinicS
         monitoring=own_monitoring(own, policy.monitoring),
         bag_overfill_percent=own_overfill_percent(own, defaults),
         **_identity(own, catalog, policy),
+        chairs=own_chairs(own, defaults),
     )
 
 
@@ -212,6 +216,7 @@ def update_clinic_settings(
             own_monitoring(settings, policy.monitoring),
             own_overfill_percent(settings, catalog.clinic),
             **_identity(settings, catalog, policy),
+            chairs=own_chairs(settings, catalog.clinic),
         )
         uow.audit(
             actor,
@@ -234,6 +239,7 @@ _PLAIN_FIELDS = (
     "address",
     "calendar_title",
     "dea_registration",
+    "chairs",
 )
 
 

@@ -26,6 +26,8 @@ from ketaplan.services.clinic_settings_stored import (
 )
 
 MAX_PRICE_USD = 100_000.0
+MAX_CHAIRS = 50
+"""More infusion chairs than any one clinic runs: a typo, not a clinic."""
 
 
 MAX_BAG_ML = 2000.0
@@ -82,6 +84,8 @@ class ClinicSettingsInput:
     """``"9"`` or ``"9 %"``; left out, the value in force is kept."""
     identity: IdentityInput = field(default_factory=IdentityInput)
     """Holiday region, address, calendar title, DEA number; those left out are kept."""
+    chairs: str | None = None
+    """``"4"``; left out, the value in force is kept."""
 
 
 def _bad(field: str, message: str, value: str) -> InputError:
@@ -105,6 +109,17 @@ def _price(text: str) -> float:
             text,
         )
     return round(value, 2)
+
+
+def _chairs(text: str) -> int:
+    cleaned = text.strip()
+    if not (cleaned.isascii() and cleaned.isdigit()) or not 1 <= int(cleaned) <= MAX_CHAIRS:
+        raise _bad(
+            "chairs",
+            f"chairs {text!r} must be a whole number of infusion chairs from 1 to {MAX_CHAIRS}",
+            text,
+        )
+    return int(cleaned)
 
 
 def _bag_sizes(text: str) -> tuple[float, ...]:
@@ -323,6 +338,8 @@ class ParsedSettings:
     identity: dict[str, str] = field(default_factory=dict)
     """Region, address, calendar title and DEA number as typed and checked, by stored key
     (:mod:`~ketaplan.services.clinic_identity`); one left out is kept as it is."""
+    chairs: int | None = None
+    """``None``: left out of the form, the chair count in force is kept."""
 
 
 def _name(text: str) -> str:
@@ -348,12 +365,13 @@ def parse_form(typed: ClinicSettingsInput, default_calendar: ClinicCalendar) -> 
     )
     calendar = _calendar(typed.calendar, default_calendar, problems) if typed.calendar else None
     identity = parse_identity(typed.identity, problems)
+    chairs = None if typed.chairs is None else problems.check(_chairs, typed.chairs)
     problems.raise_any()
     assert name is not None
     assert price is not None
     assert bags is not None
     assert vials is not None
-    return ParsedSettings(name, price, bags, vials, overfill, calendar, identity)
+    return ParsedSettings(name, price, bags, vials, overfill, calendar, identity, chairs)
 
 
 def _threshold(name: str, text: str, default: MonitoringRules) -> float:

@@ -150,6 +150,11 @@ def own_overfill_percent(own: Mapping[str, Any], defaults: ClinicDefaults) -> fl
     return round(float(fraction) * 100, 2)
 
 
+def own_chairs(own: Mapping[str, Any], defaults: ClinicDefaults) -> int:
+    """The clinic's infusion chairs: its own count, else the catalog's."""
+    return int(own.get("chairs", defaults.chairs))
+
+
 def own_vials(own: Mapping[str, Any], defaults: ClinicDefaults) -> tuple[VialStock, ...]:
     vials = own.get("vials")
     if vials:
@@ -179,6 +184,8 @@ def stored_settings(
         }
     )
     settings.update(parsed.identity)  # holiday region, address, calendar title, DEA number
+    if parsed.chairs is not None:
+        settings["chairs"] = parsed.chairs
     if parsed.bag_overfill_percent is not None:
         settings["bag_overfill_fraction"] = round(parsed.bag_overfill_percent / 100, 4)
     calendar_json = calendar_to_json(calendar)

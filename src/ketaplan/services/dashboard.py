@@ -130,8 +130,11 @@ def clinic_dashboard(uow: UnitOfWork, *, actor: Actor, zone: ZoneInfo) -> Dashbo
                 CourseBooking.clinic_id == actor.clinic_id,
                 CourseBooking.start_at >= datetime.combine(today - REASSESS_WINDOW, time(), zone),
                 CourseBooking.start_at < day_start,
+                CourseBooking.booster.is_(None),
                 ~exists().where(
-                    later.course_id == CourseBooking.course_id, later.number > CourseBooking.number
+                    later.course_id == CourseBooking.course_id,
+                    later.number > CourseBooking.number,
+                    later.booster.is_(None),
                 ),
             )
             .order_by(TreatmentCourse.last_day, TreatmentCourse.id)

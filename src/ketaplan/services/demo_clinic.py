@@ -378,6 +378,7 @@ def _create_demo_clinic(
             actor=prescriber,
             policy=policy,
             plan_id=plan.plan_id,
+            confirm=True,  # a course already given: its days are in the past
         )
         done = [s for s in course.schedule.sessions if s.start.date() <= today]
         completed = sum(s.start.date() < today for s in done)

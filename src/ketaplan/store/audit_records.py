@@ -68,6 +68,7 @@ from sqlalchemy import cast as cast_to
 
 from ketaplan.store.models import (
     Base,
+    BookingEvent,
     Clinic,
     CourseBooking,
     InfusionPlan,
@@ -100,6 +101,7 @@ COVERED_MODELS: tuple[type[Base], ...] = (
     OrderEvent,
     TreatmentCourse,
     CourseBooking,
+    BookingEvent,
     InfusionSession,
     SessionEvent,
     QuestionnaireResponse,

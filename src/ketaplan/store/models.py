@@ -9,12 +9,12 @@ DELETE on the append-only tables (triggers in the migrations), so a bug cannot r
 quietly either.
 
 The only rows updated in place are ``patient.version`` and ``treatment_course`` (its schedule,
-last day and ``version``: optimistic concurrency, an update names the version it read and loses
-if another got there first) with its ``course_booking`` rows (the schedule's sessions as rows,
-replaced with it), a patient link's progress, an outbox message's delivery (status, attempts,
-last error), a revoked sign-in, the sign-in throttle's
-counters, and the audit chain head (the row every audit append locks, so the chain never
-forks).
+last day, ``cancelled_at`` and ``version``: optimistic concurrency, an update names the version
+it read and loses if another got there first) with its ``course_booking`` rows (the schedule's
+sessions as rows, replaced with it; each change is a ``booking_event``), a patient link's
+progress, an outbox message's delivery (status, attempts, last error), a revoked sign-in, the
+sign-in throttle's counters, and the audit chain head (the row every audit append locks, so the
+chain never forks).
 """
 
 from __future__ import annotations
@@ -51,6 +51,7 @@ APPEND_ONLY_TABLES = (
     "ledger_container",
     "ledger_entry",
     "item9_review",
+    "booking_event",
 )
 """Tables whose rows are written once: the migration adds triggers refusing UPDATE and DELETE."""
 
@@ -229,6 +230,19 @@ class TreatmentCourse(Base):
     version: Mapped[int] = mapped_column(default=1, server_default="1")
     created_at: Mapped[datetime]
     created_by: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
+    cancelled_at: Mapped[datetime | None]
+    """When the whole course was cancelled (its reason is in ``booking_event``); NULL while
+    it is active."""
+
+
+BOOKING_EVENT_KINDS = (
+    "booked",
+    "moved",
+    "missed",
+    "cancelled",
+    "booster_booked",
+    "course_cancelled",
+)
 
 
 class CourseBooking(Base):
@@ -247,6 +261,39 @@ class CourseBooking(Base):
     course_id: Mapped[int] = mapped_column(ForeignKey("treatment_course.id"))
     number: Mapped[int]
     start_at: Mapped[datetime]
+    end_at: Mapped[datetime | None]
+    """Infusion and recovery over: the chair is free again. NULL for bookings made before
+    chairs were recorded (left so: filling it would change their audit hash)."""
+    chair: Mapped[int | None]
+    """The chair, numbered from 1 up to the clinic's chair count; NULL for bookings made
+    before chairs were recorded (they hold no chair)."""
+    booster: Mapped[bool | None]
+    """True for a booster booked from a recommendation (kept when the series is rescheduled);
+    NULL for the series' bookings (rewritten with the schedule). NULL rather than False so
+    that rows written before it keep their audit hash (store.audit_records)."""
+
+
+class BookingEvent(Base):
+    """One change to a course's bookings, with who made it and why: booked, moved,
+    cancelled, a booster booked, the course cancelled. Append-only (the history the course
+    page shows); the booking rows are the current state."""
+
+    __tablename__ = "booking_event"
+    __table_args__ = (Index("ix_booking_event_course_id", "course_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinic.id"))
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id"))
+    course_id: Mapped[int] = mapped_column(ForeignKey("treatment_course.id"))
+    kind: Mapped[str] = mapped_column(String(32))
+    number: Mapped[int | None]
+    """The session concerned; NULL for the whole course."""
+    from_start: Mapped[datetime | None]
+    to_start: Mapped[datetime | None]
+    chair: Mapped[int | None]
+    reason: Mapped[str | None] = mapped_column(Text)
+    recorded_at: Mapped[datetime]
+    recorded_by: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
 
 
 class InfusionSession(Base):

@@ -5,7 +5,7 @@ numbers) without the protocol, which is the diagnosis (:mod:`ketaplan.services.v
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, time
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Request, Response
@@ -32,6 +32,17 @@ class CourseIn(BaseModel):
     plan_id: OptionalRecordId = Field(
         None, description="The active order to run; default: the newest for the protocol."
     )
+    start_time: Annotated[str | None, Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")] = Field(
+        None,
+        description="Local HH:MM of the first session on first_day exactly (refused when the "
+        "clinic is closed or the chair taken); default: the first open appointment.",
+    )
+    chair: Annotated[int | None, Field(ge=1, le=1000)] = Field(
+        None, description="The chair for the sessions where it is free; default: any free one."
+    )
+    confirm: bool = Field(
+        False, description="Confirm a course in the past or overlapping another active course."
+    )
 
 
 class RescheduleIn(BaseModel):
@@ -44,6 +55,9 @@ class RescheduleIn(BaseModel):
     )
     from_date: ClinicDate | None = Field(
         None, description="Move the rest from this day (default: the day after the missed one)."
+    )
+    reason: Annotated[str | None, Field(max_length=500)] = Field(
+        None, description="Why, kept in the course's bookings history."
     )
 
 
@@ -103,12 +117,15 @@ def create(
     protocol when it is left out. 409 ``order.not_active`` (the named order is proposed,
     superseded or cancelled) or ``order.none_active`` (there is none): nothing is saved."""
     context = services(request)
-    record = context.courses.schedule(
+    record = context.bookings.book_course(
         patient_id,
         condition=body.condition,
         first_day=body.first_day,
         actor=actor,
         plan_id=body.plan_id,
+        start_time=None if body.start_time is None else time.fromisoformat(body.start_time),
+        chair=body.chair,
+        confirm=body.confirm,
     )
     return _out(course_view(record, actor))
 
@@ -149,6 +166,7 @@ def move(
         expected_version=body.expected_version,
         actor=actor,
         from_date=body.from_date,
+        reason=body.reason,
     )
     return _out(course_view(record, actor))
 

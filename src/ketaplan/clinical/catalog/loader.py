@@ -33,7 +33,15 @@ from ketaplan.clinical.catalog.model import (
     WeightBasis,
 )
 from ketaplan.clinical.catalog.protocol_loader import load_limits, load_protocol
-from ketaplan.clinical.catalog.validation import Table, choice, number, numbers, text, texts
+from ketaplan.clinical.catalog.validation import (
+    Table,
+    choice,
+    integer,
+    number,
+    numbers,
+    text,
+    texts,
+)
 
 
 def _clinic(root: Table, known: Mapping[str, str]) -> ClinicDefaults:
@@ -49,6 +57,7 @@ def _clinic(root: Table, known: Mapping[str, str]) -> ClinicDefaults:
             "calendar_title",
             "dea_registration",
             "crisis_message",
+            "chairs",
             "sources",
         ]
     )
@@ -111,6 +120,7 @@ def _clinic(root: Table, known: Mapping[str, str]) -> ClinicDefaults:
         calendar_title=t.get("calendar_title", text, "Clinic appointment"),
         dea_registration=t.get("dea_registration", text, ""),
         crisis_message=t.get("crisis_message", text, DEFAULT_CRISIS_MESSAGE),
+        chairs=t.get("chairs", integer(lo=1), 4),
         vials=tuple(sorted(vials, key=lambda v: v.mg_per_ml)),
         syringes=tuple(sorted(syringes, key=lambda s: s.capacity_ml)),
         preparation=PreparationDefaults(

@@ -260,6 +260,9 @@ class ClinicDefaults:
     calendar_title: str = "Clinic appointment"
     """What calendar events are called: neutral, never the protocol (a diagnosis)."""
     dea_registration: str = ""
+    chairs: int = 4
+    """Infusion chairs: how many patients can be in the clinic at once (infusion and
+    recovery); no two appointments share a chair."""
     """The clinic's DEA registration number, printed on inventories and destruction records;
     blank when not recorded."""
     crisis_message: str = DEFAULT_CRISIS_MESSAGE

@@ -5,6 +5,8 @@ from __future__ import annotations
 from ketaplan.web.routes import (
     audit,
     auth,
+    board,
+    bookings,
     care,
     courses,
     ledger,
@@ -32,4 +34,6 @@ ROUTERS = (
     staff.router,
     audit.router,
     ledger.router,
+    bookings.router,
+    board.router,
 )

@@ -106,11 +106,20 @@ async def schedule(patient_id: RecordId, actor: SignedIn, request: Request) -> R
     except (InputError, ConflictError) as refused:
         if plan_id is None:
             raise
+        if refused.code == "conflict.needs_confirmation":
+            refused = refused.with_hint(
+                f"to confirm, book it on the patient's bookings page, /bookings/patients/"
+                f"{patient_id}, where a course in the past or overlapping another is confirmed"
+            )
         values = await plan_values(request, plan_id, actor)
         return render(
             request,
             "plan.html",
-            {**values, "errors": field_errors(refused, {"plan_id": ""}), "form": form},
+            {
+                **values,
+                "errors": field_errors(refused, {"plan_id": "", "confirm": ""}),
+                "form": form,
+            },
             status=refused.http_status,
         )
     return redirect(f"/courses/{record.course_id}")
@@ -122,6 +131,7 @@ async def course_values(request: Request, course_id: int, actor: Actor) -> dict[
     course = await call(context.courses.overview, course_id, actor=actor)
     booster = await call(context.courses.recommend_booster, course_id, actor=actor)
     titration = await call(context.titration.latest, course_id, actor=actor)
+    history = await call(context.bookings.history, course_id, actor=actor)
     days = {date.fromisoformat(s["date"]): s["number"] for s in course.schedule["sessions"]}
     return {
         "course": course,
@@ -129,6 +139,7 @@ async def course_values(request: Request, course_id: int, actor: Actor) -> dict[
         "opened": {s.number for s in course.sessions if s.number is not None},
         "booster": booster,
         "titration": titration,
+        "history": history,
         "errors": {},
         "values": {},
         "default_meaning": DEFAULT_MEANING,

@@ -42,6 +42,7 @@ def form_values(record: ClinicSettingsRecord) -> dict[str, str]:
         "price_per_session_usd": number(record.price_per_session_usd, 2),
         "bag_sizes_ml": ", ".join(number(b) for b in record.bag_sizes_ml),
         "bag_overfill_percent": number(record.bag_overfill_percent, 2),
+        "chairs": str(record.chairs),
         "vials": vials_as_text(record.vials),
         "holiday_region": record.holiday_region,
         "address": record.address,
@@ -91,6 +92,7 @@ def _typed(form: dict[str, str]) -> ClinicSettingsInput:
             calendar_title=form.get("calendar_title"),
             dea_registration=form.get("dea_registration"),
         ),
+        chairs=form.get("chairs"),
         calendar=CalendarInput(
             open_weekdays=tuple(day for day in WEEKDAY_KEYS if form.get(f"open_{day}")),
             open_time=form.get("open_time", ""),

@@ -1,0 +1,189 @@
+"""The chair board: today's appointments by chair and time, each with its state from the
+session's chart, the nurse charting it, time since the start, what was delivered so far, when
+the next vital signs are due and its open alerts.
+
+It costs what it shows: one indexed read of today's bookings (``(clinic_id, start_at)``, as
+the dashboard), one of their sessions' events and one of their orders, then each chart
+replayed in memory; never a walk of the clinic's history, and no statement grows with the
+number of patients. The board refreshes every few seconds on a wall screen, so that matters.
+
+The front desk sees the board without clinical numbers: chair, time, patient, state, nurse and
+times only (:mod:`ketaplan.services.visibility`); no dose, no vital signs due, no alerts.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+
+from ketaplan.clinical.chair_board import BoardState, board_state, started_at, vitals_due_at
+from ketaplan.clinical.policy import ClinicPolicy
+from ketaplan.clinical.session import summarise
+from ketaplan.services.actors import Actor
+from ketaplan.services.audit_actions import AuditAction
+from ketaplan.services.clinic_policy import clinic_chairs, clinic_chart_rules, clinic_policy
+from ketaplan.services.sessions import chart_terms, replay_stored
+from ketaplan.services.unit_of_work import UnitOfWork
+from ketaplan.services.visibility import sees_clinical_facts
+from ketaplan.store.models import (
+    CourseBooking,
+    InfusionPlan,
+    InfusionSession,
+    Patient,
+    SessionEvent,
+    User,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ChairClinical:
+    """What only clinical staff see on a chair's line."""
+
+    delivered_mg: float
+    charted_to: datetime | None
+    """The chart's last event: what was delivered is counted up to it, never guessed past it
+    (:func:`ketaplan.clinical.session.summarise`)."""
+    vitals_due_at: datetime | None
+    open_alerts: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ChairLine:
+    chair: int | None
+    """None: a booking made before chairs were recorded."""
+    start: datetime
+    end: datetime | None
+    patient_id: int
+    patient_name: str
+    course_id: int
+    number: int
+    state: BoardState
+    session_id: int | None
+    nurse: str | None
+    started_at: datetime | None
+    clinical: ChairClinical | None
+    """None for a role that does not see clinical facts."""
+
+
+@dataclass(frozen=True, slots=True)
+class ChairBoard:
+    day: date
+    now: datetime
+    chairs: int
+    lines: tuple[ChairLine, ...]
+
+    def by_chair(self) -> list[tuple[int | None, list[ChairLine]]]:
+        """Each chair (1..n, then unassigned bookings) with its lines in time order."""
+        found: dict[int | None, list[ChairLine]] = defaultdict(list)
+        for line in self.lines:
+            found[line.chair].append(line)
+        chairs: list[int | None] = list(range(1, self.chairs + 1))
+        extra = sorted(c for c in found if c is not None and c > self.chairs)
+        return [(c, found.get(c, [])) for c in [*chairs, *extra]] + (
+            [(None, found[None])] if found.get(None) else []
+        )
+
+
+def chair_board(
+    uow: UnitOfWork, *, actor: Actor, policy: ClinicPolicy, zone: ZoneInfo
+) -> ChairBoard:
+    """Today's chairs in the clinic's zone; the patients shown are in the audit event."""
+    clinical = sees_clinical_facts(actor)
+    with uow.reading():
+        now = uow.clock()
+        today = now.astimezone(zone).date()
+        day_start = datetime.combine(today, time(), zone)
+        rows = uow.db.execute(
+            select(
+                CourseBooking.chair,
+                CourseBooking.start_at,
+                CourseBooking.end_at,
+                CourseBooking.patient_id,
+                Patient.full_name,
+                CourseBooking.course_id,
+                CourseBooking.number,
+                InfusionSession,
+            )
+            .join(Patient, Patient.id == CourseBooking.patient_id)
+            .outerjoin(
+                InfusionSession,
+                (InfusionSession.course_id == CourseBooking.course_id)
+                & (InfusionSession.number == CourseBooking.number),
+            )
+            .where(
+                CourseBooking.clinic_id == actor.clinic_id,
+                CourseBooking.start_at >= day_start,
+                CourseBooking.start_at < day_start + timedelta(days=1),
+            )
+            .order_by(CourseBooking.start_at, CourseBooking.chair, CourseBooking.id)
+        ).all()
+        sessions = [row[7] for row in rows if row[7] is not None]
+        events: dict[int, list[tuple[dict[str, Any], int]]] = defaultdict(list)
+        if sessions:
+            for session_id, data, by in uow.db.execute(
+                select(SessionEvent.session_id, SessionEvent.data, SessionEvent.recorded_by)
+                .where(SessionEvent.session_id.in_([s.id for s in sessions]))
+                .order_by(SessionEvent.session_id, SessionEvent.seq)
+            ):
+                events[session_id].append((data, by))
+            plan_ids = {s.plan_id for s in sessions if s.plan_id is not None}
+            if plan_ids:  # into the identity map: chart_terms gets them from it
+                uow.db.scalars(select(InfusionPlan).where(InfusionPlan.id.in_(plan_ids))).all()
+        writers = {by for charted in events.values() for _data, by in charted}
+        nurses = (
+            dict(uow.db.execute(select(User.id, User.email).where(User.id.in_(writers))).all())
+            if writers
+            else {}
+        )
+        in_force = clinic_policy(uow, actor, policy)
+        rules = clinic_chart_rules(uow, actor, policy.monitoring)
+        lines = []
+        for chair, start, end, patient_id, name, course_id, number, session in rows:
+            charted = [data for data, _by in events.get(session.id, [])] if session else []
+            state: BoardState = "booked"
+            line_clinical = None
+            if session is not None and charted:
+                log = replay_stored(charted, session, rules, chart_terms(uow, session, in_force))
+                summary = summarise(log, session.weight_kg, now)
+                state = board_state(summary.state)
+                if clinical:
+                    line_clinical = ChairClinical(
+                        summary.delivered_mg,
+                        log.state.last_at,
+                        vitals_due_at(state, charted),
+                        tuple(a.message for a in summary.alerts if a.resolved_at is None),
+                    )
+            elif session is not None:
+                state = "checked_in"
+            last_by = events[session.id][-1][1] if session and events.get(session.id) else None
+            lines.append(
+                ChairLine(
+                    chair,
+                    start,
+                    end,
+                    patient_id,
+                    name,
+                    course_id,
+                    number,
+                    state,
+                    session.id if session else None,
+                    nurses.get(last_by) if last_by else None,
+                    started_at(charted),
+                    line_clinical,
+                )
+            )
+        uow.audit(
+            actor,
+            AuditAction.CHAIR_BOARD_READ,
+            "clinic",
+            actor.clinic_id,
+            details={"patient_ids": sorted({line.patient_id for line in lines})},
+        )
+        chairs = clinic_chairs(uow, actor, policy.catalog)
+        uow.commit()
+        return ChairBoard(today, now, chairs, tuple(lines))
