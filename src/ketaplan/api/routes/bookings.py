@@ -7,7 +7,7 @@ taken or unknown chair, no reason are refused with nothing written; a time in th
 from __future__ import annotations
 
 from datetime import date, datetime, time
-from typing import Annotated, Any
+from typing import Annotated
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Path, Request
@@ -38,7 +38,7 @@ class MoveIn(BaseModel):
     confirm: bool = Field(False, description="Confirm a time in the past.")
 
 
-class CancelIn(BaseModel):
+class BookingCancelIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     reason: ReasonText
@@ -55,18 +55,18 @@ class BoosterIn(BaseModel):
     confirm: bool = Field(False, description="Confirm a day in the past.")
 
 
-class VersionOut(BaseModel):
+class CourseVersionOut(BaseModel):
     course_id: int
     version: int
 
 
-class MovedOut(VersionOut):
+class MovedOut(CourseVersionOut):
     number: int
     start: datetime
     chair: int
 
 
-class BoosterOut(VersionOut):
+class BoosterBookedOut(CourseVersionOut):
     numbers: list[int]
 
 
@@ -81,6 +81,15 @@ class HistoryOut(BaseModel):
     recorded_by: str
 
 
+class BoardClinicalOut(BaseModel):
+    """What only clinical staff see on a chair's line."""
+
+    delivered_mg: float = Field(description="Delivered up to the chart's last event, mg.")
+    charted_to: datetime | None
+    vitals_due_at: datetime | None
+    open_alerts: list[str]
+
+
 class BoardLineOut(BaseModel):
     chair: int | None
     start: datetime
@@ -93,7 +102,7 @@ class BoardLineOut(BaseModel):
     session_id: int | None
     nurse: str | None
     started_at: datetime | None
-    clinical: dict[str, Any] | None = Field(
+    clinical: BoardClinicalOut | None = Field(
         description="Delivered mg, vital signs due, open alerts: null for the front desk."
     )
 
@@ -141,10 +150,10 @@ def move(
 def cancel_session(
     course_id: RecordId,
     session_number: SessionNumber,
-    body: CancelIn,
+    body: BookingCancelIn,
     actor: SignedIn,
     request: Request,
-) -> VersionOut:
+) -> CourseVersionOut:
     """Cancel one session with a reason: the rest of a series moves on; a booster's booking
     is released."""
     version = services(request).bookings.cancel_session(
@@ -154,24 +163,24 @@ def cancel_session(
         expected_version=body.expected_version,
         actor=actor,
     )
-    return VersionOut(course_id=course_id, version=version)
+    return CourseVersionOut(course_id=course_id, version=version)
 
 
 @router.post("/courses/{course_id}/cancel", name="cancel_course")
 def cancel_course(
-    course_id: RecordId, body: CancelIn, actor: SignedIn, request: Request
-) -> VersionOut:
+    course_id: RecordId, body: BookingCancelIn, actor: SignedIn, request: Request
+) -> CourseVersionOut:
     """Cancel the whole course with a reason; its bookings from now on are released."""
     version = services(request).bookings.cancel_course(
         course_id, reason=body.reason, expected_version=body.expected_version, actor=actor
     )
-    return VersionOut(course_id=course_id, version=version)
+    return CourseVersionOut(course_id=course_id, version=version)
 
 
 @router.post("/courses/{course_id}/boosters", name="book_booster", status_code=201)
 def book_booster(
     course_id: RecordId, body: BoosterIn, actor: SignedIn, request: Request
-) -> BoosterOut:
+) -> BoosterBookedOut:
     """Book a booster on the suggested day(s), at a time, in a chair."""
     numbers = services(request).bookings.book_booster(
         course_id,
@@ -182,7 +191,9 @@ def book_booster(
         confirm=body.confirm,
         actor=actor,
     )
-    return BoosterOut(course_id=course_id, version=body.expected_version + 1, numbers=list(numbers))
+    return BoosterBookedOut(
+        course_id=course_id, version=body.expected_version + 1, numbers=list(numbers)
+    )
 
 
 @router.get("/courses/{course_id}/history", name="course_history")
@@ -216,11 +227,12 @@ def chair_board(actor: SignedIn, request: Request) -> BoardOut:
                 started_at=line.started_at,
                 clinical=None
                 if line.clinical is None
-                else {
-                    "delivered_mg": round(line.clinical.delivered_mg, 3),
-                    "vitals_due_at": line.clinical.vitals_due_at,
-                    "open_alerts": list(line.clinical.open_alerts),
-                },
+                else BoardClinicalOut(
+                    delivered_mg=round(line.clinical.delivered_mg, 3),
+                    charted_to=line.clinical.charted_to,
+                    vitals_due_at=line.clinical.vitals_due_at,
+                    open_alerts=list(line.clinical.open_alerts),
+                ),
             )
             for line in board.lines
         ],
