@@ -42,6 +42,7 @@ from ketaplan.store.models import (
     PatientVersion,
     TreatmentCourse,
 )
+from ketaplan.store.name_search import index_patient_name, rarest_trigram, trigram_holders
 
 MAX_NAME_LENGTH = 200
 
@@ -285,6 +286,7 @@ def create_patient(
         )
         uow.db.add(patient)
         uow.db.flush()
+        index_patient_name(uow.db, actor.clinic_id, patient.id, patient.name_key)
         row = _write_version(uow, patient.id, 1, details, profile, actor)
         uow.audit(
             actor,
@@ -358,6 +360,7 @@ def _save_revision(
     if bumped.rowcount != 1:  # another update won in the meantime
         raise _stale(patient_id, expected_version, expected_version + 1)
     uow.wrote(Patient, patient_id)
+    index_patient_name(uow.db, actor.clinic_id, patient_id, name_key(details.full_name))
     row = _write_version(uow, patient_id, expected_version + 1, details, profile, actor)
     changed = [
         f.name
@@ -490,12 +493,12 @@ def search_patients(
     """Patients of the actor's clinic whose current name contains ``query`` (any case),
     by name; an empty query lists them all. Which patients were shown is audited.
 
-    One clinic's slice of the ``(clinic_id, name_key, id)`` index is read in name order and
-    the read stops at ``limit`` rows: the list costs the page it shows, and a search matches
-    the index's keys (no table row, no other clinic's entry) until ``limit`` match, so at
-    most the clinic's own patients for a name that matches few. A "contains" search cannot
-    use a B-tree's order to skip ahead; the bound is the clinic's current patients, never
-    their versions or another clinic's.
+    A search reads the patients holding the rarest three-character piece of the text in this
+    clinic (:mod:`ketaplan.store.name_search`), when few enough do, and matches them against the
+    whole text; otherwise, and for text shorter than three characters, it reads one clinic's
+    slice of the ``(clinic_id, name_key, id)`` index in name order and stops at ``limit``
+    matches, as the plain list does: a piece that many names hold fills the page within a few
+    names. Either way it never reads another clinic's patients or a patient's versions.
     """
     text = query.strip()
     if len(text) > MAX_NAME_LENGTH:
@@ -521,6 +524,10 @@ def search_patients(
     if key:
         statement = statement.where(Patient.name_key.like(f"%{escaped}%", escape="\\"))
     with uow.reading():
+        trigram = rarest_trigram(uow.db, actor.clinic_id, key) if key else None
+        if trigram is not None:
+            holders = trigram_holders(actor.clinic_id, trigram)
+            statement = statement.join(holders, holders.c.patient_id == Patient.id)
         found = [PatientSummary(*row) for row in uow.db.execute(statement)]
         uow.audit(
             actor,
