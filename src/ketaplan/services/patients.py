@@ -515,19 +515,25 @@ def search_patients(
         )
     key = name_key(text)
     escaped = key.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    statement = (
-        select(Patient.id, Patient.version, Patient.full_name, Patient.date_of_birth)
-        .where(Patient.clinic_id == actor.clinic_id)
-        .order_by(Patient.name_key, Patient.id)
-        .limit(limit)
-    )
-    if key:
-        statement = statement.where(Patient.name_key.like(f"%{escaped}%", escape="\\"))
+    columns = (Patient.id, Patient.version, Patient.full_name, Patient.date_of_birth)
+    order = (Patient.name_key, Patient.id)
     with uow.reading():
         trigram = rarest_trigram(uow.db, actor.clinic_id, key) if key else None
         if trigram is not None:
+            # The few holders of the trigram (this clinic's, by the index's key), each patient
+            # by id, sorted. The clinic is checked again on the row, as an expression no index
+            # serves, so that no planner walks the clinic's names in order instead.
             holders = trigram_holders(actor.clinic_id, trigram)
-            statement = statement.join(holders, holders.c.patient_id == Patient.id)
+            statement = (
+                select(*columns)
+                .join(holders, holders.c.patient_id == Patient.id)
+                .where(Patient.clinic_id + 0 == actor.clinic_id)
+            )
+        else:
+            statement = select(*columns).where(Patient.clinic_id == actor.clinic_id)
+        if key:
+            statement = statement.where(Patient.name_key.like(f"%{escaped}%", escape="\\"))
+        statement = statement.order_by(*order).limit(limit)
         found = [PatientSummary(*row) for row in uow.db.execute(statement)]
         uow.audit(
             actor,
