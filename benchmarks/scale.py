@@ -15,9 +15,12 @@ course starts today (the dashboard's chairs). The rest are clones of the templat
 with INSERT ... SELECT (every row of the template's record: versions, plan, order events,
 screening, course, bookings, sessions, chart events, questionnaires) with fresh ids, their
 names numbered, their dates moved back CLONES_PER_DAY clones a day (so a day's chairs, a
-fortnight's answers and recently ended series stay what a clinic of steady intake shows), and
-the template's audit events, re-pointed at the clone, appended through
+fortnight's answers and recently ended series stay what a clinic of steady intake shows), their
+names put in the search's trigram index as `create_patient` does, and the template's audit
+events, re-pointed at the clone and naming the clone's own rows with their hashes as the rows
+stand (every covered row must be named by an event: store.audit_records), appended through
 `ketaplan.store.append_audit_events`, so the chain is the real one and `audit verify` passes.
+A failed verification stops the run with a count and the first few problems only.
 
 The sizes are grown in turn (SIZES, default 200, 2,000, 20,000;
 KETAPLAN_BENCH_SCALE_SIZES="200,2000" for a quick run). At each size: every page and API list
