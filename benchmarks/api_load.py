@@ -39,12 +39,12 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench_support import postgres_schema
 from ketaplan.http.transport import HTTP_PROTOCOL
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -304,25 +304,6 @@ def server(command: list[str], env: dict[str, str], port: int, probe: str) -> It
     finally:
         os.killpg(process.pid, 15)
         process.wait(timeout=30)
-
-
-@contextmanager
-def postgres_schema(base: str) -> Iterator[str]:
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.pool import NullPool
-
-    schema = f"ketaplan_bench_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(base, poolclass=NullPool)
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        url = make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 @dataclass

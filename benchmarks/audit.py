@@ -43,6 +43,7 @@ from unittest import mock
 from sqlalchemy import Table, func, insert, select
 from sqlalchemy.orm import Session
 
+from bench_support import verification_failure
 from ketaplan.clinical.catalog import load_catalog
 from ketaplan.clinical.catalog.course_loader import load_policy
 from ketaplan.clinical.medications import MedicationResolver
@@ -277,7 +278,10 @@ def measure() -> dict[str, object]:
                 full = verify_audit_chain(session)
                 full_s = time.perf_counter() - started
             if not full.ok or full.checked != walked_events:
-                raise SystemExit(f"the full walk did not verify the trail: {full}")
+                raise SystemExit(
+                    verification_failure("the full walk did not verify the trail", full)
+                    + f"\n  ({walked_events:,} events in the trail)"
+                )
             with (
                 database.session_factory() as session,
                 mock.patch("ketaplan.store.audit.check_all", return_value=[]),
@@ -294,7 +298,9 @@ def measure() -> dict[str, object]:
                     checked = verify_audit_chain(session, since=position)
                     incremental.append(time.perf_counter() - started)
                 if not checked.ok or checked.checked != position.seq + NEW_EVENTS:
-                    raise SystemExit(f"the incremental check did not verify: {checked}")
+                    raise SystemExit(
+                        verification_failure("the incremental check did not verify", checked)
+                    )
                 position = checked.position
         finally:
             database.close()

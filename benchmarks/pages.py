@@ -32,7 +32,6 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -40,10 +39,8 @@ from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.pool import NullPool
 
+from bench_support import form_sign_in, postgres_schema
 from ketaplan.app import create_app
 from ketaplan.clinical.catalog import load_catalog
 from ketaplan.clinical.catalog.course_loader import load_calendar, load_monitoring_rules
@@ -87,17 +84,8 @@ def database_url() -> Iterator[tuple[str, str]]:
         with tempfile.TemporaryDirectory() as folder:
             yield f"sqlite:///{folder}/bench.db", "SQLite (file, WAL)"
         return
-    schema = f"ketaplan_bench_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(base, poolclass=NullPool)
-    try:
-        with admin.begin() as connection:
-            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-        url = make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
-        yield url.render_as_string(hide_password=False), "PostgreSQL"
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    finally:
-        admin.dispose()
+    with postgres_schema(base) as url:
+        yield url, "PostgreSQL"
 
 
 def _session_events(start: datetime, plan: dict[str, Any]) -> list[dict[str, Any]]:
@@ -276,19 +264,7 @@ def build_patient(context: ServiceContext) -> dict[str, str]:
 
 
 def sign_in(client: TestClient) -> None:
-    form = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/sign-in").text)
-    answer = client.post(
-        "/sign-in",
-        data={
-            "email": "prescriber@bench.example",
-            "password": PASSWORD,
-            "next": "/patients",
-            "csrf_token": form.group(1) if form else "",
-        },
-        follow_redirects=False,
-    )
-    if answer.status_code != 303:
-        raise SystemExit(f"sign-in failed: {answer.status_code} {answer.text[:300]}")
+    form_sign_in(client, "prescriber@bench.example", PASSWORD, "/patients")
 
 
 def time_page(client: TestClient, path: str) -> dict[str, float]:

@@ -15,9 +15,12 @@ course starts today (the dashboard's chairs). The rest are clones of the templat
 with INSERT ... SELECT (every row of the template's record: versions, plan, order events,
 screening, course, bookings, sessions, chart events, questionnaires) with fresh ids, their
 names numbered, their dates moved back CLONES_PER_DAY clones a day (so a day's chairs, a
-fortnight's answers and recently ended series stay what a clinic of steady intake shows), and
-the template's audit events, re-pointed at the clone, appended through
+fortnight's answers and recently ended series stay what a clinic of steady intake shows), their
+names put in the search's trigram index as `create_patient` does, and the template's audit
+events, re-pointed at the clone and naming the clone's own rows with their hashes as the rows
+stand (every covered row must be named by an event: store.audit_records), appended through
 `ketaplan.store.append_audit_events`, so the chain is the real one and `audit verify` passes.
+A failed verification stops the run with a count and the first few problems only.
 
 The sizes are grown in turn (SIZES, default 200, 2,000, 20,000;
 KETAPLAN_BENCH_SCALE_SIZES="200,2000" for a quick run). At each size: every page and API list
@@ -40,7 +43,6 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -49,10 +51,10 @@ from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
-from sqlalchemy import Date, DateTime, create_engine, select, text
+from sqlalchemy import Date, DateTime, select, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.pool import NullPool
 
+from bench_support import form_sign_in, postgres_schema, verification_failure
 from ketaplan.app import create_app
 from ketaplan.clinical.catalog import load_catalog
 from ketaplan.clinical.catalog.course_loader import load_calendar, load_monitoring_rules
@@ -79,9 +81,11 @@ from ketaplan.services import (
 from ketaplan.services.dashboard import clinic_dashboard
 from ketaplan.store import AuditEntry, Database, append_audit_events, migrate, open_database
 from ketaplan.store.audit import verify_audit_chain
+from ketaplan.store.audit_records import records_written
 from ketaplan.store.backup import backup_sqlite
 from ketaplan.store.engine import make_engine
 from ketaplan.store.models import AuditEvent, Base
+from ketaplan.store.name_search import index_new_patient_names
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
@@ -146,17 +150,8 @@ def database_url(backend: str) -> Iterator[str]:
         with tempfile.TemporaryDirectory() as folder:
             yield f"sqlite:///{folder}/scale.db"
         return
-    schema = f"ketaplan_scale_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(POSTGRES_URL, poolclass=NullPool)
-    try:
-        with admin.begin() as connection:
-            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-        url = make_url(POSTGRES_URL).update_query_dict({"options": f"-csearch_path={schema}"})
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with postgres_schema(POSTGRES_URL, "ketaplan_scale") as url:
+        yield url
 
 
 def _session_events(start: datetime, plan: dict[str, Any]) -> list[dict[str, Any]]:
@@ -342,9 +337,8 @@ class Cloner:
                 .where(AuditEvent.patient_id == template_id)
                 .order_by(AuditEvent.seq)
             ).all()
-            if not CHART_AUDIT:
-                self.audit = [e for e in self.audit if e.action != CHART_ENTRY_ACTION]
             session.expunge_all()
+        self.trail = self._trail()
 
     def _shifted(self, table: str, column: str, kind: str) -> str:
         days = f"(c.k / {CLONES_PER_DAY} + 1)"
@@ -409,6 +403,16 @@ class Cloner:
                     ),
                     {"pid": self.template_id},
                 )
+            # The clones' names in the search index, as create_patient writes them.
+            span = self.ranges["patient"][1]
+            first, last = (
+                self.template_id + offsets["patient"] + k * span for k in (ks[0], ks[-1])
+            )
+            clones = connection.execute(
+                text("SELECT clinic_id, id, name_key FROM patient WHERE id BETWEEN :a AND :b"),
+                {"a": first, "b": last},
+            )
+            index_new_patient_names(connection, [(c, i, key) for c, i, key in clones])
             if self.dialect == "postgresql":
                 for table in self.ranges:
                     connection.execute(
@@ -420,18 +424,57 @@ class Cloner:
         self._audit(ks, offsets)
         self.made += count
 
+    def _trail(self) -> list[tuple[AuditEvent, list[dict[str, Any]]]]:
+        """The template's audit events a clone gets, each with the records it names: those of
+        the template's own rows (a row of another table, a user's or the clinic's, was not
+        written by the clone), and, without KETAPLAN_BENCH_SCALE_CHART_AUDIT, those of the
+        chart-entry events left out, carried by the next event kept (every row a clone has
+        must be named by an event, or `audit verify` reports it inserted outside ketaplan)."""
+        trail: list[tuple[AuditEvent, list[dict[str, Any]]]] = []
+        carried: list[dict[str, Any]] = []
+        for event in self.audit:
+            named = [r for r in event.records or () if r["table"] in self.ranges]
+            if not CHART_AUDIT and event.action == CHART_ENTRY_ACTION:
+                carried += named
+                continue
+            trail.append((event, carried + named))
+            carried = []
+        if carried:
+            trail[-1][1].extend(carried)
+        return trail
+
     def _audit(self, ks: range, offsets: dict[str, int]) -> None:
+        """The clones' audit events: the template's, re-pointed at each clone's rows, naming
+        the clone's rows with their hashes as they now stand (their content is the template's
+        last, so every event naming a row names that), chained by `append_audit_events`."""
+
         def moved(table: str, row_id: int, k: int) -> int:
             return row_id + offsets[table] + k * self.ranges[table][1]
 
+        written: dict[str, list[int]] = {}
+        for k in ks:
+            for _event, records in self.trail:
+                for record in records:
+                    if record["hash"] is not None:
+                        table = record["table"]
+                        written.setdefault(table, []).append(moved(table, record["id"], k))
+        with self.database.engine.connect() as connection:
+            hashes = {
+                (r["table"], r["id"]): r["hash"] for r in records_written(connection, written)
+            }
         entries = []
         for k in ks:
             patient_id = moved("patient", self.template_id, k)
-            for event in self.audit:
+            for event, records in self.trail:
                 table = AUDITED.get(event.entity_type)
                 entity_id = event.entity_id
                 if table in self.ranges and entity_id.isdigit():
                     entity_id = str(moved(table, int(entity_id), k))
+                named = []
+                for record in records:
+                    row_id = moved(record["table"], record["id"], k)
+                    row_hash = None if record["hash"] is None else hashes[record["table"], row_id]
+                    named.append({"table": record["table"], "id": row_id, "hash": row_hash})
                 entries.append(
                     AuditEntry(
                         action=event.action,
@@ -442,6 +485,7 @@ class Cloner:
                         origin=event.origin,
                         patient_id=patient_id,
                         details=event.details,
+                        records=named,
                     )
                 )
         for first in range(0, len(entries), AUDIT_BATCH):
@@ -489,13 +533,8 @@ def time_calls(call: Callable[[], object], runs: int = RUNS) -> dict[str, float]
 
 
 def sign_in(client: TestClient, email: str) -> str:
-    answer = client.post(
-        "/sign-in",
-        data={"email": email, "password": PASSWORD, "next": "/patients"},
-        follow_redirects=False,
-    )
-    if answer.status_code != 303:
-        raise SystemExit(f"sign-in failed: {answer.status_code} {answer.text[:300]}")
+    """The web pages' session (through the sign-in form) and an API bearer token."""
+    form_sign_in(client, email, PASSWORD, "/patients")
     token = client.post("/api/v1/auth/token", json={"email": email, "password": PASSWORD})
     if token.status_code != 200:
         raise SystemExit(f"token refused: {token.status_code} {token.text[:300]}")
@@ -569,7 +608,7 @@ def measure_size(
         full = verify_audit_chain(session)
         full_s = time.perf_counter() - began
     if not full.ok:
-        raise SystemExit(f"audit verify failed on the generated clinic: {full}")
+        raise SystemExit(verification_failure("audit verify failed on the generated clinic", full))
     bearer = {"Authorization": f"Bearer {token}"}
     pages = {
         "dashboard": "/dashboard",
@@ -595,7 +634,7 @@ def measure_size(
         since = verify_audit_chain(session, since=full.position)
         incremental_s = time.perf_counter() - began
     if not since.ok:
-        raise SystemExit(f"incremental audit verify failed: {since}")
+        raise SystemExit(verification_failure("incremental audit verify failed", since))
     result: dict[str, Any] = {
         "rows": {
             table: _count(database, table)

@@ -1,7 +1,7 @@
 """The patient list and search: what they find, kept in step with every new version, at a cost
 that does not grow with the clinic's records (issue 19: they joined every current version of
 the clinic and sorted them all to show 50; on PostgreSQL that scanned every clinic's
-versions)."""
+versions; then a search for a name few share still walked every name of the clinic)."""
 
 from __future__ import annotations
 
@@ -27,11 +27,14 @@ from ketaplan.services import (
 )
 from ketaplan.services.patient_pages import MAX_PATIENT_PAGE, page_patients
 from ketaplan.services.patients import search_patients
-from ketaplan.store import Database
-from ketaplan.store.models import Patient
+from ketaplan.store import Database, name_search
+from ketaplan.store.models import Patient, PatientNameTrigram
+from ketaplan.store.name_search import name_trigrams, rarest_trigram
 from ketaplan.store.schema import alembic_config
 
 INDEX = "ix_patient_clinic_name_key"
+COUNT = "SELECT count(*)"
+"""How the statements counting a search's trigrams begin (they read no patient row)."""
 
 
 def _details(name: str) -> PatientDetails:
@@ -58,7 +61,7 @@ def _search_statement(database: Database) -> Iterator[list[tuple[str, Any]]]:
         event.remove(database.engine, "before_cursor_execute", note)
 
 
-def _plan(database: Database, statement: str, parameters: Any) -> str:
+def _plan(database: Database, statement: str, parameters: Any, *, sort: bool = False) -> str:
     """The database's plan for the statement. PostgreSQL is told not to scan or sort when it
     has another way: on a handful of rows a scan is cheaper, and the question here is whether
     the index serves this query's shape (one clinic, name order, stop at the limit)."""
@@ -68,7 +71,8 @@ def _plan(database: Database, statement: str, parameters: Any) -> str:
             return "\n".join(str(row[-1]) for row in rows)
         connection.exec_driver_sql("SET enable_seqscan = off")
         connection.exec_driver_sql("SET enable_bitmapscan = off")
-        connection.exec_driver_sql("SET enable_sort = off")
+        if not sort:  # a search's few candidates are sorted: that is the point
+            connection.exec_driver_sql("SET enable_sort = off")
         rows = connection.exec_driver_sql(f"EXPLAIN {statement}", parameters)
         plan = "\n".join(str(row[0]) for row in rows)
         connection.rollback()
@@ -116,17 +120,24 @@ def test_a_renamed_patient_is_listed_and_found_by_the_new_name_only(
 
 
 def test_the_list_reads_one_clinic_s_index_slice_in_name_order_and_stops_at_the_limit(
-    database: Database, uow: UnitOfWork, nurse: Actor, catalog: Catalog
+    database: Database,
+    uow: UnitOfWork,
+    nurse: Actor,
+    catalog: Catalog,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     other = set_up_clinic(
         uow, name="Other Clinic", time_zone="Europe/London", admin_email="admin@other.example"
     )
     create_patient(uow, _details("Other Clinic Patient"), actor=other, catalog=catalog)
     create_patient(uow, _details("Pat One"), actor=nurse, catalog=catalog)
-    for query in ["", "pat"]:
+    # The list; text too short for a trigram; text whose every trigram is common (the
+    # threshold lowered, so one patient makes it common).
+    monkeypatch.setattr(name_search, "CANDIDATES_AT_MOST", 0)
+    for query in ["", "pa", "pat"]:
         with _search_statement(database) as seen:
             assert _names(uow, nurse, query) == ["Pat One"]
-        [(statement, parameters)] = seen
+        [(statement, parameters)] = [read for read in seen if not read[0].startswith(COUNT)]
         plan = _plan(database, statement, parameters)
         assert INDEX in plan, plan
         if database.engine.dialect.name == "sqlite":
@@ -179,13 +190,89 @@ def test_upgrading_a_database_fills_the_list_columns_from_the_current_versions(
             )
             return [tuple(row) for row in rows]
 
-    written_by_the_services = stored()
-    assert [row[2] for row in written_by_the_services] == ["robin current", "élan second"]
+    written_by_the_services = stored(), _trigrams(database)
+    assert [row[2] for row in written_by_the_services[0]] == ["robin current", "élan second"]
     with database.engine.begin() as connection:
         command.downgrade(alembic_config(connection), "0008")
     with database.engine.begin() as connection:
         command.upgrade(alembic_config(connection), "head")
-    assert stored() == written_by_the_services
+    assert (stored(), _trigrams(database)) == written_by_the_services
+
+
+def _trigrams(database: Database) -> dict[int, set[str]]:
+    """Each patient's trigrams as the search index holds them."""
+    with database.session_factory() as session:
+        rows = session.execute(select(PatientNameTrigram.patient_id, PatientNameTrigram.trigram))
+        found: dict[int, set[str]] = {}
+        for patient_id, trigram in rows:
+            found.setdefault(patient_id, set()).add(trigram)
+        return found
+
+
+def test_a_name_s_trigrams_follow_it_in_the_same_transaction_as_each_new_version(
+    database: Database, uow: UnitOfWork, nurse: Actor, catalog: Catalog
+) -> None:
+    created = create_patient(uow, _details("Sam Before"), actor=nurse, catalog=catalog)
+    assert _trigrams(database) == {created.patient_id: set(name_trigrams("sam before"))}
+    update_patient(
+        uow,
+        created.patient_id,
+        _details("  Ávery  AFTER "),
+        expected_version=1,
+        actor=nurse,
+        catalog=catalog,
+    )
+    assert _trigrams(database) == {created.patient_id: set(name_trigrams("ávery  after"))}
+    assert _names(uow, nurse, "ÁVERY  a") == ["Ávery  AFTER"]
+    assert _names(uow, nurse, "sam") == []
+
+
+def test_a_search_reads_the_patients_holding_its_rarest_trigram_in_the_clinic_only(
+    database: Database, uow: UnitOfWork, nurse: Actor, catalog: Catalog
+) -> None:
+    other = set_up_clinic(
+        uow, name="Other Clinic", time_zone="Europe/London", admin_email="admin@other.example"
+    )
+    for name in ["Anna Zed Harper", "Anna Harper"]:
+        create_patient(uow, _details(name), actor=other, catalog=catalog)
+    for name in ["Anna Zed", "Anna Bell", "Anna Cole", "Anne Harper"]:
+        create_patient(uow, _details(name), actor=nurse, catalog=catalog)
+    with database.session_factory() as session:
+        # "ann", "nna" and "na " are held by three of this clinic's names, "a z" by one; the
+        # other clinic's names are not counted.
+        assert rarest_trigram(session, nurse.clinic_id, "anna z") == "a z"
+        assert rarest_trigram(session, nurse.clinic_id, "nobody") in name_trigrams("nobody")
+    assert _names(uow, nurse, "anna z") == ["Anna Zed"]
+    assert _names(uow, nurse, "HARPER") == ["Anne Harper"]
+    assert _names(uow, nurse, "nobody") == []
+    assert _names(uow, nurse, "na ") == ["Anna Bell", "Anna Cole", "Anna Zed"]
+    assert _names(uow, nurse, "an") == ["Anna Bell", "Anna Cole", "Anna Zed", "Anne Harper"]
+
+    with _search_statement(database) as seen:
+        _names(uow, nurse, "anna z")
+    counts = [read for read in seen if read[0].startswith(COUNT)]
+    [(statement, parameters)] = [read for read in seen if not read[0].startswith(COUNT)]
+    assert counts
+    assert all(nurse.clinic_id in _values(p) for _s, p in counts)
+    assert "a z" in _values(parameters)
+    plan = _plan(database, statement, parameters, sort=True)
+    if database.engine.dialect.name == "sqlite":
+        # The holders from the trigram key, then each patient by id: no walk of the names.
+        assert "patient_name_trigram" in plan, plan
+        assert "(clinic_id=? AND trigram=?)" in plan, plan
+        assert "SEARCH patient USING INTEGER PRIMARY KEY (rowid=?)" in plan, plan
+        assert "SCAN patient" not in plan, plan
+        assert INDEX not in plan, plan
+    else:
+        assert "pk_patient_name_trigram" in plan, plan
+        assert "Index Cond: ((clinic_id = " in plan, plan
+        assert "trigram = " in plan, plan
+        assert INDEX not in plan, plan
+        assert "Seq Scan" not in plan, plan
+
+
+def _values(parameters: Any) -> list[Any]:
+    return list(parameters.values() if isinstance(parameters, dict) else parameters)
 
 
 # ------------------------------------------------------------ paging (API) ----

@@ -4,12 +4,13 @@ and the audit chain at the storage level."""
 from __future__ import annotations
 
 import itertools
+import json
 from datetime import UTC, datetime
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import func, select, text
+from sqlalchemy import func, insert, select, text
 from sqlalchemy.exc import DBAPIError
 
 from ketaplan.errors import DatabaseNotReady
@@ -23,6 +24,7 @@ from ketaplan.store import (
     open_database,
     verify_audit_chain,
 )
+from ketaplan.store.audit import canonical_json, chain_hash
 from ketaplan.store.engine import make_engine
 from ketaplan.store.models import AuditChainHead, AuditEvent, Base
 
@@ -167,6 +169,78 @@ def test_tampering_with_the_audit_trail_is_detected(
     assert result.broken is not None
     assert result.broken.seq == broken_seq
     assert reason in result.broken.reason
+
+
+def test_the_json_of_an_event_is_stored_as_the_canonical_text_it_was_hashed_as(
+    database: Database,
+) -> None:
+    """A walk hashes the stored text as it is instead of parsing and re-encoding it
+    (issue 19); that holds only if it is stored exactly as hashed."""
+    _append(database, 1)
+    with database.engine.connect() as connection:
+        details, records = connection.execute(
+            text("SELECT CAST(details AS TEXT), CAST(records AS TEXT) FROM audit_event")
+        ).one()
+    assert details == '{"dose_mg_per_kg":0.5,"n":0,"names":["a","é"]}'
+    assert records is None
+
+
+def test_events_stored_before_the_json_was_canonical_still_verify_and_tampering_shows(
+    database: Database,
+) -> None:
+    """Trails written before (``json.dumps`` text: spaces, ``\\u00e9``) keep their hashes:
+    the walk parses what is not canonical. Old and new rows mixed, then one old row changed."""
+    _append(database, 2)
+    with database.engine.begin() as connection:  # two more, stored as ketaplan stored them
+        seq, last_hash = connection.execute(
+            text("SELECT last_seq, last_hash FROM audit_chain_head")
+        ).one()
+        for n in (1, 2):
+            entry = _entry(10 + n)
+            details = json.loads(json.dumps(dict(entry.details)))
+            records = [{"table": "patient", "id": 10 + n, "hash": None}]
+            fields = {
+                "seq": seq + n,
+                "occurred_at": NOW.isoformat(),
+                "actor_user_id": entry.actor_user_id,
+                "actor_role": entry.actor_role,
+                "origin": entry.origin,
+                "action": entry.action,
+                "entity_type": entry.entity_type,
+                "entity_id": entry.entity_id,
+                "patient_id": entry.patient_id,
+                "details": details,
+                "records": records,
+            }
+            new_hash = chain_hash(last_hash, fields)
+            connection.execute(
+                insert(AuditEvent.__table__),
+                {**fields, "occurred_at": NOW, "prev_hash": last_hash, "hash": new_hash},
+            )
+            last_hash = new_hash
+        connection.execute(
+            text("UPDATE audit_chain_head SET last_seq = :seq, last_hash = :hash"),
+            {"seq": seq + 2, "hash": last_hash},
+        )
+        stored = connection.execute(
+            text("SELECT CAST(details AS TEXT) FROM audit_event WHERE seq = 3")
+        ).scalar_one()
+    assert stored != canonical_json(json.loads(stored))  # the old form
+    _append(database, 2)
+    with database.session_factory() as session:
+        result = verify_audit_chain(session)
+    assert result.broken is None
+    assert result.checked == 6
+    _without_append_only_triggers(
+        database,
+        'UPDATE audit_event SET details = \'{"dose_mg_per_kg": 0.5, "n": 12,'
+        ' "names": ["a", "e"]}\' WHERE seq = 4',
+    )
+    with database.session_factory() as session:
+        result = verify_audit_chain(session)
+    assert result.broken is not None
+    assert result.broken.seq == 4
+    assert "was changed" in result.broken.reason
 
 
 def test_lookups_read_without_a_write_transaction(database: Database, database_url: str) -> None:

@@ -49,6 +49,7 @@ from ketaplan.store.models import (
     PatientVersion,
     TreatmentCourse,
 )
+from ketaplan.store.name_search import index_patient_name, rarest_trigram, trigram_holders
 
 
 @dataclass(frozen=True, slots=True)
@@ -332,6 +333,7 @@ def create_patient(
         )
         uow.db.add(patient)
         uow.db.flush()
+        index_patient_name(uow.db, actor.clinic_id, patient.id, patient.name_key)
         row = _write_version(uow, patient.id, 1, details, profile, actor)
         uow.audit(
             actor,
@@ -412,6 +414,7 @@ def _save_revision(
     if bumped.rowcount != 1:  # another update won in the meantime
         raise _stale(patient_id, expected_version, expected_version + 1)
     uow.wrote(Patient, patient_id)
+    index_patient_name(uow.db, actor.clinic_id, patient_id, name_key(details.full_name))
     row = _write_version(uow, patient_id, expected_version + 1, details, profile, actor)
     changed = [
         f.name
@@ -544,12 +547,12 @@ def search_patients(
     """Patients of the actor's clinic whose current name contains ``query`` (any case),
     by name; an empty query lists them all. Which patients were shown is audited.
 
-    One clinic's slice of the ``(clinic_id, name_key, id)`` index is read in name order and
-    the read stops at ``limit`` rows: the list costs the page it shows, and a search matches
-    the index's keys (no table row, no other clinic's entry) until ``limit`` match, so at
-    most the clinic's own patients for a name that matches few. A "contains" search cannot
-    use a B-tree's order to skip ahead; the bound is the clinic's current patients, never
-    their versions or another clinic's.
+    A search reads the patients holding the rarest three-character piece of the text in this
+    clinic (:mod:`ketaplan.store.name_search`), when few enough do, and matches them against the
+    whole text; otherwise, and for text shorter than three characters, it reads one clinic's
+    slice of the ``(clinic_id, name_key, id)`` index in name order and stops at ``limit``
+    matches, as the plain list does: a piece that many names hold fills the page within a few
+    names. Either way it never reads another clinic's patients or a patient's versions.
     """
     text = query.strip()
     if len(text) > MAX_NAME_LENGTH:
@@ -566,15 +569,25 @@ def search_patients(
         )
     key = name_key(text)
     escaped = key.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    statement = (
-        select(Patient.id, Patient.version, Patient.full_name, Patient.date_of_birth)
-        .where(Patient.clinic_id == actor.clinic_id)
-        .order_by(Patient.name_key, Patient.id)
-        .limit(limit)
-    )
-    if key:
-        statement = statement.where(Patient.name_key.like(f"%{escaped}%", escape="\\"))
+    columns = (Patient.id, Patient.version, Patient.full_name, Patient.date_of_birth)
+    order = (Patient.name_key, Patient.id)
     with uow.reading():
+        trigram = rarest_trigram(uow.db, actor.clinic_id, key) if key else None
+        if trigram is not None:
+            # The few holders of the trigram (this clinic's, by the index's key), each patient
+            # by id, sorted. The clinic is checked again on the row, as an expression no index
+            # serves, so that no planner walks the clinic's names in order instead.
+            holders = trigram_holders(actor.clinic_id, trigram)
+            statement = (
+                select(*columns)
+                .join(holders, holders.c.patient_id == Patient.id)
+                .where(Patient.clinic_id + 0 == actor.clinic_id)
+            )
+        else:
+            statement = select(*columns).where(Patient.clinic_id == actor.clinic_id)
+        if key:
+            statement = statement.where(Patient.name_key.like(f"%{escaped}%", escape="\\"))
+        statement = statement.order_by(*order).limit(limit)
         found = [PatientSummary(*row) for row in uow.db.execute(statement)]
         uow.audit(
             actor,

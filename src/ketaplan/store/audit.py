@@ -38,12 +38,34 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from hashlib import sha256
+from json.encoder import encode_basestring
 from typing import Any, cast
 
-from sqlalchemy import String, Table, bindparam, func, insert, select, type_coerce, update
+from sqlalchemy import (
+    JSON,
+    Insert,
+    String,
+    Table,
+    Text,
+    bindparam,
+    func,
+    insert,
+    select,
+    type_coerce,
+    update,
+)
+from sqlalchemy import cast as cast_to
 from sqlalchemy.orm import Session
 
-from ketaplan.store.audit_records import RecordLedger, RecordProblem, check_all, check_written
+from ketaplan.store.audit_records import (
+    COVERED_ACTION,
+    RecordLedger,
+    RecordProblem,
+    check_all,
+    check_written,
+    sqlite_utc_iso,
+)
 from ketaplan.store.models import AuditChainHead, AuditEvent
 
 GENESIS_HASH = "0" * 64
@@ -94,7 +116,22 @@ _EVENTS = cast(Table, AuditEvent.__table__)
 _LOCK_HEAD = (
     select(_HEAD.c.last_seq, _HEAD.c.last_hash).where(_HEAD.c.id == CHAIN_HEAD_ID).with_for_update()
 )
-_INSERT_EVENTS = insert(_EVENTS)
+
+
+def _insert_events(dialect: str) -> Insert:
+    """The insert of audit rows, ``details`` and ``records`` bound as their canonical JSON
+    text (``details_text``, ``records_text``) and stored as that text, so that a walk can hash
+    the stored text as it is (:func:`_spliced`). PostgreSQL's ``json`` keeps text verbatim;
+    SQLite keeps it as text (a ``CAST(... AS JSON)`` there would be a numeric cast)."""
+
+    def as_json(name: str) -> Any:
+        text = bindparam(name, type_=Text)
+        return cast_to(text, JSON) if dialect == "postgresql" else type_coerce(text, Text)
+
+    return insert(_EVENTS).values(details=as_json("details_text"), records=as_json("records_text"))
+
+
+_INSERT_EVENTS = {dialect: _insert_events(dialect) for dialect in ("sqlite", "postgresql")}
 _MOVE_HEAD = (
     update(_HEAD)
     .where(_HEAD.c.id == CHAIN_HEAD_ID)
@@ -127,14 +164,17 @@ def append_audit_events(db: Session, entries: Iterable[AuditEntry], now: datetim
             "entity_type": entry.entity_type,
             "entity_id": entry.entity_id,
             "patient_id": entry.patient_id,
-            # Stored exactly as hashed: tuples become lists, keys sort the same way.
+            # Hashed as stored: tuples become lists, keys sort the same way.
             "details": json.loads(canonical_json(dict(entry.details))),
             "records": [dict(record) for record in entry.records] or None,
             "prev_hash": last_hash,
         }
         row["hash"] = last_hash = chain_hash(last_hash, _hashed(row))
+        row["details_text"] = canonical_json(row.pop("details"))
+        records = row.pop("records")
+        row["records_text"] = None if records is None else canonical_json(records)
         rows.append(row)
-    connection.execute(_INSERT_EVENTS, rows)
+    connection.execute(_INSERT_EVENTS[connection.dialect.name], rows)
     connection.execute(_MOVE_HEAD, {"new_seq": seq, "new_hash": last_hash})
 
 
@@ -215,15 +255,20 @@ class ChainVerification:
         }
 
 
-_RAW = frozenset({"occurred_at", "details", "records"})
 _WALKED = (
     _EVENTS.c.id,
     _EVENTS.c.prev_hash,
     _EVENTS.c.hash,
     *(
-        # The time and the JSON as the driver gives them: SQLite's text is parsed once, below,
-        # instead of through the column types' layers (a third of the walk).
-        type_coerce(_EVENTS.c[column], String) if column in _RAW else _EVENTS.c[column]
+        # The time as the driver gives it (SQLite's text is turned into the hashed form once,
+        # below, instead of through the column type's layers), and the JSON as the text
+        # stored (PostgreSQL's ``json`` keeps it verbatim): hashed as it is when it is the
+        # canonical text (:func:`_spliced`), parsed only when it is not.
+        type_coerce(_EVENTS.c[column], String)
+        if column == "occurred_at"
+        else cast_to(_EVENTS.c[column], Text)
+        if column in ("details", "records")
+        else _EVENTS.c[column]
         for column in _HASHED_COLUMNS
     ),
 )
@@ -237,8 +282,65 @@ def _json(stored: object) -> Any:
 def _utc_iso(stored: datetime | str) -> str:
     """The hashed form of ``occurred_at``: PostgreSQL's aware time, or SQLite's UTC text."""
     if isinstance(stored, str):  # stored in UTC already
-        return datetime.fromisoformat(stored).replace(tzinfo=UTC).isoformat()
+        return sqlite_utc_iso(stored)
     return stored.astimezone(UTC).isoformat()
+
+
+_QUOTED = encode_basestring
+"""A string as the canonical encoder writes it (``ensure_ascii=False``), without its layers."""
+
+
+def _scalar(value: object) -> str:
+    """One column's value as :func:`canonical_json` writes it."""
+    if value is None:
+        return "null"
+    if value.__class__ is str:
+        return _QUOTED(value)
+    if value.__class__ is int:
+        return int.__repr__(value)
+    return canonical_json(value)
+
+
+def _spliced(values: Sequence[Any], occurred_at: str) -> str:
+    """The canonical JSON of an event's hashed fields, written out key by key in sorted order
+    with ``details`` and ``records`` spliced in as the text stored. It equals
+    ``canonical_json(fields)`` whenever that text is itself canonical (every event appended
+    since they are stored so); a hash that matches it proves the stored text is what was
+    hashed, as surely as parsing and re-encoding it would."""
+    (
+        seq,
+        _at,
+        user_id,
+        role,
+        origin,
+        action,
+        entity_type,
+        entity_id,
+        patient_id,
+        details,
+        records,
+    ) = values
+    return (
+        f'{{"action":{_scalar(action)},"actor_role":{_scalar(role)},'
+        f'"actor_user_id":{_scalar(user_id)},"details":{details},'
+        f'"entity_id":{_scalar(entity_id)},"entity_type":{_scalar(entity_type)},'
+        f'"occurred_at":{_QUOTED(occurred_at)},"origin":{_scalar(origin)},'
+        f'"patient_id":{_scalar(patient_id)},'
+        + ("" if records is None else f'"records":{records},')
+        + f'"seq":{_scalar(seq)}}}'
+    )
+
+
+def _parsed(values: Sequence[Any], occurred_at: str) -> dict[str, Any]:
+    """The event's hashed fields with the JSON parsed: what :func:`chain_hash` hashed when the
+    event was appended (events stored before the text was canonical are checked this way)."""
+    fields: dict[str, Any] = dict(zip(_HASHED_COLUMNS, values, strict=True))
+    fields["occurred_at"] = occurred_at
+    fields["details"] = _json(fields["details"])
+    fields["records"] = _json(fields["records"])
+    if fields["records"] is None:
+        del fields["records"]
+    return fields
 
 
 def _walk(
@@ -250,16 +352,11 @@ def _walk(
     Rows, not ORM objects: loading each event as an object cost more than hashing it."""
     expected_seq = start.seq + 1
     prev_hash = start.hash
-    occurred = _HASHED_COLUMNS.index("occurred_at")
+    spliced_last = True  # which way the last event matched: runs of old and new rows
     for event_id, event_prev_hash, event_hash, *values in rows:
-        fields = dict(zip(_HASHED_COLUMNS, values, strict=True))
-        fields["occurred_at"] = _utc_iso(values[occurred])
-        fields["details"] = _json(fields["details"])
-        records = fields["records"] = _json(fields["records"])
-        if records is None:
-            del fields["records"]
-        seq = fields["seq"]
+        seq, occurred_at, action = values[0], _utc_iso(values[1]), values[5]
         problem = None
+        parsed: dict[str, Any] | None = None
         if seq != expected_seq:
             problem = (
                 f"audit event {expected_seq} is missing (the next row has sequence {seq})"
@@ -271,15 +368,29 @@ def _walk(
                 f"audit event {seq} does not link to event {expected_seq - 1}: its "
                 "prev_hash differs from that row's hash (a row was removed, inserted or rehashed)"
             )
-        elif chain_hash(event_prev_hash, fields) != event_hash:
-            problem = (
-                f"audit event {seq} was changed after it was written: its content no "
-                "longer matches its hash"
-            )
+        else:
+            ways = (_spliced, _parsed) if spliced_last else (_parsed, _spliced)
+            for way in ways:
+                written = way(values, occurred_at)
+                text = written if isinstance(written, str) else canonical_json(written)
+                if sha256((prev_hash + text).encode("utf-8")).hexdigest() == event_hash:
+                    spliced_last = way is _spliced
+                    parsed = None if isinstance(written, str) else written
+                    break
+            else:
+                problem = (
+                    f"audit event {seq} was changed after it was written: its content no "
+                    "longer matches its hash"
+                )
         if problem:
             broken = BrokenLink(expected_seq, event_id, problem)
             return ChainVerification(expected_seq - 1, prev_hash, broken, start.seq + 1)
-        ledger.note(seq, fields["action"], fields["details"], records)
+        if parsed is not None:  # parsed already to hash it
+            ledger.note(seq, action, parsed["details"], parsed.get("records"))
+        else:
+            records = values[10]
+            details = _json(values[9]) if action == COVERED_ACTION else {}
+            ledger.note(seq, action, details, None if records is None else _json(records))
         prev_hash = event_hash
         expected_seq += 1
     return ChainVerification(expected_seq - 1, prev_hash, None, start.seq + 1)

@@ -135,6 +135,20 @@ class Patient(Base):
     date_of_birth: Mapped[date | None]
 
 
+class PatientNameTrigram(Base):
+    """One three-character piece of a patient's current name key, for a search that reads only
+    the patients whose name holds the rarest piece of what was typed, in one clinic
+    (:mod:`ketaplan.store.name_search`). Derived from ``patient.name_key`` and rewritten with
+    it in the same transaction; not a record of its own (the audit chain covers the patient
+    row it comes from)."""
+
+    __tablename__ = "patient_name_trigram"
+
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinic.id"), primary_key=True)
+    trigram: Mapped[str] = mapped_column(String(3), primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id"), primary_key=True, index=True)
+
+
 class PatientVersion(Base):
     """One version of a patient's details: what was typed, and the validated profile."""
 

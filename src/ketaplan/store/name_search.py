@@ -1,0 +1,126 @@
+"""The index a patient search reads: each current name key in three-character pieces, by clinic.
+
+A search matches any part of a name (``"arp"`` finds "Harper"), in any case: ``patient.name_key``
+(the name case-folded) contains the case-folded text typed. A B-tree on names serves that only
+by walking the clinic's names until enough match, which for a name few share means every name
+of the clinic. So every name key is also kept here as its trigrams (``"harper"``: ``har``,
+``arp``, ``rpe``, ``per``; spaces count as characters), keyed ``(clinic_id, trigram,
+patient_id)``: a name contains the text typed only if it holds each of the text's trigrams, so
+the patients holding the text's *rarest* trigram are the only candidates, and reading them is one
+range of this clinic's entries, never another clinic's. The candidates are then matched against
+the whole text (``name_key LIKE``), so the answer is exactly the "contains" search's.
+
+How a search chooses (:func:`rarest_trigram`): each trigram of the text is counted in the
+clinic, each count stopping at :data:`CANDIDATES_AT_MOST`; the rarest is read if no more than
+that many patients hold it. When every trigram is that common, or the text is shorter than
+three characters (it has no trigram), the search walks the clinic's names in order instead and
+stops at the page's last match; a common piece fills the page within a few names. The cost is
+then bounded by the clinic's patients only for text whose every piece is common but which
+matches few names as a whole.
+
+Why this table and not SQLite's FTS5 trigram tokenizer or PostgreSQL's ``pg_trgm``: both index
+every clinic's names in one posting list per trigram (a search reads other clinics' entries
+before the clinic filter, unless ``btree_gin`` puts the clinic into a GIN key on PostgreSQL),
+``pg_trgm`` needs ``CREATE EXTENSION`` by a role allowed to run it, and the two would be two
+implementations with two query plans; a plain table with a B-tree key is the same on both, and
+is written in the same transaction as the name (by :func:`index_patient_name`, which the
+patient services call wherever they set ``name_key``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import cast
+
+from sqlalchemy import CTE, Connection, Table, delete, func, insert, select
+from sqlalchemy.orm import Session
+
+from ketaplan.store.models import PatientNameTrigram
+
+TRIGRAM = 3
+"""Characters per piece: a text shorter than this has none, and walks the names in order."""
+
+CANDIDATES_AT_MOST = 500
+"""The most patients a search reads through its rarest trigram; past it, names in order."""
+
+TRIGRAMS_COUNTED_AT_MOST = 8
+"""How many of a long text's trigrams are counted (spread across it): any one of them bounds
+the candidates, so counting all of a 200-character text's would cost more than it saves."""
+
+_TRIGRAMS = cast(Table, PatientNameTrigram.__table__)
+
+
+def name_trigrams(key: str) -> list[str]:
+    """The distinct three-character pieces of ``key``, in order of first appearance.
+
+    >>> name_trigrams("anna ann")
+    ['ann', 'nna', 'na ', 'a a', ' an']
+    >>> name_trigrams("li")
+    []
+    """
+    return list(dict.fromkeys(key[i : i + TRIGRAM] for i in range(len(key) - TRIGRAM + 1)))
+
+
+def index_patient_name(db: Session | Connection, clinic_id: int, patient_id: int, key: str) -> None:
+    """Replace the patient's trigrams with those of ``key`` (their current name key), in the
+    caller's transaction."""
+    db.execute(delete(_TRIGRAMS).where(_TRIGRAMS.c.patient_id == patient_id))
+    index_new_patient_names(db, [(clinic_id, patient_id, key)])
+
+
+def index_new_patient_names(
+    db: Session | Connection, patients: Iterable[tuple[int, int, str]]
+) -> None:
+    """The trigrams of patients that have none yet: ``(clinic_id, patient_id, name_key)``
+    each (a new patient; a migration or bulk load filling the table)."""
+    rows = [
+        {"clinic_id": clinic_id, "trigram": trigram, "patient_id": patient_id}
+        for clinic_id, patient_id, key in patients
+        for trigram in name_trigrams(key)
+    ]
+    if rows:
+        db.execute(insert(_TRIGRAMS), rows)
+
+
+def _spread(trigrams: list[str]) -> list[str]:
+    if len(trigrams) <= TRIGRAMS_COUNTED_AT_MOST:
+        return trigrams
+    step = (len(trigrams) - 1) / (TRIGRAMS_COUNTED_AT_MOST - 1)
+    return [trigrams[round(n * step)] for n in range(TRIGRAMS_COUNTED_AT_MOST)]
+
+
+def rarest_trigram(db: Session | Connection, clinic_id: int, key: str) -> str | None:
+    """The trigram of ``key`` the fewest of the clinic's patients hold, if no more than
+    :data:`CANDIDATES_AT_MOST` do; None if every one counted is commoner or ``key`` has none.
+
+    Each count reads at most one more entry than the rarest so far, so the counting costs at
+    most ``TRIGRAMS_COUNTED_AT_MOST * (CANDIDATES_AT_MOST + 1)`` index entries of this clinic.
+    """
+    best: str | None = None
+    fewest = CANDIDATES_AT_MOST
+    for trigram in _spread(name_trigrams(key)):
+        holders = (
+            select(_TRIGRAMS.c.patient_id)
+            .where(_TRIGRAMS.c.clinic_id == clinic_id, _TRIGRAMS.c.trigram == trigram)
+            .limit(fewest + 1)
+            .subquery()
+        )
+        count = db.execute(select(func.count()).select_from(holders)).scalar_one()
+        if count <= fewest:
+            best, fewest = trigram, count
+            if count == 0:
+                break  # nobody's name holds it: nobody's holds the text
+    return best
+
+
+def trigram_holders(clinic_id: int, trigram: str) -> CTE:
+    """The clinic's patients whose name key holds ``trigram``, as a materialised common table
+    expression: the database reads these few index entries first and then the patients by id,
+    rather than walking the clinic's names in order and probing each (which a planner without
+    statistics, SQLite's as shipped, may otherwise prefer for its ready-made order)."""
+    return (
+        select(_TRIGRAMS.c.patient_id)
+        .where(_TRIGRAMS.c.clinic_id == clinic_id, _TRIGRAMS.c.trigram == trigram)
+        .cte("trigram_holders")
+        .prefix_with("MATERIALIZED")
+    )
