@@ -21,14 +21,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, func, select, tuple_
+from sqlalchemy import func, select, tuple_
 
 from ketaplan.errors import InputError
 from ketaplan.services.actors import Actor
 from ketaplan.services.audit_actions import AuditAction
 from ketaplan.services.listing import MAX_PAGE
 from ketaplan.services.patient_checks import MAX_NAME_LENGTH
-from ketaplan.services.patients import PatientSummary, name_key
+from ketaplan.services.patients import PatientSummary, name_key, named
 from ketaplan.services.unit_of_work import UnitOfWork
 from ketaplan.store.models import Patient
 
@@ -47,9 +47,8 @@ class PatientPage:
     next_after: int | None
 
 
-def _matching(actor: Actor, query: str) -> list[ColumnElement[bool]]:
-    """The conditions of the clinic's slice of the index, narrowed to names containing
-    ``query`` (any case); an empty query is every patient of the clinic."""
+def _checked(query: str) -> str:
+    """The search's name key; a search longer than any name is refused."""
     text = query.strip()
     if len(text) > MAX_NAME_LENGTH:
         raise InputError(
@@ -57,12 +56,7 @@ def _matching(actor: Actor, query: str) -> list[ColumnElement[bool]]:
             code="input.too_long",
             fields={"field": "q"},
         )
-    conditions: list[ColumnElement[bool]] = [Patient.clinic_id == actor.clinic_id]
-    key = name_key(text)
-    if key:
-        escaped = key.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        conditions.append(Patient.name_key.like(f"%{escaped}%", escape="\\"))
-    return conditions
+    return name_key(text)
 
 
 def page_patients(
@@ -77,11 +71,12 @@ def page_patients(
             code="input.out_of_range",
             fields={"field": "limit"},
         )
-    conditions = _matching(actor, query)
+    key = _checked(query)
     with uow.reading():
+        narrowed = named(uow.db, actor.clinic_id, key)
+        columns = (Patient.id, Patient.version, Patient.full_name, Patient.date_of_birth)
         statement = (
-            select(Patient.id, Patient.version, Patient.full_name, Patient.date_of_birth)
-            .where(*conditions)
+            narrowed(select(*columns))
             .order_by(Patient.name_key, Patient.id)
             .limit(limit + 1)  # one more than shown: whether there is a next page
         )
@@ -101,7 +96,7 @@ def page_patients(
                 tuple_(Patient.name_key, Patient.id) > tuple_(last_key, after)
             )
         rows = [PatientSummary(*row) for row in uow.db.execute(statement)]
-        total = uow.db.scalar(select(func.count()).select_from(Patient).where(*conditions)) or 0
+        total = uow.db.scalar(narrowed(select(func.count()).select_from(Patient))) or 0
         shown = rows[:limit]
         uow.audit(
             actor,

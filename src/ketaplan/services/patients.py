@@ -21,6 +21,7 @@ from functools import cache
 from typing import Any, TypeAlias, TypeVar, cast
 
 from sqlalchemy import CursorResult, Select, bindparam, select, update
+from sqlalchemy.orm import Session
 
 from ketaplan.clinical.catalog import Catalog
 from ketaplan.clinical.monitoring import VitalSigns
@@ -541,6 +542,36 @@ def read_patient(uow: UnitOfWork, patient_id: int, *, actor: Actor) -> PatientVi
 MAX_SEARCH_RESULTS = 50
 
 
+_Selected = TypeVar("_Selected", bound="Select[*tuple[Any, ...]]")
+
+
+def named(db: Session, clinic_id: int, key: str) -> Callable[[_Selected], _Selected]:
+    """What narrows a statement to the clinic's patients whose name key contains ``key`` (all
+    of them when it is empty), worked out once for a page and its count. When few of the
+    clinic's patients hold the key's rarest three-character piece
+    (:mod:`ketaplan.store.name_search`), only those holders are read, each by id, and matched
+    against the whole key; otherwise the clinic's slice of the ``(clinic_id, name_key, id)``
+    index. Either way no other clinic's patient is read."""
+    trigram = rarest_trigram(db, clinic_id, key) if key else None
+    escaped = key.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+    def narrowed(statement: _Selected) -> _Selected:
+        if trigram is not None:
+            # The clinic is checked again on the row, as an expression no index serves, so no
+            # planner walks the clinic's names in order instead of reading the few holders.
+            holders = trigram_holders(clinic_id, trigram)
+            statement = statement.join(holders, holders.c.patient_id == Patient.id).where(
+                Patient.clinic_id + 0 == clinic_id
+            )
+        else:
+            statement = statement.where(Patient.clinic_id == clinic_id)
+        if key:
+            statement = statement.where(Patient.name_key.like(f"%{escaped}%", escape="\\"))
+        return statement
+
+    return narrowed
+
+
 def search_patients(
     uow: UnitOfWork, query: str = "", *, actor: Actor, limit: int = MAX_SEARCH_RESULTS
 ) -> list[PatientSummary]:
@@ -568,25 +599,10 @@ def search_patients(
             fields={"field": "limit"},
         )
     key = name_key(text)
-    escaped = key.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     columns = (Patient.id, Patient.version, Patient.full_name, Patient.date_of_birth)
     order = (Patient.name_key, Patient.id)
     with uow.reading():
-        trigram = rarest_trigram(uow.db, actor.clinic_id, key) if key else None
-        if trigram is not None:
-            # The few holders of the trigram (this clinic's, by the index's key), each patient
-            # by id, sorted. The clinic is checked again on the row, as an expression no index
-            # serves, so that no planner walks the clinic's names in order instead.
-            holders = trigram_holders(actor.clinic_id, trigram)
-            statement = (
-                select(*columns)
-                .join(holders, holders.c.patient_id == Patient.id)
-                .where(Patient.clinic_id + 0 == actor.clinic_id)
-            )
-        else:
-            statement = select(*columns).where(Patient.clinic_id == actor.clinic_id)
-        if key:
-            statement = statement.where(Patient.name_key.like(f"%{escaped}%", escape="\\"))
+        statement = named(uow.db, actor.clinic_id, key)(select(*columns))
         statement = statement.order_by(*order).limit(limit)
         found = [PatientSummary(*row) for row in uow.db.execute(statement)]
         uow.audit(
