@@ -91,7 +91,10 @@ def test_the_front_desk_books_moves_cancels_and_watches_the_chairs(
     _signed_patient(server, "Casey Newcomer")
 
     page = _front_desk(chromium, server, "/patients")
-    page.get_by_role("link", name="Casey Newcomer").click()
+    # The name opens the registration; the row's "bookings" link the bookings.
+    page.get_by_role("row", name=re.compile("Casey Newcomer")).get_by_role(
+        "link", name="bookings"
+    ).click()
     expect(page.get_by_role("heading", name="Bookings for Casey Newcomer")).to_be_visible()
     # A taken chair is refused on the form, nothing booked.
     page.locator("#book-day").fill(day.isoformat())
