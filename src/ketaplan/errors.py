@@ -70,11 +70,22 @@ class InputError(KetaplanError):
     http_status = 422
 
 
+def _problem(error: InputError) -> dict[str, object]:
+    """One refusal as a request validation's problem is written (``field``, ``problem``), with
+    its ``code``: an API client reads both kinds of several-problem answer the same way."""
+    return {
+        "field": str(error.fields.get("field", "")),
+        "problem": error.message,
+        "code": error.code,
+    }
+
+
 class InputErrors(InputError):
     """Several fields of one form or request were bad: each one's :class:`InputError` is in
-    ``errors`` (and, JSON-ready, in ``fields["problems"]``), so a form shows every field's
-    message at once instead of one per submit. The code and ``fields`` of the first are kept
-    at the top level, so a client matching one error's code or field still finds it."""
+    ``errors`` (and, JSON-ready, in ``fields["problems"]``: field, problem and code), so a form
+    shows every field's message at once instead of one per submit. The code and ``fields`` of
+    the first are kept at the top level, so a client matching one error's code or field still
+    finds it."""
 
     def __init__(self, errors: Sequence[InputError]) -> None:
         if not errors:
@@ -84,7 +95,7 @@ class InputErrors(InputError):
             f"{len(errors)} problems, nothing was saved: "
             + "; ".join(error.message for error in errors),
             code=first.code,
-            fields={**first.fields, "problems": [error.to_dict() for error in errors]},
+            fields={**first.fields, "problems": [_problem(error) for error in errors]},
         )
         self.errors: tuple[InputError, ...] = tuple(errors)
 

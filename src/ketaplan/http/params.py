@@ -85,10 +85,14 @@ ClinicTime = Annotated[
 
 
 class Problem(BaseModel):
-    """One thing wrong with a request FastAPI could not validate: where, and what."""
+    """One thing wrong with a request (one FastAPI could not read, or one of several fields
+    the services refused at once): where, and what."""
 
     field: str = Field(description="Where: a parameter's name or the body's field path.")
     problem: str = Field(description="What is wrong and what is accepted.")
+    code: str | None = Field(
+        None, description="The refusal's own code, when the services refused several fields."
+    )
 
 
 class ErrorOut(BaseModel):
@@ -103,7 +107,9 @@ class ErrorOut(BaseModel):
     message: str
     field: str | None = Field(None, description="The field the error is about, when one is.")
     problems: list[Problem] | None = Field(
-        None, description="Every problem, for input.invalid_request."
+        None,
+        description="Every problem: a request the API could not read (input.invalid_request), "
+        "or several fields the services refused at once (the first one's code on top).",
     )
     retry_after_s: int | None = Field(
         None, description="Seconds to wait (a 429), as in the Retry-After header."
