@@ -255,3 +255,23 @@ def test_the_cli_the_api_and_the_page_give_the_same_loss_report(
         "/api/v1/ledger/reports/losses?format=csv", headers=api.as_role("front_desk")
     )
     assert refused.status_code == 403
+
+
+def test_the_api_lists_the_loss_cases_a_page_at_a_time_with_the_total(api: Api) -> None:
+    uow = UnitOfWork(api.context.database.session_factory, clock=lambda: NOW)
+    nurse = load_actor(uow, ROLE_EMAILS["nurse"], origin="test")
+    admin = load_actor(uow, ROLE_EMAILS["admin"], origin="test")
+    loss, theft = _cases(uow, nurse, admin)
+    url, headers = "/api/v1/ledger/losses", api.as_role("prescriber")
+    first = api.client.get(url, params={"limit": 1}, headers=headers)
+    assert first.status_code == 200, first.text
+    assert (first.json()["total_count"], first.json()["limit"]) == (2, 1)
+    second = api.client.get(
+        url, params={"limit": 1, "cursor": first.json()["next"]}, headers=headers
+    )
+    assert second.json()["next"] is None
+    seen = [page.json()["items"][0]["case_id"] for page in (first, second)]
+    assert sorted(seen) == sorted([loss, theft])
+    too_many = api.client.get(url, params={"limit": 201}, headers=headers)
+    assert too_many.status_code == 422
+    assert "limit" in too_many.text

@@ -14,6 +14,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from ketaplan.api.paging import Page
+
 
 class DrawInHand(BaseModel):
     """Drug drawn from a vial and not yet given, wasted or returned."""
@@ -200,8 +202,8 @@ class LossCase(BaseModel):
     resolution: str | None
 
 
-class LossCases(BaseModel):
-    cases: list[LossCase]
+class LossCasePage(Page[LossCase]):
+    """A page of the clinic's loss and theft cases, with the two DEA clocks as of now."""
 
 
 __all__ = [
@@ -209,7 +211,7 @@ __all__ = [
     "EntryWithVial",
     "InventoryWritten",
     "LossCase",
-    "LossCases",
+    "LossCasePage",
     "Report",
     "Stock",
     "VialHistory",

@@ -22,13 +22,14 @@ from ketaplan.api.ledger_models import (
     EntryWithVial,
     InventoryWritten,
     LossCase,
-    LossCases,
+    LossCasePage,
     Report,
     Stock,
     VialHistory,
     WrittenEntries,
 )
 from ketaplan.api.ledger_models import Written as WrittenOut
+from ketaplan.api.paging import DEFAULT_LIMIT, Cursor, Limit, page_in_memory
 from ketaplan.export.pdf import ledger_report_pdf
 from ketaplan.http.context import services
 from ketaplan.http.params import Line, MultilineText, OptionalRecordId, RecordId
@@ -431,11 +432,13 @@ def report_route(
 
 
 @router.get("/losses", name="ledger_losses")
-def losses_route(actor: SignedIn, request: Request) -> LossCases:
-    """Loss and theft cases with the two DEA clocks as of now."""
-    return LossCases.model_validate(
-        {"cases": loss_cases(services(request).unit_of_work(), actor=actor)}
-    )
+def losses_route(
+    actor: SignedIn, request: Request, limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None
+) -> LossCasePage:
+    """Loss and theft cases with the two DEA clocks as of now, a page at a time (read whole:
+    a clinic's cases are few)."""
+    cases = loss_cases(services(request).unit_of_work(), actor=actor)
+    return page_in_memory(cases, LossCase.model_validate, LossCasePage, limit=limit, cursor=cursor)
 
 
 @router.post("/losses", name="ledger_loss_step", status_code=201)
