@@ -179,7 +179,7 @@ def test_a_medication_room_day_on_the_command_line(
     code, out, err = cli("ledger", "report", *nurse, "entries", "--csv", str(target))
     assert code == 0, err
     lines = target.read_text(encoding="utf-8").splitlines()
-    assert lines[0].startswith("entry_id,date,by,kind")
+    assert lines[0].startswith("dea_registration,entry_id,date,by,kind")
     assert len(lines) == 1 + rows(LedgerEntry)
     code, stock, err = cli("ledger", "report", *nurse, "stock", "--json")
     assert code == 0, err
