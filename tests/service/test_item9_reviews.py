@@ -164,3 +164,36 @@ def test_a_course_makes_a_phq9_due_before_its_first_infusion_until_it_is_answere
             schedules=default_schedules(),
             zone=ZONE,
         )
+
+
+def test_the_flags_are_read_by_the_patients_answers_not_the_clinics_phq9s(
+    database: Database, uow: UnitOfWork, patient: PatientRecord, nurse: Actor
+) -> None:
+    """bench-scale found the patient page growing with the clinic on SQLite: the flags were
+    read through the (scale, answered_at) index, every PHQ-9 of the clinic."""
+    from sqlalchemy import event
+
+    seen: list[tuple[str, object]] = []
+
+    def keep(conn: object, cursor: object, statement: str, parameters: object, *_: object) -> None:
+        if "item9_review" in statement and statement.lstrip().upper().startswith("SELECT"):
+            seen.append((statement, parameters))
+
+    event.listen(database.engine, "before_cursor_execute", keep)
+    try:
+        list_item9_flags(uow, patient.patient_id, actor=nurse)
+    finally:
+        event.remove(database.engine, "before_cursor_execute", keep)
+    assert seen
+    with database.engine.connect() as connection:
+        for statement, parameters in seen:
+            if database.engine.dialect.name == "sqlite":
+                raw = connection.connection.driver_connection
+                plan = " ".join(
+                    r[3] for r in raw.execute(f"EXPLAIN QUERY PLAN {statement}", parameters)
+                )  # type: ignore[union-attr]
+            else:
+                explained = connection.exec_driver_sql(f"EXPLAIN {statement}", parameters)  # type: ignore[arg-type]
+                plan = " ".join(r[0] for r in explained)
+            assert "scale_answered" not in plan, plan
+            assert "questionnaire_response_patient_id" in plan or "Seq Scan" not in plan, plan
