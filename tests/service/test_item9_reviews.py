@@ -196,4 +196,5 @@ def test_the_flags_are_read_by_the_patients_answers_not_the_clinics_phq9s(
                 explained = connection.exec_driver_sql(f"EXPLAIN {statement}", parameters)  # type: ignore[arg-type]
                 plan = " ".join(r[0] for r in explained)
             assert "scale_answered" not in plan, plan
-            assert "questionnaire_response_patient_id" in plan or "Seq Scan" not in plan, plan
+            if database.engine.dialect.name == "sqlite":  # PostgreSQL may scan a tiny table
+                assert "ix_questionnaire_response_patient_id" in plan, plan
