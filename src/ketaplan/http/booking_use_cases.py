@@ -6,9 +6,9 @@ bookings history and the chair board."""
 from __future__ import annotations
 
 from datetime import date, time
-from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
+from ketaplan.http.use_cases import UseCaseGroup
 from ketaplan.services.actors import Actor
 from ketaplan.services.bookings import (
     HistoryLine,
@@ -23,17 +23,9 @@ from ketaplan.services.chair_board import ChairBoard, chair_board
 from ketaplan.services.courses import CourseRecord, schedule_course
 from ketaplan.services.patient_bookings import PatientBookings, patient_bookings
 
-if TYPE_CHECKING:
-    from ketaplan.http.context import ServiceContext
 
-
-class Bookings:
+class Bookings(UseCaseGroup):
     """Chairs and bookings: what the front desk does all day, and the chair board."""
-
-    __slots__ = ("_context",)
-
-    def __init__(self, context: ServiceContext) -> None:
-        self._context = context
 
     def book_course(
         self,

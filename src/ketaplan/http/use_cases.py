@@ -142,7 +142,7 @@ if TYPE_CHECKING:
     from ketaplan.http.context import ServiceContext
 
 
-class _Bound:
+class UseCaseGroup:
     """A group of use cases over one service context."""
 
     __slots__ = ("_context",)
@@ -151,7 +151,7 @@ class _Bound:
         self._context = context
 
 
-class Patients(_Bound):
+class Patients(UseCaseGroup):
     """Registering, finding, reading and changing patients; the patient page's overview."""
 
     def create(self, details: PatientDetails, *, actor: Actor) -> PatientRecord:
@@ -210,7 +210,7 @@ class Patients(_Bound):
         return patient_history(self._context.unit_of_work(), patient_id, actor=actor)
 
 
-class Screenings(_Bound):
+class Screenings(UseCaseGroup):
     """Screening a patient for a protocol, and the screenings so far."""
 
     def screen(self, patient_id: int, *, condition: str, actor: Actor) -> ScreeningRecord:
@@ -227,7 +227,7 @@ class Screenings(_Bound):
         return list_screenings(self._context.unit_of_work(), patient_id, actor=actor, window=window)
 
 
-class Plans(_Bound):
+class Plans(UseCaseGroup):
     """Infusion plans as orders: proposed, signed by a prescriber, cancelled."""
 
     def create(self, patient_id: int, order: PlanOrder, *, actor: Actor) -> PlanRecord:
@@ -273,7 +273,7 @@ class Plans(_Bound):
         return cancel_order(self._context.unit_of_work(), plan_id, reason=reason, actor=actor)
 
 
-class Courses(_Bound):
+class Courses(UseCaseGroup):
     """Courses of sessions: scheduling, rescheduling, the calendar, boosters."""
 
     def schedule(
@@ -344,7 +344,7 @@ class Courses(_Bound):
         )
 
 
-class Sessions(_Bound):
+class Sessions(UseCaseGroup):
     """Infusion sessions (the chart of one infusion, not a sign-in): open, chart, read."""
 
     def open(
@@ -405,7 +405,7 @@ class Sessions(_Bound):
         )
 
 
-class Questionnaires(_Bound):
+class Questionnaires(UseCaseGroup):
     """Scale scores typed in by staff."""
 
     def record(
@@ -444,7 +444,7 @@ class Questionnaires(_Bound):
         )
 
 
-class PatientLinks(_Bound):
+class PatientLinks(UseCaseGroup):
     """Links a patient answers questionnaires through, without an account."""
 
     def create(
@@ -476,7 +476,7 @@ class PatientLinks(_Bound):
         )
 
 
-class Titration(_Bound):
+class Titration(UseCaseGroup):
     """The next dose of a course: the recommendation and the prescriber's decision."""
 
     def recommend(self, course_id: int, *, actor: Actor) -> TitrationRecord:
@@ -512,7 +512,7 @@ class Titration(_Bound):
         return latest_titration(self._context.unit_of_work(), course_id, actor=actor)
 
 
-class Staff(_Bound):
+class Staff(UseCaseGroup):
     """The clinic's staff accounts, as its admins manage them."""
 
     def listing(self, *, actor: Actor) -> list[StaffMember]:
@@ -534,7 +534,7 @@ class Staff(_Bound):
         return reactivate_user(self._context.unit_of_work(), user_id, actor=actor)
 
 
-class AuditTrail(_Bound):
+class AuditTrail(UseCaseGroup):
     """The audit trail as an admin reads it: a page at a time, or the filtered trail as CSV."""
 
     def page(
@@ -548,7 +548,7 @@ class AuditTrail(_Bound):
         return export_audit_trail(self._context.unit_of_work(), chosen, actor=actor)
 
 
-class Accounts(_Bound):
+class Accounts(UseCaseGroup):
     """Signing in and out (a sign-in, not an infusion session)."""
 
     def sign_in(self, email: str, password: str, *, kind: TokenKind, origin: str) -> SignIn:
@@ -558,7 +558,7 @@ class Accounts(_Bound):
         return sign_out(self._context.unit_of_work(), token, actor=actor)
 
 
-class Clinic(_Bound):
+class Clinic(UseCaseGroup):
     """The clinic's day (dashboard) and its own settings."""
 
     def dashboard(self, *, actor: Actor, zone: ZoneInfo) -> Dashboard:
@@ -587,7 +587,7 @@ class Clinic(_Bound):
         )
 
 
-class MeasurementCare(_Bound):
+class MeasurementCare(UseCaseGroup):
     """Measurement-based care: the questionnaires due, links by e-mail and their delivery,
     PHQ-9 item 9 flags reviewed."""
 
