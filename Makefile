@@ -73,9 +73,12 @@ $(AXE_CORE_DIR)/axe.min.js:
 	mkdir -p $(AXE_CORE_DIR) && mv $(AXE_CORE_DIR).part/package/LICENSE $(AXE_CORE_DIR)/
 	mv $(AXE_CORE_DIR).part/package/axe.min.js $@ && rm -rf $(AXE_CORE_DIR).part
 
-## screenshots: the README's screenshots (docs/screenshots/) from a `ketaplan demo-data` clinic
+## screenshots: the README's screenshots (docs/screenshots/), from a `ketaplan demo-data` clinic and from
+## the chair board, record, order-prediction and what-if journeys
 screenshots: venv chromium
-	KETAPLAN_DOCS_SCREENSHOTS=1 $(BIN)/python -m pytest -q tests/browser/test_docs_screenshots.py
+	KETAPLAN_DOCS_SCREENSHOTS=1 $(BIN)/python -m pytest -q tests/browser/test_docs_screenshots.py \
+	    tests/browser/test_front_desk_day.py tests/browser/test_patient_record.py \
+	    tests/browser/test_predictions.py
 
 lint: venv
 	$(BIN)/ruff check src tests benchmarks

@@ -189,5 +189,6 @@ def test_the_front_desk_books_moves_cancels_and_watches_the_chairs(
     expect(slot).to_contain_text(re.compile(r"\d+ min since start"))
     expect(slot).not_to_contain_text("mg")
     assert blocked == []  # the polling script runs under the policy
-    board.set_viewport_size({"width": 1920, "height": 1080})  # the wall screen
     shots.take(board, "board-infusing", doc="chair-board")
+    board.set_viewport_size({"width": 1920, "height": 1080})  # the wall screen
+    shots.take(board, "board-wall-screen")

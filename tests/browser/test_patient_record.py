@@ -63,7 +63,7 @@ def test_a_nurse_corrects_the_weight_in_pounds_and_the_front_desk_the_address(
     expect(nurse.locator('[data-error-for="email"]')).to_contain_text("not an address")
     expect(nurse.locator('[data-error-for="phone"]')).to_contain_text("not a phone number")
     expect(nurse.get_by_label("Weight, with its unit")).to_have_value("165 lb")
-    shots.take(nurse, "every-error-at-once")
+    shots.take(nurse, "every-error-at-once", doc="record-edit")
     nurse.get_by_label("E-mail", exact=True).fill("jordan@example.org")
     nurse.get_by_label("Phone", exact=True).fill("(510) 555-0134")
     nurse.get_by_role("button", name="Save a new version").click()
@@ -72,7 +72,7 @@ def test_a_nurse_corrects_the_weight_in_pounds_and_the_front_desk_the_address(
     expect(change.locator("td.before")).to_have_text("80 kg")
     expect(change.locator("td.after")).to_have_text("165 lb")
     expect(nurse.locator('#versions tr[data-version="2"]').first).to_contain_text(EMAILS["nurse"])
-    shots.take(nurse, "record-with-history", doc="record-edit")
+    shots.take(nurse, "record-with-history", doc="record-history")
 
     desk = _signed_in(chromium, server, "front_desk", "/patients")
     desk.get_by_role("link", name="Jordan Record").click()  # the front desk's way to the record
