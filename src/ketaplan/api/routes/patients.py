@@ -117,7 +117,9 @@ class PatientChanges(PatientIn):
 
 
 class DetailsOut(BaseModel):
-    """The details as they were typed, units in the text."""
+    """The details as they were typed, units in the text (every field of ``PatientDetails``)."""
+
+    model_config = ConfigDict(extra="forbid")
 
     full_name: str
     weight: str = Field(examples=["176 lb"])
