@@ -518,3 +518,18 @@ def test_concurrent_mixed_entries_and_a_correction_keep_the_vial_balanced(
     assert history["balance"]["in_vial_ml"] >= 0
     assert len(history["entries"]) == 2 + sum(1 for o in outcomes if not o.startswith("ledger."))
     verify(database)
+
+
+def test_a_report_period_is_the_clinics_days_not_utc_days(uow: UnitOfWork, nurse: Actor) -> None:
+    """A delivery taken in at 18:00 on 7 December in the clinic (02:00 on the 8th in UTC) is the
+    7th's in a report of the clinic's days, as it is on the clinic's own paper log."""
+    receive(uow, nurse, "K-0701")
+    on_the_7th = report(
+        uow, "receipts", actor=nurse, since=date(2026, 12, 7), until=date(2026, 12, 7)
+    )
+    on_the_8th = report(
+        uow, "receipts", actor=nurse, since=date(2026, 12, 8), until=date(2026, 12, 8)
+    )
+    assert len(on_the_7th) == 1
+    assert "K-0701" in str(on_the_7th)
+    assert on_the_8th == []

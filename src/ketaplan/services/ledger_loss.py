@@ -15,11 +15,11 @@ from ketaplan.errors import InputError
 from ketaplan.inputs import check_text
 from ketaplan.services.actors import Actor, Role, require_role
 from ketaplan.services.audit_actions import AuditAction
+from ketaplan.services.courses import clinic_zone
 from ketaplan.services.ledger_loss_rows import case_events
 from ketaplan.services.ledger_records import READING
 from ketaplan.services.ledger_store import add_entry, take_ledger_turn
 from ketaplan.services.unit_of_work import UnitOfWork
-from ketaplan.store.models import Clinic
 from ketaplan.store.models import LedgerEntry as EntryRow
 
 LOSS_OPENING: tuple[Role, ...] = ("admin", "prescriber", "nurse")
@@ -36,11 +36,6 @@ def _case_events(
     )
     cases = case_events(rows)
     return cases if case_id is None else {case_id: cases[case_id]} if case_id in cases else {}
-
-
-def _zone(uow: UnitOfWork, actor: Actor) -> ZoneInfo:
-    clinic = uow.db.get_one(Clinic, actor.clinic_id)
-    return ZoneInfo(clinic.time_zone)
 
 
 def case_dict(events: list[LossEvent], zone: ZoneInfo, now: datetime) -> dict[str, Any]:
@@ -72,7 +67,7 @@ def loss_cases(uow: UnitOfWork, *, actor: Actor) -> list[dict[str, Any]]:
     """Every loss or theft case, with its two DEA clocks as of now."""
     require_role(actor, READING, "reading loss cases")
     with uow.reading():
-        zone, now = _zone(uow, actor), uow.clock()
+        zone, now = clinic_zone(uow, actor), uow.clock()
         found = [case_dict(e, zone, now) for e in _case_events(uow, actor).values()]
         uow.audit(actor, AuditAction.LEDGER_LOSS_LIST, "clinic", actor.clinic_id)
         uow.commit()
@@ -157,4 +152,4 @@ def record_loss_step(
             missing,
             reference,
         )
-        return case_dict([*events, stored], _zone(uow, actor), now)
+        return case_dict([*events, stored], clinic_zone(uow, actor), now)

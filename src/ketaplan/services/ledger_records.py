@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable, Sequence
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -27,6 +27,7 @@ from ketaplan.clinical.ledger import (
 from ketaplan.errors import InputError
 from ketaplan.services.actors import Actor, Role, require_role
 from ketaplan.services.audit_actions import AuditAction
+from ketaplan.services.courses import clinic_zone
 from ketaplan.services.ledger_loss_rows import loss_report_rows
 from ketaplan.services.ledger_store import to_container, to_entries
 from ketaplan.services.patient_contacts import NO_ADDRESS
@@ -209,7 +210,7 @@ def order_ledger(uow: UnitOfWork, plan_id: int, *, actor: Actor) -> dict[str, An
         entries = care_entries(uow, actor=actor, plan_id=plan_id)
         containers = _containers(uow, actor)
         balances = _balances(containers, _all_rows(uow, actor))
-        today = uow.clock().date()
+        today = uow.clock().astimezone(clinic_zone(uow, actor)).date()
         uow.audit(actor, AuditAction.LEDGER_ORDER_READ, "plan", plan_id, patient_id=plan.patient_id)
         uow.commit()
     preparation = (plan.plan or {}).get("preparation") or {}
@@ -249,7 +250,7 @@ def stock(uow: UnitOfWork, *, actor: Actor) -> dict[str, Any]:
     with uow.reading():
         containers = _containers(uow, actor)
         balances = _balances(containers, _all_rows(uow, actor))
-        today = uow.clock().date()
+        today = uow.clock().astimezone(clinic_zone(uow, actor)).date()
         uow.audit(actor, AuditAction.LEDGER_STOCK_READ, "clinic", actor.clinic_id)
         uow.commit()
     vials = [
@@ -332,7 +333,8 @@ def report(
     with uow.reading():
         containers = {c.id: c for c in _containers(uow, actor)}
         every_row = _all_rows(uow, actor)
-        rows = [r for r in every_row if _within(r.at, since, until)]
+        zone = clinic_zone(uow, actor)
+        rows = [r for r in every_row if _within(r.at, since, until, zone)]
         if patient_id is not None:
             rows = [r for r in rows if r.patient_id == patient_id]
         if vial is not None:
@@ -388,8 +390,10 @@ def _loss_rows(
     )
 
 
-def _within(at: datetime, since: date | None, until: date | None) -> bool:
-    day = at.astimezone(UTC).date()
+def _within(at: datetime, since: date | None, until: date | None, zone: ZoneInfo) -> bool:
+    """Whether ``at`` falls on one of the clinic's days from ``since`` to ``until``: a draw at
+    19:00 in California on 31 March is March's, although it is 1 April in UTC."""
+    day = at.astimezone(zone).date()
     return (since is None or day >= since) and (until is None or day <= until)
 
 
