@@ -16,6 +16,8 @@ The rules (issue 15):
 * ``api`` and ``web`` import ``http`` and the services, never each other, the store or the CLI;
 * ``http`` (what the two share) imports neither of them, nor the store;
 * ``cli`` reaches the store only through services;
+* ``export`` (FHIR, PDF, iCalendar: formats the services hand their records to) imports no
+  adapter, so every entry point produces the same file;
 * nothing imports ``ketaplan.app`` but the one command that seeds a clinic the way the
   server serves it (``ketaplan.cli.demo_data``); uvicorn names it in a string, tests import it.
 """
@@ -40,6 +42,7 @@ FORBIDDEN: dict[str, set[str]] = {
     "http": {"api", "web", "store", "cli", "app"},
     "cli": {"store", "api", "web"},
     "store": ADAPTERS | {"services", "clinical"},
+    "export": ADAPTERS,
 }
 """Layer → the layers (first names under ``ketaplan``) it must not import."""
 
