@@ -171,6 +171,34 @@ def test_a_generated_client_signs_in_pages_the_patients_and_reads_a_plan_back_ty
     assert refused.parsed.code == "auth.not_signed_in"
 
 
+def test_a_generated_client_pages_the_audit_trail_by_its_cursor_with_no_count(
+    api: Api, generated: ModuleType
+) -> None:
+    models = _module("models")
+    sign_in = _module("api.accounts.sign_in_for_token")
+    read_audit_trail = _module("api.audit.read_audit_trail")
+
+    anonymous = generated.Client(base_url="http://testserver")
+    anonymous.set_httpx_client(TestClient(api.client.app))
+    token = sign_in.sync(
+        client=anonymous, body=models.Credentials(email=ROLE_EMAILS["admin"], password=PASSWORD)
+    )
+    assert isinstance(token, models.Token), token
+    client = generated.AuthenticatedClient(base_url="http://testserver", token=token.access_token)
+    client.set_httpx_client(
+        TestClient(api.client.app, headers={"Authorization": f"Bearer {token.access_token}"})
+    )
+
+    first = read_audit_trail.sync(client=client, limit=2)
+    assert isinstance(first, models.TrailPageOut), first
+    assert (len(first.items), first.limit, first.total_count) == (2, 2, None)
+    assert all(isinstance(event, models.TrailEventOut) for event in first.items)
+    assert first.items[0].seq > first.items[1].seq  # newest first
+    following = read_audit_trail.sync(client=client, limit=2, cursor=first.next_)
+    assert isinstance(following, models.TrailPageOut), following
+    assert following.items[0].seq < first.items[-1].seq  # older than the page before
+
+
 def test_the_document_declares_the_bearer_scheme_on_every_protected_operation_only(
     document: dict[str, Any],
 ) -> None:

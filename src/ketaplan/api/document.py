@@ -22,8 +22,8 @@ around them, so :func:`complete_document` adds them:
         write)
   413   the body is over the server's cap (:mod:`ketaplan.http.limits`)
   422   a parameter or the body is not valid, or a dose limit refuses it
-  429   too many wrong passwords (operations that check one, :data:`THROTTLED`); with
-        ``Retry-After``
+  429   too many wrong passwords (operations that check one, :data:`THROTTLED`, from the
+        throttle's own use cases in :mod:`ketaplan.http.limits`); with ``Retry-After``
   503   the database was busy or out of reach (every operation); with ``Retry-After``
   ===== ================================================================================
 """
@@ -32,24 +32,16 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+from ketaplan.http.limits import throttled_routes
 from ketaplan.http.params import ErrorOut
 from ketaplan.http.permissions import PUBLIC, RULES, rule_for
 
 BEARER: Final = "bearer"
 """The security scheme's name in the document."""
 
-THROTTLED: Final = frozenset(
-    {
-        # Each checks a password through the sign-in throttle (ketaplan.services.throttle):
-        "sign_in_for_token",  # services.accounts.sign_in
-        "sign_order",  # services.plans.check_signature_password
-        "decide_titration",  # the same, signing the decision
-        "ledger_inventory",  # the same, signing the inventory
-        "ledger_waste",  # services.ledger_signatures.check_witness
-        "ledger_destroy",  # the same, for each witness
-    }
-)
-"""Route names whose operations can answer 429 (the password throttle's refusal)."""
+THROTTLED: Final = throttled_routes()
+"""Route names whose operations can answer 429 (the password throttle's refusal), derived
+from the throttle's use cases (:data:`ketaplan.http.limits.PASSWORD_CHECKED`)."""
 
 _ERROR_SCHEMA: Final = {"$ref": "#/components/schemas/ErrorOut"}
 _RETRY_AFTER: Final = {

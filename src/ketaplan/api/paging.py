@@ -7,8 +7,17 @@ the following page (null after the last). The count is ``total_count``, not ``to
 API a ``total`` is a questionnaire's score (and the front desk must never see one). A cursor
 is opaque to the client: for the patient list it marks the last patient shown (keyset paging,
 :mod:`ketaplan.services.patient_pages`); for a patient's plans, courses, sessions,
-questionnaires and screenings and for the staff list it is the position after this page
-(those lists are one patient's records or one clinic's staff: short).
+questionnaires and screenings, a course's booking history and for the staff list it is the
+position after this page (those lists are one patient's records or one clinic's staff: short).
+
+The audit trail is the one list with no count (:class:`UncountedPage`): it grows by every read
+and write in the clinic, to millions of events, and counting a filtered slice of it for each
+page would cost more than the page. Its cursor is the sequence number of the last event shown
+(keyset paging, newest first), so a page costs the same however long the trail.
+
+Some answers hold several rows yet are documents, not lists, and are not paged: each is
+bounded by its nature, and its OpenAPI description says so (today's chair board, the ledger's
+stock, a ledger report).
 """
 
 from __future__ import annotations
@@ -59,6 +68,21 @@ class Page(BaseModel, Generic[Item]):
     )
 
 
+class UncountedPage(BaseModel, Generic[Item]):
+    """One page of a list too long to count per page (the audit trail)."""
+
+    items: list[Item]
+    total_count: int | None = Field(
+        None,
+        description="Not counted: always null. The list is too long to count per page; "
+        "follow `next` until it is null.",
+    )
+    limit: int = Field(description="The most items the page could hold (the request's limit).")
+    next: str | None = Field(
+        description="Pass it as `cursor` for the next page; null after the last page."
+    )
+
+
 def cursor_number(cursor: str | None) -> int | None:
     """The number a cursor holds (a position or a record id), checked against the bound of
     an id (the Query pattern already allows digits only)."""
@@ -98,8 +122,8 @@ def page_in_memory(
     limit: int,
     cursor: str | None,
 ) -> AnyPage:
-    """A page of a list the service reads whole because it is short and not patient data
-    (the clinic's staff)."""
+    """A page of a list the service reads whole because it is short: the clinic's staff, its
+    loss cases, one course's booking history (the service audits the read as a whole)."""
     every = list(rows)
     start = cursor_number(cursor) or 0
     shown = every[start : start + limit]
@@ -117,6 +141,7 @@ __all__ = [
     "Cursor",
     "Limit",
     "Page",
+    "UncountedPage",
     "cursor_number",
     "page_in_memory",
     "page_of",

@@ -59,13 +59,17 @@ async def _respond(
     if renderer is None:
         return error_response(status, code, message, **fields)
     page = await renderer(request, status, code, message)
+    if status == 503:  # a page's 503 says when to try again, as the API's does
+        page.headers.update(RETRY_LATER)
     page.headers.update(retry_after(fields))
     return page
 
 
+RETRY_LATER: dict[str, str] = {"Retry-After": "5"}
+"""A 503's: the database was busy or out of reach, try again shortly."""
 HEADERS_BY_STATUS: dict[int, dict[str, str]] = {
     401: {"WWW-Authenticate": "Bearer"},
-    503: {"Retry-After": "5"},  # the database was busy or out of reach: try again shortly
+    503: RETRY_LATER,
 }
 
 

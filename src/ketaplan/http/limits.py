@@ -1,5 +1,14 @@
-"""Two guards around the whole app, below every route: a cap on request bodies, and the last
-word on an unexpected error.
+"""The limits around the whole app: which use cases the password throttle can refuse, a cap on
+request bodies, and the last word on an unexpected error.
+
+Rate limits. The one rate limit is the password throttle (:mod:`ketaplan.services.throttle`):
+every password a request carries to be checked is counted, and too many wrong ones make the
+next try a 429 with ``Retry-After``. :data:`PASSWORD_CHECKED` names the use cases whose
+services check one; every route serving one of them can answer 429
+(:func:`throttled_routes`), which is how the OpenAPI document lists them
+(:mod:`ketaplan.api.document`): a new route for one of these use cases is documented without
+another list to keep. A test sends each such API operation to its 429, and another checks that
+every operation taking a password to check is here.
 
 Body size. Nothing ketaplan accepts is large (the biggest is a patient's details or a settings
 form, a few kB), yet without a cap a client, signed in or not, could send any size and the
@@ -17,12 +26,35 @@ the error is logged once, by :mod:`ketaplan.http.errors`, without its message.
 
 from __future__ import annotations
 
+from typing import Final
+
 from fastapi import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ketaplan.http.errors import error_response, unexpected_error
+from ketaplan.http.permissions import ROUTES, UseCase
+
+PASSWORD_CHECKED: Final = frozenset(
+    {
+        UseCase.SIGN_IN,  # services.accounts.sign_in
+        UseCase.SIGN_ORDER,  # services.plans.check_signature_password
+        UseCase.DECIDE_TITRATION,  # the same, signing the decision
+        UseCase.TAKE_INVENTORY,  # the same, signing the inventory
+        UseCase.WASTE_DRUG,  # services.ledger_signatures.check_witness
+        UseCase.DESTROY_STOCK,  # the same, for each witness
+        UseCase.RECORD_LEDGER_ENTRY,  # the ledger page's form: waste, destroy, inventory
+    }
+)
+"""Use cases whose service checks a password through the throttle, so can answer 429."""
+
+
+def throttled_routes() -> frozenset[str]:
+    """The names of the routes (API and pages) serving a use case the throttle counts: the
+    ones that can answer 429 (and the sign-in page's GET, which shows the form the refusal
+    comes back to)."""
+    return frozenset(name for name, use in ROUTES.items() if use in PASSWORD_CHECKED)
 
 
 class BodyTooLarge(HTTPException):

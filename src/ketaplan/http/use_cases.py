@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 from ketaplan.clinical.measurement import default_schedules
 from ketaplan.services.accounts import SignIn, TokenKind, sign_in, sign_out
 from ketaplan.services.actors import Actor
+from ketaplan.services.audit_trail import PAGE_SIZE as TRAIL_PAGE_SIZE
 from ketaplan.services.audit_trail import (
     AuditFilter,
     TrailPage,
@@ -538,10 +539,19 @@ class AuditTrail(UseCaseGroup):
     """The audit trail as an admin reads it: a page at a time, or the filtered trail as CSV."""
 
     def page(
-        self, chosen: AuditFilter, *, actor: Actor, older_than: int | None = None
+        self,
+        chosen: AuditFilter,
+        *,
+        actor: Actor,
+        older_than: int | None = None,
+        page_size: int = TRAIL_PAGE_SIZE,
     ) -> TrailPage:
         return read_audit_trail(
-            self._context.unit_of_work(), chosen, actor=actor, older_than=older_than
+            self._context.unit_of_work(),
+            chosen,
+            actor=actor,
+            older_than=older_than,
+            page_size=page_size,
         )
 
     def export(self, chosen: AuditFilter, *, actor: Actor) -> Iterator[str]:

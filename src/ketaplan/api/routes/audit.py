@@ -3,6 +3,10 @@
 Filters are query parameters (``user``, ``patient``, ``action``, ``since``, ``until``) read by
 the same function as the page's form (:func:`ketaplan.services.audit_trail.filter_from_text`),
 so they refuse the same things with the same messages. Each read and each export is audited.
+
+A page is the API's common envelope (:mod:`ketaplan.api.paging`) without a count: the trail is
+too long to count per page, so ``total_count`` is null. ``next`` is the sequence number of the
+last event shown, and the following page is the events before it (keyset paging on ``seq``).
 """
 
 from __future__ import annotations
@@ -14,10 +18,10 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
+from ketaplan.api.paging import DEFAULT_LIMIT, Cursor, Limit, UncountedPage, cursor_number
 from ketaplan.http.context import services
 from ketaplan.http.params import Line
 from ketaplan.http.security import SignedIn
-from ketaplan.inputs import MAX_RECORD_ID
 from ketaplan.services.audit_trail import AuditFilter, TrailEvent, filter_from_text
 
 router = APIRouter(prefix="/audit", tags=["audit"])
@@ -38,11 +42,9 @@ class TrailEventOut(BaseModel):
     hash: str
 
 
-class TrailPageOut(BaseModel):
-    events: list[TrailEventOut]
-    older_than: int | None = Field(
-        description="Pass as ?older_than= for the next page; null on the last page."
-    )
+class TrailPageOut(UncountedPage[TrailEventOut]):
+    """A page of the audit trail, newest first; ``next`` is the sequence number of its last
+    event (the next page holds the events before it)."""
 
 
 def _filter(
@@ -84,12 +86,21 @@ def read_route(
     action: ActionQuery = None,
     since: DayQuery = None,
     until: DayQuery = None,
-    older_than: Annotated[int | None, Query(ge=1, le=MAX_RECORD_ID)] = None,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
 ) -> TrailPageOut:
-    """A page of the clinic's audit trail, newest first (50 events), filtered."""
+    """A page of the clinic's audit trail, newest first, filtered. Paged by sequence number
+    with no `total_count` (null): the trail is too long to count per page."""
     chosen = _filter(user, patient, action, since, until)
-    page = services(request).audit_trail.page(chosen, actor=actor, older_than=older_than)
-    return TrailPageOut(events=[_out(e) for e in page.events], older_than=page.older_than)
+    page = services(request).audit_trail.page(
+        chosen, actor=actor, older_than=cursor_number(cursor), page_size=limit
+    )
+    return TrailPageOut(
+        items=[_out(e) for e in page.events],
+        total_count=None,  # not counted: see the module docstring
+        limit=limit,
+        next=None if page.older_than is None else str(page.older_than),
+    )
 
 
 @router.get("/events.csv", name="export_audit_trail", response_class=StreamingResponse)

@@ -2,7 +2,12 @@
 course's bookings history, and today's chair board. The same rules and refusals as the
 bookings page (:mod:`ketaplan.services.bookings`): a closed day, outside opening hours, a
 taken or unknown chair, no reason are refused with nothing written; a time in the past needs
-``confirm``. The front desk gets no clinical fact from any of them."""
+``confirm``. The front desk gets no clinical fact from any of them.
+
+A course's history is a page of the API's common envelope (:mod:`ketaplan.api.paging`): it
+grows with every move and cancellation, so a client pages it like any list. The chair board is
+a document, not a list: one clinic day's appointments, bounded by the clinic's chairs and
+opening hours, answered whole (as the board page shows it)."""
 
 from __future__ import annotations
 
@@ -13,9 +18,11 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Path, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from ketaplan.api.paging import DEFAULT_LIMIT, Cursor, Limit, Page, page_in_memory
 from ketaplan.http.context import services
 from ketaplan.http.params import ClinicDate, Line, RecordId
 from ketaplan.http.security import SignedIn
+from ketaplan.services.bookings import HistoryLine
 
 router = APIRouter(tags=["bookings"])
 
@@ -79,6 +86,10 @@ class HistoryOut(BaseModel):
     reason: str | None
     recorded_at: datetime
     recorded_by: str
+
+
+class HistoryPage(Page[HistoryOut]):
+    """A page of a course's bookings history, oldest first."""
 
 
 class BoardClinicalOut(BaseModel):
@@ -197,16 +208,28 @@ def book_booster(
 
 
 @router.get("/courses/{course_id}/history", name="course_history")
-def history(course_id: RecordId, actor: SignedIn, request: Request) -> list[HistoryOut]:
-    """Every change to the course's bookings, oldest first, with who and why."""
+def history(
+    course_id: RecordId,
+    actor: SignedIn,
+    request: Request,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
+) -> HistoryPage:
+    """Every change to the course's bookings, oldest first, with who and why, a page at a
+    time (read whole: one course's changes are few)."""
     lines = services(request).bookings.history(course_id, actor=actor)
-    return [HistoryOut(**{f: getattr(line, f) for f in HistoryOut.model_fields}) for line in lines]
+    return page_in_memory(lines, _history_out, HistoryPage, limit=limit, cursor=cursor)
+
+
+def _history_out(line: HistoryLine) -> HistoryOut:
+    return HistoryOut(**{f: getattr(line, f) for f in HistoryOut.model_fields})
 
 
 @router.get("/chair-board", name="chair_board")
 def chair_board(actor: SignedIn, request: Request) -> BoardOut:
     """Today's chairs: each appointment's state, nurse and times; for clinical staff also the
-    dose delivered so far (mg), when vital signs are due and open alerts."""
+    dose delivered so far (mg), when vital signs are due and open alerts. A document, not a
+    paged list: one clinic day's appointments, bounded by its chairs and opening hours."""
     context = services(request)
     board = context.bookings.board(actor=actor, zone=ZoneInfo(context.calendar.time_zone))
     return BoardOut(

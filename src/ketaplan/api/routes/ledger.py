@@ -343,7 +343,8 @@ def entry_route(entry_id: RecordId, actor: SignedIn, request: Request) -> EntryW
 
 @router.get("/stock", name="ledger_stock")
 def stock_route(actor: SignedIn, request: Request) -> Stock:
-    """Every vial's balance, the stock per item, drug in hand and open discrepancies."""
+    """Every vial's balance, the stock per item, drug in hand and open discrepancies. A
+    document, not a paged list: the stock as of now, one line per vial and item in hand."""
     return Stock.model_validate(stock(services(request).unit_of_work(), actor=actor))
 
 
@@ -381,7 +382,8 @@ def report_route(
 ) -> Any:
     """A report's rows as JSON, CSV to open in a spreadsheet, or PDF to print and file with
     the records (the clinic's name, address and, on inventories and destruction records, DEA
-    number; the period; lines for who signed and witnessed)."""
+    number; the period; lines for who signed and witnessed). A document, not a paged list:
+    the report for the period and filters asked, whole, as it is printed and filed."""
     assert name in REPORTS
     context = services(request)
     if format == "pdf":
