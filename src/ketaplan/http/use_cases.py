@@ -45,7 +45,7 @@ from ketaplan.services.courses import (
     schedule_course,
 )
 from ketaplan.services.dashboard import Dashboard, clinic_dashboard
-from ketaplan.services.item9_reviews import Item9Flag, review_item9_flag
+from ketaplan.services.item9_reviews import Item9Flag, list_item9_flags, review_item9_flag
 from ketaplan.services.listing import Listed, Window
 from ketaplan.services.measurement import (
     CareView,
@@ -56,7 +56,9 @@ from ketaplan.services.measurement import (
 from ketaplan.services.orders import DEFAULT_MEANING
 from ketaplan.services.outbox import (
     EmailedLink,
+    OutboxView,
     email_patient_link,
+    list_patient_messages,
 )
 from ketaplan.services.patient_history import PatientHistory, patient_history
 from ketaplan.services.patient_links import (
@@ -625,3 +627,13 @@ class MeasurementCare(UseCaseGroup):
 
     def review_item9(self, response_id: int, *, note: str, actor: Actor) -> Item9Flag:
         return review_item9_flag(self._context.unit_of_work(), response_id, note=note, actor=actor)
+
+    def item9_flags(self, patient_id: int, *, actor: Actor, window: Window) -> Listed[Item9Flag]:
+        return list_item9_flags(
+            self._context.unit_of_work(), patient_id, actor=actor, window=window
+        )
+
+    def messages(self, patient_id: int, *, actor: Actor, window: Window) -> Listed[OutboxView]:
+        return list_patient_messages(
+            self._context.unit_of_work(), patient_id, actor=actor, window=window
+        )
