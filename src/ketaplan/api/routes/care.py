@@ -1,7 +1,7 @@
 """Measurement-based care: a questionnaire link e-mailed to the patient, the e-mails' delivery,
 and PHQ-9 item 9 flags with a clinician's review.
 
-The same use cases as the patient page (:class:`ketaplan.http.use_cases.MeasurementCare`):
+The same use cases as the patient page (:class:`ketaplan.http.care_use_cases.MeasurementCare`):
 the link and its e-mail are written in one transaction through the outbox and sent afterwards
 by ``ketaplan outbox send``, so the answer is the message and its status (``queued``), never
 the link itself (it goes to the patient only; ``POST /patients/{id}/links`` makes a link to
