@@ -210,6 +210,12 @@ FRONT_DESK: dict[str, Call] = {
     ),
     "list_questionnaires": Call(Access.REFUSED),
     "create_patient_link": Call(Access.REFUSED, {"scales": ["phq9"]}),
+    "email_patient_link": Call(
+        Access.REFUSED, {"scales": ["phq9"], "email": "patient@example.org"}
+    ),
+    "list_patient_messages": Call(Access.REFUSED),
+    "list_item9_flags": Call(Access.REFUSED),
+    "review_item9_flag": Call(Access.REFUSED, {"note": "called the patient"}),
     "recommend_titration": Call(Access.REFUSED),
     "decide_titration": Call(Access.REFUSED, {"password": PASSWORD, "reason": "x"}),
     # the patient's own link

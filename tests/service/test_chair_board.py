@@ -23,9 +23,10 @@ from ketaplan.services import (
     schedule_course,
 )
 from ketaplan.services.chair_board import ChairBoard, chair_board
+from ketaplan.services.clinics import add_user, load_actor
 from ketaplan.store import Database
 
-from .conftest import ORDER_BAG_MG_PER_ML, signed_plan
+from .conftest import ORDER_BAG_MG_PER_ML, PASSWORD, signed_plan
 from .test_chairs_and_bookings import new_patient
 
 ZONE = ZoneInfo("America/Los_Angeles")
@@ -143,6 +144,38 @@ def test_the_board_shows_each_chair_s_state_nurse_and_dose_from_the_chart(
     seen_by_desk = _board(uow, front_desk, policy).lines[0]
     assert seen_by_desk.state == "infusing"
     assert seen_by_desk.clinical is None
+
+
+def test_the_board_names_the_nurse_by_their_name_and_by_e_mail_only_without_one(
+    uow: UnitOfWork,
+    admin: Actor,
+    nurse: Actor,
+    prescriber: Actor,
+    front_desk: Actor,
+    patient: PatientRecord,
+    catalog: Catalog,
+    resolver: MedicationResolver,
+    policy: ClinicPolicy,
+) -> None:
+    add_user(
+        uow,
+        email="robin@bay.example",
+        role="nurse",
+        actor=admin,
+        password=PASSWORD,
+        full_name="Robin Diaz",
+    )
+    robin = load_actor(uow, "robin@bay.example", origin="127.0.0.1")
+    session_id = _infusing_today(
+        uow, patient, nurse=nurse, prescriber=prescriber, catalog=catalog, resolver=resolver,
+        policy=policy,
+    )  # fmt: skip
+    assert [line.nurse for line in _board(uow, nurse, policy).lines] == [nurse.email]
+    vitals = {"at": "2026-12-08T09:58:00-08:00", "type": "vitals", "systolic": 130,
+              "diastolic": 82, "heart_rate": 76, "spo2": 98}  # fmt: skip
+    append_session_event(uow, session_id, vitals, expected_seq=3, actor=robin, policy=policy)
+    for who in (nurse, front_desk):
+        assert [line.nurse for line in _board(uow, who, policy).lines] == ["Robin Diaz"]
 
 
 def test_a_booked_chair_with_no_chart_yet_is_booked(

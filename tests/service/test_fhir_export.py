@@ -16,6 +16,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import select
 from tests.service.fhir_checks import bundle_problems, validate
 
 from ketaplan.clinical.catalog import Catalog
@@ -27,8 +28,10 @@ from ketaplan.export.fhir import everything_bundle
 from ketaplan.services import Actor, UnitOfWork, load_actor
 from ketaplan.services.demo_clinic import DEMO_EMAILS, DemoClinic, create_demo_clinic
 from ketaplan.services.exports import export_clinic_fhir, export_patient_fhir
+from ketaplan.services.item9_reviews import ITEM9_FLAG, review_item9_flag
 from ketaplan.store import Database, migrate, open_database
 from ketaplan.store.engine import make_engine
+from ketaplan.store.models import QuestionnaireResponse
 
 DEMO_TODAY = date(2026, 3, 11)
 DEMO_NOW = datetime(2026, 3, 11, 23, 30, tzinfo=ZoneInfo("America/Los_Angeles"))
@@ -160,6 +163,33 @@ def test_a_patients_everything_bundle_validates_and_carries_the_chart(
     rxnorm = request["medicationCodeableConcept"]["coding"][0]
     assert rxnorm["code"] == "6130"
     assert rxnorm["extension"][0]["url"] == "urn:ketaplan:fhir:unverified-code"
+
+
+def test_an_item9_review_is_a_note_by_the_reviewer_on_the_score_and_validates(
+    database: Database, demo: Callable[[str], Actor], policy: ClinicPolicy
+) -> None:
+    uow = UnitOfWork(database.session_factory, clock=lambda: DEMO_NOW)
+    with database.session_factory() as session:
+        flagged = next(
+            r for r in session.scalars(select(QuestionnaireResponse)) if ITEM9_FLAG in r.flags
+        )
+        patient, response = flagged.patient_id, flagged.id
+    nurse = demo("nurse")
+    review_item9_flag(uow, response, note="Called; safety plan reviewed.", actor=nurse)
+    resources = list(export_patient_fhir(uow, patient, actor=nurse, policy=policy).resources)
+    assert validate(resources) == []
+    bundle = everything_bundle(
+        resources, base_url="https://clinic.example/api/v1/fhir", timestamp=DEMO_NOW
+    )
+    assert bundle_problems(bundle) == []
+    (score,) = [r for r in resources if r["id"] == f"score-{response}"]
+    review = score["note"][-1]
+    assert review["text"] == "PHQ-9 item 9 reviewed: Called; safety plan reviewed."
+    assert review["authorReference"]["reference"] == f"Practitioner/user-{nurse.user_id}"
+    assert datetime.fromisoformat(review["time"]) == DEMO_NOW
+    assert f"user-{nurse.user_id}" in {
+        r["id"] for r in resources if r["resourceType"] == "Practitioner"
+    }
 
 
 def test_who_may_export_and_the_audit_trail_of_every_export(

@@ -11,7 +11,9 @@ from ketaplan.store.models import (
     Clinic,
     InfusionPlan,
     LedgerEntry,
+    OutboxMessage,
     Patient,
+    PatientLink,
     QuestionnaireResponse,
     SessionEvent,
 )
@@ -141,6 +143,20 @@ def test_the_staff_questionnaire_shows_every_unanswered_item_and_a_bad_time_at_o
         ("answered_at", "not a date"),
     )
     assert rows(QuestionnaireResponse) == 0
+
+
+def test_the_e_mail_link_form_shows_a_bad_address_and_an_unknown_scale_at_once(
+    api: Api, rows: Callable[[type[Base]], int]
+) -> None:
+    csrf = _sign_in(api.client, "nurse")
+    patient = _patient(api, csrf)
+    answer = api.client.post(
+        f"{patient}/links/email",
+        data={"csrf_token": csrf, "scales": "phq9 bdi", "email": "not an address"},
+    )
+    assert answer.status_code == 422, answer.text
+    _both(answer.text, ("email", "not an e-mail address"), ("scales", "unknown scale"))
+    assert (rows(PatientLink), rows(OutboxMessage)) == (0, 0)
 
 
 def test_the_settings_form_shows_every_bad_field_at_once_and_saves_nothing(api: Api) -> None:

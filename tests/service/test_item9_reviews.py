@@ -23,7 +23,11 @@ from ketaplan.services import (
     schedule_course,
 )
 from ketaplan.services.dashboard import clinic_dashboard
-from ketaplan.services.item9_reviews import list_item9_flags, review_item9_flag
+from ketaplan.services.item9_reviews import (
+    list_item9_flags,
+    load_item9_flags,
+    review_item9_flag,
+)
 from ketaplan.services.measurement import patient_due_questionnaires
 from ketaplan.store import Database
 from ketaplan.store.models import Base, Item9Review
@@ -56,7 +60,7 @@ def test_a_reviewed_flag_leaves_the_dashboard_and_keeps_its_note(
     ]
     review_item9_flag(uow, response_id, note="Called; safety plan reviewed.", actor=nurse)
     assert clinic_dashboard(uow, actor=nurse, zone=ZONE).flags == ()
-    (flag,) = list_item9_flags(uow, patient.patient_id, actor=nurse)
+    (flag,) = list_item9_flags(uow, patient.patient_id, actor=nurse).rows
     assert (flag.item9_answer, flag.note, flag.reviewed_by, flag.reviewed_at) == (
         2,
         "Called; safety plan reviewed.",
@@ -176,15 +180,19 @@ def test_the_flags_are_read_by_the_patients_answers_not_the_clinics_phq9s(
     seen: list[tuple[str, object]] = []
 
     def keep(conn: object, cursor: object, statement: str, parameters: object, *_: object) -> None:
-        if "item9_review" in statement and statement.lstrip().upper().startswith("SELECT"):
+        # the statements that find the patient's PHQ-9 answers (by scale), not the page's by id
+        if "questionnaire_response.scale ||" in statement:
             seen.append((statement, parameters))
 
+    _answer(uow, patient.patient_id, nurse, ITEM_NINE)
     event.listen(database.engine, "before_cursor_execute", keep)
     try:
-        list_item9_flags(uow, patient.patient_id, actor=nurse)
+        list_item9_flags(uow, patient.patient_id, actor=nurse)  # the API's page
+        with uow.reading():
+            load_item9_flags(uow, patient.patient_id)  # the patient page's
     finally:
         event.remove(database.engine, "before_cursor_execute", keep)
-    assert seen
+    assert len(seen) == 2, seen
     with database.engine.connect() as connection:
         for statement, parameters in seen:
             if database.engine.dialect.name == "sqlite":

@@ -19,7 +19,7 @@ from ketaplan.clinical.catalog import Catalog
 from ketaplan.clinical.medications import MedicationResolver
 from ketaplan.clinical.monitoring import MonitoringRules
 from ketaplan.clinical.policy import ClinicPolicy, catalog_policy
-from ketaplan.http import booking_use_cases, use_cases
+from ketaplan.http import booking_use_cases, care_use_cases, use_cases
 from ketaplan.services import UnitOfWork, utc_now
 from ketaplan.services.maintenance import Database
 from ketaplan.settings import DEFAULT_PUBLIC_URL
@@ -103,8 +103,8 @@ class ServiceContext:
         return use_cases.Clinic(self)
 
     @property
-    def care(self) -> use_cases.MeasurementCare:
-        return use_cases.MeasurementCare(self)
+    def care(self) -> care_use_cases.MeasurementCare:
+        return care_use_cases.MeasurementCare(self)
 
     @property
     def bookings(self) -> booking_use_cases.Bookings:

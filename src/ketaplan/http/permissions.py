@@ -93,6 +93,8 @@ class UseCase(StrEnum):
     OPEN_PATIENT_LINK = "open_patient_link"
     ANSWER_PATIENT_LINK = "answer_patient_link"
     EMAIL_PATIENT_LINK = "email_patient_link"
+    READ_PATIENT_MESSAGES = "read_patient_messages"
+    READ_ITEM9_FLAGS = "read_item9_flags"
     REVIEW_ITEM9_FLAG = "review_item9_flag"
     # titration
     RECOMMEND_TITRATION = "recommend_titration"
@@ -195,8 +197,11 @@ USE_CASE_RULES: Final[Mapping[UseCase, Rule]] = {
     U.OPEN_PATIENT_LINK: PUBLIC,
     U.ANSWER_PATIENT_LINK: PUBLIC,
     # measurement-based care: those who treat e-mail links (a link's scales are clinical) and
-    # mark a PHQ-9 item 9 answer reviewed (the front desk sees no scores)
+    # mark a PHQ-9 item 9 answer reviewed; clinical staff read the e-mails' delivery (the
+    # patient page shows it to them) and the item 9 flags (the front desk sees no scores)
     U.EMAIL_PATIENT_LINK: CHARTING,
+    U.READ_PATIENT_MESSAGES: CLINICAL,
+    U.READ_ITEM9_FLAGS: CLINICAL,
     U.REVIEW_ITEM9_FLAG: CHARTING,
     # titration: those who treat ask for a recommendation; the decision is the prescriber's
     U.RECOMMEND_TITRATION: CHARTING,
@@ -285,6 +290,10 @@ ROUTES: Final[Mapping[str, UseCase]] = {
     "create_patient_link": U.CREATE_PATIENT_LINK,
     "open_patient_link": U.OPEN_PATIENT_LINK,
     "answer_patient_link": U.ANSWER_PATIENT_LINK,
+    "email_patient_link": U.EMAIL_PATIENT_LINK,
+    "list_patient_messages": U.READ_PATIENT_MESSAGES,
+    "list_item9_flags": U.READ_ITEM9_FLAGS,
+    "review_item9_flag": U.REVIEW_ITEM9_FLAG,
     "recommend_titration": U.RECOMMEND_TITRATION,
     "decide_titration": U.DECIDE_TITRATION,
     "list_staff": U.LIST_STAFF,

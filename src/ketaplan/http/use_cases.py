@@ -19,7 +19,6 @@ from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo
 
-from ketaplan.clinical.measurement import default_schedules
 from ketaplan.services.accounts import SignIn, TokenKind, sign_in, sign_out
 from ketaplan.services.actors import Actor
 from ketaplan.services.audit_trail import PAGE_SIZE as TRAIL_PAGE_SIZE
@@ -46,19 +45,8 @@ from ketaplan.services.courses import (
     schedule_course,
 )
 from ketaplan.services.dashboard import Dashboard, clinic_dashboard
-from ketaplan.services.item9_reviews import Item9Flag, review_item9_flag
 from ketaplan.services.listing import Listed, Window
-from ketaplan.services.measurement import (
-    CareView,
-    DueView,
-    patient_care,
-    patient_due_questionnaires,
-)
 from ketaplan.services.orders import DEFAULT_MEANING
-from ketaplan.services.outbox import (
-    EmailedLink,
-    email_patient_link,
-)
 from ketaplan.services.patient_history import PatientHistory, patient_history
 from ketaplan.services.patient_links import (
     DEFAULT_LIFETIME,
@@ -595,43 +583,3 @@ class Clinic(UseCaseGroup):
             calendar=self._context.calendar,
             monitoring=self._context.monitoring,
         )
-
-
-class MeasurementCare(UseCaseGroup):
-    """Measurement-based care: the questionnaires due, links by e-mail and their delivery,
-    PHQ-9 item 9 flags reviewed."""
-
-    def due(self, patient_id: int, *, actor: Actor) -> DueView:
-        return patient_due_questionnaires(
-            self._context.unit_of_work(),
-            patient_id,
-            actor=actor,
-            catalog=self._context.catalog,
-            schedules=default_schedules(),
-            zone=ZoneInfo(self._context.calendar.time_zone),
-        )
-
-    def email_link(
-        self, patient_id: int, *, scales: list[str], to_address: str, actor: Actor
-    ) -> EmailedLink:
-        return email_patient_link(
-            self._context.unit_of_work(),
-            patient_id,
-            scales=scales,
-            to_address=to_address,
-            public_url=self._context.public_url,
-            actor=actor,
-        )
-
-    def overview(self, patient_id: int, *, actor: Actor) -> CareView:
-        return patient_care(
-            self._context.unit_of_work(),
-            patient_id,
-            actor=actor,
-            catalog=self._context.catalog,
-            schedules=default_schedules(),
-            zone=ZoneInfo(self._context.calendar.time_zone),
-        )
-
-    def review_item9(self, response_id: int, *, note: str, actor: Actor) -> Item9Flag:
-        return review_item9_flag(self._context.unit_of_work(), response_id, note=note, actor=actor)

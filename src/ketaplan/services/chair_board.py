@@ -40,6 +40,16 @@ from ketaplan.store.models import (
 )
 
 
+def shown_name(full_name: str | None, email: str) -> str:
+    """A member of staff as the board names them: their name, or their e-mail (the sign-in
+    name) when no name was given (accounts made before names were kept, migration 0013).
+
+    >>> shown_name("Robin Diaz", "nurse@bay.example"), shown_name("  ", "nurse@bay.example")
+    ('Robin Diaz', 'nurse@bay.example')
+    """
+    return (full_name or "").strip() or email
+
+
 @dataclass(frozen=True, slots=True)
 class ChairClinical:
     """What only clinical staff see on a chair's line."""
@@ -65,6 +75,7 @@ class ChairLine:
     state: BoardState
     session_id: int | None
     nurse: str | None
+    """Whoever charted the session last: their name, or their e-mail if they have none."""
     started_at: datetime | None
     clinical: ChairClinical | None
     """None for a role that does not see clinical facts."""
@@ -136,7 +147,12 @@ def chair_board(
                 uow.db.scalars(select(InfusionPlan).where(InfusionPlan.id.in_(plan_ids))).all()
         writers = {by for charted in events.values() for _data, by in charted}
         nurses = (
-            dict(uow.db.execute(select(User.id, User.email).where(User.id.in_(writers))).all())
+            {
+                user_id: shown_name(full_name, email)
+                for user_id, full_name, email in uow.db.execute(
+                    select(User.id, User.full_name, User.email).where(User.id.in_(writers))
+                )
+            }
             if writers
             else {}
         )

@@ -9,7 +9,9 @@ at the end. Times are ISO 8601 in UTC; JSON columns (a plan, a chart event's fie
 compact JSON with sorted keys; an empty cell is a NULL.
 
 Not exported: password hashes, sign-in tokens, patient-link tokens and the sign-in throttle's
-counters (secrets and bookkeeping, not the clinic's record). Any ledger table (a name starting
+counters (secrets and bookkeeping, not the clinic's record), nor an e-mail's address, subject,
+body or link (``messages.csv`` keeps what was sent to whom and its delivery: a link still
+queued would open the patient's questionnaire). Any ledger table (a name starting
 ``ledger``) is exported whole, in its own column order, when the database has one.
 """
 
@@ -33,7 +35,9 @@ from ketaplan.store.models import (
     CourseBooking,
     InfusionPlan,
     InfusionSession,
+    Item9Review,
     OrderEvent,
+    OutboxMessage,
     Patient,
     PatientVersion,
     QuestionnaireResponse,
@@ -321,6 +325,38 @@ TABLES: tuple[RecordType, ...] = (
             _c("reason", "the prescriber's reason"),
             _c("decided_at", "UTC"),
             _c("decided_by", _WHO),
+        ),
+    ),
+    RecordType(
+        "item9_reviews.csv",
+        "A clinician's review of each PHQ-9 answered with item 9 above 0 (never edited).",
+        lambda cid: _of_patients(Item9Review, cid),
+        (
+            _c("review_id", "id", "id"),
+            _c("response_id", "the flagged answer (questionnaire_responses.csv)"),
+            _c("patient_id", "patient id"),
+            _c("note", "what the clinician did, as they wrote it"),
+            _c("reviewed_at", "UTC"),
+            _c("reviewed_by", _WHO),
+        ),
+    ),
+    RecordType(
+        "messages.csv",
+        "E-mails to patients through the outbox and their delivery (no address, subject, "
+        "body or link).",
+        lambda cid: (
+            select(OutboxMessage).where(OutboxMessage.clinic_id == cid).order_by(OutboxMessage.id)
+        ),
+        (
+            _c("message_id", "id", "id"),
+            _c("patient_id", "patient id"),
+            _c("kind", "questionnaire_link or appointment_reminder"),
+            _c("status", "queued, sent or failed"),
+            _c("attempts", "tries to send so far"),
+            _c("created_at", "when it was queued (UTC)"),
+            _c("created_by", _WHO + "; empty when the sender queued it (a reminder)"),
+            _c("next_attempt_at", "when the next try is due (UTC); meaningful only while queued"),
+            _c("sent_at", "when the mail server took it (UTC), empty until sent"),
         ),
     ),
     RecordType(

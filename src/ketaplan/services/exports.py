@@ -42,6 +42,7 @@ from ketaplan.store.models import (
     Clinic,
     InfusionPlan,
     InfusionSession,
+    Item9Review,
     OrderEvent,
     Patient,
     PatientVersion,
@@ -155,6 +156,10 @@ def _patient_rows(
         ),
         screenings=screenings,
         condition_titles=titles,
+        item9_reviews={
+            review.response_id: review
+            for review in db.scalars(select(Item9Review).where(Item9Review.patient_id == pid))
+        },
     )
 
 

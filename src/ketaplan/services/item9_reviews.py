@@ -13,13 +13,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, Select, select
 
 from ketaplan.errors import ConflictError, InputError, NotFoundError
 from ketaplan.inputs import check_text
 from ketaplan.services.actors import Actor, Role, require_role
 from ketaplan.services.audit_actions import AuditAction
-from ketaplan.services.listing import Window, audited_patient_listing
+from ketaplan.services.listing import Listed, Window, audited_patient_listing
 from ketaplan.services.unit_of_work import UnitOfWork
 from ketaplan.services.visibility import require_clinical_facts
 from ketaplan.store.models import Item9Review, Patient, QuestionnaireResponse, User
@@ -107,62 +107,90 @@ def review_item9_flag(uow: UnitOfWork, response_id: int, *, note: str, actor: Ac
             details={"response_id": response_id},
         )
         uow.commit()
-        return Item9Flag(
-            response_id,
-            response.patient_id,
-            response.answered_at,
-            response.total,
-            int(response.answers[8]),
-            review.reviewed_at,
-            actor.email,
-            checked,
-        )
+        return _flag(response, review, actor.email)
 
 
 MAX_LISTED = 200
+
+
+def _flag(
+    response: QuestionnaireResponse, review: Item9Review | None, email: str | None
+) -> Item9Flag:
+    return Item9Flag(
+        response.id,
+        response.patient_id,
+        response.answered_at,
+        response.total,
+        int(response.answers[8]),
+        review.reviewed_at if review else None,
+        email,
+        review.note if review else None,
+    )
+
+
+def _with_reviews() -> Select[QuestionnaireResponse, Item9Review, str]:
+    return (
+        select(QuestionnaireResponse, Item9Review, User.email)
+        .outerjoin(Item9Review, Item9Review.response_id == QuestionnaireResponse.id)
+        .outerjoin(User, User.id == Item9Review.reviewed_by)
+    )
+
+
+_NEWEST_FIRST = (QuestionnaireResponse.answered_at.desc(), QuestionnaireResponse.id.desc())
+
+
+def _patients_phq9(patient_id: int) -> ColumnElement[bool]:
+    # The scale as an expression no index serves: SQLite (no statistics) otherwise reads every
+    # PHQ-9 of every patient by the (scale, answered_at) index, which grew the patient page
+    # with the clinic (bench-scale: 0.19); this way, the patient's own.
+    return (QuestionnaireResponse.patient_id == patient_id) & (
+        QuestionnaireResponse.scale + "" == "phq9"
+    )
 
 
 def load_item9_flags(uow: UnitOfWork, patient_id: int) -> list[Item9Flag]:
     """The patient's flagged PHQ-9 answers, newest first, each with its review, read in the
     open unit of work (the caller checks the role and the patient, and audits)."""
     statement = (
-        select(QuestionnaireResponse, Item9Review, User.email)
-        .outerjoin(Item9Review, Item9Review.response_id == QuestionnaireResponse.id)
-        .outerjoin(User, User.id == Item9Review.reviewed_by)
-        .where(
-            QuestionnaireResponse.patient_id == patient_id,
-            # The scale as an expression no index serves: SQLite (no statistics) otherwise
-            # reads every PHQ-9 of every patient by the (scale, answered_at) index, which grew
-            # the patient page with the clinic (bench-scale: 0.19); this way, the patient's own.
-            QuestionnaireResponse.scale + "" == "phq9",
-        )
-        .order_by(QuestionnaireResponse.answered_at.desc(), QuestionnaireResponse.id.desc())
-        .limit(MAX_LISTED)
+        _with_reviews().where(_patients_phq9(patient_id)).order_by(*_NEWEST_FIRST).limit(MAX_LISTED)
     )
     return [
-        Item9Flag(
-            response.id,
-            response.patient_id,
-            response.answered_at,
-            response.total,
-            int(response.answers[8]),
-            review.reviewed_at if review else None,
-            email,
-            review.note if review else None,
-        )
+        _flag(response, review, email)
         for response, review, email in uow.db.execute(statement)
         if ITEM9_FLAG in response.flags
     ]
 
 
-def list_item9_flags(uow: UnitOfWork, patient_id: int, *, actor: Actor) -> list[Item9Flag]:
-    """The patient's flagged PHQ-9 answers, newest first, each with its review; audited."""
-    require_clinical_facts(actor, "a patient's PHQ-9 item 9 answers")
-    flags: list[Item9Flag] = []
+def list_item9_flags(
+    uow: UnitOfWork, patient_id: int, *, actor: Actor, window: Window | None = None
+) -> Listed[Item9Flag]:
+    """A page of the patient's flagged PHQ-9 answers, newest first, each with its review, and
+    how many there are; audited (the ids on the page).
 
-    def every_flag(_: Window) -> list[Item9Flag]:  # a patient's flags are few: all of them
-        flags.extend(load_item9_flags(uow, patient_id))
-        return flags
+    The flags are found among the patient's PHQ-9 answers (their ids and flags only: one
+    patient's, a few a month), then the page's answers are read whole with their reviews."""
+    require_clinical_facts(actor, "a patient's PHQ-9 item 9 answers")
+    flagged: list[int] = []
+
+    def page(chosen: Window) -> list[Item9Flag]:
+        flagged.extend(
+            response_id
+            for response_id, flags in uow.db.execute(
+                select(QuestionnaireResponse.id, QuestionnaireResponse.flags)
+                .where(_patients_phq9(patient_id))
+                .order_by(*_NEWEST_FIRST)
+            )
+            if ITEM9_FLAG in flags
+        )
+        shown = flagged[chosen.offset : chosen.offset + chosen.limit]
+        if not shown:
+            return []
+        statement = (
+            _with_reviews().where(QuestionnaireResponse.id.in_(shown)).order_by(*_NEWEST_FIRST)
+        )
+        return [
+            _flag(response, review, email) for response, review, email in uow.db.execute(statement)
+        ]
 
     return audited_patient_listing(
         uow,
@@ -170,8 +198,8 @@ def list_item9_flags(uow: UnitOfWork, patient_id: int, *, actor: Actor) -> list[
         actor=actor,
         action=AuditAction.QUESTIONNAIRE_LIST,
         ids_key="item9_response_ids",
-        load=every_flag,
-        count=lambda: len(flags),
+        load=page,
+        count=lambda: len(flagged),
         id_of=lambda flag: flag.response_id,
-        window=Window(),
-    ).rows
+        window=window or Window(),
+    )

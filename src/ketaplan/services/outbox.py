@@ -28,13 +28,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from ketaplan.errors import InputError
+from ketaplan.errors import InputError, InputProblems
 from ketaplan.mail import DeliveryError, OutgoingMail
 from ketaplan.services.actors import Actor, Visitor
 from ketaplan.services.audit_actions import AuditAction
-from ketaplan.services.patient_links import DEFAULT_LIFETIME, LinkCreated, add_patient_link
+from ketaplan.services.listing import Listed, Window, audited_patient_listing
+from ketaplan.services.patient_links import (
+    DEFAULT_LIFETIME,
+    LinkCreated,
+    add_patient_link,
+    link_scale_keys,
+)
 from ketaplan.services.patients import find_patient
 from ketaplan.services.unit_of_work import UnitOfWork
 from ketaplan.services.visibility import require_clinical_facts
@@ -156,6 +162,10 @@ class EmailedLink:
     url: str
     message_id: int
     to_address: str
+    status: str
+    """The message's delivery: ``queued`` when made (the sender sends it afterwards)."""
+    scales: tuple[str, ...]
+    """The scales the link asks, as their keys."""
 
 
 def link_body(clinic_name: str, expires_at: datetime) -> str:
@@ -184,9 +194,14 @@ def email_patient_link(
 
     ``public_url`` is where patients reach the server (the settings', never a request's Host)."""
     require_clinical_facts(actor, "a questionnaire link")
-    address = checked_address(to_address)
+    problems = InputProblems()  # both fields' refusals at once, before anything is written
+    address = problems.check(checked_address, to_address)
+    keys = problems.check(link_scale_keys, scales)
+    problems.raise_any()
+    assert address is not None
+    assert keys is not None
     with uow:
-        link = add_patient_link(uow, patient_id, scales=scales, actor=actor, expires_in=expires_in)
+        link = add_patient_link(uow, patient_id, scales=keys, actor=actor, expires_in=expires_in)
         url = f"{public_url}/q/{link.token}"
         clinic = uow.db.get_one(Clinic, actor.clinic_id)
         row = add_message(
@@ -201,7 +216,7 @@ def email_patient_link(
             link_url=url,
         )
         uow.commit()
-        return EmailedLink(link, url, row.id, address)
+        return EmailedLink(link, url, row.id, address, row.status, tuple(keys))
 
 
 @dataclass(frozen=True, slots=True)
@@ -370,3 +385,36 @@ def patient_messages(uow: UnitOfWork, patient_id: int, *, actor: Actor) -> Patie
         )
         uow.commit()
         return found
+
+
+def list_patient_messages(
+    uow: UnitOfWork, patient_id: int, *, actor: Actor, window: Window
+) -> Listed[OutboxView]:
+    """A page of the patient's e-mails with their delivery, newest first, and how many there
+    are; one audited read naming the messages on the page (as :func:`patient_messages`)."""
+    require_clinical_facts(actor, "a patient's e-mails")
+    mine = OutboxMessage.patient_id == patient_id
+
+    def page(chosen: Window) -> list[OutboxView]:
+        statement = (
+            select(OutboxMessage)
+            .where(mine)
+            .order_by(OutboxMessage.created_at.desc(), OutboxMessage.id.desc())
+            .offset(chosen.offset)
+            .limit(chosen.limit)
+        )
+        return [_view(row) for row in uow.db.scalars(statement)]
+
+    return audited_patient_listing(
+        uow,
+        patient_id,
+        actor=actor,
+        action=AuditAction.OUTBOX_LIST,
+        ids_key="message_ids",
+        load=page,
+        count=lambda: (
+            uow.db.scalar(select(func.count()).select_from(OutboxMessage).where(mine)) or 0
+        ),
+        id_of=lambda message: message.message_id,
+        window=window,
+    )

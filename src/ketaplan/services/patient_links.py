@@ -73,8 +73,28 @@ class LinkView:
     expires_at: datetime
 
 
-def _scale_keys(scales: Iterable[str]) -> list[str]:
-    keys: list[str] = list(dict.fromkeys(scale_for(s).key for s in scales))
+def link_scale_keys(scales: Iterable[str]) -> list[str]:
+    """The scales a link asks, as their keys, once each; every unknown one named in one refusal
+    of the field ``scales``.
+
+    >>> link_scale_keys(["PHQ9", "gad7", "phq9"])
+    ['phq9', 'gad7']
+    """
+    keys: list[str] = []
+    unknown: list[str] = []
+    for typed in scales:
+        try:
+            keys.append(scale_for(typed).key)
+        except InputError:
+            unknown.append(typed)
+    if unknown:
+        raise InputError(
+            f"unknown scale {', '.join(repr(u[:40]) for u in unknown)} "
+            f"(accepted: {', '.join(SCALES)})",
+            code="input.unknown_scale",
+            fields={"field": "scales", "accepted": list(SCALES)},
+        )
+    keys = list(dict.fromkeys(keys))
     if not keys:
         raise InputError(
             f"a link needs at least one scale (accepted: {', '.join(SCALES)})",
@@ -114,7 +134,7 @@ def add_patient_link(
     """Add a link and its audit event to the open unit of work (no commit): the outbox e-mails
     a link in the same transaction that makes it (``outbox.email_patient_link``)."""
     require_clinical_facts(actor, "a questionnaire link")
-    keys = _scale_keys(scales)
+    keys = link_scale_keys(scales)
     if not MIN_LIFETIME <= expires_in <= MAX_LIFETIME:
         raise InputError(
             f"a link lasts {MIN_LIFETIME} to {MAX_LIFETIME.days} days; got {expires_in}",

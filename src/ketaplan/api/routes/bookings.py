@@ -111,7 +111,10 @@ class BoardLineOut(BaseModel):
     number: int
     state: str
     session_id: int | None
-    nurse: str | None
+    nurse: str | None = Field(
+        description="Who charted the session last: the staff member's name, or their e-mail "
+        "when no name is set; null before anything is charted."
+    )
     started_at: datetime | None
     clinical: BoardClinicalOut | None = Field(
         description="Delivered mg, vital signs due, open alerts: null for the front desk."

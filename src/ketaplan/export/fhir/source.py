@@ -17,6 +17,7 @@ from ketaplan.store.models import (
     Clinic,
     InfusionPlan,
     InfusionSession,
+    Item9Review,
     OrderEvent,
     Patient,
     PatientVersion,
@@ -60,6 +61,8 @@ class PatientRows:
     """Every member of staff the rows name, by id."""
     condition_titles: dict[str, str] = field(default_factory=dict)
     """The catalog's title of each protocol the rows name (``"depression"`` -> its title)."""
+    item9_reviews: dict[int, Item9Review] = field(default_factory=dict)
+    """A clinician's review of a PHQ-9 answered with item 9 above 0, by the response's id."""
 
     @property
     def zone(self) -> ZoneInfo:

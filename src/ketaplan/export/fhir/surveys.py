@@ -121,7 +121,8 @@ def questionnaire_response(row: QuestionnaireResponse, rows: PatientRows) -> dic
 
 def score_observation(row: QuestionnaireResponse, rows: PatientRows) -> dict[str, Any]:
     """The total as US Core's screening-assessment Observation, derived from the response;
-    the band ketaplan gave it is the interpretation's text."""
+    the band ketaplan gave it is the interpretation's text, its flags a note, and a clinician's
+    review of a PHQ-9 item 9 flag a note by the reviewer (an Annotation: author, time, text)."""
     table = code_table()
     spec = SCALES[row.scale]
     observation: dict[str, Any] = {
@@ -142,6 +143,15 @@ def score_observation(row: QuestionnaireResponse, rows: PatientRows) -> dict[str
         observation["encounter"] = ref("Encounter", fhir_id("session", row.session_id))
     if row.flags:
         observation["note"] = [{"text": "flags: " + ", ".join(map(str, row.flags))}]
+    review = rows.item9_reviews.get(row.id)
+    if review is not None:  # the clinician's follow-up of item 9: who, when, what they did
+        observation.setdefault("note", []).append(
+            {
+                "authorReference": ref("Practitioner", practitioner_id(review.reviewed_by)),
+                "time": instant(review.reviewed_at, rows.zone),
+                "text": f"PHQ-9 item 9 reviewed: {review.note}",
+            }
+        )
     return observation
 
 

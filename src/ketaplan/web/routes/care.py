@@ -12,7 +12,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from ketaplan.errors import ConflictError, InputError
+from ketaplan.errors import ConflictError, InputError, InputErrors
 from ketaplan.http.context import services
 from ketaplan.http.params import RecordId
 from ketaplan.http.security import SignedIn
@@ -41,8 +41,10 @@ async def email_link(patient_id: RecordId, actor: SignedIn, request: Request) ->
         )
     except InputError as refused:
         values = await patient_page_values(request, patient_id, actor)
-        field = str(refused.fields.get("field", "email"))
-        errors = {"scales" if field == "scales" else "email": refused.message}
+        errors: dict[str, str] = {}
+        for each in refused.errors if isinstance(refused, InputErrors) else (refused,):
+            field = str(each.fields.get("field", "email"))
+            errors.setdefault("scales" if field == "scales" else "email", each.message)
         return render(
             request,
             "patient.html",
