@@ -108,6 +108,7 @@ TABLES: tuple[RecordType, ...] = (
             _c("role", "admin, prescriber, nurse or front_desk"),
             _c("active", "false once deactivated"),
             _c("created_at", "when the account was made (UTC)"),
+            _c("full_name", "the name shown on records and the chair board; empty if none set"),
         ),
     ),
     RecordType(
