@@ -68,6 +68,8 @@ class ClinicSettingsRecord:
     address: str = ""
     calendar_title: str = ""
     dea_registration: str = ""
+    crisis_message: str = ""
+    """Shown to a patient who answers PHQ-9 item 9 above 0 (the catalog's 988 by default)."""
     chairs: int = 4
     """Infusion chairs: appointments are booked against them."""
 
@@ -119,6 +121,7 @@ def _identity(own: dict[str, Any], catalog: Catalog, policy: PolicyDefaults) -> 
         "address": identity.address,
         "calendar_title": identity.calendar_title,
         "dea_registration": identity.dea_registration,
+        "crisis_message": identity.crisis_message,
     }
 
 
@@ -239,6 +242,7 @@ _PLAIN_FIELDS = (
     "address",
     "calendar_title",
     "dea_registration",
+    "crisis_message",
     "chairs",
 )
 

@@ -48,6 +48,7 @@ def form_values(record: ClinicSettingsRecord) -> dict[str, str]:
         "address": record.address,
         "calendar_title": record.calendar_title,
         "dea_registration": record.dea_registration,
+        "crisis_message": record.crisis_message,
         **calendar_as_text(record.calendar),
         **thresholds_as_text(record.monitoring),
     }
@@ -91,6 +92,7 @@ def _typed(form: dict[str, str]) -> ClinicSettingsInput:
             address=form.get("address"),
             calendar_title=form.get("calendar_title"),
             dea_registration=form.get("dea_registration"),
+            crisis_message=form.get("crisis_message"),
         ),
         chairs=form.get("chairs"),
         calendar=CalendarInput(
