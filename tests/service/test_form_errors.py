@@ -213,6 +213,7 @@ def test_the_settings_form_shows_every_bad_field_at_once_and_saves_nothing(api: 
             "dea_registration": "AB1234567",
             "holiday_region": "XX",
             "threshold__mood__in_sbp_hold": "high",
+            "every_days__phq9": "5",
         },
     )
     assert answer.status_code == 422, answer.text
@@ -224,6 +225,7 @@ def test_the_settings_form_shows_every_bad_field_at_once_and_saves_nothing(api: 
         ("dea_registration", "should be 3"),
         ("holiday_region", "not a country"),
         ("threshold__mood__in_sbp_hold", "not a number"),
+        ("every_days__phq9", "from 7 to 90"),
     )
     with api.context.database.session_factory() as db:
         assert all(c.settings_version == 1 for c in db.query(Clinic))
