@@ -119,14 +119,17 @@ class InputProblems:
     def check(self, parse: Callable[..., T], *args: object, **kwargs: object) -> T | None:
         try:
             return parse(*args, **kwargs)
-        except InputErrors as several:
-            self.found.extend(several.errors)
         except InputError as refused:
-            self.found.append(refused)
+            self.add(refused)
         return None
 
     def add(self, refused: InputError) -> None:
-        self.found.extend(refused.errors if isinstance(refused, InputErrors) else (refused,))
+        """Keep a refusal (each of several); the same message about the same field once (a
+        check run once per row, say once per vial of a delivery, says it once)."""
+        for one in refused.errors if isinstance(refused, InputErrors) else (refused,):
+            said = (one.fields.get("field"), one.message)
+            if all((kept.fields.get("field"), kept.message) != said for kept in self.found):
+                self.found.append(one)
 
     def raise_any(self) -> None:
         if len(self.found) == 1:

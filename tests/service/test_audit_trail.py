@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import event, select, text
 
 from ketaplan.clinical.catalog import Catalog
-from ketaplan.errors import InputError, PermissionDenied
+from ketaplan.errors import InputError, InputErrors, PermissionDenied
 from ketaplan.services import (
     Actor,
     PatientDetails,
@@ -138,6 +138,13 @@ def test_each_filter_keeps_only_its_events(
     assert [e.details["filter"] for e in mine.events] == [{"patient_id": patient.patient_id}]
 
 
+def _problems(refused: InputError) -> list[dict[str, str]]:
+    assert isinstance(refused, InputErrors)  # several, each naming its field
+    problems = refused.fields["problems"]
+    assert isinstance(problems, list)
+    return problems
+
+
 def test_every_filter_problem_is_named_at_once_and_nothing_is_read(
     uow: UnitOfWork, admin: Actor, audit_log: Callable[[], list[str]]
 ) -> None:
@@ -151,8 +158,7 @@ def test_every_filter_problem_is_named_at_once_and_nothing_is_read(
                 "until": "2026-12-01",
             }
         )
-    errors = refused.value.fields["errors"]
-    assert isinstance(errors, dict)
+    errors = {p["field"]: p["problem"] for p in _problems(refused.value)}
     assert set(errors) == {"user", "patient", "action", "until"}
     assert "not a record number" in errors["patient"]
     assert "not an action" in errors["action"]

@@ -594,6 +594,10 @@ def test_an_admin_sets_the_address_title_dea_number_and_holiday_region_and_they_
         (IdentityInput(holiday_region="US-ZZ"), "holiday_region", "not a subdivision"),
         (IdentityInput(calendar_title="  "), "calendar_title", "cannot be blank"),
         (IdentityInput(address="x" * 301), "address", "at most 300"),
+        (IdentityInput(crisis_message=" \n "), "crisis_message", "cannot be blank"),
+        (IdentityInput(crisis_message="988 " * 251), "crisis_message", "at most 1000"),
+        (IdentityInput(crisis_message="Call <a href=x>988</a>"), "crisis_message", "no HTML"),
+        (IdentityInput(crisis_message="Call 988 <script>"), "crisis_message", "plain text"),
     ],
 )
 def test_a_bad_identity_setting_is_refused_naming_its_field_and_nothing_is_saved(
@@ -662,3 +666,45 @@ def test_the_dea_check_digit_follows_the_published_rule() -> None:
     for wrong in ("AP5836728", "AP583672", "5P5836727", "AP58367271"):
         with pytest.raises(InputError):
             parse_dea_registration(wrong)
+
+
+def test_the_crisis_message_is_the_catalogs_until_an_admin_sets_the_clinics_own(
+    uow: UnitOfWork,
+    admin: Actor,
+    catalog: Catalog,
+    calendar: ClinicCalendar,
+    monitoring: MonitoringRules,
+    database: Database,
+    nurse: Actor,
+) -> None:
+    from ketaplan.services import PatientDetails, create_patient
+    from ketaplan.services.patient_links import create_patient_link, open_patient_link
+
+    before = clinic_settings(
+        uow, actor=admin, catalog=catalog, calendar=calendar, monitoring=monitoring
+    )
+    assert before.crisis_message == catalog.clinic.crisis_message  # 988, cited in the catalog
+    own = "Call Samaritans free on 116 123 (UK and Ireland), day or night."
+    saved = _save_identity(
+        uow, admin, catalog, calendar, monitoring, IdentityInput(crisis_message=f"  {own}\n")
+    )
+    assert saved.crisis_message == own
+    with database.session_factory() as db:
+        event = db.scalars(
+            select(AuditEvent).where(AuditEvent.action == "clinic.settings.update")
+        ).all()[-1]
+    assert event.details["changed"]["crisis_message"] == {
+        "from": catalog.clinic.crisis_message,
+        "to": own,
+    }
+    patient = create_patient(
+        uow,
+        PatientDetails(full_name="Ann Example", weight="70 kg", height="170 cm", age_years=40),
+        actor=nurse,
+        catalog=catalog,
+    )
+    link = create_patient_link(uow, patient.patient_id, scales=["phq9"], actor=nurse)
+    view = open_patient_link(
+        uow, link.token, origin="test", crisis_default=catalog.clinic.crisis_message
+    )
+    assert view.crisis_message == own

@@ -119,6 +119,63 @@ def test_the_console_shows_two_unreadable_vitals_at_once(
     assert rows(SessionEvent) == 0
 
 
+def test_the_console_shows_every_out_of_range_reading_at_once_and_charts_nothing(
+    api: Api, rows: Callable[[type[Base]], int]
+) -> None:
+    csrf = _sign_in(api.client, "nurse")
+    course = _course(api, csrf)
+    session = api.client.post(
+        f"{course}/sessions", data={"csrf_token": csrf, "number": "1"}, follow_redirects=False
+    ).headers["location"]
+    answer = api.client.post(
+        f"{session}/events",
+        data={
+            "csrf_token": csrf,
+            "expected_seq": "0",
+            "type": "check_in",
+            "systolic": "400",
+            "diastolic": "20",
+            "heart_rate": "400",
+            "spo2": "30",
+        },
+    )
+    assert answer.status_code == 422, answer.text
+    _both(
+        answer.text,
+        ("systolic", "blood pressure 400/20"),
+        ("heart_rate", "outside the accepted"),
+        ("spo2", "outside the accepted"),
+    )
+    assert rows(SessionEvent) == 0
+
+
+def test_the_api_answers_every_out_of_range_reading_and_both_bad_pump_numbers(
+    api: Api, rows: Callable[[type[Base]], int]
+) -> None:
+    from .test_api_clinical import _patient as _api_patient
+    from .test_api_clinical import _session as _api_session
+
+    session_id = _api_session(api, _api_patient(api))["session_id"]
+    at = "2025-12-07T09:00:00-08:00"
+    cases = (
+        (
+            {"type": "check_in", "systolic": 400, "diastolic": 20, "heart_rate": 300},
+            ["blood_pressure", "heart_rate_bpm"],
+        ),
+        ({"type": "start", "rate_ml_per_h": 0, "concentration_mg_per_ml": -1}, None),
+    )
+    for event, fields in cases:
+        answer = api.client.post(
+            f"/api/v1/sessions/{session_id}/events",
+            json={"expected_seq": 0, "event": {**event, "at": at}},
+            headers=api.as_role("nurse"),
+        )
+        assert answer.status_code == 422, answer.text
+        found = [p["field"] for p in answer.json()["problems"]]
+        assert found == (fields or ["rate_ml_per_h", "concentration_mg_per_ml"]), found
+    assert rows(SessionEvent) == 0
+
+
 def test_the_staff_questionnaire_shows_every_unanswered_item_and_a_bad_time_at_once(
     api: Api, rows: Callable[[type[Base]], int]
 ) -> None:
@@ -172,6 +229,7 @@ def test_the_settings_form_shows_every_bad_field_at_once_and_saves_nothing(api: 
             "dea_registration": "AB1234567",
             "holiday_region": "XX",
             "threshold__mood__in_sbp_hold": "high",
+            "every_days__phq9": "5",
         },
     )
     assert answer.status_code == 422, answer.text
@@ -183,6 +241,7 @@ def test_the_settings_form_shows_every_bad_field_at_once_and_saves_nothing(api: 
         ("dea_registration", "should be 3"),
         ("holiday_region", "not a country"),
         ("threshold__mood__in_sbp_hold", "not a number"),
+        ("every_days__phq9", "from 7 to 90"),
     )
     with api.context.database.session_factory() as db:
         assert all(c.settings_version == 1 for c in db.query(Clinic))

@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from ketaplan.errors import ConflictError, InputError, PermissionDenied
+from ketaplan.errors import ConflictError, InputError, InputErrors, PermissionDenied
 from ketaplan.http.security import SIGN_IN_COOKIE
 from ketaplan.services import Actor, UnitOfWork, load_actor
 from ketaplan.services.accounts import csrf_token_for, sign_in
@@ -56,14 +56,20 @@ def test_an_admin_adds_a_member_of_staff_who_signs_in_with_the_initial_password(
     assert listed[admin.email] == ""  # set up before names were asked for
 
 
+def _problems(refused: InputError) -> list[dict[str, str]]:
+    assert isinstance(refused, InputErrors)  # several, each naming its field
+    problems = refused.fields["problems"]
+    assert isinstance(problems, list)
+    return problems
+
+
 def test_every_field_s_problem_is_named_at_once_and_nothing_is_written(
     database: Database, uow: UnitOfWork, admin: Actor, audit_log: Callable[[], list[str]]
 ) -> None:
     users, before = _users(database), audit_log()
     with pytest.raises(InputError) as refused:
         add_staff_member(uow, EVERYTHING_WRONG, actor=admin)
-    errors = refused.value.fields["errors"]
-    assert isinstance(errors, dict)
+    errors = {p["field"]: p["problem"] for p in _problems(refused.value)}
     assert set(errors) == {"full_name", "email", "role", "password"}
     assert "give the member of staff's name" in errors["full_name"]
     assert "is not an e-mail address" in errors["email"]
@@ -80,8 +86,7 @@ def test_an_address_already_in_use_is_one_of_the_fields_problems(
     taken = NewStaffMember("Second Nurse", "NURSE@bay.example", "nurse", "x")
     with pytest.raises(InputError) as refused:
         add_staff_member(uow, taken, actor=admin)
-    errors = refused.value.fields["errors"]
-    assert isinstance(errors, dict)
+    errors = {p["field"]: p["problem"] for p in _problems(refused.value)}
     assert set(errors) == {"email", "password"}
     assert "nurse@bay.example already exists" in errors["email"]
     assert _users(database) == users
@@ -142,7 +147,12 @@ def test_the_api_adds_a_member_and_answers_every_problem_in_one_422(api: Api) ->
         headers=api.as_role("admin"),
     )
     assert refused.status_code == 422, refused.text
-    assert set(refused.json()["errors"]) == {"full_name", "email", "role", "password"}
+    assert {p["field"] for p in refused.json()["problems"]} == {
+        "full_name",
+        "email",
+        "role",
+        "password",
+    }
     assert (
         api.client.post(
             "/api/v1/staff", json={**body, "password": INITIAL}, headers=api.as_role("nurse")

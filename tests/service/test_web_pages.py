@@ -536,7 +536,7 @@ def _settings_form(client: TestClient) -> dict[str, str]:
     for unchecked in re.findall(r'<input type="checkbox" name="(\w+)"[^>]*value="on" >', page.text):
         del values[unchecked]  # a browser posts only the ticked boxes
     values.update(re.findall(r'<textarea[^>]*name="(\w+)"[^>]*>([^<]*)</textarea>', page.text))
-    return values
+    return {name: html.unescape(value) for name, value in values.items()}  # as a browser posts
 
 
 def test_an_admin_sees_the_clinic_settings_with_calendar_and_monitoring_thresholds(
@@ -907,6 +907,42 @@ def test_the_dashboard_shows_a_patient_whose_phq9_item_9_needs_review(api: Api) 
     front_desk = api.client.get("/dashboard")
     assert front_desk.status_code == 200, front_desk.text
     assert 'id="item9-flags"' not in front_desk.text
+
+
+def test_the_thank_you_page_shows_the_crisis_message_the_admin_set_on_the_settings_page(
+    api: Api,
+) -> None:
+    _sign_in(api.client, "admin")
+    form = _settings_form(api.client)
+    assert "call or text 988" in form["crisis_message"]  # the catalog's, until the clinic sets one
+    refused = api.client.post(
+        "/settings", data={**form, "crisis_message": "<b>Call 116 123</b>", "name": ""}
+    )
+    assert refused.status_code == 422
+    errors = _errors(refused.text)
+    assert "plain text" in html.unescape(errors["crisis_message"])
+    assert "name" in errors
+    own = "Call Samaritans free on 116 123, day or night. In danger now, call 999."
+    saved = api.client.post(
+        "/settings", data={**form, "crisis_message": own}, follow_redirects=False
+    )
+    assert saved.status_code == 303, saved.text
+    assert own in api.client.get("/settings").text
+    csrf = _sign_in(api.client, "nurse")
+    made = api.client.post(
+        f"{_patient(api, csrf)}/links", data={"csrf_token": csrf, "scales": "phq9"}
+    )
+    link = re.search(r'id="patient-link" value="([^"]+)"', made.text)
+    assert link
+    path = "/q/" + link.group(1).rsplit("/q/", 1)[1]
+    api.client.cookies.clear()
+    assert own in api.client.get(path).text
+    answers = {f"item{i}": "1" for i in range(1, 10)}
+    thanks = api.client.post(path, data={"scale": "phq9", **answers})
+    crisis = re.search(r'id="crisis-message">(.*?)</div>', thanks.text, re.S)
+    assert crisis
+    assert own in crisis.group(1)
+    assert "988" not in crisis.group(1)
 
 
 def test_a_prescriber_signs_an_order_on_its_page_after_a_wrong_password_is_refused(

@@ -169,7 +169,10 @@ def test_a_bad_event_line_is_reported_with_its_number(
     log = tmp_path / "bad.jsonl"
     log.write_text('{"at": "2026-12-07T09:00:00-08:00", "type": "start"}\n', encoding="utf-8")
     assert main(["simulate", "--events", str(log), "--weight", "70 kg"]) == 2
-    assert "bad.jsonl line 1: start: rate_ml_per_h is missing" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "bad.jsonl line 1: 2 problems" in err  # both missing numbers named at once
+    assert "start: rate_ml_per_h is missing" in err
+    assert "start: concentration_mg_per_ml is missing" in err
 
 
 def test_a_virtual_cohort_is_summarised_per_kg_for_a_protocol(

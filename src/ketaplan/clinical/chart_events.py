@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Literal
 
 from ketaplan.clinical.monitoring import VitalSigns
-from ketaplan.errors import InputError
+from ketaplan.errors import InputError, InputProblems
 
 SideEffectSeverity = Literal["mild", "moderate", "severe"]
 SEVERITIES: tuple[SideEffectSeverity, ...] = ("mild", "moderate", "severe")
@@ -114,8 +114,12 @@ class Start:
 
     def __post_init__(self) -> None:
         _aware(self.at, self.kind)
-        positive_number(self.rate_ml_per_h, "rate_ml_per_h", self.kind)
-        positive_number(self.concentration_mg_per_ml, "concentration_mg_per_ml", self.kind)
+        problems = InputProblems()  # both numbers checked before either is refused
+        problems.check(positive_number, self.rate_ml_per_h, "rate_ml_per_h", self.kind)
+        problems.check(
+            positive_number, self.concentration_mg_per_ml, "concentration_mg_per_ml", self.kind
+        )
+        problems.raise_any()
 
 
 @dataclass(frozen=True, slots=True)
@@ -402,26 +406,39 @@ EVENT_TYPES: tuple[str, ...] = tuple(_FIELDS)
 """Every event ``type`` :func:`event_from_dict` reads (``complete`` is ``stop`` completed)."""
 
 
+VITAL_FIELDS = {
+    "systolic_mmhg": "systolic",
+    "diastolic_mmhg": "diastolic",
+    "heart_rate_bpm": "heart_rate",
+    "spo2_pct": "spo2",
+    "resp_rate_per_min": "resp_rate",
+}
+"""Each reading's name in :class:`VitalSigns` and in a charted event."""
+
+
 def _vitals_from(data: Mapping[str, object]) -> VitalSigns:
+    """The readings of an event, every unreadable or out-of-range one refused at once; only
+    when each can be read are the ranges checked (an unreadable one has none to check)."""
+    problems = InputProblems()
+
     def number(key: str) -> float | None:
         value = data.get(key)
         if value is None:
             return None
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise InputError(
-                f"{key} {value!r} is not a number",
-                code="input.not_a_number",
-                fields={"field": key, "value": repr(value)},
+            problems.add(
+                InputError(
+                    f"{key} {value!r} is not a number",
+                    code="input.not_a_number",
+                    fields={"field": key, "value": repr(value)},
+                )
             )
+            return None
         return float(value)
 
-    return VitalSigns(
-        systolic_mmhg=number("systolic"),
-        diastolic_mmhg=number("diastolic"),
-        heart_rate_bpm=number("heart_rate"),
-        spo2_pct=number("spo2"),
-        resp_rate_per_min=number("resp_rate"),
-    )
+    readings = {name: number(key) for name, key in VITAL_FIELDS.items()}
+    problems.raise_any()
+    return VitalSigns(**readings)
 
 
 def _text_field(data: Mapping[str, object], key: str, kind: str, default: str | None = None) -> str:

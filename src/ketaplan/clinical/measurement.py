@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from functools import cache
 from pathlib import Path
@@ -49,6 +49,13 @@ class QuestionnaireSchedule:
     before_each_infusion: bool
     follow_up_every_days: int
     sources: Mapping[str, str]
+    own_every_days: Mapping[str, int] = field(default_factory=dict)
+    """A clinic's own follow-up interval for some of the scales (days), over the catalog's."""
+
+    def every_days(self, scale: str) -> int:
+        """How many days after the series this scale is asked again: the clinic's, or the
+        catalog's ``follow_up_every_days``."""
+        return self.own_every_days.get(scale, self.follow_up_every_days)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +66,40 @@ class Schedules:
     by_protocol: Mapping[str, str]
     answer_window_days: int
     sources: Mapping[str, str]
+
+    def with_every_days(self, own: Mapping[str, int]) -> Schedules:
+        """The schedules with a clinic's own follow-up interval per scale (``{"phq9": 21}``);
+        a scale it does not name keeps each schedule's catalog interval.
+
+        >>> s = load_schedules().with_every_days({"phq9": 21})
+        >>> s.for_protocol("ptsd", "mood").every_days("phq9"), s.for_protocol(
+        ...     "ptsd", "mood"
+        ... ).every_days("pcl5")
+        (21, 28)
+        """
+        if not own:
+            return self
+        return replace(
+            self,
+            by_key={
+                key: replace(
+                    schedule,
+                    own_every_days={s: own[s] for s in schedule.scales if s in own},
+                )
+                for key, schedule in self.by_key.items()
+            },
+        )
+
+    def catalog_every_days(self, scale: str) -> list[tuple[int, str, str]]:
+        """The catalog's follow-up intervals for a scale, each with the schedule that asks it
+        and its source key: ``[(14, "mood", "kroenke_2001"), (28, "ptsd", "ncptsd_pcl5")]``."""
+        return sorted(
+            {
+                (s.follow_up_every_days, s.key, s.sources.get("follow_up_every_days", ""))
+                for s in self.by_key.values()
+                if scale in s.scales
+            }
+        )
 
     def for_protocol(self, protocol_key: str, category: str) -> QuestionnaireSchedule:
         """The protocol's own schedule if named, else its category's (``mood`` or ``pain``)."""
@@ -111,9 +152,9 @@ def _schedule(
     if not isinstance(sources, dict):
         raise _fail(key, "sources is a table of field = source key")
     cited = {str(field): str(source) for field, source in sources.items()}
-    for field in ("scales", "follow_up_every_days"):
-        if cited.get(field) not in known:
-            raise _fail(key, f"{field} needs a source from sources.toml (got {cited.get(field)!r})")
+    for name in ("scales", "follow_up_every_days"):
+        if cited.get(name) not in known:
+            raise _fail(key, f"{name} needs a source from sources.toml (got {cited.get(name)!r})")
     return QuestionnaireSchedule(
         key=key,
         scales=tuple(str(s) for s in scales),
@@ -211,14 +252,15 @@ def due_questionnaires(
                 )
             continue
         since = max([days[-1], *answers])
-        due_on = since + timedelta(days=schedule.follow_up_every_days)
-        if schedule.follow_up_every_days and due_on <= today:
+        every = schedule.every_days(scale)
+        due_on = since + timedelta(days=every)
+        if every and due_on <= today:
             due.append(
                 DueQuestionnaire(
                     scale,
                     title,
                     due_on,
-                    f"every {schedule.follow_up_every_days} days after the series "
+                    f"every {every} days after the series "
                     f"(last answered {_shown(answers[-1]) if answers else 'never'})",
                 )
             )

@@ -29,7 +29,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Literal
 
-from ketaplan.errors import InputError
+from ketaplan.errors import InputError, InputProblems
 
 Phase = Literal["pre_infusion", "in_infusion", "recovery"]
 Vital = Literal[
@@ -141,47 +141,68 @@ class VitalSigns:
     resp_rate_per_min: float | None = None
 
     def __post_init__(self) -> None:
+        """Every reading checked, and every one refused at once (one :class:`InputError`, or
+        :class:`~ketaplan.errors.InputErrors` when several are), so a nurse sees all of them."""
+        problems = InputProblems()
         sbp, dbp = self.systolic_mmhg, self.diastolic_mmhg
         if (sbp is None) != (dbp is None):
-            raise InputError(
-                "blood pressure needs both systolic and diastolic (e.g. 128/82)",
-                code="input.missing",
-                fields={"field": "blood_pressure"},
+            problems.add(
+                InputError(
+                    "blood pressure needs both systolic and diastolic (e.g. 128/82)",
+                    code="input.missing",
+                    fields={"field": "blood_pressure"},
+                )
             )
+        bp_refused = (sbp is None) != (dbp is None)  # the pair's one message is said
         for name in VITALS:
             value = getattr(self, name)
             if value is None:
                 continue
             low, high = ACCEPTED_RANGES[name]
             if isinstance(value, bool) or not isinstance(value, int | float):
-                raise InputError(
-                    f"{_LABELS[name]} {value!r} is not a number",
-                    code="input.not_a_number",
-                    fields={"field": name, "value": repr(value)},
+                problems.add(
+                    InputError(
+                        f"{_LABELS[name]} {value!r} is not a number",
+                        code="input.not_a_number",
+                        fields={"field": name, "value": repr(value)},
+                    )
                 )
-            if not math.isfinite(value) or not low <= value <= high:
-                if name in ("systolic_mmhg", "diastolic_mmhg"):
+                bp_refused = bp_refused or name in ("systolic_mmhg", "diastolic_mmhg")
+                continue
+            if math.isfinite(value) and low <= value <= high:
+                continue
+            if name in ("systolic_mmhg", "diastolic_mmhg"):
+                if not bp_refused:  # one message for the pair
                     s_low, s_high = ACCEPTED_RANGES["systolic_mmhg"]
                     d_low, d_high = ACCEPTED_RANGES["diastolic_mmhg"]
-                    raise InputError(
-                        f"blood pressure {sbp:g}/{dbp:g} is not a reading ketaplan accepts: "
-                        f"systolic {s_low:g}-{s_high:g} mmHg, diastolic {d_low:g}-{d_high:g} "
-                        "mmHg, systolic above diastolic",
-                        code="input.out_of_range",
-                        fields={"field": "blood_pressure", "value": f"{sbp:g}/{dbp:g}"},
+                    problems.add(
+                        InputError(
+                            f"blood pressure {sbp:g}/{dbp:g} is not a reading ketaplan accepts: "
+                            f"systolic {s_low:g}-{s_high:g} mmHg, diastolic "
+                            f"{d_low:g}-{d_high:g} mmHg, systolic above diastolic",
+                            code="input.out_of_range",
+                            fields={"field": "blood_pressure", "value": f"{sbp:g}/{dbp:g}"},
+                        )
                     )
-                raise InputError(
+                bp_refused = True
+                continue
+            problems.add(
+                InputError(
                     f"{_LABELS[name]} {value:g} {_UNITS[name]} is outside the accepted "
                     f"{low:g}-{high:g} {_UNITS[name]}",
                     code="input.out_of_range",
                     fields={"field": name, "value": value, "accepted": [low, high]},
                 )
-        if sbp is not None and dbp is not None and sbp <= dbp:
-            raise InputError(
-                f"blood pressure {sbp:g}/{dbp:g}: the systolic must be above the diastolic",
-                code="input.out_of_range",
-                fields={"field": "blood_pressure", "value": f"{sbp:g}/{dbp:g}"},
             )
+        if not bp_refused and sbp is not None and dbp is not None and sbp <= dbp:
+            problems.add(
+                InputError(
+                    f"blood pressure {sbp:g}/{dbp:g}: the systolic must be above the diastolic",
+                    code="input.out_of_range",
+                    fields={"field": "blood_pressure", "value": f"{sbp:g}/{dbp:g}"},
+                )
+            )
+        problems.raise_any()
 
     @property
     def blood_pressure(self) -> str | None:

@@ -455,7 +455,12 @@ class PatientLinks(UseCaseGroup):
         )
 
     def open(self, token: str, *, origin: str) -> LinkView:
-        return open_patient_link(self._context.unit_of_work(), token, origin=origin)
+        return open_patient_link(
+            self._context.unit_of_work(),
+            token,
+            origin=origin,
+            crisis_default=self._context.catalog.clinic.crisis_message,
+        )
 
     def answer(
         self, token: str, *, scale: str, answers: Sequence[object], origin: str

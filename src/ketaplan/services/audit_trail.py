@@ -32,7 +32,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, Select, String, and_, cast, or_, select
 from sqlalchemy.orm import Session
 
-from ketaplan.errors import InputError
+from ketaplan.errors import InputError, InputProblems
 from ketaplan.inputs import MAX_RECORD_ID, clinic_date
 from ketaplan.services.actors import Actor, Role, require_role
 from ketaplan.services.audit_actions import AuditAction
@@ -142,10 +142,16 @@ def _record_id(text: str, field: str, what: str) -> int | None:
     return int(cleaned)
 
 
+def _about(field: str, refused: InputError) -> InputError:
+    """The refusal named after the filter's own field (a date's check names it otherwise)."""
+    return InputError(refused.message, code=refused.code, fields={"field": field})
+
+
 def filter_from_text(fields: Mapping[str, str]) -> AuditFilter:
     """A filter from what a form or a query string typed (``user``, ``patient``, ``action``,
-    ``since``, ``until``); every field's problem at once (``fields["errors"]``)."""
-    problems: dict[str, str] = {}
+    ``since``, ``until``); every field's problem at once (:class:`~ketaplan.errors.InputErrors`,
+    each naming its field)."""
+    problems = InputProblems()
     values: dict[str, Any] = {}
 
     def read(field: str, parse: Any) -> None:
@@ -155,7 +161,7 @@ def filter_from_text(fields: Mapping[str, str]) -> AuditFilter:
         try:
             values[field] = parse(text)
         except InputError as refused:
-            problems[field] = refused.message
+            problems.add(_about(field, refused))
 
     read("user", lambda t: _record_id(t, "user", "member of staff"))
     read("patient", lambda t: _record_id(t, "patient", "patient"))
@@ -164,14 +170,14 @@ def filter_from_text(fields: Mapping[str, str]) -> AuditFilter:
     read("until", lambda t: clinic_date(t, field="to"))
     since, until = values.get("since"), values.get("until")
     if since is not None and until is not None and until < since:
-        problems["until"] = f"the range ends ({until}) before it starts ({since})"
-    if problems:
-        raise InputError(
-            "the audit trail filter: "
-            + "; ".join(f"{field}: {message}" for field, message in problems.items()),
-            code="input.invalid_fields",
-            fields={"field": next(iter(problems)), "errors": problems},
+        problems.add(
+            InputError(
+                f"the range ends ({until}) before it starts ({since})",
+                code="input.out_of_range",
+                fields={"field": "until"},
+            )
         )
+    problems.raise_any()
     return AuditFilter(
         user_id=values.get("user"),
         patient_id=values.get("patient"),
@@ -276,12 +282,18 @@ def trail_query(chosen: AuditFilter, clinic_id: int, zone: ZoneInfo) -> Select[A
 def _check_filter(db: Session, chosen: AuditFilter, clinic_id: int) -> None:
     """A member of staff or a patient of another clinic is "not found", as one that does not
     exist: the filter says nothing of other clinics."""
-    problems: dict[str, str] = {}
+    problems = InputProblems()
     if chosen.user_id is not None and (
         db.scalar(select(User.id).where(User.id == chosen.user_id, User.clinic_id == clinic_id))
         is None
     ):
-        problems["user"] = f"there is no member of staff {chosen.user_id} in this clinic"
+        problems.add(
+            InputError(
+                f"there is no member of staff {chosen.user_id} in this clinic",
+                code="input.not_found",
+                fields={"field": "user"},
+            )
+        )
     if chosen.patient_id is not None and (
         db.scalar(
             select(Patient.id).where(
@@ -290,13 +302,14 @@ def _check_filter(db: Session, chosen: AuditFilter, clinic_id: int) -> None:
         )
         is None
     ):
-        problems["patient"] = f"there is no patient #{chosen.patient_id} in this clinic"
-    if problems:
-        raise InputError(
-            "the audit trail filter: " + "; ".join(problems.values()),
-            code="input.invalid_fields",
-            fields={"field": next(iter(problems)), "errors": problems},
+        problems.add(
+            InputError(
+                f"there is no patient #{chosen.patient_id} in this clinic",
+                code="input.not_found",
+                fields={"field": "patient"},
+            )
         )
+    problems.raise_any()
 
 
 def _zone(db: Session, clinic_id: int) -> ZoneInfo:

@@ -1,11 +1,13 @@
 """The clinic's identity settings as text, both ways: the holiday region, the address,
-the calendar events' title and the DEA registration number.
+the calendar events' title, the DEA registration number and the crisis message a patient is
+shown after answering PHQ-9 item 9 above 0.
 
 They are stored at the top level of the clinic's ``settings`` JSON (``holiday_region``,
-``address``, ``calendar_title``, ``dea_registration``), where the calendar
+``address``, ``calendar_title``, ``dea_registration``, ``crisis_message``), where the calendar
 (:func:`~ketaplan.services.clinic_settings_stored.own_calendar`), the course calendar file
 (:mod:`~ketaplan.services.course_calendar`) and the ledger's printed records
-(:mod:`~ketaplan.services.ledger_printing`) already read them over the catalog's defaults.
+(:mod:`~ketaplan.services.ledger_printing`) and the patient's questionnaire link
+(:mod:`~ketaplan.services.patient_links`) read them over the catalog's defaults.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from ketaplan.errors import InputError, InputProblems
 
 MAX_ADDRESS_LENGTH = 300
 MAX_TITLE_LENGTH = 100
+MAX_CRISIS_MESSAGE_LENGTH = 1000
+"""The catalog's 988 message is about 330 characters; a crisis message is read in a moment."""
 
 _DEA = re.compile(r"^[A-Z]{2}\d{7}$")
 
@@ -33,6 +37,7 @@ class ClinicIdentity:
     address: str
     calendar_title: str
     dea_registration: str
+    crisis_message: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +48,7 @@ class IdentityInput:
     address: str | None = None
     calendar_title: str | None = None
     dea_registration: str | None = None
+    crisis_message: str | None = None
 
 
 def _bad(field: str, message: str, value: str) -> InputError:
@@ -114,6 +120,27 @@ def _line(field: str, what: str, text: str, limit: int, *, required: bool) -> st
     return value
 
 
+def parse_crisis_message(text: str) -> str:
+    """Plain text of up to :data:`MAX_CRISIS_MESSAGE_LENGTH` characters, never blank (a patient
+    who endorses item 9 is always shown where to get help), with no markup: the page shows it
+    as typed, so ``<`` and ``>`` would only ever be a pasted tag."""
+    value = _line(
+        "crisis_message",
+        "the crisis message",
+        text,
+        MAX_CRISIS_MESSAGE_LENGTH,
+        required=True,
+    )
+    if "<" in value or ">" in value:
+        raise _bad(
+            "crisis_message",
+            "the crisis message is plain text: no HTML or other markup (no < or >); a "
+            "telephone number or web address is written as it is, e.g. 988lifeline.org",
+            text,
+        )
+    return value
+
+
 def parse_identity(typed: IdentityInput, problems: InputProblems) -> dict[str, str]:
     """The typed fields checked (each refusal kept in ``problems``), by stored key; the
     fields left out are not in it."""
@@ -124,6 +151,7 @@ def parse_identity(typed: IdentityInput, problems: InputProblems) -> dict[str, s
             "calendar_title", "the calendar title", t, MAX_TITLE_LENGTH, required=True
         ),
         "dea_registration": parse_dea_registration,
+        "crisis_message": parse_crisis_message,
     }
     parsed: dict[str, str] = {}
     for key, parse in parsers.items():
@@ -148,4 +176,10 @@ def own_identity(
         address=str(own.get("address", defaults.address)),
         calendar_title=str(own.get("calendar_title", defaults.calendar_title)),
         dea_registration=str(own.get("dea_registration", defaults.dea_registration)).strip(),
+        crisis_message=own_crisis_message(own, defaults.crisis_message),
     )
+
+
+def own_crisis_message(own: Mapping[str, Any], default: str) -> str:
+    """The clinic's crisis message, or the catalog's (988 in the US, cited there)."""
+    return str(own.get("crisis_message") or default)

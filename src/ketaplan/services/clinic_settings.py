@@ -15,7 +15,8 @@ the audit event, with their old and new values (no patient data here).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, update
@@ -44,6 +45,7 @@ from ketaplan.services.clinic_settings_stored import (
     stored_settings,
     thresholds_by_field,
 )
+from ketaplan.services.questionnaire_intervals import own_every_days
 from ketaplan.services.unit_of_work import UnitOfWork
 from ketaplan.store.models import Clinic
 
@@ -68,8 +70,13 @@ class ClinicSettingsRecord:
     address: str = ""
     calendar_title: str = ""
     dea_registration: str = ""
+    crisis_message: str = ""
+    """Shown to a patient who answers PHQ-9 item 9 above 0 (the catalog's 988 by default)."""
     chairs: int = 4
     """Infusion chairs: appointments are booked against them."""
+    every_days: Mapping[str, int] = field(default_factory=dict)
+    """The clinic's own questionnaire intervals after the series, by scale (``{}``: the
+    catalog's for every scale)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +116,7 @@ def _record(clinic: Clinic, catalog: Catalog, policy: PolicyDefaults) -> ClinicS
         bag_overfill_percent=own_overfill_percent(own, defaults),
         **_identity(own, catalog, policy),
         chairs=own_chairs(own, defaults),
+        every_days=own_every_days(own),
     )
 
 
@@ -119,6 +127,7 @@ def _identity(own: dict[str, Any], catalog: Catalog, policy: PolicyDefaults) -> 
         "address": identity.address,
         "calendar_title": identity.calendar_title,
         "dea_registration": identity.dea_registration,
+        "crisis_message": identity.crisis_message,
     }
 
 
@@ -217,6 +226,7 @@ def update_clinic_settings(
             own_overfill_percent(settings, catalog.clinic),
             **_identity(settings, catalog, policy),
             chairs=own_chairs(settings, catalog.clinic),
+            every_days=own_every_days(settings),
         )
         uow.audit(
             actor,
@@ -239,7 +249,9 @@ _PLAIN_FIELDS = (
     "address",
     "calendar_title",
     "dea_registration",
+    "crisis_message",
     "chairs",
+    "every_days",
 )
 
 
@@ -280,6 +292,8 @@ def _changes(
 def _jsonable(value: object) -> object:
     if isinstance(value, tuple):
         return [_jsonable(v) for v in value]
+    if isinstance(value, Mapping):
+        return dict(value)
     if isinstance(value, VialStock):
         return {"mg_per_ml": value.mg_per_ml, "volume_ml": value.volume_ml}
     return value

@@ -24,6 +24,7 @@ from ketaplan.services.clinic_settings_stored import (
     calendar_to_json,
     thresholds_by_field,
 )
+from ketaplan.services.questionnaire_intervals import parse_every_days
 
 MAX_PRICE_USD = 100_000.0
 MAX_CHAIRS = 50
@@ -86,6 +87,9 @@ class ClinicSettingsInput:
     """Holiday region, address, calendar title, DEA number; those left out are kept."""
     chairs: str | None = None
     """``"4"``; left out, the value in force is kept."""
+    every_days: Mapping[str, str] | None = None
+    """``{"every_days__phq9": "21"}``: the questionnaire intervals (blank: the catalog's);
+    left out, those in force are kept."""
 
 
 def _bad(field: str, message: str, value: str) -> InputError:
@@ -340,6 +344,8 @@ class ParsedSettings:
     (:mod:`~ketaplan.services.clinic_identity`); one left out is kept as it is."""
     chairs: int | None = None
     """``None``: left out of the form, the chair count in force is kept."""
+    every_days: dict[str, int] | None = None
+    """The clinic's own questionnaire intervals by scale; ``None``: left out, kept."""
 
 
 def _name(text: str) -> str:
@@ -366,12 +372,15 @@ def parse_form(typed: ClinicSettingsInput, default_calendar: ClinicCalendar) -> 
     calendar = _calendar(typed.calendar, default_calendar, problems) if typed.calendar else None
     identity = parse_identity(typed.identity, problems)
     chairs = None if typed.chairs is None else problems.check(_chairs, typed.chairs)
+    every_days = None if typed.every_days is None else parse_every_days(typed.every_days, problems)
     problems.raise_any()
     assert name is not None
     assert price is not None
     assert bags is not None
     assert vials is not None
-    return ParsedSettings(name, price, bags, vials, overfill, calendar, identity, chairs)
+    return ParsedSettings(
+        name, price, bags, vials, overfill, calendar, identity, chairs, every_days
+    )
 
 
 def _threshold(name: str, text: str, default: MonitoringRules) -> float:

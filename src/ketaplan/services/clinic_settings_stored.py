@@ -23,6 +23,7 @@ from ketaplan.clinical.calendar import WEEKDAYS, ClinicCalendar
 from ketaplan.clinical.catalog import ClinicDefaults
 from ketaplan.clinical.monitoring import MonitoringRules, rule_threshold, with_thresholds
 from ketaplan.public_holidays import region_holidays
+from ketaplan.services.questionnaire_intervals import STORED_KEY
 
 if TYPE_CHECKING:
     from ketaplan.services.clinic_settings_form import ParsedSettings
@@ -186,6 +187,10 @@ def stored_settings(
     settings.update(parsed.identity)  # holiday region, address, calendar title, DEA number
     if parsed.chairs is not None:
         settings["chairs"] = parsed.chairs
+    if parsed.every_days is not None:  # only the scales the clinic changed
+        settings.pop(STORED_KEY, None)
+        if parsed.every_days:
+            settings[STORED_KEY] = dict(sorted(parsed.every_days.items()))
     if parsed.bag_overfill_percent is not None:
         settings["bag_overfill_fraction"] = round(parsed.bag_overfill_percent / 100, 4)
     calendar_json = calendar_to_json(calendar)

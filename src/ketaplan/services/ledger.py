@@ -47,7 +47,7 @@ from ketaplan.clinical.ledger import (
     ml_to_cml,
 )
 from ketaplan.clinical.policy import ClinicPolicy
-from ketaplan.errors import InputError
+from ketaplan.errors import InputError, InputProblems
 from ketaplan.inputs import check_text
 from ketaplan.services.actors import Actor, Role, require_role
 from ketaplan.services.audit_actions import AuditAction
@@ -167,45 +167,59 @@ def audit_entry(
 # ---------------------------------------------------------------- receive ----
 
 
+def check_delivery(
+    supplier: Supplier, vials: list[VialIn]
+) -> tuple[dict[str, str], list[Container]]:
+    """A delivery's supplier fields and vials checked, every refusal at once (nothing is read
+    or written): the receipt's fields as stored and each vial as the ledger keeps it."""
+    problems = InputProblems()  # every field checked before any is refused
+    if not vials:
+        problems.add(
+            InputError(
+                "a receipt lists at least one vial",
+                code="input.missing",
+                fields={"field": "vials"},
+            )
+        )
+    fields = {
+        "supplier_name": problems.check(clean_text, supplier.name, "supplier_name"),
+        "supplier_address": problems.check(clean_text, supplier.address, "supplier_address"),
+        "supplier_dea": problems.check(clean_text, supplier.dea_number, "supplier_dea", limit=20),
+        "receipt": problems.check(
+            clean_text, supplier.receipt, "receipt", required=False, limit=80
+        ),
+    }
+    numbers = [problems.check(clean_text, v.number, "number", limit=40) for v in vials]
+    if len(set(numbers)) != len(numbers):
+        problems.add(
+            InputError(
+                "each vial of a delivery needs its own number",
+                code="input.duplicate",
+                fields={"field": "number"},
+            )
+        )
+    containers = [
+        problems.check(_container, n or "", vial) for n, vial in zip(numbers, vials, strict=True)
+    ]
+    problems.raise_any()
+    checked = {key: value or "" for key, value in fields.items()}
+    return checked, [container for container in containers if container is not None]
+
+
 def receive_vials(
     uow: UnitOfWork, supplier: Supplier, vials: list[VialIn], *, actor: Actor
 ) -> list[Written]:
     """A delivery taken into stock: one container and one receipt entry per vial."""
     require_role(actor, RECEIVING, "receiving controlled substances")
-    if not vials:
-        raise InputError(
-            "a receipt lists at least one vial", code="input.missing", fields={"field": "vials"}
-        )
-    fields = {
-        "supplier_name": clean_text(supplier.name, "supplier_name"),
-        "supplier_address": clean_text(supplier.address, "supplier_address"),
-        "supplier_dea": clean_text(supplier.dea_number, "supplier_dea", limit=20),
-        "receipt": clean_text(supplier.receipt, "receipt", required=False, limit=80),
-    }
-    numbers = [clean_text(v.number, "number", limit=40) for v in vials]
-    if len(set(numbers)) != len(numbers):
-        raise InputError(
-            "each vial of a delivery needs its own number",
-            code="input.duplicate",
-            fields={"field": "number"},
-        )
+    checked, containers = check_delivery(supplier, vials)
     written = []
     with uow:
         take_ledger_turn(uow, actor.clinic_id)
-        for number, vial in zip(numbers, vials, strict=True):
-            container = Container(
-                number,
-                clean_text(vial.drug, "drug", limit=120),
-                clean_text(vial.form, "form", limit=60),
-                clean_text(vial.ndc, "ndc", limit=20),
-                clean_text(vial.lot, "lot", limit=40),
-                vial.expiry,
-                _strength(vial.mg_per_ml),
-                ml_to_cml(vial.volume_ml),
-            )
+        for container in containers:
+            number = container.number
             _refuse_taken_number(uow, actor, number)
             at = uow.clock()
-            append([], Receive(0, at, actor.user_id, container, **_receipt(fields)))
+            append([], Receive(0, at, actor.user_id, container, **_receipt(checked)))
             row_container = LedgerContainer(
                 clinic_id=actor.clinic_id,
                 number=number,
@@ -226,7 +240,7 @@ def receive_vials(
                 "receive",
                 container_id=row_container.id,
                 volume_cml=container.volume_cml,
-                data=fields,
+                data=checked,
                 at=at,
             )
             audit_entry(
@@ -237,11 +251,33 @@ def receive_vials(
                 lot=container.lot,
                 ndc=container.ndc,
                 volume_ml=cml_to_ml(container.volume_cml),
-                supplier=fields["supplier_name"],
+                supplier=checked["supplier_name"],
             )
             written.append(entry_written(uow, row, row_container))
         uow.commit()
     return written
+
+
+def _container(number: str, vial: VialIn) -> Container:
+    """One vial as the ledger keeps it, each of its fields checked (every refusal kept)."""
+    problems = InputProblems()
+    drug = problems.check(clean_text, vial.drug, "drug", limit=120)
+    form = problems.check(clean_text, vial.form, "form", limit=60)
+    ndc = problems.check(clean_text, vial.ndc, "ndc", limit=20)
+    lot = problems.check(clean_text, vial.lot, "lot", limit=40)
+    strength = problems.check(_strength, vial.mg_per_ml)
+    volume = problems.check(ml_to_cml, vial.volume_ml)
+    problems.raise_any()
+    return Container(
+        number,
+        drug or "",
+        form or "",
+        ndc or "",
+        lot or "",
+        vial.expiry,
+        strength or 0.0,
+        volume or 0,
+    )
 
 
 def _receipt(fields: dict[str, str]) -> dict[str, str]:
@@ -293,7 +329,12 @@ def record_draw(
 ) -> Written:
     """A volume drawn from a vial for an active order (and the session it is given in)."""
     require_role(actor, GIVING, "drawing a controlled substance")
-    volume = ml_to_cml(volume_ml)
+    problems = InputProblems()
+    problems.check(clean_text, number, "number", limit=40)
+    checked = problems.check(ml_to_cml, volume_ml)
+    problems.raise_any()
+    assert checked is not None
+    volume = checked
     with uow:
         take_ledger_turn(uow, actor.clinic_id)
         container = find_container(uow, number, actor)
@@ -438,20 +479,32 @@ def record_waste(
     """Drug discarded: the rest of a draw (``draw_id``) or of an opened vial (``number``), in
     mL or mg, with a reason and a witness who re-enters their password (above 0 mL)."""
     require_role(actor, GIVING, "wasting a controlled substance")
-    reason = clean_text(reason, "reason", limit=500)
+    problems = InputProblems()  # every field checked before any is refused
+    reason = problems.check(clean_text, reason, "reason", limit=500) or ""
     if (number is None) == (draw_id is None):
-        raise InputError(
-            "name either the vial (the rest of the vial) or the draw (what is left "
-            "of it) that is wasted",
-            code="input.missing",
-            fields={"field": "container"},
+        problems.add(
+            InputError(
+                "name either the vial (the rest of the vial) or the draw (what is left "
+                "of it) that is wasted",
+                code="input.missing",
+                fields={"field": "container"},
+            )
         )
+    elif number is not None:
+        problems.check(clean_text, number, "number", limit=40)
     if (volume_ml is None) == (mg is None):
-        raise InputError(
-            "give the amount wasted in mL or in mg (one of them)",
-            code="input.missing",
-            fields={"field": "volume_ml"},
+        problems.add(
+            InputError(
+                "give the amount wasted in mL or in mg (one of them)",
+                code="input.missing",
+                fields={"field": "volume_ml"},
+            )
         )
+    elif volume_ml is not None:
+        problems.check(ml_to_cml, volume_ml)
+    else:
+        problems.check(mg_to_cml, mg or 0, 1.0)
+    problems.raise_any()
     with uow.reading():
         if draw_id is not None:
             _row, container = _draw_row(uow, draw_id, actor)
@@ -522,7 +575,7 @@ def record_return(
 ) -> Written:
     """Drawn drug put back to the vial's balance unused (never given to another patient)."""
     require_role(actor, GIVING, "returning a controlled substance to stock")
-    volume = ml_to_cml(volume_ml)
+    volume = ml_to_cml(volume_ml)  # the one typed field (the draw's id is a number already)
     with uow:
         take_ledger_turn(uow, actor.clinic_id)
         draw, container = _draw_row(uow, draw_id, actor)

@@ -21,7 +21,7 @@ from ketaplan.clinical.ledger import (
     fold,
     ml_to_cml,
 )
-from ketaplan.errors import InputError, PermissionDenied
+from ketaplan.errors import InputError, InputProblems, PermissionDenied
 from ketaplan.services.actors import Actor, require_role
 from ketaplan.services.audit_actions import AuditAction
 from ketaplan.services.ledger import (
@@ -63,16 +63,21 @@ def record_destruction(
     """Stock destroyed beyond retrieval (DEA Form 41): method, place, and two witnesses, each
     re-entering their password, neither the one destroying."""
     require_role(actor, DESTROYING, "destroying controlled substances")
-    method = clean_text(method, "method", limit=200)
-    place = clean_text(place, "place", limit=200)
-    volume = ml_to_cml(volume_ml)
+    problems = InputProblems()  # every field checked before any is refused
+    problems.check(clean_text, number, "number", limit=40)
+    method = problems.check(clean_text, method, "method", limit=200) or ""
+    place = problems.check(clean_text, place, "place", limit=200) or ""
+    volume = problems.check(ml_to_cml, volume_ml) or 0
     if len(witnesses) != 2 or len({w[0].strip().lower() for w in witnesses}) != 2:
-        raise LedgerRefusal(
-            "destruction (DEA Form 41) needs two different witnesses, neither of them the one "
-            "destroying",
-            code="ledger.witnesses_missing",
-            fields={"field": "witnesses"},
+        problems.add(
+            LedgerRefusal(
+                "destruction (DEA Form 41) needs two different witnesses, neither of them the "
+                "one destroying",
+                code="ledger.witnesses_missing",
+                fields={"field": "witnesses"},
+            )
         )
+    problems.raise_any()
     with uow.reading():
         container = find_container(uow, number, actor)
         uow.audit(actor, AuditAction.LEDGER_DESTROY_PREPARE, "ledger_container", container.id)
@@ -126,7 +131,10 @@ def record_destruction(
 def record_count(uow: UnitOfWork, number: str, counted_ml: float | str, *, actor: Actor) -> Written:
     """What is in a vial by exact count; a count that disagrees opens a discrepancy."""
     require_role(actor, COUNTING, "counting controlled substances")
-    counted = ml_to_cml(counted_ml, "counted_ml")
+    problems = InputProblems()
+    problems.check(clean_text, number, "number", limit=40)
+    counted = problems.check(ml_to_cml, counted_ml, "counted_ml") or 0
+    problems.raise_any()
     with uow:
         take_ledger_turn(uow, actor.clinic_id)
         container = find_container(uow, number, actor)
@@ -309,7 +317,12 @@ def correct_entry(
     ``volume_ml`` or ``counted_ml``, a waste's reason) give the entry as it should have been;
     ``None`` voids it (entered in error). Refused when the vial's later entries would no
     longer add up."""
-    reason = clean_text(reason, "reason", limit=1000)
+    problems = InputProblems()  # the reason and the new values checked together
+    reason = problems.check(clean_text, reason, "reason", limit=1000) or ""
+    for name, value in (changes or {}).items():
+        if name in ("volume_ml", "counted_ml"):
+            problems.check(ml_to_cml, value, name)
+    problems.raise_any()
     with uow:
         take_ledger_turn(uow, actor.clinic_id)
         target = find_entry(uow, entry_id, actor)

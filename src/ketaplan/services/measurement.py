@@ -1,6 +1,8 @@
 """The questionnaires a patient is due, derived when asked (never stored as truth).
 
-The schedule is the catalog's (:mod:`ketaplan.clinical.measurement`, per protocol); the facts
+The schedule is the catalog's (:mod:`ketaplan.clinical.measurement`, per protocol), with the
+clinic's own interval per scale where it set one
+(:mod:`~ketaplan.services.questionnaire_intervals`); the facts
 are the patient's latest course (its protocol and its booked session days) and the days each
 scale was answered. One audited read (``questionnaire.due.read``), which for the patient page
 (:func:`patient_care`) also reads the e-mails and the item 9 flags; the front desk, which does
@@ -23,9 +25,16 @@ from ketaplan.services.audit_actions import AuditAction
 from ketaplan.services.item9_reviews import Item9Flag, load_item9_flags
 from ketaplan.services.outbox import PatientMessages, load_patient_messages
 from ketaplan.services.patients import find_patient
+from ketaplan.services.questionnaire_intervals import own_every_days
 from ketaplan.services.unit_of_work import UnitOfWork
 from ketaplan.services.visibility import require_clinical_facts
-from ketaplan.store.models import CourseBooking, QuestionnaireResponse, TreatmentCourse
+from ketaplan.store.models import (
+    Clinic,
+    CourseBooking,
+    Patient,
+    QuestionnaireResponse,
+    TreatmentCourse,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +63,9 @@ def load_due(
         return DueView(None, None, ("phq9",), ())
     protocol = catalog.protocols.get(course.protocol_key)
     category = protocol.category if protocol is not None else "mood"
-    schedule = schedules.for_protocol(course.protocol_key, category)
+    clinic = uow.db.get_one(Clinic, uow.db.get_one(Patient, patient_id).clinic_id)
+    own = schedules.with_every_days(own_every_days(clinic.settings or {}))
+    schedule = own.for_protocol(course.protocol_key, category)
     session_days = [
         start.astimezone(zone).date()
         for start in uow.db.scalars(

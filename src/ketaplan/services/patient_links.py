@@ -22,18 +22,20 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
+from ketaplan.clinical.catalog.model import DEFAULT_CRISIS_MESSAGE
 from ketaplan.clinical.outcomes import SCALES, score
 from ketaplan.clinical.outcomes import scale as scale_for
 from ketaplan.errors import ConflictError, InputError, NotFoundError
 from ketaplan.services.accounts import hash_token
 from ketaplan.services.actors import Actor, Visitor
 from ketaplan.services.audit_actions import AuditAction
+from ketaplan.services.clinic_identity import own_crisis_message
 from ketaplan.services.courses import find_course
 from ketaplan.services.patients import current_version, find_patient
 from ketaplan.services.questionnaires import QuestionnaireRecord, store_response
 from ketaplan.services.unit_of_work import UnitOfWork
 from ketaplan.services.visibility import require_clinical_facts
-from ketaplan.store.models import Patient, PatientLink
+from ketaplan.store.models import Clinic, Patient, PatientLink
 
 DEFAULT_LIFETIME = timedelta(days=3)
 """Long enough to answer before the next visit, short enough that a forwarded link goes stale."""
@@ -66,11 +68,13 @@ class Questionnaire:
 
 @dataclass(frozen=True, slots=True)
 class LinkView:
-    """What a link shows: the first name and the questionnaires still to answer."""
+    """What a link shows: the first name and the questionnaires still to answer, and the
+    clinic's crisis message (shown beside PHQ-9, and on its own after item 9 above 0)."""
 
     first_name: str
     to_answer: tuple[Questionnaire, ...]
     expires_at: datetime
+    crisis_message: str = DEFAULT_CRISIS_MESSAGE
 
 
 def link_scale_keys(scales: Iterable[str]) -> list[str]:
@@ -208,29 +212,30 @@ def _valid_link(uow: UnitOfWork, token: str, *, for_update: bool = False) -> Pat
     return link
 
 
-def _first_name(uow: UnitOfWork, link: PatientLink) -> str:
+def _view(uow: UnitOfWork, link: PatientLink, crisis_default: str) -> LinkView:
+    remaining = [key for key in link.scales if key not in link.answered]
     patient = uow.db.get_one(Patient, link.patient_id)
     full_name = current_version(uow, patient).full_name
-    return (full_name.split() or [""])[0]
-
-
-def _view(uow: UnitOfWork, link: PatientLink) -> LinkView:
-    remaining = [key for key in link.scales if key not in link.answered]
+    own = uow.db.get_one(Clinic, patient.clinic_id).settings or {}
     return LinkView(
-        first_name=_first_name(uow, link),
+        first_name=(full_name.split() or [""])[0],
         to_answer=tuple(
             Questionnaire(key, SCALES[key].title, SCALES[key].items, 0, SCALES[key].item_max)
             for key in remaining
         ),
         expires_at=link.expires_at,
+        crisis_message=own_crisis_message(own, crisis_default),
     )
 
 
-def open_patient_link(uow: UnitOfWork, token: str, *, origin: str) -> LinkView:
-    """What the link shows; opening it is audited (the visitor by origin)."""
+def open_patient_link(
+    uow: UnitOfWork, token: str, *, origin: str, crisis_default: str = DEFAULT_CRISIS_MESSAGE
+) -> LinkView:
+    """What the link shows; opening it is audited (the visitor by origin). The crisis message
+    is the clinic's setting, or ``crisis_default`` (the catalog's) when it has none."""
     with uow:
         link = _valid_link(uow, token)
-        view = _view(uow, link)
+        view = _view(uow, link, crisis_default)
         uow.audit(
             Visitor(origin),
             AuditAction.PATIENT_LINK_OPEN,

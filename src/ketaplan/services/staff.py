@@ -37,6 +37,7 @@ from sqlalchemy import CursorResult, func, select, update
 from ketaplan.errors import (
     ConflictError,
     InputError,
+    InputErrors,
     KetaplanError,
     NotFoundError,
     PermissionDenied,
@@ -330,10 +331,11 @@ class NewStaffMember:
     password: str
 
 
-def new_member_problems(uow: UnitOfWork, new: NewStaffMember) -> dict[str, str]:
-    """Every field's problem at once (``{}`` when all is well): the name, the e-mail (its
-    form, then whether an account has it), the role and the password rules."""
-    problems: dict[str, str] = {}
+def new_member_problems(uow: UnitOfWork, new: NewStaffMember) -> list[InputError]:
+    """Every field's problem at once (``[]`` when all is well), each naming its field: the
+    name, the e-mail (its form, then whether an account has it), the role and the password
+    rules."""
+    problems: list[InputError] = []
     checks: tuple[tuple[str, Callable[[], object]], ...] = (
         ("full_name", lambda: checked_staff_name(new.full_name)),
         ("email", lambda: checked_email(new.email)),
@@ -344,32 +346,33 @@ def new_member_problems(uow: UnitOfWork, new: NewStaffMember) -> dict[str, str]:
         try:
             check()
         except KetaplanError as refused:
-            problems[field] = refused.message
-    if "email" not in problems:
+            problems.append(InputError(refused.message, code=refused.code, fields={"field": field}))
+    if all(problem.fields["field"] != "email" for problem in problems):
         address = checked_email(new.email)
         with uow.lookup() as db:  # checked again inside the write, which may still refuse it
             taken = db.scalar(select(User.id).where(User.email == address))
         if taken is not None:
-            problems["email"] = (
-                f"an account with e-mail {address} already exists (each member of staff signs "
-                "in with their own address)"
+            problems.append(
+                InputError(
+                    f"an account with e-mail {address} already exists (each member of staff "
+                    "signs in with their own address)",
+                    code="conflict.email_taken",
+                    fields={"field": "email"},
+                )
             )
     return problems
 
 
 def add_staff_member(uow: UnitOfWork, new: NewStaffMember, *, actor: Actor) -> StaffMember:
     """Add a member of staff who can sign in with the initial password; every field's
-    problem is refused at once (an :class:`InputError` whose ``fields["errors"]`` maps each
-    field to its message) and nothing is written."""
+    problem is refused at once (:class:`~ketaplan.errors.InputErrors`, each naming its field)
+    and nothing is written."""
     require_role(actor, ADMIN_ONLY, "adding a member of staff")
     problems = new_member_problems(uow, new)
+    if len(problems) == 1:
+        raise problems[0]
     if problems:
-        raise InputError(
-            "the member of staff was not added: "
-            + "; ".join(f"{field.replace('_', ' ')}: {text}" for field, text in problems.items()),
-            code="input.invalid_fields",
-            fields={"field": next(iter(problems)), "errors": problems},
-        )
+        raise InputErrors(problems)
     user_id = add_user(
         uow,
         email=new.email,

@@ -147,6 +147,7 @@ MULTILINE_FIELDS = frozenset(
         "vials",
         "holidays",
         "note",
+        "crisis_message",
     }
 )
 """Form fields written in a textarea: they may hold line breaks (and a pasted tab)."""

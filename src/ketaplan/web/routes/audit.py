@@ -21,7 +21,7 @@ from ketaplan.http.context import services
 from ketaplan.http.security import SignedIn
 from ketaplan.inputs import MAX_RECORD_ID, check_text
 from ketaplan.services.audit_trail import ACTIONS, TrailPage, filter_from_text
-from ketaplan.web.rendering import call, render
+from ketaplan.web.rendering import call, field_errors, render
 
 router = APIRouter()
 
@@ -53,12 +53,7 @@ async def audit_trail_page(
         chosen = filter_from_text(typed)
         page = await call(context.audit_trail.page, chosen, actor=actor, older_than=older_than)
     except InputError as refused:
-        found = refused.fields.get("errors")
-        errors = (
-            {str(k): str(v) for k, v in found.items()}
-            if isinstance(found, dict)
-            else {str(refused.fields.get("field", "")): refused.message}
-        )
+        errors = field_errors(refused)
         status = refused.http_status
     kept = {key: value for key, value in typed.items() if value}
     older_link = (

@@ -22,6 +22,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 from starlette.responses import Response
 
+from ketaplan.clinical.ledger import ml_to_cml
 from ketaplan.errors import InputError, InputProblems, KetaplanError
 from ketaplan.export.pdf import ledger_report_pdf
 from ketaplan.http.context import services
@@ -31,6 +32,8 @@ from ketaplan.services import Actor
 from ketaplan.services.ledger import (
     Supplier,
     VialIn,
+    check_delivery,
+    clean_text,
     receive_vials,
     record_administration,
     record_draw,
@@ -55,11 +58,20 @@ from ketaplan.services.ledger_stock import (
 )
 from ketaplan.units import parse_concentration_mg_per_ml
 from ketaplan.web.labels import humanise
-from ketaplan.web.rendering import call, form_of, redirect, render
+from ketaplan.web.rendering import call, field_errors, form_of, redirect, render
 
 router = APIRouter()
 
 SECRET_FIELDS = frozenset({"witness_password", "witness2_password", "password"})
+
+FIELD_NAMES = {
+    "number": "vial",
+    "container": "vial",
+    "mg_per_ml": "strength",
+    "witnesses": "witness_email",
+}
+"""The services' names for what the forms call otherwise (a vial's number is ``vial``)."""
+RECEIPT_FIELD_NAMES = {**FIELD_NAMES, "number": "numbers", "vials": "numbers"}
 
 
 def _int(form: Mapping[str, str], name: str, *, required: bool = True) -> int | None:
@@ -79,37 +91,67 @@ def _need(form: Mapping[str, str], name: str) -> str:
     return form.get(name, "")
 
 
+class _Typed:
+    """A form's ids read, and when one is not a number its typed fields checked too (with the
+    same checks the service runs first), so every bad field is refused in one answer."""
+
+    def __init__(self, form: Mapping[str, str]) -> None:
+        self.form = form
+        self.problems = InputProblems()
+
+    def id(self, name: str, *, required: bool = True) -> int | None:
+        return self.problems.check(_int, self.form, name, required=required)
+
+    def refuse_with(self, **typed: tuple[Callable[..., object], str]) -> None:
+        """Raise every problem if an id was bad, each typed field (``name=(check, field)``)
+        checked beside it; otherwise nothing (the service checks the typed fields itself)."""
+        if not self.problems.found:
+            return
+        for name, (check, field) in typed.items():
+            self.problems.check(check, self.form.get(name, ""), field)
+        self.problems.raise_any()
+
+
 def _receive(uow: Any, form: Mapping[str, str], actor: Actor) -> str:
     numbers = [n.strip() for n in form.get("numbers", "").replace(",", " ").split() if n.strip()]
-    problems = InputProblems()  # both typed values checked before either is refused
+    problems = InputProblems()  # the typed values and the delivery's fields checked together
     mg_per_ml = problems.check(parse_concentration_mg_per_ml, form.get("strength", ""), "strength")
     expiry = problems.check(clinic_date, form.get("expiry", ""), field="expiry")
-    problems.raise_any()
-    assert mg_per_ml is not None
-    assert expiry is not None
-    vials = [
-        VialIn(
-            n, _need(form, "ndc"), _need(form, "lot"), expiry, mg_per_ml, _need(form, "volume_ml")
-        )
-        for n in numbers
-    ]
     supplier = Supplier(
         _need(form, "supplier_name"),
         _need(form, "supplier_address"),
         _need(form, "supplier_dea"),
         _need(form, "receipt"),
     )
+    vials = [
+        VialIn(
+            n,
+            _need(form, "ndc"),
+            _need(form, "lot"),
+            expiry or date.max,
+            mg_per_ml or 1.0,
+            _need(form, "volume_ml"),
+        )
+        for n in numbers
+    ]
+    if problems.found:  # the rest of the delivery's fields, checked without writing anything
+        problems.check(check_delivery, supplier, vials)
+        problems.raise_any()
     done = receive_vials(uow, supplier, vials, actor=actor)
     return f"Received {len(done)} vial(s): {', '.join(w.container for w in done)}."
 
 
 def _draw(uow: Any, form: Mapping[str, str], actor: Actor) -> str:
+    typed = _Typed(form)
+    plan_id = typed.id("plan_id")
+    session_id = typed.id("session_id", required=False)
+    typed.refuse_with(volume_ml=(ml_to_cml, "volume_ml"), vial=(clean_text, "number"))
     done = record_draw(
         uow,
         _need(form, "vial"),
         _need(form, "volume_ml"),
-        plan_id=_int(form, "plan_id") or 0,
-        session_id=_int(form, "session_id", required=False),
+        plan_id=plan_id or 0,
+        session_id=session_id,
         actor=actor,
     )
     return f"Draw {done.entry_id}: {form.get('volume_ml')} mL from vial {done.container}."
@@ -124,7 +166,9 @@ def _administer(uow: Any, form: Mapping[str, str], actor: Actor, request: Reques
 
 
 def _waste(uow: Any, form: Mapping[str, str], actor: Actor) -> str:
-    draw_id = _int(form, "draw_id", required=False)
+    typed = _Typed(form)
+    draw_id = typed.id("draw_id", required=False)
+    typed.refuse_with(volume_ml=(ml_to_cml, "volume_ml"), reason=(clean_text, "reason"))
     done = record_waste(
         uow,
         reason=_need(form, "reason"),
@@ -139,7 +183,10 @@ def _waste(uow: Any, form: Mapping[str, str], actor: Actor) -> str:
 
 
 def _return(uow: Any, form: Mapping[str, str], actor: Actor) -> str:
-    done = record_return(uow, _int(form, "draw_id") or 0, _need(form, "volume_ml"), actor=actor)
+    typed = _Typed(form)
+    draw_id = typed.id("draw_id")
+    typed.refuse_with(volume_ml=(ml_to_cml, "volume_ml"))
+    done = record_return(uow, draw_id or 0, _need(form, "volume_ml"), actor=actor)
     return f"Returned to vial {done.container} (entry {done.entry_id})."
 
 
@@ -154,9 +201,12 @@ def _count(uow: Any, form: Mapping[str, str], actor: Actor) -> str:
 
 
 def _resolve(uow: Any, form: Mapping[str, str], actor: Actor) -> str:
+    typed = _Typed(form)
+    count_id = typed.id("count_id")
+    typed.refuse_with(reason=(clean_text, "reason"))
     done = resolve_discrepancy(
         uow,
-        _int(form, "count_id") or 0,
+        count_id or 0,
         reason=_need(form, "reason"),
         write_off=form.get("write_off") == "yes",
         actor=actor,
@@ -166,9 +216,15 @@ def _resolve(uow: Any, form: Mapping[str, str], actor: Actor) -> str:
 
 def _correct(uow: Any, form: Mapping[str, str], actor: Actor) -> str:
     void = form.get("void") == "yes"
+    typed = _Typed(form)
+    entry_id = typed.id("entry_id")
+    if void:
+        typed.refuse_with(reason=(clean_text, "reason"))
+    else:
+        typed.refuse_with(reason=(clean_text, "reason"), volume_ml=(ml_to_cml, "volume_ml"))
     changes = None if void else {"volume_ml": _need(form, "volume_ml")}
     done = correct_entry(
-        uow, _int(form, "entry_id") or 0, reason=_need(form, "reason"), changes=changes, actor=actor
+        uow, entry_id or 0, reason=_need(form, "reason"), changes=changes, actor=actor
     )
     return f"Correction {done.entry_id} recorded on vial {done.container}."
 
@@ -223,6 +279,7 @@ async def _page(
     *,
     note: str = "",
     error: str = "",
+    errors: Mapping[str, str] | None = None,
     form: Mapping[str, str] | None = None,
     action: str = "",
     status: int = 200,
@@ -239,6 +296,7 @@ async def _page(
             "cases": cases,
             "note": note,
             "error": error,
+            "errors": errors or {},
             "form": kept,
             "action": action,
             "reports": REPORTS,
@@ -285,10 +343,13 @@ async def ledger_action(
     except KetaplanError as refused:
         if refused.http_status in (401,):
             raise
+        names = RECEIPT_FIELD_NAMES if action == "receive" else FIELD_NAMES
+        beside = field_errors(refused, names) if isinstance(refused, InputError) else {}
         return await _page(
             request,
             actor,
-            error=refused.message,
+            error=beside.pop("", "") if beside else refused.message,
+            errors=beside,
             form=form,
             action=action,
             status=refused.http_status,

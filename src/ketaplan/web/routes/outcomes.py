@@ -94,7 +94,7 @@ async def questionnaire(token: LinkToken, request: Request) -> Response:
             "values": {},
             "missing": set(),
             "error": "",
-            "help": services(request).catalog.clinic.crisis_message,
+            "help": view.crisis_message,
         },
     )
 
@@ -134,9 +134,7 @@ async def answer(token: LinkToken, request: Request) -> Response:
                 # on the very next page, whatever comes after it.
                 flags = record.score.get("flags")
                 crisis = (
-                    context.catalog.clinic.crisis_message
-                    if isinstance(flags, list) and ITEM9_FLAG in flags
-                    else ""
+                    view.crisis_message if isinstance(flags, list) and ITEM9_FLAG in flags else ""
                 )
                 if remaining and not crisis:
                     return redirect(request.url.path)
@@ -162,7 +160,7 @@ async def answer(token: LinkToken, request: Request) -> Response:
             "values": form,
             "missing": missing,
             "error": error,
-            "help": context.catalog.clinic.crisis_message,
+            "help": view.crisis_message,
         },
         status=422,
     )

@@ -20,6 +20,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from starlette.responses import Response
 
+from ketaplan.clinical.chart_events import VITAL_FIELDS
 from ketaplan.errors import (
     ConflictError,
     InputError,
@@ -73,6 +74,10 @@ FIELDS: dict[str, tuple[str, ...]] = {
 }
 """The fields each form shows: an error naming one of them is shown beside it, any other
 error beside the form's button."""
+
+READING_FIELDS = {**VITAL_FIELDS, "blood_pressure": "systolic"}
+"""A reading's field in the domain's words, as the console's form names it (a blood pressure
+refused as a pair is shown beside its systolic box)."""
 
 DETAIL_WORDS = {
     "rate_ml_per_h": ("rate", "mL/h"),
@@ -175,8 +180,12 @@ def alert_lines(newest_first: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def errors_beside(kind: str, refused: KetaplanError) -> dict[str, str]:
     """The refusal keyed by the field of the form ``kind`` it is about; ``""`` (the form's
     button) when it names none of that form's fields."""
-    errors = field_errors(refused)
-    return {(name if name in FIELDS.get(kind, ()) else ""): text for name, text in errors.items()}
+    errors = field_errors(refused, READING_FIELDS)
+    beside: dict[str, str] = {}
+    for name, text in errors.items():
+        place = name if name in FIELDS.get(kind, ()) else ""
+        beside[place] = f"{beside[place]}; {text}" if place in beside else text
+    return beside
 
 
 def _forms_on_page(allowed: tuple[str, ...], summary: dict[str, object], held: bool) -> set[str]:

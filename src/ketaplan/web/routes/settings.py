@@ -12,7 +12,9 @@ from fastapi.responses import HTMLResponse
 from starlette.responses import Response
 
 from ketaplan.clinical.calendar import WEEKDAYS as WEEKDAY_KEYS
+from ketaplan.clinical.measurement import default_schedules
 from ketaplan.clinical.monitoring import rule_direction, threshold_text
+from ketaplan.clinical.outcomes import SCALES
 from ketaplan.errors import ConflictError, InputError
 from ketaplan.http.context import services
 from ketaplan.http.params import Line
@@ -27,11 +29,32 @@ from ketaplan.services.clinic_settings_form import (
     thresholds_as_text,
     vials_as_text,
 )
+from ketaplan.services.questionnaire_intervals import FIELD_PREFIX, MAX_EVERY_DAYS, MIN_EVERY_DAYS
 from ketaplan.web.rendering import call, field_errors, form_of, number, redirect, render
 
 router = APIRouter()
 
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+def _scheduled_scales() -> tuple[str, ...]:
+    """The scales some questionnaire schedule asks, in the catalog's order of scales."""
+    schedules = default_schedules()
+    return tuple(s for s in SCALES if schedules.catalog_every_days(s))
+
+
+def _questionnaire_rows() -> list[dict[str, Any]]:
+    """One row per scheduled scale: its field, title, and the catalog's intervals with the
+    schedule that asks it and the source."""
+    schedules = default_schedules()
+    return [
+        {
+            "name": FIELD_PREFIX + scale,
+            "title": SCALES[scale].title,
+            "defaults": schedules.catalog_every_days(scale),
+        }
+        for scale in _scheduled_scales()
+    ]
 
 
 def form_values(record: ClinicSettingsRecord) -> dict[str, str]:
@@ -48,6 +71,11 @@ def form_values(record: ClinicSettingsRecord) -> dict[str, str]:
         "address": record.address,
         "calendar_title": record.calendar_title,
         "dea_registration": record.dea_registration,
+        "crisis_message": record.crisis_message,
+        **{
+            FIELD_PREFIX + scale: str(record.every_days.get(scale, ""))
+            for scale in _scheduled_scales()
+        },
         **calendar_as_text(record.calendar),
         **thresholds_as_text(record.monitoring),
     }
@@ -69,6 +97,8 @@ def _page(
             )
             for category, rules in sorted(context.monitoring.by_category.items())
         ],
+        "questionnaires": _questionnaire_rows(),
+        "every_days_bounds": (MIN_EVERY_DAYS, MAX_EVERY_DAYS),
         **extra,
     }
 
@@ -91,6 +121,7 @@ def _typed(form: dict[str, str]) -> ClinicSettingsInput:
             address=form.get("address"),
             calendar_title=form.get("calendar_title"),
             dea_registration=form.get("dea_registration"),
+            crisis_message=form.get("crisis_message"),
         ),
         chairs=form.get("chairs"),
         calendar=CalendarInput(
@@ -103,6 +134,7 @@ def _typed(form: dict[str, str]) -> ClinicSettingsInput:
             max_per_week=form.get("max_per_week", ""),
         ),
         thresholds={k: v for k, v in form.items() if k.startswith("threshold__")},
+        every_days={k: v for k, v in form.items() if k.startswith(FIELD_PREFIX)},
     )
 
 

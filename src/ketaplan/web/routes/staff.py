@@ -22,7 +22,7 @@ from ketaplan.http.params import RecordId
 from ketaplan.http.security import SignedIn
 from ketaplan.services import ROLES, Actor
 from ketaplan.services.staff import NewStaffMember
-from ketaplan.web.rendering import call, form_of, redirect, render
+from ketaplan.web.rendering import call, field_errors, form_of, redirect, render
 
 router = APIRouter()
 
@@ -112,12 +112,7 @@ async def add_form(actor: SignedIn, request: Request) -> Response:
     try:
         member = await call(services(request).staff.add, new, actor=actor)
     except (InputError, ConflictError) as refused:
-        errors = refused.fields.get("errors")
-        by_field = (
-            {str(k): str(v) for k, v in errors.items()}
-            if isinstance(errors, dict)
-            else {str(refused.fields.get("field") or "email"): refused.message}
-        )
+        by_field = field_errors(refused, {"": "email"})
         return await _page(
             request,
             actor,
