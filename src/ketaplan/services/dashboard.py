@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import exists, select
-from sqlalchemy.orm import aliased
+from sqlalchemy import ScalarSelect, func, select
+from sqlalchemy.orm import InstrumentedAttribute, aliased
 
 from ketaplan.services.actors import Actor
 from ketaplan.services.audit_actions import AuditAction
@@ -29,6 +30,8 @@ from ketaplan.store.models import (
     QuestionnaireResponse,
     TreatmentCourse,
 )
+
+T = TypeVar("T")
 
 FLAG_WINDOW = timedelta(days=14)
 REASSESS_WINDOW = timedelta(days=42)
@@ -74,34 +77,53 @@ class Dashboard:
     flags: tuple[ItemNineFlag, ...]
 
 
+def _name(patient_id: InstrumentedAttribute[int]) -> ScalarSelect[str]:
+    """The patient's current name, looked up by key for the row that names the patient."""
+    return select(Patient.full_name).where(Patient.id == patient_id).scalar_subquery()
+
+
+def _course(
+    column: InstrumentedAttribute[T], course_id: InstrumentedAttribute[int]
+) -> ScalarSelect[T]:
+    """A column of the course, looked up by key for the row that names the course."""
+    return select(column).where(TreatmentCourse.id == course_id).scalar_subquery()
+
+
 def clinic_dashboard(uow: UnitOfWork, *, actor: Actor, zone: ZoneInfo) -> Dashboard:
     """Today in the clinic's zone; shown patients are recorded in the audit event.
 
-    Three indexed reads, each bounded by what it shows (a day's bookings, series that ended in
-    the reassessment window, a fortnight's PHQ-9 answers), never by what the clinic has ever
-    recorded; no statement's parameters grow with the clinic. A role that does not see
-    clinical facts gets no protocols and no flags (the PHQ-9 answers are not even read)."""
+    Three reads, each driven by an index range bounded by what it shows (a day's bookings, the
+    bookings of the reassessment window, a fortnight's PHQ-9 answers), never by what the
+    clinic has ever recorded; no statement's parameters grow with the clinic. Each row's
+    patient name, course and session are looked up by key as correlated subqueries, not
+    joined: a join leaves the planner free to hash the whole patient and course tables (which
+    PostgreSQL did, its cost estimate of a few hundred key lookups being higher than of one
+    pass over every row: exponent 0.17 from 200 to 20,000 patients), and a subquery in the
+    select list is run per row, by key, on both databases. A role that does not see clinical
+    facts gets no protocols and no flags (the PHQ-9 answers are not even read)."""
     clinical = sees_clinical_facts(actor)
     with uow.reading():
         now = uow.clock()
         today = now.astimezone(zone).date()
         day_start = datetime.combine(today, time(), zone)
-        bookings = (
-            select(
-                CourseBooking.patient_id,
-                Patient.full_name,
-                CourseBooking.course_id,
-                TreatmentCourse.protocol_key,
-                CourseBooking.number,
-                CourseBooking.start_at,
-                InfusionSession.id,
+        session_id = (
+            select(InfusionSession.id)
+            .where(
+                InfusionSession.course_id == CourseBooking.course_id,
+                InfusionSession.number == CourseBooking.number,
             )
-            .join(TreatmentCourse, TreatmentCourse.id == CourseBooking.course_id)
-            .join(Patient, Patient.id == CourseBooking.patient_id)
-        ).outerjoin(
-            InfusionSession,
-            (InfusionSession.course_id == CourseBooking.course_id)
-            & (InfusionSession.number == CourseBooking.number),
+            .order_by(InfusionSession.id.desc())  # one session a booking; the newest
+            .limit(1)
+            .scalar_subquery()
+        )
+        bookings = select(
+            CourseBooking.patient_id,
+            _name(CourseBooking.patient_id),
+            CourseBooking.course_id,
+            _course(TreatmentCourse.protocol_key, CourseBooking.course_id),
+            CourseBooking.number,
+            CourseBooking.start_at,
+            session_id,
         )
         chairs = [
             ChairBooking(*row)
@@ -114,30 +136,31 @@ def clinic_dashboard(uow: UnitOfWork, *, actor: Actor, zone: ZoneInfo) -> Dashbo
             )
         ]
         # A series ends on the day of its last booking: one indexed range of the clinic's
-        # bookings over the window (not every course of the clinic, filtered by its last day).
+        # bookings over the window (not every course of the clinic, filtered by its last day),
+        # each kept if it is its course's last booking of the series (a booster is not).
         later = aliased(CourseBooking)
+        last_number = (
+            select(func.max(later.number))
+            .where(later.course_id == CourseBooking.course_id, later.booster.is_(None))
+            .scalar_subquery()
+        )
+        last_day = _course(TreatmentCourse.last_day, CourseBooking.course_id).label("last_day")
         last_bookings = (
             select(
                 CourseBooking.patient_id,
-                Patient.full_name,
+                _name(CourseBooking.patient_id),
                 CourseBooking.course_id,
-                TreatmentCourse.protocol_key,
-                TreatmentCourse.last_day,
+                _course(TreatmentCourse.protocol_key, CourseBooking.course_id),
+                last_day,
             )
-            .join(TreatmentCourse, TreatmentCourse.id == CourseBooking.course_id)
-            .join(Patient, Patient.id == CourseBooking.patient_id)
             .where(
                 CourseBooking.clinic_id == actor.clinic_id,
                 CourseBooking.start_at >= datetime.combine(today - REASSESS_WINDOW, time(), zone),
                 CourseBooking.start_at < day_start,
                 CourseBooking.booster.is_(None),
-                ~exists().where(
-                    later.course_id == CourseBooking.course_id,
-                    later.number > CourseBooking.number,
-                    later.booster.is_(None),
-                ),
+                CourseBooking.number == last_number,
             )
-            .order_by(TreatmentCourse.last_day, TreatmentCourse.id)
+            .order_by(last_day, CourseBooking.course_id)
         )
         ended = [SeriesEnded(*row) for row in uow.db.execute(last_bookings)]
         flags = _item_nine_flags(uow, actor, now) if clinical else []
@@ -162,24 +185,32 @@ def clinic_dashboard(uow: UnitOfWork, *, actor: Actor, zone: ZoneInfo) -> Dashbo
 
 def _item_nine_flags(uow: UnitOfWork, actor: Actor, now: datetime) -> list[ItemNineFlag]:
     """The fortnight's PHQ-9 answers with item 9 above 0 that no clinician has reviewed yet
-    (:mod:`ketaplan.services.item9_reviews`), newest first."""
+    (:mod:`ketaplan.services.item9_reviews`), newest first. Each answer's clinic and name are
+    its patient's, and whether it was reviewed is one lookup of its review, all by key per
+    answer (a join or ``NOT EXISTS`` would let the planner hash every patient or review)."""
+    clinic = select(Patient.clinic_id).where(Patient.id == QuestionnaireResponse.patient_id)
+    review = (
+        select(Item9Review.id)
+        .where(Item9Review.response_id == QuestionnaireResponse.id)
+        .scalar_subquery()
+    )
     answers = select(
         QuestionnaireResponse.patient_id,
-        Patient.full_name,
+        _name(QuestionnaireResponse.patient_id),
         QuestionnaireResponse.id,
         QuestionnaireResponse.total,
         QuestionnaireResponse.answered_at,
         QuestionnaireResponse.flags,
-    ).join(Patient, Patient.id == QuestionnaireResponse.patient_id)
+    )
     return [
         ItemNineFlag(patient_id, name, response_id, total, answered_at)
         for patient_id, name, response_id, total, answered_at, answer_flags in (
             uow.db.execute(
                 answers.where(
-                    Patient.clinic_id == actor.clinic_id,
                     QuestionnaireResponse.scale == "phq9",
                     QuestionnaireResponse.answered_at >= now - FLAG_WINDOW,
-                    ~exists().where(Item9Review.response_id == QuestionnaireResponse.id),
+                    clinic.scalar_subquery() == actor.clinic_id,
+                    review.is_(None),
                 ).order_by(QuestionnaireResponse.answered_at.desc())
             )
         )

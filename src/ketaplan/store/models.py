@@ -149,6 +149,20 @@ class PatientNameTrigram(Base):
     patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id"), primary_key=True, index=True)
 
 
+class PatientNameTrigramCount(Base):
+    """How many of a clinic's patients hold a three-character piece in their current name key:
+    ``patient_name_trigram``'s entries counted, kept in step with them in the same transaction,
+    so a search learns which piece of what was typed is rarest from one row a piece instead of
+    counting entries (:mod:`ketaplan.store.name_search`). Derived, like the pieces themselves;
+    a piece nobody holds any more keeps its row at 0."""
+
+    __tablename__ = "patient_name_trigram_count"
+
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinic.id"), primary_key=True)
+    trigram: Mapped[str] = mapped_column(String(3), primary_key=True)
+    holders: Mapped[int]
+
+
 class PatientVersion(Base):
     """One version of a patient's details: what was typed, and the validated profile."""
 

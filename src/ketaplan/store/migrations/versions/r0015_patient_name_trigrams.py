@@ -18,7 +18,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from ketaplan.store.name_search import index_new_patient_names
+from ketaplan.store.name_search import insert_name_trigrams
 
 revision: str = "0015"
 down_revision: str | None = "0014"
@@ -61,7 +61,7 @@ def upgrade() -> None:
         ).all()
         if not patients:
             break
-        index_new_patient_names(connection, [(row[0], row[1], row[2]) for row in patients])
+        insert_name_trigrams(connection, [(row[0], row[1], row[2]) for row in patients])
         after = patients[-1][1]
 
 
