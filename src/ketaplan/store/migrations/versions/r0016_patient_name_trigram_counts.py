@@ -6,7 +6,7 @@ a common part of a name grew with the clinic; :mod:`ketaplan.store.name_search`)
 Filled here from ``patient_name_trigram`` (0015). Derived, like that table: nothing is appended
 to the audit chain.
 
-Revision ID: 0019
+Revision ID: 0016
 Revises: 0015
 Create Date: 2026-12-02
 """
@@ -16,7 +16,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0019"
+revision: str = "0016"
 down_revision: str | None = "0015"
 branch_labels: str | None = None
 depends_on: str | None = None
