@@ -39,7 +39,6 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from hashlib import sha256
-from itertools import chain
 from json.encoder import encode_basestring
 from typing import Any, cast
 
@@ -65,6 +64,7 @@ from ketaplan.store.audit_records import (
     RecordProblem,
     check_all,
     check_written,
+    driver_rows,
     hashed_time,
     sqlite_utc_iso,
     utc_time_text,
@@ -279,7 +279,12 @@ def _walked(dialect: str) -> tuple[Any, ...]:
     )
 
 
-_WALKED = {dialect: _walked(dialect) for dialect in ("sqlite", "postgresql")}
+_WALK = {
+    dialect: select(*_walked(dialect))
+    .where(_EVENTS.c.seq > bindparam("after_seq"), _EVENTS.c.seq <= bindparam("head_seq"))
+    .order_by(_EVENTS.c.seq)
+    for dialect in ("sqlite", "postgresql")
+}
 
 
 _SCAN: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
@@ -530,15 +535,12 @@ def verify_audit_chain(
                 ),
                 start.seq,
             )
-    statement = (
-        select(*_WALKED[db.get_bind().dialect.name])
-        .where(_EVENTS.c.seq > start.seq, _EVENTS.c.seq <= head_seq)
-        .order_by(_EVENTS.c.seq)
-        .execution_options(yield_per=batch_size)
-    )
+    connection = db.connection()
+    statement = _WALK[connection.dialect.name]
     ledger = RecordLedger.empty()
-    with db.execute(statement) as result:
-        walked = _walk(chain.from_iterable(result.partitions()), start, ledger)
+    bounds = {"after_seq": start.seq, "head_seq": head_seq}
+    with driver_rows(connection, statement, batch_size, bounds) as rows:
+        walked = _walk(rows, start, ledger)
     if walked.broken is not None:
         return walked
     # Rows past the head: appends committed during the walk (the head has moved on since),
@@ -578,7 +580,6 @@ def verify_audit_chain(
         kept = db.scalar(select(_EVENTS.c.hash).where(_EVENTS.c.seq == anchor.seq))
         if kept != anchor.hash:
             return replace(walked, broken=_anchor_missed(anchor, kept, walked.checked))
-    connection = db.connection()
     problems = check_written(connection, ledger) if start.seq else check_all(connection, ledger)
     return replace(walked, records=tuple(problems))
 
