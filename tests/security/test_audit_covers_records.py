@@ -662,3 +662,89 @@ def _ledger_writes(uow: UnitOfWork, admin: Actor) -> None:
     vial = VialIn("K-1", "0409-2051-05", "L1", date(2030, 1, 1), 10.0, 20)
     receive_vials(uow, Supplier("Supplier", "1 Main St", "RS0000000"), [vial], actor=admin)
     record_count(uow, "K-1", 20, actor=admin)
+
+
+def test_a_time_stored_in_another_shape_still_verifies_and_a_changed_one_is_found(
+    database: Database, clinic: Clinic
+) -> None:
+    """The walk reads times in their hashed form written by the database (issue 19); text of
+    another shape than SQLAlchemy's (a 'T' between date and time, written by another tool) is
+    parsed as before: the same instant still verifies, another instant is found, in a record
+    and in an event. SQLite only: PostgreSQL keeps times as times."""
+    if database.engine.dialect.name != "sqlite":
+        pytest.skip("only SQLite keeps a time as text of some shape")
+    rows = TABLES["session_event"]
+
+    def reshape(connection: Connection, table: str, column: str, key: str, key_value: int) -> str:
+        stored = connection.scalar(
+            text(f"SELECT {column} FROM {table} WHERE {key} = :k"), {"k": key_value}
+        )
+        assert isinstance(stored, str)
+        assert len(stored) == 26
+        connection.execute(
+            text(f"UPDATE {table} SET {column} = :v WHERE {key} = :k"),
+            {"v": f"{stored[:10]}T{stored[11:]}", "k": key_value},
+        )
+        return stored
+
+    def same_instant(connection: Connection) -> int:
+        record_id = _newest(connection, "session_event")
+        reshape(connection, "session_event", "recorded_at", "id", record_id)
+        reshape(connection, "audit_event", "occurred_at", "seq", 2)
+        return record_id
+
+    with database.engine.begin() as connection:
+        connection.execute(text("DROP TRIGGER IF EXISTS audit_event_no_update"))
+    record_id = _tamper(database, "session_event", same_instant)
+    assert _verify(database).ok
+
+    def another_instant(connection: Connection) -> int:
+        stored = connection.scalar(select(rows.c.recorded_at).where(rows.c.id == record_id))
+        assert stored is not None
+        connection.execute(
+            text("UPDATE session_event SET recorded_at = :v WHERE id = :k"),
+            {"v": (stored + timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%S.%f"), "k": record_id},
+        )
+        return record_id
+
+    _tamper(database, "session_event", another_instant)
+    result = _verify(database)
+    assert result.broken is None
+    assert [(p.table, p.record_id) for p in result.records] == [("session_event", record_id)]
+    with database.engine.begin() as connection:
+        connection.execute(
+            text("UPDATE audit_event SET occurred_at = '2020-01-01T00:00:00.000001' WHERE seq = 2")
+        )
+    broken = _verify(database).broken
+    assert broken is not None
+    assert broken.seq == 2
+    assert "was changed" in broken.reason
+
+
+def test_record_text_outside_ascii_hashes_alike_in_the_database_and_in_python(
+    database: Database, clinic: Clinic, uow: UnitOfWork, nurse: Actor, catalog: Catalog
+) -> None:
+    """On PostgreSQL a full check hashes JSON columns in SQL (issue 19), a write hashes them in
+    Python: a name outside ASCII, with an emoji, quotes and a backslash, must give the same
+    digest, so the record verifies; and a change to it is still found. On both databases."""
+    update_patient(
+        uow,
+        clinic.patient.patient_id,
+        replace(clinic.patient.details, full_name='Zoë Ångström-Łukasiewicz "Ω" \\ 😀'),
+        expected_version=clinic.patient.version,
+        actor=nurse,
+        catalog=catalog,
+    )
+    assert _verify(database).ok
+    version_id = _tamper(
+        database,
+        "patient_version",
+        lambda connection: _set(
+            connection,
+            "patient_version",
+            _newest(connection, "patient_version"),
+            full_name="Zoe Angstrom",
+        ),
+    )
+    result = _verify(database)
+    assert [(p.table, p.record_id) for p in result.records] == [("patient_version", version_id)]

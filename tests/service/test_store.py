@@ -141,6 +141,8 @@ def _without_append_only_triggers(database: Database, statement: str) -> None:
     [
         ("UPDATE audit_event SET details = '{\"n\": 9}' WHERE seq = 2", 2, "was changed"),
         ("UPDATE audit_event SET origin = 'cli' WHERE seq = 3", 3, "was changed"),
+        ("UPDATE audit_event SET actor_role = NULL WHERE seq = 2", 2, "was changed"),
+        ("UPDATE audit_event SET seq = 9 WHERE seq = 3", 3, "is missing"),
         ("DELETE FROM audit_event WHERE seq = 2", 2, "is missing"),
         ("DELETE FROM audit_event WHERE seq = 4", 4, "removed from the end"),
         (

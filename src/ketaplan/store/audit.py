@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from hashlib import sha256
@@ -64,7 +64,10 @@ from ketaplan.store.audit_records import (
     RecordProblem,
     check_all,
     check_written,
+    driver_rows,
+    hashed_time,
     sqlite_utc_iso,
+    utc_time_text,
 )
 from ketaplan.store.models import AuditChainHead, AuditEvent
 
@@ -255,23 +258,38 @@ class ChainVerification:
         }
 
 
-_WALKED = (
-    _EVENTS.c.id,
-    _EVENTS.c.prev_hash,
-    _EVENTS.c.hash,
-    *(
-        # The time as the driver gives it (SQLite's text is turned into the hashed form once,
-        # below, instead of through the column type's layers), and the JSON as the text
-        # stored (PostgreSQL's ``json`` keeps it verbatim): hashed as it is when it is the
-        # canonical text (:func:`_spliced`), parsed only when it is not.
-        type_coerce(_EVENTS.c[column], String)
-        if column == "occurred_at"
-        else cast_to(_EVENTS.c[column], Text)
-        if column in ("details", "records")
-        else _EVENTS.c[column]
-        for column in _HASHED_COLUMNS
-    ),
-)
+def _walked(dialect: str) -> tuple[Any, ...]:
+    """The columns a walk reads: the time as UTC text in one shape on both databases
+    (:func:`~ketaplan.store.audit_records.utc_time_text`, turned into the hashed form by
+    cutting and joining), and the JSON as the text stored (PostgreSQL's ``json`` keeps it
+    verbatim): hashed as it is when it is the canonical text (:func:`_spliced`), parsed only
+    when it is not."""
+    return (
+        _EVENTS.c.id,
+        _EVENTS.c.prev_hash,
+        _EVENTS.c.hash,
+        *(
+            utc_time_text(_EVENTS.c[column], dialect)
+            if column == "occurred_at"
+            else cast_to(_EVENTS.c[column], Text)
+            if column in ("details", "records")
+            else _EVENTS.c[column]
+            for column in _HASHED_COLUMNS
+        ),
+    )
+
+
+_WALK = {
+    dialect: select(*_walked(dialect))
+    .where(_EVENTS.c.seq > bindparam("after_seq"), _EVENTS.c.seq <= bindparam("head_seq"))
+    .order_by(_EVENTS.c.seq)
+    for dialect in ("sqlite", "postgresql")
+}
+
+
+_SCAN: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
+"""The decoder's scanner, without the checks of ``json.loads`` around it: for the records text
+of an event whose hash matched, so the text is what was hashed (canonical JSON)."""
 
 
 def _json(stored: object) -> Any:
@@ -349,51 +367,120 @@ def _walk(
     """Check each row's sequence, link and hash, from the one after ``start``, and note in
     ``ledger`` the records each verified event wrote.
 
-    Rows, not ORM objects: loading each event as an object cost more than hashing it."""
+    Rows, not ORM objects: loading each event as an object cost more than hashing it. The
+    usual event (in sequence, linked, its JSON stored as canonical text) is hashed in this
+    loop as :func:`_spliced` writes it, with no call per column; anything else (an event
+    stored before its text was canonical, a value of an unexpected type, a break) goes the
+    exact way, :func:`_event_problem`."""
     expected_seq = start.seq + 1
     prev_hash = start.hash
+    quoted = _QUOTED
+    integer = int.__repr__
+    hashed = sha256
+    loads = _SCAN
+    latest = ledger.latest
     spliced_last = True  # which way the last event matched: runs of old and new rows
-    for event_id, event_prev_hash, event_hash, *values in rows:
-        seq, occurred_at, action = values[0], _utc_iso(values[1]), values[5]
-        problem = None
-        parsed: dict[str, Any] | None = None
-        if seq != expected_seq:
-            problem = (
-                f"audit event {expected_seq} is missing (the next row has sequence {seq})"
-                if seq > expected_seq
-                else f"sequence {seq} appears twice or out of order"
-            )
-        elif event_prev_hash != prev_hash:
-            problem = (
-                f"audit event {seq} does not link to event {expected_seq - 1}: its "
-                "prev_hash differs from that row's hash (a row was removed, inserted or rehashed)"
-            )
-        else:
-            ways = (_spliced, _parsed) if spliced_last else (_parsed, _spliced)
-            for way in ways:
-                written = way(values, occurred_at)
-                text = written if isinstance(written, str) else canonical_json(written)
-                if sha256((prev_hash + text).encode("utf-8")).hexdigest() == event_hash:
-                    spliced_last = way is _spliced
-                    parsed = None if isinstance(written, str) else written
-                    break
-            else:
-                problem = (
-                    f"audit event {seq} was changed after it was written: its content no "
-                    "longer matches its hash"
+    for row in rows:
+        (
+            event_id,
+            event_prev_hash,
+            event_hash,
+            seq,
+            at,
+            user_id,
+            role,
+            origin,
+            action,
+            entity_type,
+            entity_id,
+            patient_id,
+            details,
+            records,
+        ) = row
+        matched = False
+        if spliced_last and seq == expected_seq and event_prev_hash == prev_hash:
+            try:
+                text = (
+                    f'{prev_hash}{{"action":{quoted(action)},"actor_role":'
+                    f'{"null" if role is None else quoted(role)},"actor_user_id":'
+                    f'{"null" if user_id is None else integer(user_id)},"details":{details},'
+                    f'"entity_id":{quoted(entity_id)},"entity_type":{quoted(entity_type)},'
+                    f'"occurred_at":{quoted(at)},"origin":{quoted(origin)},"patient_id":'
+                    f"{'null' if patient_id is None else integer(patient_id)},"
+                    + ("" if records is None else f'"records":{records},')
+                    + f'"seq":{integer(seq)}}}'
                 )
-        if problem:
-            broken = BrokenLink(expected_seq, event_id, problem)
-            return ChainVerification(expected_seq - 1, prev_hash, broken, start.seq + 1)
-        if parsed is not None:  # parsed already to hash it
-            ledger.note(seq, action, parsed["details"], parsed.get("records"))
+            except TypeError:
+                pass
+            else:
+                matched = hashed(text.encode("utf-8")).hexdigest() == event_hash
+        if matched and action != COVERED_ACTION:
+            if records is not None:
+                for record in loads(records, 0)[0]:
+                    by_id = latest.get(record["table"])
+                    if by_id is not None:
+                        by_id[int(record["id"])] = (record["hash"], seq)
         else:
-            records = values[10]
-            details = _json(values[9]) if action == COVERED_ACTION else {}
-            ledger.note(seq, action, details, None if records is None else _json(records))
+            values = row[3:]
+            problem, parsed, spliced_last = _event_problem(
+                values, expected_seq, prev_hash, event_prev_hash, event_hash, spliced_last
+            )
+            if problem:
+                broken = BrokenLink(expected_seq, event_id, problem)
+                return ChainVerification(expected_seq - 1, prev_hash, broken, start.seq + 1)
+            if parsed is not None:  # parsed already to hash it
+                ledger.note(seq, action, parsed["details"], parsed.get("records"))
+            else:
+                ledger.note(
+                    seq,
+                    action,
+                    _json(details) if action == COVERED_ACTION else {},
+                    None if records is None else _json(records),
+                )
         prev_hash = event_hash
         expected_seq += 1
     return ChainVerification(expected_seq - 1, prev_hash, None, start.seq + 1)
+
+
+def _event_problem(
+    values: Sequence[Any],
+    expected_seq: int,
+    prev_hash: str,
+    event_prev_hash: str,
+    event_hash: str,
+    spliced_last: bool,
+) -> tuple[str | None, dict[str, Any] | None, bool]:
+    """An event checked the exact way: what is wrong with it (or None), its fields if they
+    were parsed to hash them, and which way it matched."""
+    seq = values[0]
+    if seq != expected_seq:
+        problem = (
+            f"audit event {expected_seq} is missing (the next row has sequence {seq})"
+            if seq > expected_seq
+            else f"sequence {seq} appears twice or out of order"
+        )
+        return problem, None, spliced_last
+    if event_prev_hash != prev_hash:
+        problem = (
+            f"audit event {seq} does not link to event {expected_seq - 1}: its "
+            "prev_hash differs from that row's hash (a row was removed, inserted or rehashed)"
+        )
+        return problem, None, spliced_last
+    occurred_at = hashed_time(values[1])
+    ways = (_spliced, _parsed) if spliced_last else (_parsed, _spliced)
+    for way in ways:
+        try:
+            written = way(values, occurred_at)
+            text = written if isinstance(written, str) else canonical_json(written)
+        except (TypeError, ValueError):  # a value no event holds: not what was hashed
+            continue
+        if sha256((prev_hash + text).encode("utf-8")).hexdigest() == event_hash:
+            return None, None if isinstance(written, str) else written, way is _spliced
+    problem = (
+        f"audit event {seq} was changed after it was written: its content no "
+        "longer matches its hash"
+    )
+    return problem, None, spliced_last
 
 
 def verify_audit_chain(
@@ -401,7 +488,7 @@ def verify_audit_chain(
     *,
     since: VerifiedPosition | None = None,
     anchor: VerifiedPosition | None = None,
-    batch_size: int = 5000,
+    batch_size: int = 20_000,
 ) -> ChainVerification:
     """Walk the audit trail in sequence order and report the first row that breaks it, then
     the records changed, deleted or inserted outside ketaplan.
@@ -448,15 +535,12 @@ def verify_audit_chain(
                 ),
                 start.seq,
             )
-    statement = (
-        select(*_WALKED)
-        .where(_EVENTS.c.seq > start.seq, _EVENTS.c.seq <= head_seq)
-        .order_by(_EVENTS.c.seq)
-        .execution_options(yield_per=batch_size)
-    )
+    connection = db.connection()
+    statement = _WALK[connection.dialect.name]
     ledger = RecordLedger.empty()
-    with db.execute(statement) as result:
-        walked = _walk(result, start, ledger)
+    bounds = {"after_seq": start.seq, "head_seq": head_seq}
+    with driver_rows(connection, statement, batch_size, bounds) as rows:
+        walked = _walk(rows, start, ledger)
     if walked.broken is not None:
         return walked
     # Rows past the head: appends committed during the walk (the head has moved on since),
@@ -496,7 +580,6 @@ def verify_audit_chain(
         kept = db.scalar(select(_EVENTS.c.hash).where(_EVENTS.c.seq == anchor.seq))
         if kept != anchor.hash:
             return replace(walked, broken=_anchor_missed(anchor, kept, walked.checked))
-    connection = db.connection()
     problems = check_written(connection, ledger) if start.seq else check_all(connection, ledger)
     return replace(walked, records=tuple(problems))
 
