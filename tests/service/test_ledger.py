@@ -533,3 +533,26 @@ def test_a_report_period_is_the_clinics_days_not_utc_days(uow: UnitOfWork, nurse
     assert len(on_the_7th) == 1
     assert "K-0701" in str(on_the_7th)
     assert on_the_8th == []
+
+
+def test_a_vial_may_be_drawn_from_until_midnight_of_its_expiry_day_in_the_clinic(
+    database: Database,
+    uow: UnitOfWork,
+    nurse: Actor,
+    order: int,
+    rows: Callable[[type[Base]], int],
+) -> None:
+    """A label's expiry is a day of the clinic's calendar: at 18:00 on the 7th in the clinic (the
+    8th in UTC) a vial expiring on the 7th is still in date; at 00:30 on the 8th it is not."""
+    label = VialIn("K-0707", "0409-2051-05", "LOT-7731", date(2026, 12, 7), 10.0, 20.0)
+    receive_vials(uow, SUPPLIER, [label], actor=nurse)
+    drawn = record_draw(uow, "K-0707", 1, plan_id=order, actor=nurse)
+    assert drawn.balance.in_vial_cml == 1900
+    after_midnight = UnitOfWork(
+        database.session_factory, clock=lambda: CLINIC_EVENING + timedelta(hours=6, minutes=30)
+    )
+    before = rows(LedgerEntry)
+    with pytest.raises(LedgerRefusal) as refused:
+        record_draw(after_midnight, "K-0707", 1, plan_id=order, actor=nurse)
+    assert refused.value.code == "ledger.expired"
+    _nothing_written(rows, before)

@@ -26,7 +26,7 @@ correct an entry              its author, a prescriber or an admin
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
@@ -54,6 +54,7 @@ from ketaplan.services.audit_actions import AuditAction
 from ketaplan.services.ledger_signatures import Witness, check_witness, still_witness
 from ketaplan.services.ledger_store import (
     add_entry,
+    clinic_zone_of,
     container_rows,
     find_container,
     find_entry,
@@ -135,7 +136,8 @@ def clean_text(value: str, field: str, *, required: bool = True, limit: int = 20
 
 def entry_written(uow: UnitOfWork, row: EntryRow, container: LedgerContainer) -> Written:
     """The entry written and the vial's balance folded again from its rows (with real ids)."""
-    balance = fold(to_entries(container_rows(uow, container.id), container))
+    rows = container_rows(uow, container.id)
+    balance = fold(to_entries(rows, container, clinic_zone_of(uow, container)))
     return Written(row.id, row.seq, row.kind, container.number, balance)
 
 
@@ -143,8 +145,9 @@ def check_candidate(
     uow: UnitOfWork, container: LedgerContainer, candidate: LedgerEntry
 ) -> tuple[list[LedgerEntry], ContainerBalance]:
     """The vial's entries and its balance with ``candidate`` (id 0) added; refused if impossible."""
-    entries = to_entries(container_rows(uow, container.id), container)
-    return entries, append(entries, candidate)
+    zone = clinic_zone_of(uow, container)
+    entries = to_entries(container_rows(uow, container.id), container, zone)
+    return entries, append(entries, replace(candidate, at=candidate.at.astimezone(zone)))
 
 
 def audit_entry(
@@ -419,7 +422,8 @@ def record_administration(
                 code="ledger.session_not_stopped",
                 fields={"field": "draw_id", "state": str(chart.state)},
             )
-        given = fold(to_entries(container_rows(uow, container.id), container)).draw(draw.id)
+        rows = container_rows(uow, container.id)
+        given = fold(to_entries(rows, container, clinic_zone_of(uow, container))).draw(draw.id)
         if given.administered_cml > 0:
             raise LedgerRefusal(
                 f"what session {session.id} delivered from draw {draw.id} is already recorded "

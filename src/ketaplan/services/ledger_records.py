@@ -29,7 +29,7 @@ from ketaplan.services.actors import Actor, Role, require_role
 from ketaplan.services.audit_actions import AuditAction
 from ketaplan.services.courses import clinic_zone
 from ketaplan.services.ledger_loss_rows import loss_report_rows
-from ketaplan.services.ledger_store import to_container, to_entries
+from ketaplan.services.ledger_store import clinic_zone_of, to_container, to_entries
 from ketaplan.services.patient_contacts import NO_ADDRESS
 from ketaplan.services.patient_history import addresses_at
 from ketaplan.services.unit_of_work import UnitOfWork
@@ -141,13 +141,13 @@ def _all_rows(uow: UnitOfWork, actor: Actor) -> list[EntryRow]:
 
 
 def _balances(
-    containers: Sequence[LedgerContainer], rows: Sequence[EntryRow]
+    containers: Sequence[LedgerContainer], rows: Sequence[EntryRow], zone: ZoneInfo
 ) -> dict[int, ContainerBalance]:
     by_container: dict[int, list[EntryRow]] = {}
     for row in rows:
         if row.container_id is not None:
             by_container.setdefault(row.container_id, []).append(row)
-    return {c.id: fold(to_entries(by_container.get(c.id, []), c)) for c in containers}
+    return {c.id: fold(to_entries(by_container.get(c.id, []), c, zone)) for c in containers}
 
 
 def vial_history(uow: UnitOfWork, number: str, *, actor: Actor) -> dict[str, Any]:
@@ -159,7 +159,7 @@ def vial_history(uow: UnitOfWork, number: str, *, actor: Actor) -> dict[str, Any
         container = find_container(uow, number, actor)
         rows = container_rows(uow, container.id)
         emails = _emails(uow, rows)
-        balance = fold(to_entries(rows, container))
+        balance = fold(to_entries(rows, container, clinic_zone_of(uow, container)))
         uow.audit(
             actor,
             AuditAction.LEDGER_VIAL_READ,
@@ -209,8 +209,9 @@ def order_ledger(uow: UnitOfWork, plan_id: int, *, actor: Actor) -> dict[str, An
         plan = find_plan(uow, plan_id, actor)
         entries = care_entries(uow, actor=actor, plan_id=plan_id)
         containers = _containers(uow, actor)
-        balances = _balances(containers, _all_rows(uow, actor))
-        today = uow.clock().astimezone(clinic_zone(uow, actor)).date()
+        zone = clinic_zone(uow, actor)
+        balances = _balances(containers, _all_rows(uow, actor), zone)
+        today = uow.clock().astimezone(zone).date()
         uow.audit(actor, AuditAction.LEDGER_ORDER_READ, "plan", plan_id, patient_id=plan.patient_id)
         uow.commit()
     preparation = (plan.plan or {}).get("preparation") or {}
@@ -249,8 +250,9 @@ def stock(uow: UnitOfWork, *, actor: Actor) -> dict[str, Any]:
     require_role(actor, READING, "reading the controlled-substance ledger")
     with uow.reading():
         containers = _containers(uow, actor)
-        balances = _balances(containers, _all_rows(uow, actor))
-        today = uow.clock().astimezone(clinic_zone(uow, actor)).date()
+        zone = clinic_zone(uow, actor)
+        balances = _balances(containers, _all_rows(uow, actor), zone)
+        today = uow.clock().astimezone(zone).date()
         uow.audit(actor, AuditAction.LEDGER_STOCK_READ, "clinic", actor.clinic_id)
         uow.commit()
     vials = [

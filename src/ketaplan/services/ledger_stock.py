@@ -24,6 +24,7 @@ from ketaplan.clinical.ledger import (
 from ketaplan.errors import InputError, InputProblems, PermissionDenied
 from ketaplan.services.actors import Actor, require_role
 from ketaplan.services.audit_actions import AuditAction
+from ketaplan.services.courses import clinic_zone
 from ketaplan.services.ledger import (
     COUNTING,
     DESTROYING,
@@ -38,6 +39,7 @@ from ketaplan.services.ledger_signatures import check_witness, still_witness
 from ketaplan.services.ledger_store import (
     CORRECTABLE_FIELDS,
     add_entry,
+    clinic_zone_of,
     container_rows,
     find_container,
     find_entry,
@@ -206,7 +208,8 @@ def take_inventory(
                 select(LedgerContainer).where(LedgerContainer.clinic_id == actor.clinic_id)
             )
         }
-        entries = {n: to_entries(container_rows(uow, c.id), c) for n, c in containers.items()}
+        zone = clinic_zone(uow, actor)
+        entries = {n: to_entries(container_rows(uow, c.id), c, zone) for n, c in containers.items()}
         given = {line.number.strip(): line for line in lines}
         in_stock = {n for n, e in entries.items() if fold(e).in_vial_cml > 0}
         missing = sorted(in_stock - set(given))
@@ -342,7 +345,7 @@ def correct_entry(
         stored = _changes(target, changes)
         container = uow.db.get_one(LedgerContainer, target.container_id)
         rows = container_rows(uow, container.id)
-        entries = to_entries(rows, container)
+        entries = to_entries(rows, container, clinic_zone_of(uow, container))
         earlier = next(e for e in entries if e.entry_id == target.id)
         replacement = None
         if stored is not None:

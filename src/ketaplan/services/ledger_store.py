@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
@@ -101,23 +102,35 @@ def container_rows(uow: UnitOfWork, container_id: int) -> list[EntryRow]:
     )
 
 
-def to_entries(rows: list[EntryRow], container: LedgerContainer) -> list[LedgerEntry]:
-    """A container's rows as the domain's entries (corrections with their replacements)."""
+def clinic_zone_of(uow: UnitOfWork, container: LedgerContainer) -> ZoneInfo:
+    """The time zone of the vial's clinic: a label's expiry is a day of the clinic's calendar."""
+    return ZoneInfo(uow.db.get_one(Clinic, container.clinic_id).time_zone)
+
+
+def to_entries(
+    rows: list[EntryRow], container: LedgerContainer, zone: ZoneInfo
+) -> list[LedgerEntry]:
+    """A container's rows as the domain's entries (corrections with their replacements), their
+    times in the clinic's ``zone`` so that a draw's day is the clinic's day (a vial expiring on
+    the 31st may be drawn from until midnight in the clinic, not until midnight UTC)."""
     by_id: dict[int, LedgerEntry] = {}
     found: list[LedgerEntry] = []
     for row in rows:
-        entry = to_entry(row, container, by_id)
+        entry = to_entry(row, container, by_id, zone)
         by_id[row.id] = entry
         found.append(entry)
     return found
 
 
 def to_entry(
-    row: EntryRow, container: LedgerContainer | None, earlier: dict[int, LedgerEntry]
+    row: EntryRow,
+    container: LedgerContainer | None,
+    earlier: dict[int, LedgerEntry],
+    zone: ZoneInfo,
 ) -> LedgerEntry:
     data: dict[str, Any] = row.data or {}
     volume = row.volume_cml or 0
-    head = (row.id, row.at, row.by)
+    head = (row.id, row.at.astimezone(zone), row.by)
     if row.kind == "receive":
         assert container is not None
         return Receive(
