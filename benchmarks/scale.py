@@ -25,7 +25,7 @@ A failed verification stops the run with a count and the first few problems only
 The sizes are grown in turn (SIZES, default 200, 2,000, 20,000;
 KETAPLAN_BENCH_SCALE_SIZES="200,2000" for a quick run). At each size: every page and API list
 fetched in-process through FastAPI's TestClient (prescriber signed in; API with a bearer
-token), RUNS times after WARM_UP; `audit verify --full` and incremental (after the page
+token; the audit trail, staff and settings pages as the admin), RUNS times after WARM_UP; `audit verify --full` and incremental (after the page
 timings' own audit events); on SQLite `backup` and the contention check (a nurse's chart entry
 alone and while another thread loads the dashboard in a loop). PostgreSQL runs in a schema of
 its own in KETAPLAN_BENCH_POSTGRES_URL (default the local test database), dropped afterwards;
@@ -232,6 +232,7 @@ class Template:
     patient_id: int
     course_id: int
     session_id: int
+    plan_id: int
 
 
 def build_template(context: ServiceContext, staff: Staff, name: str) -> Template:
@@ -280,7 +281,7 @@ def build_template(context: ServiceContext, staff: Staff, name: str) -> Template
                 answered_at=start + timedelta(hours=1, minutes=30), actor=staff.nurse,
                 course_id=cid, session_id=session_id,
             )  # fmt: skip
-    return Template(pid, cid, session_id)
+    return Template(pid, cid, session_id, plan_id)
 
 
 def build_today(context: ServiceContext, staff: Staff, name: str) -> int:
@@ -618,6 +619,17 @@ def measure_size(
         "patient page": f"/patients/{pid}",
         "course page": f"/courses/{cid}",
         "session console": f"/sessions/{sid}",
+        "order page with its prediction": f"/plans/{template.plan_id}",
+        "record edit": f"/patients/{pid}/edit",
+        "bookings (front desk's page)": f"/bookings/patients/{pid}",
+        "chair board": "/board",
+        "chair board lines (polled)": "/board/lines",
+    }
+    admin_pages = {
+        "audit trail (admin)": "/audit",
+        "audit trail of one patient (admin)": f"/audit?patient={pid}",
+        "staff (admin)": "/staff",
+        "clinic settings (admin)": "/settings",
     }
     api = {
         "API patients": "/api/v1/patients",
@@ -629,6 +641,9 @@ def measure_size(
     }
     timings = {name: time_get(client, path) for name, path in pages.items()}
     timings |= {name: time_get(client, path, bearer) for name, path in api.items()}
+    form_sign_in(client, "admin@scale.example", PASSWORD, "/audit")
+    timings |= {name: time_get(client, path) for name, path in admin_pages.items()}
+    form_sign_in(client, "prescriber@scale.example", PASSWORD, "/patients")
     with database.session_factory() as session:
         began = time.perf_counter()
         since = verify_audit_chain(session, since=full.position)
