@@ -36,15 +36,18 @@ test: lint typecheck unit service browser
 UNIT_TESTS    := tests/unit tests/cli tests/reference src
 SERVICE_TESTS := tests/service tests/security
 BROWSER_TESTS := tests/browser
+TEST_WORKERS  ?= auto
 
 ## unit: domain, CLI, reference and doctests: no database, no browser (under a minute)
 unit: venv
 	$(BIN)/python -m pytest -q $(UNIT_TESTS)
 
 ## service: services, API, pages and security on SQLite, and on PostgreSQL when
-## KETAPLAN_TEST_POSTGRES_URL is set (.ci/run sets it)
+## KETAPLAN_TEST_POSTGRES_URL is set (.ci/run sets it), in one pytest-xdist worker per core
+## (TEST_WORKERS=0 runs them in this one process); each worker has its own SQLite files and its
+## own PostgreSQL databases (tests/service/conftest.py), and takes the next test when it is free
 service: venv
-	$(BIN)/python -m pytest -q $(SERVICE_TESTS)
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist worksteal $(SERVICE_TESTS)
 
 ## browser: Playwright driving Debian's Chromium against the app
 browser: venv chromium axe-core

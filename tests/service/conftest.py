@@ -57,6 +57,11 @@ from ketaplan.store.models import AuditEvent, Base
 from ketaplan.store.writer_gate import GatedConnection, WriterGate
 
 POSTGRES_URL_VARIABLE = "KETAPLAN_TEST_POSTGRES_URL"
+DEEP_VARIABLE = "KETAPLAN_DEEP_TESTS"
+DEEP = os.environ.get(DEEP_VARIABLE, "") == "1"
+"""``KETAPLAN_DEEP_TESTS=1`` runs the long generated runs (the safety-path state machine's,
+schemathesis's) at their full depth; `make test` runs a smaller sample of them,
+every API operation still exercised in every mode, to stay within its time budget."""
 MIGRATED_WHEN_ASKED_FOR = "database"
 """A test whose fixtures include ``database`` gets ``database_url`` already migrated, from the
 session's template; any other test gets it empty (the migration tests migrate for real)."""

@@ -9,7 +9,10 @@ so that generated ids such as 1 reach real records and not only 404s. Each opera
 requests (positive) and invalid ones (negative: wrong types, missing fields, out-of-range
 values). Sign-out is left out: it would revoke the token the run signs in with.
 
-The run prints how many requests it made; the issue asks for at least 2,000.
+The run prints how many requests it made; the issue asks for at least 2,000 (on each database
+here). `make test` makes half of each operation's requests, every operation in every mode
+still, and ``KETAPLAN_DEEP_TESTS=1`` all of them; the operations are split into two tests, so
+that the service tier's workers share the run.
 """
 
 from __future__ import annotations
@@ -52,7 +55,7 @@ from ketaplan.services import (
 from ketaplan.store import migrate, open_database
 from ketaplan.store.engine import make_engine
 
-from .conftest import PASSWORD
+from .conftest import DEEP, PASSWORD
 
 RUNS = (
     # (generation mode, aim path ids at the seeded records, requests per operation)
@@ -61,6 +64,13 @@ RUNS = (
     (GenerationMode.NEGATIVE, False, 32),
 )
 MINIMUM_REQUESTS = 2_000
+PARTS = 2
+"""The operations are dealt into this many tests (every other one), so that the service tier's
+workers share the run; each part must make its share of the minimum."""
+SAMPLED = 2
+"""`make test` makes 1/SAMPLED of each operation's requests of ``RUNS``, every operation in every
+mode still: with 72 operations that is ~2,900 requests on each database, past the minimum
+(~5,700 in full, each part ~2,860, measured). ``KETAPLAN_DEEP_TESTS=1`` makes them all."""
 SEEDED_ID = 1
 ID_PARAMETERS = ("patient_id", "plan_id", "course_id", "session_id", "recommendation_id")
 LEFT_OUT = {"POST /api/v1/auth/sign-out"}
@@ -143,18 +153,21 @@ def seeded_app(
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("part", range(PARTS), ids=lambda part: f"part{part + 1}of{PARTS}")
 def test_no_generated_request_gets_a_server_error_or_an_answer_off_the_schema(
-    seeded_app: tuple[TestClient, dict[str, str]],
+    seeded_app: tuple[TestClient, dict[str, str]], part: int
 ) -> None:
     client, headers = seeded_app
     schema = schemathesis.openapi.from_asgi("/api/v1/openapi.json", client.app, headers=headers)
+    share = 1 if DEEP else SAMPLED
     made: dict[str, int] = {}
     statuses: Counter[int] = Counter()
-    for result in schema.get_all_operations():
-        operation = result.ok()
-        if operation.label in LEFT_OUT:
-            continue
-        for mode, aimed, examples in RUNS:
+    operations = [result.ok() for result in schema.get_all_operations()]
+    operations = [operation for operation in operations if operation.label not in LEFT_OUT]
+    assert len(operations) >= 2 * PARTS
+    for operation in operations[part::PARTS]:
+        for mode, aimed, all_examples in RUNS:
+            examples = -(-all_examples // share)
             seeded = {
                 name: SEEDED_ID for name in ID_PARAMETERS if "{" + name + "}" in operation.path
             }
@@ -191,4 +204,4 @@ def test_no_generated_request_gets_a_server_error_or_an_answer_off_the_schema(
         f"schemathesis: {total} requests over {len(made)} operations; "
         f"statuses {dict(sorted(statuses.items()))}"
     )
-    assert total >= MINIMUM_REQUESTS, made
+    assert total >= MINIMUM_REQUESTS // PARTS, made
