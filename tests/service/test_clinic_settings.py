@@ -17,7 +17,7 @@ from ketaplan.clinical.catalog.course_loader import load_calendar, load_monitori
 from ketaplan.clinical.medications import MedicationResolver
 from ketaplan.clinical.monitoring import MonitoringRules
 from ketaplan.clinical.policy import ClinicPolicy, catalog_policy
-from ketaplan.errors import InputError, InputErrors
+from ketaplan.errors import ConflictError, InputError, InputErrors
 from ketaplan.services import (
     Actor,
     PatientDetails,
@@ -708,3 +708,39 @@ def test_the_crisis_message_is_the_catalogs_until_an_admin_sets_the_clinics_own(
         uow, link.token, origin="test", crisis_default=catalog.clinic.crisis_message
     )
     assert view.crisis_message == own
+
+
+@pytest.mark.parametrize("version", [0, 2**31, 10**30])
+def test_a_version_no_clinic_can_hold_is_stale_not_a_database_error(
+    uow: UnitOfWork,
+    admin: Actor,
+    catalog: Catalog,
+    calendar: ClinicCalendar,
+    monitoring: MonitoringRules,
+    version: int,
+) -> None:
+    """The settings form posts back the version it was opened at as text; a tampered one past
+    the column's range is refused as stale before any statement binds it."""
+    current = clinic_settings(
+        uow, actor=admin, catalog=catalog, calendar=calendar, monitoring=monitoring
+    )
+    with pytest.raises(ConflictError) as refused:
+        update_clinic_settings(
+            uow,
+            ClinicSettingsInput(
+                name=current.name,
+                price_per_session_usd="600",
+                bag_sizes_ml="50, 100, 250",
+                vials="50 mg/mL x 10 mL",
+            ),
+            expected_version=version,
+            actor=admin,
+            catalog=catalog,
+            calendar=calendar,
+            monitoring=monitoring,
+        )
+    assert refused.value.code == "conflict.stale_version"
+    after = clinic_settings(
+        uow, actor=admin, catalog=catalog, calendar=calendar, monitoring=monitoring
+    )
+    assert after.version == current.version

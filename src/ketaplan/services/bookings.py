@@ -79,17 +79,24 @@ def _require_not_opened(uow: UnitOfWork, course_id: int, number: int) -> None:
 
 
 def _bump(uow: UnitOfWork, course: TreatmentCourse, expected: int, **values: Any) -> None:
-    """The course's next version, if ``expected`` is still current (else a 409)."""
-    bumped = cast(
-        "CursorResult[Any]",
-        uow.db.execute(
-            update(TreatmentCourse)
-            .where(TreatmentCourse.id == course.id, TreatmentCourse.version == expected)
-            .values(version=expected + 1, **values)
-            .execution_options(synchronize_session=False)
-        ),
+    """The course's next version, if ``expected`` is still current (else a 409). A version
+    other than the one read is refused before any statement: bound into SQL, a number past the
+    column's range is a database error on PostgreSQL, not a conflict; the UPDATE's own check
+    catches a change made since the read."""
+    bumped = (
+        None
+        if expected != course.version
+        else cast(
+            "CursorResult[Any]",
+            uow.db.execute(
+                update(TreatmentCourse)
+                .where(TreatmentCourse.id == course.id, TreatmentCourse.version == expected)
+                .values(version=TreatmentCourse.version + 1, **values)
+                .execution_options(synchronize_session=False)
+            ),
+        )
     )
-    if bumped.rowcount != 1:
+    if bumped is None or bumped.rowcount != 1:
         raise ConflictError(
             f"course {course.id} was changed by someone else after you opened it (you saw "
             f"version {expected}; it is now at version {course.version}); reload the page",

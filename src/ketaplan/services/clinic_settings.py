@@ -195,16 +195,24 @@ def update_clinic_settings(
             default_calendar=policy.calendar,
             own_thresholds=own_thresholds,
         )
-        bumped = cast(
-            "CursorResult[Any]",
-            uow.db.execute(
-                update(Clinic)
-                .where(Clinic.id == clinic.id, Clinic.settings_version == expected_version)
-                .values(name=parsed.name, settings=settings, settings_version=expected_version + 1)
-                .execution_options(synchronize_session=False)
-            ),
+        # A version other than the one read is stale before any statement (bound into SQL, a
+        # number past the column's range would be a database error, not a conflict).
+        bumped = (
+            None
+            if expected_version != clinic.settings_version
+            else cast(
+                "CursorResult[Any]",
+                uow.db.execute(
+                    update(Clinic)
+                    .where(Clinic.id == clinic.id, Clinic.settings_version == expected_version)
+                    .values(
+                        name=parsed.name, settings=settings, settings_version=expected_version + 1
+                    )
+                    .execution_options(synchronize_session=False)
+                ),
+            )
         )
-        if bumped.rowcount != 1:
+        if bumped is None or bumped.rowcount != 1:
             raise ConflictError(
                 f"the clinic settings were changed by someone else after you opened them (you "
                 f"edited version {expected_version}; it is now at version {before.version}); "
