@@ -105,7 +105,7 @@ bench-pk: venv
 bench-api: venv
 	$(BIN)/python benchmarks/api_load.py
 
-## bench-pages: server time to render each main page for a patient with 20 sessions
+## bench-pages: server time to render each main page for a patient with 20 sessions, in a clinic of 2,000
 bench-pages: venv
 	$(BIN)/python benchmarks/pages.py
 

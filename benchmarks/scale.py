@@ -25,9 +25,10 @@ A failed verification stops the run with a count and the first few problems only
 The sizes are grown in turn (SIZES, default 200, 2,000, 20,000;
 KETAPLAN_BENCH_SCALE_SIZES="200,2000" for a quick run). At each size: every page and API list
 fetched in-process through FastAPI's TestClient (prescriber signed in; API with a bearer
-token; the audit trail, staff and settings pages as the admin), RUNS times after WARM_UP; `audit verify --full` and incremental (after the page
-timings' own audit events); on SQLite `backup` and the contention check (a nurse's chart entry
-alone and while another thread loads the dashboard in a loop). PostgreSQL runs in a schema of
+token; the audit trail, staff and settings pages as the admin), RUNS times after WARM_UP;
+`audit verify --full` and incremental (after the page timings' own audit events); on SQLite
+`backup` and the contention check (a nurse's chart entry alone and while another thread loads
+the dashboard in a loop). PostgreSQL runs in a schema of
 its own in KETAPLAN_BENCH_POSTGRES_URL (default the local test database), dropped afterwards;
 KETAPLAN_BENCH_SCALE_BACKENDS="sqlite" skips it.
 """
