@@ -33,6 +33,7 @@ and its signature land together or not at all; a recommendation gets one decisio
 from __future__ import annotations
 
 import math
+from collections import defaultdict
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
@@ -133,19 +134,20 @@ def course_history(
             )
         )
     )
+    events: dict[int, list[tuple[datetime, dict[str, Any]]]] = defaultdict(list)
+    for session_id, at, data in uow.db.execute(  # columns, not objects, in one statement
+        select(SessionEvent.session_id, SessionEvent.at, SessionEvent.data)
+        .where(SessionEvent.session_id.in_([s.id for s in sessions]))
+        .order_by(SessionEvent.session_id, SessionEvent.seq)
+    ):
+        events[session_id].append((at, data))
     records: list[SessionRecord] = []
     first_at: datetime | None = None
     last_at: datetime | None = None
     for number, session in enumerate(sessions, start=1):
-        rows = list(
-            uow.db.scalars(
-                select(SessionEvent)
-                .where(SessionEvent.session_id == session.id)
-                .order_by(SessionEvent.seq)
-            )
-        )
+        rows = events[session.id]
         log = replay(
-            (event_from_dict(r.data, stored=True) for r in rows),
+            (event_from_dict(data, stored=True) for _at, data in rows),
             rules.for_session(session),
             checked=False,
         )
@@ -153,12 +155,12 @@ def course_history(
             continue
         summary = summarise(log, session.weight_kg)
         plan = uow.db.get(InfusionPlan, session.plan_id) if session.plan_id is not None else None
-        first_at = first_at or rows[0].at
-        last_at = rows[-1].at
+        first_at = first_at or rows[0][0]
+        last_at = rows[-1][0]
         records.append(
             SessionRecord(
                 number=session.number or number,
-                on=rows[0].at.astimezone(zone).date(),
+                on=rows[0][0].astimezone(zone).date(),
                 mg_per_kg=plan.mg_per_kg if plan else round(summary.delivered_mg_per_kg, 3),
                 tolerability=summary.tolerability_rating,
                 side_effects=tuple(
