@@ -45,9 +45,12 @@ unit: venv
 ## service: services, API, pages and security on SQLite, and on PostgreSQL when
 ## KETAPLAN_TEST_POSTGRES_URL is set (.ci/run sets it), in one pytest-xdist worker per core
 ## (TEST_WORKERS=0 runs them in this one process); each worker has its own SQLite files and its
-## own PostgreSQL databases (tests/service/conftest.py), and takes the next test when it is free
+## own PostgreSQL databases (tests/service/conftest.py), and takes the next test when it is free.
+## Tests marked `alone` (the crash test, which times a kill against a server's progress) run
+## afterwards with the machine to themselves.
 service: venv
-	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist worksteal $(SERVICE_TESTS)
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist worksteal -m "not alone" $(SERVICE_TESTS)
+	$(BIN)/python -m pytest -q -m alone $(SERVICE_TESTS)
 
 ## browser: Playwright driving Debian's Chromium against the app
 browser: venv chromium axe-core
