@@ -45,6 +45,7 @@ from ketaplan.services.sessions import (
     find_session,
     read_chart,
     replay_stored,
+    stored_events,
 )
 from ketaplan.services.unit_of_work import UnitOfWork
 from ketaplan.services.visibility import require_clinical_facts
@@ -52,7 +53,6 @@ from ketaplan.store.models import (
     InfusionPlan,
     InfusionSession,
     QuestionnaireResponse,
-    SessionEvent,
     TreatmentCourse,
 )
 
@@ -144,16 +144,11 @@ def _sessions(
     if course_id is not None:
         chosen = chosen.where(InfusionSession.course_id == course_id)
     rows = list(uow.db.scalars(chosen.order_by(InfusionSession.id)))
-    events: dict[int, list[dict[str, Any]]] = defaultdict(list)
-    for session_id, data in uow.db.execute(  # columns, not objects: a page of 20 sessions
-        select(SessionEvent.session_id, SessionEvent.data)  # reads some 300 events
-        .where(SessionEvent.session_id.in_([r.id for r in rows]))
-        .order_by(SessionEvent.session_id, SessionEvent.seq)
-    ):
-        events[session_id].append(data)
+    events = stored_events(uow, [r.id for r in rows])
     lines = []
     for row in rows:
-        log = replay_stored(events[row.id], row, rules, chart_terms(uow, row, policy))
+        charted = [data for _at, data in events[row.id]]
+        log = replay_stored(charted, row, rules, chart_terms(uow, row, policy))
         summary = summarise(log, row.weight_kg)
         started = next((e.at for e in log.events if e.kind == "start"), None)
         lines.append(

@@ -148,6 +148,21 @@ def chart_terms(uow: UnitOfWork, session: InfusionSession, policy: ClinicPolicy)
     )
 
 
+def stored_events(
+    uow: UnitOfWork, session_ids: Sequence[int]
+) -> dict[int, list[tuple[datetime, dict[str, Any]]]]:
+    """Each session's charted events (when, and the stored JSON), in order, read in one
+    statement as columns rather than objects (a course's pages read some 300 of them)."""
+    events: dict[int, list[tuple[datetime, dict[str, Any]]]] = {i: [] for i in session_ids}
+    for session_id, at, data in uow.db.execute(
+        select(SessionEvent.session_id, SessionEvent.at, SessionEvent.data)
+        .where(SessionEvent.session_id.in_(session_ids))
+        .order_by(SessionEvent.session_id, SessionEvent.seq)
+    ):
+        events[session_id].append((at, data))
+    return events
+
+
 def replay_stored(
     events: Sequence[Mapping[str, Any]],
     session: InfusionSession,

@@ -33,7 +33,6 @@ and its signature land together or not at all; a recommendation gets one decisio
 from __future__ import annotations
 
 import math
-from collections import defaultdict
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
@@ -67,6 +66,7 @@ from ketaplan.services.plans import (
     record_signature,
     save_proposed_order,
 )
+from ketaplan.services.sessions import stored_events
 from ketaplan.services.unit_of_work import UnitOfWork
 from ketaplan.services.visibility import require_clinical_facts
 from ketaplan.store.models import (
@@ -75,7 +75,6 @@ from ketaplan.store.models import (
     InfusionSession,
     Patient,
     QuestionnaireResponse,
-    SessionEvent,
     TitrationDecision,
     TitrationRecommendation,
     TreatmentCourse,
@@ -134,13 +133,7 @@ def course_history(
             )
         )
     )
-    events: dict[int, list[tuple[datetime, dict[str, Any]]]] = defaultdict(list)
-    for session_id, at, data in uow.db.execute(  # columns, not objects, in one statement
-        select(SessionEvent.session_id, SessionEvent.at, SessionEvent.data)
-        .where(SessionEvent.session_id.in_([s.id for s in sessions]))
-        .order_by(SessionEvent.session_id, SessionEvent.seq)
-    ):
-        events[session_id].append((at, data))
+    events = stored_events(uow, [s.id for s in sessions])
     records: list[SessionRecord] = []
     first_at: datetime | None = None
     last_at: datetime | None = None
