@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, date, datetime, time
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -19,6 +21,7 @@ from ketaplan.services import (
     PatientRecord,
     UnitOfWork,
     append_session_event,
+    create_patient,
     open_session,
     schedule_course,
 )
@@ -28,6 +31,7 @@ from ketaplan.store import Database
 
 from .conftest import ORDER_BAG_MG_PER_ML, PASSWORD, signed_plan
 from .test_chairs_and_bookings import new_patient
+from .test_dashboard import query_plan
 
 ZONE = ZoneInfo("America/Los_Angeles")
 NOW = datetime(2026, 12, 8, 18, 0, tzinfo=UTC)  # 10:00 on Tuesday 8 December in the clinic
@@ -69,20 +73,28 @@ def _infusing_today(
 ) -> int:
     """The ``patient`` fixture booked at 09:00 today in chair 2, checked in and infusing."""
     signed_plan(uow, patient.patient_id, prescriber=prescriber, catalog=catalog, resolver=resolver)
+    return _charted_today(uow, patient.patient_id, chair=2, nurse=nurse, policy=policy)
+
+
+def _charted_today(
+    uow: UnitOfWork, patient_id: int, *, chair: int, nurse: Actor, policy: ClinicPolicy
+) -> int:
+    """A patient with a signed order booked at 09:00 today in ``chair``, checked in and
+    infusing: the session's id."""
     course = schedule_course(
         uow,
-        patient.patient_id,
+        patient_id,
         condition="depression",
         first_day=TODAY,
         actor=nurse,
         policy=policy,
         start_time=time(9, 0),
-        chair=2,
+        chair=chair,
         confirm=True,  # 09:00 is before the clock's 10:00
     )
     chart = open_session(
         uow,
-        patient.patient_id,
+        patient_id,
         condition="depression",
         actor=nurse,
         policy=policy,
@@ -239,3 +251,86 @@ def test_the_board_costs_the_same_statements_however_many_patients_the_clinic_ha
     with _statements(database) as grown:
         _board(uow, nurse, policy)
     assert grown == small
+
+
+@contextmanager
+def _statements_with_parameters(database: Database) -> Iterator[list[tuple[str, Any]]]:
+    seen: list[tuple[str, Any]] = []
+
+    def note(_c: object, _cur: object, statement: str, parameters: Any, *_: object) -> None:
+        seen.append((statement, parameters))
+
+    event.listen(database.engine, "before_cursor_execute", note)
+    try:
+        yield seen
+    finally:
+        event.remove(database.engine, "before_cursor_execute", note)
+
+
+BOARD_RANGE = "ix_course_booking_clinic_start"
+"""The index range the board starts from: the clinic's bookings of the day."""
+
+
+def test_each_board_read_is_by_key_or_index_and_none_is_repeated_per_chair(
+    database: Database,
+    uow: UnitOfWork,
+    nurse: Actor,
+    prescriber: Actor,
+    patient: PatientRecord,
+    catalog: Catalog,
+    resolver: MedicationResolver,
+    policy: ClinicPolicy,
+) -> None:
+    """The board's reads are a fixed set, whatever the chairs: today's bookings from their
+    index range, each row's patient and session by key, then the sessions' charts, orders and
+    nurses by key, one statement each. It once joined the bookings to the patients and
+    sessions (a join leaves PostgreSQL free to hash or merge whole tables) and fetched each
+    session's order again by key, one statement per charted chair: the orders it had read in
+    one statement were not held, so the session's map had dropped them."""
+    _infusing_today(
+        uow, patient, nurse=nurse, prescriber=prescriber, catalog=catalog, resolver=resolver,
+        policy=policy,
+    )  # fmt: skip
+    with _statements_with_parameters(database) as one_chair:
+        _board(uow, nurse, policy)
+    other = create_patient(
+        uow, replace(patient.details, full_name="Second Chair"), actor=nurse, catalog=catalog
+    ).patient_id  # the fixture's weight, so the same bag
+    signed_plan(uow, other, prescriber=prescriber, catalog=catalog, resolver=resolver)
+    _charted_today(uow, other, chair=3, nurse=nurse, policy=policy)
+    with _statements_with_parameters(database) as two_chairs:
+        board = _board(uow, nurse, policy)
+    assert [line.state for line in board.lines] == ["infusing", "infusing"]
+    assert [" ".join(s.split()[:3]) for s, _ in two_chairs] == [
+        " ".join(s.split()[:3]) for s, _ in one_chair
+    ]
+    reads = [
+        (statement, parameters)
+        for statement, parameters in two_chairs
+        if statement.lstrip().upper().startswith("SELECT") and "audit_chain_head" not in statement
+    ]
+    # bookings, their sessions, charts, orders, nurses, the clinic's settings (policy, rules,
+    # chairs)
+    assert len(reads) == 8, [s for s, _ in reads]
+    for statement, parameters in reads:
+        plan = query_plan(database, statement, parameters)
+        text = "\n".join(plan)
+        if database.engine.dialect.name == "sqlite":
+            assert plan[0].startswith("SEARCH"), plan
+            assert not any(step.startswith("SCAN") for step in plan), plan
+            assert all(
+                "PRIMARY KEY" in step
+                or "sqlite_autoindex" in step
+                or "ix_infusion_session_course_id" in step
+                or BOARD_RANGE in step
+                for step in plan
+                if step.startswith("SEARCH")
+            ), plan
+        else:
+            assert "Seq Scan" not in text, text
+            assert "Hash" not in text, text  # no table hashed whole
+            assert "Merge" not in text, text
+            assert "Nested Loop" not in text, text  # looked up by key, not joined
+            assert "Join" not in text, text
+    bookings = query_plan(database, *reads[0])
+    assert any(BOARD_RANGE in step for step in bookings), bookings

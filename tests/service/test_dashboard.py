@@ -144,7 +144,7 @@ def test_the_dashboard_costs_the_same_statements_however_many_patients_the_clini
     assert len(shown.flags) == 9  # every item-9 answer of the last fortnight
 
 
-def _plan(database: Database, statement: str, parameters: Any) -> list[str]:
+def query_plan(database: Database, statement: str, parameters: Any) -> list[str]:
     """The database's plan of the statement, a line a step. PostgreSQL is told not to scan a
     table when an index can serve (on a handful of rows a scan is cheaper; the question is what
     the statement's shape lets it do), but may still join by hashing or merging."""
@@ -200,7 +200,7 @@ def test_no_dashboard_read_walks_or_hashes_the_clinic_s_patients_or_courses(
     ]
     assert len(reads) == 3  # chairs, series ended, item 9 flags
     for statement, parameters in reads:
-        plan = _plan(database, statement, parameters)
+        plan = query_plan(database, statement, parameters)
         text = "\n".join(plan)
         if database.engine.dialect.name == "sqlite":
             first = plan[0]

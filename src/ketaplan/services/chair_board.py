@@ -19,7 +19,8 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import ScalarSelect, select
+from sqlalchemy.orm import InstrumentedAttribute
 
 from ketaplan.clinical.chair_board import BoardState, board_state, started_at, vitals_due_at
 from ketaplan.clinical.policy import ClinicPolicy
@@ -27,7 +28,7 @@ from ketaplan.clinical.session import summarise
 from ketaplan.services.actors import Actor
 from ketaplan.services.audit_actions import AuditAction
 from ketaplan.services.clinic_policy import clinic_chairs, clinic_chart_rules, clinic_policy
-from ketaplan.services.sessions import chart_terms, replay_stored
+from ketaplan.services.sessions import chart_terms_with, replay_stored
 from ketaplan.services.unit_of_work import UnitOfWork
 from ketaplan.services.visibility import sees_clinical_facts
 from ketaplan.store.models import (
@@ -100,6 +101,37 @@ class ChairBoard:
         )
 
 
+def _name(patient_id: InstrumentedAttribute[int]) -> ScalarSelect[str]:
+    """The patient's current name, looked up by key for the row that names the patient (a
+    join leaves the planner free to hash or merge the whole patient table)."""
+    return select(Patient.full_name).where(Patient.id == patient_id).scalar_subquery()
+
+
+def _sessions_of(
+    uow: UnitOfWork, bookings: list[tuple[int, int]]
+) -> dict[tuple[int, int], list[InfusionSession]]:
+    """The sessions opened for these bookings (course, number), oldest first: one read by the
+    sessions' course index, bounded by the day's courses. (The pairs as a row-value ``IN``
+    would be exact, but SQLite scans the whole table for one; a session of a course booked
+    today under another booking's number is read and left out here.)"""
+    if not bookings:
+        return {}
+    wanted = set(bookings)
+    found: dict[tuple[int, int], list[InfusionSession]] = defaultdict(list)
+    for session in uow.db.scalars(
+        select(InfusionSession)
+        .where(
+            InfusionSession.course_id.in_(sorted({course for course, _number in wanted})),
+            InfusionSession.number.in_(sorted({number for _course, number in wanted})),
+        )
+        .order_by(InfusionSession.id)
+    ):
+        key = (session.course_id or 0, session.number or 0)
+        if key in wanted:
+            found[key].append(session)
+    return found
+
+
 def chair_board(
     uow: UnitOfWork, *, actor: Actor, policy: ClinicPolicy, zone: ZoneInfo
 ) -> ChairBoard:
@@ -109,22 +141,15 @@ def chair_board(
         now = uow.clock()
         today = now.astimezone(zone).date()
         day_start = datetime.combine(today, time(), zone)
-        rows = uow.db.execute(
+        bookings = uow.db.execute(
             select(
                 CourseBooking.chair,
                 CourseBooking.start_at,
                 CourseBooking.end_at,
                 CourseBooking.patient_id,
-                Patient.full_name,
+                _name(CourseBooking.patient_id),
                 CourseBooking.course_id,
                 CourseBooking.number,
-                InfusionSession,
-            )
-            .join(Patient, Patient.id == CourseBooking.patient_id)
-            .outerjoin(
-                InfusionSession,
-                (InfusionSession.course_id == CourseBooking.course_id)
-                & (InfusionSession.number == CourseBooking.number),
             )
             .where(
                 CourseBooking.clinic_id == actor.clinic_id,
@@ -133,8 +158,19 @@ def chair_board(
             )
             .order_by(CourseBooking.start_at, CourseBooking.chair, CourseBooking.id)
         ).all()
-        sessions = [row[7] for row in rows if row[7] is not None]
+        opened = _sessions_of(uow, [(row.course_id, row.number) for row in bookings])
+        no_session: list[InfusionSession | None] = [None]
+        rows = [
+            (booking, session)
+            for booking in bookings
+            for session in opened.get((booking.course_id, booking.number)) or no_session
+        ]
+        sessions = [session for _booking, session in rows if session is not None]
         events: dict[int, list[tuple[dict[str, Any], int]]] = defaultdict(list)
+        # Each session's order, read once for all chairs and handed to the chart's terms (once
+        # left to chart_terms' get() from the identity map, which had already dropped the
+        # objects read here: one statement more per charted chair).
+        orders: dict[int, InfusionPlan] = {}
         if sessions:
             for session_id, data, by in uow.db.execute(
                 select(SessionEvent.session_id, SessionEvent.data, SessionEvent.recorded_by)
@@ -143,8 +179,13 @@ def chair_board(
             ):
                 events[session_id].append((data, by))
             plan_ids = {s.plan_id for s in sessions if s.plan_id is not None}
-            if plan_ids:  # into the identity map: chart_terms gets them from it
-                uow.db.scalars(select(InfusionPlan).where(InfusionPlan.id.in_(plan_ids))).all()
+            if plan_ids:
+                orders = {
+                    plan.id: plan
+                    for plan in uow.db.scalars(
+                        select(InfusionPlan).where(InfusionPlan.id.in_(plan_ids))
+                    )
+                }
         writers = {by for charted in events.values() for _data, by in charted}
         nurses = (
             {
@@ -159,12 +200,15 @@ def chair_board(
         in_force = clinic_policy(uow, actor, policy)
         rules = clinic_chart_rules(uow, actor, policy.monitoring)
         lines = []
-        for chair, start, end, patient_id, name, course_id, number, session in rows:
+        for booking, session in rows:
+            chair, start, end, patient_id, name, course_id, number = booking
             charted = [data for data, _by in events.get(session.id, [])] if session else []
             state: BoardState = "booked"
             line_clinical = None
             if session is not None and charted:
-                log = replay_stored(charted, session, rules, chart_terms(uow, session, in_force))
+                order = orders.get(session.plan_id) if session.plan_id is not None else None
+                terms = chart_terms_with(session, order, in_force)
+                log = replay_stored(charted, session, rules, terms)
                 summary = summarise(log, session.weight_kg, now)
                 state = board_state(summary.state)
                 if clinical:

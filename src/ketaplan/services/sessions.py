@@ -133,11 +133,19 @@ def order_terms_of(plan: InfusionPlan | None) -> OrderTerms | None:
 def chart_terms(uow: UnitOfWork, session: InfusionSession, policy: ClinicPolicy) -> ChartTerms:
     """What the session's chart is checked against, inside an open unit of work: the
     clinic's maximum concentration, the protocol's limits and recovery time, the order."""
-    protocol = policy.catalog.protocol(session.protocol_key)
-    limits = protocol.limits
     # The session's plan was checked to be its patient's when it was opened; get() answers
     # from the unit of work's identity map after the first time (a page of 20 sessions).
     plan = uow.db.get(InfusionPlan, session.plan_id) if session.plan_id is not None else None
+    return chart_terms_with(session, plan, policy)
+
+
+def chart_terms_with(
+    session: InfusionSession, plan: InfusionPlan | None, policy: ClinicPolicy
+) -> ChartTerms:
+    """:func:`chart_terms` with the session's order (``plan``, None without one) already read:
+    a reader of many sessions reads their orders in one statement."""
+    protocol = policy.catalog.protocol(session.protocol_key)
+    limits = protocol.limits
     return ChartTerms(
         weight_kg=session.weight_kg,
         max_concentration_mg_per_ml=policy.max_concentration_mg_per_ml,
