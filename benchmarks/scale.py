@@ -28,7 +28,10 @@ fetched in-process through FastAPI's TestClient (prescriber signed in; API with 
 token; the audit trail, staff and settings pages as the admin), RUNS times after WARM_UP;
 `audit verify --full` and incremental (after the page timings' own audit events); on SQLite
 `backup` and the contention check (a nurse's chart entry alone and while another thread loads
-the dashboard in a loop). PostgreSQL runs in a schema of
+the dashboard in a loop). The contention check charts its 80 entries a size into a session of
+the neighbour clinic's day: charted into one of the measured clinic's, they lengthened a chart
+its chair board replays (2, 82, then 162 events at the three sizes), which grew the board's
+time on SQLite alone with something other than the patients. PostgreSQL runs in a schema of
 its own in KETAPLAN_BENCH_POSTGRES_URL (default the local test database), dropped afterwards;
 KETAPLAN_BENCH_SCALE_BACKENDS="sqlite" skips it.
 """
@@ -287,7 +290,8 @@ def build_template(context: ServiceContext, staff: Staff, name: str) -> Template
 
 def build_today(context: ServiceContext, staff: Staff, name: str) -> int:
     """A patient whose course starts today, with the first session open and started (a chair
-    on the dashboard, and the session the contention check charts into): the session id."""
+    on the dashboard and the board; in the neighbour clinic, the session the contention check
+    charts into): the session id."""
     uow = UnitOfWork(context.database.session_factory)
     pid, plan_id, plan = _patient_with_order(context, staff, name)
     now = datetime.now(UTC).replace(microsecond=0)
@@ -544,7 +548,8 @@ def sign_in(client: TestClient, email: str) -> str:
 
 
 class Charting:
-    """A nurse's chart entries (vitals, one a call) into today's open session."""
+    """A nurse's chart entries (vitals, one a call) into today's open session (the neighbour
+    clinic's: see the module docstring)."""
 
     def __init__(self, context: ServiceContext, nurse: Actor, session_id: int) -> None:
         self.context, self.nurse, self.session_id = context, nurse, session_id
@@ -567,8 +572,9 @@ class Charting:
         self.seq += 1
 
 
-def contention(context: ServiceContext, charting: Charting) -> dict[str, Any]:
-    """A chart entry alone, then while another thread loads the dashboard in a loop."""
+def contention(context: ServiceContext, charting: Charting, viewer: Actor) -> dict[str, Any]:
+    """A chart entry alone, then while another thread loads ``viewer``'s clinic's dashboard in
+    a loop (SQLite has one write turn for the whole file, whichever clinic writes)."""
     alone = time_calls(charting.entry, CHART_ENTRIES)
     stop = threading.Event()
     loads = [0]
@@ -576,7 +582,7 @@ def contention(context: ServiceContext, charting: Charting) -> dict[str, Any]:
     def dashboards() -> None:
         uow = UnitOfWork(context.database.session_factory)
         while not stop.is_set():
-            clinic_dashboard(uow, actor=charting.nurse, zone=context.calendar.zone)
+            clinic_dashboard(uow, actor=viewer, zone=context.calendar.zone)
             loads[0] += 1
 
     reader = threading.Thread(target=dashboards)
@@ -601,6 +607,7 @@ def measure_size(
     token: str,
     template: Template,
     charting: Charting | None,
+    viewer: Actor,
     database_path: Path | None,
 ) -> dict[str, Any]:
     database = context.database
@@ -669,7 +676,7 @@ def measure_size(
             backup_sqlite(database_path, Path(folder) / "copy.db")
             result["backup_s"] = round(time.perf_counter() - began, 2)
     if charting is not None:
-        result["contention"] = contention(context, charting)
+        result["contention"] = contention(context, charting, viewer)
     return result
 
 
@@ -705,12 +712,19 @@ def run_backend(backend: str) -> dict[str, Any]:
             neighbour_staff = _clinic(context, "Neighbour Clinic", "neighbour.example")
             template = build_template(context, staff, "Patient 0")
             neighbour = build_template(context, neighbour_staff, "Neighbour 0")
-            today = [
-                build_today(context, staff, f"Harper Today {n}") for n in range(TODAY_PATIENTS)
-            ]
+            for n in range(TODAY_PATIENTS):
+                build_today(context, staff, f"Harper Today {n}")
             Cloner(database, neighbour.patient_id, "Neighbour").add(NEIGHBOUR_PATIENTS - 1)
             clones = Cloner(database, template.patient_id, "Patient")
-            charting = Charting(context, staff.nurse, today[0]) if backend == "sqlite" else None
+            charting = (
+                Charting(
+                    context,
+                    neighbour_staff.nurse,
+                    build_today(context, neighbour_staff, "Neighbour Today"),
+                )
+                if backend == "sqlite"
+                else None
+            )
             path = Path(make_url(url).database or "") if backend == "sqlite" else None
             sizes: dict[int, Any] = {}
             build_s = time.perf_counter() - began
@@ -729,7 +743,9 @@ def run_backend(backend: str) -> dict[str, Any]:
                 sys.stdout.flush()
                 with TestClient(create_app(context)) as client:
                     token = sign_in(client, "prescriber@scale.example")
-                    sizes[size] = measure_size(context, client, token, template, charting, path)
+                    sizes[size] = measure_size(
+                        context, client, token, template, charting, staff.nurse, path
+                    )
                 sizes[size]["build_s_so_far"] = round(build_s, 1)
         finally:
             database.close()
