@@ -27,6 +27,7 @@ from ketaplan.services import (
     reschedule_course,
     schedule_course,
 )
+from ketaplan.services.bookings import cancel_course
 from ketaplan.services.dashboard import Dashboard, clinic_dashboard
 from ketaplan.store import Database
 from ketaplan.store.models import CourseBooking, TreatmentCourse
@@ -37,6 +38,7 @@ from .conftest import signed_plan
 ZONE = ZoneInfo("America/Los_Angeles")  # the conftest clinic's zone
 NOW = datetime(2026, 12, 8, 18, 0, tzinfo=UTC)  # 10:00 on Tuesday 8 December in the clinic
 TODAY = date(2026, 12, 8)
+LAST_NIGHT = datetime(2026, 12, 8, 4, 0, tzinfo=UTC)  # 20:00 on Monday 7 December in the clinic
 ITEM_NINE = [1, 1, 1, 1, 1, 1, 1, 1, 2]  # PHQ-9 with item 9 endorsed
 
 
@@ -226,6 +228,50 @@ def test_no_dashboard_read_walks_or_hashes_the_clinic_s_patients_or_courses(
             # The patient by its id; on tables this small the planner may take any index that
             # holds the id (it once took (clinic_id, name_key, id)), so the index is not named.
             assert re.search(r"Index Cond: \(id = \w+\.patient_id\)", text), text
+
+
+def test_a_cancelled_course_is_not_a_series_that_ended(
+    database: Database,
+    uow: UnitOfWork,
+    nurse: Actor,
+    prescriber: Actor,
+    catalog: Catalog,
+    resolver: MedicationResolver,
+    policy: ClinicPolicy,
+) -> None:
+    """ "Series ended: reassess, consider a booster" lists a course whose series was given to
+    its end. A course cancelled part-way (last night) keeps its past bookings; its last one left
+    fell in the window, so it was listed as ended, on the day its series would have ended
+    (after today), and no booster can be booked on a cancelled course. Cancelled after its series, a course
+    is left out too: its boosters were cancelled with it."""
+
+    def course(name: str, first_day: date) -> int:
+        return _patient_with_course(
+            uow, name, first_day, nurse=nurse, prescriber=prescriber, catalog=catalog,
+            resolver=resolver, policy=policy,
+        )[1]  # fmt: skip
+
+    ended = course("Ada Ended", date(2026, 11, 2))
+    cut_short = course("Bo Cut Short", date(2026, 11, 30))
+    ended_then_cancelled = course("Cy Ended Then Cancelled", date(2026, 11, 2))
+    with database.session_factory() as db:
+        last_days = dict(
+            db.execute(
+                select(TreatmentCourse.id, TreatmentCourse.last_day).where(
+                    TreatmentCourse.id.in_([ended, cut_short, ended_then_cancelled])
+                )
+            ).all()
+        )
+    assert last_days[cut_short] > TODAY > last_days[ended]  # cut short before its end
+    assert [e.course_id for e in _dashboard(uow, nurse).series_ended] == [
+        ended,
+        ended_then_cancelled,
+    ]
+    last_night = UnitOfWork(database.session_factory, clock=lambda: LAST_NIGHT)
+    for course_id in (cut_short, ended_then_cancelled):
+        cancel_course(last_night, course_id, reason="moved away", expected_version=1, actor=nurse)
+    shown = _dashboard(uow, nurse).series_ended
+    assert [(e.patient_name, e.course_id) for e in shown] == [("Ada Ended", ended)]
 
 
 def test_today_s_chairs_follow_the_course_s_schedule_through_a_reschedule(

@@ -137,7 +137,10 @@ def clinic_dashboard(uow: UnitOfWork, *, actor: Actor, zone: ZoneInfo) -> Dashbo
         ]
         # A series ends on the day of its last booking: one indexed range of the clinic's
         # bookings over the window (not every course of the clinic, filtered by its last day),
-        # each kept if it is its course's last booking of the series (a booster is not).
+        # each kept if it is its course's last booking of the series (a booster is not) and
+        # its course was not cancelled. A cancelled course keeps its past bookings, so its
+        # last one left looks like a series' end; but its series was not given to the end (or,
+        # cancelled after it, its boosters went with it), and no booster can be booked on it.
         later = aliased(CourseBooking)
         last_number = (
             select(func.max(later.number))
@@ -159,6 +162,7 @@ def clinic_dashboard(uow: UnitOfWork, *, actor: Actor, zone: ZoneInfo) -> Dashbo
                 CourseBooking.start_at < day_start,
                 CourseBooking.booster.is_(None),
                 CourseBooking.number == last_number,
+                _course(TreatmentCourse.cancelled_at, CourseBooking.course_id).is_(None),
             )
             .order_by(last_day, CourseBooking.course_id)
         )
