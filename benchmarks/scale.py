@@ -132,6 +132,7 @@ OWNED = {
     "infusion_session": "patient_id = :pid",
     "titration_recommendation": "patient_id = :pid",
     "questionnaire_response": "patient_id = :pid",
+    "item9_positive_answer": "patient_id = :pid",  # derived: the dashboard's flags by clinic
     "session_event": "session_id IN (SELECT id FROM infusion_session WHERE patient_id = :pid)",
     "titration_decision": "recommendation_id IN"
     " (SELECT id FROM titration_recommendation WHERE patient_id = :pid)",

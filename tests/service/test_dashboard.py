@@ -28,12 +28,13 @@ from ketaplan.services import (
     schedule_course,
 )
 from ketaplan.services.bookings import cancel_course
+from ketaplan.services.clinics import add_user, load_actor, set_up_clinic
 from ketaplan.services.dashboard import Dashboard, clinic_dashboard
 from ketaplan.store import Database
-from ketaplan.store.models import CourseBooking, TreatmentCourse
+from ketaplan.store.models import CourseBooking, Item9PositiveAnswer, TreatmentCourse
 from ketaplan.store.schema import alembic_config
 
-from .conftest import signed_plan
+from .conftest import PASSWORD, signed_plan
 
 ZONE = ZoneInfo("America/Los_Angeles")  # the conftest clinic's zone
 NOW = datetime(2026, 12, 8, 18, 0, tzinfo=UTC)  # 10:00 on Tuesday 8 December in the clinic
@@ -162,9 +163,9 @@ def query_plan(database: Database, statement: str, parameters: Any) -> list[str]
         return plan
 
 
-RANGES = ("ix_course_booking_clinic_start", "ix_questionnaire_response_scale_answered")
+RANGES = ("ix_course_booking_clinic_start", "ix_item9_positive_answer_clinic_answered")
 """The index ranges the dashboard's reads start from: a day's or a window's bookings of the
-clinic, a fortnight's answers."""
+clinic, a fortnight's item-9 answers of the clinic."""
 BY_KEY = ("pk_patient", "pk_treatment_course", "uq_course_booking_course_id_number")
 
 
@@ -228,6 +229,98 @@ def test_no_dashboard_read_walks_or_hashes_the_clinic_s_patients_or_courses(
             # The patient by its id; on tables this small the planner may take any index that
             # holds the id (it once took (clinic_id, name_key, id)), so the index is not named.
             assert re.search(r"Index Cond: \(id = \w+\.patient_id\)", text), text
+
+
+def test_item_nine_flags_are_an_index_range_of_the_clinic_s_own_answers(
+    database: Database,
+    uow: UnitOfWork,
+    nurse: Actor,
+    prescriber: Actor,
+    catalog: Catalog,
+    resolver: MedicationResolver,
+    policy: ClinicPolicy,
+) -> None:
+    """The flags start from the clinic's own item-9 answers of the fortnight, by an index that
+    leads with the clinic. Read from the responses' ``(scale, answered_at)`` index, the range
+    held every clinic's PHQ-9 answers (a response has no clinic), so it grew with the number of
+    clinics in the database; another clinic's answers are still never shown."""
+    elsewhere = set_up_clinic(
+        uow, name="Across Town", time_zone="America/Los_Angeles", admin_email="a@town.example"
+    )
+    add_user(uow, email="nurse@town.example", role="nurse", actor=elsewhere, password=PASSWORD)
+    their_nurse = load_actor(uow, "nurse@town.example", origin="127.0.0.1")
+    theirs = create_patient(
+        uow,
+        PatientDetails(full_name="Not Ours", weight="70 kg", height="170 cm", age_years=40,
+                       sex="male"),
+        actor=their_nurse,
+        catalog=catalog,
+    ).patient_id  # fmt: skip
+    record_questionnaire(
+        uow, theirs, scale="phq9", answers=ITEM_NINE, answered_at=NOW, actor=their_nurse
+    )
+    ours, _course = _patient_with_course(
+        uow, "Ada Flagged", date(2026, 11, 2), nurse=nurse, prescriber=prescriber,
+        catalog=catalog, resolver=resolver, policy=policy,
+    )  # fmt: skip
+    with _statements(database) as seen:
+        shown = _dashboard(uow, nurse)
+    assert [(f.patient_id, f.patient_name) for f in shown.flags] == [(ours, "Ada Flagged")]
+    assert [f.patient_id for f in _dashboard(uow, their_nurse).flags] == [theirs]
+    (flags,) = [(s, p) for s, p in seen if s.lstrip().startswith("SELECT") and "item9" in s]
+    plan = query_plan(database, *flags)
+    if database.engine.dialect.name == "sqlite":
+        assert plan[0].startswith("SEARCH"), plan
+        assert "(clinic_id=? AND answered_at>?)" in plan[0], plan
+    else:
+        text = "\n".join(plan)
+        assert re.search(r"Index Cond: \(\(clinic_id = \d+\) AND \(answered_at >=", text), text
+
+
+def test_upgrading_a_database_files_its_stored_item_nine_answers_under_their_clinic(
+    database: Database,
+    uow: UnitOfWork,
+    nurse: Actor,
+    prescriber: Actor,
+    catalog: Catalog,
+    resolver: MedicationResolver,
+    policy: ClinicPolicy,
+) -> None:
+    patient_id, _course = _patient_with_course(
+        uow, "Ada Flagged", date(2026, 11, 2), nurse=nurse, prescriber=prescriber,
+        catalog=catalog, resolver=resolver, policy=policy,
+    )  # fmt: skip
+    record_questionnaire(  # item 9 not endorsed: no flag
+        uow, patient_id, scale="phq9", answers=[1] * 8 + [0], answered_at=NOW, actor=nurse
+    )
+    record_questionnaire(uow, patient_id, scale="gad7", answers=[1] * 7, answered_at=NOW,
+                         actor=nurse)  # fmt: skip
+
+    def stored() -> list[tuple[object, ...]]:
+        with database.session_factory() as session:
+            return [
+                tuple(row)
+                for row in session.execute(
+                    select(
+                        Item9PositiveAnswer.response_id,
+                        Item9PositiveAnswer.clinic_id,
+                        Item9PositiveAnswer.patient_id,
+                        Item9PositiveAnswer.answered_at,
+                    ).order_by(Item9PositiveAnswer.response_id)
+                )
+            ]
+
+    written_by_the_services = stored()
+    assert [(clinic, patient) for _r, clinic, patient, _at in written_by_the_services] == [
+        (nurse.clinic_id, patient_id)  # the endorsed PHQ-9 only
+    ]
+    shown = _dashboard(uow, nurse).flags
+    with database.engine.begin() as connection:
+        command.downgrade(alembic_config(connection), "0016")
+    with database.engine.begin() as connection:
+        command.upgrade(alembic_config(connection), "head")
+    assert stored() == written_by_the_services
+    assert _dashboard(uow, nurse).flags == shown
 
 
 def test_a_cancelled_course_is_not_a_series_that_ended(

@@ -25,6 +25,7 @@ from ketaplan.services.visibility import sees_clinical_facts
 from ketaplan.store.models import (
     CourseBooking,
     InfusionSession,
+    Item9PositiveAnswer,
     Item9Review,
     Patient,
     QuestionnaireResponse,
@@ -189,34 +190,33 @@ def clinic_dashboard(uow: UnitOfWork, *, actor: Actor, zone: ZoneInfo) -> Dashbo
 
 def _item_nine_flags(uow: UnitOfWork, actor: Actor, now: datetime) -> list[ItemNineFlag]:
     """The fortnight's PHQ-9 answers with item 9 above 0 that no clinician has reviewed yet
-    (:mod:`ketaplan.services.item9_reviews`), newest first. Each answer's clinic and name are
-    its patient's, and whether it was reviewed is one lookup of its review, all by key per
-    answer (a join or ``NOT EXISTS`` would let the planner hash every patient or review)."""
-    clinic = select(Patient.clinic_id).where(Patient.id == QuestionnaireResponse.patient_id)
-    review = (
-        select(Item9Review.id)
-        .where(Item9Review.response_id == QuestionnaireResponse.id)
+    (:mod:`ketaplan.services.item9_reviews`), newest first: an index range of the clinic's own
+    such answers (``item9_positive_answer``, kept with each response), each answer's name,
+    total and review looked up by key (a join or ``NOT EXISTS`` would let the planner hash
+    every patient or review). Read from the responses by scale and time, the range held every
+    clinic's PHQ-9 answers of the fortnight, so it grew with the clinics in the database."""
+    answer = Item9PositiveAnswer
+    total = (
+        select(QuestionnaireResponse.total)
+        .where(QuestionnaireResponse.id == answer.response_id)
         .scalar_subquery()
     )
-    answers = select(
-        QuestionnaireResponse.patient_id,
-        _name(QuestionnaireResponse.patient_id),
-        QuestionnaireResponse.id,
-        QuestionnaireResponse.total,
-        QuestionnaireResponse.answered_at,
-        QuestionnaireResponse.flags,
-    )
+    review = select(Item9Review.id).where(Item9Review.response_id == answer.response_id)
     return [
-        ItemNineFlag(patient_id, name, response_id, total, answered_at)
-        for patient_id, name, response_id, total, answered_at, answer_flags in (
-            uow.db.execute(
-                answers.where(
-                    QuestionnaireResponse.scale == "phq9",
-                    QuestionnaireResponse.answered_at >= now - FLAG_WINDOW,
-                    clinic.scalar_subquery() == actor.clinic_id,
-                    review.is_(None),
-                ).order_by(QuestionnaireResponse.answered_at.desc())
+        ItemNineFlag(*row)
+        for row in uow.db.execute(
+            select(
+                answer.patient_id,
+                _name(answer.patient_id),
+                answer.response_id,
+                total,
+                answer.answered_at,
             )
+            .where(
+                answer.clinic_id == actor.clinic_id,
+                answer.answered_at >= now - FLAG_WINDOW,
+                review.scalar_subquery().is_(None),
+            )
+            .order_by(answer.answered_at.desc())
         )
-        if "phq9.item9_positive" in answer_flags
     ]

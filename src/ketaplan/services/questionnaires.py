@@ -21,12 +21,13 @@ from ketaplan.errors import InputError
 from ketaplan.services.actors import Actor, Visitor
 from ketaplan.services.audit_actions import AuditAction
 from ketaplan.services.courses import find_course
+from ketaplan.services.item9_reviews import ITEM9_FLAG
 from ketaplan.services.listing import Listed, Window, audited_patient_listing
 from ketaplan.services.patients import find_patient
 from ketaplan.services.sessions import find_session
 from ketaplan.services.unit_of_work import UnitOfWork
 from ketaplan.services.visibility import require_clinical_facts
-from ketaplan.store.models import QuestionnaireResponse
+from ketaplan.store.models import Item9PositiveAnswer, Patient, QuestionnaireResponse
 
 Source = Literal["staff", "patient_link"]
 
@@ -108,6 +109,17 @@ def store_response(
     )
     uow.db.add(row)
     uow.db.flush()
+    if scored.scale == "phq9" and ITEM9_FLAG in scored.flags:
+        # The dashboard's flags read this by clinic (derived from the response, not audited).
+        clinic_id = uow.db.scalar(select(Patient.clinic_id).where(Patient.id == patient_id))
+        uow.db.add(
+            Item9PositiveAnswer(
+                response_id=row.id,
+                clinic_id=clinic_id,
+                patient_id=patient_id,
+                answered_at=answered_at,
+            )
+        )
     uow.audit(
         actor,
         AuditAction.QUESTIONNAIRE_RECORD,

@@ -660,6 +660,27 @@ class OutboxMessage(Base):
     sent_at: Mapped[datetime | None]
 
 
+class Item9PositiveAnswer(Base):
+    """A PHQ-9 answered with item 9 above 0, under its patient's clinic: the dashboard's flags
+    are an index range of one clinic's rows (``(clinic_id, answered_at)``), not of every
+    clinic's PHQ-9 answers (``questionnaire_response`` holds no clinic). Derived from the
+    response and its patient, written with the response in the same transaction (migration
+    0017 filled it for earlier answers); not a record of its own, so not in the audit chain,
+    which covers the response it comes from. A response never changes, nor a patient's clinic.
+    """
+
+    __tablename__ = "item9_positive_answer"
+    __table_args__ = (
+        Index("ix_item9_positive_answer_clinic_answered", "clinic_id", "answered_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    response_id: Mapped[int] = mapped_column(ForeignKey("questionnaire_response.id"), unique=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinic.id"))
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id"))
+    answered_at: Mapped[datetime]
+
+
 class Item9Review(Base):
     """A clinician's review of a PHQ-9 answered with item 9 above 0: who, when, and their note.
 
