@@ -3,9 +3,12 @@ session's chart, the nurse charting it, time since the start, what was delivered
 the next vital signs are due and its open alerts.
 
 It costs what it shows: one indexed read of today's bookings (``(clinic_id, start_at)``, as
-the dashboard), one of their sessions' events and one of their orders, then each chart
-replayed in memory; never a walk of the clinic's history, and no statement grows with the
-number of patients. The board refreshes every few seconds on a wall screen, so that matters.
+the dashboard, each patient's name by key), one of their sessions, one of the sessions' events,
+one of their orders and one of the nurses, then each chart replayed in memory; never a walk of
+the clinic's history, no join, and no statement grows with the number of patients or is
+repeated per chair. The board refreshes every few seconds on a wall screen, so that matters.
+What does grow is the replay, with the length of today's charts (about 0.04 ms an event on
+the benchmark machine: a chart of 160 events adds some 6 ms), not with the clinic's records.
 
 The front desk sees the board without clinical numbers: chair, time, patient, state, nurse and
 times only (:mod:`ketaplan.services.visibility`); no dose, no vital signs due, no alerts.
