@@ -4,9 +4,11 @@ message beside the field while saving nothing. The whole journey in a real brows
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import re
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi import FastAPI
@@ -108,6 +110,26 @@ def test_a_wrong_password_is_shown_beside_the_field(api: Api) -> None:
     assert answer.status_code == 401
     assert "wrong" in _errors(answer.text)["password"]
     assert "ketaplan_session" not in answer.headers.get("set-cookie", "")
+
+
+@pytest.mark.parametrize("server_ahead", [timedelta(days=-3), timedelta(days=3)])
+def test_a_sign_in_lasts_its_lifetime_on_the_server_s_clock_not_the_browser_s(
+    api: Api, server_ahead: timedelta
+) -> None:
+    """The sign-in cookie carries Max-Age, counted by the browser from when it got it, and the
+    server checks the token's expiry on the clock that stamped it: a tablet (or a test) whose
+    clock differs from the server's is neither signed out at once nor kept signed in longer."""
+    server_now = datetime.now(UTC) + server_ahead
+    api.client.app.state.services = dataclasses.replace(api.context, clock=lambda: server_now)  # type: ignore[attr-defined]
+    answer = post_sign_in(api.client, ROLE_EMAILS["nurse"], PASSWORD, next="/patients")
+    assert answer.status_code in (302, 303), answer.text
+    cookie = next(c for c in answer.headers.get_list("set-cookie") if "ketaplan_session=" in c)
+    assert "Max-Age=43200" in cookie
+    assert "expires" not in cookie.lower()
+    assert api.client.get("/patients", follow_redirects=False).status_code == 200
+    later = server_now + timedelta(hours=12, seconds=1)
+    api.client.app.state.services = dataclasses.replace(api.context, clock=lambda: later)  # type: ignore[attr-defined]
+    assert api.client.get("/patients", follow_redirects=False).status_code in (302, 303)
 
 
 @pytest.mark.parametrize(

@@ -88,7 +88,9 @@ async def authorize(request: Request) -> None:
     # On the event loop, not in a worker thread: one indexed read that never waits for a
     # writer (SQLite's WAL, PostgreSQL's MVCC) costs less than the hop to a thread and back,
     # which every signed-in request would pay.
-    actor = signed_in_actor(context.database, token, kind=kind, origin=client_origin(request))
+    actor = signed_in_actor(
+        context.database, token, kind=kind, origin=client_origin(request), now=context.clock()
+    )
     request.state.token_owner = actor  # who a refusal below is recorded for; not signed in yet
     if kind == "cookie" and request.method not in SAFE_METHODS:
         presented_csrf = await _presented_csrf_token(request)

@@ -201,8 +201,13 @@ _SIGNED_IN_USER = (
 )
 
 
-def actor_for_token(lookups: Engine, token: str, *, kind: TokenKind, origin: str) -> Actor:
+def actor_for_token(
+    lookups: Engine, token: str, *, kind: TokenKind, origin: str, now: datetime | None = None
+) -> Actor:
     """The signed-in user a token stands for; a missing, expired or revoked token is refused.
+
+    ``now`` is the server's clock (the one that stamped the token's expiry at sign-in), so a
+    sign-in lasts its lifetime on that clock and on no other.
 
     A lookup, not an action: nothing is written (the request it authorises is audited). It
     runs on every signed-in request, on the API's event loop
@@ -212,7 +217,8 @@ def actor_for_token(lookups: Engine, token: str, *, kind: TokenKind, origin: str
     """
     with lookups.connect() as connection:
         found = connection.execute(
-            _SIGNED_IN_USER, {"token_hash": hash_token(token), "kind": kind, "now": utc_now()}
+            _SIGNED_IN_USER,
+            {"token_hash": hash_token(token), "kind": kind, "now": now or utc_now()},
         ).one_or_none()
     if found is None:
         raise NotSignedIn("you are not signed in, or your sign-in has expired; sign in again")
@@ -220,10 +226,13 @@ def actor_for_token(lookups: Engine, token: str, *, kind: TokenKind, origin: str
     return Actor(user_id, clinic_id, email, checked_role(role), origin)
 
 
-def signed_in_actor(database: Database, token: str, *, kind: TokenKind, origin: str) -> Actor:
-    """The signed-in user a request's token stands for (:func:`actor_for_token`), read on the
-    database's lookup engine: the HTTP adapters hand over the database, never an engine."""
-    return actor_for_token(database.lookup_engine, token, kind=kind, origin=origin)
+def signed_in_actor(
+    database: Database, token: str, *, kind: TokenKind, origin: str, now: datetime
+) -> Actor:
+    """The signed-in user a request's token stands for (:func:`actor_for_token`) at ``now`` on
+    the server's clock, read on the database's lookup engine: the HTTP adapters hand over the
+    database, never an engine."""
+    return actor_for_token(database.lookup_engine, token, kind=kind, origin=origin, now=now)
 
 
 def sign_out(uow: UnitOfWork, token: str, *, actor: Actor) -> None:

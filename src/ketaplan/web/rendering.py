@@ -91,8 +91,13 @@ def _actor_for_error_page(request: Request) -> Actor | None:
     if not token:
         return None
     try:
+        context = services(request)
         return signed_in_actor(
-            services(request).database, token, kind="cookie", origin=client_origin(request)
+            context.database,
+            token,
+            kind="cookie",
+            origin=client_origin(request),
+            now=context.clock(),
         )
     except KetaplanError:
         return None

@@ -103,10 +103,14 @@ async def sign_in_form(request: Request) -> Response:
             headers = retry_after(refused.fields)
         else:
             response = redirect(target)
+            # Max-Age, not Expires: the browser counts the lifetime from when it got the
+            # cookie, so a tablet whose clock is off (or a server clock set for a test) does
+            # not drop the sign-in at once or keep it past the server's own expiry.
+            lifetime_s = (done.expires_at - context.clock()).total_seconds()
             response.set_cookie(
                 SIGN_IN_COOKIE,
                 done.token,
-                expires=done.expires_at,
+                max_age=max(0, int(lifetime_s)),
                 httponly=True,
                 samesite="lax",
                 secure=context.secure_cookies,
