@@ -110,7 +110,10 @@ class Entry(BaseModel):
     container: str | None
     at: str
     recorded_at: str
-    by: str
+    by: str = Field(description="Who wrote it: their e-mail (sign-in name).")
+    by_name: str = Field(
+        description="Who wrote it, as pages name them (their e-mail when no name is set)."
+    )
     volume_ml: float | None
     mg: float | None
     draw_id: int | None
@@ -118,7 +121,8 @@ class Entry(BaseModel):
     plan_id: int | None
     session_id: int | None
     patient_id: int | None
-    witnesses: list[str]
+    witnesses: list[str] = Field(description="The witnesses' e-mails (sign-in names).")
+    witness_names: list[str] = Field(description="The same witnesses, as pages name them.")
     reason: str | None
     data: dict[str, Any] = Field(
         description="What this kind of entry records beside the columns above (free-form)."

@@ -36,6 +36,7 @@ from ketaplan.errors import InputError, InputProblems
 from ketaplan.inputs import MAX_RECORD_ID, clinic_date
 from ketaplan.services.actors import Actor, Role, require_role
 from ketaplan.services.audit_actions import AuditAction
+from ketaplan.services.staff_names import StaffMember, staff_members
 from ketaplan.services.unit_of_work import UnitOfWork
 from ketaplan.store.audit import canonical_json
 from ketaplan.store.models import AuditChainHead, AuditEvent, Clinic, Patient, User
@@ -206,6 +207,9 @@ class TrailEvent:
     occurred_at: datetime
     actor_email: str
     """Blank for someone without an account (a patient's link, a sign-in attempt)."""
+    actor_name: str
+    """The member of staff as pages name them (:mod:`ketaplan.services.staff_names`); blank
+    as ``actor_email``."""
     actor_role: str
     origin: str
     action: str
@@ -316,20 +320,15 @@ def _zone(db: Session, clinic_id: int) -> ZoneInfo:
     return ZoneInfo(db.get_one(Clinic, clinic_id).time_zone)
 
 
-def _emails(db: Session, ids: set[int]) -> dict[int, str]:
-    if not ids:
-        return {}
-    found = db.execute(select(User.id, User.email).where(User.id.in_(ids)))
-    return dict(found.all())
-
-
 def _events(db: Session, rows: Sequence[Any]) -> list[TrailEvent]:
-    emails = _emails(db, {row.actor_user_id for row in rows if row.actor_user_id is not None})
+    staff = staff_members(db, (row.actor_user_id for row in rows))
+    nobody = StaffMember("", "")
     return [
         TrailEvent(
             seq=row.seq,
             occurred_at=row.occurred_at,
-            actor_email=emails.get(row.actor_user_id, "") if row.actor_user_id else "",
+            actor_email=staff.get(row.actor_user_id, nobody).email if row.actor_user_id else "",
+            actor_name=staff.get(row.actor_user_id, nobody).name if row.actor_user_id else "",
             actor_role=row.actor_role or "",
             origin=row.origin,
             action=row.action,

@@ -38,6 +38,7 @@ from ketaplan.services.courses import (
     require_not_cancelled,
     reschedule_course,
 )
+from ketaplan.services.staff_names import shown_name
 from ketaplan.services.unit_of_work import UnitOfWork
 from ketaplan.store.models import (
     BookingEvent,
@@ -482,6 +483,9 @@ class HistoryLine:
     reason: str | None
     recorded_at: datetime
     recorded_by: str
+    """The author's e-mail (their sign-in name), as the API gives it."""
+    recorded_by_name: str
+    """The author as pages name them (:mod:`ketaplan.services.staff_names`)."""
 
 
 def booking_history(uow: UnitOfWork, course_id: int, *, actor: Actor) -> list[HistoryLine]:
@@ -489,7 +493,7 @@ def booking_history(uow: UnitOfWork, course_id: int, *, actor: Actor) -> list[Hi
     with uow.reading():
         course = find_course(uow, course_id, actor)
         rows = uow.db.execute(
-            select(BookingEvent, User.email)
+            select(BookingEvent, User.email, User.full_name)
             .join(User, User.id == BookingEvent.recorded_by)
             .where(BookingEvent.course_id == course_id)
             .order_by(BookingEvent.id)
@@ -504,7 +508,15 @@ def booking_history(uow: UnitOfWork, course_id: int, *, actor: Actor) -> list[Hi
         uow.commit()
         return [
             HistoryLine(
-                e.kind, e.number, e.from_start, e.to_start, e.chair, e.reason, e.recorded_at, name
+                e.kind,
+                e.number,
+                e.from_start,
+                e.to_start,
+                e.chair,
+                e.reason,
+                e.recorded_at,
+                email,
+                shown_name(full_name, email),
             )
-            for e, name in rows
+            for e, email, full_name in rows
         ]

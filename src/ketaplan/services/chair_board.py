@@ -32,6 +32,7 @@ from ketaplan.services.actors import Actor
 from ketaplan.services.audit_actions import AuditAction
 from ketaplan.services.clinic_policy import clinic_chairs, clinic_chart_rules, clinic_policy
 from ketaplan.services.sessions import chart_terms_with, replay_stored
+from ketaplan.services.staff_names import staff_names
 from ketaplan.services.unit_of_work import UnitOfWork
 from ketaplan.services.visibility import sees_clinical_facts
 from ketaplan.store.models import (
@@ -40,18 +41,7 @@ from ketaplan.store.models import (
     InfusionSession,
     Patient,
     SessionEvent,
-    User,
 )
-
-
-def shown_name(full_name: str | None, email: str) -> str:
-    """A member of staff as the board names them: their name, or their e-mail (the sign-in
-    name) when no name was given (accounts made before names were kept, migration 0013).
-
-    >>> shown_name("Robin Diaz", "nurse@bay.example"), shown_name("  ", "nurse@bay.example")
-    ('Robin Diaz', 'nurse@bay.example')
-    """
-    return (full_name or "").strip() or email
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +69,8 @@ class ChairLine:
     state: BoardState
     session_id: int | None
     nurse: str | None
-    """Whoever charted the session last: their name, or their e-mail if they have none."""
+    """Whoever charted the session last, as :func:`~ketaplan.services.staff_names.shown_name`
+    names them."""
     started_at: datetime | None
     clinical: ChairClinical | None
     """None for a role that does not see clinical facts."""
@@ -190,16 +181,7 @@ def chair_board(
                     )
                 }
         writers = {by for charted in events.values() for _data, by in charted}
-        nurses = (
-            {
-                user_id: shown_name(full_name, email)
-                for user_id, full_name, email in uow.db.execute(
-                    select(User.id, User.full_name, User.email).where(User.id.in_(writers))
-                )
-            }
-            if writers
-            else {}
-        )
+        nurses = staff_names(uow.db, writers)
         in_force = clinic_policy(uow, actor, policy)
         rules = clinic_chart_rules(uow, actor, policy.monitoring)
         lines = []

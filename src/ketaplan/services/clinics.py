@@ -97,11 +97,13 @@ def set_up_clinic(
     settings: Mapping[str, Any] | None = None,
     origin: str = "cli",
     admin_password: str | None = None,
+    admin_full_name: str | None = None,
 ) -> Actor:
     """Create a clinic and its first admin; returns the admin as an actor."""
     if not name.strip():
         raise InputError("the clinic needs a name", code="input.missing", fields={"field": "name"})
     email = checked_email(admin_email)
+    admin_name = None if admin_full_name is None else checked_staff_name(admin_full_name)
     password_hash = _hashed(admin_password)
     with uow:
         _refuse_taken_email(uow, email)
@@ -117,6 +119,7 @@ def set_up_clinic(
         admin = User(
             clinic_id=clinic.id,
             email=email,
+            full_name=admin_name,
             role="admin",
             password_hash=password_hash,
             created_at=now,

@@ -61,6 +61,12 @@ DEMO_EMAILS = {
     "prescriber": "prescriber@demo-clinic.example",
     "nurse": "nurse@demo-clinic.example",
 }
+DEMO_NAMES = {
+    "admin": "Alex Morgan",
+    "prescriber": "Dr Priya Raman",
+    "nurse": "Robin Diaz",
+}
+"""The demo staff's names, as the pages show who did what (made up, like the patients)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -310,12 +316,20 @@ def _create_demo_clinic(
             time_zone=time_zone,
             admin_email=DEMO_EMAILS["admin"],
             admin_password=passwords["admin"],
+            admin_full_name=DEMO_NAMES["admin"],
         )
     except ConflictError:  # another run got there first (checked inside this transaction)
         return None
     staff: dict[str, Actor] = {"admin": admin}
     for role in ("prescriber", "nurse"):
-        add_user(uow, email=DEMO_EMAILS[role], role=role, actor=admin, password=passwords[role])
+        add_user(
+            uow,
+            email=DEMO_EMAILS[role],
+            role=role,
+            actor=admin,
+            password=passwords[role],
+            full_name=DEMO_NAMES[role],
+        )
         staff[role] = load_actor(uow, DEMO_EMAILS[role], origin="demo")
     nurse, prescriber = staff["nurse"], staff["prescriber"]
     zone = ZoneInfo(time_zone)

@@ -20,6 +20,7 @@ from ketaplan.inputs import check_text
 from ketaplan.services.actors import Actor, Role, require_role
 from ketaplan.services.audit_actions import AuditAction
 from ketaplan.services.listing import Listed, Window, audited_patient_listing
+from ketaplan.services.staff_names import shown_name
 from ketaplan.services.unit_of_work import UnitOfWork
 from ketaplan.services.visibility import require_clinical_facts
 from ketaplan.store.models import Item9Review, Patient, QuestionnaireResponse, User
@@ -42,6 +43,8 @@ class Item9Flag:
     reviewed_by: str | None
     """The reviewer's e-mail (their sign-in name)."""
     note: str | None
+    reviewer_name: str | None = None
+    """The reviewer as pages name them (:func:`~ketaplan.services.staff_names.shown_name`)."""
 
 
 def _note(text: str) -> str:
@@ -106,15 +109,19 @@ def review_item9_flag(uow: UnitOfWork, response_id: int, *, note: str, actor: Ac
             patient_id=response.patient_id,
             details={"response_id": response_id},
         )
+        reviewer = uow.db.scalar(select(User.full_name).where(User.id == actor.user_id))
         uow.commit()
-        return _flag(response, review, actor.email)
+        return _flag(response, review, actor.email, reviewer)
 
 
 MAX_LISTED = 200
 
 
 def _flag(
-    response: QuestionnaireResponse, review: Item9Review | None, email: str | None
+    response: QuestionnaireResponse,
+    review: Item9Review | None,
+    email: str | None,
+    full_name: str | None,
 ) -> Item9Flag:
     return Item9Flag(
         response.id,
@@ -125,12 +132,13 @@ def _flag(
         review.reviewed_at if review else None,
         email,
         review.note if review else None,
+        None if email is None else shown_name(full_name, email),
     )
 
 
-def _with_reviews() -> Select[QuestionnaireResponse, Item9Review, str]:
+def _with_reviews() -> Select[QuestionnaireResponse, Item9Review, str, str | None]:
     return (
-        select(QuestionnaireResponse, Item9Review, User.email)
+        select(QuestionnaireResponse, Item9Review, User.email, User.full_name)
         .outerjoin(Item9Review, Item9Review.response_id == QuestionnaireResponse.id)
         .outerjoin(User, User.id == Item9Review.reviewed_by)
     )
@@ -155,8 +163,8 @@ def load_item9_flags(uow: UnitOfWork, patient_id: int) -> list[Item9Flag]:
         _with_reviews().where(_patients_phq9(patient_id)).order_by(*_NEWEST_FIRST).limit(MAX_LISTED)
     )
     return [
-        _flag(response, review, email)
-        for response, review, email in uow.db.execute(statement)
+        _flag(response, review, email, name)
+        for response, review, email, name in uow.db.execute(statement)
         if ITEM9_FLAG in response.flags
     ]
 
@@ -189,7 +197,8 @@ def list_item9_flags(
             _with_reviews().where(QuestionnaireResponse.id.in_(shown)).order_by(*_NEWEST_FIRST)
         )
         return [
-            _flag(response, review, email) for response, review, email in uow.db.execute(statement)
+            _flag(response, review, email, name)
+            for response, review, email, name in uow.db.execute(statement)
         ]
 
     return audited_patient_listing(

@@ -64,7 +64,7 @@ def loss_report_rows(
     rows: Iterable[EntryRow],
     *,
     kept_cases: set[int] | None,
-    emails: dict[int, str],
+    names: dict[int, str],
     zone: ZoneInfo,
     now: datetime,
 ) -> list[dict[str, Any]]:
@@ -85,7 +85,7 @@ def loss_report_rows(
                 "case_id": case.case_id,
                 "kind": case.kind,
                 "discovered_at": case.discovered_at.isoformat(),
-                "opened_by": emails.get(case.opened_by, ""),
+                "opened_by": names.get(case.opened_by, ""),
                 "description": case.description,
                 "missing": case.missing,
                 "notice_due_at": notice.due_at.isoformat(),

@@ -20,6 +20,7 @@ from ketaplan.clinical.catalog import Catalog
 from ketaplan.errors import NotFoundError
 from ketaplan.services.actors import Actor, require_role
 from ketaplan.services.ledger_records import READING, report, to_csv
+from ketaplan.services.staff_names import staff_names
 from ketaplan.services.unit_of_work import UnitOfWork
 from ketaplan.store.models import Clinic
 
@@ -44,6 +45,8 @@ class LedgerHeading:
     dea_registration: str
     """Blank when the clinic has not recorded it."""
     time_zone: str
+    printed_by: str = ""
+    """Who asks for the report, as pages name them (:mod:`ketaplan.services.staff_names`)."""
 
     @property
     def dea_line(self) -> str:
@@ -77,7 +80,7 @@ class LedgerReport:
     """Empty for the reports that are not signed records."""
 
 
-def ledger_heading(clinic: Clinic, catalog: Catalog) -> LedgerHeading:
+def ledger_heading(clinic: Clinic, catalog: Catalog, printed_by: str = "") -> LedgerHeading:
     """The clinic's own settings over the catalog's defaults."""
     own: dict[str, Any] = clinic.settings or {}
     return LedgerHeading(
@@ -85,6 +88,7 @@ def ledger_heading(clinic: Clinic, catalog: Catalog) -> LedgerHeading:
         clinic_address=str(own.get("address", catalog.clinic.address)),
         dea_registration=str(own.get("dea_registration", catalog.clinic.dea_registration)).strip(),
         time_zone=clinic.time_zone,
+        printed_by=printed_by,
     )
 
 
@@ -95,7 +99,8 @@ def read_ledger_heading(uow: UnitOfWork, *, actor: Actor, catalog: Catalog) -> L
         clinic = uow.db.get(Clinic, actor.clinic_id)
         if clinic is None:
             raise NotFoundError(f"there is no clinic {actor.clinic_id}")
-        return ledger_heading(clinic, catalog)  # names no patient: nothing to audit or commit
+        reader = staff_names(uow.db, [actor.user_id]).get(actor.user_id, actor.email)
+        return ledger_heading(clinic, catalog, reader)  # names no patient: nothing to audit
 
 
 def columns_of(rows: tuple[dict[str, Any], ...] | list[dict[str, Any]]) -> tuple[str, ...]:
@@ -202,6 +207,6 @@ def printable_report(
         period=period_text(since, until),
         scope=", ".join(scope),
         generated_at=now.astimezone(ZoneInfo(heading.time_zone)),
-        generated_by=actor.email,
+        generated_by=heading.printed_by,
         signers=signers(name, rows),
     )

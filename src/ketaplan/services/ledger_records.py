@@ -32,8 +32,9 @@ from ketaplan.services.ledger_loss_rows import loss_report_rows
 from ketaplan.services.ledger_store import clinic_zone_of, to_container, to_entries
 from ketaplan.services.patient_contacts import NO_ADDRESS
 from ketaplan.services.patient_history import addresses_at
+from ketaplan.services.staff_names import StaffMember, staff_members, staff_names
 from ketaplan.services.unit_of_work import UnitOfWork
-from ketaplan.store.models import Clinic, LedgerContainer, Patient, User
+from ketaplan.store.models import Clinic, LedgerContainer, Patient
 from ketaplan.store.models import LedgerEntry as EntryRow
 
 READING: tuple[Role, ...] = ("admin", "prescriber", "nurse")
@@ -91,16 +92,27 @@ def container_dict(row: LedgerContainer) -> dict[str, Any]:
     }
 
 
-def _emails(uow: UnitOfWork, rows: Iterable[EntryRow]) -> dict[int, str]:
-    ids = {i for r in rows for i in (r.by, r.witness_id, r.second_witness_id) if i is not None}
-    if not ids:
-        return {}
-    found = uow.db.execute(select(User.id, User.email).where(User.id.in_(ids)))
-    return dict(found.all())
+def _staff(uow: UnitOfWork, rows: Iterable[EntryRow]) -> dict[int, StaffMember]:
+    """Who wrote and who witnessed these entries, in one statement."""
+    return staff_members(
+        uow.db, (i for r in rows for i in (r.by, r.witness_id, r.second_witness_id))
+    )
 
 
-def entry_dict(row: EntryRow, emails: dict[int, str], number: str | None) -> dict[str, Any]:
-    witnesses = [emails.get(w, str(w)) for w in (row.witness_id, row.second_witness_id) if w]
+def _email(staff: dict[int, StaffMember], user_id: int) -> str:
+    found = staff.get(user_id)
+    return str(user_id) if found is None else found.email
+
+
+def _name(staff: dict[int, StaffMember], user_id: int | None) -> str:
+    found = None if user_id is None else staff.get(user_id)
+    return "" if found is None else found.name
+
+
+def entry_dict(row: EntryRow, staff: dict[int, StaffMember], number: str | None) -> dict[str, Any]:
+    """One entry as the API gives it: ``by`` and ``witnesses`` are e-mails (sign-in names),
+    ``by_name`` and ``witness_names`` the same people as pages name them."""
+    witnesses = [w for w in (row.witness_id, row.second_witness_id) if w]
     return {
         "entry_id": row.id,
         "seq": row.seq,
@@ -108,7 +120,8 @@ def entry_dict(row: EntryRow, emails: dict[int, str], number: str | None) -> dic
         "container": number,
         "at": row.at.isoformat(),
         "recorded_at": row.recorded_at.isoformat(),
-        "by": emails.get(row.by, str(row.by)),
+        "by": _email(staff, row.by),
+        "by_name": _name(staff, row.by) or str(row.by),
         "volume_ml": None if row.volume_cml is None else cml_to_ml(row.volume_cml),
         "mg": row.mg,
         "draw_id": row.draw_id,
@@ -116,7 +129,8 @@ def entry_dict(row: EntryRow, emails: dict[int, str], number: str | None) -> dic
         "plan_id": row.plan_id,
         "session_id": row.session_id,
         "patient_id": row.patient_id,
-        "witnesses": witnesses,
+        "witnesses": [_email(staff, w) for w in witnesses],
+        "witness_names": [_name(staff, w) or str(w) for w in witnesses],
         "reason": row.reason,
         "data": dict(row.data or {}),
     }
@@ -158,7 +172,7 @@ def vial_history(uow: UnitOfWork, number: str, *, actor: Actor) -> dict[str, Any
     with uow.reading():
         container = find_container(uow, number, actor)
         rows = container_rows(uow, container.id)
-        emails = _emails(uow, rows)
+        staff = _staff(uow, rows)
         balance = fold(to_entries(rows, container, clinic_zone_of(uow, container)))
         uow.audit(
             actor,
@@ -171,7 +185,7 @@ def vial_history(uow: UnitOfWork, number: str, *, actor: Actor) -> dict[str, Any
     return {
         "container": container_dict(container),
         "balance": balance_dict(balance),
-        "entries": [entry_dict(r, emails, container.number) for r in rows],
+        "entries": [entry_dict(r, staff, container.number) for r in rows],
     }
 
 
@@ -186,9 +200,7 @@ def entry_vial(uow: UnitOfWork, entry_id: int, *, actor: Actor) -> dict[str, Any
         container = (
             None if row.container_id is None else uow.db.get(LedgerContainer, row.container_id)
         )
-        entry = entry_dict(
-            row, _emails(uow, [row]), None if container is None else container.number
-        )
+        entry = entry_dict(row, _staff(uow, [row]), None if container is None else container.number)
         uow.audit(
             actor, AuditAction.LEDGER_ENTRY_READ, "ledger_entry", row.id, patient_id=row.patient_id
         )
@@ -306,8 +318,8 @@ def care_entries(
     if session_id is not None:
         query = query.where(EntryRow.session_id == session_id)
     found = [(row, c) for row, c in uow.db.execute(query.order_by(EntryRow.seq))]
-    emails = _emails(uow, (r for r, _c in found))
-    return [{**entry_dict(r, emails, c.number), "lot": c.lot} for r, c in found]
+    staff = _staff(uow, (r for r, _c in found))
+    return [{**entry_dict(r, staff, c.number), "lot": c.lot} for r, c in found]
 
 
 REPORTS = ("administrations", "receipts", "destructions", "inventories", "losses", "entries")
@@ -342,7 +354,7 @@ def report(
         if vial is not None:
             kept = {c.id for c in containers.values() if c.number == vial.strip()}
             rows = [r for r in rows if r.container_id in kept]
-        emails = _emails(uow, rows)
+        staff = _staff(uow, rows)
         patients = _patients(uow, {r.patient_id for r in rows if r.patient_id is not None})
         if name == "losses":
             found = _loss_rows(uow, actor, every_row, rows, patient_id, vial)
@@ -355,7 +367,7 @@ def report(
                 if name == "administrations"
                 else {}
             )
-            found = _report_rows(name, rows, containers, emails, patients, addresses)
+            found = _report_rows(name, rows, containers, staff, patients, addresses)
         uow.audit(
             actor,
             AuditAction(f"ledger.report.{name}"),
@@ -386,7 +398,7 @@ def _loss_rows(
     return loss_report_rows(
         every_row,
         kept_cases=kept,
-        emails=_emails(uow, (r for r in every_row if r.kind == "loss_open")),
+        names=staff_names(uow.db, (r.by for r in every_row if r.kind == "loss_open")),
         zone=ZoneInfo(clinic.time_zone),
         now=uow.clock(),
     )
@@ -410,7 +422,7 @@ def _report_rows(
     name: str,
     rows: list[EntryRow],
     containers: dict[int, LedgerContainer],
-    emails: dict[int, str],
+    staff: dict[int, StaffMember],
     patients: dict[int, str],
     addresses: dict[tuple[int, datetime], str | None],
 ) -> list[dict[str, Any]]:
@@ -440,7 +452,7 @@ def _report_rows(
                 else cml_to_mg(row.volume_cml, c.mg_per_ml)
             )
         )
-        common = {"entry_id": row.id, "date": row.at.isoformat(), "by": emails.get(row.by, "")}
+        common = {"entry_id": row.id, "date": row.at.isoformat(), "by": _name(staff, row.by)}
         if name == "administrations" and row.kind == "administer":
             out.append(
                 {
@@ -452,7 +464,7 @@ def _report_rows(
                     "amount_ml": volume,
                     **base,
                     "session_id": row.session_id,
-                    "administered_by": emails.get(row.by, ""),
+                    "administered_by": _name(staff, row.by),
                 }
             )
         elif name == "receipts" and row.kind == "receive":
@@ -479,8 +491,8 @@ def _report_rows(
                     "quantity_mg": mg,
                     "method": data.get("method"),
                     "place": data.get("place"),
-                    "witness_1": emails.get(row.witness_id or 0, ""),
-                    "witness_2": emails.get(row.second_witness_id or 0, ""),
+                    "witness_1": _name(staff, row.witness_id),
+                    "witness_2": _name(staff, row.second_witness_id),
                 }
             )
         elif (
@@ -510,8 +522,8 @@ def _report_rows(
                     "mg": mg,
                     "patient_id": row.patient_id,
                     "reason": row.reason,
-                    "witnesses": " ".join(
-                        emails.get(w, "") for w in (row.witness_id, row.second_witness_id) if w
+                    "witnesses": "; ".join(
+                        _name(staff, w) for w in (row.witness_id, row.second_witness_id) if w
                     ),
                     "corrects": row.corrects_id,
                 }

@@ -30,9 +30,10 @@ from ketaplan.services.actors import Actor
 from ketaplan.services.audit_actions import AuditAction
 from ketaplan.services.patient_contacts import address_line
 from ketaplan.services.patients import PatientDetails, PatientRecord, find_patient
+from ketaplan.services.staff_names import StaffMember, staff_members
 from ketaplan.services.unit_of_work import UnitOfWork
 from ketaplan.services.visibility import REGISTRATION_FIELDS, sees_clinical_facts
-from ketaplan.store.models import PatientVersion, User
+from ketaplan.store.models import PatientVersion
 
 FIELD_LABELS: Final[dict[str, str]] = {
     "full_name": "Name",
@@ -87,7 +88,10 @@ class VersionEntry:
     version: int
     recorded_at: datetime
     recorded_by: str
+    """The author's e-mail (their sign-in name), as the API gives it."""
     changes: tuple[FieldChange, ...]
+    author: str = ""
+    """The author as pages name them (:mod:`ketaplan.services.staff_names`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,11 +162,8 @@ def patient_history(uow: UnitOfWork, patient_id: int, *, actor: Actor) -> Patien
             )
         )
         rows.reverse()
-        authors = dict(
-            uow.db.execute(
-                select(User.id, User.email).where(User.id.in_({r.recorded_by for r in rows}))
-            ).all()
-        )
+        authors = staff_members(uow.db, (r.recorded_by for r in rows))
+        nobody = StaffMember("", "")
         entries: list[VersionEntry] = []
         earlier = max(0, patient.version - len(rows))
         previous: dict[str, Any] | None = None
@@ -177,7 +178,11 @@ def patient_history(uow: UnitOfWork, patient_id: int, *, actor: Actor) -> Patien
                 if row.version == 1 or changes:
                     entries.append(
                         VersionEntry(
-                            row.version, row.recorded_at, authors.get(row.recorded_by, ""), changes
+                            row.version,
+                            row.recorded_at,
+                            authors.get(row.recorded_by, nobody).email,
+                            changes,
+                            authors.get(row.recorded_by, nobody).name,
                         )
                     )
             previous = details

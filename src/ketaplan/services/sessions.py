@@ -32,7 +32,7 @@ ticked its checklist (``checked_by``), written here, never taken from the client
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -63,6 +63,7 @@ from ketaplan.services.listing import Listed, Window, audited_patient_listing
 from ketaplan.services.orders import newest_active_order, require_active
 from ketaplan.services.patients import current_profile, find_in_clinic
 from ketaplan.services.plans import find_plan
+from ketaplan.services.staff_names import names_by_email
 from ketaplan.services.unit_of_work import UnitOfWork
 from ketaplan.services.visibility import require_clinical_facts
 from ketaplan.store.models import InfusionPlan, InfusionSession, SessionEvent
@@ -81,6 +82,9 @@ class SessionChart:
     seq: int
     events: tuple[dict[str, Any], ...]
     summary: SessionSummary
+    staff_names: Mapping[str, str] = field(default_factory=dict)
+    """Who ticked a discharge checklist (stored as their e-mail, ``checked_by``) as pages
+    name them (:mod:`ketaplan.services.staff_names`); filled by :func:`read_chart`."""
 
     @property
     def state(self) -> State:
@@ -369,7 +373,9 @@ def read_chart(
     criteria as of the clock)."""
     stored = _stored_events(uow, session.id)
     terms = chart_terms(uow, session, policy)
-    return _chart(session, stored, replay_stored(stored, session, rules, terms), uow.clock())
+    chart = _chart(session, stored, replay_stored(stored, session, rules, terms), uow.clock())
+    checkers = {str(e["checked_by"]) for e in stored if e.get("checked_by")}
+    return replace(chart, staff_names=names_by_email(uow.db, checkers)) if checkers else chart
 
 
 def get_session_chart(

@@ -31,6 +31,10 @@ class TrailEventOut(BaseModel):
     seq: int
     occurred_at: datetime
     actor_email: str = Field(description="Blank for someone without an account.")
+    actor_name: str = Field(
+        description="The member of staff's name as pages show it (their e-mail when no name "
+        "is set); blank for someone without an account."
+    )
     actor_role: str
     origin: str
     action: str = Field(description="The stored code (an AuditAction value).")
@@ -59,6 +63,7 @@ def _out(event: TrailEvent) -> TrailEventOut:
         seq=event.seq,
         occurred_at=event.occurred_at,
         actor_email=event.actor_email,
+        actor_name=event.actor_name,
         actor_role=event.actor_role,
         origin=event.origin,
         action=event.action,

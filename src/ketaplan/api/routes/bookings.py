@@ -85,7 +85,10 @@ class HistoryOut(BaseModel):
     chair: int | None
     reason: str | None
     recorded_at: datetime
-    recorded_by: str
+    recorded_by: str = Field(description="The author's e-mail (their sign-in name).")
+    recorded_by_name: str = Field(
+        description="The author's name as pages show it (their e-mail when no name is set)."
+    )
 
 
 class HistoryPage(Page[HistoryOut]):

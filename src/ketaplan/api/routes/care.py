@@ -93,6 +93,9 @@ class Item9FlagOut(BaseModel):
     reviewed: bool
     reviewed_at: datetime | None
     reviewed_by: str | None = Field(description="The reviewer's e-mail (their sign-in name).")
+    reviewer_name: str | None = Field(
+        description="The reviewer's name as pages show it (their e-mail when no name is set)."
+    )
     note: str | None = Field(description="What the reviewer did, as they wrote it.")
 
 
@@ -139,6 +142,7 @@ def _flag(flag: Item9Flag) -> Item9FlagOut:
         reviewed=flag.reviewed_at is not None,
         reviewed_at=flag.reviewed_at,
         reviewed_by=flag.reviewed_by,
+        reviewer_name=flag.reviewer_name,
         note=flag.note,
     )
 

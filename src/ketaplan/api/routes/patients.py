@@ -221,7 +221,10 @@ class FieldChangeOut(BaseModel):
 class VersionOut(BaseModel):
     version: int
     recorded_at: datetime
-    recorded_by: str
+    recorded_by: str = Field(description="The author's e-mail (their sign-in name).")
+    recorded_by_name: str = Field(
+        description="The author's name as pages show it (their e-mail when no name is set)."
+    )
     changes: list[FieldChangeOut]
 
 
@@ -357,6 +360,7 @@ def versions(patient_id: RecordId, actor: SignedIn, request: Request) -> Patient
                 version=v.version,
                 recorded_at=v.recorded_at,
                 recorded_by=v.recorded_by,
+                recorded_by_name=v.author,
                 changes=[
                     FieldChangeOut(field=c.field, label=c.label, before=c.before, after=c.after)
                     for c in v.changes

@@ -13,7 +13,9 @@ names, or the form's own button when it names none of that form's fields).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -140,12 +142,15 @@ def _number(value: object) -> str:
     return str(value)
 
 
-def event_details(event: dict[str, Any]) -> str:
-    """One chart row's details in words: "rate 120 mL/h · bag 0.35 mg/mL", "BP 128/82 · ..."."""
+def event_details(event: dict[str, Any], names: Mapping[str, str] | None = None) -> str:
+    """One chart row's details in words: "rate 120 mL/h · bag 0.35 mg/mL", "BP 128/82 · ...";
+    a member of staff stored by e-mail (``checked_by``) by their name in ``names``."""
     parts = []
     for key, value in event.items():
         if key in ("at", "type", "diastolic") or value is None:
             continue
+        if key == "checked_by":
+            value = (names or {}).get(str(value), value)
         if key == "systolic":
             parts.append(f"BP {_number(value)}/{_number(event.get('diastolic', '?'))}")
         elif key in CHECKLIST_WORDS:
@@ -248,7 +253,7 @@ async def _console(
             "voided": voided,
             "alerts": alerts,
             "alert_lines": alert_lines(alerts),
-            "details": event_details,
+            "details": partial(event_details, names=view.chart.staff_names),
             "last_at": view.chart.events[-1]["at"] if view.chart.events else "",
             "rate_ml_per_h": rate_ml_per_h,
             "rate_mg_per_h": segments[-1][2] if segments and summary["state"] == "infusing" else 0,
