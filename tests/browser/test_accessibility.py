@@ -134,6 +134,9 @@ def test_every_main_page_has_no_serious_or_critical_accessibility_violation(
 
     nurse = _signed_in(chromium, demo_server, "nurse")
     check(nurse, "medication room", "/ledger")
+    nurse.locator("#loss-form").get_by_role("button", name="Record").click()
+    expect(nurse.locator("#loss-form [data-error-for=text]")).to_be_visible()
+    check(nurse, "medication room (refused, errors beside the fields)")
     nurse.context.close()
 
     admin = _signed_in(chromium, demo_server, "admin")

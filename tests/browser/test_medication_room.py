@@ -181,6 +181,8 @@ def test_a_day_in_the_medication_room(chromium: Browser, server: Server, shots: 
     waste = nurse.locator("#draws-in-hand form[data-waste-for]").first
     waste.get_by_role("button", name="Waste").click()
     expect(nurse.locator("#ledger-error")).to_contain_text("needs a witness")
+    beside = nurse.locator("#draws-in-hand form[data-waste-for] [data-error-for=witness_email]")
+    expect(beside).to_contain_text("needs a witness")  # beside the refused draw's field
     shots.take(nurse, "waste-without-witness-refused")
     for _ in range(2):
         waste = nurse.locator("#draws-in-hand form[data-waste-for]").first

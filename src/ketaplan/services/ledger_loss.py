@@ -10,8 +10,15 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from ketaplan.clinical.ledger import LossEvent, LossKind, LossStep, append_step, fold_case
-from ketaplan.errors import InputError
+from ketaplan.clinical.ledger import (
+    LossEvent,
+    LossKind,
+    LossStep,
+    append_step,
+    fold_case,
+    step_problems,
+)
+from ketaplan.errors import InputError, InputProblems
 from ketaplan.inputs import check_text
 from ketaplan.services.actors import Actor, Role, require_role
 from ketaplan.services.audit_actions import AuditAction
@@ -74,6 +81,18 @@ def loss_cases(uow: UnitOfWork, *, actor: Actor) -> list[dict[str, Any]]:
     return found
 
 
+LOSS_STEPS = ("open", "notice", "form_106", "note", "resolve")
+
+
+def check_loss_step(step: str, *, kind: str | None, text: str, reference: str) -> None:
+    """A step's own fields checked without its case (what a form is told beside a case number
+    it could not read); every problem at once."""
+    problems = InputProblems()
+    for refused in step_problems(step, kind=kind, text=text, reference=reference):
+        problems.add(refused)
+    problems.raise_any()
+
+
 def record_loss_step(
     uow: UnitOfWork,
     step: str,
@@ -88,8 +107,9 @@ def record_loss_step(
 ) -> dict[str, Any]:
     """Open a case (``step="open"``: when discovered, theft or loss, what is missing), or add a
     step to one: ``notice`` (written notice sent), ``form_106`` (filed, with its reference),
-    ``note``, ``resolve``. Times are when it happened, never later than now."""
-    if step not in ("open", "notice", "form_106", "note", "resolve"):
+    ``note``, ``resolve``. Times are when it happened, never later than now. Every problem of
+    the step (its time, its case, its own fields) is refused at once."""
+    if step not in LOSS_STEPS:
         raise InputError(
             f"loss step {step!r}: open, notice, form_106, note or resolve",
             code="input.unknown_term",
@@ -98,24 +118,23 @@ def record_loss_step(
     require_role(
         actor, LOSS_OPENING if step in ("open", "note") else LOSS_FOLLOWING, "a loss case's " + step
     )
-    text = check_text(text, field="text", multiline=True).strip()
+    problems = InputProblems()
+    checked = problems.check(check_text, text, field="text", multiline=True)
+    text = (text if checked is None else checked).strip()  # refused text is never written
     with uow:
         take_ledger_turn(uow, actor.clinic_id)
         now = uow.clock()
         when = now if at is None else at
         if when.tzinfo is None or when > now:
-            raise InputError(
-                "a loss case's time is when it happened, with its zone, not later than now",
-                code="input.out_of_range",
-                fields={"field": "at"},
+            problems.add(
+                InputError(
+                    "a loss case's time is when it happened, with its zone, not later than now",
+                    code="input.out_of_range",
+                    fields={"field": "at"},
+                )
             )
+            when = now  # the other checks go on as of now
         events = [] if step == "open" else _case_events(uow, actor, case_id).get(case_id or 0)
-        if events is None:
-            raise InputError(
-                f"there is no loss case {case_id}",
-                code="not_found.loss_case",
-                fields={"field": "case_id"},
-            )
         candidate = LossEvent(
             0,
             case_id or 0,
@@ -127,7 +146,21 @@ def record_loss_step(
             missing,
             reference,
         )
-        append_step(events, candidate)
+        if events is None:
+            problems.add(
+                InputError(
+                    "give the number of the case this step is for (Case #)"
+                    if case_id is None
+                    else f"there is no loss case {case_id}",
+                    code="not_found.loss_case",
+                    fields={"field": "case_id"},
+                )
+            )
+            problems.check(check_loss_step, step, kind=kind, text=text, reference=reference)
+        else:
+            problems.check(append_step, events, candidate)
+        problems.raise_any()
+        assert events is not None  # refused above
         data: dict[str, Any] = {"kind": kind, "missing": missing, "reference": reference}
         if case_id is not None:
             data["case_id"] = case_id

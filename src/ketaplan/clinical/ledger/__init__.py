@@ -36,6 +36,7 @@ from ketaplan.clinical.ledger.loss import (
     fold_case,
     form_106_due,
     notice_due,
+    step_problems,
 )
 from ketaplan.clinical.ledger.quantities import cml_to_mg, cml_to_ml, mg_to_cml, ml_to_cml, show_ml
 from ketaplan.clinical.ledger.stock import StockLine, stock_lines
@@ -77,5 +78,6 @@ __all__ = [
     "ml_to_cml",
     "notice_due",
     "show_ml",
+    "step_problems",
     "stock_lines",
 ]

@@ -31,10 +31,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
-from typing import Literal
+from typing import Literal, cast
 from zoneinfo import ZoneInfo
 
 from ketaplan.clinical.ledger.balance import LedgerRefusal
+from ketaplan.errors import InputProblems
 
 LossKind = Literal["theft", "loss"]
 LossStep = Literal["open", "notice", "form_106", "note", "resolve"]
@@ -149,45 +150,85 @@ def append_step(events: Iterable[LossEvent], event: LossEvent) -> LossCase:
     return fold_case([*events, event])
 
 
-def _step(case: LossCase | None, event: LossEvent) -> LossCase:
-    if event.step == "open":
-        if case is not None:
-            raise _refuse("the case is already open", "already_open", "case_id")
-        if event.kind not in ("theft", "loss"):
-            raise _refuse("a case is a theft or a loss", "kind", "kind")
-        if not event.text.strip():
-            raise _refuse("say what was found missing and how", "description", "description")
-        return LossCase(event.entry_id, event.kind, event.at, event.by, event.text, event.missing)
-    if case is None:
-        raise _refuse("a loss case starts with its discovery", "not_opened", "case_id")
-    if not case.open:
-        raise _refuse(
-            f"loss case {case.case_id} was resolved: open a new case for a new discovery",
-            "resolved",
-            "case_id",
-        )
-    if event.step != "note" and event.at < case.discovered_at:
-        raise _refuse(
-            f"a {event.step} cannot come before the discovery ({case.discovered_at.isoformat()})",
-            "before_discovery",
-            "at",
-        )
-    if event.step == "notice":
-        if case.notice_sent_at is not None:
-            raise _refuse("the written notice was already recorded", "notice_twice", "step")
-        return replace(case, notice_sent_at=event.at)
-    if event.step == "form_106":
-        if case.form_106_filed_at is not None:
-            raise _refuse("Form 106 was already recorded as filed", "form_twice", "step")
-        if not event.reference.strip():
-            raise _refuse(
+def step_problems(step: str, *, kind: str | None, text: str, reference: str) -> list[LedgerRefusal]:
+    """What a step itself lacks, whatever its case (a kind and a description to open one, a
+    reference for Form 106, a text for a note or the resolution): checked beside the case, so
+    a form sees every missing field at once."""
+    found = []
+    if step == "open":
+        if kind not in ("theft", "loss"):
+            found.append(_refuse("a case is a theft or a loss", "kind", "kind"))
+        if not text.strip():
+            found.append(_refuse("say what was found missing and how", "description", "text"))
+    elif step == "form_106" and not reference.strip():
+        found.append(
+            _refuse(
                 "give the reference DEA's system returned for the Form 106",
                 "reference",
                 "reference",
             )
+        )
+    elif step in ("note", "resolve") and not text.strip():
+        found.append(_refuse(f"a {step} needs its text", "text", "text"))
+    return found
+
+
+def _case_problems(case: LossCase | None, event: LossEvent) -> list[LedgerRefusal]:
+    """What the case's state refuses of the step (opened twice, not opened, resolved, before
+    the discovery, a clock already met)."""
+    if event.step == "open":
+        return (
+            [] if case is None else [_refuse("the case is already open", "already_open", "case_id")]
+        )
+    if case is None:
+        return [_refuse("a loss case starts with its discovery", "not_opened", "case_id")]
+    if not case.open:
+        return [
+            _refuse(
+                f"loss case {case.case_id} was resolved: open a new case for a new discovery",
+                "resolved",
+                "case_id",
+            )
+        ]
+    found = []
+    if event.step != "note" and event.at < case.discovered_at:
+        found.append(
+            _refuse(
+                f"a {event.step} cannot come before the discovery "
+                f"({case.discovered_at.isoformat()})",
+                "before_discovery",
+                "at",
+            )
+        )
+    if event.step == "notice" and case.notice_sent_at is not None:
+        found.append(_refuse("the written notice was already recorded", "notice_twice", "step"))
+    if event.step == "form_106" and case.form_106_filed_at is not None:
+        found.append(_refuse("Form 106 was already recorded as filed", "form_twice", "step"))
+    return found
+
+
+def _step(case: LossCase | None, event: LossEvent) -> LossCase:
+    """The case after one more step; every problem of the step refused at once (one
+    :class:`LedgerRefusal`, or :class:`~ketaplan.errors.InputErrors` when several)."""
+    problems = InputProblems()
+    lacking = step_problems(event.step, kind=event.kind, text=event.text, reference=event.reference)
+    for refused in [*_case_problems(case, event), *lacking]:
+        problems.add(refused)
+    problems.raise_any()
+    if event.step == "open":
+        return LossCase(
+            event.entry_id,
+            cast(LossKind, event.kind),
+            event.at,
+            event.by,
+            event.text,
+            event.missing,
+        )
+    assert case is not None  # refused above
+    if event.step == "notice":
+        return replace(case, notice_sent_at=event.at)
+    if event.step == "form_106":
         return replace(case, form_106_filed_at=event.at, form_106_reference=event.reference)
-    if not event.text.strip():
-        raise _refuse(f"a {event.step} needs its text", "text", "text")
     if event.step == "note":
         return replace(case, notes=(*case.notes, event))
     return replace(case, resolved_at=event.at, resolution=event.text)

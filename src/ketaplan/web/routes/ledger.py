@@ -40,7 +40,7 @@ from ketaplan.services.ledger import (
     record_return,
     record_waste,
 )
-from ketaplan.services.ledger_loss import loss_cases, record_loss_step
+from ketaplan.services.ledger_loss import check_loss_step, loss_cases, record_loss_step
 from ketaplan.services.ledger_printing import (
     DEA_REPORTS,
     SIGNED_REPORTS,
@@ -69,6 +69,7 @@ FIELD_NAMES = {
     "container": "vial",
     "mg_per_ml": "strength",
     "witnesses": "witness_email",
+    "witness": "witness_email",
 }
 """The services' names for what the forms call otherwise (a vial's number is ``vial``)."""
 RECEIPT_FIELD_NAMES = {**FIELD_NAMES, "number": "numbers", "vials": "numbers"}
@@ -247,11 +248,22 @@ def _destroy(uow: Any, form: Mapping[str, str], actor: Actor) -> str:
 
 
 def _loss(uow: Any, form: Mapping[str, str], actor: Actor) -> str:
+    typed = _Typed(form)
+    case_id = typed.id("case_id", required=False)
+    if typed.problems.found:  # the step's own fields told beside the unreadable case number
+        typed.problems.check(
+            check_loss_step,
+            form.get("step", "open"),
+            kind=form.get("kind") or None,
+            text=form.get("text", ""),
+            reference=form.get("reference", ""),
+        )
+        typed.problems.raise_any()
     case = record_loss_step(
         uow,
         form.get("step", "open"),
         actor=actor,
-        case_id=_int(form, "case_id", required=False),
+        case_id=case_id,
         kind=form.get("kind") or None,
         text=form.get("text", ""),
         missing=form.get("missing", ""),
