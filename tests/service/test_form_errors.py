@@ -119,6 +119,36 @@ def test_the_console_shows_two_unreadable_vitals_at_once(
     assert rows(SessionEvent) == 0
 
 
+def test_the_console_shows_an_unreadable_reading_beside_an_out_of_range_one(
+    api: Api, rows: Callable[[type[Base]], int]
+) -> None:
+    csrf = _sign_in(api.client, "nurse")
+    course = _course(api, csrf)
+    session = api.client.post(
+        f"{course}/sessions", data={"csrf_token": csrf, "number": "1"}, follow_redirects=False
+    ).headers["location"]
+    answer = api.client.post(
+        f"{session}/events",
+        data={
+            "csrf_token": csrf,
+            "expected_seq": "0",
+            "type": "check_in",
+            "systolic": "400",
+            "diastolic": "20",
+            "heart_rate": "fast",
+            "spo2": "30",
+        },
+    )
+    assert answer.status_code == 422, answer.text
+    _both(
+        answer.text,
+        ("systolic", "blood pressure 400/20"),
+        ("heart_rate", "not a number"),
+        ("spo2", "outside the accepted"),
+    )
+    assert rows(SessionEvent) == 0
+
+
 def test_the_console_shows_every_out_of_range_reading_at_once_and_charts_nothing(
     api: Api, rows: Callable[[type[Base]], int]
 ) -> None:
@@ -161,6 +191,14 @@ def test_the_api_answers_every_out_of_range_reading_and_both_bad_pump_numbers(
         (
             {"type": "check_in", "systolic": 400, "diastolic": 20, "heart_rate": 300},
             ["blood_pressure", "heart_rate_bpm"],
+        ),
+        (
+            {"type": "vitals", "systolic": 400, "diastolic": 20, "heart_rate": "fast"},
+            ["blood_pressure", "heart_rate_bpm"],
+        ),
+        (
+            {"type": "vitals", "systolic": "high", "diastolic": 500, "spo2": 30},
+            ["systolic_mmhg", "spo2_pct"],
         ),
         ({"type": "start", "rate_ml_per_h": 0, "concentration_mg_per_ml": -1}, None),
     )

@@ -12,7 +12,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal, cast
 
 from ketaplan.clinical.monitoring import VitalSigns
 from ketaplan.errors import InputError, InputProblems
@@ -416,29 +416,14 @@ VITAL_FIELDS = {
 """Each reading's name in :class:`VitalSigns` and in a charted event."""
 
 
-def _vitals_from(data: Mapping[str, object]) -> VitalSigns:
-    """The readings of an event, every unreadable or out-of-range one refused at once; only
-    when each can be read are the ranges checked (an unreadable one has none to check)."""
-    problems = InputProblems()
-
-    def number(key: str) -> float | None:
-        value = data.get(key)
-        if value is None:
-            return None
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            problems.add(
-                InputError(
-                    f"{key} {value!r} is not a number",
-                    code="input.not_a_number",
-                    fields={"field": key, "value": repr(value)},
-                )
-            )
-            return None
-        return float(value)
-
-    readings = {name: number(key) for name, key in VITAL_FIELDS.items()}
-    problems.raise_any()
-    return VitalSigns(**readings)
+def vitals_from(data: Mapping[str, object]) -> VitalSigns:
+    """The readings of an event, each refused at once whether it cannot be read (not a
+    number) or is out of range, so one answer names every reading to fix: a reading that is
+    not a number reaches :class:`VitalSigns` as it was given, and is refused there beside the
+    others' range checks (and a blood pressure with an unreadable half is not called
+    incomplete or out of range)."""
+    readings = {name: data.get(key) for name, key in VITAL_FIELDS.items()}
+    return VitalSigns(**cast(dict[str, Any], readings))
 
 
 def _text_field(data: Mapping[str, object], key: str, kind: str, default: str | None = None) -> str:
@@ -516,7 +501,7 @@ def event_from_dict(data: object, *, stored: bool = False) -> Event:
         ) from None
     match kind:
         case "check_in":
-            return CheckIn(at, _vitals_from(data))
+            return CheckIn(at, vitals_from(data))
         case "start":
             return Start(at, data.get("rate_ml_per_h"), data.get("concentration_mg_per_ml"))  # type: ignore[arg-type]
         case "rate":
@@ -531,7 +516,7 @@ def event_from_dict(data: object, *, stored: bool = False) -> Event:
         case "complete":
             return Stop(at, True, _text_field(data, "reason", kind, ""))
         case "vitals":
-            vitals = _vitals_from(data)
+            vitals = vitals_from(data)
             if not vitals.readings():
                 raise InputError(
                     "vitals: no reading given (systolic and diastolic, heart_rate, spo2, "

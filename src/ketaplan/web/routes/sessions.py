@@ -22,10 +22,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from starlette.responses import Response
 
-from ketaplan.clinical.chart_events import VITAL_FIELDS
+from ketaplan.clinical.chart_events import VITAL_FIELDS, vitals_from
 from ketaplan.errors import (
     ConflictError,
     InputError,
+    InputErrors,
     InputProblems,
     KetaplanError,
     PermissionDenied,
@@ -132,8 +133,27 @@ def event_from_form(form: dict[str, str], now: datetime) -> dict[str, Any]:
     if kind == "discharge":
         for name in CHECKLIST:
             event[name] = form.get(name) == "yes"
+    if problems.found and kind in ("check_in", "vitals"):
+        _check_readable_vitals(event, form, kind, problems)
     problems.raise_any()
     return event
+
+
+def _check_readable_vitals(
+    event: dict[str, Any], form: dict[str, str], kind: str, problems: InputProblems
+) -> None:
+    """Beside a reading that is not a number, the readable ones' range checks (the domain's),
+    so one submit shows both kinds of mistake; each unreadable reading is refused once, as
+    above."""
+    unreadable = {
+        name: form[name] for name in NUMBERS[kind] if name not in event and form.get(name, "")
+    }
+    try:
+        vitals_from({**event, **unreadable})
+    except InputError as refused:
+        for one in refused.errors if isinstance(refused, InputErrors) else (refused,):
+            if one.code != "input.not_a_number":
+                problems.add(one)
 
 
 def _number(value: object) -> str:
