@@ -6,6 +6,10 @@ from __future__ import annotations
 import html
 from collections.abc import Callable
 
+import pytest
+
+from ketaplan.errors import InputError
+from ketaplan.services.patient_links import link_scale_keys
 from ketaplan.store.models import (
     Base,
     Clinic,
@@ -250,8 +254,40 @@ def test_the_e_mail_link_form_shows_a_bad_address_and_an_unknown_scale_at_once(
         data={"csrf_token": csrf, "scales": "phq9 bdi", "email": "not an address"},
     )
     assert answer.status_code == 422, answer.text
-    _both(answer.text, ("email", "not an e-mail address"), ("scales", "unknown scale"))
+    _both(
+        answer.text,
+        ("email", "not an e-mail address"),
+        ("scales", "“bdi” is not a questionnaire ketaplan knows: choose PHQ-9 (Patient Health"),
+    )
+    said = html.unescape(_errors(answer.text)["scales"])
+    assert "Quick Inventory of Depressive Symptomatology" in said
+    assert "qids_sr16" not in said  # titles, not codes
+    assert "pain_nrs" not in said
     assert (rows(PatientLink), rows(OutboxMessage)) == (0, 0)
+
+
+def test_the_service_keeps_the_scale_codes_for_the_api() -> None:
+    with pytest.raises(InputError) as refused:
+        link_scale_keys(["phq9", "bdi"])
+    assert "qids_sr16" in refused.value.message
+    assert refused.value.fields["unknown"] == ["bdi"]
+
+
+def test_the_staff_questionnaire_names_the_scales_it_accepts_by_their_titles(
+    api: Api, rows: Callable[[type[Base]], int]
+) -> None:
+    csrf = _sign_in(api.client, "nurse")
+    patient = _patient(api, csrf)
+    answer = api.client.post(
+        f"{patient}/questionnaires",
+        data={"csrf_token": csrf, "scale": "bdi", "answered_at": "soon"},
+    )
+    assert answer.status_code == 422, answer.text
+    said = html.unescape(_errors(answer.text)["scale"])
+    assert said.startswith("“bdi” is not a questionnaire ketaplan knows: choose PHQ-9"), said
+    assert "pain_nrs" not in said
+    assert "answered_at" in _errors(answer.text)
+    assert rows(QuestionnaireResponse) == 0
 
 
 def test_the_settings_form_shows_every_bad_field_at_once_and_saves_nothing(api: Api) -> None:

@@ -456,7 +456,7 @@ PHQ9_ON_PAPER = {f"item{i}": str(a) for i, a in enumerate([2, 3, 2, 2, 3, 3, 2, 
         ({"answered_at": "yesterday"}, "answered_at", "not a date and time"),
         ({"answered_at": "2099-01-01T09:00"}, "answered_at", "in the future"),
         ({"answered_at": "1999-12-31T09:00"}, "answered_at", "before 2000"),
-        ({"scale": "bdi"}, "scale", "choose the questionnaire"),
+        ({"scale": "bdi"}, "scale", "is not a questionnaire ketaplan knows"),
         ({"course_id": "abc"}, "course_id", "courses"),
     ],
 )

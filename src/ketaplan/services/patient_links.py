@@ -96,7 +96,11 @@ def link_scale_keys(scales: Iterable[str]) -> list[str]:
             f"unknown scale {', '.join(repr(u[:40]) for u in unknown)} "
             f"(accepted: {', '.join(SCALES)})",
             code="input.unknown_scale",
-            fields={"field": "scales", "accepted": list(SCALES)},
+            fields={
+                "field": "scales",
+                "unknown": [u[:40] for u in unknown],
+                "accepted": list(SCALES),
+            },
         )
     keys = list(dict.fromkeys(keys))
     if not keys:

@@ -39,6 +39,7 @@ from markupsafe import Markup
 
 from ketaplan.clinical.catalog import Catalog, Protocol
 from ketaplan.clinical.catalog.citations import POLICY
+from ketaplan.clinical.outcomes import SCALES
 
 UNITS = {
     "mg": "mg",
@@ -158,6 +159,41 @@ def quantity(key: str, value: object) -> str:
     if isinstance(value, int | float):
         return f"{name} {number_text(value)}{' ' + unit if unit else ''}"
     return f"{name} {value}"
+
+
+def scale_name(key: str) -> str:
+    """A questionnaire as a page names it: its short name and its title
+    (``phq9`` → ``PHQ-9 (Patient Health Questionnaire-9)``), or its title alone.
+
+    >>> scale_name("gad7")
+    'GAD-7 (Generalized Anxiety Disorder-7)'
+    """
+    found = SCALES.get(key)
+    if found is None:
+        return words(key)
+    short = FIXED_WORDS.get(key)
+    return f"{short} ({found.title})" if short else found.title
+
+
+def scale_refusal(fields: Mapping[str, object]) -> str | None:
+    """A refusal of a questionnaire's key, worded with the scales' names instead of their
+    codes (the API keeps the codes): the refusal's ``accepted`` keys and what was typed
+    (``unknown`` or ``value``); ``None`` when the refusal names no accepted scales.
+
+    >>> scale_refusal({"field": "scales", "unknown": ["qids"], "accepted": ["phq9"]})
+    '“qids” is not a questionnaire ketaplan knows: choose PHQ-9 (Patient Health Questionnaire-9)'
+    """
+    accepted = fields.get("accepted")
+    if fields.get("field") not in ("scale", "scales") or not isinstance(accepted, list):
+        return None
+    names = [scale_name(str(key)) for key in accepted]
+    choose = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
+    typed = fields.get("unknown", [fields["value"]] if fields.get("value") else [])
+    if not isinstance(typed, list) or not typed:
+        return f"choose a questionnaire: {choose}"
+    shown = ", ".join(f"“{str(t)[:40]}”" for t in typed)
+    what = "is not a questionnaire" if len(typed) == 1 else "are not questionnaires"
+    return f"{shown} {what} ketaplan knows: choose {choose}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -169,6 +169,12 @@ async def form_of(request: Request) -> dict[str, str]:
     return fields
 
 
+def page_message(error: KetaplanError) -> str:
+    """An error's message as a page says it: a questionnaire refused by its key is worded with
+    the scales' names (:func:`~ketaplan.web.labels.scale_refusal`); the API keeps the codes."""
+    return labels.scale_refusal(error.fields) or error.message
+
+
 def field_errors(error: KetaplanError, aliases: Mapping[str, str] | None = None) -> dict[str, str]:
     """The error's message keyed by the form field it is about (``""`` when it names none);
     for :class:`~ketaplan.errors.InputErrors`, every field's message at once (the first about
@@ -177,7 +183,7 @@ def field_errors(error: KetaplanError, aliases: Mapping[str, str] | None = None)
     found: dict[str, str] = {}
     for part in parts:
         field = str(part.fields.get("field", ""))
-        message = part.message
+        message = page_message(part)
         if "_" in field:  # a message naming its field by code ("heart_rate 'x' is not ...")
             message = message.replace(field, label(field))
         found.setdefault((aliases or {}).get(field, field), message)

@@ -17,7 +17,7 @@ from ketaplan.http.context import services
 from ketaplan.http.params import RecordId
 from ketaplan.http.security import SignedIn
 from ketaplan.web.qr import qr_svg
-from ketaplan.web.rendering import call, form_of, redirect, render
+from ketaplan.web.rendering import call, form_of, page_message, redirect, render
 from ketaplan.web.routes.patients import patient_page_values
 
 router = APIRouter()
@@ -44,7 +44,7 @@ async def email_link(patient_id: RecordId, actor: SignedIn, request: Request) ->
         errors: dict[str, str] = {}
         for each in refused.errors if isinstance(refused, InputErrors) else (refused,):
             field = str(each.fields.get("field", "email"))
-            errors.setdefault("scales" if field == "scales" else "email", each.message)
+            errors.setdefault("scales" if field == "scales" else "email", page_message(each))
         return render(
             request,
             "patient.html",

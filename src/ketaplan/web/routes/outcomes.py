@@ -20,7 +20,7 @@ from ketaplan.services.listing import Window
 from ketaplan.web.item_texts import ITEM_TEXTS
 from ketaplan.web.labels import protocol_source_keys
 from ketaplan.web.qr import qr_svg
-from ketaplan.web.rendering import call, field_errors, form_of, redirect, render
+from ketaplan.web.rendering import call, field_errors, form_of, page_message, redirect, render
 from ketaplan.web.routes.patients import patient_page_values
 
 router = APIRouter()
@@ -71,7 +71,7 @@ async def make_link(patient_id: RecordId, actor: SignedIn, request: Request) -> 
             services(request).patient_links.create, patient_id, scales=scales, actor=actor
         )
     except InputError as refused:
-        errors = {"scales": refused.message}
+        errors = {"scales": page_message(refused)}
         return render(request, "patient.html", {**values, "errors": errors}, status=422)
     path = request.app.url_path_for("web_patient_questionnaire", token=link.token)
     url = services(request).public_url + path  # never from the Host header

@@ -40,9 +40,9 @@ EARLIEST_ANSWER_YEAR = 2000
 def _scale(key: str) -> Scale:
     if key not in STAFF_SCALES:
         raise InputError(
-            f"choose the questionnaire ({', '.join(STAFF_SCALES)})",
+            "choose the questionnaire from the list",
             code="input.unknown_scale",
-            fields={"field": "scale"},
+            fields={"field": "scale", "value": key[:40], "accepted": list(STAFF_SCALES)},
         )
     return SCALES[key]
 
