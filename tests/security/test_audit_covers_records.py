@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
 from alembic import command
@@ -32,6 +33,7 @@ from ketaplan.services import (
     Actor,
     PatientRecord,
     UnitOfWork,
+    add_user,
     append_session_event,
     get_patient,
     open_session,
@@ -39,7 +41,15 @@ from ketaplan.services import (
 )
 from ketaplan.services.courses import reschedule_course, schedule_course
 from ketaplan.services.questionnaires import record_questionnaire
-from ketaplan.store import Database, migrate, open_database
+from ketaplan.store import (
+    AuditEntry,
+    Database,
+    append_audit_events,
+    audit_records,
+    migrate,
+    open_database,
+)
+from ketaplan.store import audit as audit_module
 from ketaplan.store.audit import ChainVerification, VerifiedPosition, verify_audit_chain
 from ketaplan.store.audit_records import COVERED_ACTION, TABLES
 from ketaplan.store.engine import make_engine
@@ -748,3 +758,60 @@ def test_record_text_outside_ascii_hashes_alike_in_the_database_and_in_python(
     )
     result = _verify(database)
     assert [(p.table, p.record_id) for p in result.records] == [("patient_version", version_id)]
+
+
+def test_sqlite_writes_the_hashed_texts_as_python_does_and_vouches_for_nothing_else(
+    database: Database, clinic: Clinic, uow: UnitOfWork, admin: Actor
+) -> None:
+    """On SQLite a walk hashes each event, and each row of the tables without floats, as the
+    text SQLite writes (issue 19). Text with quotes, a backslash, control characters and
+    characters outside ASCII must come out exactly as Python writes it, so the whole clinic
+    verifies without the exact way being needed; a change to such text is still found (the
+    exact way confirms it)."""
+    if database.engine.dialect.name != "sqlite":
+        pytest.skip("the texts are written by SQLite only")
+    name = 'Zoë "Ω" \\ 😀 Łukasiewicz'  # a name: printable text only
+    odd = f"{name} \t\n\x01\x1f\x7f end"
+    user_id = add_user(
+        uow, email="zoe@example.org", role="nurse", actor=admin, password=None, full_name=name
+    )
+    with database.session_factory() as session:
+        entry = AuditEntry("patient.read", "patient", odd, None, None, odd, None, {"why": odd})
+        append_audit_events(session, [entry], CLINIC_EVENING)
+        session.commit()
+    exact_tables: list[str] = []
+    check_rows = audit_records._check_rows
+
+    def checked_the_exact_way(connection: Connection, name: str, *rest: Any) -> None:
+        exact_tables.append(name)
+        check_rows(connection, name, *rest)
+
+    with (
+        mock.patch("ketaplan.store.audit._walk", wraps=audit_module._walk) as exact_walk,
+        mock.patch("ketaplan.store.audit_records._check_rows", checked_the_exact_way),
+    ):
+        assert _verify(database).ok
+    assert not exact_walk.called
+    fast = {name for name, text_sql in audit_records._SQLITE_ROW_TEXTS.items() if text_sql}
+    assert {"app_user", "session_event"} <= fast
+    assert not fast & set(exact_tables)
+    _tamper(
+        database,
+        "app_user",
+        lambda connection: _set(connection, "app_user", user_id, full_name=name.replace("Ω", "O")),
+    )
+    with database.engine.begin() as connection:
+        connection.execute(text("DROP TRIGGER IF EXISTS audit_event_no_update"))
+        last = connection.scalar(select(func.max(AuditEvent.seq)))
+        connection.execute(
+            update(AuditEvent).where(AuditEvent.seq == last).values(origin=odd.replace("\t", " "))
+        )
+    result = _verify(database)
+    assert result.broken is not None
+    assert result.broken.seq == last
+    assert "was changed" in result.broken.reason
+    with database.engine.begin() as connection:
+        connection.execute(update(AuditEvent).where(AuditEvent.seq == last).values(origin=odd))
+    result = _verify(database)
+    assert result.broken is None
+    assert [(p.table, p.record_id) for p in result.records] == [("app_user", user_id)]

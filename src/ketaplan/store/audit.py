@@ -39,11 +39,13 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from hashlib import sha256
+from itertools import islice
 from json.encoder import encode_basestring
 from typing import Any, cast
 
 from sqlalchemy import (
     JSON,
+    Connection,
     Insert,
     String,
     Table,
@@ -56,6 +58,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy import cast as cast_to
+from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
 from sqlalchemy.orm import Session
 
 from ketaplan.store.audit_records import (
@@ -285,6 +288,145 @@ _WALK = {
     .order_by(_EVENTS.c.seq)
     for dialect in ("sqlite", "postgresql")
 }
+
+
+def _quoted_sql(column: str, *, nullable: bool = False) -> str:
+    """A text column as the canonical encoder writes it, by SQLite's ``json_quote`` (the same
+    escapes: quote, backslash, control characters); NULL, making the whole text NULL, for a
+    value of another type."""
+    null = " WHEN 'null' THEN 'null'" if nullable else ""
+    return f"CASE typeof({column}) WHEN 'text' THEN json_quote({column}){null} END"
+
+
+def _integer_sql(column: str, *, nullable: bool = False) -> str:
+    """An integer column as the canonical encoder writes it (SQLite's decimal text of an
+    integer is Python's); NULL for a value of another type."""
+    null = " WHEN 'null' THEN 'null'" if nullable else ""
+    return f"CASE typeof({column}) WHEN 'integer' THEN {column}{null} END"
+
+
+def _sqlite_text_walk() -> str:
+    """The walk's statement on SQLite with each event's hashed text written by SQLite:
+    ``prev_hash`` and the canonical JSON of its fields as :func:`_spliced` writes them (the
+    stored JSON spliced in, the time by :func:`utc_time_text`), as UTF-8 bytes, ready to hash.
+
+    Reading six columns and hashing one value per row, instead of reading fourteen and writing
+    the text in Python, is what makes the full walk several times faster than the ORM walk it
+    replaced. The text is NULL for any event the fast way must not vouch for (a value of an
+    unexpected type, the records-covered event, whose details the ledger needs): such an
+    event, and one whose text does not hash to its hash, is walked the exact way
+    (:func:`_walk_trail`), so this can only save time. A text that hashes right is the text
+    appended: SQLite's quoting, like Python's, is a JSON encoding, so two different values
+    never give the same text."""
+    at = utc_time_text(_EVENTS.c.occurred_at, "sqlite").compile(
+        dialect=sqlite_dialect(), compile_kwargs={"literal_binds": True}
+    )
+    written = " || ".join(
+        (
+            "prev_hash",
+            "'{\"action\":'",
+            _quoted_sql("action"),
+            "',\"actor_role\":'",
+            _quoted_sql("actor_role", nullable=True),
+            "',\"actor_user_id\":'",
+            _integer_sql("actor_user_id", nullable=True),
+            "',\"details\":'",
+            "CASE typeof(details) WHEN 'text' THEN details END",
+            "',\"entity_id\":'",
+            _quoted_sql("entity_id"),
+            "',\"entity_type\":'",
+            _quoted_sql("entity_type"),
+            "',\"occurred_at\":'",
+            f"json_quote({at})",
+            "',\"origin\":'",
+            _quoted_sql("origin"),
+            "',\"patient_id\":'",
+            _integer_sql("patient_id", nullable=True),
+            "','",
+            "CASE typeof(records) WHEN 'null' THEN '' "
+            "WHEN 'text' THEN '\"records\":' || records || ',' END",
+            "'\"seq\":'",
+            _integer_sql("seq"),
+            "'}'",
+        )
+    )
+    return (
+        f"SELECT id, seq, prev_hash, hash, CASE WHEN action = '{COVERED_ACTION}' THEN NULL "
+        f"ELSE CAST({written} AS BLOB) END, records FROM audit_event "
+        "WHERE seq > ? AND seq <= ? ORDER BY seq"
+    )
+
+
+_SQLITE_TEXT_WALK = _sqlite_text_walk()
+EXACT_STRETCH = 10_000
+"""Events walked the exact way after one the fast way did not verify, before trying the fast
+way again: a trail written before its JSON was stored canonically is long runs of such
+events, and starting over per event would cost more than walking them the old way."""
+
+
+def _walk_trail(
+    connection: Connection,
+    start: VerifiedPosition,
+    head_seq: int,
+    ledger: RecordLedger,
+    batch_size: int,
+) -> ChainVerification:
+    """The events after ``start`` up to ``head_seq``, checked and noted in ``ledger``. On
+    SQLite the fast way (:func:`_walk_texts`) as far as it verifies, then the next events the
+    exact way (:func:`_walk`), and so on; on PostgreSQL the exact way, which reads rows as
+    fast as this machine hashes them."""
+    dialect = connection.dialect.name
+    if dialect != "sqlite":
+        bounds = {"after_seq": start.seq, "head_seq": head_seq}
+        with driver_rows(connection, _WALK[dialect], batch_size, bounds) as rows:
+            return _walk(rows, start, ledger)
+    position = start
+    while True:
+        position, stopped = _walk_texts(connection, position, head_seq, ledger)
+        if not stopped:
+            return ChainVerification(position.seq, position.hash, None, start.seq + 1)
+        bounds = {"after_seq": position.seq, "head_seq": head_seq}
+        with driver_rows(connection, _WALK[dialect], batch_size, bounds) as rows:
+            exact = _walk(islice(rows, EXACT_STRETCH), position, ledger)
+        if exact.broken is not None:
+            return replace(exact, from_seq=start.seq + 1)
+        position = exact.position
+
+
+def _walk_texts(
+    connection: Connection, start: VerifiedPosition, head_seq: int, ledger: RecordLedger
+) -> tuple[VerifiedPosition, bool]:
+    """Events hashed as SQLite writes their text (:data:`_SQLITE_TEXT_WALK`), from the one
+    after ``start``, up to the first one this way does not verify: the position reached, and
+    whether it stopped there (that event is left to the exact way)."""
+    driver: Any = connection.connection.dbapi_connection
+    cursor = driver.cursor()
+    expected_seq = start.seq + 1
+    prev_hash = start.hash
+    hashed = sha256
+    loads = _SCAN
+    latest = ledger.latest
+    try:
+        for _id, seq, event_prev_hash, event_hash, text, records in cursor.execute(
+            _SQLITE_TEXT_WALK, (start.seq, head_seq)
+        ):
+            if (
+                text is None
+                or seq != expected_seq
+                or event_prev_hash != prev_hash
+                or hashed(text).hexdigest() != event_hash
+            ):
+                return VerifiedPosition(expected_seq - 1, prev_hash), True
+            if records is not None:
+                for record in loads(records, 0)[0]:
+                    by_id = latest.get(record["table"])
+                    if by_id is not None:
+                        by_id[int(record["id"])] = (record["hash"], seq)
+            prev_hash = event_hash
+            expected_seq += 1
+    finally:
+        cursor.close()
+    return VerifiedPosition(expected_seq - 1, prev_hash), False
 
 
 _SCAN: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
@@ -536,11 +678,8 @@ def verify_audit_chain(
                 start.seq,
             )
     connection = db.connection()
-    statement = _WALK[connection.dialect.name]
     ledger = RecordLedger.empty()
-    bounds = {"after_seq": start.seq, "head_seq": head_seq}
-    with driver_rows(connection, statement, batch_size, bounds) as rows:
-        walked = _walk(rows, start, ledger)
+    walked = _walk_trail(connection, start, head_seq, ledger, batch_size)
     if walked.broken is not None:
         return walked
     # Rows past the head: appends committed during the walk (the head has moved on since),

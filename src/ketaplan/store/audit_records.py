@@ -55,10 +55,12 @@ from typing import Any, cast
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     Column,
     Connection,
     Date,
     DateTime,
+    Integer,
     Select,
     String,
     Table,
@@ -71,6 +73,7 @@ from sqlalchemy import (
     type_coerce,
 )
 from sqlalchemy import cast as cast_to
+from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
 from sqlalchemy.sql.compiler import SQLCompiler
 
 from ketaplan.store.models import (
@@ -509,12 +512,160 @@ def _one_piece_encoder() -> Callable[[object], str]:
 _ONE_PIECE = _one_piece_encoder()
 
 
+def _sqlite_value(column: Column[Any]) -> str | None:
+    """SQL writing a column's value as :func:`check_all`'s encoder writes it, NULL for a value
+    of another type than expected; None for a column type SQLite cannot write so (a float:
+    SQLite's digits are not Python's shortest ones, and fewer digits would let two floats read
+    alike)."""
+    name = f'"{column.name}"'
+    if _is_time(column):
+        return f"json_quote({_literal_sql(utc_time_text(column, 'sqlite'))})"
+    if isinstance(column.type, Boolean):
+        return (
+            f"CASE WHEN typeof({name}) = 'integer' AND {name} = 1 THEN 'true' "
+            f"WHEN typeof({name}) = 'integer' AND {name} = 0 THEN 'false' END"
+        )
+    if isinstance(column.type, Integer):
+        return f"CASE typeof({name}) WHEN 'integer' THEN {name} END"
+    if isinstance(column.type, String | Date):  # a date: the text stored, as read
+        return f"CASE typeof({name}) WHEN 'text' THEN json_quote({name}) END"
+    return None
+
+
+def _literal_sql(expression: Any) -> str:
+    return str(expression.compile(dialect=sqlite_dialect(), compile_kwargs={"literal_binds": True}))
+
+
+def _sqlite_row_text(table: Table) -> str | None:
+    """The statement reading each row of ``table`` as the text :func:`check_all` hashes, written
+    by SQLite (every non-NULL column by name in sorted order, times in their hashed form):
+    ``id, head, json, tail``, where the row's text is ``head``, the SHA-256 of the ``json``
+    column's text (if the table has one, and it is not NULL), and ``tail``. The text is NULL
+    for a row holding a value of an unexpected type; None for a table with a column SQLite
+    cannot write (a float), or more than one JSON column. A row whose text does not hash to the
+    hash its event recorded is checked again the exact way, so this can only save time."""
+    columns = sorted(table.columns, key=lambda column: column.name)
+    json_columns = [column for column in columns if isinstance(column.type, JSON)]
+    if len(json_columns) > 1 or "id" not in table.columns:
+        return None
+    head: list[str] = ["'{'"]
+    tail: list[str] = []
+    written = head
+    for column in columns:
+        name = f'"{column.name}"'
+        before_id = column.name < "id"
+        key = f'"{column.name}":'
+        if column.name == "id":
+            written.append(f"'{key}' || {_sqlite_value(column)}")
+            continue
+        if isinstance(column.type, JSON):
+            opening = f'{key}"' if before_id else f',{key}"'
+            closing = '",' if before_id else '"'
+            head.append(f"CASE WHEN {name} IS NULL THEN '' ELSE '{opening}' END")
+            written = tail
+            tail.append(f"CASE WHEN {name} IS NULL THEN '' ELSE '{closing}' END")
+            continue
+        value = _sqlite_value(column)
+        if value is None:
+            return None
+        piece = f"'{key}' || {value} || ','" if before_id else f"',{key}' || {value}"
+        written.append(f"CASE WHEN {name} IS NULL THEN '' ELSE {piece} END")
+    tail.append("'}'")
+    body = f'CAST("{json_columns[0].name}" AS BLOB)' if json_columns else "NULL"
+    return (
+        f"SELECT id, {' || '.join(head)}, {body}, {' || '.join(tail)} "
+        f'FROM "{table.name}" ORDER BY id'
+    )
+
+
+_SQLITE_ROW_TEXTS = {name: _sqlite_row_text(table) for name, table in TABLES.items()}
+_CHECK_BY_IDS = {
+    name: statement.where(TABLES[name].c.id.in_(bindparam("ids", expanding=True)))
+    for name, statement in _CHECK_ALL["sqlite"].items()
+}
+
+
 def check_all(
     connection: Connection, ledger: RecordLedger, *, batch_size: int = 20_000
 ) -> list[RecordProblem]:
     """Check every row of every covered table against the ledger of the whole trail: changed,
     deleted, or inserted outside ketaplan (no event names it, and it is newer than the rows
     the trail held before records were covered).
+
+    On SQLite, each row of most tables is read as the text hashed, written by SQLite
+    (:func:`_sqlite_row_text`): a hash per row and its JSON's hash are all Python does. Other
+    rows, and those that do not match that way, are checked as :func:`_check_rows` does."""
+    dialect = connection.dialect.name
+    problems: list[RecordProblem] = []
+    for name in TABLES:
+        by_id = ledger.latest[name]
+        seen: set[int] = set()
+        found: list[RecordProblem] = []
+        texts = _SQLITE_ROW_TEXTS[name] if dialect == "sqlite" else None
+        if texts is None:
+            with driver_rows(connection, _CHECK_ALL[dialect][name], batch_size) as rows:
+                _check_rows(connection, name, rows, ledger, seen, found)
+        else:
+            again = _check_texts(connection, name, texts, ledger, seen, found)
+            for start in range(0, len(again), _BATCH):
+                ids = {"ids": again[start : start + _BATCH]}
+                rows = (tuple(row) for row in connection.execute(_CHECK_BY_IDS[name], ids))
+                _check_rows(connection, name, rows, ledger, seen, found)
+            found.sort(key=lambda problem: problem.record_id)  # in row order, as read
+        problems += found
+        for record_id in sorted(by_id.keys() - seen):
+            expected, seq = by_id[record_id]
+            if expected is not None:
+                problems.append(_gone(name, record_id, seq))
+    return problems
+
+
+def _check_texts(
+    connection: Connection,
+    name: str,
+    statement: str,
+    ledger: RecordLedger,
+    seen: set[int],
+    problems: list[RecordProblem],
+) -> list[int]:
+    """The rows of table ``name`` hashed as SQLite writes their text; returns the ids of the
+    accounted rows that did not match that way, to be checked the exact way."""
+    by_id = ledger.latest[name]
+    legacy = ledger.legacy_max_id.get(name, 0)
+    sha = hashlib.sha256
+    again: list[int] = []
+    driver: Any = connection.connection.dbapi_connection
+    cursor = driver.cursor()
+    try:
+        for record_id, head, body, tail in cursor.execute(statement):
+            accounted = by_id.get(record_id)
+            if accounted is None:
+                seen.add(record_id)
+                if record_id > legacy:
+                    problems.append(_inserted(name, record_id))
+                continue
+            if head is None or tail is None:
+                again.append(record_id)
+                continue
+            digest = "" if body is None else sha(body).hexdigest()
+            if sha(f"{head}{digest}{tail}".encode()).hexdigest() == accounted[0]:
+                seen.add(record_id)
+            else:
+                again.append(record_id)
+    finally:
+        cursor.close()
+    return again
+
+
+def _check_rows(
+    connection: Connection,
+    name: str,
+    rows: Iterable[Sequence[Any]],
+    ledger: RecordLedger,
+    seen: set[int],
+    problems: list[RecordProblem],
+) -> None:
+    """Check rows of table ``name`` as :data:`_CHECK_ALL` reads them against the ledger.
 
     Each row is hashed as :func:`row_hash` hashes it, but in one piece: the row as a dict of
     its columns, its times read in their hashed form (:func:`utc_time_text`), its JSON
@@ -523,52 +674,40 @@ def check_all(
     match that way, or holds a value the encoder refuses (a date from PostgreSQL, a float that
     is not finite, a time of another shape), is hashed again the exact way before it is
     reported."""
-    dialect = connection.dialect.name
-    hashed_in_sql = dialect == "postgresql"
-    problems: list[RecordProblem] = []
+    hashed_in_sql = connection.dialect.name == "postgresql"
     sha = hashlib.sha256
     encode = _ONE_PIECE
-    for name, table in TABLES.items():
-        by_id = ledger.latest[name]
-        legacy = ledger.legacy_max_id.get(name, 0)
-        kinds = _KINDS[name]
-        times = tuple(column for column, kind in kinds.items() if kind == "time")
-        texts = () if hashed_in_sql else tuple(c for c, k in kinds.items() if k == "json")
-        # What the exact way sees: times already as hashed text, JSON (on PostgreSQL) hashed.
-        exact_kinds = {c: k for c, k in kinds.items() if k == "json" and not hashed_in_sql}
-        seen: set[int] = set()
-        statement = _CHECK_ALL[dialect][name]
-        names = tuple(column.name for column in table.columns)
-        at_id = names.index("id")
-        with driver_rows(connection, statement, batch_size) as rows:
-            for row in rows:
-                record_id = row[at_id]
-                seen.add(record_id)
-                accounted = by_id.get(record_id)
-                if accounted is None:
-                    if record_id > legacy:
-                        problems.append(_inserted(name, record_id))
-                    continue
-                fields = dict(zip(names, row, strict=True))
-                if None in row:
-                    fields = {k: v for k, v in fields.items() if v is not None}
-                for column in texts:
-                    value = fields.get(column)
-                    if value is not None:
-                        fields[column] = sha(str(value).encode("utf-8")).hexdigest()
-                try:
-                    digest = sha(encode(fields).encode("utf-8")).hexdigest()
-                except (TypeError, ValueError):
-                    digest = ""
-                if digest != accounted[0] and (
-                    _exact_hash(row, names, exact_kinds, times) != accounted[0]
-                ):
-                    problems.append(_changed(name, record_id, *accounted))
-        for record_id in sorted(by_id.keys() - seen):
-            expected, seq = by_id[record_id]
-            if expected is not None:
-                problems.append(_gone(name, record_id, seq))
-    return problems
+    table = TABLES[name]
+    by_id = ledger.latest[name]
+    legacy = ledger.legacy_max_id.get(name, 0)
+    kinds = _KINDS[name]
+    times = tuple(column for column, kind in kinds.items() if kind == "time")
+    texts = () if hashed_in_sql else tuple(c for c, k in kinds.items() if k == "json")
+    # What the exact way sees: times already as hashed text, JSON (on PostgreSQL) hashed.
+    exact_kinds = {c: k for c, k in kinds.items() if k == "json" and not hashed_in_sql}
+    names = tuple(column.name for column in table.columns)
+    at_id = names.index("id")
+    for row in rows:
+        record_id = row[at_id]
+        seen.add(record_id)
+        accounted = by_id.get(record_id)
+        if accounted is None:
+            if record_id > legacy:
+                problems.append(_inserted(name, record_id))
+            continue
+        fields = dict(zip(names, row, strict=True))
+        if None in row:
+            fields = {k: v for k, v in fields.items() if v is not None}
+        for column in texts:
+            value = fields.get(column)
+            if value is not None:
+                fields[column] = sha(str(value).encode("utf-8")).hexdigest()
+        try:
+            digest = sha(encode(fields).encode("utf-8")).hexdigest()
+        except (TypeError, ValueError):
+            digest = ""
+        if digest != accounted[0] and (_exact_hash(row, names, exact_kinds, times) != accounted[0]):
+            problems.append(_changed(name, record_id, *accounted))
 
 
 def _exact_hash(
