@@ -9,15 +9,24 @@ events under 1 s at 3 million rows.
 
 On each of BACKENDS (KETAPLAN_BENCH_AUDIT_BACKENDS, default "sqlite,postgresql"; PostgreSQL in a
 schema of its own in KETAPLAN_BENCH_POSTGRES_URL, dropped afterwards), a migrated database (SQLite
-in a temporary directory) gets EVENTS audit events (default
-3,000,000; KETAPLAN_BENCH_AUDIT_EVENTS to change) appended through ketaplan's own
-`append_audit_events`, in batches, so the chain is the real one. Then, side by side in one run:
+in a temporary directory) gets EVENTS audit events (default 3,000,000;
+KETAPLAN_BENCH_AUDIT_EVENTS to change). Appending them one transaction at a time through
+`append_audit_events` took about 52 minutes per database, so they are written in bulk
+(`_bulk_append`): the same events, their hashes computed by ketaplan's own `chain_hash` and
+`row_hash`, written as precomputed rows (`executemany` on SQLite, `COPY` on PostgreSQL); the
+full walks verify what it wrote. In one run:
 
-* the previous walk (every event loaded as an ORM object, 1,000 at a time, hashed with the
-  same chain function), over the first ORM_WALK_EVENTS events, as rows per second;
-* the row walk (`verify_audit_chain`, full), over the whole trail;
-* the incremental check: 1,000 events appended after a verified position, then
-  `verify_audit_chain(since=...)`, best of RUNS.
+* after the first WALK_EVENTS events (KETAPLAN_BENCH_AUDIT_WALK_EVENTS, default 300,000: the ORM
+  walk of all 3 million, WALK_RUNS times on each database, would be most of the run), side by
+  side over that trail, WALK_RUNS times in turn: the previous walk (every event loaded as an
+  ORM object, 1,000 at a time, hashed with the same chain function) and the row walk
+  (`verify_audit_chain`, full), as events per second;
+* then the trail built up to EVENTS, and one full walk of all of it
+  (KETAPLAN_BENCH_AUDIT_FULL_AT_SIZE=0 to skip it: the incremental check then starts at the
+  chain head);
+* the incremental check on the whole trail: 1,000 events appended through
+  `append_audit_events` after the verified position, then `verify_audit_chain(since=...)`,
+  RUNS times.
 
 Records: the database first gets a clinic, a prescriber, a patient and a charted session
 through the services, and two in three trail events name a chart-event row of their own
@@ -40,10 +49,10 @@ from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 from unittest import mock
 
-from sqlalchemy import Table, func, insert, select
+from sqlalchemy import Connection, Table, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from bench_support import postgres_schema, verification_failure
@@ -70,10 +79,10 @@ from ketaplan.store import (
     open_database,
     verify_audit_chain,
 )
-from ketaplan.store.audit import GENESIS_HASH, chain_hash
-from ketaplan.store.audit_records import highest_ids, records_written
+from ketaplan.store.audit import GENESIS_HASH, VerifiedPosition, canonical_json, chain_hash
+from ketaplan.store.audit_records import highest_ids, records_written, row_hash
 from ketaplan.store.engine import make_engine
-from ketaplan.store.models import AuditEvent, OrderEvent, SessionEvent
+from ketaplan.store.models import AuditChainHead, AuditEvent, OrderEvent, SessionEvent
 from ketaplan.store.schema import migrate
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -83,7 +92,8 @@ BACKENDS = os.environ.get("KETAPLAN_BENCH_AUDIT_BACKENDS", "sqlite,postgresql").
 POSTGRES_URL = os.environ.get(
     "KETAPLAN_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
-ORM_WALK_EVENTS = min(EVENTS, 200_000)
+WALK_EVENTS = min(EVENTS, int(os.environ.get("KETAPLAN_BENCH_AUDIT_WALK_EVENTS", "300000")))
+FULL_WALK_AT_SIZE = os.environ.get("KETAPLAN_BENCH_AUDIT_FULL_AT_SIZE", "1") == "1"
 BATCH = 20_000
 NEW_EVENTS = 1_000
 RUNS = 5
@@ -147,6 +157,159 @@ def _append(database: Database, start: int, count: int, session_id: int, user_id
             records = records_written(connection, {"session_event": list(ids)})
             append_audit_events(session, _entries(offset, size, records), NOW)
             session.commit()
+
+
+_AUDIT_COLUMNS = (
+    "seq",
+    "occurred_at",
+    "actor_user_id",
+    "actor_role",
+    "origin",
+    "action",
+    "entity_type",
+    "entity_id",
+    "patient_id",
+    "details",
+    "records",
+    "prev_hash",
+    "hash",
+)
+_CHART_COLUMNS = ("id", "session_id", "seq", "kind", "at", "data", "recorded_at", "recorded_by")
+_CHART_KINDS = {"at": "time", "recorded_at": "time", "data": "json"}
+"""How `row_hash` treats session_event's columns (as the unit of work's re-read does: its
+times as UTC time, its JSON by the hash of the text stored)."""
+BULK_CHUNK = 50_000
+
+
+def _stored_time(connection: Connection, column: str, value: datetime) -> object:
+    """``value`` as SQLAlchemy hands it to the driver for ``audit_event.<column>``."""
+    stored = cast(Table, AuditEvent.__table__).c[column].type.dialect_impl(connection.dialect)
+    bind = stored.bind_processor(connection.dialect)
+    return bind(value) if bind is not None else value
+
+
+def _bulk_append(database: Database, start: int, count: int, session_id: int, user_id: int) -> None:
+    """The same events as :func:`_append`, chained the same way, but written in bulk.
+
+    Each event's hash is ketaplan's own (`chain_hash` of the fields `append_audit_events`
+    hashes, the details and records stored as their canonical text as it stores them), and
+    each chart row's hash is `row_hash` of the row as written, which is what the unit of work
+    computes when it re-reads the row; only the writing differs: precomputed rows through the
+    driver's `executemany` (SQLite) or `COPY` (PostgreSQL), with the chain head moved after
+    each chunk in the same transaction. `audit verify --full` checks the result (the walks
+    below run over such a trail)."""
+    for offset in range(start, start + count, BULK_CHUNK):
+        size = min(BULK_CHUNK, start + count - offset)
+        with database.session_factory() as session:
+            connection = session.connection()
+            head_seq, last_hash = connection.execute(
+                select(AuditChainHead.last_seq, AuditChainHead.last_hash)
+            ).one()
+            chart_seq = (
+                connection.scalar(
+                    select(func.coalesce(func.max(_CHART.c.seq), 0)).where(
+                        _CHART.c.session_id == session_id
+                    )
+                )
+                or 0
+            )
+            chart_id = connection.scalar(select(func.coalesce(func.max(_CHART.c.id), 0))) or 0
+            stored_now = _stored_time(connection, "occurred_at", NOW)
+            hashed_now = NOW.isoformat()
+            chart_rows: list[tuple[object, ...]] = []
+            records: list[dict[str, object]] = []
+            for n in range(offset, offset + size):
+                if n % 3:
+                    chart_id += 1
+                    chart_seq += 1
+                    data = {"type": "note", "at": hashed_now, "text": f"note {n}"}
+                    chart = {
+                        "id": chart_id,
+                        "session_id": session_id,
+                        "seq": chart_seq,
+                        "kind": "note",
+                        "at": NOW,
+                        "data": json.dumps(data),  # as SQLAlchemy's JSON type writes it
+                        "recorded_at": NOW,
+                        "recorded_by": user_id,
+                    }
+                    hashed = row_hash(chart, _CHART_KINDS)
+                    records.append({"table": "session_event", "id": chart_id, "hash": hashed})
+                    chart_rows.append(
+                        tuple(
+                            stored_now if column in ("at", "recorded_at") else chart[column]
+                            for column in _CHART_COLUMNS
+                        )
+                    )
+            audit_rows: list[tuple[object, ...]] = []
+            for entry in _entries(offset, size, records):
+                head_seq += 1
+                fields: dict[str, object] = {
+                    "seq": head_seq,
+                    "occurred_at": hashed_now,
+                    "actor_user_id": entry.actor_user_id,
+                    "actor_role": entry.actor_role,
+                    "origin": entry.origin,
+                    "action": entry.action,
+                    "entity_type": entry.entity_type,
+                    "entity_id": entry.entity_id,
+                    "patient_id": entry.patient_id,
+                    "details": json.loads(canonical_json(dict(entry.details))),
+                }
+                if entry.records:
+                    fields["records"] = [dict(record) for record in entry.records]
+                event_hash = chain_hash(last_hash, fields)
+                audit_rows.append(
+                    (
+                        head_seq,
+                        stored_now,
+                        *(fields[column] for column in _AUDIT_COLUMNS[2:9]),
+                        canonical_json(fields["details"]),
+                        canonical_json(fields["records"]) if entry.records else None,
+                        last_hash,
+                        event_hash,
+                    )
+                )
+                last_hash = event_hash
+            _write_rows(connection, "session_event", _CHART_COLUMNS, chart_rows)
+            _write_rows(connection, "audit_event", _AUDIT_COLUMNS, audit_rows)
+            connection.execute(
+                update(AuditChainHead).values(last_seq=head_seq, last_hash=last_hash)
+            )
+            if connection.dialect.name == "postgresql":  # ids given, not drawn
+                connection.execute(
+                    text(
+                        "SELECT setval(pg_get_serial_sequence('session_event', 'id'), "
+                        "(SELECT max(id) FROM session_event))"
+                    )
+                )
+            session.commit()
+
+
+def _write_rows(
+    connection: Connection, table: str, columns: tuple[str, ...], rows: list[tuple[object, ...]]
+) -> None:
+    """Rows through the driver in one go: ``executemany`` on SQLite, ``COPY`` on PostgreSQL."""
+    if not rows:
+        return
+    driver: Any = connection.connection.dbapi_connection
+    listed = ", ".join(columns)
+    cursor = driver.cursor()
+    try:
+        if connection.dialect.name == "postgresql":
+            with cursor.copy(f"COPY {table} ({listed}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        else:
+            # A cache that holds the unique index on the hashes while it grows (random keys),
+            # for these statements only: the walks run with the cache as it was.
+            previous = cursor.execute("PRAGMA cache_size").fetchone()[0]
+            cursor.execute("PRAGMA cache_size = -1000000")
+            marks = ", ".join("?" for _ in columns)
+            cursor.executemany(f"INSERT INTO {table} ({listed}) VALUES ({marks})", rows)
+            cursor.execute(f"PRAGMA cache_size = {int(previous)}")
+    finally:
+        cursor.close()
 
 
 def _clinic(database: Database) -> tuple[int, int, tuple[float, float, float]]:
@@ -280,8 +443,63 @@ def _timed(label: str, started: float) -> float:
     return spent
 
 
+def _head(database: Database) -> VerifiedPosition:
+    with database.session_factory() as session:
+        seq, hash_ = session.execute(
+            select(AuditChainHead.last_seq, AuditChainHead.last_hash)
+        ).one()
+    return VerifiedPosition(seq, hash_)
+
+
+def _walks(database: Database) -> dict[str, object]:
+    """The ORM walk and the full row walk side by side over the same trail (all of it), each
+    WALK_RUNS times in turn, the best kept: on a shared machine one run can fall in a busy
+    minute that the other walks do not see. Also the row walk with the records check stubbed
+    out (the chain's share)."""
+    with database.engine.connect() as connection:
+        covered_rows = sum(highest_ids(connection).values())
+        events = connection.scalar(select(func.count()).select_from(AuditEvent)) or 0
+    orm_s = full_s = chain_only_s = float("inf")
+    orm_walked = 0
+    for _ in range(WALK_RUNS):
+        with database.session_factory() as session:
+            started = time.perf_counter()
+            orm_walked = _orm_walk(session, events)
+            orm_s = min(orm_s, _timed(f"ORM walk of {orm_walked:,} events", started))
+        with database.session_factory() as session:
+            started = time.perf_counter()
+            full = verify_audit_chain(session)
+            full_s = min(full_s, _timed(f"full walk of {events:,} events", started))
+        if not full.ok or full.checked != events:
+            raise SystemExit(
+                verification_failure("the full walk did not verify the trail", full)
+                + f"\n  ({events:,} events in the trail)"
+            )
+        with (
+            database.session_factory() as session,
+            mock.patch("ketaplan.store.audit.check_all", return_value=[]),
+        ):
+            started = time.perf_counter()
+            verify_audit_chain(session)
+            chain_only_s = min(chain_only_s, _timed("chain only", started))
+    orm_rate = orm_walked / orm_s
+    row_rate = events / full_s
+    return {
+        "orm_walk": {"events": orm_walked, "seconds": round(orm_s, 2), "rows_per_s": orm_rate},
+        "row_walk": {
+            "events": events,
+            "covered_rows": covered_rows,
+            "seconds": round(full_s, 2),
+            "rows_per_s": row_rate,
+            "chain_only_seconds": round(chain_only_s, 2),
+            "records_per_s": covered_rows / max(full_s - chain_only_s, 1e-9),
+        },
+        "full_walk_speed_up": round(row_rate / orm_rate, 2),
+    }
+
+
 def measure(backend: str) -> dict[str, object]:
-    sys.stdout.write(f"{backend}: {EVENTS:,} events\n")
+    sys.stdout.write(f"{backend}: {EVENTS:,} events (walks compared over {WALK_EVENTS:,})\n")
     with _database_url(backend) as url:
         engine = make_engine(url)
         migrate(engine)
@@ -290,38 +508,29 @@ def measure(backend: str) -> dict[str, object]:
         try:
             session_id, user_id, (per_plan_s, unhashed_s, hashing_s) = _clinic(database)
             started = time.perf_counter()
-            _append(database, 0, EVENTS, session_id, user_id)
-            built_s = _timed("build", started)
-            with database.engine.connect() as connection:
-                covered_rows = sum(highest_ids(connection).values())
-                walked_events = connection.scalar(select(func.count()).select_from(AuditEvent)) or 0
+            _bulk_append(database, 0, WALK_EVENTS, session_id, user_id)
+            built_s = _timed(f"build of {WALK_EVENTS:,} events", started)
             load_average = ", ".join(f"{load:.1f}" for load in os.getloadavg())
-            # Each walk WALK_RUNS times, in turn, the best kept: on a shared machine one run
-            # can fall in a busy minute that the other walks do not see.
-            orm_s = full_s = chain_only_s = float("inf")
-            for _ in range(WALK_RUNS):
-                with database.session_factory() as session:
-                    started = time.perf_counter()
-                    orm_walked = _orm_walk(session, ORM_WALK_EVENTS)
-                    orm_s = min(orm_s, _timed(f"ORM walk of {orm_walked:,} events", started))
+            walks = _walks(database)
+            started = time.perf_counter()
+            _bulk_append(database, WALK_EVENTS, EVENTS - WALK_EVENTS, session_id, user_id)
+            built_s += _timed(f"build up to {EVENTS:,} events", started)
+            with database.engine.connect() as connection:
+                events = connection.scalar(select(func.count()).select_from(AuditEvent)) or 0
+            position = _head(database)
+            at_size: dict[str, object] | None = None
+            if FULL_WALK_AT_SIZE:
                 with database.session_factory() as session:
                     started = time.perf_counter()
                     full = verify_audit_chain(session)
-                    full_s = min(full_s, _timed("full walk", started))
-                if not full.ok or full.checked != walked_events:
+                    full_s = _timed(f"full walk of {events:,} events", started)
+                if not full.ok or full.checked != events:
                     raise SystemExit(
                         verification_failure("the full walk did not verify the trail", full)
-                        + f"\n  ({walked_events:,} events in the trail)"
                     )
-                with (
-                    database.session_factory() as session,
-                    mock.patch("ketaplan.store.audit.check_all", return_value=[]),
-                ):
-                    started = time.perf_counter()
-                    verify_audit_chain(session)
-                    chain_only_s = min(chain_only_s, _timed("chain only", started))
+                at_size = {"seconds": round(full_s, 1), "rows_per_s": events / full_s}
+                position = full.position
             incremental: list[float] = []
-            position = full.position
             for run in range(RUNS):
                 _append(database, EVENTS + run * NEW_EVENTS, NEW_EVENTS, session_id, user_id)
                 with database.session_factory() as session:
@@ -335,13 +544,10 @@ def measure(backend: str) -> dict[str, object]:
                 position = checked.position
         finally:
             database.close()
-    orm_rate = orm_walked / orm_s
-    row_rate = walked_events / full_s
     return {
         "backend": backend,
         "load_average": load_average,
-        "events": walked_events,
-        "covered_rows": covered_rows,
+        "events": events,
         "build_s": round(built_s, 1),
         "plan_write": {
             "plans": PLAN_WRITES,
@@ -349,16 +555,8 @@ def measure(backend: str) -> dict[str, object]:
             "ms_per_plan_without_record_hashing": round(unhashed_s * 1000, 3),
             "record_hashing_ms_per_plan": round(hashing_s * 1000, 3),
         },
-        "orm_walk": {"events": orm_walked, "seconds": round(orm_s, 2), "rows_per_s": orm_rate},
-        "row_walk": {
-            "events": walked_events,
-            "covered_rows": covered_rows,
-            "seconds": round(full_s, 2),
-            "rows_per_s": row_rate,
-            "chain_only_seconds": round(chain_only_s, 2),
-            "records_per_s": covered_rows / max(full_s - chain_only_s, 1e-9),
-        },
-        "full_walk_speed_up": round(row_rate / orm_rate, 2),
+        **walks,
+        "full_walk_at_size": at_size,
         "incremental_1000_s": {
             "best": round(min(incremental), 4),
             "worst": round(max(incremental), 4),
@@ -371,14 +569,18 @@ def _section(measured: dict[str, object]) -> list[str]:
     rows = cast("dict[str, float]", measured["row_walk"])
     incremental = cast("dict[str, float]", measured["incremental_1000_s"])
     plan = cast("dict[str, float]", measured["plan_write"])
+    at_size = cast("dict[str, float] | None", measured["full_walk_at_size"])
     name = "PostgreSQL" if measured["backend"] == "postgresql" else "SQLite"
     return [
         f"## {name}",
         "",
-        f"A trail of {measured['events']:,} events appended through `append_audit_events` "
-        f"({measured['build_s']} s to build), two in three naming the chart-event row they "
-        f"wrote: {measured['covered_rows']:,} covered records. Load average "
-        f"{measured['load_average']} before the walks.",
+        f"A trail of {measured['events']:,} events ({measured['build_s']} s to build, in "
+        "bulk: precomputed rows hashed by ketaplan's `chain_hash` and `row_hash`, written "
+        "through the driver), two in three naming the chart-event row they wrote. The two "
+        f"walks are compared side by side over the trail's first {rows['events']:,} events "
+        f"(the trail as it stood then: {rows['covered_rows']:,} covered records), each "
+        f"{WALK_RUNS} times in turn, the best kept; the incremental check runs on the whole "
+        f"trail. Load average {measured['load_average']} before the walks (a shared machine).",
         "",
         f"| walk (best of {WALK_RUNS}) | events | seconds | events/s |",
         "|---|---:|---:|---:|",
@@ -402,7 +604,14 @@ def _section(measured: dict[str, object]) -> list[str]:
         "",
         f"Incremental `audit verify` after {NEW_EVENTS:,} new events on the "
         f"{measured['events']:,}-event trail: {incremental['best'] * 1000:.0f} ms best, "
-        f"{incremental['worst'] * 1000:.0f} ms worst of {RUNS} (target: under 1 s).",
+        f"{incremental['worst'] * 1000:.0f} ms worst of {RUNS} (target: under 1 s), each "
+        f"{NEW_EVENTS:,} events appended through `append_audit_events` after the position "
+        + (
+            f"a full walk of the whole trail recorded ({at_size['seconds']} s, "
+            f"{at_size['rows_per_s']:,.0f} events/s, chain and every record, once)."
+            if at_size
+            else "of the chain head (no full walk of the whole trail in this run)."
+        ),
         "",
     ]
 
