@@ -140,7 +140,8 @@ def _phase(state: SessionState) -> Phase:
 def _read(
     state: SessionState, vitals: VitalSigns, rules: Sequence[MonitoringRule], at: datetime
 ) -> SessionState:
-    """The state after a set of readings: alerts it resolves and raises, what it shows."""
+    """The state after a set of readings at ``at``: alerts it resolves and raises, what it
+    shows."""
     phase = _phase(state)
     alerts = resolve_alerts(state.alerts, vitals, rules, at) + check_vitals(
         vitals, phase, rules, at
@@ -152,7 +153,9 @@ def _read(
     recovery = state.recovery_vitals
     if phase == "recovery":
         recovery = recovery | frozenset(readings)
-    return replace(state, alerts=alerts, pre_infusion_vitals=pre, recovery_vitals=recovery)
+    return replace(
+        state, last_at=at, alerts=alerts, pre_infusion_vitals=pre, recovery_vitals=recovery
+    )
 
 
 def active_holds(state: SessionState) -> tuple[Alert, ...]:
@@ -171,7 +174,10 @@ def apply(
     rules: Sequence[MonitoringRule] = (),
     terms: ChartTerms | None = None,
 ) -> SessionState:
-    """The state after one more event, or an error; the given state is never changed."""
+    """The state after one more event, or an error; the given state is never changed.
+
+    Each event makes one new state (``last_at`` set with the rest): a page replays some 300
+    events, and building the state is most of the fold's work."""
     if state.state == "discharged":
         raise refusal(event, state, "the patient was discharged; the chart is closed")
     if state.last_at is not None and _minutes(state.last_at, event.at) < 0:
@@ -183,18 +189,19 @@ def apply(
         )
     if state.state == "stopped" and isinstance(event, INFUSION_EVENTS):
         raise refusal(event, state, "the infusion was stopped; only recovery charting follows")
-    moved = replace(state, last_at=event.at)
+    at = event.at
     match event:
         case Start():
             if state.state != "checked_in":
                 raise refusal(event, state, "the infusion has already started")
             rate, concentration = event.rate_ml_per_h, event.concentration_mg_per_ml
-            alerts = pump_alerts(event.at, rate, concentration, terms, "start") if terms else ()
+            alerts = pump_alerts(at, rate, concentration, terms, "start") if terms else ()
             return replace(
-                moved,
+                state,
+                last_at=at,
                 state="infusing",
-                started_at=event.at,
-                segment_from=event.at,
+                started_at=at,
+                segment_from=at,
                 rate_ml_per_h=rate,
                 concentration_mg_per_ml=concentration,
                 alerts=state.alerts + alerts,
@@ -206,49 +213,59 @@ def apply(
             strength = state.concentration_mg_per_ml
             if terms is not None and strength is not None:
                 new_rate = event.rate_ml_per_h
-                alerts = resolve_pump_alerts(alerts, event.at, new_rate, strength, terms)
-                alerts += pump_alerts(event.at, new_rate, strength, terms, "rate")
-            changed = replace(
-                moved,
+                alerts = resolve_pump_alerts(alerts, at, new_rate, strength, terms)
+                alerts += pump_alerts(at, new_rate, strength, terms, "rate")
+            if state.state == "paused":  # the new rate takes effect on resume
+                return replace(
+                    state,
+                    last_at=at,
+                    rate_ml_per_h=event.rate_ml_per_h,
+                    rate_changes=state.rate_changes + 1,
+                    alerts=alerts,
+                )
+            return replace(
+                state,
+                last_at=at,
                 rate_ml_per_h=event.rate_ml_per_h,
                 rate_changes=state.rate_changes + 1,
                 alerts=alerts,
+                segments=close_segment(state, at),
+                segment_from=at,
             )
-            if state.state == "paused":
-                return changed
-            return replace(changed, segments=close_segment(state, event.at), segment_from=event.at)
         case Pause():
             if state.state != "infusing":
                 raise refusal(event, state, "only a running infusion can be paused")
             return replace(
-                moved,
+                state,
+                last_at=at,
                 state="paused",
-                segments=close_segment(state, event.at),
+                segments=close_segment(state, at),
                 segment_from=None,
                 pauses=state.pauses + 1,
             )
         case Resume():
             if state.state != "paused":
                 raise refusal(event, state, "resume needs a paused infusion")
-            return replace(moved, state="infusing", segment_from=event.at)
+            return replace(state, last_at=at, state="infusing", segment_from=at)
         case Stop():
             if state.state not in ("infusing", "paused"):
                 raise refusal(event, state, "there is no infusion to stop")
             return replace(
-                moved,
+                state,
+                last_at=at,
                 state="stopped",
-                segments=close_segment(state, event.at),
+                segments=close_segment(state, at),
                 segment_from=None,
                 completed=event.completed,
-                stopped_at=event.at,
+                stopped_at=at,
                 stop_reason=event.reason,
             )
         case CheckIn():
             if state.state != "checked_in" or state.last_at is not None:
                 raise refusal(event, state, "check-in comes first, once")
-            return _read(moved, event.vitals, rules, event.at)
+            return _read(state, event.vitals, rules, at)
         case VitalsTaken():
-            return _read(moved, event.vitals, rules, event.at)
+            return _read(state, event.vitals, rules, at)
         case SideEffect():
             alerts = state.alerts
             if event.severity == "severe":
@@ -262,28 +279,30 @@ def apply(
                     Alert(
                         code="side_effect.severe",
                         message=f"severe {event.name}: {todo}",
-                        at=event.at,
+                        at=at,
                         action="call_prescriber",
                         source="clinic_policy",
                     ),
                 )
-            return replace(moved, side_effects=(*state.side_effects, event), alerts=alerts)
+            return replace(
+                state, last_at=at, side_effects=(*state.side_effects, event), alerts=alerts
+            )
         case Adjunct():
-            return replace(moved, adjuncts=(*state.adjuncts, event))
+            return replace(state, last_at=at, adjuncts=(*state.adjuncts, event))
         case TolerabilityRated():
-            return replace(moved, tolerability_rating=event.rating)
+            return replace(state, last_at=at, tolerability_rating=event.rating)
         case Note():
-            return moved
+            return replace(state, last_at=at)
         case HoldOverride():
             if state.state != "checked_in":
                 raise refusal(event, state, "a hold override lifts a hold on the start")
             if not active_holds(state):
                 raise refusal(event, state, "there is no hold on the start to override")
-            return replace(moved, hold_lifted_at=event.at)
+            return replace(state, last_at=at, hold_lifted_at=at)
         case Discharge():
             if state.state != "stopped":
                 raise refusal(event, state, "discharge follows the end of the infusion")
-            return replace(moved, state="discharged")
+            return replace(state, last_at=at, state="discharged")
         case Correction():
             raise refusal(event, state, "a correction is appended to a log, not folded")
     raise InputError(f"unknown event {event!r}", code="input.unknown_event")  # pragma: no cover
