@@ -259,6 +259,19 @@ def pump_alerts(
     return tuple(alerts)
 
 
+PUMP_ALERT_PREFIX = "pump."
+"""Every alert a chart's terms raise (:func:`pump_alerts`) has a code starting so, and no other
+alert does: the fold without terms raises the vital signs' and a severe side effect's only."""
+
+
+def alerts_without_terms(alerts: Iterable[Alert]) -> tuple[Alert, ...]:
+    """The alerts of a chart folded against its terms as the same chart folded without them
+    has them: the pump's left out, the rest in their order and as resolved. The titration
+    history judges tolerance by these (it was written on the fold without terms); a page that
+    folds a chart once, against its terms, for everything it shows gets them from that fold."""
+    return tuple(a for a in alerts if not a.code.startswith(PUMP_ALERT_PREFIX))
+
+
 def resolve_pump_alerts(
     alerts: tuple[Alert, ...],
     at: datetime,
