@@ -8,6 +8,7 @@ course alike). Nothing is stored: it is advice computed afresh, and the read is 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
@@ -16,6 +17,7 @@ from ketaplan.clinical.policy import ClinicPolicy
 from ketaplan.clinical.titration import series_end_scores
 from ketaplan.services.actors import Actor
 from ketaplan.services.audit_actions import AuditAction
+from ketaplan.services.chart_replays import ReplayedChart, replay_course
 from ketaplan.services.clinic_policy import clinic_chart_rules, clinic_policy
 from ketaplan.services.courses import find_course
 from ketaplan.services.patients import current_profile
@@ -36,15 +38,19 @@ class BoosterAdvice:
 
 
 def booster_plan(
-    uow: UnitOfWork, course: TreatmentCourse, actor: Actor, policy: ClinicPolicy
+    uow: UnitOfWork,
+    course: TreatmentCourse,
+    charts: Sequence[ReplayedChart],
+    actor: Actor,
+    policy: ClinicPolicy,
 ) -> tuple[dict[str, int], BoosterPlan]:
-    """The series-end scores and the booster plan for a course, inside an open unit of work
-    (the caller audits what it shows: the whole advice, or only the days to book)."""
+    """The series-end scores and the booster plan for a course, from its charts as
+    :func:`~ketaplan.services.chart_replays.replay_course` folded them, inside an open unit of
+    work (the caller audits what it shows: the whole advice, or only the days to book)."""
     _version, profile = current_profile(uow, course.patient_id, actor)
     weight_kg = float(profile["weight_kg"])
     clinic = uow.db.get_one(Clinic, actor.clinic_id)
-    rules = clinic_chart_rules(uow, actor, policy.monitoring)
-    history = course_history(uow, course, rules, weight_kg, ZoneInfo(clinic.time_zone))
+    history = course_history(uow, course, charts, weight_kg, ZoneInfo(clinic.time_zone))
     schedule = course_plan_from_dict(course.schedule)
     ends = series_end_scores(history)
     return ends, plan_boosters(
@@ -54,6 +60,28 @@ def booster_plan(
         ends,
         history.follow_up,
     )
+
+
+def advise_boosters(
+    uow: UnitOfWork,
+    course: TreatmentCourse,
+    charts: Sequence[ReplayedChart],
+    *,
+    actor: Actor,
+    policy: ClinicPolicy,
+) -> BoosterAdvice:
+    """:func:`recommend_booster` inside an open unit of work, from the course's charts folded
+    once (audits the advice; the caller commits)."""
+    ends, boosters = booster_plan(uow, course, charts, actor, policy)
+    uow.audit(
+        actor,
+        AuditAction.COURSE_BOOSTER,
+        "course",
+        course.id,
+        patient_id=course.patient_id,
+        details={"triggers": [r.trigger for r in boosters.recommendations]},
+    )
+    return BoosterAdvice(course.id, course.patient_id, ends, boosters.to_dict())
 
 
 def recommend_booster(
@@ -69,15 +97,8 @@ def recommend_booster(
     require_clinical_facts(actor, "a booster recommendation")
     with uow:
         course = find_course(uow, course_id, actor)
-        ends, boosters = booster_plan(uow, course, actor, policy)
-        plan = boosters.to_dict()
-        uow.audit(
-            actor,
-            AuditAction.COURSE_BOOSTER,
-            "course",
-            course_id,
-            patient_id=course.patient_id,
-            details={"triggers": [r.trigger for r in boosters.recommendations]},
-        )
+        rules = clinic_chart_rules(uow, actor, policy.monitoring)
+        charts = replay_course(uow, course, rules, policy)
+        advice = advise_boosters(uow, course, charts, actor=actor, policy=policy)
         uow.commit()
-        return BoosterAdvice(course_id, course.patient_id, ends, plan)
+        return advice

@@ -18,7 +18,8 @@ from ketaplan.clinical.policy import ClinicPolicy
 from ketaplan.services.actors import Actor
 from ketaplan.services.audit_actions import AuditAction
 from ketaplan.services.boosters import booster_plan
-from ketaplan.services.clinic_policy import clinic_chairs, clinic_policy
+from ketaplan.services.chart_replays import replay_course
+from ketaplan.services.clinic_policy import clinic_chairs, clinic_chart_rules, clinic_policy
 from ketaplan.services.orders import order_states
 from ketaplan.services.patients import find_patient
 from ketaplan.services.unit_of_work import UnitOfWork
@@ -122,7 +123,9 @@ def patient_bookings(
         for course in courses:
             days: tuple[tuple[date, ...], ...] = ()
             if course.cancelled_at is None:
-                _ends, plan = booster_plan(uow, course, actor, policy)
+                rules = clinic_chart_rules(uow, actor, policy.monitoring)
+                charts = replay_course(uow, course, rules, policy)
+                _ends, plan = booster_plan(uow, course, charts, actor, policy)
                 days = tuple(r.dates for r in plan.recommendations)
             shown.append(
                 CourseBookings(

@@ -20,9 +20,9 @@ from sqlalchemy import select
 from ketaplan.clinical.calendar import ClinicCalendar
 from ketaplan.clinical.outcomes import is_remission, is_response, reduction_fraction, scale
 from ketaplan.clinical.policy import ClinicPolicy
-from ketaplan.clinical.session import summarise
 from ketaplan.services.actors import Actor
 from ketaplan.services.audit_actions import AuditAction
+from ketaplan.services.chart_replays import ReplayedChart, replay_charts, replay_course
 from ketaplan.services.clinic_policy import (
     ChartRules,
     clinic_chart_rules,
@@ -39,14 +39,7 @@ from ketaplan.services.patients import (
     find_patient,
 )
 from ketaplan.services.plans import active_order_preparation
-from ketaplan.services.sessions import (
-    SessionChart,
-    chart_terms,
-    find_session,
-    read_chart,
-    replay_stored,
-    stored_events,
-)
+from ketaplan.services.sessions import SessionChart, find_session, read_chart
 from ketaplan.services.unit_of_work import UnitOfWork
 from ketaplan.services.visibility import require_clinical_facts
 from ketaplan.store.models import (
@@ -131,41 +124,33 @@ class PatientOverview:
     """Signed orders dosed on a weight the record no longer holds (never recomputed)."""
 
 
+def _session_line(chart: ReplayedChart) -> SessionLine:
+    row, summary = chart.session, chart.summary
+    started = next((e.at for e in chart.log.events if e.kind == "start"), None)
+    return SessionLine(
+        row.id,
+        row.course_id,
+        row.plan_id,
+        row.number,
+        row.created_at,
+        started,
+        summary.state,
+        summary.delivered_mg,
+        summary.delivered_mg_per_kg,
+        len(summary.alerts),
+    )
+
+
 def _sessions(
-    uow: UnitOfWork,
-    patient_id: int,
-    rules: ChartRules,
-    policy: ClinicPolicy,
-    course_id: int | None = None,
+    uow: UnitOfWork, patient_id: int, rules: ChartRules, policy: ClinicPolicy
 ) -> tuple[SessionLine, ...]:
-    """The patient's sessions (or one course's), each chart replayed once; their events read in
-    one statement."""
-    chosen = select(InfusionSession).where(InfusionSession.patient_id == patient_id)
-    if course_id is not None:
-        chosen = chosen.where(InfusionSession.course_id == course_id)
-    rows = list(uow.db.scalars(chosen.order_by(InfusionSession.id)))
-    events = stored_events(uow, [r.id for r in rows])
-    lines = []
-    for row in rows:
-        charted = [data for _at, data in events[row.id]]
-        log = replay_stored(charted, row, rules, chart_terms(uow, row, policy))
-        summary = summarise(log, row.weight_kg)
-        started = next((e.at for e in log.events if e.kind == "start"), None)
-        lines.append(
-            SessionLine(
-                row.id,
-                row.course_id,
-                row.plan_id,
-                row.number,
-                row.created_at,
-                started,
-                summary.state,
-                summary.delivered_mg,
-                summary.delivered_mg_per_kg,
-                len(summary.alerts),
-            )
-        )
-    return tuple(lines)
+    """The patient's sessions, each chart replayed once; their events read in one statement."""
+    rows = uow.db.scalars(
+        select(InfusionSession)
+        .where(InfusionSession.patient_id == patient_id)
+        .order_by(InfusionSession.id)
+    )
+    return tuple(_session_line(c) for c in replay_charts(uow, list(rows), rules, policy))
 
 
 class ScaleTotal(Protocol):
@@ -313,27 +298,42 @@ def course_overview(
     require_clinical_facts(actor, "a course's page")
     with uow.reading():
         course = find_course(uow, course_id, actor)
-        patient = find_patient(uow, course.patient_id, actor)
-        name = current_version(uow, patient).full_name
-        price = clinic_price(uow, actor, policy.catalog)
         rules = clinic_chart_rules(uow, actor, policy.monitoring)
-        sessions = _sessions(uow, course.patient_id, rules, policy, course_id)
-        in_force = clinic_policy(uow, actor, policy).calendar
-        uow.audit(actor, AuditAction.COURSE_READ, "course", course_id, patient_id=course.patient_id)
+        charts = replay_course(uow, course, rules, policy)
+        overview = read_course_overview(uow, course, charts, actor=actor, policy=policy)
         uow.commit()
-        count = len(course.schedule["sessions"])
-        return CourseOverview(
-            course.id,
-            course.patient_id,
-            name,
-            course.protocol_key,
-            course.plan_id,
-            course.schedule,
-            price,
-            round(price * count, 2),
-            sessions,
-            in_force,
-        )
+        return overview
+
+
+def read_course_overview(
+    uow: UnitOfWork,
+    course: TreatmentCourse,
+    charts: Sequence[ReplayedChart],
+    *,
+    actor: Actor,
+    policy: ClinicPolicy,
+) -> CourseOverview:
+    """:func:`course_overview` inside an open unit of work, from the course's charts as
+    :func:`~ketaplan.services.chart_replays.replay_course` folded them (audits the read; the
+    caller commits)."""
+    patient = find_patient(uow, course.patient_id, actor)
+    name = current_version(uow, patient).full_name
+    price = clinic_price(uow, actor, policy.catalog)
+    in_force = clinic_policy(uow, actor, policy).calendar
+    uow.audit(actor, AuditAction.COURSE_READ, "course", course.id, patient_id=course.patient_id)
+    count = len(course.schedule["sessions"])
+    return CourseOverview(
+        course.id,
+        course.patient_id,
+        name,
+        course.protocol_key,
+        course.plan_id,
+        course.schedule,
+        price,
+        round(price * count, 2),
+        tuple(_session_line(c) for c in charts),
+        in_force,
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -137,8 +137,7 @@ def order_terms_of(plan: InfusionPlan | None) -> OrderTerms | None:
 def chart_terms(uow: UnitOfWork, session: InfusionSession, policy: ClinicPolicy) -> ChartTerms:
     """What the session's chart is checked against, inside an open unit of work: the
     clinic's maximum concentration, the protocol's limits and recovery time, the order."""
-    # The session's plan was checked to be its patient's when it was opened; get() answers
-    # from the unit of work's identity map after the first time (a page of 20 sessions).
+    # The session's plan was checked to be its patient's when it was opened.
     plan = uow.db.get(InfusionPlan, session.plan_id) if session.plan_id is not None else None
     return chart_terms_with(session, plan, policy)
 
@@ -147,7 +146,9 @@ def chart_terms_with(
     session: InfusionSession, plan: InfusionPlan | None, policy: ClinicPolicy
 ) -> ChartTerms:
     """:func:`chart_terms` with the session's order (``plan``, None without one) already read:
-    a reader of many sessions reads their orders in one statement."""
+    a reader of many sessions reads their orders in one statement (the identity map holds a
+    row only while something refers to it, so a ``get`` per session is a statement per
+    session)."""
     protocol = policy.catalog.protocol(session.protocol_key)
     limits = protocol.limits
     return ChartTerms(

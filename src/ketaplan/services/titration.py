@@ -6,7 +6,9 @@ from the database and lets :func:`~ketaplan.clinical.titration.recommend_next_do
 * sessions: the course's sessions whose infusion has ended (stopped or discharged), in order;
   each session's dose is its plan's mg/kg when it was charted against a plan, otherwise the
   mg/kg its chart delivered; tolerability, side effects, alerts and pauses come from the
-  replayed chart; its scores are the questionnaires recorded for that session;
+  replayed chart (alerts as the chart has them without its terms: not the pump's,
+  :func:`~ketaplan.clinical.chart_rules.alerts_without_terms`); its scores are the
+  questionnaires recorded for that session;
 * baseline: the course's questionnaires (not tied to a session) answered before the first
   session's first event; follow-up: those answered after the last session's last event;
 * weight: the patient's current profile;
@@ -33,6 +35,7 @@ and its signature land together or not at all; a recommendation gets one decisio
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
@@ -41,11 +44,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from ketaplan.clinical.chart_rules import alerts_without_terms
 from ketaplan.clinical.course import ScoreRecord
 from ketaplan.clinical.medications import MedicationResolver
 from ketaplan.clinical.policy import ClinicPolicy
 from ketaplan.clinical.profile import dosing_weight
-from ketaplan.clinical.session import event_from_dict, replay, summarise
 from ketaplan.clinical.titration import (
     History,
     SessionRecord,
@@ -56,7 +59,8 @@ from ketaplan.clinical.titration import (
 from ketaplan.errors import ConflictError, InputError, NotFoundError, SafetyLimitError
 from ketaplan.services.actors import Actor, require_role
 from ketaplan.services.audit_actions import AuditAction
-from ketaplan.services.clinic_policy import ChartRules, clinic_chart_rules
+from ketaplan.services.chart_replays import ReplayedChart, replay_course
+from ketaplan.services.clinic_policy import clinic_chart_rules
 from ketaplan.services.courses import find_course
 from ketaplan.services.orders import DEFAULT_MEANING
 from ketaplan.services.patients import current_version, find_patient, profile_from_dict
@@ -66,13 +70,11 @@ from ketaplan.services.plans import (
     record_signature,
     save_proposed_order,
 )
-from ketaplan.services.sessions import stored_events
 from ketaplan.services.unit_of_work import UnitOfWork
 from ketaplan.services.visibility import require_clinical_facts
 from ketaplan.store.models import (
     Clinic,
     InfusionPlan,
-    InfusionSession,
     Patient,
     QuestionnaireResponse,
     TitrationDecision,
@@ -112,54 +114,42 @@ def _latest_by_scale(responses: list[QuestionnaireResponse]) -> dict[str, int]:
 def course_history(
     uow: UnitOfWork,
     course: TreatmentCourse,
-    rules: ChartRules,
+    charts: Sequence[ReplayedChart],
     weight_kg: float,
     zone: ZoneInfo,
 ) -> History:
-    """The course so far as the domain's history (see the module docstring for what counts)."""
-    sessions = list(
-        uow.db.scalars(
-            select(InfusionSession)
-            .where(InfusionSession.course_id == course.id)
-            .order_by(InfusionSession.id)
-        )
-    )
+    """The course so far as the domain's history (see the module docstring for what counts),
+    from its charts as :func:`~ketaplan.services.chart_replays.replay_course` folded them."""
     responses = list(
         uow.db.scalars(
             select(QuestionnaireResponse).where(
                 QuestionnaireResponse.patient_id == course.patient_id,
                 (QuestionnaireResponse.course_id == course.id)
-                | QuestionnaireResponse.session_id.in_([s.id for s in sessions]),
+                | QuestionnaireResponse.session_id.in_([c.session.id for c in charts]),
             )
         )
     )
-    events = stored_events(uow, [s.id for s in sessions])
     records: list[SessionRecord] = []
     first_at: datetime | None = None
     last_at: datetime | None = None
-    for number, session in enumerate(sessions, start=1):
-        rows = events[session.id]
-        log = replay(
-            (event_from_dict(data, stored=True) for _at, data in rows),
-            rules.for_session(session),
-            checked=False,
-        )
-        if log.state.state not in ("stopped", "discharged"):
+    for number, chart in enumerate(charts, start=1):
+        session, state, summary = chart.session, chart.log.state, chart.summary
+        if state.state not in ("stopped", "discharged"):
             continue
-        summary = summarise(log, session.weight_kg)
-        plan = uow.db.get(InfusionPlan, session.plan_id) if session.plan_id is not None else None
-        first_at = first_at or rows[0][0]
-        last_at = rows[-1][0]
+        plan = chart.plan
+        first_at = first_at or chart.charted_at[0]
+        last_at = chart.charted_at[-1]
         records.append(
             SessionRecord(
                 number=session.number or number,
-                on=rows[0][0].astimezone(zone).date(),
+                on=chart.charted_at[0].astimezone(zone).date(),
+                # without a plan there is no order, so nothing caps what the chart delivered
                 mg_per_kg=plan.mg_per_kg if plan else round(summary.delivered_mg_per_kg, 3),
                 tolerability=summary.tolerability_rating,
                 side_effects=tuple(
                     SideEffectRecord(s.name, s.severity) for s in summary.side_effects
                 ),
-                alerts=tuple(a.code for a in summary.alerts),
+                alerts=tuple(a.code for a in alerts_without_terms(state.alerts)),
                 pauses=summary.pauses,
                 scores=_latest_by_scale([r for r in responses if r.session_id == session.id]),
             )
@@ -240,7 +230,8 @@ def recommend_titration(
         weight_kg = profile.weight_kg
         clinic = uow.db.get_one(Clinic, patient.clinic_id)
         rules = clinic_chart_rules(uow, actor, policy.monitoring)
-        history = course_history(uow, course, rules, weight_kg, ZoneInfo(clinic.time_zone))
+        charts = replay_course(uow, course, rules, policy)
+        history = course_history(uow, course, charts, weight_kg, ZoneInfo(clinic.time_zone))
         catalog = policy.catalog
         protocol = catalog.protocol(course.protocol_key)
         proposal = within_limits(
