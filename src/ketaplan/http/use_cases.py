@@ -36,6 +36,7 @@ from ketaplan.services.clinic_settings import (
 )
 from ketaplan.services.clinic_settings_form import ClinicSettingsInput
 from ketaplan.services.course_calendar import course_calendar
+from ketaplan.services.course_page import CoursePage, course_page
 from ketaplan.services.courses import (
     CourseRecord,
     CourseView,
@@ -329,6 +330,11 @@ class Courses(UseCaseGroup):
 
     def recommend_booster(self, course_id: int, *, actor: Actor) -> BoosterAdvice:
         return recommend_booster(
+            self._context.unit_of_work(), course_id, actor=actor, policy=self._context.policy
+        )
+
+    def page(self, course_id: int, *, actor: Actor) -> CoursePage:
+        return course_page(
             self._context.unit_of_work(), course_id, actor=actor, policy=self._context.policy
         )
 

@@ -128,8 +128,8 @@ async def schedule(patient_id: RecordId, actor: SignedIn, request: Request) -> R
 async def course_values(request: Request, course_id: int, actor: Actor) -> dict[str, Any]:
     """What the course page shows (also re-shown after its titration forms)."""
     context = services(request)
-    course = await call(context.courses.overview, course_id, actor=actor)
-    booster = await call(context.courses.recommend_booster, course_id, actor=actor)
+    page = await call(context.courses.page, course_id, actor=actor)  # each chart folded once
+    course, booster = page.overview, page.booster
     titration = await call(context.titration.latest, course_id, actor=actor)
     history = await call(context.bookings.history, course_id, actor=actor)
     days = {date.fromisoformat(s["date"]): s["number"] for s in course.schedule["sessions"]}
