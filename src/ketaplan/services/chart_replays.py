@@ -5,7 +5,7 @@ advice (through the titration history, :func:`~ketaplan.services.titration.cours
 Each used to replay every chart of the course on its own; now a read folds each chart here,
 once, against its terms (:func:`~ketaplan.services.sessions.chart_terms_with`), with all the
 sessions' events read in one statement (:func:`~ketaplan.services.sessions.stored_events`) and
-their plans in another, and hands the folds to whatever it builds: a session line, a titration
+each order once, and hands the folds to whatever it builds: a session line, a titration
 history, booster advice.
 """
 
@@ -50,10 +50,10 @@ def replay_charts(
     """Each session's chart, in the order given, folded once; their events read in one
     statement (inside an open unit of work)."""
     events = stored_events(uow, [s.id for s in sessions])
+    # Each order read once and held here: the identity map keeps a row only while something
+    # refers to it, so a get() per session was a statement per session.
     ordered = {s.plan_id for s in sessions if s.plan_id is not None}
-    plans = {
-        p.id: p for p in uow.db.scalars(select(InfusionPlan).where(InfusionPlan.id.in_(ordered)))
-    }
+    plans = {plan_id: uow.db.get_one(InfusionPlan, plan_id) for plan_id in ordered}
     replayed = []
     for session in sessions:
         rows = events[session.id]

@@ -146,9 +146,8 @@ def chart_terms_with(
     session: InfusionSession, plan: InfusionPlan | None, policy: ClinicPolicy
 ) -> ChartTerms:
     """:func:`chart_terms` with the session's order (``plan``, None without one) already read:
-    a reader of many sessions reads their orders in one statement (the identity map holds a
-    row only while something refers to it, so a ``get`` per session is a statement per
-    session)."""
+    a reader of many sessions reads each of their orders once (the chair board,
+    :func:`~ketaplan.services.chart_replays.replay_charts`)."""
     protocol = policy.catalog.protocol(session.protocol_key)
     limits = protocol.limits
     return ChartTerms(
