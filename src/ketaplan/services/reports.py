@@ -10,7 +10,7 @@ the patient page shows them; times are in the clinic's zone.
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import Counter
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -21,23 +21,21 @@ from sqlalchemy import select
 from ketaplan.clinical.catalog import Catalog
 from ketaplan.clinical.outcomes import scale
 from ketaplan.clinical.policy import ClinicPolicy
-from ketaplan.clinical.session import summarise
 from ketaplan.errors import ConflictError, NotFoundError
 from ketaplan.services.actors import Actor
 from ketaplan.services.audit_actions import AuditAction
+from ketaplan.services.chart_replays import replay_charts
 from ketaplan.services.clinic_policy import clinic_chart_rules
 from ketaplan.services.orders import order_state, plan_for_reading
 from ketaplan.services.patient_overview import scale_outcomes
 from ketaplan.services.patients import current_record, find_patient
 from ketaplan.services.plans import find_plan
-from ketaplan.services.sessions import chart_terms, replay_stored
 from ketaplan.services.unit_of_work import UnitOfWork
 from ketaplan.services.visibility import require_clinical_facts
 from ketaplan.store.models import (
     Clinic,
     InfusionSession,
     QuestionnaireResponse,
-    SessionEvent,
     TreatmentCourse,
 )
 
@@ -161,18 +159,12 @@ def _sessions(
             .order_by(InfusionSession.id)
         )
     )
-    events: dict[int, list[dict[str, Any]]] = defaultdict(list)
-    for event in uow.db.scalars(
-        select(SessionEvent)
-        .where(SessionEvent.session_id.in_([r.id for r in rows]))
-        .order_by(SessionEvent.session_id, SessionEvent.seq)
-    ):
-        events[event.session_id].append(event.data)
     rules = clinic_chart_rules(uow, actor, policy.monitoring)
     lines = []
-    for row in rows:
-        log = replay_stored(events[row.id], row, rules, chart_terms(uow, row, policy))
-        summary = summarise(log, row.weight_kg)
+    # Each chart folded against its order, every order read once (a get() per session was a
+    # statement per session: nothing here holds the orders between sessions).
+    for chart in replay_charts(uow, rows, rules, policy):
+        row, log, summary = chart.session, chart.log, chart.summary
         started = next((e.at for e in log.events if e.kind == "start"), None)
         alerts = tuple(
             f"{_clock(a.at, zone)} {a.action}: {a.message}"
