@@ -42,7 +42,7 @@ from ketaplan.services.actors import Actor
 from ketaplan.services.audit_actions import AuditAction
 from ketaplan.services.clinic_policy import clinic_chart_rules
 from ketaplan.services.plans import find_plan
-from ketaplan.services.sessions import chart_terms, find_session, read_chart, replay_stored
+from ketaplan.services.sessions import find_session, read_folded_chart
 from ketaplan.services.unit_of_work import UnitOfWork
 from ketaplan.services.visibility import require_clinical_facts
 from ketaplan.units import parse_pump_rate_ml_per_h
@@ -229,9 +229,7 @@ def predict_session(
     with uow.reading():
         session = find_session(uow, session_id, actor)
         rules = clinic_chart_rules(uow, actor, policy.monitoring)
-        chart = read_chart(uow, session, rules, actor=actor, policy=policy)
-        terms = chart_terms(uow, session, policy)
-        log = replay_stored(chart.events, session, rules, terms)
+        chart, terms, log = read_folded_chart(uow, session, rules, actor=actor, policy=policy)
         now = uow.clock()
         state = log.state
         running: RunningInfusion | None = None

@@ -371,11 +371,29 @@ def read_chart(
     """The session's stored events replayed into its chart, inside the caller's transaction
     (which audits the read), checked against the same terms as its events were (discharge
     criteria as of the clock)."""
+    chart, _terms, _log = read_folded_chart(uow, session, rules, actor=actor, policy=policy)
+    return chart
+
+
+def read_folded_chart(
+    uow: UnitOfWork,
+    session: InfusionSession,
+    rules: ChartRules,
+    *,
+    actor: Actor,
+    policy: ClinicPolicy,
+) -> tuple[SessionChart, ChartTerms, SessionLog]:
+    """:func:`read_chart`, with the terms it was checked against and the fold it was read
+    from, for a read that derives more from the chart (the console's prediction): reading
+    the terms again was a second statement for the order, and folding again a second fold."""
     stored = _stored_events(uow, session.id)
     terms = chart_terms(uow, session, policy)
-    chart = _chart(session, stored, replay_stored(stored, session, rules, terms), uow.clock())
+    log = replay_stored(stored, session, rules, terms)
+    chart = _chart(session, stored, log, uow.clock())
     checkers = {str(e["checked_by"]) for e in stored if e.get("checked_by")}
-    return replace(chart, staff_names=names_by_email(uow.db, checkers)) if checkers else chart
+    if checkers:
+        chart = replace(chart, staff_names=names_by_email(uow.db, checkers))
+    return chart, terms, log
 
 
 def get_session_chart(
