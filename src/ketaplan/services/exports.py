@@ -14,6 +14,7 @@ constant-rate stretches, so the doses exported are the doses the chart adds up t
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -35,7 +36,7 @@ from ketaplan.services.actors import Actor, require_role
 from ketaplan.services.audit_actions import AuditAction
 from ketaplan.services.clinic_policy import ChartRules, clinic_chart_rules
 from ketaplan.services.patients import find_patient
-from ketaplan.services.sessions import chart_terms, replay_stored
+from ketaplan.services.sessions import chart_terms_with, replay_stored
 from ketaplan.services.unit_of_work import UnitOfWork
 from ketaplan.services.visibility import require_clinical_facts
 from ketaplan.store.models import (
@@ -63,13 +64,13 @@ class FhirExport:
 
 
 def _delivery(
-    uow: UnitOfWork,
     session: InfusionSession,
+    order: InfusionPlan | None,
     events: Sequence[SessionEvent],
     rules: ChartRules,
     policy: ClinicPolicy,
 ) -> SessionDelivery:
-    terms = chart_terms(uow, session, policy)
+    terms = chart_terms_with(session, order, policy)
     log = replay_stored([e.data for e in events], session, rules, terms)
     return SessionDelivery(
         started_at=log.state.started_at,
@@ -105,8 +106,20 @@ def _patient_rows(
             .order_by(SessionEvent.session_id, SessionEvent.seq)
         )
     )
+    # Each chart checked against its order from the patient's orders read above (the session's
+    # order was checked to be its patient's when it was opened), and its own events.
+    orders = {plan.id: plan for plan in plans}
+    charted: dict[int, list[SessionEvent]] = defaultdict(list)
+    for charted_event in events:
+        charted[charted_event.session_id].append(charted_event)
     deliveries = {
-        s.id: _delivery(uow, s, [e for e in events if e.session_id == s.id], rules, policy)
+        s.id: _delivery(
+            s,
+            orders[s.plan_id] if s.plan_id is not None else None,
+            charted[s.id],
+            rules,
+            policy,
+        )
         for s in sessions
     }
     courses = tuple(
