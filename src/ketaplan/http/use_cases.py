@@ -40,6 +40,7 @@ from ketaplan.services.course_page import CoursePage, course_page
 from ketaplan.services.courses import (
     CourseRecord,
     CourseView,
+    get_course,
     list_courses,
     read_course,
     reschedule_course,
@@ -290,6 +291,11 @@ class Courses(UseCaseGroup):
 
     def read(self, course_id: int, *, actor: Actor) -> CourseView:
         return read_course(self._context.unit_of_work(), course_id, actor=actor)
+
+    def get(self, course_id: int, *, actor: Actor) -> CourseRecord:
+        """The course with its protocol, and no more (clinical staff only; audited as a read
+        of the course): what opening its next session needs."""
+        return get_course(self._context.unit_of_work(), course_id, actor=actor)
 
     def reschedule(
         self,
