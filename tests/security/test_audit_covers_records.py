@@ -760,16 +760,15 @@ def test_record_text_outside_ascii_hashes_alike_in_the_database_and_in_python(
     assert [(p.table, p.record_id) for p in result.records] == [("patient_version", version_id)]
 
 
-def test_sqlite_writes_the_hashed_texts_as_python_does_and_vouches_for_nothing_else(
+def test_the_database_writes_the_hashed_texts_as_python_does_and_vouches_for_nothing_else(
     database: Database, clinic: Clinic, uow: UnitOfWork, admin: Actor
 ) -> None:
-    """On SQLite a walk hashes each event, and each row of the tables without floats, as the
-    text SQLite writes (issue 19). Text with quotes, a backslash, control characters and
-    characters outside ASCII must come out exactly as Python writes it, so the whole clinic
-    verifies without the exact way being needed; a change to such text is still found (the
-    exact way confirms it)."""
-    if database.engine.dialect.name != "sqlite":
-        pytest.skip("the texts are written by SQLite only")
+    """A walk hashes each event, and each row of the tables without floats, as the text the
+    database writes (issue 19): SQLite writes the text and Python hashes it, PostgreSQL hashes
+    it too. Text with quotes, a backslash, control characters and characters outside ASCII
+    must come out exactly as Python writes it, so the whole clinic verifies without the exact
+    way being needed; a change to such text is still found (the exact way confirms it)."""
+    sqlite = database.engine.dialect.name == "sqlite"
     name = 'Zoë "Ω" \\ 😀 Łukasiewicz'  # a name: printable text only
     odd = f"{name} \t\n\x01\x1f\x7f end"
     user_id = add_user(
@@ -792,7 +791,8 @@ def test_sqlite_writes_the_hashed_texts_as_python_does_and_vouches_for_nothing_e
     ):
         assert _verify(database).ok
     assert not exact_walk.called
-    fast = {name for name, text_sql in audit_records._SQLITE_ROW_TEXTS.items() if text_sql}
+    written = audit_records._SQLITE_ROW_TEXTS if sqlite else audit_records._POSTGRES_ROW_DIGESTS
+    fast = {name for name, statement in written.items() if statement}
     assert {"app_user", "session_event"} <= fast
     assert not fast & set(exact_tables)
     _tamper(
@@ -800,18 +800,24 @@ def test_sqlite_writes_the_hashed_texts_as_python_does_and_vouches_for_nothing_e
         "app_user",
         lambda connection: _set(connection, "app_user", user_id, full_name=name.replace("Ω", "O")),
     )
-    with database.engine.begin() as connection:
-        connection.execute(text("DROP TRIGGER IF EXISTS audit_event_no_update"))
+    with database.engine.connect() as connection:
         last = connection.scalar(select(func.max(AuditEvent.seq)))
-        connection.execute(
-            update(AuditEvent).where(AuditEvent.seq == last).values(origin=odd.replace("\t", " "))
-        )
+
+    def set_origin(origin: str) -> Callable[[Connection], int]:
+        def change(connection: Connection) -> int:
+            connection.execute(
+                update(AuditEvent).where(AuditEvent.seq == last).values(origin=origin)
+            )
+            return int(last or 0)
+
+        return change
+
+    _tamper(database, "audit_event", set_origin(odd.replace("\t", " ")))
     result = _verify(database)
     assert result.broken is not None
     assert result.broken.seq == last
     assert "was changed" in result.broken.reason
-    with database.engine.begin() as connection:
-        connection.execute(update(AuditEvent).where(AuditEvent.seq == last).values(origin=odd))
+    _tamper(database, "audit_event", set_origin(odd))
     result = _verify(database)
     assert result.broken is None
     assert [(p.table, p.record_id) for p in result.records] == [("app_user", user_id)]

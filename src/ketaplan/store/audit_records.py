@@ -580,9 +580,93 @@ def _sqlite_row_text(table: Table) -> str | None:
 
 _SQLITE_ROW_TEXTS = {name: _sqlite_row_text(table) for name, table in TABLES.items()}
 _CHECK_BY_IDS = {
-    name: statement.where(TABLES[name].c.id.in_(bindparam("ids", expanding=True)))
-    for name, statement in _CHECK_ALL["sqlite"].items()
+    dialect: {
+        name: statement.where(TABLES[name].c.id.in_(bindparam("ids", expanding=True)))
+        for name, statement in _CHECK_ALL[dialect].items()
+    }
+    for dialect in ("sqlite", "postgresql")
 }
+
+
+def postgres_concat(*parts: str) -> str:
+    """SQL text pieces joined by PostgreSQL's own ``||`` (NULL if any piece is NULL), named by
+    its schema like every function the hashed texts call: a role whose ``search_path`` puts
+    another schema first cannot slip in a look-alike that writes the texts appended."""
+    return " OPERATOR(pg_catalog.||) ".join(parts)
+
+
+def postgres_sha256_hex(text_sql: str) -> str:
+    """SQL for the SHA-256 of a text's UTF-8 bytes as 64 hex digits (``sha256`` is built in
+    since PostgreSQL 11): what Python's ``hashlib.sha256(text.encode()).hexdigest()`` gives."""
+    return f"pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to({text_sql}, 'UTF8')), 'hex')"
+
+
+def postgres_utc_time_sql(column: str) -> str:
+    """SQL for a ``timestamptz`` column in its hashed form, as :func:`utc_time_text` writes it
+    on PostgreSQL (``to_char`` of the UTC time, without microseconds when they are zero)."""
+    written = (
+        f"pg_catalog.to_char(pg_catalog.timezone('UTC', {column}), "
+        '\'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"\')'
+    )
+    return f"pg_catalog.replace({written}, '.000000+', '+')"
+
+
+def postgres_quoted(column: str) -> str:
+    """SQL for a text column as the canonical encoder writes it: PostgreSQL's ``to_json`` of
+    text escapes what Python's encoder escapes (quote, backslash, ``\\b \\f \\n \\r \\t``, other
+    control characters as ``\\u00XX`` in lower case) and leaves the rest, outside ASCII too,
+    as it is; a JSON encoding, so two different texts never come out alike."""
+    return f"pg_catalog.to_json({column}::text)::text"
+
+
+def _postgres_value(column: Column[Any]) -> str | None:
+    """SQL writing a column's value as :func:`check_all`'s encoder writes it; None for a column
+    type PostgreSQL cannot write so (a float: ``float8out`` writes ``80`` where Python writes
+    ``80.0``)."""
+    name = f'"{column.name}"'
+    if _is_time(column):
+        return postgres_concat("'\"'", postgres_utc_time_sql(name), "'\"'")
+    if isinstance(column.type, JSON):  # the SHA-256 of the text stored, as _plain writes it
+        return postgres_concat("'\"'", postgres_sha256_hex(f"{name}::text"), "'\"'")
+    if isinstance(column.type, Boolean):
+        return f"CASE WHEN {name} THEN 'true' ELSE 'false' END"
+    if isinstance(column.type, Integer):
+        return f"{name}::text"
+    if isinstance(column.type, String):
+        return postgres_quoted(name)
+    if isinstance(column.type, Date):  # ISO text, as date.isoformat() writes it
+        return f"pg_catalog.to_json({name})::text"
+    return None
+
+
+def _postgres_row_digest(table: Table) -> str | None:
+    """The statement reading each row of ``table`` as ``id`` and the hash :func:`check_all`
+    computes (every non-NULL column by name in sorted order, times in their hashed form, JSON
+    by the SHA-256 of its text), written and hashed by PostgreSQL; None for a table with a
+    column PostgreSQL cannot write so (a float). A row whose digest differs from the hash its
+    event recorded is checked again the exact way, so this can only save time."""
+    if "id" not in table.columns:
+        return None
+    pieces: list[str] = ["'{'"]
+    for column in sorted(table.columns, key=lambda column: column.name):
+        value = _postgres_value(column)
+        if value is None:
+            return None
+        name = f'"{column.name}"'
+        if column.name == "id":
+            pieces.append(postgres_concat("'\"id\":'", value))
+        elif column.name < "id":
+            written = postgres_concat(f"'\"{column.name}\":'", value, "','")
+            pieces.append(f"CASE WHEN {name} IS NULL THEN '' ELSE {written} END")
+        else:
+            written = postgres_concat(f"',\"{column.name}\":'", value)
+            pieces.append(f"CASE WHEN {name} IS NULL THEN '' ELSE {written} END")
+    pieces.append("'}'")
+    digest = postgres_sha256_hex(f"({postgres_concat(*pieces)})")
+    return f'SELECT id, {digest} FROM "{table.name}" ORDER BY id'
+
+
+_POSTGRES_ROW_DIGESTS = {name: _postgres_row_digest(table) for name, table in TABLES.items()}
 
 
 def check_all(
@@ -593,8 +677,10 @@ def check_all(
     the trail held before records were covered).
 
     On SQLite, each row of most tables is read as the text hashed, written by SQLite
-    (:func:`_sqlite_row_text`): a hash per row and its JSON's hash are all Python does. Other
-    rows, and those that do not match that way, are checked as :func:`_check_rows` does."""
+    (:func:`_sqlite_row_text`): a hash per row and its JSON's hash are all Python does. On
+    PostgreSQL, each row of the tables without floats is read as its hash, written and hashed
+    there (:func:`_postgres_row_digest`): Python only compares. Other rows, and those that do
+    not match that way, are checked as :func:`_check_rows` does."""
     dialect = connection.dialect.name
     problems: list[RecordProblem] = []
     for name in TABLES:
@@ -602,14 +688,20 @@ def check_all(
         seen: set[int] = set()
         found: list[RecordProblem] = []
         texts = _SQLITE_ROW_TEXTS[name] if dialect == "sqlite" else None
-        if texts is None:
+        digests = _POSTGRES_ROW_DIGESTS[name] if dialect == "postgresql" else None
+        if texts is None and digests is None:
             with driver_rows(connection, _CHECK_ALL[dialect][name], batch_size) as rows:
                 _check_rows(connection, name, rows, ledger, seen, found)
         else:
-            again = _check_texts(connection, name, texts, ledger, seen, found)
+            again = (
+                _check_texts(connection, name, texts, ledger, seen, found)
+                if texts is not None
+                else _check_digests(connection, name, cast(str, digests), ledger, seen, found)
+            )
             for start in range(0, len(again), _BATCH):
                 ids = {"ids": again[start : start + _BATCH]}
-                rows = (tuple(row) for row in connection.execute(_CHECK_BY_IDS[name], ids))
+                statement = _CHECK_BY_IDS[dialect][name]
+                rows = (tuple(row) for row in connection.execute(statement, ids))
                 _check_rows(connection, name, rows, ledger, seen, found)
             found.sort(key=lambda problem: problem.record_id)  # in row order, as read
         problems += found
@@ -652,6 +744,42 @@ def _check_texts(
                 seen.add(record_id)
             else:
                 again.append(record_id)
+    finally:
+        cursor.close()
+    return again
+
+
+def _check_digests(
+    connection: Connection,
+    name: str,
+    statement: str,
+    ledger: RecordLedger,
+    seen: set[int],
+    problems: list[RecordProblem],
+    batch_size: int = 20_000,
+) -> list[int]:
+    """The rows of table ``name`` as the hashes PostgreSQL computes of their text; returns
+    the ids of the accounted rows that did not match that way, to be checked the exact way.
+    Read through a server-side cursor, ``batch_size`` rows a round trip, a batch at a time
+    (iterating the cursor row by row cost as much as the rest)."""
+    by_id = ledger.latest[name]
+    legacy = ledger.legacy_max_id.get(name, 0)
+    again: list[int] = []
+    driver: Any = connection.connection.dbapi_connection
+    cursor = driver.cursor(name=f"ketaplan_rows_{uuid.uuid4().hex}")
+    try:
+        cursor.execute(statement)
+        while batch := cursor.fetchmany(batch_size):
+            for record_id, digest in batch:
+                accounted = by_id.get(record_id)
+                if accounted is None:
+                    seen.add(record_id)
+                    if record_id > legacy:
+                        problems.append(_inserted(name, record_id))
+                elif digest == accounted[0]:
+                    seen.add(record_id)
+                else:
+                    again.append(record_id)
     finally:
         cursor.close()
     return again
