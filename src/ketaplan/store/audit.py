@@ -64,6 +64,7 @@ from sqlalchemy.orm import Session
 
 from ketaplan.store.audit_records import (
     COVERED_ACTION,
+    PostgresLiteral,
     RecordLedger,
     RecordProblem,
     check_all,
@@ -383,33 +384,34 @@ def _postgres_digest_walk() -> str:
     def nullable(value: str, column: str) -> str:
         return f"CASE WHEN {column} IS NULL THEN 'null' ELSE {value} END"
 
+    text = PostgresLiteral
     written = postgres_concat(
         "prev_hash",
-        "'{\"action\":'",
+        text('{"action":'),
         postgres_quoted("action"),
-        "',\"actor_role\":'",
+        text(',"actor_role":'),
         nullable(postgres_quoted("actor_role"), "actor_role"),
-        "',\"actor_user_id\":'",
+        text(',"actor_user_id":'),
         nullable("actor_user_id::text", "actor_user_id"),
-        "',\"details\":'",
+        text(',"details":'),
         "details::text",
-        "',\"entity_id\":'",
+        text(',"entity_id":'),
         postgres_quoted("entity_id"),
-        "',\"entity_type\":'",
+        text(',"entity_type":'),
         postgres_quoted("entity_type"),
-        '\',"occurred_at":"\'',
+        text(',"occurred_at":"'),
         postgres_utc_time_sql("occurred_at"),
-        '\'","origin":\'',
+        text('","origin":'),
         postgres_quoted("origin"),
-        "',\"patient_id\":'",
+        text(',"patient_id":'),
         nullable("patient_id::text", "patient_id"),
-        "','",
+        text(","),
         "CASE WHEN records IS NULL THEN '' ELSE "
-        + postgres_concat("'\"records\":'", "records::text", "','")
+        + postgres_concat(text('"records":'), "records::text", text(","))
         + " END",
-        "'\"seq\":'",
+        text('"seq":'),
         "seq::text",
-        "'}'",
+        text("}"),
     )
     return (
         f"SELECT id, seq, prev_hash, hash, CASE WHEN action = '{COVERED_ACTION}' THEN NULL "

@@ -588,11 +588,29 @@ _CHECK_BY_IDS = {
 }
 
 
+class PostgresLiteral(str):
+    """Text written into a PostgreSQL statement as a quoted literal by :func:`postgres_concat`
+    (adjacent ones as one: each ``||`` copies the text built so far)."""
+
+
 def postgres_concat(*parts: str) -> str:
-    """SQL text pieces joined by PostgreSQL's own ``||`` (NULL if any piece is NULL), named by
-    its schema like every function the hashed texts call: a role whose ``search_path`` puts
-    another schema first cannot slip in a look-alike that writes the texts appended."""
-    return " OPERATOR(pg_catalog.||) ".join(parts)
+    """SQL text pieces (expressions, or :class:`PostgresLiteral` text) joined by PostgreSQL's
+    own ``||`` (NULL if any piece is NULL), named by its schema like every function the
+    hashed texts call: a role whose ``search_path`` puts another schema first cannot slip in
+    a look-alike that writes the texts appended."""
+    joined: list[str] = []
+    literal: list[str] = []
+    for part in (*parts, None):
+        if isinstance(part, PostgresLiteral):
+            literal.append(part)
+            continue
+        if literal:
+            quoted = "".join(literal).replace("'", "''")
+            joined.append(f"'{quoted}'")
+            literal = []
+        if part is not None:
+            joined.append(part)
+    return " OPERATOR(pg_catalog.||) ".join(joined)
 
 
 def postgres_sha256_hex(text_sql: str) -> str:
@@ -619,23 +637,24 @@ def postgres_quoted(column: str) -> str:
     return f"pg_catalog.to_json({column}::text)::text"
 
 
-def _postgres_value(column: Column[Any]) -> str | None:
-    """SQL writing a column's value as :func:`check_all`'s encoder writes it; None for a column
-    type PostgreSQL cannot write so (a float: ``float8out`` writes ``80`` where Python writes
-    ``80.0``)."""
+def _postgres_value(column: Column[Any]) -> tuple[str, ...] | None:
+    """SQL pieces writing a column's value as :func:`check_all`'s encoder writes it; None for
+    a column type PostgreSQL cannot write so (a float: ``float8out`` writes ``80`` where
+    Python writes ``80.0``)."""
     name = f'"{column.name}"'
+    quote = PostgresLiteral('"')
     if _is_time(column):
-        return postgres_concat("'\"'", postgres_utc_time_sql(name), "'\"'")
+        return quote, postgres_utc_time_sql(name), quote
     if isinstance(column.type, JSON):  # the SHA-256 of the text stored, as _plain writes it
-        return postgres_concat("'\"'", postgres_sha256_hex(f"{name}::text"), "'\"'")
+        return quote, postgres_sha256_hex(f"{name}::text"), quote
     if isinstance(column.type, Boolean):
-        return f"CASE WHEN {name} THEN 'true' ELSE 'false' END"
+        return (f"CASE WHEN {name} THEN 'true' ELSE 'false' END",)
     if isinstance(column.type, Integer):
-        return f"{name}::text"
+        return (f"{name}::text",)
     if isinstance(column.type, String):
-        return postgres_quoted(name)
+        return (postgres_quoted(name),)
     if isinstance(column.type, Date):  # ISO text, as date.isoformat() writes it
-        return f"pg_catalog.to_json({name})::text"
+        return (f"pg_catalog.to_json({name})::text",)
     return None
 
 
@@ -647,23 +666,28 @@ def _postgres_row_digest(table: Table) -> str | None:
     event recorded is checked again the exact way, so this can only save time."""
     if "id" not in table.columns:
         return None
-    pieces: list[str] = ["'{'"]
+    pieces: list[str] = [PostgresLiteral("{")]
     for column in sorted(table.columns, key=lambda column: column.name):
         value = _postgres_value(column)
         if value is None:
             return None
-        name = f'"{column.name}"'
         if column.name == "id":
-            pieces.append(postgres_concat("'\"id\":'", value))
-        elif column.name < "id":
-            written = postgres_concat(f"'\"{column.name}\":'", value, "','")
-            pieces.append(f"CASE WHEN {name} IS NULL THEN '' ELSE {written} END")
-        else:
-            written = postgres_concat(f"',\"{column.name}\":'", value)
-            pieces.append(f"CASE WHEN {name} IS NULL THEN '' ELSE {written} END")
-    pieces.append("'}'")
+            pieces += (PostgresLiteral('"id":'), *value)
+            continue
+        written = (
+            (PostgresLiteral(f'"{column.name}":'), *value, PostgresLiteral(","))
+            if column.name < "id"
+            else (PostgresLiteral(f',"{column.name}":'), *value)
+        )
+        if column.nullable:
+            pieces.append(
+                f"CASE WHEN \"{column.name}\" IS NULL THEN '' ELSE {postgres_concat(*written)} END"
+            )
+        else:  # found NULL, it makes the digest NULL: that row is checked the exact way
+            pieces += written
+    pieces.append(PostgresLiteral("}"))
     digest = postgres_sha256_hex(f"({postgres_concat(*pieces)})")
-    return f'SELECT id, {digest} FROM "{table.name}" ORDER BY id'
+    return f'SELECT id, {digest} FROM "{table.name}"'  # in any order: the ids are compared
 
 
 _POSTGRES_ROW_DIGESTS = {name: _postgres_row_digest(table) for name, table in TABLES.items()}
