@@ -6,6 +6,7 @@ import gc
 import os
 import socket
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -57,6 +58,46 @@ def policy() -> ClinicPolicy:
     from ketaplan.clinical.catalog.course_loader import load_policy
 
     return load_policy()
+
+
+# The service and security tiers' session databases (tests/service/conftest.py). They are
+# defined here, the two tiers' common conftest, because a session fixture is cached per conftest
+# that defines it: re-exported by tests/security/conftest.py as well, each worker migrated two
+# SQLite templates and two PostgreSQL ones, set the API's clinic up in each, and dropped both.
+# Nothing is imported or made until a test asks for a database.
+
+
+@pytest.fixture(scope="session")
+def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite file, made once per session, that tests copy."""
+    from tests.service.conftest import migrated_sqlite_template
+
+    return migrated_sqlite_template(tmp_path_factory.mktemp("template"))
+
+
+@pytest.fixture(scope="session")
+def _sqlite_clinic_template(_sqlite_template: Path) -> tuple[Path, dict[str, dict[str, str]]]:
+    """The migrated template with the API's clinic in it, and each user's bearer header."""
+    from tests.service.conftest import sqlite_clinic_template
+
+    return sqlite_clinic_template(_sqlite_template)
+
+
+@pytest.fixture(scope="session")
+def _postgres_databases() -> Iterator[object]:
+    """The session's PostgreSQL databases (``PostgresDatabases``), made on first use; None
+    without ``KETAPLAN_TEST_POSTGRES_URL``."""
+    from tests.service.conftest import POSTGRES_URL_VARIABLE, PostgresDatabases
+
+    base = os.environ.get(POSTGRES_URL_VARIABLE)
+    if not base:
+        yield None
+        return
+    databases = PostgresDatabases(base)
+    try:
+        yield databases
+    finally:
+        databases.close()
 
 
 FD_GROWTH_ALLOWED = 256

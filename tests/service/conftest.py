@@ -67,11 +67,11 @@ MIGRATED_WHEN_ASKED_FOR = "database"
 session's template; any other test gets it empty (the migration tests migrate for real)."""
 
 
-@pytest.fixture(scope="session")
-def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A SQLite file migrated once per session; each test that wants a migrated database gets
-    a copy of it (a file copy, instead of running every migration again)."""
-    path = tmp_path_factory.mktemp("template") / "migrated.db"
+def migrated_sqlite_template(folder: Path) -> Path:
+    """A SQLite file migrated once per session (the ``_sqlite_template`` fixture, in
+    tests/conftest.py); each test that wants a migrated database gets a copy of it (a file
+    copy, instead of running every migration again)."""
+    path = folder / "migrated.db"
     engine = make_engine(f"sqlite:///{path}")
     try:
         migrate(engine)
@@ -92,30 +92,15 @@ clinic, a user per role and their bearer tokens (:func:`set_up_api_clinic`), set
 session into a second template instead of once per test (four sign-ins each)."""
 
 
-@pytest.fixture(scope="session")
-def _sqlite_clinic_template(_sqlite_template: Path) -> tuple[Path, RoleHeaders]:
+def sqlite_clinic_template(migrated: Path) -> tuple[Path, RoleHeaders]:
     """The migrated template with the API's clinic set up in it (see ``api``), and the bearer
-    header of each of its users."""
-    path = _sqlite_template.with_name("clinic.db")
-    shutil.copyfile(_sqlite_template, path)
+    header of each of its users (the ``_sqlite_clinic_template`` fixture)."""
+    path = migrated.with_name("clinic.db")
+    shutil.copyfile(migrated, path)
     headers = set_up_api_clinic(f"sqlite:///{path}")
     with contextlib.closing(sqlite3.connect(path)) as connection:
         connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     return path, headers
-
-
-@pytest.fixture(scope="session")
-def _postgres_databases() -> Iterator[PostgresDatabases | None]:
-    """The session's PostgreSQL databases, made on first use (None without the variable)."""
-    base = os.environ.get(POSTGRES_URL_VARIABLE)
-    if not base:
-        yield None
-        return
-    databases = PostgresDatabases(base)
-    try:
-        yield databases
-    finally:
-        databases.close()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
