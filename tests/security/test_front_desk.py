@@ -631,30 +631,31 @@ CLINICAL_CHANGES: list[dict[str, Any]] = [
 ]
 
 
-@pytest.mark.parametrize(
-    "changes", CLINICAL_CHANGES, ids=lambda c: "+".join(f"{k}={v}" for k, v in c.items())
-)
-def test_the_front_desk_changes_no_clinical_field(api: Api, changes: dict[str, Any]) -> None:
+def test_the_front_desk_changes_no_clinical_field(api: Api, subtests: pytest.Subtests) -> None:
+    """Every change of the table, one after the other on one planted clinic: each is refused
+    and changes no record (checked), so each meets the clinic as the first did."""
     clinic = _plant(api)
     pid = clinic.ids["patient_id"]
-    before = _records(api)
-    amended = api.client.patch(
-        f"{V1}/patients/{pid}",
-        json={**changes, "expected_version": 1},
-        headers=api.as_role("front_desk"),
-    )
-    assert amended.status_code == 403, amended.text
-    refusal = amended.json()
-    assert refusal["code"] == "permission.clinical_fields"
-    assert refusal["refused"] == sorted(set(changes) - REGISTRATION_FIELDS)
-    assert "nothing was saved" in refusal["message"]
-    replaced = api.client.put(
-        f"{V1}/patients/{pid}",
-        json={**PATIENT, **changes, "expected_version": 1},
-        headers=api.as_role("front_desk"),
-    )
-    assert replaced.status_code == 403, replaced.text
-    assert _records(api) == before
+    for changes in CLINICAL_CHANGES:
+        with subtests.test(changes="+".join(f"{k}={v}" for k, v in changes.items())):
+            before = _records(api)
+            amended = api.client.patch(
+                f"{V1}/patients/{pid}",
+                json={**changes, "expected_version": 1},
+                headers=api.as_role("front_desk"),
+            )
+            assert amended.status_code == 403, amended.text
+            refusal = amended.json()
+            assert refusal["code"] == "permission.clinical_fields"
+            assert refusal["refused"] == sorted(set(changes) - REGISTRATION_FIELDS)
+            assert "nothing was saved" in refusal["message"]
+            replaced = api.client.put(
+                f"{V1}/patients/{pid}",
+                json={**PATIENT, **changes, "expected_version": 1},
+                headers=api.as_role("front_desk"),
+            )
+            assert replaced.status_code == 403, replaced.text
+            assert _records(api) == before
 
 
 def test_the_front_desk_cannot_lift_a_contraindication_so_the_plan_stays_blocked(
@@ -817,22 +818,26 @@ def _services() -> dict[str, ServiceCall]:
     }
 
 
-@pytest.mark.parametrize("service", sorted(_services()))
 def test_the_services_refuse_the_front_desk_whatever_the_entry_point(
-    api: Api, service: str
+    api: Api, subtests: pytest.Subtests
 ) -> None:
-    """Not only the routes: a service called directly (a new page, the CLI) refuses too."""
+    """Not only the routes: a service called directly (a new page, the CLI) refuses too. Every
+    service, one after the other on one planted clinic: the front desk's call changes no
+    record (checked), and the nurse's that follows only reads."""
     clinic = _plant(api)
     uow = api.context.unit_of_work()
     front_desk = load_actor(uow, ROLE_EMAILS["front_desk"], origin="test")
-    before = _records(api)
-    with pytest.raises(PermissionDenied) as refused:
-        _services()[service](api.context.unit_of_work(), front_desk, clinic, api)
-    assert refused.value.code in {"permission.clinical_facts", "permission.clinical_fields"}
-    assert _records(api) == before
     nurse = load_actor(uow, ROLE_EMAILS["nurse"], origin="test")
-    if service not in {"update_patient", "amend_patient"}:
-        _services()[service](api.context.unit_of_work(), nurse, clinic, api)  # as today
+    services = _services()
+    for service in sorted(services):
+        with subtests.test(service=service):
+            before = _records(api)
+            with pytest.raises(PermissionDenied) as refused:
+                services[service](api.context.unit_of_work(), front_desk, clinic, api)
+            assert refused.value.code in {"permission.clinical_facts", "permission.clinical_fields"}
+            assert _records(api) == before
+            if service not in {"update_patient", "amend_patient"}:
+                services[service](api.context.unit_of_work(), nurse, clinic, api)  # as today
 
 
 def test_the_front_desks_day_has_the_chairs_without_protocols_or_item_9_flags(api: Api) -> None:

@@ -194,30 +194,21 @@ REFUSALS: list[tuple[str, str, str, Callable[..., object], tuple[Any, ...], type
 # fmt: on
 
 
-@pytest.mark.parametrize(
-    ("acting", "target", "change", "extra", "error", "code"),
-    [case[1:] for case in REFUSALS],
-    ids=[case[0] for case in REFUSALS],
-)
-def test_every_refused_staff_change_changes_nothing(
-    api: Api,
-    acting: str,
-    target: str,
-    change: Callable[..., object],
-    extra: tuple[Any, ...],
-    error: type[KetaplanError],
-    code: str,
-) -> None:
+def test_every_refused_staff_change_changes_nothing(api: Api, subtests: pytest.Subtests) -> None:
+    """Every refusal of the table, one after the other against one database with the other
+    clinic in it: each changes nothing (checked), so each meets the database as the first did."""
     _other_clinic(api)
-    before = _staff_state(api)
-    arguments = (_user_id(api, target), *extra) if target else ()
-    with pytest.raises(error) as refused:
-        change(_uow(api), *arguments, actor=_actor(api, acting))
-    assert refused.value.code == code
-    assert _staff_state(api) == before
-    if code == "conflict.last_admin":
-        assert "last active admin" in refused.value.message
-        assert "make another member of staff an admin first" in refused.value.message
+    for case, acting, target, change, extra, error, code in REFUSALS:
+        with subtests.test(case):
+            before = _staff_state(api)
+            arguments = (_user_id(api, target), *extra) if target else ()
+            with pytest.raises(error) as refused:
+                change(_uow(api), *arguments, actor=_actor(api, acting))
+            assert refused.value.code == code
+            assert _staff_state(api) == before
+            if code == "conflict.last_admin":
+                assert "last active admin" in refused.value.message
+                assert "make another member of staff an admin first" in refused.value.message
 
 
 def test_a_user_who_does_not_exist_and_another_clinics_user_look_the_same(api: Api) -> None:
@@ -380,30 +371,21 @@ API_REFUSALS = [
 # fmt: on
 
 
-@pytest.mark.parametrize(
-    ("acting", "action", "target", "body", "status", "code"),
-    [case[1:] for case in API_REFUSALS],
-    ids=[case[0] for case in API_REFUSALS],
-)
-def test_refused_api_requests_change_nothing(
-    api: Api,
-    acting: str,
-    action: str,
-    target: str,
-    body: dict[str, str] | None,
-    status: int,
-    code: str,
-) -> None:
+def test_refused_api_requests_change_nothing(api: Api, subtests: pytest.Subtests) -> None:
+    """Every refusal of the table, one after the other against one database with the other
+    clinic in it: each changes nothing (checked), so each meets the database as the first did."""
     other = _other_clinic(api)
-    headers = _bearer(api, other.email) if acting == "other" else api.as_role(acting)
     ids = {f"{{{role}}}": str(_user_id(api, email)) for role, email in ROLE_EMAILS.items()}
-    before = _staff_state(api)
-    answer = api.client.post(
-        f"/api/v1/staff/{ids.get(target, target)}{action}", json=body, headers=headers
-    )
-    assert answer.status_code == status, answer.text
-    assert answer.json()["code"] == code
-    assert _staff_state(api) == before
+    for case, acting, action, target, body, status, code in API_REFUSALS:
+        with subtests.test(case):
+            headers = _bearer(api, other.email) if acting == "other" else api.as_role(acting)
+            before = _staff_state(api)
+            answer = api.client.post(
+                f"/api/v1/staff/{ids.get(target, target)}{action}", json=body, headers=headers
+            )
+            assert answer.status_code == status, answer.text
+            assert answer.json()["code"] == code
+            assert _staff_state(api) == before
 
 
 # -------------------------------------------------------------------- CLI ----
@@ -506,27 +488,22 @@ def test_the_cli_adds_a_member_with_their_name_and_refuses_a_name_it_cannot_keep
     assert staff["nurse@bay.example"]["full_name"] == ""
 
 
-@pytest.mark.parametrize(
-    ("arguments", "exit_code", "words"),
-    [case[1:] for case in CLI_REFUSALS],
-    ids=[case[0] for case in CLI_REFUSALS],
-)
 def test_refused_cli_commands_say_why_and_change_nothing(
-    api: Api,
-    cli: Callable[..., tuple[int, str, str]],
-    arguments: tuple[str, ...],
-    exit_code: int,
-    words: str,
+    api: Api, cli: Callable[..., tuple[int, str, str]], subtests: pytest.Subtests
 ) -> None:
+    """Every refusal of the table, one after the other against one database with the other
+    clinic in it: each changes nothing (checked), so each meets the database as the first did."""
     _other_clinic(api)
-    if "--as" not in arguments and arguments[1] != "password":
-        arguments = (*arguments, "--as", "admin@bay.example")  # two clinics: say who acts
-    before = _staff_state(api)
-    code, _, err = cli(*arguments)
-    assert code == exit_code, err
-    assert words in err
-    assert "Traceback" not in err
-    assert _staff_state(api) == before
+    for case, arguments, exit_code, words in CLI_REFUSALS:
+        with subtests.test(case):
+            if "--as" not in arguments and arguments[1] != "password":
+                arguments = (*arguments, "--as", "admin@bay.example")  # two clinics: who acts
+            before = _staff_state(api)
+            code, _, err = cli(*arguments)
+            assert code == exit_code, err
+            assert words in err
+            assert "Traceback" not in err
+            assert _staff_state(api) == before
 
 
 # ------------------------------------------------------------------- page ----
@@ -598,25 +575,23 @@ PAGE_REFUSALS = [
 # fmt: on
 
 
-@pytest.mark.parametrize(
-    ("acting", "action", "target", "fields", "status", "words"),
-    [case[1:] for case in PAGE_REFUSALS],
-    ids=[case[0] for case in PAGE_REFUSALS],
-)
-def test_refused_page_forms_say_why_and_change_nothing(
-    api: Api, acting: str, action: str, target: str, fields: dict[str, Any], status: int, words: str
-) -> None:
-    browser, csrf = _cookie_client(api, ROLE_EMAILS[acting])
-    target_id = _user_id(api, ROLE_EMAILS[target])
-    data = {k: v for k, v in fields.items() if k != "csrf"}
-    if fields.get("csrf"):
-        data["csrf_token"] = csrf
-    before = _staff_state(api)
-    answer = browser.post(f"/staff/{target_id}/{action}", data=data, follow_redirects=False)
-    assert answer.status_code == status, answer.text
-    assert words in answer.text
-    assert "tiny pw" not in answer.text  # a typed password is never shown back
-    assert _staff_state(api) == before
+def test_refused_page_forms_say_why_and_change_nothing(api: Api, subtests: pytest.Subtests) -> None:
+    """Every refusal of the table, one after the other against one database, each from a
+    browser of its own: each changes nothing (checked), so each meets the database as the
+    first did."""
+    for case, acting, action, target, fields, status, words in PAGE_REFUSALS:
+        with subtests.test(case):
+            browser, csrf = _cookie_client(api, ROLE_EMAILS[acting])
+            target_id = _user_id(api, ROLE_EMAILS[target])
+            data = {k: v for k, v in fields.items() if k != "csrf"}
+            if fields.get("csrf"):
+                data["csrf_token"] = csrf
+            before = _staff_state(api)
+            answer = browser.post(f"/staff/{target_id}/{action}", data=data, follow_redirects=False)
+            assert answer.status_code == status, answer.text
+            assert words in answer.text
+            assert "tiny pw" not in answer.text  # a typed password is never shown back
+            assert _staff_state(api) == before
 
 
 def test_the_staff_page_and_its_link_are_for_admins(api: Api) -> None:
