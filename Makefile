@@ -38,9 +38,10 @@ SERVICE_TESTS := tests/service tests/security
 BROWSER_TESTS := tests/browser
 TEST_WORKERS  ?= auto
 
-## unit: domain, CLI, reference and doctests: no database, no browser (under a minute)
+## unit: domain, CLI, reference and doctests: no database, no browser (under a minute), in one
+## pytest-xdist worker per core like the service tier (TEST_WORKERS=0 runs them in this process)
 unit: venv
-	$(BIN)/python -m pytest -q $(UNIT_TESTS)
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist worksteal $(UNIT_TESTS)
 
 ## service: services, API, pages and security on SQLite, and on PostgreSQL when
 ## KETAPLAN_TEST_POSTGRES_URL is set (.ci/run sets it), in one pytest-xdist worker per core
@@ -52,9 +53,12 @@ service: venv
 	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist worksteal -m "not alone" $(SERVICE_TESTS)
 	$(BIN)/python -m pytest -q -m alone $(SERVICE_TESTS)
 
-## browser: Playwright driving Debian's Chromium against the app
+## browser: Playwright driving Debian's Chromium against the app, in one pytest-xdist worker per
+## core (TEST_WORKERS=0: this process); a module's tests stay on one worker (--dist loadscope),
+## since they share its browser and, in some modules, its server; each test's server listens on
+## a free port over a database of its own, so workers never share one
 browser: venv chromium axe-core
-	$(BIN)/python -m pytest -q $(BROWSER_TESTS)
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadscope $(BROWSER_TESTS)
 
 ## chromium: Debian's Chromium for the browser tests (never a downloaded browser build)
 CHROMIUM := /usr/bin/chromium

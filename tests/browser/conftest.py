@@ -174,13 +174,14 @@ class DemoServer(Server):
 DEMO_ACCOUNT = re.compile(r"^\s+(admin|prescriber|nurse)\s+(\S+@\S+)\s+(\S+)\s*$", re.M)
 
 
-@pytest.fixture(scope="module")
-def demo_server(
+@pytest.fixture(scope="session")
+def demo_template(
     tmp_path_factory: pytest.TempPathFactory, migrated_template: Path
-) -> Iterator[DemoServer]:
-    """The app over a clinic made by ``ketaplan demo-data`` (weeks of synthetic history), the
-    command a new user runs, so that the README's screenshots show what they will see."""
-    url = migrated_sqlite(tmp_path_factory, migrated_template, "demo")
+) -> tuple[Path, dict[str, tuple[str, str]]]:
+    """A clinic made by ``ketaplan demo-data`` (weeks of synthetic history), the command a new
+    user runs, and its accounts: made once per session (the command takes a while) and copied
+    for each module that serves it, so that what one module changes no other sees."""
+    url = migrated_sqlite(tmp_path_factory, migrated_template, "demo-template")
     made = subprocess.run(
         [sys.executable, "-m", "ketaplan", "demo-data"],
         env={**os.environ, "KETAPLAN_DATABASE_URL": url},
@@ -191,8 +192,23 @@ def demo_server(
     )
     found = {role: (email, password) for role, email, password in DEMO_ACCOUNT.findall(made.stdout)}
     assert set(found) == {"admin", "prescriber", "nurse"}, made.stdout
+    path = Path(url.removeprefix("sqlite:///"))
+    with contextlib.closing(sqlite3.connect(path)) as connection:
+        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # all of it in the one file
+    return path, found
+
+
+@pytest.fixture(scope="module")
+def demo_server(
+    tmp_path_factory: pytest.TempPathFactory,
+    demo_template: tuple[Path, dict[str, tuple[str, str]]],
+) -> Iterator[DemoServer]:
+    """The app over a copy of the demo clinic, so that the README's screenshots show what a
+    new user will see after ``make run``."""
+    template, accounts = demo_template
+    url = migrated_sqlite(tmp_path_factory, template, "demo")
     with serve_app(url, lambda context: None) as serving:
-        yield DemoServer(serving.base_url, serving.context, serving.clock, found)
+        yield DemoServer(serving.base_url, serving.context, serving.clock, accounts)
 
 
 @pytest.fixture(scope="module")
