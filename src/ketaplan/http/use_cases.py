@@ -60,9 +60,7 @@ from ketaplan.services.patient_links import (
 )
 from ketaplan.services.patient_overview import (
     ConsoleView,
-    CourseOverview,
     PatientOverview,
-    course_overview,
     patient_overview,
     session_console,
 )
@@ -327,11 +325,6 @@ class Courses(UseCaseGroup):
             actor=actor,
             catalog=self._context.catalog,
             stamp=stamp,
-        )
-
-    def overview(self, course_id: int, *, actor: Actor) -> CourseOverview:
-        return course_overview(
-            self._context.unit_of_work(), course_id, actor=actor, policy=self._context.policy
         )
 
     def recommend_booster(self, course_id: int, *, actor: Actor) -> BoosterAdvice:
