@@ -21,7 +21,7 @@ import socket
 import sqlite3
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -512,6 +512,21 @@ class Api:
 
     def as_role(self, role: str) -> dict[str, str]:
         return self.headers[role]
+
+    def on_clock(self, clock: Callable[[], datetime]) -> Api:
+        """The same app on another server clock, each role signed in again on it: a token
+        lasts its lifetime on the clock that issued it, so the template's tokens (issued on
+        the wall clock) are expired for a clock set years ahead."""
+        context = replace(self.context, clock=clock)
+        self.client.app.state.services = context  # type: ignore[attr-defined]
+        headers: RoleHeaders = {}
+        for role, email in ROLE_EMAILS.items():
+            answer = self.client.post(
+                "/api/v1/auth/token", json={"email": email, "password": PASSWORD}
+            )
+            assert answer.status_code == 200, answer.text
+            headers[role] = {"Authorization": f"Bearer {answer.json()['access_token']}"}
+        return Api(self.client, context, headers)
 
 
 def _cheap_hasher() -> Any:

@@ -4,7 +4,6 @@ name and address; the same file from the API and the command line."""
 
 from __future__ import annotations
 
-import dataclasses
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -61,8 +60,7 @@ def _ics(api: Api, course_id: int) -> bytes:
 
 @pytest.fixture
 def fixed_clock(api: Api) -> Api:
-    api.client.app.state.services = dataclasses.replace(api.context, clock=lambda: NOW)  # type: ignore[attr-defined]
-    return api
+    return api.on_clock(lambda: NOW)
 
 
 def test_two_patients_courses_on_the_same_day_import_with_their_own_uids_and_true_instants(
