@@ -626,6 +626,23 @@ def post_sign_in(client: TestClient, email: str, password: str, **fields: str) -
     return client.post("/sign-in", data=data, follow_redirects=False)
 
 
+@contextlib.contextmanager
+def sent_statements(database: Database) -> Iterator[list[str]]:
+    """Every statement sent to the database inside the block, as sent."""
+    from sqlalchemy import event
+
+    seen: list[str] = []
+
+    def note(_c: object, _cur: object, statement: str, *_: object) -> None:
+        seen.append(statement)
+
+    event.listen(database.engine, "before_cursor_execute", note)
+    try:
+        yield seen
+    finally:
+        event.remove(database.engine, "before_cursor_execute", note)
+
+
 def writer_gate(engine: Engine) -> WriterGate:
     """The writer gate of a SQLite file engine (the one its connections share)."""
     with engine.connect() as connection:

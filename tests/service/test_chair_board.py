@@ -29,7 +29,7 @@ from ketaplan.services.chair_board import ChairBoard, chair_board
 from ketaplan.services.clinics import add_user, load_actor
 from ketaplan.store import Database
 
-from .conftest import ORDER_BAG_MG_PER_ML, PASSWORD, signed_plan
+from .conftest import ORDER_BAG_MG_PER_ML, PASSWORD, sent_statements, signed_plan
 from .test_chairs_and_bookings import new_patient
 from .test_dashboard import query_plan
 
@@ -41,20 +41,6 @@ TODAY = date(2026, 12, 8)
 @pytest.fixture
 def clock() -> Callable[[], datetime]:
     return lambda: NOW
-
-
-@contextmanager
-def _statements(database: Database) -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def note(_c: object, _cur: object, statement: str, *_: object) -> None:
-        seen.append(statement)
-
-    event.listen(database.engine, "before_cursor_execute", note)
-    try:
-        yield seen
-    finally:
-        event.remove(database.engine, "before_cursor_execute", note)
 
 
 def _board(uow: UnitOfWork, actor: Actor, policy: ClinicPolicy) -> ChairBoard:
@@ -233,7 +219,7 @@ def test_the_board_costs_the_same_statements_however_many_patients_the_clinic_ha
         resolver=resolver,
         policy=policy,
     )
-    with _statements(database) as small:
+    with sent_statements(database) as small:
         _board(uow, nurse, policy)
     for n in range(6):  # patients booked on other days: history the board must not read
         patient_id = new_patient(
@@ -248,7 +234,7 @@ def test_the_board_costs_the_same_statements_however_many_patients_the_clinic_ha
             actor=nurse,
             policy=policy,
         )
-    with _statements(database) as grown:
+    with sent_statements(database) as grown:
         _board(uow, nurse, policy)
     assert grown == small
 

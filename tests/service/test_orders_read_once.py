@@ -11,13 +11,11 @@ course's next session replayed every chart of the course to learn the patient an
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import event
 
 from ketaplan.clinical import session as chart_log
 from ketaplan.clinical.catalog import Catalog
@@ -38,24 +36,9 @@ from ketaplan.services.predictions import predict_session
 from ketaplan.services.reports import progress_report
 from ketaplan.store import Database
 
-from .conftest import PASSWORD, example_chart, post_sign_in, signed_plan
+from .conftest import PASSWORD, example_chart, post_sign_in, sent_statements, signed_plan
 
 CLINIC_EVENING = datetime(2026, 12, 8, 2, 0, tzinfo=UTC)  # 18:00 in the clinic, after charting
-
-
-@contextmanager
-def _statements(database: Database) -> Iterator[list[str]]:
-    """Every statement sent to the database inside the block, as sent."""
-    seen: list[str] = []
-
-    def note(_c: object, _cur: object, statement: str, *_: object) -> None:
-        seen.append(statement)
-
-    event.listen(database.engine, "before_cursor_execute", note)
-    try:
-        yield seen
-    finally:
-        event.remove(database.engine, "before_cursor_execute", note)
 
 
 def _heads(statements: list[str]) -> list[str]:
@@ -135,11 +118,11 @@ def _reads_with_one_and_three_sessions(
 ) -> tuple[list[str], list[str]]:
     """The statements of ``read`` with one charted session on the order, then with three."""
     _chart_session(uow, patient_id, course_id, 1, nurse=nurse, policy=policy)
-    with _statements(database) as one:
+    with sent_statements(database) as one:
         read()
     for number in (2, 3):
         _chart_session(uow, patient_id, course_id, number, nurse=nurse, policy=policy)
-    with _statements(database) as three:
+    with sent_statements(database) as three:
         read()
     return one, three
 
@@ -223,7 +206,7 @@ def test_the_console_prediction_reads_its_order_once_and_folds_its_chart_once(
         uow, patient.patient_id, course_id, 1, nurse=nurse, policy=policy, events=started
     )
     folds.clear()
-    with _statements(database) as read:
+    with sent_statements(database) as read:
         prediction = predict_session(uow, session_id, actor=nurse, policy=policy)
     assert prediction.running is not None
     assert prediction.running.charted
