@@ -463,6 +463,7 @@ def test_every_write_use_case_accounts_for_the_records_it_writes(
         _newest_user(database, "admin@demo-clinic.example"),
         demo.clinic_id,
         "admin@demo-clinic.example",
+        "Alex Morgan",
         "admin",
         "test",
     )
@@ -473,6 +474,7 @@ def test_every_write_use_case_accounts_for_the_records_it_writes(
         _newest_user(database, "nurse@demo-clinic.example"),
         demo.clinic_id,
         "nurse@demo-clinic.example",
+        "Robin Diaz",
         "nurse",
         "test",
     )

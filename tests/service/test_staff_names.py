@@ -1,7 +1,7 @@
 """Pages name a member of staff by their name, not their e-mail (issue 18, item 7): the item 9
-reviewer, a record version's author, the bookings history, the ledger's signers and the audit
-trail; an account with no name is shown by its e-mail. The API keeps the e-mails and gives the
-names beside them."""
+reviewer, a record version's author, the bookings history, the ledger's signers, the audit
+trail, and the signed-in member of staff in the header and where they sign; an account with no
+name is shown by its e-mail. The API keeps the e-mails and gives the names beside them."""
 
 from __future__ import annotations
 
@@ -15,10 +15,12 @@ from ketaplan.store.models import User
 from .conftest import ROLE_EMAILS, Api
 from .test_ledger_pages import RECEIVE
 from .test_plain_language import visible_text
-from .test_web_pages import PHQ9_ON_PAPER, _course, _course_patient, _sign_in
+from .test_web_pages import PHQ9_ON_PAPER, _course, _course_patient, _patient, _sign_in
 
 NURSE = "Robin Diaz"
 NURSE_EMAIL = ROLE_EMAILS["nurse"]
+PRESCRIBER = "Priya Raman"
+PRESCRIBER_EMAIL = ROLE_EMAILS["prescriber"]
 
 
 def _name(api: Api, role: str, name: str) -> None:
@@ -28,10 +30,9 @@ def _name(api: Api, role: str, name: str) -> None:
 
 
 def _shown(page: str) -> str:
-    """The page's visible text without the header's signed-in account and the pickers (the
-    audit trail's choice of staff lists name and e-mail)."""
-    trimmed = re.sub(r'<span class="who">.*?</span>|<select.*?</select>', "", page, flags=re.S)
-    return visible_text(trimmed)
+    """The page's visible text without the pickers (the audit trail's choice of staff lists
+    name and e-mail)."""
+    return visible_text(re.sub(r"<select.*?</select>", "", page, flags=re.S))
 
 
 def test_a_name_is_shown_and_an_account_without_one_by_its_e_mail(api: Api) -> None:
@@ -121,3 +122,36 @@ def test_the_ledger_names_who_wrote_an_entry_on_its_pages_and_reports(api: Api) 
     vial = api.client.get("/api/v1/ledger/vials/K-0001", headers=api.as_role("nurse")).json()
     entry = vial["entries"][0]
     assert (entry["by"], entry["by_name"]) == (NURSE_EMAIL, NURSE)
+
+
+def test_the_header_and_the_signing_lines_name_the_signed_in_prescriber(api: Api) -> None:
+    """They showed the signed-in account's e-mail; the name now, the e-mail in the tooltip."""
+    _name(api, "prescriber", PRESCRIBER)
+    me = f'<span title="{PRESCRIBER_EMAIL}" data-me>{PRESCRIBER}</span>'
+    csrf = _sign_in(api.client, "prescriber")
+    patient = _patient(api, csrf)
+    overriding = api.client.post(
+        f"{patient}/plans/new",
+        data={"csrf_token": csrf, "condition": "depression", "requested_mg_per_kg": "0.9"},
+    )
+    assert overriding.status_code == 422, overriding.text
+    assert f"You are overriding as prescriber {me}." in overriding.text
+    plan = api.client.post(
+        f"{patient}/plans/new",
+        data={"csrf_token": csrf, "condition": "depression"},
+        follow_redirects=False,
+    ).headers["location"]
+    proposed = api.client.get(plan).text
+    assert f'Signing as <strong title="{PRESCRIBER_EMAIL}" data-me>{PRESCRIBER}</strong>.' in (
+        proposed
+    )
+    for page in (overriding.text, proposed):
+        assert f'<span class="who">{me} · ' in page
+        assert PRESCRIBER_EMAIL not in _shown(page)
+    me_in_the_api = api.client.get("/api/v1/auth/me", headers=api.as_role("prescriber")).json()
+    assert me_in_the_api["email"] == PRESCRIBER_EMAIL
+
+    api.client.cookies.clear()
+    _sign_in(api.client, "nurse")  # no name on her account: her e-mail
+    header = f'<span class="who"><span title="{NURSE_EMAIL}" data-me>{NURSE_EMAIL}</span>'
+    assert header in api.client.get("/patients").text

@@ -109,6 +109,12 @@ def staff() -> Callable[[Role], Actor]:
     """A member of staff of clinic 1 in the given role (no account behind it: no store)."""
 
     def member(role: Role) -> Actor:
-        return Actor(user_id=7, clinic_id=1, email=f"{role}@bay.example", role=role)
+        return Actor(
+            user_id=7,
+            clinic_id=1,
+            email=f"{role}@bay.example",
+            name="Robin Diaz",
+            role=role,
+        )
 
     return member

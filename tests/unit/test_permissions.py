@@ -21,7 +21,7 @@ from ketaplan.services import ROLES, Actor
 
 
 def _actor(role: str) -> Actor:
-    return Actor(1, 1, f"{role}@clinic.example", role, "test")  # type: ignore[arg-type]
+    return Actor(1, 1, f"{role}@clinic.example", "Robin Diaz", role, "test")  # type: ignore[arg-type]
 
 
 def test_every_use_case_has_a_rule_and_is_served() -> None:

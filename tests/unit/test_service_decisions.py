@@ -62,7 +62,7 @@ FIELD_VALUES: dict[str, Any] = {
 
 def member(role: Role) -> Actor:
     """A member of staff of clinic 1 (no account behind it: there is no store)."""
-    return Actor(user_id=7, clinic_id=1, email=f"{role}@bay.example", role=role)
+    return Actor(user_id=7, clinic_id=1, email=f"{role}@bay.example", name="Robin Diaz", role=role)
 
 
 def test_every_patient_field_has_a_value_here() -> None:

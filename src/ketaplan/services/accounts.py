@@ -29,6 +29,7 @@ from ketaplan.services.actors import Actor, Visitor, require_role
 from ketaplan.services.audit_actions import AuditAction
 from ketaplan.services.clinics import checked_role
 from ketaplan.services.passwords import hash_password, password_matches
+from ketaplan.services.staff_names import shown_name
 from ketaplan.services.throttle import (
     USUAL_ORIGIN_WITHIN,
     account_key,
@@ -157,7 +158,14 @@ def sign_in(uow: UnitOfWork, email: str, password: str, *, kind: TokenKind, orig
                 origin=origin,
             )
         )
-        actor = Actor(user.id, user.clinic_id, user.email, checked_role(user.role), origin)
+        actor = Actor(
+            user.id,
+            user.clinic_id,
+            user.email,
+            shown_name(user.full_name, user.email),
+            checked_role(user.role),
+            origin,
+        )
         uow.audit(actor, AuditAction.AUTH_SIGN_IN, "user", user.id, details={"kind": kind})
         uow.commit()
     return SignIn(actor, token, csrf_token_for(token), expires_at)
@@ -189,7 +197,7 @@ _USERS = cast(Table, User.__table__)
 # Built once: every signed-in request runs it, and building the ORM query per request cost
 # several times the query itself.
 _SIGNED_IN_USER = (
-    select(_USERS.c.id, _USERS.c.clinic_id, _USERS.c.email, _USERS.c.role)
+    select(_USERS.c.id, _USERS.c.clinic_id, _USERS.c.email, _USERS.c.full_name, _USERS.c.role)
     .select_from(_USERS.join(_TOKENS, _TOKENS.c.user_id == _USERS.c.id))
     .where(
         _TOKENS.c.token_hash == bindparam("token_hash"),
@@ -222,8 +230,10 @@ def actor_for_token(
         ).one_or_none()
     if found is None:
         raise NotSignedIn("you are not signed in, or your sign-in has expired; sign in again")
-    user_id, clinic_id, email, role = found
-    return Actor(user_id, clinic_id, email, checked_role(role), origin)
+    user_id, clinic_id, email, full_name, role = found
+    return Actor(
+        user_id, clinic_id, email, shown_name(full_name, email), checked_role(role), origin
+    )
 
 
 def signed_in_actor(

@@ -23,6 +23,9 @@ class Actor:
     user_id: int
     clinic_id: int
     email: str
+    name: str
+    """As pages show them: their name, or their e-mail when their account has none
+    (:func:`ketaplan.services.staff_names.shown_name`)."""
     role: Role
     origin: str = "cli"
 

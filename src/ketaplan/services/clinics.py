@@ -18,6 +18,7 @@ from ketaplan.inputs import control_character
 from ketaplan.services.actors import ROLES, Actor, Role, require_role
 from ketaplan.services.audit_actions import AuditAction
 from ketaplan.services.passwords import hash_password
+from ketaplan.services.staff_names import shown_name
 from ketaplan.services.unit_of_work import UnitOfWork
 from ketaplan.store.models import Clinic, User
 
@@ -126,7 +127,7 @@ def set_up_clinic(
         )
         uow.db.add(admin)
         uow.db.flush()
-        actor = Actor(admin.id, clinic.id, email, "admin", origin)
+        actor = Actor(admin.id, clinic.id, email, shown_name(admin_name, email), "admin", origin)
         uow.audit(
             actor, AuditAction.CLINIC_CREATE, "clinic", clinic.id, details={"name": clinic.name}
         )
@@ -177,4 +178,11 @@ def load_actor(uow: UnitOfWork, email: str, *, origin: str) -> Actor:
         user = uow.db.scalar(select(User).where(User.email == address, User.active))
         if user is None:
             raise NotFoundError(f"no active user with e-mail {address}", fields={"email": address})
-        return Actor(user.id, user.clinic_id, user.email, checked_role(user.role), origin)
+        return Actor(
+            user.id,
+            user.clinic_id,
+            user.email,
+            shown_name(user.full_name, user.email),
+            checked_role(user.role),
+            origin,
+        )

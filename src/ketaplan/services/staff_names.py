@@ -5,8 +5,10 @@ from the command line without ``--name``).
 Every page that shows who did something (the chair board's nurse, an item 9 reviewer, a
 record version's author, a booking change, a ledger entry's signer and witnesses, the audit
 trail) names them through :func:`staff_names`, in one statement for all the people a page
-shows. The API keeps the e-mail where it always gave it (a stable key) and adds the name
-beside it where noted.
+shows. The signed-in member of staff carries their own shown name (``Actor.name``, read by the
+sign-in check's one statement) for the page header, the lines that say who is signing and the
+default signer name. The API keeps the e-mail where it always gave it (a stable key) and adds
+the name beside it where noted.
 """
 
 from __future__ import annotations
