@@ -20,7 +20,6 @@ from ketaplan.clinical.catalog import Catalog
 from ketaplan.errors import NotFoundError
 from ketaplan.services.actors import Actor, require_role
 from ketaplan.services.ledger_records import READING, report, to_csv
-from ketaplan.services.staff_names import staff_names
 from ketaplan.services.unit_of_work import UnitOfWork
 from ketaplan.store.models import Clinic
 
@@ -99,8 +98,7 @@ def read_ledger_heading(uow: UnitOfWork, *, actor: Actor, catalog: Catalog) -> L
         clinic = uow.db.get(Clinic, actor.clinic_id)
         if clinic is None:
             raise NotFoundError(f"there is no clinic {actor.clinic_id}")
-        reader = staff_names(uow.db, [actor.user_id]).get(actor.user_id, actor.email)
-        return ledger_heading(clinic, catalog, reader)  # names no patient: nothing to audit
+        return ledger_heading(clinic, catalog, actor.name)  # names no patient: nothing to audit
 
 
 def columns_of(rows: tuple[dict[str, Any], ...] | list[dict[str, Any]]) -> tuple[str, ...]:

@@ -52,7 +52,6 @@ from ketaplan.services.patients import (
     find_in_clinic,
     profile_from_dict,
 )
-from ketaplan.services.staff_names import staff_names
 from ketaplan.services.throttle import account_key, count_attempt, forgive
 from ketaplan.services.unit_of_work import UnitOfWork
 from ketaplan.services.visibility import require_clinical_facts
@@ -328,9 +327,7 @@ def record_signature(
                 },
             )
         override = {"reason": reason, "prescriber": actor.email, "findings": blocking}
-    name = _clean(signer_name) or staff_names(uow.db, [actor.user_id]).get(
-        actor.user_id, actor.email
-    )  # the account's name (its e-mail when it has none), as pages name staff
+    name = _clean(signer_name) or actor.name  # the account's name, or its e-mail without one
     signed_at = append_order_event(
         uow, row.id, "signed", actor=actor, meaning=meaning, override=override, signer_name=name
     )
