@@ -643,6 +643,25 @@ def sent_statements(database: Database) -> Iterator[list[str]]:
         event.remove(database.engine, "before_cursor_execute", note)
 
 
+@contextlib.contextmanager
+def folded_events() -> Iterator[list[str]]:
+    """Every event the chart fold applies inside the block (its kind), whoever folds it (a
+    service or a page's request)."""
+    from unittest import mock
+
+    from ketaplan.clinical import session as chart_log
+
+    applied: list[str] = []
+    fold = chart_log.apply
+
+    def counted(state: Any, charted: Any, *args: Any, **kwargs: Any) -> Any:
+        applied.append(charted.kind)
+        return fold(state, charted, *args, **kwargs)
+
+    with mock.patch.object(chart_log, "apply", counted):
+        yield applied
+
+
 def writer_gate(engine: Engine) -> WriterGate:
     """The writer gate of a SQLite file engine (the one its connections share)."""
     with engine.connect() as connection:

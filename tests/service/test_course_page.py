@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from ketaplan.clinical import session as chart_log
 from ketaplan.clinical.catalog import Catalog
 from ketaplan.clinical.catalog.course_loader import load_calendar, load_monitoring_rules
 from ketaplan.clinical.medications import MedicationResolver
@@ -32,7 +31,7 @@ from ketaplan.services.patient_overview import course_overview
 from ketaplan.services.sessions import get_session_chart
 from ketaplan.store import Database
 
-from .conftest import PASSWORD, example_chart, post_sign_in, signed_plan
+from .conftest import PASSWORD, example_chart, folded_events, post_sign_in, signed_plan
 
 CLINIC_EVENING = datetime(2026, 12, 8, 2, 0, tzinfo=UTC)  # 18:00 in the clinic, after charting
 AFTER = datetime(2026, 12, 7, 18, 30, tzinfo=UTC)
@@ -118,20 +117,6 @@ def course(
     return course_id, sessions
 
 
-@pytest.fixture
-def folds(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Every event the chart fold applies from now on (its kind), whoever folds it."""
-    applied: list[str] = []
-    fold = chart_log.apply
-
-    def counted(state: Any, event: Any, *args: Any, **kwargs: Any) -> Any:
-        applied.append(event.kind)
-        return fold(state, event, *args, **kwargs)
-
-    monkeypatch.setattr(chart_log, "apply", counted)
-    return applied
-
-
 def _charted(uow: UnitOfWork, sessions: list[int], actor: Actor, policy: ClinicPolicy) -> int:
     return sum(get_session_chart(uow, s, actor=actor, policy=policy).seq for s in sessions)
 
@@ -141,12 +126,11 @@ def test_the_course_page_folds_each_charted_event_once(
     nurse: Actor,
     policy: ClinicPolicy,
     course: tuple[int, list[int]],
-    folds: list[str],
 ) -> None:
     course_id, sessions = course
     charted = _charted(uow, sessions, nurse, policy)
-    folds.clear()
-    page = course_page(uow, course_id, actor=nurse, policy=policy)
+    with folded_events() as folds:
+        page = course_page(uow, course_id, actor=nurse, policy=policy)
     assert [line.session_id for line in page.overview.sessions] == sessions
     assert charted == 2 * len(example_chart()) + 2
     assert len(folds) == charted  # asked apart, the overview and the advice folded each twice
@@ -216,12 +200,11 @@ def test_the_course_page_request_folds_each_charted_event_once(
     policy: ClinicPolicy,
     course: tuple[int, list[int]],
     pages: TestClient,
-    folds: list[str],
 ) -> None:
     course_id, sessions = course
     charted = _charted(uow, sessions, nurse, policy)
-    folds.clear()
-    page = pages.get(f"/courses/{course_id}")
+    with folded_events() as folds:
+        page = pages.get(f"/courses/{course_id}")
     assert page.status_code == 200, page.text
     assert 'id="booster"' in page.text
     assert len(folds) == charted

@@ -17,7 +17,6 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from ketaplan.clinical import session as chart_log
 from ketaplan.clinical.catalog import Catalog
 from ketaplan.clinical.catalog.course_loader import load_calendar, load_monitoring_rules
 from ketaplan.clinical.medications import MedicationResolver
@@ -36,7 +35,14 @@ from ketaplan.services.predictions import predict_session
 from ketaplan.services.reports import progress_report
 from ketaplan.store import Database
 
-from .conftest import PASSWORD, example_chart, post_sign_in, sent_statements, signed_plan
+from .conftest import (
+    PASSWORD,
+    example_chart,
+    folded_events,
+    post_sign_in,
+    sent_statements,
+    signed_plan,
+)
 
 CLINIC_EVENING = datetime(2026, 12, 8, 2, 0, tzinfo=UTC)  # 18:00 in the clinic, after charting
 
@@ -176,20 +182,6 @@ def test_the_fhir_export_reads_no_order_again_for_its_sessions(
     assert sum("FROM infusion_plan" in s for s in three) == 1, three
 
 
-@pytest.fixture
-def folds(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Every event the chart fold applies from now on (its kind), whoever folds it."""
-    applied: list[str] = []
-    fold = chart_log.apply
-
-    def counted(state: Any, charted: Any, *args: Any, **kwargs: Any) -> Any:
-        applied.append(charted.kind)
-        return fold(state, charted, *args, **kwargs)
-
-    monkeypatch.setattr(chart_log, "apply", counted)
-    return applied
-
-
 def test_the_console_prediction_reads_its_order_once_and_folds_its_chart_once(
     database: Database,
     uow: UnitOfWork,
@@ -197,7 +189,6 @@ def test_the_console_prediction_reads_its_order_once_and_folds_its_chart_once(
     patient: PatientRecord,
     course_id: int,
     policy: ClinicPolicy,
-    folds: list[str],
 ) -> None:
     """It read the chart (the order and a fold) and then read the order and folded the chart
     again for the curves."""
@@ -205,8 +196,7 @@ def test_the_console_prediction_reads_its_order_once_and_folds_its_chart_once(
     session_id = _chart_session(
         uow, patient.patient_id, course_id, 1, nurse=nurse, policy=policy, events=started
     )
-    folds.clear()
-    with sent_statements(database) as read:
+    with sent_statements(database) as read, folded_events() as folds:
         prediction = predict_session(uow, session_id, actor=nurse, policy=policy)
     assert prediction.running is not None
     assert prediction.running.charted
@@ -265,7 +255,6 @@ def test_opening_a_course_session_replays_none_of_the_course_charts(
     course_id: int,
     policy: ClinicPolicy,
     pages: TestClient,
-    folds: list[str],
     audit_log: Callable[[], list[str]],
 ) -> None:
     """It read the course's overview, which folds every chart of the course, for the patient
@@ -273,8 +262,8 @@ def test_opening_a_course_session_replays_none_of_the_course_charts(
     for number in (1, 2):
         _chart_session(uow, patient.patient_id, course_id, number, nurse=nurse, policy=policy)
     token = _csrf_token(pages, course_id)
-    folds.clear()
-    session_id = _open(pages, course_id, 3, token)
+    with folded_events() as folds:
+        session_id = _open(pages, course_id, 3, token)
     assert folds == []
     assert audit_log()[-2:] == ["course.read", "session.open"]
     opened = pages.get(f"/sessions/{session_id}")
