@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+import sqlite3
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -48,6 +49,7 @@ from ketaplan.store import (
     audit_records,
     migrate,
     open_database,
+    parallel_records,
 )
 from ketaplan.store import audit as audit_module
 from ketaplan.store.audit import ChainVerification, VerifiedPosition, verify_audit_chain
@@ -138,6 +140,33 @@ def _measurement_based_care_writes(
         actor=nurse,
     )
     review_item9_flag(uow, flagged.response_id, note="Called the patient.", actor=nurse)
+
+
+@pytest.fixture(params=["one process", "records hashed beside"])
+def processes(request: pytest.FixtureRequest, database_url: str) -> Iterator[None]:
+    """A full check in one process, and (SQLite) with the records hashed by a second process
+    beside the chain walk, as a long trail is checked (:mod:`ketaplan.store.parallel_records`):
+    the second way must find exactly what the first does, and must be the way taken."""
+    if request.param == "one process":
+        with mock.patch.object(parallel_records, "PARALLEL_FROM_EVENTS", 10**12):
+            yield
+        return
+    if not database_url.startswith("sqlite"):
+        pytest.skip("only SQLite hashes the records in a second process")
+    results: list[parallel_records.RowHashes | None] = []
+    result = parallel_records.RowHashing.result
+
+    def kept(hashing: parallel_records.RowHashing) -> parallel_records.RowHashes | None:
+        results.append(result(hashing))
+        return results[-1]
+
+    with (
+        mock.patch.object(parallel_records, "PARALLEL_FROM_EVENTS", 0),
+        mock.patch.object(parallel_records.RowHashing, "result", kept),
+    ):
+        yield
+    assert results, "no full check hashed the records beside"
+    assert all(hashes is not None and hashes.tables for hashes in results)
 
 
 def _verify(database: Database, **options: Any) -> ChainVerification:
@@ -268,6 +297,7 @@ def test_a_record_changed_deleted_or_inserted_outside_ketaplan_is_found_and_name
     table: str,
     change: Callable[[Connection], int],
     found: str,
+    processes: None,
 ) -> None:
     assert _verify(database).ok
     record_id = _tamper(database, table, change)
@@ -610,7 +640,7 @@ def test_the_read_only_database_refuses_writes(database: Database, database_url:
 
 
 def test_a_database_with_records_from_before_passes_and_forged_rows_are_still_found(
-    database_url: str,
+    database_url: str, processes: None
 ) -> None:
     """An upgraded database: its events name no records, and its rows are older than the
     coverage. Migration 0010 notes each table's highest id in the chain, so verify passes,
@@ -793,7 +823,7 @@ def test_the_database_writes_the_hashed_texts_as_python_does_and_vouches_for_not
     ):
         assert _verify(database).ok
     assert not exact_walk.called
-    written = audit_records._SQLITE_ROW_TEXTS if sqlite else audit_records._POSTGRES_ROW_DIGESTS
+    written = audit_records.SQLITE_ROW_TEXTS if sqlite else audit_records._POSTGRES_ROW_DIGESTS
     fast = {name for name, statement in written.items() if statement}
     assert {"app_user", "session_event"} <= fast
     assert not fast & set(exact_tables)
@@ -823,3 +853,85 @@ def test_the_database_writes_the_hashed_texts_as_python_does_and_vouches_for_not
     result = _verify(database)
     assert result.broken is None
     assert [(p.table, p.record_id) for p in result.records] == [("app_user", user_id)]
+
+
+# ------------------------------------------- records hashed in a second process ----
+
+
+def _sqlite_only(database: Database) -> None:
+    if database.engine.dialect.name != "sqlite":
+        pytest.skip("only SQLite hashes the records in a second process")
+
+
+def test_records_hashed_beside_are_taken_only_for_the_chain_head_the_walk_read(
+    database: Database, clinic: Clinic
+) -> None:
+    """The child's snapshot must hold the same writes as the walk's: ketaplan moves the chain
+    head with every write, so the same head means the same records; another head, and its
+    hashes are not used."""
+    _sqlite_only(database)
+    with (
+        mock.patch.object(parallel_records, "PARALLEL_FROM_EVENTS", 0),
+        database.session_factory() as session,
+    ):
+        connection = session.connection()
+        head = session.execute(select(AuditChainHead.last_seq, AuditChainHead.last_hash)).one()
+        same = parallel_records.RowHashing.start(connection, (head[0], head[1]))
+        other = parallel_records.RowHashing.start(connection, (head[0] - 1, head[1]))
+        assert same is not None
+        assert other is not None
+        hashes = same.result()
+        assert other.result() is None
+    assert hashes is not None
+    assert hashes.head == (head[0], head[1])
+    digests = hashes.digests("session_event")
+    assert digests is not None
+    with database.engine.connect() as connection:
+        charted = connection.scalars(select(TABLES["session_event"].c.id)).all()
+    assert [record_id for record_id, _ in digests] == sorted(charted)
+    assert hashes.digests("infusion_plan") is None  # floats: hashed by the walk, as before
+
+
+def test_a_second_process_that_cannot_read_leaves_the_records_to_the_walk(
+    database: Database, clinic: Clinic
+) -> None:
+    """A child that fails sends nothing; the walk hashes the rows itself and still finds a
+    record changed outside ketaplan."""
+    _sqlite_only(database)
+    record_id = _tamper(database, "session_event", _lower_a_charted_blood_pressure)
+
+    def unreadable(*_args: object) -> Iterator[tuple[int, str | None]]:
+        raise sqlite3.OperationalError("disk I/O error")
+
+    with (
+        mock.patch.object(parallel_records, "PARALLEL_FROM_EVENTS", 0),
+        mock.patch.object(parallel_records, "row_text_digests", unreadable),
+        mock.patch.object(
+            audit_records, "_check_texts", wraps=audit_records._check_texts
+        ) as walked,
+    ):
+        result = _verify(database)
+    assert [(p.table, p.record_id) for p in result.records] == [("session_event", record_id)]
+    assert walked.called
+
+
+def test_an_event_sqlite_cannot_write_as_json_is_walked_the_exact_way_and_reported(
+    database: Database, clinic: Clinic
+) -> None:
+    """SQLite cannot put a BLOB in JSON: the fast walk stops there and the exact walk reports
+    the event as changed, instead of the check failing."""
+    _sqlite_only(database)
+    with database.engine.connect() as connection:
+        last = connection.scalar(select(func.max(AuditEvent.seq)))
+
+    def blob_origin(connection: Connection) -> int:
+        connection.execute(
+            text("UPDATE audit_event SET origin = X'00ff' WHERE seq = :seq"), {"seq": last}
+        )
+        return int(last or 0)
+
+    _tamper(database, "audit_event", blob_origin)
+    result = _verify(database)
+    assert result.broken is not None
+    assert result.broken.seq == last
+    assert "was changed after it was written" in result.broken.reason

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sqlite3
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -79,6 +80,7 @@ from ketaplan.store.audit_records import (
     utc_time_text,
 )
 from ketaplan.store.models import AuditChainHead, AuditEvent
+from ketaplan.store.parallel_records import RowHashing
 
 GENESIS_HASH = "0" * 64
 CHAIN_HEAD_ID = 1
@@ -296,69 +298,49 @@ _WALK = {
 }
 
 
-def _quoted_sql(column: str, *, nullable: bool = False) -> str:
-    """A text column as the canonical encoder writes it, by SQLite's ``json_quote`` (the same
-    escapes: quote, backslash, control characters); NULL, making the whole text NULL, for a
-    value of another type."""
-    null = " WHEN 'null' THEN 'null'" if nullable else ""
-    return f"CASE typeof({column}) WHEN 'text' THEN json_quote({column}){null} END"
-
-
-def _integer_sql(column: str, *, nullable: bool = False) -> str:
-    """An integer column as the canonical encoder writes it (SQLite's decimal text of an
-    integer is Python's); NULL for a value of another type."""
-    null = " WHEN 'null' THEN 'null'" if nullable else ""
-    return f"CASE typeof({column}) WHEN 'integer' THEN {column}{null} END"
-
-
 def _sqlite_text_walk() -> str:
     """The walk's statement on SQLite with each event's hashed text written by SQLite:
-    ``prev_hash`` and the canonical JSON of its fields as :func:`_spliced` writes them (the
-    stored JSON spliced in, the time by :func:`utc_time_text`), as UTF-8 bytes, ready to hash.
+    ``prev_hash`` and the canonical JSON of its fields, as UTF-8 bytes ready to hash.
 
-    Reading six columns and hashing one value per row, instead of reading fourteen and writing
-    the text in Python, is what makes the full walk several times faster than the ORM walk it
-    replaced. The text is NULL for any event the fast way must not vouch for (a value of an
-    unexpected type, the records-covered event, whose details the ledger needs): such an
-    event, and one whose text does not hash to its hash, is walked the exact way
-    (:func:`_walk_trail`), so this can only save time. A text that hashes right is the text
-    appended: SQLite's quoting, like Python's, is a JSON encoding, so two different values
-    never give the same text."""
+    SQLite's ``json_object`` writes the fields in the order given (the canonical order: sorted
+    keys) with no spaces, each value quoted as Python's encoder quotes it (quote, backslash,
+    control characters escaped; other text as it is), integers as digits, NULL as ``null``;
+    ``json`` puts the stored details and records in as JSON (minified, as they are stored), the
+    time in its hashed form (:func:`utc_time_text`). One C call per event instead of two dozen
+    concatenations is what makes this walk several times faster than the ORM walk it replaced.
+
+    The text is NULL for the records-covered event (its details go to the ledger); an event
+    whose text does not hash to its hash is walked the exact way (:func:`_walk_trail`), and so
+    is the rest of the stretch when SQLite cannot write an event's text at all (a BLOB, details
+    that are not JSON), so this can only save time. A text that hashes right is the text
+    appended: ``json_object`` is a JSON encoding that keeps types apart (the text ``"5"`` and
+    the number ``5`` are written differently), so different values never give the same text.
+    Stored details written differently but meaning the same (other spacing) read as the same
+    details, as they do parsed: what the chain vouches for is the event's content."""
     at = utc_time_text(_EVENTS.c.occurred_at, "sqlite").compile(
         dialect=sqlite_dialect(), compile_kwargs={"literal_binds": True}
     )
-    written = " || ".join(
-        (
-            "prev_hash",
-            "'{\"action\":'",
-            _quoted_sql("action"),
-            "',\"actor_role\":'",
-            _quoted_sql("actor_role", nullable=True),
-            "',\"actor_user_id\":'",
-            _integer_sql("actor_user_id", nullable=True),
-            "',\"details\":'",
-            "CASE typeof(details) WHEN 'text' THEN details END",
-            "',\"entity_id\":'",
-            _quoted_sql("entity_id"),
-            "',\"entity_type\":'",
-            _quoted_sql("entity_type"),
-            "',\"occurred_at\":'",
-            f"json_quote({at})",
-            "',\"origin\":'",
-            _quoted_sql("origin"),
-            "',\"patient_id\":'",
-            _integer_sql("patient_id", nullable=True),
-            "','",
-            "CASE typeof(records) WHEN 'null' THEN '' "
-            "WHEN 'text' THEN '\"records\":' || records || ',' END",
-            "'\"seq\":'",
-            _integer_sql("seq"),
-            "'}'",
-        )
-    )
+
+    def fields(with_records: bool) -> str:
+        values = {
+            "action": "action",
+            "actor_role": "actor_role",
+            "actor_user_id": "actor_user_id",
+            "details": "json(details)",
+            "entity_id": "entity_id",
+            "entity_type": "entity_type",
+            "occurred_at": str(at),
+            "origin": "origin",
+            "patient_id": "patient_id",
+            **({"records": "json(records)"} if with_records else {}),
+            "seq": "seq",
+        }
+        return "json_object(" + ", ".join(f"'{k}', {v}" for k, v in values.items()) + ")"
+
     return (
-        f"SELECT id, seq, prev_hash, hash, CASE WHEN action = '{COVERED_ACTION}' THEN NULL "
-        f"ELSE CAST({written} AS BLOB) END, records FROM audit_event "
+        f"SELECT seq, prev_hash, hash, CASE WHEN action = '{COVERED_ACTION}' THEN NULL "
+        f"ELSE CAST(prev_hash || CASE WHEN records IS NULL THEN {fields(False)} "
+        f"ELSE {fields(True)} END AS BLOB) END, records FROM audit_event "
         "WHERE seq > ? AND seq <= ? ORDER BY seq"
     )
 
@@ -472,7 +454,7 @@ def _walk_texts(
     loads = _SCAN
     latest = ledger.latest
     try:
-        for _id, seq, event_prev_hash, event_hash, text, records in cursor.execute(
+        for seq, event_prev_hash, event_hash, text, records in cursor.execute(
             _SQLITE_TEXT_WALK, (start.seq, head_seq)
         ):
             if (
@@ -489,6 +471,8 @@ def _walk_texts(
                         by_id[int(record["id"])] = (record["hash"], seq)
             prev_hash = event_hash
             expected_seq += 1
+    except sqlite3.OperationalError:  # an event SQLite cannot write as JSON: the exact way
+        return VerifiedPosition(expected_seq - 1, prev_hash), True
     finally:
         cursor.close()
     return VerifiedPosition(expected_seq - 1, prev_hash), False
@@ -777,6 +761,27 @@ def verify_audit_chain(
                 start.seq,
             )
     connection = db.connection()
+    # A full check hashes the records in a second process meanwhile where that is worth it.
+    beside = None if start.seq else RowHashing.start(connection, (head_seq, head_hash))
+    try:
+        return _verified(db, connection, start, head, anchor, beside, batch_size)
+    finally:
+        if beside is not None:
+            beside.stop()
+
+
+def _verified(
+    db: Session,
+    connection: Connection,
+    start: VerifiedPosition,
+    head: Any,
+    anchor: VerifiedPosition | None,
+    beside: RowHashing | None,
+    batch_size: int,
+) -> ChainVerification:
+    """:func:`verify_audit_chain` from ``start`` to the ``head`` it read: the walk, the head,
+    the anchor, then the records (hashed by ``beside`` if it read the same head)."""
+    head_seq, head_hash = (head.last_seq, head.last_hash) if head else (0, "")
     ledger = RecordLedger.empty()
     walked = _walk_trail(connection, start, head_seq, ledger, batch_size)
     if walked.broken is not None:
@@ -818,7 +823,11 @@ def verify_audit_chain(
         kept = db.scalar(select(_EVENTS.c.hash).where(_EVENTS.c.seq == anchor.seq))
         if kept != anchor.hash:
             return replace(walked, broken=_anchor_missed(anchor, kept, walked.checked))
-    problems = check_written(connection, ledger) if start.seq else check_all(connection, ledger)
+    if start.seq:
+        problems = check_written(connection, ledger)
+    else:
+        hashes = beside.result() if beside is not None else None
+        problems = check_all(connection, ledger, hashed=hashes.digests if hashes else None)
     return replace(walked, records=tuple(problems))
 
 

@@ -578,7 +578,7 @@ def _sqlite_row_text(table: Table) -> str | None:
     )
 
 
-_SQLITE_ROW_TEXTS = {name: _sqlite_row_text(table) for name, table in TABLES.items()}
+SQLITE_ROW_TEXTS = {name: _sqlite_row_text(table) for name, table in TABLES.items()}
 _CHECK_BY_IDS = {
     dialect: {
         name: statement.where(TABLES[name].c.id.in_(bindparam("ids", expanding=True)))
@@ -694,7 +694,11 @@ _POSTGRES_ROW_DIGESTS = {name: _postgres_row_digest(table) for name, table in TA
 
 
 def check_all(
-    connection: Connection, ledger: RecordLedger, *, batch_size: int = 20_000
+    connection: Connection,
+    ledger: RecordLedger,
+    *,
+    batch_size: int = 20_000,
+    hashed: Callable[[str], Iterable[tuple[int, str | None]] | None] | None = None,
 ) -> list[RecordProblem]:
     """Check every row of every covered table against the ledger of the whole trail: changed,
     deleted, or inserted outside ketaplan (no event names it, and it is newer than the rows
@@ -704,21 +708,27 @@ def check_all(
     (:func:`_sqlite_row_text`): a hash per row and its JSON's hash are all Python does. On
     PostgreSQL, each row of the tables without floats is read as its hash, written and hashed
     there (:func:`_postgres_row_digest`): Python only compares. Other rows, and those that do
-    not match that way, are checked as :func:`_check_rows` does."""
+    not match that way, are checked as :func:`_check_rows` does.
+
+    ``hashed`` gives a table's ``(id, hash)`` pairs already computed of the same rows in the
+    same way (:mod:`ketaplan.store.parallel_records`), or None to read them here."""
     dialect = connection.dialect.name
     problems: list[RecordProblem] = []
     for name in TABLES:
         by_id = ledger.latest[name]
         seen: set[int] = set()
         found: list[RecordProblem] = []
-        texts = _SQLITE_ROW_TEXTS[name] if dialect == "sqlite" else None
+        texts = SQLITE_ROW_TEXTS[name] if dialect == "sqlite" else None
         digests = _POSTGRES_ROW_DIGESTS[name] if dialect == "postgresql" else None
         if texts is None and digests is None:
             with driver_rows(connection, _CHECK_ALL[dialect][name], batch_size) as rows:
                 _check_rows(connection, name, rows, ledger, seen, found)
         else:
+            given = hashed(name) if hashed is not None and texts is not None else None
             again = (
-                _check_texts(connection, name, texts, ledger, seen, found)
+                compare_digests(name, given, ledger, seen, found)
+                if given is not None
+                else _check_texts(connection, name, texts, ledger, seen, found)
                 if texts is not None
                 else _check_digests(connection, name, cast(str, digests), ledger, seen, found)
             )
@@ -736,6 +746,19 @@ def check_all(
     return problems
 
 
+def row_text_digests(cursor: Any, statement: str) -> Iterator[tuple[int, str | None]]:
+    """``(id, hash)`` of each row of a table as SQLite writes its text (:func:`_sqlite_row_text`,
+    run on ``cursor``, a driver cursor); the hash is None for a row whose text is NULL (a value of
+    an unexpected type), to be checked the exact way."""
+    sha = hashlib.sha256
+    for record_id, head, body, tail in cursor.execute(statement):
+        if head is None or tail is None:
+            yield record_id, None
+            continue
+        digest = "" if body is None else sha(body).hexdigest()
+        yield record_id, sha(f"{head}{digest}{tail}".encode()).hexdigest()
+
+
 def _check_texts(
     connection: Connection,
     name: str,
@@ -746,30 +769,38 @@ def _check_texts(
 ) -> list[int]:
     """The rows of table ``name`` hashed as SQLite writes their text; returns the ids of the
     accounted rows that did not match that way, to be checked the exact way."""
-    by_id = ledger.latest[name]
-    legacy = ledger.legacy_max_id.get(name, 0)
-    sha = hashlib.sha256
-    again: list[int] = []
     driver: Any = connection.connection.dbapi_connection
     cursor = driver.cursor()
     try:
-        for record_id, head, body, tail in cursor.execute(statement):
-            accounted = by_id.get(record_id)
-            if accounted is None:
-                seen.add(record_id)
-                if record_id > legacy:
-                    problems.append(_inserted(name, record_id))
-                continue
-            if head is None or tail is None:
-                again.append(record_id)
-                continue
-            digest = "" if body is None else sha(body).hexdigest()
-            if sha(f"{head}{digest}{tail}".encode()).hexdigest() == accounted[0]:
-                seen.add(record_id)
-            else:
-                again.append(record_id)
+        return compare_digests(name, row_text_digests(cursor, statement), ledger, seen, problems)
     finally:
         cursor.close()
+
+
+def compare_digests(
+    name: str,
+    digests: Iterable[tuple[int, str | None]],
+    ledger: RecordLedger,
+    seen: set[int],
+    problems: list[RecordProblem],
+) -> list[int]:
+    """Each row of table ``name`` given by its ``(id, hash)`` against the ledger: a row no
+    event names is reported as inserted (unless it is older than the covering); returns the
+    ids of the accounted rows whose hash differs (or is None), to be checked the exact way
+    before anything is reported."""
+    by_id = ledger.latest[name]
+    legacy = ledger.legacy_max_id.get(name, 0)
+    again: list[int] = []
+    for record_id, digest in digests:
+        accounted = by_id.get(record_id)
+        if accounted is None:
+            seen.add(record_id)
+            if record_id > legacy:
+                problems.append(_inserted(name, record_id))
+        elif digest == accounted[0]:
+            seen.add(record_id)
+        else:
+            again.append(record_id)
     return again
 
 
@@ -786,27 +817,15 @@ def _check_digests(
     the ids of the accounted rows that did not match that way, to be checked the exact way.
     Read through a server-side cursor, ``batch_size`` rows a round trip, a batch at a time
     (iterating the cursor row by row cost as much as the rest)."""
-    by_id = ledger.latest[name]
-    legacy = ledger.legacy_max_id.get(name, 0)
-    again: list[int] = []
     driver: Any = connection.connection.dbapi_connection
     cursor = driver.cursor(name=f"ketaplan_rows_{uuid.uuid4().hex}")
     try:
         cursor.execute(statement)
-        while batch := cursor.fetchmany(batch_size):
-            for record_id, digest in batch:
-                accounted = by_id.get(record_id)
-                if accounted is None:
-                    seen.add(record_id)
-                    if record_id > legacy:
-                        problems.append(_inserted(name, record_id))
-                elif digest == accounted[0]:
-                    seen.add(record_id)
-                else:
-                    again.append(record_id)
+        batches = iter(lambda: cursor.fetchmany(batch_size), [])
+        digests = (row for batch in batches for row in batch)
+        return compare_digests(name, digests, ledger, seen, problems)
     finally:
         cursor.close()
-    return again
 
 
 def _check_rows(
