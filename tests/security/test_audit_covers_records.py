@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
@@ -142,36 +143,50 @@ def _measurement_based_care_writes(
     review_item9_flag(uow, flagged.response_id, note="Called the patient.", actor=nurse)
 
 
-@pytest.fixture(params=["one process", "records hashed beside"])
-def processes(request: pytest.FixtureRequest, database_url: str) -> Iterator[None]:
-    """A full check in one process, and (SQLite) with the records hashed by a second process
-    beside the chain walk, as a long trail is checked (:mod:`ketaplan.store.parallel_records`):
-    the second way must find exactly what the first does, and must be the way taken."""
-    if request.param == "one process":
+@pytest.fixture(params=["in turn", "records hashed beside"])
+def processes(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A full check with the records hashed after the chain walk, and with them hashed beside
+    it, as a long trail is checked (:mod:`ketaplan.store.parallel_records`: a second process on
+    SQLite, a thread in the walk's snapshot on PostgreSQL): the second way must find exactly
+    what the first does, and must be the way taken."""
+    if request.param == "in turn":
         with mock.patch.object(parallel_records, "PARALLEL_FROM_EVENTS", 10**12):
             yield
         return
-    if not database_url.startswith("sqlite"):
-        pytest.skip("only SQLite hashes the records in a second process")
     results: list[parallel_records.RowHashes | None] = []
-    result = parallel_records.RowHashing.result
 
-    def kept(hashing: parallel_records.RowHashing) -> parallel_records.RowHashes | None:
-        results.append(result(hashing))
-        return results[-1]
+    def spied(connection: Connection, head: tuple[int, str]) -> parallel_records.RowHashing:
+        hashing = parallel_records.start_row_hashing(connection, head)
+        assert hashing is not None, "a full check did not hash the records beside the walk"
+        result = hashing.result
+
+        def kept() -> parallel_records.RowHashes | None:
+            results.append(result())
+            return results[-1]
+
+        hashing.result = kept  # type: ignore[method-assign]
+        return hashing
 
     with (
         mock.patch.object(parallel_records, "PARALLEL_FROM_EVENTS", 0),
-        mock.patch.object(parallel_records.RowHashing, "result", kept),
+        mock.patch.object(audit_module, "start_row_hashing", spied),
     ):
         yield
-    assert results, "no full check hashed the records beside"
+    assert results, "no full check hashed the records beside the walk"
     assert all(hashes is not None and hashes.tables for hashes in results)
 
 
 def _verify(database: Database, **options: Any) -> ChainVerification:
-    with database.session_factory() as session:
-        return verify_audit_chain(session, **options)
+    """Verify as ``ketaplan audit verify`` does: on the database opened read-only (one
+    snapshot per check on both databases)."""
+    checking = open_database(
+        database.engine.url.render_as_string(hide_password=False), read_only=True
+    )
+    try:
+        with checking.session_factory() as session:
+            return verify_audit_chain(session, **options)
+    finally:
+        checking.close()
 
 
 def _tamper(database: Database, table: str, change: Callable[[Connection], int]) -> int:
@@ -823,7 +838,7 @@ def test_the_database_writes_the_hashed_texts_as_python_does_and_vouches_for_not
     ):
         assert _verify(database).ok
     assert not exact_walk.called
-    written = audit_records.SQLITE_ROW_TEXTS if sqlite else audit_records._POSTGRES_ROW_DIGESTS
+    written = audit_records.SQLITE_ROW_TEXTS if sqlite else audit_records.POSTGRES_ROW_DIGESTS
     fast = {name for name, statement in written.items() if statement}
     assert {"app_user", "session_event"} <= fast
     assert not fast & set(exact_tables)
@@ -866,24 +881,26 @@ def _sqlite_only(database: Database) -> None:
 def test_records_hashed_beside_are_taken_only_for_the_chain_head_the_walk_read(
     database: Database, clinic: Clinic
 ) -> None:
-    """The child's snapshot must hold the same writes as the walk's: ketaplan moves the chain
-    head with every write, so the same head means the same records; another head, and its
-    hashes are not used."""
+    """SQLite's child reads a snapshot of its own, which must hold the same writes as the
+    walk's: ketaplan moves the chain head with every write, so the same head means the same
+    records; for another head, its hashes are not used."""
     _sqlite_only(database)
     with (
         mock.patch.object(parallel_records, "PARALLEL_FROM_EVENTS", 0),
         database.session_factory() as session,
     ):
         connection = session.connection()
-        head = session.execute(select(AuditChainHead.last_seq, AuditChainHead.last_hash)).one()
-        same = parallel_records.RowHashing.start(connection, (head[0], head[1]))
-        other = parallel_records.RowHashing.start(connection, (head[0] - 1, head[1]))
+        seq, hash_ = session.execute(
+            select(AuditChainHead.last_seq, AuditChainHead.last_hash)
+        ).one()
+        same = parallel_records.start_row_hashing(connection, (seq, hash_))
+        other = parallel_records.start_row_hashing(connection, (seq - 1, hash_))
         assert same is not None
         assert other is not None
         hashes = same.result()
         assert other.result() is None
     assert hashes is not None
-    assert hashes.head == (head[0], head[1])
+    assert hashes.head == (seq, hash_)
     digests = hashes.digests("session_event")
     assert digests is not None
     with database.engine.connect() as connection:
@@ -892,23 +909,76 @@ def test_records_hashed_beside_are_taken_only_for_the_chain_head_the_walk_read(
     assert hashes.digests("infusion_plan") is None  # floats: hashed by the walk, as before
 
 
-def test_a_second_process_that_cannot_read_leaves_the_records_to_the_walk(
+def test_postgresql_digests_beside_the_walk_are_read_in_the_walk_s_snapshot(
     database: Database, clinic: Clinic
 ) -> None:
-    """A child that fails sends nothing; the walk hashes the rows itself and still finds a
-    record changed outside ketaplan."""
-    _sqlite_only(database)
+    """PostgreSQL's thread reads in the snapshot the walk exported: a chart row changed after
+    the walk's snapshot was taken, before the thread reads it, is seen as it was."""
+    if database.engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL shares the walk's snapshot")
+    server_digests = parallel_records._server_digests
+    tampered = threading.Event()
+
+    def after_the_tamper(*args: Any) -> Iterator[tuple[int, str | None]]:
+        assert tampered.wait(10)
+        yield from server_digests(*args)
+
+    checking = open_database(
+        database.engine.url.render_as_string(hide_password=False), read_only=True
+    )
+    try:
+        with (
+            mock.patch.object(parallel_records, "PARALLEL_FROM_EVENTS", 0),
+            mock.patch.object(parallel_records, "_server_digests", after_the_tamper),
+            checking.session_factory() as session,
+        ):
+            connection = session.connection()
+            seq, hash_ = session.execute(
+                select(AuditChainHead.last_seq, AuditChainHead.last_hash)
+            ).one()
+            hashing = parallel_records.start_row_hashing(connection, (seq, hash_))
+            assert hashing is not None
+            record_id = _tamper(database, "session_event", _lower_a_charted_blood_pressure)
+            tampered.set()
+            hashes = hashing.result()
+            as_the_walk_reads_it = dict(
+                audit_records._hashed_rows(connection, TABLES["session_event"], [record_id])
+            )
+    finally:
+        checking.close()
+    assert hashes is not None
+    assert dict(hashes.digests("session_event") or ())[record_id] == as_the_walk_reads_it[record_id]
+    with database.engine.connect() as connection:
+        assert (
+            dict(audit_records._hashed_rows(connection, TABLES["session_event"], [record_id]))
+            != as_the_walk_reads_it
+        )  # changed since, as a check started now finds
+    assert not _verify(database).ok
+
+
+def test_a_helper_that_cannot_read_leaves_the_records_to_the_walk(
+    database: Database, clinic: Clinic
+) -> None:
+    """A helper that fails hands back nothing; the walk reads the rows itself and still finds
+    a record changed outside ketaplan."""
+    sqlite = database.engine.dialect.name == "sqlite"
     record_id = _tamper(database, "session_event", _lower_a_charted_blood_pressure)
 
     def unreadable(*_args: object) -> Iterator[tuple[int, str | None]]:
-        raise sqlite3.OperationalError("disk I/O error")
+        error = (
+            sqlite3.OperationalError
+            if sqlite
+            else database.engine.dialect.loaded_dbapi.OperationalError
+        )
+        raise error("could not read")
 
+    walk = "_check_texts" if sqlite else "_check_digests"
     with (
         mock.patch.object(parallel_records, "PARALLEL_FROM_EVENTS", 0),
-        mock.patch.object(parallel_records, "row_text_digests", unreadable),
         mock.patch.object(
-            audit_records, "_check_texts", wraps=audit_records._check_texts
-        ) as walked,
+            parallel_records, "row_text_digests" if sqlite else "_server_digests", unreadable
+        ),
+        mock.patch.object(audit_records, walk, wraps=getattr(audit_records, walk)) as walked,
     ):
         result = _verify(database)
     assert [(p.table, p.record_id) for p in result.records] == [("session_event", record_id)]

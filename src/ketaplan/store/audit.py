@@ -80,7 +80,7 @@ from ketaplan.store.audit_records import (
     utc_time_text,
 )
 from ketaplan.store.models import AuditChainHead, AuditEvent
-from ketaplan.store.parallel_records import RowHashing
+from ketaplan.store.parallel_records import RowHashing, start_row_hashing
 
 GENESIS_HASH = "0" * 64
 CHAIN_HEAD_ID = 1
@@ -762,7 +762,7 @@ def verify_audit_chain(
             )
     connection = db.connection()
     # A full check hashes the records in a second process meanwhile where that is worth it.
-    beside = None if start.seq else RowHashing.start(connection, (head_seq, head_hash))
+    beside = None if start.seq else start_row_hashing(connection, (head_seq, head_hash))
     try:
         return _verified(db, connection, start, head, anchor, beside, batch_size)
     finally:

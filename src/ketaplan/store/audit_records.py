@@ -690,7 +690,7 @@ def _postgres_row_digest(table: Table) -> str | None:
     return f'SELECT id, {digest} FROM "{table.name}"'  # in any order: the ids are compared
 
 
-_POSTGRES_ROW_DIGESTS = {name: _postgres_row_digest(table) for name, table in TABLES.items()}
+POSTGRES_ROW_DIGESTS = {name: _postgres_row_digest(table) for name, table in TABLES.items()}
 
 
 def check_all(
@@ -719,12 +719,12 @@ def check_all(
         seen: set[int] = set()
         found: list[RecordProblem] = []
         texts = SQLITE_ROW_TEXTS[name] if dialect == "sqlite" else None
-        digests = _POSTGRES_ROW_DIGESTS[name] if dialect == "postgresql" else None
+        digests = POSTGRES_ROW_DIGESTS[name] if dialect == "postgresql" else None
         if texts is None and digests is None:
             with driver_rows(connection, _CHECK_ALL[dialect][name], batch_size) as rows:
                 _check_rows(connection, name, rows, ledger, seen, found)
         else:
-            given = hashed(name) if hashed is not None and texts is not None else None
+            given = hashed(name) if hashed is not None else None
             again = (
                 compare_digests(name, given, ledger, seen, found)
                 if given is not None
