@@ -49,10 +49,13 @@ from sqlalchemy import (
     JSON,
     Connection,
     Insert,
+    Integer,
     String,
     Table,
     Text,
+    Update,
     bindparam,
+    column,
     func,
     insert,
     select,
@@ -60,6 +63,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy import cast as cast_to
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
 from sqlalchemy.orm import Session
 
@@ -132,33 +136,106 @@ _LOCK_HEAD = (
 )
 
 
-def _insert_events(dialect: str) -> Insert:
-    """The insert of audit rows, ``details`` and ``records`` bound as their canonical JSON
-    text (``details_text``, ``records_text``) and stored as that text, so that a walk can hash
-    the stored text as it is (:func:`_spliced`). PostgreSQL's ``json`` keeps text verbatim;
-    SQLite keeps it as text (a ``CAST(... AS JSON)`` there would be a numeric cast)."""
+def _insert_events() -> Insert:
+    """SQLite: the insert of audit rows, ``details`` and ``records`` bound as their canonical
+    JSON text (``details_text``, ``records_text``) and stored as that text, so that a walk can
+    hash the stored text as it is (:func:`_spliced`); a ``CAST(... AS JSON)`` there would be a
+    numeric cast. PostgreSQL's append (:func:`_append_on_postgres`) stores the same text as
+    ``json``, which keeps it verbatim."""
+    return insert(_EVENTS).values(
+        details=type_coerce(bindparam("details_text", type_=Text), Text),
+        records=type_coerce(bindparam("records_text", type_=Text), Text),
+    )
 
-    def as_json(name: str) -> Any:
-        text = bindparam(name, type_=Text)
-        return cast_to(text, JSON) if dialect == "postgresql" else type_coerce(text, Text)
 
-    return insert(_EVENTS).values(details=as_json("details_text"), records=as_json("records_text"))
-
-
-_INSERT_EVENTS = {dialect: _insert_events(dialect) for dialect in ("sqlite", "postgresql")}
+_INSERT_EVENTS = _insert_events()
 _MOVE_HEAD = (
     update(_HEAD)
     .where(_HEAD.c.id == CHAIN_HEAD_ID)
     .values(last_seq=bindparam("new_seq"), last_hash=bindparam("new_hash"))
 )
 
+_PER_EVENT: dict[str, Any] = {
+    "seq": Integer,
+    "actor_user_id": Integer,
+    "actor_role": String,
+    "origin": String,
+    "action": String,
+    "entity_type": String,
+    "entity_id": String,
+    "patient_id": Integer,
+    "details_text": Text,
+    "records_text": Text,
+    "prev_hash": String,
+    "hash": String,
+}
+"""The values of each appended event but its time, which all the events of an append share."""
+
+
+def _stored(name: str, value: Any) -> Any:
+    """An event's value as PostgreSQL stores it: ``details`` and ``records`` as their
+    canonical text, cast to ``json`` (which keeps it verbatim), as :func:`_insert_events`
+    stores them on SQLite."""
+    return cast_to(value, JSON) if name in ("details_text", "records_text") else value
+
+
+def _stored_column(name: str) -> str:
+    return name.removesuffix("_text")
+
+
+def _append_on_postgres(appended: Any) -> Update:
+    """PostgreSQL: ``appended`` (an insert of events) and the head's move as one statement
+    (a writable CTE): one round trip, where the insert and the update took one each while
+    the head was locked."""
+    return _MOVE_HEAD.add_cte(appended.cte("appended"))
+
+
+def _append_one() -> Update:
+    """One event, its values bound as they are."""
+    values = {
+        _stored_column(name): _stored(name, bindparam(name, type_=kind))
+        for name, kind in _PER_EVENT.items()
+    }
+    occurred_at = bindparam("occurred_at", type_=_EVENTS.c.occurred_at.type)
+    return _append_on_postgres(insert(_EVENTS).values(**values, occurred_at=occurred_at))
+
+
+def _append_many() -> Update:
+    """Any number of events, each value bound as one array per column and unnested in order:
+    one statement whatever their number (a multi-row ``VALUES`` would need a statement per
+    number, and PostgreSQL takes at most 65,535 parameters). For one event it costs more
+    than :func:`_append_one` (a transaction locking the head and appending one event took
+    0.77 ms against 0.42, and more of the client's CPU), so it is used for more only."""
+    given = (
+        func.unnest(*(bindparam(name, type_=ARRAY(kind)) for name, kind in _PER_EVENT.items()))
+        .table_valued(
+            *(column(name, kind) for name, kind in _PER_EVENT.items()), with_ordinality="position"
+        )
+        .render_derived()
+    )
+    events = select(
+        bindparam("occurred_at", type_=_EVENTS.c.occurred_at.type),
+        *(_stored(name, given.c[name]) for name in _PER_EVENT),
+    ).order_by(given.c.position)
+    inserted = ["occurred_at", *map(_stored_column, _PER_EVENT)]
+    return _append_on_postgres(insert(_EVENTS).from_select(inserted, events))
+
+
+_APPEND_ONE = _append_one()
+_APPEND_MANY = _append_many()
+
 
 def append_audit_events(db: Session, entries: Iterable[AuditEntry], now: datetime) -> None:
-    """Chain ``entries`` onto the audit trail inside the database session's transaction."""
+    """Chain ``entries`` onto the audit trail inside the database session's transaction.
+
+    On PostgreSQL the events are inserted and the head moved in one statement
+    (:func:`_append_on_postgres`), one round trip under the head's lock where there were two.
+    On SQLite, whose write turn already serialises writers, each is a statement of its own."""
     entries = list(entries)
     if not entries:
         return
     connection = db.connection()
+    postgres = connection.dialect.name == "postgresql"
     head = connection.execute(_LOCK_HEAD).one_or_none()
     if head is None:  # pragma: no cover - the initial migration creates it
         raise RuntimeError("the audit chain head row is missing; was the database migrated?")
@@ -188,8 +265,15 @@ def append_audit_events(db: Session, entries: Iterable[AuditEntry], now: datetim
         records = row.pop("records")
         row["records_text"] = None if records is None else canonical_json(records)
         rows.append(row)
-    connection.execute(_INSERT_EVENTS[connection.dialect.name], rows)
-    connection.execute(_MOVE_HEAD, {"new_seq": seq, "new_hash": last_hash})
+    moved = {"new_seq": seq, "new_hash": last_hash}
+    if not postgres:
+        connection.execute(_INSERT_EVENTS, rows)
+        connection.execute(_MOVE_HEAD, moved)
+    elif len(rows) == 1:
+        connection.execute(_APPEND_ONE, {**rows[0], **moved})
+    else:
+        arrays = {name: [row[name] for row in rows] for name in _PER_EVENT}
+        connection.execute(_APPEND_MANY, {**arrays, "occurred_at": occurred_at, **moved})
 
 
 _HASHED_COLUMNS = (
