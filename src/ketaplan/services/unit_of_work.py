@@ -31,7 +31,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import replace
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Self
@@ -42,7 +41,7 @@ from sqlalchemy.orm import Session, UOWTransaction, sessionmaker
 from ketaplan.services.actors import Actor, Visitor
 from ketaplan.services.audit_actions import AuditAction
 from ketaplan.store import AuditEntry, append_audit_events
-from ketaplan.store.audit_records import TABLES, records_written
+from ketaplan.store.audit_records import TABLES
 from ketaplan.store.engine import READ_ONLY_OPTION
 from ketaplan.store.models import Base
 
@@ -189,11 +188,7 @@ class UnitOfWork:
         db.flush()
         written = db.info.get(_WRITTEN)
         db.info[_WRITTEN] = {}  # a later commit in the same block records its own
-        if written:
-            last = self._audit[-1]
-            records = records_written(db.connection(), written)
-            self._audit[-1] = replace(last, records=records)
-        append_audit_events(db, self._audit, self.clock())
+        append_audit_events(db, self._audit, self.clock(), written)
         self._audit = []
         self._commit_transaction(db)
 

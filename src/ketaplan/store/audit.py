@@ -80,6 +80,8 @@ from ketaplan.store.audit_records import (
     postgres_quoted,
     postgres_sha256_hex,
     postgres_utc_time_sql,
+    records_written,
+    records_written_with,
     sqlite_utc_iso,
     utc_time_text,
 )
@@ -225,22 +227,39 @@ _APPEND_ONE = _append_one()
 _APPEND_MANY = _append_many()
 
 
-def append_audit_events(db: Session, entries: Iterable[AuditEntry], now: datetime) -> None:
+def append_audit_events(
+    db: Session,
+    entries: Iterable[AuditEntry],
+    now: datetime,
+    written: Mapping[str, Iterable[int]] | None = None,
+) -> None:
     """Chain ``entries`` onto the audit trail inside the database session's transaction.
 
-    On PostgreSQL the events are inserted and the head moved in one statement
-    (:func:`_append_on_postgres`), one round trip under the head's lock where there were two.
-    On SQLite, whose write turn already serialises writers, each is a statement of its own."""
+    ``written``: the covered rows the transaction wrote, ``{table: ids}``; the last entry
+    names their versions as they are now (:func:`~ketaplan.store.audit_records.records_written`).
+
+    On PostgreSQL the head is locked in the round trip that reads those rows, and the events
+    are inserted and the head moved in the next: two round trips, only the second (and the
+    commit) under the lock, where there were a statement per written table, the lock, the
+    insert and the head's update. On SQLite, whose write turn already serialises writers,
+    each is a statement of its own."""
     entries = list(entries)
     if not entries:
         return
     connection = db.connection()
     postgres = connection.dialect.name == "postgresql"
-    head = connection.execute(_LOCK_HEAD).one_or_none()
-    if head is None:  # pragma: no cover - the initial migration creates it
+    if postgres:
+        records, heads = records_written_with(connection, written or {}, _LOCK_HEAD)
+    else:
+        records = records_written(connection, written or {})
+        heads = list(connection.execute(_LOCK_HEAD))
+    if not heads:  # pragma: no cover - the initial migration creates it
         raise RuntimeError("the audit chain head row is missing; was the database migrated?")
-    seq: int = head.last_seq
-    last_hash: str = head.last_hash
+    if records:
+        entries[-1] = replace(entries[-1], records=records)
+    seq: int
+    last_hash: str
+    seq, last_hash = heads[0]
     occurred_at = now.astimezone(UTC)
     rows = []
     for entry in entries:
@@ -262,8 +281,8 @@ def append_audit_events(db: Session, entries: Iterable[AuditEntry], now: datetim
         }
         row["hash"] = last_hash = chain_hash(last_hash, _hashed(row))
         row["details_text"] = canonical_json(row.pop("details"))
-        records = row.pop("records")
-        row["records_text"] = None if records is None else canonical_json(records)
+        hashed_records = row.pop("records")
+        row["records_text"] = None if hashed_records is None else canonical_json(hashed_records)
         rows.append(row)
     moved = {"new_seq": seq, "new_hash": last_hash}
     if not postgres:

@@ -65,6 +65,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    any_,
     bindparam,
     case,
     func,
@@ -73,7 +74,9 @@ from sqlalchemy import (
     type_coerce,
 )
 from sqlalchemy import cast as cast_to
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.compiler import SQLCompiler
 
 from ketaplan.store.models import (
@@ -294,19 +297,63 @@ def _hashed_rows(
             yield row["id"], row_hash(row, kinds)
 
 
+def _written_ids(written: Mapping[str, Iterable[int]]) -> dict[str, list[int]]:
+    """The rows a transaction wrote, by table in name order, each table's ids in order."""
+    return {name: ids for name in sorted(written) if (ids := sorted(set(written[name])))}
+
+
+def _records(
+    wanted: Mapping[str, Sequence[int]], found: Mapping[str, Mapping[int, str]]
+) -> list[dict[str, object]]:
+    return [
+        {"table": name, "id": id_, "hash": found[name].get(id_)}
+        for name, ids in wanted.items()
+        for id_ in ids
+    ]
+
+
 def records_written(
     connection: Connection, written: Mapping[str, Iterable[int]]
 ) -> list[dict[str, object]]:
     """The records a transaction wrote, as its audit event names them: each row's hash as it
     is now, inside the transaction, or ``None`` for a row that no longer exists (deleted)."""
-    records: list[dict[str, object]] = []
-    for name in sorted(written):
-        ids = sorted(set(written[name]))
-        if not ids:
-            continue
-        found = dict(_hashed_rows(connection, TABLES[name], ids))
-        records.extend({"table": name, "id": id_, "hash": found.get(id_)} for id_ in ids)
-    return records
+    wanted = _written_ids(written)
+    found = {
+        name: dict(_hashed_rows(connection, TABLES[name], ids)) for name, ids in wanted.items()
+    }
+    return _records(wanted, found)
+
+
+_READ_BY_ID_ARRAY = {
+    name: select(*_read_columns(table)).where(
+        table.c.id == any_(bindparam("ids", type_=ARRAY(Integer)))
+    )
+    for name, table in TABLES.items()
+}
+"""PostgreSQL: :data:`_READ_BY_IDS` with the ids as one array, so each table's read is one
+statement whatever the number of rows (and psycopg prepares it once)."""
+
+
+def records_written_with(
+    connection: Connection, written: Mapping[str, Iterable[int]], statement: Select[Any]
+) -> tuple[list[dict[str, object]], list[Sequence[Any]]]:
+    """PostgreSQL: :func:`records_written`, and the rows of ``statement`` (a module-level
+    statement without parameters: the chain head, locked), read in one round trip
+    (:func:`pipelined_rows`) instead of one per written table and one for ``statement``. The
+    rows are read as :func:`records_written` reads them, in the same transaction, so each
+    hash is the same."""
+    wanted = _written_ids(written)
+    reads: list[tuple[Select[Any], Mapping[str, object]]] = [
+        (_READ_BY_ID_ARRAY[name], {"ids": ids}) for name, ids in wanted.items()
+    ]
+    *per_table, rows = pipelined_rows(connection, [*reads, (statement, {})])
+    found: dict[str, dict[int, str]] = {}
+    for name, table_rows in zip(wanted, per_table, strict=True):
+        names = [column.name for column in _READ_BY_ID_ARRAY[name].selected_columns]
+        kinds = _KINDS[name]
+        hashed = (dict(zip(names, row, strict=True)) for row in table_rows)
+        found[name] = {row["id"]: row_hash(row, kinds) for row in hashed}
+    return _records(wanted, found), rows
 
 
 @dataclass(frozen=True, slots=True)
@@ -394,21 +441,16 @@ def check_written(connection: Connection, ledger: RecordLedger) -> list[RecordPr
 
 
 _COMPILED: dict[tuple[int, str], SQLCompiler] = {}
-"""Walk statements compiled once per dialect (compiling them cost a tenth of a walk)."""
+"""Statements read through the driver (a walk's, a write's read-backs), compiled once per
+dialect (compiling them cost a tenth of a walk)."""
 
 
-@contextmanager
-def driver_rows(
-    connection: Connection,
-    statement: Select[Any],
-    batch_size: int,
-    values: Mapping[str, object] | None = None,
-) -> Iterator[Iterator[Sequence[Any]]]:
-    """The rows of ``statement`` (a module-level statement: it is compiled once) as the driver
-    gives them, in the connection's transaction (its snapshot), without a result object's
-    layers around each row: a walk reads millions, and those layers cost as much as hashing
-    them. On PostgreSQL through a server-side cursor, ``batch_size`` rows a round trip. The
-    columns' result conversions (SQLite's booleans) are applied as SQLAlchemy applies them."""
+def _driver_statement(
+    connection: Connection, statement: Select[Any], values: Mapping[str, object] | None
+) -> tuple[str, Any, list[tuple[int, Any]]]:
+    """``statement`` (a module-level statement: it is compiled once per dialect) as the
+    driver takes it: its SQL text, its arguments, and the result conversions SQLAlchemy would
+    apply to its columns (SQLite's booleans), by column index."""
     key = (id(statement), connection.dialect.name)
     compiled = _COMPILED.get(key)
     if compiled is None:
@@ -424,22 +466,96 @@ def driver_rows(
         for index, column in enumerate(statement.selected_columns)
         if (convert := column.type.result_processor(connection.dialect, None)) is not None
     ]
-    driver: Any = connection.connection.dbapi_connection
+    return str(compiled), arguments, converters
+
+
+def _driver(connection: Connection) -> Any:
+    driver = connection.connection.dbapi_connection
     if driver is None:  # pragma: no cover - an open connection has one
         raise RuntimeError("the connection is closed")
+    return driver
+
+
+@contextmanager
+def driver_rows(
+    connection: Connection,
+    statement: Select[Any],
+    batch_size: int,
+    values: Mapping[str, object] | None = None,
+) -> Iterator[Iterator[Sequence[Any]]]:
+    """The rows of ``statement`` (a module-level statement: it is compiled once) as the driver
+    gives them, in the connection's transaction (its snapshot), without a result object's
+    layers around each row: a walk reads millions, and those layers cost as much as hashing
+    them. On PostgreSQL through a server-side cursor, ``batch_size`` rows a round trip. The
+    columns' result conversions (SQLite's booleans) are applied as SQLAlchemy applies them."""
+    sql, arguments, converters = _driver_statement(connection, statement, values)
+    driver = _driver(connection)
     if connection.dialect.name == "postgresql":
         cursor: Any = driver.cursor(name=f"ketaplan_walk_{uuid.uuid4().hex}")
         cursor.itersize = batch_size
     else:
         cursor = driver.cursor()
     try:
-        cursor.execute(str(compiled), arguments)
+        cursor.execute(sql, arguments)
         rows: Iterator[Sequence[Any]] = iter(cursor)
         if converters:
             rows = (_converted(row, converters) for row in rows)
         yield rows
     finally:
         cursor.close()
+
+
+def pipelined_rows(
+    connection: Connection, reads: Sequence[tuple[Select[Any], Mapping[str, object]]]
+) -> list[list[Sequence[Any]]]:
+    """PostgreSQL: the rows of each statement (module-level statements, each with its
+    parameters), in the connection's transaction, all sent before any answer is awaited
+    (psycopg's pipeline mode, which needs libpq 14 or later: psycopg[binary] brings its own):
+    one round trip for them all, where each would otherwise wait for its own. The columns'
+    result conversions are applied as SQLAlchemy applies them.
+
+    Each statement is shown to the engine's ``before_cursor_execute`` and
+    ``after_cursor_execute`` listeners (without an execution context), as every statement
+    SQLAlchemy sends is, so that counting them (the tests do) still sees every one. A driver
+    error is raised as SQLAlchemy raises it (an ``OperationalError`` is still a 503), and a
+    lost connection is invalidated as SQLAlchemy invalidates it."""
+    driver = _driver(connection)
+    dbapi = connection.dialect.loaded_dbapi
+    listeners = connection.dispatch
+    sent: list[tuple[Any, str, Any, list[tuple[int, Any]]]] = []
+    try:
+        try:
+            with driver.pipeline():
+                for statement, values in reads:
+                    sql, arguments, converters = _driver_statement(connection, statement, values)
+                    cursor = driver.cursor()
+                    for before in listeners.before_cursor_execute:
+                        sql, arguments = before(connection, cursor, sql, arguments, None, False)
+                    sent.append((cursor, sql, arguments, converters))
+                    cursor.execute(sql, arguments)
+            read = [cursor.fetchall() for cursor, *_ in sent]
+        except dbapi.Error as failed:
+            lost = connection.dialect.is_disconnect(failed, driver, None)
+            if lost:
+                connection.invalidate(failed)
+            raise DBAPIError.instance(
+                "; ".join(sql for _, sql, _, _ in sent),
+                None,
+                failed,
+                dbapi.Error,
+                connection_invalidated=lost,
+                dialect=connection.dialect,
+            ) from failed
+        for cursor, sql, arguments, _ in sent:
+            for after in listeners.after_cursor_execute:
+                after(connection, cursor, sql, arguments, None, False)
+    finally:
+        for cursor, *_ in sent:
+            cursor.close()
+    return [
+        [_converted(row, converters) for row in rows] if converters else rows
+        for rows, (_, _, _, converters) in zip(read, sent, strict=True)
+    ]
 
 
 def _converted(row: Sequence[Any], converters: Sequence[tuple[int, Any]]) -> list[Any]:
