@@ -373,7 +373,12 @@ def _clinic(database: Database) -> tuple[int, int, tuple[float, float, float]]:
         with contextlib.ExitStack() as stack:
             if not hashing:
                 stack.enter_context(
-                    mock.patch("ketaplan.services.unit_of_work.records_written", return_value=[])
+                    mock.patch(
+                        "ketaplan.services.unit_of_work.append_audit_events",
+                        lambda db, entries, now, _written=None: append_audit_events(
+                            db, entries, now
+                        ),
+                    )
                 )
             started = time.perf_counter()
             plan = create_plan(
