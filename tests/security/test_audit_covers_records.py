@@ -916,7 +916,7 @@ def test_postgresql_digests_beside_the_walk_are_read_in_the_walk_s_snapshot(
     the walk's snapshot was taken, before the thread reads it, is seen as it was."""
     if database.engine.dialect.name != "postgresql":
         pytest.skip("PostgreSQL shares the walk's snapshot")
-    server_digests = parallel_records._server_digests
+    server_digests = parallel_records.server_digests
     tampered = threading.Event()
 
     def after_the_tamper(*args: Any) -> Iterator[tuple[int, str | None]]:
@@ -929,7 +929,7 @@ def test_postgresql_digests_beside_the_walk_are_read_in_the_walk_s_snapshot(
     try:
         with (
             mock.patch.object(parallel_records, "PARALLEL_FROM_EVENTS", 0),
-            mock.patch.object(parallel_records, "_server_digests", after_the_tamper),
+            mock.patch.object(parallel_records, "server_digests", after_the_tamper),
             checking.session_factory() as session,
         ):
             connection = session.connection()
@@ -972,11 +972,11 @@ def test_a_helper_that_cannot_read_leaves_the_records_to_the_walk(
         )
         raise error("could not read")
 
-    walk = "_check_texts" if sqlite else "_check_digests"
+    walk = "row_text_digests" if sqlite else "server_digests"
     with (
         mock.patch.object(parallel_records, "PARALLEL_FROM_EVENTS", 0),
         mock.patch.object(
-            parallel_records, "row_text_digests" if sqlite else "_server_digests", unreadable
+            parallel_records, "row_text_digests" if sqlite else "server_digests", unreadable
         ),
         mock.patch.object(audit_records, walk, wraps=getattr(audit_records, walk)) as walked,
     ):

@@ -46,6 +46,7 @@ import hashlib
 import json
 import math
 import re
+import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -841,13 +842,14 @@ def check_all(
                 _check_rows(connection, name, rows, ledger, seen, found)
         else:
             given = hashed(name) if hashed is not None else None
-            again = (
-                compare_digests(name, given, ledger, seen, found)
-                if given is not None
-                else _check_texts(connection, name, texts, ledger, seen, found)
-                if texts is not None
-                else _check_digests(connection, name, cast(str, digests), ledger, seen, found)
-            )
+            if given is None:
+                driver = _driver(connection)
+                given = (
+                    row_text_digests(driver, texts)
+                    if texts is not None
+                    else server_digests(driver, cast(str, digests), batch_size)
+                )
+            again = compare_digests(name, given, ledger, seen, found)
             for start in range(0, len(again), _BATCH):
                 ids = {"ids": again[start : start + _BATCH]}
                 statement = _CHECK_BY_IDS[dialect][name]
@@ -862,33 +864,40 @@ def check_all(
     return problems
 
 
-def row_text_digests(cursor: Any, statement: str) -> Iterator[tuple[int, str | None]]:
+def row_text_digests(driver: Any, statement: str) -> Iterator[tuple[int, str | None]]:
     """``(id, hash)`` of each row of a table as SQLite writes its text (:func:`_sqlite_row_text`,
-    run on ``cursor``, a driver cursor); the hash is None for a row whose text is NULL (a value of
-    an unexpected type), to be checked the exact way."""
+    run on ``driver``, a driver connection); the hash is None for a row whose text is NULL (a
+    value of an unexpected type), to be checked the exact way."""
     sha = hashlib.sha256
-    for record_id, head, body, tail in cursor.execute(statement):
-        if head is None or tail is None:
-            yield record_id, None
-            continue
-        digest = "" if body is None else sha(body).hexdigest()
-        yield record_id, sha(f"{head}{digest}{tail}".encode()).hexdigest()
-
-
-def _check_texts(
-    connection: Connection,
-    name: str,
-    statement: str,
-    ledger: RecordLedger,
-    seen: set[int],
-    problems: list[RecordProblem],
-) -> list[int]:
-    """The rows of table ``name`` hashed as SQLite writes their text; returns the ids of the
-    accounted rows that did not match that way, to be checked the exact way."""
-    driver: Any = connection.connection.dbapi_connection
     cursor = driver.cursor()
     try:
-        return compare_digests(name, row_text_digests(cursor, statement), ledger, seen, problems)
+        for record_id, head, body, tail in cursor.execute(statement):
+            if head is None or tail is None:
+                yield record_id, None
+                continue
+            digest = "" if body is None else sha(body).hexdigest()
+            yield record_id, sha(f"{head}{digest}{tail}".encode()).hexdigest()
+    finally:
+        cursor.close()
+
+
+def server_digests(
+    driver: Any,
+    statement: str,
+    batch_size: int = 20_000,
+    stopping: threading.Event | None = None,
+) -> Iterator[tuple[int, str | None]]:
+    """``(id, hash)`` of each row of a table as PostgreSQL computes it
+    (:func:`_postgres_row_digest`, run on ``driver``, a driver connection), through a
+    server-side cursor, ``batch_size`` rows a round trip, a batch at a time (iterating the
+    cursor row by row cost as much as the rest); no further once ``stopping`` is set."""
+    cursor = driver.cursor(name=f"ketaplan_rows_{uuid.uuid4().hex}")
+    try:
+        cursor.execute(statement)
+        while not (stopping is not None and stopping.is_set()) and (
+            batch := cursor.fetchmany(batch_size)
+        ):
+            yield from batch
     finally:
         cursor.close()
 
@@ -918,30 +927,6 @@ def compare_digests(
         else:
             again.append(record_id)
     return again
-
-
-def _check_digests(
-    connection: Connection,
-    name: str,
-    statement: str,
-    ledger: RecordLedger,
-    seen: set[int],
-    problems: list[RecordProblem],
-    batch_size: int = 20_000,
-) -> list[int]:
-    """The rows of table ``name`` as the hashes PostgreSQL computes of their text; returns
-    the ids of the accounted rows that did not match that way, to be checked the exact way.
-    Read through a server-side cursor, ``batch_size`` rows a round trip, a batch at a time
-    (iterating the cursor row by row cost as much as the rest)."""
-    driver: Any = connection.connection.dbapi_connection
-    cursor = driver.cursor(name=f"ketaplan_rows_{uuid.uuid4().hex}")
-    try:
-        cursor.execute(statement)
-        batches = iter(lambda: cursor.fetchmany(batch_size), [])
-        digests = (row for batch in batches for row in batch)
-        return compare_digests(name, digests, ledger, seen, problems)
-    finally:
-        cursor.close()
 
 
 def _check_rows(

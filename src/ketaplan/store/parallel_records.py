@@ -31,7 +31,6 @@ import multiprocessing
 import re
 import sqlite3
 import threading
-import uuid
 from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -47,6 +46,7 @@ from ketaplan.store.audit_records import (
     POSTGRES_ROW_DIGESTS,
     SQLITE_ROW_TEXTS,
     row_text_digests,
+    server_digests,
 )
 
 PARALLEL_FROM_EVENTS = 50_000
@@ -173,9 +173,8 @@ def _hash_sqlite_rows(path: str, sender: Pipe) -> None:
         database.execute("PRAGMA query_only=ON")
         database.execute("BEGIN")
         seq, hash_ = database.execute(_HEAD).fetchone()
-        cursor = database.cursor()
         tables = {
-            name: _collected(row_text_digests(cursor, statement))
+            name: _collected(row_text_digests(database, statement))
             for name, statement in SQLITE_ROW_TEXTS.items()
             if statement is not None
         }
@@ -243,23 +242,9 @@ def _hash_postgres_rows(
             tables = {}
             for name, statement in POSTGRES_ROW_DIGESTS.items():
                 if statement is not None:
-                    tables[name] = _collected(_server_digests(driver, statement, stopping))
+                    tables[name] = _collected(server_digests(driver, statement, _BATCH, stopping))
                 if stopping.is_set():
                     return
         found.append(RowHashes(head, tables))
     except (SQLAlchemyError, engine.dialect.loaded_dbapi.Error):
         pass
-
-
-def _server_digests(
-    driver: Any, statement: str, stopping: threading.Event
-) -> Iterator[tuple[int, str | None]]:
-    """``(id, digest)`` of each row as the server computes it, ``_BATCH`` rows a round trip
-    through a server-side cursor, until told to stop."""
-    cursor = driver.cursor(name=f"ketaplan_rows_{uuid.uuid4().hex}")
-    try:
-        cursor.execute(statement)
-        while not stopping.is_set() and (batch := cursor.fetchmany(_BATCH)):
-            yield from batch
-    finally:
-        cursor.close()
