@@ -615,6 +615,24 @@ def api(
         yield Api(client, context, dict(request.node.stash[CLINIC_HEADERS]))
 
 
+@pytest.fixture
+def pages(
+    database: Database,
+    catalog: Catalog,
+    resolver: object,
+    nurse: Actor,
+    clock: Callable[[], datetime],
+) -> Iterator[TestClient]:
+    """The web pages over the test database, on the test's clock, signed in as the nurse."""
+    from ketaplan.app import create_app
+
+    context = replace(_api_context(database, catalog, resolver), clock=clock)
+    with TestClient(create_app(context)) as client:
+        signed_in = post_sign_in(client, nurse.email, PASSWORD, next="/patients")
+        assert signed_in.status_code == 303, signed_in.text
+        yield client
+
+
 def post_sign_in(client: TestClient, email: str, password: str, **fields: str) -> Any:
     """Post the sign-in form as a browser does: from the page, with the form's CSRF token."""
     import re

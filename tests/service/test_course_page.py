@@ -3,7 +3,7 @@ titration history) are built from the same fold, and show what they showed asked
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -11,10 +11,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from ketaplan.clinical.catalog import Catalog
-from ketaplan.clinical.catalog.course_loader import load_calendar, load_monitoring_rules
 from ketaplan.clinical.medications import MedicationResolver
 from ketaplan.clinical.policy import ClinicPolicy
-from ketaplan.http.context import ServiceContext
 from ketaplan.services import (
     Actor,
     PatientRecord,
@@ -29,9 +27,8 @@ from ketaplan.services import (
 from ketaplan.services.course_page import course_page
 from ketaplan.services.patient_overview import course_overview
 from ketaplan.services.sessions import get_session_chart
-from ketaplan.store import Database
 
-from .conftest import PASSWORD, example_chart, folded_events, post_sign_in, signed_plan
+from .conftest import example_chart, folded_events, signed_plan
 
 CLINIC_EVENING = datetime(2026, 12, 8, 2, 0, tzinfo=UTC)  # 18:00 in the clinic, after charting
 AFTER = datetime(2026, 12, 7, 18, 30, tzinfo=UTC)
@@ -167,31 +164,6 @@ def test_the_titration_history_leaves_out_the_pump_alerts_the_session_line_count
     history = recommend_titration(uow, course_id, actor=nurse, policy=policy).basis["sessions"]
     assert history[1]["alerts"] == tuple(c for c in codes if not c.startswith(("pump.", "dose.")))
     assert history[1]["alerts"] == history[0]["alerts"]  # the same chart but for the rates
-
-
-@pytest.fixture
-def pages(
-    database: Database,
-    catalog: Catalog,
-    resolver: MedicationResolver,
-    nurse: Actor,
-    clock: Callable[[], datetime],
-) -> Iterator[TestClient]:
-    """The web pages over the test database, signed in as the nurse."""
-    from ketaplan.app import create_app
-
-    context = ServiceContext(
-        database=database,
-        catalog=catalog,
-        resolver=resolver,
-        monitoring=load_monitoring_rules(),
-        calendar=load_calendar(None, catalog.clinic.time_zone),
-        clock=clock,
-    )
-    with TestClient(create_app(context)) as client:
-        signed_in = post_sign_in(client, "nurse@bay.example", PASSWORD, next="/patients")
-        assert signed_in.status_code == 303, signed_in.text
-        yield client
 
 
 def test_the_course_page_request_folds_each_charted_event_once(

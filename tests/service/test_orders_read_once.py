@@ -10,7 +10,7 @@ course's next session replayed every chart of the course to learn the patient an
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -18,10 +18,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from ketaplan.clinical.catalog import Catalog
-from ketaplan.clinical.catalog.course_loader import load_calendar, load_monitoring_rules
 from ketaplan.clinical.medications import MedicationResolver
 from ketaplan.clinical.policy import ClinicPolicy
-from ketaplan.http.context import ServiceContext
 from ketaplan.services import (
     Actor,
     PatientRecord,
@@ -36,10 +34,8 @@ from ketaplan.services.reports import progress_report
 from ketaplan.store import Database
 
 from .conftest import (
-    PASSWORD,
     example_chart,
     folded_events,
-    post_sign_in,
     sent_statements,
     signed_plan,
 )
@@ -202,31 +198,6 @@ def test_the_console_prediction_reads_its_order_once_and_folds_its_chart_once(
     assert prediction.running.charted
     assert sum("FROM infusion_plan" in s for s in read) == 1, read
     assert folds == [e["type"] for e in started]
-
-
-@pytest.fixture
-def pages(
-    database: Database,
-    catalog: Catalog,
-    resolver: MedicationResolver,
-    nurse: Actor,
-    clock: Callable[[], datetime],
-) -> Iterator[TestClient]:
-    """The web pages over the test database, signed in as the nurse."""
-    from ketaplan.app import create_app
-
-    context = ServiceContext(
-        database=database,
-        catalog=catalog,
-        resolver=resolver,
-        monitoring=load_monitoring_rules(),
-        calendar=load_calendar(None, catalog.clinic.time_zone),
-        clock=clock,
-    )
-    with TestClient(create_app(context)) as client:
-        signed_in = post_sign_in(client, "nurse@bay.example", PASSWORD, next="/patients")
-        assert signed_in.status_code == 303, signed_in.text
-        yield client
 
 
 def _csrf_token(pages: TestClient, course_id: int) -> str:
